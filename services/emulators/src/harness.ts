@@ -1,0 +1,170 @@
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+// Failure injection shared by every provider emulator. Tests and `onerouter
+// dev` flip these through the in-process API or POST /_emulator/failure.
+export type FailureMode =
+  | "none"
+  // Connection refused: the listener is closed until the mode changes.
+  | "down"
+  // Answers after `delayMs`.
+  | "slow"
+  // The provider's documented "not processed" 5xx.
+  | "error_5xx"
+  // The provider's rate-limit answer.
+  | "rate_limited"
+  // The request is processed, but no answer is ever sent: the caller times
+  // out after the provider took the money.
+  | "timeout_after_accept";
+
+export interface FailureSettings {
+  mode: FailureMode;
+  delayMs?: number;
+  // Apply to this many requests, then go back to "none"; unset means until changed.
+  count?: number;
+}
+
+export interface EmulatorRequest {
+  method: string;
+  // Path without the query string.
+  path: string;
+  query: URLSearchParams;
+  headers: http.IncomingHttpHeaders;
+  rawBody: Buffer;
+}
+
+export interface EmulatorReply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export interface ProviderEmulator {
+  name: string;
+  // Answers one request; throwing yields a generic 500.
+  handle(req: EmulatorRequest): Promise<EmulatorReply> | EmulatorReply;
+  // The provider's wire shape for its 5xx and rate-limit answers.
+  serverError(): EmulatorReply;
+  rateLimited(): EmulatorReply;
+}
+
+export interface RunningEmulator {
+  url: string;
+  port: number;
+  setFailure(settings: FailureSettings): Promise<void>;
+  // Requests answered or swallowed since start, for "did it reach the provider" checks.
+  requestCount(): number;
+  close(): Promise<void>;
+}
+
+export async function startEmulator(
+  emulator: ProviderEmulator,
+  options: { port?: number; host?: string } = {},
+): Promise<RunningEmulator> {
+  const host = options.host ?? "127.0.0.1";
+  let failure: FailureSettings = { mode: "none" };
+  let requests = 0;
+  const sockets = new Set<Socket>();
+  const held = new Set<http.ServerResponse>();
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      void respond(req, res, Buffer.concat(chunks));
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  function consumeFailure(): FailureSettings {
+    const current = failure;
+    if (current.mode !== "none" && current.count !== undefined) {
+      current.count -= 1;
+      if (current.count <= 0) failure = { mode: "none" };
+    }
+    return current;
+  }
+
+  async function respond(req: http.IncomingMessage, res: http.ServerResponse, rawBody: Buffer) {
+    const url = new URL(req.url ?? "/", "http://emulator");
+    if (url.pathname === "/_emulator/failure" && req.method === "POST") {
+      await applyFailure(JSON.parse(rawBody.toString("utf8") || "{}") as FailureSettings);
+      return send(res, { status: 200, body: { mode: failure.mode } });
+    }
+    requests += 1;
+    const request: EmulatorRequest = {
+      method: req.method ?? "GET",
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      rawBody,
+    };
+    const active = consumeFailure();
+    if (active.mode === "error_5xx") return send(res, emulator.serverError());
+    if (active.mode === "rate_limited") return send(res, emulator.rateLimited());
+    if (active.mode === "slow") await new Promise((r) => setTimeout(r, active.delayMs ?? 2000));
+    let reply: EmulatorReply;
+    try {
+      reply = await emulator.handle(request);
+    } catch (err) {
+      reply = { status: 500, body: { error: String(err) } };
+    }
+    if (active.mode === "timeout_after_accept") {
+      held.add(res);
+      res.on("close", () => held.delete(res));
+      return;
+    }
+    send(res, reply);
+  }
+
+  function send(res: http.ServerResponse, reply: EmulatorReply) {
+    const body =
+      reply.body === undefined ? "" : typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body);
+    res.writeHead(reply.status, { "content-type": "application/json", ...reply.headers });
+    res.end(body);
+  }
+
+  async function listen(port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  async function stopListening() {
+    for (const res of held) res.destroy();
+    for (const socket of sockets) socket.destroy();
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async function applyFailure(settings: FailureSettings) {
+    const wasDown = failure.mode === "down";
+    failure = { ...settings };
+    if (settings.mode === "down" && !wasDown) await stopListening();
+    if (settings.mode !== "down" && wasDown) await listen(port);
+  }
+
+  const port = await listen(options.port ?? 0);
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    setFailure: applyFailure,
+    requestCount: () => requests,
+    close: stopListening,
+  };
+}
+
+// Posts a signed webhook the way a provider would; failures are the
+// receiver's problem, as they are for the real provider.
+export async function postWebhook(url: string, body: string, headers: Record<string, string>): Promise<number> {
+  const res = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
+  await res.arrayBuffer();
+  return res.status;
+}

@@ -1,0 +1,180 @@
+// The contract every payment connector implements. A connector is a stateless
+// translator between OneRouter and one provider's API: it maps requests,
+// responses, statuses and errors, and verifies and parses the provider's
+// webhooks. Persistence, retries, routing and failover belong to the core.
+
+export interface ConnectorContext {
+  // Decrypted credentials of the provider account, e.g. { secret_key }.
+  credentials: Record<string, string>;
+  // Non-secret settings, e.g. { base_url } pointing at an emulator.
+  settings: Record<string, string>;
+  // Budget for one provider call; exceeding it after sending is ambiguous.
+  timeoutMs: number;
+}
+
+export interface ConnectorCustomer {
+  id?: string;
+  email?: string;
+  name?: string;
+  phone?: string;
+  country?: string;
+}
+
+export interface CreatePaymentInput {
+  // Our attempt id. Passed to the provider as its idempotency key where it
+  // has one, and stored in provider metadata so an ambiguous call can be
+  // found again by syncPayment.
+  attemptId: string;
+  paymentId: string;
+  // Minor units of `currency` as OneRouter counts them (ISO 4217 exponent);
+  // each connector converts to what its provider expects.
+  amount: bigint;
+  currency: string;
+  captureMethod: "automatic" | "manual";
+  paymentMethodToken?: string;
+  customer?: ConnectorCustomer;
+  description?: string;
+  metadata: Record<string, string>;
+  returnUrl?: string;
+}
+
+export type ProviderPaymentStatus =
+  | "succeeded"
+  | "requires_capture"
+  | "requires_action"
+  | "processing"
+  | "declined"
+  | "canceled";
+
+export interface ProviderFailure {
+  // UPPER_SNAKE, e.g. PROVIDER_DECLINED.
+  reason: string;
+  message: string;
+  // Normalized decline code, e.g. insufficient_funds, card_declined.
+  declineCode?: string;
+  // The provider's own code, unchanged.
+  providerCode?: string;
+}
+
+export interface PaymentResult {
+  status: ProviderPaymentStatus;
+  providerPaymentId: string;
+  // In OneRouter minor units.
+  amountCapturable?: bigint;
+  amountCaptured?: bigint;
+  // For requires_action: where to send the customer.
+  redirectUrl?: string;
+  // For declined.
+  failure?: ProviderFailure;
+}
+
+export interface CapturePaymentInput {
+  providerPaymentId: string;
+  // Minor units; the amount to capture (partial when below the authorized).
+  amount: bigint;
+  currency: string;
+  idempotencyKey: string;
+}
+
+export interface CancelPaymentInput {
+  providerPaymentId: string;
+  idempotencyKey: string;
+}
+
+export interface RefundPaymentInput {
+  providerPaymentId: string;
+  amount: bigint;
+  currency: string;
+  refundId: string;
+  // Our refund id, used as the provider's idempotency key.
+  idempotencyKey: string;
+  reason?: string;
+}
+
+export interface RefundResult {
+  status: "succeeded" | "pending" | "failed";
+  providerRefundId: string;
+  failure?: ProviderFailure;
+}
+
+export interface SyncPaymentInput {
+  attemptId: string;
+  // Known when the provider answered before; absent after a timeout.
+  providerPaymentId?: string;
+  amount: bigint;
+  currency: string;
+}
+
+export interface WebhookInput {
+  rawBody: Buffer;
+  // Lower-cased header names.
+  headers: Record<string, string>;
+  // The full URL the provider called, for schemes that sign it.
+  url: string;
+}
+
+export interface PaymentWebhookEvent {
+  // Provider's event id: inbound webhooks are deduplicated by it.
+  providerEventId: string;
+  providerPaymentId?: string;
+  providerRefundId?: string;
+  // Our attempt id when the provider echoes it (metadata / receipt).
+  attemptId?: string;
+  kind: "payment" | "refund" | "ignored";
+  status?: ProviderPaymentStatus | RefundResult["status"];
+  amountCaptured?: bigint;
+  failure?: ProviderFailure;
+}
+
+// Why a provider call failed without an answer about the money.
+export type ConnectorErrorKind =
+  // The provider provably did not take the money: connection refused, DNS
+  // failure, a 5xx or 429 the provider documents as not processed, bad
+  // credentials. Safe to fail over.
+  | "not_processed"
+  // The request may have been processed (timeout or reset after sending).
+  // Never fail over; resolve with syncPayment.
+  | "ambiguous"
+  // The provider rejected the request itself (validation, state). Not a
+  // provider outage; never fail over.
+  | "invalid_request"
+  // A webhook failed verification (signature, timestamp, format).
+  | "invalid_signature";
+
+export class ConnectorError extends Error {
+  constructor(
+    readonly kind: ConnectorErrorKind,
+    readonly provider: string,
+    message: string,
+    readonly details: {
+      reason?: string;
+      providerCode?: string;
+      httpStatus?: number;
+      retryAfterMs?: number;
+    } = {},
+  ) {
+    super(message);
+    this.name = "ConnectorError";
+  }
+}
+
+export interface PaymentConnector {
+  // Registry name, e.g. "stripe"; also the `provider` on API resources.
+  readonly name: string;
+  // Credential keys an account must carry, e.g. ["secret_key", "webhook_secret"].
+  readonly credentialKeys: readonly string[];
+  // Which currencies and countries the provider serves; empty means any.
+  readonly currencies: readonly string[];
+  createPayment(ctx: ConnectorContext, input: CreatePaymentInput): Promise<PaymentResult>;
+  capturePayment(ctx: ConnectorContext, input: CapturePaymentInput): Promise<PaymentResult>;
+  cancelPayment(ctx: ConnectorContext, input: CancelPaymentInput): Promise<PaymentResult>;
+  refundPayment(ctx: ConnectorContext, input: RefundPaymentInput): Promise<RefundResult>;
+  // Asks the provider what became of an attempt. `null` means the provider
+  // has no record of it: the money was provably not taken.
+  syncPayment(ctx: ConnectorContext, input: SyncPaymentInput): Promise<PaymentResult | null>;
+  // Checks the credentials with a harmless call; throws ConnectorError.
+  testCredentials(ctx: ConnectorContext): Promise<void>;
+  // Verifies and parses an inbound webhook; throws ConnectorError with kind
+  // "invalid_signature" when it must be rejected.
+  parseWebhook(ctx: ConnectorContext, input: WebhookInput): Promise<PaymentWebhookEvent>;
+}

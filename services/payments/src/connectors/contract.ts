@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningEmulator } from "@onerouter/emulators/harness";
+import {
+  ConnectorError,
+  type ConnectorContext,
+  type CreatePaymentInput,
+  type PaymentConnector,
+  type WebhookInput,
+} from "./connector";
+
+// The behaviour every payment connector shows against its provider (or the
+// provider's emulator). Each connector folder runs this from its own
+// contract.test.ts with a harness that starts what it needs.
+
+export interface ConnectorHarness {
+  connector: PaymentConnector;
+  // Credentials and settings that point at the running emulator.
+  ctx: ConnectorContext;
+  // The same, with a secret the provider rejects.
+  badCredentialsCtx: ConnectorContext;
+  emulator: RunningEmulator;
+  tokens: {
+    succeed: string;
+    decline: string;
+    // The normalized decline code the decline token produces.
+    declineCode: string;
+  };
+  // Currencies among USD, INR, JPY, KWD the provider supports.
+  currencies: readonly string[];
+  // How the provider itself reads the stored amount, as a major-unit decimal
+  // string ("12.34"), so conversions are checked end to end.
+  providerAmount(providerPaymentId: string): Promise<string>;
+  // How many charges the provider holds for this attempt id.
+  chargeCount(attemptId: string): Promise<number>;
+  // A "payment succeeded" webhook for the payment, signed as the provider signs it.
+  signedWebhook(providerPaymentId: string): Promise<WebhookInput>;
+  // The same signed an hour ago, for providers whose scheme carries a
+  // timestamp; absent when it does not (replays are then caught by event id).
+  staleWebhook?(providerPaymentId: string): Promise<WebhookInput>;
+  close(): Promise<void>;
+}
+
+const sampleAmounts: Record<string, { amount: bigint; decimal: string }> = {
+  USD: { amount: 1234n, decimal: "12.34" },
+  INR: { amount: 10050n, decimal: "100.50" },
+  JPY: { amount: 500n, decimal: "500" },
+  KWD: { amount: 1230n, decimal: "1.230" },
+};
+
+let counter = 0;
+function input(overrides: Partial<CreatePaymentInput> & { paymentMethodToken: string }): CreatePaymentInput {
+  counter += 1;
+  const id = `${Date.now().toString(36)}${counter}`;
+  return {
+    attemptId: `att_contract_${id}`,
+    paymentId: `pay_contract_${id}`,
+    amount: 1000n,
+    currency: "USD",
+    captureMethod: "automatic",
+    metadata: { order: id },
+    description: "contract test",
+    customer: { email: "buyer@example.com", country: "US" },
+    ...overrides,
+  };
+}
+
+async function expectConnectorError(promise: Promise<unknown>, kind: ConnectorError["kind"]) {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, `expected a ConnectorError of kind ${kind}`).toBeInstanceOf(ConnectorError);
+  expect((err as ConnectorError).kind).toBe(kind);
+  return err as ConnectorError;
+}
+
+export function describePaymentConnectorContract(name: string, start: () => Promise<ConnectorHarness>) {
+  describe(`${name} connector contract`, () => {
+    let h: ConnectorHarness;
+    beforeAll(async () => {
+      h = await start();
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it("captures an automatic payment", async () => {
+      const result = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed }));
+      expect(result.status).toBe("succeeded");
+      expect(result.providerPaymentId).not.toBe("");
+      expect(result.amountCaptured).toBe(1000n);
+    });
+
+    it("reports a decline as an answer with a normalized code", async () => {
+      const result = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.decline }));
+      expect(result.status).toBe("declined");
+      expect(result.failure?.reason).toBe("PROVIDER_DECLINED");
+      expect(result.failure?.declineCode).toBe(h.tokens.declineCode);
+      expect(result.failure?.providerCode).toBeTruthy();
+    });
+
+    it("authorizes, partially captures, then refunds in parts up to the captured amount", async () => {
+      const created = await h.connector.createPayment(
+        h.ctx,
+        input({ paymentMethodToken: h.tokens.succeed, captureMethod: "manual" }),
+      );
+      expect(created.status).toBe("requires_capture");
+      expect(created.amountCapturable).toBe(1000n);
+      const captured = await h.connector.capturePayment(h.ctx, {
+        providerPaymentId: created.providerPaymentId,
+        amount: 600n,
+        currency: "USD",
+        idempotencyKey: `cap_${created.providerPaymentId}`,
+      });
+      expect(captured.status).toBe("succeeded");
+      expect(captured.amountCaptured).toBe(600n);
+      for (const n of [1, 2]) {
+        const refund = await h.connector.refundPayment(h.ctx, {
+          providerPaymentId: captured.providerPaymentId,
+          amount: 250n,
+          currency: "USD",
+          refundId: `re_${created.providerPaymentId}_${n}`,
+          idempotencyKey: `re_${created.providerPaymentId}_${n}`,
+        });
+        expect(["succeeded", "pending"]).toContain(refund.status);
+        expect(refund.providerRefundId).not.toBe("");
+      }
+      await expectConnectorError(
+        h.connector.refundPayment(h.ctx, {
+          providerPaymentId: captured.providerPaymentId,
+          amount: 250n,
+          currency: "USD",
+          refundId: `re_${created.providerPaymentId}_3`,
+          idempotencyKey: `re_${created.providerPaymentId}_3`,
+        }),
+        "invalid_request",
+      );
+    });
+
+    it("cancels an authorized payment", async () => {
+      const created = await h.connector.createPayment(
+        h.ctx,
+        input({ paymentMethodToken: h.tokens.succeed, captureMethod: "manual" }),
+      );
+      const canceled = await h.connector.cancelPayment(h.ctx, {
+        providerPaymentId: created.providerPaymentId,
+        idempotencyKey: `cancel_${created.providerPaymentId}`,
+      });
+      expect(canceled.status).toBe("canceled");
+    });
+
+    it("converts amounts into the provider's units", async () => {
+      for (const currency of h.currencies) {
+        const sample = sampleAmounts[currency];
+        if (!sample) throw new Error(`no sample amount for ${currency}`);
+        const result = await h.connector.createPayment(
+          h.ctx,
+          input({ paymentMethodToken: h.tokens.succeed, amount: sample.amount, currency }),
+        );
+        expect(await h.providerAmount(result.providerPaymentId), currency).toBe(sample.decimal);
+      }
+    });
+
+    it("charges once when the same attempt is sent twice", async () => {
+      const payment = input({ paymentMethodToken: h.tokens.succeed });
+      const first = await h.connector.createPayment(h.ctx, payment);
+      const second = await h.connector.createPayment(h.ctx, payment);
+      expect(second.providerPaymentId).toBe(first.providerPaymentId);
+      expect(await h.chargeCount(payment.attemptId)).toBe(1);
+    });
+
+    it("rejects wrong credentials the way the provider does", async () => {
+      const err = await expectConnectorError(h.connector.testCredentials(h.badCredentialsCtx), "not_processed");
+      expect(err.details.reason).toBe("PROVIDER_AUTHENTICATION_FAILED");
+      await h.connector.testCredentials(h.ctx);
+    });
+
+    it("maps the provider's 5xx, rate limit and outage to not_processed", async () => {
+      for (const mode of ["error_5xx", "rate_limited", "down"] as const) {
+        await h.emulator.setFailure({ mode, count: mode === "down" ? undefined : 1 });
+        try {
+          const err = await expectConnectorError(
+            h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed })),
+            "not_processed",
+          );
+          expect(err.details.reason, mode).toBe(mode === "rate_limited" ? "PROVIDER_RATE_LIMITED" : "PROVIDER_UNAVAILABLE");
+        } finally {
+          await h.emulator.setFailure({ mode: "none" });
+        }
+      }
+    });
+
+    it("marks a timeout after sending as ambiguous, and sync finds what happened", async () => {
+      const payment = input({ paymentMethodToken: h.tokens.succeed });
+      await h.emulator.setFailure({ mode: "timeout_after_accept", count: 1 });
+      await expectConnectorError(h.connector.createPayment({ ...h.ctx, timeoutMs: 300 }, payment), "ambiguous");
+      const synced = await h.connector.syncPayment(h.ctx, {
+        attemptId: payment.attemptId,
+        amount: payment.amount,
+        currency: payment.currency,
+      });
+      expect(synced?.status).toBe("succeeded");
+      expect(await h.chargeCount(payment.attemptId)).toBe(1);
+      const unknown = await h.connector.syncPayment(h.ctx, { attemptId: "att_never_sent", amount: 1n, currency: "USD" });
+      expect(unknown).toBeNull();
+    });
+
+    it("verifies webhooks and rejects forged or stale ones", async () => {
+      const created = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed }));
+      const webhook = await h.signedWebhook(created.providerPaymentId);
+      const event = await h.connector.parseWebhook(h.ctx, webhook);
+      expect(event.providerEventId).not.toBe("");
+      expect(event.providerPaymentId).toBe(created.providerPaymentId);
+      const tampered = { ...webhook, rawBody: Buffer.concat([webhook.rawBody, Buffer.from(" ")]) };
+      await expectConnectorError(h.connector.parseWebhook(h.ctx, tampered), "invalid_signature");
+      const unsigned = { ...webhook, headers: {} };
+      await expectConnectorError(h.connector.parseWebhook(h.ctx, unsigned), "invalid_signature");
+      if (h.staleWebhook) {
+        const stale = await h.staleWebhook(created.providerPaymentId);
+        await expectConnectorError(h.connector.parseWebhook(h.ctx, stale), "invalid_signature");
+      }
+    });
+  });
+}
