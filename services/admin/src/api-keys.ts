@@ -1,0 +1,118 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { ApiKeySchema, type ApiKey } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
+import type { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import {
+  environmentFromName,
+  environmentName,
+  generateApiKey,
+  newId,
+  notFound,
+  paginate,
+  type Knex,
+  type PageRequest,
+} from "@onerouter/core";
+import { recordAudit } from "./audit";
+
+export interface ApiKeyRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  environment: string;
+  prefix: string;
+  scopes: string[] | string;
+  created_by: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+  expires_at: Date | null;
+}
+
+export function toApiKey(row: ApiKeyRow): ApiKey {
+  return create(ApiKeySchema, {
+    id: row.id,
+    name: row.name,
+    environment: environmentFromName(row.environment),
+    prefix: row.prefix,
+    scopes: typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes,
+    createTime: timestampFromDate(new Date(row.created_at)),
+    lastUseTime: row.last_used_at ? timestampFromDate(new Date(row.last_used_at)) : undefined,
+    revokeTime: row.revoked_at ? timestampFromDate(new Date(row.revoked_at)) : undefined,
+    expireTime: row.expires_at ? timestampFromDate(new Date(row.expires_at)) : undefined,
+  });
+}
+
+export async function createApiKey(
+  knex: Knex,
+  input: {
+    tenantId: string;
+    environment: Environment;
+    name: string;
+    scopes?: string[];
+    expiresAt?: Date;
+    createdBy: string;
+    ipAddress?: string;
+  },
+): Promise<{ row: ApiKeyRow; secret: string }> {
+  const key = generateApiKey(input.environment);
+  return knex.transaction(async (trx) => {
+    const [row] = (await trx("api_keys")
+      .insert({
+        id: newId("key"),
+        tenant_id: input.tenantId,
+        name: input.name,
+        environment: environmentName(input.environment),
+        prefix: key.prefix,
+        key_hash: key.hash,
+        scopes: JSON.stringify(input.scopes ?? []),
+        created_by: input.createdBy,
+        expires_at: input.expiresAt ?? null,
+      })
+      .returning("*")) as ApiKeyRow[];
+    await recordAudit(trx, {
+      tenantId: input.tenantId,
+      actor: input.createdBy,
+      action: "api_key.create",
+      resourceType: "api_key",
+      resourceId: row!.id,
+      environment: input.environment,
+      ipAddress: input.ipAddress,
+      metadata: { name: input.name, prefix: key.prefix },
+    });
+    return { row: row!, secret: key.secret };
+  });
+}
+
+export async function listApiKeys(
+  knex: Knex,
+  scope: { tenantId: string; environment: Environment },
+  page: PageRequest & { showRevoked: boolean },
+) {
+  const query = knex("api_keys").where({ tenant_id: scope.tenantId, environment: environmentName(scope.environment) });
+  if (!page.showRevoked) query.whereNull("revoked_at");
+  return paginate<ApiKeyRow>(query, page);
+}
+
+export async function revokeApiKey(
+  knex: Knex,
+  scope: { tenantId: string; environment: Environment; actor: string; ipAddress?: string },
+  id: string,
+): Promise<ApiKeyRow> {
+  return knex.transaction(async (trx) => {
+    const where = { id, tenant_id: scope.tenantId, environment: environmentName(scope.environment) };
+    const existing = (await trx("api_keys").where(where).forUpdate().first()) as ApiKeyRow | undefined;
+    if (!existing) throw notFound("api_key", id);
+    if (existing.revoked_at) return existing;
+    const [row] = (await trx("api_keys").where(where).update({ revoked_at: new Date() }).returning("*")) as ApiKeyRow[];
+    await recordAudit(trx, {
+      tenantId: scope.tenantId,
+      actor: scope.actor,
+      action: "api_key.revoke",
+      resourceType: "api_key",
+      resourceId: id,
+      environment: scope.environment,
+      ipAddress: scope.ipAddress,
+    });
+    return row!;
+  });
+}

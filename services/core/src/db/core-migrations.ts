@@ -1,0 +1,56 @@
+import type { Migration } from "./database";
+
+// Tables every room relies on: tenants, their members and API keys, and the
+// audit log. Rows that belong to a tenant carry tenant_id and are always
+// queried by it.
+export const coreMigrations: Migration[] = [
+  {
+    name: "20261121_001_core_tenants_members_keys",
+    async up(knex) {
+      await knex.schema.createTable("tenants", (t) => {
+        t.text("id").primary();
+        t.text("name").notNullable();
+        t.text("plan_id").notNullable().defaultTo("developer");
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+      });
+      await knex.schema.createTable("members", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("email").notNullable();
+        t.text("name").notNullable().defaultTo("");
+        t.text("role").notNullable();
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.unique(["tenant_id", "email"]);
+      });
+      await knex.schema.createTable("api_keys", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("name").notNullable();
+        t.text("environment").notNullable();
+        // Only the start of the key is kept readable; the rest is a SHA-256 hash.
+        t.text("prefix").notNullable();
+        t.text("key_hash").notNullable().unique();
+        t.jsonb("scopes").notNullable().defaultTo("[]");
+        t.text("created_by").notNullable();
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp("last_used_at", { useTz: true });
+        t.timestamp("revoked_at", { useTz: true });
+        t.timestamp("expires_at", { useTz: true });
+        t.index(["tenant_id", "environment", "created_at"]);
+      });
+      await knex.schema.createTable("audit_log_entries", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("actor").notNullable();
+        t.text("action").notNullable();
+        t.text("resource_type").notNullable();
+        t.text("resource_id").notNullable();
+        t.text("environment").notNullable();
+        t.jsonb("metadata").notNullable().defaultTo("{}");
+        t.text("ip_address").notNullable().defaultTo("");
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.index(["tenant_id", "created_at"]);
+      });
+    },
+  },
+];

@@ -1,0 +1,75 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import knexFactory, { type Knex } from "knex";
+import ClientPgLite from "knex-pglite";
+import pg from "pg";
+
+export type { Knex };
+
+// Postgres int8 comes back as a string by default; amounts are int64 and are
+// handled as bigint in code, so keep the string and convert at the edge.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => v);
+
+export interface Migration {
+  // Globally sortable: "<yyyymmdd>_<nnn>_<room>_<what>".
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down?(knex: Knex): Promise<void>;
+}
+
+export interface Database {
+  knex: Knex;
+  engine: "pglite" | "postgres";
+  migrate(migrations: Migration[]): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  // postgres://... for a server; otherwise PGlite.
+  databaseUrl?: string;
+  // PGlite folder; unset means in memory.
+  pgliteDir?: string;
+  poolMax?: number;
+}
+
+export function openDatabase(options: DatabaseOptions): Database {
+  let knex: Knex;
+  let engine: Database["engine"];
+  if (options.databaseUrl) {
+    engine = "postgres";
+    knex = knexFactory({
+      client: "pg",
+      connection: options.databaseUrl,
+      pool: { min: 0, max: options.poolMax ?? 10 },
+    });
+  } else {
+    engine = "pglite";
+    if (options.pgliteDir) mkdirSync(path.dirname(path.resolve(options.pgliteDir)), { recursive: true });
+    knex = knexFactory({
+      client: ClientPgLite,
+      dialect: "postgres",
+      connection: options.pgliteDir ? { filename: options.pgliteDir } : {},
+    } as Knex.Config);
+  }
+  return {
+    knex,
+    engine,
+    async migrate(migrations) {
+      const sorted = [...migrations].sort((a, b) => a.name.localeCompare(b.name));
+      const source: Knex.MigrationSource<Migration> = {
+        getMigrations: async () => sorted,
+        getMigrationName: (m) => m.name,
+        getMigration: async (m) => ({ up: m.up, down: m.down ?? (async () => {}) }),
+      };
+      const [, applied] = (await knex.migrate.latest({ migrationSource: source })) as [number, string[]];
+      return applied;
+    },
+    async ping() {
+      await knex.raw("select 1");
+    },
+    async close() {
+      await knex.destroy();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { randomBytes } from "node:crypto";
+import knexFactory from "knex";
+import { describe, inject } from "vitest";
+import { openDatabase, type Database } from "./database";
+
+// Runs a storage suite against both engines the product ships with: PGlite
+// (embedded mode) and a real Postgres server (mesh mode). Each suite gets a
+// database of its own.
+export const storageEngines = ["pglite", "postgres"] as const;
+
+export async function createTestDatabase(engine: (typeof storageEngines)[number]): Promise<Database> {
+  if (engine === "pglite") return openDatabase({});
+  const serverUrl = inject("postgresUrl");
+  const name = `onerouter_test_${randomBytes(6).toString("hex")}`;
+  const admin = knexFactory({ client: "pg", connection: serverUrl, pool: { min: 0, max: 1 } });
+  await admin.raw(`create database ${name}`);
+  await admin.destroy();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return openDatabase({ databaseUrl: url.toString() });
+}
+
+export function postgresAvailable(): boolean {
+  return inject("postgresUrl") !== "";
+}
+
+export function describeEachEngine(title: string, body: (engine: (typeof storageEngines)[number]) => void) {
+  for (const engine of storageEngines) {
+    const run = engine === "pglite" || postgresAvailable() ? describe : describe.skip;
+    run(`${title} [${engine}]`, () => body(engine));
+  }
+}

@@ -1,0 +1,68 @@
+import { Code } from "@connectrpc/connect";
+import { apiError, hashApiKey, hashesEqual, parseApiKey, environmentFromName, type Caller, type Knex } from "@onerouter/core";
+
+// Turns an Authorization header into a Caller, or an UNAUTHENTICATED error
+// whose reason says what is wrong. One implementation serves the in-process
+// interceptor and Envoy's ext_authz front.
+
+interface ApiKeyRow {
+  id: string;
+  tenant_id: string;
+  environment: string;
+  key_hash: string;
+  scopes: string[] | string;
+  revoked_at: Date | null;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+}
+
+export class ApiKeyAuthenticator {
+  constructor(private readonly knex: Knex) {}
+
+  async authenticate(authorization: string | null): Promise<Caller> {
+    if (!authorization) {
+      throw apiError(Code.Unauthenticated, "API_KEY_MISSING", "send your API key as Authorization: Bearer or_test_...");
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    const secret = match?.[1];
+    const parsed = secret ? parseApiKey(secret) : undefined;
+    if (!secret || !parsed) {
+      throw apiError(
+        Code.Unauthenticated,
+        "API_KEY_MALFORMED",
+        "the Authorization header must be Bearer or_test_<key> or Bearer or_live_<key>",
+      );
+    }
+    const hash = hashApiKey(secret);
+    const row = (await this.knex<ApiKeyRow>("api_keys").where({ key_hash: hash }).first()) as ApiKeyRow | undefined;
+    // The lookup is by hash; the constant-time compare keeps the final check
+    // independent of how much of the hash matched.
+    if (!row || !hashesEqual(row.key_hash, hash)) {
+      throw apiError(Code.Unauthenticated, "API_KEY_UNKNOWN", "this API key does not exist");
+    }
+    if (row.revoked_at) {
+      throw apiError(Code.Unauthenticated, "API_KEY_REVOKED", "this API key was revoked", { api_key_id: row.id });
+    }
+    if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) {
+      throw apiError(Code.Unauthenticated, "API_KEY_EXPIRED", "this API key has expired", { api_key_id: row.id });
+    }
+    this.touch(row);
+    return {
+      tenantId: row.tenant_id,
+      environment: environmentFromName(row.environment),
+      apiKeyId: row.id,
+      scopes: typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes,
+    };
+  }
+
+  // last_used_at is informational: written at most once a minute per key and
+  // never on the request's critical path.
+  private touch(row: ApiKeyRow) {
+    const last = row.last_used_at ? new Date(row.last_used_at).getTime() : 0;
+    if (Date.now() - last < 60_000) return;
+    void this.knex("api_keys")
+      .where({ id: row.id })
+      .update({ last_used_at: new Date() })
+      .catch(() => undefined);
+  }
+}

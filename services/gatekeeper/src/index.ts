@@ -1,0 +1,3 @@
+export * from "./authenticator";
+export * from "./interceptor";
+export * from "./rate-limiter";
