@@ -1,0 +1,133 @@
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import { AnalyticsService } from "./gen/onerouter/admin/v1/analytics_pb";
+import { ApiKeyService } from "./gen/onerouter/admin/v1/api_keys_pb";
+import { AuditLogService } from "./gen/onerouter/admin/v1/audit_logs_pb";
+import { ProviderAccountService } from "./gen/onerouter/admin/v1/provider_accounts_pb";
+import { RoutingService } from "./gen/onerouter/admin/v1/routing_pb";
+import { TeamService } from "./gen/onerouter/admin/v1/team_pb";
+import { UsageService } from "./gen/onerouter/admin/v1/usage_pb";
+import { MessagingService } from "./gen/onerouter/messaging/v1/messaging_pb";
+import { PaymentService } from "./gen/onerouter/payments/v1/payments_pb";
+import { WebhookService } from "./gen/onerouter/webhooks/v1/webhooks_pb";
+import {
+  authInterceptor,
+  defaultRetryOptions,
+  idempotencyInterceptor,
+  retryInterceptor,
+  withInterceptors,
+  type RetryOptions,
+} from "./interceptors";
+
+/**
+ * "connect" and "grpc-web" run on fetch (browsers and Node); "grpc" needs
+ * HTTP/2 trailers, which only Node's http2 module gives, so it is Node only.
+ */
+export type Protocol = "connect" | "grpc" | "grpc-web";
+
+interface CommonOptions {
+  /** Sent as `Authorization: Bearer <apiKey>` on every call. */
+  apiKey: string;
+  /** Retries on Code.Unavailable; defaults to 3 attempts, 200 ms to 5 s backoff. */
+  retry?: Partial<RetryOptions>;
+}
+
+export type OneRouterClientOptions = CommonOptions &
+  (
+    | {
+        /** e.g. "https://api.onerouter.dev" or "http://localhost:8080" (gRPC uses cleartext HTTP/2 there). */
+        baseUrl: string;
+        /** Defaults to "connect". */
+        protocol?: Protocol;
+        /** A fetch to use instead of globalThis.fetch ("connect" and "grpc-web" only). */
+        fetch?: typeof globalThis.fetch;
+      }
+    | {
+        /** A transport of your own; auth, idempotency keys and retries are added on top of it. */
+        transport: Transport;
+      }
+  );
+
+export interface OneRouterClient {
+  payments: Client<typeof PaymentService>;
+  messaging: Client<typeof MessagingService>;
+  webhooks: Client<typeof WebhookService>;
+  apiKeys: Client<typeof ApiKeyService>;
+  providerAccounts: Client<typeof ProviderAccountService>;
+  routing: Client<typeof RoutingService>;
+  team: Client<typeof TeamService>;
+  usage: Client<typeof UsageService>;
+  analytics: Client<typeof AnalyticsService>;
+  auditLogs: Client<typeof AuditLogService>;
+  /** The transport every client above uses, for tools that take one (e.g. TanStack Query for Connect). */
+  transport: Transport;
+}
+
+export function createOneRouterClient(options: OneRouterClientOptions): OneRouterClient {
+  const baseTransport = "transport" in options ? options.transport : createProtocolTransport(options);
+  // The key is chosen outside the retry loop, so every attempt of a call carries the same one.
+  const transport = withInterceptors(baseTransport, [
+    authInterceptor(options.apiKey),
+    idempotencyInterceptor(),
+    retryInterceptor({ ...defaultRetryOptions, ...options.retry }),
+  ]);
+  return {
+    payments: createClient(PaymentService, transport),
+    messaging: createClient(MessagingService, transport),
+    webhooks: createClient(WebhookService, transport),
+    apiKeys: createClient(ApiKeyService, transport),
+    providerAccounts: createClient(ProviderAccountService, transport),
+    routing: createClient(RoutingService, transport),
+    team: createClient(TeamService, transport),
+    usage: createClient(UsageService, transport),
+    analytics: createClient(AnalyticsService, transport),
+    auditLogs: createClient(AuditLogService, transport),
+    transport,
+  };
+}
+
+function createProtocolTransport(options: {
+  baseUrl: string;
+  protocol?: Protocol;
+  fetch?: typeof globalThis.fetch;
+}): Transport {
+  const { baseUrl, fetch } = options;
+  switch (options.protocol ?? "connect") {
+    case "connect":
+      return createConnectTransport({ baseUrl, fetch, useBinaryFormat: true });
+    case "grpc-web":
+      return createGrpcWebTransport({ baseUrl, fetch, useBinaryFormat: true });
+    case "grpc":
+      return createNodeGrpcTransport(baseUrl);
+  }
+}
+
+type ConnectNode = typeof import("@connectrpc/connect-node");
+
+/**
+ * A gRPC transport over Node's http2, loaded on the first call. The module
+ * name sits in a variable so that bundlers do not follow the import: browser
+ * bundles never contain Node's http2, and the constructor stays synchronous.
+ */
+function createNodeGrpcTransport(baseUrl: string): Transport {
+  const connectNode = "@connectrpc/connect-node";
+  let loaded: Promise<Transport> | undefined;
+  const load = () =>
+    (loaded ??= (import(/* @vite-ignore */ /* webpackIgnore: true */ connectNode) as Promise<ConnectNode>).then(
+      ({ createGrpcTransport }) => createGrpcTransport({ baseUrl }),
+      (cause: unknown) => {
+        throw new Error(
+          'protocol "grpc" needs Node.js (its http2 module); in browsers use "connect" or "grpc-web"',
+          { cause },
+        );
+      },
+    ));
+  return {
+    async unary(method, signal, timeoutMs, header, input, contextValues) {
+      return (await load()).unary(method, signal, timeoutMs, header, input, contextValues);
+    },
+    async stream(method, signal, timeoutMs, header, input, contextValues) {
+      return (await load()).stream(method, signal, timeoutMs, header, input, contextValues);
+    },
+  };
+}

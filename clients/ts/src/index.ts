@@ -1,0 +1,16 @@
+export {
+  createOneRouterClient,
+  type OneRouterClient,
+  type OneRouterClientOptions,
+  type Protocol,
+} from "./client";
+export type { RetryOptions } from "./interceptors";
+export { errorInfo } from "./errors";
+export {
+  verifyWebhook,
+  WebhookVerificationError,
+  type VerifyWebhookOptions,
+  type WebhookHeaders,
+} from "./webhooks";
+// Callers need these to inspect errors; re-exported so one import suffices.
+export { Code, ConnectError } from "@connectrpc/connect";

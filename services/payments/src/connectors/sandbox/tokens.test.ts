@@ -1,0 +1,139 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { RunningEmulator } from "@onerouter/emulators/harness";
+import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import { ConnectorError, type ConnectorContext, type CreatePaymentInput, type WebhookInput } from "../connector";
+import { newSandboxApiKey, sandboxConnector } from "./index";
+
+// The documented test payment-method tokens, the requires_action redirect
+// with its webhook, and isolation between sandbox accounts.
+
+let emulator: RunningEmulator;
+let receiver: http.Server;
+let webhookUrl: string;
+const deliveries: WebhookInput[] = [];
+const apiKey = newSandboxApiKey();
+
+beforeAll(async () => {
+  emulator = await startSandboxProvider();
+  receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers[name] = value;
+      deliveries.push({ rawBody: Buffer.concat(chunks), headers, url: `${webhookUrl}${req.url ?? ""}` });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/sandbox`;
+});
+afterAll(async () => {
+  await emulator?.close();
+  await new Promise((resolve) => receiver?.close(resolve));
+});
+
+function ctx(key = apiKey): ConnectorContext {
+  return { credentials: { api_key: key }, settings: { base_url: emulator.url, webhook_url: webhookUrl }, timeoutMs: 5000 };
+}
+
+let counter = 0;
+function payment(overrides: Partial<CreatePaymentInput> = {}): CreatePaymentInput {
+  counter += 1;
+  return {
+    attemptId: `att_tokens_${Date.now().toString(36)}_${counter}`,
+    paymentId: `pay_tokens_${counter}`,
+    amount: 4200n,
+    currency: "EUR",
+    captureMethod: "automatic",
+    metadata: {},
+    ...overrides,
+  };
+}
+
+// The parsed webhooks the receiver got for a payment so far.
+async function eventsFor(providerPaymentId: string) {
+  const events = await Promise.all(deliveries.map((d) => sandboxConnector.parseWebhook(ctx(), d)));
+  return events.filter((e) => e.providerPaymentId === providerPaymentId);
+}
+
+describe("sandbox test tokens", () => {
+  it("succeeds with no token", async () => {
+    const result = await sandboxConnector.createPayment(ctx(), payment());
+    expect(result.status).toBe("succeeded");
+    expect(result.amountCaptured).toBe(4200n);
+  });
+
+  it("declines tok_sandbox_insufficient_funds with insufficient_funds", async () => {
+    const result = await sandboxConnector.createPayment(
+      ctx(),
+      payment({ paymentMethodToken: "tok_sandbox_insufficient_funds" }),
+    );
+    expect(result.status).toBe("declined");
+    expect(result.failure).toMatchObject({ reason: "PROVIDER_DECLINED", declineCode: "insufficient_funds" });
+  });
+
+  it("refuses tokens it does not know", async () => {
+    const err = await sandboxConnector.createPayment(ctx(), payment({ paymentMethodToken: "tok_visa" })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect((err as ConnectorError).kind).toBe("invalid_request");
+    expect((err as ConnectorError).details.providerCode).toBe("unknown_payment_method");
+  });
+
+  it("completes tok_sandbox_requires_action when the customer visits the redirect, and sends a signed webhook", async () => {
+    const attempt = payment({ paymentMethodToken: "tok_sandbox_requires_action", returnUrl: "https://shop.example/done" });
+    const created = await sandboxConnector.createPayment(ctx(), attempt);
+    expect(created.status).toBe("requires_action");
+    expect(created.redirectUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/authenticate\//);
+
+    const visit = await fetch(created.redirectUrl!, { redirect: "manual" });
+    expect(visit.status).toBe(302);
+    expect(visit.headers.get("location")).toBe("https://shop.example/done");
+
+    await vi.waitFor(async () => {
+      const statuses = (await eventsFor(created.providerPaymentId)).map((e) => e.status);
+      expect(statuses).toContain("succeeded");
+    });
+    const succeeded = (await eventsFor(created.providerPaymentId)).find((e) => e.status === "succeeded");
+    expect(succeeded).toMatchObject({ kind: "payment", attemptId: attempt.attemptId, amountCaptured: 4200n });
+
+    const synced = await sandboxConnector.syncPayment(ctx(), {
+      attemptId: attempt.attemptId,
+      providerPaymentId: created.providerPaymentId,
+      amount: 4200n,
+      currency: "EUR",
+    });
+    expect(synced?.status).toBe("succeeded");
+  });
+
+  it("leaves a manual-capture payment authorized after the action", async () => {
+    const created = await sandboxConnector.createPayment(
+      ctx(),
+      payment({ paymentMethodToken: "tok_sandbox_requires_action", captureMethod: "manual" }),
+    );
+    const visit = await fetch(created.redirectUrl!);
+    expect(visit.status).toBe(200);
+    const synced = await sandboxConnector.syncPayment(ctx(), {
+      attemptId: "unused",
+      providerPaymentId: created.providerPaymentId,
+      amount: 4200n,
+      currency: "EUR",
+    });
+    expect(synced).toMatchObject({ status: "requires_capture", amountCapturable: 4200n });
+  });
+
+  it("keeps each API key's payments to its own account", async () => {
+    const attempt = payment();
+    const created = await sandboxConnector.createPayment(ctx(), attempt);
+    const other = ctx(newSandboxApiKey());
+    const sync = { attemptId: attempt.attemptId, amount: 4200n, currency: "EUR" };
+    expect(await sandboxConnector.syncPayment(other, sync)).toBeNull();
+    expect(await sandboxConnector.syncPayment(other, { ...sync, providerPaymentId: created.providerPaymentId })).toBeNull();
+    // Another account's signature does not verify either.
+    await vi.waitFor(() => expect(deliveries.length).toBeGreaterThan(0));
+    const err = await sandboxConnector.parseWebhook(other, deliveries[0]!).catch((e: unknown) => e);
+    expect((err as ConnectorError).kind).toBe("invalid_signature");
+  });
+});
