@@ -4,7 +4,6 @@ import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   Health,
   HealthCheckResponseSchema,
@@ -13,6 +12,7 @@ import {
 import { remoteAddressKey } from "./context";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
+import { createRpcHandler } from "./rpc-handler";
 
 // One port serves Connect, gRPC and gRPC-Web over HTTP/1.1 and cleartext
 // HTTP/2 (prior knowledge): the first bytes of each connection decide which
@@ -54,7 +54,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  const connectHandler = connectNodeAdapter({
+  const rpcHandler = createRpcHandler({
     routes: (router) => {
       options.routes(router);
       registerHealth(router, () => draining);
@@ -62,10 +62,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     interceptors: [options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
     contextValues: (req) => requestContext(req),
-    fallback: (_req, res) => {
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ code: "not_found", message: "no such route" }));
-    },
   });
 
   const httpRoutes = [...(options.httpRoutes ?? [])].sort((a, b) => b.pathPrefix.length - a.pathPrefix.length);
@@ -95,7 +91,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       const route = httpRoutes.find((r) => path.startsWith(r.pathPrefix));
       if (route) return void (await route.handler(req, res));
-      connectHandler(req as http.IncomingMessage, res as http.ServerResponse);
+      if (!(await rpcHandler(req, res))) {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ code: "not_found", message: "no such route" }));
+      }
     } catch (err) {
       logger.error({ err, path }, "request failed");
       if (!res.headersSent) sendText(res, 500, "internal error\n");

@@ -8,8 +8,15 @@ import { openDatabase, type Database } from "./database";
 // database of its own.
 export const storageEngines = ["pglite", "postgres"] as const;
 
-export async function createTestDatabase(engine: (typeof storageEngines)[number]): Promise<Database> {
+export type StorageEngine = (typeof storageEngines)[number];
+
+export async function createTestDatabase(engine: StorageEngine): Promise<Database> {
   if (engine === "pglite") return openDatabase({});
+  return openDatabase({ databaseUrl: await createTestDatabaseUrl() });
+}
+
+// A fresh, empty database on the suite's Postgres server.
+export async function createTestDatabaseUrl(): Promise<string> {
   const serverUrl = inject("postgresUrl");
   const name = `onerouter_test_${randomBytes(6).toString("hex")}`;
   const admin = knexFactory({ client: "pg", connection: serverUrl, pool: { min: 0, max: 1 } });
@@ -17,14 +24,14 @@ export async function createTestDatabase(engine: (typeof storageEngines)[number]
   await admin.destroy();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
-  return openDatabase({ databaseUrl: url.toString() });
+  return url.toString();
 }
 
 export function postgresAvailable(): boolean {
   return inject("postgresUrl") !== "";
 }
 
-export function describeEachEngine(title: string, body: (engine: (typeof storageEngines)[number]) => void) {
+export function describeEachEngine(title: string, body: (engine: StorageEngine) => void) {
   for (const engine of storageEngines) {
     const run = engine === "pglite" || postgresAvailable() ? describe : describe.skip;
     run(`${title} [${engine}]`, () => body(engine));

@@ -1,0 +1,182 @@
+import path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { createClient, ConnectError, Code } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import protobuf from "protobufjs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
+import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
+import { describeEachEngine } from "@onerouter/core/db/testing";
+import { startTestOneRouter, type TestOneRouter } from "./testing";
+
+// The same call over every protocol the port speaks, each made by a client
+// that shares no code with the server's generated types where it matters:
+// grpc-js is built from the .proto files at test time with proto-loader.
+
+const repoRoot = path.resolve(import.meta.dirname, "../../..");
+const googleProtos = path.join(repoRoot, "node_modules/google-proto-files");
+
+function loadGrpcApiKeyService() {
+  const definition = protoLoader.loadSync("onerouter/admin/v1/api_keys.proto", {
+    includeDirs: [path.join(repoRoot, "proto")],
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    onerouter: { admin: { v1: { ApiKeyService: grpc.ServiceClientConstructor } } };
+  };
+  return pkg.onerouter.admin.v1.ApiKeyService;
+}
+
+// Decodes grpc-status-details-bin (google.rpc.Status with Any details) with
+// protobufjs from Google's own .proto files.
+function decodeErrorInfo(err: grpc.ServiceError) {
+  const root = protobuf.loadSync([
+    path.join(googleProtos, "google/rpc/status.proto"),
+    path.join(googleProtos, "google/rpc/error_details.proto"),
+  ]);
+  const Status = root.lookupType("google.rpc.Status");
+  const ErrorInfo = root.lookupType("google.rpc.ErrorInfo");
+  const raw = err.metadata.get("grpc-status-details-bin")[0];
+  if (!raw) throw new Error("no grpc-status-details-bin trailer");
+  const status = Status.decode(raw as Buffer) as unknown as { code: number; details: { type_url: string; value: Uint8Array }[] };
+  const detail = status.details.find((d) => d.type_url.endsWith("google.rpc.ErrorInfo"));
+  if (!detail) throw new Error("no ErrorInfo in status details");
+  return { code: status.code, info: ErrorInfo.toObject(ErrorInfo.decode(detail.value)) as { reason: string; domain: string; metadata: Record<string, string> } };
+}
+
+function unary<Req, Res>(client: grpc.Client, method: string, request: Req, metadata: grpc.Metadata): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    (client as unknown as Record<string, Function>)[method]!(request, metadata, (err: grpc.ServiceError | null, res: Res) =>
+      err ? reject(err) : resolve(res),
+    );
+  });
+}
+
+describeEachEngine("one port, every protocol", (engine) => {
+  let app: TestOneRouter;
+  let key: { id: string; secret: string };
+  let grpcClient: grpc.Client;
+
+  beforeAll(async () => {
+    app = await startTestOneRouter({ engine });
+    key = await app.createKey();
+    const Client = loadGrpcApiKeyService();
+    grpcClient = new Client(`127.0.0.1:${app.server.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    grpcClient?.close();
+    await app?.close();
+  });
+
+  const auth = (secret: string) => {
+    const md = new grpc.Metadata();
+    md.set("authorization", `Bearer ${secret}`);
+    return md;
+  };
+
+  it("answers grpc-js over HTTP/2", async () => {
+    const res = await unary<object, { api_keys: { id: string; environment: string }[] }>(
+      grpcClient,
+      "ListApiKeys",
+      {},
+      auth(key.secret),
+    );
+    expect(res.api_keys.map((k) => k.id)).toContain(key.id);
+    expect(res.api_keys[0]?.environment).toBe("ENVIRONMENT_TEST");
+  });
+
+  it("sends a typed gRPC error with ErrorInfo in grpc-status-details-bin", async () => {
+    const err = (await unary(grpcClient, "RevokeApiKey", { id: "key_missing" }, auth(key.secret)).catch(
+      (e: grpc.ServiceError) => e,
+    )) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.NOT_FOUND);
+    const { code, info } = decodeErrorInfo(err);
+    expect(code).toBe(grpc.status.NOT_FOUND);
+    expect(info.reason).toBe("RESOURCE_NOT_FOUND");
+    expect(info.domain).toBe("onerouter.dev");
+    expect(info.metadata.id).toBe("key_missing");
+  });
+
+  it("answers Connect JSON over HTTP/1.1 with fetch", async () => {
+    const res = await fetch(`${app.baseUrl}/onerouter.admin.v1.ApiKeyService/ListApiKeys`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
+      body: "{}",
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { apiKeys: { id: string }[] };
+    expect(body.apiKeys.map((k) => k.id)).toContain(key.id);
+
+    const missing = await fetch(`${app.baseUrl}/onerouter.admin.v1.ApiKeyService/RevokeApiKey`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
+      body: JSON.stringify({ id: "key_missing" }),
+    });
+    expect(missing.status).toBe(404);
+    const error = (await missing.json()) as { code: string; details: { type: string; debug: { reason: string } }[] };
+    expect(error.code).toBe("not_found");
+    expect(error.details[0]?.type).toBe("google.rpc.ErrorInfo");
+    expect(error.details[0]?.debug.reason).toBe("RESOURCE_NOT_FOUND");
+  });
+
+  it("answers gRPC-Web", async () => {
+    const client = createClient(
+      ApiKeyService,
+      createGrpcWebTransport({ baseUrl: app.baseUrl, interceptors: [(next) => (req) => {
+        req.header.set("authorization", `Bearer ${key.secret}`);
+        return next(req);
+      }] }),
+    );
+    const res = await client.listApiKeys({});
+    expect(res.apiKeys.map((k) => k.id)).toContain(key.id);
+    const err = await client.revokeApiKey({ id: "key_missing" }).catch((e: unknown) => ConnectError.from(e));
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.NotFound);
+    expect((err as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe("RESOURCE_NOT_FOUND");
+  });
+
+  it("serves grpc.health.v1 without a key, and the HTTP probes", async () => {
+    const definition = protoLoader.loadSync("health/v1/health.proto", {
+      includeDirs: [path.join(repoRoot, "node_modules/grpc-health-check/proto")],
+      enums: String,
+    });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+    };
+    const health = new pkg.grpc.health.v1.Health(`127.0.0.1:${app.server.port}`, grpc.credentials.createInsecure());
+    try {
+      const res = await unary<object, { status: string }>(health, "Check", { service: "" }, new grpc.Metadata());
+      expect(res.status).toBe("SERVING");
+    } finally {
+      health.close();
+    }
+    expect((await fetch(`${app.baseUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${app.baseUrl}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/onerouter_rpc_requests_total\{service="onerouter.admin.v1.ApiKeyService",method="ListApiKeys",code="ok"\} [1-9]/);
+  });
+});
+
+describe("proto-loader sees the same contract", () => {
+  it("loads every service definition", () => {
+    const files = [
+      "onerouter/payments/v1/payments.proto",
+      "onerouter/messaging/v1/messaging.proto",
+      "onerouter/webhooks/v1/webhooks.proto",
+      "onerouter/admin/v1/provider_accounts.proto",
+    ];
+    const definition = protoLoader.loadSync(files, { includeDirs: [path.join(repoRoot, "proto")] });
+    expect(Object.keys(definition)).toEqual(
+      expect.arrayContaining([
+        "onerouter.payments.v1.PaymentService",
+        "onerouter.messaging.v1.MessagingService",
+        "onerouter.webhooks.v1.WebhookService",
+        "onerouter.admin.v1.ProviderAccountService",
+      ]),
+    );
+  });
+});

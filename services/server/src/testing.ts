@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createApiKey } from "@onerouter/admin";
+import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { createLogger, loadConfig, type Config } from "@onerouter/core";
+import { createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/db/testing";
+import { startOneRouter, type OneRouter } from "./app";
+
+// The whole product on a random loopback port, for full-stack tests.
+export interface TestOneRouter extends OneRouter {
+  baseUrl: string;
+  createKey(environment?: Environment, tenantId?: string): Promise<{ id: string; secret: string }>;
+}
+
+export async function startTestOneRouter(
+  options: { engine?: StorageEngine; env?: Record<string, string> } = {},
+): Promise<TestOneRouter> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-test-"));
+  const env: Record<string, string> = {
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ONEROUTER_DATA_DIR: dataDir,
+    LOG_LEVEL: "silent",
+    ...options.env,
+  };
+  if (options.engine === "postgres") {
+    env.DATABASE_URL = await createTestDatabaseUrl();
+    env.ONEROUTER_MASTER_KEY ??= Buffer.alloc(32, 7).toString("base64");
+  }
+  const config: Config = loadConfig(env);
+  const app = await startOneRouter(config, createLogger("silent"));
+  return {
+    ...app,
+    baseUrl: `http://127.0.0.1:${app.server.port}`,
+    async createKey(environment = Environment.TEST, tenantId = app.defaultTenantId) {
+      const { row, secret } = await createApiKey(app.db.knex, {
+        tenantId,
+        environment,
+        name: "test key",
+        createdBy: "test",
+      });
+      return { id: row.id, secret };
+    },
+    async close() {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
