@@ -11,3 +11,8 @@ export * from "./server";
 export * from "./services";
 export * from "./db/database";
 export * from "./db/core-migrations";
+export * from "./crypto";
+export * from "./outbox";
+export * from "./provider-accounts";
+export * from "./routing-profiles";
+export * from "./db/shared-migrations";

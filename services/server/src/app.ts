@@ -13,6 +13,7 @@ import {
   createMetrics,
   openDatabase,
   servicePartially,
+  sharedMigrations,
   startServer,
   type Config,
   type Database,
@@ -25,7 +26,7 @@ import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } 
 import { localAdminRoute } from "./local-admin";
 
 // Every room's migrations, applied in name order.
-export const allMigrations: Migration[] = [...coreMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations];
 
 export function openConfiguredDatabase(config: Config): Database {
   return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });

@@ -1,0 +1,191 @@
+import type { Knex } from "knex";
+import { maskSecret, newDataKey, open, seal } from "./crypto";
+import { newId } from "./ids";
+
+// Provider accounts are shared by the admin API (which manages them) and the
+// payments and messaging engines (which call providers with them), so their
+// store lives here. Credentials are encrypted at rest with the tenant's data
+// key and decrypted only in memory, for a provider call.
+
+export type ProviderCategory = "payments" | "messaging";
+export type EnvironmentName = "test" | "live";
+
+export interface ProviderAccountRecord {
+  id: string;
+  tenantId: string;
+  environment: EnvironmentName;
+  provider: string;
+  category: ProviderCategory;
+  displayName: string;
+  settings: Record<string, string>;
+  enabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ProviderAccountWithCredentials extends ProviderAccountRecord {
+  credentials: Record<string, string>;
+}
+
+interface Row {
+  id: string;
+  tenant_id: string;
+  environment: EnvironmentName;
+  provider: string;
+  category: ProviderCategory;
+  display_name: string;
+  credentials_sealed: string;
+  credential_hints: Record<string, string> | string;
+  settings: Record<string, string> | string;
+  enabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const json = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
+
+function toRecord(row: Row): ProviderAccountRecord & { credentialHints: Record<string, string> } {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    environment: row.environment,
+    provider: row.provider,
+    category: row.category,
+    displayName: row.display_name,
+    settings: json(row.settings),
+    enabled: row.enabled,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+    credentialHints: json(row.credential_hints),
+  };
+}
+
+export class ProviderAccountStore {
+  constructor(
+    private readonly knex: Knex,
+    private readonly masterKey: Buffer,
+  ) {}
+
+  // The tenant's data key, made on first use; it is only ever stored wrapped.
+  private async dataKey(trx: Knex, tenantId: string): Promise<Buffer> {
+    const existing = (await trx("tenant_data_keys").where({ tenant_id: tenantId }).first()) as
+      | { wrapped_key: string }
+      | undefined;
+    if (existing) return open(this.masterKey, existing.wrapped_key, `tenant-data-key:${tenantId}`);
+    const key = newDataKey();
+    await trx("tenant_data_keys")
+      .insert({ tenant_id: tenantId, wrapped_key: seal(this.masterKey, key, `tenant-data-key:${tenantId}`) })
+      .onConflict("tenant_id")
+      .ignore();
+    // Another writer may have won the race; read back whichever key is stored.
+    const stored = (await trx("tenant_data_keys").where({ tenant_id: tenantId }).first()) as { wrapped_key: string };
+    return open(this.masterKey, stored.wrapped_key, `tenant-data-key:${tenantId}`);
+  }
+
+  private async sealCredentials(trx: Knex, tenantId: string, accountId: string, credentials: Record<string, string>) {
+    const key = await this.dataKey(trx, tenantId);
+    return seal(key, Buffer.from(JSON.stringify(credentials)), `provider-account:${accountId}`);
+  }
+
+  async create(input: {
+    tenantId: string;
+    environment: EnvironmentName;
+    provider: string;
+    category: ProviderCategory;
+    displayName: string;
+    credentials: Record<string, string>;
+    settings: Record<string, string>;
+    enabled: boolean;
+  }, trx: Knex = this.knex) {
+    const id = newId("pa");
+    const sealed = await this.sealCredentials(trx, input.tenantId, id, input.credentials);
+    const [row] = (await trx("provider_accounts")
+      .insert({
+        id,
+        tenant_id: input.tenantId,
+        environment: input.environment,
+        provider: input.provider,
+        category: input.category,
+        display_name: input.displayName,
+        credentials_sealed: sealed,
+        credential_hints: JSON.stringify(hints(input.credentials)),
+        settings: JSON.stringify(input.settings),
+        enabled: input.enabled,
+      })
+      .returning("*")) as Row[];
+    return toRecord(row!);
+  }
+
+  async get(scope: { tenantId: string; environment: EnvironmentName }, id: string) {
+    const row = (await this.knex("provider_accounts")
+      .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
+      .first()) as Row | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  // For a provider call only: the decrypted credentials never leave memory.
+  async getWithCredentials(scope: { tenantId: string; environment: EnvironmentName }, id: string) {
+    const row = (await this.knex("provider_accounts")
+      .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
+      .first()) as Row | undefined;
+    if (!row) return undefined;
+    return this.decrypt(row);
+  }
+
+  async listWithCredentials(scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory }) {
+    const rows = (await this.knex("provider_accounts")
+      .where({ tenant_id: scope.tenantId, environment: scope.environment, category: scope.category, enabled: true })
+      .orderBy("created_at")) as Row[];
+    return Promise.all(rows.map((r) => this.decrypt(r)));
+  }
+
+  private async decrypt(row: Row): Promise<ProviderAccountWithCredentials> {
+    const key = await this.dataKey(this.knex, row.tenant_id);
+    const credentials = JSON.parse(
+      open(key, row.credentials_sealed, `provider-account:${row.id}`).toString("utf8"),
+    ) as Record<string, string>;
+    const { credentialHints: _hints, ...record } = toRecord(row);
+    return { ...record, credentials };
+  }
+
+  query(scope: { tenantId: string; environment: EnvironmentName }) {
+    return this.knex("provider_accounts").where({ tenant_id: scope.tenantId, environment: scope.environment });
+  }
+
+  fromRow(row: unknown) {
+    return toRecord(row as Row);
+  }
+
+  async update(
+    scope: { tenantId: string; environment: EnvironmentName },
+    id: string,
+    changes: { displayName?: string; credentials?: Record<string, string>; settings?: Record<string, string>; enabled?: boolean },
+  ) {
+    return this.knex.transaction(async (trx) => {
+      const patch: Record<string, unknown> = { updated_at: new Date() };
+      if (changes.displayName !== undefined) patch.display_name = changes.displayName;
+      if (changes.settings !== undefined) patch.settings = JSON.stringify(changes.settings);
+      if (changes.enabled !== undefined) patch.enabled = changes.enabled;
+      if (changes.credentials !== undefined) {
+        patch.credentials_sealed = await this.sealCredentials(trx, scope.tenantId, id, changes.credentials);
+        patch.credential_hints = JSON.stringify(hints(changes.credentials));
+      }
+      const [row] = (await trx("provider_accounts")
+        .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
+        .update(patch)
+        .returning("*")) as Row[];
+      return row ? toRecord(row) : undefined;
+    });
+  }
+
+  async delete(scope: { tenantId: string; environment: EnvironmentName }, id: string): Promise<boolean> {
+    const n = await this.knex("provider_accounts")
+      .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
+      .delete();
+    return n > 0;
+  }
+}
+
+function hints(credentials: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(credentials).map(([k, v]) => [k, maskSecret(v)]));
+}

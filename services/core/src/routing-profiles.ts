@@ -1,0 +1,38 @@
+import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { RoutingProfileSchema, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import type { Knex } from "knex";
+import type { EnvironmentName, ProviderCategory } from "./provider-accounts";
+
+// Routing profiles are written by the admin API and read by the engines on
+// every call; stored as the RoutingProfile message in proto3 JSON.
+export class RoutingProfileStore {
+  constructor(private readonly knex: Knex) {}
+
+  async get(scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory }): Promise<RoutingProfile | undefined> {
+    const row = (await this.knex("routing_profiles")
+      .where({ tenant_id: scope.tenantId, environment: scope.environment, category: scope.category })
+      .first()) as { profile: JsonValue | string } | undefined;
+    if (!row) return undefined;
+    const value = typeof row.profile === "string" ? (JSON.parse(row.profile) as JsonValue) : row.profile;
+    return fromJson(RoutingProfileSchema, value, { ignoreUnknownFields: true });
+  }
+
+  async put(
+    scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory },
+    profile: RoutingProfile,
+    trx: Knex = this.knex,
+  ): Promise<RoutingProfile> {
+    const stored = create(RoutingProfileSchema, profile);
+    await trx("routing_profiles")
+      .insert({
+        tenant_id: scope.tenantId,
+        environment: scope.environment,
+        category: scope.category,
+        profile: JSON.stringify(toJson(RoutingProfileSchema, stored)),
+        updated_at: new Date(),
+      })
+      .onConflict(["tenant_id", "environment", "category"])
+      .merge(["profile", "updated_at"]);
+    return stored;
+  }
+}
