@@ -1,0 +1,159 @@
+import http from "node:http";
+import https from "node:https";
+import Razorpay from "razorpay";
+import { ConnectorError, type ConnectorContext } from "../connector";
+
+const provider = "razorpay";
+
+// Razorpay's error body: {"error": {code, description, source, step, reason, metadata, field}}.
+export interface RazorpayError {
+  code?: string;
+  description?: string;
+  source?: string;
+  step?: string;
+  reason?: string;
+  field?: string | null;
+  metadata?: Record<string, string>;
+}
+
+// An HTTP answer from Razorpay: the body, or the error it answered with.
+export type RazorpayAnswer<T> = { ok: true; value: T } | { ok: false; status: number; error: RazorpayError };
+
+// The part of the SDK's axios instance (`api.rq`) used here. The SDK fixes
+// its base URL to https://api.razorpay.com, sets no timeout and shares
+// Node's keep-alive agent; all three are set on that per-client instance.
+interface SdkHttpClient {
+  defaults: { baseURL?: string; timeout?: number; httpAgent?: http.Agent; httpsAgent?: https.Agent };
+  interceptors: { response: { use(onFulfilled: undefined, onRejected: (error: unknown) => unknown): number } };
+}
+
+export interface RazorpaySession {
+  sdk: Razorpay;
+  // Razorpay's answer, success or error; throws a ConnectorError when there is none.
+  answer<T>(request: (sdk: Razorpay) => Promise<T>): Promise<RazorpayAnswer<T>>;
+  // The successful answer; throws a ConnectorError for anything else.
+  call<T>(request: (sdk: Razorpay) => Promise<T>): Promise<T>;
+}
+
+// Every request gets its own connection. A keep-alive connection Razorpay
+// closed while idle fails with a reset that cannot be told from a reset after
+// Razorpay read the request; a fresh connection is either refused (nothing
+// sent) or carries the request.
+const httpAgent = new http.Agent({ keepAlive: false });
+const httpsAgent = new https.Agent({ keepAlive: false });
+
+// One SDK client per call: credentials and settings come with each context.
+export function openSession(ctx: ConnectorContext): RazorpaySession {
+  const keyId = ctx.credentials.key_id;
+  const keySecret = ctx.credentials.key_secret;
+  if (!keyId || !keySecret) {
+    throw new ConnectorError("not_processed", provider, "the Razorpay account has no key_id or key_secret", {
+      reason: "PROVIDER_AUTHENTICATION_FAILED",
+    });
+  }
+  const sdk = new Razorpay({ key_id: keyId, key_secret: keySecret });
+  const transport = (sdk.api as unknown as { rq: SdkHttpClient }).rq;
+  if (ctx.settings.base_url) transport.defaults.baseURL = ctx.settings.base_url;
+  transport.defaults.timeout = ctx.timeoutMs;
+  transport.defaults.httpAgent = httpAgent;
+  transport.defaults.httpsAgent = httpsAgent;
+  // The SDK turns a failure without an HTTP response into a TypeError,
+  // dropping the socket error code that tells a refused connection (nothing
+  // sent) from a timeout (maybe processed). Keep the original here.
+  let transportFailure: unknown;
+  transport.interceptors.response.use(undefined, (error) => {
+    transportFailure = error;
+    return Promise.reject(error);
+  });
+
+  async function answer<T>(request: (sdk: Razorpay) => Promise<T>): Promise<RazorpayAnswer<T>> {
+    transportFailure = undefined;
+    try {
+      return { ok: true, value: await request(sdk) };
+    } catch (error) {
+      if (isSdkHttpError(error)) return { ok: false, status: Number(error.statusCode), error: error.error ?? {} };
+      if (transportFailure === undefined) throw error;
+      throw withoutAnswer(transportFailure);
+    }
+  }
+
+  return {
+    sdk,
+    answer,
+    async call(request) {
+      const result = await answer(request);
+      if (!result.ok) throw httpFailure(result.status, result.error);
+      return result.value;
+    },
+  };
+}
+
+// The SDK rejects with {statusCode, error} when Razorpay answered with an error status.
+function isSdkHttpError(error: unknown): error is { statusCode: number | string; error?: RazorpayError } {
+  return typeof error === "object" && error !== null && "statusCode" in error;
+}
+
+// Razorpay's own code for an error: the specific reason when it gives one.
+export function razorpayCode(error: RazorpayError): string | undefined {
+  return error.reason && error.reason !== "NA" ? error.reason : error.code;
+}
+
+export function httpFailure(status: number, error: RazorpayError): ConnectorError {
+  const message = `Razorpay answered ${status}: ${error.description ?? "no description"}`;
+  const details = { providerCode: razorpayCode(error), httpStatus: status };
+  if (status === 401) {
+    return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_AUTHENTICATION_FAILED" });
+  }
+  if (status === 429) return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_RATE_LIMITED" });
+  if (status >= 500) return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_UNAVAILABLE" });
+  return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_INVALID_REQUEST" });
+}
+
+// Socket errors raised before the request could be sent.
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function errorCodes(error: unknown): string[] {
+  if (typeof error !== "object" || error === null) return [];
+  const codes: string[] = [];
+  if ("code" in error && typeof error.code === "string") codes.push(error.code);
+  if ("cause" in error) codes.push(...errorCodes(error.cause));
+  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
+  if (error instanceof AggregateError) for (const inner of error.errors) codes.push(...errorCodes(inner));
+  return codes;
+}
+
+function withoutAnswer(failure: unknown): ConnectorError {
+  // A response that the SDK could not read (e.g. an empty body) still carries its status.
+  if (typeof failure === "object" && failure !== null && "response" in failure) {
+    const response = failure.response as { status?: number } | undefined;
+    if (response?.status) return httpFailure(response.status, {});
+  }
+  const codes = errorCodes(failure);
+  const description = failure instanceof Error ? failure.message : String(failure);
+  if (codes.length > 0 && codes.every((code) => notSentCodes.has(code))) {
+    return new ConnectorError("not_processed", provider, `Razorpay unreachable: ${description}`, {
+      reason: "PROVIDER_UNAVAILABLE",
+    });
+  }
+  if (codes.includes("ECONNABORTED") || codes.includes("ETIMEDOUT")) {
+    return new ConnectorError("ambiguous", provider, `no answer from Razorpay in time: ${description}`, {
+      reason: "PROVIDER_TIMEOUT",
+    });
+  }
+  return new ConnectorError("ambiguous", provider, `connection to Razorpay lost: ${description}`, {
+    reason: "PROVIDER_CONNECTION_LOST",
+  });
+}
+
+// Once Razorpay has taken money in a call, a later failure in the same call
+// says nothing about that money: it is ambiguous, never "not processed".
+export async function afterMoneyMoved<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof ConnectorError && error.kind === "not_processed") {
+      throw new ConnectorError("ambiguous", provider, `Razorpay took the payment, then: ${error.message}`, error.details);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,4 @@
+import { describePaymentConnectorContract } from "../contract";
+import { startRazorpayHarness } from "./harness";
+
+describePaymentConnectorContract("razorpay", () => startRazorpayHarness());

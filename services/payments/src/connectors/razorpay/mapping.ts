@@ -1,0 +1,131 @@
+import type { Payments } from "razorpay/dist/types/payments";
+import type { Refunds } from "razorpay/dist/types/refunds";
+import type { CreatePaymentInput, PaymentResult, ProviderFailure, RefundResult } from "../connector";
+import { fromRazorpayAmount } from "./amounts";
+
+export type RazorpayPayment = Payments.RazorpayPayment;
+export type RazorpayRefund = Refunds.RazorpayRefund;
+
+// Notes OneRouter keeps on Razorpay entities.
+export const noteKeys = {
+  attemptId: "onerouter_attempt_id",
+  paymentId: "onerouter_payment_id",
+  // On a payment: the amount OneRouter captured when it was less than the
+  // authorization (Razorpay captures the whole authorization; the rest is refunded).
+  capturedAmount: "onerouter_captured_amount",
+  // On an authorized payment OneRouter will never capture.
+  canceled: "onerouter_canceled",
+  // On refunds: what the refund is for.
+  refundId: "onerouter_refund_id",
+  refundKey: "onerouter_refund_key",
+  refundReason: "onerouter_refund_reason",
+  captureRemainder: "onerouter_capture_remainder",
+} as const;
+
+// Razorpay keeps at most 15 notes of 256 characters on an entity. Three are
+// OneRouter's own (attempt, payment, and one of captured amount / canceled);
+// the payment's metadata gets the rest.
+const noteLimit = 15;
+const noteLength = 256;
+
+// Razorpay sends empty notes as [] and values as strings or numbers.
+export function notesOf(entity: { notes?: unknown }): Record<string, string> {
+  const notes: Record<string, string> = {};
+  if (typeof entity.notes !== "object" || entity.notes === null) return notes;
+  for (const [key, value] of Object.entries(entity.notes)) {
+    if (typeof value === "string" || typeof value === "number") notes[key] = String(value);
+  }
+  return notes;
+}
+
+export function paymentNotes(input: CreatePaymentInput): Record<string, string> {
+  const notes: Record<string, string> = {
+    [noteKeys.attemptId]: input.attemptId,
+    [noteKeys.paymentId]: input.paymentId,
+  };
+  for (const [key, value] of Object.entries(input.metadata).slice(0, noteLimit - 3)) {
+    notes[key] = value.slice(0, noteLength);
+  }
+  return notes;
+}
+
+// Razorpay's failure reasons, normalized to OneRouter's decline codes.
+const declineCodes: Record<string, string> = {
+  insufficient_funds: "insufficient_funds",
+  card_declined: "card_declined",
+  card_expired: "expired_card",
+  incorrect_cvv: "incorrect_cvc",
+  card_number_invalid: "incorrect_number",
+  incorrect_card_details: "incorrect_number",
+  authentication_failed: "authentication_required",
+  payment_risk_check_failed: "fraudulent",
+  debit_instrument_blocked: "card_declined",
+  debit_instrument_inactive: "card_declined",
+  transaction_limit_exceeded: "card_velocity_exceeded",
+};
+
+export function declineFailure(reason: string | null | undefined, code: string | null | undefined, description: string | null | undefined): ProviderFailure {
+  return {
+    reason: "PROVIDER_DECLINED",
+    message: description ?? "Razorpay declined the payment",
+    declineCode: (reason && declineCodes[reason]) ?? "card_declined",
+    providerCode: reason ?? code ?? undefined,
+  };
+}
+
+export function paymentResult(payment: RazorpayPayment): PaymentResult {
+  const providerPaymentId = payment.id;
+  const notes = notesOf(payment);
+  const amount = fromRazorpayAmount(payment.amount);
+  const capturedNote = notes[noteKeys.capturedAmount];
+  const captured = capturedNote === undefined ? amount : BigInt(capturedNote);
+  switch (payment.status) {
+    case "created":
+      // Waiting for the customer, e.g. at the 3-D Secure redirect.
+      return { status: "requires_action", providerPaymentId };
+    case "authorized":
+      return notes[noteKeys.canceled]
+        ? { status: "canceled", providerPaymentId }
+        : { status: "requires_capture", providerPaymentId, amountCapturable: amount };
+    case "captured":
+      return { status: "succeeded", providerPaymentId, amountCaptured: captured };
+    case "refunded":
+      // Razorpay refunds an authorization that was never captured when its
+      // capture window ends: for OneRouter that payment was canceled.
+      return payment.captured
+        ? { status: "succeeded", providerPaymentId, amountCaptured: captured }
+        : { status: "canceled", providerPaymentId };
+    case "failed":
+      return {
+        status: "declined",
+        providerPaymentId,
+        failure: declineFailure(payment.error_reason, payment.error_code, payment.error_description),
+      };
+  }
+}
+
+// Of the payments on an order (newest first), the one that tells what became
+// of the attempt: money taken beats pending beats failed.
+export function decisivePayment(payments: RazorpayPayment[]): RazorpayPayment | undefined {
+  const rank = (p: RazorpayPayment) => ["captured", "refunded", "authorized", "created", "failed"].indexOf(p.status);
+  return [...payments].sort((a, b) => rank(a) - rank(b))[0];
+}
+
+export function refundResult(refund: RazorpayRefund): RefundResult {
+  switch (refund.status) {
+    case "processed":
+      return { status: "succeeded", providerRefundId: refund.id };
+    case "pending":
+      return { status: "pending", providerRefundId: refund.id };
+    case "failed":
+      return {
+        status: "failed",
+        providerRefundId: refund.id,
+        failure: { reason: "PROVIDER_REFUND_FAILED", message: "Razorpay could not process the refund" },
+      };
+  }
+}
+
+export function isCaptureRemainder(refund: RazorpayRefund): boolean {
+  return notesOf(refund)[noteKeys.captureRemainder] !== undefined;
+}
