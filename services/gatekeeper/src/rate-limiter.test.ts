@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { TokenBucketLimiter } from "./rate-limiter";
+
+describe("TokenBucketLimiter", () => {
+  it("allows a burst, then refills at the rate, per key", () => {
+    let now = 0;
+    const limiter = new TokenBucketLimiter(2, 3, () => now);
+    expect([1, 2, 3].map(() => limiter.take("a").allowed)).toEqual([true, true, true]);
+    const denied = limiter.take("a");
+    expect(denied.allowed).toBe(false);
+    expect(denied.retryAfterMs).toBeCloseTo(500);
+    expect(limiter.take("b").allowed).toBe(true);
+    now = 500;
+    expect(limiter.take("a").allowed).toBe(true);
+    expect(limiter.take("a").allowed).toBe(false);
+    now = 10_000;
+    expect([1, 2, 3, 4].map(() => limiter.take("a").allowed)).toEqual([true, true, true, false]);
+  });
+});

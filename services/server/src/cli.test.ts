@@ -1,0 +1,104 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { afterAll, describe, expect, it } from "vitest";
+
+// The CLI as a newcomer runs it: a real process, real signals.
+const repoRoot = path.resolve(import.meta.dirname, "../../..");
+const cli = path.join(repoRoot, "services/server/bin/onerouter.js");
+
+function run(args: string[], env: Record<string, string>) {
+  return spawnSync(process.execPath, [cli, ...args], {
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+}
+
+describe("onerouter CLI", () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "onerouter-cli-"));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it.each([
+    [{ PORT: "http" }, "PORT"],
+    [{ DATABASE_URL: "postgres://localhost/x" }, "ONEROUTER_MASTER_KEY"],
+    [{ LOG_LEVEL: "chatty" }, "LOG_LEVEL"],
+  ])("stops on bad config %j with a message naming the variable and no stack trace", (env, variable) => {
+    const result = run(["start"], { ONEROUTER_DATA_DIR: tempDir(), ...env });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain(`onerouter: invalid configuration: ${variable}`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("explains its usage", () => {
+    const result = run(["frobnicate"], { ONEROUTER_DATA_DIR: tempDir() });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it("starts, hands out a key that works over curl-style HTTP and grpc-js, and drains on SIGTERM", async () => {
+    const dataDir = tempDir();
+    const started = Date.now();
+    const server = spawn(process.execPath, [cli, "start"], {
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let logs = "";
+    server.stdout.on("data", (c: Buffer) => (logs += c.toString()));
+    server.stderr.on("data", (c: Buffer) => (logs += c.toString()));
+    try {
+      const runFile = path.join(dataDir, "server.json");
+      let port = 0;
+      while (!port) {
+        if (Date.now() - started > 20_000) throw new Error(`not listening after 20 s:\n${logs}`);
+        if (existsSync(runFile)) port = (JSON.parse(readFileSync(runFile, "utf8")) as { port?: number }).port ?? 0;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(logs).toContain("keys create --env test");
+
+      const keys = run(["keys", "create", "--env", "test"], { ONEROUTER_DATA_DIR: dataDir });
+      expect(keys.status, keys.stderr).toBe(0);
+      const key = keys.stdout.trim().split("\n").at(-1)!;
+      expect(key).toMatch(/^or_test_/);
+
+      const res = await fetch(`http://127.0.0.1:${port}/onerouter.admin.v1.ApiKeyService/ListApiKeys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: "{}",
+      });
+      expect(res.status).toBe(200);
+
+      const definition = protoLoader.loadSync("onerouter/admin/v1/api_keys.proto", {
+        includeDirs: [path.join(repoRoot, "proto")],
+        keepCase: true,
+      });
+      const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+        onerouter: { admin: { v1: { ApiKeyService: grpc.ServiceClientConstructor } } };
+      };
+      const client = new pkg.onerouter.admin.v1.ApiKeyService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const md = new grpc.Metadata();
+      md.set("authorization", `Bearer ${key}`);
+      const listed = await new Promise<{ api_keys: unknown[] }>((resolve, reject) =>
+        (client as unknown as { ListApiKeys: Function }).ListApiKeys({}, md, (err: Error | null, r: { api_keys: unknown[] }) =>
+          err ? reject(err) : resolve(r),
+        ),
+      );
+      client.close();
+      expect(listed.api_keys.length).toBe(1);
+    } finally {
+      const exited = new Promise<string>((resolve) => server.once("exit", (code, signal) => resolve(`${code}:${signal}`)));
+      server.kill("SIGTERM");
+      expect(await exited, logs).toBe("0:null");
+    }
+    expect(logs).toContain("stopped");
+  }, 60_000);
+});
