@@ -1,0 +1,4 @@
+import { describePaymentConnectorContract } from "../contract";
+import { startStripeTestBed } from "./testing";
+
+describePaymentConnectorContract("stripe", startStripeTestBed);

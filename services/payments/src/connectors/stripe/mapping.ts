@@ -1,0 +1,199 @@
+import Stripe from "stripe";
+import {
+  ConnectorError,
+  type PaymentResult,
+  type ProviderFailure,
+  type ProviderPaymentStatus,
+  type RefundResult,
+} from "../connector";
+import { fromStripeAmount } from "./amounts";
+
+// Metadata keys that tie a Stripe object back to OneRouter; syncPayment
+// searches by the attempt id after an ambiguous call.
+export const attemptIdKey = "onerouter_attempt_id";
+export const paymentIdKey = "onerouter_payment_id";
+export const refundIdKey = "onerouter_refund_id";
+
+function paymentStatus(intent: Stripe.PaymentIntent): ProviderPaymentStatus {
+  switch (intent.status) {
+    case "succeeded":
+      return "succeeded";
+    case "requires_capture":
+      return "requires_capture";
+    case "requires_action":
+      return "requires_action";
+    case "canceled":
+      return "canceled";
+    // A confirmation that failed (decline, failed 3D Secure) puts the intent
+    // back to requires_payment_method with the reason in last_payment_error.
+    case "requires_payment_method":
+      return "declined";
+    // processing, requires_confirmation and statuses newer than this code: not final yet.
+    default:
+      return "processing";
+  }
+}
+
+interface StripeDecline {
+  code?: string | undefined;
+  decline_code?: string | undefined;
+  message?: string | undefined;
+}
+
+// Stripe's decline codes (insufficient_funds, generic_decline, ...) are the
+// normalized vocabulary; errors without one (expired_card, failed 3D
+// Secure) fall back to the error code.
+function declineFailure(decline: StripeDecline | null | undefined): ProviderFailure {
+  const declineCode = decline?.decline_code || decline?.code;
+  return {
+    reason: "PROVIDER_DECLINED",
+    message: decline?.message || "Stripe declined the payment",
+    ...(declineCode && { declineCode }),
+    ...(decline?.code && { providerCode: decline.code }),
+  };
+}
+
+export function paymentResult(intent: Stripe.PaymentIntent): PaymentResult {
+  const status = paymentStatus(intent);
+  const redirectUrl = intent.next_action?.redirect_to_url?.url;
+  return {
+    status,
+    providerPaymentId: intent.id,
+    amountCapturable: fromStripeAmount(intent.amount_capturable, intent.currency),
+    amountCaptured: fromStripeAmount(intent.amount_received, intent.currency),
+    ...(redirectUrl && { redirectUrl }),
+    ...(status === "declined" && { failure: declineFailure(intent.last_payment_error) }),
+  };
+}
+
+// A card decline comes back as HTTP 402 with the declined intent inside the
+// error: it is an answer about the payment, not a failed call.
+export function declinedResult(err: Stripe.errors.StripeCardError): PaymentResult {
+  const failure = declineFailure(err);
+  if (!err.payment_intent) return { status: "declined", providerPaymentId: "", failure };
+  return { ...paymentResult(err.payment_intent), status: "declined", failure };
+}
+
+export function refundResult(refund: Stripe.Refund): RefundResult {
+  switch (refund.status) {
+    case "succeeded":
+      return { status: "succeeded", providerRefundId: refund.id };
+    case "failed":
+    case "canceled":
+      return {
+        status: "failed",
+        providerRefundId: refund.id,
+        failure: {
+          reason: "PROVIDER_REFUND_FAILED",
+          message: `Stripe reports the refund as ${refund.status}${
+            refund.failure_reason ? `: ${refund.failure_reason}` : ""
+          }`,
+          providerCode: refund.failure_reason ?? refund.status,
+        },
+      };
+    // pending, requires_action (the customer must supply details), or not yet known.
+    default:
+      return { status: "pending", providerRefundId: refund.id };
+  }
+}
+
+// Errors Node reports before any byte of the request left: nothing reached Stripe.
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function neverSent(cause: unknown): boolean {
+  if (cause instanceof AggregateError) return cause.errors.length > 0 && cause.errors.every(neverSent);
+  if (typeof cause !== "object" || cause === null) return false;
+  const { code, syscall } = cause as { code?: unknown; syscall?: unknown };
+  return (typeof code === "string" && notSentCodes.has(code)) || syscall === "connect" || syscall === "getaddrinfo";
+}
+
+function connectionError(err: Stripe.errors.StripeConnectionError): ConnectorError {
+  const cause = err.detail;
+  const causeCode = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
+  if (neverSent(cause)) {
+    return new ConnectorError("not_processed", "stripe", `Stripe could not be reached (${String(causeCode)})`, {
+      reason: "PROVIDER_UNAVAILABLE",
+    });
+  }
+  // The SDK's timeout (ETIMEDOUT without a failed connect) or a reset leaves
+  // the request possibly delivered: Stripe may have acted on it.
+  if (causeCode === "ETIMEDOUT") {
+    return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_TIMEOUT" });
+  }
+  return new ConnectorError("ambiguous", "stripe", `Connection to Stripe lost (${String(causeCode)})`, {
+    reason: "PROVIDER_CONNECTION_LOST",
+  });
+}
+
+function retryAfterMs(err: Stripe.errors.StripeError): number | undefined {
+  const seconds = Number(err.headers?.["retry-after"]);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+// Maps any failure of an SDK call to the error kinds the core routes on.
+// `attempts` counts the tries the SDK sent: after a retry, an earlier try
+// may have reached Stripe, so nothing is provably unprocessed any more.
+export function connectorError(err: unknown, attempts = 1): ConnectorError {
+  const mapped = classify(err);
+  if (mapped.kind !== "not_processed" || attempts <= 1) return mapped;
+  const message = `${mapped.message} (after ${attempts} tries; an earlier one was cut off)`;
+  return new ConnectorError("ambiguous", "stripe", message, { ...mapped.details, reason: "PROVIDER_CONNECTION_LOST" });
+}
+
+function classify(err: unknown): ConnectorError {
+  if (err instanceof ConnectorError) return err;
+  if (err instanceof Stripe.errors.StripeConnectionError) return connectionError(err);
+  if (!(err instanceof Stripe.errors.StripeError)) {
+    // Not an answer from Stripe and not provably unsent: treat as unknown.
+    return new ConnectorError("ambiguous", "stripe", `Stripe call failed: ${String(err)}`, {
+      reason: "PROVIDER_UNEXPECTED_ERROR",
+    });
+  }
+  const status = err.statusCode;
+  const details = { ...(err.code && { providerCode: err.code }), ...(status !== undefined && { httpStatus: status }) };
+  if (err instanceof Stripe.errors.StripeRateLimitError || status === 429) {
+    const wait = retryAfterMs(err);
+    return new ConnectorError("not_processed", "stripe", err.message, {
+      reason: "PROVIDER_RATE_LIMITED",
+      ...details,
+      ...(wait !== undefined && { retryAfterMs: wait }),
+    });
+  }
+  if (status === 401) {
+    return new ConnectorError("not_processed", "stripe", err.message, {
+      reason: "PROVIDER_AUTHENTICATION_FAILED",
+      ...details,
+    });
+  }
+  if (status === 403) {
+    return new ConnectorError("not_processed", "stripe", err.message, {
+      reason: "PROVIDER_PERMISSION_DENIED",
+      ...details,
+    });
+  }
+  // 409: another request with the same idempotency key is still running at
+  // Stripe, so this attempt may yet take the money.
+  if (status === 409) {
+    return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_CONFLICT", ...details });
+  }
+  if (status !== undefined && status >= 500) {
+    return new ConnectorError("not_processed", "stripe", err.message, { reason: "PROVIDER_UNAVAILABLE", ...details });
+  }
+  if (err.rawType === "idempotency_error") {
+    return new ConnectorError("invalid_request", "stripe", err.message, {
+      reason: "PROVIDER_IDEMPOTENCY_KEY_REUSED",
+      ...details,
+    });
+  }
+  if (err instanceof Stripe.errors.StripeCardError) {
+    return new ConnectorError("invalid_request", "stripe", err.message, { reason: "PROVIDER_DECLINED", ...details });
+  }
+  if (status !== undefined && status >= 400) {
+    return new ConnectorError("invalid_request", "stripe", err.message, {
+      reason: "PROVIDER_INVALID_REQUEST",
+      ...details,
+    });
+  }
+  // No status: the answer could not be read (e.g. not JSON) after the request was sent.
+  return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_INVALID_RESPONSE", ...details });
+}
