@@ -1,0 +1,4 @@
+import { describePaymentConnectorContract } from "../contract";
+import { startPaypalHarness } from "./harness";
+
+describePaymentConnectorContract("paypal", () => startPaypalHarness());
