@@ -165,6 +165,10 @@ export interface PaymentConnector {
   readonly credentialKeys: readonly string[];
   // Which currencies and countries the provider serves; empty means any.
   readonly currencies: readonly string[];
+  // How long after an attempt the provider's lookup used by syncPayment can
+  // still miss it (search indexes lag). Until then a `null` from syncPayment
+  // is not proof that the money was not taken. Absent means no lag.
+  readonly syncSettleMs?: number;
   createPayment(ctx: ConnectorContext, input: CreatePaymentInput): Promise<PaymentResult>;
   capturePayment(ctx: ConnectorContext, input: CapturePaymentInput): Promise<PaymentResult>;
   cancelPayment(ctx: ConnectorContext, input: CancelPaymentInput): Promise<PaymentResult>;

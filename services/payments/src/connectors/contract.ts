@@ -25,6 +25,9 @@ export interface ConnectorHarness {
     // The normalized decline code the decline token produces.
     declineCode: string;
   };
+  // How the provider documents its 5xx answers: "not_processed" when it
+  // promises nothing was done, "ambiguous" when it may have been (Stripe).
+  serverErrorKind?: "not_processed" | "ambiguous";
   // Currencies among USD, INR, JPY, KWD the provider supports.
   currencies: readonly string[];
   // How the provider itself reads the stored amount, as a major-unit decimal
@@ -175,13 +178,13 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
       await h.connector.testCredentials(h.ctx);
     });
 
-    it("maps the provider's 5xx, rate limit and outage to not_processed", async () => {
+    it("maps the provider's 5xx, rate limit and outage as the provider documents them", async () => {
       for (const mode of ["error_5xx", "rate_limited", "down"] as const) {
         await h.emulator.setFailure({ mode, count: mode === "down" ? undefined : 1 });
         try {
           const err = await expectConnectorError(
             h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed })),
-            "not_processed",
+            mode === "error_5xx" ? (h.serverErrorKind ?? "not_processed") : "not_processed",
           );
           expect(err.details.reason, mode).toBe(mode === "rate_limited" ? "PROVIDER_RATE_LIMITED" : "PROVIDER_UNAVAILABLE");
         } finally {

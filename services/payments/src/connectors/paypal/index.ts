@@ -182,6 +182,8 @@ export const paypalConnector: PaymentConnector = {
   name: "paypal",
   credentialKeys: ["client_id", "client_secret", "webhook_id"],
   currencies: paypalCurrencies,
+  // Transaction Search can take up to three hours to show a new transaction.
+  syncSettleMs: 3 * 60 * 60_000,
   createPayment,
   capturePayment,
   cancelPayment,

@@ -41,6 +41,8 @@ export const stripeConnector: PaymentConnector = {
   credentialKeys: ["secret_key", "webhook_secret"],
   // Stripe presents 135+ currencies; which ones depends on the account.
   currencies: [],
+  // PaymentIntent search can lag behind writes by up to a minute.
+  syncSettleMs: 60_000,
 
   async createPayment(ctx, input) {
     if (!input.paymentMethodToken) {

@@ -176,8 +176,10 @@ function classify(err: unknown): ConnectorError {
   if (status === 409) {
     return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_CONFLICT", ...details });
   }
+  // Stripe documents a 500 as indeterminate: the request may have been
+  // processed. Only a sync with the same attempt can tell.
   if (status !== undefined && status >= 500) {
-    return new ConnectorError("not_processed", "stripe", err.message, { reason: "PROVIDER_UNAVAILABLE", ...details });
+    return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_UNAVAILABLE", ...details });
   }
   if (err.rawType === "idempotency_error") {
     return new ConnectorError("invalid_request", "stripe", err.message, {

@@ -36,6 +36,7 @@ export async function startStripeTestBed(options: Partial<StripeEmulatorOptions>
     stripe,
     running,
     connector: stripeConnector,
+    serverErrorKind: "ambiguous",
     ctx,
     badCredentialsCtx: { ...ctx, credentials: { ...ctx.credentials, secret_key: "sk_test_not_this_account" } },
     emulator: running,
