@@ -6,16 +6,22 @@ import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1
 import { RoutingService } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { TeamService } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { UsageService } from "@onerouter/client/gen/onerouter/admin/v1/usage_pb";
-import { servicePartially, type Knex } from "@onerouter/core";
+import { servicePartially } from "@onerouter/core";
 import { apiKeyService } from "./api-key-service";
 import { auditLogService } from "./audit-log-service";
+import { providerAccountService, type ProviderAccountServiceDeps } from "./provider-account-service";
+import { routingService, type RoutingServiceDeps } from "./routing-service";
 
-export function adminRoutes(knex: Knex) {
+// What the admin room needs from the process that hosts it: storage, the
+// registered providers, and the engines' live view (circuits, fee tables).
+export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps;
+
+export function adminRoutes(deps: AdminDeps) {
   return (router: ConnectRouter) => {
-    router.service(ApiKeyService, apiKeyService(knex));
-    router.service(AuditLogService, auditLogService(knex));
-    servicePartially(router, ProviderAccountService, {});
-    servicePartially(router, RoutingService, {});
+    router.service(ApiKeyService, apiKeyService(deps.knex));
+    router.service(AuditLogService, auditLogService(deps.knex));
+    router.service(ProviderAccountService, providerAccountService(deps));
+    router.service(RoutingService, routingService(deps));
     servicePartially(router, TeamService, {});
     servicePartially(router, UsageService, {});
     servicePartially(router, AnalyticsService, {});

@@ -28,6 +28,14 @@ export interface Config {
   rateLimit: { requestsPerSecond: number; burst: number };
   maxRequestBytes: number;
   shutdownGraceMs: number;
+  // Per provider account and per process: see routing/circuit-breaker.ts.
+  breaker: { failures: number; cooldownMs: number };
+  // Budget for one provider call; running out after sending is an ambiguous outcome.
+  providerTimeoutMs: number;
+  // Port of the built-in sandbox provider on loopback; 0 picks a free one.
+  sandboxPort: number;
+  // Where OneRouter is reached from outside, e.g. by provider webhooks.
+  publicUrl: string;
 }
 
 type Source = Record<string, string | undefined>;
@@ -99,8 +107,9 @@ export function loadConfig(env: Source = process.env): Config {
   }
   const dataDir = src.ONEROUTER_DATA_DIR ?? "./data";
   if (dataDir.trim() === "") throw new ConfigError("ONEROUTER_DATA_DIR", "must not be empty");
+  const port = integer(src, "PORT", 8080, 0, 65535);
   return {
-    port: integer(src, "PORT", 8080, 0, 65535),
+    port,
     host: src.HOST || "0.0.0.0",
     dataDir,
     databaseUrl,
@@ -113,5 +122,12 @@ export function loadConfig(env: Source = process.env): Config {
     },
     maxRequestBytes: integer(src, "ONEROUTER_MAX_REQUEST_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     shutdownGraceMs: integer(src, "ONEROUTER_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    breaker: {
+      failures: integer(src, "ONEROUTER_BREAKER_FAILURES", 5, 1, 1000),
+      cooldownMs: integer(src, "ONEROUTER_BREAKER_COOLDOWN_MS", 30_000, 1, 3_600_000),
+    },
+    providerTimeoutMs: integer(src, "ONEROUTER_PROVIDER_TIMEOUT_MS", 15_000, 100, 300_000),
+    sandboxPort: integer(src, "ONEROUTER_SANDBOX_PORT", 0, 0, 65535),
+    publicUrl: url(src, "ONEROUTER_PUBLIC_URL", ["https", "http"]) ?? `http://localhost:${port}`,
   };
 }

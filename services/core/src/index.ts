@@ -16,3 +16,4 @@ export * from "./outbox";
 export * from "./provider-accounts";
 export * from "./routing-profiles";
 export * from "./db/shared-migrations";
+export * from "./providers";

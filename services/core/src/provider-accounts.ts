@@ -160,8 +160,9 @@ export class ProviderAccountStore {
     scope: { tenantId: string; environment: EnvironmentName },
     id: string,
     changes: { displayName?: string; credentials?: Record<string, string>; settings?: Record<string, string>; enabled?: boolean },
+    outer: Knex = this.knex,
   ) {
-    return this.knex.transaction(async (trx) => {
+    return outer.transaction(async (trx) => {
       const patch: Record<string, unknown> = { updated_at: new Date() };
       if (changes.displayName !== undefined) patch.display_name = changes.displayName;
       if (changes.settings !== undefined) patch.settings = JSON.stringify(changes.settings);
@@ -178,8 +179,8 @@ export class ProviderAccountStore {
     });
   }
 
-  async delete(scope: { tenantId: string; environment: EnvironmentName }, id: string): Promise<boolean> {
-    const n = await this.knex("provider_accounts")
+  async delete(scope: { tenantId: string; environment: EnvironmentName }, id: string, trx: Knex = this.knex): Promise<boolean> {
+    const n = await trx("provider_accounts")
       .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
       .delete();
     return n > 0;

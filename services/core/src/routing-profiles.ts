@@ -8,8 +8,11 @@ import type { EnvironmentName, ProviderCategory } from "./provider-accounts";
 export class RoutingProfileStore {
   constructor(private readonly knex: Knex) {}
 
-  async get(scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory }): Promise<RoutingProfile | undefined> {
-    const row = (await this.knex("routing_profiles")
+  async get(
+    scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory },
+    trx: Knex = this.knex,
+  ): Promise<RoutingProfile | undefined> {
+    const row = (await trx("routing_profiles")
       .where({ tenant_id: scope.tenantId, environment: scope.environment, category: scope.category })
       .first()) as { profile: JsonValue | string } | undefined;
     if (!row) return undefined;

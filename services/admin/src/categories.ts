@@ -1,0 +1,21 @@
+import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { invalidArgument, type ProviderCategory } from "@onerouter/core";
+
+// The API speaks the Category enum; storage and provider descriptors use names.
+
+const names: Partial<Record<Category, ProviderCategory>> = {
+  [Category.PAYMENTS]: "payments",
+  [Category.MESSAGING]: "messaging",
+};
+
+export function categoryFromName(name: ProviderCategory): Category {
+  return name === "messaging" ? Category.MESSAGING : Category.PAYMENTS;
+}
+
+// A category the request must name; UNSPECIFIED or an unknown number is the
+// caller's mistake.
+export function requireCategory(category: Category, field: string): ProviderCategory {
+  const name = names[category];
+  if (!name) throw invalidArgument(field, "must be CATEGORY_PAYMENTS or CATEGORY_MESSAGING");
+  return name;
+}
