@@ -3,14 +3,16 @@
 // responses, statuses and errors, and verifies and parses the provider's
 // webhooks. Persistence, retries, routing and failover belong to the core.
 
-export interface ConnectorContext {
-  // Decrypted credentials of the provider account, e.g. { secret_key }.
-  credentials: Record<string, string>;
-  // Non-secret settings, e.g. { base_url } pointing at an emulator.
-  settings: Record<string, string>;
-  // Budget for one provider call; exceeding it after sending is ambiguous.
-  timeoutMs: number;
-}
+import type { ConnectorContext, ProviderFailure, WebhookInput } from "@onerouter/core/connector-kit";
+
+// The pieces every category's connectors share live in core.
+export {
+  ConnectorError,
+  type ConnectorContext,
+  type ConnectorErrorKind,
+  type ProviderFailure,
+  type WebhookInput,
+} from "@onerouter/core/connector-kit";
 
 export interface ConnectorCustomer {
   id?: string;
@@ -45,16 +47,6 @@ export type ProviderPaymentStatus =
   | "processing"
   | "declined"
   | "canceled";
-
-export interface ProviderFailure {
-  // UPPER_SNAKE, e.g. PROVIDER_DECLINED.
-  reason: string;
-  message: string;
-  // Normalized decline code, e.g. insufficient_funds, card_declined.
-  declineCode?: string;
-  // The provider's own code, unchanged.
-  providerCode?: string;
-}
 
 export interface PaymentResult {
   status: ProviderPaymentStatus;
@@ -105,14 +97,6 @@ export interface SyncPaymentInput {
   currency: string;
 }
 
-export interface WebhookInput {
-  rawBody: Buffer;
-  // Lower-cased header names.
-  headers: Record<string, string>;
-  // The full URL the provider called, for schemes that sign it.
-  url: string;
-}
-
 export interface PaymentWebhookEvent {
   // Provider's event id: inbound webhooks are deduplicated by it.
   providerEventId: string;
@@ -124,38 +108,6 @@ export interface PaymentWebhookEvent {
   status?: ProviderPaymentStatus | RefundResult["status"];
   amountCaptured?: bigint;
   failure?: ProviderFailure;
-}
-
-// Why a provider call failed without an answer about the money.
-export type ConnectorErrorKind =
-  // The provider provably did not take the money: connection refused, DNS
-  // failure, a 5xx or 429 the provider documents as not processed, bad
-  // credentials. Safe to fail over.
-  | "not_processed"
-  // The request may have been processed (timeout or reset after sending).
-  // Never fail over; resolve with syncPayment.
-  | "ambiguous"
-  // The provider rejected the request itself (validation, state). Not a
-  // provider outage; never fail over.
-  | "invalid_request"
-  // A webhook failed verification (signature, timestamp, format).
-  | "invalid_signature";
-
-export class ConnectorError extends Error {
-  constructor(
-    readonly kind: ConnectorErrorKind,
-    readonly provider: string,
-    message: string,
-    readonly details: {
-      reason?: string;
-      providerCode?: string;
-      httpStatus?: number;
-      retryAfterMs?: number;
-    } = {},
-  ) {
-    super(message);
-    this.name = "ConnectorError";
-  }
 }
 
 export interface PaymentConnector {

@@ -1,0 +1,65 @@
+// What every connector shares, whatever its category: the context of one
+// provider call, how a failure is classified, and an inbound webhook.
+// The error kinds decide failover, so they are the same for payments and
+// messaging.
+
+export interface ConnectorContext {
+  // Decrypted credentials of the provider account, e.g. { secret_key }.
+  credentials: Record<string, string>;
+  // Non-secret settings, e.g. { base_url } pointing at an emulator.
+  settings: Record<string, string>;
+  // Budget for one provider call; exceeding it after sending is ambiguous.
+  timeoutMs: number;
+}
+
+export interface ProviderFailure {
+  // UPPER_SNAKE, e.g. PROVIDER_DECLINED.
+  reason: string;
+  message: string;
+  // Normalized decline code, e.g. insufficient_funds, card_declined.
+  declineCode?: string;
+  // The provider's own code, unchanged.
+  providerCode?: string;
+}
+
+export interface WebhookInput {
+  rawBody: Buffer;
+  // Lower-cased header names.
+  headers: Record<string, string>;
+  // The full URL the provider called, for schemes that sign it.
+  url: string;
+}
+
+// Why a provider call failed without an answer. For payments "processed"
+// means the money moved; for messaging, that the message was accepted.
+export type ConnectorErrorKind =
+  // The provider provably did not take the money: connection refused, DNS
+  // failure, a 5xx or 429 the provider documents as not processed, bad
+  // credentials. Safe to fail over.
+  | "not_processed"
+  // The request may have been processed (timeout or reset after sending).
+  // Never fail over; resolve with syncPayment.
+  | "ambiguous"
+  // The provider rejected the request itself (validation, state). Not a
+  // provider outage; never fail over.
+  | "invalid_request"
+  // A webhook failed verification (signature, timestamp, format).
+  | "invalid_signature";
+
+export class ConnectorError extends Error {
+  constructor(
+    readonly kind: ConnectorErrorKind,
+    readonly provider: string,
+    message: string,
+    readonly details: {
+      reason?: string;
+      providerCode?: string;
+      httpStatus?: number;
+      retryAfterMs?: number;
+    } = {},
+  ) {
+    super(message);
+    this.name = "ConnectorError";
+  }
+}
+
