@@ -1,0 +1,81 @@
+import type { Migration } from "@onerouter/core";
+
+// Outbound webhooks. A delivery is one event owed to one endpoint: fan-out
+// inserts it once (unique per event and endpoint), so repeating a fan-out
+// after a crash owes nothing twice. Each try is an attempt row.
+export const webhookMigrations: Migration[] = [
+  {
+    name: "20261121_010_webhooks_endpoints_deliveries",
+    async up(knex) {
+      await knex.schema.alterTable("outbox_events", (t) => {
+        // Set once the event's deliveries exist; the feed reads rows without it.
+        t.timestamp("fanned_out_at", { useTz: true });
+        // A relay's lease on a row it is publishing to JetStream.
+        t.timestamp("relay_claimed_until", { useTz: true });
+      });
+      await knex.raw("create index outbox_events_pending_fanout on outbox_events (created_at) where fanned_out_at is null");
+      await knex.raw("create index outbox_events_pending_publish on outbox_events (created_at) where published_at is null");
+      await knex.schema.createTable("webhook_endpoints", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        t.text("url").notNullable();
+        t.text("description").notNullable().defaultTo("");
+        // Event type filters; empty means every type; "refund.*" matches a prefix.
+        t.jsonb("event_types").notNullable().defaultTo("[]");
+        // enabled | disabled (by the customer) | failing (by OneRouter)
+        t.text("status").notNullable().defaultTo("enabled");
+        t.text("disabled_reason").notNullable().defaultTo("");
+        t.jsonb("metadata").notNullable().defaultTo("{}");
+        // Signing secrets, newest first: [{ sealed, created_at, expires_at }].
+        // Every unexpired one signs, so rotation has an overlap window.
+        t.jsonb("secrets").notNullable();
+        // Start of the current run of failed deliveries; cleared by a success.
+        t.timestamp("failing_since", { useTz: true });
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp("updated_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.index(["tenant_id", "environment", "created_at"]);
+      });
+      await knex.schema.createTable("webhook_deliveries", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        t.text("event_id").notNullable().references("outbox_events.id").onDelete("CASCADE");
+        t.text("endpoint_id").notNullable().references("webhook_endpoints.id").onDelete("CASCADE");
+        // pending | succeeded | failed
+        t.text("status").notNullable().defaultTo("pending");
+        t.integer("attempt_count").notNullable().defaultTo(0);
+        t.timestamp("next_attempt_at", { useTz: true });
+        // A dispatcher's lease while it delivers; another may take over after it.
+        t.timestamp("claimed_until", { useTz: true });
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp("updated_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.unique(["event_id", "endpoint_id"]);
+        t.index(["endpoint_id", "created_at"]);
+      });
+      await knex.raw(
+        "create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) where status = 'pending'",
+      );
+      await knex.schema.createTable("webhook_delivery_attempts", (t) => {
+        t.text("id").primary();
+        t.text("delivery_id").notNullable().references("webhook_deliveries.id").onDelete("CASCADE");
+        t.text("tenant_id").notNullable();
+        t.text("environment").notNullable();
+        t.text("event_id").notNullable();
+        t.text("endpoint_id").notNullable();
+        t.integer("attempt_number").notNullable();
+        // succeeded | failed
+        t.text("status").notNullable();
+        t.integer("response_status_code").notNullable().defaultTo(0);
+        // At most 4 KiB of the response.
+        t.text("response_body").notNullable().defaultTo("");
+        t.integer("latency_ms").notNullable().defaultTo(0);
+        t.text("error").notNullable().defaultTo("");
+        t.timestamp("next_attempt_at", { useTz: true });
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.index(["tenant_id", "environment", "created_at"]);
+        t.index(["delivery_id"]);
+      });
+    },
+  },
+];
