@@ -21,6 +21,7 @@ describe("loadConfig", () => {
     expect(config.dataDir).toBe("./data");
     expect(config.databaseUrl).toBeUndefined();
     expect(config.natsUrl).toBeUndefined();
+    expect(config.breaker).toEqual({ failures: 5, cooldownMs: 30_000 });
   });
 
   it.each([
@@ -33,6 +34,10 @@ describe("loadConfig", () => {
     [{ NATS_URL: "http://nats:4222" }, "NATS_URL"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ ONEROUTER_RATE_LIMIT_RPS: "0" }, "ONEROUTER_RATE_LIMIT_RPS"],
+    [{ ONEROUTER_BREAKER_FAILURES: "0" }, "ONEROUTER_BREAKER_FAILURES"],
+    [{ ONEROUTER_BREAKER_COOLDOWN_MS: "soon" }, "ONEROUTER_BREAKER_COOLDOWN_MS"],
+    [{ ONEROUTER_PROVIDER_TIMEOUT_MS: "5" }, "ONEROUTER_PROVIDER_TIMEOUT_MS"],
+    [{ ONEROUTER_SANDBOX_PORT: "70000" }, "ONEROUTER_SANDBOX_PORT"],
     [{ ONEROUTER_DATA_DIR: " " }, "ONEROUTER_DATA_DIR"],
   ])("names the bad variable in %j", (env, variable) => {
     const err = configError(env);
@@ -49,5 +54,42 @@ describe("loadConfig", () => {
     expect(config.logLevel).toBe("warn");
     writeFileSync(file, "{oops");
     expect(configError({ ONEROUTER_CONFIG_FILE: file }).variable).toBe("ONEROUTER_CONFIG_FILE");
+  });
+
+  it("reads the webhook delivery settings", () => {
+    expect(loadConfig({}).webhookDelivery).toEqual({
+      allowedCidrs: [],
+      timeoutMs: 15_000,
+      retryScheduleMs: [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      retryScale: 1,
+      concurrency: 32,
+      endpointConcurrency: 4,
+      disableAfterMs: 432_000_000,
+      pollMs: 500,
+    });
+    const tuned = loadConfig({
+      ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "10.0.0.0/8, fd00::/8,192.168.1.7",
+      ONEROUTER_WEBHOOK_RETRY_SCHEDULE: "0,250ms,1.5s,2m,1d",
+      ONEROUTER_WEBHOOK_RETRY_SCALE: "0.001",
+    }).webhookDelivery;
+    expect(tuned.allowedCidrs).toEqual(["10.0.0.0/8", "fd00::/8", "192.168.1.7"]);
+    expect(tuned.retryScheduleMs).toEqual([0, 250, 1500, 120_000, 86_400_000]);
+    expect(tuned.retryScale).toBe(0.001);
+  });
+
+  it.each([
+    [{ ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "10.0.0.0/33" }, "ONEROUTER_WEBHOOK_ALLOWED_CIDRS"],
+    [{ ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "intranet" }, "ONEROUTER_WEBHOOK_ALLOWED_CIDRS"],
+    [{ ONEROUTER_WEBHOOK_RETRY_SCHEDULE: "0,5x" }, "ONEROUTER_WEBHOOK_RETRY_SCHEDULE"],
+    [{ ONEROUTER_WEBHOOK_RETRY_SCHEDULE: "0,5" }, "ONEROUTER_WEBHOOK_RETRY_SCHEDULE"],
+    [{ ONEROUTER_WEBHOOK_RETRY_SCHEDULE: "5s,5m" }, "ONEROUTER_WEBHOOK_RETRY_SCHEDULE"],
+    [{ ONEROUTER_WEBHOOK_RETRY_SCALE: "0" }, "ONEROUTER_WEBHOOK_RETRY_SCALE"],
+    [{ ONEROUTER_WEBHOOK_RETRY_SCALE: "fast" }, "ONEROUTER_WEBHOOK_RETRY_SCALE"],
+    [{ ONEROUTER_WEBHOOK_TIMEOUT_MS: "10" }, "ONEROUTER_WEBHOOK_TIMEOUT_MS"],
+    [{ ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY: "0" }, "ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY"],
+    [{ ONEROUTER_WEBHOOK_DISABLE_AFTER_MS: "soon" }, "ONEROUTER_WEBHOOK_DISABLE_AFTER_MS"],
+    [{ ONEROUTER_WEBHOOK_POLL_MS: "1" }, "ONEROUTER_WEBHOOK_POLL_MS"],
+  ])("names the bad webhook delivery variable in %j", (env, variable) => {
+    expect(configError(env).variable).toBe(variable);
   });
 });

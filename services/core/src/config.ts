@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
 
 // Configuration comes from environment variables, optionally layered over a
 // JSON file named by ONEROUTER_CONFIG_FILE. Every value is validated at start;
@@ -36,6 +37,25 @@ export interface Config {
   sandboxPort: number;
   // Where OneRouter is reached from outside, e.g. by provider webhooks.
   publicUrl: string;
+  // Outbox events (with their deliveries and attempts) older than this are pruned.
+  eventRetentionDays: number;
+  // Outbound webhook delivery: see services/webhooks/src/delivery.
+  webhookDelivery: {
+    // Ranges webhooks may reach although private, loopback, link-local...
+    allowedCidrs: string[];
+    // Budget for one attempt: resolving, connecting, sending, reading the answer.
+    timeoutMs: number;
+    // Wait before each attempt; the first is 0 (a delivery is due when created).
+    retryScheduleMs: number[];
+    // Multiplies every wait of the schedule; tests compress it.
+    retryScale: number;
+    // In flight at once per process, and to one endpoint.
+    concurrency: number;
+    endpointConcurrency: number;
+    // An endpoint failing without a success for this long is disabled.
+    disableAfterMs: number;
+    pollMs: number;
+  };
 }
 
 type Source = Record<string, string | undefined>;
@@ -81,6 +101,62 @@ function url(src: Source, name: string, schemes: string[]): string | undefined {
     throw new ConfigError(name, `must use ${schemes.join(" or ")}:// (got "${parsed.protocol}//")`);
   }
   return raw;
+}
+
+// Comma-separated CIDR ranges such as "10.0.0.0/8,fd00::/8".
+function cidrList(src: Source, name: string): string[] {
+  const raw = src[name];
+  if (raw === undefined || raw.trim() === "") return [];
+  return raw.split(",").map((entry) => {
+    const cidr = entry.trim();
+    const [address = "", prefix, extra] = cidr.split("/");
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && (!/^\d+$/.test(prefix) || Number(prefix) > bits))) {
+      throw new ConfigError(name, `must be comma-separated CIDR ranges such as 10.0.0.0/8,fd00::/8 (got "${cidr}")`);
+    }
+    return cidr;
+  });
+}
+
+const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+// Comma-separated durations such as "0,5s,5m,2h", as milliseconds.
+function durationList(src: Source, name: string, fallback: string): number[] {
+  const raw = src[name] || fallback;
+  return raw.split(",").map((entry) => {
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(entry.trim());
+    if (!match || (match[2] === undefined && Number(match[1]) !== 0)) {
+      throw new ConfigError(name, `must be comma-separated durations such as ${fallback} (units ms, s, m, h, d; got "${entry.trim()}")`);
+    }
+    return Math.round(Number(match[1]) * durationUnitsMs[match[2] ?? "ms"]!);
+  });
+}
+
+function decimal(src: Source, name: string, fallback: number, min: number, max: number): number {
+  const raw = src[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) throw new ConfigError(name, `must be a number such as 0.5 (got "${raw}")`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max} (got ${value})`);
+  return value;
+}
+
+function webhookDelivery(src: Source): Config["webhookDelivery"] {
+  const retryScheduleMs = durationList(src, "ONEROUTER_WEBHOOK_RETRY_SCHEDULE", "0,5s,5m,30m,2h,5h,10h,10h");
+  if (retryScheduleMs[0] !== 0) {
+    throw new ConfigError("ONEROUTER_WEBHOOK_RETRY_SCHEDULE", "must start with 0: a delivery's first attempt is immediate");
+  }
+  return {
+    allowedCidrs: cidrList(src, "ONEROUTER_WEBHOOK_ALLOWED_CIDRS"),
+    timeoutMs: integer(src, "ONEROUTER_WEBHOOK_TIMEOUT_MS", 15_000, 100, 300_000),
+    retryScheduleMs,
+    retryScale: decimal(src, "ONEROUTER_WEBHOOK_RETRY_SCALE", 1, 0.000001, 1000),
+    concurrency: integer(src, "ONEROUTER_WEBHOOK_CONCURRENCY", 32, 1, 10_000),
+    endpointConcurrency: integer(src, "ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY", 4, 1, 1000),
+    disableAfterMs: integer(src, "ONEROUTER_WEBHOOK_DISABLE_AFTER_MS", 5 * 86_400_000, 1, 365 * 86_400_000),
+    pollMs: integer(src, "ONEROUTER_WEBHOOK_POLL_MS", 500, 10, 60_000),
+  };
 }
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -129,5 +205,7 @@ export function loadConfig(env: Source = process.env): Config {
     providerTimeoutMs: integer(src, "ONEROUTER_PROVIDER_TIMEOUT_MS", 15_000, 100, 300_000),
     sandboxPort: integer(src, "ONEROUTER_SANDBOX_PORT", 0, 0, 65535),
     publicUrl: url(src, "ONEROUTER_PUBLIC_URL", ["https", "http"]) ?? `http://localhost:${port}`,
+    eventRetentionDays: integer(src, "ONEROUTER_EVENT_RETENTION_DAYS", 30, 1, 3650),
+    webhookDelivery: webhookDelivery(src),
   };
 }

@@ -1,0 +1,228 @@
+import { lookup } from "node:dns/promises";
+import http from "node:http";
+import https from "node:https";
+import type { LookupFunction } from "node:net";
+import { performance } from "node:perf_hooks";
+import { forbiddenDestination, parseCidr, parseIp, type Cidr } from "./addresses";
+
+// The HTTP client that delivers webhooks. It owns the SSRF rules: the host is
+// resolved once, every address it resolves to must be public (or inside the
+// operator's allow-list), and the connection goes to those vetted addresses
+// themselves, so a second DNS answer cannot redirect it. Redirects are not
+// followed. Whatever happens, the result is an attempt outcome, never a throw.
+
+export type EndpointEnvironment = "test" | "live";
+
+// Kept from a response; the rest is read and dropped.
+export const maxResponseBodyBytes = 4096;
+
+export interface WebhookPost {
+  url: string;
+  environment: EndpointEnvironment;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface WebhookPostResult {
+  // 0 when no response arrived.
+  statusCode: number;
+  // At most 4 KiB of the response body.
+  responseBody: string;
+  // The Retry-After header, when the endpoint sent one.
+  retryAfter?: string;
+  latencyMs: number;
+  // Why the attempt failed short of a status code, or why a status code is
+  // not taken as an answer (redirects); empty otherwise.
+  error: string;
+}
+
+export interface WebhookHttpClientOptions {
+  // CIDR ranges that may be delivered to although they are private, loopback...
+  allowedCidrs: readonly string[];
+  timeoutMs: number;
+}
+
+export class WebhookHttpClient {
+  readonly timeoutMs: number;
+  private readonly allowList: Cidr[];
+
+  constructor(options: WebhookHttpClientOptions) {
+    this.timeoutMs = options.timeoutMs;
+    this.allowList = options.allowedCidrs.map(parseCidr);
+  }
+
+  async post(request: WebhookPost): Promise<WebhookPostResult> {
+    const started = performance.now();
+    const failed = (error: string): WebhookPostResult => ({
+      statusCode: 0,
+      responseBody: "",
+      latencyMs: Math.round(performance.now() - started),
+      error,
+    });
+    const checked = checkUrl(request.url, request.environment);
+    if (typeof checked === "string") return failed(`endpoint URL ${checked}`);
+    // One budget for resolving, connecting, sending and reading the answer.
+    const budget = new AbortController();
+    const deadline = budget.signal;
+    const timer = setTimeout(() => budget.abort(), this.timeoutMs);
+    const timedOut = `no answer within ${this.timeoutMs} ms`;
+    try {
+      const addresses = await this.vettedAddresses(checked.hostname, deadline);
+      if (typeof addresses === "string") return failed(addresses);
+      const { location, ...answer } = await send(checked, addresses, request, deadline);
+      return {
+        ...answer,
+        latencyMs: Math.round(performance.now() - started),
+        error:
+          answer.statusCode >= 300 && answer.statusCode < 400
+            ? `redirects are not followed (Location: ${location ?? "none"})`
+            : "",
+      };
+    } catch (err) {
+      return failed(deadline.aborted ? timedOut : describeNetworkError(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // The host's addresses when every one of them may be delivered to, or why not.
+  private async vettedAddresses(hostname: string, deadline: AbortSignal): Promise<ResolvedAddress[] | string> {
+    const host = hostname.replace(/^\[(.*)\]$/, "$1");
+    const literal = parseIp(host);
+    let addresses: ResolvedAddress[];
+    if (literal) {
+      addresses = [{ address: host, family: literal.family }];
+    } else {
+      try {
+        addresses = await abortable(lookup(host, { all: true, verbatim: true }), deadline);
+      } catch (err) {
+        if (deadline.aborted) throw err;
+        return `could not resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      }
+      if (addresses.length === 0) return `${host} resolves to no address`;
+    }
+    for (const { address } of addresses) {
+      const forbidden = forbiddenDestination(address, this.allowList);
+      if (forbidden === undefined) continue;
+      return literal ? `destination ${address} is ${forbidden}` : `destination ${host} resolves to ${address}, ${forbidden}`;
+    }
+    return addresses;
+  }
+}
+
+// Why an endpoint's URL may not receive webhooks, or undefined when it may.
+// Called when an endpoint is created or updated; the reason reads after the
+// field name ("url must use https:// in the live environment"). A host name is
+// checked again, after resolution, at every delivery.
+export function validateEndpointUrl(
+  url: string,
+  environment: EndpointEnvironment,
+  allowedCidrs: readonly string[],
+): string | undefined {
+  const checked = checkUrl(url, environment);
+  if (typeof checked === "string") return checked;
+  const host = checked.hostname.replace(/^\[(.*)\]$/, "$1");
+  // "localhost" and its subdomains always mean this host (RFC 6761).
+  const addresses = parseIp(host) ? [host] : /(^|\.)localhost\.?$/i.test(host) ? ["127.0.0.1", "::1"] : [];
+  const allowList = allowedCidrs.map(parseCidr);
+  for (const address of addresses) {
+    const forbidden = forbiddenDestination(address, allowList);
+    if (forbidden !== undefined) return `points to ${address}, ${forbidden}; webhooks go to public addresses only`;
+  }
+  return undefined;
+}
+
+function checkUrl(raw: string, environment: EndpointEnvironment): URL | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "is not a URL";
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an http:// or https:// URL";
+  if (environment === "live" && url.protocol !== "https:") return "must use https:// in the live environment";
+  return url;
+}
+
+interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+interface Answer {
+  statusCode: number;
+  responseBody: string;
+  retryAfter?: string;
+  location?: string;
+}
+
+function send(url: URL, addresses: ResolvedAddress[], request: WebhookPost, deadline: AbortSignal): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const outgoing = (url.protocol === "https:" ? https : http).request(
+      url,
+      {
+        method: "POST",
+        headers: { ...request.headers, "content-length": Buffer.byteLength(request.body).toString() },
+        // A fresh connection per attempt: a pooled one might predate the check.
+        agent: false,
+        lookup: pinnedLookup(addresses),
+        signal: deadline,
+      },
+      (response) => {
+        const kept: Buffer[] = [];
+        let keptBytes = 0;
+        const finish = () =>
+          resolve({
+            statusCode: response.statusCode ?? 0,
+            // Postgres text cannot hold NUL.
+            responseBody: Buffer.concat(kept).toString("utf8").replaceAll("\u0000", ""),
+            retryAfter: response.headers["retry-after"],
+            location: response.headers.location,
+          });
+        response.on("data", (chunk: Buffer) => {
+          if (keptBytes < maxResponseBodyBytes) {
+            const part = chunk.subarray(0, maxResponseBodyBytes - keptBytes);
+            kept.push(part);
+            keptBytes += part.length;
+          }
+          // Enough kept: the rest is not worth downloading.
+          if (keptBytes >= maxResponseBodyBytes) {
+            finish();
+            response.destroy();
+          }
+        });
+        response.on("end", finish);
+        response.on("error", reject);
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(request.body);
+  });
+}
+
+// Hands the connection the addresses already vetted instead of asking DNS
+// again, which could answer differently the second time. TLS still names the
+// host (SNI) and the Host header still carries it.
+function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
+  return (_hostname, options, callback) => {
+    if (options.all) callback(null, addresses);
+    else callback(null, addresses[0]!.address, addresses[0]!.family);
+  };
+}
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+function describeNetworkError(err: unknown): string {
+  const error = err as NodeJS.ErrnoException & { errors?: Error[] };
+  // Trying several addresses fails with one error per address and no message of its own.
+  const message = error.message || (error.errors ?? []).map((e) => e.message).join("; ");
+  // Node's messages mostly name the code ("connect ECONNREFUSED 1.2.3.4:443").
+  return error.code && !message.includes(error.code) ? `${error.code}: ${message}` : message;
+}

@@ -1,0 +1,392 @@
+import { randomBytes } from "node:crypto";
+import { fromBinary } from "@bufbuild/protobuf";
+import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import {
+  coreMigrations,
+  createLogger,
+  openDatabase,
+  sharedMigrations,
+  type Database,
+  type Knex,
+} from "@onerouter/core";
+import { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable } from "@onerouter/core/db/testing";
+import { Webhook } from "standardwebhooks";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { webhookMigrations } from "../migrations";
+import { newEndpointSecret } from "../secrets";
+import { WebhookHttpClient } from "./http-client";
+import { requeueFailedDeliveries } from "./requeue";
+import { RetrySchedule } from "./schedule";
+import {
+  insertDelivery,
+  insertEndpoint,
+  insertTenant,
+  sleep,
+  startReceiver,
+  waitFor,
+  type Receiver,
+  type Responder,
+} from "./test-receivers";
+import { DeliveryWorker, webhookUserAgent, type DeliveryAttemptRow, type DeliveryWorkerOptions } from "./worker";
+
+const migrations = [...coreMigrations, ...sharedMigrations, ...webhookMigrations];
+const masterKey = randomBytes(32);
+const logger = createLogger("silent");
+const loopback = ["127.0.0.0/8"];
+
+function newWorker(knex: Knex, overrides: Partial<DeliveryWorkerOptions> = {}): DeliveryWorker {
+  return new DeliveryWorker({
+    knex,
+    masterKey,
+    logger,
+    httpClient: new WebhookHttpClient({ allowedCidrs: loopback, timeoutMs: 5000 }),
+    schedule: new RetrySchedule({ delaysMs: [0, 50, 50, 50] }),
+    concurrency: 16,
+    endpointConcurrency: 4,
+    pollIntervalMs: 25,
+    disableAfterMs: 5 * 86_400_000,
+    ...overrides,
+  });
+}
+
+describeEachEngine("DeliveryWorker", (engine) => {
+  let db: Database;
+  let tenantId: string;
+  const workers: DeliveryWorker[] = [];
+  const receivers: Receiver[] = [];
+
+  const worker = (overrides: Partial<DeliveryWorkerOptions> = {}) => {
+    const created = newWorker(db.knex, overrides);
+    workers.push(created);
+    return created;
+  };
+  const receiver = async (respond?: Responder) => {
+    const started = await startReceiver(respond);
+    receivers.push(started);
+    return started;
+  };
+  const endpoint = (url: string, extra: Partial<Parameters<typeof insertEndpoint>[2]> = {}) =>
+    insertEndpoint(db.knex, masterKey, { tenantId, url, ...extra });
+  const delivery = (endpointId: string) => insertDelivery(db.knex, { tenantId, endpointId });
+  const deliveryRow = (id: string) =>
+    db.knex("webhook_deliveries").where({ id }).first<{ status: string; attempt_count: number } | undefined>();
+  const attempts = (deliveryId: string) =>
+    db.knex("webhook_delivery_attempts").where({ delivery_id: deliveryId }).orderBy("attempt_number").select<DeliveryAttemptRow[]>();
+  const endpointRow = (id: string) =>
+    db.knex("webhook_endpoints").where({ id }).first<{ status: string; disabled_reason: string; failing_since: Date | null }>();
+  const settled = async (id: string, status = "succeeded") => {
+    await waitFor(async () => (await deliveryRow(id))?.status === status, `delivery ${id} ${status}`);
+  };
+  const disabledEvents = async (endpointId: string) =>
+    (await db.knex("outbox_events").where({ tenant_id: tenantId, type: "webhook_endpoint.disabled" }).select("payload"))
+      .map((row: { payload: Uint8Array }) => fromBinary(EventSchema, row.payload))
+      .filter((event) => event.data.case === "webhookEndpoint" && event.data.value.endpointId === endpointId);
+
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+    await db.migrate(migrations);
+    tenantId = await insertTenant(db.knex);
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    await Promise.all(receivers.splice(0).map((r) => r.close()));
+    // Nothing a test leaves behind is delivered by the next one.
+    await db.knex("webhook_deliveries").where({ status: "pending" }).update({ status: "failed" });
+  });
+  afterAll(async () => db?.close());
+
+  it("signs every delivery for each active secret; redeliveries carry the same webhook-id", async () => {
+    const previous = newEndpointSecret();
+    const expired = newEndpointSecret();
+    const hooks = await receiver((_, r) => ({ status: r.requests.length === 1 ? 500 : 204 }));
+    const { id: endpointId, secret } = await endpoint(hooks.url, {
+      previousSecrets: [
+        { secret: previous, expiresAt: new Date(Date.now() + 3_600_000) },
+        { secret: expired, expiresAt: new Date(Date.now() - 1000) },
+      ],
+    });
+    const { deliveryId, eventId } = await delivery(endpointId);
+    worker().start();
+    await settled(deliveryId);
+
+    expect(hooks.requests).toHaveLength(2);
+    for (const request of hooks.requests) {
+      expect(request.headers).toMatchObject({
+        "webhook-id": eventId,
+        "content-type": "application/json",
+        "user-agent": webhookUserAgent,
+      });
+      expect(request.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
+      // During rotation the current and the previous secret both verify.
+      for (const valid of [secret, previous]) {
+        expect(new Webhook(valid).verify(request.body, request.headers)).toMatchObject({
+          id: eventId,
+          type: "webhook.test",
+          tenantId,
+          environment: "ENVIRONMENT_TEST",
+          test: { message: "hello from OneRouter" },
+        });
+      }
+      expect(() => new Webhook(expired).verify(request.body, request.headers)).toThrow();
+      expect(() => new Webhook(secret).verify(request.body.replace("hello", "HELLO"), request.headers)).toThrow();
+    }
+  });
+
+  it("signs with its own clock, so a stale timestamp fails verification", async () => {
+    const hooks = await receiver();
+    const { id: endpointId, secret } = await endpoint(hooks.url);
+    const { deliveryId } = await delivery(endpointId);
+    worker({ now: () => new Date(Date.now() - 3_600_000) }).start();
+    await settled(deliveryId);
+    const [request] = hooks.requests;
+    expect(() => new Webhook(secret).verify(request!.body, request!.headers)).toThrow(/timestamp/i);
+  });
+
+  it("retries a failing endpoint until it recovers, recording every attempt", async () => {
+    const hooks = await receiver((_, r) => (r.requests.length <= 2 ? { status: 500, body: "x".repeat(10_000) } : { status: 200, body: "ok" }));
+    const { id: endpointId } = await endpoint(hooks.url);
+    const { deliveryId } = await delivery(endpointId);
+    worker().start();
+    await settled(deliveryId);
+
+    const recorded = await attempts(deliveryId);
+    expect(recorded.map((a) => [a.attempt_number, a.status, a.response_status_code])).toEqual([
+      [1, "failed", 500],
+      [2, "failed", 500],
+      [3, "succeeded", 200],
+    ]);
+    expect(recorded[0]!.response_body).toBe("x".repeat(4096));
+    expect(recorded[2]!.response_body).toBe("ok");
+    expect(recorded[0]!.next_attempt_at).not.toBeNull();
+    expect(recorded[2]!.next_attempt_at).toBeNull();
+    expect(recorded.every((a) => a.latency_ms >= 0 && a.error === "")).toBe(true);
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "succeeded", attempt_count: 3 });
+    // The success ended the endpoint's run of failures.
+    expect((await endpointRow(endpointId))!.failing_since).toBeNull();
+  });
+
+  it("marks a delivery failed when the schedule is used up, leaving the endpoint failing_since set", async () => {
+    const hooks = await receiver(() => ({ status: 500 }));
+    const { id: endpointId } = await endpoint(hooks.url);
+    const { deliveryId } = await delivery(endpointId);
+    worker({ schedule: new RetrySchedule({ delaysMs: [0, 20, 20] }) }).start();
+    await settled(deliveryId, "failed");
+    expect((await attempts(deliveryId)).map((a) => a.response_status_code)).toEqual([500, 500, 500]);
+    expect(hooks.requests).toHaveLength(3);
+    expect(await endpointRow(endpointId)).toMatchObject({ status: "enabled", failing_since: expect.any(Date) });
+  });
+
+  it("waits as long as Retry-After asks on 503", async () => {
+    const hooks = await receiver((_, r) => (r.requests.length === 1 ? { status: 503, headers: { "retry-after": "1" } } : { status: 204 }));
+    const { id: endpointId } = await endpoint(hooks.url);
+    const { deliveryId } = await delivery(endpointId);
+    worker({ schedule: new RetrySchedule({ delaysMs: [0, 20, 60_000] }) }).start();
+    await settled(deliveryId);
+    const [first, second] = await attempts(deliveryId);
+    expect(first!.response_status_code).toBe(503);
+    const askedWait = new Date(first!.next_attempt_at!).getTime() - new Date(first!.created_at).getTime();
+    expect(askedWait).toBeGreaterThanOrEqual(1000);
+    expect(new Date(second!.created_at).getTime()).toBeGreaterThanOrEqual(new Date(first!.next_attempt_at!).getTime());
+  });
+
+  it("disables the endpoint at once on 410 Gone and attempts none of its other deliveries", async () => {
+    const hooks = await receiver(() => ({ status: 410, body: "gone" }));
+    const { id: endpointId } = await endpoint(hooks.url);
+    const { deliveryId } = await delivery(endpointId);
+    const running = worker();
+    running.start();
+    await settled(deliveryId, "failed");
+    expect(await attempts(deliveryId)).toHaveLength(1);
+    const disabled = await endpointRow(endpointId);
+    expect(disabled!.status).toBe("failing");
+    expect(disabled!.disabled_reason).toContain("410 Gone");
+    const [event, ...more] = await disabledEvents(endpointId);
+    expect(more).toHaveLength(0);
+    expect(event!.data.value).toMatchObject({ endpointId, url: hooks.url, reason: disabled!.disabled_reason });
+
+    // Waits, pending, until the endpoint is enabled again.
+    const parked = await delivery(endpointId);
+    running.wake();
+    await sleep(300);
+    expect(await deliveryRow(parked.deliveryId)).toMatchObject({ status: "pending", attempt_count: 0 });
+    expect(hooks.requests).toHaveLength(1);
+    await db.knex("webhook_endpoints").where({ id: endpointId }).update({ status: "enabled", disabled_reason: "" });
+    running.wake();
+    await waitFor(() => hooks.requests.length === 2, "the parked delivery after re-enabling");
+  });
+
+  it("disables an endpoint that keeps failing past the disable period and tells the tenant", async () => {
+    const down = await receiver();
+    await down.close();
+    const { id: endpointId } = await endpoint(down.url);
+    const { deliveryId } = await delivery(endpointId);
+    worker({
+      schedule: new RetrySchedule({ delaysMs: [0, ...Array<number>(20).fill(100)] }),
+      disableAfterMs: 300,
+    }).start();
+    await waitFor(async () => (await endpointRow(endpointId))!.status === "failing", "the endpoint to be disabled");
+
+    const disabled = await endpointRow(endpointId);
+    expect(disabled!.disabled_reason).toMatch(/^every delivery has failed since .+, longer than 300 ms$/);
+    const events = await disabledEvents(endpointId);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ type: "webhook_endpoint.disabled", tenantId });
+    expect(events[0]!.data.value).toMatchObject({ endpointId, url: down.url, reason: disabled!.disabled_reason });
+    const recorded = await attempts(deliveryId);
+    expect(recorded[0]!.error).toContain("ECONNREFUSED");
+    expect(recorded.every((a) => a.response_status_code === 0)).toBe(true);
+    // Not attempted any more, though its schedule has attempts left.
+    await sleep(300);
+    expect(await attempts(deliveryId)).toHaveLength(recorded.length);
+    expect((await deliveryRow(deliveryId))!.status).toBe("pending");
+  });
+
+  it("records a refused destination as a failed attempt without connecting", async () => {
+    const hooks = await receiver();
+    const { id: endpointId } = await endpoint(hooks.url);
+    const { deliveryId } = await delivery(endpointId);
+    worker({
+      httpClient: new WebhookHttpClient({ allowedCidrs: [], timeoutMs: 5000 }),
+      schedule: new RetrySchedule({ delaysMs: [0, 20] }),
+    }).start();
+    await settled(deliveryId, "failed");
+    const recorded = await attempts(deliveryId);
+    expect(recorded.map((a) => a.error)).toEqual(Array(2).fill("destination 127.0.0.1 is a loopback address"));
+    expect(hooks.connections).toBe(0);
+  });
+
+  it("keeps to the per-endpoint bound", async () => {
+    // The first requests are held until three are in flight, so the bound is reached.
+    const hooks = await receiver(async (_, r) => {
+      if (r.requests.length <= 3) await waitFor(() => r.inFlight >= 3, "three in flight", 15_000).catch(() => {});
+      await sleep(20);
+      return { status: 204 };
+    });
+    const { id: endpointId } = await endpoint(hooks.url);
+    const created = [];
+    for (let i = 0; i < 12; i++) created.push(await delivery(endpointId));
+    worker({ endpointConcurrency: 3 }).start();
+    for (const { deliveryId } of created) await settled(deliveryId);
+    expect(hooks.maxInFlight).toBe(3);
+    expect(hooks.requests).toHaveLength(12);
+  });
+
+  it("keeps to the global bound across endpoints", async () => {
+    const hooks = await receiver(async (_, r) => {
+      if (r.requests.length <= 2) await waitFor(() => r.inFlight >= 2, "two in flight", 15_000).catch(() => {});
+      await sleep(20);
+      return { status: 204 };
+    });
+    const created = [];
+    for (let e = 0; e < 2; e++) {
+      const { id: endpointId } = await endpoint(hooks.url);
+      for (let i = 0; i < 4; i++) created.push(await delivery(endpointId));
+    }
+    worker({ concurrency: 2 }).start();
+    for (const { deliveryId } of created) await settled(deliveryId);
+    expect(hooks.maxInFlight).toBe(2);
+  });
+
+  it("delivers on wake() without waiting for the poll", async () => {
+    const hooks = await receiver();
+    const { id: endpointId } = await endpoint(hooks.url);
+    const running = worker({ pollIntervalMs: 60_000 });
+    running.start();
+    await sleep(100);
+    const { deliveryId } = await delivery(endpointId);
+    running.wake();
+    await waitFor(async () => (await deliveryRow(deliveryId))?.status === "succeeded", "the woken delivery", 10_000);
+  });
+
+  it("stops after the deliveries in flight are recorded", async () => {
+    const hooks = await receiver(async () => {
+      await sleep(300);
+      return { status: 204 };
+    });
+    const { id: endpointId } = await endpoint(hooks.url);
+    const { deliveryId } = await delivery(endpointId);
+    const running = worker();
+    running.start();
+    await waitFor(() => hooks.inFlight === 1, "the delivery in flight");
+    await running.stop();
+    expect((await deliveryRow(deliveryId))!.status).toBe("succeeded");
+  });
+
+  it("resends a delivery at once as one more attempt with the same webhook-id", async () => {
+    let answer = 204;
+    const hooks = await receiver(() => ({ status: answer }));
+    const { id: endpointId } = await endpoint(hooks.url);
+    const { deliveryId, eventId } = await delivery(endpointId);
+    const idle = worker();
+    expect(await idle.resend(deliveryId)).toMatchObject({ attempt_number: 1, status: "succeeded", response_status_code: 204 });
+    answer = 500;
+    expect(await idle.resend(deliveryId)).toMatchObject({ attempt_number: 2, status: "failed", next_attempt_at: null });
+    expect(await deliveryRow(deliveryId)).toMatchObject({ status: "failed", attempt_count: 2 });
+    expect(hooks.requests.map((r) => r.headers["webhook-id"])).toEqual([eventId, eventId]);
+    expect(await idle.resend("dlv_missing")).toBeUndefined();
+  });
+
+  it("requeues failed deliveries since a time for recovery", async () => {
+    let answer = 500;
+    const hooks = await receiver(() => ({ status: answer }));
+    const { id: endpointId } = await endpoint(hooks.url);
+    const since = new Date(Date.now() - 1000);
+    const { deliveryId } = await delivery(endpointId);
+    const running = worker({ schedule: new RetrySchedule({ delaysMs: [0] }) });
+    running.start();
+    await settled(deliveryId, "failed");
+    answer = 204;
+    expect(await requeueFailedDeliveries(db.knex, endpointId, new Date(Date.now() + 60_000))).toBe(0);
+    expect(await requeueFailedDeliveries(db.knex, endpointId, since)).toBe(1);
+    running.wake();
+    await settled(deliveryId);
+    expect((await attempts(deliveryId)).map((a) => a.status)).toEqual(["failed", "succeeded"]);
+  });
+});
+
+describe.skipIf(!postgresAvailable())("DeliveryWorkers in two processes on one Postgres database", () => {
+  const databases: Database[] = [];
+  afterAll(async () => {
+    await Promise.all(databases.map((d) => d.close()));
+  });
+
+  it("deliver each of 200 deliveries exactly once", async () => {
+    const url = await createTestDatabaseUrl();
+    // Separate pools stand for separate processes.
+    const [first, second] = [openDatabase({ databaseUrl: url }), openDatabase({ databaseUrl: url })];
+    databases.push(first, second);
+    await first.migrate(migrations);
+    const seen = new Map<string, number>();
+    const hooks = await startReceiver(async (request) => {
+      const key = `${request.path} ${request.headers["webhook-id"]}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      await sleep(2);
+      return { status: 204 };
+    });
+    try {
+      const tenantId = await insertTenant(first.knex);
+      const expected: string[] = [];
+      for (let e = 0; e < 4; e++) {
+        const path = `/hooks/${e}`;
+        const { id: endpointId } = await insertEndpoint(first.knex, masterKey, { tenantId, url: `${hooks.url}/${e}` });
+        for (let i = 0; i < 50; i++) {
+          const { eventId } = await insertDelivery(first.knex, { tenantId, endpointId });
+          expected.push(`${path} ${eventId}`);
+        }
+      }
+      const workers = [newWorker(first.knex, { concurrency: 8 }), newWorker(second.knex, { concurrency: 8 })];
+      workers.forEach((w) => w.start());
+      await waitFor(
+        async () => Number((await first.knex("webhook_deliveries").where({ status: "succeeded" }).count<{ count: string }[]>("*"))[0]!.count) === 200,
+        "all 200 deliveries",
+        60_000,
+      );
+      await Promise.all(workers.map((w) => w.stop()));
+      expect([...seen.keys()].sort()).toEqual(expected.sort());
+      expect([...seen.values()].every((n) => n === 1)).toBe(true);
+      expect(Number((await first.knex("webhook_delivery_attempts").count<{ count: string }[]>("*"))[0]!.count)).toBe(200);
+    } finally {
+      await hooks.close();
+    }
+  });
+});
