@@ -1,0 +1,89 @@
+import twilio from "twilio";
+import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
+
+// The engine names the attempt in the status-callback URL it gives each
+// message; the URL is signed, so the attempt id is too.
+export const callbackAttemptParam = "attempt";
+
+function rejected(message: string, reason: string): ConnectorError {
+  return new ConnectorError("invalid_signature", "twilio", message, { reason });
+}
+
+// Twilio's message statuses in OneRouter's terms; undefined for statuses of
+// inbound messages and any Twilio adds later.
+export function messageStatus(status: string): ProviderMessageStatus | undefined {
+  switch (status) {
+    case "accepted":
+    case "scheduled":
+    case "queued":
+    case "sending":
+      return "queued";
+    case "sent":
+      return "sent";
+    case "delivered":
+    case "read":
+      return "delivered";
+    case "undelivered":
+      return "undelivered";
+    case "failed":
+    case "canceled":
+      return "failed";
+    default:
+      return undefined;
+  }
+}
+
+// The form parameters of a callback, repeated names as lists, the way the
+// SDK's validator expects them.
+function formParams(rawBody: Buffer): Record<string, string | string[]> {
+  const params: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(rawBody.toString("utf8"))) {
+    const seen = params[name];
+    params[name] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return params;
+}
+
+// Verifies X-Twilio-Signature (HMAC-SHA1 under the auth token over the URL
+// and the sorted form parameters; the SDK's validator compares in constant
+// time and allows for the URL with or without its default port) and returns
+// the parameters.
+export function verifyTwilioCallback(input: WebhookInput, authToken: string): Record<string, string | string[]> {
+  const signature = input.headers["x-twilio-signature"];
+  if (!signature) throw rejected("Missing X-Twilio-Signature header", "WEBHOOK_SIGNATURE_MISSING");
+  const params = formParams(input.rawBody);
+  if (!twilio.validateRequest(authToken, signature, input.url, params)) {
+    throw rejected("X-Twilio-Signature does not match the request", "WEBHOOK_SIGNATURE_MISMATCH");
+  }
+  return params;
+}
+
+// Turns a verified status callback into the status change it reports.
+export function parseTwilioCallback(url: string, params: Record<string, string | string[]>): MessageStatusEvent[] {
+  const messageSid = params.MessageSid;
+  const reported = params.MessageStatus;
+  if (typeof messageSid !== "string" || typeof reported !== "string") {
+    throw rejected("Twilio status callback without MessageSid or MessageStatus", "WEBHOOK_MALFORMED");
+  }
+  const status = messageStatus(reported);
+  if (!status) return [];
+  const attemptId = new URL(url).searchParams.get(callbackAttemptParam);
+  const errorCode = typeof params.ErrorCode === "string" && params.ErrorCode ? params.ErrorCode : undefined;
+  const failed = status === "failed" || status === "undelivered";
+  return [
+    {
+      providerEventId: `${messageSid}:${reported}`,
+      providerMessageId: messageSid,
+      ...(attemptId && { attemptId }),
+      status,
+      ...(failed && {
+        failure: {
+          reason: status === "undelivered" ? "MESSAGE_UNDELIVERED" : "MESSAGE_FAILED",
+          message: `Twilio reports the message ${reported}${errorCode ? ` (error ${errorCode})` : ""}`,
+          ...(errorCode && { providerCode: errorCode }),
+        },
+      }),
+    },
+  ];
+}

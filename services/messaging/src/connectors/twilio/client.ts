@@ -1,0 +1,134 @@
+import twilio from "twilio";
+import type RequestClient from "twilio/lib/base/RequestClient";
+import { ConnectorError, type ConnectorContext } from "@onerouter/core/connector-kit";
+
+const provider = "twilio";
+
+// The SDK's HTTP client, extended at its documented `httpClient` option so
+// that requests for https://api.twilio.com go to the account's base URL (an
+// emulator in tests and dev) instead.
+//
+// keepAlive off gives every request its own connection (a non-keep-alive
+// agent and `Connection: close`). A keep-alive connection Twilio closed while
+// idle fails with a reset that cannot be told from a reset after Twilio read
+// the request; a fresh connection is either refused (nothing sent) or carries
+// the request.
+class TwilioHttpClient extends twilio.RequestClient {
+  private readonly baseUrl: string | undefined;
+
+  constructor(baseUrl: string | undefined, timeoutMs: number) {
+    super({ timeout: timeoutMs, keepAlive: false, autoRetry: false });
+    this.baseUrl = baseUrl?.replace(/\/+$/, "");
+  }
+
+  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
+    if (!this.baseUrl) return super.request(opts);
+    const target = new URL(opts.uri);
+    return super.request({ ...opts, uri: this.baseUrl + target.pathname + target.search });
+  }
+}
+
+// Runs SDK calls with a client for this call's account, base URL and time
+// budget, and maps whatever they throw to a ConnectorError. Retries are off:
+// retrying and failing over is the core's job.
+export async function callTwilio<T>(ctx: ConnectorContext, call: (client: twilio.Twilio) => Promise<T>): Promise<T> {
+  const accountSid = ctx.credentials.account_sid;
+  const authToken = ctx.credentials.auth_token;
+  if (!accountSid?.startsWith("AC") || !authToken) {
+    const message = "The Twilio account needs an account_sid (AC...) and auth_token";
+    throw new ConnectorError("not_processed", provider, message, { reason: "PROVIDER_AUTHENTICATION_FAILED" });
+  }
+  const client = twilio(accountSid, authToken, {
+    httpClient: new TwilioHttpClient(ctx.settings.base_url, ctx.timeoutMs),
+  });
+  try {
+    return await call(client);
+  } catch (err) {
+    throw twilioFailure(err);
+  }
+}
+
+// What the SDK throws when Twilio answered with an error status: RestException,
+// or TwilioServiceException for RFC 9457 bodies; both carry status and code.
+interface TwilioAnswer {
+  status: number;
+  code?: number;
+  message: string;
+}
+
+function isTwilioAnswer(err: unknown): err is TwilioAnswer {
+  return err instanceof Error && typeof (err as Partial<TwilioAnswer>).status === "number";
+}
+
+export function twilioFailure(err: unknown): ConnectorError {
+  if (err instanceof ConnectorError) return err;
+  // Axios errors carry no answer here: the SDK's client accepts every status.
+  if (typeof err === "object" && err !== null && (err as { isAxiosError?: boolean }).isAxiosError) {
+    return transportFailure(err);
+  }
+  if (isTwilioAnswer(err)) return answerFailure(err.status, err.code, err.message);
+  return new ConnectorError("ambiguous", provider, `Twilio call failed: ${String(err)}`, {
+    reason: "PROVIDER_UNEXPECTED_ERROR",
+  });
+}
+
+// Maps an error answer from Twilio's REST API.
+export function answerFailure(status: number, code: number | undefined, message: string): ConnectorError {
+  const text = `Twilio answered ${status}${code !== undefined ? ` (${code})` : ""}: ${message}`;
+  const details = { httpStatus: status, ...(code !== undefined && { providerCode: String(code) }) };
+  if (status === 401) {
+    return new ConnectorError("not_processed", provider, text, {
+      ...details,
+      reason: "PROVIDER_AUTHENTICATION_FAILED",
+    });
+  }
+  if (status === 403) {
+    return new ConnectorError("not_processed", provider, text, { ...details, reason: "PROVIDER_PERMISSION_DENIED" });
+  }
+  // 21611: the sender's queue is full, so this message was not queued.
+  if (status === 429 || code === 21611) {
+    return new ConnectorError("not_processed", provider, text, { ...details, reason: "PROVIDER_RATE_LIMITED" });
+  }
+  // 20503: Twilio documents the service as temporarily unavailable, to be
+  // retried with back-off; the request was not taken.
+  if (status === 503) {
+    return new ConnectorError("not_processed", provider, text, { ...details, reason: "PROVIDER_UNAVAILABLE" });
+  }
+  // 20500 and other 5xx: Twilio warns that retrying a POST that sends an SMS
+  // after a 500 can deliver it twice, so the message may be on its way.
+  if (status >= 500) {
+    return new ConnectorError("ambiguous", provider, text, { ...details, reason: "PROVIDER_UNAVAILABLE" });
+  }
+  return new ConnectorError("invalid_request", provider, text, { ...details, reason: "PROVIDER_REJECTED" });
+}
+
+// Socket errors raised before the request could be sent.
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function errorCodes(error: unknown): string[] {
+  if (typeof error !== "object" || error === null) return [];
+  const codes: string[] = [];
+  if ("code" in error && typeof error.code === "string") codes.push(error.code);
+  if ("cause" in error) codes.push(...errorCodes(error.cause));
+  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
+  if (error instanceof AggregateError) for (const inner of error.errors) codes.push(...errorCodes(inner));
+  return codes;
+}
+
+function transportFailure(error: object): ConnectorError {
+  const codes = errorCodes(error);
+  const description = error instanceof Error ? error.message : String(error);
+  if (codes.length > 0 && codes.every((code) => notSentCodes.has(code))) {
+    return new ConnectorError("not_processed", provider, `Twilio unreachable: ${description}`, {
+      reason: "PROVIDER_UNAVAILABLE",
+    });
+  }
+  if (codes.includes("ECONNABORTED") || codes.includes("ETIMEDOUT")) {
+    return new ConnectorError("ambiguous", provider, `No answer from Twilio in time: ${description}`, {
+      reason: "PROVIDER_TIMEOUT",
+    });
+  }
+  return new ConnectorError("ambiguous", provider, `Connection to Twilio lost: ${description}`, {
+    reason: "PROVIDER_CONNECTION_LOST",
+  });
+}

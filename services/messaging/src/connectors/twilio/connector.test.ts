@@ -1,0 +1,171 @@
+import http from "node:http";
+import net, { type AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import type { SendSmsInput } from "../connector";
+import { answerFailure } from "./client";
+import { twilioConnector } from "./index";
+import { startTwilioTestBed, statusCallbackUrl, type TwilioTestBed } from "./testing";
+
+// What the connector does beyond the shared contract, against the emulator.
+
+let counter = 0;
+function sms(overrides: Partial<SendSmsInput> = {}): SendSmsInput {
+  counter += 1;
+  const attemptId = `matt_twilio_${Date.now().toString(36)}_${counter}`;
+  return {
+    attemptId,
+    messageId: `msg_twilio_${counter}`,
+    to: "+14155550100",
+    body: "Your code is 123456",
+    statusCallbackUrl: statusCallbackUrl(attemptId),
+    ...overrides,
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ConnectorError);
+  return err as ConnectorError;
+}
+
+describe("twilio connector", () => {
+  let bed: TwilioTestBed;
+  beforeAll(async () => {
+    bed = await startTwilioTestBed();
+  });
+  afterAll(async () => {
+    await bed?.close();
+  });
+
+  it("sends To, Body and StatusCallback, from the account's default sender", async () => {
+    const input = sms({ body: "Ünïcödé ✓" });
+    const result = await twilioConnector.send(bed.ctx, input);
+    expect(result.status).toBe("queued");
+    expect(bed.twilio.message(result.providerMessageId)).toMatchObject({
+      to: input.to,
+      from: "+14155550199",
+      body: "Ünïcödé ✓",
+      statusCallback: input.statusCallbackUrl,
+      numSegments: 1,
+    });
+  });
+
+  it("sends through a Messaging Service when the sender is one", async () => {
+    const service = "MG0123456789abcdef0123456789abcdef";
+    const result = await twilioConnector.send(bed.ctx, sms({ from: service }));
+    expect(result.status).toBe("queued");
+    expect(bed.twilio.message(result.providerMessageId)).toMatchObject({ from: null, messagingServiceSid: service });
+  });
+
+  it("refuses to send without any sender, without calling Twilio", async () => {
+    const before = bed.running.requestCount();
+    const err = await failure(
+      twilioConnector.send({ ...bed.ctx, settings: { base_url: bed.running.url } }, sms()),
+    );
+    expect(err).toMatchObject({ kind: "invalid_request", details: { reason: "SENDER_REQUIRED" } });
+    expect(bed.running.requestCount()).toBe(before);
+  });
+
+  it("maps Twilio's destination and sender errors by code", async () => {
+    expect(await failure(twilioConnector.send(bed.ctx, sms({ to: "+15005550002" })))).toMatchObject({
+      kind: "invalid_request",
+      details: { reason: "PROVIDER_REJECTED", providerCode: "21612", httpStatus: 400 },
+    });
+    expect(await failure(twilioConnector.send(bed.ctx, sms({ to: "+15005550004" })))).toMatchObject({
+      kind: "invalid_request",
+      details: { providerCode: "21610" },
+    });
+    // A full sender queue: the message was not queued, another provider may send it.
+    expect(await failure(twilioConnector.send(bed.ctx, sms({ from: "+15005550008" })))).toMatchObject({
+      kind: "not_processed",
+      details: { reason: "PROVIDER_RATE_LIMITED", providerCode: "21611" },
+    });
+  });
+
+  it("reports an unresolvable host as not sent", async () => {
+    const err = await failure(
+      twilioConnector.send({ ...bed.ctx, settings: { ...bed.ctx.settings, base_url: "http://twilio.invalid" } }, sms()),
+    );
+    expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
+  });
+
+  it("opens a fresh connection for every call", async () => {
+    let connections = 0;
+    const proxy = net.createServer((client) => {
+      connections += 1;
+      const upstream = net.connect(bed.running.port, "127.0.0.1");
+      client.pipe(upstream).pipe(client);
+      client.on("error", () => upstream.destroy());
+      upstream.on("error", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, base_url: proxyUrl } };
+      await twilioConnector.testCredentials(ctx);
+      await twilioConnector.send(ctx, sms());
+      await twilioConnector.send(ctx, sms());
+      expect(connections).toBe(3);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it("parses the status callback Twilio POSTs, at the URL it called", async () => {
+    const received = new Promise<WebhookInput>((resolve) => {
+      const receiver = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (chunk: Buffer) => chunks.push(chunk));
+        req.on("end", () => {
+          res.end();
+          receiver.close();
+          resolve({
+            rawBody: Buffer.concat(chunks),
+            headers: Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, String(value)])),
+            url: `http://${req.headers.host}${req.url}`,
+          });
+        });
+      });
+      receiver.listen(0, "127.0.0.1", () => {
+        const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callbacks/twilio`;
+        const input = sms();
+        void twilioConnector
+          .send(bed.ctx, { ...input, statusCallbackUrl: statusCallbackUrl(input.attemptId, base) })
+          .then((sent) => bed.twilio.reportStatus(sent.providerMessageId, "delivered", { deliver: true }));
+      });
+    });
+    const callback = await received;
+    const [event] = await twilioConnector.parseCallback(bed.ctx, callback);
+    expect(event).toMatchObject({ status: "delivered", attemptId: expect.stringMatching(/^matt_twilio_/) });
+    expect(event?.providerEventId).toBe(`${event?.providerMessageId}:delivered`);
+  });
+});
+
+describe("Twilio error answers", () => {
+  it("fails over only where Twilio documents that nothing was sent", () => {
+    expect(answerFailure(503, 20503, "Service Unavailable")).toMatchObject({
+      kind: "not_processed",
+      details: { reason: "PROVIDER_UNAVAILABLE", providerCode: "20503" },
+    });
+    // Twilio: retrying a POST that sends an SMS after a 500 may send it twice.
+    expect(answerFailure(500, 20500, "Internal Server Error")).toMatchObject({
+      kind: "ambiguous",
+      details: { reason: "PROVIDER_UNAVAILABLE" },
+    });
+    expect(answerFailure(502, undefined, "Bad Gateway").kind).toBe("ambiguous");
+    expect(answerFailure(429, 20429, "Too Many Requests").details.reason).toBe("PROVIDER_RATE_LIMITED");
+    expect(answerFailure(401, 20003, "Authenticate")).toMatchObject({
+      kind: "not_processed",
+      details: { reason: "PROVIDER_AUTHENTICATION_FAILED" },
+    });
+    expect(answerFailure(403, 20008, "Forbidden").details.reason).toBe("PROVIDER_PERMISSION_DENIED");
+    expect(answerFailure(400, 21211, "Invalid 'To'")).toMatchObject({
+      kind: "invalid_request",
+      details: { reason: "PROVIDER_REJECTED", providerCode: "21211" },
+    });
+  });
+});

@@ -1,0 +1,4 @@
+import { describeMessagingConnectorContract } from "../contract";
+import { startTwilioTestBed } from "./testing";
+
+describeMessagingConnectorContract("twilio", startTwilioTestBed);

@@ -1,0 +1,59 @@
+import { ConnectorError } from "@onerouter/core/connector-kit";
+import type { SmsConnector } from "../connector";
+import { messageStatus, parseTwilioCallback, verifyTwilioCallback } from "./callback";
+import { callTwilio } from "./client";
+
+export { callbackAttemptParam } from "./callback";
+
+// A Messaging Service SID as sender lets Twilio pick the number from its pool.
+const messagingServiceSid = /^MG[0-9a-f]{32}$/i;
+
+export const twilioConnector: SmsConnector = {
+  name: "twilio",
+  channel: "sms",
+  credentialKeys: ["account_sid", "auth_token"],
+
+  async testCredentials(ctx) {
+    await callTwilio(ctx, (client) => client.api.v2010.accounts(ctx.credentials.account_sid as string).fetch());
+  },
+
+  async send(ctx, input) {
+    const sender = input.from || ctx.settings.default_from;
+    if (!sender) {
+      const message = "No sender: the message has no from and the account no default_from";
+      throw new ConnectorError("invalid_request", "twilio", message, { reason: "SENDER_REQUIRED" });
+    }
+    const message = await callTwilio(ctx, (client) =>
+      client.messages.create({
+        to: input.to,
+        body: input.body,
+        ...(messagingServiceSid.test(sender) ? { messagingServiceSid: sender } : { from: sender }),
+        ...(input.statusCallbackUrl && { statusCallback: input.statusCallbackUrl }),
+      }),
+    );
+    // Twilio created the message (201), so it took it whatever the status says.
+    const status = messageStatus(message.status) ?? "queued";
+    const failed = status === "failed" || status === "undelivered";
+    return {
+      providerMessageId: message.sid,
+      status,
+      ...(failed && {
+        failure: {
+          reason: "PROVIDER_REJECTED",
+          message: message.errorMessage ?? `Twilio reports the message ${message.status}`,
+          ...(message.errorCode !== null && { providerCode: String(message.errorCode) }),
+        },
+      }),
+    };
+  },
+
+  async parseCallback(ctx, input) {
+    const authToken = ctx.credentials.auth_token;
+    if (!authToken) {
+      throw new ConnectorError("invalid_signature", "twilio", "The Twilio account has no auth_token", {
+        reason: "WEBHOOK_SECRET_MISSING",
+      });
+    }
+    return parseTwilioCallback(input.url, verifyTwilioCallback(input, authToken));
+  },
+};

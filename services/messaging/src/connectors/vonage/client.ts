@@ -1,0 +1,106 @@
+import { Vonage } from "@vonage/server-sdk";
+import { ConnectorError, type ConnectorContext } from "@onerouter/core/connector-kit";
+
+const provider = "vonage";
+const defaultRestHost = "https://rest.nexmo.com";
+
+type SdkClient = Vonage["sms"] | Vonage["accounts"];
+
+// The SDK fetches through Node's global agent, which keeps connections alive,
+// and takes no agent option. A kept-alive connection Vonage closed while idle
+// fails with a reset that cannot be told from a reset after Vonage read the
+// request; asking for `Connection: close` on every request of this client (all
+// of them pass its public sendRequest) gives each call a connection of its own,
+// either refused (nothing sent) or carrying the request.
+function closeConnectionAfterEachRequest(client: SdkClient) {
+  const sendRequest = client.sendRequest.bind(client);
+  client.sendRequest = (request) => sendRequest({ ...request, headers: { ...request.headers, connection: "close" } });
+}
+
+// Runs SDK calls with a client for this call's account, REST host (an
+// emulator in tests and dev) and time budget, and maps whatever they throw to
+// a ConnectorError.
+export async function callVonage<T>(ctx: ConnectorContext, call: (sdk: Vonage) => Promise<T>): Promise<T> {
+  const apiKey = ctx.credentials.api_key;
+  const apiSecret = ctx.credentials.api_secret;
+  if (!apiKey || !apiSecret) {
+    throw new ConnectorError("not_processed", provider, "The Vonage account needs an api_key and api_secret", {
+      reason: "PROVIDER_AUTHENTICATION_FAILED",
+    });
+  }
+  const sdk = new Vonage(
+    { apiKey, apiSecret },
+    { restHost: ctx.settings.base_url?.replace(/\/+$/, "") || defaultRestHost, timeout: ctx.timeoutMs },
+  );
+  closeConnectionAfterEachRequest(sdk.sms);
+  closeConnectionAfterEachRequest(sdk.accounts);
+  try {
+    return await call(sdk);
+  } catch (err) {
+    throw vonageFailure(err);
+  }
+}
+
+// What the SDK throws when Vonage answered with an error status (VetchError).
+function answeredStatus(err: unknown): number | undefined {
+  if (typeof err !== "object" || err === null || !("response" in err)) return undefined;
+  const status = (err.response as { status?: unknown } | undefined)?.status;
+  return typeof status === "number" ? status : undefined;
+}
+
+function vonageFailure(err: unknown): ConnectorError {
+  if (err instanceof ConnectorError) return err;
+  const status = answeredStatus(err);
+  if (status !== undefined) return httpFailure(status);
+  if (err instanceof Error && err.name === "AbortError") {
+    return new ConnectorError("ambiguous", provider, `No answer from Vonage in time: ${err.message}`, {
+      reason: "PROVIDER_TIMEOUT",
+    });
+  }
+  return transportFailure(err);
+}
+
+// HTTP error statuses. The SMS API reports its own failures as per-message
+// statuses in a 200 (see sms.ts); an HTTP error comes from in front of it.
+export function httpFailure(status: number): ConnectorError {
+  const message = `Vonage answered HTTP ${status}`;
+  const details = { httpStatus: status };
+  if (status === 401) {
+    return new ConnectorError("not_processed", provider, message, {
+      ...details,
+      reason: "PROVIDER_AUTHENTICATION_FAILED",
+    });
+  }
+  if (status === 429) {
+    return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_RATE_LIMITED" });
+  }
+  // Vonage documents no HTTP 5xx for the SMS API, only per-message statuses;
+  // a 5xx without them says nothing about whether the message was queued.
+  if (status >= 500) {
+    return new ConnectorError("ambiguous", provider, message, { ...details, reason: "PROVIDER_UNAVAILABLE" });
+  }
+  return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_REJECTED" });
+}
+
+// Socket errors raised before the request could be sent.
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function transportFailure(err: unknown): ConnectorError {
+  // node-fetch's FetchError keeps the socket error's code.
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  const description = err instanceof Error ? err.message : String(err);
+  if (typeof code === "string" && notSentCodes.has(code)) {
+    return new ConnectorError("not_processed", provider, `Vonage unreachable: ${description}`, {
+      reason: "PROVIDER_UNAVAILABLE",
+    });
+  }
+  if (err instanceof Error && err.name === "FetchError") {
+    return new ConnectorError("ambiguous", provider, `Connection to Vonage lost: ${description}`, {
+      reason: "PROVIDER_CONNECTION_LOST",
+    });
+  }
+  // Not an answer from Vonage and not provably unsent: treat as unknown.
+  return new ConnectorError("ambiguous", provider, `Vonage call failed: ${description}`, {
+    reason: "PROVIDER_UNEXPECTED_ERROR",
+  });
+}

@@ -1,0 +1,4 @@
+import { describeMessagingConnectorContract } from "../contract";
+import { startVonageTestBed } from "./testing";
+
+describeMessagingConnectorContract("vonage", startVonageTestBed);
