@@ -1,0 +1,119 @@
+import FormData from "form-data";
+import Mailgun from "mailgun.js";
+import type { APIErrorType, Interfaces, RequestOptions } from "mailgun.js/definitions";
+import { ConnectorError, type ConnectorContext } from "@onerouter/core/connector-kit";
+
+const defaultBaseUrl = "https://api.mailgun.net";
+
+export interface MailgunAccount {
+  client: Interfaces.IMailgunClient;
+  domain: string;
+}
+
+function credential(ctx: ConnectorContext, key: "api_key" | "domain"): string {
+  const value = ctx.credentials[key];
+  if (!value) {
+    throw new ConnectorError("not_processed", "mailgun", `The Mailgun account has no ${key}`, {
+      reason: "PROVIDER_AUTHENTICATION_FAILED",
+    });
+  }
+  return value;
+}
+
+// A client for this call's account, base URL (the EU region, or an emulator
+// in tests and dev) and time budget.
+function mailgunAccount(ctx: ConnectorContext): MailgunAccount {
+  const options: RequestOptions = {
+    username: "api",
+    key: credential(ctx, "api_key"),
+    url: ctx.settings.base_url || defaultBaseUrl,
+    timeout: ctx.timeoutMs,
+    // Every call gets its own connection. The SDK takes no HTTP agent and
+    // Node's default one keeps sockets alive: on a pooled socket the server
+    // already closed, a reset would say nothing about whether Mailgun got the
+    // request. Asking to close makes each socket serve one request only.
+    headers: { Connection: "close" },
+  };
+  return { client: new Mailgun(FormData).client(options), domain: credential(ctx, "domain") };
+}
+
+type MailgunApiError = APIErrorType & { type: "MailgunAPIError" };
+
+function isApiError(err: unknown): err is MailgunApiError {
+  return typeof err === "object" && err !== null && (err as { type?: unknown }).type === "MailgunAPIError";
+}
+
+// Without an HTTP answer the SDK still reports status 400, with the network
+// error's code (ECONNREFUSED, ECONNABORTED, ...) as the message and its text
+// as the details; an answer carries its status text instead.
+function networkErrorCode(err: MailgunApiError): string | undefined {
+  return /^(E[A-Z0-9_]+|ERR_[A-Z0-9_]+)$/.test(err.message) ? err.message : undefined;
+}
+
+// Errors Node reports before any byte of the request left: nothing reached Mailgun.
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function networkFailure(code: string, text: string): ConnectorError {
+  if (notSentCodes.has(code)) {
+    return new ConnectorError("not_processed", "mailgun", `Mailgun could not be reached (${text})`, {
+      reason: "PROVIDER_UNAVAILABLE",
+    });
+  }
+  // The SDK's timeout (ECONNABORTED) or a socket timeout: the request was sent.
+  if (code === "ECONNABORTED" || code === "ETIMEDOUT") {
+    return new ConnectorError("ambiguous", "mailgun", `Mailgun did not answer in time (${text})`, {
+      reason: "PROVIDER_TIMEOUT",
+    });
+  }
+  return new ConnectorError("ambiguous", "mailgun", `Connection to Mailgun lost (${text})`, {
+    reason: "PROVIDER_CONNECTION_LOST",
+  });
+}
+
+function answerFailure(err: MailgunApiError): ConnectorError {
+  const { status } = err;
+  // Mailgun has no error codes: its answer is a status and a sentence.
+  const message = err.details || err.message;
+  const details = { httpStatus: status, providerCode: String(status) };
+  // 401 (a bare "Forbidden"), 403 (no access to the resource), and 404 for a
+  // domain the key does not own: the domain is one of the credentials.
+  if (status === 401 || status === 403 || status === 404) {
+    return new ConnectorError("not_processed", "mailgun", message, { reason: "PROVIDER_AUTHENTICATION_FAILED", ...details });
+  }
+  // 429 is the API's rate limit; 420 a domain's sending limit ("try again after ...").
+  if (status === 429 || status === 420) {
+    return new ConnectorError("not_processed", "mailgun", message, { reason: "PROVIDER_RATE_LIMITED", ...details });
+  }
+  // A gateway timeout: the proxy in front of the API stopped waiting for it,
+  // and the message may have been queued behind it.
+  if (status === 504) {
+    return new ConnectorError("ambiguous", "mailgun", message, { reason: "PROVIDER_TIMEOUT", ...details });
+  }
+  // Mailgun documents 5xx as its own failure, to be retried; it has no
+  // idempotency key, so a possible duplicate on another provider is taken
+  // over a message never sent.
+  if (status >= 500) {
+    return new ConnectorError("not_processed", "mailgun", message, { reason: "PROVIDER_UNAVAILABLE", ...details });
+  }
+  // 400 with Mailgun's sentence (a missing or invalid parameter), 413 and other 4xx.
+  return new ConnectorError("invalid_request", "mailgun", message, { reason: "PROVIDER_REJECTED", ...details });
+}
+
+// Runs SDK calls with a client for this call's account and maps whatever
+// they throw to a ConnectorError. The SDK does not retry; the core does.
+export async function callMailgun<T>(ctx: ConnectorContext, call: (account: MailgunAccount) => Promise<T>): Promise<T> {
+  const account = mailgunAccount(ctx);
+  try {
+    return await call(account);
+  } catch (err) {
+    if (err instanceof ConnectorError) throw err;
+    if (!isApiError(err)) {
+      // Not an answer and not provably unsent.
+      throw new ConnectorError("ambiguous", "mailgun", `Mailgun call failed: ${String(err)}`, {
+        reason: "PROVIDER_UNEXPECTED_ERROR",
+      });
+    }
+    const code = networkErrorCode(err);
+    throw code ? networkFailure(code, err.details || code) : answerFailure(err);
+  }
+}

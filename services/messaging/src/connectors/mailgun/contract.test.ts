@@ -1,0 +1,4 @@
+import { describeMessagingConnectorContract } from "../contract";
+import { startMailgunTestBed } from "./testing";
+
+describeMessagingConnectorContract("mailgun", startMailgunTestBed);

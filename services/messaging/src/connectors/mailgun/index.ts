@@ -1,0 +1,71 @@
+import { ConnectorError } from "@onerouter/core/connector-kit";
+import type { MailgunMessageContent } from "mailgun.js/definitions";
+import type { EmailAddress, EmailConnector } from "../connector";
+import { callMailgun } from "./client";
+import { attemptIdVariable, messageIdVariable } from "./variables";
+import { parseMailgunEvent, verifyMailgunWebhook } from "./webhook";
+
+export { verifyMailgunWebhook } from "./webhook";
+
+// An RFC 5322 mailbox. The name is always quoted, so commas and other
+// specials in it cannot split the address list; line breaks are dropped.
+function mailbox({ email, name }: EmailAddress): string {
+  if (!name) return email;
+  return `"${name.replace(/[\r\n]+/g, " ").replace(/["\\]/g, "\\$&")}" <${email}>`;
+}
+
+function content(text: string | undefined, html: string | undefined): MailgunMessageContent | undefined {
+  if (text && html) return { text, html };
+  if (text) return { text };
+  if (html) return { html };
+  return undefined;
+}
+
+export const mailgunConnector: EmailConnector = {
+  name: "mailgun",
+  channel: "email",
+  credentialKeys: ["api_key", "domain", "webhook_signing_key"],
+
+  async send(ctx, input) {
+    const body = content(input.text, input.html);
+    if (!body) {
+      throw new ConnectorError("invalid_request", "mailgun", "An email needs a text or an HTML body", {
+        reason: "EMAIL_BODY_REQUIRED",
+      });
+    }
+    return callMailgun(ctx, async ({ client, domain }) => {
+      const sent = await client.messages.create(domain, {
+        ...body,
+        from: mailbox(input.from),
+        to: input.to.map(mailbox),
+        ...(input.cc.length > 0 && { cc: input.cc.map(mailbox) }),
+        ...(input.bcc.length > 0 && { bcc: input.bcc.map(mailbox) }),
+        subject: input.subject,
+        ...(input.replyTo && { "h:Reply-To": mailbox(input.replyTo) }),
+        [`v:${attemptIdVariable}`]: input.attemptId,
+        [`v:${messageIdVariable}`]: input.messageId,
+      });
+      // Mailgun answers the Message-Id in angle brackets; its events carry it bare.
+      return { providerMessageId: (sent.id ?? "").replace(/^<(.*)>$/, "$1"), status: "queued" };
+    });
+  },
+
+  async testCredentials(ctx) {
+    const domain = await callMailgun(ctx, ({ client, domain }) => client.domains.get(domain));
+    if (domain.is_disabled || domain.state !== "active") {
+      throw new ConnectorError("not_processed", "mailgun", `The Mailgun domain ${domain.name} is ${domain.is_disabled ? "disabled" : domain.state}`, {
+        reason: "PROVIDER_AUTHENTICATION_FAILED",
+      });
+    }
+  },
+
+  async parseCallback(ctx, input) {
+    const signingKey = ctx.credentials.webhook_signing_key;
+    if (!signingKey) {
+      throw new ConnectorError("invalid_signature", "mailgun", "The Mailgun account has no webhook_signing_key", {
+        reason: "WEBHOOK_SECRET_MISSING",
+      });
+    }
+    return parseMailgunEvent(verifyMailgunWebhook(input, signingKey));
+  },
+};

@@ -1,0 +1,182 @@
+import http from "node:http";
+import https from "node:https";
+import { Client } from "@sendgrid/client";
+import type { ClientRequest } from "@sendgrid/client/src/request";
+import { MailService } from "@sendgrid/mail";
+import { ConnectorError, type ConnectorContext } from "@onerouter/core/connector-kit";
+
+// Every call gets its own connection: on a pooled keep-alive socket that the
+// server already closed, a reset would say nothing about whether SendGrid got
+// the request, and a following "connection refused" could not be trusted
+// either. With fresh connections a reset means the request was on the wire.
+const agents = {
+  http: new http.Agent({ keepAlive: false }),
+  https: new https.Agent({ keepAlive: false }),
+};
+
+const defaultBaseUrl = "https://api.sendgrid.com";
+
+// The SDK hands its default request to axios, which takes more options than
+// the SDK's request type lists.
+type AxiosDefaults = ClientRequest & { httpAgent: http.Agent; timeout: number };
+
+export interface SendGridApi {
+  client: Client;
+  mail: MailService;
+}
+
+// A client for this call's account, base URL (an emulator in tests and dev)
+// and time budget. The SDK's module-level client is shared by the process,
+// so it is never configured.
+function sendGridApi(ctx: ConnectorContext): SendGridApi {
+  const apiKey = ctx.credentials.api_key;
+  if (!apiKey) {
+    throw new ConnectorError("not_processed", "sendgrid", "The SendGrid account has no api_key", {
+      reason: "PROVIDER_AUTHENTICATION_FAILED",
+    });
+  }
+  const client = new Client();
+  // Sets the global region's base URL too, so the base URL comes after it.
+  client.setApiKey(apiKey);
+  const defaults: AxiosDefaults = {
+    url: "",
+    baseUrl: ctx.settings.base_url || defaultBaseUrl,
+    httpAgent: agents.http,
+    httpsAgent: agents.https,
+    timeout: ctx.timeoutMs,
+  };
+  client.setDefaultRequest(defaults);
+  const mail = new MailService();
+  mail.setClient(client);
+  return { client, mail };
+}
+
+interface SendGridFieldError {
+  message?: string;
+  field?: string | null;
+}
+
+// What @sendgrid/client rejects with for an HTTP answer of 400 or more.
+interface SendGridResponseError {
+  code: number;
+  message: string;
+  response: { headers: Record<string, string | undefined>; body: unknown };
+}
+
+function isResponseError(err: unknown): err is SendGridResponseError {
+  const candidate = err as Partial<SendGridResponseError> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.code === "number" &&
+    typeof candidate.response === "object" &&
+    candidate.response !== null
+  );
+}
+
+// What axios rejects with when no answer came back.
+interface TransportError {
+  isAxiosError: true;
+  code?: string;
+  message: string;
+  cause?: unknown;
+}
+
+function isTransportError(err: unknown): err is TransportError {
+  return typeof err === "object" && err !== null && (err as { isAxiosError?: unknown }).isAxiosError === true;
+}
+
+function fieldErrors(body: unknown): SendGridFieldError[] {
+  const errors = (body as { errors?: unknown } | null)?.errors;
+  return Array.isArray(errors) ? errors.filter((e): e is SendGridFieldError => typeof e === "object" && e !== null) : [];
+}
+
+// Errors Node reports before any byte of the request left: nothing reached SendGrid.
+const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function neverSent(cause: unknown): boolean {
+  if (cause instanceof AggregateError) return cause.errors.length > 0 && cause.errors.every(neverSent);
+  if (typeof cause !== "object" || cause === null) return false;
+  const { code, syscall } = cause as { code?: unknown; syscall?: unknown };
+  return (typeof code === "string" && notSentCodes.has(code)) || syscall === "connect" || syscall === "getaddrinfo";
+}
+
+function transportFailure(err: TransportError): ConnectorError {
+  if (neverSent(err.cause ?? err)) {
+    return new ConnectorError("not_processed", "sendgrid", `SendGrid could not be reached (${err.code ?? err.message})`, {
+      reason: "PROVIDER_UNAVAILABLE",
+    });
+  }
+  // axios's own timeout (ECONNABORTED) or a socket timeout: the request was sent.
+  if (err.code === "ECONNABORTED" || err.code === "ETIMEDOUT") {
+    return new ConnectorError("ambiguous", "sendgrid", `SendGrid did not answer in time: ${err.message}`, {
+      reason: "PROVIDER_TIMEOUT",
+    });
+  }
+  return new ConnectorError("ambiguous", "sendgrid", `Connection to SendGrid lost (${err.code ?? err.message})`, {
+    reason: "PROVIDER_CONNECTION_LOST",
+  });
+}
+
+function retryAfterMs(headers: Record<string, string | undefined>): number | undefined {
+  // X-RateLimit-Reset is the unix time (seconds) at which the window resets.
+  const reset = Number(headers["x-ratelimit-reset"]);
+  if (!Number.isFinite(reset) || reset <= 0) return undefined;
+  return Math.max(0, reset * 1000 - Date.now());
+}
+
+function answerFailure(err: SendGridResponseError): ConnectorError {
+  const status = err.code;
+  const errors = fieldErrors(err.response.body);
+  const firstField = errors.find((e) => e.field)?.field ?? undefined;
+  const message = errors.map((e) => e.message).filter(Boolean).join("; ") || err.message;
+  const details = { httpStatus: status, ...(firstField && { providerCode: firstField }) };
+  if (status === 401) {
+    return new ConnectorError("not_processed", "sendgrid", message, { reason: "PROVIDER_AUTHENTICATION_FAILED", ...details });
+  }
+  if (status === 403) {
+    // A 403 naming `from` is a sender without a verified Sender Identity; the
+    // rest are keys without the scope. Neither sends anything.
+    const reason = firstField === "from" ? "PROVIDER_SENDER_NOT_VERIFIED" : "PROVIDER_AUTHENTICATION_FAILED";
+    return new ConnectorError("not_processed", "sendgrid", message, { reason, ...details });
+  }
+  if (status === 429) {
+    const wait = retryAfterMs(err.response.headers);
+    return new ConnectorError("not_processed", "sendgrid", message, {
+      reason: "PROVIDER_RATE_LIMITED",
+      ...details,
+      ...(wait !== undefined && { retryAfterMs: wait }),
+    });
+  }
+  // A gateway timeout: the proxy in front of the API stopped waiting for it,
+  // and the mail may have been queued behind it.
+  if (status === 504) {
+    return new ConnectorError("ambiguous", "sendgrid", message, { reason: "PROVIDER_TIMEOUT", ...details });
+  }
+  // SendGrid documents other 5xx as its servers failing to handle the
+  // request, without saying the mail was queued; it has no idempotency key to
+  // make a retry safe either. A possible duplicate on another provider is the
+  // lesser harm than a message never sent, so these fail over.
+  if (status >= 500) {
+    return new ConnectorError("not_processed", "sendgrid", message, { reason: "PROVIDER_UNAVAILABLE", ...details });
+  }
+  // 400 (validation, with the field), 413 (over 30 MB) and other 4xx.
+  return new ConnectorError("invalid_request", "sendgrid", message, { reason: "PROVIDER_REJECTED", ...details });
+}
+
+// Runs SDK calls with a client for this call's account and maps whatever
+// they throw to a ConnectorError. Retries are the core's job.
+export async function callSendGrid<T>(ctx: ConnectorContext, call: (api: SendGridApi) => Promise<T>): Promise<T> {
+  const api = sendGridApi(ctx);
+  try {
+    return await call(api);
+  } catch (err) {
+    if (err instanceof ConnectorError) throw err;
+    if (isResponseError(err)) throw answerFailure(err);
+    if (isTransportError(err)) throw transportFailure(err);
+    // The SDK checks the message before it builds a request: nothing was sent.
+    throw new ConnectorError("invalid_request", "sendgrid", `SendGrid SDK refused the message: ${String(err)}`, {
+      reason: "EMAIL_INVALID",
+    });
+  }
+}

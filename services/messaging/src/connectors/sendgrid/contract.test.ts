@@ -1,0 +1,4 @@
+import { describeMessagingConnectorContract } from "../contract";
+import { startSendGridTestBed } from "./testing";
+
+describeMessagingConnectorContract("sendgrid", startSendGridTestBed);
