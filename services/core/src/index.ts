@@ -17,3 +17,6 @@ export * from "./provider-accounts";
 export * from "./routing-profiles";
 export * from "./db/shared-migrations";
 export * from "./providers";
+export * from "./event-stream";
+export * from "./idempotency";
+export * from "./routing/index";

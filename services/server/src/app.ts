@@ -3,15 +3,17 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
-import { CircuitState } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
+import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import {
+  CircuitBreakers,
   coreMigrations,
   createErrorInterceptor,
+  createIdempotency,
   createLogger,
   createMetrics,
+  idempotencyMigrations,
   openDatabase,
   ProviderAccountStore,
   RoutingProfileStore,
@@ -23,15 +25,22 @@ import {
   type HttpRoute,
   type Logger,
   type Migration,
-  type ProviderDescriptor,
   type RunningServer,
 } from "@onerouter/core";
+import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
-import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
+import {
+  PaymentEngine,
+  ensureSandboxDefaults,
+  inboundPaymentWebhookRoutes,
+  paymentConnectors,
+  paymentRoutes,
+  paymentsMigrations,
+} from "@onerouter/payments";
 import { localAdminRoute } from "./local-admin";
 
 // Every room's migrations, applied in name order.
-export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations, ...idempotencyMigrations, ...paymentsMigrations];
 
 // Embedded mode keeps its master key in the data folder so a newcomer needs no
 // setup; mesh mode must be given one (config validation insists).
@@ -58,6 +67,9 @@ export interface OneRouter {
   defaultTenantId: string;
   accounts: ProviderAccountStore;
   routing: RoutingProfileStore;
+  payments: PaymentEngine;
+  // Gives a tenant's test environment its sandbox account, if it has no payments account yet.
+  ensureSandboxDefaults(tenantId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,20 +82,36 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const { tenant, created } = await ensureDefaultTenant(db.knex);
   const accounts = new ProviderAccountStore(db.knex, resolveMasterKey(config));
   const routing = new RoutingProfileStore(db.knex);
-  // The built-in sandbox, until the payments engine registers its connectors.
-  const providers: ProviderDescriptor[] = [sandboxConnector].map((connector) => ({
-    name: connector.name,
-    category: "payments",
-    credentialKeys: connector.credentialKeys,
-    testCredentials: (ctx) => connector.testCredentials(ctx),
-  }));
 
   const metrics = createMetrics();
+  const breakers = new CircuitBreakers({
+    failureThreshold: config.breaker.failures,
+    cooldownMs: config.breaker.cooldownMs,
+    registry: metrics.registry,
+  });
+  // The built-in sandbox provider runs in this process, on loopback.
+  const sandbox = await startSandboxProvider({ host: "127.0.0.1", port: config.sandboxPort });
+  let loopbackUrl: string | undefined;
+  const payments = new PaymentEngine({
+    knex: db.knex,
+    accounts,
+    profiles: routing,
+    breakers,
+    connectors: paymentConnectors,
+    providerTimeoutMs: config.providerTimeoutMs,
+    builtInSandbox: { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl },
+    logger,
+  });
+  const idempotency = createIdempotency(db.knex);
+  const sandboxDefaults = (tenantId: string) => ensureSandboxDefaults(db.knex, accounts, tenantId);
+  await sandboxDefaults(tenant.id);
+
   const authenticator = new ApiKeyAuthenticator(db.knex);
   const limiter = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
   if (embedded) httpRoutes.push(localAdminRoute(db.knex, tenant.id, localToken));
+  httpRoutes.push(...inboundPaymentWebhookRoutes(payments));
 
   const server = await startServer({
     host: config.host,
@@ -100,16 +128,26 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
         knex: db.knex,
         accounts,
         routing,
-        providers,
+        providers: payments.providerDescriptors(),
         publicBaseUrl: config.publicUrl,
-        circuitState: () => CircuitState.CLOSED,
-        defaultFees: () => [],
+        circuitState: (accountId) => breakers.state(accountId),
+        defaultFees: (category) => (category === Category.PAYMENTS ? [...payments.defaultFees] : []),
       })(router);
-      servicePartially(router, PaymentService, {});
+      paymentRoutes(payments, idempotency)(router);
       servicePartially(router, MessagingService, {});
       servicePartially(router, WebhookService, {});
     },
   });
+
+  // The in-process sandbox sends its webhooks here.
+  const reachableHost = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host;
+  loopbackUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${server.port}`;
+  const resolver = payments.startResolver();
+  // Idempotency answers are kept a day; expired ones are dropped hourly.
+  const purge = setInterval(() => {
+    idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, "purging idempotency keys failed"));
+  }, 3600_000);
+  purge.unref();
 
   const runFile = path.join(config.dataDir, "server.json");
   if (embedded) {
@@ -132,8 +170,13 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     defaultTenantId: tenant.id,
     accounts,
     routing,
+    payments,
+    ensureSandboxDefaults: sandboxDefaults,
     async close() {
+      clearInterval(purge);
+      await resolver.stop();
       await server.close();
+      await sandbox.close();
       await db.close();
       if (embedded && existsSync(runFile)) {
         const current = JSON.parse(readFileSync(runFile, "utf8")) as { pid: number };

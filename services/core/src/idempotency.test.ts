@@ -1,0 +1,210 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, createHandlerContext } from "@connectrpc/connect";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
+import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import {
+  CreatePaymentRequestSchema,
+  CreatePaymentResponseSchema,
+  PaymentService,
+  RefundPaymentRequestSchema,
+  RefundPaymentResponseSchema,
+  type CreatePaymentRequest,
+  type CreatePaymentResponse,
+} from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import { callerKey } from "./context";
+import { coreMigrations } from "./db/core-migrations";
+import type { Database } from "./db/database";
+import { createTestDatabase, describeEachEngine } from "./db/testing";
+import { apiError } from "./errors";
+import { newId } from "./ids";
+import { createIdempotency, idempotencyMigrations, type Idempotency } from "./idempotency";
+
+const method = PaymentService.method.createPayment;
+
+function handlerContext(key: string | undefined, caller: { tenantId: string; environment?: Environment }) {
+  return createHandlerContext({
+    service: PaymentService,
+    method,
+    protocolName: "connect",
+    requestMethod: "POST",
+    url: "http://localhost/",
+    requestHeader: key === undefined ? {} : { "Idempotency-Key": key },
+    contextValues: createContextValues().set(callerKey, {
+      tenantId: caller.tenantId,
+      environment: caller.environment ?? Environment.TEST,
+      apiKeyId: "key_test",
+      scopes: [],
+    }),
+  });
+}
+
+function request(amount: bigint, metadata: Record<string, string> = {}): CreatePaymentRequest {
+  return create(CreatePaymentRequestSchema, { amount, currency: "USD", metadata });
+}
+
+const response = (id: string) => create(CreatePaymentResponseSchema, { payment: { id } });
+
+async function outcome(promise: Promise<CreatePaymentResponse>) {
+  try {
+    return { response: await promise };
+  } catch (err) {
+    const error = ConnectError.from(err);
+    return { code: error.code, reason: error.findDetails(ErrorInfoSchema)[0]?.reason, error };
+  }
+}
+
+describeEachEngine("idempotency keys", (engine) => {
+  let db: Database;
+  let idempotency: Idempotency;
+  let tenantId: string;
+  let counter = 0;
+  const key = () => `key-${engine}-${++counter}`;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+    await db.migrate([...coreMigrations, ...idempotencyMigrations]);
+    tenantId = newId("ten");
+    await db.knex("tenants").insert({ id: tenantId, name: "Idempotent" });
+    idempotency = createIdempotency(db.knex);
+  });
+  afterAll(async () => db?.close());
+
+  it("runs once per key and replays the stored answer, marked replayed", async () => {
+    const k = key();
+    let runs = 0;
+    const run = async () => response(`pay_${++runs}`);
+    const first = handlerContext(k, { tenantId });
+    expect((await idempotency.withIdempotency(first, method, request(100n), run)).payment?.id).toBe("pay_1");
+    expect(first.responseHeader.get("Idempotent-Replayed")).toBeNull();
+    const again = handlerContext(k, { tenantId });
+    expect((await idempotency.withIdempotency(again, method, request(100n), run)).payment?.id).toBe("pay_1");
+    expect(again.responseHeader.get("Idempotent-Replayed")).toBe("true");
+    expect(runs).toBe(1);
+  });
+
+  it("runs every time without a key", async () => {
+    let runs = 0;
+    const run = async () => response(`pay_${++runs}`);
+    await idempotency.withIdempotency(handlerContext(undefined, { tenantId }), method, request(1n), run);
+    await idempotency.withIdempotency(handlerContext(undefined, { tenantId }), method, request(1n), run);
+    expect(runs).toBe(2);
+  });
+
+  it("replays an error with its ErrorInfo", async () => {
+    const k = key();
+    let runs = 0;
+    const run = async (): Promise<CreatePaymentResponse> => {
+      runs += 1;
+      throw apiError(Code.FailedPrecondition, "SOMETHING_WRONG", "it went wrong", { detail: "x" });
+    };
+    const first = await outcome(idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(5n), run));
+    const ctx = handlerContext(k, { tenantId });
+    const replay = await outcome(idempotency.withIdempotency(ctx, method, request(5n), run));
+    expect(runs).toBe(1);
+    expect(replay).toMatchObject({ code: Code.FailedPrecondition, reason: "SOMETHING_WRONG" });
+    expect(replay.error?.rawMessage).toBe(first.error?.rawMessage);
+    expect(replay.error?.findDetails(ErrorInfoSchema)[0]?.metadata).toEqual({ detail: "x" });
+    expect(ctx.responseHeader.get("Idempotent-Replayed")).toBe("true");
+  });
+
+  it("does not keep UNAVAILABLE, which invites a retry with the same key", async () => {
+    const k = key();
+    let runs = 0;
+    const run = async () => {
+      runs += 1;
+      if (runs === 1) throw apiError(Code.Unavailable, "PROVIDER_UNAVAILABLE", "try again");
+      return response("pay_retried");
+    };
+    expect(await outcome(idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(6n), run))).toMatchObject({
+      code: Code.Unavailable,
+    });
+    expect((await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(6n), run)).payment?.id).toBe("pay_retried");
+  });
+
+  it("refuses the same key with other parameters, whatever the map order", async () => {
+    const k = key();
+    const run = async () => response("pay_x");
+    await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(7n, { a: "1", b: "2" }), run);
+    const sameParams = await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(7n, { b: "2", a: "1" }), run);
+    expect(sameParams.payment?.id).toBe("pay_x");
+    const other = await outcome(idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(8n), run));
+    expect(other).toMatchObject({ code: Code.InvalidArgument, reason: "IDEMPOTENCY_KEY_REUSED" });
+  });
+
+  it("lets exactly one of many concurrent requests run; the others are told the key is in use", async () => {
+    const k = key();
+    let runs = 0;
+    const run = async () => {
+      runs += 1;
+      await new Promise((r) => setTimeout(r, 300));
+      return response("pay_once");
+    };
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => outcome(idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(9n), run))),
+    );
+    expect(runs).toBe(1);
+    expect(results.filter((r) => r.response?.payment?.id === "pay_once")).toHaveLength(1);
+    for (const r of results.filter((r) => !r.response)) expect(r).toMatchObject({ code: Code.Aborted, reason: "IDEMPOTENCY_KEY_IN_USE" });
+  });
+
+  it("scopes keys by tenant, environment and method", async () => {
+    const k = key();
+    const otherTenant = newId("ten");
+    await db.knex("tenants").insert({ id: otherTenant, name: "Other" });
+    let runs = 0;
+    const run = async () => response(`pay_${++runs}`);
+    await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(10n), run);
+    await idempotency.withIdempotency(handlerContext(k, { tenantId: otherTenant }), method, request(10n), run);
+    await idempotency.withIdempotency(handlerContext(k, { tenantId, environment: Environment.LIVE }), method, request(10n), run);
+    const refund = PaymentService.method.refundPayment;
+    await idempotency.withIdempotency(handlerContext(k, { tenantId }), refund, create(RefundPaymentRequestSchema, { paymentId: "p" }), async () => {
+      runs += 1;
+      return create(RefundPaymentResponseSchema);
+    });
+    expect(runs).toBe(4);
+  });
+
+  it("takes over a claim whose process died once its lease has run out", async () => {
+    const k = key();
+    let runs = 0;
+    const run = async () => response(`pay_${++runs}`);
+    await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(11n), run);
+    // Turn the row into what a process that crashed mid-request leaves behind.
+    const crashed = (leaseExpiresAt: Date) =>
+      db
+        .knex("idempotency_keys")
+        .where({ key: k })
+        .update({ status: "in_progress", response: null, lease_owner: "crashed-process", lease_expires_at: leaseExpiresAt });
+    await crashed(new Date(Date.now() + 60_000));
+    expect(await outcome(idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(11n), run))).toMatchObject({
+      code: Code.Aborted,
+      reason: "IDEMPOTENCY_KEY_IN_USE",
+    });
+    await crashed(new Date(Date.now() - 1000));
+    expect((await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(11n), run)).payment?.id).toBe("pay_2");
+    expect((await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(11n), run)).payment?.id).toBe("pay_2");
+    expect(runs).toBe(2);
+  });
+
+  it("forgets answers past their retention", async () => {
+    const k = key();
+    let runs = 0;
+    const run = async () => response(`pay_${++runs}`);
+    await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(12n), run);
+    await db.knex("idempotency_keys").where({ key: k }).update({ expires_at: new Date(Date.now() - 1000) });
+    // An expired key is free again, even for other parameters.
+    expect((await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(13n), run)).payment?.id).toBe("pay_2");
+    await db.knex("idempotency_keys").where({ key: k }).update({ expires_at: new Date(Date.now() - 1000) });
+    expect(await idempotency.purgeExpired()).toBeGreaterThanOrEqual(1);
+    expect(await db.knex("idempotency_keys").where({ key: k }).first()).toBeUndefined();
+  });
+
+  it("names the header when the key is too long", async () => {
+    const result = await outcome(
+      idempotency.withIdempotency(handlerContext("k".repeat(256), { tenantId }), method, request(1n), async () => response("x")),
+    );
+    expect(result).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FIELD" });
+    expect(result.error?.findDetails(ErrorInfoSchema)[0]?.metadata.field).toBe("Idempotency-Key");
+  });
+});

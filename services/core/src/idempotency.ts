@@ -1,0 +1,258 @@
+import { createHash, randomBytes } from "node:crypto";
+import { create, fromBinary, toBinary, toJson, type DescMessage, type DescMethodUnary, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import type { Knex } from "knex";
+import type { Migration } from "./db/database";
+import { apiError, invalidArgument } from "./errors";
+import { environmentName } from "./keys";
+import { requireCaller } from "./services";
+
+// Stripe's idempotency semantics for mutating calls. The first request with
+// an Idempotency-Key claims it (a row keyed by tenant, environment, method and
+// key; the primary key makes the claim race-safe on every engine); its answer,
+// success or error, is stored and replayed to every later request with the
+// same key for at least a day. A claim carries a lease that its process keeps
+// renewing while the request runs, so a claim left behind by a process that
+// died becomes usable again once the lease runs out.
+
+export const idempotencyKeyHeader = "Idempotency-Key";
+export const idempotentReplayedHeader = "Idempotent-Replayed";
+const maxKeyLength = 255;
+
+export const idempotencyMigrations: Migration[] = [
+  {
+    name: "20261121_003_core_idempotency_keys",
+    async up(knex) {
+      await knex.schema.createTable("idempotency_keys", (t) => {
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        // e.g. onerouter.payments.v1.PaymentService/CreatePayment
+        t.text("method").notNullable();
+        t.text("key").notNullable();
+        // SHA-256 of the request in canonical form.
+        t.text("fingerprint").notNullable();
+        // in_progress, then completed.
+        t.text("status").notNullable();
+        t.text("lease_owner");
+        t.timestamp("lease_expires_at", { useTz: true });
+        // completed: the response message (binary), or the error as JSON.
+        t.binary("response");
+        t.jsonb("error");
+        t.timestamp("created_at", { useTz: true }).notNullable();
+        t.timestamp("expires_at", { useTz: true }).notNullable();
+        t.primary(["tenant_id", "environment", "method", "key"]);
+        t.index(["expires_at"]);
+      });
+    },
+  },
+];
+
+export interface IdempotencyOptions {
+  // How long a claim outlives its last renewal; renewed every third of it.
+  leaseMs?: number;
+  // How long an answer is kept for replays.
+  retentionMs?: number;
+}
+
+export interface Idempotency {
+  // Runs `run` once per Idempotency-Key (when the request carries one) and
+  // answers replays with what it returned or threw.
+  withIdempotency<I extends DescMessage, O extends DescMessage>(
+    ctx: HandlerContext,
+    method: DescMethodUnary<I, O>,
+    request: MessageShape<I>,
+    run: () => Promise<MessageShape<O>>,
+  ): Promise<MessageShape<O>>;
+  // Drops answers past their retention; returns how many.
+  purgeExpired(): Promise<number>;
+}
+
+interface KeyRow {
+  fingerprint: string;
+  status: "in_progress" | "completed";
+  lease_owner: string | null;
+  lease_expires_at: Date | string | null;
+  response: Uint8Array | null;
+  error: StoredError | string | null;
+  expires_at: Date | string;
+}
+
+interface StoredError {
+  code: Code;
+  message: string;
+  details: { type: string; value: string }[];
+}
+
+// The row's primary key.
+interface KeyId {
+  tenant_id: string;
+  environment: string;
+  method: string;
+  key: string;
+}
+
+type Claim = { kind: "run"; owner: string } | { kind: "replay"; row: KeyRow };
+
+export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}): Idempotency {
+  const leaseMs = options.leaseMs ?? 60_000;
+  const retentionMs = options.retentionMs ?? 24 * 3600_000;
+  const table = "idempotency_keys";
+
+  async function claim(id: KeyId, fingerprint: string): Promise<Claim> {
+    // A few rounds cover the rows that vanish or change between our reads.
+    for (let round = 0; round < 3; round++) {
+      const now = Date.now();
+      const owner = randomBytes(12).toString("base64url");
+      const inserted = await knex(table)
+        .insert({
+          ...id,
+          fingerprint,
+          status: "in_progress",
+          lease_owner: owner,
+          lease_expires_at: new Date(now + leaseMs),
+          created_at: new Date(now),
+          expires_at: new Date(now + retentionMs),
+        })
+        .onConflict(["tenant_id", "environment", "method", "key"])
+        .ignore()
+        .returning("key");
+      if (inserted.length > 0) return { kind: "run", owner };
+
+      const row = (await knex(table).where(id).first()) as KeyRow | undefined;
+      if (!row) continue;
+      if (new Date(row.expires_at).getTime() <= now) {
+        // Past retention the key is free again.
+        await knex(table).where(id).andWhere("expires_at", "<=", new Date(now)).delete();
+        continue;
+      }
+      if (row.fingerprint !== fingerprint) {
+        throw apiError(
+          Code.InvalidArgument,
+          "IDEMPOTENCY_KEY_REUSED",
+          `${idempotencyKeyHeader} ${id.key} was already used with different parameters`,
+          { idempotency_key: id.key },
+        );
+      }
+      if (row.status === "completed") return { kind: "replay", row };
+      if (row.lease_expires_at !== null && new Date(row.lease_expires_at).getTime() > now) throw inUse(id.key);
+      // The process running it stopped renewing its lease: take the claim over.
+      const taken = await knex(table)
+        .where({ ...id, status: "in_progress", lease_owner: row.lease_owner })
+        .update({ lease_owner: owner, lease_expires_at: new Date(now + leaseMs) });
+      if (taken > 0) return { kind: "run", owner };
+    }
+    throw inUse(id.key);
+  }
+
+  async function runClaimed<O extends DescMessage>(
+    id: KeyId,
+    owner: string,
+    output: O,
+    run: () => Promise<MessageShape<O>>,
+  ): Promise<MessageShape<O>> {
+    const mine = { ...id, lease_owner: owner };
+    const renewal = setInterval(() => {
+      knex(table)
+        .where(mine)
+        .update({ lease_expires_at: new Date(Date.now() + leaseMs) })
+        .catch(() => undefined);
+    }, leaseMs / 3);
+    renewal.unref();
+    let response: MessageShape<O>;
+    try {
+      response = await run();
+    } catch (err) {
+      const error = ConnectError.from(err);
+      if (error.code === Code.Unavailable) {
+        // UNAVAILABLE promises that nothing was done and invites a retry with
+        // the same key, so it is not kept.
+        await knex(table).where(mine).delete();
+      } else {
+        await knex(table)
+          .where(mine)
+          .update({ status: "completed", error: JSON.stringify(storeError(error)), lease_owner: null, lease_expires_at: null });
+      }
+      throw err;
+    } finally {
+      clearInterval(renewal);
+    }
+    await knex(table)
+      .where(mine)
+      .update({ status: "completed", response: Buffer.from(toBinary(output, response)), lease_owner: null, lease_expires_at: null });
+    return response;
+  }
+
+  return {
+    async withIdempotency(ctx, method, request, run) {
+      const key = ctx.requestHeader.get(idempotencyKeyHeader);
+      if (key === null || key === "") return run();
+      if (key.length > maxKeyLength) {
+        throw invalidArgument(idempotencyKeyHeader, `must be at most ${maxKeyLength} characters`);
+      }
+      const caller = requireCaller(ctx);
+      const id: KeyId = {
+        tenant_id: caller.tenantId,
+        environment: environmentName(caller.environment),
+        method: `${method.parent.typeName}/${method.name}`,
+        key,
+      };
+      const outcome = await claim(id, fingerprint(method.input, request));
+      if (outcome.kind === "run") return runClaimed(id, outcome.owner, method.output, run);
+      ctx.responseHeader.set(idempotentReplayedHeader, "true");
+      const { row } = outcome;
+      if (row.error !== null) throw replayError(typeof row.error === "string" ? (JSON.parse(row.error) as StoredError) : row.error);
+      return fromBinary(method.output, row.response ?? new Uint8Array());
+    },
+
+    async purgeExpired() {
+      // Counted from the returned rows: PGlite's driver does not report a row count.
+      const purged = await knex(table).where("expires_at", "<=", new Date()).delete().returning("key");
+      return purged.length;
+    },
+  };
+}
+
+function inUse(key: string): ConnectError {
+  return apiError(
+    Code.Aborted,
+    "IDEMPOTENCY_KEY_IN_USE",
+    `a request with ${idempotencyKeyHeader} ${key} is still running; retry once it has finished`,
+    { idempotency_key: key },
+  );
+}
+
+// The request as sorted proto3 JSON: the same parameters give the same
+// fingerprint whatever the wire format or the order of map entries.
+function fingerprint(schema: DescMessage, request: MessageShape<DescMessage>): string {
+  return createHash("sha256").update(canonicalJson(toJson(schema, request))).digest("hex");
+}
+
+function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k]!)}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function storeError(error: ConnectError): StoredError {
+  return {
+    code: error.code,
+    message: error.rawMessage,
+    details: error.details.map((d) =>
+      "desc" in d
+        ? { type: d.desc.typeName, value: Buffer.from(toBinary(d.desc, create(d.desc, d.value))).toString("base64") }
+        : { type: d.type, value: Buffer.from(d.value).toString("base64") },
+    ),
+  };
+}
+
+function replayError(stored: StoredError): ConnectError {
+  const error = new ConnectError(stored.message, stored.code);
+  // Kept as they travel on the wire: each protocol re-encodes them as sent.
+  error.details = stored.details.map((d) => ({ type: d.type, value: Buffer.from(d.value, "base64") }));
+  return error;
+}

@@ -1,0 +1,94 @@
+import { Registry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { CircuitState } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
+import { CircuitBreakers } from "./circuit-breaker";
+
+function breakers(failureThreshold = 3, cooldownMs = 1000) {
+  let now = 0;
+  const registry = new Registry();
+  const b = new CircuitBreakers({ failureThreshold, cooldownMs, registry, now: () => now });
+  return { b, registry, advance: (ms: number) => (now += ms) };
+}
+
+async function gauge(registry: Registry) {
+  const metric = await registry.getSingleMetric("onerouter_circuit_state")!.get();
+  return metric.values.map((v) => ({ ...v.labels, value: v.value }));
+}
+
+describe("circuit breakers", () => {
+  it("opens after the configured consecutive failures and skips the account", () => {
+    const { b } = breakers(3);
+    for (let i = 0; i < 2; i++) {
+      expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+      b.recordFailure("pa_1", "sandbox");
+    }
+    expect(b.state("pa_1")).toBe(CircuitState.CLOSED);
+    b.tryAcquire("pa_1", "sandbox");
+    b.recordFailure("pa_1", "sandbox");
+    expect(b.state("pa_1")).toBe(CircuitState.OPEN);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(false);
+    // Other accounts are unaffected.
+    expect(b.tryAcquire("pa_2", "sandbox")).toBe(true);
+  });
+
+  it("counts only consecutive failures", () => {
+    const { b } = breakers(2);
+    b.recordFailure("pa_1", "sandbox");
+    b.recordSuccess("pa_1", "sandbox");
+    b.recordFailure("pa_1", "sandbox");
+    expect(b.state("pa_1")).toBe(CircuitState.CLOSED);
+  });
+
+  it("lets one probe through after the cooldown; its success closes the circuit", () => {
+    const { b, advance } = breakers(1, 1000);
+    b.recordFailure("pa_1", "sandbox");
+    advance(999);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(false);
+    advance(1);
+    expect(b.state("pa_1")).toBe(CircuitState.HALF_OPEN);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+    // While the probe runs, nothing else goes.
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(false);
+    b.recordSuccess("pa_1", "sandbox");
+    expect(b.state("pa_1")).toBe(CircuitState.CLOSED);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+  });
+
+  it("re-opens on a failed probe and waits a full cooldown again", () => {
+    const { b, advance } = breakers(1, 1000);
+    b.recordFailure("pa_1", "sandbox");
+    advance(1000);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+    b.recordFailure("pa_1", "sandbox");
+    expect(b.state("pa_1")).toBe(CircuitState.OPEN);
+    advance(500);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(false);
+    advance(500);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+  });
+
+  it("gives the probe's turn to the next call when its outcome was inconclusive", () => {
+    const { b, advance } = breakers(1, 1000);
+    b.recordFailure("pa_1", "sandbox");
+    advance(1000);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+    b.recordInconclusive("pa_1", "sandbox");
+    expect(b.state("pa_1")).toBe(CircuitState.HALF_OPEN);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+  });
+
+  it("exports each account's state as onerouter_circuit_state", async () => {
+    const { b, registry, advance } = breakers(1, 1000);
+    b.tryAcquire("pa_ok", "sandbox");
+    b.recordSuccess("pa_ok", "sandbox");
+    b.recordFailure("pa_down", "stripe");
+    expect(await gauge(registry)).toEqual(
+      expect.arrayContaining([
+        { provider_account_id: "pa_ok", provider: "sandbox", value: 0 },
+        { provider_account_id: "pa_down", provider: "stripe", value: 2 },
+      ]),
+    );
+    advance(1000);
+    expect(await gauge(registry)).toContainEqual({ provider_account_id: "pa_down", provider: "stripe", value: 1 });
+  });
+});

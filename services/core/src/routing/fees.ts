@@ -1,0 +1,51 @@
+import type { Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { currencyExponent } from "../money";
+
+// What a provider charges for one payment or message: a percentage of the
+// amount plus a fixed part, looked up by provider, currency and country.
+
+export interface FeeQuery {
+  provider: string;
+  currency: string;
+  // ISO 3166-1 alpha-2; empty when unknown.
+  country: string;
+  // Minor units of `currency`.
+  amount: bigint;
+}
+
+// Higher is more specific: provider+currency+country > provider+currency >
+// provider+country > provider. Undefined: the fee does not apply.
+function specificity(fee: Fee, query: FeeQuery): number | undefined {
+  if (fee.provider !== query.provider) return undefined;
+  const currency = fee.currency.toUpperCase();
+  const country = fee.country.toUpperCase();
+  if (currency !== "" && currency !== query.currency) return undefined;
+  if (country !== "" && country !== query.country) return undefined;
+  return (currency !== "" ? 2 : 0) + (country !== "" ? 1 : 0);
+}
+
+// The most specific fee that applies; the first one listed wins a tie.
+export function findFee(fees: readonly Fee[], query: FeeQuery): Fee | undefined {
+  let best: { fee: Fee; rank: number } | undefined;
+  for (const fee of fees) {
+    const rank = specificity(fee, query);
+    if (rank !== undefined && (best === undefined || rank > best.rank)) best = { fee, rank };
+  }
+  return best?.fee;
+}
+
+// The fee in minor units of the query's currency, rounded half up. The
+// percentage is basis points of the amount; the fixed part is millionths of
+// the major unit, so both are summed over a common denominator of 10^6.
+export function feeAmount(fee: Fee, amount: bigint, currency: string): bigint {
+  const numerator = amount * BigInt(fee.percentageBps) * 100n + fee.fixedMicros * 10n ** BigInt(currencyExponent(currency));
+  return (numerator + 500_000n) / 1_000_000n;
+}
+
+// A tenant's own fees override the published defaults: any of them that
+// applies wins over every default, so a negotiated provider-wide rate is not
+// undercut by a more specific list price. Undefined: no fee is known.
+export function estimateFee(query: FeeQuery, overrides: readonly Fee[], defaults: readonly Fee[]): bigint | undefined {
+  const fee = findFee(overrides, query) ?? findFee(defaults, query);
+  return fee ? feeAmount(fee, query.amount, query.currency) : undefined;
+}

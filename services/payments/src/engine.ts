@@ -1,0 +1,710 @@
+import { create } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { RoutingStrategy, type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import {
+  apiError,
+  decideRoute,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  orderCandidates,
+  successRateWindowMs,
+  type Candidate,
+  type CircuitBreakers,
+  type Knex,
+  type Logger,
+  type PageRequest,
+  type ProviderAccountStore,
+  type ProviderAccountWithCredentials,
+  type ProviderDescriptor,
+  type RoutingProfileStore,
+} from "@onerouter/core";
+import {
+  ConnectorError,
+  type ConnectorContext,
+  type PaymentConnector,
+  type PaymentResult,
+  type PaymentWebhookEvent,
+  type ProviderFailure,
+  type WebhookInput,
+} from "./connectors/connector";
+import type { PaymentConnectorRegistration } from "./connectors/index";
+import { sandboxConnector } from "./connectors/sandbox/index";
+import { jsonColumn, storedError, toRefund } from "./mapping";
+import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
+import {
+  PaymentStore,
+  type AttemptRow,
+  type NewPayment,
+  type PaymentFilter,
+  type PaymentPatch,
+  type PaymentRow,
+  type RefundRow,
+  type Scope,
+} from "./store";
+
+// The payment engine: routes a payment over the tenant's provider accounts,
+// records one attempt per provider call, and fails over only when the
+// provider provably did not take the money. An ambiguous call (the provider
+// may have taken it) stops the routing until that provider says what became
+// of it; only "no record of it" lets the next provider be tried.
+
+export interface BuiltInSandbox {
+  // Where the in-process sandbox listens: the base_url of sandbox accounts
+  // that have none, so stored accounts survive restarts on a new port.
+  baseUrl: string;
+  // Where the sandbox can reach this server, for its webhooks; unknown until
+  // the server listens.
+  webhookBaseUrl?: () => string | undefined;
+}
+
+export interface PaymentEngineOptions {
+  knex: Knex;
+  accounts: ProviderAccountStore;
+  profiles: RoutingProfileStore;
+  breakers: CircuitBreakers;
+  connectors: readonly PaymentConnectorRegistration[];
+  providerTimeoutMs: number;
+  builtInSandbox?: BuiltInSandbox;
+  logger?: Logger;
+}
+
+// What one provider call told us about the money.
+type CallOutcome =
+  | { kind: "answered"; result: PaymentResult }
+  // Provably not taken: failing over is safe.
+  | { kind: "not_taken"; error: ProviderError }
+  // The provider refused the request itself: no other provider would do better.
+  | { kind: "rejected"; error: ProviderError }
+  // Maybe taken: only that provider can tell.
+  | { kind: "unknown"; error: ProviderError };
+
+// What the routing does next after an attempt is recorded.
+type Step =
+  | { kind: "done" }
+  | { kind: "next"; decline?: ProviderError }
+  | { kind: "unknown" }
+  // Another process recorded this attempt's outcome first and carries on.
+  | { kind: "lost" };
+
+export class WebhookRejected extends Error {
+  constructor(
+    readonly status: 400 | 404,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const category = "payments";
+const resolverBatch = 50;
+
+export class PaymentEngine {
+  private readonly store: PaymentStore;
+  private readonly connectors: Map<string, PaymentConnector>;
+  readonly defaultFees: readonly Fee[];
+  // A PENDING attempt untouched this long has no live call behind it.
+  private readonly staleAfterMs: number;
+
+  constructor(private readonly options: PaymentEngineOptions) {
+    this.store = new PaymentStore(options.knex);
+    this.connectors = new Map(options.connectors.map((r) => [r.connector.name, r.connector]));
+    this.defaultFees = options.connectors.flatMap((r) => r.defaultFees);
+    this.staleAfterMs = 2 * options.providerTimeoutMs + 5000;
+  }
+
+  // For the admin API: what each connector needs and how to check an account.
+  providerDescriptors(): ProviderDescriptor[] {
+    return [...this.connectors.values()].map((connector) => ({
+      name: connector.name,
+      category,
+      credentialKeys: connector.credentialKeys,
+      testCredentials: (ctx) => connector.testCredentials({ ...ctx, settings: this.settings(connector.name, ctx.settings) }),
+    }));
+  }
+
+  async createPayment(scope: Scope, input: NewPayment): Promise<Payment> {
+    const payment = await this.store.createPayment(scope, input);
+    const { candidates, profile } = await this.candidates(payment, new Set());
+    await this.tryCandidates(payment, candidates, profile?.failoverOnDecline ?? false);
+    return this.paymentMessage(payment.id);
+  }
+
+  // Resolves the payment's unknown attempts first, so a reader sees the outcome.
+  async getPayment(scope: Scope, id: string): Promise<Payment> {
+    const payment = await this.requirePayment(scope, id);
+    if (payment.status === "processing") {
+      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      for (const attempt of attempts) {
+        if (attempt.status === "unknown" || (attempt.status === "pending" && this.isStale(attempt))) {
+          await this.resolveAttempt(attempt);
+        }
+      }
+    }
+    return this.paymentMessage(id);
+  }
+
+  listPayments(scope: Scope, filter: PaymentFilter, page: PageRequest) {
+    return this.store.listPayments(scope, filter, page);
+  }
+
+  async capturePayment(scope: Scope, id: string, amount: bigint): Promise<Payment> {
+    const payment = await this.requirePayment(scope, id);
+    if (payment.status !== "requires_capture") {
+      throw paymentStateInvalid(id, payment.status, "CapturePayment", ["requires_capture"]);
+    }
+    const capturable = BigInt(payment.amount_capturable);
+    const toCapture = amount === 0n ? capturable : amount;
+    if (toCapture > capturable) {
+      throw invalidArgument("amount", `must be at most the capturable amount ${capturable}`, "CAPTURE_AMOUNT_TOO_LARGE");
+    }
+    const result = await this.followUp(payment, "CapturePayment", "succeeded", (connector, ctx) =>
+      connector.capturePayment(ctx, {
+        providerPaymentId: payment.provider_payment_id,
+        amount: toCapture,
+        currency: payment.currency,
+        // Stable, so a retried capture of the same amount is one capture at the provider.
+        idempotencyKey: `${payment.id}_capture_${toCapture}`,
+      }),
+    );
+    await this.applyResult(payment, result, toCapture);
+    return this.paymentMessage(id);
+  }
+
+  async cancelPayment(scope: Scope, id: string): Promise<Payment> {
+    const payment = await this.requirePayment(scope, id);
+    if (payment.status !== "requires_capture" && payment.status !== "requires_action") {
+      throw paymentStateInvalid(id, payment.status, "CancelPayment", ["requires_capture", "requires_action"]);
+    }
+    const result = await this.followUp(payment, "CancelPayment", "canceled", (connector, ctx) =>
+      connector.cancelPayment(ctx, { providerPaymentId: payment.provider_payment_id, idempotencyKey: `${payment.id}_cancel` }),
+    );
+    await this.applyResult(payment, result, 0n);
+    return this.paymentMessage(id);
+  }
+
+  // `amount` 0 refunds everything not refunded yet.
+  async refundPayment(
+    scope: Scope,
+    paymentId: string,
+    input: { amount: bigint; reason: string; metadata: Record<string, string> },
+  ): Promise<{ refund: Refund; payment: Payment }> {
+    const reserved = await this.store.reserveRefund(
+      scope,
+      paymentId,
+      (payment) => {
+        if (payment.status !== "succeeded") throw paymentStateInvalid(paymentId, payment.status, "RefundPayment", ["succeeded"]);
+        const refundable = BigInt(payment.amount_captured) - BigInt(payment.amount_refunded);
+        if (refundable <= 0n) {
+          throw failedPrecondition("PAYMENT_FULLY_REFUNDED", `payment ${paymentId} has nothing left to refund`, { payment_id: paymentId });
+        }
+        const amount = input.amount === 0n ? refundable : input.amount;
+        if (amount > refundable) {
+          throw invalidArgument("amount", `must be at most the refundable amount ${refundable}`, "REFUND_AMOUNT_TOO_LARGE");
+        }
+        return amount;
+      },
+      input,
+    );
+    if (!reserved) throw notFound("payment", paymentId);
+    await this.sendRefund(reserved.refund);
+    const refund = await this.store.findRefund(scope, reserved.refund.id);
+    return { refund: toRefund(refund!), payment: await this.paymentMessage(paymentId) };
+  }
+
+  async getRefund(scope: Scope, id: string): Promise<Refund> {
+    const refund = await this.store.findRefund(scope, id);
+    if (!refund) throw notFound("refund", id);
+    return toRefund(refund);
+  }
+
+  listRefunds(scope: Scope, paymentId: string, page: PageRequest) {
+    return this.store.listRefunds(scope, paymentId, page);
+  }
+
+  // One round of the background resolver: unknown attempts, attempts left
+  // pending by a process that died, refunds whose provider call never answered.
+  async resolvePending(): Promise<void> {
+    const now = Date.now();
+    const attempts = await this.store.unresolvedAttempts(
+      new Date(now - this.options.providerTimeoutMs),
+      new Date(now - this.staleAfterMs),
+      resolverBatch,
+    );
+    for (const attempt of attempts) {
+      await this.resolveAttempt(attempt).catch((err: unknown) =>
+        this.options.logger?.error({ err, attempt: attempt.id }, "resolving a payment attempt failed"),
+      );
+    }
+    for (const refund of await this.store.unsentRefunds(new Date(now - this.staleAfterMs), resolverBatch)) {
+      await this.sendRefund(refund).catch((err: unknown) =>
+        this.options.logger?.error({ err, refund: refund.id }, "resending a refund failed"),
+      );
+    }
+  }
+
+  // Runs resolvePending every `intervalMs` until stopped; stop waits for a running round.
+  startResolver(intervalMs = 30_000): { stop(): Promise<void> } {
+    let running: Promise<void> | undefined;
+    const timer = setInterval(() => {
+      running ??= this.resolvePending().finally(() => (running = undefined));
+    }, intervalMs);
+    timer.unref();
+    return {
+      async stop() {
+        clearInterval(timer);
+        await running;
+      },
+    };
+  }
+
+  // Verifies and applies an inbound provider webhook. The account id in the
+  // URL is the routing key, whatever the tenant; the event is stored and
+  // applied once per provider event id.
+  async receiveWebhook(provider: string, accountId: string, input: WebhookInput): Promise<"applied" | "duplicate"> {
+    const connector = this.connectors.get(provider);
+    const located = await this.store.locateAccount(accountId);
+    if (!connector || !located || located.provider !== provider || located.category !== category) {
+      throw new WebhookRejected(404, `no ${provider} payments account ${accountId}`);
+    }
+    const account = await this.options.accounts.getWithCredentials(located, accountId);
+    if (!account) throw new WebhookRejected(404, `no ${provider} payments account ${accountId}`);
+    let event: PaymentWebhookEvent;
+    try {
+      event = await connector.parseWebhook(this.context(account), input);
+    } catch (err) {
+      if (err instanceof ConnectorError && err.kind === "invalid_signature") throw new WebhookRejected(400, err.message);
+      throw err;
+    }
+    return this.store.applyWebhook(account, event, input.rawBody, (failure) => this.providerError(provider, failure));
+  }
+
+  private async tryCandidates(
+    payment: PaymentRow,
+    candidates: readonly Candidate<ProviderAccountWithCredentials>[],
+    failoverOnDecline: boolean,
+    earlierDecline?: ProviderError,
+  ): Promise<void> {
+    let decline = earlierDecline;
+    let tried = 0;
+    for (const { account, estimatedFee } of candidates) {
+      if (!this.options.breakers.tryAcquire(account.id, account.provider)) continue;
+      tried += 1;
+      let attempt: AttemptRow;
+      try {
+        attempt = await this.store.startAttempt(payment, account, estimatedFee ?? 0n);
+      } catch (err) {
+        // No call was made: a half-open circuit's probe goes to the next payment.
+        this.options.breakers.recordInconclusive(account.id, account.provider);
+        throw err;
+      }
+      const started = performance.now();
+      const outcome = await this.callCreate(account, attempt, payment);
+      let step = await this.settle(payment, attempt, ["pending"], outcome, failoverOnDecline, Math.round(performance.now() - started));
+      if (step.kind === "unknown") {
+        // Ask the same provider what became of it before anything else happens.
+        const synced = await this.sync(account, attempt.id, payment);
+        step = await this.settle(payment, attempt, ["unknown"], synced, failoverOnDecline);
+      }
+      if (step.kind !== "next") return;
+      decline = step.decline ?? decline;
+    }
+    const error =
+      decline ??
+      create(ProviderErrorSchema, {
+        reason: "NO_PROVIDER_AVAILABLE",
+        message:
+          candidates.length === 0
+            ? "no enabled provider account can take this payment"
+            : `no provider account could take the payment (${tried} tried, ${candidates.length - tried} skipped with an open circuit)`,
+      });
+    await this.store.changePayment(payment.id, { status: "failed", patch: { error: storedError(error) } });
+  }
+
+  private async callCreate(account: ProviderAccountWithCredentials, attempt: AttemptRow, payment: PaymentRow): Promise<CallOutcome> {
+    const connector = this.connector(account.provider);
+    let outcome: CallOutcome;
+    try {
+      const result = await connector.createPayment(this.context(account), {
+        attemptId: attempt.id,
+        paymentId: payment.id,
+        amount: BigInt(payment.amount),
+        currency: payment.currency,
+        captureMethod: payment.capture_method,
+        paymentMethodToken: payment.payment_method_token || undefined,
+        customer: jsonColumn(payment.customer),
+        description: payment.description || undefined,
+        metadata: jsonColumn(payment.metadata),
+        returnUrl: payment.return_url || undefined,
+      });
+      outcome = { kind: "answered", result };
+    } catch (err) {
+      outcome = this.classify(account.provider, err);
+    }
+    this.recordHealth(account, outcome);
+    return outcome;
+  }
+
+  // What the provider knows of the attempt: an answer, "no record" (never
+  // taken), or still unknown when it cannot be asked.
+  private async sync(account: ProviderAccountWithCredentials, attemptId: string, payment: PaymentRow): Promise<CallOutcome> {
+    const attempt = await this.store.attempt(attemptId);
+    try {
+      const result = await this.connector(account.provider).syncPayment(this.context(account), {
+        attemptId,
+        providerPaymentId: attempt?.provider_payment_id || undefined,
+        amount: BigInt(payment.amount),
+        currency: payment.currency,
+      });
+      this.options.breakers.recordSuccess(account.id, account.provider);
+      if (result) return { kind: "answered", result };
+      return {
+        kind: "not_taken",
+        error: create(ProviderErrorSchema, {
+          reason: "PROVIDER_NO_RECORD",
+          message: "the call's outcome was unknown and the provider has no record of it, so it never took the payment",
+          provider: account.provider,
+        }),
+      };
+    } catch (err) {
+      const outcome = this.classify(account.provider, err);
+      this.recordHealth(account, outcome);
+      return { kind: "unknown", error: outcome.error };
+    }
+  }
+
+  // Records an attempt's outcome (if it is still in one of `from`) with
+  // what it does to the payment.
+  private async settle(
+    payment: PaymentRow,
+    attempt: AttemptRow,
+    from: readonly AttemptState[],
+    outcome: CallOutcome,
+    failoverOnDecline: boolean,
+    latencyMs?: number,
+  ): Promise<Step> {
+    const latency = latencyMs === undefined ? {} : { latency_ms: latencyMs };
+    switch (outcome.kind) {
+      case "answered": {
+        const { result } = outcome;
+        const states = statesFromProvider(result.status);
+        const error = result.failure ? this.providerError(attempt.provider, result.failure) : undefined;
+        const patch = { ...latency, status: states.attempt, error: storedError(error), provider_payment_id: result.providerPaymentId };
+        if (states.attempt === "declined" && failoverOnDecline) {
+          const recorded = await this.store.settleAttempt(attempt.id, from, patch, {});
+          return recorded ? { kind: "next", decline: error } : { kind: "lost" };
+        }
+        const recorded = await this.store.settleAttempt(attempt.id, from, patch, {
+          status: states.payment,
+          patch: paymentPatch(result, error, BigInt(payment.amount), BigInt(payment.amount)),
+        });
+        return recorded ? { kind: "done" } : { kind: "lost" };
+      }
+      case "not_taken": {
+        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error: storedError(outcome.error) }, {});
+        return recorded ? { kind: "next" } : { kind: "lost" };
+      }
+      case "rejected": {
+        const error = storedError(outcome.error);
+        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error }, {
+          status: "failed",
+          patch: { error },
+        });
+        return recorded ? { kind: "done" } : { kind: "lost" };
+      }
+      case "unknown": {
+        if (!from.includes("pending")) {
+          await this.store.touchAttempt(attempt.id);
+          return { kind: "unknown" };
+        }
+        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "unknown", error: storedError(outcome.error) }, {});
+        return recorded ? { kind: "unknown" } : { kind: "lost" };
+      }
+    }
+  }
+
+  // Asks the attempt's provider what happened and carries on from there:
+  // when the provider never got it, with the accounts not tried yet.
+  private async resolveAttempt(attempt: AttemptRow): Promise<void> {
+    const scope = { tenantId: attempt.tenant_id, environment: attempt.environment };
+    const [payment, account, profile] = await Promise.all([
+      this.store.findPayment(scope, attempt.payment_id),
+      this.options.accounts.getWithCredentials(scope, attempt.provider_account_id),
+      this.options.profiles.get({ ...scope, category }),
+    ]);
+    // Without its account the provider cannot be asked; the attempt stays unknown.
+    if (!payment || !account) return void (await this.store.touchAttempt(attempt.id));
+    const failoverOnDecline = profile?.failoverOnDecline ?? false;
+    const outcome = await this.sync(account, attempt.id, payment);
+    const step = await this.settle(payment, attempt, [attempt.status], outcome, failoverOnDecline);
+    if (step.kind !== "next") return;
+    const attempted = (await this.store.attemptsOf([payment.id])).get(payment.id) ?? [];
+    const { candidates } = await this.candidates(payment, new Set(attempted.map((a) => a.provider_account_id)));
+    await this.tryCandidates(payment, candidates, failoverOnDecline, step.decline);
+  }
+
+  private async candidates(
+    payment: PaymentRow,
+    exclude: ReadonlySet<string>,
+  ): Promise<{ profile: RoutingProfile | undefined; candidates: Candidate<ProviderAccountWithCredentials>[] }> {
+    const scope = { tenantId: payment.tenant_id, environment: payment.environment, category } as const;
+    const [profile, accounts] = await Promise.all([
+      this.options.profiles.get(scope),
+      this.options.accounts.listWithCredentials(scope),
+    ]);
+    const usable = accounts.filter((a) => {
+      const connector = this.connectors.get(a.provider);
+      return !exclude.has(a.id) && connector && (connector.currencies.length === 0 || connector.currencies.includes(payment.currency));
+    });
+    const request = { amount: BigInt(payment.amount), currency: payment.currency, country: jsonColumn(payment.customer).country ?? "" };
+    const decision = decideRoute(profile, request);
+    const successRates =
+      decision.strategy === RoutingStrategy.SUCCESS_RATE
+        ? await this.store.successRates(
+            scope,
+            usable.map((a) => a.id),
+            new Date(Date.now() - successRateWindowMs(profile)),
+          )
+        : undefined;
+    return {
+      profile,
+      candidates: orderCandidates(decision, {
+        accounts: usable,
+        request,
+        fees: profile?.fees ?? [],
+        defaultFees: this.defaultFees,
+        successRates,
+      }),
+    };
+  }
+
+  // A call about a payment the provider already holds (capture, cancel):
+  // it cannot go elsewhere, so failures become API errors. An ambiguous one
+  // is checked with the provider first, as the change may have happened.
+  private async followUp(
+    payment: PaymentRow,
+    operation: string,
+    expected: PaymentResult["status"],
+    call: (connector: PaymentConnector, ctx: ConnectorContext) => Promise<PaymentResult>,
+  ): Promise<PaymentResult> {
+    const account = await this.paymentAccount(payment);
+    const connector = this.connector(account.provider);
+    const ctx = this.context(account);
+    const metadata = { payment_id: payment.id, provider: account.provider, provider_account_id: account.id };
+    let outcome: CallOutcome;
+    try {
+      outcome = { kind: "answered", result: await call(connector, ctx) };
+    } catch (err) {
+      outcome = this.classify(account.provider, err);
+    }
+    this.recordHealth(account, outcome);
+    switch (outcome.kind) {
+      case "answered":
+        return outcome.result;
+      case "unknown": {
+        const synced = await connector
+          .syncPayment(ctx, {
+            attemptId: "",
+            providerPaymentId: payment.provider_payment_id,
+            amount: BigInt(payment.amount),
+            currency: payment.currency,
+          })
+          .catch(() => null);
+        if (synced?.status === expected) return synced;
+        throw apiError(
+          Code.Unavailable,
+          outcome.error.reason,
+          `${operation}: the provider's answer was lost (${outcome.error.message}); retrying is safe, the provider sees the same idempotency key`,
+          metadata,
+        );
+      }
+      case "not_taken":
+        throw apiError(
+          outcome.error.reason === "PROVIDER_AUTHENTICATION_FAILED" ? Code.FailedPrecondition : Code.Unavailable,
+          outcome.error.reason,
+          `${operation}: ${outcome.error.message}`,
+          metadata,
+        );
+      case "rejected":
+        throw apiError(Code.FailedPrecondition, outcome.error.reason, `${operation}: the provider refused: ${outcome.error.message}`, {
+          ...metadata,
+          provider_code: outcome.error.providerCode,
+        });
+    }
+  }
+
+  private async applyResult(payment: PaymentRow, result: PaymentResult, captured: bigint): Promise<void> {
+    const error = result.failure ? this.providerError(payment.provider, result.failure) : undefined;
+    await this.store.changePayment(payment.id, {
+      status: statesFromProvider(result.status).payment,
+      patch: paymentPatch(result, error, BigInt(payment.amount), captured),
+    });
+  }
+
+  // Sends a PENDING refund to the provider, under the refund id as the
+  // provider's idempotency key, so sending it again is safe.
+  private async sendRefund(refund: RefundRow): Promise<void> {
+    const scope = { tenantId: refund.tenant_id, environment: refund.environment };
+    const [account, payment] = await Promise.all([
+      this.options.accounts.getWithCredentials(scope, refund.provider_account_id),
+      this.store.findPayment(scope, refund.payment_id),
+    ]);
+    if (!account || !payment) {
+      const error = create(ProviderErrorSchema, {
+        reason: "PROVIDER_ACCOUNT_UNAVAILABLE",
+        message: `the provider account ${refund.provider_account_id} that took the payment no longer exists`,
+        provider: refund.provider,
+      });
+      await this.store.settleRefund(refund.id, { status: "failed", error: storedError(error) });
+      return;
+    }
+    let outcome: Exclude<CallOutcome, { kind: "answered" }>;
+    try {
+      const result = await this.connector(account.provider).refundPayment(this.context(account), {
+        providerPaymentId: payment.provider_payment_id,
+        amount: BigInt(refund.amount),
+        currency: refund.currency,
+        refundId: refund.id,
+        idempotencyKey: refund.id,
+        reason: refund.reason || undefined,
+      });
+      this.options.breakers.recordSuccess(account.id, account.provider);
+      const error = result.failure ? this.providerError(account.provider, result.failure) : undefined;
+      await this.store.settleRefund(refund.id, {
+        status: result.status,
+        provider_refund_id: result.providerRefundId,
+        error: storedError(error),
+      });
+      return;
+    } catch (err) {
+      outcome = this.classify(account.provider, err);
+    }
+    this.recordHealth(account, outcome);
+    // Left pending: the resolver sends it again under the same idempotency key.
+    if (outcome.kind === "unknown") return void (await this.store.touchRefund(refund.id));
+    await this.store.settleRefund(refund.id, { status: "failed", error: storedError(outcome.error) });
+  }
+
+  private async paymentAccount(payment: PaymentRow): Promise<ProviderAccountWithCredentials> {
+    const account = await this.options.accounts.getWithCredentials(
+      { tenantId: payment.tenant_id, environment: payment.environment },
+      payment.provider_account_id,
+    );
+    if (!account) {
+      throw failedPrecondition(
+        "PROVIDER_ACCOUNT_UNAVAILABLE",
+        `the provider account ${payment.provider_account_id} that holds payment ${payment.id} no longer exists`,
+        { payment_id: payment.id, provider_account_id: payment.provider_account_id },
+      );
+    }
+    return account;
+  }
+
+  private classify(provider: string, err: unknown): Exclude<CallOutcome, { kind: "answered" }> {
+    if (!(err instanceof ConnectorError)) {
+      // A connector bug, not a provider answer: the call may still have gone out.
+      this.options.logger?.error({ err, provider }, "payment connector failed unexpectedly");
+      return { kind: "unknown", error: this.providerError(provider) };
+    }
+    const error = create(ProviderErrorSchema, {
+      reason: err.details.reason ?? defaultReasons[err.kind],
+      message: err.message,
+      provider,
+      providerCode: err.details.providerCode ?? "",
+    });
+    switch (err.kind) {
+      case "not_processed":
+        return { kind: "not_taken", error };
+      case "ambiguous":
+        return { kind: "unknown", error };
+      case "invalid_request":
+      case "invalid_signature":
+        return { kind: "rejected", error };
+    }
+  }
+
+  private recordHealth(account: { id: string; provider: string }, outcome: CallOutcome): void {
+    const { breakers } = this.options;
+    if (outcome.kind === "not_taken") breakers.recordFailure(account.id, account.provider);
+    else if (outcome.kind === "unknown") breakers.recordInconclusive(account.id, account.provider);
+    else breakers.recordSuccess(account.id, account.provider);
+  }
+
+  private providerError(provider: string, failure?: ProviderFailure): ProviderError {
+    return create(ProviderErrorSchema, {
+      reason: failure?.reason ?? "PROVIDER_ERROR",
+      message: failure?.message ?? "the provider call failed unexpectedly",
+      declineCode: failure?.declineCode ?? "",
+      provider,
+      providerCode: failure?.providerCode ?? "",
+    });
+  }
+
+  private context(account: ProviderAccountWithCredentials): ConnectorContext {
+    return {
+      credentials: account.credentials,
+      settings: this.settings(account.provider, account.settings, account.id),
+      timeoutMs: this.options.providerTimeoutMs,
+    };
+  }
+
+  // Sandbox accounts without a base_url use the built-in sandbox, which then
+  // sends their webhooks to this server.
+  private settings(provider: string, settings: Record<string, string>, accountId?: string): Record<string, string> {
+    const sandbox = this.options.builtInSandbox;
+    if (provider !== sandboxConnector.name || !sandbox || settings.base_url) return settings;
+    const resolved: Record<string, string> = { ...settings, base_url: sandbox.baseUrl };
+    const webhookBaseUrl = sandbox.webhookBaseUrl?.();
+    if (accountId && webhookBaseUrl && !settings.webhook_url) {
+      resolved.webhook_url = `${webhookBaseUrl}${inboundWebhookPath(provider, accountId)}`;
+    }
+    return resolved;
+  }
+
+  private connector(provider: string): PaymentConnector {
+    const connector = this.connectors.get(provider);
+    if (!connector) throw new Error(`no payment connector named ${provider}`);
+    return connector;
+  }
+
+  private async requirePayment(scope: Scope, id: string): Promise<PaymentRow> {
+    const payment = await this.store.findPayment(scope, id);
+    if (!payment) throw notFound("payment", id);
+    return payment;
+  }
+
+  // For a payment whose scope was checked already.
+  private async paymentMessage(id: string): Promise<Payment> {
+    return this.store.toMessage(await this.store.paymentById(id));
+  }
+
+  private isStale(attempt: AttemptRow): boolean {
+    return Date.now() - new Date(attempt.updated_at).getTime() > this.staleAfterMs;
+  }
+}
+
+const defaultReasons: Record<ConnectorError["kind"], string> = {
+  not_processed: "PROVIDER_UNAVAILABLE",
+  ambiguous: "PROVIDER_TIMEOUT",
+  invalid_request: "PROVIDER_INVALID_REQUEST",
+  invalid_signature: "WEBHOOK_SIGNATURE_INVALID",
+};
+
+function inboundWebhookPath(provider: string, accountId: string): string {
+  return `/webhooks/inbound/${encodeURIComponent(provider)}/${encodeURIComponent(accountId)}`;
+}
+
+// The payment columns a provider's answer sets. Where the provider does not
+// say, an authorization holds the whole `amount` and a success captured `captured`.
+function paymentPatch(result: PaymentResult, error: ProviderError | undefined, amount: bigint, captured: bigint): PaymentPatch {
+  const { payment } = statesFromProvider(result.status);
+  return {
+    provider_payment_id: result.providerPaymentId,
+    redirect_url: result.redirectUrl ?? "",
+    amount_capturable: result.amountCapturable ?? (payment === "requires_capture" ? amount : 0n),
+    amount_captured: result.amountCaptured ?? (payment === "succeeded" ? captured : 0n),
+    error: storedError(error),
+  };
+}

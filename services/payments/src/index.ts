@@ -1,0 +1,6 @@
+export { paymentConnectors, type PaymentConnectorRegistration } from "./connectors/index";
+export { PaymentEngine, type BuiltInSandbox, type PaymentEngineOptions } from "./engine";
+export { inboundPaymentWebhookRoutes } from "./inbound-webhooks";
+export { paymentsMigrations } from "./migrations";
+export { paymentRoutes } from "./routes";
+export { ensureSandboxDefaults } from "./sandbox-defaults";

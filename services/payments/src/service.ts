@@ -1,0 +1,90 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  CancelPaymentResponseSchema,
+  CapturePaymentResponseSchema,
+  CreatePaymentResponseSchema,
+  GetPaymentResponseSchema,
+  GetRefundResponseSchema,
+  ListPaymentsResponseSchema,
+  ListRefundsResponseSchema,
+  PaymentService,
+  RefundPaymentResponseSchema,
+} from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import { environmentName, requireCaller, type Idempotency } from "@onerouter/core";
+import type { PaymentEngine } from "./engine";
+import type { Scope } from "./store";
+import { requireId, validAmount, validCreatePayment, validMetadata, validPaymentFilter, validReason } from "./validation";
+
+// PaymentService: checks each request, then hands it to the engine. Every
+// mutating method runs under the caller's Idempotency-Key.
+export function paymentService(engine: PaymentEngine, idempotency: Idempotency): ServiceImpl<typeof PaymentService> {
+  const { withIdempotency } = idempotency;
+  const { method } = PaymentService;
+  return {
+    async createPayment(req, ctx) {
+      const scope = callerScope(ctx);
+      const input = validCreatePayment(req);
+      return withIdempotency(ctx, method.createPayment, req, async () =>
+        create(CreatePaymentResponseSchema, { payment: await engine.createPayment(scope, input) }),
+      );
+    },
+
+    async getPayment(req, ctx) {
+      const scope = callerScope(ctx);
+      return create(GetPaymentResponseSchema, { payment: await engine.getPayment(scope, requireId("id", req.id)) });
+    },
+
+    async listPayments(req, ctx) {
+      const scope = callerScope(ctx);
+      const filter = validPaymentFilter(req);
+      return create(ListPaymentsResponseSchema, await engine.listPayments(scope, filter, req));
+    },
+
+    async capturePayment(req, ctx) {
+      const scope = callerScope(ctx);
+      const id = requireId("id", req.id);
+      const amount = validAmount("amount", req.amount, true);
+      return withIdempotency(ctx, method.capturePayment, req, async () =>
+        create(CapturePaymentResponseSchema, { payment: await engine.capturePayment(scope, id, amount) }),
+      );
+    },
+
+    async cancelPayment(req, ctx) {
+      const scope = callerScope(ctx);
+      const id = requireId("id", req.id);
+      validReason(req.reason);
+      return withIdempotency(ctx, method.cancelPayment, req, async () =>
+        create(CancelPaymentResponseSchema, { payment: await engine.cancelPayment(scope, id) }),
+      );
+    },
+
+    async refundPayment(req, ctx) {
+      const scope = callerScope(ctx);
+      const input = {
+        amount: validAmount("amount", req.amount, true),
+        reason: validReason(req.reason),
+        metadata: validMetadata("metadata", req.metadata),
+      };
+      const paymentId = requireId("payment_id", req.paymentId);
+      return withIdempotency(ctx, method.refundPayment, req, async () =>
+        create(RefundPaymentResponseSchema, await engine.refundPayment(scope, paymentId, input)),
+      );
+    },
+
+    async getRefund(req, ctx) {
+      const scope = callerScope(ctx);
+      return create(GetRefundResponseSchema, { refund: await engine.getRefund(scope, requireId("id", req.id)) });
+    },
+
+    async listRefunds(req, ctx) {
+      const scope = callerScope(ctx);
+      return create(ListRefundsResponseSchema, await engine.listRefunds(scope, req.paymentId, req));
+    },
+  };
+}
+
+function callerScope(ctx: HandlerContext): Scope {
+  const caller = requireCaller(ctx);
+  return { tenantId: caller.tenantId, environment: environmentName(caller.environment) };
+}

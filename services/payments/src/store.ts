@@ -1,0 +1,509 @@
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import {
+  appendEvent,
+  environmentFromName,
+  newId,
+  paginate,
+  type EnvironmentName,
+  type Knex,
+  type OutcomeCounts,
+  type PageRequest,
+} from "@onerouter/core";
+import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
+import { storedError, toPayment, toRefund } from "./mapping";
+import { canTransition, eventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
+
+// Persistence of payments, attempts and refunds. Every change of status is
+// written with its outbox event in one transaction; nothing here calls a
+// provider, so no transaction ever waits on one.
+
+export interface Scope {
+  tenantId: string;
+  environment: EnvironmentName;
+}
+
+type Amount = bigint | string;
+type JsonColumn<T> = T | string;
+
+export interface PaymentRow {
+  id: string;
+  tenant_id: string;
+  environment: EnvironmentName;
+  amount: Amount;
+  currency: string;
+  capture_method: "automatic" | "manual";
+  status: PaymentState;
+  customer: JsonColumn<Record<string, string>>;
+  description: string;
+  metadata: JsonColumn<Record<string, string>>;
+  payment_method_token: string;
+  return_url: string;
+  provider: string;
+  provider_account_id: string;
+  provider_payment_id: string;
+  redirect_url: string;
+  amount_capturable: Amount;
+  amount_captured: Amount;
+  amount_refunded: Amount;
+  error: JsonValue | string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AttemptRow {
+  id: string;
+  payment_id: string;
+  tenant_id: string;
+  environment: EnvironmentName;
+  provider: string;
+  provider_account_id: string;
+  status: AttemptState;
+  error: JsonValue | string | null;
+  latency_ms: number;
+  estimated_fee: Amount;
+  provider_payment_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface RefundRow {
+  id: string;
+  payment_id: string;
+  tenant_id: string;
+  environment: EnvironmentName;
+  amount: Amount;
+  currency: string;
+  status: RefundState;
+  reason: string;
+  provider: string;
+  provider_account_id: string;
+  provider_refund_id: string;
+  error: JsonValue | string | null;
+  metadata: JsonColumn<Record<string, string>>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+// Columns a change of a payment may set; amounts as bigint, errors as stored JSON.
+export interface PaymentPatch {
+  provider?: string;
+  provider_account_id?: string;
+  provider_payment_id?: string;
+  redirect_url?: string;
+  amount_capturable?: bigint;
+  amount_captured?: bigint;
+  error?: string | null;
+}
+
+export interface PaymentChange {
+  // Applied only when the payment's current status allows it.
+  status?: PaymentState;
+  patch?: PaymentPatch;
+}
+
+export interface AttemptPatch {
+  status: AttemptState;
+  error?: string | null;
+  latency_ms?: number;
+  provider_payment_id?: string;
+}
+
+export interface NewPayment {
+  amount: bigint;
+  currency: string;
+  captureMethod: "automatic" | "manual";
+  customer: Record<string, string>;
+  description: string;
+  metadata: Record<string, string>;
+  paymentMethodToken: string;
+  returnUrl: string;
+}
+
+export interface PaymentFilter {
+  status?: PaymentState;
+  provider?: string;
+  createTime?: TimeRange;
+}
+
+// Attempt statuses a provider's answer counts as a success, for SUCCESS_RATE.
+const successfulAttempts: AttemptState[] = ["succeeded", "requires_capture", "requires_action"];
+
+function stringify(patch: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(patch).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
+}
+
+export class PaymentStore {
+  constructor(private readonly knex: Knex) {}
+
+  async createPayment(scope: Scope, input: NewPayment): Promise<PaymentRow> {
+    const now = new Date();
+    return this.knex.transaction(async (trx) => {
+      const [row] = (await trx("payments")
+        .insert({
+          id: newId("pay"),
+          tenant_id: scope.tenantId,
+          environment: scope.environment,
+          amount: input.amount.toString(),
+          currency: input.currency,
+          capture_method: input.captureMethod,
+          status: "processing",
+          customer: JSON.stringify(input.customer),
+          description: input.description,
+          metadata: JSON.stringify(input.metadata),
+          payment_method_token: input.paymentMethodToken,
+          return_url: input.returnUrl,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning("*")) as PaymentRow[];
+      await this.paymentEvent(trx, "payment.created", row!);
+      return row!;
+    });
+  }
+
+  async findPayment(scope: Scope, id: string, trx: Knex = this.knex): Promise<PaymentRow | undefined> {
+    return (await trx("payments")
+      .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
+      .first()) as PaymentRow | undefined;
+  }
+
+  async paymentById(id: string): Promise<PaymentRow> {
+    return (await this.knex("payments").where({ id }).first()) as PaymentRow;
+  }
+
+  async attemptsOf(paymentIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, AttemptRow[]>> {
+    const rows = (await trx("payment_attempts")
+      .whereIn("payment_id", paymentIds)
+      .orderBy([{ column: "created_at" }, { column: "id" }])) as AttemptRow[];
+    const byPayment = new Map<string, AttemptRow[]>(paymentIds.map((id) => [id, []]));
+    for (const row of rows) byPayment.get(row.payment_id)?.push(row);
+    return byPayment;
+  }
+
+  async toMessage(row: PaymentRow, trx: Knex = this.knex): Promise<Payment> {
+    return toPayment(row, (await this.attemptsOf([row.id], trx)).get(row.id) ?? []);
+  }
+
+  async listPayments(scope: Scope, filter: PaymentFilter, page: PageRequest): Promise<{ payments: Payment[]; nextPageToken: string }> {
+    const query = this.knex("payments").where({ tenant_id: scope.tenantId, environment: scope.environment });
+    if (filter.status) query.andWhere("status", filter.status);
+    if (filter.provider) query.andWhere("provider", filter.provider);
+    if (filter.createTime?.startTime) query.andWhere("created_at", ">=", timestampDate(filter.createTime.startTime));
+    if (filter.createTime?.endTime) query.andWhere("created_at", "<", timestampDate(filter.createTime.endTime));
+    const { rows, nextPageToken } = await paginate<PaymentRow>(query, page);
+    const attempts = await this.attemptsOf(rows.map((r) => r.id));
+    return { payments: rows.map((r) => toPayment(r, attempts.get(r.id) ?? [])), nextPageToken };
+  }
+
+  // A new PENDING attempt; the payment now names its account.
+  async startAttempt(
+    payment: PaymentRow,
+    account: { id: string; provider: string },
+    estimatedFee: bigint,
+  ): Promise<AttemptRow> {
+    const now = new Date();
+    return this.knex.transaction(async (trx) => {
+      const [row] = (await trx("payment_attempts")
+        .insert({
+          id: newId("att"),
+          payment_id: payment.id,
+          tenant_id: payment.tenant_id,
+          environment: payment.environment,
+          provider: account.provider,
+          provider_account_id: account.id,
+          status: "pending",
+          estimated_fee: estimatedFee.toString(),
+          created_at: now,
+          updated_at: now,
+        })
+        .returning("*")) as AttemptRow[];
+      await trx("payments")
+        .where({ id: payment.id })
+        .update({ provider: account.provider, provider_account_id: account.id, provider_payment_id: "", updated_at: now });
+      return row!;
+    });
+  }
+
+  // Records an attempt's outcome and what it does to the payment, in one
+  // transaction, if the attempt is still in one of `from`. Undefined when
+  // another process settled it first.
+  async settleAttempt(
+    attemptId: string,
+    from: readonly AttemptState[],
+    patch: AttemptPatch,
+    change: PaymentChange,
+    trx?: Knex.Transaction,
+  ): Promise<PaymentRow | undefined> {
+    const run = async (t: Knex.Transaction) => {
+      const [attempt] = (await t("payment_attempts")
+        .where({ id: attemptId })
+        .whereIn("status", from)
+        .update({ ...patch, updated_at: new Date() })
+        .returning("*")) as AttemptRow[];
+      if (!attempt) return undefined;
+      return this.changePayment(attempt.payment_id, change, t);
+    };
+    return trx ? run(trx) : this.knex.transaction(run);
+  }
+
+  // Marks an attempt as looked at, so the resolver's next round waits its turn.
+  async touchAttempt(attemptId: string): Promise<void> {
+    await this.knex("payment_attempts").where({ id: attemptId }).update({ updated_at: new Date() });
+  }
+
+  // Locks the payment and applies the change when its status allows it,
+  // with the events the change of status calls for.
+  async changePayment(paymentId: string, change: PaymentChange, trx?: Knex.Transaction): Promise<PaymentRow> {
+    const run = async (t: Knex.Transaction) => {
+      const current = (await t("payments").where({ id: paymentId }).forUpdate().first()) as PaymentRow;
+      const to = change.status ?? current.status;
+      if (to !== current.status && !canTransition(current.status, to)) return current;
+      const [row] = (await t("payments")
+        .where({ id: paymentId })
+        .update({ ...stringify(change.patch ?? {}), status: to, updated_at: new Date() })
+        .returning("*")) as PaymentRow[];
+      if (to !== current.status) {
+        for (const type of eventTypes(current.status, to)) await this.paymentEvent(t, type, row!);
+      }
+      return row!;
+    };
+    return trx ? run(trx) : this.knex.transaction(run);
+  }
+
+  async successRates(scope: Scope, accountIds: readonly string[], since: Date): Promise<Map<string, OutcomeCounts>> {
+    const rows = (await this.knex("payment_attempts")
+      .select("provider_account_id")
+      .count({ attempts: "*" })
+      .select(this.knex.raw(`count(*) filter (where status in (${successfulAttempts.map(() => "?").join(", ")})) as successes`, successfulAttempts))
+      .where({ tenant_id: scope.tenantId, environment: scope.environment })
+      .whereIn("provider_account_id", accountIds)
+      .whereNotIn("status", ["pending", "unknown"])
+      .andWhere("created_at", ">=", since)
+      .groupBy("provider_account_id")) as { provider_account_id: string; attempts: unknown; successes: unknown }[];
+    return new Map(rows.map((r) => [r.provider_account_id, { attempts: Number(r.attempts), successes: Number(r.successes) }]));
+  }
+
+  // UNKNOWN attempts last looked at before `unknownBefore`, and PENDING ones
+  // untouched since `pendingBefore` (their process died mid-call, or the
+  // provider said it was still processing).
+  async unresolvedAttempts(unknownBefore: Date, pendingBefore: Date, limit: number): Promise<AttemptRow[]> {
+    return (await this.knex("payment_attempts")
+      .where((q) =>
+        q
+          .where((u) => u.where("status", "unknown").andWhere("updated_at", "<", unknownBefore))
+          .orWhere((p) => p.where("status", "pending").andWhere("updated_at", "<", pendingBefore)),
+      )
+      .orderBy("updated_at")
+      .limit(limit)) as AttemptRow[];
+  }
+
+  async attempt(id: string): Promise<AttemptRow | undefined> {
+    return (await this.knex("payment_attempts").where({ id }).first()) as AttemptRow | undefined;
+  }
+
+  // Reserves `amount` of the payment's refundable amount for a new PENDING
+  // refund, under the payment's row lock so concurrent refunds cannot
+  // together exceed what was captured. `check` sees the locked payment and
+  // throws when the refund is not allowed; it returns the amount to refund.
+  async reserveRefund(
+    scope: Scope,
+    paymentId: string,
+    check: (payment: PaymentRow) => bigint,
+    input: { reason: string; metadata: Record<string, string> },
+  ): Promise<{ refund: RefundRow; payment: PaymentRow } | undefined> {
+    return this.knex.transaction(async (trx) => {
+      const payment = (await trx("payments")
+        .where({ id: paymentId, tenant_id: scope.tenantId, environment: scope.environment })
+        .forUpdate()
+        .first()) as PaymentRow | undefined;
+      if (!payment) return undefined;
+      const amount = check(payment);
+      const now = new Date();
+      const [refund] = (await trx("refunds")
+        .insert({
+          id: newId("re"),
+          payment_id: payment.id,
+          tenant_id: payment.tenant_id,
+          environment: payment.environment,
+          amount: amount.toString(),
+          currency: payment.currency,
+          status: "pending",
+          reason: input.reason,
+          provider: payment.provider,
+          provider_account_id: payment.provider_account_id,
+          metadata: JSON.stringify(input.metadata),
+          created_at: now,
+          updated_at: now,
+        })
+        .returning("*")) as RefundRow[];
+      const [updated] = (await trx("payments")
+        .where({ id: payment.id })
+        .update({ amount_refunded: (BigInt(payment.amount_refunded) + amount).toString(), updated_at: now })
+        .returning("*")) as PaymentRow[];
+      return { refund: refund!, payment: updated! };
+    });
+  }
+
+  // Moves a PENDING refund on: SUCCEEDED or FAILED with its event (a failed
+  // refund gives its amount back), or stays PENDING with what the provider
+  // said. Undefined when it was no longer pending.
+  async settleRefund(
+    refundId: string,
+    patch: { status: RefundState; provider_refund_id?: string; error?: string | null },
+    trx?: Knex.Transaction,
+  ): Promise<{ refund: RefundRow; payment: PaymentRow } | undefined> {
+    const run = async (t: Knex.Transaction) => {
+      const [refund] = (await t("refunds")
+        .where({ id: refundId, status: "pending" })
+        .update({ ...patch, updated_at: new Date() })
+        .returning("*")) as RefundRow[];
+      if (!refund) return undefined;
+      let payment = (await t("payments").where({ id: refund.payment_id }).forUpdate().first()) as PaymentRow;
+      if (refund.status === "failed") {
+        const [released] = (await t("payments")
+          .where({ id: payment.id })
+          .update({ amount_refunded: (BigInt(payment.amount_refunded) - BigInt(refund.amount)).toString(), updated_at: new Date() })
+          .returning("*")) as PaymentRow[];
+        payment = released!;
+      }
+      if (refund.status !== "pending") await this.refundEvent(t, `refund.${refund.status}`, refund, payment);
+      return { refund, payment };
+    };
+    return trx ? run(trx) : this.knex.transaction(run);
+  }
+
+  async findRefund(scope: Scope, id: string): Promise<RefundRow | undefined> {
+    return (await this.knex("refunds")
+      .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
+      .first()) as RefundRow | undefined;
+  }
+
+  async listRefunds(scope: Scope, paymentId: string, page: PageRequest) {
+    const query = this.knex("refunds").where({ tenant_id: scope.tenantId, environment: scope.environment });
+    if (paymentId !== "") query.andWhere("payment_id", paymentId);
+    const { rows, nextPageToken } = await paginate<RefundRow>(query, page);
+    return { refunds: rows.map(toRefund), nextPageToken };
+  }
+
+  // PENDING refunds whose provider call never answered, untouched since `before`.
+  async unsentRefunds(before: Date, limit: number): Promise<RefundRow[]> {
+    return (await this.knex("refunds")
+      .where({ status: "pending", provider_refund_id: "" })
+      .andWhere("updated_at", "<", before)
+      .orderBy("updated_at")
+      .limit(limit)) as RefundRow[];
+  }
+
+  async touchRefund(refundId: string): Promise<void> {
+    await this.knex("refunds").where({ id: refundId }).update({ updated_at: new Date() });
+  }
+
+  // Where an inbound webhook's account belongs, whatever the tenant.
+  async locateAccount(id: string): Promise<{ tenantId: string; environment: EnvironmentName; provider: string; category: string } | undefined> {
+    const row = (await this.knex("provider_accounts").where({ id }).first("tenant_id", "environment", "provider", "category")) as
+      | { tenant_id: string; environment: EnvironmentName; provider: string; category: string }
+      | undefined;
+    return row && { tenantId: row.tenant_id, environment: row.environment, provider: row.provider, category: row.category };
+  }
+
+  // Stores a verified webhook once per provider event id and applies it in
+  // the same transaction. A duplicate changes nothing.
+  async applyWebhook(
+    account: { id: string; tenantId: string; environment: EnvironmentName; provider: string },
+    event: PaymentWebhookEvent,
+    rawBody: Buffer,
+    providerError: (failure: ProviderFailure) => ProviderError,
+  ): Promise<"applied" | "duplicate"> {
+    return this.knex.transaction(async (trx) => {
+      const inserted = await trx("inbound_webhook_events")
+        .insert({
+          id: newId("whin"),
+          tenant_id: account.tenantId,
+          environment: account.environment,
+          provider: account.provider,
+          provider_account_id: account.id,
+          provider_event_id: event.providerEventId,
+          payload: rawBody,
+          received_at: new Date(),
+        })
+        .onConflict(["provider_account_id", "provider_event_id"])
+        .ignore()
+        .returning("id");
+      if (inserted.length === 0) return "duplicate";
+      const error = event.failure ? (storedError(providerError(event.failure)) ?? undefined) : undefined;
+      if (event.kind === "payment" && event.status) {
+        await this.applyPaymentWebhook(trx, account.id, event, event.status as ProviderPaymentStatus, error);
+      } else if (event.kind === "refund" && event.status && event.providerRefundId) {
+        const refund = (await trx("refunds")
+          .where({ provider_account_id: account.id, provider_refund_id: event.providerRefundId })
+          .first()) as RefundRow | undefined;
+        if (refund) await this.settleRefund(refund.id, { status: event.status as RefundState, ...(error ? { error } : {}) }, trx);
+      }
+      return "applied";
+    });
+  }
+
+  private async applyPaymentWebhook(
+    trx: Knex.Transaction,
+    accountId: string,
+    event: PaymentWebhookEvent,
+    status: ProviderPaymentStatus,
+    error: string | undefined,
+  ): Promise<void> {
+    if (!event.attemptId && !event.providerPaymentId) return;
+    const attempt = (await trx("payment_attempts")
+      .where(event.attemptId ? { id: event.attemptId } : { provider_payment_id: event.providerPaymentId })
+      .andWhere({ provider_account_id: accountId })
+      .first()) as AttemptRow | undefined;
+    if (!attempt) return;
+    const payment = (await trx("payments").where({ id: attempt.payment_id }).first()) as PaymentRow;
+    const states = statesFromProvider(status);
+    const patch: PaymentPatch = {
+      amount_capturable: states.payment === "requires_capture" ? BigInt(payment.amount) : 0n,
+      ...(event.amountCaptured !== undefined ? { amount_captured: event.amountCaptured } : {}),
+      ...(error ? { error } : {}),
+    };
+    const providerPaymentId = event.providerPaymentId || attempt.provider_payment_id;
+    // An unknown attempt, or one the provider said it was still processing,
+    // is resolved by the webhook. A pending attempt without a provider id has
+    // its call in flight, whose answer decides (failover included).
+    if (attempt.status === "unknown" || (attempt.status === "pending" && attempt.provider_payment_id !== "")) {
+      await this.settleAttempt(
+        attempt.id,
+        [attempt.status],
+        { status: states.attempt, error: error ?? null, provider_payment_id: providerPaymentId },
+        { status: states.payment, patch: { ...patch, provider_payment_id: providerPaymentId } },
+        trx,
+      );
+    } else if (
+      payment.provider_account_id === accountId &&
+      payment.provider_payment_id === providerPaymentId &&
+      payment.status !== states.payment
+    ) {
+      // Only news counts: the provider also reports states we already recorded.
+      await this.changePayment(payment.id, { status: states.payment, patch }, trx);
+    }
+  }
+
+  private async paymentEvent(trx: Knex.Transaction, type: string, row: PaymentRow) {
+    await appendEvent(trx, {
+      type,
+      tenantId: row.tenant_id,
+      environment: environmentFromName(row.environment),
+      data: { case: "payment", value: { payment: await this.toMessage(row, trx) } },
+    });
+  }
+
+  private async refundEvent(trx: Knex.Transaction, type: string, refund: RefundRow, payment: PaymentRow) {
+    await appendEvent(trx, {
+      type,
+      tenantId: refund.tenant_id,
+      environment: environmentFromName(refund.environment),
+      data: { case: "refund", value: { refund: toRefund(refund), payment: await this.toMessage(payment, trx) } },
+    });
+  }
+}

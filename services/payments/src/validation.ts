@@ -1,0 +1,112 @@
+import {
+  CaptureMethod,
+  PaymentStatus,
+  type CreatePaymentRequest,
+  type ListPaymentsRequest,
+} from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { invalidArgument, isCurrencyCode, isKnownCurrency } from "@onerouter/core";
+import { paymentStateOf } from "./state";
+import type { NewPayment, PaymentFilter } from "./store";
+
+// Request checks that answer INVALID_ARGUMENT naming the field, before
+// anything is stored or sent to a provider.
+
+// Stripe's metadata limits, which callers moving from it already respect.
+const maxMetadataEntries = 50;
+const maxMetadataKeyLength = 40;
+const maxMetadataValueLength = 500;
+
+export function requireId(field: string, value: string): string {
+  if (value === "") throw invalidArgument(field, "is required");
+  return value;
+}
+
+function maxLength(field: string, value: string, max: number): string {
+  if (value.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
+  return value;
+}
+
+export function validMetadata(field: string, metadata: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(metadata);
+  if (entries.length > maxMetadataEntries) throw invalidArgument(field, `must have at most ${maxMetadataEntries} entries`);
+  for (const [key, value] of entries) {
+    if (key === "" || key.length > maxMetadataKeyLength) {
+      throw invalidArgument(field, `keys must be 1 to ${maxMetadataKeyLength} characters (got "${key.slice(0, 50)}")`);
+    }
+    maxLength(`${field}[${key}]`, value, maxMetadataValueLength);
+  }
+  return metadata;
+}
+
+export function validAmount(field: string, amount: bigint, allowZero: boolean): bigint {
+  if (amount < 0n || (!allowZero && amount === 0n)) {
+    throw invalidArgument(field, allowZero ? "must not be negative" : "must be greater than 0");
+  }
+  return amount;
+}
+
+function validUrl(field: string, value: string): string {
+  if (value === "") return value;
+  maxLength(field, value, 2048);
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw invalidArgument(field, "must be an http(s) URL");
+  return value;
+}
+
+export function validCreatePayment(req: CreatePaymentRequest): NewPayment {
+  validAmount("amount", req.amount, false);
+  if (req.currency === "") throw invalidArgument("currency", "is required");
+  if (!isCurrencyCode(req.currency)) throw invalidArgument("currency", "must be an upper-case three-letter ISO 4217 code");
+  if (!isKnownCurrency(req.currency)) throw invalidArgument("currency", `${req.currency} is not an ISO 4217 currency`);
+  if (![CaptureMethod.UNSPECIFIED, CaptureMethod.AUTOMATIC, CaptureMethod.MANUAL].includes(req.captureMethod)) {
+    throw invalidArgument("capture_method", "must be CAPTURE_METHOD_AUTOMATIC or CAPTURE_METHOD_MANUAL");
+  }
+  const customer = req.customer;
+  const customerFields: Record<string, string> = {};
+  if (customer) {
+    for (const [name, value, max] of [
+      ["id", customer.id, 255],
+      ["email", customer.email, 320],
+      ["name", customer.name, 255],
+      ["phone", customer.phone, 32],
+    ] as const) {
+      if (value !== "") customerFields[name] = maxLength(`customer.${name}`, value, max);
+    }
+    if (customer.email !== "" && !/^[^\s@]+@[^\s@]+$/.test(customer.email)) {
+      throw invalidArgument("customer.email", "must be an email address");
+    }
+    if (customer.country !== "") {
+      if (!/^[A-Z]{2}$/.test(customer.country)) {
+        throw invalidArgument("customer.country", "must be an upper-case ISO 3166-1 alpha-2 code, e.g. US");
+      }
+      customerFields.country = customer.country;
+    }
+  }
+  return {
+    amount: req.amount,
+    currency: req.currency,
+    captureMethod: req.captureMethod === CaptureMethod.MANUAL ? "manual" : "automatic",
+    customer: customerFields,
+    description: maxLength("description", req.description, 1000),
+    metadata: validMetadata("metadata", req.metadata),
+    paymentMethodToken: maxLength("payment_method.token", req.paymentMethod?.token ?? "", 255),
+    returnUrl: validUrl("return_url", req.returnUrl),
+  };
+}
+
+export function validPaymentFilter(req: ListPaymentsRequest): PaymentFilter {
+  const filter: PaymentFilter = { provider: req.provider || undefined, createTime: req.createTime };
+  if (req.status !== PaymentStatus.UNSPECIFIED) {
+    filter.status = paymentStateOf(req.status);
+    if (!filter.status) throw invalidArgument("status", "is not a PaymentStatus");
+  }
+  const { startTime, endTime } = req.createTime ?? {};
+  if (startTime && endTime && timestampMs(startTime) > timestampMs(endTime)) {
+    throw invalidArgument("create_time", "start_time must not be after end_time");
+  }
+  return filter;
+}
+
+export function validReason(reason: string): string {
+  return maxLength("reason", reason, 500);
+}
