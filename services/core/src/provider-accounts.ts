@@ -180,10 +180,13 @@ export class ProviderAccountStore {
   }
 
   async delete(scope: { tenantId: string; environment: EnvironmentName }, id: string, trx: Knex = this.knex): Promise<boolean> {
-    const n = await trx("provider_accounts")
+    // knex's PGlite dialect answers delete() with a result object rather than
+    // a count, so ask for the deleted ids instead.
+    const deleted = await trx("provider_accounts")
       .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
-      .delete();
-    return n > 0;
+      .delete()
+      .returning("id");
+    return deleted.length > 0;
   }
 }
 

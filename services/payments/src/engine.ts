@@ -290,6 +290,8 @@ export class PaymentEngine {
     let decline = earlierDecline;
     let tried = 0;
     for (const { account, estimatedFee } of candidates) {
+      // A payment tokenized for named providers only cannot go elsewhere.
+      if (paymentMethodToken(payment, account.provider) === undefined && hasProviderTokensOnly(payment)) continue;
       if (!this.options.breakers.tryAcquire(account.id, account.provider)) continue;
       tried += 1;
       let attempt: AttemptRow;
@@ -333,7 +335,7 @@ export class PaymentEngine {
         amount: BigInt(payment.amount),
         currency: payment.currency,
         captureMethod: payment.capture_method,
-        paymentMethodToken: payment.payment_method_token || undefined,
+        paymentMethodToken: paymentMethodToken(payment, account.provider),
         customer: jsonColumn(payment.customer),
         description: payment.description || undefined,
         metadata: jsonColumn(payment.metadata),
@@ -360,6 +362,19 @@ export class PaymentEngine {
       });
       this.options.breakers.recordSuccess(account.id, account.provider);
       if (result) return { kind: "answered", result };
+      // Some providers' lookups lag behind their writes: until the lag has
+      // passed, "not found" is no proof that the money was not taken.
+      const settleMs = this.connector(account.provider).syncSettleMs ?? 0;
+      if (attempt && Date.now() - new Date(attempt.created_at).getTime() < settleMs) {
+        return {
+          kind: "unknown",
+          error: create(ProviderErrorSchema, {
+            reason: "PROVIDER_LOOKUP_PENDING",
+            message: `the provider's lookup can lag up to ${settleMs} ms behind; asking again later`,
+            provider: account.provider,
+          }),
+        };
+      }
       return {
         kind: "not_taken",
         error: create(ProviderErrorSchema, {
@@ -707,4 +722,12 @@ function paymentPatch(result: PaymentResult, error: ProviderError | undefined, a
     amount_captured: result.amountCaptured ?? (payment === "succeeded" ? captured : 0n),
     error: storedError(error),
   };
+}
+
+function paymentMethodToken(payment: PaymentRow, provider: string): string | undefined {
+  return jsonColumn(payment.payment_method_provider_tokens)[provider] || payment.payment_method_token || undefined;
+}
+
+function hasProviderTokensOnly(payment: PaymentRow): boolean {
+  return payment.payment_method_token === "" && Object.keys(jsonColumn(payment.payment_method_provider_tokens)).length > 0;
 }

@@ -91,4 +91,13 @@ export const paymentsMigrations: Migration[] = [
       });
     },
   },
+  {
+    name: "20261121_011_payments_provider_tokens",
+    async up(knex) {
+      await knex.schema.alterTable("payments", (t) => {
+        // Payment-method tokens by provider name, for failover across providers.
+        t.jsonb("payment_method_provider_tokens").notNullable().defaultTo("{}");
+      });
+    },
+  },
 ];

@@ -34,7 +34,7 @@ const budget = {
 };
 
 function payment(amount: bigint, currency: string, token = "tok_sandbox_success"): NewPayment {
-  return { amount, currency, captureMethod: "automatic", customer: {}, description: "", metadata: {}, paymentMethodToken: token, returnUrl: "" };
+  return { amount, currency, captureMethod: "automatic", customer: {}, description: "", metadata: {}, paymentMethodToken: token, paymentMethodProviderTokens: {}, returnUrl: "" };
 }
 
 describeEachEngine("payment routing", (engine) => {

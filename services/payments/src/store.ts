@@ -41,6 +41,7 @@ export interface PaymentRow {
   description: string;
   metadata: JsonColumn<Record<string, string>>;
   payment_method_token: string;
+  payment_method_provider_tokens: Record<string, string> | string;
   return_url: string;
   provider: string;
   provider_account_id: string;
@@ -120,6 +121,7 @@ export interface NewPayment {
   description: string;
   metadata: Record<string, string>;
   paymentMethodToken: string;
+  paymentMethodProviderTokens: Record<string, string>;
   returnUrl: string;
 }
 
@@ -155,6 +157,7 @@ export class PaymentStore {
           description: input.description,
           metadata: JSON.stringify(input.metadata),
           payment_method_token: input.paymentMethodToken,
+          payment_method_provider_tokens: JSON.stringify(input.paymentMethodProviderTokens),
           return_url: input.returnUrl,
           created_at: now,
           updated_at: now,

@@ -90,6 +90,7 @@ export function validCreatePayment(req: CreatePaymentRequest): NewPayment {
     description: maxLength("description", req.description, 1000),
     metadata: validMetadata("metadata", req.metadata),
     paymentMethodToken: maxLength("payment_method.token", req.paymentMethod?.token ?? "", 255),
+    paymentMethodProviderTokens: validProviderTokens(req.paymentMethod?.providerTokens ?? {}),
     returnUrl: validUrl("return_url", req.returnUrl),
   };
 }
@@ -109,4 +110,15 @@ export function validPaymentFilter(req: ListPaymentsRequest): PaymentFilter {
 
 export function validReason(reason: string): string {
   return maxLength("reason", reason, 500);
+}
+
+function validProviderTokens(tokens: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(tokens);
+  if (entries.length > 20) throw invalidArgument("payment_method.provider_tokens", "must have at most 20 entries");
+  for (const [provider, token] of entries) {
+    const field = `payment_method.provider_tokens[${provider}]`;
+    if (!/^[a-z][a-z0-9_]{0,31}$/.test(provider)) throw invalidArgument(field, "keys must be provider names, e.g. stripe");
+    if (token === "" || token.length > 255) throw invalidArgument(field, "must be 1 to 255 characters");
+  }
+  return tokens;
 }

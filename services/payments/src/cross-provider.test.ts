@@ -1,0 +1,107 @@
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { AttemptStatus, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import { describeEachEngine } from "@onerouter/core/db/testing";
+import type { RunningEmulator } from "@onerouter/emulators/harness";
+import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/testing";
+import { addSandboxAccount, newTenant, sandboxPayments, setRoutingProfile } from "./testing";
+
+// Failover between two different providers: Stripe (the real connector and
+// SDK against the Stripe emulator) first, the sandbox second. Tokens belong
+// to one provider, so the payment carries one per provider.
+
+describeEachEngine("failover across providers", (engine) => {
+  let app: TestOneRouter;
+  let stripe: StripeTestBed;
+  let sandbox: RunningEmulator;
+
+  beforeAll(async () => {
+    app = await startTestOneRouter({ engine, env: { ONEROUTER_PROVIDER_TIMEOUT_MS: "1000" } });
+    stripe = await startStripeTestBed();
+    sandbox = await startSandboxProvider();
+  });
+  afterEach(async () => stripe.running.setFailure({ mode: "none" }));
+  afterAll(async () => {
+    await app?.close();
+    await stripe?.close();
+    await sandbox?.close();
+  });
+
+  async function stripeThenSandbox(name: string) {
+    const tenant = await newTenant(app, name);
+    const stripeAccount = await app.accounts.create({
+      tenantId: tenant.id,
+      environment: "test",
+      provider: "stripe",
+      category: "payments",
+      displayName: "Stripe",
+      credentials: { secret_key: testSecretKey, webhook_secret: testWebhookSecret },
+      settings: { base_url: stripe.running.url },
+      enabled: true,
+    });
+    const sandboxAccount = await addSandboxAccount(app, tenant.id, { base_url: sandbox.url });
+    await setRoutingProfile(app, tenant.id, {
+      strategy: RoutingStrategy.PRIORITY,
+      targets: [{ providerAccountId: stripeAccount.id }, { providerAccountId: sandboxAccount.id }],
+    });
+    return { tenant, stripeAccount, sandboxAccount };
+  }
+
+  const tokens = { stripe: "pm_card_visa", sandbox: "tok_sandbox_success" };
+
+  it("charges through Stripe with its own token when Stripe is up", async () => {
+    const { tenant, stripeAccount } = await stripeThenSandbox("StripeUp");
+    const { payment } = await tenant.client.createPayment({
+      amount: 2000n,
+      currency: "USD",
+      paymentMethod: { providerTokens: tokens },
+    });
+    expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, provider: "stripe", providerAccountId: stripeAccount.id });
+    expect(await stripe.chargeCount(payment!.attempts[0]!.id)).toBe(1);
+  });
+
+  it("moves the payment to the sandbox with the sandbox's token when Stripe is down", async () => {
+    const { tenant, stripeAccount, sandboxAccount } = await stripeThenSandbox("StripeDown");
+    await stripe.running.setFailure({ mode: "down" });
+    const { payment } = await tenant.client.createPayment({
+      amount: 2000n,
+      currency: "USD",
+      paymentMethod: { providerTokens: tokens },
+    });
+    expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, provider: "sandbox" });
+    expect(payment!.attempts.map((a) => [a.providerAccountId, a.status])).toEqual([
+      [stripeAccount.id, AttemptStatus.FAILED],
+      [sandboxAccount.id, AttemptStatus.SUCCEEDED],
+    ]);
+    expect(await sandboxPayments(sandbox.url, sandboxAccount.apiKey)).toHaveLength(1);
+  });
+
+  it("skips providers the payment has no token for", async () => {
+    const { tenant, sandboxAccount } = await stripeThenSandbox("SandboxOnly");
+    const before = stripe.running.requestCount();
+    const { payment } = await tenant.client.createPayment({
+      amount: 700n,
+      currency: "USD",
+      paymentMethod: { providerTokens: { sandbox: "tok_sandbox_success" } },
+    });
+    expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, providerAccountId: sandboxAccount.id });
+    expect(payment!.attempts).toHaveLength(1);
+    expect(stripe.running.requestCount()).toBe(before);
+  });
+
+  it("does not fail over on a Stripe 500, whose outcome Stripe calls indeterminate, while its search may still lag", async () => {
+    const { tenant, sandboxAccount } = await stripeThenSandbox("Stripe500");
+    await stripe.running.setFailure({ mode: "error_5xx", count: 1 });
+    const { payment } = await tenant.client.createPayment({
+      amount: 900n,
+      currency: "USD",
+      paymentMethod: { providerTokens: tokens },
+    });
+    expect(payment?.status).toBe(PaymentStatus.PROCESSING);
+    expect(payment!.attempts.map((a) => a.status)).toEqual([AttemptStatus.UNKNOWN]);
+    expect(payment!.attempts[0]!.error).toMatchObject({ reason: "PROVIDER_UNAVAILABLE", provider: "stripe" });
+    expect(await sandboxPayments(sandbox.url, sandboxAccount.apiKey)).toHaveLength(0);
+  });
+});
