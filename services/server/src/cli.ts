@@ -5,12 +5,14 @@ import { createApiKey, ensureDefaultTenant } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { ConfigError, createLogger, loadConfig, type Config } from "@onerouter/core";
 import { allMigrations, openConfiguredDatabase, startOneRouter } from "./app";
+import { devBanner, startDev } from "./dev";
 import { localAdminPath } from "./local-admin";
 
 const usage = `Usage: onerouter <command>
 
 Commands:
   start                          run every service in one process on PORT (default 8080)
+  dev                            start, wired to local Stripe, Razorpay and PayPal emulators
   migrate                        apply database migrations and exit
   keys create --env test|live    create an API key; the key is the last line printed
         [--name NAME]
@@ -25,10 +27,16 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return command ? 0 : 2;
   }
+  if (command === "dev") {
+    // Dev mode delivers your webhooks to endpoints on this machine.
+    process.env.ONEROUTER_WEBHOOK_ALLOWED_CIDRS ??= "127.0.0.0/8,::1/128";
+  }
   const config = loadConfig();
   switch (command) {
     case "start":
       return start(config);
+    case "dev":
+      return dev(config);
     case "migrate":
       return migrate(config);
     case "keys":
@@ -41,6 +49,27 @@ async function main(argv: string[]): Promise<number> {
 async function start(config: Config): Promise<number> {
   const logger = createLogger(config.logLevel);
   const app = await startOneRouter(config, logger);
+  await untilSignalled(logger);
+  await app.close();
+  logger.info("stopped");
+  return 0;
+}
+
+async function dev(config: Config): Promise<number> {
+  const logger = createLogger(config.logLevel);
+  const basePort = process.env.ONEROUTER_DEV_BASE_PORT ?? "12110";
+  if (!/^\d+$/.test(basePort) || Number(basePort) > 65532) {
+    throw new ConfigError("ONEROUTER_DEV_BASE_PORT", `must be a port number up to 65532 (got "${basePort}")`);
+  }
+  const environment = await startDev(config, logger, { basePort: Number(basePort) });
+  console.log(devBanner(environment));
+  await untilSignalled(logger);
+  await environment.close();
+  logger.info("stopped");
+  return 0;
+}
+
+async function untilSignalled(logger: ReturnType<typeof createLogger>): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, "draining in-flight requests");
@@ -49,9 +78,6 @@ async function start(config: Config): Promise<number> {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
-  await app.close();
-  logger.info("stopped");
-  return 0;
 }
 
 async function migrate(config: Config): Promise<number> {
