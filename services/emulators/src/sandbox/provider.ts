@@ -320,17 +320,23 @@ export function sandboxProvider(options: SandboxOptions = {}): ProviderEmulator 
         if (err instanceof SandboxError) return errorReply(err.status, "invalid_request_error", err.code, err.message);
         throw err;
       }
-      if (behaviour.addedLatencyMs > 0) await new Promise((r) => setTimeout(r, behaviour.addedLatencyMs));
       // Math.random() is in [0, 1), so rates 0 and 1 are exact.
-      if (Math.random() < behaviour.failureRate) return serviceUnavailable();
-
-      const account = accountFor(apiKey);
-      const baseUrl = options.publicUrl ?? `http://${header(req.headers, "host") ?? "127.0.0.1"}`;
-      const run = () => route(account, req, baseUrl);
-      const reply = req.method === "POST" ? idempotent(account, req, run) : run();
+      const unavailable = Math.random() < behaviour.failureRate;
+      let reply: EmulatorReply;
+      if (unavailable) {
+        reply = serviceUnavailable();
+      } else {
+        const account = accountFor(apiKey);
+        const baseUrl = options.publicUrl ?? `http://${header(req.headers, "host") ?? "127.0.0.1"}`;
+        const run = () => route(account, req, baseUrl);
+        reply = req.method === "POST" ? idempotent(account, req, run) : run();
+      }
+      // A request is processed when it arrives and only its answer is
+      // delayed, so asking what became of it always finds it.
+      if (behaviour.addedLatencyMs > 0) await new Promise((r) => setTimeout(r, behaviour.addedLatencyMs));
       // The request is processed; the answer is lost. The caller times out
       // and has to ask what happened.
-      if (behaviour.simulateTimeout && req.method === "POST") return new Promise<EmulatorReply>(() => {});
+      if (!unavailable && behaviour.simulateTimeout && req.method === "POST") return new Promise<EmulatorReply>(() => {});
       return reply;
     },
     serverError: serviceUnavailable,
