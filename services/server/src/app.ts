@@ -5,9 +5,9 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import {
   CircuitBreakers,
+  connectEventStream,
   coreMigrations,
   createErrorInterceptor,
   createIdempotency,
@@ -37,10 +37,12 @@ import {
   paymentRoutes,
   paymentsMigrations,
 } from "@onerouter/payments";
+import { createWebhooks, webhookMigrations, type Webhooks } from "@onerouter/webhooks";
+import { webhookRoutes } from "@onerouter/webhooks/routes";
 import { localAdminRoute } from "./local-admin";
 
 // Every room's migrations, applied in name order.
-export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations, ...idempotencyMigrations, ...paymentsMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations, ...idempotencyMigrations, ...paymentsMigrations, ...webhookMigrations];
 
 // Embedded mode keeps its master key in the data folder so a newcomer needs no
 // setup; mesh mode must be given one (config validation insists).
@@ -68,6 +70,7 @@ export interface OneRouter {
   accounts: ProviderAccountStore;
   routing: RoutingProfileStore;
   payments: PaymentEngine;
+  webhooks: Webhooks;
   // Gives a tenant's test environment its sandbox account, if it has no payments account yet.
   ensureSandboxDefaults(tenantId: string): Promise<void>;
   close(): Promise<void>;
@@ -106,6 +109,10 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const sandboxDefaults = (tenantId: string) => ensureSandboxDefaults(db.knex, accounts, tenantId);
   await sandboxDefaults(tenant.id);
 
+  // With NATS_URL, events travel outbox → JetStream → dispatcher; without, the dispatcher reads the outbox.
+  const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
+  const webhooks = createWebhooks({ knex: db.knex, masterKey: resolveMasterKey(config), config, eventStream, logger });
+
   const authenticator = new ApiKeyAuthenticator(db.knex);
   const limiter = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
   const httpRoutes: HttpRoute[] = [];
@@ -122,7 +129,10 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     shutdownGraceMs: config.shutdownGraceMs,
     interceptors: [createErrorInterceptor(logger), createGatekeeperInterceptor({ authenticator, limiter })],
     httpRoutes,
-    readiness: () => db.ping(),
+    readiness: async () => {
+      await db.ping();
+      await eventStream?.ping();
+    },
     routes: (router: ConnectRouter) => {
       adminRoutes({
         knex: db.knex,
@@ -135,7 +145,13 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
       })(router);
       paymentRoutes(payments, idempotency)(router);
       servicePartially(router, MessagingService, {});
-      servicePartially(router, WebhookService, {});
+      webhookRoutes({
+        knex: db.knex,
+        masterKey: resolveMasterKey(config),
+        allowedCidrs: config.webhookDelivery.allowedCidrs,
+        eventRetentionDays: config.eventRetentionDays,
+        worker: webhooks.worker,
+      })(router);
     },
   });
 
@@ -143,6 +159,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const reachableHost = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host;
   loopbackUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${server.port}`;
   const resolver = payments.startResolver();
+  await webhooks.start();
   // Idempotency answers are kept a day; expired ones are dropped hourly.
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, "purging idempotency keys failed"));
@@ -171,11 +188,15 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     accounts,
     routing,
     payments,
+    webhooks,
     ensureSandboxDefaults: sandboxDefaults,
     async close() {
       clearInterval(purge);
       await resolver.stop();
       await server.close();
+      // Deliveries in flight finish before the database closes.
+      await webhooks.stop();
+      await eventStream?.close();
       await sandbox.close();
       await db.close();
       if (embedded && existsSync(runFile)) {

@@ -56,8 +56,9 @@ export interface DeliveryAttemptRow {
 
 export const webhookUserAgent = "OneRouter-Webhooks/1";
 
-// Longer than any attempt (resolve, connect, send, read) plus recording it.
-const leaseMarginMs = 60_000;
+// The HTTP timeout bounds an attempt (resolve, connect, send, read); this
+// covers recording it. It is also how long a crashed worker's deliveries wait.
+const leaseMarginMs = 10_000;
 
 interface ClaimedDelivery {
   id: string;
@@ -181,33 +182,35 @@ export class DeliveryWorker {
     }
     // Per endpoint, the oldest due deliveries up to the bound less those already leased.
     const result = await this.options.knex.raw<{ rows: ClaimedDelivery[] }>(
-      `update webhook_deliveries set claimed_until = ${lease}
+      // The ranking is materialized once; inlined, the planner may re-run it
+      // for every candidate row.
+      `with ranked as materialized (
+         select d.id,
+                row_number() over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as position,
+                coalesce(leased.deliveries, 0) as leased
+           from webhook_deliveries d
+           join webhook_endpoints e on e.id = d.endpoint_id and e.status = 'enabled'
+           left join (
+             select endpoint_id, count(*) as deliveries from webhook_deliveries
+              where status = 'pending' and claimed_until > now()
+              group by endpoint_id
+           ) leased on leased.endpoint_id = d.endpoint_id
+          where d.status = 'pending' and d.next_attempt_at <= now()
+            and (d.claimed_until is null or d.claimed_until <= now())
+       ), eligible as materialized (
+         select id from ranked where position + leased <= ?
+       )
+       update webhook_deliveries set claimed_until = ${lease}
         where id in (
-          select id from webhook_deliveries
-           where id in (
-             select ranked.id from (
-               select d.id,
-                      row_number() over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as position,
-                      coalesce(leased.deliveries, 0) as leased
-                 from webhook_deliveries d
-                 join webhook_endpoints e on e.id = d.endpoint_id and e.status = 'enabled'
-                 left join (
-                   select endpoint_id, count(*) as deliveries from webhook_deliveries
-                    where status = 'pending' and claimed_until > now()
-                    group by endpoint_id
-                 ) leased on leased.endpoint_id = d.endpoint_id
-                where d.status = 'pending' and d.next_attempt_at <= now()
-                  and (d.claimed_until is null or d.claimed_until <= now())
-             ) ranked
-             where ranked.position + ranked.leased <= ?
-           )
-             and status = 'pending' and next_attempt_at <= now()
-             and (claimed_until is null or claimed_until <= now())
-           order by next_attempt_at
+          select w.id from webhook_deliveries w
+            join eligible on eligible.id = w.id
+           where w.status = 'pending' and w.next_attempt_at <= now()
+             and (w.claimed_until is null or w.claimed_until <= now())
+           order by w.next_attempt_at
            limit ?
-           for update skip locked)
+           for update of w skip locked)
         ${returning}`,
-      [this.leaseMs, this.options.endpointConcurrency, which.limit],
+      [this.options.endpointConcurrency, this.leaseMs, which.limit],
     );
     return result.rows;
   }

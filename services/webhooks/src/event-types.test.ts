@@ -1,0 +1,53 @@
+import { readFileSync } from "node:fs";
+import { fromJsonString, toJsonString } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import { eventTypes, isKnownEventTypeFilter } from "./event-types";
+
+// The contract names the types in its comment on Event.
+function typesNamedByContract(): string[] {
+  const proto = readFileSync(new URL("../../../proto/onerouter/events/v1/events.proto", import.meta.url), "utf8");
+  const paragraph = proto.slice(proto.indexOf("// Types:"), proto.indexOf("message Event {"));
+  return paragraph.match(/[a-z_]+\.[a-z_]+/g) ?? [];
+}
+
+// What each family of types carries.
+const dataCaseByPrefix: Record<string, string> = {
+  payment: "payment",
+  refund: "refund",
+  message: "message",
+  webhook_endpoint: "webhookEndpoint",
+  provider_account: "providerAccount",
+  webhook: "test",
+};
+
+describe("event types", () => {
+  it("lists every type the product emits, once, with a description", () => {
+    const names = eventTypes.map((t) => t.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(typesNamedByContract());
+    for (const type of eventTypes) expect(type.description.length, type.name).toBeGreaterThan(10);
+  });
+
+  it("gives examples that parse back as events of their type", () => {
+    for (const type of eventTypes) {
+      const event = fromJsonString(EventSchema, type.exampleJson);
+      expect(event.type).toBe(type.name);
+      expect(event.id).toMatch(/^evt_[0-9a-z]{26}$/);
+      expect(event.tenantId).toMatch(/^ten_/);
+      expect(event.createTime).toBeDefined();
+      expect(event.data.case, type.name).toBe(dataCaseByPrefix[type.name.split(".")[0]!]);
+      // What an endpoint receives is exactly the example's form.
+      expect(JSON.parse(toJsonString(EventSchema, event))).toEqual(JSON.parse(type.exampleJson));
+    }
+  });
+
+  it("accepts known types and prefixes of them", () => {
+    for (const filter of ["payment.succeeded", "payment.*", "refund.*", "provider_account.*", "webhook.test", "webhook.*"]) {
+      expect(isKnownEventTypeFilter(filter), filter).toBe(true);
+    }
+    for (const filter of ["payment", "payment.unknown", "invoice.*", "*", ".*", "payment.succeeded.*", "PAYMENT.*", ""]) {
+      expect(isKnownEventTypeFilter(filter), filter).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,66 @@
+import type { Config, EventStream, Knex, Logger, Migration } from "@onerouter/core";
+import { createDeliveryWorker, type DeliveryWorker } from "./delivery/worker";
+import { webhookMigrations } from "./migrations";
+import { OutboxRetention } from "./retention";
+import { createFanOut } from "./transport/fanout";
+import type { EventFeed } from "./transport/feed";
+import { JetStreamFeed } from "./transport/jetstream-feed";
+import { OutboxFeed } from "./transport/outbox-feed";
+import { OutboxRelay } from "./transport/outbox-relay";
+
+export { webhookMigrations } from "./migrations";
+export { DeliveryWorker, createDeliveryWorker } from "./delivery/worker";
+export { OutboxRetention } from "./retention";
+export { createFanOut, fanOut, type DeliveryWaker, type EventHandler, type FeedEvent } from "./transport/fanout";
+export type { EventFeed } from "./transport/feed";
+export { JetStreamFeed } from "./transport/jetstream-feed";
+export { OutboxFeed } from "./transport/outbox-feed";
+export { OutboxRelay } from "./transport/outbox-relay";
+
+export interface WebhooksOptions {
+  knex: Knex;
+  // Opens endpoint signing secrets.
+  masterKey: Buffer;
+  config: Config;
+  // Given in mesh mode: events travel outbox → relay → JetStream → feed.
+  // Without it the feed reads the outbox table itself.
+  eventStream?: EventStream;
+  logger: Logger;
+}
+
+export interface Webhooks {
+  migrations: Migration[];
+  worker: DeliveryWorker;
+  start(): Promise<void>;
+  // Takes no more events and drains the deliveries in flight.
+  stop(): Promise<void>;
+}
+
+// The outbound webhooks room: a feed that fans events out into deliveries, the
+// worker that delivers them, and the retention job that prunes old events.
+export function createWebhooks(options: WebhooksOptions): Webhooks {
+  const { knex, config, eventStream, logger } = options;
+  const worker = createDeliveryWorker({ knex, masterKey: options.masterKey, logger, config: config.webhookDelivery });
+  const relay = eventStream && new OutboxRelay(knex, eventStream, logger);
+  const feed: EventFeed = eventStream ? new JetStreamFeed(knex, eventStream, logger) : new OutboxFeed(knex, logger);
+  const retention = new OutboxRetention(knex, logger, {
+    retentionDays: config.eventRetentionDays,
+    requirePublished: eventStream !== undefined,
+  });
+  return {
+    migrations: webhookMigrations,
+    worker,
+    async start() {
+      worker.start();
+      relay?.start();
+      await feed.start(createFanOut(worker));
+      retention.start();
+    },
+    async stop() {
+      await feed.stop();
+      await relay?.stop();
+      await retention.stop();
+      await worker.stop();
+    },
+  };
+}

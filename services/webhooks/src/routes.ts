@@ -1,0 +1,9 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
+import { webhookService, type WebhookServiceDeps } from "./service";
+
+export function webhookRoutes(deps: WebhookServiceDeps) {
+  return (router: ConnectRouter) => {
+    router.service(WebhookService, webhookService(deps));
+  };
+}

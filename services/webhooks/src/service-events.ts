@@ -1,0 +1,102 @@
+import { create, fromBinary } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import {
+  GetEventResponseSchema,
+  ListEventTypesResponseSchema,
+  ListEventsResponseSchema,
+  SendTestEventResponseSchema,
+  type WebhookService,
+} from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
+import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller } from "@onerouter/core";
+import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "./endpoints";
+import { eventTypes, testEventMessage } from "./event-types";
+import type { WebhookServiceDeps } from "./service";
+
+type EventMethods = Pick<ServiceImpl<typeof WebhookService>, "sendTestEvent" | "listEventTypes" | "listEvents" | "getEvent">;
+
+interface OutboxEventRow {
+  id: string;
+  payload: Uint8Array;
+  created_at: Date;
+}
+
+const decodeEvent = (row: OutboxEventRow) => fromBinary(EventSchema, new Uint8Array(row.payload));
+
+export function eventMethods(deps: WebhookServiceDeps): EventMethods {
+  const { knex } = deps;
+
+  return {
+    async sendTestEvent(req, ctx) {
+      const caller = requireCaller(ctx);
+      const endpointId = requireId("endpoint_id", req.endpointId);
+      const scope = scopeOf(caller);
+      const event = await knex.transaction(async (trx) => {
+        requireEnabled(await findEndpoint(trx, scope, endpointId, true));
+        const appended = await appendEvent(trx, {
+          type: "webhook.test",
+          tenantId: caller.tenantId,
+          environment: caller.environment,
+          data: { case: "test", value: { message: testEventMessage } },
+        });
+        const now = new Date();
+        // Owed to this endpoint only: its delivery is made here and the event
+        // is marked fanned out, so fan-out by endpoint filters passes it by.
+        await trx("webhook_deliveries")
+          .insert({
+            id: newId("dlv"),
+            ...scope,
+            event_id: appended.id,
+            endpoint_id: endpointId,
+            status: "pending",
+            next_attempt_at: now,
+            created_at: now,
+            updated_at: now,
+          })
+          .onConflict(["event_id", "endpoint_id"])
+          .ignore();
+        await trx("outbox_events").where({ id: appended.id }).update({ fanned_out_at: now });
+        return appended;
+      });
+      deps.worker?.wake();
+      return create(SendTestEventResponseSchema, { event });
+    },
+
+    async listEventTypes() {
+      return create(ListEventTypesResponseSchema, { eventTypes });
+    },
+
+    async listEvents(req, ctx) {
+      const caller = requireCaller(ctx);
+      const query = knex("outbox_events").where(scopeOf(caller)).select("id", "payload", "created_at");
+      const types = validEventTypes("event_types", req.eventTypes);
+      if (types.length > 0) {
+        query.where((q) => {
+          for (const filter of types) {
+            if (filter.endsWith(".*")) q.orWhereRaw("starts_with(type, ?)", [filter.slice(0, -1)]);
+            else q.orWhere("type", filter);
+          }
+        });
+      }
+      // Half-open: start_time <= create_time < end_time.
+      const start = req.createTime?.startTime ? timestampDate(req.createTime.startTime) : undefined;
+      const end = req.createTime?.endTime ? timestampDate(req.createTime.endTime) : undefined;
+      if (start && end && start >= end) throw invalidArgument("create_time", "start_time must be before end_time");
+      if (start) query.where("created_at", ">=", start);
+      if (end) query.where("created_at", "<", end);
+      const { rows, nextPageToken } = await paginate<OutboxEventRow>(query, req);
+      return create(ListEventsResponseSchema, { events: rows.map(decodeEvent), nextPageToken });
+    },
+
+    async getEvent(req, ctx) {
+      const caller = requireCaller(ctx);
+      const id = requireId("id", req.id);
+      const row = (await knex("outbox_events")
+        .where({ ...scopeOf(caller), id })
+        .first("id", "payload", "created_at")) as OutboxEventRow | undefined;
+      if (!row) throw notFound("event", id);
+      return create(GetEventResponseSchema, { event: decodeEvent(row) });
+    },
+  };
+}

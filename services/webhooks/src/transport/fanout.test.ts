@@ -1,0 +1,46 @@
+import type { Database } from "@onerouter/core";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { fanOut, type FeedEvent } from "./fanout";
+import { addEndpoint, addTenant, appendEvents, countWhere, migrated } from "./testing/fixtures";
+
+describeEachEngine("fan-out", (engine) => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await migrated(await createTestDatabase(engine));
+  });
+  afterAll(async () => db?.close());
+
+  async function pendingEvents(count: number): Promise<{ events: FeedEvent[]; endpoint: string }> {
+    const tenantId = await addTenant(db.knex);
+    const endpoint = await addEndpoint(db.knex, { tenantId });
+    const ids = await appendEvents(db.knex, { tenantId, count });
+    return { events: ids.map((id) => ({ id, tenantId, environment: "test", type: "payment.succeeded" })), endpoint };
+  }
+
+  it("repeats harmlessly after a rollback and never after a commit", async () => {
+    const { events, endpoint } = await pendingEvents(3);
+    const deliveries = () => countWhere(db.knex, "webhook_deliveries", (q) => q.where({ endpoint_id: endpoint }));
+
+    // A crash before the commit: nothing of the fan-out remains.
+    await expect(
+      db.knex.transaction(async (trx) => {
+        await fanOut(trx, events);
+        throw new Error("crashed before commit");
+      }),
+    ).rejects.toThrow("crashed before commit");
+    expect(await deliveries()).toBe(0);
+
+    expect(await db.knex.transaction((trx) => fanOut(trx, events))).toBe(3);
+    expect(await deliveries()).toBe(3);
+    // Handed out again after the commit (a redelivered message): nothing more.
+    expect(await db.knex.transaction((trx) => fanOut(trx, events))).toBe(0);
+    expect(await deliveries()).toBe(3);
+  });
+
+  it("passes by events it has no outbox row for", async () => {
+    const { events } = await pendingEvents(1);
+    const unknown: FeedEvent = { ...events[0]!, id: "evt_from_another_deployment" };
+    expect(await db.knex.transaction((trx) => fanOut(trx, [unknown, ...events]))).toBe(1);
+  });
+});

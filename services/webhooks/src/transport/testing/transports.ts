@@ -1,0 +1,39 @@
+import { connectEventStream, type Knex, type Logger } from "@onerouter/core";
+import { createFanOut, type DeliveryWaker } from "../fanout";
+import { JetStreamFeed } from "../jetstream-feed";
+import { OutboxFeed } from "../outbox-feed";
+import { OutboxRelay } from "../outbox-relay";
+
+// The two event transports, started the way createWebhooks starts them but
+// with short intervals, for tests that run one suite against both.
+export const transports = ["embedded", "jetstream"] as const;
+export type Transport = (typeof transports)[number];
+
+export interface RunningTransport {
+  stop(): Promise<void>;
+}
+
+export async function startTransport(
+  transport: Transport,
+  input: { knex: Knex; logger: Logger; worker: DeliveryWaker; natsUrl?: string },
+): Promise<RunningTransport> {
+  const fanOut = createFanOut(input.worker);
+  if (transport === "embedded") {
+    const feed = new OutboxFeed(input.knex, input.logger, { pollIntervalMs: 50 });
+    await feed.start(fanOut);
+    return { stop: () => feed.stop() };
+  }
+  if (!input.natsUrl) throw new Error("the jetstream transport needs a NATS URL");
+  const stream = await connectEventStream(input.natsUrl);
+  const relay = new OutboxRelay(input.knex, stream, input.logger, { pollIntervalMs: 50 });
+  const feed = new JetStreamFeed(input.knex, stream, input.logger, { ackWaitMs: 5000 });
+  relay.start();
+  await feed.start(fanOut);
+  return {
+    async stop() {
+      await relay.stop();
+      await feed.stop();
+      await stream.close();
+    },
+  };
+}
