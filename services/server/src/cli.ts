@@ -5,7 +5,7 @@ import { createApiKey, ensureDefaultTenant } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { ConfigError, createLogger, loadConfig, type Config } from "@onerouter/core";
 import { allMigrations, openConfiguredDatabase, startOneRouter } from "./app";
-import { devBanner, startDev } from "./dev";
+import { devBanner, devConfigDefaults, startDev } from "./dev";
 import { localAdminPath } from "./local-admin";
 
 const usage = `Usage: onerouter <command>
@@ -28,8 +28,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === "dev") {
-    // Dev mode delivers your webhooks to endpoints on this machine.
-    process.env.ONEROUTER_WEBHOOK_ALLOWED_CIDRS ??= "127.0.0.0/8,::1/128";
+    for (const [name, value] of Object.entries(devConfigDefaults)) process.env[name] ??= value;
   }
   const config = loadConfig();
   switch (command) {

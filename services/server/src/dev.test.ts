@@ -12,8 +12,12 @@ import {
   PaymentStatus,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { createApiKey } from "@onerouter/admin";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { verifyWebhook } from "@onerouter/client";
+import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { createLogger, loadConfig } from "@onerouter/core";
-import { startDev, type DevEnvironment } from "./dev";
+import { devConfigDefaults, startDev, type DevEnvironment } from "./dev";
 
 // What the README promises of `onerouter dev`: a payment through each
 // provider, captured and refunded, the providers' signed webhooks arriving,
@@ -30,10 +34,11 @@ describe("onerouter dev", () => {
   let dev: DevEnvironment;
   let dataDir: string;
   let payments: ReturnType<typeof createClient<typeof PaymentService>>;
+  let webhooks: ReturnType<typeof createClient<typeof WebhookService>>;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-dev-"));
-    const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "silent" });
+    const config = loadConfig({ ...devConfigDefaults, PORT: "0", HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "silent" });
     dev = await startDev(config, createLogger("silent"), { basePort: 0 });
     const { secret } = await createApiKey(dev.app.db.knex, {
       tenantId: dev.app.defaultTenantId,
@@ -41,18 +46,17 @@ describe("onerouter dev", () => {
       name: "dev test",
       createdBy: "test",
     });
-    payments = createClient(
-      PaymentService,
-      createConnectTransport({
-        baseUrl: `http://127.0.0.1:${dev.app.server.port}`,
-        interceptors: [
-          (next) => (req) => {
-            req.header.set("authorization", `Bearer ${secret}`);
-            return next(req);
-          },
-        ],
-      }),
-    );
+    const transport = createConnectTransport({
+      baseUrl: `http://127.0.0.1:${dev.app.server.port}`,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${secret}`);
+          return next(req);
+        },
+      ],
+    });
+    payments = createClient(PaymentService, transport);
+    webhooks = createClient(WebhookService, transport);
   });
   afterAll(async () => {
     await dev?.close();
@@ -107,5 +111,40 @@ describe("onerouter dev", () => {
     }
     const { payment } = await payments.createPayment({ amount: 1300n, currency: "USD", paymentMethod: { providerTokens: tokens } });
     expect(payment?.provider).toBe("stripe");
+  });
+
+  it("delivers a signed payment.succeeded to an endpoint on this machine, and resends it with the same webhook-id", async () => {
+    const received: { body: string; headers: Record<string, string> }[] = [];
+    const receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        received.push({ body: Buffer.concat(chunks).toString("utf8"), headers: req.headers as Record<string, string> });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/onerouter`;
+      const { endpoint, secret } = await webhooks.createEndpoint({ url, eventTypes: ["payment.succeeded"] });
+      const { payment } = await payments.createPayment({
+        amount: 4200n,
+        currency: "USD",
+        paymentMethod: { providerTokens: { sandbox: "tok_sandbox_success" } },
+      });
+      expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, provider: "sandbox" });
+      await eventually(async () => received.length > 0, "the payment.succeeded delivery");
+      const event = await verifyWebhook(received[0]!.body, received[0]!.headers, secret);
+      expect(event.type).toBe("payment.succeeded");
+      expect(event.data.case === "payment" && event.data.value.payment?.id).toBe(payment!.id);
+      await expect(verifyWebhook(received[0]!.body.replace("4200", "4201"), received[0]!.headers, secret)).rejects.toThrow();
+
+      await webhooks.resendEvent({ eventId: event.id, endpointId: endpoint!.id });
+      await eventually(async () => received.length > 1, "the resent delivery");
+      expect(received[1]!.headers["webhook-id"]).toBe(received[0]!.headers["webhook-id"]);
+      expect(received.every((r) => JSON.parse(r.body).type === "payment.succeeded")).toBe(true);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 });

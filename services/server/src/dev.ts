@@ -21,6 +21,12 @@ const emulated = {
 } as const;
 
 type EmulatedProvider = keyof typeof emulated;
+
+// Settings dev mode changes before the config is read: it delivers your
+// webhooks to endpoints on this machine.
+export const devConfigDefaults: Record<string, string> = {
+  ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
+};
 const providers = Object.keys(emulated) as EmulatedProvider[];
 
 export interface DevOptions {
