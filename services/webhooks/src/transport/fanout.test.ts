@@ -43,4 +43,16 @@ describeEachEngine("fan-out", (engine) => {
     const unknown: FeedEvent = { ...events[0]!, id: "evt_from_another_deployment" };
     expect(await db.knex.transaction((trx) => fanOut(trx, [unknown, ...events]))).toBe(1);
   });
+
+  it("owes an endpoint only the events that happened after it was registered", async () => {
+    const tenantId = await addTenant(db.knex);
+    const [before] = await appendEvents(db.knex, { tenantId, count: 1 });
+    await new Promise((r) => setTimeout(r, 5));
+    const endpoint = await addEndpoint(db.knex, { tenantId });
+    const [after] = await appendEvents(db.knex, { tenantId, count: 1 });
+    const events: FeedEvent[] = [before!, after!].map((id) => ({ id, tenantId, environment: "test", type: "payment.succeeded" }));
+    expect(await db.knex.transaction((trx) => fanOut(trx, events))).toBe(1);
+    const owed = await db.knex("webhook_deliveries").where({ endpoint_id: endpoint }).pluck("event_id");
+    expect(owed).toEqual([after]);
+  });
 });

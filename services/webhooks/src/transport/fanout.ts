@@ -38,7 +38,7 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
   // Locks the events still owed a fan-out. A concurrent fan-out of the same
   // event waits here and then finds fanned_out_at set; an event whose row is
   // gone (pruned, or another deployment's) is skipped.
-  const pending = new Set(
+  const pending = new Map(
     (
       await trx("outbox_events")
         .whereIn(
@@ -48,8 +48,8 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
         .whereNull("fanned_out_at")
         .orderBy("id")
         .forUpdate()
-        .select<{ id: string }[]>("id")
-    ).map((r) => r.id),
+        .select<{ id: string; created_at: Date }[]>("id", "created_at")
+    ).map((r) => [r.id, new Date(r.created_at)]),
   );
   const owed = events.filter((e) => pending.has(e.id));
   if (owed.length === 0) return 0;
@@ -58,6 +58,9 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
   const now = new Date();
   const deliveries = owed.flatMap((event) =>
     (endpoints.get(scopeKey(event)) ?? [])
+      // An endpoint receives what happened after it was registered, however
+      // late the fan-out runs.
+      .filter((endpoint) => new Date(endpoint.created_at) <= pending.get(event.id)!)
       .filter((endpoint) => matchesEventType(fromJson(endpoint.event_types), event.type))
       .map((endpoint) => ({
         id: newId("dlv"),
@@ -79,7 +82,7 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
       .ignore();
   }
   await trx("outbox_events")
-    .whereIn("id", [...pending])
+    .whereIn("id", [...pending.keys()])
     .update({ fanned_out_at: now });
   return deliveries.length;
 }
@@ -89,6 +92,7 @@ interface EndpointFilter {
   tenant_id: string;
   environment: string;
   event_types: string[] | string;
+  created_at: Date;
 }
 
 const scopeKey = (s: { tenantId: string; environment: string }) => `${s.tenantId}/${s.environment}`;
@@ -102,7 +106,7 @@ async function endpointsByScope(trx: Knex.Transaction, events: FeedEvent[]): Pro
         q.orWhere({ tenant_id: scope.tenantId, environment: scope.environment });
       }
     })
-    .select<EndpointFilter[]>("id", "tenant_id", "environment", "event_types");
+    .select<EndpointFilter[]>("id", "tenant_id", "environment", "event_types", "created_at");
   const byScope = new Map<string, EndpointFilter[]>();
   for (const row of rows) {
     const key = scopeKey({ tenantId: row.tenant_id, environment: row.environment });
