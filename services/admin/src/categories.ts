@@ -1,16 +1,13 @@
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { invalidArgument, type ProviderCategory } from "@onerouter/core";
 
-// The API speaks the Category enum; storage and provider descriptors use names.
+// The API speaks the Category enum; storage and provider descriptors use
+// names (core's categoryFromName goes the other way).
 
 const names: Partial<Record<Category, ProviderCategory>> = {
   [Category.PAYMENTS]: "payments",
   [Category.MESSAGING]: "messaging",
 };
-
-export function categoryFromName(name: ProviderCategory): Category {
-  return name === "messaging" ? Category.MESSAGING : Category.PAYMENTS;
-}
 
 // A category the request must name; UNSPECIFIED or an unknown number is the
 // caller's mistake.

@@ -15,9 +15,11 @@ import {
 } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { Category, ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import {
+  categoryFromName,
   environmentFromName,
   environmentName,
   failedPrecondition,
+  inboundWebhookPath,
   invalidArgument,
   notFound,
   paginate,
@@ -32,7 +34,7 @@ import {
   type RoutingProfileStore,
 } from "@onerouter/core";
 import { recordAudit } from "./audit";
-import { categoryFromName, requireCategory } from "./categories";
+import { requireCategory } from "./categories";
 
 export interface ProviderAccountServiceDeps {
   knex: Knex;
@@ -66,7 +68,7 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
       credentialHints: account.credentialHints,
       settings: account.settings,
       enabled: account.enabled,
-      webhookUrl: `${baseUrl}/webhooks/inbound/${encodeURIComponent(account.provider)}/${encodeURIComponent(account.id)}`,
+      webhookUrl: baseUrl + inboundWebhookPath(account.provider, account.id),
       circuitState: deps.circuitState(account.id),
       createTime: timestampFromDate(account.createdAt),
       updateTime: timestampFromDate(account.updatedAt),

@@ -1,6 +1,8 @@
+import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Knex } from "knex";
 import { maskSecret, newDataKey, open, seal } from "./crypto";
 import { newId } from "./ids";
+import { jsonColumn } from "./json-column";
 
 // Provider accounts are shared by the admin API (which manages them) and the
 // payments and messaging engines (which call providers with them), so their
@@ -9,6 +11,11 @@ import { newId } from "./ids";
 
 export type ProviderCategory = "payments" | "messaging";
 export type EnvironmentName = "test" | "live";
+
+// The API speaks the Category enum; storage and provider descriptors use names.
+export function categoryFromName(name: ProviderCategory): Category {
+  return name === "messaging" ? Category.MESSAGING : Category.PAYMENTS;
+}
 
 export interface ProviderAccountRecord {
   id: string;
@@ -42,8 +49,6 @@ interface Row {
   updated_at: Date;
 }
 
-const json = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
-
 function toRecord(row: Row): ProviderAccountRecord & { credentialHints: Record<string, string> } {
   return {
     id: row.id,
@@ -52,11 +57,11 @@ function toRecord(row: Row): ProviderAccountRecord & { credentialHints: Record<s
     provider: row.provider,
     category: row.category,
     displayName: row.display_name,
-    settings: json(row.settings),
+    settings: jsonColumn(row.settings),
     enabled: row.enabled,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
-    credentialHints: json(row.credential_hints),
+    credentialHints: jsonColumn(row.credential_hints),
   };
 }
 
@@ -121,6 +126,15 @@ export class ProviderAccountStore {
       .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
       .first()) as Row | undefined;
     return row ? toRecord(row) : undefined;
+  }
+
+  // Where an account belongs, whatever the tenant: an inbound webhook's URL
+  // names nothing but the account.
+  async locate(id: string): Promise<{ tenantId: string; environment: EnvironmentName; provider: string; category: ProviderCategory } | undefined> {
+    const row = (await this.knex("provider_accounts").where({ id }).first("tenant_id", "environment", "provider", "category")) as
+      | Pick<Row, "tenant_id" | "environment" | "provider" | "category">
+      | undefined;
+    return row && { tenantId: row.tenant_id, environment: row.environment, provider: row.provider, category: row.category };
   }
 
   // For a provider call only: the decrypted credentials never leave memory.

@@ -5,14 +5,25 @@ import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/o
 import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import {
   apiError,
+  builtInSandboxSettings,
+  classifyCallFailure,
   decideRoute,
   failedPrecondition,
+  inboundWebhookPath,
   invalidArgument,
+  jsonColumn,
   notFound,
   orderCandidates,
+  providerErrorOf,
+  recordCallHealth,
+  storedProviderError as storedError,
   successRateWindowMs,
+  verifiedWebhook,
+  webhookAccount,
+  type BuiltInSandbox,
   type Candidate,
   type CircuitBreakers,
+  type FailedCall,
   type Knex,
   type Logger,
   type PageRequest,
@@ -20,19 +31,12 @@ import {
   type ProviderAccountWithCredentials,
   type ProviderDescriptor,
   type RoutingProfileStore,
+  type WebhookOutcome,
 } from "@onerouter/core";
-import {
-  ConnectorError,
-  type ConnectorContext,
-  type PaymentConnector,
-  type PaymentResult,
-  type PaymentWebhookEvent,
-  type ProviderFailure,
-  type WebhookInput,
-} from "./connectors/connector";
+import type { ConnectorContext, PaymentConnector, PaymentResult, WebhookInput } from "./connectors/connector";
 import type { PaymentConnectorRegistration } from "./connectors/index";
 import { sandboxConnector } from "./connectors/sandbox/index";
-import { jsonColumn, storedError, toRefund } from "./mapping";
+import { toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
 import {
   PaymentStore,
@@ -51,15 +55,6 @@ import {
 // may have taken it) stops the routing until that provider says what became
 // of it; only "no record of it" lets the next provider be tried.
 
-export interface BuiltInSandbox {
-  // Where the in-process sandbox listens: the base_url of sandbox accounts
-  // that have none, so stored accounts survive restarts on a new port.
-  baseUrl: string;
-  // Where the sandbox can reach this server, for its webhooks; unknown until
-  // the server listens.
-  webhookBaseUrl?: () => string | undefined;
-}
-
 export interface PaymentEngineOptions {
   knex: Knex;
   accounts: ProviderAccountStore;
@@ -71,15 +66,9 @@ export interface PaymentEngineOptions {
   logger?: Logger;
 }
 
-// What one provider call told us about the money.
-type CallOutcome =
-  | { kind: "answered"; result: PaymentResult }
-  // Provably not taken: failing over is safe.
-  | { kind: "not_taken"; error: ProviderError }
-  // The provider refused the request itself: no other provider would do better.
-  | { kind: "rejected"; error: ProviderError }
-  // Maybe taken: only that provider can tell.
-  | { kind: "unknown"; error: ProviderError };
+// What one provider call told us about the money ("not taken" means it
+// provably was not).
+type CallOutcome = { kind: "answered"; result: PaymentResult } | FailedCall;
 
 // What the routing does next after an attempt is recorded.
 type Step =
@@ -88,15 +77,6 @@ type Step =
   | { kind: "unknown" }
   // Another process recorded this attempt's outcome first and carries on.
   | { kind: "lost" };
-
-export class WebhookRejected extends Error {
-  constructor(
-    readonly status: 400 | 404,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const category = "payments";
 const resolverBatch = 50;
@@ -263,22 +243,11 @@ export class PaymentEngine {
   // Verifies and applies an inbound provider webhook. The account id in the
   // URL is the routing key, whatever the tenant; the event is stored and
   // applied once per provider event id.
-  async receiveWebhook(provider: string, accountId: string, input: WebhookInput): Promise<"applied" | "duplicate"> {
-    const connector = this.connectors.get(provider);
-    const located = await this.store.locateAccount(accountId);
-    if (!connector || !located || located.provider !== provider || located.category !== category) {
-      throw new WebhookRejected(404, `no ${provider} payments account ${accountId}`);
-    }
-    const account = await this.options.accounts.getWithCredentials(located, accountId);
-    if (!account) throw new WebhookRejected(404, `no ${provider} payments account ${accountId}`);
-    let event: PaymentWebhookEvent;
-    try {
-      event = await connector.parseWebhook(this.context(account), input);
-    } catch (err) {
-      if (err instanceof ConnectorError && err.kind === "invalid_signature") throw new WebhookRejected(400, err.message);
-      throw err;
-    }
-    return this.store.applyWebhook(account, event, input.rawBody, (failure) => this.providerError(provider, failure));
+  async receiveWebhook(provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> {
+    const connector = this.connector(provider);
+    const account = await webhookAccount(this.options.accounts, category, provider, accountId);
+    const event = await verifiedWebhook(() => connector.parseWebhook(this.context(account), input));
+    return this.store.applyWebhook(account, event, input.rawBody, (failure) => providerErrorOf(provider, failure));
   }
 
   private async tryCandidates(
@@ -405,7 +374,7 @@ export class PaymentEngine {
       case "answered": {
         const { result } = outcome;
         const states = statesFromProvider(result.status);
-        const error = result.failure ? this.providerError(attempt.provider, result.failure) : undefined;
+        const error = result.failure ? providerErrorOf(attempt.provider, result.failure) : undefined;
         const patch = { ...latency, status: states.attempt, error: storedError(error), provider_payment_id: result.providerPaymentId };
         if (states.attempt === "declined" && failoverOnDecline) {
           const recorded = await this.store.settleAttempt(attempt.id, from, patch, {});
@@ -551,7 +520,7 @@ export class PaymentEngine {
   }
 
   private async applyResult(payment: PaymentRow, result: PaymentResult, captured: bigint): Promise<void> {
-    const error = result.failure ? this.providerError(payment.provider, result.failure) : undefined;
+    const error = result.failure ? providerErrorOf(payment.provider, result.failure) : undefined;
     await this.store.changePayment(payment.id, {
       status: statesFromProvider(result.status).payment,
       patch: paymentPatch(result, error, BigInt(payment.amount), captured),
@@ -586,7 +555,7 @@ export class PaymentEngine {
         reason: refund.reason || undefined,
       });
       this.options.breakers.recordSuccess(account.id, account.provider);
-      const error = result.failure ? this.providerError(account.provider, result.failure) : undefined;
+      const error = result.failure ? providerErrorOf(account.provider, result.failure) : undefined;
       await this.store.settleRefund(refund.id, {
         status: result.status,
         provider_refund_id: result.providerRefundId,
@@ -617,44 +586,12 @@ export class PaymentEngine {
     return account;
   }
 
-  private classify(provider: string, err: unknown): Exclude<CallOutcome, { kind: "answered" }> {
-    if (!(err instanceof ConnectorError)) {
-      // A connector bug, not a provider answer: the call may still have gone out.
-      this.options.logger?.error({ err, provider }, "payment connector failed unexpectedly");
-      return { kind: "unknown", error: this.providerError(provider) };
-    }
-    const error = create(ProviderErrorSchema, {
-      reason: err.details.reason ?? defaultReasons[err.kind],
-      message: err.message,
-      provider,
-      providerCode: err.details.providerCode ?? "",
-    });
-    switch (err.kind) {
-      case "not_processed":
-        return { kind: "not_taken", error };
-      case "ambiguous":
-        return { kind: "unknown", error };
-      case "invalid_request":
-      case "invalid_signature":
-        return { kind: "rejected", error };
-    }
+  private classify(provider: string, err: unknown): FailedCall {
+    return classifyCallFailure(provider, err, this.options.logger);
   }
 
   private recordHealth(account: { id: string; provider: string }, outcome: CallOutcome): void {
-    const { breakers } = this.options;
-    if (outcome.kind === "not_taken") breakers.recordFailure(account.id, account.provider);
-    else if (outcome.kind === "unknown") breakers.recordInconclusive(account.id, account.provider);
-    else breakers.recordSuccess(account.id, account.provider);
-  }
-
-  private providerError(provider: string, failure?: ProviderFailure): ProviderError {
-    return create(ProviderErrorSchema, {
-      reason: failure?.reason ?? "PROVIDER_ERROR",
-      message: failure?.message ?? "the provider call failed unexpectedly",
-      declineCode: failure?.declineCode ?? "",
-      provider,
-      providerCode: failure?.providerCode ?? "",
-    });
+    recordCallHealth(this.options.breakers, account, outcome.kind);
   }
 
   private context(account: ProviderAccountWithCredentials): ConnectorContext {
@@ -668,14 +605,8 @@ export class PaymentEngine {
   // Sandbox accounts without a base_url use the built-in sandbox, which then
   // sends their webhooks to this server.
   private settings(provider: string, settings: Record<string, string>, accountId?: string): Record<string, string> {
-    const sandbox = this.options.builtInSandbox;
-    if (provider !== sandboxConnector.name || !sandbox || settings.base_url) return settings;
-    const resolved: Record<string, string> = { ...settings, base_url: sandbox.baseUrl };
-    const webhookBaseUrl = sandbox.webhookBaseUrl?.();
-    if (accountId && webhookBaseUrl && !settings.webhook_url) {
-      resolved.webhook_url = `${webhookBaseUrl}${inboundWebhookPath(provider, accountId)}`;
-    }
-    return resolved;
+    if (provider !== sandboxConnector.name) return settings;
+    return builtInSandboxSettings(this.options.builtInSandbox, settings, accountId && inboundWebhookPath(provider, accountId));
   }
 
   private connector(provider: string): PaymentConnector {
@@ -698,17 +629,6 @@ export class PaymentEngine {
   private isStale(attempt: AttemptRow): boolean {
     return Date.now() - new Date(attempt.updated_at).getTime() > this.staleAfterMs;
   }
-}
-
-const defaultReasons: Record<ConnectorError["kind"], string> = {
-  not_processed: "PROVIDER_UNAVAILABLE",
-  ambiguous: "PROVIDER_TIMEOUT",
-  invalid_request: "PROVIDER_INVALID_REQUEST",
-  invalid_signature: "WEBHOOK_SIGNATURE_INVALID",
-};
-
-function inboundWebhookPath(provider: string, accountId: string): string {
-  return `/webhooks/inbound/${encodeURIComponent(provider)}/${encodeURIComponent(accountId)}`;
 }
 
 // The payment columns a provider's answer sets. Where the provider does not

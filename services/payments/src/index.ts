@@ -1,5 +1,5 @@
 export { paymentConnectors, type PaymentConnectorRegistration } from "./connectors/index";
-export { PaymentEngine, type BuiltInSandbox, type PaymentEngineOptions } from "./engine";
+export { PaymentEngine, type PaymentEngineOptions } from "./engine";
 export { inboundPaymentWebhookRoutes } from "./inbound-webhooks";
 export { paymentsMigrations } from "./migrations";
 export { paymentRoutes } from "./routes";

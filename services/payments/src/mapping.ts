@@ -1,6 +1,5 @@
-import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import {
   CaptureMethod,
   PaymentAttemptSchema,
@@ -10,23 +9,12 @@ import {
   type PaymentAttempt,
   type Refund,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { environmentFromName } from "@onerouter/core";
+import { environmentFromName, jsonColumn, providerErrorFromColumn as providerError } from "@onerouter/core";
 import { attemptStatuses, paymentStatuses, refundStatuses } from "./state";
 import type { AttemptRow, PaymentRow, RefundRow } from "./store";
 
 // Stored rows to API messages. Amounts are int64 in the database; PGlite
 // reads them as bigint and pg as strings, so both go through BigInt().
-
-// jsonb columns come back parsed; a string is read as JSON all the same.
-export const jsonColumn = <T>(value: T | string): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
-
-export function storedError(error: ProviderError | undefined): string | null {
-  return error ? JSON.stringify(toJson(ProviderErrorSchema, error)) : null;
-}
-
-function providerError(value: JsonValue | string | null): ProviderError | undefined {
-  return value === null ? undefined : fromJson(ProviderErrorSchema, jsonColumn(value));
-}
 
 export function toAttempt(row: AttemptRow): PaymentAttempt {
   return create(PaymentAttemptSchema, {

@@ -50,7 +50,7 @@ describeEachEngine("PaymentService", (engine) => {
     expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, provider: "sandbox" });
 
     await Promise.all([app.ensureSandboxDefaults(tenant.id), app.ensureSandboxDefaults(tenant.id)]);
-    const accounts = await app.db.knex("provider_accounts").where({ tenant_id: tenant.id });
+    const accounts = await app.db.knex("provider_accounts").where({ tenant_id: tenant.id, category: "payments" });
     expect(accounts).toHaveLength(1);
     expect(await app.routing.get({ tenantId: tenant.id, environment: "test", category: "payments" })).toMatchObject({
       targets: [{ providerAccountId: accounts[0].id }],

@@ -11,10 +11,10 @@ import {
   PaymentService,
   RefundPaymentResponseSchema,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { environmentName, requireCaller, type Idempotency } from "@onerouter/core";
+import { environmentName, requireCaller, requireId, validMetadata, type Idempotency } from "@onerouter/core";
 import type { PaymentEngine } from "./engine";
 import type { Scope } from "./store";
-import { requireId, validAmount, validCreatePayment, validMetadata, validPaymentFilter, validReason } from "./validation";
+import { validAmount, validCreatePayment, validPaymentFilter, validReason } from "./validation";
 
 // PaymentService: checks each request, then hands it to the engine. Every
 // mutating method runs under the caller's Idempotency-Key.

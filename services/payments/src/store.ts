@@ -8,13 +8,14 @@ import {
   environmentFromName,
   newId,
   paginate,
+  storedProviderError as storedError,
   type EnvironmentName,
   type Knex,
   type OutcomeCounts,
   type PageRequest,
 } from "@onerouter/core";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
-import { storedError, toPayment, toRefund } from "./mapping";
+import { toPayment, toRefund } from "./mapping";
 import { canTransition, eventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
 
 // Persistence of payments, attempts and refunds. Every change of status is
@@ -403,14 +404,6 @@ export class PaymentStore {
 
   async touchRefund(refundId: string): Promise<void> {
     await this.knex("refunds").where({ id: refundId }).update({ updated_at: new Date() });
-  }
-
-  // Where an inbound webhook's account belongs, whatever the tenant.
-  async locateAccount(id: string): Promise<{ tenantId: string; environment: EnvironmentName; provider: string; category: string } | undefined> {
-    const row = (await this.knex("provider_accounts").where({ id }).first("tenant_id", "environment", "provider", "category")) as
-      | { tenant_id: string; environment: EnvironmentName; provider: string; category: string }
-      | undefined;
-    return row && { tenantId: row.tenant_id, environment: row.environment, provider: row.provider, category: row.category };
   }
 
   // Stores a verified webhook once per provider event id and applies it in

@@ -4,40 +4,12 @@ import {
   type CreatePaymentRequest,
   type ListPaymentsRequest,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { invalidArgument, isCurrencyCode, isKnownCurrency } from "@onerouter/core";
+import { invalidArgument, isCurrencyCode, isKnownCurrency, maxLength, validMetadata, validTimeRange } from "@onerouter/core";
 import { paymentStateOf } from "./state";
 import type { NewPayment, PaymentFilter } from "./store";
 
 // Request checks that answer INVALID_ARGUMENT naming the field, before
 // anything is stored or sent to a provider.
-
-// Stripe's metadata limits, which callers moving from it already respect.
-const maxMetadataEntries = 50;
-const maxMetadataKeyLength = 40;
-const maxMetadataValueLength = 500;
-
-export function requireId(field: string, value: string): string {
-  if (value === "") throw invalidArgument(field, "is required");
-  return value;
-}
-
-function maxLength(field: string, value: string, max: number): string {
-  if (value.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
-  return value;
-}
-
-export function validMetadata(field: string, metadata: Record<string, string>): Record<string, string> {
-  const entries = Object.entries(metadata);
-  if (entries.length > maxMetadataEntries) throw invalidArgument(field, `must have at most ${maxMetadataEntries} entries`);
-  for (const [key, value] of entries) {
-    if (key === "" || key.length > maxMetadataKeyLength) {
-      throw invalidArgument(field, `keys must be 1 to ${maxMetadataKeyLength} characters (got "${key.slice(0, 50)}")`);
-    }
-    maxLength(`${field}[${key}]`, value, maxMetadataValueLength);
-  }
-  return metadata;
-}
 
 export function validAmount(field: string, amount: bigint, allowZero: boolean): bigint {
   if (amount < 0n || (!allowZero && amount === 0n)) {
@@ -96,14 +68,10 @@ export function validCreatePayment(req: CreatePaymentRequest): NewPayment {
 }
 
 export function validPaymentFilter(req: ListPaymentsRequest): PaymentFilter {
-  const filter: PaymentFilter = { provider: req.provider || undefined, createTime: req.createTime };
+  const filter: PaymentFilter = { provider: req.provider || undefined, createTime: validTimeRange("create_time", req.createTime) };
   if (req.status !== PaymentStatus.UNSPECIFIED) {
     filter.status = paymentStateOf(req.status);
     if (!filter.status) throw invalidArgument("status", "is not a PaymentStatus");
-  }
-  const { startTime, endTime } = req.createTime ?? {};
-  if (startTime && endTime && timestampMs(startTime) > timestampMs(endTime)) {
-    throw invalidArgument("create_time", "start_time must not be after end_time");
   }
   return filter;
 }

@@ -4,7 +4,6 @@ import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import {
   CircuitBreakers,
   connectEventStream,
@@ -17,7 +16,6 @@ import {
   openDatabase,
   ProviderAccountStore,
   RoutingProfileStore,
-  servicePartially,
   sharedMigrations,
   startServer,
   type Config,
@@ -29,6 +27,14 @@ import {
 } from "@onerouter/core";
 import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
+import {
+  MessagingEngine,
+  ensureMessagingSandboxDefaults,
+  messagingCallbackRoutes,
+  messagingConnectors,
+  messagingMigrations,
+  messagingRoutes,
+} from "@onerouter/messaging";
 import {
   PaymentEngine,
   ensureSandboxDefaults,
@@ -42,7 +48,7 @@ import { webhookRoutes } from "@onerouter/webhooks/routes";
 import { localAdminRoute } from "./local-admin";
 
 // Every room's migrations, applied in name order.
-export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations, ...idempotencyMigrations, ...paymentsMigrations, ...webhookMigrations];
+export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations, ...idempotencyMigrations, ...paymentsMigrations, ...messagingMigrations, ...webhookMigrations];
 
 // Embedded mode keeps its master key in the data folder so a newcomer needs no
 // setup; mesh mode must be given one (config validation insists).
@@ -70,8 +76,9 @@ export interface OneRouter {
   accounts: ProviderAccountStore;
   routing: RoutingProfileStore;
   payments: PaymentEngine;
+  messaging: MessagingEngine;
   webhooks: Webhooks;
-  // Gives a tenant's test environment its sandbox account, if it has no payments account yet.
+  // Gives a tenant's test environment its sandbox accounts in each category it has no account in yet.
   ensureSandboxDefaults(tenantId: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -106,7 +113,22 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     logger,
   });
   const idempotency = createIdempotency(db.knex);
-  const sandboxDefaults = (tenantId: string) => ensureSandboxDefaults(db.knex, accounts, tenantId);
+  const messaging = new MessagingEngine({
+    knex: db.knex,
+    accounts,
+    profiles: routing,
+    breakers,
+    connectors: messagingConnectors,
+    providerTimeoutMs: config.providerTimeoutMs,
+    // With PORT=0 the default public URL names the real port only once listening.
+    callbackBaseUrl: () => (new URL(config.publicUrl).port === "0" ? loopbackUrl : config.publicUrl),
+    builtInSandbox: { baseUrl: sandbox.url },
+    logger,
+  });
+  const sandboxDefaults = async (tenantId: string) => {
+    await ensureSandboxDefaults(db.knex, accounts, tenantId);
+    await ensureMessagingSandboxDefaults(db.knex, accounts, tenantId);
+  };
   await sandboxDefaults(tenant.id);
 
   // With NATS_URL, events travel outbox → JetStream → dispatcher; without, the dispatcher reads the outbox.
@@ -118,7 +140,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
   if (embedded) httpRoutes.push(localAdminRoute(db.knex, tenant.id, localToken));
-  httpRoutes.push(...inboundPaymentWebhookRoutes(payments));
+  httpRoutes.push(...inboundPaymentWebhookRoutes(payments), ...messagingCallbackRoutes(messaging));
 
   const server = await startServer({
     host: config.host,
@@ -138,13 +160,14 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
         knex: db.knex,
         accounts,
         routing,
-        providers: payments.providerDescriptors(),
+        providers: [...payments.providerDescriptors(), ...messaging.providerDescriptors()],
         publicBaseUrl: config.publicUrl,
         circuitState: (accountId) => breakers.state(accountId),
-        defaultFees: (category) => (category === Category.PAYMENTS ? [...payments.defaultFees] : []),
+        defaultFees: (category) =>
+          category === Category.PAYMENTS ? [...payments.defaultFees] : category === Category.MESSAGING ? [...messaging.defaultFees] : [],
       })(router);
       paymentRoutes(payments, idempotency)(router);
-      servicePartially(router, MessagingService, {});
+      messagingRoutes(messaging, idempotency)(router);
       webhookRoutes({
         knex: db.knex,
         masterKey: resolveMasterKey(config),
@@ -188,6 +211,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     accounts,
     routing,
     payments,
+    messaging,
     webhooks,
     ensureSandboxDefaults: sandboxDefaults,
     async close() {

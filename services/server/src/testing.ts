@@ -1,9 +1,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createApiKey } from "@onerouter/admin";
+import { create, fromBinary, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
+import { ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { createApiKey, createTenant } from "@onerouter/admin";
+import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
+import { RoutingProfileSchema } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { createLogger, loadConfig, type Config } from "@onerouter/core";
+import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import { createLogger, loadConfig, type Config, type ProviderCategory } from "@onerouter/core";
 import { createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/db/testing";
 import { startOneRouter, type OneRouter } from "./app";
 
@@ -47,4 +53,70 @@ export async function startTestOneRouter(
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+// A client of `service` calling with the API key `secret`.
+export function apiClient<S extends DescService>(app: TestOneRouter, service: S, secret: string): Client<S> {
+  return createClient(
+    service,
+    createConnectTransport({
+      baseUrl: app.baseUrl,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${secret}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
+}
+
+// A new tenant with a test and a live API key.
+export async function newTestTenant(app: TestOneRouter, name: string): Promise<{ id: string; testSecret: string; liveSecret: string }> {
+  const tenant = await createTenant(app.db.knex, { name, ownerEmail: `${name.toLowerCase().replace(/\W/g, "")}@example.com` });
+  const test = await app.createKey(Environment.TEST, tenant.id);
+  const live = await app.createKey(Environment.LIVE, tenant.id);
+  return { id: tenant.id, testSecret: test.secret, liveSecret: live.secret };
+}
+
+// A provider account in the tenant's test environment, stored directly.
+export async function addTestAccount(
+  app: TestOneRouter,
+  tenantId: string,
+  account: { category: ProviderCategory; provider: string; credentials: Record<string, string>; settings: Record<string, string> },
+): Promise<{ id: string }> {
+  const created = await app.accounts.create({
+    tenantId,
+    environment: "test",
+    displayName: `${account.provider} ${account.settings.base_url ?? "built-in"}`,
+    enabled: true,
+    ...account,
+  });
+  return { id: created.id };
+}
+
+export async function setRoutingProfile(
+  app: TestOneRouter,
+  tenantId: string,
+  category: ProviderCategory,
+  profile: MessageInitShape<typeof RoutingProfileSchema>,
+): Promise<void> {
+  await app.routing.put({ tenantId, environment: "test", category }, create(RoutingProfileSchema, profile));
+}
+
+// Every event in the outbox, oldest first.
+export async function outboxEvents(app: TestOneRouter): Promise<Event[]> {
+  const rows = (await app.db.knex("outbox_events").orderBy([{ column: "created_at" }, { column: "id" }])) as { payload: Uint8Array }[];
+  return rows.map((r) => fromBinary(EventSchema, r.payload));
+}
+
+// What a call that must fail answered: its code, ErrorInfo reason and metadata.
+export async function failure(promise: Promise<unknown>) {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
+  if (!err) throw new Error("expected the call to fail");
+  const info = err.findDetails(ErrorInfoSchema)[0];
+  return { code: err.code, reason: info?.reason, metadata: info?.metadata ?? {}, message: err.rawMessage };
 }

@@ -45,7 +45,11 @@ export function feeAmount(fee: Fee, amount: bigint, currency: string): bigint {
 // A tenant's own fees override the published defaults: any of them that
 // applies wins over every default, so a negotiated provider-wide rate is not
 // undercut by a more specific list price. Undefined: no fee is known.
+export function applicableFee(query: FeeQuery, overrides: readonly Fee[], defaults: readonly Fee[]): Fee | undefined {
+  return findFee(overrides, query) ?? findFee(defaults, query);
+}
+
 export function estimateFee(query: FeeQuery, overrides: readonly Fee[], defaults: readonly Fee[]): bigint | undefined {
-  const fee = findFee(overrides, query) ?? findFee(defaults, query);
+  const fee = applicableFee(query, overrides, defaults);
   return fee ? feeAmount(fee, query.amount, query.currency) : undefined;
 }

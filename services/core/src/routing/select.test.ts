@@ -120,6 +120,23 @@ describe("candidate order", () => {
     expect(ids(small)).toEqual(["pa_a", "pa_b", "pa_c"]);
   });
 
+  it("orders CHEAPEST by the caller's own price when it prices per unit", () => {
+    const decision = decideRoute(profile({ strategy: RoutingStrategy.CHEAPEST, targets }), usd(3n));
+    const perUnit: Record<string, bigint> = { alpha: 7_900n, beta: 8_090n };
+    const candidates = orderCandidates(decision, {
+      accounts,
+      request: usd(3n),
+      fees: [],
+      defaultFees: [],
+      price: (provider) => (perUnit[provider] === undefined ? undefined : perUnit[provider]! * 3n),
+    });
+    expect(candidates.map((c) => [c.account.id, c.estimatedFee])).toEqual([
+      ["pa_a", 23_700n],
+      ["pa_b", 24_270n],
+      ["pa_c", undefined],
+    ]);
+  });
+
   it("draws the first WEIGHTED target by weight and keeps the rest in weight order", () => {
     const decision = decideRoute(profile({ strategy: RoutingStrategy.WEIGHTED, targets }), usd(1n));
     const draw = (r: number) => ids(orderCandidates(decision, { accounts, request: usd(1n), fees: [], defaultFees: [], random: () => r }));

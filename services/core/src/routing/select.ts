@@ -35,7 +35,8 @@ export interface OutcomeCounts {
 
 export interface Candidate<A> {
   account: A;
-  // Minor units of the request's currency; undefined when no fee is known.
+  // What the account would charge: minor units of the request's currency,
+  // or what CandidateInput.price says; undefined when no fee is known.
   estimatedFee: bigint | undefined;
 }
 
@@ -85,6 +86,10 @@ export interface CandidateInput<A> {
   successRates?: ReadonlyMap<string, OutcomeCounts>;
   // In [0, 1), for WEIGHTED.
   random?: () => number;
+  // Prices the request at a provider instead of the fee estimate, for
+  // categories that charge per unit rather than per amount (messaging:
+  // micros per SMS segment or email).
+  price?: (provider: string) => bigint | undefined;
 }
 
 // The accounts to try, in order. Targets naming an account that is not
@@ -103,7 +108,9 @@ export function orderCandidates<A extends { id: string; provider: string }>(
   for (const { account, weight } of entries) {
     if (!account || seen.has(account.id)) continue;
     seen.add(account.id);
-    const estimatedFee = estimateFee({ ...input.request, provider: account.provider }, input.fees, input.defaultFees);
+    const estimatedFee = input.price
+      ? input.price(account.provider)
+      : estimateFee({ ...input.request, provider: account.provider }, input.fees, input.defaultFees);
     weighted.push({ account, weight: Math.max(0, weight), estimatedFee });
   }
 

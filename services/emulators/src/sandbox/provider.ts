@@ -1,14 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "../harness";
+import { sandboxMessaging, type SandboxMessaging } from "./messages";
 import { sandboxEvent, signSandboxEvent } from "./webhooks";
 
-// OneRouter's own simulated payment provider. It keeps payments in memory in
-// ISO 4217 minor units (amounts travel as decimal strings so they never lose
-// precision), scoped by API key: every well-formed key is its own account,
-// created on first use, so a new tenant needs no setup. Callers ask for
-// misbehaviour per request through headers, so one server can serve many
-// accounts that each simulate something different.
+// OneRouter's own simulated payment provider, which also serves messages
+// (see messages.ts). It keeps payments in memory in ISO 4217 minor units
+// (amounts travel as decimal strings so they never lose precision), scoped
+// by API key: every well-formed key is its own account, created on first
+// use, so a new tenant needs no setup. Callers ask for misbehaviour per
+// request through headers, so one server can serve many accounts that each
+// simulate something different.
 
 // Any `sk_sandbox_` key with at least 16 letters or digits after the prefix.
 const apiKeyPattern = /^sk_sandbox_[A-Za-z0-9]{16,}$/;
@@ -99,11 +101,12 @@ export interface SandboxOptions {
   publicUrl?: string;
 }
 
-export function sandboxProvider(options: SandboxOptions = {}): ProviderEmulator {
+export function sandboxProvider(options: SandboxOptions = {}): ProviderEmulator & Pick<SandboxMessaging, "messagesForAttempt"> {
   const accounts = new Map<string, Account>();
   // Action token -> the payment waiting for it. The token is the only
   // credential the customer's browser carries.
   const pendingActions = new Map<string, { account: Account; paymentId: string }>();
+  const messaging = sandboxMessaging();
 
   function accountFor(apiKey: string): Account {
     let account = accounts.get(apiKey);
@@ -268,6 +271,8 @@ export function sandboxProvider(options: SandboxOptions = {}): ProviderEmulator 
     try {
       const body = req.method === "POST" ? parseBody(req.rawBody) : {};
       const { method, path } = req;
+      const messagesReply = messaging.route(account.apiKey, req, body);
+      if (messagesReply) return messagesReply;
       if (path === "/v1/account" && method === "GET") return { status: 200, body: accountJson(account) };
       if (path === "/v1/payments" && method === "POST") return createPayment(account, body, baseUrl);
       if (path === "/v1/payments" && method === "GET") return listPayments(account, req.query);
@@ -305,6 +310,7 @@ export function sandboxProvider(options: SandboxOptions = {}): ProviderEmulator 
 
   return {
     name: "sandbox",
+    messagesForAttempt: messaging.messagesForAttempt,
     async handle(req) {
       const actionPage = /^\/authenticate\/([0-9a-f]+)$/.exec(req.path);
       if (actionPage?.[1] && req.method === "GET") return completeAction(actionPage[1]);

@@ -8,7 +8,7 @@ const signatureHeader = "sandbox-signature";
 
 export interface SandboxEvent {
   id: string;
-  // payment.<status> or refund.<status>.
+  // payment.<status>, refund.<status> or message.<status>.
   type: string;
   // Unix seconds.
   created: number;

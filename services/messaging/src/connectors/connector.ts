@@ -37,6 +37,8 @@ export interface SendEmailInput {
   subject: string;
   text?: string;
   html?: string;
+  // As for SMS; most email providers report to an account-wide webhook instead.
+  statusCallbackUrl?: string;
 }
 
 export type ProviderMessageStatus = "queued" | "sent" | "delivered" | "failed" | "undelivered";

@@ -1,13 +1,14 @@
-import { randomBytes } from "node:crypto";
+import { callSandbox as callSandboxApi, sandboxWebhookRejected, verifySandboxSignature, type SandboxCall } from "@onerouter/core/sandbox-client";
 import {
   ConnectorError,
+  type ConnectorContext,
   type PaymentConnector,
   type PaymentResult,
   type ProviderPaymentStatus,
   type RefundResult,
 } from "../connector";
-import { callSandbox, provider } from "./client";
-import { rejected, verifySandboxSignature } from "./webhooks";
+
+export { newSandboxApiKey } from "@onerouter/core/sandbox-client";
 
 // The built-in sandbox provider: OneRouter's own simulated payment service,
 // so a test environment works with no provider account and can simulate
@@ -51,11 +52,10 @@ const refundStatuses: Record<string, RefundResult["status"]> = {
   failed: "failed",
 };
 
-// A fresh sandbox API key: each distinct key is its own isolated sandbox
-// account, created on first use.
-export function newSandboxApiKey(): string {
-  return `sk_sandbox_${randomBytes(16).toString("hex")}`;
-}
+// The sandbox client and webhook checks core shares with the messaging sandbox, speaking as this connector.
+const provider = "sandbox";
+const callSandbox = <T>(ctx: ConnectorContext, call: SandboxCall) => callSandboxApi<T>(provider, ctx, call);
+const rejected = (message: string) => sandboxWebhookRejected(provider, message);
 
 export const sandboxConnector: PaymentConnector = {
   name: provider,
@@ -146,7 +146,7 @@ export const sandboxConnector: PaymentConnector = {
   },
 
   async parseWebhook(ctx, input) {
-    verifySandboxSignature(ctx.credentials.api_key ?? "", input);
+    verifySandboxSignature(provider, ctx.credentials.api_key ?? "", input);
     let event: SandboxEvent;
     try {
       event = JSON.parse(input.rawBody.toString("utf8")) as SandboxEvent;

@@ -1,12 +1,48 @@
-import { ConnectorError, type ConnectorContext } from "../connector";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { ConnectorError, type ConnectorContext, type WebhookInput } from "./connector-kit";
 
-// HTTP calls to the sandbox provider, with the account's simulation settings
-// applied and every failure mapped onto the kinds that decide failover.
-
-export const provider = "sandbox";
+// The built-in sandbox provider as its connectors see it, whatever the
+// category: HTTP calls with the account's simulation settings applied and
+// every failure mapped onto the kinds that decide failover, and the
+// verification of its signed webhooks. `provider` is the connector's name,
+// which its errors carry.
 
 // Socket errors raised before a request could be sent: nothing reached the sandbox.
 const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+// Deliveries signed further than this from now are refused as replays.
+const webhookToleranceSeconds = 300;
+
+// A fresh sandbox API key: each distinct key is its own isolated sandbox
+// account, created on first use.
+export function newSandboxApiKey(): string {
+  return `sk_sandbox_${randomBytes(16).toString("hex")}`;
+}
+
+// Where the in-process sandbox runs, for accounts that name no base_url.
+export interface BuiltInSandbox {
+  // Where it listens: the base_url of sandbox accounts that have none, so
+  // stored accounts survive restarts on a new port.
+  baseUrl: string;
+  // Where it can reach this server, for its webhooks; unknown until the
+  // server listens.
+  webhookBaseUrl?: () => string | undefined;
+}
+
+// A sandbox account's settings with the built-in sandbox filled in when it
+// names no base_url; `webhookPath` (on this server) then becomes its
+// webhook_url unless it has one.
+export function builtInSandboxSettings(
+  sandbox: BuiltInSandbox | undefined,
+  settings: Record<string, string>,
+  webhookPath?: string,
+): Record<string, string> {
+  if (!sandbox || settings.base_url) return settings;
+  const resolved: Record<string, string> = { ...settings, base_url: sandbox.baseUrl };
+  const webhookBaseUrl = sandbox.webhookBaseUrl?.();
+  if (webhookPath && webhookBaseUrl && !settings.webhook_url) resolved.webhook_url = `${webhookBaseUrl}${webhookPath}`;
+  return resolved;
+}
 
 export interface SandboxCall {
   method: "GET" | "POST";
@@ -19,7 +55,7 @@ interface SandboxErrorBody {
   error?: { type?: string; code?: string; message?: string };
 }
 
-export async function callSandbox<T>(ctx: ConnectorContext, call: SandboxCall): Promise<T> {
+export async function callSandbox<T>(provider: string, ctx: ConnectorContext, call: SandboxCall): Promise<T> {
   const { settings } = ctx;
   if (settings.simulate_outage === "true") {
     throw new ConnectorError("not_processed", provider, "sandbox outage simulated by the account's simulate_outage setting", {
@@ -60,7 +96,7 @@ export async function callSandbox<T>(ctx: ConnectorContext, call: SandboxCall): 
     retryAfter = res.headers.get("retry-after");
     text = await res.text();
   } catch (err) {
-    throw transportError(err);
+    throw transportError(provider, err);
   }
 
   if (status >= 200 && status < 300) {
@@ -74,10 +110,10 @@ export async function callSandbox<T>(ctx: ConnectorContext, call: SandboxCall): 
       });
     }
   }
-  throw statusError(status, text, retryAfter);
+  throw statusError(provider, status, text, retryAfter);
 }
 
-function transportError(err: unknown): ConnectorError {
+function transportError(provider: string, err: unknown): ConnectorError {
   if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
     // Whether the request left this process is unknown, so the outcome is too.
     return new ConnectorError("ambiguous", provider, "the sandbox did not answer in time", { reason: "PROVIDER_TIMEOUT" });
@@ -95,7 +131,7 @@ function transportError(err: unknown): ConnectorError {
   });
 }
 
-function statusError(status: number, text: string, retryAfter: string | null): ConnectorError {
+function statusError(provider: string, status: number, text: string, retryAfter: string | null): ConnectorError {
   let error: SandboxErrorBody["error"];
   try {
     error = (JSON.parse(text) as SandboxErrorBody).error;
@@ -118,4 +154,41 @@ function statusError(status: number, text: string, retryAfter: string | null): C
   // The sandbox documents every 5xx as "not processed".
   if (status >= 500) return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_UNAVAILABLE" });
   return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_INVALID_REQUEST" });
+}
+
+// The sandbox derives each account's webhook secret from its API key, so the
+// account needs no second credential.
+function webhookSecret(apiKey: string): string {
+  return "whsec_" + createHmac("sha256", apiKey).update("sandbox webhook secret").digest("base64url");
+}
+
+// Verifies `Sandbox-Signature: t=<unix seconds>,v1=<hex>`: HMAC-SHA256 over
+// "<t>.<raw body>" with the account's webhook secret.
+export function verifySandboxSignature(provider: string, apiKey: string, input: WebhookInput, now: Date = new Date()): void {
+  const header = input.headers["sandbox-signature"];
+  if (!header) throw sandboxWebhookRejected(provider, "the Sandbox-Signature header is missing");
+  let timestamp: number | undefined;
+  const signatures: string[] = [];
+  for (const part of header.split(",")) {
+    const [key, value] = part.split("=", 2).map((s) => s.trim());
+    if (key === "t" && value && /^\d+$/.test(value)) timestamp = Number(value);
+    if (key === "v1" && value) signatures.push(value);
+  }
+  if (timestamp === undefined || signatures.length === 0) throw sandboxWebhookRejected(provider, "the Sandbox-Signature header is malformed");
+  if (Math.abs(now.getTime() / 1000 - timestamp) > webhookToleranceSeconds) {
+    throw sandboxWebhookRejected(provider, "the webhook timestamp is outside the tolerance");
+  }
+  const expected = createHmac("sha256", webhookSecret(apiKey))
+    .update(`${timestamp}.`)
+    .update(input.rawBody)
+    .digest();
+  const matches = signatures.some((candidate) => {
+    const given = Buffer.from(candidate, "hex");
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+  if (!matches) throw sandboxWebhookRejected(provider, "the webhook signature does not match");
+}
+
+export function sandboxWebhookRejected(provider: string, message: string): ConnectorError {
+  return new ConnectorError("invalid_signature", provider, message, { reason: "WEBHOOK_SIGNATURE_INVALID" });
 }

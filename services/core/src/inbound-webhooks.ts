@@ -1,0 +1,121 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import { ConnectorError, type WebhookInput } from "./connector-kit";
+import type { ProviderAccountStore, ProviderAccountWithCredentials, ProviderCategory } from "./provider-accounts";
+import type { HttpRoute } from "./server";
+
+// POST /webhooks/inbound/<provider>/<providerAccountId>: where each provider
+// account's webhooks (payment events, message delivery callbacks) arrive.
+// The account id in the URL is the routing key, whatever the tenant; the
+// provider's signature is checked against that account's credentials. 200
+// means stored (or already stored) and applied, so the provider stops
+// retrying; anything else it retries.
+
+const maxBodyBytes = 1024 * 1024;
+
+type Request = http.IncomingMessage | http2.Http2ServerRequest;
+type Response = http.ServerResponse | http2.Http2ServerResponse;
+
+// What the route answers instead of 200.
+export class WebhookRejected extends Error {
+  constructor(
+    readonly status: 400 | 404,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type WebhookOutcome = "applied" | "duplicate";
+
+export function inboundWebhookPath(provider: string, accountId: string): string {
+  return `/webhooks/inbound/${encodeURIComponent(provider)}/${encodeURIComponent(accountId)}`;
+}
+
+// One route per provider; `receive` verifies and applies, throwing WebhookRejected.
+export function inboundWebhookRoutes(
+  providers: readonly string[],
+  receive: (provider: string, accountId: string, input: WebhookInput) => Promise<WebhookOutcome>,
+): HttpRoute[] {
+  return providers.map((provider) => {
+    const pathPrefix = `/webhooks/inbound/${provider}/`;
+    return {
+      pathPrefix,
+      async handler(req, res) {
+        const path = (req.url ?? "/").split("?")[0] ?? "/";
+        const accountId = decodeURIComponent(path.slice(pathPrefix.length));
+        if (accountId === "" || accountId.includes("/")) return reply(res, 404, { error: "no such provider account" });
+        if (req.method !== "POST") return reply(res, 405, { error: "webhooks are POSTed" });
+        const rawBody = await readBody(req);
+        if (!rawBody) return reply(res, 413, { error: `the body exceeds ${maxBodyBytes} bytes` });
+        try {
+          const outcome = await receive(provider, accountId, { rawBody, headers: plainHeaders(req), url: fullUrl(req) });
+          reply(res, 200, { received: true, duplicate: outcome === "duplicate" });
+        } catch (err) {
+          if (!(err instanceof WebhookRejected)) throw err;
+          reply(res, err.status, { error: err.message });
+        }
+      },
+    };
+  });
+}
+
+// The account a webhook URL names, with its credentials to verify the
+// signature; 404 unless it is an account of this provider and category.
+export async function webhookAccount(
+  accounts: ProviderAccountStore,
+  category: ProviderCategory,
+  provider: string,
+  accountId: string,
+): Promise<ProviderAccountWithCredentials> {
+  const located = await accounts.locate(accountId);
+  const account =
+    located && located.provider === provider && located.category === category
+      ? await accounts.getWithCredentials(located, accountId)
+      : undefined;
+  if (!account) throw new WebhookRejected(404, `no ${provider} ${category} account ${accountId}`);
+  return account;
+}
+
+// Runs the connector's verification; a signature it refuses is a 400.
+export async function verifiedWebhook<T>(parse: () => Promise<T>): Promise<T> {
+  try {
+    return await parse();
+  } catch (err) {
+    if (err instanceof ConnectorError && err.kind === "invalid_signature") throw new WebhookRejected(400, err.message);
+    throw err;
+  }
+}
+
+async function readBody(req: Request): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBodyBytes) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+// Lower-cased names (Node gives them so), HTTP/2 pseudo-headers left out.
+function plainHeaders(req: Request): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(":") || value === undefined) continue;
+    headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return headers;
+}
+
+// The URL as the provider called it, for schemes that sign it.
+function fullUrl(req: Request): string {
+  const proto = String(req.headers["x-forwarded-proto"] ?? "http").split(",")[0]!.trim();
+  const host = req.headers.host ?? req.headers[":authority"] ?? "localhost";
+  return `${proto}://${String(host)}${req.url ?? "/"}`;
+}
+
+function reply(res: Response, status: number, body: object): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}

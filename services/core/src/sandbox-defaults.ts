@@ -1,0 +1,49 @@
+import { create } from "@bufbuild/protobuf";
+import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { Knex } from "knex";
+import { categoryFromName, type ProviderAccountStore, type ProviderCategory } from "./provider-accounts";
+import { RoutingProfileStore } from "./routing-profiles";
+import { newSandboxApiKey } from "./sandbox-client";
+
+// A tenant's test environment starts with built-in sandbox accounts in a
+// category, and a routing profile that uses them in order, so its first call
+// works with no setup. Does nothing once the test environment has any
+// account of that category.
+export async function ensureSandboxAccounts(
+  knex: Knex,
+  accounts: ProviderAccountStore,
+  tenantId: string,
+  category: ProviderCategory,
+  sandboxes: readonly { provider: string; displayName: string }[],
+): Promise<void> {
+  const scope = { tenantId, environment: "test", category } as const;
+  await knex.transaction(async (trx) => {
+    // Concurrent callers for one tenant wait here, so only one creates.
+    await trx("tenants").where({ id: tenantId }).forUpdate().first();
+    const existing = await trx("provider_accounts")
+      .where({ tenant_id: tenantId, environment: scope.environment, category })
+      .first("id");
+    if (existing) return;
+    const created = [];
+    for (const { provider, displayName } of sandboxes) {
+      const account = await accounts.create(
+        { ...scope, provider, displayName, credentials: { api_key: newSandboxApiKey() }, settings: {}, enabled: true },
+        trx,
+      );
+      created.push(account);
+    }
+    const profiles = new RoutingProfileStore(trx);
+    if (await profiles.get(scope, trx)) return;
+    await profiles.put(
+      scope,
+      create(RoutingProfileSchema, {
+        category: categoryFromName(category),
+        environment: Environment.TEST,
+        strategy: RoutingStrategy.PRIORITY,
+        targets: created.map((account) => ({ providerAccountId: account.id })),
+      }),
+      trx,
+    );
+  });
+}

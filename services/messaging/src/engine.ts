@@ -1,0 +1,293 @@
+import { create } from "@bufbuild/protobuf";
+import { RoutingStrategy, type Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { EmailAddress as EmailAddressMessage, EmailContent, Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
+import {
+  applicableFee,
+  builtInSandboxSettings,
+  classifyCallFailure,
+  decideRoute,
+  inboundWebhookPath,
+  notFound,
+  orderCandidates,
+  providerErrorOf,
+  recordCallHealth,
+  storedProviderError,
+  successRateWindowMs,
+  verifiedWebhook,
+  webhookAccount,
+  type BuiltInSandbox,
+  type Candidate,
+  type CircuitBreakers,
+  type FailedCall,
+  type Knex,
+  type Logger,
+  type PageRequest,
+  type ProviderAccountStore,
+  type ProviderAccountWithCredentials,
+  type ProviderDescriptor,
+  type RoutingProfileStore,
+  type WebhookOutcome,
+} from "@onerouter/core";
+import type { ConnectorContext, WebhookInput } from "@onerouter/core/connector-kit";
+import type { EmailAddress, MessagingConnector, SendEmailInput, SendResult } from "./connectors/connector";
+import type { MessagingConnectorRegistration } from "./connectors/index";
+import { sandboxEmailProvider, sandboxSmsProvider } from "./connectors/sandbox/index";
+import { callbackAttemptParam } from "./connectors/twilio/index";
+import { messageContent } from "./mapping";
+import { stateFromProvider } from "./state";
+import { MessageStore, type AttemptRow, type MessageFilter, type MessageRow, type Scope } from "./store";
+import type { MessageContent, NewMessage } from "./validation";
+
+// The messaging engine: routes a message over the tenant's provider accounts
+// for its channel, records one attempt per provider call, and fails over
+// only when the provider provably did not take the message. An ambiguous
+// call (the provider may have taken it) ends the routing: the message stays
+// QUEUED until that provider's delivery callback says what became of it, as
+// sending it elsewhere could deliver it twice. Callbacks move the message on
+// to DELIVERED, UNDELIVERED or FAILED.
+
+export interface MessagingEngineOptions {
+  knex: Knex;
+  accounts: ProviderAccountStore;
+  profiles: RoutingProfileStore;
+  breakers: CircuitBreakers;
+  connectors: readonly MessagingConnectorRegistration[];
+  providerTimeoutMs: number;
+  // Where providers reach this server for delivery callbacks; unknown until it listens.
+  callbackBaseUrl: () => string | undefined;
+  builtInSandbox?: BuiltInSandbox;
+  logger?: Logger;
+}
+
+// What one provider call told us about the message ("not taken" means it
+// provably was not).
+type CallOutcome = { kind: "answered"; result: SendResult } | FailedCall;
+
+const category = "messaging";
+const sandboxProviders = new Set([sandboxSmsProvider, sandboxEmailProvider]);
+// Prices are compared, and recorded, in the currency providers publish them in.
+const priceCurrency = "USD";
+
+export class MessagingEngine {
+  private readonly store: MessageStore;
+  private readonly connectors: Map<string, MessagingConnector>;
+  readonly defaultFees: readonly Fee[];
+
+  constructor(private readonly options: MessagingEngineOptions) {
+    this.store = new MessageStore(options.knex);
+    this.connectors = new Map(options.connectors.map((r) => [r.connector.name, r.connector]));
+    this.defaultFees = options.connectors.flatMap((r) => r.defaultFees);
+  }
+
+  // For the admin API: what each connector needs and how to check an account.
+  providerDescriptors(): ProviderDescriptor[] {
+    return [...this.connectors.values()].map((connector) => ({
+      name: connector.name,
+      category,
+      credentialKeys: connector.credentialKeys,
+      testCredentials: (ctx) => connector.testCredentials({ ...ctx, settings: this.settings(connector.name, ctx.settings) }),
+    }));
+  }
+
+  async sendMessage(scope: Scope, input: NewMessage): Promise<Message> {
+    const message = await this.store.createMessage(scope, input);
+    await this.tryCandidates(message, await this.candidates(message));
+    return this.message(message.id);
+  }
+
+  async getMessage(scope: Scope, id: string): Promise<Message> {
+    const message = await this.store.findMessage(scope, id);
+    if (!message) throw notFound("message", id);
+    return this.store.toMessage(message);
+  }
+
+  listMessages(scope: Scope, filter: MessageFilter, page: PageRequest) {
+    return this.store.listMessages(scope, filter, page);
+  }
+
+  // Verifies and applies a provider's delivery callback, once per provider event id.
+  async receiveCallback(provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> {
+    const connector = this.connector(provider);
+    const account = await webhookAccount(this.options.accounts, category, provider, accountId);
+    const events = await verifiedWebhook(() => connector.parseCallback(this.context(account), input));
+    return this.store.applyCallbacks(account, events, input.rawBody, (failure) => providerErrorOf(provider, failure));
+  }
+
+  private async tryCandidates(message: MessageRow, candidates: readonly Candidate<ProviderAccountWithCredentials>[]): Promise<void> {
+    let tried = 0;
+    for (const { account, estimatedFee } of candidates) {
+      if (!this.options.breakers.tryAcquire(account.id, account.provider)) continue;
+      tried += 1;
+      let attempt: AttemptRow;
+      try {
+        const price = estimatedFee === undefined ? undefined : { micros: estimatedFee, currency: priceCurrency };
+        attempt = await this.store.startAttempt(message, account, price);
+      } catch (err) {
+        // No call was made: a half-open circuit's probe goes to the next message.
+        this.options.breakers.recordInconclusive(account.id, account.provider);
+        throw err;
+      }
+      const started = performance.now();
+      const outcome = await this.callSend(account, attempt, message);
+      const latency = Math.round(performance.now() - started);
+      // Anything but "not taken" ends the routing; so does a callback that
+      // settled the attempt while its call was in flight.
+      if (outcome.kind !== "not_taken") return this.settle(attempt, outcome, latency);
+      const recorded = await this.store.settleAttempt(
+        attempt.id,
+        ["pending"],
+        { status: "failed", error: storedProviderError(outcome.error), latency_ms: latency },
+        {},
+      );
+      if (!recorded) return;
+    }
+    const error = create(ProviderErrorSchema, {
+      reason: "NO_PROVIDER_AVAILABLE",
+      message:
+        candidates.length === 0
+          ? `no enabled messaging provider account can send ${message.channel === "sms" ? "SMS" : "email"} here`
+          : `no provider account could take the message (${tried} tried, ${candidates.length - tried} skipped with an open circuit)`,
+    });
+    await this.store.changeMessage(message.id, { status: "failed", error: storedProviderError(error) });
+  }
+
+  private async settle(attempt: AttemptRow, outcome: Exclude<CallOutcome, { kind: "not_taken" }>, latency: number): Promise<void> {
+    const from = ["pending"] as const;
+    switch (outcome.kind) {
+      case "answered": {
+        const { result } = outcome;
+        const to = stateFromProvider(result.status);
+        const error = result.failure ? storedProviderError(providerErrorOf(attempt.provider, result.failure)) : null;
+        await this.store.settleAttempt(
+          attempt.id,
+          from,
+          { status: to, error, latency_ms: latency, provider_message_id: result.providerMessageId },
+          { status: to, providerMessageId: result.providerMessageId, ...(error && { error }) },
+        );
+        return;
+      }
+      case "rejected": {
+        const error = storedProviderError(outcome.error);
+        await this.store.settleAttempt(attempt.id, from, { status: "failed", error, latency_ms: latency }, { status: "failed", error });
+        return;
+      }
+      case "unknown":
+        await this.store.settleAttempt(attempt.id, from, { status: "unknown", error: storedProviderError(outcome.error), latency_ms: latency }, {});
+        return;
+    }
+  }
+
+  private async callSend(account: ProviderAccountWithCredentials, attempt: AttemptRow, message: MessageRow): Promise<CallOutcome> {
+    const connector = this.connector(account.provider);
+    const ctx = this.context(account);
+    const common = { attemptId: attempt.id, messageId: message.id, statusCallbackUrl: this.callbackUrl(account, attempt.id) };
+    let outcome: CallOutcome;
+    try {
+      outcome = { kind: "answered", result: await send(connector, ctx, common, messageContent(message)) };
+    } catch (err) {
+      outcome = classifyCallFailure(account.provider, err, this.options.logger);
+    }
+    recordCallHealth(this.options.breakers, account, outcome.kind);
+    return outcome;
+  }
+
+  // The accounts to try for the message's channel, in the routing profile's
+  // order. CHEAPEST compares each provider's price per unit for the
+  // destination country times the message's units.
+  private async candidates(message: MessageRow): Promise<Candidate<ProviderAccountWithCredentials>[]> {
+    const scope = { tenantId: message.tenant_id, environment: message.environment, category } as const;
+    const [profile, accounts] = await Promise.all([
+      this.options.profiles.get(scope),
+      this.options.accounts.listWithCredentials(scope),
+    ]);
+    const usable = accounts.filter((a) => this.connectors.get(a.provider)?.channel === message.channel);
+    // Rules' amount bounds count the message's units (segments or recipients).
+    const request = { amount: BigInt(message.billable_units), currency: priceCurrency, country: message.country };
+    const decision = decideRoute(profile, request);
+    const successRates =
+      decision.strategy === RoutingStrategy.SUCCESS_RATE
+        ? await this.store.successRates(
+            scope,
+            usable.map((a) => a.id),
+            new Date(Date.now() - successRateWindowMs(profile)),
+          )
+        : undefined;
+    const fees = profile?.fees ?? [];
+    return orderCandidates(decision, {
+      accounts: usable,
+      request,
+      fees,
+      defaultFees: this.defaultFees,
+      successRates,
+      price: (provider) => {
+        const fee = applicableFee({ ...request, provider }, fees, this.defaultFees);
+        return fee && fee.fixedMicros * request.amount;
+      },
+    });
+  }
+
+  // Where the provider reports this attempt's delivery: the account's
+  // inbound URL naming the attempt, signed along with the rest by providers
+  // that sign the URL.
+  private callbackUrl(account: { id: string; provider: string }, attemptId: string): string | undefined {
+    const base = this.options.callbackBaseUrl();
+    if (!base) return undefined;
+    const url = new URL(base + inboundWebhookPath(account.provider, account.id));
+    url.searchParams.set(callbackAttemptParam, attemptId);
+    return url.toString();
+  }
+
+  private context(account: ProviderAccountWithCredentials): ConnectorContext {
+    return {
+      credentials: account.credentials,
+      settings: this.settings(account.provider, account.settings),
+      timeoutMs: this.options.providerTimeoutMs,
+    };
+  }
+
+  // Sandbox accounts without a base_url use the built-in sandbox.
+  private settings(provider: string, settings: Record<string, string>): Record<string, string> {
+    return sandboxProviders.has(provider) ? builtInSandboxSettings(this.options.builtInSandbox, settings) : settings;
+  }
+
+  private connector(provider: string): MessagingConnector {
+    const connector = this.connectors.get(provider);
+    if (!connector) throw new Error(`no messaging connector named ${provider}`);
+    return connector;
+  }
+
+  // For a message whose scope was checked already.
+  private async message(id: string): Promise<Message> {
+    return this.store.toMessage(await this.store.messageById(id));
+  }
+}
+
+// Accounts are chosen by channel, so the connector always sends the content's kind.
+function send(
+  connector: MessagingConnector,
+  ctx: ConnectorContext,
+  common: { attemptId: string; messageId: string; statusCallbackUrl?: string },
+  content: MessageContent,
+): Promise<SendResult> {
+  if (connector.channel === "sms" && content.case === "sms") {
+    const { to, from, body } = content.value;
+    return connector.send(ctx, { ...common, to, body, ...(from && { from }) });
+  }
+  if (connector.channel === "email" && content.case === "email") return connector.send(ctx, { ...common, ...emailInput(content.value) });
+  throw new Error(`${connector.name} does not send ${content.case}`);
+}
+
+function emailInput(email: EmailContent): Omit<SendEmailInput, "attemptId" | "messageId"> {
+  const address = ({ email, name }: EmailAddressMessage): EmailAddress => (name ? { email, name } : { email });
+  return {
+    from: address(email.from!),
+    to: email.to.map(address),
+    cc: email.cc.map(address),
+    bcc: email.bcc.map(address),
+    ...(email.replyTo && { replyTo: address(email.replyTo) }),
+    subject: email.subject,
+    ...(email.text && { text: email.text }),
+    ...(email.html && { html: email.html }),
+  };
+}

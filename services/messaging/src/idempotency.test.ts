@@ -1,0 +1,79 @@
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
+import { describeEachEngine } from "@onerouter/core/db/testing";
+import { startSandboxProvider, type RunningSandbox } from "@onerouter/emulators/sandbox/index";
+import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { addSandboxAccount, failure, newTenant, sandboxMessages, setRoutingProfile, type TestTenant } from "./testing";
+
+// Idempotency-Key on SendMessage, against a sandbox server of the test's own
+// so every message it took can be counted.
+
+describeEachEngine("MessagingService idempotency", (engine) => {
+  let app: TestOneRouter;
+  let sandbox: RunningSandbox;
+  let tenant: TestTenant;
+  let account: { id: string; apiKey: string };
+
+  beforeAll(async () => {
+    app = await startTestOneRouter({ engine });
+    sandbox = await startSandboxProvider();
+    tenant = await newTenant(app, "Idempotent");
+    account = await addSandboxAccount(app, tenant.id, "sandbox_sms", { base_url: sandbox.url, added_latency_ms: "200" });
+    await setRoutingProfile(app, tenant.id, { strategy: RoutingStrategy.PRIORITY, targets: [{ providerAccountId: account.id }] });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await sandbox?.close();
+  });
+
+  const withKey = (key: string, onHeader?: (headers: Headers) => void) => ({ headers: { "Idempotency-Key": key }, onHeader });
+  const sms = (body: string) => ({ content: { case: "sms" as const, value: { to: "+14155550100", body } } });
+
+  it("sends once for 50 concurrent requests with one key", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        tenant.client.sendMessage(sms("Your code is 424242"), withKey("otp-42")).then(
+          (res) => ({ sent: res.message! }),
+          (err: unknown) => failure(Promise.reject(err)),
+        ),
+      ),
+    );
+    const answered = answers.filter((a) => "sent" in a);
+    const refused = answers.filter((a) => !("sent" in a));
+    // The first request runs; those arriving while it runs are told so; any
+    // arriving after it finished get its stored answer.
+    expect(answered.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(answered.map((a) => a.sent.id)).size).toBe(1);
+    for (const a of refused) expect(a).toMatchObject({ code: Code.Aborted, reason: "IDEMPOTENCY_KEY_IN_USE" });
+
+    const stored = (await app.db.knex("messages").where({ tenant_id: tenant.id })) as { id: string }[];
+    expect(stored).toHaveLength(1);
+    expect(await app.db.knex("message_attempts").where({ message_id: stored[0]!.id })).toHaveLength(1);
+    expect(await sandboxMessages(sandbox.url, account.apiKey)).toHaveLength(1);
+
+    // Once it has finished, the same key replays the same message and says so.
+    let replayed: string | null = null;
+    const replay = await tenant.client.sendMessage(sms("Your code is 424242"), withKey("otp-42", (h) => (replayed = h.get("idempotent-replayed"))));
+    expect(replay.message?.id).toBe(stored[0]!.id);
+    expect([MessageStatus.SENT, MessageStatus.DELIVERED]).toContain(replay.message?.status);
+    expect(replayed).toBe("true");
+    expect(await sandboxMessages(sandbox.url, account.apiKey)).toHaveLength(1);
+  });
+
+  it("refuses the same key with a different message", async () => {
+    await tenant.client.sendMessage(sms("first"), withKey("reuse"));
+    expect(await failure(tenant.client.sendMessage(sms("second"), withKey("reuse")))).toMatchObject({
+      code: Code.InvalidArgument,
+      reason: "IDEMPOTENCY_KEY_REUSED",
+    });
+  });
+
+  it("sends each message without a key", async () => {
+    const before = (await sandboxMessages(sandbox.url, account.apiKey)).length;
+    const [a, b] = await Promise.all([tenant.client.sendMessage(sms("same")), tenant.client.sendMessage(sms("same"))]);
+    expect(a.message?.id).not.toBe(b.message?.id);
+    expect(await sandboxMessages(sandbox.url, account.apiKey)).toHaveLength(before + 2);
+  });
+});

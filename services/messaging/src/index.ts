@@ -1,0 +1,5 @@
+export { messagingConnectors, type MessagingConnectorRegistration } from "./connectors/index";
+export { MessagingEngine, type MessagingEngineOptions } from "./engine";
+export { messagingMigrations } from "./migrations";
+export { messagingCallbackRoutes, messagingRoutes } from "./routes";
+export { ensureMessagingSandboxDefaults } from "./sandbox-defaults";

@@ -1,0 +1,19 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
+import { inboundWebhookRoutes, type HttpRoute, type Idempotency } from "@onerouter/core";
+import type { MessagingEngine } from "./engine";
+import { messagingService } from "./service";
+
+export function messagingRoutes(engine: MessagingEngine, idempotency: Idempotency) {
+  return (router: ConnectRouter) => {
+    router.service(MessagingService, messagingService(engine, idempotency));
+  };
+}
+
+// Where each messaging provider account's delivery callbacks arrive: see core's inbound-webhooks.
+export function messagingCallbackRoutes(engine: MessagingEngine): HttpRoute[] {
+  return inboundWebhookRoutes(
+    engine.providerDescriptors().map((d) => d.name),
+    (provider, accountId, input) => engine.receiveCallback(provider, accountId, input),
+  );
+}

@@ -1,0 +1,11 @@
+import { ensureSandboxAccounts, type Knex, type ProviderAccountStore } from "@onerouter/core";
+import { sandboxEmailProvider, sandboxSmsProvider } from "./connectors/sandbox/index";
+
+// A tenant's test environment starts with a sandbox SMS and a sandbox email
+// account, so its first SendMessage works with no setup.
+export function ensureMessagingSandboxDefaults(knex: Knex, accounts: ProviderAccountStore, tenantId: string): Promise<void> {
+  return ensureSandboxAccounts(knex, accounts, tenantId, "messaging", [
+    { provider: sandboxSmsProvider, displayName: "Sandbox SMS" },
+    { provider: sandboxEmailProvider, displayName: "Sandbox email" },
+  ]);
+}

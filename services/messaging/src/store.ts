@@ -1,0 +1,320 @@
+import type { JsonValue } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { ProviderError, TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
+import {
+  appendEvent,
+  environmentFromName,
+  newId,
+  paginate,
+  storedProviderError,
+  type EnvironmentName,
+  type Knex,
+  type OutcomeCounts,
+  type PageRequest,
+  type WebhookOutcome,
+} from "@onerouter/core";
+import type { ProviderFailure } from "@onerouter/core/connector-kit";
+import type { MessageStatusEvent } from "./connectors/connector";
+import { storedContent, toMessage } from "./mapping";
+import type { SmsEncoding } from "./sms-encoding";
+import { attemptCanMove, canTransition, eventTypes, stateFromProvider, type AttemptState, type MessageState } from "./state";
+import type { NewMessage } from "./validation";
+
+// Persistence of messages, attempts and delivery callbacks. Every change of
+// a message's status is written with its outbox events in one transaction;
+// nothing here calls a provider, so no transaction ever waits on one.
+
+export interface Scope {
+  tenantId: string;
+  environment: EnvironmentName;
+}
+
+type JsonColumn<T> = T | string;
+type Micros = bigint | string;
+
+export interface MessageRow {
+  id: string;
+  tenant_id: string;
+  environment: EnvironmentName;
+  channel: "sms" | "email";
+  status: MessageState;
+  content: JsonColumn<JsonValue>;
+  metadata: JsonColumn<Record<string, string>>;
+  country: string;
+  segments: number;
+  encoding: SmsEncoding | "";
+  billable_units: number;
+  provider: string;
+  provider_account_id: string;
+  provider_message_id: string;
+  price_micros: Micros;
+  price_currency: string;
+  error: JsonValue | string | null;
+  created_at: Date;
+  updated_at: Date;
+  sent_at: Date | null;
+  delivered_at: Date | null;
+}
+
+export interface AttemptRow {
+  id: string;
+  message_id: string;
+  tenant_id: string;
+  environment: EnvironmentName;
+  provider: string;
+  provider_account_id: string;
+  status: AttemptState;
+  error: JsonValue | string | null;
+  latency_ms: number;
+  price_micros: Micros;
+  provider_message_id: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface MessageChange {
+  // Applied only when the message's current status allows it.
+  status?: MessageState;
+  // Set when the message has none yet.
+  providerMessageId?: string;
+  // ProviderError as stored JSON.
+  error?: string | null;
+}
+
+export interface AttemptPatch {
+  status: AttemptState;
+  error?: string | null;
+  latency_ms?: number;
+  provider_message_id?: string;
+}
+
+export interface MessageFilter {
+  channel?: "sms" | "email";
+  status?: MessageState;
+  provider?: string;
+  createTime?: TimeRange;
+}
+
+// Attempts the provider took, for SUCCESS_RATE; failed ones count against.
+const acceptedAttempts: AttemptState[] = ["sent", "delivered", "undelivered"];
+
+export class MessageStore {
+  constructor(private readonly knex: Knex) {}
+
+  async createMessage(scope: Scope, input: NewMessage): Promise<MessageRow> {
+    const now = new Date();
+    const [row] = (await this.knex("messages")
+      .insert({
+        id: newId("msg"),
+        tenant_id: scope.tenantId,
+        environment: scope.environment,
+        channel: input.content.case,
+        status: "queued",
+        content: storedContent(input.content),
+        metadata: JSON.stringify(input.metadata),
+        country: input.country,
+        segments: input.segments,
+        encoding: input.encoding,
+        billable_units: input.billableUnits,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning("*")) as MessageRow[];
+    return row!;
+  }
+
+  async findMessage(scope: Scope, id: string): Promise<MessageRow | undefined> {
+    return (await this.knex("messages")
+      .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
+      .first()) as MessageRow | undefined;
+  }
+
+  async messageById(id: string): Promise<MessageRow> {
+    return (await this.knex("messages").where({ id }).first()) as MessageRow;
+  }
+
+  async attemptsOf(messageIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, AttemptRow[]>> {
+    const rows = (await trx("message_attempts")
+      .whereIn("message_id", messageIds)
+      .orderBy([{ column: "created_at" }, { column: "id" }])) as AttemptRow[];
+    const byMessage = new Map<string, AttemptRow[]>(messageIds.map((id) => [id, []]));
+    for (const row of rows) byMessage.get(row.message_id)?.push(row);
+    return byMessage;
+  }
+
+  async toMessage(row: MessageRow, trx: Knex = this.knex): Promise<Message> {
+    return toMessage(row, (await this.attemptsOf([row.id], trx)).get(row.id) ?? []);
+  }
+
+  async listMessages(scope: Scope, filter: MessageFilter, page: PageRequest): Promise<{ messages: Message[]; nextPageToken: string }> {
+    const query = this.knex("messages").where({ tenant_id: scope.tenantId, environment: scope.environment });
+    if (filter.channel) query.andWhere("channel", filter.channel);
+    if (filter.status) query.andWhere("status", filter.status);
+    if (filter.provider) query.andWhere("provider", filter.provider);
+    if (filter.createTime?.startTime) query.andWhere("created_at", ">=", timestampDate(filter.createTime.startTime));
+    if (filter.createTime?.endTime) query.andWhere("created_at", "<", timestampDate(filter.createTime.endTime));
+    const { rows, nextPageToken } = await paginate<MessageRow>(query, page);
+    const attempts = await this.attemptsOf(rows.map((r) => r.id));
+    return { messages: rows.map((r) => toMessage(r, attempts.get(r.id) ?? [])), nextPageToken };
+  }
+
+  // A new PENDING attempt; the message now names its account and the price
+  // routing estimated there.
+  async startAttempt(
+    message: MessageRow,
+    account: { id: string; provider: string },
+    price: { micros: bigint; currency: string } | undefined,
+  ): Promise<AttemptRow> {
+    const now = new Date();
+    return this.knex.transaction(async (trx) => {
+      const [row] = (await trx("message_attempts")
+        .insert({
+          id: newId("matt"),
+          message_id: message.id,
+          tenant_id: message.tenant_id,
+          environment: message.environment,
+          provider: account.provider,
+          provider_account_id: account.id,
+          status: "pending",
+          price_micros: (price?.micros ?? 0n).toString(),
+          created_at: now,
+          updated_at: now,
+        })
+        .returning("*")) as AttemptRow[];
+      await trx("messages")
+        .where({ id: message.id })
+        .update({
+          provider: account.provider,
+          provider_account_id: account.id,
+          provider_message_id: "",
+          price_micros: (price?.micros ?? 0n).toString(),
+          price_currency: price?.currency ?? "",
+          updated_at: now,
+        });
+      return row!;
+    });
+  }
+
+  // Records an attempt's outcome and what it does to the message, in one
+  // transaction, if the attempt is still in one of `from`. Undefined when
+  // something else (a callback) settled it first.
+  async settleAttempt(
+    attemptId: string,
+    from: readonly AttemptState[],
+    patch: AttemptPatch,
+    change: MessageChange,
+  ): Promise<MessageRow | undefined> {
+    return this.knex.transaction(async (trx) => {
+      const [attempt] = (await trx("message_attempts")
+        .where({ id: attemptId })
+        .whereIn("status", from)
+        .update({ ...patch, updated_at: new Date() })
+        .returning("*")) as AttemptRow[];
+      if (!attempt) return undefined;
+      return this.changeMessage(attempt.message_id, change, trx);
+    });
+  }
+
+  // Locks the message and applies the change when its status allows it,
+  // with the events the change of status calls for.
+  async changeMessage(messageId: string, change: MessageChange, outer?: Knex.Transaction): Promise<MessageRow> {
+    const run = async (trx: Knex.Transaction) => {
+      const current = (await trx("messages").where({ id: messageId }).forUpdate().first()) as MessageRow;
+      const to = change.status ?? current.status;
+      if (to !== current.status && !canTransition(current.status, to)) return current;
+      const now = new Date();
+      const patch: Record<string, unknown> = { status: to, updated_at: now };
+      if (change.providerMessageId && current.provider_message_id === "") patch.provider_message_id = change.providerMessageId;
+      if (change.error !== undefined) patch.error = change.error;
+      if (to !== "queued" && to !== "failed" && current.sent_at === null) patch.sent_at = now;
+      if (to === "delivered" && current.delivered_at === null) patch.delivered_at = now;
+      const [row] = (await trx("messages").where({ id: messageId }).update(patch).returning("*")) as MessageRow[];
+      if (to !== current.status) {
+        for (const type of eventTypes(current.status, to)) await this.messageEvent(trx, type, row!);
+      }
+      return row!;
+    };
+    return outer ? run(outer) : this.knex.transaction(run);
+  }
+
+  async successRates(scope: Scope, accountIds: readonly string[], since: Date): Promise<Map<string, OutcomeCounts>> {
+    const rows = (await this.knex("message_attempts")
+      .select("provider_account_id")
+      .count({ attempts: "*" })
+      .select(this.knex.raw(`count(*) filter (where status in (${acceptedAttempts.map(() => "?").join(", ")})) as successes`, acceptedAttempts))
+      .where({ tenant_id: scope.tenantId, environment: scope.environment })
+      .whereIn("provider_account_id", accountIds)
+      .whereNotIn("status", ["pending", "unknown"])
+      .andWhere("created_at", ">=", since)
+      .groupBy("provider_account_id")) as { provider_account_id: string; attempts: unknown; successes: unknown }[];
+    return new Map(rows.map((r) => [r.provider_account_id, { attempts: Number(r.attempts), successes: Number(r.successes) }]));
+  }
+
+  // Stores each verified status change once per provider event id and
+  // applies it in the same transaction; a duplicate changes nothing.
+  async applyCallbacks(
+    account: { id: string; tenantId: string; environment: EnvironmentName; provider: string },
+    events: readonly MessageStatusEvent[],
+    rawBody: Buffer,
+    providerError: (failure: ProviderFailure) => ProviderError,
+  ): Promise<WebhookOutcome> {
+    return this.knex.transaction(async (trx) => {
+      let applied = 0;
+      for (const event of events) {
+        const inserted = await trx("message_callbacks")
+          .insert({
+            id: newId("mcb"),
+            tenant_id: account.tenantId,
+            environment: account.environment,
+            provider: account.provider,
+            provider_account_id: account.id,
+            provider_event_id: event.providerEventId,
+            payload: rawBody,
+            received_at: new Date(),
+          })
+          .onConflict(["provider_account_id", "provider_event_id"])
+          .ignore()
+          .returning("id");
+        if (inserted.length === 0) continue;
+        applied += 1;
+        const error = event.failure ? storedProviderError(providerError(event.failure))! : undefined;
+        await this.applyStatusEvent(trx, account.id, event, error);
+      }
+      // A callback with no status change in it (engagement events) is news all the same.
+      return applied > 0 || events.length === 0 ? "applied" : "duplicate";
+    });
+  }
+
+  // The attempt the event is about moves on, and its message with it:
+  // failover happens only when nothing was sent, so at most one attempt of a
+  // message is ever taken by a provider.
+  private async applyStatusEvent(trx: Knex.Transaction, accountId: string, event: MessageStatusEvent, error: string | undefined) {
+    if (!event.attemptId && !event.providerMessageId) return;
+    const attempt = (await trx("message_attempts")
+      .where(event.attemptId ? { id: event.attemptId } : { provider_message_id: event.providerMessageId })
+      .andWhere({ provider_account_id: accountId })
+      .forUpdate()
+      .first()) as AttemptRow | undefined;
+    const to = stateFromProvider(event.status);
+    if (!attempt || !attemptCanMove(attempt.status, to)) return;
+    await trx("message_attempts")
+      .where({ id: attempt.id })
+      .update({
+        status: to,
+        provider_message_id: attempt.provider_message_id || event.providerMessageId,
+        ...(error !== undefined && { error }),
+        updated_at: new Date(),
+      });
+    await this.changeMessage(attempt.message_id, { status: to, providerMessageId: event.providerMessageId, error }, trx);
+  }
+
+  private async messageEvent(trx: Knex.Transaction, type: string, row: MessageRow) {
+    await appendEvent(trx, {
+      type,
+      tenantId: row.tenant_id,
+      environment: environmentFromName(row.environment),
+      data: { case: "message", value: { message: await this.toMessage(row, trx) } },
+    });
+  }
+}

@@ -1,0 +1,76 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Client } from "@connectrpc/connect";
+import type { RoutingProfileSchema } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import type { Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
+import { newSandboxApiKey } from "@onerouter/core/sandbox-client";
+import {
+  addTestAccount,
+  apiClient,
+  newTestTenant,
+  outboxEvents,
+  setRoutingProfile as setCategoryRoutingProfile,
+  type TestOneRouter,
+} from "@onerouter/server/testing";
+
+export { failure } from "@onerouter/server/testing";
+
+// Helpers for the full-stack messaging tests: a tenant with keys, provider
+// accounts pointing at emulators the test runs, and the outbox.
+
+export type MessagingClient = Client<typeof MessagingService>;
+
+export interface TestTenant {
+  id: string;
+  client: MessagingClient;
+  liveClient: MessagingClient;
+}
+
+export async function newTenant(app: TestOneRouter, name: string): Promise<TestTenant> {
+  const { id, testSecret, liveSecret } = await newTestTenant(app, name);
+  return { id, client: apiClient(app, MessagingService, testSecret), liveClient: apiClient(app, MessagingService, liveSecret) };
+}
+
+// A messaging account in the tenant's test environment.
+export function addAccount(
+  app: TestOneRouter,
+  tenantId: string,
+  provider: string,
+  credentials: Record<string, string>,
+  settings: Record<string, string>,
+): Promise<{ id: string }> {
+  return addTestAccount(app, tenantId, { category: "messaging", provider, credentials, settings });
+}
+
+// A sandbox SMS or email account; its api_key is returned so the test can
+// ask the sandbox what it holds.
+export async function addSandboxAccount(
+  app: TestOneRouter,
+  tenantId: string,
+  provider: "sandbox_sms" | "sandbox_email",
+  settings: Record<string, string> = {},
+): Promise<{ id: string; apiKey: string }> {
+  const apiKey = newSandboxApiKey();
+  const { id } = await addAccount(app, tenantId, provider, { api_key: apiKey }, settings);
+  return { id, apiKey };
+}
+
+export function setRoutingProfile(app: TestOneRouter, tenantId: string, profile: MessageInitShape<typeof RoutingProfileSchema>) {
+  return setCategoryRoutingProfile(app, tenantId, "messaging", profile);
+}
+
+// The messages a sandbox server holds for one of its API keys, newest first.
+export async function sandboxMessages(baseUrl: string, apiKey: string): Promise<{ id: string; attempt_id: string; status: string }[]> {
+  const res = await fetch(new URL("/v1/messages", baseUrl), { headers: { authorization: `Bearer ${apiKey}` } });
+  if (!res.ok) throw new Error(`the sandbox answered ${res.status}`);
+  return ((await res.json()) as { data: { id: string; attempt_id: string; status: string }[] }).data;
+}
+
+// The outbox events about one message, oldest first.
+export async function messageEvents(app: TestOneRouter, messageId: string): Promise<Event[]> {
+  return (await outboxEvents(app)).filter((e) => e.data.case === "message" && e.data.value.message?.id === messageId);
+}
+
+// Delivery callbacks arrive on their own time; waits are bounded but generous
+// for a busy machine.
+export const callbackWait = { timeout: 15_000, interval: 50 };
