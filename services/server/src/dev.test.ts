@@ -16,6 +16,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { verifyWebhook } from "@onerouter/client";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
+import { MessageStatus, MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { createLogger, loadConfig } from "@onerouter/core";
 import { devConfigDefaults, startDev, type DevEnvironment } from "./dev";
 
@@ -35,6 +36,7 @@ describe("onerouter dev", () => {
   let dataDir: string;
   let payments: ReturnType<typeof createClient<typeof PaymentService>>;
   let webhooks: ReturnType<typeof createClient<typeof WebhookService>>;
+  let messaging: ReturnType<typeof createClient<typeof MessagingService>>;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-dev-"));
@@ -57,6 +59,7 @@ describe("onerouter dev", () => {
     });
     payments = createClient(PaymentService, transport);
     webhooks = createClient(WebhookService, transport);
+    messaging = createClient(MessagingService, transport);
   });
   afterAll(async () => {
     await dev?.close();
@@ -145,6 +148,72 @@ describe("onerouter dev", () => {
       expect(received.every((r) => JSON.parse(r.body).type === "payment.succeeded")).toBe(true);
     } finally {
       await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
+
+  async function reportDelivery(provider: string, id: string) {
+    const res = await fetch(`${dev.controlUrl}/emulators/${provider}/deliver`, { method: "POST", body: JSON.stringify({ id }) });
+    expect(res.status).toBe(200);
+  }
+
+  async function delivered(messageId: string) {
+    await eventually(
+      async () => (await messaging.getMessage({ id: messageId })).message?.status === MessageStatus.DELIVERED,
+      `message ${messageId} delivered`,
+    );
+  }
+
+  it("sends SMS through the cheaper provider per country, with delivery reported by the provider's signed callback", async () => {
+    const received: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        received.push(Buffer.concat(chunks).toString("utf8"));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/messages`;
+      const { secret } = await webhooks.createEndpoint({ url, eventTypes: ["message.delivered"] });
+      const us = (await messaging.sendMessage({ content: { case: "sms", value: { to: "+14155550100", body: "Your code is 1234" } } })).message!;
+      const india = (await messaging.sendMessage({ content: { case: "sms", value: { to: "+919876543210", body: "Your code is 5678" } } })).message!;
+      expect([us.provider, india.provider]).toEqual(["twilio", "vonage"]);
+      expect(us.priceMicros).toBeGreaterThan(0n);
+      await reportDelivery("twilio", us.providerMessageId);
+      await reportDelivery("vonage", india.providerMessageId);
+      await delivered(us.id);
+      await delivered(india.id);
+      await eventually(async () => received.length >= 2, "two message.delivered events");
+      for (const body of received) expect(JSON.parse(body).type).toBe("message.delivered");
+      expect(secret).toMatch(/^whsec_/);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
+
+  it("sends email through either provider, failing over when one is down", async () => {
+    const email = () =>
+      messaging.sendMessage({
+        content: {
+          case: "email",
+          value: { from: { email: "shop@example.com" }, to: [{ email: "buyer@example.com" }], subject: "Receipt", text: "Thanks!" },
+        },
+      });
+    const first = (await email()).message!;
+    expect(["sendgrid", "mailgun"]).toContain(first.provider);
+    const other = first.provider === "sendgrid" ? "mailgun" : "sendgrid";
+    await reportDelivery(first.provider, first.providerMessageId);
+    await delivered(first.id);
+    await fetch(`${dev.controlUrl}/emulators/${first.provider}/failure`, { method: "POST", body: '{"mode":"down"}' });
+    try {
+      const second = (await email()).message!;
+      expect(second.provider).toBe(other);
+      await reportDelivery(other, second.providerMessageId);
+      await delivered(second.id);
+    } finally {
+      await fetch(`${dev.controlUrl}/emulators/${first.provider}/failure`, { method: "POST", body: '{"mode":"none"}' });
     }
   });
 });
