@@ -66,14 +66,10 @@ export class OutboxRelay {
     );
     const published = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
     const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
-    if (published.length > 0) {
-      await this.knex("outbox_events")
-        .whereIn("id", published)
-        .update({ published_at: this.knex.fn.now(), relay_claimed_until: null });
-    }
+    if (published.length > 0) await this.release(published, { published_at: this.knex.fn.now(), relay_claimed_until: null });
     if (failed.length > 0) {
       // Released at once so the retry need not wait for the lease.
-      await this.knex("outbox_events").whereIn("id", failed).whereNull("published_at").update({ relay_claimed_until: null });
+      await this.release(failed, { relay_claimed_until: null }, true);
       const reason = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
       throw new Error(`${failed.length} of ${rows.length} events not published: ${(reason.reason as Error).message}`);
     }
@@ -107,5 +103,16 @@ export class OutboxRelay {
         this.poller?.wake();
       }
     }
+  }
+
+  // Rows are locked in id order, as fan-out locks them, so the two never
+  // wait on each other in opposite orders (a deadlock).
+  private async release(ids: string[], change: Record<string, unknown>, onlyUnpublished = false) {
+    await this.knex.transaction(async (trx) => {
+      const query = trx("outbox_events").whereIn("id", ids).orderBy("id").forUpdate().select("id");
+      if (onlyUnpublished) query.whereNull("published_at");
+      const locked = (await query).map((r: { id: string }) => r.id);
+      if (locked.length > 0) await trx("outbox_events").whereIn("id", locked).update(change);
+    });
   }
 }
