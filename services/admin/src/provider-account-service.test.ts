@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
 import { CircuitState, ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { RoutingService, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
@@ -10,30 +8,8 @@ import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1
 import { describeEachEngine } from "@onerouter/core/db/testing";
 import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { createTenant } from "./tenants";
-
-function transport(baseUrl: string, secret: string): Transport {
-  return createConnectTransport({
-    baseUrl,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${secret}`);
-        return next(req);
-      },
-    ],
-  });
-}
-
-async function failure(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-  if (!err) throw new Error("expected the call to fail");
-  const info = err.findDetails(ErrorInfoSchema)[0];
-  return { code: err.code, reason: info?.reason, field: info?.metadata.field, message: err.rawMessage };
-}
 
 // Each distinct well-formed key is its own sandbox account.
 const sandboxKey = () => `sk_sandbox_${randomBytes(16).toString("hex")}`;
@@ -53,8 +29,8 @@ describeEachEngine("ProviderAccountService", (engine) => {
     await sandbox?.close();
   });
 
-  const accountsFor = (key: string) => createClient(ProviderAccountService, transport(app.baseUrl, key));
-  const routingFor = (key: string) => createClient(RoutingService, transport(app.baseUrl, key));
+  const accountsFor = (key: string) => apiClient(app, ProviderAccountService, key);
+  const routingFor = (key: string) => apiClient(app, RoutingService, key);
 
   // The response exactly as it crossed the wire.
   async function rawResponse(method: string, body: object): Promise<string> {
@@ -270,7 +246,7 @@ describeEachEngine("ProviderAccountService", (engine) => {
     expect(await failure(client.getProviderAccount({ id: used.id }))).toMatchObject({ code: Code.NotFound });
     expect(await failure(client.deleteProviderAccount({ id: used.id }))).toMatchObject({ code: Code.NotFound });
 
-    const audit = await createClient(AuditLogService, transport(app.baseUrl, secret)).listAuditLogEntries({
+    const audit = await apiClient(app, AuditLogService, secret).listAuditLogEntries({
       action: "provider_account.delete",
     });
     expect(audit.entries.map((e) => e.resourceId)).toContain(used.id);

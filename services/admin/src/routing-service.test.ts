@@ -1,10 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { clone, create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
 import { CircuitState, ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import {
@@ -33,6 +31,7 @@ import {
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
 import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
+import { apiClient, failure } from "@onerouter/server/testing";
 import { createApiKey } from "./api-keys";
 import { adminRoutes } from "./routes";
 import { createTenant } from "./tenants";
@@ -54,28 +53,6 @@ const providers: ProviderDescriptor[] = [
     testCredentials: (ctx) => sandboxConnector.testCredentials(ctx),
   },
 ];
-
-function transport(baseUrl: string, secret: string): Transport {
-  return createConnectTransport({
-    baseUrl,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${secret}`);
-        return next(req);
-      },
-    ],
-  });
-}
-
-async function failure(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-  if (!err) throw new Error("expected the call to fail");
-  const info = err.findDetails(ErrorInfoSchema)[0];
-  return { code: err.code, reason: info?.reason, field: info?.metadata.field };
-}
 
 describeEachEngine("RoutingService", (engine) => {
   let db: Database;
@@ -127,8 +104,8 @@ describeEachEngine("RoutingService", (engine) => {
     await db?.close();
   });
 
-  const routingFor = (secret = keys.test!) => createClient(RoutingService, transport(server.url, secret));
-  const accountsFor = (secret = keys.test!) => createClient(ProviderAccountService, transport(server.url, secret));
+  const routingFor = (secret = keys.test!) => apiClient({ baseUrl: server.url }, RoutingService, secret);
+  const accountsFor = (secret = keys.test!) => apiClient({ baseUrl: server.url }, ProviderAccountService, secret);
 
   async function sandboxAccount(options: { secret?: string; enabled?: boolean } = {}) {
     const { providerAccount } = await accountsFor(options.secret).createProviderAccount({
@@ -219,7 +196,7 @@ describeEachEngine("RoutingService", (engine) => {
     const live = await routingFor(keys.live).getRoutingProfile({ category: Category.PAYMENTS });
     expect(live.routingProfile).toMatchObject({ environment: Environment.LIVE, strategy: RoutingStrategy.PRIORITY, targets: [] });
 
-    const audit = await createClient(AuditLogService, transport(server.url, keys.test!)).listAuditLogEntries({
+    const audit = await apiClient({ baseUrl: server.url }, AuditLogService, keys.test!).listAuditLogEntries({
       action: "routing_profile.update",
     });
     expect(audit.entries).toHaveLength(2);

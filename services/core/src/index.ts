@@ -22,6 +22,7 @@ export * from "./idempotency";
 export * from "./routing/index";
 export * from "./json-column";
 export * from "./provider-calls";
+export * from "./attempts";
 export * from "./validation";
 export * from "./inbound-webhooks";
 export * from "./sandbox-client";

@@ -4,11 +4,14 @@ import type { ProviderError, TimeRange } from "@onerouter/client/gen/onerouter/c
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import {
   appendEvent,
+  attemptOutcomes,
+  attemptsByParent,
   environmentFromName,
   newId,
   paginate,
   storedProviderError,
   type EnvironmentName,
+  type JsonColumn,
   type Knex,
   type OutcomeCounts,
   type PageRequest,
@@ -30,7 +33,6 @@ export interface Scope {
   environment: EnvironmentName;
 }
 
-type JsonColumn<T> = T | string;
 type Micros = bigint | string;
 
 export interface MessageRow {
@@ -135,12 +137,7 @@ export class MessageStore {
   }
 
   async attemptsOf(messageIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, AttemptRow[]>> {
-    const rows = (await trx("message_attempts")
-      .whereIn("message_id", messageIds)
-      .orderBy([{ column: "created_at" }, { column: "id" }])) as AttemptRow[];
-    const byMessage = new Map<string, AttemptRow[]>(messageIds.map((id) => [id, []]));
-    for (const row of rows) byMessage.get(row.message_id)?.push(row);
-    return byMessage;
+    return attemptsByParent<AttemptRow>(trx, "message_attempts", "message_id", messageIds);
   }
 
   async toMessage(row: MessageRow, trx: Knex = this.knex): Promise<Message> {
@@ -239,16 +236,7 @@ export class MessageStore {
   }
 
   async successRates(scope: Scope, accountIds: readonly string[], since: Date): Promise<Map<string, OutcomeCounts>> {
-    const rows = (await this.knex("message_attempts")
-      .select("provider_account_id")
-      .count({ attempts: "*" })
-      .select(this.knex.raw(`count(*) filter (where status in (${acceptedAttempts.map(() => "?").join(", ")})) as successes`, acceptedAttempts))
-      .where({ tenant_id: scope.tenantId, environment: scope.environment })
-      .whereIn("provider_account_id", accountIds)
-      .whereNotIn("status", ["pending", "unknown"])
-      .andWhere("created_at", ">=", since)
-      .groupBy("provider_account_id")) as { provider_account_id: string; attempts: unknown; successes: unknown }[];
-    return new Map(rows.map((r) => [r.provider_account_id, { attempts: Number(r.attempts), successes: Number(r.successes) }]));
+    return attemptOutcomes(this.knex, "message_attempts", scope, accountIds, since, acceptedAttempts);
   }
 
   // Stores each verified status change once per provider event id and

@@ -9,6 +9,7 @@ import {
   apiClient,
   newTestTenant,
   outboxEvents,
+  sandboxRecords,
   setRoutingProfile as setCategoryRoutingProfile,
   type TestOneRouter,
 } from "@onerouter/server/testing";
@@ -60,10 +61,8 @@ export function setRoutingProfile(app: TestOneRouter, tenantId: string, profile:
 }
 
 // The messages a sandbox server holds for one of its API keys, newest first.
-export async function sandboxMessages(baseUrl: string, apiKey: string): Promise<{ id: string; attempt_id: string; status: string }[]> {
-  const res = await fetch(new URL("/v1/messages", baseUrl), { headers: { authorization: `Bearer ${apiKey}` } });
-  if (!res.ok) throw new Error(`the sandbox answered ${res.status}`);
-  return ((await res.json()) as { data: { id: string; attempt_id: string; status: string }[] }).data;
+export function sandboxMessages(baseUrl: string, apiKey: string) {
+  return sandboxRecords(baseUrl, apiKey, "/v1/messages");
 }
 
 // The outbox events about one message, oldest first.

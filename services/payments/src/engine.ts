@@ -623,7 +623,7 @@ export class PaymentEngine {
 
   // For a payment whose scope was checked already.
   private async paymentMessage(id: string): Promise<Payment> {
-    return this.store.toMessage(await this.store.paymentById(id));
+    return this.store.toPayment(await this.store.paymentById(id));
   }
 
   private isStale(attempt: AttemptRow): boolean {

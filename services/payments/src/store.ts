@@ -5,11 +5,14 @@ import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import {
   appendEvent,
+  attemptOutcomes,
+  attemptsByParent,
   environmentFromName,
   newId,
   paginate,
   storedProviderError as storedError,
   type EnvironmentName,
+  type JsonColumn,
   type Knex,
   type OutcomeCounts,
   type PageRequest,
@@ -28,7 +31,6 @@ export interface Scope {
 }
 
 type Amount = bigint | string;
-type JsonColumn<T> = T | string;
 
 export interface PaymentRow {
   id: string;
@@ -180,15 +182,10 @@ export class PaymentStore {
   }
 
   async attemptsOf(paymentIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, AttemptRow[]>> {
-    const rows = (await trx("payment_attempts")
-      .whereIn("payment_id", paymentIds)
-      .orderBy([{ column: "created_at" }, { column: "id" }])) as AttemptRow[];
-    const byPayment = new Map<string, AttemptRow[]>(paymentIds.map((id) => [id, []]));
-    for (const row of rows) byPayment.get(row.payment_id)?.push(row);
-    return byPayment;
+    return attemptsByParent<AttemptRow>(trx, "payment_attempts", "payment_id", paymentIds);
   }
 
-  async toMessage(row: PaymentRow, trx: Knex = this.knex): Promise<Payment> {
+  async toPayment(row: PaymentRow, trx: Knex = this.knex): Promise<Payment> {
     return toPayment(row, (await this.attemptsOf([row.id], trx)).get(row.id) ?? []);
   }
 
@@ -279,16 +276,7 @@ export class PaymentStore {
   }
 
   async successRates(scope: Scope, accountIds: readonly string[], since: Date): Promise<Map<string, OutcomeCounts>> {
-    const rows = (await this.knex("payment_attempts")
-      .select("provider_account_id")
-      .count({ attempts: "*" })
-      .select(this.knex.raw(`count(*) filter (where status in (${successfulAttempts.map(() => "?").join(", ")})) as successes`, successfulAttempts))
-      .where({ tenant_id: scope.tenantId, environment: scope.environment })
-      .whereIn("provider_account_id", accountIds)
-      .whereNotIn("status", ["pending", "unknown"])
-      .andWhere("created_at", ">=", since)
-      .groupBy("provider_account_id")) as { provider_account_id: string; attempts: unknown; successes: unknown }[];
-    return new Map(rows.map((r) => [r.provider_account_id, { attempts: Number(r.attempts), successes: Number(r.successes) }]));
+    return attemptOutcomes(this.knex, "payment_attempts", scope, accountIds, since, successfulAttempts);
   }
 
   // UNKNOWN attempts last looked at before `unknownBefore`, and PENDING ones
@@ -490,7 +478,7 @@ export class PaymentStore {
       type,
       tenantId: row.tenant_id,
       environment: environmentFromName(row.environment),
-      data: { case: "payment", value: { payment: await this.toMessage(row, trx) } },
+      data: { case: "payment", value: { payment: await this.toPayment(row, trx) } },
     });
   }
 
@@ -499,7 +487,7 @@ export class PaymentStore {
       type,
       tenantId: refund.tenant_id,
       environment: environmentFromName(refund.environment),
-      data: { case: "refund", value: { refund: toRefund(refund), payment: await this.toMessage(payment, trx) } },
+      data: { case: "refund", value: { refund: toRefund(refund), payment: await this.toPayment(payment, trx) } },
     });
   }
 }

@@ -8,6 +8,7 @@ import {
   apiClient,
   newTestTenant,
   outboxEvents,
+  sandboxRecords,
   setRoutingProfile as setCategoryRoutingProfile,
   type TestOneRouter,
 } from "@onerouter/server/testing";
@@ -53,10 +54,8 @@ export function setRoutingProfile(app: TestOneRouter, tenantId: string, profile:
 }
 
 // The payments a sandbox server holds for one of its API keys.
-export async function sandboxPayments(baseUrl: string, apiKey: string): Promise<{ id: string; attempt_id: string; status: string }[]> {
-  const res = await fetch(new URL("/v1/payments", baseUrl), { headers: { authorization: `Bearer ${apiKey}` } });
-  if (!res.ok) throw new Error(`the sandbox answered ${res.status}`);
-  return ((await res.json()) as { data: { id: string; attempt_id: string; status: string }[] }).data;
+export function sandboxPayments(baseUrl: string, apiKey: string) {
+  return sandboxRecords(baseUrl, apiKey, "/v1/payments");
 }
 
 // The outbox events about one payment, oldest first.

@@ -55,12 +55,12 @@ export async function startTestOneRouter(
   };
 }
 
-// A client of `service` calling with the API key `secret`.
-export function apiClient<S extends DescService>(app: TestOneRouter, service: S, secret: string): Client<S> {
+// A client of `service` on the server at `baseUrl`, calling with the API key `secret`.
+export function apiClient<S extends DescService>(server: { baseUrl: string }, service: S, secret: string): Client<S> {
   return createClient(
     service,
     createConnectTransport({
-      baseUrl: app.baseUrl,
+      baseUrl: server.baseUrl,
       interceptors: [
         (next) => (req) => {
           req.header.set("authorization", `Bearer ${secret}`);
@@ -104,13 +104,26 @@ export async function setRoutingProfile(
   await app.routing.put({ tenantId, environment: "test", category }, create(RoutingProfileSchema, profile));
 }
 
+// What a sandbox server holds under `path` (/v1/payments, /v1/messages) for
+// one of its API keys, newest first.
+export async function sandboxRecords(
+  baseUrl: string,
+  apiKey: string,
+  path: string,
+): Promise<{ id: string; attempt_id: string; status: string }[]> {
+  const res = await fetch(new URL(path, baseUrl), { headers: { authorization: `Bearer ${apiKey}` } });
+  if (!res.ok) throw new Error(`the sandbox answered ${res.status}`);
+  return ((await res.json()) as { data: { id: string; attempt_id: string; status: string }[] }).data;
+}
+
 // Every event in the outbox, oldest first.
 export async function outboxEvents(app: TestOneRouter): Promise<Event[]> {
   const rows = (await app.db.knex("outbox_events").orderBy([{ column: "created_at" }, { column: "id" }])) as { payload: Uint8Array }[];
   return rows.map((r) => fromBinary(EventSchema, r.payload));
 }
 
-// What a call that must fail answered: its code, ErrorInfo reason and metadata.
+// What a call that must fail answered: its code, ErrorInfo reason and
+// metadata (with the offending request field, if any), and message.
 export async function failure(promise: Promise<unknown>) {
   const err = await promise.then(
     () => undefined,
@@ -118,5 +131,11 @@ export async function failure(promise: Promise<unknown>) {
   );
   if (!err) throw new Error("expected the call to fail");
   const info = err.findDetails(ErrorInfoSchema)[0];
-  return { code: err.code, reason: info?.reason, metadata: info?.metadata ?? {}, message: err.rawMessage };
+  return {
+    code: err.code,
+    reason: info?.reason,
+    field: info?.metadata.field,
+    metadata: info?.metadata ?? {},
+    message: err.rawMessage,
+  };
 }

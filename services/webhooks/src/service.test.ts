@@ -3,19 +3,17 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fromJsonString } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
+import { Code, type Client } from "@connectrpc/connect";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTenant } from "@onerouter/admin/tenants";
-import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { DeliveryStatus, EndpointStatus, WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { appendEvent, newId } from "@onerouter/core";
 import { describeEachEngine } from "@onerouter/core/db/testing";
 import { resolveMasterKey } from "@onerouter/server/app";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { activeSecrets, type StoredSecret } from "./secrets";
 
 // Full-stack: the product on loopback, called with API keys, delivering to a
@@ -24,28 +22,6 @@ import { activeSecrets, type StoredSecret } from "./secrets";
 // made again by the time they look: pending or succeeded are both "requeued".
 
 type WebhookClient = Client<typeof WebhookService>;
-
-function transport(baseUrl: string, secret: string): Transport {
-  return createConnectTransport({
-    baseUrl,
-    interceptors: [
-      (next) => (req) => {
-        req.header.set("authorization", `Bearer ${secret}`);
-        return next(req);
-      },
-    ],
-  });
-}
-
-async function failure(promise: Promise<unknown>) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => ConnectError.from(e),
-  );
-  if (!err) throw new Error("expected the call to fail");
-  const info = err.findDetails(ErrorInfoSchema)[0];
-  return { code: err.code, reason: info?.reason, field: info?.metadata.field, message: err.rawMessage };
-}
 
 const json = <T>(value: T | string): T => (typeof value === "string" ? (JSON.parse(value) as T) : value);
 const hour = 3600_000;
@@ -94,7 +70,7 @@ describeEachEngine("WebhookService", (engine) => {
     await new Promise((resolve) => receiver?.close(resolve));
   });
 
-  const clientFor = (secret: string) => createClient(WebhookService, transport(app.baseUrl, secret));
+  const clientFor = (secret: string) => apiClient(app, WebhookService, secret);
 
   // A tenant of its own, so lists hold only what the test made.
   async function newTenant(environment = Environment.TEST) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
 import { ConnectorError, type ConnectorContext, type WebhookInput } from "@onerouter/core/connector-kit";
+import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
 import type { MessagingConnector, SendEmailInput, SendSmsInput } from "./connector";
 
 // The behaviour every messaging connector shows against its provider's
@@ -45,16 +46,6 @@ export function emailInput(overrides: Partial<SendEmailInput> = {}): SendEmailIn
     html: "<p>Thanks for your order.</p>",
     ...overrides,
   };
-}
-
-async function expectConnectorError(promise: Promise<unknown>, kind: ConnectorError["kind"]) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected a ConnectorError of kind ${kind}`).toBeInstanceOf(ConnectorError);
-  expect((err as ConnectorError).kind).toBe(kind);
-  return err as ConnectorError;
 }
 
 export function describeMessagingConnectorContract(name: string, start: () => Promise<MessagingHarness>) {

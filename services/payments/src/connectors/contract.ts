@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
-import {
-  ConnectorError,
-  type ConnectorContext,
-  type CreatePaymentInput,
-  type PaymentConnector,
-  type WebhookInput,
-} from "./connector";
+import type { ConnectorContext, CreatePaymentInput, PaymentConnector, WebhookInput } from "./connector";
 
 // The behaviour every payment connector shows against its provider (or the
 // provider's emulator). Each connector folder runs this from its own
@@ -65,16 +60,6 @@ function input(overrides: Partial<CreatePaymentInput> & { paymentMethodToken: st
     customer: { email: "buyer@example.com", country: "US" },
     ...overrides,
   };
-}
-
-async function expectConnectorError(promise: Promise<unknown>, kind: ConnectorError["kind"]) {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err, `expected a ConnectorError of kind ${kind}`).toBeInstanceOf(ConnectorError);
-  expect((err as ConnectorError).kind).toBe(kind);
-  return err as ConnectorError;
 }
 
 export function describePaymentConnectorContract(name: string, start: () => Promise<ConnectorHarness>) {

@@ -1,17 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError } from "@onerouter/core/connector-kit";
+import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
 import { emailInput } from "../contract";
 import { mailgunConnector } from "./index";
 import { startMailgunTestBed, type MailgunTestBed } from "./testing";
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
-}
 
 describe("Mailgun connector", () => {
   let bed: MailgunTestBed;
@@ -42,7 +33,7 @@ describe("Mailgun connector", () => {
   });
 
   it("passes Mailgun's 400 sentence on as an invalid request", async () => {
-    const err = await failure(mailgunConnector.send(bed.ctx, emailInput({ from: { email: "noreply" } })));
+    const err = await expectConnectorError(mailgunConnector.send(bed.ctx, emailInput({ from: { email: "noreply" } })));
     expect(err.kind).toBe("invalid_request");
     expect(err.details).toMatchObject({ reason: "PROVIDER_REJECTED", providerCode: "400", httpStatus: 400 });
     expect(err.message).toBe("'from' parameter is not a valid address. please check documentation");
@@ -50,23 +41,23 @@ describe("Mailgun connector", () => {
 
   it("refuses a message without a body before calling Mailgun", async () => {
     const before = bed.running.requestCount();
-    const err = await failure(mailgunConnector.send(bed.ctx, emailInput({ text: undefined, html: "" })));
+    const err = await expectConnectorError(mailgunConnector.send(bed.ctx, emailInput({ text: undefined, html: "" })));
     expect(err).toMatchObject({ kind: "invalid_request", details: { reason: "EMAIL_BODY_REQUIRED" } });
     expect(bed.running.requestCount()).toBe(before);
   });
 
   it("fails over from a domain the key does not own", async () => {
     const ctx = { ...bed.ctx, credentials: { ...bed.ctx.credentials, domain: "mg.other.example" } };
-    const sent = await failure(mailgunConnector.send(ctx, emailInput()));
+    const sent = await expectConnectorError(mailgunConnector.send(ctx, emailInput()));
     expect(sent).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_AUTHENTICATION_FAILED", httpStatus: 404 } });
     expect(sent.message).toBe("Domain not found: mg.other.example");
-    const tested = await failure(mailgunConnector.testCredentials(ctx));
+    const tested = await expectConnectorError(mailgunConnector.testCredentials(ctx));
     expect(tested.details.reason).toBe("PROVIDER_AUTHENTICATION_FAILED");
   });
 
   it("treats an unresolvable host as not processed", async () => {
     const ctx = { ...bed.ctx, settings: { base_url: "http://mailgun.invalid" } };
-    const err = await failure(mailgunConnector.send(ctx, emailInput()));
+    const err = await expectConnectorError(mailgunConnector.send(ctx, emailInput()));
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
   });
 });

@@ -1,22 +1,12 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import type { WebhookInput } from "@onerouter/core/connector-kit";
+import { webhookRejection } from "@onerouter/core/connector-kit-testing";
 import type { MailgunOutcome, MailgunWebhookPayload } from "@onerouter/emulators/mailgun/index";
 import { emailInput } from "../contract";
 import { mailgunConnector } from "./index";
 import { startMailgunTestBed, testCredentials, webhookInput, type MailgunTestBed } from "./testing";
 import { verifyMailgunWebhook } from "./webhook";
-
-function rejection(run: () => unknown): ConnectorError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    expect((err as ConnectorError).kind).toBe("invalid_signature");
-    return err as ConnectorError;
-  }
-  throw new Error("expected the webhook to be rejected");
-}
 
 function withPayload(input: WebhookInput, change: (payload: MailgunWebhookPayload) => void): WebhookInput {
   const payload = JSON.parse(input.rawBody.toString("utf8")) as MailgunWebhookPayload;
@@ -56,30 +46,30 @@ describe("Mailgun webhook signatures", () => {
   it("rejects a changed token or timestamp: the signature covers both", async () => {
     const callback = await report("delivered");
     const token = withPayload(callback, (p) => (p.signature.token = `${p.signature.token.slice(1)}0`));
-    expect(rejection(() => verify(token)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verify(token)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
     const moved = withPayload(callback, (p) => (p.signature.timestamp = String(Number(p.signature.timestamp) - 1)));
-    expect(rejection(() => verify(moved)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verify(moved)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
   });
 
   it("rejects a body that is not Mailgun's JSON", async () => {
     const callback = await report("delivered");
     const appended = { ...callback, rawBody: Buffer.concat([callback.rawBody, Buffer.from("&x=1")]) };
-    expect(rejection(() => verify(appended)).details.reason).toBe("WEBHOOK_MALFORMED");
+    expect(webhookRejection(() => verify(appended)).details.reason).toBe("WEBHOOK_MALFORMED");
     const formEncoded = { ...callback, headers: { "content-type": "application/x-www-form-urlencoded" } };
-    expect(rejection(() => verify(formEncoded)).details.reason).toBe("WEBHOOK_MALFORMED");
+    expect(webhookRejection(() => verify(formEncoded)).details.reason).toBe("WEBHOOK_MALFORMED");
     const unsigned = withPayload(callback, (p) => delete (p as Partial<MailgunWebhookPayload>).signature);
-    expect(rejection(() => verify(unsigned)).details.reason).toBe("WEBHOOK_SIGNATURE_MISSING");
+    expect(webhookRejection(() => verify(unsigned)).details.reason).toBe("WEBHOOK_SIGNATURE_MISSING");
   });
 
   it("rejects a signature made with another signing key", async () => {
     const callback = await report("delivered");
-    expect(rejection(() => verify(callback, "another-accounts-key")).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verify(callback, "another-accounts-key")).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
   });
 
   it("rejects a stale signature timestamp", async () => {
     const signedAt = Math.floor(Date.now() / 1000) - 3600;
     const callback = await report("delivered", signedAt);
-    expect(rejection(() => verify(callback)).details.reason).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
+    expect(webhookRejection(() => verify(callback)).details.reason).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
     const options = { toleranceSeconds: 7200 };
     expect(verifyMailgunWebhook(callback, testCredentials.webhook_signing_key, options).event).toBe("delivered");
   });

@@ -1,17 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError } from "@onerouter/core/connector-kit";
+import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
 import { emailInput } from "../contract";
 import { sendgridConnector } from "./index";
 import { startSendGridTestBed, type SendGridTestBed } from "./testing";
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
-}
 
 describe("SendGrid connector", () => {
   let bed: SendGridTestBed;
@@ -45,7 +36,7 @@ describe("SendGrid connector", () => {
   });
 
   it("passes SendGrid's validation errors on with the field as the code", async () => {
-    const err = await failure(sendgridConnector.send(bed.ctx, emailInput({ cc: [{ email: "Buyer@example.com" }] })));
+    const err = await expectConnectorError(sendgridConnector.send(bed.ctx, emailInput({ cc: [{ email: "Buyer@example.com" }] })));
     expect(err.kind).toBe("invalid_request");
     expect(err.details).toMatchObject({ reason: "PROVIDER_REJECTED", providerCode: "personalizations.0.cc", httpStatus: 400 });
     expect(err.message).toContain("unique between to, cc, and bcc");
@@ -53,7 +44,7 @@ describe("SendGrid connector", () => {
 
   it("answers a body over 30 MB as an invalid request", async () => {
     const message = emailInput({ html: "x".repeat(31 * 1024 * 1024) });
-    const err = await failure(sendgridConnector.send(bed.ctx, message));
+    const err = await expectConnectorError(sendgridConnector.send(bed.ctx, message));
     expect(err.kind).toBe("invalid_request");
     expect(err.details.httpStatus).toBe(413);
     expect(await bed.sentCount(message.attemptId)).toBe(0);
@@ -61,21 +52,21 @@ describe("SendGrid connector", () => {
 
   it("refuses a message without a body before calling SendGrid", async () => {
     const before = bed.running.requestCount();
-    const err = await failure(sendgridConnector.send(bed.ctx, emailInput({ text: "", html: undefined })));
+    const err = await expectConnectorError(sendgridConnector.send(bed.ctx, emailInput({ text: "", html: undefined })));
     expect(err).toMatchObject({ kind: "invalid_request", details: { reason: "EMAIL_BODY_REQUIRED" } });
     expect(bed.running.requestCount()).toBe(before);
   });
 
   it("fails over from a sender without a verified Sender Identity", async () => {
     const message = emailInput({ from: { email: "noreply@unverified.test" } });
-    const err = await failure(sendgridConnector.send(bed.ctx, message));
+    const err = await expectConnectorError(sendgridConnector.send(bed.ctx, message));
     expect(err.kind).toBe("not_processed");
     expect(err.details).toMatchObject({ reason: "PROVIDER_SENDER_NOT_VERIFIED", providerCode: "from", httpStatus: 403 });
   });
 
   it("passes on when SendGrid's rate limit window resets", async () => {
     await bed.running.setFailure({ mode: "rate_limited", count: 1 });
-    const err = await failure(sendgridConnector.send(bed.ctx, emailInput()));
+    const err = await expectConnectorError(sendgridConnector.send(bed.ctx, emailInput()));
     expect(err.details.reason).toBe("PROVIDER_RATE_LIMITED");
     expect(err.details.retryAfterMs).toBeGreaterThanOrEqual(0);
     expect(err.details.retryAfterMs).toBeLessThanOrEqual(2_000);
@@ -83,13 +74,13 @@ describe("SendGrid connector", () => {
 
   it("treats an unresolvable host as not processed", async () => {
     const ctx = { ...bed.ctx, settings: { base_url: "http://sendgrid.invalid" } };
-    const err = await failure(sendgridConnector.send(ctx, emailInput()));
+    const err = await expectConnectorError(sendgridConnector.send(ctx, emailInput()));
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
   });
 
   it("rejects a malformed event webhook key when credentials are tested", async () => {
     const ctx = { ...bed.ctx, credentials: { ...bed.ctx.credentials, event_webhook_public_key: "not-a-key" } };
-    const err = await failure(sendgridConnector.testCredentials(ctx));
+    const err = await expectConnectorError(sendgridConnector.testCredentials(ctx));
     expect(err).toMatchObject({ kind: "invalid_request", details: { reason: "WEBHOOK_SECRET_INVALID" } });
   });
 });
@@ -102,10 +93,10 @@ describe("SendGrid connector with a restricted API key", () => {
   afterAll(() => bed.close());
 
   it("finds the missing Mail Send scope when testing credentials, and sends nothing", async () => {
-    const tested = await failure(sendgridConnector.testCredentials(bed.ctx));
+    const tested = await expectConnectorError(sendgridConnector.testCredentials(bed.ctx));
     expect(tested).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_AUTHENTICATION_FAILED" } });
     const message = emailInput();
-    const sent = await failure(sendgridConnector.send(bed.ctx, message));
+    const sent = await expectConnectorError(sendgridConnector.send(bed.ctx, message));
     expect(sent).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_AUTHENTICATION_FAILED", httpStatus: 403 } });
     expect(await bed.sentCount(message.attemptId)).toBe(0);
   });

@@ -1,21 +1,11 @@
 import { generateKeyPairSync, sign } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import type { WebhookInput } from "@onerouter/core/connector-kit";
+import { webhookRejection } from "@onerouter/core/connector-kit-testing";
 import { emailInput } from "../contract";
 import { sendgridConnector } from "./index";
 import { otherAccountPublicKey, startSendGridTestBed, webhookInput, type SendGridTestBed } from "./testing";
 import { signatureHeader, timestampHeader, verifySendGridSignature } from "./webhook";
-
-function rejection(run: () => unknown): ConnectorError {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    expect((err as ConnectorError).kind).toBe("invalid_signature");
-    return err as ConnectorError;
-  }
-  throw new Error("expected the webhook to be rejected");
-}
 
 describe("SendGrid Signed Event Webhook", () => {
   let bed: SendGridTestBed;
@@ -47,40 +37,40 @@ describe("SendGrid Signed Event Webhook", () => {
   it("rejects a body changed after signing, even when it stays valid JSON", async () => {
     const signed = await bed.sendgrid.reportEvents(sent.providerMessageId, "delivered");
     const tampered = { ...webhookInput(signed), rawBody: Buffer.from(signed.body.replaceAll('"delivered"', '"dropped"')) };
-    expect(rejection(() => verifyInput(tampered)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verifyInput(tampered)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
   });
 
   it("verifies the raw bytes: a body re-serialized without SendGrid's CRLFs fails", async () => {
     const signed = await bed.sendgrid.reportEvents(sent.providerMessageId, "delivered");
     const reserialized = { ...webhookInput(signed), rawBody: Buffer.from(JSON.stringify(JSON.parse(signed.body))) };
-    expect(rejection(() => verifyInput(reserialized)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verifyInput(reserialized)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
   });
 
   it("rejects a signature made with another key", async () => {
     const callback = webhookInput(await bed.sendgrid.reportEvents(sent.providerMessageId, "delivered"));
-    expect(rejection(() => verifyInput(callback, otherAccountPublicKey)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verifyInput(callback, otherAccountPublicKey)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
   });
 
   it("rejects a moved timestamp: the signature covers it", async () => {
     const callback = webhookInput(await bed.sendgrid.reportEvents(sent.providerMessageId, "delivered"));
     const moved = { ...callback, headers: { ...callback.headers, [timestampHeader]: String(Number(callback.headers[timestampHeader]) + 1) } };
-    expect(rejection(() => verifyInput(moved)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verifyInput(moved)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
   });
 
   it("rejects a stale signed timestamp", async () => {
     const signedAt = Math.floor(Date.now() / 1000) - 3600;
     const callback = webhookInput(await bed.sendgrid.reportEvents(sent.providerMessageId, "delivered", { signedAt }));
-    expect(rejection(() => verifyInput(callback)).details.reason).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
+    expect(webhookRejection(() => verifyInput(callback)).details.reason).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
     expect(verifySendGridSignature(callback.rawBody, callback.headers, publicKey(), { toleranceSeconds: 7200 })).toBe(signedAt);
   });
 
   it("rejects missing headers, a signature that is not DER, and a key that is not P-256", async () => {
     const callback = webhookInput(await bed.sendgrid.reportEvents(sent.providerMessageId, "delivered"));
-    expect(rejection(() => verifyInput({ ...callback, headers: {} })).details.reason).toBe("WEBHOOK_SIGNATURE_MISSING");
+    expect(webhookRejection(() => verifyInput({ ...callback, headers: {} })).details.reason).toBe("WEBHOOK_SIGNATURE_MISSING");
     const garbled = { ...callback, headers: { ...callback.headers, [signatureHeader]: "bm90IGEgc2lnbmF0dXJl" } };
-    expect(rejection(() => verifyInput(garbled)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verifyInput(garbled)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
     const edKey = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "der" });
-    expect(rejection(() => verifyInput(callback, edKey.toString("base64"))).details.reason).toBe("WEBHOOK_SECRET_INVALID");
+    expect(webhookRejection(() => verifyInput(callback, edKey.toString("base64"))).details.reason).toBe("WEBHOOK_SECRET_INVALID");
   });
 
   it("maps bounces and drops to failures with SendGrid's reason, and skips what changes nothing", async () => {

@@ -1,6 +1,7 @@
 import { signTwilioRequest } from "@onerouter/emulators/twilio/index";
 import { describe, expect, it } from "vitest";
-import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import type { WebhookInput } from "@onerouter/core/connector-kit";
+import { webhookRejection } from "@onerouter/core/connector-kit-testing";
 import { parseTwilioCallback, verifyTwilioCallback } from "./callback";
 
 // Twilio's documented request-validation example.
@@ -28,17 +29,6 @@ function request(params: Record<string, string>, signature: string | undefined, 
   };
 }
 
-function reasonOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    expect((err as ConnectorError).kind).toBe("invalid_signature");
-    return (err as ConnectorError).details.reason;
-  }
-  return undefined;
-}
-
 describe("X-Twilio-Signature", () => {
   it("the emulator signs Twilio's documented example to the documented signature", () => {
     expect(signTwilioRequest(documented.authToken, documented.url, documented.params)).toBe(documented.signature);
@@ -62,19 +52,19 @@ describe("X-Twilio-Signature", () => {
 
   it("rejects a changed parameter, an added one, another URL, another token and a missing header", () => {
     const verify = (input: WebhookInput, token = documented.authToken) => () => verifyTwilioCallback(input, token);
-    expect(reasonOf(verify(request({ ...documented.params, Digits: "9999" }, documented.signature)))).toBe(
+    expect(webhookRejection(verify(request({ ...documented.params, Digits: "9999" }, documented.signature))).details.reason).toBe(
       "WEBHOOK_SIGNATURE_MISMATCH",
     );
-    expect(reasonOf(verify(request({ ...documented.params, Extra: "1" }, documented.signature)))).toBe(
+    expect(webhookRejection(verify(request({ ...documented.params, Extra: "1" }, documented.signature))).details.reason).toBe(
       "WEBHOOK_SIGNATURE_MISMATCH",
     );
     expect(
-      reasonOf(verify(request(documented.params, documented.signature, `${documented.url}&attempt=other`))),
+      webhookRejection(verify(request(documented.params, documented.signature, `${documented.url}&attempt=other`))).details.reason,
     ).toBe("WEBHOOK_SIGNATURE_MISMATCH");
-    expect(reasonOf(verify(request(documented.params, documented.signature), "54321"))).toBe(
+    expect(webhookRejection(verify(request(documented.params, documented.signature), "54321")).details.reason).toBe(
       "WEBHOOK_SIGNATURE_MISMATCH",
     );
-    expect(reasonOf(verify(request(documented.params, undefined)))).toBe("WEBHOOK_SIGNATURE_MISSING");
+    expect(webhookRejection(verify(request(documented.params, undefined))).details.reason).toBe("WEBHOOK_SIGNATURE_MISSING");
   });
 });
 
@@ -107,6 +97,6 @@ describe("parseTwilioCallback", () => {
 
   it("ignores statuses of inbound messages and rejects callbacks without a message", () => {
     expect(callback("received")).toEqual([]);
-    expect(reasonOf(() => parseTwilioCallback(url, { MessageStatus: "sent" }))).toBe("WEBHOOK_MALFORMED");
+    expect(webhookRejection(() => parseTwilioCallback(url, { MessageStatus: "sent" })).details.reason).toBe("WEBHOOK_MALFORMED");
   });
 });

@@ -1,7 +1,5 @@
-import http from "node:http";
-import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver } from "@onerouter/core/connector-kit-testing";
 import type { SendSmsInput } from "../connector";
 import { answerFailure } from "./client";
 import { twilioConnector } from "./index";
@@ -21,15 +19,6 @@ function sms(overrides: Partial<SendSmsInput> = {}): SendSmsInput {
     statusCallbackUrl: statusCallbackUrl(attemptId),
     ...overrides,
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
 }
 
 describe("twilio connector", () => {
@@ -63,7 +52,7 @@ describe("twilio connector", () => {
 
   it("refuses to send without any sender, without calling Twilio", async () => {
     const before = bed.running.requestCount();
-    const err = await failure(
+    const err = await expectConnectorError(
       twilioConnector.send({ ...bed.ctx, settings: { base_url: bed.running.url } }, sms()),
     );
     expect(err).toMatchObject({ kind: "invalid_request", details: { reason: "SENDER_REQUIRED" } });
@@ -71,74 +60,52 @@ describe("twilio connector", () => {
   });
 
   it("maps Twilio's destination and sender errors by code", async () => {
-    expect(await failure(twilioConnector.send(bed.ctx, sms({ to: "+15005550002" })))).toMatchObject({
+    expect(await expectConnectorError(twilioConnector.send(bed.ctx, sms({ to: "+15005550002" })))).toMatchObject({
       kind: "invalid_request",
       details: { reason: "PROVIDER_REJECTED", providerCode: "21612", httpStatus: 400 },
     });
-    expect(await failure(twilioConnector.send(bed.ctx, sms({ to: "+15005550004" })))).toMatchObject({
+    expect(await expectConnectorError(twilioConnector.send(bed.ctx, sms({ to: "+15005550004" })))).toMatchObject({
       kind: "invalid_request",
       details: { providerCode: "21610" },
     });
     // A full sender queue: the message was not queued, another provider may send it.
-    expect(await failure(twilioConnector.send(bed.ctx, sms({ from: "+15005550008" })))).toMatchObject({
+    expect(await expectConnectorError(twilioConnector.send(bed.ctx, sms({ from: "+15005550008" })))).toMatchObject({
       kind: "not_processed",
       details: { reason: "PROVIDER_RATE_LIMITED", providerCode: "21611" },
     });
   });
 
   it("reports an unresolvable host as not sent", async () => {
-    const err = await failure(
+    const err = await expectConnectorError(
       twilioConnector.send({ ...bed.ctx, settings: { ...bed.ctx.settings, base_url: "http://twilio.invalid" } }, sms()),
     );
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
   });
 
   it("opens a fresh connection for every call", async () => {
-    let connections = 0;
-    const proxy = net.createServer((client) => {
-      connections += 1;
-      const upstream = net.connect(bed.running.port, "127.0.0.1");
-      client.pipe(upstream).pipe(client);
-      client.on("error", () => upstream.destroy());
-      upstream.on("error", () => client.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const proxy = await startConnectionCountingProxy(bed.running.port);
     try {
-      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, base_url: proxyUrl } };
+      const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, base_url: proxy.url } };
       await twilioConnector.testCredentials(ctx);
       await twilioConnector.send(ctx, sms());
       await twilioConnector.send(ctx, sms());
-      expect(connections).toBe(3);
+      expect(proxy.connections()).toBe(3);
     } finally {
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   });
 
   it("parses the status callback Twilio POSTs, at the URL it called", async () => {
-    const received = new Promise<WebhookInput>((resolve) => {
-      const receiver = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (chunk: Buffer) => chunks.push(chunk));
-        req.on("end", () => {
-          res.end();
-          receiver.close();
-          resolve({
-            rawBody: Buffer.concat(chunks),
-            headers: Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, String(value)])),
-            url: `http://${req.headers.host}${req.url}`,
-          });
-        });
-      });
-      receiver.listen(0, "127.0.0.1", () => {
-        const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callbacks/twilio`;
-        const input = sms();
-        void twilioConnector
-          .send(bed.ctx, { ...input, statusCallbackUrl: statusCallbackUrl(input.attemptId, base) })
-          .then((sent) => bed.twilio.reportStatus(sent.providerMessageId, "delivered", { deliver: true }));
-      });
-    });
-    const callback = await received;
+    const receiver = await startWebhookReceiver("/callbacks/twilio");
+    try {
+      const input = sms();
+      const sent = await twilioConnector.send(bed.ctx, { ...input, statusCallbackUrl: statusCallbackUrl(input.attemptId, receiver.url) });
+      await bed.twilio.reportStatus(sent.providerMessageId, "delivered", { deliver: true });
+      await expect.poll(() => receiver.received.length).toBe(1);
+    } finally {
+      await receiver.close();
+    }
+    const callback = receiver.received[0]!;
     const [event] = await twilioConnector.parseCallback(bed.ctx, callback);
     expect(event).toMatchObject({ status: "delivered", attemptId: expect.stringMatching(/^matt_twilio_/) });
     expect(event?.providerEventId).toBe(`${event?.providerMessageId}:delivered`);

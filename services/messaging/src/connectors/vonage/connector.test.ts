@@ -1,7 +1,6 @@
-import http from "node:http";
-import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import { ConnectorError } from "@onerouter/core/connector-kit";
+import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver } from "@onerouter/core/connector-kit-testing";
 import type { SendSmsInput } from "../connector";
 import { httpFailure } from "./client";
 import { vonageConnector } from "./index";
@@ -23,15 +22,6 @@ function sms(overrides: Partial<SendSmsInput> = {}): SendSmsInput {
     statusCallbackUrl: receiptUrl(attemptId),
     ...overrides,
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
 }
 
 describe("vonage connector", () => {
@@ -87,53 +77,29 @@ describe("vonage connector", () => {
   });
 
   it("opens a fresh connection for every call", async () => {
-    let connections = 0;
-    const proxy = net.createServer((client) => {
-      connections += 1;
-      const upstream = net.connect(bed.running.port, "127.0.0.1");
-      client.pipe(upstream).pipe(client);
-      client.on("error", () => upstream.destroy());
-      upstream.on("error", () => client.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const proxy = await startConnectionCountingProxy(bed.running.port);
     try {
-      const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-      const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, base_url: proxyUrl } };
+      const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, base_url: proxy.url } };
       await vonageConnector.testCredentials(ctx);
       await vonageConnector.send(ctx, sms());
       await vonageConnector.send(ctx, sms());
-      expect(connections).toBe(3);
+      expect(proxy.connections()).toBe(3);
     } finally {
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   });
 
   it("parses the receipt Vonage POSTs", async () => {
-    const received = new Promise<WebhookInput>((resolve) => {
-      const receiver = http.createServer((req, res) => {
-        const chunks: Buffer[] = [];
-        req.on("data", (chunk: Buffer) => chunks.push(chunk));
-        req.on("end", () => {
-          res.end();
-          receiver.close();
-          resolve({
-            rawBody: Buffer.concat(chunks),
-            headers: Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, String(value)])),
-            url: `http://${req.headers.host}${req.url}`,
-          });
-        });
-      });
-      receiver.listen(0, "127.0.0.1", () => {
-        const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callbacks/vonage`;
-        const input = sms();
-        void vonageConnector
-          .send(bed.ctx, { ...input, statusCallbackUrl: receiptUrl(input.attemptId, base) })
-          .then((sent) =>
-            bed.vonage.deliveryReceipt(sent.providerMessageId, "failed", { errCode: "2", deliver: true }),
-          );
-      });
-    });
-    const [event] = await vonageConnector.parseCallback(bed.ctx, await received);
+    const receiver = await startWebhookReceiver("/callbacks/vonage");
+    try {
+      const input = sms();
+      const sent = await vonageConnector.send(bed.ctx, { ...input, statusCallbackUrl: receiptUrl(input.attemptId, receiver.url) });
+      await bed.vonage.deliveryReceipt(sent.providerMessageId, "failed", { errCode: "2", deliver: true });
+      await expect.poll(() => receiver.received.length).toBe(1);
+    } finally {
+      await receiver.close();
+    }
+    const [event] = await vonageConnector.parseCallback(bed.ctx, receiver.received[0]!);
     expect(event).toMatchObject({
       status: "undelivered",
       attemptId: expect.stringMatching(/^matt_vonage_/),
@@ -146,7 +112,7 @@ describe("vonage connector", () => {
     const receipt = await bed.vonage.deliveryReceipt(sent.providerMessageId, "delivered");
     const input = { rawBody: Buffer.from(receipt.body), headers: receipt.headers, url: receipt.url };
     const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, signature_method: "sha3" } };
-    expect(await failure(vonageConnector.parseCallback(ctx, input))).toMatchObject({
+    expect(await expectConnectorError(vonageConnector.parseCallback(ctx, input))).toMatchObject({
       kind: "invalid_signature",
       details: { reason: "WEBHOOK_SIGNATURE_METHOD_UNSUPPORTED" },
     });
@@ -174,13 +140,13 @@ describe("vonage accounts", () => {
   it("rejects destinations outside a demo account's whitelist, and fails over when out of credit", async () => {
     const bed = await startVonageTestBed({ demoWhitelist: ["14155550100"], balance: 0.01 });
     try {
-      expect(await failure(vonageConnector.send(bed.ctx, sms({ to: "+14155550111" })))).toMatchObject({
+      expect(await expectConnectorError(vonageConnector.send(bed.ctx, sms({ to: "+14155550111" })))).toMatchObject({
         kind: "invalid_request",
         details: { reason: "PROVIDER_REJECTED", providerCode: "29" },
       });
       await vonageConnector.send(bed.ctx, sms());
       const broke = sms();
-      expect(await failure(vonageConnector.send(bed.ctx, broke))).toMatchObject({
+      expect(await expectConnectorError(vonageConnector.send(bed.ctx, broke))).toMatchObject({
         kind: "not_processed",
         details: { reason: "PROVIDER_QUOTA_EXCEEDED", providerCode: "9" },
       });

@@ -1,7 +1,8 @@
 import { Vonage } from "@vonage/server-sdk";
 import { signVonageParams } from "@onerouter/emulators/vonage/index";
 import { describe, expect, it } from "vitest";
-import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import type { WebhookInput } from "@onerouter/core/connector-kit";
+import { webhookRejection } from "@onerouter/core/connector-kit-testing";
 import {
   parseVonageReceipt,
   signatureMethods,
@@ -42,17 +43,6 @@ function formInput(params: Record<string, string>): WebhookInput {
   };
 }
 
-function reasonOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    expect((err as ConnectorError).kind).toBe("invalid_signature");
-    return (err as ConnectorError).details.reason;
-  }
-  return undefined;
-}
-
 describe("Vonage signatures", () => {
   it.each(signatureMethods)("%s matches the published signature, in the connector and the emulator", (method) => {
     const expected = published.signatures[method];
@@ -81,14 +71,14 @@ describe("Vonage signatures", () => {
       (params: Record<string, string>, secret = published.secret, method: VonageSignatureMethod = "sha256hmac") =>
       () =>
         verifyVonageReceipt(formInput(params), secret, method, signedAt);
-    expect(reasonOf(verify({ ...published.params, sig }, "another secret"))).toBe("WEBHOOK_SIGNATURE_MISMATCH");
-    expect(reasonOf(verify({ ...published.params, sig }, published.secret, "sha512hmac"))).toBe(
+    expect(webhookRejection(verify({ ...published.params, sig }, "another secret")).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(verify({ ...published.params, sig }, published.secret, "sha512hmac")).details.reason).toBe(
       "WEBHOOK_SIGNATURE_MISMATCH",
     );
-    expect(reasonOf(verify({ ...published.params, text: "Test", sig }))).toBe("WEBHOOK_SIGNATURE_MISMATCH");
-    expect(reasonOf(verify({ ...published.params, status: "delivered", sig }))).toBe("WEBHOOK_SIGNATURE_MISMATCH");
-    expect(reasonOf(verify({ ...published.params, sig: "not hex" }))).toBe("WEBHOOK_SIGNATURE_MISMATCH");
-    expect(reasonOf(verify(published.params))).toBe("WEBHOOK_SIGNATURE_MISSING");
+    expect(webhookRejection(verify({ ...published.params, text: "Test", sig })).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(verify({ ...published.params, status: "delivered", sig })).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(verify({ ...published.params, sig: "not hex" })).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(verify(published.params)).details.reason).toBe("WEBHOOK_SIGNATURE_MISSING");
   });
 
   it("rejects a receipt signed more than a day ago or in the future", () => {
@@ -96,14 +86,14 @@ describe("Vonage signatures", () => {
     const day = 24 * 60 * 60;
     expect(() => verifyVonageReceipt(input, published.secret, "sha256hmac", signedAt + day)).not.toThrow();
     for (const now of [signedAt + day + 1, signedAt - 301]) {
-      expect(reasonOf(() => verifyVonageReceipt(input, published.secret, "sha256hmac", now))).toBe(
+      expect(webhookRejection(() => verifyVonageReceipt(input, published.secret, "sha256hmac", now)).details.reason).toBe(
         "WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE",
       );
     }
     const untimed: Record<string, string> = { ...published.params };
     delete untimed.timestamp;
     untimed.sig = signVonageParams(untimed, published.secret, "sha256hmac");
-    expect(reasonOf(() => verifyVonageReceipt(formInput(untimed), published.secret, "sha256hmac", signedAt))).toBe(
+    expect(webhookRejection(() => verifyVonageReceipt(formInput(untimed), published.secret, "sha256hmac", signedAt)).details.reason).toBe(
       "WEBHOOK_SIGNATURE_MALFORMED",
     );
   });
@@ -117,8 +107,8 @@ describe("Vonage signatures", () => {
     };
     expect(verifyVonageReceipt(json, published.secret, "md5hash", signedAt)).toEqual(params);
     const array = { ...json, rawBody: Buffer.from("[1]") };
-    expect(reasonOf(() => verifyVonageReceipt(array, published.secret, "md5hash"))).toBe("WEBHOOK_MALFORMED");
-    expect(reasonOf(() => verifyVonageReceipt({ ...json, headers: {} }, published.secret, "md5hash"))).toBe(
+    expect(webhookRejection(() => verifyVonageReceipt(array, published.secret, "md5hash")).details.reason).toBe("WEBHOOK_MALFORMED");
+    expect(webhookRejection(() => verifyVonageReceipt({ ...json, headers: {} }, published.secret, "md5hash")).details.reason).toBe(
       "WEBHOOK_MALFORMED",
     );
   });
@@ -158,6 +148,6 @@ describe("parseVonageReceipt", () => {
 
   it("ignores unknown statuses and rejects receipts without a message", () => {
     expect(receipt("unknown")).toEqual([]);
-    expect(reasonOf(() => parseVonageReceipt({ status: "delivered" }))).toBe("WEBHOOK_MALFORMED");
+    expect(webhookRejection(() => parseVonageReceipt({ status: "delivered" })).details.reason).toBe("WEBHOOK_MALFORMED");
   });
 });

@@ -1,8 +1,7 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { paypalTestTokens } from "@onerouter/emulators/paypal/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError, type CreatePaymentInput, type WebhookInput } from "../connector";
+import { expectConnectorError, startWebhookReceiver } from "@onerouter/core/connector-kit-testing";
+import type { CreatePaymentInput, WebhookInput } from "../connector";
 import { startPaypalHarness, type PaypalHarness } from "./harness";
 
 let sequence = 0;
@@ -19,41 +18,20 @@ function payment(overrides: Partial<CreatePaymentInput> = {}): CreatePaymentInpu
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
-}
-
 // A stand-in for OneRouter's inbound webhook endpoint.
 async function startReceiver() {
-  const received: WebhookInput[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers[name] = value;
-      received.push({ rawBody: Buffer.concat(chunks), headers, url: `http://receiver${req.url ?? "/"}` });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/paypal`;
+  const receiver = await startWebhookReceiver("/webhooks/paypal");
   const eventOf = (w: WebhookInput) =>
     JSON.parse(w.rawBody.toString("utf8")) as {
       event_type: string;
       resource: { id: string; supplementary_data?: { related_ids?: { order_id?: string } } };
     };
   return {
-    url,
+    ...receiver,
     // Waits for the event PayPal sent about this order (or about this refund).
     async next(eventType: string, id: string): Promise<WebhookInput> {
       for (let waited = 0; waited < 5000; waited += 20) {
-        const found = received.find((w) => {
+        const found = receiver.received.find((w) => {
           const event = eventOf(w);
           const orderId = event.resource.supplementary_data?.related_ids?.order_id;
           return event.event_type === eventType && (orderId === id || event.resource.id === id);
@@ -63,7 +41,6 @@ async function startReceiver() {
       }
       throw new Error(`no ${eventType} webhook for ${id}`);
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
@@ -144,11 +121,11 @@ describe("paypal connector", () => {
   it("rejects currencies and precisions PayPal does not take before calling it", async () => {
     const before = h.emulator.requestCount();
     for (const currency of ["INR", "KWD"]) {
-      const err = await rejection(h.connector.createPayment(h.ctx, payment({ currency, paymentMethodToken: paypalTestTokens.succeed })));
+      const err = await expectConnectorError(h.connector.createPayment(h.ctx, payment({ currency, paymentMethodToken: paypalTestTokens.succeed })));
       expect(err.kind).toBe("invalid_request");
     }
     // HUF has two ISO decimals, but PayPal takes whole forints only.
-    const fractional = await rejection(h.connector.createPayment(h.ctx, payment({ currency: "HUF", amount: 1250n, paymentMethodToken: paypalTestTokens.succeed })));
+    const fractional = await expectConnectorError(h.connector.createPayment(h.ctx, payment({ currency: "HUF", amount: 1250n, paymentMethodToken: paypalTestTokens.succeed })));
     expect(fractional.kind).toBe("invalid_request");
     expect(h.emulator.requestCount()).toBe(before);
 
@@ -172,9 +149,9 @@ describe("paypal connector", () => {
 
   it("treats PayPal's business-rule refusals as invalid requests", async () => {
     const paid = await h.connector.createPayment(h.ctx, payment({ paymentMethodToken: paypalTestTokens.succeed }));
-    const cancel = await rejection(h.connector.cancelPayment(h.ctx, { providerPaymentId: paid.providerPaymentId, idempotencyKey: `cancel_${paid.providerPaymentId}` }));
+    const cancel = await expectConnectorError(h.connector.cancelPayment(h.ctx, { providerPaymentId: paid.providerPaymentId, idempotencyKey: `cancel_${paid.providerPaymentId}` }));
     expect(cancel.kind).toBe("invalid_request");
-    const capture = await rejection(
+    const capture = await expectConnectorError(
       h.connector.capturePayment(h.ctx, { providerPaymentId: paid.providerPaymentId, amount: 2500n, currency: "USD", idempotencyKey: `cap_${paid.providerPaymentId}` }),
     );
     expect(capture).toMatchObject({ kind: "invalid_request", details: { providerCode: "ORDER_ALREADY_CAPTURED", httpStatus: 422 } });
@@ -241,7 +218,7 @@ describe("paypal connector", () => {
     const paid = await h.connector.createPayment(h.ctx, payment({ paymentMethodToken: paypalTestTokens.succeed }));
     const webhook = h.webhook("PAYMENT.CAPTURE.COMPLETED", paid.providerPaymentId);
     const otherAccount = { ...h.ctx, credentials: { ...h.ctx.credentials, webhook_id: "1JE4291016473214C" } };
-    const err = await rejection(h.connector.parseWebhook(otherAccount, webhook));
+    const err = await expectConnectorError(h.connector.parseWebhook(otherAccount, webhook));
     expect(err.kind).toBe("invalid_signature");
   });
 });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
 import { razorpayTestTokens } from "@onerouter/emulators/razorpay/index";
 import { subunitExponent } from "@onerouter/emulators/razorpay/currencies";
 import { currencyExponent } from "@onerouter/core/money";
-import { ConnectorError, type CreatePaymentInput } from "../connector";
+import type { CreatePaymentInput } from "../connector";
 import { razorpayCurrencies } from "./amounts";
 import { startRazorpayHarness, type RazorpayHarness } from "./harness";
 
@@ -34,15 +35,6 @@ function payment(overrides: Partial<CreatePaymentInput> = {}): CreatePaymentInpu
   };
 }
 
-async function connectorError(promise: Promise<unknown>): Promise<ConnectorError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConnectorError);
-  return error as ConnectorError;
-}
-
 describe("razorpay amounts", () => {
   it("uses the same exponents as OneRouter for every currency it offers", () => {
     for (const currency of razorpayCurrencies) {
@@ -52,13 +44,13 @@ describe("razorpay amounts", () => {
 
   it("refuses a currency Razorpay does not settle without calling it", async () => {
     const before = h.emulator.requestCount();
-    const error = await connectorError(h.connector.createPayment(h.ctx, payment({ currency: "XOF", amount: 1000n })));
+    const error = await expectConnectorError(h.connector.createPayment(h.ctx, payment({ currency: "XOF", amount: 1000n })));
     expect(error.kind).toBe("invalid_request");
     expect(h.emulator.requestCount()).toBe(before);
   });
 
   it("passes on Razorpay's refusal of a three-decimal amount not ending in 0", async () => {
-    const error = await connectorError(h.connector.createPayment(h.ctx, payment({ currency: "KWD", amount: 1235n })));
+    const error = await expectConnectorError(h.connector.createPayment(h.ctx, payment({ currency: "KWD", amount: 1235n })));
     expect(error.kind).toBe("invalid_request");
     expect(error.details.providerCode).toBe("input_validation_failed");
   });
@@ -85,7 +77,7 @@ describe("razorpay payments", () => {
 
   it("continues an attempt whose order was made without a payment", async () => {
     const input = payment();
-    const refused = await connectorError(h.connector.createPayment(h.ctx, { ...input, paymentMethodToken: "tok_unknown" }));
+    const refused = await expectConnectorError(h.connector.createPayment(h.ctx, { ...input, paymentMethodToken: "tok_unknown" }));
     expect(refused.kind).toBe("invalid_request");
     expect(await h.connector.syncPayment(h.ctx, { attemptId: input.attemptId, amount: input.amount, currency: "INR" })).toBeNull();
     const result = await h.connector.createPayment(h.ctx, input);
@@ -128,7 +120,7 @@ describe("razorpay capture and cancel", () => {
 
   it("refuses to capture more than was authorized", async () => {
     const created = await h.connector.createPayment(h.ctx, payment({ captureMethod: "manual" }));
-    const error = await connectorError(
+    const error = await expectConnectorError(
       h.connector.capturePayment(h.ctx, {
         providerPaymentId: created.providerPaymentId,
         amount: 50001n,
@@ -148,7 +140,7 @@ describe("razorpay capture and cancel", () => {
     expect((await h.connector.cancelPayment(h.ctx, cancel)).status).toBe("canceled");
     const synced = await h.connector.syncPayment(h.ctx, { attemptId: input.attemptId, amount: input.amount, currency: "INR" });
     expect(synced?.status).toBe("canceled");
-    const error = await connectorError(
+    const error = await expectConnectorError(
       h.connector.capturePayment(h.ctx, {
         providerPaymentId: created.providerPaymentId,
         amount: input.amount,
@@ -161,7 +153,7 @@ describe("razorpay capture and cancel", () => {
 
   it("cannot cancel a payment the customer is still authenticating", async () => {
     const created = await h.connector.createPayment(h.ctx, payment({ paymentMethodToken: razorpayTestTokens.threeDSecure }));
-    const error = await connectorError(
+    const error = await expectConnectorError(
       h.connector.cancelPayment(h.ctx, { providerPaymentId: created.providerPaymentId, idempotencyKey: "cancel_3ds" }),
     );
     expect(error.kind).toBe("invalid_request");
@@ -169,7 +161,7 @@ describe("razorpay capture and cancel", () => {
 
   it("refuses to cancel a captured payment", async () => {
     const created = await h.connector.createPayment(h.ctx, payment());
-    const error = await connectorError(
+    const error = await expectConnectorError(
       h.connector.cancelPayment(h.ctx, { providerPaymentId: created.providerPaymentId, idempotencyKey: "cancel_captured" }),
     );
     expect(error.kind).toBe("invalid_request");

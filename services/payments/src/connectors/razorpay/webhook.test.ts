@@ -1,8 +1,7 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectConnectorError, startWebhookReceiver } from "@onerouter/core/connector-kit-testing";
 import { razorpayTestTokens, razorpayWebhookSignature } from "@onerouter/emulators/razorpay/index";
-import { ConnectorError, type CreatePaymentInput, type WebhookInput } from "../connector";
+import type { CreatePaymentInput } from "../connector";
 import { startRazorpayHarness, type RazorpayHarness } from "./harness";
 import { verifyRazorpaySignature } from "./index";
 
@@ -112,9 +111,7 @@ describe("razorpay webhooks", () => {
     const refundCreated = h.webhook("refund.created", { paymentId: created.providerPaymentId });
     expect((await h.connector.parseWebhook(h.ctx, refundCreated)).kind).toBe("ignored");
     const { "x-razorpay-event-id": _eventId, ...headers } = refundCreated.headers;
-    const error = await h.connector.parseWebhook(h.ctx, { ...refundCreated, headers }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConnectorError);
-    expect((error as ConnectorError).kind).toBe("invalid_signature");
+    await expectConnectorError(h.connector.parseWebhook(h.ctx, { ...refundCreated, headers }), "invalid_signature");
   });
 
   async function refundsOf(paymentId: string): Promise<string[]> {
@@ -127,32 +124,20 @@ describe("razorpay webhooks", () => {
 
 describe("razorpay webhook delivery", () => {
   it("posts signed events to the configured URL as payments happen", async () => {
-    const received: WebhookInput[] = [];
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (chunk: Buffer) => chunks.push(chunk));
-      req.on("end", () => {
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers[name] = value;
-        received.push({ rawBody: Buffer.concat(chunks), headers, url: `http://receiver${req.url}` });
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const port = (server.address() as AddressInfo).port;
-    const h = await startRazorpayHarness({ webhookUrl: `http://127.0.0.1:${port}/webhooks/razorpay` });
+    const receiver = await startWebhookReceiver("/webhooks/razorpay");
+    const h = await startRazorpayHarness({ webhookUrl: receiver.url });
     try {
       const input = payment();
       const created = await h.connector.createPayment(h.ctx, input);
-      await expect.poll(() => received.length).toBeGreaterThanOrEqual(3);
-      const events = await Promise.all(received.map((webhook) => h.connector.parseWebhook(h.ctx, webhook)));
+      await expect.poll(() => receiver.received.length).toBeGreaterThanOrEqual(3);
+      const events = await Promise.all(receiver.received.map((webhook) => h.connector.parseWebhook(h.ctx, webhook)));
       // payment.authorized, payment.captured and order.paid, in whatever order they arrive.
       expect(events.map((e) => e.status).sort()).toEqual(["requires_capture", "succeeded", "succeeded"]);
       expect(events.every((e) => e.providerPaymentId === created.providerPaymentId && e.attemptId === input.attemptId)).toBe(true);
       expect(new Set(events.map((e) => e.providerEventId)).size).toBe(3);
     } finally {
       await h.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await receiver.close();
     }
   });
 });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
 import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
-import { ConnectorError, type ConnectorContext, type CreatePaymentInput } from "../connector";
+import type { ConnectorContext, CreatePaymentInput } from "../connector";
 import { newSandboxApiKey, sandboxConnector } from "./index";
 
 // The account settings that make one shared sandbox simulate a different
@@ -35,15 +36,6 @@ function payment(): CreatePaymentInput {
   };
 }
 
-async function connectorError(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
-}
-
 describe("sandbox account settings", () => {
   it("simulate_outage fails every call as connection refused without reaching the sandbox", async () => {
     const outage = ctx({ simulate_outage: "true" });
@@ -53,7 +45,7 @@ describe("sandbox account settings", () => {
       sandboxConnector.testCredentials(outage),
       sandboxConnector.syncPayment(outage, { attemptId: "att_outage", amount: 1n, currency: "USD" }),
     ]) {
-      const err = await connectorError(call);
+      const err = await expectConnectorError(call);
       expect(err.kind).toBe("not_processed");
       expect(err.details.reason).toBe("PROVIDER_UNAVAILABLE");
     }
@@ -69,7 +61,7 @@ describe("sandbox account settings", () => {
 
   it("added_latency_ms beyond the call's budget is ambiguous, and sync finds the payment", async () => {
     const slow = payment();
-    const err = await connectorError(sandboxConnector.createPayment(ctx({ added_latency_ms: "400" }, 100), slow));
+    const err = await expectConnectorError(sandboxConnector.createPayment(ctx({ added_latency_ms: "400" }, 100), slow));
     expect(err.kind).toBe("ambiguous");
     expect(err.details.reason).toBe("PROVIDER_TIMEOUT");
     // The sandbox finishes the sleep and processes the request anyway.
@@ -81,7 +73,7 @@ describe("sandbox account settings", () => {
   it("simulate_timeout takes the money, never answers, and sync finds the payment", async () => {
     const lost = payment();
     const timingOut = ctx({ simulate_timeout: "true" }, 300);
-    const err = await connectorError(sandboxConnector.createPayment(timingOut, lost));
+    const err = await expectConnectorError(sandboxConnector.createPayment(timingOut, lost));
     expect(err.kind).toBe("ambiguous");
     expect(err.details.reason).toBe("PROVIDER_TIMEOUT");
     // Reads still answer, so the core can resolve the attempt while the setting is on.
@@ -97,7 +89,7 @@ describe("sandbox account settings", () => {
     const failing = ctx({ failure_rate: "1" });
     const attempts = [payment(), payment(), payment()];
     for (const attempt of attempts) {
-      const err = await connectorError(sandboxConnector.createPayment(failing, attempt));
+      const err = await expectConnectorError(sandboxConnector.createPayment(failing, attempt));
       expect(err.kind).toBe("not_processed");
       expect(err.details.reason).toBe("PROVIDER_UNAVAILABLE");
       expect(err.details.httpStatus).toBe(503);
@@ -117,7 +109,7 @@ describe("sandbox account settings", () => {
   it("rejects malformed settings as invalid requests", async () => {
     const malformed: Record<string, string>[] = [{ failure_rate: "1.5" }, { failure_rate: "often" }, { added_latency_ms: "soon" }];
     for (const settings of malformed) {
-      const err = await connectorError(sandboxConnector.createPayment(ctx(settings), payment()));
+      const err = await expectConnectorError(sandboxConnector.createPayment(ctx(settings), payment()));
       expect(err.kind, JSON.stringify(settings)).toBe("invalid_request");
       expect(err.details.providerCode).toBe("invalid_sandbox_header");
     }

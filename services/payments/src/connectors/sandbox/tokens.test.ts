@@ -1,42 +1,28 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { expectConnectorError, startWebhookReceiver, type WebhookReceiver } from "@onerouter/core/connector-kit-testing";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
 import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
-import { ConnectorError, type ConnectorContext, type CreatePaymentInput, type WebhookInput } from "../connector";
+import type { ConnectorContext, CreatePaymentInput } from "../connector";
 import { newSandboxApiKey, sandboxConnector } from "./index";
 
 // The documented test payment-method tokens, the requires_action redirect
 // with its webhook, and isolation between sandbox accounts.
 
 let emulator: RunningEmulator;
-let receiver: http.Server;
-let webhookUrl: string;
-const deliveries: WebhookInput[] = [];
+let receiver: WebhookReceiver;
 const apiKey = newSandboxApiKey();
 
 beforeAll(async () => {
   emulator = await startSandboxProvider();
-  receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers[name] = value;
-      deliveries.push({ rawBody: Buffer.concat(chunks), headers, url: `${webhookUrl}${req.url ?? ""}` });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
-  webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/sandbox`;
+  receiver = await startWebhookReceiver("/webhooks/sandbox");
 });
 afterAll(async () => {
   await emulator?.close();
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
 });
 
 function ctx(key = apiKey): ConnectorContext {
-  return { credentials: { api_key: key }, settings: { base_url: emulator.url, webhook_url: webhookUrl }, timeoutMs: 5000 };
+  return { credentials: { api_key: key }, settings: { base_url: emulator.url, webhook_url: receiver.url }, timeoutMs: 5000 };
 }
 
 let counter = 0;
@@ -55,7 +41,7 @@ function payment(overrides: Partial<CreatePaymentInput> = {}): CreatePaymentInpu
 
 // The parsed webhooks the receiver got for a payment so far.
 async function eventsFor(providerPaymentId: string) {
-  const events = await Promise.all(deliveries.map((d) => sandboxConnector.parseWebhook(ctx(), d)));
+  const events = await Promise.all(receiver.received.map((d) => sandboxConnector.parseWebhook(ctx(), d)));
   return events.filter((e) => e.providerPaymentId === providerPaymentId);
 }
 
@@ -76,10 +62,8 @@ describe("sandbox test tokens", () => {
   });
 
   it("refuses tokens it does not know", async () => {
-    const err = await sandboxConnector.createPayment(ctx(), payment({ paymentMethodToken: "tok_visa" })).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ConnectorError);
-    expect((err as ConnectorError).kind).toBe("invalid_request");
-    expect((err as ConnectorError).details.providerCode).toBe("unknown_payment_method");
+    const err = await expectConnectorError(sandboxConnector.createPayment(ctx(), payment({ paymentMethodToken: "tok_visa" })), "invalid_request");
+    expect(err.details.providerCode).toBe("unknown_payment_method");
   });
 
   it("completes tok_sandbox_requires_action when the customer visits the redirect, and sends a signed webhook", async () => {
@@ -132,8 +116,7 @@ describe("sandbox test tokens", () => {
     expect(await sandboxConnector.syncPayment(other, sync)).toBeNull();
     expect(await sandboxConnector.syncPayment(other, { ...sync, providerPaymentId: created.providerPaymentId })).toBeNull();
     // Another account's signature does not verify either.
-    await vi.waitFor(() => expect(deliveries.length).toBeGreaterThan(0));
-    const err = await sandboxConnector.parseWebhook(other, deliveries[0]!).catch((e: unknown) => e);
-    expect((err as ConnectorError).kind).toBe("invalid_signature");
+    await vi.waitFor(() => expect(receiver.received.length).toBeGreaterThan(0));
+    await expectConnectorError(sandboxConnector.parseWebhook(other, receiver.received[0]!), "invalid_signature");
   });
 });

@@ -1,7 +1,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError, type CreatePaymentInput } from "../connector";
+import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
+import type { CreatePaymentInput } from "../connector";
 import { stripeConnector } from "./index";
 import { startStripeTestBed, type StripeTestBed } from "./testing";
 
@@ -20,15 +21,6 @@ function payment(overrides: Partial<CreatePaymentInput> = {}): CreatePaymentInpu
     metadata: { order: `ord_${counter}` },
     ...overrides,
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ConnectorError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ConnectorError);
-  return err as ConnectorError;
 }
 
 describe("stripe connector", () => {
@@ -76,7 +68,7 @@ describe("stripe connector", () => {
   it("rejects reusing an attempt id with different parameters, as Stripe's idempotency does", async () => {
     const input = payment();
     await stripeConnector.createPayment(bed.ctx, input);
-    const err = await failure(stripeConnector.createPayment(bed.ctx, { ...input, amount: 9900n }));
+    const err = await expectConnectorError(stripeConnector.createPayment(bed.ctx, { ...input, amount: 9900n }));
     expect(err.kind).toBe("invalid_request");
     expect(err.details.reason).toBe("PROVIDER_IDEMPOTENCY_KEY_REUSED");
   });
@@ -134,7 +126,7 @@ describe("stripe connector", () => {
 
   it("maps Stripe's state errors to invalid_request with Stripe's code", async () => {
     const paid = await stripeConnector.createPayment(bed.ctx, payment());
-    const cancel = await failure(
+    const cancel = await expectConnectorError(
       stripeConnector.cancelPayment(bed.ctx, {
         providerPaymentId: paid.providerPaymentId,
         idempotencyKey: `c_${paid.providerPaymentId}`,
@@ -146,7 +138,7 @@ describe("stripe connector", () => {
     });
 
     const held = await stripeConnector.createPayment(bed.ctx, payment({ captureMethod: "manual" }));
-    const tooMuch = await failure(
+    const tooMuch = await expectConnectorError(
       stripeConnector.capturePayment(bed.ctx, {
         providerPaymentId: held.providerPaymentId,
         amount: 2600n,
@@ -181,7 +173,7 @@ describe("stripe connector", () => {
 
   it("rejects a three-decimal amount Stripe cannot take without calling Stripe", async () => {
     const before = bed.running.requestCount();
-    const err = await failure(stripeConnector.createPayment(bed.ctx, payment({ amount: 1234n, currency: "KWD" })));
+    const err = await expectConnectorError(stripeConnector.createPayment(bed.ctx, payment({ amount: 1234n, currency: "KWD" })));
     expect(err.kind).toBe("invalid_request");
     expect(bed.running.requestCount()).toBe(before);
   });
@@ -189,14 +181,14 @@ describe("stripe connector", () => {
   it("tells a refused connection (not sent) from a timeout (sent)", async () => {
     await bed.running.setFailure({ mode: "down" });
     try {
-      const refused = await failure(stripeConnector.createPayment(bed.ctx, payment()));
+      const refused = await expectConnectorError(stripeConnector.createPayment(bed.ctx, payment()));
       expect(refused).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
       expect(refused.message).toContain("ECONNREFUSED");
     } finally {
       await bed.running.setFailure({ mode: "none" });
     }
     await bed.running.setFailure({ mode: "slow", delayMs: 1_000, count: 1 });
-    const held = await failure(stripeConnector.testCredentials({ ...bed.ctx, timeoutMs: 200 }));
+    const held = await expectConnectorError(stripeConnector.testCredentials({ ...bed.ctx, timeoutMs: 200 }));
     expect(held).toMatchObject({ kind: "ambiguous", details: { reason: "PROVIDER_TIMEOUT" } });
   });
 
@@ -213,19 +205,19 @@ describe("stripe connector", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const unreachable = { ...bed.ctx, settings: { base_url: baseUrl } };
-    const err = await failure(stripeConnector.createPayment(unreachable, payment()));
+    const err = await expectConnectorError(stripeConnector.createPayment(unreachable, payment()));
     expect(err).toMatchObject({ kind: "ambiguous", details: { reason: "PROVIDER_CONNECTION_LOST" } });
   });
 
   it("treats a name that does not resolve as not sent", async () => {
-    const err = await failure(
+    const err = await expectConnectorError(
       stripeConnector.testCredentials({ ...bed.ctx, settings: { base_url: "http://stripe-emulator.invalid:9" } }),
     );
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
   });
 
   it("refuses to call Stripe without a secret key", async () => {
-    const err = await failure(stripeConnector.testCredentials({ ...bed.ctx, credentials: {} }));
+    const err = await expectConnectorError(stripeConnector.testCredentials({ ...bed.ctx, credentials: {} }));
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_AUTHENTICATION_FAILED" } });
   });
 });

@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { signStripePayload } from "@onerouter/emulators/stripe/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError } from "../connector";
+import { webhookRejection } from "@onerouter/core/connector-kit-testing";
 import { stripeConnector } from "./index";
 import { startStripeTestBed, testWebhookSecret, type StripeTestBed } from "./testing";
 import { parseStripeEvent, verifyStripeSignature } from "./webhook";
@@ -11,17 +11,6 @@ const now = 1_700_000_000;
 
 function v1(timestamp: number, secret = testWebhookSecret): string {
   return createHmac("sha256", secret).update(`${timestamp}.${body.toString()}`).digest("hex");
-}
-
-function reasonOf(run: () => unknown): string | undefined {
-  try {
-    run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    expect((err as ConnectorError).kind).toBe("invalid_signature");
-    return (err as ConnectorError).details.reason;
-  }
-  return undefined;
 }
 
 describe("verifyStripeSignature", () => {
@@ -36,13 +25,13 @@ describe("verifyStripeSignature", () => {
     const edge = now - 300;
     expect(verifyAt(`t=${edge},v1=${v1(edge)}`)).toBe(edge);
     const late = now - 301;
-    expect(reasonOf(() => verifyAt(`t=${late},v1=${v1(late)}`))).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
+    expect(webhookRejection(() => verifyAt(`t=${late},v1=${v1(late)}`)).details.reason).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
   });
 
   it("takes a custom tolerance, and 0 turns the age check off", () => {
     const signedAt = now - 3600;
     const header = `t=${signedAt},v1=${v1(signedAt)}`;
-    expect(reasonOf(() => verifyAt(header, { toleranceSeconds: 60 }))).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
+    expect(webhookRejection(() => verifyAt(header, { toleranceSeconds: 60 })).details.reason).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
     expect(verifyAt(header, { toleranceSeconds: 0 })).toBe(signedAt);
   });
 
@@ -51,20 +40,20 @@ describe("verifyStripeSignature", () => {
   });
 
   it("rejects missing, malformed, v0-only and mismatched headers", () => {
-    expect(reasonOf(() => verifyAt(undefined))).toBe("WEBHOOK_SIGNATURE_MISSING");
-    expect(reasonOf(() => verifyAt("garbage"))).toBe("WEBHOOK_SIGNATURE_MALFORMED");
-    expect(reasonOf(() => verifyAt(`t=${now},v0=${v1(now)}`))).toBe("WEBHOOK_SIGNATURE_MALFORMED");
-    expect(reasonOf(() => verifyAt(`v1=${v1(now)}`))).toBe("WEBHOOK_SIGNATURE_MALFORMED");
-    expect(reasonOf(() => verifyAt(`t=${now},v1=${v1(now, "whsec_other")}`))).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verifyAt(undefined)).details.reason).toBe("WEBHOOK_SIGNATURE_MISSING");
+    expect(webhookRejection(() => verifyAt("garbage")).details.reason).toBe("WEBHOOK_SIGNATURE_MALFORMED");
+    expect(webhookRejection(() => verifyAt(`t=${now},v0=${v1(now)}`)).details.reason).toBe("WEBHOOK_SIGNATURE_MALFORMED");
+    expect(webhookRejection(() => verifyAt(`v1=${v1(now)}`)).details.reason).toBe("WEBHOOK_SIGNATURE_MALFORMED");
+    expect(webhookRejection(() => verifyAt(`t=${now},v1=${v1(now, "whsec_other")}`)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
     // The timestamp is signed too: moving it breaks the signature.
-    expect(reasonOf(() => verifyAt(`t=${now + 1},v1=${v1(now)}`))).toBe("WEBHOOK_SIGNATURE_MISMATCH");
+    expect(webhookRejection(() => verifyAt(`t=${now + 1},v1=${v1(now)}`)).details.reason).toBe("WEBHOOK_SIGNATURE_MISMATCH");
   });
 });
 
 describe("parseStripeEvent", () => {
   it("rejects bodies that are not Stripe events", () => {
-    expect(reasonOf(() => parseStripeEvent(Buffer.from("not json")))).toBe("WEBHOOK_MALFORMED");
-    expect(reasonOf(() => parseStripeEvent(Buffer.from('{"id":"evt_1"}')))).toBe("WEBHOOK_MALFORMED");
+    expect(webhookRejection(() => parseStripeEvent(Buffer.from("not json"))).details.reason).toBe("WEBHOOK_MALFORMED");
+    expect(webhookRejection(() => parseStripeEvent(Buffer.from('{"id":"evt_1"}'))).details.reason).toBe("WEBHOOK_MALFORMED");
   });
 
   it("ignores event types it does not track", () => {
