@@ -63,3 +63,24 @@ export class ConnectorError extends Error {
   }
 }
 
+// Socket errors raised before a request could be sent: a call that failed
+// with only these provably reached no provider, so it is safe to fail over.
+export const notSentErrorCodes: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EAI_NONAME",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+]);
+
+// Every error code on an error and its causes.
+export function socketErrorCodes(error: unknown): string[] {
+  if (typeof error !== "object" || error === null) return [];
+  const codes: string[] = [];
+  if ("code" in error && typeof error.code === "string") codes.push(error.code);
+  if ("cause" in error) codes.push(...socketErrorCodes(error.cause));
+  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
+  if (error instanceof AggregateError) for (const inner of error.errors) codes.push(...socketErrorCodes(inner));
+  return codes;
+}

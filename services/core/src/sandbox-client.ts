@@ -1,14 +1,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { ConnectorError, type ConnectorContext, type WebhookInput } from "./connector-kit";
+import { ConnectorError, type ConnectorContext, type WebhookInput, notSentErrorCodes } from "./connector-kit";
 
 // The built-in sandbox provider as its connectors see it, whatever the
 // category: HTTP calls with the account's simulation settings applied and
 // every failure mapped onto the kinds that decide failover, and the
 // verification of its signed webhooks. `provider` is the connector's name,
 // which its errors carry.
-
-// Socket errors raised before a request could be sent: nothing reached the sandbox.
-const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 // Deliveries signed further than this from now are refused as replays.
 const webhookToleranceSeconds = 300;
@@ -119,7 +116,7 @@ function transportError(provider: string, err: unknown): ConnectorError {
     return new ConnectorError("ambiguous", provider, "the sandbox did not answer in time", { reason: "PROVIDER_TIMEOUT" });
   }
   const code = err instanceof Error ? (err.cause as { code?: string } | undefined)?.code : undefined;
-  if (code && notSentCodes.has(code)) {
+  if (code && notSentErrorCodes.has(code)) {
     return new ConnectorError("not_processed", provider, `could not reach the sandbox (${code})`, {
       reason: "PROVIDER_UNAVAILABLE",
       providerCode: code,

@@ -1,7 +1,7 @@
 import FormData from "form-data";
 import Mailgun from "mailgun.js";
 import type { APIErrorType, Interfaces, RequestOptions } from "mailgun.js/definitions";
-import { ConnectorError, type ConnectorContext } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/core/connector-kit";
 
 const defaultBaseUrl = "https://api.mailgun.net";
 
@@ -50,11 +50,8 @@ function networkErrorCode(err: MailgunApiError): string | undefined {
   return /^(E[A-Z0-9_]+|ERR_[A-Z0-9_]+)$/.test(err.message) ? err.message : undefined;
 }
 
-// Errors Node reports before any byte of the request left: nothing reached Mailgun.
-const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
 function networkFailure(code: string, text: string): ConnectorError {
-  if (notSentCodes.has(code)) {
+  if (notSentErrorCodes.has(code)) {
     return new ConnectorError("not_processed", "mailgun", `Mailgun could not be reached (${text})`, {
       reason: "PROVIDER_UNAVAILABLE",
     });

@@ -3,7 +3,7 @@ import https from "node:https";
 import { Client } from "@sendgrid/client";
 import type { ClientRequest } from "@sendgrid/client/src/request";
 import { MailService } from "@sendgrid/mail";
-import { ConnectorError, type ConnectorContext } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/core/connector-kit";
 
 // Every call gets its own connection: on a pooled keep-alive socket that the
 // server already closed, a reset would say nothing about whether SendGrid got
@@ -91,14 +91,11 @@ function fieldErrors(body: unknown): SendGridFieldError[] {
   return Array.isArray(errors) ? errors.filter((e): e is SendGridFieldError => typeof e === "object" && e !== null) : [];
 }
 
-// Errors Node reports before any byte of the request left: nothing reached SendGrid.
-const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
 function neverSent(cause: unknown): boolean {
   if (cause instanceof AggregateError) return cause.errors.length > 0 && cause.errors.every(neverSent);
   if (typeof cause !== "object" || cause === null) return false;
   const { code, syscall } = cause as { code?: unknown; syscall?: unknown };
-  return (typeof code === "string" && notSentCodes.has(code)) || syscall === "connect" || syscall === "getaddrinfo";
+  return (typeof code === "string" && notSentErrorCodes.has(code)) || syscall === "connect" || syscall === "getaddrinfo";
 }
 
 function transportFailure(err: TransportError): ConnectorError {

@@ -1,6 +1,6 @@
 import twilio from "twilio";
 import type RequestClient from "twilio/lib/base/RequestClient";
-import { ConnectorError, type ConnectorContext } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ConnectorContext, notSentErrorCodes, socketErrorCodes } from "@onerouter/core/connector-kit";
 
 const provider = "twilio";
 
@@ -102,23 +102,10 @@ export function answerFailure(status: number, code: number | undefined, message:
   return new ConnectorError("invalid_request", provider, text, { ...details, reason: "PROVIDER_REJECTED" });
 }
 
-// Socket errors raised before the request could be sent.
-const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
-function errorCodes(error: unknown): string[] {
-  if (typeof error !== "object" || error === null) return [];
-  const codes: string[] = [];
-  if ("code" in error && typeof error.code === "string") codes.push(error.code);
-  if ("cause" in error) codes.push(...errorCodes(error.cause));
-  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
-  if (error instanceof AggregateError) for (const inner of error.errors) codes.push(...errorCodes(inner));
-  return codes;
-}
-
 function transportFailure(error: object): ConnectorError {
-  const codes = errorCodes(error);
+  const codes = socketErrorCodes(error);
   const description = error instanceof Error ? error.message : String(error);
-  if (codes.length > 0 && codes.every((code) => notSentCodes.has(code))) {
+  if (codes.length > 0 && codes.every((code) => notSentErrorCodes.has(code))) {
     return new ConnectorError("not_processed", provider, `Twilio unreachable: ${description}`, {
       reason: "PROVIDER_UNAVAILABLE",
     });

@@ -1,5 +1,5 @@
 import { Vonage } from "@vonage/server-sdk";
-import { ConnectorError, type ConnectorContext } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/core/connector-kit";
 
 const provider = "vonage";
 const defaultRestHost = "https://rest.nexmo.com";
@@ -82,14 +82,11 @@ export function httpFailure(status: number): ConnectorError {
   return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_REJECTED" });
 }
 
-// Socket errors raised before the request could be sent.
-const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
 function transportFailure(err: unknown): ConnectorError {
   // node-fetch's FetchError keeps the socket error's code.
   const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
   const description = err instanceof Error ? err.message : String(err);
-  if (typeof code === "string" && notSentCodes.has(code)) {
+  if (typeof code === "string" && notSentErrorCodes.has(code)) {
     return new ConnectorError("not_processed", provider, `Vonage unreachable: ${description}`, {
       reason: "PROVIDER_UNAVAILABLE",
     });

@@ -2,6 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import Razorpay from "razorpay";
 import { ConnectorError, type ConnectorContext } from "../connector";
+import { notSentErrorCodes, socketErrorCodes } from "@onerouter/core/connector-kit";
 
 const provider = "razorpay";
 
@@ -109,28 +110,15 @@ export function httpFailure(status: number, error: RazorpayError): ConnectorErro
   return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_INVALID_REQUEST" });
 }
 
-// Socket errors raised before the request could be sent.
-const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
-function errorCodes(error: unknown): string[] {
-  if (typeof error !== "object" || error === null) return [];
-  const codes: string[] = [];
-  if ("code" in error && typeof error.code === "string") codes.push(error.code);
-  if ("cause" in error) codes.push(...errorCodes(error.cause));
-  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
-  if (error instanceof AggregateError) for (const inner of error.errors) codes.push(...errorCodes(inner));
-  return codes;
-}
-
 function withoutAnswer(failure: unknown): ConnectorError {
   // A response that the SDK could not read (e.g. an empty body) still carries its status.
   if (typeof failure === "object" && failure !== null && "response" in failure) {
     const response = failure.response as { status?: number } | undefined;
     if (response?.status) return httpFailure(response.status, {});
   }
-  const codes = errorCodes(failure);
+  const codes = socketErrorCodes(failure);
   const description = failure instanceof Error ? failure.message : String(failure);
-  if (codes.length > 0 && codes.every((code) => notSentCodes.has(code))) {
+  if (codes.length > 0 && codes.every((code) => notSentErrorCodes.has(code))) {
     return new ConnectorError("not_processed", provider, `Razorpay unreachable: ${description}`, {
       reason: "PROVIDER_UNAVAILABLE",
     });

@@ -7,6 +7,7 @@ import {
   type RefundResult,
 } from "../connector";
 import { fromStripeAmount } from "./amounts";
+import { notSentErrorCodes } from "@onerouter/core/connector-kit";
 
 // Metadata keys that tie a Stripe object back to OneRouter; syncPayment
 // searches by the attempt id after an ambiguous call.
@@ -97,14 +98,11 @@ export function refundResult(refund: Stripe.Refund): RefundResult {
   }
 }
 
-// Errors Node reports before any byte of the request left: nothing reached Stripe.
-const notSentCodes = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EHOSTUNREACH", "ENETUNREACH"]);
-
 function neverSent(cause: unknown): boolean {
   if (cause instanceof AggregateError) return cause.errors.length > 0 && cause.errors.every(neverSent);
   if (typeof cause !== "object" || cause === null) return false;
   const { code, syscall } = cause as { code?: unknown; syscall?: unknown };
-  return (typeof code === "string" && notSentCodes.has(code)) || syscall === "connect" || syscall === "getaddrinfo";
+  return (typeof code === "string" && notSentErrorCodes.has(code)) || syscall === "connect" || syscall === "getaddrinfo";
 }
 
 function connectionError(err: Stripe.errors.StripeConnectionError): ConnectorError {
