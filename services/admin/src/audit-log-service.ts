@@ -1,12 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   AuditLogEntrySchema,
   AuditLogService,
   ListAuditLogEntriesResponseSchema,
 } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
-import { environmentFromName, environmentName, paginate, requireCaller, type Knex } from "@onerouter/core";
+import { environmentFromName, environmentName, paginate, requireCaller, whereCreatedIn, type Knex } from "@onerouter/core";
 
 interface AuditRow {
   id: string;
@@ -31,8 +31,7 @@ export function auditLogService(knex: Knex): ServiceImpl<typeof AuditLogService>
       if (req.actor) query.where("actor", req.actor);
       if (req.action) query.where("action", req.action);
       if (req.resourceType) query.where("resource_type", req.resourceType);
-      if (req.createTime?.startTime) query.where("created_at", ">=", timestampDate(req.createTime.startTime));
-      if (req.createTime?.endTime) query.where("created_at", "<", timestampDate(req.createTime.endTime));
+      whereCreatedIn(query, req.createTime);
       const { rows, nextPageToken } = await paginate<AuditRow>(query, req);
       return create(ListAuditLogEntriesResponseSchema, {
         entries: rows.map((r) =>

@@ -1,3 +1,4 @@
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "./errors";
 
 // AIP-158 paging: opaque tokens carrying the last row's (created_at, id) so
@@ -65,4 +66,15 @@ export async function paginate<Row extends { created_at: Date | string; id: stri
     nextPageToken:
       more && last ? encodePageToken({ createdAt: new Date(last.created_at).toISOString(), id: last.id }) : "",
   };
+}
+
+// A list's create_time filter, half-open as TimeRange defines it:
+// start_time <= created_at < end_time; an unset bound is open.
+export function whereCreatedIn(
+  query: import("knex").Knex.QueryBuilder,
+  range: { startTime?: Timestamp; endTime?: Timestamp } | undefined,
+  column = "created_at",
+): void {
+  if (range?.startTime) query.where(column, ">=", timestampDate(range.startTime));
+  if (range?.endTime) query.where(column, "<", timestampDate(range.endTime));
 }

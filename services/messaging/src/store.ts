@@ -1,5 +1,4 @@
 import type { JsonValue } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ProviderError, TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import {
@@ -9,6 +8,7 @@ import {
   environmentFromName,
   newId,
   paginate,
+  whereCreatedIn,
   storedProviderError,
   type EnvironmentName,
   type JsonColumn,
@@ -149,8 +149,7 @@ export class MessageStore {
     if (filter.channel) query.andWhere("channel", filter.channel);
     if (filter.status) query.andWhere("status", filter.status);
     if (filter.provider) query.andWhere("provider", filter.provider);
-    if (filter.createTime?.startTime) query.andWhere("created_at", ">=", timestampDate(filter.createTime.startTime));
-    if (filter.createTime?.endTime) query.andWhere("created_at", "<", timestampDate(filter.createTime.endTime));
+    whereCreatedIn(query, filter.createTime);
     const { rows, nextPageToken } = await paginate<MessageRow>(query, page);
     const attempts = await this.attemptsOf(rows.map((r) => r.id));
     return { messages: rows.map((r) => toMessage(r, attempts.get(r.id) ?? [])), nextPageToken };

@@ -1,6 +1,5 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import {
@@ -10,6 +9,7 @@ import {
   environmentFromName,
   newId,
   paginate,
+  whereCreatedIn,
   storedProviderError as storedError,
   type EnvironmentName,
   type JsonColumn,
@@ -193,8 +193,7 @@ export class PaymentStore {
     const query = this.knex("payments").where({ tenant_id: scope.tenantId, environment: scope.environment });
     if (filter.status) query.andWhere("status", filter.status);
     if (filter.provider) query.andWhere("provider", filter.provider);
-    if (filter.createTime?.startTime) query.andWhere("created_at", ">=", timestampDate(filter.createTime.startTime));
-    if (filter.createTime?.endTime) query.andWhere("created_at", "<", timestampDate(filter.createTime.endTime));
+    whereCreatedIn(query, filter.createTime);
     const { rows, nextPageToken } = await paginate<PaymentRow>(query, page);
     const attempts = await this.attemptsOf(rows.map((r) => r.id));
     return { payments: rows.map((r) => toPayment(r, attempts.get(r.id) ?? [])), nextPageToken };

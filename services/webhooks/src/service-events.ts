@@ -9,7 +9,7 @@ import {
   SendTestEventResponseSchema,
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller } from "@onerouter/core";
+import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
 import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "./endpoints";
 import { eventTypes, testEventMessage } from "./event-types";
 import type { WebhookServiceDeps } from "./service";
@@ -83,8 +83,7 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
       const start = req.createTime?.startTime ? timestampDate(req.createTime.startTime) : undefined;
       const end = req.createTime?.endTime ? timestampDate(req.createTime.endTime) : undefined;
       if (start && end && start >= end) throw invalidArgument("create_time", "start_time must be before end_time");
-      if (start) query.where("created_at", ">=", start);
-      if (end) query.where("created_at", "<", end);
+      whereCreatedIn(query, req.createTime);
       const { rows, nextPageToken } = await paginate<OutboxEventRow>(query, req);
       return create(ListEventsResponseSchema, { events: rows.map(decodeEvent), nextPageToken });
     },
