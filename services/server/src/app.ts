@@ -90,7 +90,8 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const applied = await db.migrate(allMigrations);
   if (applied.length > 0) logger.info({ applied }, "migrations applied");
   const { tenant, created } = await ensureDefaultTenant(db.knex);
-  const accounts = new ProviderAccountStore(db.knex, resolveMasterKey(config));
+  const masterKey = resolveMasterKey(config);
+  const accounts = new ProviderAccountStore(db.knex, masterKey);
   const routing = new RoutingProfileStore(db.knex);
 
   const metrics = createMetrics();
@@ -133,7 +134,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
 
   // With NATS_URL, events travel outbox → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
-  const webhooks = createWebhooks({ knex: db.knex, masterKey: resolveMasterKey(config), config, eventStream, logger });
+  const webhooks = createWebhooks({ knex: db.knex, masterKey, config, eventStream, logger });
 
   const authenticator = new ApiKeyAuthenticator(db.knex);
   const limiter = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
@@ -170,7 +171,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
       messagingRoutes(messaging, idempotency)(router);
       webhookRoutes({
         knex: db.knex,
-        masterKey: resolveMasterKey(config),
+        masterKey,
         allowedCidrs: config.webhookDelivery.allowedCidrs,
         eventRetentionDays: config.eventRetentionDays,
         worker: webhooks.worker,
