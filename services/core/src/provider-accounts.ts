@@ -143,18 +143,20 @@ export class ProviderAccountStore {
       .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
       .first()) as Row | undefined;
     if (!row) return undefined;
-    return this.decrypt(row);
+    return this.decrypt(row, await this.dataKey(this.knex, row.tenant_id));
   }
 
   async listWithCredentials(scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory }) {
     const rows = (await this.knex("provider_accounts")
       .where({ tenant_id: scope.tenantId, environment: scope.environment, category: scope.category, enabled: true })
       .orderBy("created_at")) as Row[];
-    return Promise.all(rows.map((r) => this.decrypt(r)));
+    if (rows.length === 0) return [];
+    // One tenant, so one data key opens every account.
+    const key = await this.dataKey(this.knex, scope.tenantId);
+    return rows.map((r) => this.decrypt(r, key));
   }
 
-  private async decrypt(row: Row): Promise<ProviderAccountWithCredentials> {
-    const key = await this.dataKey(this.knex, row.tenant_id);
+  private decrypt(row: Row, key: Buffer): ProviderAccountWithCredentials {
     const credentials = JSON.parse(
       open(key, row.credentials_sealed, `provider-account:${row.id}`).toString("utf8"),
     ) as Record<string, string>;
