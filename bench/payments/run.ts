@@ -16,6 +16,7 @@ import type { ConnectorContext } from "@onerouter/payments/connectors/connector"
 import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
 import { startOneRouter, type OneRouter } from "@onerouter/server/app";
 import { freePort, startPostgres } from "../../test/infra";
+import { median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
 
 // CreatePayment on the built-in sandbox with real Postgres, measured side by
 // side with a no-op authenticated Connect call on the same server and with the
@@ -26,14 +27,6 @@ import { freePort, startPostgres } from "../../test/infra";
 // Knobs (environment): BENCH_CONCURRENCY (1,8,32), BENCH_ROUNDS (4),
 // BENCH_SLICE_MS (2000), BENCH_SLICE_MAX_REQUESTS (5000), BENCH_WARMUP_MS
 // (1000), BENCH_SETTLE_MS (250), BENCH_SQL_PROBES (20), BENCH_HTTP_VERSION (1.1 or 2).
-
-function wholeNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number ≥ ${min} (got "${raw}")`);
-  return value;
-}
 
 function concurrencyLevels(): number[] {
   const raw = process.env.BENCH_CONCURRENCY ?? "1,8,32";
@@ -93,17 +86,6 @@ interface Slice {
   elapsedMs: number;
   processCpuMs: number;
   postgresCpuMs: number;
-}
-
-// Fields of /proc/<pid>/stat from the third (state) on; the second, the
-// command name in parentheses, may itself hold spaces.
-function procStat(pid: string): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
 }
 
 // Reads the CPU time of the Postgres server listening on `port`: its
@@ -175,12 +157,6 @@ async function runSlice(
     processCpuMs: cpu.processMs - cpuAtStart.processMs,
     postgresCpuMs: cpu.postgresMs - cpuAtStart.postgresMs,
   };
-}
-
-// Nearest rank on ascending values.
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 interface Point {
@@ -274,13 +250,7 @@ async function traceSql(app: OneRouter, call: () => Promise<void>): Promise<SqlT
   return trace;
 }
 
-function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
-}
-
-const ms = (v: number) => (Number.isNaN(v) ? "–" : v.toFixed(v < 10 ? 2 : 1));
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 
 async function main() {
   const runStarted = performance.now();

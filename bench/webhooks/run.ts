@@ -12,6 +12,7 @@ import { createWebhooks } from "@onerouter/webhooks";
 import { insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/delivery/test-receivers";
 import { discardNats } from "@onerouter/webhooks/transport/testing/fixtures";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
+import { ascending, median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
 
 // Outbound webhooks from commit to a receiver on loopback: deliveries per
 // second and commit-to-receipt latency, embedded mode (the feed polls the
@@ -26,14 +27,6 @@ import { startNats, startPostgres, type NatsServer, type StartedServer } from ".
 // deliveries/s), BENCH_STEADY_MS (3000), BENCH_DRAIN_TIMEOUT_MS (30000), and
 // the product's own ONEROUTER_WEBHOOK_POLL_MS, ONEROUTER_WEBHOOK_CONCURRENCY,
 // ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY, passed through.
-
-function wholeNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number ≥ ${min} (got "${raw}")`);
-  return value;
-}
 
 function endpointCounts(): number[] {
   const raw = process.env.BENCH_ENDPOINTS ?? "1,10";
@@ -125,17 +118,6 @@ const ticksPerSecond = (() => {
   }
 })();
 
-// Fields of /proc/<pid>/stat from the third (state) on; the second, the
-// command name in parentheses, may itself hold spaces.
-function procStat(pid: string): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
-}
-
 // CPU ms of one process; with `children`, of its living children too and,
 // through cutime, of those that exited. Linux /proc only; NaN elsewhere.
 function processCpuMs(pid: string | undefined, children: boolean): number {
@@ -166,14 +148,6 @@ function postmasterPid(port: number): string | undefined {
     });
 }
 
-// Nearest rank on ascending values.
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-const ascending = (values: readonly number[]) => [...values].sort((a, b) => a - b);
-const median = (values: readonly number[]) => percentile(ascending(values), 50);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // Statement kind and table, e.g. "insert webhook_deliveries"; the delivery
@@ -598,9 +572,7 @@ function natsServerVersion(): string {
 }
 
 const endpointsText = (n: number) => (n === 1 ? "1 endpoint" : `${n} endpoints`);
-const ms = (v: number) => (Number.isNaN(v) ? "–" : v.toFixed(v < 10 ? 2 : 1));
 const rate = (v: number) => (Number.isNaN(v) ? "–" : v.toFixed(0));
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const range = (values: number[], format: (v: number) => string) => `${format(Math.min(...values))}–${format(Math.max(...values))}`;
 
 interface ReportInput {
