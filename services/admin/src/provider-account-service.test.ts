@@ -63,7 +63,7 @@ describeEachEngine("ProviderAccountService", (engine) => {
       enabled: true,
       settings: { base_url: sandbox.url },
       circuitState: CircuitState.CLOSED,
-      webhookUrl: `${app.config.publicUrl}/webhooks/inbound/sandbox/${account.id}`,
+      webhookUrl: `${app.publicUrl()}/webhooks/inbound/sandbox/${account.id}`,
     });
     expect(account.credentialHints).toEqual({ api_key: `${apiKey.slice(0, 8)}…${apiKey.slice(-4)}` });
     expect(account.createTime).toBeDefined();

@@ -42,7 +42,7 @@ export interface ProviderAccountServiceDeps {
   routing: RoutingProfileStore;
   providers: readonly ProviderDescriptor[];
   // Where OneRouter is reached from outside; provider webhooks point here.
-  publicBaseUrl: string;
+  publicBaseUrl: () => string;
   circuitState: (accountId: string) => CircuitState;
 }
 
@@ -54,7 +54,7 @@ const settingKeyPattern = /^[a-z][a-z0-9_]{0,63}$/;
 
 export function providerAccountService(deps: ProviderAccountServiceDeps): ServiceImpl<typeof ProviderAccountService> {
   const { knex, accounts, routing, providers } = deps;
-  const baseUrl = deps.publicBaseUrl.replace(/\/+$/, "");
+  const baseUrl = () => deps.publicBaseUrl().replace(/\/+$/, "");
 
   const findProvider = (name: string) => providers.find((p) => p.name === name);
 
@@ -68,7 +68,7 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
       credentialHints: account.credentialHints,
       settings: account.settings,
       enabled: account.enabled,
-      webhookUrl: baseUrl + inboundWebhookPath(account.provider, account.id),
+      webhookUrl: baseUrl() + inboundWebhookPath(account.provider, account.id),
       circuitState: deps.circuitState(account.id),
       createTime: timestampFromDate(account.createdAt),
       updateTime: timestampFromDate(account.updatedAt),

@@ -86,7 +86,7 @@ describeEachEngine("RoutingService", (engine) => {
         accounts,
         routing: new RoutingProfileStore(db.knex),
         providers,
-        publicBaseUrl: "https://onerouter.example.com",
+        publicBaseUrl: () => "https://onerouter.example.com",
         circuitState: () => CircuitState.CLOSED,
         defaultFees: (category) => publishedFees[category] ?? [],
       }),

@@ -36,7 +36,8 @@ export interface Config {
   // Port of the built-in sandbox provider on loopback; 0 picks a free one.
   sandboxPort: number;
   // Where OneRouter is reached from outside, e.g. by provider webhooks.
-  publicUrl: string;
+  // Unset: the address the server listens on, known once it listens.
+  publicUrl?: string;
   // Outbox events (with their deliveries and attempts) older than this are pruned.
   eventRetentionDays: number;
   // Outbound webhook delivery: see services/webhooks/src/delivery.
@@ -204,7 +205,7 @@ export function loadConfig(env: Source = process.env): Config {
     },
     providerTimeoutMs: integer(src, "ONEROUTER_PROVIDER_TIMEOUT_MS", 15_000, 100, 300_000),
     sandboxPort: integer(src, "ONEROUTER_SANDBOX_PORT", 0, 0, 65535),
-    publicUrl: url(src, "ONEROUTER_PUBLIC_URL", ["https", "http"]) ?? `http://localhost:${port}`,
+    publicUrl: url(src, "ONEROUTER_PUBLIC_URL", ["https", "http"]),
     eventRetentionDays: integer(src, "ONEROUTER_EVENT_RETENTION_DAYS", 30, 1, 3650),
     webhookDelivery: webhookDelivery(src),
   };

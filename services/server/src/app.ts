@@ -75,6 +75,8 @@ export interface OneRouter {
   defaultTenantId: string;
   accounts: ProviderAccountStore;
   routing: RoutingProfileStore;
+  // Where providers reach this server: ONEROUTER_PUBLIC_URL, else where it listens.
+  publicUrl(): string;
   payments: PaymentEngine;
   messaging: MessagingEngine;
   webhooks: Webhooks;
@@ -102,7 +104,10 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   });
   // The built-in sandbox provider runs in this process, on loopback.
   const sandbox = await startSandboxProvider({ host: "127.0.0.1", port: config.sandboxPort });
+  // Both known once the server listens: the in-process sandbox posts to the
+  // loopback URL; providers outside reach the public one.
   let loopbackUrl: string | undefined;
+  const publicUrl = () => config.publicUrl ?? loopbackUrl!;
   const payments = new PaymentEngine({
     knex: db.knex,
     accounts,
@@ -121,8 +126,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     breakers,
     connectors: messagingConnectors,
     providerTimeoutMs: config.providerTimeoutMs,
-    // With PORT=0 the default public URL names the real port only once listening.
-    callbackBaseUrl: () => (new URL(config.publicUrl).port === "0" ? loopbackUrl : config.publicUrl),
+    callbackBaseUrl: publicUrl,
     builtInSandbox: { baseUrl: sandbox.url },
     logger,
   });
@@ -162,7 +166,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
         accounts,
         routing,
         providers: [...payments.providerDescriptors(), ...messaging.providerDescriptors()],
-        publicBaseUrl: config.publicUrl,
+        publicBaseUrl: publicUrl,
         circuitState: (accountId) => breakers.state(accountId),
         defaultFees: (category) =>
           category === Category.PAYMENTS ? [...payments.defaultFees] : category === Category.MESSAGING ? [...messaging.defaultFees] : [],
@@ -179,7 +183,6 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     },
   });
 
-  // The in-process sandbox sends its webhooks here.
   const reachableHost = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host;
   loopbackUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${server.port}`;
   const resolver = payments.startResolver();
@@ -211,6 +214,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     defaultTenantId: tenant.id,
     accounts,
     routing,
+    publicUrl,
     payments,
     messaging,
     webhooks,
