@@ -4,7 +4,7 @@ export {
   type OneRouterClientOptions,
   type Protocol,
 } from "./client";
-export type { RetryOptions } from "./interceptors";
+export { isMutatingMethod, type RetryOptions } from "./interceptors";
 export { errorInfo } from "./errors";
 export {
   verifyWebhook,

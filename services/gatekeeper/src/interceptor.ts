@@ -1,4 +1,5 @@
 import { Code, type Interceptor } from "@connectrpc/connect";
+import { isMutatingMethod } from "@onerouter/client";
 import { apiError, callerKey, rateLimited } from "@onerouter/core";
 import type { ApiKeyAuthenticator } from "./authenticator";
 import type { TokenBucketLimiter } from "./rate-limiter";
@@ -6,13 +7,11 @@ import type { TokenBucketLimiter } from "./rate-limiter";
 // Services anyone may call without a key: probes must work before keys exist.
 const publicServices = new Set(["grpc.health.v1.Health"]);
 
-const mutatingVerbs = /^(Create|Update|Delete|Capture|Cancel|Refund|Send|Rotate|Resend|Recover|Revoke|Remove|Accept|Test)/;
-
 // A key with scopes may only call what they name: `<area>:read` or
 // `<area>:write`, where area is the proto package's area (payments, admin, ...).
 export function requiredScope(serviceTypeName: string, methodName: string): string {
   const area = serviceTypeName.split(".")[1] ?? serviceTypeName;
-  return `${area}:${mutatingVerbs.test(methodName) ? "write" : "read"}`;
+  return `${area}:${isMutatingMethod(methodName) ? "write" : "read"}`;
 }
 
 export function createGatekeeperInterceptor(deps: {
