@@ -1,18 +1,11 @@
 import { Code, type Interceptor } from "@connectrpc/connect";
-import { isMutatingMethod } from "@onerouter/client";
+import { heldScopes, requiredScope } from "@onerouter/client";
 import { apiError, callerKey, rateLimited } from "@onerouter/core";
 import type { ApiKeyAuthenticator } from "./authenticator";
 import type { TokenBucketLimiter } from "./rate-limiter";
 
 // Services anyone may call without a key: probes must work before keys exist.
 const publicServices = new Set(["grpc.health.v1.Health"]);
-
-// A key with scopes may only call what they name: `<area>:read` or
-// `<area>:write`, where area is the proto package's area (payments, admin, ...).
-export function requiredScope(serviceTypeName: string, methodName: string): string {
-  const area = serviceTypeName.split(".")[1] ?? serviceTypeName;
-  return `${area}:${isMutatingMethod(methodName) ? "write" : "read"}`;
-}
 
 export function createGatekeeperInterceptor(deps: {
   authenticator: ApiKeyAuthenticator;
@@ -22,7 +15,7 @@ export function createGatekeeperInterceptor(deps: {
     if (publicServices.has(req.service.typeName)) return next(req);
     const caller = await deps.authenticator.authenticate(req.header.get("authorization"));
     const scope = requiredScope(req.service.typeName, req.method.name);
-    if (caller.scopes.length > 0 && !caller.scopes.includes(scope)) {
+    if (!heldScopes(caller.scopes).includes(scope)) {
       throw apiError(Code.PermissionDenied, "API_KEY_SCOPE_MISSING", `this API key lacks the ${scope} scope`, {
         scope,
         api_key_id: caller.apiKeyId,
