@@ -9,6 +9,7 @@ import {
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "@onerouter/client/gen/health/v1/health_pb";
+import { clientAddressResolver, type ClientAddressResolver } from "./client-address";
 import { remoteAddressKey } from "./context";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
@@ -38,6 +39,8 @@ export interface ServerOptions {
   // Answers /readyz; throws when a dependency is not usable.
   readiness: () => Promise<void>;
   shutdownGraceMs: number;
+  // Peers whose X-Forwarded-For names the client (see client-address.ts).
+  trustedProxyCidrs?: string[];
 }
 
 export interface RunningServer {
@@ -54,6 +57,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
+  const clientAddress = clientAddressResolver(options.trustedProxyCidrs ?? []);
   const rpcHandler = createRpcHandler({
     routes: (router) => {
       options.routes(router);
@@ -61,7 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     interceptors: [options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
-    contextValues: (req) => requestContext(req),
+    contextValues: (req) => requestContext(req, clientAddress),
   });
 
   const httpRoutes = [...(options.httpRoutes ?? [])].sort((a, b) => b.pathPrefix.length - a.pathPrefix.length);
@@ -169,8 +173,11 @@ function sendText(res: http.ServerResponse | http2.Http2ServerResponse, status: 
 }
 
 // Request facts the interceptors need, taken before the handler runs.
-function requestContext(req: http.IncomingMessage | http2.Http2ServerRequest) {
-  return createContextValues().set(remoteAddressKey, req.socket?.remoteAddress ?? "");
+function requestContext(req: http.IncomingMessage | http2.Http2ServerRequest, clientAddress: ClientAddressResolver) {
+  return createContextValues().set(
+    remoteAddressKey,
+    clientAddress(req.socket?.remoteAddress ?? "", req.headers["x-forwarded-for"]),
+  );
 }
 
 function registerHealth(router: ConnectRouter, isDraining: () => boolean) {
