@@ -11,6 +11,7 @@ import {
 } from "@onerouter/client/gen/health/v1/health_pb";
 import { clientAddressResolver, type ClientAddressResolver } from "./client-address";
 import { remoteAddressKey } from "./context";
+import { createCors } from "./cors";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
 import { createRpcHandler } from "./rpc-handler";
@@ -41,6 +42,8 @@ export interface ServerOptions {
   shutdownGraceMs: number;
   // Peers whose X-Forwarded-For names the client (see client-address.ts).
   trustedProxyCidrs?: string[];
+  // Browser origins allowed to call (see cors.ts); none when absent.
+  corsOrigins?: string[];
 }
 
 export interface RunningServer {
@@ -68,6 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     contextValues: (req) => requestContext(req, clientAddress),
   });
 
+  const cors = createCors(options.corsOrigins ?? []);
   const httpRoutes = [...(options.httpRoutes ?? [])].sort((a, b) => b.pathPrefix.length - a.pathPrefix.length);
 
   async function handle(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) {
@@ -77,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (draining && inFlight === 0) drained?.();
     });
     const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (cors(req, res)) return;
     try {
       if (path === "/healthz") return void sendText(res, 200, "ok\n");
       if (path === "/readyz") {

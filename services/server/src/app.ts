@@ -159,6 +159,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     maxRequestBytes: config.maxRequestBytes,
     shutdownGraceMs: config.shutdownGraceMs,
     trustedProxyCidrs: config.trustedProxyCidrs,
+    corsOrigins: config.corsOrigins,
     interceptors: [createErrorInterceptor(logger), createGatekeeperInterceptor({ authenticator, limiter, failures })],
     httpRoutes,
     readiness: async () => {
