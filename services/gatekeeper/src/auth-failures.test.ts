@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -68,6 +69,26 @@ describe("failed authentication", () => {
       reason: "RATE_LIMITED",
     });
     await keysFrom(app, "127.0.0.3", good.secret).listApiKeys({});
+  });
+
+  it("makes a parallel flood pay for every lookup it caused", async () => {
+    // Holding the embedded database's one connection lets the whole wave
+    // pass the check before any lookup answers.
+    const pool = (app.db.knex.client as { pool: { numPendingAcquires(): number } }).pool;
+    const hold = await app.db.knex.transaction();
+    let calls: Promise<unknown>[] = [];
+    const lookups = await lookupsDuring(async () => {
+      calls = Array.from({ length: 30 }, () => failure(keysFrom(app, "127.0.0.7", unknownKey()).listApiKeys({})));
+      const waitingSince = Date.now();
+      while (pool.numPendingAcquires() < 30 && Date.now() - waitingSince < 20_000) await sleep(20);
+      await hold.commit();
+      await Promise.all(calls);
+    });
+    expect(lookups).toBe(30);
+    const next = await failure(keysFrom(app, "127.0.0.7", unknownKey()).listApiKeys({}));
+    expect(next).toMatchObject({ code: Code.ResourceExhausted, reason: "RATE_LIMITED" });
+    // 6 failures a minute: each of the 25 lookups beyond the burst of 5 costs 10 s.
+    expect(Number(next.metadata.retry_after_ms)).toBeGreaterThan(240_000);
   });
 
   it("remembers unknown keys briefly, so repeating one does not reach the database", async () => {

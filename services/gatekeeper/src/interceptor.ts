@@ -29,7 +29,8 @@ export function createGatekeeperInterceptor(deps: {
   failures: TokenBucketLimiter;
 }): Interceptor {
   // A client address that keeps failing is refused before its keys are
-  // looked up, so guessing keys costs the database nothing.
+  // looked up, so guessing keys costs the database nothing. Every failure is
+  // charged, also those of a parallel wave that passed the check together.
   async function authenticate(authorization: string | null, clientAddress: string): Promise<Caller> {
     const bucket = failureBucket(clientAddress);
     const allowance = deps.failures.check(bucket);
@@ -39,7 +40,7 @@ export function createGatekeeperInterceptor(deps: {
     try {
       return await deps.authenticator.authenticate(authorization);
     } catch (err) {
-      if (err instanceof ConnectError && err.code === Code.Unauthenticated) deps.failures.take(bucket);
+      if (err instanceof ConnectError && err.code === Code.Unauthenticated) deps.failures.charge(bucket);
       throw err;
     }
   }

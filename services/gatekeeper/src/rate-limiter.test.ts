@@ -30,4 +30,13 @@ describe("TokenBucketLimiter", () => {
     expect(limiter.check("a").allowed).toBe(true);
     expect(limiter.check("c").allowed).toBe(false);
   });
+
+  it("charges into debt", () => {
+    let now = 0;
+    const limiter = new TokenBucketLimiter(1, 2, () => now);
+    for (let i = 0; i < 5; i++) limiter.charge("a");
+    expect(limiter.check("a")).toEqual({ allowed: false, retryAfterMs: 4000 });
+    now = 4000;
+    expect(limiter.take("a").allowed).toBe(true);
+  });
 });

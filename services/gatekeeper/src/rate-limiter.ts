@@ -32,6 +32,12 @@ export class TokenBucketLimiter {
     return this.denied(bucket);
   }
 
+  // Spends a token even when there is none: the bucket goes into debt, and
+  // refills from there.
+  charge(key: string): void {
+    this.refilled(key).tokens -= 1;
+  }
+
   // Whether take() would be allowed, spending nothing.
   check(key: string): RateDecision {
     const bucket = this.refilled(key);
