@@ -6,6 +6,7 @@ export {
 } from "./client";
 export { isMutatingMethod, type RetryOptions } from "./interceptors";
 export { errorInfo } from "./errors";
+export { apiKeyScopes, heldScopes, requiredScope, scopeAreas } from "./scopes";
 export {
   verifyWebhook,
   WebhookVerificationError,

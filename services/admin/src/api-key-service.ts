@@ -1,17 +1,17 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Code, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ApiKeyService,
   CreateApiKeyResponseSchema,
   ListApiKeysResponseSchema,
   RevokeApiKeyResponseSchema,
 } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
+import { apiKeyScopes } from "@onerouter/client";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { apiError, invalidArgument, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
+import { invalidArgument, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
 import { createApiKey, listApiKeys, revokeApiKey, toApiKey } from "./api-keys";
-
-const scopePattern = /^(payments|messaging|webhooks|admin|events):(read|write)$/;
+import { assertMayRevoke, authorityOf, grantEnvironment, grantExpiry, grantScopes } from "./api-keys-grants";
 
 export function apiKeyService(knex: Knex): ServiceImpl<typeof ApiKeyService> {
   return {
@@ -20,26 +20,24 @@ export function apiKeyService(knex: Knex): ServiceImpl<typeof ApiKeyService> {
       const name = req.name.trim();
       if (name === "" || name.length > 100) throw invalidArgument("name", "must be 1 to 100 characters");
       for (const [i, scope] of req.scopes.entries()) {
-        if (!scopePattern.test(scope)) {
-          throw invalidArgument(`scopes[${i}]`, `"${scope}" is not <payments|messaging|webhooks|admin|events>:<read|write>`);
+        if (!apiKeyScopes.includes(scope)) {
+          throw invalidArgument(`scopes[${i}]`, `"${scope}" is not a scope; scopes are ${apiKeyScopes.join(", ")}`);
         }
       }
-      const environment = req.environment === Environment.UNSPECIFIED ? caller.environment : req.environment;
-      if (environment !== Environment.TEST && environment !== Environment.LIVE) {
+      if (![Environment.UNSPECIFIED, Environment.TEST, Environment.LIVE].includes(req.environment)) {
         throw invalidArgument("environment", "must be ENVIRONMENT_TEST or ENVIRONMENT_LIVE");
       }
-      // A test key must not mint live access.
-      if (environment === Environment.LIVE && caller.environment !== Environment.LIVE) {
-        throw apiError(Code.PermissionDenied, "ENVIRONMENT_MISMATCH", "only a live key can create live keys");
+      const requestedExpiry = req.expireTime ? timestampDate(req.expireTime) : undefined;
+      if (requestedExpiry && requestedExpiry.getTime() <= Date.now()) {
+        throw invalidArgument("expire_time", "must be in the future");
       }
-      const expiresAt = req.expireTime ? timestampDate(req.expireTime) : undefined;
-      if (expiresAt && expiresAt.getTime() <= Date.now()) throw invalidArgument("expire_time", "must be in the future");
+      const authority = await authorityOf(knex, caller);
       const { row, secret } = await createApiKey(knex, {
         tenantId: caller.tenantId,
-        environment,
+        environment: grantEnvironment(authority, req.environment),
         name,
-        scopes: req.scopes,
-        expiresAt,
+        scopes: grantScopes(authority, [...new Set(req.scopes)]),
+        expiresAt: grantExpiry(authority, requestedExpiry),
         createdBy: `api_key:${caller.apiKeyId}`,
         ipAddress: ctx.values.get(remoteAddressKey),
       });
@@ -59,10 +57,12 @@ export function apiKeyService(knex: Knex): ServiceImpl<typeof ApiKeyService> {
     async revokeApiKey(req, ctx) {
       const caller = requireCaller(ctx);
       if (req.id === "") throw invalidArgument("id", "is required");
+      const authority = await authorityOf(knex, caller);
       const row = await revokeApiKey(
         knex,
         { ...caller, actor: `api_key:${caller.apiKeyId}`, ipAddress: ctx.values.get(remoteAddressKey) },
         req.id,
+        (existing) => assertMayRevoke(authority, existing),
       );
       return create(RevokeApiKeyResponseSchema, { apiKey: toApiKey(row) });
     },

@@ -28,13 +28,17 @@ export interface ApiKeyRow {
   expires_at: Date | null;
 }
 
+export function storedScopes(row: Pick<ApiKeyRow, "scopes">): string[] {
+  return typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes;
+}
+
 export function toApiKey(row: ApiKeyRow): ApiKey {
   return create(ApiKeySchema, {
     id: row.id,
     name: row.name,
     environment: environmentFromName(row.environment),
     prefix: row.prefix,
-    scopes: typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes,
+    scopes: storedScopes(row),
     createTime: timestampFromDate(new Date(row.created_at)),
     lastUseTime: row.last_used_at ? timestampFromDate(new Date(row.last_used_at)) : undefined,
     revokeTime: row.revoked_at ? timestampFromDate(new Date(row.revoked_at)) : undefined,
@@ -93,15 +97,18 @@ export async function listApiKeys(
   return paginate<ApiKeyRow>(query, page);
 }
 
+// `authorize` sees the key before it is revoked and throws to refuse.
 export async function revokeApiKey(
   knex: Knex,
   scope: { tenantId: string; environment: Environment; actor: string; ipAddress?: string },
   id: string,
+  authorize: (existing: ApiKeyRow) => void,
 ): Promise<ApiKeyRow> {
   return knex.transaction(async (trx) => {
     const where = { id, tenant_id: scope.tenantId, environment: environmentName(scope.environment) };
     const existing = (await trx("api_keys").where(where).forUpdate().first()) as ApiKeyRow | undefined;
     if (!existing) throw notFound("api_key", id);
+    authorize(existing);
     if (existing.revoked_at) return existing;
     const [row] = (await trx("api_keys").where(where).update({ revoked_at: new Date() }).returning("*")) as ApiKeyRow[];
     await recordAudit(trx, {

@@ -79,6 +79,7 @@ describeEachEngine("RoutingService", (engine) => {
         createGatekeeperInterceptor({
           authenticator: new ApiKeyAuthenticator(db.knex),
           limiter: new TokenBucketLimiter(10_000, 10_000),
+          failures: new TokenBucketLimiter(10_000, 10_000),
         }),
       ],
       routes: adminRoutes({

@@ -39,6 +39,14 @@ describe("loadConfig", () => {
     [{ ONEROUTER_PROVIDER_TIMEOUT_MS: "5" }, "ONEROUTER_PROVIDER_TIMEOUT_MS"],
     [{ ONEROUTER_SANDBOX_PORT: "70000" }, "ONEROUTER_SANDBOX_PORT"],
     [{ ONEROUTER_DATA_DIR: " " }, "ONEROUTER_DATA_DIR"],
+    [{ ONEROUTER_AUTH_FAILURES_PER_MINUTE: "0" }, "ONEROUTER_AUTH_FAILURES_PER_MINUTE"],
+    [{ ONEROUTER_AUTH_FAILURES_BURST: "many" }, "ONEROUTER_AUTH_FAILURES_BURST"],
+    [{ ONEROUTER_UNKNOWN_KEY_CACHE_MS: "-1" }, "ONEROUTER_UNKNOWN_KEY_CACHE_MS"],
+    [{ ONEROUTER_UNKNOWN_KEY_CACHE_SIZE: "lots" }, "ONEROUTER_UNKNOWN_KEY_CACHE_SIZE"],
+    [{ ONEROUTER_TRUSTED_PROXY_CIDRS: "10.0.0.0/33" }, "ONEROUTER_TRUSTED_PROXY_CIDRS"],
+    [{ ONEROUTER_CORS_ORIGINS: "*" }, "ONEROUTER_CORS_ORIGINS"],
+    [{ ONEROUTER_CORS_ORIGINS: "https://app.example.com/" }, "ONEROUTER_CORS_ORIGINS"],
+    [{ ONEROUTER_CORS_ORIGINS: "https://ok.example.com,ftp://files.example.com" }, "ONEROUTER_CORS_ORIGINS"],
   ])("names the bad variable in %j", (env, variable) => {
     const err = configError(env);
     expect(err.variable).toBe(variable);
@@ -54,6 +62,16 @@ describe("loadConfig", () => {
     expect(config.logLevel).toBe("warn");
     writeFileSync(file, "{oops");
     expect(configError({ ONEROUTER_CONFIG_FILE: file }).variable).toBe("ONEROUTER_CONFIG_FILE");
+  });
+
+  it("limits failed authentication and allows no browser origin by default", () => {
+    const config = loadConfig({});
+    expect(config.authFailures).toEqual({ perMinute: 60, burst: 30, unknownKeyCacheMs: 60_000, unknownKeyCacheSize: 10_000 });
+    expect(config.trustedProxyCidrs).toEqual([]);
+    expect(config.corsOrigins).toEqual([]);
+    expect(
+      loadConfig({ ONEROUTER_CORS_ORIGINS: "https://app.example.com, http://localhost:5173" }).corsOrigins,
+    ).toEqual(["https://app.example.com", "http://localhost:5173"]);
   });
 
   it("reads the webhook delivery settings", () => {

@@ -27,6 +27,13 @@ export interface Config {
   // 32 bytes that wrap each tenant's data key; see crypto.ts.
   masterKey?: Buffer;
   rateLimit: { requestsPerSecond: number; burst: number };
+  // Failed authentication per client address: a token bucket of failures,
+  // and how long (and how many) unknown key hashes are remembered.
+  authFailures: { perMinute: number; burst: number; unknownKeyCacheMs: number; unknownKeyCacheSize: number };
+  // Proxies whose X-Forwarded-For names the client; other peers are the client.
+  trustedProxyCidrs: string[];
+  // Browser origins allowed to call the API (CORS), exactly as browsers send them.
+  corsOrigins: string[];
   maxRequestBytes: number;
   shutdownGraceMs: number;
   // Per provider account and per process: see routing/circuit-breaker.ts.
@@ -120,6 +127,25 @@ function cidrList(src: Source, name: string): string[] {
   });
 }
 
+// Comma-separated origins such as "https://app.example.com,http://localhost:5173".
+function originList(src: Source, name: string): string[] {
+  const raw = src[name];
+  if (raw === undefined || raw.trim() === "") return [];
+  return raw.split(",").map((entry) => {
+    const origin = entry.trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !["http:", "https:"].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(name, `must be comma-separated origins such as https://app.example.com, without a path (got "${origin}")`);
+    }
+    return origin;
+  });
+}
+
 const durationUnitsMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 // Comma-separated durations such as "0,5s,5m,2h", as milliseconds.
@@ -197,6 +223,14 @@ export function loadConfig(env: Source = process.env): Config {
       requestsPerSecond: integer(src, "ONEROUTER_RATE_LIMIT_RPS", 100, 1, 1_000_000),
       burst: integer(src, "ONEROUTER_RATE_LIMIT_BURST", 200, 1, 1_000_000),
     },
+    authFailures: {
+      perMinute: integer(src, "ONEROUTER_AUTH_FAILURES_PER_MINUTE", 60, 1, 1_000_000),
+      burst: integer(src, "ONEROUTER_AUTH_FAILURES_BURST", 30, 1, 1_000_000),
+      unknownKeyCacheMs: integer(src, "ONEROUTER_UNKNOWN_KEY_CACHE_MS", 60_000, 0, 3_600_000),
+      unknownKeyCacheSize: integer(src, "ONEROUTER_UNKNOWN_KEY_CACHE_SIZE", 10_000, 0, 10_000_000),
+    },
+    trustedProxyCidrs: cidrList(src, "ONEROUTER_TRUSTED_PROXY_CIDRS"),
+    corsOrigins: originList(src, "ONEROUTER_CORS_ORIGINS"),
     maxRequestBytes: integer(src, "ONEROUTER_MAX_REQUEST_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     shutdownGraceMs: integer(src, "ONEROUTER_SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
     breaker: {

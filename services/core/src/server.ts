@@ -9,7 +9,9 @@ import {
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "@onerouter/client/gen/health/v1/health_pb";
+import { clientAddressResolver, type ClientAddressResolver } from "./client-address";
 import { remoteAddressKey } from "./context";
+import { createCors } from "./cors";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
 import { createRpcHandler } from "./rpc-handler";
@@ -38,6 +40,10 @@ export interface ServerOptions {
   // Answers /readyz; throws when a dependency is not usable.
   readiness: () => Promise<void>;
   shutdownGraceMs: number;
+  // Peers whose X-Forwarded-For names the client (see client-address.ts).
+  trustedProxyCidrs?: string[];
+  // Browser origins allowed to call (see cors.ts); none when absent.
+  corsOrigins?: string[];
 }
 
 export interface RunningServer {
@@ -54,6 +60,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
+  const clientAddress = clientAddressResolver(options.trustedProxyCidrs ?? []);
   const rpcHandler = createRpcHandler({
     routes: (router) => {
       options.routes(router);
@@ -61,9 +68,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     interceptors: [options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
-    contextValues: (req) => requestContext(req),
+    contextValues: (req) => requestContext(req, clientAddress),
   });
 
+  const cors = createCors(options.corsOrigins ?? []);
   const httpRoutes = [...(options.httpRoutes ?? [])].sort((a, b) => b.pathPrefix.length - a.pathPrefix.length);
 
   async function handle(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) {
@@ -73,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (draining && inFlight === 0) drained?.();
     });
     const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (cors(req, res)) return;
     try {
       if (path === "/healthz") return void sendText(res, 200, "ok\n");
       if (path === "/readyz") {
@@ -169,8 +178,11 @@ function sendText(res: http.ServerResponse | http2.Http2ServerResponse, status: 
 }
 
 // Request facts the interceptors need, taken before the handler runs.
-function requestContext(req: http.IncomingMessage | http2.Http2ServerRequest) {
-  return createContextValues().set(remoteAddressKey, req.socket?.remoteAddress ?? "");
+function requestContext(req: http.IncomingMessage | http2.Http2ServerRequest, clientAddress: ClientAddressResolver) {
+  return createContextValues().set(
+    remoteAddressKey,
+    clientAddress(req.socket?.remoteAddress ?? "", req.headers["x-forwarded-for"]),
+  );
 }
 
 function registerHealth(router: ConnectRouter, isDraining: () => boolean) {

@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { apiError, hashApiKey, hashesEqual, parseApiKey, environmentFromName, type Caller, type Knex } from "@onerouter/core";
+import { RecentSet } from "./recent-set";
 
 // Turns an Authorization header into a Caller, or an UNAUTHENTICATED error
 // whose reason says what is wrong. One implementation serves the in-process
@@ -17,7 +18,17 @@ interface ApiKeyRow {
 }
 
 export class ApiKeyAuthenticator {
-  constructor(private readonly knex: Knex) {}
+  // Hashes the database did not know a moment ago: asking again for the same
+  // one would only cost a lookup. A new key's hash has never been seen, so
+  // remembering misses never hides a key that exists.
+  private readonly unknownHashes: RecentSet;
+
+  constructor(
+    private readonly knex: Knex,
+    unknownKeyCache: { ttlMs: number; maxSize: number } = { ttlMs: 60_000, maxSize: 10_000 },
+  ) {
+    this.unknownHashes = new RecentSet(unknownKeyCache.ttlMs, unknownKeyCache.maxSize);
+  }
 
   async authenticate(authorization: string | null): Promise<Caller> {
     if (!authorization) {
@@ -34,11 +45,13 @@ export class ApiKeyAuthenticator {
       );
     }
     const hash = hashApiKey(secret);
+    if (this.unknownHashes.has(hash)) throw unknownKey();
     const row = (await this.knex<ApiKeyRow>("api_keys").where({ key_hash: hash }).first()) as ApiKeyRow | undefined;
     // The lookup is by hash; the constant-time compare keeps the final check
     // independent of how much of the hash matched.
     if (!row || !hashesEqual(row.key_hash, hash)) {
-      throw apiError(Code.Unauthenticated, "API_KEY_UNKNOWN", "this API key does not exist");
+      this.unknownHashes.add(hash);
+      throw unknownKey();
     }
     if (row.revoked_at) {
       throw apiError(Code.Unauthenticated, "API_KEY_REVOKED", "this API key was revoked", { api_key_id: row.id });
@@ -65,4 +78,8 @@ export class ApiKeyAuthenticator {
       .update({ last_used_at: new Date() })
       .catch(() => undefined);
   }
+}
+
+function unknownKey() {
+  return apiError(Code.Unauthenticated, "API_KEY_UNKNOWN", "this API key does not exist");
 }

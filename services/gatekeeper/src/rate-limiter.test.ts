@@ -16,4 +16,27 @@ describe("TokenBucketLimiter", () => {
     now = 10_000;
     expect([1, 2, 3, 4].map(() => limiter.take("a").allowed)).toEqual([true, true, true, false]);
   });
+
+  it("checks without spending, and keeps at most maxKeys buckets", () => {
+    let now = 0;
+    const limiter = new TokenBucketLimiter(1, 1, () => now, 2);
+    expect(limiter.take("a").allowed).toBe(true);
+    expect(limiter.check("a")).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(limiter.check("b").allowed).toBe(true);
+    expect(limiter.check("b").allowed).toBe(true);
+    limiter.take("b");
+    limiter.take("c");
+    // "a" was the least recently used: forgotten, so full again.
+    expect(limiter.check("a").allowed).toBe(true);
+    expect(limiter.check("c").allowed).toBe(false);
+  });
+
+  it("charges into debt", () => {
+    let now = 0;
+    const limiter = new TokenBucketLimiter(1, 2, () => now);
+    for (let i = 0; i < 5; i++) limiter.charge("a");
+    expect(limiter.check("a")).toEqual({ allowed: false, retryAfterMs: 4000 });
+    now = 4000;
+    expect(limiter.take("a").allowed).toBe(true);
+  });
 });

@@ -140,8 +140,12 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
   const webhooks = createWebhooks({ knex: db.knex, masterKey, config, eventStream, logger });
 
-  const authenticator = new ApiKeyAuthenticator(db.knex);
+  const authenticator = new ApiKeyAuthenticator(db.knex, {
+    ttlMs: config.authFailures.unknownKeyCacheMs,
+    maxSize: config.authFailures.unknownKeyCacheSize,
+  });
   const limiter = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
+  const failures = new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst);
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
   if (embedded) httpRoutes.push(localAdminRoute(db.knex, tenant.id, localToken));
@@ -154,7 +158,9 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     metrics,
     maxRequestBytes: config.maxRequestBytes,
     shutdownGraceMs: config.shutdownGraceMs,
-    interceptors: [createErrorInterceptor(logger), createGatekeeperInterceptor({ authenticator, limiter })],
+    trustedProxyCidrs: config.trustedProxyCidrs,
+    corsOrigins: config.corsOrigins,
+    interceptors: [createErrorInterceptor(logger), createGatekeeperInterceptor({ authenticator, limiter, failures })],
     httpRoutes,
     readiness: async () => {
       await db.ping();

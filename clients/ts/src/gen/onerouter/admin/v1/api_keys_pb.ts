@@ -43,6 +43,8 @@ export type ApiKey = Message<"onerouter.admin.v1.ApiKey"> & {
   prefix: string;
 
   /**
+   * What the key may call: `<area>:read` or `<area>:write` for the areas
+   * payments, messaging, webhooks and admin (write does not include read).
    * Empty means every scope.
    *
    * @generated from field: repeated string scopes = 5;
@@ -87,18 +89,26 @@ export type CreateApiKeyRequest = Message<"onerouter.admin.v1.CreateApiKeyReques
   name: string;
 
   /**
-   * Defaults to the environment of the calling key.
+   * Defaults to the environment of the calling key; a key creates keys only
+   * in its own environment (else PERMISSION_DENIED, ENVIRONMENT_MISMATCH).
    *
    * @generated from field: onerouter.common.v1.Environment environment = 2;
    */
   environment: Environment;
 
   /**
+   * Only scopes the calling key holds (else PERMISSION_DENIED, SCOPE_NOT_HELD,
+   * the missing ones in metadata `missing_scopes`). Empty: exactly the
+   * calling key's scopes, so only an unrestricted key creates unrestricted keys.
+   *
    * @generated from field: repeated string scopes = 3;
    */
   scopes: string[];
 
   /**
+   * Defaults to the calling key's expiry; a key cannot create a key that
+   * outlives it (else PERMISSION_DENIED, EXPIRY_NOT_HELD).
+   *
    * @generated from field: google.protobuf.Timestamp expire_time = 4;
    */
   expireTime?: Timestamp | undefined;
@@ -185,6 +195,9 @@ export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__P
   messageDesc(file_onerouter_admin_v1_api_keys, 4);
 
 /**
+ * A key revokes only keys whose scopes it holds (else PERMISSION_DENIED,
+ * SCOPE_NOT_HELD).
+ *
  * @generated from message onerouter.admin.v1.RevokeApiKeyRequest
  */
 export type RevokeApiKeyRequest = Message<"onerouter.admin.v1.RevokeApiKeyRequest"> & {
