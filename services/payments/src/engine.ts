@@ -483,7 +483,9 @@ export class PaymentEngine {
       this.options.accounts.getWithCredentials(scope, attempt.provider_account_id),
       this.options.profiles.get({ ...scope, category }),
     ]);
-    if (!account) return void (await this.store.touchAttempt(attempt.id));
+    // Fresh again, so the background resolver leaves it to this call.
+    await this.store.touchAttempt(attempt.id);
+    if (!account) return;
     const failoverOnDecline = profile?.failoverOnDecline ?? false;
     const outcome = await this.callCreate(account, attempt, payment);
     if (outcome.kind === "answered") return this.settleAndRouteOn(payment, attempt, ["pending"], outcome, failoverOnDecline);
