@@ -41,7 +41,7 @@ describeEachEngine("process liveness", (engine) => {
       };
       const first = await holder();
       expect(first).toBeDefined();
-      await db.knex.raw("select pg_terminate_backend(?)", [first]);
+      await db.knex.raw("select pg_terminate_backend(?)", [first!]);
       await expect.poll(holder, { timeout: 10_000, interval: 100 }).not.toBe(first);
       await expect.poll(holder, { timeout: 10_000, interval: 100 }).toBeDefined();
       expect(await observer.isGone(self.instanceId)).toBe(false);

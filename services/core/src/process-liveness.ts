@@ -23,7 +23,7 @@ export interface ProcessLiveness {
 
 const reconnectDelayMs = 1000;
 
-export function newInstanceId(): string {
+function newInstanceId(): string {
   return (randomBytes(8).readBigUInt64BE() >> 1n).toString();
 }
 
