@@ -18,7 +18,8 @@ import type { Database } from "./db/database";
 import { createTestDatabase, describeEachEngine } from "./db/testing";
 import { apiError } from "./errors";
 import { newId } from "./ids";
-import { createIdempotency, idempotencyMigrations, type Idempotency } from "./idempotency";
+import { createIdempotency, idempotencyMigrations, type Idempotency, type IdempotencyClaim } from "./idempotency";
+import { startProcessLiveness, type ProcessLiveness } from "./process-liveness";
 
 const method = PaymentService.method.createPayment;
 
@@ -69,6 +70,96 @@ describeEachEngine("idempotency keys", (engine) => {
     idempotency = createIdempotency(db.knex);
   });
   afterAll(async () => db?.close());
+
+  // Two processes on the database: `a` runs a request and dies mid-way, `b` serves the retry.
+  async function twoProcesses() {
+    const a = await startProcessLiveness(db);
+    const b = await startProcessLiveness(db);
+    return { a, b, idemA: createIdempotency(db.knex, { liveness: a }), idemB: createIdempotency(db.knex, { liveness: b }) };
+  }
+
+  // Starts a request under `idem` that binds `resourceId`, then hangs as a killed process would.
+  async function bindAndHang(idem: Idempotency, k: string, amount: bigint, resourceId: string) {
+    void idem.withIdempotency(handlerContext(k, { tenantId }), method, request(amount), async (claim) => {
+      await db.knex.transaction((trx) => claim.bind(trx, resourceId));
+      return new Promise<CreatePaymentResponse>(() => undefined);
+    });
+    await expect.poll(async () => (await db.knex("idempotency_keys").where({ key: k }).first())?.resource_id).toBe(resourceId);
+  }
+
+  it("resumes the object bound to a claim whose process is gone, without waiting for the lease", async () => {
+    const k = key();
+    const { a, b, idemA, idemB } = await twoProcesses();
+    await bindAndHang(idemA, k, 20n, "pay_bound");
+    const resumed: (string | undefined)[] = [];
+    const retry = () =>
+      outcome(
+        idemB.withIdempotency(handlerContext(k, { tenantId }), method, request(20n), async (claim) => {
+          resumed.push(claim.resumeId);
+          return response(claim.resumeId ?? "pay_new");
+        }),
+      );
+    if (engine === "postgres") {
+      // Its process still holds its advisory lock: the claim is its own.
+      expect(await retry()).toMatchObject({ code: Code.Aborted, reason: "IDEMPOTENCY_KEY_IN_USE" });
+    }
+    await a.close();
+    const started = Date.now();
+    expect((await retry()).response?.payment?.id).toBe("pay_bound");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(resumed).toEqual(["pay_bound"]);
+    await b.close();
+  });
+
+  it("runs afresh when the process died before binding anything", async () => {
+    const k = key();
+    const { a, b, idemA, idemB } = await twoProcesses();
+    void idemA.withIdempotency(handlerContext(k, { tenantId }), method, request(21n), () => new Promise<CreatePaymentResponse>(() => undefined));
+    await expect.poll(async () => (await db.knex("idempotency_keys").where({ key: k }).first())?.status).toBe("in_progress");
+    await a.close();
+    const answer = await idemB.withIdempotency(handlerContext(k, { tenantId }), method, request(21n), async (claim) =>
+      response(claim.resumeId ?? "pay_fresh"),
+    );
+    expect(answer.payment?.id).toBe("pay_fresh");
+    await b.close();
+  });
+
+  it("refuses to bind for a run whose claim was taken over, so its transaction creates nothing", async () => {
+    const k = key();
+    const { a, b, idemA, idemB } = await twoProcesses();
+    let proceed!: () => void;
+    const firstRun = idemA.withIdempotency(handlerContext(k, { tenantId }), method, request(22n), async (claim) => {
+      await new Promise<void>((resolve) => (proceed = resolve));
+      await db.knex.transaction(async (trx) => {
+        await trx("tenants").insert({ id: "ten_must_not_exist", name: "rolled back" });
+        await claim.bind(trx, "pay_late");
+      });
+      return response("pay_late");
+    });
+    await expect.poll(async () => (await db.knex("idempotency_keys").where({ key: k }).first())?.status).toBe("in_progress");
+    await a.close();
+    expect((await idemB.withIdempotency(handlerContext(k, { tenantId }), method, request(22n), async () => response("pay_b"))).payment?.id).toBe("pay_b");
+    proceed();
+    expect(await outcome(firstRun)).toMatchObject({ code: Code.Aborted, reason: "IDEMPOTENCY_KEY_IN_USE" });
+    expect(await db.knex("tenants").where({ id: "ten_must_not_exist" }).first()).toBeUndefined();
+    await b.close();
+  });
+
+  it("keeps a key bound to an object through UNAVAILABLE and resumes the object on retry", async () => {
+    const k = key();
+    const seen: (string | undefined)[] = [];
+    const run = async (claim: IdempotencyClaim) => {
+      seen.push(claim.resumeId);
+      if (claim.resumeId) return response(claim.resumeId);
+      await claim.bind(db.knex, "pay_kept");
+      throw apiError(Code.Unavailable, "PROVIDER_UNAVAILABLE", "answer lost");
+    };
+    expect(await outcome(idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(23n), run))).toMatchObject({
+      code: Code.Unavailable,
+    });
+    expect((await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(23n), run)).payment?.id).toBe("pay_kept");
+    expect(seen).toEqual([undefined, "pay_kept"]);
+  });
 
   it("runs once per key and replays the stored answer, marked replayed", async () => {
     const k = key();

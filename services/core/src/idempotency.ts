@@ -5,15 +5,21 @@ import type { Knex } from "knex";
 import type { Migration } from "./db/database";
 import { apiError, invalidArgument } from "./errors";
 import { environmentName } from "./keys";
+import type { ProcessLiveness } from "./process-liveness";
 import { requireCaller } from "./services";
 
 // Stripe's idempotency semantics for mutating calls. The first request with
 // an Idempotency-Key claims it (a row keyed by tenant, environment, method and
 // key; the primary key makes the claim race-safe on every engine); its answer,
 // success or error, is stored and replayed to every later request with the
-// same key for at least a day. A claim carries a lease that its process keeps
-// renewing while the request runs, so a claim left behind by a process that
-// died becomes usable again once the lease runs out.
+// same key for at least a day.
+//
+// A run binds the key to the object it creates (a payment, a message, ...)
+// in the transaction that creates it. A claim names its process and carries
+// a lease that the process keeps renewing while the request runs. A retry
+// takes over a claim whose process is provably gone at once (else once the
+// lease has run out) and resumes the object bound to it, if any, instead of
+// creating another: one object per key, whatever the moment of the crash.
 
 export const idempotencyKeyHeader = "Idempotency-Key";
 export const idempotentReplayedHeader = "Idempotent-Replayed";
@@ -45,14 +51,41 @@ export const idempotencyMigrations: Migration[] = [
       });
     },
   },
+  {
+    name: "20261204_001_core_idempotency_bound_resource",
+    async up(knex) {
+      await knex.schema.alterTable("idempotency_keys", (t) => {
+        // The object the run created or acts on, bound when it was created.
+        t.text("resource_id");
+        // The process holding the claim (ProcessLiveness.instanceId).
+        t.text("owner_instance");
+      });
+    },
+  },
 ];
 
 export interface IdempotencyOptions {
+  // Tells a claim whose process is gone from one still running; without it
+  // only the lease frees a claim.
+  liveness?: ProcessLiveness;
   // How long a claim outlives its last renewal; renewed every third of it.
   leaseMs?: number;
   // How long an answer is kept for replays.
   retentionMs?: number;
 }
+
+// What a run learns of its key, and how it binds the key to its object.
+export interface IdempotencyClaim {
+  // The object an earlier run under this key bound before its process
+  // stopped: this run carries it on instead of creating another.
+  readonly resumeId: string | undefined;
+  // Binds the key to the object the run creates (inside the transaction
+  // that creates it) or acts on (before it acts). Throws, so the caller's
+  // transaction rolls back, when another process has taken the key over.
+  bind(knex: Knex, resourceId: string): Promise<void>;
+}
+
+export type BindResource = IdempotencyClaim["bind"];
 
 export interface Idempotency {
   // Runs `run` once per Idempotency-Key (when the request carries one) and
@@ -61,7 +94,7 @@ export interface Idempotency {
     ctx: HandlerContext,
     method: DescMethodUnary<I, O>,
     request: MessageShape<I>,
-    run: () => Promise<MessageShape<O>>,
+    run: (claim: IdempotencyClaim) => Promise<MessageShape<O>>,
   ): Promise<MessageShape<O>>;
   // Drops answers past their retention; returns how many.
   purgeExpired(): Promise<number>;
@@ -71,7 +104,9 @@ interface KeyRow {
   fingerprint: string;
   status: "in_progress" | "completed";
   lease_owner: string | null;
+  owner_instance: string | null;
   lease_expires_at: Date | string | null;
+  resource_id: string | null;
   response: Uint8Array | null;
   error: StoredError | string | null;
   expires_at: Date | string;
@@ -91,12 +126,30 @@ interface KeyId {
   key: string;
 }
 
-type Claim = { kind: "run"; owner: string } | { kind: "replay"; row: KeyRow };
+type Claim = { kind: "run"; owner: string; resumeId: string | undefined } | { kind: "replay"; row: KeyRow };
+
+// A request without a key: there is nothing to bind or resume.
+export const noIdempotencyClaim: IdempotencyClaim = { resumeId: undefined, bind: async () => undefined };
+
+// Errors that answer nothing about the bound object: a retry resumes it.
+const unfinished = new Set([Code.Unavailable, Code.Unknown, Code.Internal, Code.DeadlineExceeded]);
 
 export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}): Idempotency {
   const leaseMs = options.leaseMs ?? 60_000;
   const retentionMs = options.retentionMs ?? 24 * 3600_000;
   const table = "idempotency_keys";
+  const liveness = options.liveness;
+  const instance = liveness?.instanceId ?? null;
+
+  // Whether the claim's process may still be running it: its lease holds
+  // and its process is not provably gone.
+  async function claimerAlive(row: KeyRow, now: number): Promise<boolean> {
+    // A released claim waits for no one.
+    if (row.lease_owner === null || row.lease_expires_at === null) return false;
+    if (new Date(row.lease_expires_at).getTime() <= now) return false;
+    if (!liveness || row.owner_instance === null || row.owner_instance === instance) return true;
+    return !(await liveness.isGone(row.owner_instance));
+  }
 
   async function claim(id: KeyId, fingerprint: string): Promise<Claim> {
     // A few rounds cover the rows that vanish or change between our reads.
@@ -109,6 +162,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
           fingerprint,
           status: "in_progress",
           lease_owner: owner,
+          owner_instance: instance,
           lease_expires_at: new Date(now + leaseMs),
           created_at: new Date(now),
           expires_at: new Date(now + retentionMs),
@@ -116,7 +170,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         .onConflict(["tenant_id", "environment", "method", "key"])
         .ignore()
         .returning("key");
-      if (inserted.length > 0) return { kind: "run", owner };
+      if (inserted.length > 0) return { kind: "run", owner, resumeId: undefined };
 
       const row = (await knex(table).where(id).first()) as KeyRow | undefined;
       if (!row) continue;
@@ -134,12 +188,15 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         );
       }
       if (row.status === "completed") return { kind: "replay", row };
-      if (row.lease_expires_at !== null && new Date(row.lease_expires_at).getTime() > now) throw inUse(id.key);
-      // The process running it stopped renewing its lease: take the claim over.
-      const taken = await knex(table)
-        .where({ ...id, status: "in_progress", lease_owner: row.lease_owner })
-        .update({ lease_owner: owner, lease_expires_at: new Date(now + leaseMs) });
-      if (taken > 0) return { kind: "run", owner };
+      if (await claimerAlive(row, now)) throw inUse(id.key);
+      // Its process is gone (or stopped renewing the lease): take the claim
+      // over, with whatever it had bound by the time it stopped.
+      const taken = (await knex(table)
+        .where({ ...id, status: "in_progress" })
+        .andWhere((q) => (row.lease_owner === null ? q.whereNull("lease_owner") : q.where("lease_owner", row.lease_owner)))
+        .update({ lease_owner: owner, owner_instance: instance, lease_expires_at: new Date(now + leaseMs) })
+        .returning("resource_id")) as { resource_id: string | null }[];
+      if (taken.length > 0) return { kind: "run", owner, resumeId: taken[0]!.resource_id ?? undefined };
     }
     throw inUse(id.key);
   }
@@ -147,10 +204,24 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
   async function runClaimed<O extends DescMessage>(
     id: KeyId,
     owner: string,
+    resumeId: string | undefined,
     output: O,
-    run: () => Promise<MessageShape<O>>,
+    run: (claim: IdempotencyClaim) => Promise<MessageShape<O>>,
   ): Promise<MessageShape<O>> {
     const mine = { ...id, lease_owner: owner };
+    let bound = resumeId !== undefined;
+    const claim: IdempotencyClaim = {
+      resumeId,
+      async bind(trx, resourceId) {
+        const rows = await trx(table)
+          .where(mine)
+          .andWhere((q) => q.whereNull("resource_id").orWhere("resource_id", resourceId))
+          .update({ resource_id: resourceId })
+          .returning("key");
+        if (rows.length === 0) throw inUse(id.key);
+        bound = true;
+      },
+    };
     const renewal = setInterval(() => {
       knex(table)
         .where(mine)
@@ -160,10 +231,14 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     renewal.unref();
     let response: MessageShape<O>;
     try {
-      response = await run();
+      response = await run(claim);
     } catch (err) {
       const error = ConnectError.from(err);
-      if (error.code === Code.Unavailable) {
+      if (bound && unfinished.has(error.code)) {
+        // Something exists under this key: it is never forgotten, and the
+        // claim is freed at once for a retry to resume it.
+        await knex(table).where(mine).update({ lease_owner: null, owner_instance: null, lease_expires_at: null });
+      } else if (error.code === Code.Unavailable) {
         // UNAVAILABLE promises that nothing was done and invites a retry with
         // the same key, so it is not kept.
         await knex(table).where(mine).delete();
@@ -185,7 +260,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
   return {
     async withIdempotency(ctx, method, request, run) {
       const key = ctx.requestHeader.get(idempotencyKeyHeader);
-      if (key === null || key === "") return run();
+      if (key === null || key === "") return run(noIdempotencyClaim);
       if (key.length > maxKeyLength) {
         throw invalidArgument(idempotencyKeyHeader, `must be at most ${maxKeyLength} characters`);
       }
@@ -197,7 +272,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         key,
       };
       const outcome = await claim(id, fingerprint(method.input, request));
-      if (outcome.kind === "run") return runClaimed(id, outcome.owner, method.output, run);
+      if (outcome.kind === "run") return runClaimed(id, outcome.owner, outcome.resumeId, method.output, run);
       ctx.responseHeader.set(idempotentReplayedHeader, "true");
       const { row } = outcome;
       if (row.error !== null) throw replayError(typeof row.error === "string" ? (JSON.parse(row.error) as StoredError) : row.error);

@@ -27,3 +27,4 @@ export * from "./validation";
 export * from "./inbound-webhooks";
 export * from "./sandbox-client";
 export * from "./sandbox-defaults";
+export * from "./process-liveness";

@@ -8,6 +8,7 @@ import {
   classifyCallFailure,
   decideRoute,
   inboundWebhookPath,
+  noIdempotencyClaim,
   notFound,
   orderCandidates,
   providerErrorOf,
@@ -20,6 +21,7 @@ import {
   type Candidate,
   type CircuitBreakers,
   type FailedCall,
+  type IdempotencyClaim,
   type Knex,
   type Logger,
   type PageRequest,
@@ -90,10 +92,32 @@ export class MessagingEngine {
     }));
   }
 
-  async sendMessage(scope: Scope, input: NewMessage): Promise<Message> {
-    const message = await this.store.createMessage(scope, input);
-    await this.tryCandidates(message, await this.candidates(message));
+  // Under an Idempotency-Key whose earlier request died mid-way, the
+  // message it made is carried on instead: never a second one per key.
+  async sendMessage(scope: Scope, input: NewMessage, claim: IdempotencyClaim = noIdempotencyClaim): Promise<Message> {
+    if (claim.resumeId !== undefined) return this.resumeMessage(scope, claim.resumeId);
+    const message = await this.store.createMessage(scope, input, claim.bind);
+    await this.tryCandidates(message, await this.candidates(message, new Set()));
     return this.message(message.id);
+  }
+
+  // A message the dead process may have handed to a provider is not sent
+  // again: an attempt left in flight becomes unknown, for that provider's
+  // delivery report to settle. Only a message no provider can have taken
+  // (no attempt, or every attempt provably refused) is routed on.
+  private async resumeMessage(scope: Scope, id: string): Promise<Message> {
+    const message = await this.store.findMessage(scope, id);
+    if (!message) throw notFound("message", id);
+    if (message.status === "queued") {
+      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      for (const attempt of attempts.filter((a) => a.status === "pending")) {
+        await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedProviderError(interrupted(attempt.provider)) }, {});
+      }
+      if (attempts.every((a) => a.status === "failed")) {
+        await this.tryCandidates(message, await this.candidates(message, new Set(attempts.map((a) => a.provider_account_id))));
+      }
+    }
+    return this.message(id);
   }
 
   async getMessage(scope: Scope, id: string): Promise<Message> {
@@ -119,7 +143,7 @@ export class MessagingEngine {
     for (const { account, estimatedFee } of candidates) {
       if (!this.options.breakers.tryAcquire(account.id, account.provider)) continue;
       tried += 1;
-      let attempt: AttemptRow;
+      let attempt: AttemptRow | undefined;
       try {
         const price = estimatedFee === undefined ? undefined : { micros: estimatedFee, currency: priceCurrency };
         attempt = await this.store.startAttempt(message, account, price);
@@ -127,6 +151,11 @@ export class MessagingEngine {
         // No call was made: a half-open circuit's probe goes to the next message.
         this.options.breakers.recordInconclusive(account.id, account.provider);
         throw err;
+      }
+      if (!attempt) {
+        // A provider may hold the message already; whoever handed it on carries it.
+        this.options.breakers.recordInconclusive(account.id, account.provider);
+        return;
       }
       const started = performance.now();
       const outcome = await this.callSend(account, attempt, message);
@@ -195,13 +224,13 @@ export class MessagingEngine {
   // The accounts to try for the message's channel, in the routing profile's
   // order. CHEAPEST compares each provider's price per unit for the
   // destination country times the message's units.
-  private async candidates(message: MessageRow): Promise<Candidate<ProviderAccountWithCredentials>[]> {
+  private async candidates(message: MessageRow, exclude: ReadonlySet<string>): Promise<Candidate<ProviderAccountWithCredentials>[]> {
     const scope = { tenantId: message.tenant_id, environment: message.environment, category } as const;
     const [profile, accounts] = await Promise.all([
       this.options.profiles.get(scope),
       this.options.accounts.listWithCredentials(scope),
     ]);
-    const usable = accounts.filter((a) => this.connectors.get(a.provider)?.channel === message.channel);
+    const usable = accounts.filter((a) => !exclude.has(a.id) && this.connectors.get(a.provider)?.channel === message.channel);
     // Rules' amount bounds count the message's units (segments or recipients).
     const request = { amount: BigInt(message.billable_units), currency: priceCurrency, country: message.country };
     const decision = decideRoute(profile, request);
@@ -261,6 +290,14 @@ export class MessagingEngine {
   private async message(id: string): Promise<Message> {
     return this.store.toMessage(await this.store.messageById(id));
   }
+}
+
+function interrupted(provider: string) {
+  return create(ProviderErrorSchema, {
+    reason: "PROVIDER_CALL_INTERRUPTED",
+    message: "the process sending the message stopped during the provider call; the provider's delivery report settles it",
+    provider,
+  });
 }
 
 // Accounts are chosen by channel, so the connector always sends the content's kind.

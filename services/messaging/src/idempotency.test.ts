@@ -1,20 +1,30 @@
+import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
-import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
+import { MessageStatus, SendMessageRequestSchema } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { describeEachEngine } from "@onerouter/core/db/testing";
+import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/idempotency-testing";
 import { startSandboxProvider, type RunningSandbox } from "@onerouter/emulators/sandbox/index";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { MessageStore } from "./store";
 import { addSandboxAccount, failure, newTenant, sandboxMessages, setRoutingProfile, type TestTenant } from "./testing";
+import { validSendMessage } from "./validation";
 
 // Idempotency-Key on SendMessage, against a sandbox server of the test's own
-// so every message it took can be counted.
+// so every message it took can be counted. A retry after its request's
+// process was killed gets the same message back, and a message a provider
+// may hold is never sent again.
 
 describeEachEngine("MessagingService idempotency", (engine) => {
   let app: TestOneRouter;
   let sandbox: RunningSandbox;
   let tenant: TestTenant;
   let account: { id: string; apiKey: string };
+  // A tenant whose requests were cut short by a killed process (`killed`).
+  let crashed: TestTenant;
+  let crashedAccount: { id: string; apiKey: string };
+  let killed: string;
 
   beforeAll(async () => {
     app = await startTestOneRouter({ engine });
@@ -22,6 +32,10 @@ describeEachEngine("MessagingService idempotency", (engine) => {
     tenant = await newTenant(app, "Idempotent");
     account = await addSandboxAccount(app, tenant.id, "sandbox_sms", { base_url: sandbox.url, added_latency_ms: "200" });
     await setRoutingProfile(app, tenant.id, { strategy: RoutingStrategy.PRIORITY, targets: [{ providerAccountId: account.id }] });
+    crashed = await newTenant(app, "Crashed");
+    crashedAccount = await addSandboxAccount(app, crashed.id, "sandbox_sms", { base_url: sandbox.url });
+    await setRoutingProfile(app, crashed.id, { strategy: RoutingStrategy.PRIORITY, targets: [{ providerAccountId: crashedAccount.id }] });
+    killed = await goneInstanceId(app.db);
   });
   afterAll(async () => {
     await app?.close();
@@ -75,5 +89,45 @@ describeEachEngine("MessagingService idempotency", (engine) => {
     const [a, b] = await Promise.all([tenant.client.sendMessage(sms("same")), tenant.client.sendMessage(sms("same"))]);
     expect(a.message?.id).not.toBe(b.message?.id);
     expect(await sandboxMessages(sandbox.url, account.apiKey)).toHaveLength(before + 2);
+  });
+
+  const leftBy = (key: string, resourceId: string, asKey?: string) =>
+    leaveClaimBehind(app.db.knex, { tenantId: crashed.id, key }, { ownerInstance: killed, resourceId, ...(asKey !== undefined && { asKey }) });
+  const sentWith = async (attemptId: string) =>
+    (await sandboxMessages(sandbox.url, crashedAccount.apiKey)).filter((m) => m.attempt_id === attemptId).length;
+
+  it("does not send again a message its process handed to the provider, and answers at once", async () => {
+    const sent = (await crashed.client.sendMessage(sms("handed over"), withKey("handed-over"))).message!;
+    const attemptId = sent.attempts[0]!.id;
+    // As it was while the provider call was in flight.
+    await app.db.knex("messages").where({ id: sent.id }).update({ status: "queued", provider_message_id: "", sent_at: null, delivered_at: null });
+    await app.db.knex("message_attempts").where({ message_id: sent.id }).update({ status: "pending", provider_message_id: "" });
+    await leftBy("handed-over", sent.id);
+
+    const started = Date.now();
+    const again = (await crashed.client.sendMessage(sms("handed over"), withKey("handed-over"))).message!;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(again.id).toBe(sent.id);
+    expect(again.attempts.map((a) => a.id)).toEqual([attemptId]);
+    expect(await sentWith(attemptId)).toBe(1);
+    // Its provider's delivery report, not a second send, settles it.
+    expect((await app.db.knex("message_attempts").where({ id: attemptId }).first()).status).not.toBe("pending");
+  });
+
+  it("sends once a message whose process died before handing it to any provider", async () => {
+    const request = sms("not handed over");
+    await crashed.client.sendMessage(request, withKey("template"));
+    const orphan = await new MessageStore(app.db.knex).createMessage(
+      { tenantId: crashed.id, environment: "test" },
+      validSendMessage(create(SendMessageRequestSchema, request)),
+      async () => undefined,
+    );
+    await leftBy("template", orphan.id, "before-attempt");
+
+    const resumed = (await crashed.client.sendMessage(request, withKey("before-attempt"))).message!;
+    expect(resumed.id).toBe(orphan.id);
+    expect([MessageStatus.SENT, MessageStatus.DELIVERED]).toContain(resumed.status);
+    expect(resumed.attempts).toHaveLength(1);
+    expect(await sentWith(resumed.attempts[0]!.id)).toBe(1);
   });
 });

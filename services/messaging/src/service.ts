@@ -19,8 +19,8 @@ export function messagingService(engine: MessagingEngine, idempotency: Idempoten
     async sendMessage(req, ctx) {
       const scope = callerScope(ctx);
       const input = validSendMessage(req);
-      return withIdempotency(ctx, MessagingService.method.sendMessage, req, async () =>
-        create(SendMessageResponseSchema, { message: await engine.sendMessage(scope, input) }),
+      return withIdempotency(ctx, MessagingService.method.sendMessage, req, async (claim) =>
+        create(SendMessageResponseSchema, { message: await engine.sendMessage(scope, input, claim) }),
       );
     },
 

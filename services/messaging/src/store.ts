@@ -10,6 +10,7 @@ import {
   paginate,
   whereCreatedIn,
   storedProviderError,
+  type BindResource,
   type EnvironmentName,
   type JsonColumn,
   type Knex,
@@ -104,26 +105,31 @@ const acceptedAttempts: AttemptState[] = ["sent", "delivered", "undelivered"];
 export class MessageStore {
   constructor(private readonly knex: Knex) {}
 
-  async createMessage(scope: Scope, input: NewMessage): Promise<MessageRow> {
+  // `bind` ties the request's Idempotency-Key to the message in the same transaction.
+  // `bind` ties the request's Idempotency-Key to the message in the same transaction.
+  async createMessage(scope: Scope, input: NewMessage, bind: BindResource): Promise<MessageRow> {
     const now = new Date();
-    const [row] = (await this.knex("messages")
-      .insert({
-        id: newId("msg"),
-        tenant_id: scope.tenantId,
-        environment: scope.environment,
-        channel: input.content.case,
-        status: "queued",
-        content: storedContent(input.content),
-        metadata: JSON.stringify(input.metadata),
-        country: input.country,
-        segments: input.segments,
-        encoding: input.encoding,
-        billable_units: input.billableUnits,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning("*")) as MessageRow[];
-    return row!;
+    return this.knex.transaction(async (trx) => {
+      const [row] = (await trx("messages")
+        .insert({
+          id: newId("msg"),
+          tenant_id: scope.tenantId,
+          environment: scope.environment,
+          channel: input.content.case,
+          status: "queued",
+          content: storedContent(input.content),
+          metadata: JSON.stringify(input.metadata),
+          country: input.country,
+          segments: input.segments,
+          encoding: input.encoding,
+          billable_units: input.billableUnits,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning("*")) as MessageRow[];
+      await bind(trx, row!.id);
+      return row!;
+    });
   }
 
   async findMessage(scope: Scope, id: string): Promise<MessageRow | undefined> {
@@ -156,14 +162,20 @@ export class MessageStore {
   }
 
   // A new PENDING attempt; the message now names its account and the price
-  // routing estimated there.
+  // routing estimated there. Undefined when the message is no longer queued
+  // or an attempt of it may have been taken by a provider: a message is
+  // handed to at most one provider.
   async startAttempt(
     message: MessageRow,
     account: { id: string; provider: string },
     price: { micros: bigint; currency: string } | undefined,
-  ): Promise<AttemptRow> {
+  ): Promise<AttemptRow | undefined> {
     const now = new Date();
     return this.knex.transaction(async (trx) => {
+      const current = (await trx("messages").where({ id: message.id }).forUpdate().first()) as MessageRow;
+      if (current.status !== "queued") return undefined;
+      const taken = await trx("message_attempts").where({ message_id: message.id }).whereNot("status", "failed").first();
+      if (taken) return undefined;
       const [row] = (await trx("message_attempts")
         .insert({
           id: newId("matt"),

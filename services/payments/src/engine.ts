@@ -12,8 +12,10 @@ import {
   inboundWebhookPath,
   invalidArgument,
   jsonColumn,
+  noIdempotencyClaim,
   notFound,
   orderCandidates,
+  providerErrorFromColumn,
   providerErrorOf,
   recordCallHealth,
   storedProviderError as storedError,
@@ -24,6 +26,7 @@ import {
   type Candidate,
   type CircuitBreakers,
   type FailedCall,
+  type IdempotencyClaim,
   type Knex,
   type Logger,
   type PageRequest,
@@ -105,11 +108,30 @@ export class PaymentEngine {
     }));
   }
 
-  async createPayment(scope: Scope, input: NewPayment): Promise<Payment> {
-    const payment = await this.store.createPayment(scope, input);
+  // Under an Idempotency-Key whose earlier request died mid-way, the
+  // payment it made is carried on instead: never a second one per key.
+  async createPayment(scope: Scope, input: NewPayment, claim: IdempotencyClaim = noIdempotencyClaim): Promise<Payment> {
+    if (claim.resumeId !== undefined) return this.resumePayment(scope, claim.resumeId);
+    const payment = await this.store.createPayment(scope, input, claim.bind);
     const { candidates, profile } = await this.candidates(payment, new Set());
     await this.tryCandidates(payment, candidates, profile?.failoverOnDecline ?? false);
     return this.paymentMessage(payment.id);
+  }
+
+  // Carries a payment on from wherever a process that died left it: an
+  // attempt in flight is sent again under its attempt id (the provider's
+  // idempotency key), an unknown one is looked up with its provider, and the
+  // routing goes on only when the provider provably did not take the money.
+  private async resumePayment(scope: Scope, id: string): Promise<Payment> {
+    const payment = await this.requirePayment(scope, id);
+    if (payment.status === "processing") {
+      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      const open = attempts.find((a) => a.status === "pending" || a.status === "unknown");
+      if (open?.status === "pending") await this.resendAttempt(payment, open);
+      else if (open) await this.resolveAttempt(open);
+      else await this.routeOn(payment, attempts, lastDecline(attempts));
+    }
+    return this.paymentMessage(id);
   }
 
   // Resolves the payment's unknown attempts first, so a reader sees the outcome.
@@ -130,8 +152,10 @@ export class PaymentEngine {
     return this.store.listPayments(scope, filter, page);
   }
 
-  async capturePayment(scope: Scope, id: string, amount: bigint): Promise<Payment> {
+  async capturePayment(scope: Scope, id: string, amount: bigint, claim: IdempotencyClaim = noIdempotencyClaim): Promise<Payment> {
     const payment = await this.requirePayment(scope, id);
+    // This key's capture was recorded before its process could answer.
+    if (claim.resumeId === id && payment.status === "succeeded") return this.paymentMessage(id);
     if (payment.status !== "requires_capture") {
       throw paymentStateInvalid(id, payment.status, "CapturePayment", ["requires_capture"]);
     }
@@ -140,6 +164,8 @@ export class PaymentEngine {
     if (toCapture > capturable) {
       throw invalidArgument("amount", `must be at most the capturable amount ${capturable}`, "CAPTURE_AMOUNT_TOO_LARGE");
     }
+    // Bound before the call, so a retry after a crash knows it may have happened.
+    await claim.bind(this.options.knex, id);
     const result = await this.followUp(payment, "CapturePayment", "succeeded", (connector, ctx) =>
       connector.capturePayment(ctx, {
         providerPaymentId: payment.provider_payment_id,
@@ -153,11 +179,13 @@ export class PaymentEngine {
     return this.paymentMessage(id);
   }
 
-  async cancelPayment(scope: Scope, id: string): Promise<Payment> {
+  async cancelPayment(scope: Scope, id: string, claim: IdempotencyClaim = noIdempotencyClaim): Promise<Payment> {
     const payment = await this.requirePayment(scope, id);
+    if (claim.resumeId === id && payment.status === "canceled") return this.paymentMessage(id);
     if (payment.status !== "requires_capture" && payment.status !== "requires_action") {
       throw paymentStateInvalid(id, payment.status, "CancelPayment", ["requires_capture", "requires_action"]);
     }
+    await claim.bind(this.options.knex, id);
     const result = await this.followUp(payment, "CancelPayment", "canceled", (connector, ctx) =>
       connector.cancelPayment(ctx, { providerPaymentId: payment.provider_payment_id, idempotencyKey: `${payment.id}_cancel` }),
     );
@@ -170,7 +198,9 @@ export class PaymentEngine {
     scope: Scope,
     paymentId: string,
     input: { amount: bigint; reason: string; metadata: Record<string, string> },
+    claim: IdempotencyClaim = noIdempotencyClaim,
   ): Promise<{ refund: Refund; payment: Payment }> {
+    if (claim.resumeId !== undefined) return this.resumeRefund(scope, claim.resumeId);
     const reserved = await this.store.reserveRefund(
       scope,
       paymentId,
@@ -187,11 +217,25 @@ export class PaymentEngine {
         return amount;
       },
       input,
+      claim.bind,
     );
     if (!reserved) throw notFound("payment", paymentId);
     await this.sendRefund(reserved.refund);
-    const refund = await this.store.findRefund(scope, reserved.refund.id);
-    return { refund: toRefund(refund!), payment: await this.paymentMessage(paymentId) };
+    return this.refundAnswer(scope, reserved.refund.id);
+  }
+
+  // A refund whose request died before the provider answered is sent again
+  // under its id, the provider's idempotency key for it.
+  private async resumeRefund(scope: Scope, id: string): Promise<{ refund: Refund; payment: Payment }> {
+    const refund = await this.store.findRefund(scope, id);
+    if (!refund) throw notFound("refund", id);
+    if (refund.status === "pending" && refund.provider_refund_id === "") await this.sendRefund(refund);
+    return this.refundAnswer(scope, id);
+  }
+
+  private async refundAnswer(scope: Scope, id: string): Promise<{ refund: Refund; payment: Payment }> {
+    const refund = (await this.store.findRefund(scope, id))!;
+    return { refund: toRefund(refund), payment: await this.paymentMessage(refund.payment_id) };
   }
 
   async getRefund(scope: Scope, id: string): Promise<Refund> {
@@ -263,13 +307,18 @@ export class PaymentEngine {
       if (paymentMethodToken(payment, account.provider) === undefined && hasProviderTokensOnly(payment)) continue;
       if (!this.options.breakers.tryAcquire(account.id, account.provider)) continue;
       tried += 1;
-      let attempt: AttemptRow;
+      let attempt: AttemptRow | undefined;
       try {
         attempt = await this.store.startAttempt(payment, account, estimatedFee ?? 0n);
       } catch (err) {
         // No call was made: a half-open circuit's probe goes to the next payment.
         this.options.breakers.recordInconclusive(account.id, account.provider);
         throw err;
+      }
+      if (!attempt) {
+        // Another request carries the payment on (a retry resuming it, the resolver).
+        this.options.breakers.recordInconclusive(account.id, account.provider);
+        return;
       }
       const started = performance.now();
       const outcome = await this.callCreate(account, attempt, payment);
@@ -422,11 +471,54 @@ export class PaymentEngine {
     if (!payment || !account) return void (await this.store.touchAttempt(attempt.id));
     const failoverOnDecline = profile?.failoverOnDecline ?? false;
     const outcome = await this.sync(account, attempt.id, payment);
-    const step = await this.settle(payment, attempt, [attempt.status], outcome, failoverOnDecline);
+    await this.settleAndRouteOn(payment, attempt, [attempt.status], outcome, failoverOnDecline);
+  }
+
+  // Sends a PENDING attempt left by a process that died again, exactly as
+  // it was: the provider answers for the first call or takes this one, a
+  // single charge either way. Without an answer, the provider is asked.
+  private async resendAttempt(payment: PaymentRow, attempt: AttemptRow): Promise<void> {
+    const scope = { tenantId: attempt.tenant_id, environment: attempt.environment };
+    const [account, profile] = await Promise.all([
+      this.options.accounts.getWithCredentials(scope, attempt.provider_account_id),
+      this.options.profiles.get({ ...scope, category }),
+    ]);
+    // Fresh again, so the background resolver leaves it to this call.
+    await this.store.touchAttempt(attempt.id);
+    if (!account) return;
+    const failoverOnDecline = profile?.failoverOnDecline ?? false;
+    const outcome = await this.callCreate(account, attempt, payment);
+    if (outcome.kind === "answered") return this.settleAndRouteOn(payment, attempt, ["pending"], outcome, failoverOnDecline);
+    // A failure of this call says nothing of the first one's.
+    const marked = await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedError(outcome.error) }, {});
+    if (!marked) return;
+    const synced = await this.sync(account, attempt.id, payment);
+    await this.settleAndRouteOn(payment, attempt, ["unknown"], synced, failoverOnDecline);
+  }
+
+  // Records the attempt's outcome; when its provider provably did not take
+  // the money, routes on over the accounts not tried yet.
+  private async settleAndRouteOn(
+    payment: PaymentRow,
+    attempt: AttemptRow,
+    from: readonly AttemptState[],
+    outcome: CallOutcome,
+    failoverOnDecline: boolean,
+  ): Promise<void> {
+    const step = await this.settle(payment, attempt, from, outcome, failoverOnDecline);
     if (step.kind !== "next") return;
     const attempted = (await this.store.attemptsOf([payment.id])).get(payment.id) ?? [];
-    const { candidates } = await this.candidates(payment, new Set(attempted.map((a) => a.provider_account_id)));
-    await this.tryCandidates(payment, candidates, failoverOnDecline, step.decline);
+    await this.routeOn(payment, attempted, step.decline, failoverOnDecline);
+  }
+
+  private async routeOn(
+    payment: PaymentRow,
+    attempted: readonly AttemptRow[],
+    decline: ProviderError | undefined,
+    failoverOnDecline?: boolean,
+  ): Promise<void> {
+    const { candidates, profile } = await this.candidates(payment, new Set(attempted.map((a) => a.provider_account_id)));
+    await this.tryCandidates(payment, candidates, failoverOnDecline ?? profile?.failoverOnDecline ?? false, decline);
   }
 
   private async candidates(
@@ -642,6 +734,13 @@ function paymentPatch(result: PaymentResult, error: ProviderError | undefined, a
     amount_captured: result.amountCaptured ?? (payment === "succeeded" ? captured : 0n),
     error: storedError(error),
   };
+}
+
+// The error of the payment's latest declined attempt, which a routing that
+// runs out of accounts reports.
+function lastDecline(attempts: readonly AttemptRow[]): ProviderError | undefined {
+  const declined = attempts.filter((a) => a.status === "declined");
+  return providerErrorFromColumn(declined[declined.length - 1]?.error ?? null);
 }
 
 function paymentMethodToken(payment: PaymentRow, provider: string): string | undefined {

@@ -25,8 +25,8 @@ export function paymentService(engine: PaymentEngine, idempotency: Idempotency):
     async createPayment(req, ctx) {
       const scope = callerScope(ctx);
       const input = validCreatePayment(req);
-      return withIdempotency(ctx, method.createPayment, req, async () =>
-        create(CreatePaymentResponseSchema, { payment: await engine.createPayment(scope, input) }),
+      return withIdempotency(ctx, method.createPayment, req, async (claim) =>
+        create(CreatePaymentResponseSchema, { payment: await engine.createPayment(scope, input, claim) }),
       );
     },
 
@@ -45,8 +45,8 @@ export function paymentService(engine: PaymentEngine, idempotency: Idempotency):
       const scope = callerScope(ctx);
       const id = requireId("id", req.id);
       const amount = validAmount("amount", req.amount, true);
-      return withIdempotency(ctx, method.capturePayment, req, async () =>
-        create(CapturePaymentResponseSchema, { payment: await engine.capturePayment(scope, id, amount) }),
+      return withIdempotency(ctx, method.capturePayment, req, async (claim) =>
+        create(CapturePaymentResponseSchema, { payment: await engine.capturePayment(scope, id, amount, claim) }),
       );
     },
 
@@ -54,8 +54,8 @@ export function paymentService(engine: PaymentEngine, idempotency: Idempotency):
       const scope = callerScope(ctx);
       const id = requireId("id", req.id);
       validReason(req.reason);
-      return withIdempotency(ctx, method.cancelPayment, req, async () =>
-        create(CancelPaymentResponseSchema, { payment: await engine.cancelPayment(scope, id) }),
+      return withIdempotency(ctx, method.cancelPayment, req, async (claim) =>
+        create(CancelPaymentResponseSchema, { payment: await engine.cancelPayment(scope, id, claim) }),
       );
     },
 
@@ -67,8 +67,8 @@ export function paymentService(engine: PaymentEngine, idempotency: Idempotency):
         metadata: validMetadata("metadata", req.metadata),
       };
       const paymentId = requireId("payment_id", req.paymentId);
-      return withIdempotency(ctx, method.refundPayment, req, async () =>
-        create(RefundPaymentResponseSchema, await engine.refundPayment(scope, paymentId, input)),
+      return withIdempotency(ctx, method.refundPayment, req, async (claim) =>
+        create(RefundPaymentResponseSchema, await engine.refundPayment(scope, paymentId, input, claim)),
       );
     },
 

@@ -11,6 +11,7 @@ import {
   paginate,
   whereCreatedIn,
   storedProviderError as storedError,
+  type BindResource,
   type EnvironmentName,
   type JsonColumn,
   type Knex,
@@ -134,6 +135,9 @@ export interface PaymentFilter {
   createTime?: TimeRange;
 }
 
+// Attempts whose call is in flight or whose outcome is not known yet.
+const openAttempts: AttemptState[] = ["pending", "unknown"];
+
 // Attempt statuses a provider's answer counts as a success, for SUCCESS_RATE.
 const successfulAttempts: AttemptState[] = ["succeeded", "requires_capture", "requires_action"];
 
@@ -144,7 +148,8 @@ function stringify(patch: object): Record<string, unknown> {
 export class PaymentStore {
   constructor(private readonly knex: Knex) {}
 
-  async createPayment(scope: Scope, input: NewPayment): Promise<PaymentRow> {
+  // `bind` ties the request's Idempotency-Key to the payment in the same transaction.
+  async createPayment(scope: Scope, input: NewPayment, bind: BindResource): Promise<PaymentRow> {
     const now = new Date();
     return this.knex.transaction(async (trx) => {
       const [row] = (await trx("payments")
@@ -166,6 +171,7 @@ export class PaymentStore {
           updated_at: now,
         })
         .returning("*")) as PaymentRow[];
+      await bind(trx, row!.id);
       await this.paymentEvent(trx, "payment.created", row!);
       return row!;
     });
@@ -199,14 +205,21 @@ export class PaymentStore {
     return { payments: rows.map((r) => toPayment(r, attempts.get(r.id) ?? [])), nextPageToken };
   }
 
-  // A new PENDING attempt; the payment now names its account.
+  // A new PENDING attempt; the payment now names its account. Undefined
+  // when the payment is no longer processing or has an attempt whose
+  // outcome is open: one provider at a time may hold a payment's money, and
+  // whoever runs that attempt carries the payment on.
   async startAttempt(
     payment: PaymentRow,
     account: { id: string; provider: string },
     estimatedFee: bigint,
-  ): Promise<AttemptRow> {
+  ): Promise<AttemptRow | undefined> {
     const now = new Date();
     return this.knex.transaction(async (trx) => {
+      const current = (await trx("payments").where({ id: payment.id }).forUpdate().first()) as PaymentRow;
+      if (current.status !== "processing") return undefined;
+      const open = await trx("payment_attempts").where({ payment_id: payment.id }).whereIn("status", openAttempts).first();
+      if (open) return undefined;
       const [row] = (await trx("payment_attempts")
         .insert({
           id: newId("att"),
@@ -305,6 +318,7 @@ export class PaymentStore {
     paymentId: string,
     check: (payment: PaymentRow) => bigint,
     input: { reason: string; metadata: Record<string, string> },
+    bind: BindResource,
   ): Promise<{ refund: RefundRow; payment: PaymentRow } | undefined> {
     return this.knex.transaction(async (trx) => {
       const payment = (await trx("payments")
@@ -331,6 +345,7 @@ export class PaymentStore {
           updated_at: now,
         })
         .returning("*")) as RefundRow[];
+      await bind(trx, refund!.id);
       const [updated] = (await trx("payments")
         .where({ id: payment.id })
         .update({ amount_refunded: (BigInt(payment.amount_refunded) + amount).toString(), updated_at: now })

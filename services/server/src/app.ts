@@ -17,6 +17,7 @@ import {
   ProviderAccountStore,
   RoutingProfileStore,
   sharedMigrations,
+  startProcessLiveness,
   startServer,
   type Config,
   type Database,
@@ -118,7 +119,9 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     builtInSandbox: { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl },
     logger,
   });
-  const idempotency = createIdempotency(db.knex);
+  // Lets a retry take over at once the requests of a process that died.
+  const liveness = await startProcessLiveness(db, logger);
+  const idempotency = createIdempotency(db.knex, { liveness });
   const messaging = new MessagingEngine({
     knex: db.knex,
     accounts,
@@ -233,6 +236,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
       await webhooks.stop();
       await eventStream?.close();
       await sandbox.close();
+      await liveness.close();
       await db.close();
       if (embedded && existsSync(runFile)) {
         const current = JSON.parse(readFileSync(runFile, "utf8")) as { pid: number };
