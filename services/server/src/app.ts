@@ -18,6 +18,7 @@ import {
   RoutingProfileStore,
   sharedMigrations,
   startServer,
+  WebhookNonceStore,
   type Config,
   type Database,
   type HttpRoute,
@@ -145,7 +146,8 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
   if (embedded) httpRoutes.push(localAdminRoute(db.knex, tenant.id, localToken));
-  httpRoutes.push(...inboundPaymentWebhookRoutes(payments), ...messagingCallbackRoutes(messaging));
+  const webhookNonces = new WebhookNonceStore(db.knex);
+  httpRoutes.push(...inboundPaymentWebhookRoutes(payments, webhookNonces), ...messagingCallbackRoutes(messaging, webhookNonces));
 
   const server = await startServer({
     host: config.host,

@@ -3,7 +3,7 @@ import type { MailgunMessageContent } from "mailgun.js/definitions";
 import type { EmailAddress, EmailConnector } from "../connector";
 import { callMailgun } from "./client";
 import { attemptIdVariable, messageIdVariable } from "./variables";
-import { parseMailgunEvent, verifyMailgunWebhook } from "./webhook";
+import { claimMailgunToken, parseMailgunEvent, verifyMailgunWebhook } from "./webhook";
 
 export { verifyMailgunWebhook } from "./webhook";
 
@@ -66,6 +66,8 @@ export const mailgunConnector: EmailConnector = {
         reason: "WEBHOOK_SECRET_MISSING",
       });
     }
-    return parseMailgunEvent(verifyMailgunWebhook(input, signingKey));
+    const verified = verifyMailgunWebhook(input, signingKey);
+    await claimMailgunToken(input, verified);
+    return parseMailgunEvent(verified.eventData);
   },
 };
