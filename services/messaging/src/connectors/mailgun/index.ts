@@ -45,8 +45,12 @@ export const mailgunConnector: EmailConnector = {
         [`v:${attemptIdVariable}`]: input.attemptId,
         [`v:${messageIdVariable}`]: input.messageId,
       });
-      // Mailgun answers the Message-Id in angle brackets; its events carry it bare.
-      return { providerMessageId: (sent.id ?? "").replace(/^<(.*)>$/, "$1"), status: "queued" };
+      // Mailgun answers the Message-Id in angle brackets; its events carry it
+      // bare. An answer without one is not Mailgun's: the message may be queued.
+      if (typeof sent?.id !== "string" || sent.id === "") {
+        throw new ConnectorError("ambiguous", "mailgun", "Mailgun's answer names no queued message", { reason: "PROVIDER_INVALID_RESPONSE" });
+      }
+      return { providerMessageId: sent.id.replace(/^<(.*)>$/, "$1"), status: "queued" };
     });
   },
 

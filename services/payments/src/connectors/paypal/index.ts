@@ -11,7 +11,7 @@ import {
 } from "../connector";
 import { fromPaypalMoney, paypalCurrencies, toPaypalMoney } from "./amounts";
 import { paypalCall, requestAccessToken } from "./client";
-import { paymentResultFromCapture, paymentResultFromOrder, refundStatus } from "./mapping";
+import { paymentResultFromCapture, paymentResultFromOrder, paypalRefund, refundStatus } from "./mapping";
 import { getOrder, syncPaypalPayment } from "./sync";
 import { parsePaypalWebhook } from "./webhooks";
 import type {
@@ -161,12 +161,14 @@ async function refundPayment(ctx: ConnectorContext, input: RefundPaymentInput): 
     amount: toPaypalMoney(input.amount, input.currency),
     custom_id: input.refundId,
   };
-  const refund = await paypalCall<PaypalRefund>(ctx, {
-    method: "POST",
-    path: `/v2/payments/captures/${encodeURIComponent(capture.id)}/refund`,
-    body,
-    requestId: input.idempotencyKey,
-  });
+  const refund = paypalRefund(
+    await paypalCall<PaypalRefund>(ctx, {
+      method: "POST",
+      path: `/v2/payments/captures/${encodeURIComponent(capture.id)}/refund`,
+      body,
+      requestId: input.idempotencyKey,
+    }),
+  );
   const status = refundStatus(refund.status);
   return {
     status,

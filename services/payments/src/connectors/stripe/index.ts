@@ -5,6 +5,7 @@ import { callStripe } from "./client";
 import {
   attemptIdKey,
   declinedResult,
+  expectStripeObject,
   paymentIdKey,
   paymentResult,
   refundIdKey,
@@ -111,18 +112,19 @@ export const stripeConnector: PaymentConnector = {
       });
     }
     // After a timeout only our attempt id is known; it is in the metadata.
-    const found = await callStripe(ctx, (stripe) =>
-      stripe.paymentIntents.search({
+    return callStripe(ctx, async (stripe) => {
+      const found = await stripe.paymentIntents.search({
         query: `metadata[${searchValue(attemptIdKey)}]:${searchValue(input.attemptId)}`,
         limit: 1,
-      }),
-    );
-    const intent = found.data[0];
-    return intent ? paymentResult(intent) : null;
+      });
+      expectStripeObject(found, "search_result");
+      const intent = found.data[0];
+      return intent ? paymentResult(intent) : null;
+    });
   },
 
   async testCredentials(ctx) {
-    await callStripe(ctx, (stripe) => stripe.balance.retrieve());
+    await callStripe(ctx, async (stripe) => expectStripeObject(await stripe.balance.retrieve(), "balance"));
   },
 
   async parseWebhook(ctx, input) {
