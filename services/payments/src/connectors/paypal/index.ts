@@ -184,6 +184,8 @@ export const paypalConnector: PaymentConnector = {
   name: "paypal",
   credentialKeys: ["client_id", "client_secret", "webhook_id"],
   currencies: paypalCurrencies,
+  // PayPal has no free-form metadata: none is sent, it stays on the OneRouter payment.
+  metadataLimits: { maxKeys: 0, maxKeyLength: 0, maxValueLength: 0, forbiddenKeyCharacters: "", beyond: "cut" },
   // Transaction Search can take up to three hours to show a new transaction.
   syncSettleMs: 3 * 60 * 60_000,
   createPayment,

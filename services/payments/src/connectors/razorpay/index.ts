@@ -16,6 +16,7 @@ import {
   notesOf,
   notRazorpaysEntity,
   paymentNotes,
+  razorpayNoteLimits,
   paymentResult,
   refundResult,
   type RazorpayPayment,
@@ -141,6 +142,7 @@ export const razorpayConnector: PaymentConnector = {
   name: "razorpay",
   credentialKeys: ["key_id", "key_secret", "webhook_secret"],
   currencies: razorpayCurrencies,
+  metadataLimits: razorpayNoteLimits,
 
   async createPayment(ctx, input) {
     const amount = toRazorpayAmount(input.amount, input.currency);

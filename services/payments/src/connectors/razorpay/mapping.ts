@@ -1,6 +1,13 @@
 import type { Payments } from "razorpay/dist/types/payments";
 import type { Refunds } from "razorpay/dist/types/refunds";
-import { ConnectorError, type CreatePaymentInput, type PaymentResult, type ProviderFailure, type RefundResult } from "../connector";
+import {
+  ConnectorError,
+  type CreatePaymentInput,
+  type MetadataLimits,
+  type PaymentResult,
+  type ProviderFailure,
+  type RefundResult,
+} from "../connector";
 import { fromRazorpayAmount } from "./amounts";
 
 export type RazorpayPayment = Payments.RazorpayPayment;
@@ -24,9 +31,17 @@ export const noteKeys = {
 
 // Razorpay keeps at most 15 notes of 256 characters on an entity. Three are
 // OneRouter's own (attempt, payment, and one of captured amount / canceled);
-// the payment's metadata gets the rest.
+// the payment's metadata gets the rest: its first 12 entries, values cut to
+// 256 characters. The whole metadata stays on the OneRouter payment.
 const noteLimit = 15;
 const noteLength = 256;
+export const razorpayNoteLimits: MetadataLimits = {
+  maxKeys: noteLimit - 3,
+  maxKeyLength: noteLength,
+  maxValueLength: noteLength,
+  forbiddenKeyCharacters: "",
+  beyond: "cut",
+};
 
 // Razorpay sends empty notes as [] and values as strings or numbers.
 export function notesOf(entity: { notes?: unknown }): Record<string, string> {

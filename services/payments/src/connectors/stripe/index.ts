@@ -42,6 +42,9 @@ export const stripeConnector: PaymentConnector = {
   credentialKeys: ["secret_key", "webhook_secret"],
   // Stripe presents 135+ currencies; which ones depends on the account.
   currencies: [],
+  // Stripe refuses more than 50 keys (two are OneRouter's: attempt and
+  // payment id), keys over 40 characters or with brackets, values over 500.
+  metadataLimits: { maxKeys: 48, maxKeyLength: 40, maxValueLength: 500, forbiddenKeyCharacters: "[]", beyond: "refused" },
   // PaymentIntent search can lag behind writes by up to a minute.
   syncSettleMs: 60_000,
 
