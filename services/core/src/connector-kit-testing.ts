@@ -1,7 +1,7 @@
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { expect } from "vitest";
-import { ConnectorError, type ConnectorErrorKind, type WebhookInput } from "./connector-kit";
+import { ConnectorError, type ConnectorErrorKind, type WebhookInput, type WebhookNonces } from "./connector-kit";
 
 // Test-only: assertions that a connector call or check failed the way
 // connectors must fail, with a ConnectorError the engine can classify.
@@ -83,5 +83,19 @@ export async function startConnectionCountingProxy(port: number): Promise<Connec
     url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
     connections: () => connections,
     close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
+  };
+}
+
+// Nonces remembered in memory, for connector tests that verify webhooks
+// without the inbound route and its table.
+export function memoryWebhookNonces(): WebhookNonces {
+  const seen = new Map<string, string>();
+  return {
+    async claim(nonce, body) {
+      const fingerprint = body.toString("base64");
+      const first = seen.get(nonce) ?? fingerprint;
+      seen.set(nonce, first);
+      return first === fingerprint;
+    },
   };
 }

@@ -28,6 +28,17 @@ export interface WebhookInput {
   headers: Record<string, string>;
   // The full URL the provider called, for schemes that sign it.
   url: string;
+  // Where single-use values of signatures are remembered (given by the
+  // inbound route), for schemes whose signature does not cover the event.
+  nonces?: WebhookNonces;
+}
+
+// Remembers the nonces of one provider account's signatures until their
+// signatures expire, across restarts and processes.
+export interface WebhookNonces {
+  // False when the nonce was already used for another body: a signature
+  // lifted onto other content. The same body again is a redelivery.
+  claim(nonce: string, body: Buffer, expiresAt: Date): Promise<boolean>;
 }
 
 // Why a provider call failed without an answer. For payments "processed"

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import type http from "node:http";
 import type http2 from "node:http2";
-import { ConnectorError, type WebhookInput } from "./connector-kit";
+import type { Knex } from "knex";
+import { ConnectorError, type WebhookInput, type WebhookNonces } from "./connector-kit";
 import type { ProviderAccountStore, ProviderAccountWithCredentials, ProviderCategory } from "./provider-accounts";
 import type { HttpRoute } from "./server";
 
@@ -32,9 +34,38 @@ export function inboundWebhookPath(provider: string, accountId: string): string 
   return `/webhooks/inbound/${encodeURIComponent(provider)}/${encodeURIComponent(accountId)}`;
 }
 
+// The nonces of inbound webhook signatures, per provider account, in the
+// database: a nonce used once is refused on other content by every process,
+// after restarts too, until its signature expires.
+export class WebhookNonceStore {
+  constructor(private readonly knex: Knex) {}
+
+  forAccount(providerAccountId: string): WebhookNonces {
+    return { claim: (nonce, body, expiresAt) => this.claim(providerAccountId, nonce, body, expiresAt) };
+  }
+
+  private async claim(providerAccountId: string, nonce: string, body: Buffer, expiresAt: Date): Promise<boolean> {
+    const bodySha256 = createHash("sha256").update(body).digest("hex");
+    const table = () => this.knex("inbound_webhook_nonces");
+    // Expired nonces can no longer come with a valid signature.
+    await table().where({ provider_account_id: providerAccountId }).andWhere("expires_at", "<", new Date()).delete();
+    const inserted = await table()
+      .insert({ provider_account_id: providerAccountId, nonce, body_sha256: bodySha256, expires_at: expiresAt })
+      .onConflict(["provider_account_id", "nonce"])
+      .ignore()
+      .returning("nonce");
+    if (inserted.length > 0) return true;
+    const first = (await table().where({ provider_account_id: providerAccountId, nonce }).first("body_sha256")) as
+      | { body_sha256: string }
+      | undefined;
+    return first?.body_sha256 === bodySha256;
+  }
+}
+
 // One route per provider; `receive` verifies and applies, throwing WebhookRejected.
 export function inboundWebhookRoutes(
   providers: readonly string[],
+  nonces: WebhookNonceStore,
   receive: (provider: string, accountId: string, input: WebhookInput) => Promise<WebhookOutcome>,
 ): HttpRoute[] {
   return providers.map((provider) => {
@@ -49,7 +80,8 @@ export function inboundWebhookRoutes(
         const rawBody = await readBody(req);
         if (!rawBody) return reply(res, 413, { error: `the body exceeds ${maxBodyBytes} bytes` });
         try {
-          const outcome = await receive(provider, accountId, { rawBody, headers: plainHeaders(req), url: fullUrl(req) });
+          const input = { rawBody, headers: plainHeaders(req), url: fullUrl(req), nonces: nonces.forAccount(accountId) };
+          const outcome = await receive(provider, accountId, input);
           reply(res, 200, { received: true, duplicate: outcome === "duplicate" });
         } catch (err) {
           if (!(err instanceof WebhookRejected)) throw err;

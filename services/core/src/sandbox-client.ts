@@ -148,6 +148,14 @@ function statusError(provider: string, status: number, text: string, retryAfter:
       retryAfterMs: retryAfter !== null && Number.isFinite(seconds) ? seconds * 1000 : undefined,
     });
   }
+  // Without the sandbox's error object the answer comes from something in
+  // front of it, which may have passed the request on.
+  if (!error) {
+    return new ConnectorError("ambiguous", provider, message, {
+      ...details,
+      reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
+    });
+  }
   // The sandbox documents every 5xx as "not processed".
   if (status >= 500) return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_UNAVAILABLE" });
   return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_INVALID_REQUEST" });

@@ -13,6 +13,9 @@ export type FailureMode =
   | "error_5xx"
   // The provider's rate-limit answer.
   | "rate_limited"
+  // A proxy or load balancer in front of the provider answers `status`
+  // (default 502) with a JSON body of its own, not the provider's.
+  | "proxy_error"
   // The request is processed, but no answer is ever sent: the caller times
   // out after the provider took the money.
   | "timeout_after_accept";
@@ -20,6 +23,8 @@ export type FailureMode =
 export interface FailureSettings {
   mode: FailureMode;
   delayMs?: number;
+  // The HTTP status of "proxy_error".
+  status?: number;
   // Apply to this many requests, then go back to "none"; unset means until changed.
   count?: number;
 }
@@ -105,6 +110,7 @@ export async function startEmulator(
     const active = consumeFailure();
     if (active.mode === "error_5xx") return send(res, emulator.serverError());
     if (active.mode === "rate_limited") return send(res, emulator.rateLimited());
+    if (active.mode === "proxy_error") return send(res, proxyError(active.status ?? 502));
     if (active.mode === "slow") await new Promise((r) => setTimeout(r, active.delayMs ?? 2000));
     let reply: EmulatorReply;
     try {
@@ -159,6 +165,12 @@ export async function startEmulator(
     requestCount: () => requests,
     close: stopListening,
   };
+}
+
+// What a gateway in front of a provider answers (Kong's shape): JSON, but
+// none of the provider's fields.
+function proxyError(status: number): EmulatorReply {
+  return { status, body: { message: `${http.STATUS_CODES[status] ?? "Error"} (from the gateway)` } };
 }
 
 // Posts a signed webhook the way a provider would; failures are the

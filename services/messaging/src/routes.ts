@@ -1,6 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { inboundWebhookRoutes, type HttpRoute, type Idempotency } from "@onerouter/core";
+import { inboundWebhookRoutes, type HttpRoute, type Idempotency, type WebhookNonceStore } from "@onerouter/core";
 import type { MessagingEngine } from "./engine";
 import { messagingService } from "./service";
 
@@ -11,9 +11,10 @@ export function messagingRoutes(engine: MessagingEngine, idempotency: Idempotenc
 }
 
 // Where each messaging provider account's delivery callbacks arrive: see core's inbound-webhooks.
-export function messagingCallbackRoutes(engine: MessagingEngine): HttpRoute[] {
+export function messagingCallbackRoutes(engine: MessagingEngine, nonces: WebhookNonceStore): HttpRoute[] {
   return inboundWebhookRoutes(
     engine.providerDescriptors().map((d) => d.name),
+    nonces,
     (provider, accountId, input) => engine.receiveCallback(provider, accountId, input),
   );
 }

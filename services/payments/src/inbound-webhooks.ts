@@ -1,10 +1,11 @@
-import { inboundWebhookRoutes, type HttpRoute } from "@onerouter/core";
+import { inboundWebhookRoutes, type HttpRoute, type WebhookNonceStore } from "@onerouter/core";
 import type { PaymentEngine } from "./engine";
 
 // Where each payment provider account's webhooks arrive: see core's inbound-webhooks.
-export function inboundPaymentWebhookRoutes(engine: PaymentEngine): HttpRoute[] {
+export function inboundPaymentWebhookRoutes(engine: PaymentEngine, nonces: WebhookNonceStore): HttpRoute[] {
   return inboundWebhookRoutes(
     engine.providerDescriptors().map((d) => d.name),
+    nonces,
     (provider, accountId, input) => engine.receiveWebhook(provider, accountId, input),
   );
 }

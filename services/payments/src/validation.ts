@@ -5,6 +5,7 @@ import {
   type ListPaymentsRequest,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { invalidArgument, isCurrencyCode, isKnownCurrency, maxLength, validMetadata, validTimeRange } from "@onerouter/core";
+import { paymentConnectors } from "./connectors/index";
 import { paymentStateOf } from "./state";
 import type { NewPayment, PaymentFilter } from "./store";
 
@@ -60,11 +61,36 @@ export function validCreatePayment(req: CreatePaymentRequest): NewPayment {
     captureMethod: req.captureMethod === CaptureMethod.MANUAL ? "manual" : "automatic",
     customer: customerFields,
     description: maxLength("description", req.description, 1000),
-    metadata: validMetadata("metadata", req.metadata),
+    metadata: validPaymentMetadata(req.metadata),
     paymentMethodToken: maxLength("payment_method.token", req.paymentMethod?.token ?? "", 255),
     paymentMethodProviderTokens: validProviderTokens(req.paymentMethod?.providerTokens ?? {}),
     returnUrl: validUrl("return_url", req.returnUrl),
   };
+}
+
+// The metadata limits of every provider that refuses a payment beyond them.
+// A payment may be routed, or fail over, to any provider, so it is checked
+// against all of them with the request; the others cut it to fit.
+const refusingProviders = paymentConnectors.flatMap(({ connector }) =>
+  connector.metadataLimits?.beyond === "refused" ? [{ provider: connector.name, limits: connector.metadataLimits }] : [],
+);
+
+function validPaymentMetadata(metadata: Record<string, string>): Record<string, string> {
+  validMetadata("metadata", metadata);
+  const entries = Object.entries(metadata);
+  for (const { provider, limits } of refusingProviders) {
+    if (entries.length > limits.maxKeys) {
+      throw invalidArgument("metadata", `must have at most ${limits.maxKeys} entries, as ${provider} keeps no more`);
+    }
+    for (const [key, value] of entries) {
+      const field = `metadata[${key}]`;
+      if (key.length > limits.maxKeyLength) throw invalidArgument(field, `keys must be at most ${limits.maxKeyLength} characters for ${provider}`);
+      const forbidden = [...limits.forbiddenKeyCharacters].filter((c) => key.includes(c));
+      if (forbidden.length > 0) throw invalidArgument(field, `keys must not contain ${forbidden.join(" or ")}, which ${provider} refuses`);
+      if (value.length > limits.maxValueLength) throw invalidArgument(field, `must be at most ${limits.maxValueLength} characters for ${provider}`);
+    }
+  }
+  return metadata;
 }
 
 export function validPaymentFilter(req: ListPaymentsRequest): PaymentFilter {

@@ -19,6 +19,7 @@ import {
   sharedMigrations,
   startProcessLiveness,
   startServer,
+  WebhookNonceStore,
   type Config,
   type Database,
   type HttpRoute,
@@ -152,7 +153,8 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
   if (embedded) httpRoutes.push(localAdminRoute(db.knex, tenant.id, localToken));
-  httpRoutes.push(...inboundPaymentWebhookRoutes(payments), ...messagingCallbackRoutes(messaging));
+  const webhookNonces = new WebhookNonceStore(db.knex);
+  httpRoutes.push(...inboundPaymentWebhookRoutes(payments, webhookNonces), ...messagingCallbackRoutes(messaging, webhookNonces));
 
   const server = await startServer({
     host: config.host,

@@ -137,6 +137,21 @@ export function describeMessagingConnectorContract(name: string, start: () => Pr
       }
     });
 
+    it("never reads a gateway's answer as the provider's: a 429 was not processed, a 502 or 503 may have been", async () => {
+      const behindGateway = async (status: number, call: () => Promise<unknown>, kind?: "not_processed" | "ambiguous") => {
+        await h.emulator.setFailure({ mode: "proxy_error", status, count: 1 });
+        try {
+          return await expectConnectorError(call(), kind);
+        } finally {
+          await h.emulator.setFailure({ mode: "none" });
+        }
+      };
+      for (const status of [429, 502, 503]) {
+        await behindGateway(status, () => send(h.ctx, input()), status === 429 ? "not_processed" : "ambiguous");
+        await behindGateway(status, () => h.connector.testCredentials(h.ctx));
+      }
+    });
+
     it("marks a timeout after sending as ambiguous", async () => {
       await h.emulator.setFailure({ mode: "timeout_after_accept", count: 1 });
       const message = input();

@@ -110,6 +110,20 @@ export interface PaymentWebhookEvent {
   failure?: ProviderFailure;
 }
 
+// What a provider keeps of a payment's caller metadata, after the keys the
+// connector adds of its own.
+export interface MetadataLimits {
+  maxKeys: number;
+  maxKeyLength: number;
+  maxValueLength: number;
+  // Characters the provider does not take in a key.
+  forbiddenKeyCharacters: string;
+  // Metadata beyond the limits: the provider refuses the payment ("refused":
+  // requests are checked against the limits before any provider is called),
+  // or the connector cuts it to fit ("cut", as its folder documents).
+  beyond: "refused" | "cut";
+}
+
 export interface PaymentConnector {
   // Registry name, e.g. "stripe"; also the `provider` on API resources.
   readonly name: string;
@@ -117,6 +131,8 @@ export interface PaymentConnector {
   readonly credentialKeys: readonly string[];
   // Which currencies and countries the provider serves; empty means any.
   readonly currencies: readonly string[];
+  // Absent when the provider keeps whatever metadata OneRouter accepts.
+  readonly metadataLimits?: MetadataLimits;
   // How long after an attempt the provider's lookup used by syncPayment can
   // still miss it (search indexes lag). Until then a `null` from syncPayment
   // is not proof that the money was not taken. Absent means no lag.

@@ -178,6 +178,29 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
       }
     });
 
+    it("never reads a gateway's answer as the provider's: a 429 was not processed, a 502 or 503 may have been", async () => {
+      const created = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed }));
+      const behindGateway = async (status: number, call: () => Promise<unknown>, kind?: "not_processed" | "ambiguous") => {
+        await h.emulator.setFailure({ mode: "proxy_error", status, count: 1 });
+        try {
+          return await expectConnectorError(call(), kind);
+        } finally {
+          await h.emulator.setFailure({ mode: "none" });
+        }
+      };
+      for (const status of [429, 502, 503]) {
+        const kind = status === 429 ? "not_processed" : "ambiguous";
+        const payment = input({ paymentMethodToken: h.tokens.succeed });
+        await behindGateway(status, () => h.connector.createPayment(h.ctx, payment), kind);
+        const refund = { providerPaymentId: created.providerPaymentId, amount: 100n, currency: "USD", refundId: `re_gw_${status}_${payment.attemptId}` };
+        // Some providers read before they refund: what the gateway stopped may be that read.
+        await behindGateway(status, () => h.connector.refundPayment(h.ctx, { ...refund, idempotencyKey: refund.refundId }));
+        await behindGateway(status, () => h.connector.syncPayment(h.ctx, { attemptId: payment.attemptId, amount: 1000n, currency: "USD" }));
+        await behindGateway(status, () => h.connector.syncPayment(h.ctx, { attemptId: payment.attemptId, providerPaymentId: created.providerPaymentId, amount: 1000n, currency: "USD" }));
+        await behindGateway(status, () => h.connector.testCredentials(h.ctx));
+      }
+    });
+
     it("marks a timeout after sending as ambiguous, and sync finds what happened", async () => {
       const payment = input({ paymentMethodToken: h.tokens.succeed });
       await h.emulator.setFailure({ mode: "timeout_after_accept", count: 1 });

@@ -86,6 +86,12 @@ function answerFailure(err: MailgunApiError): ConnectorError {
   if (status === 504) {
     return new ConnectorError("ambiguous", "mailgun", message, { reason: "PROVIDER_TIMEOUT", ...details });
   }
+  // Mailgun's errors are a bare {message}, the shape gateways answer with
+  // too, so a 502 or 503 cannot be told to be Mailgun's own: a gateway may
+  // have passed the request on before it failed.
+  if (status === 502 || status === 503) {
+    return new ConnectorError("ambiguous", "mailgun", message, { reason: "PROVIDER_UNAVAILABLE", ...details });
+  }
   // Mailgun documents 5xx as its own failure, to be retried; it has no
   // idempotency key, so a possible duplicate on another provider is taken
   // over a message never sent.

@@ -3,7 +3,7 @@ import type { MailgunMessageContent } from "mailgun.js/definitions";
 import type { EmailAddress, EmailConnector } from "../connector";
 import { callMailgun } from "./client";
 import { attemptIdVariable, messageIdVariable } from "./variables";
-import { parseMailgunEvent, verifyMailgunWebhook } from "./webhook";
+import { claimMailgunToken, parseMailgunEvent, verifyMailgunWebhook } from "./webhook";
 
 export { verifyMailgunWebhook } from "./webhook";
 
@@ -45,8 +45,12 @@ export const mailgunConnector: EmailConnector = {
         [`v:${attemptIdVariable}`]: input.attemptId,
         [`v:${messageIdVariable}`]: input.messageId,
       });
-      // Mailgun answers the Message-Id in angle brackets; its events carry it bare.
-      return { providerMessageId: (sent.id ?? "").replace(/^<(.*)>$/, "$1"), status: "queued" };
+      // Mailgun answers the Message-Id in angle brackets; its events carry it
+      // bare. An answer without one is not Mailgun's: the message may be queued.
+      if (typeof sent?.id !== "string" || sent.id === "") {
+        throw new ConnectorError("ambiguous", "mailgun", "Mailgun's answer names no queued message", { reason: "PROVIDER_INVALID_RESPONSE" });
+      }
+      return { providerMessageId: sent.id.replace(/^<(.*)>$/, "$1"), status: "queued" };
     });
   },
 
@@ -66,6 +70,8 @@ export const mailgunConnector: EmailConnector = {
         reason: "WEBHOOK_SECRET_MISSING",
       });
     }
-    return parseMailgunEvent(verifyMailgunWebhook(input, signingKey));
+    const verified = verifyMailgunWebhook(input, signingKey);
+    await claimMailgunToken(input, verified);
+    return parseMailgunEvent(verified.eventData);
   },
 };

@@ -6,6 +6,7 @@ import {
   type SignedMailgunWebhook,
 } from "@onerouter/emulators/mailgun/index";
 import type { ConnectorContext, WebhookInput } from "@onerouter/core/connector-kit";
+import { memoryWebhookNonces } from "@onerouter/core/connector-kit-testing";
 import type { MessagingHarness } from "../contract";
 import { mailgunConnector } from "./index";
 import { attemptIdVariable } from "./variables";
@@ -24,11 +25,15 @@ export interface MailgunTestBed extends MessagingHarness {
   running: RunningEmulator;
 }
 
+// Tokens the connector tests' webhooks were verified with.
+const nonces = memoryWebhookNonces();
+
 export function webhookInput(signed: SignedMailgunWebhook): WebhookInput {
   return {
     rawBody: Buffer.from(signed.body, "utf8"),
     headers: signed.headers,
     url: "https://onerouter.test/webhooks/mailgun/acct_test",
+    nonces,
   };
 }
 

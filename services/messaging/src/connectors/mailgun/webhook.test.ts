@@ -71,7 +71,7 @@ describe("Mailgun webhook signatures", () => {
     const callback = await report("delivered", signedAt);
     expect(webhookRejection(() => verify(callback)).details.reason).toBe("WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
     const options = { toleranceSeconds: 7200 };
-    expect(verifyMailgunWebhook(callback, testCredentials.webhook_signing_key, options).event).toBe("delivered");
+    expect(verifyMailgunWebhook(callback, testCredentials.webhook_signing_key, options).eventData.event).toBe("delivered");
   });
 
   it("takes the primary account's parent-signature for a subaccount's domain", async () => {
@@ -82,7 +82,7 @@ describe("Mailgun webhook signatures", () => {
         "parent-signature": createHmac("sha256", testCredentials.webhook_signing_key).update(timestamp + token).digest("hex"),
       });
     });
-    expect(verify(subaccountSigned).event).toBe("delivered");
+    expect(verify(subaccountSigned).eventData.event).toBe("delivered");
   });
 
   it("maps permanent failures with Mailgun's code, and skips what changes nothing", async () => {

@@ -34,19 +34,26 @@ function hexEquals(hex: unknown, expected: Buffer): boolean {
   return timingSafeEqual(Buffer.from(hex, "hex"), expected);
 }
 
+// A webhook whose signature holds, with what makes the signature single-use.
+export interface VerifiedMailgunWebhook {
+  eventData: MailgunEventData;
+  token: string;
+  // When the signature's timestamp leaves the tolerance.
+  expiresAt: Date;
+}
+
 // Verifies a webhook in Mailgun's JSON format and returns its event-data.
 // The signature sits in the body: hex HMAC-SHA256 of `<timestamp><token>`
 // under the account's HTTP webhook signing key (`parent-signature` holds the
 // primary account's for a subaccount's domain). It does not cover
-// event-data, so a captured signature could carry other event data within
-// the tolerance; a replayed event changes nothing, as the engine
-// deduplicates by event id.
+// event-data, so the token must also be claimed (claimMailgunToken) before
+// the event is believed.
 // Throws ConnectorError "invalid_signature".
 export function verifyMailgunWebhook(
   input: WebhookInput,
   signingKey: string,
   options: { toleranceSeconds?: number; nowSeconds?: number } = {},
-): MailgunEventData {
+): VerifiedMailgunWebhook {
   // Mailgun's legacy webhooks were form-encoded; only the JSON format is read.
   if (!/^application\/json\b/i.test(input.headers["content-type"] ?? "")) {
     throw rejected("The Mailgun webhook is not application/json", "WEBHOOK_MALFORMED");
@@ -75,7 +82,18 @@ export function verifyMailgunWebhook(
   }
   const eventData = (body as Record<string, unknown>)["event-data"];
   if (!isEventData(eventData)) throw rejected("The Mailgun webhook has no event-data", "WEBHOOK_MALFORMED");
-  return eventData;
+  return { eventData, token, expiresAt: new Date((Number(timestamp) + tolerance) * 1000) };
+}
+
+// Mailgun's token is single-use: once a signature has come with one body, it
+// is refused on any other until it expires, so a captured signature cannot
+// carry other event data. The same body again is a redelivery, left to the
+// event id.
+export async function claimMailgunToken(input: WebhookInput, verified: VerifiedMailgunWebhook): Promise<void> {
+  if (!input.nonces) throw new Error("Mailgun webhooks are believed only where their tokens are remembered");
+  if (!(await input.nonces.claim(verified.token, input.rawBody, verified.expiresAt))) {
+    throw rejected("The Mailgun signature was already used for another webhook", "WEBHOOK_REPLAYED");
+  }
 }
 
 function failure(event: MailgunEventData): ProviderFailure {

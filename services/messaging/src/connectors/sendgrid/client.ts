@@ -122,8 +122,21 @@ function retryAfterMs(headers: Record<string, string | undefined>): number | und
   return Math.max(0, reset * 1000 - Date.now());
 }
 
+// SendGrid's error bodies list `errors`. A failure status without them
+// comes from something in front of SendGrid: a 429 was not processed; of
+// anything else nothing is known.
+function notSendGridsAnswer(status: number): ConnectorError {
+  const message = `HTTP ${status} without SendGrid's errors`;
+  if (status === 429) return new ConnectorError("not_processed", "sendgrid", message, { reason: "PROVIDER_RATE_LIMITED", httpStatus: status });
+  return new ConnectorError("ambiguous", "sendgrid", message, {
+    reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
+    httpStatus: status,
+  });
+}
+
 function answerFailure(err: SendGridResponseError): ConnectorError {
   const status = err.code;
+  if (!Array.isArray((err.response.body as { errors?: unknown } | null)?.errors)) return notSendGridsAnswer(status);
   const errors = fieldErrors(err.response.body);
   const firstField = errors.find((e) => e.field)?.field ?? undefined;
   const message = errors.map((e) => e.message).filter(Boolean).join("; ") || err.message;

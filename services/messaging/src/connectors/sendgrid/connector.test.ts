@@ -11,7 +11,7 @@ describe("SendGrid connector", () => {
   });
   afterAll(() => bed.close());
 
-  it("sends one personalization with names, reply-to, both bodies and the ids as custom args", async () => {
+  it("sends one personalization with names, reply-to, both bodies and the ids as its custom args", async () => {
     const message = emailInput({ replyTo: { email: "support@example.com", name: "Support" } });
     const result = await sendgridConnector.send(bed.ctx, message);
     expect(result).toEqual({ providerMessageId: expect.stringMatching(/^[\w-]{22}$/), status: "queued" });
@@ -21,7 +21,8 @@ describe("SendGrid connector", () => {
           to: [{ email: "buyer@example.com", name: "Buyer" }],
           cc: [{ email: "cc@example.com" }],
           bcc: [],
-          custom_args: {},
+          // SendGrid's spec has custom_args as an object per personalization; at the top level it is a string.
+          custom_args: { onerouter_attempt_id: message.attemptId, onerouter_message_id: message.messageId },
         },
       ],
       from: { email: "noreply@example.com", name: "Example" },
@@ -31,7 +32,7 @@ describe("SendGrid connector", () => {
         { type: "text/plain", value: "Thanks for your order." },
         { type: "text/html", value: "<p>Thanks for your order.</p>" },
       ],
-      custom_args: { onerouter_attempt_id: message.attemptId, onerouter_message_id: message.messageId },
+      custom_args: {},
     });
   });
 

@@ -28,17 +28,31 @@ export const sendgridConnector: EmailConnector = {
     }
     return callSendGrid(ctx, async ({ mail }) => {
       // One personalization: one message, with every recipient in its headers.
+      // The ids ride on it as custom args: SendGrid's spec takes an object
+      // of them per personalization (the message-level field is a string).
       const [response] = await mail.send({
         from: address(input.from),
-        to: input.to.map(address),
-        cc: input.cc.map(address),
-        bcc: input.bcc.map(address),
+        personalizations: [
+          {
+            to: input.to.map(address),
+            cc: input.cc.map(address),
+            bcc: input.bcc.map(address),
+            customArgs: { [attemptIdArg]: input.attemptId, [messageIdArg]: input.messageId },
+          },
+        ],
         ...(input.replyTo && { replyTo: address(input.replyTo) }),
         subject: input.subject,
         content: [firstBlock, ...otherBlocks],
-        customArgs: { [attemptIdArg]: input.attemptId, [messageIdArg]: input.messageId },
       });
-      // 202: queued. Without an X-Message-Id the events still find the attempt by its custom arg.
+      // SendGrid queues a message with 202 and nothing else; another 2xx
+      // is not its answer, and the mail may or may not be on its way.
+      if (response.statusCode !== 202) {
+        throw new ConnectorError("ambiguous", "sendgrid", `Mail Send answered ${response.statusCode}, not 202`, {
+          reason: "PROVIDER_INVALID_RESPONSE",
+          httpStatus: response.statusCode,
+        });
+      }
+      // Without an X-Message-Id the events still find the attempt by its custom arg.
       const messageId = response.headers?.["x-message-id"];
       return { providerMessageId: typeof messageId === "string" ? messageId : "", status: "queued" };
     });

@@ -66,10 +66,31 @@ export function twilioFailure(err: unknown): ConnectorError {
   if (typeof err === "object" && err !== null && (err as { isAxiosError?: boolean }).isAxiosError) {
     return transportFailure(err);
   }
-  if (isTwilioAnswer(err)) return answerFailure(err.status, err.code, err.message);
+  if (isTwilioAnswer(err)) return err.code === undefined ? notTwiliosAnswer(err.status) : answerFailure(err.status, err.code, err.message);
   return new ConnectorError("ambiguous", provider, `Twilio call failed: ${String(err)}`, {
     reason: "PROVIDER_UNEXPECTED_ERROR",
   });
+}
+
+// Twilio's error bodies always carry a numeric code. A failure status
+// without one comes from something in front of Twilio: a 429 was not
+// processed; of anything else nothing is known.
+function notTwiliosAnswer(status: number): ConnectorError {
+  const message = `HTTP ${status} without Twilio's error object`;
+  if (status === 429) return new ConnectorError("not_processed", provider, message, { httpStatus: status, reason: "PROVIDER_RATE_LIMITED" });
+  return new ConnectorError("ambiguous", provider, message, {
+    httpStatus: status,
+    reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
+  });
+}
+
+// A successful answer without the resource's sid is not Twilio's: the
+// request may have reached Twilio, so it is ambiguous.
+export function expectSid<T extends { sid?: unknown }>(resource: T, what: string): T & { sid: string } {
+  if (typeof resource?.sid !== "string" || resource.sid === "") {
+    throw new ConnectorError("ambiguous", provider, `Twilio's answer is not ${what}`, { reason: "PROVIDER_INVALID_RESPONSE" });
+  }
+  return resource as T & { sid: string };
 }
 
 // Maps an error answer from Twilio's REST API.

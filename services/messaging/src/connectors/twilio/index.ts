@@ -1,7 +1,7 @@
 import { ConnectorError } from "@onerouter/core/connector-kit";
 import type { SmsConnector } from "../connector";
 import { messageStatus, parseTwilioCallback, verifyTwilioCallback } from "./callback";
-import { callTwilio } from "./client";
+import { callTwilio, expectSid } from "./client";
 
 export { callbackAttemptParam } from "./callback";
 
@@ -14,7 +14,7 @@ export const twilioConnector: SmsConnector = {
   credentialKeys: ["account_sid", "auth_token"],
 
   async testCredentials(ctx) {
-    await callTwilio(ctx, (client) => client.api.v2010.accounts(ctx.credentials.account_sid as string).fetch());
+    expectSid(await callTwilio(ctx, (client) => client.api.v2010.accounts(ctx.credentials.account_sid as string).fetch()), "an account");
   },
 
   async send(ctx, input) {
@@ -23,13 +23,16 @@ export const twilioConnector: SmsConnector = {
       const message = "No sender: the message has no from and the account no default_from";
       throw new ConnectorError("invalid_request", "twilio", message, { reason: "SENDER_REQUIRED" });
     }
-    const message = await callTwilio(ctx, (client) =>
-      client.messages.create({
-        to: input.to,
-        body: input.body,
-        ...(messagingServiceSid.test(sender) ? { messagingServiceSid: sender } : { from: sender }),
-        ...(input.statusCallbackUrl && { statusCallback: input.statusCallbackUrl }),
-      }),
+    const message = expectSid(
+      await callTwilio(ctx, (client) =>
+        client.messages.create({
+          to: input.to,
+          body: input.body,
+          ...(messagingServiceSid.test(sender) ? { messagingServiceSid: sender } : { from: sender }),
+          ...(input.statusCallbackUrl && { statusCallback: input.statusCallbackUrl }),
+        }),
+      ),
+      "a message",
     );
     // Twilio created the message (201), so it took it whatever the status says.
     const status = messageStatus(message.status) ?? "queued";

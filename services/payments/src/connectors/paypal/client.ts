@@ -112,6 +112,15 @@ function httpError(response: Exchange, changesState: boolean): ConnectorError {
   const message = `PayPal ${response.status} ${providerCode}: ${description}${debugId ? ` (debug_id ${debugId})` : ""}`;
   const details = { providerCode, httpStatus: response.status };
   const status = response.status;
+  // PayPal's errors name themselves (`name`, or `error` from OAuth). A
+  // failure without one comes from something in front of PayPal: a 429 was
+  // not processed; of anything else nothing is known for a call that
+  // changes state.
+  if (typeof body.name !== "string" && typeof body.error !== "string") {
+    const reason = status === 429 ? "PROVIDER_RATE_LIMITED" : status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE";
+    const kind = status === 429 || !changesState ? "not_processed" : "ambiguous";
+    return new ConnectorError(kind, "paypal", `${message} (not PayPal's error object)`, { ...details, reason });
+  }
   if (status === 401) {
     return new ConnectorError("not_processed", "paypal", message, { ...details, reason: "PROVIDER_AUTHENTICATION_FAILED" });
   }

@@ -11,7 +11,7 @@ import {
 } from "../connector";
 import { fromPaypalMoney, paypalCurrencies, toPaypalMoney } from "./amounts";
 import { paypalCall, requestAccessToken } from "./client";
-import { paymentResultFromCapture, paymentResultFromOrder, refundStatus } from "./mapping";
+import { paymentResultFromCapture, paymentResultFromOrder, paypalRefund, refundStatus } from "./mapping";
 import { getOrder, syncPaypalPayment } from "./sync";
 import { parsePaypalWebhook } from "./webhooks";
 import type {
@@ -161,12 +161,14 @@ async function refundPayment(ctx: ConnectorContext, input: RefundPaymentInput): 
     amount: toPaypalMoney(input.amount, input.currency),
     custom_id: input.refundId,
   };
-  const refund = await paypalCall<PaypalRefund>(ctx, {
-    method: "POST",
-    path: `/v2/payments/captures/${encodeURIComponent(capture.id)}/refund`,
-    body,
-    requestId: input.idempotencyKey,
-  });
+  const refund = paypalRefund(
+    await paypalCall<PaypalRefund>(ctx, {
+      method: "POST",
+      path: `/v2/payments/captures/${encodeURIComponent(capture.id)}/refund`,
+      body,
+      requestId: input.idempotencyKey,
+    }),
+  );
   const status = refundStatus(refund.status);
   return {
     status,
@@ -182,6 +184,8 @@ export const paypalConnector: PaymentConnector = {
   name: "paypal",
   credentialKeys: ["client_id", "client_secret", "webhook_id"],
   currencies: paypalCurrencies,
+  // PayPal has no free-form metadata: none is sent, it stays on the OneRouter payment.
+  metadataLimits: { maxKeys: 0, maxKeyLength: 0, maxValueLength: 0, forbiddenKeyCharacters: "", beyond: "cut" },
   // Transaction Search can take up to three hours to show a new transaction.
   syncSettleMs: 3 * 60 * 60_000,
   createPayment,

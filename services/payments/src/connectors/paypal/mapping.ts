@@ -1,6 +1,21 @@
-import type { PaymentResult, ProviderFailure, RefundResult } from "../connector";
+import { ConnectorError, type PaymentResult, type ProviderFailure, type RefundResult } from "../connector";
 import { fromPaypalMoney } from "./amounts";
-import type { PaypalCapture, PaypalOrder, PaypalProcessorResponse, PaypalRefundStatus } from "./wire";
+import type { PaypalCapture, PaypalOrder, PaypalProcessorResponse, PaypalRefund, PaypalRefundStatus } from "./wire";
+
+// A successful answer that is not the PayPal object asked for (a gateway's
+// JSON with a 2xx, a status this code does not know) is not a result: the
+// request may have reached PayPal, so it is ambiguous.
+export function notPaypalsAnswer(what: string): ConnectorError {
+  return new ConnectorError("ambiguous", "paypal", `PayPal's answer is not ${what}`, { reason: "PROVIDER_INVALID_RESPONSE" });
+}
+
+const orderStatuses = new Set(["CREATED", "SAVED", "APPROVED", "VOIDED", "COMPLETED", "PAYER_ACTION_REQUIRED"]);
+const captureStatuses = new Set(["COMPLETED", "DECLINED", "PARTIALLY_REFUNDED", "PENDING", "REFUNDED", "FAILED"]);
+
+function hasIdAndStatus(value: unknown, statuses: ReadonlySet<string>): boolean {
+  const answer = typeof value === "object" && value !== null ? (value as { id?: unknown; status?: unknown }) : undefined;
+  return typeof answer?.id === "string" && typeof answer.status === "string" && statuses.has(answer.status);
+}
 
 // PayPal processor response codes (processor_response.response_code) that
 // decline a card payment, with OneRouter's normalized decline code.
@@ -36,6 +51,7 @@ export function declineFailure(
 const settledCaptureStatuses = new Set(["COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED"]);
 
 export function paymentResultFromCapture(providerPaymentId: string, capture: PaypalCapture): PaymentResult {
+  if (!hasIdAndStatus(capture, captureStatuses)) throw notPaypalsAnswer("a capture");
   if (settledCaptureStatuses.has(capture.status)) {
     return {
       status: "succeeded",
@@ -50,6 +66,7 @@ export function paymentResultFromCapture(providerPaymentId: string, capture: Pay
 // OneRouter's view of a PayPal order. The order id is the providerPaymentId:
 // captures and authorizations are parts of it.
 export function paymentResultFromOrder(order: PaypalOrder): PaymentResult {
+  if (!hasIdAndStatus(order, orderStatuses) || !Array.isArray(order.purchase_units)) throw notPaypalsAnswer("an order");
   const providerPaymentId = order.id;
   const unit = order.purchase_units[0];
   const orderAmount = unit ? fromPaypalMoney(unit.amount) : undefined;
@@ -110,5 +127,13 @@ export function refundStatus(status: PaypalRefundStatus): RefundResult["status"]
     case "CANCELLED":
     case "FAILED":
       return "failed";
+    default:
+      throw notPaypalsAnswer(`a refund in a known status (${String(status)})`);
   }
+}
+
+// A refund PayPal answered, checked for what is read from it.
+export function paypalRefund(refund: PaypalRefund): PaypalRefund {
+  if (typeof (refund as Partial<PaypalRefund> | null)?.id !== "string") throw notPaypalsAnswer("a refund");
+  return refund;
 }

@@ -1,7 +1,7 @@
 import { ConnectorError, type ConnectorContext, type PaymentResult, type SyncPaymentInput } from "../connector";
 import { toPaypalMoney } from "./amounts";
 import { paypalCall } from "./client";
-import { paymentResultFromOrder } from "./mapping";
+import { notPaypalsAnswer, paymentResultFromOrder } from "./mapping";
 import type { PaypalAuthorization, PaypalCapture, PaypalOrder, PaypalTransactionSearchResponse } from "./wire";
 
 // Finding an attempt PayPal never answered about. Orders v2 cannot be
@@ -49,7 +49,9 @@ async function findAttemptTransaction(
         page: String(page),
       },
     });
-    for (const detail of result.transaction_details ?? []) {
+    // An answer without the list is no proof the attempt is absent.
+    if (!Array.isArray(result?.transaction_details)) throw notPaypalsAnswer("a transaction search result");
+    for (const detail of result.transaction_details) {
       const info = detail.transaction_info;
       const eventCode = info?.transaction_event_code;
       if (
@@ -83,7 +85,8 @@ export async function syncPaypalPayment(ctx: ConnectorContext, input: SyncPaymen
       return paymentResultFromOrder(await getOrder(ctx, input.providerPaymentId));
     } catch (err) {
       // Orders nobody paid expire and are then unknown: no money was taken.
-      if (err instanceof ConnectorError && err.details.httpStatus === 404) return null;
+      // Only PayPal's own 404 says so, not a gateway's.
+      if (err instanceof ConnectorError && err.details.httpStatus === 404 && err.details.reason === "PROVIDER_INVALID_REQUEST") return null;
       throw err;
     }
   }

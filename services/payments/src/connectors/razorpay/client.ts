@@ -72,7 +72,11 @@ export function openSession(ctx: ConnectorContext): RazorpaySession {
     try {
       return { ok: true, value: await request(sdk) };
     } catch (error) {
-      if (isSdkHttpError(error)) return { ok: false, status: Number(error.statusCode), error: error.error ?? {} };
+      if (isSdkHttpError(error)) {
+        const status = Number(error.statusCode);
+        if (!isRazorpayError(error.error)) throw notRazorpaysAnswer(status);
+        return { ok: false, status, error: error.error };
+      }
       if (transportFailure === undefined) throw error;
       throw withoutAnswer(transportFailure);
     }
@@ -92,6 +96,23 @@ export function openSession(ctx: ConnectorContext): RazorpaySession {
 // The SDK rejects with {statusCode, error} when Razorpay answered with an error status.
 function isSdkHttpError(error: unknown): error is { statusCode: number | string; error?: RazorpayError } {
   return typeof error === "object" && error !== null && "statusCode" in error;
+}
+
+// Razorpay's error object always has a code (BAD_REQUEST_ERROR, ...).
+function isRazorpayError(error: unknown): error is RazorpayError {
+  return typeof error === "object" && error !== null && typeof (error as RazorpayError).code === "string";
+}
+
+// A failure status without Razorpay's error object (a gateway's JSON, an
+// empty body) comes from something in front of Razorpay. A 429 was not
+// processed; of anything else nothing is known.
+function notRazorpaysAnswer(status: number): ConnectorError {
+  const message = `HTTP ${status} without Razorpay's error object`;
+  if (status === 429) return new ConnectorError("not_processed", provider, message, { reason: "PROVIDER_RATE_LIMITED", httpStatus: status });
+  return new ConnectorError("ambiguous", provider, message, {
+    reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
+    httpStatus: status,
+  });
 }
 
 // Razorpay's own code for an error: the specific reason when it gives one.
@@ -114,7 +135,7 @@ function withoutAnswer(failure: unknown): ConnectorError {
   // A response that the SDK could not read (e.g. an empty body) still carries its status.
   if (typeof failure === "object" && failure !== null && "response" in failure) {
     const response = failure.response as { status?: number } | undefined;
-    if (response?.status) return httpFailure(response.status, {});
+    if (response?.status) return notRazorpaysAnswer(response.status);
   }
   const codes = socketErrorCodes(failure);
   const description = failure instanceof Error ? failure.message : String(failure);

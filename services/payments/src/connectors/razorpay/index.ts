@@ -11,9 +11,12 @@ import {
   decisivePayment,
   declineFailure,
   isCaptureRemainder,
+  itemsOf,
   noteKeys,
   notesOf,
+  notRazorpaysEntity,
   paymentNotes,
+  razorpayNoteLimits,
   paymentResult,
   refundResult,
   type RazorpayPayment,
@@ -77,6 +80,7 @@ function invalid(message: string): ConnectorError {
 // The payment Razorpay accepted, read back for its status and amounts.
 async function acceptedPayment(session: RazorpaySession, accepted: PaymentAccepted): Promise<PaymentResult> {
   return afterMoneyMoved(async () => {
+    if (typeof accepted?.razorpay_payment_id !== "string") throw notRazorpaysEntity("an accepted payment");
     const payment = await session.call((sdk) => sdk.payments.fetch(accepted.razorpay_payment_id));
     const result = paymentResult(payment);
     const redirect = accepted.next?.find((step) => step.action === "redirect")?.url;
@@ -97,11 +101,11 @@ function declined(answer: Extract<RazorpayAnswer<unknown>, { ok: false }>): Paym
 
 async function orderForAttempt(session: RazorpaySession, attemptId: string) {
   const orders = await session.call((sdk) => sdk.orders.all({ receipt: attemptId, count: 1 }));
-  return orders.items[0];
+  return itemsOf(orders)[0];
 }
 
 async function paymentsOfOrder(session: RazorpaySession, orderId: string): Promise<RazorpayPayment[]> {
-  return (await session.call((sdk) => sdk.orders.fetchPayments(orderId))).items;
+  return itemsOf(await session.call((sdk) => sdk.orders.fetchPayments(orderId)));
 }
 
 // The attempt's order exists already: its payment is the answer. When the
@@ -138,6 +142,7 @@ export const razorpayConnector: PaymentConnector = {
   name: "razorpay",
   credentialKeys: ["key_id", "key_secret", "webhook_secret"],
   currencies: razorpayCurrencies,
+  metadataLimits: razorpayNoteLimits,
 
   async createPayment(ctx, input) {
     const amount = toRazorpayAmount(input.amount, input.currency);
@@ -187,7 +192,7 @@ export const razorpayConnector: PaymentConnector = {
       const capturedAmount = notesOf(captured)[noteKeys.capturedAmount];
       if (capturedAmount !== undefined) {
         const refunds = await session.call((sdk) => sdk.payments.fetchMultipleRefund(captured.id, { count: 100 }));
-        if (!refunds.items.some(isCaptureRemainder)) {
+        if (!itemsOf(refunds).some(isCaptureRemainder)) {
           await session.call((sdk) =>
             sdk.payments.refund(captured.id, {
               amount: authorized - Number(capturedAmount),
@@ -222,7 +227,7 @@ export const razorpayConnector: PaymentConnector = {
     // Razorpay has no idempotency key for refunds: a refund already made for
     // this key is found by its notes before another is made.
     const refunds = await session.call((sdk) => sdk.payments.fetchMultipleRefund(input.providerPaymentId, { count: 100 }));
-    const existing = refunds.items.find((refund) => notesOf(refund)[noteKeys.refundKey] === input.idempotencyKey);
+    const existing = itemsOf(refunds).find((refund) => notesOf(refund)[noteKeys.refundKey] === input.idempotencyKey);
     if (existing) return refundResult(existing);
     const notes: Record<string, string> = {
       [noteKeys.refundId]: input.refundId,
@@ -252,7 +257,7 @@ export const razorpayConnector: PaymentConnector = {
   },
 
   async testCredentials(ctx: ConnectorContext) {
-    await openSession(ctx).call((sdk) => sdk.orders.all({ count: 1 }));
+    itemsOf(await openSession(ctx).call((sdk) => sdk.orders.all({ count: 1 })));
   },
 
   async parseWebhook(ctx, input) {

@@ -1,6 +1,13 @@
 import type { Payments } from "razorpay/dist/types/payments";
 import type { Refunds } from "razorpay/dist/types/refunds";
-import type { CreatePaymentInput, PaymentResult, ProviderFailure, RefundResult } from "../connector";
+import {
+  ConnectorError,
+  type CreatePaymentInput,
+  type MetadataLimits,
+  type PaymentResult,
+  type ProviderFailure,
+  type RefundResult,
+} from "../connector";
 import { fromRazorpayAmount } from "./amounts";
 
 export type RazorpayPayment = Payments.RazorpayPayment;
@@ -24,9 +31,17 @@ export const noteKeys = {
 
 // Razorpay keeps at most 15 notes of 256 characters on an entity. Three are
 // OneRouter's own (attempt, payment, and one of captured amount / canceled);
-// the payment's metadata gets the rest.
+// the payment's metadata gets the rest: its first 12 entries, values cut to
+// 256 characters. The whole metadata stays on the OneRouter payment.
 const noteLimit = 15;
 const noteLength = 256;
+export const razorpayNoteLimits: MetadataLimits = {
+  maxKeys: noteLimit - 3,
+  maxKeyLength: noteLength,
+  maxValueLength: noteLength,
+  forbiddenKeyCharacters: "",
+  beyond: "cut",
+};
 
 // Razorpay sends empty notes as [] and values as strings or numbers.
 export function notesOf(entity: { notes?: unknown }): Record<string, string> {
@@ -73,7 +88,26 @@ export function declineFailure(reason: string | null | undefined, code: string |
   };
 }
 
+// A successful answer that is not the Razorpay entity asked for (a gateway's
+// JSON with a 2xx, a status this code does not know) is not a result: the
+// request may have reached Razorpay, so it is ambiguous.
+export function notRazorpaysEntity(what: string): ConnectorError {
+  return new ConnectorError("ambiguous", "razorpay", `Razorpay's answer is not ${what}`, { reason: "PROVIDER_INVALID_RESPONSE" });
+}
+
+function expectEntity(value: unknown, entity: string): void {
+  const answer = typeof value === "object" && value !== null ? (value as { entity?: unknown; id?: unknown }) : undefined;
+  if (answer?.entity !== entity || typeof answer.id !== "string") throw notRazorpaysEntity(`a ${entity}`);
+}
+
+// The items of a Razorpay collection.
+export function itemsOf<T>(collection: { items: T[] }): T[] {
+  if (!Array.isArray((collection as { items?: unknown } | null)?.items)) throw notRazorpaysEntity("a collection");
+  return collection.items;
+}
+
 export function paymentResult(payment: RazorpayPayment): PaymentResult {
+  expectEntity(payment, "payment");
   const providerPaymentId = payment.id;
   const notes = notesOf(payment);
   const amount = fromRazorpayAmount(payment.amount);
@@ -101,6 +135,8 @@ export function paymentResult(payment: RazorpayPayment): PaymentResult {
         providerPaymentId,
         failure: declineFailure(payment.error_reason, payment.error_code, payment.error_description),
       };
+    default:
+      throw notRazorpaysEntity(`a payment in a known status (${String(payment.status)})`);
   }
 }
 
@@ -112,6 +148,7 @@ export function decisivePayment(payments: RazorpayPayment[]): RazorpayPayment | 
 }
 
 export function refundResult(refund: RazorpayRefund): RefundResult {
+  expectEntity(refund, "refund");
   switch (refund.status) {
     case "processed":
       return { status: "succeeded", providerRefundId: refund.id };
@@ -123,6 +160,8 @@ export function refundResult(refund: RazorpayRefund): RefundResult {
         providerRefundId: refund.id,
         failure: { reason: "PROVIDER_REFUND_FAILED", message: "Razorpay could not process the refund" },
       };
+    default:
+      throw notRazorpaysEntity(`a refund in a known status (${String(refund.status)})`);
   }
 }
 

@@ -1,10 +1,10 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { ConnectorError, type ConnectorContext, type PaymentWebhookEvent, type WebhookInput } from "../connector";
 import { isCaptureRemainder, noteKeys, notesOf, paymentResult, refundResult, type RazorpayPayment, type RazorpayRefund } from "./mapping";
 
 // X-Razorpay-Signature is the hex HMAC-SHA256 of the raw body with the
-// webhook secret. The scheme has no timestamp: replays are caught by the
-// event id (X-Razorpay-Event-Id).
+// webhook secret. The scheme has no timestamp, and X-Razorpay-Event-Id is not
+// signed: replays are caught by an event id made of what the body says.
 export function verifyRazorpaySignature(rawBody: Buffer | string, signature: string, secret: string): boolean {
   if (!/^[0-9a-f]{64}$/i.test(signature)) return false;
   const expected = createHmac("sha256", secret).update(rawBody).digest();
@@ -13,6 +13,7 @@ export function verifyRazorpaySignature(rawBody: Buffer | string, signature: str
 
 interface RazorpayEvent {
   event: string;
+  created_at?: number;
   payload: {
     payment?: { entity: RazorpayPayment };
     refund?: { entity: RazorpayRefund };
@@ -24,14 +25,24 @@ function rejected(message: string): ConnectorError {
   return new ConnectorError("invalid_signature", "razorpay", message, { reason: "WEBHOOK_REJECTED" });
 }
 
+// The event's identity from its signed body: its name, when it was created,
+// and the subject entity with its status; a body without them is known by
+// its digest. A body replayed under another X-Razorpay-Event-Id is the same
+// event.
+function signedEventId(event: Partial<RazorpayEvent> | null, rawBody: Buffer): string {
+  const subject = event?.payload?.refund?.entity ?? event?.payload?.payment?.entity;
+  if (typeof event?.event === "string" && typeof event.created_at === "number" && subject?.id) {
+    return `${event.event}:${subject.id}:${subject.status}:${event.created_at}`;
+  }
+  return `sha256:${createHash("sha256").update(rawBody).digest("hex")}`;
+}
+
 export function parseRazorpayWebhook(ctx: ConnectorContext, input: WebhookInput): PaymentWebhookEvent {
   const secret = ctx.credentials.webhook_secret;
   if (!secret) throw rejected("the Razorpay account has no webhook_secret");
   const signature = input.headers["x-razorpay-signature"];
   if (!signature) throw rejected("missing X-Razorpay-Signature");
   if (!verifyRazorpaySignature(input.rawBody, signature, secret)) throw rejected("X-Razorpay-Signature does not match");
-  const providerEventId = input.headers["x-razorpay-event-id"];
-  if (!providerEventId) throw rejected("missing X-Razorpay-Event-Id");
 
   let event: Partial<RazorpayEvent> | null;
   try {
@@ -39,6 +50,7 @@ export function parseRazorpayWebhook(ctx: ConnectorContext, input: WebhookInput)
   } catch {
     throw rejected("webhook body is not JSON");
   }
+  const providerEventId = signedEventId(event, input.rawBody);
   const payment = event?.payload?.payment?.entity;
   const refund = event?.payload?.refund?.entity;
   const ignored: PaymentWebhookEvent = { providerEventId, kind: "ignored" };

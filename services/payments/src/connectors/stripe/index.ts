@@ -5,6 +5,7 @@ import { callStripe } from "./client";
 import {
   attemptIdKey,
   declinedResult,
+  expectStripeObject,
   paymentIdKey,
   paymentResult,
   refundIdKey,
@@ -41,6 +42,9 @@ export const stripeConnector: PaymentConnector = {
   credentialKeys: ["secret_key", "webhook_secret"],
   // Stripe presents 135+ currencies; which ones depends on the account.
   currencies: [],
+  // Stripe refuses more than 50 keys (two are OneRouter's: attempt and
+  // payment id), keys over 40 characters or with brackets, values over 500.
+  metadataLimits: { maxKeys: 48, maxKeyLength: 40, maxValueLength: 500, forbiddenKeyCharacters: "[]", beyond: "refused" },
   // PaymentIntent search can lag behind writes by up to a minute.
   syncSettleMs: 60_000,
 
@@ -111,18 +115,19 @@ export const stripeConnector: PaymentConnector = {
       });
     }
     // After a timeout only our attempt id is known; it is in the metadata.
-    const found = await callStripe(ctx, (stripe) =>
-      stripe.paymentIntents.search({
+    return callStripe(ctx, async (stripe) => {
+      const found = await stripe.paymentIntents.search({
         query: `metadata[${searchValue(attemptIdKey)}]:${searchValue(input.attemptId)}`,
         limit: 1,
-      }),
-    );
-    const intent = found.data[0];
-    return intent ? paymentResult(intent) : null;
+      });
+      expectStripeObject(found, "search_result");
+      const intent = found.data[0];
+      return intent ? paymentResult(intent) : null;
+    });
   },
 
   async testCredentials(ctx) {
-    await callStripe(ctx, (stripe) => stripe.balance.retrieve());
+    await callStripe(ctx, async (stripe) => expectStripeObject(await stripe.balance.retrieve(), "balance"));
   },
 
   async parseWebhook(ctx, input) {

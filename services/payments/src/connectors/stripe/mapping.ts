@@ -54,7 +54,44 @@ function declineFailure(decline: StripeDecline | null | undefined): ProviderFail
   };
 }
 
+// Stripe's answers name what they are in `object`. The SDK takes any JSON
+// without Stripe's `error` object as success, whatever its status (a
+// gateway's 502 too), so the status it came with is checked as well; and
+// a 2xx that is not the object asked for is not Stripe's answer either: the
+// request may still have reached Stripe, so it is ambiguous, never a result.
+export function expectStripeObject(value: unknown, object: string): void {
+  const answer = typeof value === "object" && value !== null ? (value as StripeAnswer) : undefined;
+  const status = answer?.lastResponse?.statusCode;
+  if (status !== undefined && (status < 200 || status > 299)) throw notStripesAnswer(status);
+  if (answer?.object === object && (object === "balance" || object === "search_result" || typeof answer.id === "string")) return;
+  throw new ConnectorError("ambiguous", "stripe", `Stripe's answer is not a ${object}`, { reason: "PROVIDER_INVALID_RESPONSE" });
+}
+
+interface StripeAnswer {
+  object?: unknown;
+  id?: unknown;
+  // Set by the SDK on what an API call returns.
+  lastResponse?: { statusCode?: number };
+}
+
+// A failure status whose body is not Stripe's error object comes from
+// something in front of Stripe. Stripe documents a 429 as not processed;
+// of anything else nothing is known.
+function notStripesAnswer(status: number): ConnectorError {
+  if (status === 429) {
+    return new ConnectorError("not_processed", "stripe", "Rate limited in front of Stripe (HTTP 429)", {
+      reason: "PROVIDER_RATE_LIMITED",
+      httpStatus: status,
+    });
+  }
+  return new ConnectorError("ambiguous", "stripe", `HTTP ${status} without Stripe's error object`, {
+    reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
+    httpStatus: status,
+  });
+}
+
 export function paymentResult(intent: Stripe.PaymentIntent): PaymentResult {
+  expectStripeObject(intent, "payment_intent");
   const status = paymentStatus(intent);
   const redirectUrl = intent.next_action?.redirect_to_url?.url;
   return {
@@ -76,6 +113,7 @@ export function declinedResult(err: Stripe.errors.StripeCardError): PaymentResul
 }
 
 export function refundResult(refund: Stripe.Refund): RefundResult {
+  expectStripeObject(refund, "refund");
   switch (refund.status) {
     case "succeeded":
       return { status: "succeeded", providerRefundId: refund.id };

@@ -3,7 +3,8 @@ import type Stripe from "stripe";
 import { ConnectorError, type PaymentWebhookEvent } from "../connector";
 import { attemptIdKey, paymentResult, refundResult } from "./mapping";
 
-// Stripe's default: a signed event older than five minutes is a replay.
+// Stripe's default: a signed event older than five minutes is a replay; one
+// signed further ahead of this clock is refused alike.
 export const defaultToleranceSeconds = 300;
 
 function rejected(message: string, reason: string): ConnectorError {
@@ -12,7 +13,8 @@ function rejected(message: string, reason: string): ConnectorError {
 
 // Checks a Stripe-Signature header (`t=<unix seconds>,v1=<hex>[,v1=<hex>...]`):
 // some v1 must be the HMAC-SHA256 of `<t>.<raw body>` under the endpoint's
-// secret (several appear while Stripe rolls a secret), and t must be recent.
+// secret (several appear while Stripe rolls a secret), and t must be within
+// the tolerance of now, either way.
 // Returns the signed timestamp; throws ConnectorError "invalid_signature".
 export function verifyStripeSignature(
   rawBody: Buffer | string,
@@ -39,8 +41,8 @@ export function verifyStripeSignature(
   }
   const tolerance = options.toleranceSeconds ?? defaultToleranceSeconds;
   const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
-  if (tolerance > 0 && now - timestamp > tolerance) {
-    throw rejected(`Stripe-Signature timestamp is ${now - timestamp}s old`, "WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
+  if (tolerance > 0 && Math.abs(now - timestamp) > tolerance) {
+    throw rejected(`Stripe-Signature timestamp is ${now - timestamp}s away from now`, "WEBHOOK_TIMESTAMP_OUT_OF_TOLERANCE");
   }
   return timestamp;
 }
