@@ -10,6 +10,7 @@ export * from "./pagination";
 export * from "./server";
 export * from "./services";
 export * from "./db/database";
+export * from "./db/data-folder-lock";
 export * from "./db/core-migrations";
 export * from "./crypto";
 export * from "./outbox";
