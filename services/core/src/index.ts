@@ -13,6 +13,7 @@ export * from "./db/database";
 export * from "./db/data-folder-lock";
 export * from "./db/core-migrations";
 export * from "./crypto";
+export * from "./master-keys";
 export * from "./outbox";
 export * from "./provider-accounts";
 export * from "./routing-profiles";
