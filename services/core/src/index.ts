@@ -23,6 +23,7 @@ export * from "./event-stream";
 export * from "./idempotency";
 export * from "./routing/index";
 export * from "./json-column";
+export * from "./contact-erasure";
 export * from "./provider-calls";
 export * from "./attempts";
 export * from "./validation";

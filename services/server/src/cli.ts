@@ -14,6 +14,7 @@ import {
 } from "@onerouter/core";
 import { allMigrations, openConfiguredDatabase, startOneRouter } from "./app";
 import { devBanner, devConfigDefaults, startDev } from "./dev";
+import type { Erasure } from "./erase-contact";
 import { callLocalAdmin, LocalAdminRefusal } from "./local-admin";
 import { keysInDataFolder, resolveMasterKeys, type Rotation } from "./master-key";
 import { operations } from "./operations";
@@ -28,6 +29,9 @@ Commands:
         [--name NAME]
   master-key rotate              re-seal every tenant data key and webhook secret under the
                                  current master key (embedded: under a new one), while serving
+  erase-contact --email ADDRESS  erase a person's contact data from payments, messages and
+        | --phone +E164          events; amounts, statuses and ids stay
+        [--tenant ID]            (default: the default tenant)
 
 With an embedded data folder, these commands go through the server that
 holds the folder, if one runs.
@@ -57,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
       return keys(config, rest);
     case "master-key":
       return masterKey(config, rest);
+    case "erase-contact":
+      return eraseContactCommand(config, rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -131,6 +137,17 @@ async function masterKey(config: Config, args: string[]): Promise<number> {
   if (rotation.retiredKeyIds.length > 0 && !keysInDataFolder(config)) {
     console.log(`Nothing is sealed under ${rotation.retiredKeyIds.join(", ")} any more: remove them from ONEROUTER_PREVIOUS_MASTER_KEYS.`);
   }
+  return 0;
+}
+
+async function eraseContactCommand(config: Config, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { email: { type: "string" }, phone: { type: "string" }, tenant: { type: "string" } } });
+  const erasure = (await runOperation(config, "erase-contact", "erase-contact", values)) as Erasure;
+  const both = (counts: Record<string, number>) => `${counts.test} test, ${counts.live} live`;
+  console.log(
+    `Erased: ${both(erasure.payments)} payments, ${both(erasure.messages)} messages, ${erasure.events} events, ` +
+      `${erasure.idempotentResponses} stored answers. Amounts, statuses and ids are kept.`,
+  );
   return 0;
 }
 
