@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDefaultTenant } from "@onerouter/admin";
 import { loadConfig, MasterKeyring, ProviderAccountStore, seal, type Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
 import { activeSecrets, type StoredSecret } from "@onerouter/webhooks/secrets";
 import { insertEndpoint } from "@onerouter/webhooks/delivery/test-receivers";
 import { allMigrations } from "./app";
-import { rotateMasterKey } from "./master-key";
+import { resolveMasterKeys, rotateMasterKey } from "./master-key";
+import { startTestOneRouter } from "./testing";
 
 // A rotation with the operator's keys (ONEROUTER_MASTER_KEY and
 // ONEROUTER_PREVIOUS_MASTER_KEYS), as a Postgres deployment runs it.
@@ -73,4 +76,22 @@ describeEachEngine("master key rotation", (engine) => {
     // Run again, it has nothing left to do.
     expect(await rotateMasterKey(db.knex, after, config)).toMatchObject({ tenantDataKeys: 0, webhookSecrets: 0 });
   }, 60_000);
+});
+
+describe("master key rotation in the data folder", () => {
+  it("runs rotations asked for at once one after another, losing no key", async () => {
+    const app = await startTestOneRouter();
+    try {
+      const scope = { tenantId: app.defaultTenantId, environment: "test" as const };
+      const [account] = (await app.accounts.query(scope).select("id")) as { id: string }[];
+      const rotations = await Promise.all([1, 2, 3].map(() => rotateMasterKey(app.db.knex, app.masterKeys, app.config)));
+      expect(new Set(rotations.map((r) => r.keyId)).size).toBe(3);
+      expect(existsSync(path.join(app.config.dataDir, "master.key.previous"))).toBe(false);
+      // Only the key now in the folder is needed.
+      const fromFolder = new ProviderAccountStore(app.db.knex, resolveMasterKeys(app.config));
+      expect((await fromFolder.getWithCredentials(scope, account!.id))?.credentials).toBeDefined();
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
 });

@@ -56,11 +56,23 @@ export interface Rotation {
   retiredKeyIds: string[];
 }
 
+// Rotations of one keyring run one after another: one forgetting its
+// previous keys while another still re-seals under them would lose data.
+const rotations = new WeakMap<MasterKeyring, Promise<unknown>>();
+
 // Re-seals everything the master keys seal (tenant data keys, webhook
 // endpoint secrets) under the current key, while the server keeps serving:
 // every key involved opens throughout. With keys in the data folder, first
 // makes a new current key, the old one kept as previous until the end.
-export async function rotateMasterKey(knex: Knex, keys: MasterKeyring, config: Config): Promise<Rotation> {
+export function rotateMasterKey(knex: Knex, keys: MasterKeyring, config: Config): Promise<Rotation> {
+  const rotation = (rotations.get(keys) ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(() => rotateOnce(knex, keys, config));
+  rotations.set(keys, rotation);
+  return rotation;
+}
+
+async function rotateOnce(knex: Knex, keys: MasterKeyring, config: Config): Promise<Rotation> {
   const inFolder = keysInDataFolder(config);
   if (inFolder) {
     const current = currentFile(config.dataDir);
