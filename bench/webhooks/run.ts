@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { appendEvent, connectEventStream, loadConfig, openDatabase, type Config, type Database, type EventStream, type Logger } from "@onerouter/core";
+import { MasterKeyring, appendEvent, connectEventStream, loadConfig, openDatabase, type Config, type Database, type EventStream, type Logger } from "@onerouter/core";
 import { allMigrations } from "@onerouter/server/app";
 import { createWebhooks } from "@onerouter/webhooks";
 import { insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/delivery/test-receivers";
@@ -214,7 +214,7 @@ function webhookConfig(): Config {
 }
 
 async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpointCount: number, deliveries: number): Promise<Run> {
-  const masterKey = randomBytes(32);
+  const masterKeys = new MasterKeyring(randomBytes(32));
   const url = await freshDatabase(cluster);
   // The dispatcher's pool as the product opens it; the committers have their
   // own, as an API server's requests would.
@@ -248,7 +248,7 @@ async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpoin
 
     const tenantId = await insertTenant(committerDb.knex);
     for (let i = 0; i < endpointCount; i++) {
-      await insertEndpoint(committerDb.knex, masterKey, { tenantId, url: `${receiver.url}/${i}` });
+      await insertEndpoint(committerDb.knex, masterKeys, { tenantId, url: `${receiver.url}/${i}` });
     }
     if (mode === "jetstream") {
       nats = await startNats();
@@ -259,7 +259,7 @@ async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpoin
     const warnings = new Map<string, number>();
     const webhooks = createWebhooks({
       knex: dispatcherDb.knex,
-      masterKey,
+      masterKeys,
       config: webhookConfig(),
       eventStream,
       logger: countingLogger(warnings),

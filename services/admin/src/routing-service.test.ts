@@ -19,6 +19,7 @@ import {
   createErrorInterceptor,
   createLogger,
   createMetrics,
+  MasterKeyring,
   newDataKey,
   ProviderAccountStore,
   RoutingProfileStore,
@@ -64,7 +65,7 @@ describeEachEngine("RoutingService", (engine) => {
   beforeAll(async () => {
     db = await createTestDatabase(engine);
     await db.migrate([...coreMigrations, ...sharedMigrations]);
-    accounts = new ProviderAccountStore(db.knex, newDataKey());
+    accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()));
     const logger = createLogger("silent");
     server = await startServer({
       host: "127.0.0.1",

@@ -31,6 +31,8 @@ describe("loadConfig", () => {
     [{ DATABASE_URL: "not a url" }, "DATABASE_URL"],
     [{ DATABASE_URL: "postgres://db/x" }, "ONEROUTER_MASTER_KEY"],
     [{ ONEROUTER_MASTER_KEY: "c2hvcnQ=" }, "ONEROUTER_MASTER_KEY"],
+    [{ ONEROUTER_MASTER_KEY: Buffer.alloc(32, 1).toString("base64"), ONEROUTER_PREVIOUS_MASTER_KEYS: "c2hvcnQ=" }, "ONEROUTER_PREVIOUS_MASTER_KEYS"],
+    [{ ONEROUTER_PREVIOUS_MASTER_KEYS: Buffer.alloc(32, 1).toString("base64") }, "ONEROUTER_PREVIOUS_MASTER_KEYS"],
     [{ NATS_URL: "http://nats:4222" }, "NATS_URL"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ ONEROUTER_RATE_LIMIT_RPS: "0" }, "ONEROUTER_RATE_LIMIT_RPS"],
@@ -51,6 +53,16 @@ describe("loadConfig", () => {
     const err = configError(env);
     expect(err.variable).toBe(variable);
     expect(err.message.startsWith(variable)).toBe(true);
+  });
+
+  it("reads the previous master keys a rotation still opens with", () => {
+    const [current, first, second] = [1, 2, 3].map((b) => Buffer.alloc(32, b));
+    const config = loadConfig({
+      ONEROUTER_MASTER_KEY: current!.toString("base64"),
+      ONEROUTER_PREVIOUS_MASTER_KEYS: `${first!.toString("base64")}, ${second!.toString("base64")}`,
+    });
+    expect(config.previousMasterKeys).toEqual([first, second]);
+    expect(loadConfig({}).previousMasterKeys).toEqual([]);
   });
 
   it("reads a JSON file, with the environment winning", () => {

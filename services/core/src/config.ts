@@ -26,6 +26,8 @@ export interface Config {
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   // 32 bytes that wrap each tenant's data key; see crypto.ts.
   masterKey?: Buffer;
+  // Keys that open what an earlier master key sealed, during a rotation; see master-keys.ts.
+  previousMasterKeys: Buffer[];
   rateLimit: { requestsPerSecond: number; burst: number };
   // Failed authentication per client address: a token bucket of failures,
   // and how long (and how many) unknown key hashes are remembered.
@@ -186,6 +188,17 @@ function webhookDelivery(src: Source): Config["webhookDelivery"] {
   };
 }
 
+// Comma-separated 32-byte keys in base64.
+function base64Keys(src: Source, name: string): Buffer[] {
+  const raw = src[name];
+  if (raw === undefined || raw.trim() === "") return [];
+  return raw.split(",").map((entry, i) => {
+    const key = Buffer.from(entry.trim(), "base64");
+    if (key.length !== 32) throw new ConfigError(name, `must be comma-separated 32-byte keys in base64 (entry ${i + 1} is not)`);
+    return key;
+  });
+}
+
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export function loadConfig(env: Source = process.env): Config {
@@ -200,6 +213,10 @@ export function loadConfig(env: Source = process.env): Config {
     if (masterKey.length !== 32) {
       throw new ConfigError("ONEROUTER_MASTER_KEY", "must be 32 bytes in base64 (try: openssl rand -base64 32)");
     }
+  }
+  const previousMasterKeys = base64Keys(src, "ONEROUTER_PREVIOUS_MASTER_KEYS");
+  if (previousMasterKeys.length > 0 && !masterKey) {
+    throw new ConfigError("ONEROUTER_PREVIOUS_MASTER_KEYS", "needs ONEROUTER_MASTER_KEY: the previous keys only open, the current one seals");
   }
   const databaseUrl = url(src, "DATABASE_URL", ["postgres", "postgresql"]);
   if (databaseUrl && !masterKey) {
@@ -219,6 +236,7 @@ export function loadConfig(env: Source = process.env): Config {
     natsUrl: url(src, "NATS_URL", ["nats", "tls"]),
     logLevel: logLevel as Config["logLevel"],
     masterKey,
+    previousMasterKeys,
     rateLimit: {
       requestsPerSecond: integer(src, "ONEROUTER_RATE_LIMIT_RPS", 100, 1, 1_000_000),
       burst: integer(src, "ONEROUTER_RATE_LIMIT_BURST", 200, 1, 1_000_000),

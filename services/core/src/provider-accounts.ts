@@ -1,6 +1,7 @@
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Knex } from "knex";
 import { maskSecret, newDataKey, open, seal } from "./crypto";
+import type { MasterKeyring } from "./master-keys";
 import { newId } from "./ids";
 import { jsonColumn } from "./json-column";
 
@@ -68,7 +69,7 @@ function toRecord(row: Row): ProviderAccountRecord & { credentialHints: Record<s
 export class ProviderAccountStore {
   constructor(
     private readonly knex: Knex,
-    private readonly masterKey: Buffer,
+    private readonly masterKeys: MasterKeyring,
   ) {}
 
   // The tenant's data key, made on first use; it is only ever stored wrapped.
@@ -76,15 +77,15 @@ export class ProviderAccountStore {
     const existing = (await trx("tenant_data_keys").where({ tenant_id: tenantId }).first()) as
       | { wrapped_key: string }
       | undefined;
-    if (existing) return open(this.masterKey, existing.wrapped_key, `tenant-data-key:${tenantId}`);
+    if (existing) return this.masterKeys.open(existing.wrapped_key, `tenant-data-key:${tenantId}`);
     const key = newDataKey();
     await trx("tenant_data_keys")
-      .insert({ tenant_id: tenantId, wrapped_key: seal(this.masterKey, key, `tenant-data-key:${tenantId}`) })
+      .insert({ tenant_id: tenantId, wrapped_key: this.masterKeys.seal(key, `tenant-data-key:${tenantId}`) })
       .onConflict("tenant_id")
       .ignore();
     // Another writer may have won the race; read back whichever key is stored.
     const stored = (await trx("tenant_data_keys").where({ tenant_id: tenantId }).first()) as { wrapped_key: string };
-    return open(this.masterKey, stored.wrapped_key, `tenant-data-key:${tenantId}`);
+    return this.masterKeys.open(stored.wrapped_key, `tenant-data-key:${tenantId}`);
   }
 
   private async sealCredentials(trx: Knex, tenantId: string, accountId: string, credentials: Record<string, string>) {

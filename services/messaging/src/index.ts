@@ -3,3 +3,4 @@ export { MessagingEngine, type MessagingEngineOptions } from "./engine";
 export { messagingMigrations } from "./migrations";
 export { messagingCallbackRoutes, messagingRoutes } from "./routes";
 export { ensureMessagingSandboxDefaults } from "./sandbox-defaults";
+export { eraseMessageContact } from "./store";

@@ -6,11 +6,15 @@ import {
   attemptOutcomes,
   attemptsByParent,
   environmentFromName,
+  isContact,
+  jsonColumn,
+  maskInBinaryColumn,
   newId,
   paginate,
   whereCreatedIn,
   storedProviderError,
   type BindResource,
+  type Contact,
   type EnvironmentName,
   type JsonColumn,
   type Knex,
@@ -316,4 +320,70 @@ export class MessageStore {
       data: { case: "message", value: { message: await this.toMessage(row, trx) } },
     });
   }
+}
+
+interface StoredAddress {
+  email?: string;
+  name?: string;
+}
+
+// Proto3 JSON of SmsContent or EmailContent, as stored.
+interface StoredContent {
+  to?: string | StoredAddress[];
+  from?: string | StoredAddress;
+  cc?: StoredAddress[];
+  bcc?: StoredAddress[];
+  replyTo?: StoredAddress;
+}
+
+// Everyone a message names as recipient or sender: email addresses or phone numbers.
+function parties(content: StoredContent): { address: string; name?: string }[] {
+  const listed = [content.from, content.replyTo, content.to, content.cc, content.bcc].flat();
+  return listed.flatMap((party) => {
+    if (typeof party === "string") return [{ address: party }];
+    return party?.email ? [{ address: party.email, name: party.name }] : [];
+  });
+}
+
+const likePattern = (value: string) => `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+// Erases a person's contact data from the tenant's messages: every message
+// to or from them loses its recipients, senders and body (what was sent went
+// to them); their traces in stored delivery callbacks are overwritten. Status,
+// segments, prices, ids and timestamps stay. Returns the messages redacted
+// per environment and the stored forms of the contact found (and the names
+// beside them), for the caller to erase from what other rooms keep.
+export async function eraseMessageContact(
+  trx: Knex,
+  tenantId: string,
+  contact: Contact,
+): Promise<{ messages: Record<EnvironmentName, number>; found: string[]; names: string[] }> {
+  const given = [contact.email, contact.phone].filter((v): v is string => !!v);
+  const candidates = (await trx("messages")
+    .where({ tenant_id: tenantId })
+    .where((q) => {
+      for (const value of given) q.orWhereRaw("content::text ilike ?", [likePattern(value)]);
+    })
+    .select("id", "environment", "content")
+    .forUpdate()) as Pick<MessageRow, "id" | "environment" | "content">[];
+  const messages: Record<EnvironmentName, number> = { test: 0, live: 0 };
+  const found = new Set<string>();
+  const names = new Set<string>();
+  for (const row of candidates) {
+    const matching = parties(jsonColumn(row.content) as StoredContent).filter((p) => isContact(contact, p.address));
+    if (matching.length === 0) continue;
+    for (const party of matching) {
+      found.add(party.address);
+      if (party.name) names.add(party.name);
+    }
+    await trx("messages").where({ id: row.id }).update({ content: JSON.stringify({}), updated_at: new Date() });
+    messages[row.environment]++;
+  }
+  await maskInBinaryColumn(
+    trx,
+    { table: "message_callbacks", column: "payload", keyColumns: ["id"], tenantId },
+    [...found, ...given],
+    [...names],
+  );
+  return { messages, found: [...found], names: [...names] };
 }

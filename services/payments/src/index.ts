@@ -4,3 +4,4 @@ export { inboundPaymentWebhookRoutes } from "./inbound-webhooks";
 export { paymentsMigrations } from "./migrations";
 export { paymentRoutes } from "./routes";
 export { ensureSandboxDefaults } from "./sandbox-defaults";
+export { erasePaymentContact } from "./store";

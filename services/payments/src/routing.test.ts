@@ -5,6 +5,7 @@ import { FeeSchema, RoutingProfileSchema, RoutingStrategy } from "@onerouter/cli
 import { AttemptStatus, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import {
   CircuitBreakers,
+  MasterKeyring,
   ProviderAccountStore,
   RoutingProfileStore,
   coreMigrations,
@@ -51,7 +52,7 @@ describeEachEngine("payment routing", (engine) => {
     sandbox = await startSandboxProvider();
     scope = { tenantId: newId("ten"), environment: "test" };
     await db.knex("tenants").insert({ id: scope.tenantId, name: "Router" });
-    const accounts = new ProviderAccountStore(db.knex, randomBytes(32));
+    const accounts = new ProviderAccountStore(db.knex, new MasterKeyring(randomBytes(32)));
     profiles = new RoutingProfileStore(db.knex);
     for (const provider of ["sandbox", "budget"]) {
       const account = await accounts.create({

@@ -7,11 +7,14 @@ import {
   attemptOutcomes,
   attemptsByParent,
   environmentFromName,
+  jsonColumn,
+  maskInBinaryColumn,
   newId,
   paginate,
   whereCreatedIn,
   storedProviderError as storedError,
   type BindResource,
+  type Contact,
   type EnvironmentName,
   type JsonColumn,
   type Knex,
@@ -504,4 +507,38 @@ export class PaymentStore {
       data: { case: "refund", value: { refund: toRefund(refund), payment: await this.toPayment(payment, trx) } },
     });
   }
+}
+
+// Erases a person's contact data from the tenant's payments: the customer's
+// email, name and phone, and their traces in stored provider webhooks.
+// Amounts, currencies, statuses, ids, fees and timestamps stay. Returns the
+// payments redacted per environment and the stored forms of the contact
+// found (and the names beside them), for the caller to erase from what
+// other rooms keep.
+export async function erasePaymentContact(
+  trx: Knex,
+  tenantId: string,
+  contact: Contact,
+): Promise<{ payments: Record<EnvironmentName, number>; found: string[]; names: string[] }> {
+  const rows = (await trx("payments")
+    .where({ tenant_id: tenantId })
+    .where((q) => {
+      if (contact.email) q.orWhereRaw("lower(customer->>'email') = ?", [contact.email.toLowerCase()]);
+      if (contact.phone) q.orWhereRaw("customer->>'phone' = ?", [contact.phone]);
+    })
+    .select("id", "environment", "customer")
+    .forUpdate()) as Pick<PaymentRow, "id" | "environment" | "customer">[];
+  const payments: Record<EnvironmentName, number> = { test: 0, live: 0 };
+  const found = new Set<string>();
+  const names = new Set<string>();
+  for (const row of rows) {
+    const { email, name, phone, ...kept } = jsonColumn(row.customer);
+    for (const value of [email, phone]) if (value) found.add(value);
+    if (name) names.add(name);
+    await trx("payments").where({ id: row.id }).update({ customer: JSON.stringify(kept), updated_at: new Date() });
+    payments[row.environment]++;
+  }
+  const needles = [...found, contact.email ?? "", contact.phone ?? ""];
+  await maskInBinaryColumn(trx, { table: "inbound_webhook_events", column: "payload", keyColumns: ["id"], tenantId }, needles, [...names]);
+  return { payments, found: [...found], names: [...names] };
 }

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
@@ -13,6 +13,7 @@ import {
   createLogger,
   createMetrics,
   idempotencyMigrations,
+  lockDataFolder,
   openDatabase,
   ProviderAccountStore,
   RoutingProfileStore,
@@ -24,6 +25,7 @@ import {
   type Database,
   type HttpRoute,
   type Logger,
+  type MasterKeyring,
   type Migration,
   type RunningServer,
 } from "@onerouter/core";
@@ -48,22 +50,11 @@ import {
 import { createWebhooks, webhookMigrations, type Webhooks } from "@onerouter/webhooks";
 import { webhookRoutes } from "@onerouter/webhooks/routes";
 import { localAdminRoute } from "./local-admin";
+import { resolveMasterKeys } from "./master-key";
+import { operations } from "./operations";
 
 // Every room's migrations, applied in name order.
 export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations, ...idempotencyMigrations, ...paymentsMigrations, ...messagingMigrations, ...webhookMigrations];
-
-// Embedded mode keeps its master key in the data folder so a newcomer needs no
-// setup; mesh mode must be given one (config validation insists).
-export function resolveMasterKey(config: Config): Buffer {
-  if (config.masterKey) return config.masterKey;
-  const file = path.join(config.dataDir, "master.key");
-  if (!existsSync(file)) {
-    writeFileSync(file, randomBytes(32).toString("base64"), { mode: 0o600 });
-  }
-  const key = Buffer.from(readFileSync(file, "utf8").trim(), "base64");
-  if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key`);
-  return key;
-}
 
 export function openConfiguredDatabase(config: Config): Database {
   return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });
@@ -72,6 +63,7 @@ export function openConfiguredDatabase(config: Config): Database {
 export interface OneRouter {
   config: Config;
   db: Database;
+  masterKeys: MasterKeyring;
   server: RunningServer;
   logger: Logger;
   defaultTenantId: string;
@@ -88,14 +80,31 @@ export interface OneRouter {
 }
 
 export async function startOneRouter(config: Config, logger = createLogger(config.logLevel)): Promise<OneRouter> {
+  // One process per embedded data folder: a second one would lose what it writes.
+  const lock = config.databaseUrl ? undefined : lockDataFolder(config.dataDir, "server");
+  try {
+    const app = await startLocked(config, logger);
+    return {
+      ...app,
+      async close() {
+        await app.close();
+        lock?.release();
+      },
+    };
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
+async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
   const embedded = !config.databaseUrl;
-  if (embedded) mkdirSync(config.dataDir, { recursive: true });
   const db = openConfiguredDatabase(config);
   const applied = await db.migrate(allMigrations);
   if (applied.length > 0) logger.info({ applied }, "migrations applied");
   const { tenant, created } = await ensureDefaultTenant(db.knex);
-  const masterKey = resolveMasterKey(config);
-  const accounts = new ProviderAccountStore(db.knex, masterKey);
+  const masterKeys = resolveMasterKeys(config);
+  const accounts = new ProviderAccountStore(db.knex, masterKeys);
   const routing = new RoutingProfileStore(db.knex);
 
   const metrics = createMetrics();
@@ -142,7 +151,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
 
   // With NATS_URL, events travel outbox → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
-  const webhooks = createWebhooks({ knex: db.knex, masterKey, config, eventStream, logger });
+  const webhooks = createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger });
 
   const authenticator = new ApiKeyAuthenticator(db.knex, {
     ttlMs: config.authFailures.unknownKeyCacheMs,
@@ -152,7 +161,16 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   const failures = new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst);
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
-  if (embedded) httpRoutes.push(localAdminRoute(db.knex, tenant.id, localToken));
+  if (embedded) {
+    const actions = operations({
+      knex: db.knex,
+      config,
+      defaultTenantId: tenant.id,
+      masterKeys,
+      migrate: () => db.migrate(allMigrations),
+    });
+    httpRoutes.push(localAdminRoute(localToken, actions));
+  }
   const webhookNonces = new WebhookNonceStore(db.knex);
   httpRoutes.push(...inboundPaymentWebhookRoutes(payments, webhookNonces), ...messagingCallbackRoutes(messaging, webhookNonces));
 
@@ -186,7 +204,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
       messagingRoutes(messaging, idempotency)(router);
       webhookRoutes({
         knex: db.knex,
-        masterKey,
+        masterKeys,
         allowedCidrs: config.webhookDelivery.allowedCidrs,
         eventRetentionDays: config.eventRetentionDays,
         worker: webhooks.worker,
@@ -220,6 +238,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   return {
     config,
     db,
+    masterKeys,
     server,
     logger,
     defaultTenantId: tenant.id,

@@ -1,12 +1,23 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { createApiKey, ensureDefaultTenant } from "@onerouter/admin";
-import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { ConfigError, createLogger, loadConfig, type Config } from "@onerouter/core";
+import { ensureDefaultTenant } from "@onerouter/admin";
+import {
+  ConfigError,
+  createLogger,
+  dataFolderHolder,
+  DataFolderBusyError,
+  loadConfig,
+  lockDataFolder,
+  type Config,
+  type DataFolderHolder,
+} from "@onerouter/core";
 import { allMigrations, openConfiguredDatabase, startOneRouter } from "./app";
 import { devBanner, devConfigDefaults, startDev } from "./dev";
-import { localAdminPath } from "./local-admin";
+import type { Erasure } from "./erase-contact";
+import { callLocalAdmin, LocalAdminRefusal } from "./local-admin";
+import { keysInDataFolder, resolveMasterKeys, type Rotation } from "./master-key";
+import { operations } from "./operations";
 
 const usage = `Usage: onerouter <command>
 
@@ -16,6 +27,14 @@ Commands:
   migrate                        apply database migrations and exit
   keys create --env test|live    create an API key; the key is the last line printed
         [--name NAME]
+  master-key rotate              re-seal every tenant data key and webhook secret under the
+                                 current master key (embedded: under a new one), while serving
+  erase-contact --email ADDRESS  erase a person's contact data from payments, messages and
+        | --phone +E164          events; amounts, statuses and ids stay
+        [--tenant ID]            (default: the default tenant)
+
+With an embedded data folder, these commands go through the server that
+holds the folder, if one runs.
 
 Configuration comes from environment variables; see the README.`;
 
@@ -40,6 +59,10 @@ async function main(argv: string[]): Promise<number> {
       return migrate(config);
     case "keys":
       return keys(config, rest);
+    case "master-key":
+      return masterKey(config, rest);
+    case "erase-contact":
+      return eraseContactCommand(config, rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -80,14 +103,17 @@ async function untilSignalled(logger: ReturnType<typeof createLogger>): Promise<
 }
 
 async function migrate(config: Config): Promise<number> {
-  const db = openConfiguredDatabase(config);
-  try {
-    const applied = await db.migrate(allMigrations);
-    console.log(applied.length ? `applied: ${applied.join(", ")}` : "database is up to date");
-    return 0;
-  } finally {
-    await db.close();
-  }
+  const answer = await throughServerOrLocked(config, "migrate", "migrate", {}, async () => {
+    const db = openConfiguredDatabase(config);
+    try {
+      return { applied: await db.migrate(allMigrations) };
+    } finally {
+      await db.close();
+    }
+  });
+  const { applied } = answer as { applied: string[] };
+  console.log(applied.length ? `applied: ${applied.join(", ")}` : "database is up to date");
+  return 0;
 }
 
 async function keys(config: Config, args: string[]): Promise<number> {
@@ -95,54 +121,110 @@ async function keys(config: Config, args: string[]): Promise<number> {
   if (sub !== "create") throw new UsageError('the keys command takes "create"');
   const { values } = parseArgs({ args: flags, options: { env: { type: "string" }, name: { type: "string" } } });
   if (values.env !== "test" && values.env !== "live") throw new UsageError("--env must be test or live");
-  const name = values.name ?? `CLI ${values.env} key`;
-
-  const running = runningEmbeddedServer(config);
-  if (running) {
-    const res = await fetch(`http://127.0.0.1:${running.port}${localAdminPath}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-onerouter-local-token": running.localToken },
-      body: JSON.stringify({ env: values.env, name }),
-    });
-    if (!res.ok) throw new Error(`the running server refused to create a key (HTTP ${res.status})`);
-    const { secret } = (await res.json()) as { secret: string };
-    printKey(values.env, secret);
-    return 0;
-  }
-  const db = openConfiguredDatabase(config);
-  try {
-    await db.migrate(allMigrations);
-    const { tenant } = await ensureDefaultTenant(db.knex);
-    const { secret } = await createApiKey(db.knex, {
-      tenantId: tenant.id,
-      environment: values.env === "live" ? Environment.LIVE : Environment.TEST,
-      name,
-      createdBy: "cli",
-    });
-    printKey(values.env, secret);
-    return 0;
-  } finally {
-    await db.close();
-  }
-}
-
-function printKey(env: string, secret: string) {
-  console.log(`Created a ${env} API key. It is shown once; keep it somewhere safe.`);
+  const { secret } = (await runOperation(config, "keys create", "api-keys", { env: values.env, name: values.name })) as { secret: string };
+  console.log(`Created a ${values.env} API key. It is shown once; keep it somewhere safe.`);
   console.log(secret);
+  return 0;
 }
 
-function runningEmbeddedServer(config: Config): { port: number; localToken: string } | undefined {
-  if (config.databaseUrl) return undefined;
-  const file = path.join(config.dataDir, "server.json");
-  if (!existsSync(file)) return undefined;
-  const info = JSON.parse(readFileSync(file, "utf8")) as { pid?: number; port?: number; localToken?: string };
-  if (!info.pid || !info.port || !info.localToken) return undefined;
-  try {
-    process.kill(info.pid, 0);
-  } catch {
-    return undefined;
+async function masterKey(config: Config, args: string[]): Promise<number> {
+  if (args[0] !== "rotate" || args.length > 1) throw new UsageError('the master-key command takes "rotate"');
+  const rotation = (await runOperation(config, "master-key rotate", "master-key/rotate", {})) as Rotation;
+  console.log(
+    `Every tenant data key (${rotation.tenantDataKeys} re-wrapped) and webhook secret (${rotation.webhookSecrets} endpoints re-sealed) ` +
+      `is now sealed under master key ${rotation.keyId}.`,
+  );
+  if (rotation.retiredKeyIds.length > 0 && !keysInDataFolder(config)) {
+    console.log(`Nothing is sealed under ${rotation.retiredKeyIds.join(", ")} any more: remove them from ONEROUTER_PREVIOUS_MASTER_KEYS.`);
   }
-  return { port: info.port, localToken: info.localToken };
+  return 0;
+}
+
+async function eraseContactCommand(config: Config, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { email: { type: "string" }, phone: { type: "string" }, tenant: { type: "string" } } });
+  const erasure = (await runOperation(config, "erase-contact", "erase-contact", values)) as Erasure;
+  const both = (counts: Record<string, number>) => `${counts.test} test, ${counts.live} live`;
+  console.log(
+    `Erased: ${both(erasure.payments)} payments, ${both(erasure.messages)} messages, ${erasure.events} events, ` +
+      `${erasure.idempotentResponses} stored answers. Amounts, statuses and ids are kept.`,
+  );
+  return 0;
+}
+
+// Runs one of the maintenance operations (operations.ts): through the
+// embedded server when one holds the data folder, else here.
+async function runOperation(config: Config, command: string, action: string, args: Record<string, unknown>): Promise<unknown> {
+  return throughServerOrLocked(config, command, action, args, async () => {
+    const db = openConfiguredDatabase(config);
+    try {
+      await db.migrate(allMigrations);
+      const { tenant } = await ensureDefaultTenant(db.knex);
+      const run = operations({
+        knex: db.knex,
+        config,
+        defaultTenantId: tenant.id,
+        masterKeys: resolveMasterKeys(config),
+        migrate: () => db.migrate(allMigrations),
+      })[action]!;
+      try {
+        return await run(args);
+      } catch (err) {
+        if (err instanceof LocalAdminRefusal) throw new UsageError(err.message);
+        throw err;
+      }
+    } finally {
+      await db.close();
+    }
+  });
+}
+
+// Postgres serves any number of processes. An embedded data folder serves
+// one: if a server holds it, the server runs the action; if anything else
+// does, the command is refused; otherwise this process takes the folder.
+async function throughServerOrLocked(
+  config: Config,
+  command: string,
+  action: string,
+  args: Record<string, unknown>,
+  here: () => Promise<unknown>,
+): Promise<unknown> {
+  if (config.databaseUrl) return here();
+  let lock;
+  try {
+    lock = lockDataFolder(config.dataDir, command);
+  } catch (err) {
+    if (!(err instanceof DataFolderBusyError)) throw err;
+    const server = await runningServer(config, err.holder);
+    if (!server) throw err;
+    return callLocalAdmin(server, action, args);
+  }
+  try {
+    return await here();
+  } finally {
+    lock.release();
+  }
+}
+
+// The embedded server holding the folder, waiting for it to listen if it is starting.
+async function runningServer(config: Config, holder: DataFolderHolder): Promise<{ port: number; localToken: string } | undefined> {
+  if (holder.command !== "server") return undefined;
+  const file = path.join(config.dataDir, "server.json");
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const info = readRunFile(file);
+    if (info.pid === holder.pid && info.port && info.localToken) return { port: info.port, localToken: info.localToken };
+    if (Date.now() > deadline || !dataFolderHolder(config.dataDir)) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+function readRunFile(file: string): { pid?: number; port?: number; localToken?: string } {
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as { pid?: number; port?: number; localToken?: string };
+  } catch {
+    // Not written yet, or being written.
+    return {};
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -151,6 +233,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof ConfigError) {
       console.error(`onerouter: invalid configuration: ${err.message}`);
       process.exit(78);
+    }
+    if (err instanceof DataFolderBusyError) {
+      console.error(`onerouter: ${err.message}`);
+      process.exit(75);
     }
     if (err instanceof UsageError) {
       console.error(`onerouter: ${err.message}\n\n${usage}`);

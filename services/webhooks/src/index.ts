@@ -1,4 +1,4 @@
-import type { Config, EventStream, Knex, Logger, Migration } from "@onerouter/core";
+import type { Config, EventStream, Knex, Logger, MasterKeyring, Migration } from "@onerouter/core";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/worker";
 import { webhookMigrations } from "./migrations";
 import { OutboxRetention } from "./retention";
@@ -11,6 +11,7 @@ import { OutboxRelay } from "./transport/outbox-relay";
 export { webhookMigrations } from "./migrations";
 export { DeliveryWorker, createDeliveryWorker } from "./delivery/worker";
 export { OutboxRetention } from "./retention";
+export { resealEndpointSecrets } from "./secrets";
 export { createFanOut, fanOut, type DeliveryWaker, type EventHandler, type FeedEvent } from "./transport/fanout";
 export type { EventFeed } from "./transport/feed";
 export { JetStreamFeed } from "./transport/jetstream-feed";
@@ -20,7 +21,7 @@ export { OutboxRelay } from "./transport/outbox-relay";
 export interface WebhooksOptions {
   knex: Knex;
   // Opens endpoint signing secrets.
-  masterKey: Buffer;
+  masterKeys: MasterKeyring;
   config: Config;
   // Given in mesh mode: events travel outbox → relay → JetStream → feed.
   // Without it the feed reads the outbox table itself.
@@ -40,7 +41,7 @@ export interface Webhooks {
 // worker that delivers them, and the retention job that prunes old events.
 export function createWebhooks(options: WebhooksOptions): Webhooks {
   const { knex, config, eventStream, logger } = options;
-  const worker = createDeliveryWorker({ knex, masterKey: options.masterKey, logger, config: config.webhookDelivery });
+  const worker = createDeliveryWorker({ knex, masterKeys: options.masterKeys, logger, config: config.webhookDelivery });
   const relay = eventStream && new OutboxRelay(knex, eventStream, logger);
   const feed: EventFeed = eventStream ? new JetStreamFeed(knex, eventStream, logger) : new OutboxFeed(knex, logger);
   const retention = new OutboxRetention(knex, logger, {

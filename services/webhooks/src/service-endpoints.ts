@@ -39,7 +39,7 @@ const defaultOverlapMs = 24 * hourMs;
 const maxOverlapMs = 7 * 24 * hourMs;
 
 export function endpointMethods(deps: WebhookServiceDeps): EndpointMethods {
-  const { knex, masterKey } = deps;
+  const { knex, masterKeys } = deps;
   const allowedCidrs = deps.allowedCidrs ?? [];
 
   return {
@@ -60,7 +60,7 @@ export function endpointMethods(deps: WebhookServiceDeps): EndpointMethods {
           description,
           event_types: JSON.stringify(eventTypes),
           metadata: JSON.stringify(metadata),
-          secrets: JSON.stringify([sealSecret(masterKey, id, secret)]),
+          secrets: JSON.stringify([sealSecret(masterKeys, id, secret)]),
           created_at: now,
           updated_at: now,
         })
@@ -146,7 +146,7 @@ export function endpointMethods(deps: WebhookServiceDeps): EndpointMethods {
         // Newest first: the current secret leads. It keeps signing until the
         // overlap ends; anything older stops now.
         const [current] = fromJson<StoredSecret[]>(existing.secrets);
-        const secrets = [sealSecret(masterKey, id, secret)];
+        const secrets = [sealSecret(masterKeys, id, secret)];
         if (current) secrets.push({ ...current, expires_at: previousExpiresAt.toISOString() });
         const [updated] = (await trx("webhook_endpoints")
           .where({ ...scope, id })

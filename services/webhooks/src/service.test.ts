@@ -10,9 +10,8 @@ import { createTenant } from "@onerouter/admin/tenants";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { DeliveryStatus, EndpointStatus, WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { appendEvent, newId } from "@onerouter/core";
+import { appendEvent, newId, type MasterKeyring } from "@onerouter/core";
 import { describeEachEngine } from "@onerouter/core/db/testing";
-import { resolveMasterKey } from "@onerouter/server/app";
 import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { activeSecrets, type StoredSecret } from "./secrets";
 
@@ -47,7 +46,7 @@ describeEachEngine("WebhookService", (engine) => {
   let receiver: http.Server;
   const received: { headers: Record<string, string>; body: string }[] = [];
   let receiverUrl: string;
-  let masterKey: Buffer;
+  let masterKeys: MasterKeyring;
   let client: WebhookClient;
 
   beforeAll(async () => {
@@ -62,7 +61,7 @@ describeEachEngine("WebhookService", (engine) => {
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     app = await startTestOneRouter({ engine, env: { ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" } });
-    masterKey = resolveMasterKey(app.config);
+    masterKeys = app.masterKeys;
     client = clientFor((await app.createKey()).secret);
   });
   afterAll(async () => {
@@ -190,7 +189,7 @@ describeEachEngine("WebhookService", (engine) => {
 
     const row = await endpointRow(endpoint!.id);
     expect(JSON.stringify(row)).not.toContain(secret.slice(6));
-    expect(activeSecrets(masterKey, endpoint!.id, json<StoredSecret[]>(row.secrets))).toEqual([secret]);
+    expect(activeSecrets(masterKeys, endpoint!.id, json<StoredSecret[]>(row.secrets))).toEqual([secret]);
   });
 
   it("rejects endpoint settings it cannot use, naming the field", async () => {
@@ -336,7 +335,7 @@ describeEachEngine("WebhookService", (engine) => {
   it("rotates the secret, keeping the previous one until the overlap ends", async () => {
     const endpoint = await createEndpoint();
     const secretsNow = async (at = new Date()) =>
-      activeSecrets(masterKey, endpoint.id, json<StoredSecret[]>((await endpointRow(endpoint.id)).secrets), at);
+      activeSecrets(masterKeys, endpoint.id, json<StoredSecret[]>((await endpointRow(endpoint.id)).secrets), at);
 
     const before = Date.now();
     const rotated = await client.rotateEndpointSecret({ id: endpoint.id, overlap: { seconds: 3600n } });

@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import type { Knex } from "@onerouter/core";
+import type { Knex, MasterKeyring } from "@onerouter/core";
 import type { DeliveryWorker } from "./delivery/worker";
 import { deliveryMethods } from "./service-deliveries";
 import { endpointMethods } from "./service-endpoints";
@@ -9,7 +9,7 @@ import { eventMethods } from "./service-events";
 export interface WebhookServiceDeps {
   knex: Knex;
   // Seals endpoint signing secrets at rest.
-  masterKey: Buffer;
+  masterKeys: MasterKeyring;
   // Private ranges endpoints may point at anyway (ONEROUTER_WEBHOOK_ALLOWED_CIDRS).
   allowedCidrs?: readonly string[];
   // How far back RecoverEndpoint reaches: events are pruned after this (default 30).

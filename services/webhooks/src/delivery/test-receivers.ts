@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { appendEvent, newId, type Knex } from "@onerouter/core";
+import { appendEvent, newId, type Knex, type MasterKeyring } from "@onerouter/core";
 import { newEndpointSecret, sealSecret } from "../secrets";
 
 // What the delivery tests deliver to and deliver from: webhook receivers on
@@ -91,14 +91,14 @@ export async function insertTenant(knex: Knex): Promise<string> {
 // in (or past) their overlap window.
 export async function insertEndpoint(
   knex: Knex,
-  masterKey: Buffer,
+  masterKeys: MasterKeyring,
   input: { tenantId: string; url: string; environment?: "test" | "live"; previousSecrets?: { secret: string; expiresAt: Date }[] },
 ): Promise<{ id: string; secret: string }> {
   const id = newId("we");
   const secret = newEndpointSecret();
   const secrets = [
-    sealSecret(masterKey, id, secret),
-    ...(input.previousSecrets ?? []).map((p) => sealSecret(masterKey, id, p.secret, p.expiresAt)),
+    sealSecret(masterKeys, id, secret),
+    ...(input.previousSecrets ?? []).map((p) => sealSecret(masterKeys, id, p.secret, p.expiresAt)),
   ];
   await knex("webhook_endpoints").insert({
     id,

@@ -4,6 +4,7 @@ import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb
 import {
   coreMigrations,
   createLogger,
+  MasterKeyring,
   openDatabase,
   sharedMigrations,
   type Database,
@@ -30,14 +31,14 @@ import {
 import { DeliveryWorker, webhookUserAgent, type DeliveryAttemptRow, type DeliveryWorkerOptions } from "./worker";
 
 const migrations = [...coreMigrations, ...sharedMigrations, ...webhookMigrations];
-const masterKey = randomBytes(32);
+const masterKeys = new MasterKeyring(randomBytes(32));
 const logger = createLogger("silent");
 const loopback = ["127.0.0.0/8"];
 
 function newWorker(knex: Knex, overrides: Partial<DeliveryWorkerOptions> = {}): DeliveryWorker {
   return new DeliveryWorker({
     knex,
-    masterKey,
+    masterKeys,
     logger,
     httpClient: new WebhookHttpClient({ allowedCidrs: loopback, timeoutMs: 5000 }),
     schedule: new RetrySchedule({ delaysMs: [0, 50, 50, 50] }),
@@ -66,7 +67,7 @@ describeEachEngine("DeliveryWorker", (engine) => {
     return started;
   };
   const endpoint = (url: string, extra: Partial<Parameters<typeof insertEndpoint>[2]> = {}) =>
-    insertEndpoint(db.knex, masterKey, { tenantId, url, ...extra });
+    insertEndpoint(db.knex, masterKeys, { tenantId, url, ...extra });
   const delivery = (endpointId: string) => insertDelivery(db.knex, { tenantId, endpointId });
   const deliveryRow = (id: string) =>
     db.knex("webhook_deliveries").where({ id }).first<{ status: string; attempt_count: number } | undefined>();
@@ -368,7 +369,7 @@ describe.skipIf(!postgresAvailable())("DeliveryWorkers in two processes on one P
       const expected: string[] = [];
       for (let e = 0; e < 4; e++) {
         const path = `/hooks/${e}`;
-        const { id: endpointId } = await insertEndpoint(first.knex, masterKey, { tenantId, url: `${hooks.url}/${e}` });
+        const { id: endpointId } = await insertEndpoint(first.knex, masterKeys, { tenantId, url: `${hooks.url}/${e}` });
         for (let i = 0; i < 50; i++) {
           const { eventId } = await insertDelivery(first.knex, { tenantId, endpointId });
           expected.push(`${path} ${eventId}`);

@@ -1,6 +1,6 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { appendEvent, environmentFromName, newId, type Config, type Knex, type Logger } from "@onerouter/core";
+import { appendEvent, environmentFromName, newId, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
 import { activeSecrets, type StoredSecret } from "../secrets";
 import { signStandardWebhook } from "../signing";
 import { WebhookHttpClient, type EndpointEnvironment, type WebhookPostResult } from "./http-client";
@@ -19,7 +19,7 @@ import { RetrySchedule, type AttemptVerdict } from "./schedule";
 
 export interface DeliveryWorkerOptions {
   knex: Knex;
-  masterKey: Buffer;
+  masterKeys: MasterKeyring;
   httpClient: WebhookHttpClient;
   schedule: RetrySchedule;
   logger: Logger;
@@ -247,7 +247,7 @@ export class DeliveryWorker {
     const startedAt = this.now();
     const event = fromBinary(EventSchema, job.payload);
     const body = toJsonString(EventSchema, event);
-    const secrets = activeSecrets(this.options.masterKey, job.endpoint_id, parseJson(job.secrets), startedAt);
+    const secrets = activeSecrets(this.options.masterKeys, job.endpoint_id, parseJson(job.secrets), startedAt);
     const result = await this.options.httpClient.post({
       url: job.url,
       environment: job.environment,
@@ -355,14 +355,14 @@ export class DeliveryWorker {
 // The worker as the configuration describes it.
 export function createDeliveryWorker(deps: {
   knex: Knex;
-  masterKey: Buffer;
+  masterKeys: MasterKeyring;
   logger: Logger;
   config: Config["webhookDelivery"];
 }): DeliveryWorker {
   const { config } = deps;
   return new DeliveryWorker({
     knex: deps.knex,
-    masterKey: deps.masterKey,
+    masterKeys: deps.masterKeys,
     logger: deps.logger,
     httpClient: new WebhookHttpClient({ allowedCidrs: config.allowedCidrs, timeoutMs: config.timeoutMs }),
     schedule: new RetrySchedule({ delaysMs: config.retryScheduleMs, scale: config.retryScale }),

@@ -1,4 +1,4 @@
-import { connectEventStream, createLogger, loadConfig, openDatabase } from "@onerouter/core";
+import { MasterKeyring, connectEventStream, createLogger, loadConfig, openDatabase } from "@onerouter/core";
 import { createWebhooks } from "../../index";
 
 // The webhooks room alone in a process of its own, configured like the
@@ -11,7 +11,7 @@ if (!config.databaseUrl || !config.masterKey) throw new Error("set DATABASE_URL 
 const logger = createLogger(config.logLevel, "webhooks-dispatcher");
 const db = openDatabase({ databaseUrl: config.databaseUrl });
 const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
-const webhooks = createWebhooks({ knex: db.knex, masterKey: config.masterKey, config, eventStream, logger });
+const webhooks = createWebhooks({ knex: db.knex, masterKeys: new MasterKeyring(config.masterKey, config.previousMasterKeys), config, eventStream, logger });
 await webhooks.start();
 process.stdout.write("ready\n");
 

@@ -3,6 +3,7 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import {
   appendEvent,
   coreMigrations,
+  MasterKeyring,
   newId,
   sharedMigrations,
   type Database,
@@ -41,7 +42,7 @@ export async function addEndpoint(
     url: input.url ?? "https://hooks.example.com/onerouter",
     event_types: JSON.stringify(input.eventTypes ?? []),
     status: input.status ?? "enabled",
-    secrets: JSON.stringify([sealSecret(testMasterKey, id, newEndpointSecret())]),
+    secrets: JSON.stringify([sealSecret(new MasterKeyring(testMasterKey), id, newEndpointSecret())]),
   });
   return id;
 }
