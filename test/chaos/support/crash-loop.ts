@@ -23,6 +23,9 @@ export interface CrashLoopOptions<A> {
   answersBeforeKill: [number, number];
   // After the last restart, how long keys may take to get their answer.
   settleTimeoutMs: number;
+  // The whole run ends within this, so its figures are recorded even on a
+  // machine too loaded to finish every crash round.
+  budgetMs: number;
   // One call with the key as its Idempotency-Key; throws what the call threw.
   call(key: string): Promise<A>;
 }
@@ -40,6 +43,8 @@ export interface CrashLoopResult<A> {
   longestSettleMs: number;
   // Answers of IDEMPOTENCY_KEY_IN_USE seen on retries.
   inUseAnswers: number;
+  // Kills made.
+  crashes: number;
 }
 
 // Not an answer yet: the product was down, or still held the key.
@@ -63,6 +68,7 @@ export async function runCrashLoop<A>(options: CrashLoopOptions<A>): Promise<Cra
     unanswered: [],
     longestSettleMs: 0,
     inUseAnswers: 0,
+    crashes: 0,
   };
   // Keys to retry, each not before its time.
   const pending = new Map<string, number>();
@@ -100,7 +106,11 @@ export async function runCrashLoop<A>(options: CrashLoopOptions<A>): Promise<Cra
     }
   };
 
+  const budgetEnd = Date.now() + options.budgetMs;
   for (let crash = 0; crash < options.crashes; crash++) {
+    // Keep enough of the budget for the keys to settle.
+    if (Date.now() + options.settleTimeoutMs > budgetEnd) break;
+    result.crashes++;
     await options.product.start();
     let running = true;
     const workers = Array.from({ length: options.concurrency }, async () => {
@@ -111,7 +121,7 @@ export async function runCrashLoop<A>(options: CrashLoopOptions<A>): Promise<Cra
     });
     const [min, max] = options.answersBeforeKill;
     const target = result.answers.size + min + Math.floor(Math.random() * (max - min));
-    const giveUp = Date.now() + 120_000;
+    const giveUp = Math.min(Date.now() + 120_000, budgetEnd - options.settleTimeoutMs);
     while (result.answers.size < target && Date.now() < giveUp) await sleep(20);
     running = false;
     for (const key of inFlight) result.interrupted.add(key);
@@ -121,7 +131,7 @@ export async function runCrashLoop<A>(options: CrashLoopOptions<A>): Promise<Cra
 
   await options.product.start();
   const settleStarted = Date.now();
-  const deadline = settleStarted + options.settleTimeoutMs;
+  const deadline = Math.min(settleStarted + options.settleTimeoutMs, budgetEnd);
   const settlers = Array.from({ length: options.concurrency }, async () => {
     while (Date.now() < deadline && (pending.size > 0 || inFlight.size > 0)) {
       const key = nextKey(false);
