@@ -49,6 +49,10 @@ describe("isDatabaseUnavailable", () => {
     }
   });
 
+  it("recognizes a lost connection behind the query knex puts in front of the message", () => {
+    expect(isDatabaseUnavailable(new Error('select * from "api_keys" - Connection terminated unexpectedly'))).toBe(true);
+  });
+
   it("leaves other errors alone", () => {
     expect(isDatabaseUnavailable(new Error("duplicate key value violates unique constraint"))).toBe(false);
     expect(isDatabaseUnavailable("ECONNREFUSED")).toBe(false);
