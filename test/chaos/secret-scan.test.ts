@@ -98,5 +98,5 @@ describe("secrets in trace-level logs", () => {
     expect(receiver.verified.size, "webhook deliveries made").toBeGreaterThanOrEqual(10);
     expect(lines).toBeGreaterThan(0);
     expect(found).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });
