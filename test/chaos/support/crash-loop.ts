@@ -74,7 +74,14 @@ export async function runCrashLoop<A>(options: CrashLoopOptions<A>): Promise<Cra
   const pending = new Map<string, number>();
   const inFlight = new Set<string>();
 
+  // Between kills only fresh keys are sent, so each kill cuts calls not cut
+  // before; every cut key is retried once the product is up for good.
   const nextKey = (fresh: boolean): string | undefined => {
+    if (fresh) {
+      const key = `chaos-${randomBytes(8).toString("hex")}`;
+      result.keys.push(key);
+      return key;
+    }
     const now = Date.now();
     for (const [key, notBefore] of pending) {
       if (notBefore <= now) {
@@ -82,10 +89,7 @@ export async function runCrashLoop<A>(options: CrashLoopOptions<A>): Promise<Cra
         return key;
       }
     }
-    if (!fresh) return undefined;
-    const key = `chaos-${randomBytes(8).toString("hex")}`;
-    result.keys.push(key);
-    return key;
+    return undefined;
   };
 
   const attempt = async (key: string) => {
