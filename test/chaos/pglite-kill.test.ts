@@ -48,7 +48,7 @@ describe("the embedded database killed mid-write", () => {
 
     // Rounds stop early on a machine too loaded to fit them, so the figures are still recorded.
     let kills = 0;
-    for (let crash = 0; crash < crashes && Date.now() - started < 150_000; crash++) {
+    for (let crash = 0; crash < crashes && Date.now() - started < 180_000; crash++) {
       kills++;
       let writing = true;
       const writers = Array.from({ length: 8 }, async () => {
@@ -61,7 +61,10 @@ describe("the embedded database killed mid-write", () => {
           }
         }
       });
-      await sleep(1500 + Math.random() * 2500);
+      // Killed once writes flow, at a random point: after 10 to 30 more acknowledgements.
+      const target = acknowledged.size + 10 + Math.floor(Math.random() * 20);
+      const giveUp = Date.now() + 60_000;
+      while (acknowledged.size < target && Date.now() < giveUp) await sleep(20);
       writing = false;
       await killHard(product.child);
       await Promise.all(writers);
