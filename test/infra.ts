@@ -52,7 +52,14 @@ function asPostgresUser(command: string, args: string[]): [string, string[]] {
   return [command, args];
 }
 
-export async function startPostgres(): Promise<StartedServer | undefined> {
+export interface PostgresServer extends StartedServer {
+  // Stops the server at once (as a crash would), keeping its data.
+  halt(): Promise<void>;
+  // Starts it again on the same port and data.
+  resume(): Promise<void>;
+}
+
+export async function startPostgres(): Promise<PostgresServer | undefined> {
   const bin = findPostgresBin();
   if (!bin) return undefined;
   const dir = mkdtempSync(path.join(os.tmpdir(), "onerouter-pg-"));
@@ -68,13 +75,21 @@ export async function startPostgres(): Promise<StartedServer | undefined> {
   };
   const data = path.join(dir, "data");
   run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
-  run("pg_ctl", [
-    "-D", data, "-l", path.join(dir, "log"), "-w",
-    "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
-    "start",
-  ]);
+  const start = () =>
+    run("pg_ctl", [
+      "-D", data, "-l", path.join(dir, "log"), "-w",
+      "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      "start",
+    ]);
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async halt() {
+      run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+    },
+    async resume() {
+      start();
+    },
     async stop() {
       try {
         run("pg_ctl", ["-D", data, "-m", "immediate", "stop"]);

@@ -7,6 +7,7 @@ import {
   ErrorInfoSchema,
   RetryInfoSchema,
 } from "@onerouter/client/gen/google/rpc/error_details_pb";
+import { isDatabaseUnavailable } from "./db/unavailable";
 
 // Every error OneRouter returns is a ConnectError carrying a
 // google.rpc.ErrorInfo: an UPPER_SNAKE reason callers can switch on, the
@@ -85,9 +86,17 @@ export function hasErrorInfo(err: ConnectError): boolean {
 }
 
 // Gives an error that lacks ErrorInfo one (errors raised by the framework or a
-// library), and turns anything that is not a ConnectError into INTERNAL
-// without leaking its message or stack.
+// library), turns a database that cannot be reached into UNAVAILABLE (worth a
+// retry), and anything else that is not a ConnectError into INTERNAL, without
+// leaking its message or stack.
 export function normalizeError(err: unknown): { error: ConnectError; internal: boolean } {
+  const answered = err instanceof ConnectError && hasErrorInfo(err);
+  if (!answered && isDatabaseUnavailable(err)) {
+    return {
+      error: apiError(Code.Unavailable, "DATABASE_UNAVAILABLE", "the database is unavailable; retry with the same Idempotency-Key"),
+      internal: true,
+    };
+  }
   if (err instanceof ConnectError) {
     if (hasErrorInfo(err)) return { error: err, internal: false };
     const reason = reasonByCode[err.code] ?? "INTERNAL";
