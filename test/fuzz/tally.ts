@@ -12,6 +12,7 @@ export class Tally {
   http5xx = 0;
   internal = 0;
   unanswered = 0;
+  notImplemented = 0;
   // Answers that are typed but not what the protocol's convention says.
   misclassified = 0;
   readonly samples: string[] = [];
@@ -24,7 +25,10 @@ export class Tally {
       this.unanswered += 1;
       return this.sample(`${label}: no answer (${outcome.message})`);
     }
-    if (outcome.httpStatus >= 500) {
+    if (outcome.httpStatus === 501 && outcome.code === Code.Unimplemented && outcome.reason === "NOT_IMPLEMENTED") {
+      // A method not built yet answers UNIMPLEMENTED, which Connect sends as 501.
+      this.notImplemented += 1;
+    } else if (outcome.httpStatus >= 500) {
       this.http5xx += 1;
       this.sample(`${label}: HTTP ${outcome.httpStatus} ${outcome.message ?? ""}`);
     }
@@ -57,7 +61,7 @@ export class Tally {
     const percent = this.errors === 0 ? 100 : (100 * this.typedErrors) / this.errors;
     const rows: ReliabilityRow[] = [
       { check: `${what}: answered`, tried: this.requests, expected: "0 without an answer", found: `${this.unanswered} without an answer`, ok: this.unanswered === 0 },
-      { check: `${what}: no server errors`, tried: this.requests, expected: "0 HTTP 5xx", found: `${this.http5xx} HTTP 5xx`, ok: this.http5xx === 0 },
+      { check: `${what}: no server errors`, tried: this.requests, expected: "0 HTTP 5xx (besides UNIMPLEMENTED)", found: `${this.http5xx} HTTP 5xx`, ok: this.http5xx === 0 },
       { check: `${what}: no INTERNAL/UNKNOWN`, tried: this.requests, expected: "0 INTERNAL or UNKNOWN", found: `${this.internal} INTERNAL or UNKNOWN`, ok: this.internal === 0 },
       {
         check: `${what}: errors carry ErrorInfo`,
@@ -67,6 +71,15 @@ export class Tally {
         ok: this.typedErrors === this.errors,
       },
     ];
+    if (this.notImplemented > 0) {
+      rows.push({
+        check: `${what}: methods not built yet`,
+        tried: this.notImplemented,
+        expected: "UNIMPLEMENTED (Connect's HTTP 501), reason NOT_IMPLEMENTED",
+        found: `${this.notImplemented} UNIMPLEMENTED`,
+        ok: true,
+      });
+    }
     if (options.classified) {
       rows.push({
         check: `${what}: code and reason as documented`,

@@ -214,7 +214,9 @@ describe("fuzz: inbound webhooks", () => {
         const method = rng.chance(0.95) ? "POST" : "GET";
         const oversize = method === "POST" && rng.chance(0.03);
         const request: RawRequest = {
-          httpVersion: rng.chance(0.5) ? "h1" : "h2",
+          // Over h2 the unread rest of a refused oversize body counts against the
+          // client's whole session, so oversize bodies go over HTTP/1.1.
+          httpVersion: oversize || rng.chance(0.5) ? "h1" : "h2",
           method,
           path,
           headers: { "content-type": "application/json", ...Object.fromEntries(Object.entries(forged.headers).filter(([, v]) => /^[\t\x20-\x7e]*$/.test(v))) },
@@ -268,5 +270,5 @@ describe("fuzz: inbound webhooks", () => {
     const report = `seed ${seed}:\n${samples.join("\n")}`;
     expect(counts.requests).toBeGreaterThanOrEqual(providers.length * perProvider);
     expect({ ...counts, requests: 0, changed }, report).toEqual({ requests: 0, http5xx: 0, accepted: 0, unanswered: 0, changed: [] });
-  });
+  }, 120_000);
 });

@@ -62,8 +62,8 @@ export interface RawResponse {
 }
 
 // Streaming answers are read this long before the call is cancelled.
-const streamWindowMs = 500;
-const requestTimeoutMs = 10_000;
+const streamWindowMs = 1500;
+const requestTimeoutMs = 20_000;
 
 export class Wire {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -71,8 +71,16 @@ export class Wire {
 
   constructor(private readonly baseUrl: string) {}
 
-  send(req: RawRequest): Promise<RawResponse> {
-    return req.httpVersion === "h1" ? this.sendH1(req) : this.sendH2(req);
+  async send(req: RawRequest): Promise<RawResponse> {
+    if (req.httpVersion === "h2") return this.sendH2(req);
+    try {
+      return await this.sendH1(req);
+    } catch (err) {
+      // A kept-alive socket the server closed just as it was reused: Node's
+      // documented race, retried once on a fresh socket.
+      if ((err as { reusedSocket?: boolean }).reusedSocket) return this.sendH1(req);
+      throw err;
+    }
   }
 
   close(): void {
@@ -94,9 +102,10 @@ export class Wire {
       if (req.withLength) headers["content-length"] = String(req.body.length);
       const outgoing = http.request(new URL(req.path, this.baseUrl), { method: req.method ?? "POST", headers, agent: this.agent });
       const timer = setTimeout(() => outgoing.destroy(new Error(`no answer within ${requestTimeoutMs} ms`)), requestTimeoutMs);
-      outgoing.on("error", (err) => {
+      outgoing.on("error", (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(err);
+        const raced = outgoing.reusedSocket && (err.code === "ECONNRESET" || err.message === "socket hang up");
+        reject(Object.assign(err, { reusedSocket: raced }));
       });
       outgoing.on("response", (res) => {
         const chunks: Buffer[] = [];
@@ -127,7 +136,8 @@ export class Wire {
     return new Promise((resolve, reject) => {
       const headers: http2.OutgoingHttpHeaders = { ":method": req.method ?? "POST", ":path": req.path, ...req.headers };
       if (req.withLength) headers["content-length"] = String(req.body.length);
-      const stream = this.h2().request(headers);
+      // Node ends GET and DELETE streams at once unless told otherwise.
+      const stream = this.h2().request(headers, { endStream: false });
       const chunks: Buffer[] = [];
       let status = 0;
       let responseHeaders: Record<string, string> = {};
@@ -192,10 +202,10 @@ export function readOutcome(res: RawResponse): Outcome {
     for (const frame of frames(res.body)) {
       if (frame.flags & 0x80) trailerParse(frame.payload).forEach((v, k) => merged.set(k, v));
     }
-    return grpcOutcome(res.status, merged);
+    return grpcOutcome(res, merged);
   }
   if (type.startsWith("application/grpc")) {
-    return grpcOutcome(res.status, new Headers({ ...res.headers, ...res.trailers }));
+    return grpcOutcome(res, new Headers({ ...res.headers, ...res.trailers }));
   }
   if (type.startsWith("application/connect+")) {
     const end = frames(res.body).find((f) => f.flags & 0x02);
@@ -229,9 +239,13 @@ function connectErrorOutcome(httpStatus: number, error: unknown): Outcome {
   };
 }
 
-function grpcOutcome(httpStatus: number, headers: Headers): Outcome {
+function grpcOutcome(res: RawResponse, headers: Headers): Outcome {
+  const httpStatus = res.status;
   if (httpStatus !== 200) return untyped(httpStatus);
-  if (!headers.has("grpc-status")) return { httpStatus, code: Code.Unknown, errorInfo: false, message: "no grpc-status" };
+  if (!headers.has("grpc-status")) {
+    // A stream still open has not failed (yet).
+    return res.open ? { httpStatus, errorInfo: false } : { httpStatus, code: Code.Unknown, errorInfo: false, message: "no grpc-status" };
+  }
   const err = findTrailerError(headers);
   if (!err) return { httpStatus, errorInfo: false };
   const info = err.details.find((d) => "type" in d && d.type === "google.rpc.ErrorInfo");
