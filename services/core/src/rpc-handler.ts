@@ -5,7 +5,6 @@ import { createConnectRouter, createContextKey, type ConnectError, type ConnectR
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { apiError } from "./errors";
 import {
   bodyProblem,
   framingOf,
@@ -13,9 +12,9 @@ import {
   likelyFraming,
   methodNotFound,
   requestTooLarge,
+  routeNotFound,
   type Framing,
 } from "./rpc-request-check";
-import { Code } from "@connectrpc/connect";
 
 // Connect's Node adapter, plus what it lacks: every request that Connect
 // would refuse before any interceptor runs (bad media type, HTTP method,
@@ -173,16 +172,12 @@ function respecGrpcMessage(headers: Headers | undefined): void {
   headers.set("grpc-message", encodeGrpcMessage(message));
 }
 
-export function encodeGrpcMessage(message: string): string {
+function encodeGrpcMessage(message: string): string {
   let out = "";
   for (const byte of Buffer.from(message, "utf8")) {
     out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   return out;
-}
-
-function routeNotFound(path: string): ConnectError {
-  return apiError(Code.NotFound, "ROUTE_NOT_FOUND", `no route ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
 }
 
 // A Connect error body with the given HTTP status, for answers given before

@@ -89,6 +89,10 @@ export function methodNotFound(path: string): ConnectError {
   return apiError(Code.Unimplemented, "METHOD_NOT_FOUND", `no method ${path} on this server`, { method: path });
 }
 
+export function routeNotFound(path: string): ConnectError {
+  return apiError(Code.NotFound, "ROUTE_NOT_FOUND", `no route ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
+}
+
 // The problem with a request's HTTP method and headers, if any.
 export function headerProblem(
   httpMethod: string,
