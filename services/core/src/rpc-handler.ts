@@ -88,12 +88,18 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
 async function checkRequest(handler: UniversalHandler, uReq: UniversalServerRequest, limit: number): Promise<ConnectError | "aborted" | undefined> {
   const method = handler.method;
   const framing = framingOf(uReq.header.get("content-type") ?? "", method);
+  const streamsIn = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
   const problem = headerProblem(uReq.method, uReq.header, framing, method);
-  if (problem) return problem;
+  if (problem) {
+    // Read what was sent before answering, so an HTTP/1.1 client still
+    // writing its body sees the answer rather than a closed connection.
+    if (!streamsIn && (await readBody(uReq.body, limit)) === "aborted") return "aborted";
+    return problem;
+  }
   // A Connect GET carries its message in the query (only methods without side effects allow it).
   if (uReq.method === "GET" || !framing) return undefined;
   // Client and bidi streams are read message by message as the handler asks.
-  if (method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming") return undefined;
+  if (streamsIn) return undefined;
   const declared = uReq.header.get("content-length");
   if (declared !== null && Number(declared) > limit) return requestTooLarge(limit);
   const body = await readBody(uReq.body, limit);
