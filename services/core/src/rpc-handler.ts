@@ -61,13 +61,14 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
     const found = paths.get(path);
     const handler = found ?? carrier;
     if (!handler || (!found && !contentType.toLowerCase().startsWith("application/grpc"))) {
+      if ((await readBody(req as AsyncIterable<Uint8Array>, options.readMaxBytes)) === "aborted") return;
       return writeConnectError(res, 404, path.split("/").length === 3 ? methodNotFound(path) : routeNotFound(path));
     }
     // HTTP/1.0 may omit Host; Connect needs an authority to build the URL.
     req.headers.host ??= "localhost";
     const contextValues = options.contextValues(req);
     const uReq = universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, contextValues);
-    const problem = found ? await checkRequest(found, uReq, options.readMaxBytes) : methodNotFound(path);
+    const problem = found ? await checkRequest(found, uReq, options.readMaxBytes) : await afterBody(uReq, options.readMaxBytes, methodNotFound(path));
     if (problem === "aborted") return;
     if (problem) {
       contextValues.set(rejectedRequestKey, problem);
@@ -90,12 +91,7 @@ async function checkRequest(handler: UniversalHandler, uReq: UniversalServerRequ
   const framing = framingOf(uReq.header.get("content-type") ?? "", method);
   const streamsIn = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
   const problem = headerProblem(uReq.method, uReq.header, framing, method);
-  if (problem) {
-    // Read what was sent before answering, so an HTTP/1.1 client still
-    // writing its body sees the answer rather than a closed connection.
-    if (!streamsIn && (await readBody(uReq.body, limit)) === "aborted") return "aborted";
-    return problem;
-  }
+  if (problem) return streamsIn ? problem : afterBody(uReq, limit, problem);
   // A Connect GET carries its message in the query (only methods without side effects allow it).
   if (uReq.method === "GET" || !framing) return undefined;
   // Client and bidi streams are read message by message as the handler asks.
@@ -110,6 +106,12 @@ async function checkRequest(handler: UniversalHandler, uReq: UniversalServerRequ
   uReq.header.delete("content-length");
   uReq.body = once(body);
   return undefined;
+}
+
+// Reads what was sent before answering `problem`, so an HTTP/1.1 client
+// still writing its body sees the answer rather than a closed connection.
+async function afterBody(uReq: UniversalServerRequest, limit: number, problem: ConnectError): Promise<ConnectError | "aborted"> {
+  return (await readBody(uReq.body, limit)) === "aborted" ? "aborted" : problem;
 }
 
 // The whole body, undefined past `limit` bytes.
