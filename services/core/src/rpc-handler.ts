@@ -1,10 +1,12 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createConnectRouter, createContextKey, type ConnectError, type ConnectRouter, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, createConnectRouter, createContextKey, type ConnectRouter, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
+import { outgoing } from "./errors";
 import {
   bodyProblem,
   framingOf,
@@ -28,9 +30,36 @@ const rejectedRequestKey = createContextKey<ConnectError | undefined>(undefined,
 
 export const rejectBadRequests: Interceptor = (next) => async (req) => {
   const problem = req.contextValues.get(rejectedRequestKey);
-  if (problem !== undefined) throw problem;
-  return next(req);
+  if (problem !== undefined) throw bounded(problem);
+  try {
+    return await next(req);
+  } catch (err) {
+    throw err instanceof ConnectError ? bounded(err) : err;
+  }
 };
+
+// Error messages and ErrorInfo metadata echo what the caller sent (ids,
+// values); clipped, so that an answer's headers (gRPC trailers) stay within
+// what clients accept: grpc-js and Node refuse more than 16 KiB.
+const maxMessageChars = 1000;
+const maxMetadataChars = 200;
+
+function bounded(err: ConnectError): ConnectError {
+  const long = (text: string, max: number) => text.length > max;
+  const info = err.details.find((d) => "desc" in d && d.desc.typeName === ErrorInfoSchema.typeName) as
+    | { desc: typeof ErrorInfoSchema; value: { metadata?: Record<string, string> } }
+    | undefined;
+  const metadata = info?.value.metadata ?? {};
+  if (!long(err.rawMessage, maxMessageChars) && !Object.values(metadata).some((v) => long(v, maxMetadataChars))) return err;
+  const details = outgoing(err.details).map((d) =>
+    d === info ? { desc: ErrorInfoSchema, value: { ...info.value, metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, clip(v, maxMetadataChars)])) } } : d,
+  );
+  return new ConnectError(clip(err.rawMessage, maxMessageChars), err.code, err.metadata, details, err.cause);
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
 
 export interface RpcHandlerOptions {
   routes: (router: ConnectRouter) => void;

@@ -109,6 +109,13 @@ describeEachEngine("one port, every protocol", (engine) => {
     expect(decodeErrorInfo(err).info.metadata.field).toBe("page_size");
   });
 
+  it("keeps an error that echoes a huge value within what grpc-js accepts", async () => {
+    const id = `key_${"x".repeat(20_000)}`;
+    const err = (await unary(grpcClient, "RevokeApiKey", { id }, auth(key.secret)).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.NOT_FOUND);
+    expect(decodeErrorInfo(err).info.reason).toBe("RESOURCE_NOT_FOUND");
+  });
+
   it("answers an unknown method UNIMPLEMENTED with an ErrorInfo on gRPC and gRPC-Web", async () => {
     const err = (await new Promise<grpc.ServiceError>((resolve) =>
       grpcClient.makeUnaryRequest(
