@@ -17,7 +17,7 @@ export const errorDomain = "onerouter.dev";
 
 type OutgoingDetail = Extract<ConnectError["details"][number], { desc: unknown }>;
 
-function outgoing(details: ConnectError["details"]): OutgoingDetail[] {
+export function outgoing(details: ConnectError["details"]): OutgoingDetail[] {
   return details.filter((d): d is OutgoingDetail => "desc" in d);
 }
 

@@ -74,8 +74,9 @@ export function inboundWebhookRoutes(
       pathPrefix,
       async handler(req, res) {
         const path = (req.url ?? "/").split("?")[0] ?? "/";
-        const accountId = decodeURIComponent(path.slice(pathPrefix.length));
-        if (accountId === "" || accountId.includes("/")) return reply(res, 404, { error: "no such provider account" });
+        const accountId = accountIdOf(path.slice(pathPrefix.length));
+        if (accountId === undefined) return reply(res, 400, { error: "the account id in the path is not valid percent-encoding" });
+        if (!accountIdPattern.test(accountId)) return reply(res, 404, { error: "no such provider account" });
         if (req.method !== "POST") return reply(res, 405, { error: "webhooks are POSTed" });
         const rawBody = await readBody(req);
         if (!rawBody) return reply(res, 413, { error: `the body exceeds ${maxBodyBytes} bytes` });
@@ -116,6 +117,19 @@ export async function verifiedWebhook<T>(parse: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof ConnectorError && err.kind === "invalid_signature") throw new WebhookRejected(400, err.message);
     throw err;
+  }
+}
+
+// Account ids are generated (prefix, underscore, base32); anything else,
+// such as a slash or a NUL, names no account and never reaches the database.
+const accountIdPattern = /^[A-Za-z0-9_-]{1,100}$/;
+
+// undefined when the segment is not valid percent-encoding.
+function accountIdOf(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,29 +1,65 @@
 import type http from "node:http";
 import type http2 from "node:http2";
-import { fromBinary, fromJson, type DescMessage } from "@bufbuild/protobuf";
-import { Code, createConnectRouter, createContextKey, type ConnectRouter, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ConnectError, createConnectRouter, createContextKey, type ConnectRouter, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
-import { apiError } from "./errors";
+import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
+import { outgoing } from "./errors";
+import {
+  bodyProblem,
+  framingOf,
+  headerProblem,
+  likelyFraming,
+  methodNotFound,
+  requestTooLarge,
+  routeNotFound,
+  type Framing,
+} from "./rpc-request-check";
 
-// Connect's Node adapter, plus one thing it lacks: a unary request body that
-// does not decode is answered INVALID_ARGUMENT with an ErrorInfo on every
-// protocol. (Connect reports binary decode failures as INTERNAL, and before
-// any interceptor runs.) The body is decoded here first; when it is bad, the
-// handler gets an empty message and a flag that the first interceptor turns
-// into the error, so each protocol serializes it natively.
+// Connect's Node adapter, plus what it lacks: every request that Connect
+// would refuse before any interceptor runs (bad media type, HTTP method,
+// compression, timeout, size, envelope, body) is answered with a typed error
+// (ErrorInfo) in the caller's own protocol. The request is checked here
+// first; when it is bad, Connect gets a clean empty request instead and a
+// flag that the first interceptor turns into the error, so each protocol
+// serializes it natively (Connect JSON, gRPC trailers, gRPC-Web trailer frame).
 
-const malformedRequestKey = createContextKey<string | undefined>(undefined, { description: "decode error" });
+const rejectedRequestKey = createContextKey<ConnectError | undefined>(undefined, { description: "rejected request" });
 
-export const rejectMalformedRequests: Interceptor = (next) => async (req) => {
-  const problem = req.contextValues.get(malformedRequestKey);
-  if (problem !== undefined) {
-    throw apiError(Code.InvalidArgument, "MALFORMED_REQUEST", `request body is not a valid ${req.method.input.typeName}: ${problem}`, {
-      message_type: req.method.input.typeName,
-    });
+export const rejectBadRequests: Interceptor = (next) => async (req) => {
+  const problem = req.contextValues.get(rejectedRequestKey);
+  if (problem !== undefined) throw bounded(problem);
+  try {
+    return await next(req);
+  } catch (err) {
+    throw err instanceof ConnectError ? bounded(err) : err;
   }
-  return next(req);
 };
+
+// Error messages and ErrorInfo metadata echo what the caller sent (ids,
+// values); clipped, so that an answer's headers (gRPC trailers) stay within
+// what clients accept: grpc-js and Node refuse more than 16 KiB.
+const maxMessageChars = 1000;
+const maxMetadataChars = 200;
+
+function bounded(err: ConnectError): ConnectError {
+  const long = (text: string, max: number) => text.length > max;
+  const info = err.details.find((d) => "desc" in d && d.desc.typeName === ErrorInfoSchema.typeName) as
+    | { desc: typeof ErrorInfoSchema; value: { metadata?: Record<string, string> } }
+    | undefined;
+  const metadata = info?.value.metadata ?? {};
+  if (!long(err.rawMessage, maxMessageChars) && !Object.values(metadata).some((v) => long(v, maxMetadataChars))) return err;
+  const details = outgoing(err.details).map((d) =>
+    d === info ? { desc: ErrorInfoSchema, value: { ...info.value, metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, clip(v, maxMetadataChars)])) } } : d,
+  );
+  return new ConnectError(clip(err.rawMessage, maxMessageChars), err.code, err.metadata, details, err.cause);
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
 
 export interface RpcHandlerOptions {
   routes: (router: ConnectRouter) => void;
@@ -35,119 +71,164 @@ export interface RpcHandlerOptions {
 export type NodeHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
   res: http.ServerResponse | http2.Http2ServerResponse,
-) => Promise<boolean>;
+) => Promise<void>;
 
-// Returns false when no procedure matches, so the caller can answer 404.
+// Answers every request it is given: an unknown path is UNIMPLEMENTED in
+// gRPC and gRPC-Web, and a Connect 404 otherwise.
 export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
   const router = createConnectRouter({
-    interceptors: [rejectMalformedRequests, ...options.interceptors],
+    interceptors: [rejectBadRequests, ...options.interceptors],
     readMaxBytes: options.readMaxBytes,
   });
   options.routes(router);
   const paths = new Map(router.handlers.map((h) => [h.requestPath, h]));
+  // Any unary handler can carry an error for a path that has none.
+  const carrier = router.handlers.find((h) => h.method.methodKind === "unary");
   return async (req, res) => {
-    const handler = paths.get((req.url ?? "").split("?", 2)[0] ?? "");
-    if (!handler) return false;
+    const path = (req.url ?? "").split("?", 2)[0] ?? "";
+    const contentType = String(req.headers["content-type"] ?? "");
+    const found = paths.get(path);
+    const handler = found ?? carrier;
+    if (!handler || (!found && !contentType.toLowerCase().startsWith("application/grpc"))) {
+      if ((await readBody(req as AsyncIterable<Uint8Array>, options.readMaxBytes)) === "aborted") return;
+      return writeConnectError(res, 404, path.split("/").length === 3 ? methodNotFound(path) : routeNotFound(path));
+    }
+    // HTTP/1.0 may omit Host; Connect needs an authority to build the URL.
+    req.headers.host ??= "localhost";
     const contextValues = options.contextValues(req);
-    const uReq = universalRequestFromNodeRequest(
-      req as http.IncomingMessage,
-      res as http.ServerResponse,
-      undefined,
-      contextValues,
-    );
-    if (handler.method.methodKind === "unary" && req.method === "POST" && uReq.body && isAsyncIterable(uReq.body)) {
-      uReq.body = await predecode(handler, req.headers, uReq.body, options.readMaxBytes, contextValues);
+    const uReq = universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, contextValues);
+    const problem = found ? await checkRequest(found, uReq, options.readMaxBytes) : await afterBody(uReq, options.readMaxBytes, methodNotFound(path));
+    if (problem === "aborted") return;
+    if (problem) {
+      contextValues.set(rejectedRequestKey, problem);
+      substituteEmptyRequest(uReq, handler, likelyFraming(contentType, handler.method));
     }
     try {
       const uRes = await handler(uReq);
-      await universalResponseToNodeResponse(uRes, res as http.ServerResponse);
+      await universalResponseToNodeResponse(withReadableGrpcMessage(uRes), res as http.ServerResponse);
     } catch {
       // The client went away mid-response; nothing is left to answer.
     }
-    return true;
   };
+}
+
+// The problem with a request, "aborted" when the client went away while it
+// was read, or undefined when it is fine; then its body is in place again
+// for Connect to read.
+async function checkRequest(handler: UniversalHandler, uReq: UniversalServerRequest, limit: number): Promise<ConnectError | "aborted" | undefined> {
+  const method = handler.method;
+  const framing = framingOf(uReq.header.get("content-type") ?? "", method);
+  const streamsIn = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
+  const problem = headerProblem(uReq.method, uReq.header, framing, method);
+  if (problem) return streamsIn ? problem : afterBody(uReq, limit, problem);
+  // A Connect GET carries its message in the query (only methods without side effects allow it).
+  if (uReq.method === "GET" || !framing) return undefined;
+  // Client and bidi streams are read message by message as the handler asks.
+  if (streamsIn) return undefined;
+  const declared = uReq.header.get("content-length");
+  if (declared !== null && Number(declared) > limit) return requestTooLarge(limit);
+  const body = await readBody(uReq.body, limit);
+  if (body === "aborted") return body;
+  if (body === undefined) return requestTooLarge(limit);
+  const bad = bodyProblem(body, declared, framing, method);
+  if (bad) return bad;
+  uReq.header.delete("content-length");
+  uReq.body = once(body);
+  return undefined;
+}
+
+// Reads what was sent before answering `problem`, so an HTTP/1.1 client
+// still writing its body sees the answer rather than a closed connection.
+async function afterBody(uReq: UniversalServerRequest, limit: number, problem: ConnectError): Promise<ConnectError | "aborted"> {
+  return (await readBody(uReq.body, limit)) === "aborted" ? "aborted" : problem;
+}
+
+// The whole body, undefined past `limit` bytes.
+async function readBody(body: UniversalServerRequest["body"], limit: number): Promise<Uint8Array | undefined | "aborted"> {
+  if (!isAsyncIterable(body)) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body) {
+      total += chunk.byteLength;
+      if (total > limit) return undefined;
+      chunks.push(chunk);
+    }
+  } catch {
+    return "aborted";
+  }
+  return Buffer.concat(chunks);
+}
+
+// An empty, valid request in the protocol the caller (most likely) speaks,
+// so Connect gets as far as the interceptor that raises the real problem.
+function substituteEmptyRequest(uReq: UniversalServerRequest, handler: UniversalHandler, framing: Framing): void {
+  const empty = framing.format === "json" ? Buffer.from("{}") : Buffer.from(toBinary(handler.method.input, create(handler.method.input)));
+  let body: Uint8Array = empty;
+  if (framing.enveloped) {
+    const envelope = Buffer.alloc(5 + empty.length);
+    envelope.writeUInt32BE(empty.length, 1);
+    empty.copy(envelope, 5);
+    body = envelope;
+  }
+  uReq.method = "POST";
+  uReq.url = new URL(handler.requestPath, uReq.url).toString();
+  for (const name of ["content-length", "content-encoding", "connect-content-encoding", "grpc-encoding", "connect-timeout-ms", "grpc-timeout"]) {
+    uReq.header.delete(name);
+  }
+  uReq.header.set("content-type", framing.contentType);
+  uReq.body = once(body);
+}
+
+// grpc-message is percent-encoded; Connect encodes every reserved character
+// too (":" as %3A), which grpc-js does not decode. The gRPC spec encodes only
+// what is not printable ASCII, and "%", which every client decodes.
+function withReadableGrpcMessage(uRes: UniversalServerResponse): UniversalServerResponse {
+  const body = uRes.body;
+  if (!isAsyncIterable(body) || !(uRes.header?.get("content-type") ?? "").startsWith("application/grpc")) return uRes;
+  async function* fixed() {
+    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      respecGrpcMessage(uRes.header);
+      yield chunk;
+    }
+    respecGrpcMessage(uRes.header);
+    respecGrpcMessage(uRes.trailer);
+  }
+  return { ...uRes, body: fixed() };
+}
+
+function respecGrpcMessage(headers: Headers | undefined): void {
+  const value = headers?.get("grpc-message");
+  if (!headers || value === null || value === undefined) return;
+  let message: string;
+  try {
+    message = decodeURIComponent(value);
+  } catch {
+    return;
+  }
+  headers.set("grpc-message", encodeGrpcMessage(message));
+}
+
+function encodeGrpcMessage(message: string): string {
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+// A Connect error body with the given HTTP status, for answers given before
+// any handler is chosen.
+function writeConnectError(res: http.ServerResponse | http2.Http2ServerResponse, status: number, error: ConnectError): void {
+  const body = errorToJsonBytes(error, {});
+  res.writeHead(status, { "content-type": "application/json", "content-length": String(body.byteLength) });
+  res.end(body);
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
   return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }
 
-type Framing = { format: "json" | "binary"; enveloped: boolean };
-
-function framingOf(contentType: string): Framing | undefined {
-  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
-  switch (type) {
-    case "application/json":
-      return { format: "json", enveloped: false };
-    case "application/proto":
-      return { format: "binary", enveloped: false };
-    case "application/grpc":
-    case "application/grpc+proto":
-    case "application/grpc-web":
-    case "application/grpc-web+proto":
-      return { format: "binary", enveloped: true };
-    case "application/grpc+json":
-    case "application/grpc-web+json":
-      return { format: "json", enveloped: true };
-    default:
-      return undefined;
-  }
-}
-
-async function predecode(
-  handler: UniversalHandler,
-  headers: http.IncomingHttpHeaders,
-  body: AsyncIterable<Uint8Array>,
-  limit: number,
-  contextValues: ContextValues,
-): Promise<AsyncIterable<Uint8Array>> {
-  const framing = framingOf(String(headers["content-type"] ?? ""));
-  const compressed = [headers["content-encoding"], headers["grpc-encoding"]].some((v) => v && v !== "identity");
-  const iterator = body[Symbol.asyncIterator]();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done) break;
-    chunks.push(next.value);
-    total += next.value.byteLength;
-    // Oversize bodies are left to Connect, which answers RESOURCE_EXHAUSTED.
-    if (total > limit) return replay(chunks, iterator);
-  }
-  const bytes = Buffer.concat(chunks);
-  if (!framing || compressed) return replay([bytes]);
-  let payload: Uint8Array = bytes;
-  if (framing.enveloped) {
-    // A bad envelope (truncated, compressed, several messages) is Connect's to report.
-    if (bytes.length < 5 || bytes[0] !== 0 || bytes.readUInt32BE(1) !== bytes.length - 5) return replay([bytes]);
-    payload = bytes.subarray(5);
-  }
-  const problem = decodeProblem(handler.method.input, framing.format, payload);
-  if (problem === undefined) return replay([bytes]);
-  contextValues.set(malformedRequestKey, problem);
-  const empty = framing.format === "json" ? Buffer.from("{}") : Buffer.alloc(0);
-  if (!framing.enveloped) return replay([empty]);
-  const envelope = Buffer.alloc(5);
-  envelope.writeUInt32BE(empty.length, 1);
-  return replay([Buffer.concat([envelope, empty])]);
-}
-
-function decodeProblem(schema: DescMessage, format: Framing["format"], payload: Uint8Array): string | undefined {
-  try {
-    if (format === "binary") fromBinary(schema, payload);
-    else fromJson(schema, JSON.parse(Buffer.from(payload).toString("utf8")));
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-}
-
-async function* replay(chunks: Uint8Array[], rest?: AsyncIterator<Uint8Array>): AsyncIterable<Uint8Array> {
-  yield* chunks;
-  if (!rest) return;
-  for (;;) {
-    const next = await rest.next();
-    if (next.done) return;
-    yield next.value;
-  }
+async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
 }

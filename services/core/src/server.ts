@@ -2,14 +2,9 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { create } from "@bufbuild/protobuf";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import {
-  Health,
-  HealthCheckResponseSchema,
-  HealthCheckResponse_ServingStatus as ServingStatus,
-} from "@onerouter/client/gen/health/v1/health_pb";
 import { clientAddressResolver, type ClientAddressResolver } from "./client-address";
+import { registerHealth } from "./health";
 import { remoteAddressKey } from "./context";
 import { createCors } from "./cors";
 import type { Logger } from "./logging";
@@ -100,10 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       const route = httpRoutes.find((r) => path.startsWith(r.pathPrefix));
       if (route) return void (await route.handler(req, res));
-      if (!(await rpcHandler(req, res))) {
-        res.writeHead(404, { "content-type": "application/json" });
-        res.end(JSON.stringify({ code: "not_found", message: "no such route" }));
-      }
+      await rpcHandler(req, res);
     } catch (err) {
       logger.error({ err, path }, "request failed");
       if (!res.headersSent) sendText(res, 500, "internal error\n");
@@ -183,17 +175,4 @@ function requestContext(req: http.IncomingMessage | http2.Http2ServerRequest, cl
     remoteAddressKey,
     clientAddress(req.socket?.remoteAddress ?? "", req.headers["x-forwarded-for"]),
   );
-}
-
-function registerHealth(router: ConnectRouter, isDraining: () => boolean) {
-  const status = () => (isDraining() ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
-  router.service(Health, {
-    check() {
-      return create(HealthCheckResponseSchema, { status: status() });
-    },
-    async *watch(_req, ctx) {
-      yield create(HealthCheckResponseSchema, { status: status() });
-      await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
-    },
-  });
 }

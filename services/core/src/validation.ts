@@ -1,3 +1,5 @@
+import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { invalidArgument } from "./errors";
@@ -38,4 +40,51 @@ export function validTimeRange(field: string, range: TimeRange | undefined): Tim
     throw invalidArgument(field, "start_time must not be after end_time");
   }
   return range;
+}
+
+// A NUL character is valid in a protobuf string but not in a Postgres text
+// value, nor in any id, name or address a caller means: every string of every
+// request is refused with it, naming the field, before any handler runs.
+export function rejectNulCharacters(schema: DescMessage, message: Message): void {
+  const path = nulCharacterPath(reflect(schema, message), "");
+  if (path !== undefined) throw invalidArgument(path, "must not contain NUL characters");
+}
+
+function nulCharacterPath(message: ReflectMessage, prefix: string): string | undefined {
+  for (const field of message.fields) {
+    if (!message.isSet(field)) continue;
+    const path = prefix === "" ? field.name : `${prefix}.${field.name}`;
+    switch (field.fieldKind) {
+      case "scalar":
+        if (hasNul(message.get(field))) return path;
+        break;
+      case "message": {
+        const found = nulCharacterPath(message.get(field), path);
+        if (found !== undefined) return found;
+        break;
+      }
+      case "list": {
+        let index = 0;
+        for (const item of message.get(field)) {
+          const itemPath = `${path}[${index++}]`;
+          const found = field.listKind === "message" ? nulCharacterPath(item as ReflectMessage, itemPath) : hasNul(item) ? itemPath : undefined;
+          if (found !== undefined) return found;
+        }
+        break;
+      }
+      case "map":
+        for (const [key, value] of message.get(field)) {
+          const entryPath = `${path}[${JSON.stringify(String(key))}]`;
+          if (hasNul(key)) return entryPath;
+          const found = field.mapKind === "message" ? nulCharacterPath(value as ReflectMessage, entryPath) : hasNul(value) ? entryPath : undefined;
+          if (found !== undefined) return found;
+        }
+        break;
+    }
+  }
+  return undefined;
+}
+
+function hasNul(value: unknown): boolean {
+  return typeof value === "string" && value.includes("\u0000");
 }

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestOneRouter, type TestOneRouter } from "./testing";
 
 // Bad bodies are the caller's mistake: they get INVALID_ARGUMENT or
-// RESOURCE_EXHAUSTED, never a 500, and the server keeps serving.
+// RESOURCE_EXHAUSTED with an ErrorInfo saying why, never a 500, and the
+// server keeps serving.
 
 const path = "/onerouter.admin.v1.ApiKeyService/ListApiKeys";
 
@@ -16,13 +17,20 @@ describe("malformed requests", () => {
   });
   afterAll(async () => app?.close());
 
-  async function post(body: string | Buffer, contentType: string) {
-    const res = await fetch(app.baseUrl + path, {
+  async function post(body: string | Buffer, contentType: string, headers: Record<string, string> = {}, to = path) {
+    const res = await fetch(app.baseUrl + to, {
       method: "POST",
-      headers: { "content-type": contentType, authorization: auth },
+      headers: { "content-type": contentType, authorization: auth, ...headers },
       body: typeof body === "string" ? body : new Uint8Array(body),
     });
     return { status: res.status, body: await res.text() };
+  }
+
+  // The Connect error body's code, ErrorInfo reason and metadata.
+  function typed(body: string) {
+    const error = JSON.parse(body) as { code: string; message: string; details?: { type: string; debug?: { reason: string; metadata: Record<string, string> } }[] };
+    const info = error.details?.find((d) => d.type === "google.rpc.ErrorInfo")?.debug;
+    return { code: error.code, reason: info?.reason, metadata: info?.metadata ?? {}, message: error.message };
   }
 
   it("rejects bad JSON", async () => {
@@ -54,6 +62,52 @@ describe("malformed requests", () => {
     const res = await post(JSON.stringify({ pageToken: "x".repeat(10_000) }), "application/json");
     expect(res.status).toBe(429);
     expect(JSON.parse(res.body).code).toBe("resource_exhausted");
+  });
+
+  it("names the decode failure MALFORMED_REQUEST, with the field where it is known", async () => {
+    const badJson = await post("{not json", "application/json");
+    expect(typed(badJson.body)).toMatchObject({ code: "invalid_argument", reason: "MALFORMED_REQUEST" });
+    const wrongType = typed((await post(JSON.stringify({ pageSize: "many" }), "application/json")).body);
+    expect(wrongType).toMatchObject({ code: "invalid_argument", reason: "MALFORMED_REQUEST" });
+    expect(wrongType.metadata.field).toBe("page_size");
+    const truncated = await post(Buffer.from([0x12, 0x0a, 0x61, 0x62]), "application/proto");
+    expect(typed(truncated.body)).toMatchObject({ code: "invalid_argument", reason: "MALFORMED_REQUEST" });
+  });
+
+  it("types what Connect refuses before decoding: media type, HTTP method, compression, timeout, size", async () => {
+    expect(typed((await post("{}", "text/plain")).body)).toMatchObject({ code: "invalid_argument", reason: "UNSUPPORTED_MEDIA_TYPE" });
+    const get = await fetch(app.baseUrl + path, { headers: { authorization: auth } });
+    expect(typed(await get.text())).toMatchObject({ code: "invalid_argument", reason: "HTTP_METHOD_NOT_ALLOWED" });
+    expect(typed((await post("{}", "application/json", { "content-encoding": "gzip" })).body)).toMatchObject({
+      code: "invalid_argument",
+      reason: "UNSUPPORTED_COMPRESSION",
+    });
+    expect(typed((await post("{}", "application/json", { "connect-timeout-ms": "soon" })).body)).toMatchObject({
+      code: "invalid_argument",
+      reason: "INVALID_TIMEOUT",
+    });
+    const oversize = await post(JSON.stringify({ pageToken: "x".repeat(10_000) }), "application/json");
+    expect(typed(oversize.body)).toMatchObject({ code: "resource_exhausted", reason: "REQUEST_TOO_LARGE" });
+  });
+
+  it("refuses a NUL character in any string field, naming it, before the database sees it", async () => {
+    const res = await post(JSON.stringify({ id: "key_\u0000" }), "application/json", {}, "/onerouter.admin.v1.ApiKeyService/RevokeApiKey");
+    expect(res.status).toBe(400);
+    expect(typed(res.body)).toMatchObject({ code: "invalid_argument", reason: "INVALID_FIELD", metadata: { field: "id" } });
+  });
+
+  it("answers an unknown path with a typed 404", async () => {
+    const res = await post("{}", "application/json", {}, "/onerouter.admin.v1.ApiKeyService/NoSuchMethod");
+    expect(res.status).toBe(404);
+    expect(typed(res.body)).toMatchObject({ code: "unimplemented", reason: "METHOD_NOT_FOUND" });
+  });
+
+  it("answers a malformed percent-encoding in an inbound webhook path with a 400", async () => {
+    for (const bad of ["%E0%A4%A", "%zz", "acct%00x"]) {
+      const res = await fetch(`${app.baseUrl}/webhooks/inbound/stripe/${bad}`, { method: "POST", body: "{}" });
+      expect(res.status, bad).toBeGreaterThanOrEqual(400);
+      expect(res.status, bad).toBeLessThan(500);
+    }
   });
 
   it("rejects a truncated gRPC frame over HTTP/2", async () => {

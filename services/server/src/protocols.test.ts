@@ -101,6 +101,65 @@ describeEachEngine("one port, every protocol", (engine) => {
     expect(info.metadata.id).toBe("key_missing");
   });
 
+  it("reaches grpc-js users with a readable message and a typed error for bad input", async () => {
+    const err = (await unary(grpcClient, "ListApiKeys", { page_size: -1 }, auth(key.secret)).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    // Reserved characters such as ":" arrive as written, not percent-encoded.
+    expect(err.details).toMatch(/^page_size: /);
+    expect(decodeErrorInfo(err).info.metadata.field).toBe("page_size");
+  });
+
+  it("keeps an error that echoes a huge value within what grpc-js accepts", async () => {
+    const id = `key_${"x".repeat(20_000)}`;
+    const err = (await unary(grpcClient, "RevokeApiKey", { id }, auth(key.secret)).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.NOT_FOUND);
+    expect(decodeErrorInfo(err).info.reason).toBe("RESOURCE_NOT_FOUND");
+  });
+
+  it("answers an unknown method UNIMPLEMENTED with an ErrorInfo on gRPC and gRPC-Web", async () => {
+    const err = (await new Promise<grpc.ServiceError>((resolve) =>
+      grpcClient.makeUnaryRequest(
+        "/onerouter.admin.v1.ApiKeyService/NoSuchMethod",
+        (x: Buffer) => x,
+        (x: Buffer) => x,
+        Buffer.alloc(0),
+        auth(key.secret),
+        (e) => resolve(e as grpc.ServiceError),
+      ),
+    )) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(decodeErrorInfo(err).info.reason).toBe("METHOD_NOT_FOUND");
+
+    const web = await fetch(`${app.baseUrl}/onerouter.admin.v1.ApiKeyService/NoSuchMethod`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+      body: new Uint8Array(5),
+    });
+    expect(web.status).toBe(200);
+    const trailer = Buffer.from(await web.arrayBuffer()).subarray(5).toString("utf8");
+    expect(trailer).toMatch(/grpc-status: ?12/);
+    expect(trailer).toMatch(/grpc-status-details-bin/);
+  });
+
+  it("answers NOT_FOUND for the health of a service it does not have", async () => {
+    const definition = protoLoader.loadSync("health/v1/health.proto", {
+      includeDirs: [path.join(repoRoot, "node_modules/grpc-health-check/proto")],
+      enums: String,
+    });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+    };
+    const health = new pkg.grpc.health.v1.Health(`127.0.0.1:${app.server.port}`, grpc.credentials.createInsecure());
+    try {
+      const known = await unary<object, { status: string }>(health, "Check", { service: "onerouter.payments.v1.PaymentService" }, new grpc.Metadata());
+      expect(known.status).toBe("SERVING");
+      const err = (await unary(health, "Check", { service: "no.such.v1.Service" }, new grpc.Metadata()).catch((e: grpc.ServiceError) => e)) as grpc.ServiceError;
+      expect(err.code).toBe(grpc.status.NOT_FOUND);
+    } finally {
+      health.close();
+    }
+  });
+
   it("answers Connect JSON over HTTP/1.1 with fetch", async () => {
     const res = await fetch(`${app.baseUrl}/onerouter.admin.v1.ApiKeyService/ListApiKeys`, {
       method: "POST",

@@ -1,0 +1,20 @@
+import { postgresAvailable } from "@onerouter/core/db/testing";
+import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+
+// The product under fuzz: the whole server on a loopback port, on Postgres
+// when the run has one (it is the strictest about bytes it stores), with rate
+// limits out of the way and a small body limit so oversize bodies are cheap.
+
+export const fuzzMaxRequestBytes = 65_536;
+
+export async function startFuzzTarget(): Promise<{ app: TestOneRouter; apiKey: string }> {
+  const app = await startTestOneRouter({
+    engine: postgresAvailable() ? "postgres" : "pglite",
+    env: {
+      ONEROUTER_RATE_LIMIT_RPS: "1000000",
+      ONEROUTER_RATE_LIMIT_BURST: "1000000",
+      ONEROUTER_MAX_REQUEST_BYTES: String(fuzzMaxRequestBytes),
+    },
+  });
+  return { app, apiKey: (await app.createKey()).secret };
+}
