@@ -27,3 +27,5 @@ export * from "./validation";
 export * from "./inbound-webhooks";
 export * from "./sandbox-client";
 export * from "./sandbox-defaults";
+export * from "./outbound/provider-outbound";
+export * from "./outbound/guarded-agents";

@@ -6,6 +6,7 @@ import { AttemptStatus, type Payment } from "@onerouter/client/gen/onerouter/pay
 import {
   CircuitBreakers,
   ProviderAccountStore,
+  ProviderOutbound,
   RoutingProfileStore,
   coreMigrations,
   newId,
@@ -72,6 +73,7 @@ describeEachEngine("payment routing", (engine) => {
       breakers: new CircuitBreakers({ failureThreshold: 5, cooldownMs: 30_000 }),
       connectors: [...paymentConnectors, budget],
       providerTimeoutMs: 5000,
+      outbound: new ProviderOutbound({ baseUrls: [sandbox.url], allowedCidrs: ["127.0.0.0/8"] }),
     });
   });
   afterAll(async () => {

@@ -15,6 +15,7 @@ import {
   idempotencyMigrations,
   openDatabase,
   ProviderAccountStore,
+  ProviderOutbound,
   RoutingProfileStore,
   sharedMigrations,
   startServer,
@@ -75,6 +76,8 @@ export interface OneRouter {
   defaultTenantId: string;
   accounts: ProviderAccountStore;
   routing: RoutingProfileStore;
+  // Where provider calls may go (base_url overrides, address ranges).
+  providerOutbound: ProviderOutbound;
   // Where providers reach this server: ONEROUTER_PUBLIC_URL, else where it listens.
   publicUrl(): string;
   payments: PaymentEngine;
@@ -108,6 +111,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   // loopback URL; providers outside reach the public one.
   let loopbackUrl: string | undefined;
   const publicUrl = () => config.publicUrl ?? loopbackUrl!;
+  const providerOutbound = new ProviderOutbound(config.providerCalls);
   const payments = new PaymentEngine({
     knex: db.knex,
     accounts,
@@ -116,6 +120,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     connectors: paymentConnectors,
     providerTimeoutMs: config.providerTimeoutMs,
     builtInSandbox: { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl },
+    outbound: providerOutbound,
     logger,
   });
   const idempotency = createIdempotency(db.knex);
@@ -128,6 +133,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     providerTimeoutMs: config.providerTimeoutMs,
     callbackBaseUrl: publicUrl,
     builtInSandbox: { baseUrl: sandbox.url },
+    outbound: providerOutbound,
     logger,
   });
   const sandboxDefaults = async (tenantId: string) => {
@@ -168,6 +174,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
         providers: [...payments.providerDescriptors(), ...messaging.providerDescriptors()],
         publicBaseUrl: publicUrl,
         circuitState: (accountId) => breakers.state(accountId),
+        outbound: providerOutbound,
         defaultFees: (category) =>
           category === Category.PAYMENTS ? [...payments.defaultFees] : category === Category.MESSAGING ? [...messaging.defaultFees] : [],
       })(router);
@@ -214,6 +221,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
     defaultTenantId: tenant.id,
     accounts,
     routing,
+    providerOutbound,
     publicUrl,
     payments,
     messaging,

@@ -9,6 +9,7 @@ import type { ConnectorContext, WebhookInput } from "@onerouter/core/connector-k
 import type { MessagingHarness } from "../contract";
 import { mailgunConnector } from "./index";
 import { attemptIdVariable } from "./variables";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // Wiring for this folder's tests: the Mailgun emulator on a free port and
 // the connector pointed at it through the real SDK.
@@ -40,7 +41,7 @@ export async function startMailgunTestBed(options: Partial<MailgunEmulatorOption
     ...options,
   });
   const running = await startEmulator(mailgun);
-  const ctx: ConnectorContext = { credentials: { ...testCredentials }, settings: { base_url: running.url }, timeoutMs: 5_000 };
+  const ctx: ConnectorContext = { credentials: { ...testCredentials }, settings: { base_url: running.url }, timeoutMs: 5_000, transport: loopbackTransport() };
   return {
     mailgun,
     running,
