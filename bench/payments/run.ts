@@ -339,6 +339,7 @@ async function measure(app: OneRouter, sandboxUrl: string, readCpu: () => CpuRea
     credentials: account.credentials,
     settings: { base_url: sandboxUrl },
     timeoutMs: callTimeoutMs,
+    transport: app.providerOutbound.transport({}, { base_url: sandboxUrl }),
   };
 
   const createPayment = async () => {

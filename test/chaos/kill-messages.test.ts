@@ -39,7 +39,7 @@ describe.skipIf(!postgresAvailable())("kill -9 during SendMessage", () => {
     const run = await runCrashLoop<Message>({
       product: {
         start: async () => {
-          product = await startProduct(port, productEnv(databaseUrl, dataDir));
+          product = await startProduct(port, productEnv(databaseUrl, dataDir, sandbox.url));
         },
         kill: () => killHard(product!.child),
       },

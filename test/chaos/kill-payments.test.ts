@@ -40,7 +40,7 @@ describe.skipIf(!postgresAvailable())("kill -9 during CreatePayment", () => {
     const run = await runCrashLoop<Payment>({
       product: {
         start: async () => {
-          product = await startProduct(port, productEnv(databaseUrl, dataDir));
+          product = await startProduct(port, productEnv(databaseUrl, dataDir, sandbox.url));
         },
         kill: () => killHard(product!.child),
       },

@@ -140,6 +140,7 @@ describe("fuzz: inbound webhooks", () => {
   beforeAll(async () => {
     ({ app } = await startFuzzTarget());
     paypal = await startEmulator(paypalEmulator());
+    app.providerOutbound.allowBaseUrls(paypal.url);
     wire = new Wire(app.baseUrl);
     providers = [...app.payments.providerDescriptors(), ...app.messaging.providerDescriptors()];
     for (const p of providers) {

@@ -22,6 +22,8 @@ describeEachEngine("ProviderAccountService", (engine) => {
   beforeAll(async () => {
     app = await startTestOneRouter({ engine });
     sandbox = await startSandboxProvider();
+    // Accounts here point at a sandbox the test runs, as an operator would allow.
+    app.providerOutbound.allowBaseUrls(sandbox.url);
     secret = (await app.createKey()).secret;
   });
   afterAll(async () => {
@@ -198,6 +200,7 @@ describeEachEngine("ProviderAccountService", (engine) => {
 
     const stopped = await startSandboxProvider();
     await stopped.close();
+    app.providerOutbound.allowBaseUrls(stopped.url);
     const { providerAccount: unreachable } = await client.createProviderAccount({
       provider: "sandbox",
       credentials: { api_key: sandboxKey() },

@@ -31,6 +31,7 @@ import {
   type ProviderAccountStore,
   type ProviderAccountWithCredentials,
   type ProviderDescriptor,
+  type ProviderOutbound,
   type RoutingProfileStore,
 } from "@onerouter/core";
 import { recordAudit } from "./audit";
@@ -44,6 +45,8 @@ export interface ProviderAccountServiceDeps {
   // Where OneRouter is reached from outside; provider webhooks point here.
   publicBaseUrl: () => string;
   circuitState: (accountId: string) => CircuitState;
+  // Which settings.base_url an account may name.
+  outbound: Pick<ProviderOutbound, "baseUrlRefusal">;
 }
 
 type StoredAccount = ProviderAccountRecord & { credentialHints: Record<string, string> };
@@ -115,7 +118,7 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
         throw invalidArgument("provider", `"${req.provider}" is not a registered provider; known providers: ${known}`);
       }
       const credentials = validCredentials(descriptor, req.credentials);
-      const settings = validSettings(req.settings);
+      const settings = validSettings(req.settings, deps.outbound);
       const displayName = validDisplayName(req.displayName, descriptor.name);
       const account = await knex.transaction(async (trx) => {
         const created = await accounts.create(
@@ -180,7 +183,7 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
 
       const changes: Parameters<ProviderAccountStore["update"]>[2] = {};
       if (paths.includes("display_name")) changes.displayName = validDisplayName(req.displayName, existing.provider);
-      if (paths.includes("settings")) changes.settings = validSettings(req.settings);
+      if (paths.includes("settings")) changes.settings = validSettings(req.settings, deps.outbound);
       if (paths.includes("enabled")) changes.enabled = req.enabled;
       if (paths.includes("credentials")) {
         const descriptor = findProvider(existing.provider);
@@ -298,11 +301,14 @@ function validCredentials(descriptor: ProviderDescriptor, credentials: Record<st
   return valid;
 }
 
-function validSettings(settings: Record<string, string>): Record<string, string> {
+function validSettings(settings: Record<string, string>, outbound: ProviderAccountServiceDeps["outbound"]): Record<string, string> {
   for (const [key, value] of Object.entries(settings)) {
     if (!settingKeyPattern.test(key)) throw invalidArgument(`settings.${key}`, "keys are lower_snake_case, at most 64 characters");
     if (value.length > 2048) throw invalidArgument(`settings.${key}`, "must be at most 2048 characters");
   }
+  // base_url sends the account's calls, credentials included, away from its provider.
+  const refused = settings.base_url ? outbound.baseUrlRefusal(settings.base_url) : undefined;
+  if (refused) throw invalidArgument("settings.base_url", refused, "BASE_URL_NOT_ALLOWED");
   return { ...settings };
 }
 

@@ -22,6 +22,7 @@ import {
   MasterKeyring,
   newDataKey,
   ProviderAccountStore,
+  ProviderOutbound,
   RoutingProfileStore,
   sharedMigrations,
   startServer,
@@ -36,6 +37,7 @@ import { apiClient, failure } from "@onerouter/server/testing";
 import { createApiKey } from "./api-keys";
 import { adminRoutes } from "./routes";
 import { createTenant } from "./tenants";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // The admin room on a real server and database, with a published fee table of
 // the test's own so ListDefaultFees can be checked against it.
@@ -51,7 +53,7 @@ const providers: ProviderDescriptor[] = [
     name: sandboxConnector.name,
     category: "payments",
     credentialKeys: sandboxConnector.credentialKeys,
-    testCredentials: (ctx) => sandboxConnector.testCredentials(ctx),
+    testCredentials: (ctx) => sandboxConnector.testCredentials({ ...ctx, transport: loopbackTransport() }),
   },
 ];
 
@@ -90,6 +92,7 @@ describeEachEngine("RoutingService", (engine) => {
         providers,
         publicBaseUrl: () => "https://onerouter.example.com",
         circuitState: () => CircuitState.CLOSED,
+        outbound: new ProviderOutbound({ baseUrls: [], allowedCidrs: [] }),
         defaultFees: (category) => publishedFees[category] ?? [],
       }),
     });

@@ -47,7 +47,7 @@ describe("loadConfig", () => {
     [{ ONEROUTER_UNKNOWN_KEY_CACHE_SIZE: "lots" }, "ONEROUTER_UNKNOWN_KEY_CACHE_SIZE"],
     [{ ONEROUTER_TRUSTED_PROXY_CIDRS: "10.0.0.0/33" }, "ONEROUTER_TRUSTED_PROXY_CIDRS"],
     [{ ONEROUTER_CORS_ORIGINS: "*" }, "ONEROUTER_CORS_ORIGINS"],
-    [{ ONEROUTER_CORS_ORIGINS: "https://app.example.com/" }, "ONEROUTER_CORS_ORIGINS"],
+    [{ ONEROUTER_CORS_ORIGINS: "https://app.example.com/console" }, "ONEROUTER_CORS_ORIGINS"],
     [{ ONEROUTER_CORS_ORIGINS: "https://ok.example.com,ftp://files.example.com" }, "ONEROUTER_CORS_ORIGINS"],
   ])("names the bad variable in %j", (env, variable) => {
     const err = configError(env);
@@ -105,6 +105,25 @@ describe("loadConfig", () => {
     expect(tuned.allowedCidrs).toEqual(["10.0.0.0/8", "fd00::/8", "192.168.1.7"]);
     expect(tuned.retryScheduleMs).toEqual([0, 250, 1500, 120_000, 86_400_000]);
     expect(tuned.retryScale).toBe(0.001);
+  });
+
+  it("allows no provider base_url overrides and no private ranges for provider calls by default", () => {
+    expect(loadConfig({}).providerCalls).toEqual({ baseUrls: [], allowedCidrs: [] });
+    const tuned = loadConfig({
+      ONEROUTER_PROVIDER_BASE_URLS: "https://stripe-proxy.example.com, http://127.0.0.1:12111/",
+      ONEROUTER_PROVIDER_ALLOWED_CIDRS: "10.1.0.0/16,::1",
+    }).providerCalls;
+    expect(tuned).toEqual({ baseUrls: ["https://stripe-proxy.example.com", "http://127.0.0.1:12111"], allowedCidrs: ["10.1.0.0/16", "::1"] });
+  });
+
+  it.each([
+    [{ ONEROUTER_PROVIDER_BASE_URLS: "stripe-proxy.example.com" }, "ONEROUTER_PROVIDER_BASE_URLS"],
+    [{ ONEROUTER_PROVIDER_BASE_URLS: "ftp://files.example.com" }, "ONEROUTER_PROVIDER_BASE_URLS"],
+    [{ ONEROUTER_PROVIDER_BASE_URLS: "https://api.example.com/v1" }, "ONEROUTER_PROVIDER_BASE_URLS"],
+    [{ ONEROUTER_PROVIDER_BASE_URLS: "https://user:pw@api.example.com" }, "ONEROUTER_PROVIDER_BASE_URLS"],
+    [{ ONEROUTER_PROVIDER_ALLOWED_CIDRS: "10.0.0.0/33" }, "ONEROUTER_PROVIDER_ALLOWED_CIDRS"],
+  ])("names the bad provider call variable in %j", (env, variable) => {
+    expect(configError(env).variable).toBe(variable);
   });
 
   it.each([

@@ -42,6 +42,13 @@ export interface Config {
   breaker: { failures: number; cooldownMs: number };
   // Budget for one provider call; running out after sending is an ambiguous outcome.
   providerTimeoutMs: number;
+  // Where provider calls may go: see outbound/provider-outbound.ts.
+  providerCalls: {
+    // Origins an account's settings.base_url may point at; none by default.
+    baseUrls: string[];
+    // Ranges provider calls may reach although private, loopback, link-local...
+    allowedCidrs: string[];
+  };
   // Port of the built-in sandbox provider on loopback; 0 picks a free one.
   sandboxPort: number;
   // Where OneRouter is reached from outside, e.g. by provider webhooks.
@@ -129,22 +136,25 @@ function cidrList(src: Source, name: string): string[] {
   });
 }
 
-// Comma-separated origins such as "https://app.example.com,http://localhost:5173".
+// Comma-separated origins such as "https://app.example.com,http://127.0.0.1:12111",
+// normalized as browsers send them (no trailing slash).
 function originList(src: Source, name: string): string[] {
   const raw = src[name];
   if (raw === undefined || raw.trim() === "") return [];
   return raw.split(",").map((entry) => {
-    const origin = entry.trim();
+    const text = entry.trim();
     let parsed: URL | undefined;
     try {
-      parsed = new URL(origin);
+      parsed = new URL(text);
     } catch {
       parsed = undefined;
     }
-    if (!parsed || !["http:", "https:"].includes(parsed.protocol) || parsed.origin !== origin) {
-      throw new ConfigError(name, `must be comma-separated origins such as https://app.example.com, without a path (got "${origin}")`);
+    // An origin and nothing more: no path, query, fragment or credentials.
+    const bare = parsed && parsed.href === `${parsed.origin}/` && !text.includes("@");
+    if (!parsed || !["http:", "https:"].includes(parsed.protocol) || !bare) {
+      throw new ConfigError(name, `must be comma-separated origins such as https://app.example.com,http://127.0.0.1:12111, without a path (got "${text}")`);
     }
-    return origin;
+    return parsed.origin;
   });
 }
 
@@ -256,6 +266,10 @@ export function loadConfig(env: Source = process.env): Config {
       cooldownMs: integer(src, "ONEROUTER_BREAKER_COOLDOWN_MS", 30_000, 1, 3_600_000),
     },
     providerTimeoutMs: integer(src, "ONEROUTER_PROVIDER_TIMEOUT_MS", 15_000, 100, 300_000),
+    providerCalls: {
+      baseUrls: originList(src, "ONEROUTER_PROVIDER_BASE_URLS"),
+      allowedCidrs: cidrList(src, "ONEROUTER_PROVIDER_ALLOWED_CIDRS"),
+    },
     sandboxPort: integer(src, "ONEROUTER_SANDBOX_PORT", 0, 0, 65535),
     publicUrl: url(src, "ONEROUTER_PUBLIC_URL", ["https", "http"]),
     eventRetentionDays: integer(src, "ONEROUTER_EVENT_RETENTION_DAYS", 30, 1, 3650),

@@ -3,6 +3,9 @@
 // The error kinds decide failover, so they are the same for payments and
 // messaging.
 
+import { forbiddenDestinationCode } from "./outbound/guarded-agents";
+import type { ProviderTransport } from "./outbound/provider-outbound";
+
 export interface ConnectorContext {
   // Decrypted credentials of the provider account, e.g. { secret_key }.
   credentials: Record<string, string>;
@@ -10,6 +13,9 @@ export interface ConnectorContext {
   settings: Record<string, string>;
   // Budget for one provider call; exceeding it after sending is ambiguous.
   timeoutMs: number;
+  // How the call reaches the network: every HTTP client of a connector goes
+  // through its agents, which apply the SSRF rules.
+  transport: ProviderTransport;
 }
 
 export interface ProviderFailure {
@@ -83,6 +89,8 @@ export const notSentErrorCodes: ReadonlySet<string> = new Set([
   "EAI_NONAME",
   "EHOSTUNREACH",
   "ENETUNREACH",
+  // The SSRF rules refused the address before connecting.
+  forbiddenDestinationCode,
 ]);
 
 // Every error code on an error and its causes.

@@ -31,3 +31,5 @@ export * from "./inbound-webhooks";
 export * from "./sandbox-client";
 export * from "./sandbox-defaults";
 export * from "./process-liveness";
+export * from "./outbound/provider-outbound";
+export * from "./outbound/guarded-agents";

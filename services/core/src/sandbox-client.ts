@@ -1,5 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { ConnectorError, type ConnectorContext, type WebhookInput, notSentErrorCodes } from "./connector-kit";
+import http from "node:http";
+import https from "node:https";
+import { ConnectorError, type ConnectorContext, type WebhookInput, notSentErrorCodes, socketErrorCodes } from "./connector-kit";
 
 // The built-in sandbox provider as its connectors see it, whatever the
 // category: HTTP calls with the account's simulation settings applied and
@@ -67,9 +69,10 @@ export async function callSandbox<T>(provider: string, ctx: ConnectorContext, ca
   const headers: Record<string, string> = {
     accept: "application/json",
     authorization: `Bearer ${ctx.credentials.api_key ?? ""}`,
-    // A fresh connection per call: a pooled socket the sandbox has since
-    // closed fails like a reset after sending, which would make a plain
-    // outage look ambiguous instead of provably not processed.
+    // A fresh connection per call (the transport's agents keep none alive):
+    // a pooled socket the sandbox has since closed fails like a reset after
+    // sending, which would make a plain outage look ambiguous instead of
+    // provably not processed.
     connection: "close",
   };
   if (call.body !== undefined) headers["content-type"] = "application/json";
@@ -79,22 +82,13 @@ export async function callSandbox<T>(provider: string, ctx: ConnectorContext, ca
   if (settings.failure_rate) headers["sandbox-failure-rate"] = settings.failure_rate;
   if (settings.simulate_timeout === "true") headers["sandbox-simulate-timeout"] = "true";
 
-  let status: number;
-  let retryAfter: string | null;
-  let text: string;
+  let answer: SandboxAnswer;
   try {
-    const res = await fetch(new URL(call.path, settings.base_url), {
-      method: call.method,
-      headers,
-      body: call.body === undefined ? undefined : JSON.stringify(call.body),
-      signal: AbortSignal.timeout(ctx.timeoutMs),
-    });
-    status = res.status;
-    retryAfter = res.headers.get("retry-after");
-    text = await res.text();
+    answer = await send(ctx, new URL(call.path, settings.base_url), call.method, headers, call.body);
   } catch (err) {
     throw transportError(provider, err);
   }
+  const { status, retryAfter, text } = answer;
 
   if (status >= 200 && status < 300) {
     try {
@@ -110,12 +104,43 @@ export async function callSandbox<T>(provider: string, ctx: ConnectorContext, ca
   throw statusError(provider, status, text, retryAfter);
 }
 
+interface SandboxAnswer {
+  status: number;
+  retryAfter: string | null;
+  text: string;
+}
+
+// One HTTP exchange through the call's transport, within its time budget.
+function send(ctx: ConnectorContext, url: URL, method: string, headers: Record<string, string>, body: unknown): Promise<SandboxAnswer> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const secure = url.protocol === "https:";
+  return new Promise((resolve, reject) => {
+    const request = (secure ? https : http).request(url, {
+      method,
+      headers: payload === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(payload)) },
+      agent: ctx.transport.agents[secure ? "https" : "http"],
+      signal: AbortSignal.timeout(ctx.timeoutMs),
+    });
+    request.on("response", (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", reject);
+      response.on("end", () => {
+        const retryAfter = response.headers["retry-after"];
+        resolve({ status: response.statusCode ?? 0, retryAfter: retryAfter ?? null, text: Buffer.concat(chunks).toString("utf8") });
+      });
+    });
+    request.on("error", reject);
+    request.end(payload);
+  });
+}
+
 function transportError(provider: string, err: unknown): ConnectorError {
   if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
     // Whether the request left this process is unknown, so the outcome is too.
     return new ConnectorError("ambiguous", provider, "the sandbox did not answer in time", { reason: "PROVIDER_TIMEOUT" });
   }
-  const code = err instanceof Error ? (err.cause as { code?: string } | undefined)?.code : undefined;
+  const code = socketErrorCodes(err).find((c) => notSentErrorCodes.has(c)) ?? socketErrorCodes(err)[0];
   if (code && notSentErrorCodes.has(code)) {
     return new ConnectorError("not_processed", provider, `could not reach the sandbox (${code})`, {
       reason: "PROVIDER_UNAVAILABLE",

@@ -12,6 +12,7 @@ import {
   notFound,
   orderCandidates,
   providerErrorOf,
+  underOutboundRules,
   recordCallHealth,
   storedProviderError,
   successRateWindowMs,
@@ -28,6 +29,7 @@ import {
   type ProviderAccountStore,
   type ProviderAccountWithCredentials,
   type ProviderDescriptor,
+  type ProviderOutbound,
   type RoutingProfileStore,
   type WebhookOutcome,
 } from "@onerouter/core";
@@ -59,6 +61,8 @@ export interface MessagingEngineOptions {
   // Where providers reach this server for delivery callbacks; unknown until it listens.
   callbackBaseUrl: () => string | undefined;
   builtInSandbox?: BuiltInSandbox;
+  // Where provider calls may go.
+  outbound: ProviderOutbound;
   logger?: Logger;
 }
 
@@ -78,7 +82,7 @@ export class MessagingEngine {
 
   constructor(private readonly options: MessagingEngineOptions) {
     this.store = new MessageStore(options.knex);
-    this.connectors = new Map(options.connectors.map((r) => [r.connector.name, r.connector]));
+    this.connectors = new Map(options.connectors.map((r) => [r.connector.name, underOutboundRules(r.connector, options.logger)]));
     this.defaultFees = options.connectors.flatMap((r) => r.defaultFees);
   }
 
@@ -88,7 +92,10 @@ export class MessagingEngine {
       name: connector.name,
       category,
       credentialKeys: connector.credentialKeys,
-      testCredentials: (ctx) => connector.testCredentials({ ...ctx, settings: this.settings(connector.name, ctx.settings) }),
+      testCredentials: (ctx) => {
+        const settings = this.settings(connector.name, ctx.settings);
+        return connector.testCredentials({ ...ctx, settings, transport: this.options.outbound.transport(ctx.settings, settings) });
+      },
     }));
   }
 
@@ -268,10 +275,12 @@ export class MessagingEngine {
   }
 
   private context(account: ProviderAccountWithCredentials): ConnectorContext {
+    const settings = this.settings(account.provider, account.settings);
     return {
       credentials: account.credentials,
-      settings: this.settings(account.provider, account.settings),
+      settings,
       timeoutMs: this.options.providerTimeoutMs,
+      transport: this.options.outbound.transport(account.settings, settings),
     };
   }
 

@@ -31,6 +31,7 @@ describeEachEngine("failover across providers", (engine) => {
 
   async function stripeThenSandbox(name: string) {
     const tenant = await newTenant(app, name);
+    app.providerOutbound.allowBaseUrls(stripe.running.url);
     const stripeAccount = await app.accounts.create({
       tenantId: tenant.id,
       environment: "test",

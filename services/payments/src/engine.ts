@@ -18,6 +18,7 @@ import {
   providerErrorFromColumn,
   providerErrorOf,
   recordCallHealth,
+  underOutboundRules,
   storedProviderError as storedError,
   successRateWindowMs,
   verifiedWebhook,
@@ -33,6 +34,7 @@ import {
   type ProviderAccountStore,
   type ProviderAccountWithCredentials,
   type ProviderDescriptor,
+  type ProviderOutbound,
   type RoutingProfileStore,
   type WebhookOutcome,
 } from "@onerouter/core";
@@ -66,6 +68,8 @@ export interface PaymentEngineOptions {
   connectors: readonly PaymentConnectorRegistration[];
   providerTimeoutMs: number;
   builtInSandbox?: BuiltInSandbox;
+  // Where provider calls may go.
+  outbound: ProviderOutbound;
   logger?: Logger;
 }
 
@@ -93,7 +97,7 @@ export class PaymentEngine {
 
   constructor(private readonly options: PaymentEngineOptions) {
     this.store = new PaymentStore(options.knex);
-    this.connectors = new Map(options.connectors.map((r) => [r.connector.name, r.connector]));
+    this.connectors = new Map(options.connectors.map((r) => [r.connector.name, underOutboundRules(r.connector, options.logger)]));
     this.defaultFees = options.connectors.flatMap((r) => r.defaultFees);
     this.staleAfterMs = 2 * options.providerTimeoutMs + 5000;
   }
@@ -104,7 +108,10 @@ export class PaymentEngine {
       name: connector.name,
       category,
       credentialKeys: connector.credentialKeys,
-      testCredentials: (ctx) => connector.testCredentials({ ...ctx, settings: this.settings(connector.name, ctx.settings) }),
+      testCredentials: (ctx) => {
+        const settings = this.settings(connector.name, ctx.settings);
+        return connector.testCredentials({ ...ctx, settings, transport: this.options.outbound.transport(ctx.settings, settings) });
+      },
     }));
   }
 
@@ -687,10 +694,12 @@ export class PaymentEngine {
   }
 
   private context(account: ProviderAccountWithCredentials): ConnectorContext {
+    const settings = this.settings(account.provider, account.settings, account.id);
     return {
       credentials: account.credentials,
-      settings: this.settings(account.provider, account.settings, account.id),
+      settings,
       timeoutMs: this.options.providerTimeoutMs,
+      transport: this.options.outbound.transport(account.settings, settings),
     };
   }
 

@@ -145,6 +145,7 @@ describeEachEngine("payment failover", (engine) => {
       expect(attempts(payment)).toEqual([[first.id, AttemptStatus.UNKNOWN]]);
 
       // The account turns out to be a provider that can answer, and has no record of the attempt.
+      app.providerOutbound.allowBaseUrls(primary.url);
       await app.accounts.update({ tenantId: tenant.id, environment: "test" }, first.id, { settings: { base_url: primary.url } });
       const resolved = (await tenant.client.getPayment({ id: payment!.id })).payment;
       expect(resolved).toMatchObject({ status: PaymentStatus.SUCCEEDED, providerAccountId: second.id });

@@ -7,6 +7,7 @@ import {
   CircuitBreakers,
   MasterKeyring,
   ProviderAccountStore,
+  ProviderOutbound,
   RoutingProfileStore,
   coreMigrations,
   newId,
@@ -73,6 +74,7 @@ describeEachEngine("payment routing", (engine) => {
       breakers: new CircuitBreakers({ failureThreshold: 5, cooldownMs: 30_000 }),
       connectors: [...paymentConnectors, budget],
       providerTimeoutMs: 5000,
+      outbound: new ProviderOutbound({ baseUrls: [sandbox.url], allowedCidrs: ["127.0.0.0/8"] }),
     });
   });
   afterAll(async () => {

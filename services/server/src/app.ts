@@ -16,6 +16,7 @@ import {
   lockDataFolder,
   openDatabase,
   ProviderAccountStore,
+  ProviderOutbound,
   RoutingProfileStore,
   sharedMigrations,
   startProcessLiveness,
@@ -69,6 +70,8 @@ export interface OneRouter {
   defaultTenantId: string;
   accounts: ProviderAccountStore;
   routing: RoutingProfileStore;
+  // Where provider calls may go (base_url overrides, address ranges).
+  providerOutbound: ProviderOutbound;
   // Where providers reach this server: ONEROUTER_PUBLIC_URL, else where it listens.
   publicUrl(): string;
   payments: PaymentEngine;
@@ -119,6 +122,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
   // loopback URL; providers outside reach the public one.
   let loopbackUrl: string | undefined;
   const publicUrl = () => config.publicUrl ?? loopbackUrl!;
+  const providerOutbound = new ProviderOutbound(config.providerCalls);
   const payments = new PaymentEngine({
     knex: db.knex,
     accounts,
@@ -127,6 +131,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     connectors: paymentConnectors,
     providerTimeoutMs: config.providerTimeoutMs,
     builtInSandbox: { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl },
+    outbound: providerOutbound,
     logger,
   });
   // Lets a retry take over at once the requests of a process that died.
@@ -141,6 +146,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     providerTimeoutMs: config.providerTimeoutMs,
     callbackBaseUrl: publicUrl,
     builtInSandbox: { baseUrl: sandbox.url },
+    outbound: providerOutbound,
     logger,
   });
   const sandboxDefaults = async (tenantId: string) => {
@@ -197,6 +203,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
         providers: [...payments.providerDescriptors(), ...messaging.providerDescriptors()],
         publicBaseUrl: publicUrl,
         circuitState: (accountId) => breakers.state(accountId),
+        outbound: providerOutbound,
         defaultFees: (category) =>
           category === Category.PAYMENTS ? [...payments.defaultFees] : category === Category.MESSAGING ? [...messaging.defaultFees] : [],
       })(router);
@@ -244,6 +251,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     defaultTenantId: tenant.id,
     accounts,
     routing,
+    providerOutbound,
     publicUrl,
     payments,
     messaging,

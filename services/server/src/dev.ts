@@ -46,9 +46,11 @@ export interface MessagingEmulators {
 }
 
 // Settings dev mode changes before the config is read: it delivers your
-// webhooks to endpoints on this machine.
+// webhooks to endpoints on this machine, and calls providers' emulators on it
+// (their origins are allowed as base URLs once they listen).
 export const devConfigDefaults: Record<string, string> = {
   ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
+  ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
 };
 
 export interface DevOptions {
@@ -123,6 +125,7 @@ export async function startDev(config: Config, logger: Logger, options: DevOptio
     ),
   };
   for (const provider of providers) {
+    app.providerOutbound.allowBaseUrls(emulators[provider].url);
     await app.accounts.update(scope, accountIds[provider], { settings: { base_url: emulators[provider].url } });
   }
 
@@ -147,6 +150,7 @@ export async function startDev(config: Config, logger: Logger, options: DevOptio
   const smsSettings = { default_from: "OneRouter" };
   for (const [offset, provider] of messagingProviders.entries()) {
     messagingRunning[provider] = await startEmulator(messaging[provider], { port: port(4 + offset) });
+    app.providerOutbound.allowBaseUrls(messagingRunning[provider].url);
     const settings = {
       base_url: messagingRunning[provider].url,
       ...(provider === "twilio" ? smsSettings : {}),

@@ -28,6 +28,8 @@ export async function startTestOneRouter(
     HOST: "127.0.0.1",
     ONEROUTER_DATA_DIR: dataDir,
     LOG_LEVEL: "silent",
+    // Provider accounts in tests call emulators on loopback.
+    ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8,::1/128",
     ...options.env,
   };
   if (options.engine === "postgres") {
@@ -79,12 +81,14 @@ export async function newTestTenant(app: TestOneRouter, name: string): Promise<{
   return { id: tenant.id, testSecret: test.secret, liveSecret: live.secret };
 }
 
-// A provider account in the tenant's test environment, stored directly.
+// A provider account in the tenant's test environment, stored directly. Its
+// base_url (an emulator the test runs) is allowed, as an operator would.
 export async function addTestAccount(
   app: TestOneRouter,
   tenantId: string,
   account: { category: ProviderCategory; provider: string; credentials: Record<string, string>; settings: Record<string, string> },
 ): Promise<{ id: string }> {
+  if (account.settings.base_url) app.providerOutbound.allowBaseUrls(account.settings.base_url);
   const created = await app.accounts.create({
     tenantId,
     environment: "test",

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { createApiKey, createTenant } from "@onerouter/admin";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { newSandboxApiKey, openDatabase, ProviderAccountStore, RoutingProfileStore, type Database } from "@onerouter/core";
+import { MasterKeyring, newSandboxApiKey, openDatabase, ProviderAccountStore, RoutingProfileStore, type Database } from "@onerouter/core";
 import { allMigrations } from "@onerouter/server/app";
 
 // A tenant whose payments and SMS go to a sandbox provider running outside
@@ -21,7 +21,7 @@ export async function chaosTenant(databaseUrl: string, sandboxUrl: string, setti
   await db.migrate(allMigrations);
   const tenant = await createTenant(db.knex, { name: "Chaos", ownerEmail: "chaos@example.com" });
   const { secret } = await createApiKey(db.knex, { tenantId: tenant.id, environment: Environment.TEST, name: "chaos", createdBy: "chaos" });
-  const accounts = new ProviderAccountStore(db.knex, chaosMasterKey);
+  const accounts = new ProviderAccountStore(db.knex, new MasterKeyring(chaosMasterKey));
   const routing = new RoutingProfileStore(db.knex);
   const scope = { tenantId: tenant.id, environment: "test" as const };
   for (const [category, provider] of [["payments", "sandbox"], ["messaging", "sandbox_sms"]] as const) {
@@ -43,13 +43,15 @@ export async function chaosTenant(databaseUrl: string, sandboxUrl: string, setti
 }
 
 // Environment for `onerouter start` on that database.
-export function productEnv(databaseUrl: string, dataDir: string): Record<string, string> {
+export function productEnv(databaseUrl: string, dataDir: string, sandboxUrl: string): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
     ONEROUTER_MASTER_KEY: chaosMasterKey.toString("base64"),
     ONEROUTER_DATA_DIR: dataDir,
     // The sandbox and its callbacks live on loopback.
     ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8",
+    ONEROUTER_PROVIDER_BASE_URLS: new URL(sandboxUrl).origin,
+    ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8",
     // The load comes from one client address with one key.
     ONEROUTER_RATE_LIMIT_RPS: "100000",
     ONEROUTER_RATE_LIMIT_BURST: "100000",

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
 import { ConnectorError, type ConnectorContext, type WebhookInput } from "@onerouter/core/connector-kit";
-import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError, startConnectionCountingProxy } from "@onerouter/core/connector-kit-testing";
+import { overrideTransport } from "@onerouter/core/outbound/testing";
+import { underOutboundRules } from "@onerouter/core/provider-calls";
 import type { MessagingConnector, SendEmailInput, SendSmsInput } from "./connector";
 
 // The behaviour every messaging connector shows against its provider's
@@ -121,6 +123,23 @@ export function describeMessagingConnectorContract(name: string, start: () => Pr
       expect(err.details.reason).toBe("PROVIDER_AUTHENTICATION_FAILED");
       await h.connector.testCredentials(h.ctx);
       await expectConnectorError(send(h.badCredentialsCtx, input()), "not_processed");
+    });
+
+    it("never connects to an address the SSRF rules forbid, and fails as not processed", async () => {
+      // A listener that would reach the emulator, on loopback, which provider calls may not reach by default.
+      const listener = await startConnectionCountingProxy(h.emulator.port);
+      try {
+        const ctx = { ...h.ctx, settings: { ...h.ctx.settings, base_url: listener.url }, transport: overrideTransport(listener.url) };
+        await expectConnectorError(send(ctx, input()), "not_processed");
+        const guarded = underOutboundRules(h.connector);
+        for (const call of [() => guarded.send(ctx, input() as never), () => guarded.testCredentials(ctx)]) {
+          const err = await expectConnectorError(call(), "not_processed");
+          expect(err.details.reason).toBe("PROVIDER_ADDRESS_FORBIDDEN");
+        }
+        expect(listener.connections()).toBe(0);
+      } finally {
+        await listener.close();
+      }
     });
 
     it("maps the provider's 5xx, rate limit and outage to not_processed", async () => {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError, startConnectionCountingProxy } from "@onerouter/core/connector-kit-testing";
+import { overrideTransport } from "@onerouter/core/outbound/testing";
+import { underOutboundRules } from "@onerouter/core/provider-calls";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
 import type { ConnectorContext, CreatePaymentInput, PaymentConnector, WebhookInput } from "./connector";
 
@@ -161,6 +163,23 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
       const err = await expectConnectorError(h.connector.testCredentials(h.badCredentialsCtx), "not_processed");
       expect(err.details.reason).toBe("PROVIDER_AUTHENTICATION_FAILED");
       await h.connector.testCredentials(h.ctx);
+    });
+
+    it("never connects to an address the SSRF rules forbid, and fails as not processed", async () => {
+      // A listener that would reach the emulator, on loopback, which provider calls may not reach by default.
+      const listener = await startConnectionCountingProxy(h.emulator.port);
+      try {
+        const ctx = { ...h.ctx, settings: { ...h.ctx.settings, base_url: listener.url }, transport: overrideTransport(listener.url) };
+        await expectConnectorError(h.connector.createPayment(ctx, input({ paymentMethodToken: h.tokens.succeed })), "not_processed");
+        const guarded = underOutboundRules(h.connector);
+        for (const call of [() => guarded.createPayment(ctx, input({ paymentMethodToken: h.tokens.succeed })), () => guarded.testCredentials(ctx)]) {
+          const err = await expectConnectorError(call(), "not_processed");
+          expect(err.details.reason).toBe("PROVIDER_ADDRESS_FORBIDDEN");
+        }
+        expect(listener.connections()).toBe(0);
+      } finally {
+        await listener.close();
+      }
     });
 
     it("maps the provider's 5xx, rate limit and outage as the provider documents them", async () => {

@@ -1,9 +1,8 @@
-import { lookup } from "node:dns/promises";
 import http from "node:http";
 import https from "node:https";
-import type { LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
-import { forbiddenDestination, parseCidr, parseIp, type Cidr } from "./addresses";
+import { forbiddenDestination, parseCidr, parseIp, type Cidr } from "@onerouter/core/outbound/addresses";
+import { pinnedLookup, vetDestination, type ResolvedAddress } from "@onerouter/core/outbound/destinations";
 
 // The HTTP client that delivers webhooks. It owns the SSRF rules: the host is
 // resolved once, every address it resolves to must be public (or inside the
@@ -88,25 +87,15 @@ export class WebhookHttpClient {
   // The host's addresses when every one of them may be delivered to, or why not.
   private async vettedAddresses(hostname: string, deadline: AbortSignal): Promise<ResolvedAddress[] | string> {
     const host = hostname.replace(/^\[(.*)\]$/, "$1");
-    const literal = parseIp(host);
-    let addresses: ResolvedAddress[];
-    if (literal) {
-      addresses = [{ address: host, family: literal.family }];
-    } else {
-      try {
-        addresses = await abortable(lookup(host, { all: true, verbatim: true }), deadline);
-      } catch (err) {
-        if (deadline.aborted) throw err;
-        return `could not resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-      }
-      if (addresses.length === 0) return `${host} resolves to no address`;
+    try {
+      const vetted = await vetDestination(host, this.allowList, deadline);
+      if ("refused" in vetted) return vetted.refused;
+      if (vetted.addresses.length === 0) return `${host} resolves to no address`;
+      return vetted.addresses;
+    } catch (err) {
+      if (deadline.aborted) throw err;
+      return `could not resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
     }
-    for (const { address } of addresses) {
-      const forbidden = forbiddenDestination(address, this.allowList);
-      if (forbidden === undefined) continue;
-      return literal ? `destination ${address} is ${forbidden}` : `destination ${host} resolves to ${address}, ${forbidden}`;
-    }
-    return addresses;
   }
 }
 
@@ -142,11 +131,6 @@ function checkUrl(raw: string, environment: EndpointEnvironment): URL | string {
   if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an http:// or https:// URL";
   if (environment === "live" && url.protocol !== "https:") return "must use https:// in the live environment";
   return url;
-}
-
-interface ResolvedAddress {
-  address: string;
-  family: number;
 }
 
 interface Answer {
@@ -197,25 +181,6 @@ function send(url: URL, addresses: ResolvedAddress[], request: WebhookPost, dead
     );
     outgoing.on("error", reject);
     outgoing.end(request.body);
-  });
-}
-
-// Hands the connection the addresses already vetted instead of asking DNS
-// again, which could answer differently the second time. TLS still names the
-// host (SNI) and the Host header still carries it.
-function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
-  return (_hostname, options, callback) => {
-    if (options.all) callback(null, addresses);
-    else callback(null, addresses[0]!.address, addresses[0]!.family);
-  };
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
 

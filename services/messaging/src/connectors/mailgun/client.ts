@@ -20,6 +20,21 @@ function credential(ctx: ConnectorContext, key: "api_key" | "domain"): string {
   return value;
 }
 
+// The part of the SDK's client that sends every request: it hands its third
+// argument, spread, to axios as the request config.
+interface SdkRequestProvider {
+  makeRequest(url: string, method: string, config: object, options?: unknown): Promise<unknown>;
+}
+
+// The SDK takes no HTTP agent; its requests go through the transport's
+// agents by adding them to the config of each one.
+function sendThroughTransport(client: Interfaces.IMailgunClient, agents: ConnectorContext["transport"]["agents"]) {
+  const provider = (client as unknown as { request: { requestProvider: SdkRequestProvider } }).request.requestProvider;
+  const makeRequest = provider.makeRequest.bind(provider);
+  provider.makeRequest = (url, method, config, options) =>
+    makeRequest(url, method, { ...config, httpAgent: agents.http, httpsAgent: agents.https }, options);
+}
+
 // A client for this call's account, base URL (the EU region, or an emulator
 // in tests and dev) and time budget.
 function mailgunAccount(ctx: ConnectorContext): MailgunAccount {
@@ -28,13 +43,15 @@ function mailgunAccount(ctx: ConnectorContext): MailgunAccount {
     key: credential(ctx, "api_key"),
     url: ctx.settings.base_url || defaultBaseUrl,
     timeout: ctx.timeoutMs,
-    // Every call gets its own connection. The SDK takes no HTTP agent and
-    // Node's default one keeps sockets alive: on a pooled socket the server
-    // already closed, a reset would say nothing about whether Mailgun got the
-    // request. Asking to close makes each socket serve one request only.
+    // Every call gets its own connection (the transport's agents keep none
+    // alive): on a pooled socket the server already closed, a reset would say
+    // nothing about whether Mailgun got the request. `Connection: close` says
+    // so to Mailgun too.
     headers: { Connection: "close" },
   };
-  return { client: new Mailgun(FormData).client(options), domain: credential(ctx, "domain") };
+  const client = new Mailgun(FormData).client(options);
+  sendThroughTransport(client, ctx.transport.agents);
+  return { client, domain: credential(ctx, "domain") };
 }
 
 type MailgunApiError = APIErrorType & { type: "MailgunAPIError" };

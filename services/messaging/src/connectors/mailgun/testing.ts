@@ -10,6 +10,7 @@ import { memoryWebhookNonces } from "@onerouter/core/connector-kit-testing";
 import type { MessagingHarness } from "../contract";
 import { mailgunConnector } from "./index";
 import { attemptIdVariable } from "./variables";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // Wiring for this folder's tests: the Mailgun emulator on a free port and
 // the connector pointed at it through the real SDK.
@@ -45,7 +46,7 @@ export async function startMailgunTestBed(options: Partial<MailgunEmulatorOption
     ...options,
   });
   const running = await startEmulator(mailgun);
-  const ctx: ConnectorContext = { credentials: { ...testCredentials }, settings: { base_url: running.url }, timeoutMs: 5_000 };
+  const ctx: ConnectorContext = { credentials: { ...testCredentials }, settings: { base_url: running.url }, timeoutMs: 5_000, transport: loopbackTransport() };
   return {
     mailgun,
     running,

@@ -3,6 +3,7 @@ import type { ConnectorContext } from "@onerouter/core/connector-kit";
 import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/emulators/sandbox/index";
 import type { MessagingConnector } from "../connector";
 import type { MessagingHarness } from "../contract";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // Wiring for this folder's tests: a sandbox server of the test's own and a
 // sandbox messaging connector pointed at it.
@@ -16,7 +17,7 @@ interface SandboxMessage {
 export async function startSandboxTestBed(connector: MessagingConnector): Promise<MessagingHarness> {
   const emulator = await startSandboxProvider();
   const apiKey = newSandboxApiKey();
-  const ctx: ConnectorContext = { credentials: { api_key: apiKey }, settings: { base_url: emulator.url }, timeoutMs: 5000 };
+  const ctx: ConnectorContext = { credentials: { api_key: apiKey }, settings: { base_url: emulator.url }, timeoutMs: 5000, transport: loopbackTransport() };
 
   async function sandboxGet<T>(path: string): Promise<T> {
     const res = await fetch(new URL(path, emulator.url), { headers: { authorization: `Bearer ${apiKey}` } });

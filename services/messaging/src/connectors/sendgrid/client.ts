@@ -1,18 +1,14 @@
 import http from "node:http";
-import https from "node:https";
 import { Client } from "@sendgrid/client";
 import type { ClientRequest } from "@sendgrid/client/src/request";
 import { MailService } from "@sendgrid/mail";
 import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/core/connector-kit";
 
-// Every call gets its own connection: on a pooled keep-alive socket that the
-// server already closed, a reset would say nothing about whether SendGrid got
-// the request, and a following "connection refused" could not be trusted
-// either. With fresh connections a reset means the request was on the wire.
-const agents = {
-  http: new http.Agent({ keepAlive: false }),
-  https: new https.Agent({ keepAlive: false }),
-};
+// Every call gets its own connection (the transport's agents keep none
+// alive): on a pooled keep-alive socket that the server already closed, a
+// reset would say nothing about whether SendGrid got the request, and a
+// following "connection refused" could not be trusted either. With fresh
+// connections a reset means the request was on the wire.
 
 const defaultBaseUrl = "https://api.sendgrid.com";
 
@@ -41,8 +37,8 @@ function sendGridApi(ctx: ConnectorContext): SendGridApi {
   const defaults: AxiosDefaults = {
     url: "",
     baseUrl: ctx.settings.base_url || defaultBaseUrl,
-    httpAgent: agents.http,
-    httpsAgent: agents.https,
+    httpAgent: ctx.transport.agents.http,
+    httpsAgent: ctx.transport.agents.https,
     timeout: ctx.timeoutMs,
   };
   client.setDefaultRequest(defaults);

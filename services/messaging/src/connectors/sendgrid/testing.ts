@@ -10,6 +10,7 @@ import type { ConnectorContext, WebhookInput } from "@onerouter/core/connector-k
 import type { MessagingHarness } from "../contract";
 import { attemptIdArg } from "./custom-args";
 import { sendgridConnector } from "./index";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // Wiring for this folder's tests: the SendGrid emulator on a free port and
 // the connector pointed at it through the real SDK.
@@ -41,6 +42,7 @@ export async function startSendGridTestBed(options: Partial<SendGridEmulatorOpti
     credentials: { api_key: testApiKey, event_webhook_public_key: sendgrid.eventWebhookPublicKey },
     settings: { base_url: running.url },
     timeoutMs: 5_000,
+    transport: loopbackTransport(),
   };
   return {
     sendgrid,

@@ -8,17 +8,20 @@ const provider = "twilio";
 // that requests for https://api.twilio.com go to the account's base URL (an
 // emulator in tests and dev) instead.
 //
-// keepAlive off gives every request its own connection (a non-keep-alive
-// agent and `Connection: close`). A keep-alive connection Twilio closed while
-// idle fails with a reset that cannot be told from a reset after Twilio read
-// the request; a fresh connection is either refused (nothing sent) or carries
-// the request.
+// keepAlive off gives every request its own connection (the transport's
+// non-keep-alive agents and `Connection: close`). A keep-alive connection
+// Twilio closed while idle fails with a reset that cannot be told from a reset
+// after Twilio read the request; a fresh connection is either refused (nothing
+// sent) or carries the request. The SDK builds its own https agent; the
+// transport's replace it, for http base URLs too.
 class TwilioHttpClient extends twilio.RequestClient {
   private readonly baseUrl: string | undefined;
 
-  constructor(baseUrl: string | undefined, timeoutMs: number) {
+  constructor(baseUrl: string | undefined, timeoutMs: number, agents: ConnectorContext["transport"]["agents"]) {
     super({ timeout: timeoutMs, keepAlive: false, autoRetry: false });
     this.baseUrl = baseUrl?.replace(/\/+$/, "");
+    this.axios.defaults.httpAgent = agents.http;
+    this.axios.defaults.httpsAgent = agents.https;
   }
 
   override request<TData>(opts: RequestClient.RequestOptions<TData>) {
@@ -39,7 +42,7 @@ export async function callTwilio<T>(ctx: ConnectorContext, call: (client: twilio
     throw new ConnectorError("not_processed", provider, message, { reason: "PROVIDER_AUTHENTICATION_FAILED" });
   }
   const client = twilio(accountSid, authToken, {
-    httpClient: new TwilioHttpClient(ctx.settings.base_url, ctx.timeoutMs),
+    httpClient: new TwilioHttpClient(ctx.settings.base_url, ctx.timeoutMs, ctx.transport.agents),
   });
   try {
     return await call(client);

@@ -4,6 +4,7 @@ import type { ConnectorContext } from "@onerouter/core/connector-kit";
 import type { SmsConnector } from "../connector";
 import type { MessagingHarness } from "../contract";
 import { callbackAttemptParam, twilioConnector } from "./index";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // Wiring for this folder's tests: the Twilio emulator on a free port and the
 // connector pointed at it through the real SDK.
@@ -31,6 +32,7 @@ export async function startTwilioTestBed(): Promise<TwilioTestBed> {
     credentials: { account_sid: testAccountSid, auth_token: testAuthToken },
     settings: { base_url: running.url, default_from: "+14155550199" },
     timeoutMs: 5_000,
+    transport: loopbackTransport(),
   };
   // The engine gives every message a status-callback URL naming its attempt;
   // the shared contract sends without one, so the test bed adds it likewise.

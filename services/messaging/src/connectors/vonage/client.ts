@@ -1,4 +1,5 @@
 import { Vonage } from "@vonage/server-sdk";
+import fetch, { type Response } from "node-fetch";
 import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/core/connector-kit";
 
 const provider = "vonage";
@@ -6,15 +7,44 @@ const defaultRestHost = "https://rest.nexmo.com";
 
 type SdkClient = Vonage["sms"] | Vonage["accounts"];
 
+type SdkRequest = Parameters<SdkClient["sendRequest"]>[0];
+
+// The protected steps of the SDK's sendRequest, around its fetch.
+interface SdkSteps {
+  config: { timeout: number | null };
+  prepareRequest(request: SdkRequest): Promise<SdkRequest>;
+  prepareBody(request: SdkRequest): string | undefined;
+  parseResponse(request: SdkRequest, response: Response): ReturnType<SdkClient["sendRequest"]>;
+}
+
 // The SDK fetches through Node's global agent, which keeps connections alive,
-// and takes no agent option. A kept-alive connection Vonage closed while idle
-// fails with a reset that cannot be told from a reset after Vonage read the
-// request; asking for `Connection: close` on every request of this client (all
-// of them pass its public sendRequest) gives each call a connection of its own,
-// either refused (nothing sent) or carrying the request.
-function closeConnectionAfterEachRequest(client: SdkClient) {
-  const sendRequest = client.sendRequest.bind(client);
-  client.sendRequest = (request) => sendRequest({ ...request, headers: { ...request.headers, connection: "close" } });
+// and takes no agent option; every request of a client passes its public
+// sendRequest, so that is where the SDK's own steps are run around a fetch
+// through the transport's agents. Those keep no connection alive: a
+// kept-alive connection Vonage closed while idle fails with a reset that
+// cannot be told from a reset after Vonage read the request, while a
+// connection of its own is either refused (nothing sent) or carries the
+// request. `Connection: close` says so to Vonage too.
+function sendThroughTransport(client: SdkClient, agents: ConnectorContext["transport"]["agents"]) {
+  const steps = client as unknown as SdkSteps;
+  client.sendRequest = (async (original: SdkRequest) => {
+    const request = await steps.prepareRequest({ ...original, headers: { ...original.headers, connection: "close" } });
+    const timeout = request.timeout || steps.config.timeout;
+    const controller = new AbortController();
+    const timer = timeout ? setTimeout(() => controller.abort(), timeout) : undefined;
+    try {
+      const response = await fetch(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: steps.prepareBody(request),
+        agent: (url) => (url.protocol === "https:" ? agents.https : agents.http),
+        signal: controller.signal,
+      });
+      return await steps.parseResponse(request, response);
+    } finally {
+      clearTimeout(timer);
+    }
+  }) as SdkClient["sendRequest"];
 }
 
 // Runs SDK calls with a client for this call's account, REST host (an
@@ -32,8 +62,8 @@ export async function callVonage<T>(ctx: ConnectorContext, call: (sdk: Vonage) =
     { apiKey, apiSecret },
     { restHost: ctx.settings.base_url?.replace(/\/+$/, "") || defaultRestHost, timeout: ctx.timeoutMs },
   );
-  closeConnectionAfterEachRequest(sdk.sms);
-  closeConnectionAfterEachRequest(sdk.accounts);
+  sendThroughTransport(sdk.sms, ctx.transport.agents);
+  sendThroughTransport(sdk.accounts, ctx.transport.agents);
   try {
     return await call(sdk);
   } catch (err) {

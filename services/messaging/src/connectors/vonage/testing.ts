@@ -4,6 +4,7 @@ import type { ConnectorContext } from "@onerouter/core/connector-kit";
 import type { SmsConnector } from "../connector";
 import type { MessagingHarness } from "../contract";
 import { vonageConnector } from "./index";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // Wiring for this folder's tests: the Vonage emulator on a free port and the
 // connector pointed at it through the real SDK.
@@ -39,6 +40,7 @@ export async function startVonageTestBed(options: Partial<VonageEmulatorOptions>
     credentials: { api_key: testApiKey, api_secret: testApiSecret, signature_secret: testSignatureSecret },
     settings: { base_url: running.url, default_from: "OneRouter", signature_method: account.signatureMethod },
     timeoutMs: 5_000,
+    transport: loopbackTransport(),
   };
   // The engine gives every message a receipt URL naming its attempt; the
   // shared contract sends without one, so the test bed adds it likewise.

@@ -11,7 +11,8 @@ import type { PaypalAccessToken, PaypalErrorBody, PaypalOAuthErrorBody } from ".
 // hide the difference between a refused connection and a timeout after
 // sending, which decides whether a payment may fail over.
 //
-// Every call opens its own connection. A failure then says exactly what
+// Every call opens its own connection (the transport's agents keep none
+// alive). A failure then says exactly what
 // PayPal could have seen: before the connection was up (refused, DNS,
 // connect timeout) nothing was sent; after it, the request may have been
 // read. On a reused keep-alive socket that PayPal had just closed, the same
@@ -157,7 +158,7 @@ function exchange(
     const request = (secure ? https : http).request(url, {
       method: init.method,
       headers: { ...init.headers, "content-length": String(Buffer.byteLength(body)) },
-      agent: false,
+      agent: ctx.transport.agents[secure ? "https" : "http"],
     });
     let connected = false;
     let timedOut = false;

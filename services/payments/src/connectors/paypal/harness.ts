@@ -9,6 +9,7 @@ import {
 import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { paypalConnector } from "./index";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // The PayPal connector wired to a PayPal emulator on a free loopback port.
 
@@ -27,6 +28,7 @@ export async function startPaypalHarness(options: PaypalEmulatorOptions = {}): P
     credentials: { client_id: paypal.clientId, client_secret: paypal.clientSecret, webhook_id: paypalWebhookId },
     settings: { base_url: running.url },
     timeoutMs: 5000,
+    transport: loopbackTransport(),
   };
   const webhook = (eventType: PaypalWebhookEventType, orderId: string, transmissionTime?: Date): WebhookInput => {
     const event = paypal.webhookEvent(eventType, orderId, running.url);

@@ -36,12 +36,10 @@ export interface RazorpaySession {
   call<T>(request: (sdk: Razorpay) => Promise<T>): Promise<T>;
 }
 
-// Every request gets its own connection. A keep-alive connection Razorpay
-// closed while idle fails with a reset that cannot be told from a reset after
-// Razorpay read the request; a fresh connection is either refused (nothing
-// sent) or carries the request.
-const httpAgent = new http.Agent({ keepAlive: false });
-const httpsAgent = new https.Agent({ keepAlive: false });
+// Every request gets its own connection (the transport's agents keep none
+// alive). A keep-alive connection Razorpay closed while idle fails with a
+// reset that cannot be told from a reset after Razorpay read the request; a
+// fresh connection is either refused (nothing sent) or carries the request.
 
 // One SDK client per call: credentials and settings come with each context.
 export function openSession(ctx: ConnectorContext): RazorpaySession {
@@ -56,8 +54,8 @@ export function openSession(ctx: ConnectorContext): RazorpaySession {
   const transport = (sdk.api as unknown as { rq: SdkHttpClient }).rq;
   if (ctx.settings.base_url) transport.defaults.baseURL = ctx.settings.base_url;
   transport.defaults.timeout = ctx.timeoutMs;
-  transport.defaults.httpAgent = httpAgent;
-  transport.defaults.httpsAgent = httpsAgent;
+  transport.defaults.httpAgent = ctx.transport.agents.http;
+  transport.defaults.httpsAgent = ctx.transport.agents.https;
   // The SDK turns a failure without an HTTP response into a TypeError,
   // dropping the socket error code that tells a refused connection (nothing
   // sent) from a timeout (maybe processed). Keep the original here.

@@ -3,6 +3,7 @@ import { razorpayEmulator, razorpayTestTokens, type RazorpayEmulator, type Razor
 import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { razorpayConnector } from "./index";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // Test credentials shaped like Razorpay's test-mode keys.
 export const razorpayTestCredentials = {
@@ -29,6 +30,7 @@ export async function startRazorpayHarness(options: { webhookUrl?: string } = {}
     credentials: { ...razorpayTestCredentials },
     settings: { base_url: emulator.url },
     timeoutMs: 5_000,
+    transport: loopbackTransport(),
   };
   const webhook = (event: RazorpayWebhookEvent, ids: { paymentId: string; refundId?: string }): WebhookInput => {
     const signed = razorpay.signedWebhook(event, ids);

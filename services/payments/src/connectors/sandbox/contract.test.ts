@@ -3,11 +3,12 @@ import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter
 import type { ConnectorContext, WebhookInput } from "../connector";
 import { describePaymentConnectorContract, type ConnectorHarness } from "../contract";
 import { newSandboxApiKey, sandboxConnector } from "./index";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 async function start(): Promise<ConnectorHarness> {
   const emulator = await startSandboxProvider();
   const apiKey = newSandboxApiKey();
-  const ctx: ConnectorContext = { credentials: { api_key: apiKey }, settings: { base_url: emulator.url }, timeoutMs: 5000 };
+  const ctx: ConnectorContext = { credentials: { api_key: apiKey }, settings: { base_url: emulator.url }, timeoutMs: 5000, transport: loopbackTransport() };
 
   async function sandboxGet<T>(path: string): Promise<T> {
     const res = await fetch(new URL(path, emulator.url), { headers: { authorization: `Bearer ${apiKey}` } });

@@ -4,6 +4,7 @@ import type { RunningEmulator } from "@onerouter/emulators/harness";
 import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
 import type { ConnectorContext, CreatePaymentInput } from "../connector";
 import { newSandboxApiKey, sandboxConnector } from "./index";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // The account settings that make one shared sandbox simulate a different
 // provider condition for each account.
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 function ctx(settings: Record<string, string> = {}, timeoutMs = 5000): ConnectorContext {
-  return { credentials: { api_key: apiKey }, settings: { base_url: emulator.url, ...settings }, timeoutMs };
+  return { credentials: { api_key: apiKey }, settings: { base_url: emulator.url, ...settings }, timeoutMs, transport: loopbackTransport() };
 }
 
 let counter = 0;

@@ -4,6 +4,7 @@ import type { RunningEmulator } from "@onerouter/emulators/harness";
 import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
 import type { ConnectorContext, CreatePaymentInput } from "../connector";
 import { newSandboxApiKey, sandboxConnector } from "./index";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // The documented test payment-method tokens, the requires_action redirect
 // with its webhook, and isolation between sandbox accounts.
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 
 function ctx(key = apiKey): ConnectorContext {
-  return { credentials: { api_key: key }, settings: { base_url: emulator.url, webhook_url: receiver.url }, timeoutMs: 5000 };
+  return { credentials: { api_key: key }, settings: { base_url: emulator.url, webhook_url: receiver.url }, timeoutMs: 5000, transport: loopbackTransport() };
 }
 
 let counter = 0;

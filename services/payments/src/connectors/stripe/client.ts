@@ -1,18 +1,13 @@
-import http from "node:http";
-import https from "node:https";
 import Stripe from "stripe";
 import { ConnectorError, type ConnectorContext } from "../connector";
 import { connectorError } from "./mapping";
 
-// Every call gets its own connection. On a pooled keep-alive socket the
-// server may already have closed, the SDK sees a reset and silently retries
-// once (even with retries off); a reset then means nothing, and a following
-// "connection refused" would hide whether the first try got through. With
-// fresh connections a reset means the request was on the wire.
-const agents = {
-  http: new http.Agent({ keepAlive: false }),
-  https: new https.Agent({ keepAlive: false }),
-};
+// Every call gets its own connection (the transport's agents keep none
+// alive). On a pooled keep-alive socket the server may already have closed,
+// the SDK sees a reset and silently retries once (even with retries off); a
+// reset then means nothing, and a following "connection refused" would hide
+// whether the first try got through. With fresh connections a reset means
+// the request was on the wire.
 
 function apiAddress(baseUrl: string): { host: string; port: number; protocol: "http" | "https" } {
   const url = new URL(baseUrl);
@@ -38,7 +33,7 @@ export async function callStripe<T>(ctx: ConnectorContext, call: (stripe: Stripe
   const address = ctx.settings.base_url ? apiAddress(ctx.settings.base_url) : undefined;
   const stripe = new Stripe(secretKey, {
     ...address,
-    httpAgent: agents[address?.protocol ?? "https"],
+    httpAgent: ctx.transport.agents[address?.protocol ?? "https"],
     timeout: ctx.timeoutMs,
     maxNetworkRetries: 0,
     telemetry: false,

@@ -4,6 +4,7 @@ import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { stripeConnector } from "./index";
 import { attemptIdKey } from "./mapping";
+import { loopbackTransport } from "@onerouter/core/outbound/testing";
 
 // Wiring for this folder's tests: the Stripe emulator on a free port and the
 // connector pointed at it through the real SDK.
@@ -23,6 +24,7 @@ export async function startStripeTestBed(options: Partial<StripeEmulatorOptions>
     credentials: { secret_key: testSecretKey, webhook_secret: testWebhookSecret },
     settings: { base_url: running.url },
     timeoutMs: 5_000,
+    transport: loopbackTransport(),
   };
   function webhook(paymentIntentId: string, signedAt?: number): WebhookInput {
     const { payload, signature } = stripe.signedPaymentIntentEvent(paymentIntentId, { ...(signedAt && { signedAt }) });

@@ -1,8 +1,10 @@
 import { isIP } from "node:net";
 
-// Where a webhook may not go: the address ranges that reach the deployment's
-// own network or no real host, checked after DNS resolution. An operator's
-// allow-list (ONEROUTER_WEBHOOK_ALLOWED_CIDRS) opens chosen ranges again.
+// Where OneRouter may not send a request (a webhook delivery, a provider
+// call): the address ranges that reach the deployment's own network or no
+// real host, checked after DNS resolution. An operator's allow-list
+// (ONEROUTER_WEBHOOK_ALLOWED_CIDRS, ONEROUTER_PROVIDER_ALLOWED_CIDRS) opens
+// chosen ranges again.
 
 export interface IpAddress {
   family: 4 | 6;
@@ -107,7 +109,7 @@ const forbiddenRanges: { cidr: Cidr; kind: string }[] = (
   ] as const
 ).map(([cidr, kind]) => ({ cidr: parseCidr(cidr), kind }));
 
-// Why a webhook may not go to this address ("a private address"), or
+// Why a request may not go to this address ("a private address"), or
 // undefined when it may. Unparseable text is refused too.
 export function forbiddenDestination(addressText: string, allowList: readonly Cidr[]): string | undefined {
   const address = parseIp(addressText);

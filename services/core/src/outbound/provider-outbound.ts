@@ -1,0 +1,94 @@
+import { parseCidr, parseIp, type Cidr } from "./addresses";
+import { guardedAgents, type GuardedAgents } from "./guarded-agents";
+
+// Where provider calls may go. A provider account calls its provider's own
+// API unless its settings.base_url points elsewhere, which only an operator
+// can allow (ONEROUTER_PROVIDER_BASE_URLS, `onerouter dev` for its
+// emulators); wherever a call goes, its connections follow the same SSRF
+// rules as webhook deliveries, with their own allow-list of ranges
+// (ONEROUTER_PROVIDER_ALLOWED_CIDRS).
+
+export interface ProviderOutboundOptions {
+  // Origins (scheme://host[:port]) an account's settings.base_url may name.
+  baseUrls: readonly string[];
+  // Ranges provider calls may reach although private, loopback, link-local...
+  allowedCidrs: readonly string[];
+}
+
+// How one provider call reaches the network.
+export interface ProviderTransport {
+  // The only way out: agents that refuse forbidden addresses at connect time.
+  agents: GuardedAgents;
+  // The call goes to the account's settings.base_url, not to the provider:
+  // what answers there is not the provider, so its text is not passed on.
+  override: boolean;
+  // Why the call may not be made at all; its agents then refuse every connection.
+  blocked?: string;
+  // Why a connection of this call was refused, once one was.
+  refusal(): string | undefined;
+}
+
+export class ProviderOutbound {
+  private readonly origins: Set<string>;
+  private readonly allowList: Cidr[];
+
+  constructor(options: ProviderOutboundOptions) {
+    this.origins = new Set(options.baseUrls.map(originOf));
+    this.allowList = options.allowedCidrs.map(parseCidr);
+  }
+
+  // Lets accounts name these URLs' origins too (`onerouter dev`, whose
+  // emulators are known only once they listen).
+  allowBaseUrls(...urls: string[]): void {
+    for (const url of urls) this.origins.add(originOf(url));
+  }
+
+  // Why an account may not point at `baseUrl`, or undefined when it may.
+  // The reason reads after the field name.
+  baseUrlRefusal(baseUrl: string): string | undefined {
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      return "is not a URL";
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an http:// or https:// URL";
+    if (!this.origins.has(url.origin)) {
+      return `may not point at ${url.origin}: accounts call their provider's own API unless an operator allows the origin in ONEROUTER_PROVIDER_BASE_URLS`;
+    }
+    return undefined;
+  }
+
+  // The transport of one call. `chosen` are the account's settings as stored
+  // (what the tenant chose); `resolved` what the call uses, where the engine
+  // may have filled in its own target (the built-in sandbox), whose address
+  // is then allowed for this call.
+  transport(chosen: Record<string, string>, resolved: Record<string, string>): ProviderTransport {
+    let refusal: string | undefined;
+    const override = Boolean(chosen.base_url);
+    const blocked = override ? this.blockedReason(chosen.base_url!) : undefined;
+    const operatorHost = !override && resolved.base_url ? literalHost(resolved.base_url) : undefined;
+    const agents = guardedAgents({
+      allowList: operatorHost ? [...this.allowList, parseCidr(operatorHost)] : this.allowList,
+      refuseAll: blocked,
+      onRefused: (reason) => {
+        refusal ??= reason;
+      },
+    });
+    return { agents, override, blocked, refusal: () => refusal };
+  }
+
+  private blockedReason(baseUrl: string): string | undefined {
+    const refused = this.baseUrlRefusal(baseUrl);
+    return refused && `settings.base_url ${refused}`;
+  }
+}
+
+function originOf(url: string): string {
+  return new URL(url).origin;
+}
+
+function literalHost(url: string): string | undefined {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1");
+  return parseIp(host) ? host : undefined;
+}
