@@ -12,7 +12,8 @@ import { addSandboxAccount, newTenant, paymentEvents, sandboxPayments, setRoutin
 // Failing over between a primary and a secondary sandbox, each a sandbox
 // server of its own so the test can break one and count what reaches it.
 
-const cooldownMs = 400;
+// Long enough that the payments made while the circuit is open finish inside it on a loaded machine.
+const cooldownMs = 3000;
 
 describeEachEngine("payment failover", (engine) => {
   let app: TestOneRouter;
