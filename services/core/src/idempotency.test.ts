@@ -213,6 +213,21 @@ describeEachEngine("idempotency keys", (engine) => {
     expect((await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(6n), run)).payment?.id).toBe("pay_retried");
   });
 
+  it("does not keep a lost database connection as the key's answer", async () => {
+    const k = key();
+    let runs = 0;
+    const run = async () => {
+      runs += 1;
+      // What pg throws when the server goes away mid-query, before the
+      // error interceptor turns it into DATABASE_UNAVAILABLE.
+      if (runs === 1) throw new Error("insert into payments ... - Connection terminated unexpectedly");
+      return response("pay_after_outage");
+    };
+    await expect(idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(7n), run)).rejects.toThrow(/Connection terminated/);
+    expect((await idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(7n), run)).payment?.id).toBe("pay_after_outage");
+    expect(runs).toBe(2);
+  });
+
   it("refuses the same key with other parameters, whatever the map order", async () => {
     const k = key();
     const run = async () => response("pay_x");

@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary, toJson, type DescMessage, type DescMethod
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Knex } from "knex";
 import type { Migration } from "./db/database";
-import { apiError, invalidArgument } from "./errors";
+import { apiError, invalidArgument, normalizeError } from "./errors";
 import { environmentName } from "./keys";
 import type { ProcessLiveness } from "./process-liveness";
 import { requireCaller } from "./services";
@@ -233,7 +233,9 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     try {
       response = await run(claim);
     } catch (err) {
-      const error = ConnectError.from(err);
+      // Classified as the caller will be answered: a lost database
+      // connection is UNAVAILABLE, not an answer to keep.
+      const { error } = normalizeError(err);
       if (bound && unfinished.has(error.code)) {
         // Something exists under this key: it is never forgotten, and the
         // claim is freed at once for a retry to resume it.
