@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/db/testing";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/testing";
 import { failure, newTenant, setRoutingProfile, type TestTenant } from "./testing";
 
@@ -20,15 +20,11 @@ describeEachEngine("payment metadata within the providers' limits", (engine) => 
     app = await startTestOneRouter({ engine });
     stripe = await startStripeTestBed();
     tenant = await newTenant(app, "Metadata");
-    const account = await app.accounts.create({
-      tenantId: tenant.id,
-      environment: "test",
+    const account = await addTestAccount(app, tenant.id, {
       provider: "stripe",
       category: "payments",
-      displayName: "Stripe",
       credentials: { secret_key: testSecretKey, webhook_secret: testWebhookSecret },
       settings: { base_url: stripe.running.url },
-      enabled: true,
     });
     await setRoutingProfile(app, tenant.id, { strategy: RoutingStrategy.PRIORITY, targets: [{ providerAccountId: account.id }] });
   });

@@ -4,7 +4,7 @@ import { CaptureMethod, PaymentStatus } from "@onerouter/client/gen/onerouter/pa
 import { inboundWebhookPath } from "@onerouter/core";
 import { describeEachEngine } from "@onerouter/core/db/testing";
 import { razorpayTestTokens } from "@onerouter/emulators/razorpay/index";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { razorpayTestCredentials, startRazorpayHarness, type RazorpayHarness } from "./connectors/razorpay/harness";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/testing";
 import { newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "./testing";
@@ -30,16 +30,12 @@ describeEachEngine("payment webhook replays", (engine) => {
 
   async function tenantWith(provider: "stripe" | "razorpay"): Promise<{ tenant: TestTenant; accountId: string }> {
     const tenant = await newTenant(app, `Replays ${provider}`);
-    const account = await app.accounts.create({
-      tenantId: tenant.id,
-      environment: "test",
+    const account = await addTestAccount(app, tenant.id, {
       provider,
       category: "payments",
-      displayName: provider,
       credentials:
         provider === "stripe" ? { secret_key: testSecretKey, webhook_secret: testWebhookSecret } : { ...razorpayTestCredentials },
       settings: { base_url: provider === "stripe" ? stripe.running.url : razorpay.emulator.url },
-      enabled: true,
     });
     await setRoutingProfile(app, tenant.id, { strategy: RoutingStrategy.PRIORITY, targets: [{ providerAccountId: account.id }] });
     return { tenant, accountId: account.id };
