@@ -45,8 +45,8 @@ export interface ProviderAccountServiceDeps {
   // Where OneRouter is reached from outside; provider webhooks point here.
   publicBaseUrl: () => string;
   circuitState: (accountId: string) => CircuitState;
-  // Which settings.base_url an account may name.
-  outbound: Pick<ProviderOutbound, "baseUrlRefusal">;
+  // Which URLs an account's settings may name.
+  outbound: Pick<ProviderOutbound, "settingsRefusal">;
 }
 
 type StoredAccount = ProviderAccountRecord & { credentialHints: Record<string, string> };
@@ -306,9 +306,10 @@ function validSettings(settings: Record<string, string>, outbound: ProviderAccou
     if (!settingKeyPattern.test(key)) throw invalidArgument(`settings.${key}`, "keys are lower_snake_case, at most 64 characters");
     if (value.length > 2048) throw invalidArgument(`settings.${key}`, "must be at most 2048 characters");
   }
-  // base_url sends the account's calls, credentials included, away from its provider.
-  const refused = settings.base_url ? outbound.baseUrlRefusal(settings.base_url) : undefined;
-  if (refused) throw invalidArgument("settings.base_url", refused, "BASE_URL_NOT_ALLOWED");
+  // base_url sends the account's calls, credentials included, away from its
+  // provider; webhook_url has the built-in sandbox send requests wherever it names.
+  const refused = outbound.settingsRefusal(settings);
+  if (refused) throw invalidArgument(`settings.${refused.key}`, refused.reason, `${refused.key.toUpperCase()}_NOT_ALLOWED`);
   return { ...settings };
 }
 

@@ -704,10 +704,11 @@ export class PaymentEngine {
   }
 
   // Sandbox accounts without a base_url use the built-in sandbox, which then
-  // sends their webhooks to this server.
+  // sends their webhooks to this server unless they name an allowed webhook_url.
   private settings(provider: string, settings: Record<string, string>, accountId?: string): Record<string, string> {
     if (provider !== sandboxConnector.name) return settings;
-    return builtInSandboxSettings(this.options.builtInSandbox, settings, accountId && inboundWebhookPath(provider, accountId));
+    const usable = this.options.outbound.usableSettings(settings);
+    return builtInSandboxSettings(this.options.builtInSandbox, usable, accountId && inboundWebhookPath(provider, accountId));
   }
 
   private connector(provider: string): PaymentConnector {

@@ -39,16 +39,24 @@ async function countingListener(): Promise<{ url: string; connections(): number;
 describe("provider calls under the SSRF rules", () => {
   let app: TestOneRouter;
   let listener: Awaited<ReturnType<typeof countingListener>>;
+  // Where a tenant asks the built-in sandbox to send its webhooks.
+  let hooks: Awaited<ReturnType<typeof countingListener>>;
 
   beforeAll(async () => {
     // The default rules: no private, loopback or link-local address is reachable.
     app = await startTestOneRouter({ env: { ONEROUTER_PROVIDER_ALLOWED_CIDRS: "" } });
     listener = await countingListener();
+    hooks = await countingListener();
   });
   afterAll(async () => {
     await app?.close();
     await listener?.close();
+    await hooks?.close();
   });
+
+  // How many provider webhooks for the account reached this server's own route.
+  const inboundEvents = async (accountId: string) =>
+    (await app.db.knex("inbound_webhook_events").where({ provider_account_id: accountId })).length;
 
   it.each(["http://127.0.0.1:8080", "http://169.254.169.254/latest/meta-data", "http://10.0.0.5", "https://api.example.com"])(
     "refuses a live tenant's base_url %s",
@@ -91,6 +99,48 @@ describe("provider calls under the SSRF rules", () => {
     const tested = await apiClient(app, ProviderAccountService, tenant.testSecret).testProviderAccount({ id: stale.id });
     expect(tested).toMatchObject({ ok: false, error: { reason: "PROVIDER_BASE_URL_NOT_ALLOWED", provider: "stripe" } });
     expect(listener.connections()).toBe(0);
+  });
+
+  it("refuses a live tenant's sandbox webhook_url, so its payments never reach it", async () => {
+    const tenant = await newTestTenant(app, "Hooks");
+    const accounts = apiClient(app, ProviderAccountService, tenant.liveSecret);
+    const { providerAccount } = await accounts.createProviderAccount({ provider: "sandbox", credentials: { api_key: newSandboxApiKey() } });
+    const id = providerAccount!.id;
+    const updated = await accounts
+      .updateProviderAccount({ id, settings: { webhook_url: `${hooks.url}/hooks` }, updateMask: { paths: ["settings"] } })
+      .then(() => undefined, (err: unknown) => err);
+
+    const { payment } = await apiClient(app, PaymentService, tenant.liveSecret).createPayment({ amount: 1500n, currency: "USD" });
+    expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, providerAccountId: id });
+    // The sandbox sends the payment's webhook either to the listener or to this server.
+    await expect.poll(async () => hooks.connections() + (await inboundEvents(id)), { timeout: 5000 }).toBeGreaterThan(0);
+    expect(hooks.connections()).toBe(0);
+
+    expect(await failure(Promise.reject(updated))).toMatchObject({ code: Code.InvalidArgument, reason: "WEBHOOK_URL_NOT_ALLOWED", field: "settings.webhook_url" });
+    const created = await failure(
+      accounts.createProviderAccount({ provider: "sandbox", credentials: { api_key: newSandboxApiKey() }, settings: { webhook_url: hooks.url } }),
+    );
+    expect(created).toMatchObject({ code: Code.InvalidArgument, reason: "WEBHOOK_URL_NOT_ALLOWED", field: "settings.webhook_url" });
+    expect(created.message).toContain("ONEROUTER_PROVIDER_BASE_URLS");
+  });
+
+  it("sends a stored sandbox webhook_url that is no longer allowed to this server instead", async () => {
+    const tenant = await newTestTenant(app, "Stale hooks");
+    const stale = await app.accounts.create({
+      tenantId: tenant.id,
+      environment: "test",
+      provider: "sandbox",
+      category: "payments",
+      displayName: "stale webhook_url",
+      credentials: { api_key: newSandboxApiKey() },
+      settings: { webhook_url: hooks.url },
+      enabled: true,
+    });
+    await setRoutingProfile(app, tenant.id, "payments", { strategy: RoutingStrategy.PRIORITY, targets: [{ providerAccountId: stale.id }] });
+    const { payment } = await apiClient(app, PaymentService, tenant.testSecret).createPayment({ amount: 1500n, currency: "USD" });
+    expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, providerAccountId: stale.id });
+    await expect.poll(() => inboundEvents(stale.id), { timeout: 5000 }).toBeGreaterThan(0);
+    expect(hooks.connections()).toBe(0);
   });
 
   describe("an account whose allowed base_url leads to a forbidden address", () => {

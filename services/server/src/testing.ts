@@ -88,7 +88,7 @@ export async function addTestAccount(
   tenantId: string,
   account: { category: ProviderCategory; provider: string; credentials: Record<string, string>; settings: Record<string, string> },
 ): Promise<{ id: string }> {
-  if (account.settings.base_url) app.providerOutbound.allowBaseUrls(account.settings.base_url);
+  for (const url of [account.settings.base_url, account.settings.webhook_url]) if (url) app.providerOutbound.allowBaseUrls(url);
   const created = await app.accounts.create({
     tenantId,
     environment: "test",

@@ -32,13 +32,28 @@ describe("ProviderOutbound", () => {
 
   it("allows base URLs only from the listed origins", () => {
     const outbound = new ProviderOutbound({ baseUrls: ["https://proxy.example.com"], allowedCidrs: [] });
-    expect(outbound.baseUrlRefusal("https://proxy.example.com/v1")).toBeUndefined();
-    expect(outbound.baseUrlRefusal("https://proxy.example.com:8443")).toMatch(/^may not point at https:\/\/proxy.example.com:8443/);
-    expect(outbound.baseUrlRefusal("http://169.254.169.254/latest")).toMatch(/ONEROUTER_PROVIDER_BASE_URLS/);
-    expect(outbound.baseUrlRefusal("file:///etc/passwd")).toBe("must be an http:// or https:// URL");
-    expect(outbound.baseUrlRefusal("nowhere")).toBe("is not a URL");
+    expect(outbound.urlRefusal("https://proxy.example.com/v1")).toBeUndefined();
+    expect(outbound.urlRefusal("https://proxy.example.com:8443")).toMatch(/^may not point at https:\/\/proxy.example.com:8443/);
+    expect(outbound.urlRefusal("http://169.254.169.254/latest")).toMatch(/ONEROUTER_PROVIDER_BASE_URLS/);
+    expect(outbound.urlRefusal("file:///etc/passwd")).toBe("must be an http:// or https:// URL");
+    expect(outbound.urlRefusal("nowhere")).toBe("is not a URL");
     outbound.allowBaseUrls("http://127.0.0.1:9999/anything");
-    expect(outbound.baseUrlRefusal("http://127.0.0.1:9999")).toBeUndefined();
+    expect(outbound.urlRefusal("http://127.0.0.1:9999")).toBeUndefined();
+  });
+
+  it("holds every URL setting to the same origins, and drops a stored webhook_url no longer allowed", () => {
+    const outbound = new ProviderOutbound({ baseUrls: ["https://hooks.example.com"], allowedCidrs: [] });
+    expect(outbound.settingsRefusal({ base_url: "https://hooks.example.com", webhook_url: "https://hooks.example.com/in" })).toBeUndefined();
+    expect(outbound.settingsRefusal({ webhook_url: "http://127.0.0.1:9999/in" })).toMatchObject({
+      key: "webhook_url",
+      reason: expect.stringMatching(/^may not point at http:\/\/127.0.0.1:9999/),
+    });
+    expect(outbound.settingsRefusal({ base_url: "http://10.0.0.5", webhook_url: "http://10.0.0.5" })).toMatchObject({ key: "base_url" });
+
+    const stored = { base_url: "http://10.0.0.5", webhook_url: "http://10.0.0.5/in", failure_rate: "0" };
+    expect(outbound.usableSettings(stored)).toEqual({ base_url: "http://10.0.0.5", failure_rate: "0" });
+    const allowed = { webhook_url: "https://hooks.example.com/in" };
+    expect(outbound.usableSettings(allowed)).toEqual(allowed);
   });
 
   it("refuses a loopback address at connect time, by address or by name, and records why", async () => {

@@ -6,10 +6,16 @@ import { guardedAgents, type GuardedAgents } from "./guarded-agents";
 // can allow (ONEROUTER_PROVIDER_BASE_URLS, `onerouter dev` for its
 // emulators); wherever a call goes, its connections follow the same SSRF
 // rules as webhook deliveries, with their own allow-list of ranges
-// (ONEROUTER_PROVIDER_ALLOWED_CIDRS).
+// (ONEROUTER_PROVIDER_ALLOWED_CIDRS). The same allow-list of origins holds
+// for every setting that names where a request goes: settings.webhook_url,
+// where the built-in sandbox sends an account's webhooks, too.
+
+// The account settings naming a URL that OneRouter, or its built-in sandbox
+// on its behalf, sends requests to.
+export const providerUrlSettings = ["base_url", "webhook_url"] as const;
 
 export interface ProviderOutboundOptions {
-  // Origins (scheme://host[:port]) an account's settings.base_url may name.
+  // Origins (scheme://host[:port]) an account's URL settings may name.
   baseUrls: readonly string[];
   // Ranges provider calls may reach although private, loopback, link-local...
   allowedCidrs: readonly string[];
@@ -43,20 +49,40 @@ export class ProviderOutbound {
     for (const url of urls) this.origins.add(originOf(url));
   }
 
-  // Why an account may not point at `baseUrl`, or undefined when it may.
-  // The reason reads after the field name.
-  baseUrlRefusal(baseUrl: string): string | undefined {
+  // Why an account's URL setting may not name `value`, or undefined when it
+  // may. The reason reads after the field name.
+  urlRefusal(value: string): string | undefined {
     let url: URL;
     try {
-      url = new URL(baseUrl);
+      url = new URL(value);
     } catch {
       return "is not a URL";
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an http:// or https:// URL";
     if (!this.origins.has(url.origin)) {
-      return `may not point at ${url.origin}: accounts call their provider's own API unless an operator allows the origin in ONEROUTER_PROVIDER_BASE_URLS`;
+      return `may not point at ${url.origin}: accounts send requests only to their provider's own API and to origins an operator allows in ONEROUTER_PROVIDER_BASE_URLS`;
     }
     return undefined;
+  }
+
+  // The first of `settings`' URL settings that names what it may not, and why.
+  settingsRefusal(settings: Record<string, string>): { key: (typeof providerUrlSettings)[number]; reason: string } | undefined {
+    for (const key of providerUrlSettings) {
+      const reason = settings[key] ? this.urlRefusal(settings[key]) : undefined;
+      if (reason) return { key, reason };
+    }
+    return undefined;
+  }
+
+  // An account's stored settings as its calls may use them: a webhook_url no
+  // longer allowed is left out, so its default (this server) applies. A
+  // base_url is kept: its calls are refused instead (see transport), since
+  // sending them elsewhere would not be what the tenant chose.
+  usableSettings(settings: Record<string, string>): Record<string, string> {
+    if (!settings.webhook_url || !this.urlRefusal(settings.webhook_url)) return settings;
+    const usable = { ...settings };
+    delete usable.webhook_url;
+    return usable;
   }
 
   // The transport of one call. `chosen` are the account's settings as stored
@@ -79,7 +105,7 @@ export class ProviderOutbound {
   }
 
   private blockedReason(baseUrl: string): string | undefined {
-    const refused = this.baseUrlRefusal(baseUrl);
+    const refused = this.urlRefusal(baseUrl);
     return refused && `settings.base_url ${refused}`;
   }
 }
