@@ -109,22 +109,44 @@ export class MessagingEngine {
   }
 
   // A message the dead process may have handed to a provider is not sent
-  // again: an attempt left in flight becomes unknown, for that provider's
-  // delivery report to settle. Only a message no provider can have taken
-  // (no attempt, or every attempt provably refused) is routed on.
+  // twice: an attempt left in flight is sent again under its attempt id
+  // where the provider takes that as the same send, and otherwise becomes
+  // unknown, for that provider's delivery report to settle. Only a message
+  // no provider can have taken (no attempt, or every attempt provably
+  // refused) is routed on.
   private async resumeMessage(scope: Scope, id: string): Promise<Message> {
     const message = await this.store.findMessage(scope, id);
     if (!message) throw notFound("message", id);
     if (message.status === "queued") {
       const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
       for (const attempt of attempts.filter((a) => a.status === "pending")) {
-        await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedProviderError(interrupted(attempt.provider)) }, {});
+        if (this.connectors.get(attempt.provider)?.idempotentSend) await this.resendAttempt(message, attempt);
+        else await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedProviderError(interrupted(attempt.provider)) }, {});
       }
       if (attempts.every((a) => a.status === "failed")) {
         await this.tryCandidates(message, await this.candidates(message, new Set(attempts.map((a) => a.provider_account_id))));
       }
     }
     return this.message(id);
+  }
+
+  // Sends an interrupted attempt again, exactly as it was, to a provider
+  // that answers a repeated attempt id with the first send's outcome.
+  private async resendAttempt(message: MessageRow, attempt: AttemptRow): Promise<void> {
+    const account = await this.options.accounts.getWithCredentials(
+      { tenantId: attempt.tenant_id, environment: attempt.environment },
+      attempt.provider_account_id,
+    );
+    if (!account) {
+      await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedProviderError(interrupted(attempt.provider)) }, {});
+      return;
+    }
+    const started = performance.now();
+    const outcome = await this.callSend(account, attempt, message);
+    const latency = Math.round(performance.now() - started);
+    if (outcome.kind !== "not_taken") return this.settle(attempt, outcome, latency);
+    // Refused now, which says nothing of the first call: its delivery report settles it.
+    await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedProviderError(outcome.error), latency_ms: latency }, {});
   }
 
   async getMessage(scope: Scope, id: string): Promise<Message> {

@@ -114,6 +114,26 @@ describeEachEngine("MessagingService idempotency", (engine) => {
     expect((await app.db.knex("message_attempts").where({ id: attemptId }).first()).status).not.toBe("pending");
   });
 
+  it("sends an attempt cut short before it reached the provider again under its id, where the provider allows", async () => {
+    const request = sms("attempt recorded, call never made");
+    await crashed.client.sendMessage(request, withKey("template-attempt"));
+    const store = new MessageStore(app.db.knex);
+    const orphan = await store.createMessage(
+      { tenantId: crashed.id, environment: "test" },
+      validSendMessage(create(SendMessageRequestSchema, request)),
+      async () => undefined,
+    );
+    const attempt = (await store.startAttempt(orphan, { id: crashedAccount.id, provider: "sandbox_sms" }, undefined))!;
+    await leftBy("template-attempt", orphan.id, "attempt-not-sent");
+    expect(await sentWith(attempt.id)).toBe(0);
+
+    const resumed = (await crashed.client.sendMessage(request, withKey("attempt-not-sent"))).message!;
+    expect(resumed.id).toBe(orphan.id);
+    expect(resumed.attempts.map((a) => a.id)).toEqual([attempt.id]);
+    expect([MessageStatus.SENT, MessageStatus.DELIVERED]).toContain(resumed.status);
+    expect(await sentWith(attempt.id)).toBe(1);
+  });
+
   it("sends once a message whose process died before handing it to any provider", async () => {
     const request = sms("not handed over");
     await crashed.client.sendMessage(request, withKey("template"));

@@ -63,6 +63,12 @@ export interface MessageStatusEvent {
 interface MessagingConnectorBase {
   readonly name: string;
   readonly credentialKeys: readonly string[];
+  // The provider takes a send repeated under the same attempt id as the
+  // first one (the attempt id is its idempotency key), so a send cut short
+  // by a crash can be made again without a second message. Providers
+  // without it are never sent a message twice; their delivery report
+  // settles an interrupted send.
+  readonly idempotentSend?: boolean;
   // Checks the credentials with a harmless call; throws ConnectorError.
   testCredentials(ctx: ConnectorContext): Promise<void>;
   // Verifies a delivery callback and returns the status changes it carries

@@ -93,6 +93,7 @@ export const sandboxSmsConnector: SmsConnector = {
   name: sandboxSmsProvider,
   channel: "sms",
   credentialKeys: ["api_key"],
+  idempotentSend: true,
   async testCredentials(ctx) {
     await callSandbox(sandboxSmsProvider, ctx, { method: "GET", path: "/v1/account" });
   },
@@ -112,6 +113,7 @@ export const sandboxEmailConnector: EmailConnector = {
   name: sandboxEmailProvider,
   channel: "email",
   credentialKeys: ["api_key"],
+  idempotentSend: true,
   async testCredentials(ctx) {
     await callSandbox(sandboxEmailProvider, ctx, { method: "GET", path: "/v1/account" });
   },
