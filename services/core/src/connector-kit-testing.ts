@@ -21,6 +21,23 @@ export async function expectConnectorError(promise: Promise<unknown>, kind?: Con
   return asConnectorError(err, kind);
 }
 
+// The ConnectorError `call` fails with while a gateway in front of the
+// provider answers `status` once with a body of its own (an emulator's
+// "proxy_error" failure mode).
+export async function expectConnectorErrorBehindGateway(
+  provider: { setFailure(settings: { mode: "proxy_error" | "none"; status?: number; count?: number }): Promise<void> },
+  status: number,
+  call: () => Promise<unknown>,
+  kind?: ConnectorErrorKind,
+): Promise<ConnectorError> {
+  await provider.setFailure({ mode: "proxy_error", status, count: 1 });
+  try {
+    return await expectConnectorError(call(), kind);
+  } finally {
+    await provider.setFailure({ mode: "none" });
+  }
+}
+
 // The ConnectorError a webhook check throws when it rejects a callback:
 // always of kind invalid_signature, its details.reason saying why.
 export function webhookRejection(run: () => unknown): ConnectorError {

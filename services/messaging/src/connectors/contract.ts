@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
 import { ConnectorError, type ConnectorContext, type WebhookInput } from "@onerouter/core/connector-kit";
-import { expectConnectorError, startConnectionCountingProxy } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy } from "@onerouter/core/connector-kit-testing";
 import { overrideTransport } from "@onerouter/core/outbound/testing";
 import { underOutboundRules } from "@onerouter/core/provider-calls";
 import type { MessagingConnector, SendEmailInput, SendSmsInput } from "./connector";
@@ -157,14 +157,8 @@ export function describeMessagingConnectorContract(name: string, start: () => Pr
     });
 
     it("never reads a gateway's answer as the provider's: a 429 was not processed, a 502 or 503 may have been", async () => {
-      const behindGateway = async (status: number, call: () => Promise<unknown>, kind?: "not_processed" | "ambiguous") => {
-        await h.emulator.setFailure({ mode: "proxy_error", status, count: 1 });
-        try {
-          return await expectConnectorError(call(), kind);
-        } finally {
-          await h.emulator.setFailure({ mode: "none" });
-        }
-      };
+      const behindGateway = (status: number, call: () => Promise<unknown>, kind?: "not_processed" | "ambiguous") =>
+        expectConnectorErrorBehindGateway(h.emulator, status, call, kind);
       for (const status of [429, 502, 503]) {
         await behindGateway(status, () => send(h.ctx, input()), status === 429 ? "not_processed" : "ambiguous");
         await behindGateway(status, () => h.connector.testCredentials(h.ctx));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError, startConnectionCountingProxy } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy } from "@onerouter/core/connector-kit-testing";
 import { overrideTransport } from "@onerouter/core/outbound/testing";
 import { underOutboundRules } from "@onerouter/core/provider-calls";
 import type { RunningEmulator } from "@onerouter/emulators/harness";
@@ -199,14 +199,8 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
 
     it("never reads a gateway's answer as the provider's: a 429 was not processed, a 502 or 503 may have been", async () => {
       const created = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed }));
-      const behindGateway = async (status: number, call: () => Promise<unknown>, kind?: "not_processed" | "ambiguous") => {
-        await h.emulator.setFailure({ mode: "proxy_error", status, count: 1 });
-        try {
-          return await expectConnectorError(call(), kind);
-        } finally {
-          await h.emulator.setFailure({ mode: "none" });
-        }
-      };
+      const behindGateway = (status: number, call: () => Promise<unknown>, kind?: "not_processed" | "ambiguous") =>
+        expectConnectorErrorBehindGateway(h.emulator, status, call, kind);
       for (const status of [429, 502, 503]) {
         const kind = status === 429 ? "not_processed" : "ambiguous";
         const payment = input({ paymentMethodToken: h.tokens.succeed });
