@@ -49,3 +49,16 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
+
+// `raw` as an http:// or https:// URL, or why it is not one (worded to
+// follow the name of the field that holds it).
+export function httpUrl(raw: string): URL | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "is not a URL";
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an http:// or https:// URL";
+  return url;
+}

@@ -1,5 +1,6 @@
 import { parseCidr, parseIp, type Cidr } from "./addresses";
 import { guardedAgents, type GuardedAgents } from "./guarded-agents";
+import { httpUrl } from "./destinations";
 
 // Where provider calls may go. A provider account calls its provider's own
 // API unless its settings.base_url points elsewhere, which only an operator
@@ -52,13 +53,8 @@ export class ProviderOutbound {
   // Why an account's URL setting may not name `value`, or undefined when it
   // may. The reason reads after the field name.
   urlRefusal(value: string): string | undefined {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      return "is not a URL";
-    }
-    if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an http:// or https:// URL";
+    const url = httpUrl(value);
+    if (typeof url === "string") return url;
     if (!this.origins.has(url.origin)) {
       return `may not point at ${url.origin}: accounts send requests only to their provider's own API and to origins an operator allows in ONEROUTER_PROVIDER_BASE_URLS`;
     }

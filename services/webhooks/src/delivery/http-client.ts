@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import { performance } from "node:perf_hooks";
 import { forbiddenDestination, parseCidr, parseIp, type Cidr } from "@onerouter/core/outbound/addresses";
-import { pinnedLookup, vetDestination, type ResolvedAddress } from "@onerouter/core/outbound/destinations";
+import { httpUrl, pinnedLookup, vetDestination, type ResolvedAddress } from "@onerouter/core/outbound/destinations";
 
 // The HTTP client that delivers webhooks. It owns the SSRF rules: the host is
 // resolved once, every address it resolves to must be public (or inside the
@@ -122,13 +122,8 @@ export function validateEndpointUrl(
 }
 
 function checkUrl(raw: string, environment: EndpointEnvironment): URL | string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return "is not a URL";
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an http:// or https:// URL";
+  const url = httpUrl(raw);
+  if (typeof url === "string") return url;
   if (environment === "live" && url.protocol !== "https:") return "must use https:// in the live environment";
   return url;
 }
