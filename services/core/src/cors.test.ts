@@ -6,22 +6,27 @@ import { startServer, type RunningServer } from "./server";
 const allowed = "https://app.example.com";
 const check = "/grpc.health.v1.Health/Check";
 
+// The server alone, with only its health service; `corsOrigins` as configured.
+function startCorsServer(corsOrigins: string[] | undefined): Promise<RunningServer> {
+  return startServer({
+    host: "127.0.0.1",
+    port: 0,
+    logger: createLogger("silent"),
+    metrics: createMetrics(),
+    routes: () => undefined,
+    interceptors: [],
+    maxRequestBytes: 1 << 20,
+    readiness: async () => undefined,
+    shutdownGraceMs: 0,
+    ...(corsOrigins && { corsOrigins }),
+  });
+}
+
 // Real requests on a real port, as a browser on another origin sends them.
 describe("CORS", () => {
   let server: RunningServer;
   beforeAll(async () => {
-    server = await startServer({
-      host: "127.0.0.1",
-      port: 0,
-      logger: createLogger("silent"),
-      metrics: createMetrics(),
-      routes: () => undefined,
-      interceptors: [],
-      maxRequestBytes: 1 << 20,
-      readiness: async () => undefined,
-      shutdownGraceMs: 0,
-      corsOrigins: [allowed, "http://localhost:5173"],
-    });
+    server = await startCorsServer([allowed, "http://localhost:5173"]);
   });
   afterAll(async () => server?.close());
 
@@ -96,17 +101,7 @@ describe("CORS", () => {
 
 describe("CORS by default", () => {
   it("allows no origin", async () => {
-    const server = await startServer({
-      host: "127.0.0.1",
-      port: 0,
-      logger: createLogger("silent"),
-      metrics: createMetrics(),
-      routes: () => undefined,
-      interceptors: [],
-      maxRequestBytes: 1 << 20,
-      readiness: async () => undefined,
-      shutdownGraceMs: 0,
-    });
+    const server = await startCorsServer(undefined);
     try {
       const res = await fetch(server.url + check, {
         method: "OPTIONS",

@@ -33,6 +33,18 @@ function loadGrpcApiKeyService() {
 
 // Decodes grpc-status-details-bin (google.rpc.Status with Any details) with
 // protobufjs from Google's own .proto files.
+// A grpc-js client of grpc.health.v1 from the proto grpc-health-check ships.
+function healthClient(port: number): grpc.Client {
+  const definition = protoLoader.loadSync("health/v1/health.proto", {
+    includeDirs: [path.join(repoRoot, "node_modules/grpc-health-check/proto")],
+    enums: String,
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+  return new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+}
+
 function decodeErrorInfo(err: grpc.ServiceError) {
   const root = protobuf.loadSync([
     path.join(googleProtos, "google/rpc/status.proto"),
@@ -142,14 +154,7 @@ describeEachEngine("one port, every protocol", (engine) => {
   });
 
   it("answers NOT_FOUND for the health of a service it does not have", async () => {
-    const definition = protoLoader.loadSync("health/v1/health.proto", {
-      includeDirs: [path.join(repoRoot, "node_modules/grpc-health-check/proto")],
-      enums: String,
-    });
-    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-    };
-    const health = new pkg.grpc.health.v1.Health(`127.0.0.1:${app.server.port}`, grpc.credentials.createInsecure());
+    const health = healthClient(app.server.port);
     try {
       const known = await unary<object, { status: string }>(health, "Check", { service: "onerouter.payments.v1.PaymentService" }, new grpc.Metadata());
       expect(known.status).toBe("SERVING");
@@ -199,14 +204,7 @@ describeEachEngine("one port, every protocol", (engine) => {
   });
 
   it("serves grpc.health.v1 without a key, and the HTTP probes", async () => {
-    const definition = protoLoader.loadSync("health/v1/health.proto", {
-      includeDirs: [path.join(repoRoot, "node_modules/grpc-health-check/proto")],
-      enums: String,
-    });
-    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-    };
-    const health = new pkg.grpc.health.v1.Health(`127.0.0.1:${app.server.port}`, grpc.credentials.createInsecure());
+    const health = healthClient(app.server.port);
     try {
       const res = await unary<object, { status: string }>(health, "Check", { service: "" }, new grpc.Metadata());
       expect(res.status).toBe("SERVING");
