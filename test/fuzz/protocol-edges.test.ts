@@ -1,14 +1,13 @@
 import { create, toBinary, type DescMethod } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { HealthCheckRequestSchema } from "@onerouter/client/gen/health/v1/health_pb";
-import type { TestOneRouter } from "@onerouter/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fuzzSeed, Rng } from "./corpus";
 import { allMethods, methodPath } from "./methods";
 import { protocolHeaders } from "./rpc";
 import { runAll, Tally } from "./tally";
-import { fuzzMaxRequestBytes, startFuzzTarget } from "./target";
-import { envelope, isEnveloped, isJson, protocols, readOutcome, Wire, type HttpVersion, type Protocol, type RawRequest } from "./wire";
+import { fuzzMaxRequestBytes, startFuzzTarget, type FuzzTarget } from "./target";
+import { envelope, isEnveloped, isJson, protocols, readOutcome, type HttpVersion, type Protocol, type RawRequest } from "./wire";
 
 // The protocol around the message, broken for every RPC: media types, HTTP
 // methods, compression, timeouts, oversize bodies, unknown methods and
@@ -103,19 +102,14 @@ function edgeCases(apiKey: string): EdgeCase[] {
 }
 
 describe("fuzz: the protocol around the message", () => {
-  let app: TestOneRouter;
-  let apiKey: string;
-  let wire: Wire;
+  let target: FuzzTarget;
   beforeAll(async () => {
-    ({ app, apiKey } = await startFuzzTarget());
-    wire = new Wire(app.baseUrl);
+    target = await startFuzzTarget();
   });
-  afterAll(async () => {
-    wire?.close();
-    await app?.close();
-  });
+  afterAll(async () => target?.close());
 
   it("answers every protocol-level mistake with its documented typed error", async () => {
+    const { apiKey, wire } = target;
     const startedAt = Date.now();
     const seed = fuzzSeed();
     const rng = new Rng(seed);

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestOneRouter } from "@onerouter/server/testing";
 import { fuzzSeed, Rng } from "./corpus";
 import { allMethods } from "./methods";
 import { rpcFuzzTasks } from "./rpc";
 import { runAll, Tally } from "./tally";
-import { startFuzzTarget } from "./target";
-import { Wire, type HttpVersion, type Protocol } from "./wire";
+import { startFuzzTarget, type FuzzTarget } from "./target";
+import type { HttpVersion, Protocol } from "./wire";
 
 // One fuzz suite over every RPC on the given protocols: generated and
 // mutated bodies, each answered typed, without 5xx, INTERNAL or UNKNOWN.
@@ -22,19 +21,14 @@ export function describeRpcFuzz(options: {
   httpVersions: HttpVersion[];
 }) {
   describe(`fuzz: every RPC over ${options.over}`, () => {
-    let app: TestOneRouter;
-    let apiKey: string;
-    let wire: Wire;
+    let target: FuzzTarget;
     beforeAll(async () => {
-      ({ app, apiKey } = await startFuzzTarget());
-      wire = new Wire(app.baseUrl);
+      target = await startFuzzTarget();
     });
-    afterAll(async () => {
-      wire?.close();
-      await app?.close();
-    });
+    afterAll(async () => target?.close());
 
     it("answers every generated and mutated request with a typed, non-5xx result", async () => {
+      const { apiKey, wire } = target;
       const startedAt = Date.now();
       const seed = fuzzSeed();
       const tally = new Tally(seed);

@@ -1,5 +1,6 @@
 import { postgresAvailable } from "@onerouter/core/db/testing";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { Wire } from "./wire";
 
 // The product under fuzz: the whole server on a loopback port, on Postgres
 // when the run has one (it is the strictest about bytes it stores), with rate
@@ -7,7 +8,15 @@ import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testin
 
 export const fuzzMaxRequestBytes = 65_536;
 
-export async function startFuzzTarget(): Promise<{ app: TestOneRouter; apiKey: string }> {
+export interface FuzzTarget {
+  app: TestOneRouter;
+  apiKey: string;
+  // Raw requests to it, bytes as the fuzz makes them.
+  wire: Wire;
+  close(): Promise<void>;
+}
+
+export async function startFuzzTarget(): Promise<FuzzTarget> {
   const app = await startTestOneRouter({
     engine: postgresAvailable() ? "postgres" : "pglite",
     env: {
@@ -16,5 +25,14 @@ export async function startFuzzTarget(): Promise<{ app: TestOneRouter; apiKey: s
       ONEROUTER_MAX_REQUEST_BYTES: String(fuzzMaxRequestBytes),
     },
   });
-  return { app, apiKey: (await app.createKey()).secret };
+  const wire = new Wire(app.baseUrl);
+  return {
+    app,
+    apiKey: (await app.createKey()).secret,
+    wire,
+    async close() {
+      wire.close();
+      await app.close();
+    },
+  };
 }

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { recordReliability } from "../reliability/record";
 import { fuzzSeed, Rng } from "./corpus";
 import { runAll } from "./tally";
-import { startFuzzTarget } from "./target";
+import { startFuzzTarget, type FuzzTarget } from "./target";
 import { Wire, type RawRequest } from "./wire";
 
 // Every inbound webhook route (every provider) under forged, missing and
@@ -131,6 +131,7 @@ const eventArb = fc.oneof(
 );
 
 describe("fuzz: inbound webhooks", () => {
+  let target: FuzzTarget;
   let app: TestOneRouter;
   let paypal: RunningEmulator;
   let wire: Wire;
@@ -138,10 +139,10 @@ describe("fuzz: inbound webhooks", () => {
   let providers: Provider[] = [];
 
   beforeAll(async () => {
-    ({ app } = await startFuzzTarget());
+    target = await startFuzzTarget();
+    ({ app, wire } = target);
     paypal = await startEmulator(paypalEmulator());
     app.providerOutbound.allowBaseUrls(paypal.url);
-    wire = new Wire(app.baseUrl);
     providers = [...app.payments.providerDescriptors(), ...app.messaging.providerDescriptors()];
     for (const p of providers) {
       const credentials = Object.fromEntries(p.credentialKeys.map((k) => [k, secret]));
@@ -161,8 +162,7 @@ describe("fuzz: inbound webhooks", () => {
     }
   });
   afterAll(async () => {
-    wire?.close();
-    await app?.close();
+    await target?.close();
     await paypal?.close();
   });
 
