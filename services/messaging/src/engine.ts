@@ -121,13 +121,18 @@ export class MessagingEngine {
       const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
       for (const attempt of attempts.filter((a) => a.status === "pending")) {
         if (this.connectors.get(attempt.provider)?.idempotentSend) await this.resendAttempt(message, attempt);
-        else await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedProviderError(interrupted(attempt.provider)) }, {});
+        else await this.markInterrupted(attempt);
       }
       if (attempts.every((a) => a.status === "failed")) {
         await this.tryCandidates(message, await this.candidates(message, new Set(attempts.map((a) => a.provider_account_id))));
       }
     }
     return this.message(id);
+  }
+
+  // Leaves an attempt cut short by a crash for its provider's delivery report to settle.
+  private async markInterrupted(attempt: AttemptRow): Promise<void> {
+    await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedProviderError(interrupted(attempt.provider)) }, {});
   }
 
   // Sends an interrupted attempt again, exactly as it was, to a provider
@@ -137,10 +142,7 @@ export class MessagingEngine {
       { tenantId: attempt.tenant_id, environment: attempt.environment },
       attempt.provider_account_id,
     );
-    if (!account) {
-      await this.store.settleAttempt(attempt.id, ["pending"], { status: "unknown", error: storedProviderError(interrupted(attempt.provider)) }, {});
-      return;
-    }
+    if (!account) return this.markInterrupted(attempt);
     const started = performance.now();
     const outcome = await this.callSend(account, attempt, message);
     const latency = Math.round(performance.now() - started);
