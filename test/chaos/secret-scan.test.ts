@@ -7,7 +7,7 @@ import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { newSandboxApiKey } from "@onerouter/core";
+import { newSandboxApiKey } from "@onerouter/sandbox";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../infra";
 import { recordReliability } from "../reliability/record";

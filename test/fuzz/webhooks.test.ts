@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { generateEventWebhookKeys, signEventBody } from "@onerouter/emulators/sendgrid/events";
-import { startEmulator, type RunningEmulator } from "@onerouter/emulators/harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { mailgunSignature } from "@onerouter/emulators/mailgun/webhooks";
 import { paypalEmulator } from "@onerouter/emulators/paypal/index";
 import { razorpayWebhookSignature } from "@onerouter/emulators/razorpay/webhooks";
 import { signStripePayload } from "@onerouter/emulators/stripe/signature";
 import { signTwilioRequest } from "@onerouter/emulators/twilio/signature";
 import { signVonageParams } from "@onerouter/emulators/vonage/signature";
-import { inboundWebhookPath } from "@onerouter/core";
-import type { ProviderCategory } from "@onerouter/core";
+import { inboundWebhookPath } from "@onerouter/routing";
+import type { ProviderCategory } from "@onerouter/routing";
 import type { TestOneRouter } from "@onerouter/server/testing";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,5 +1,6 @@
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { invalidArgument, type ProviderCategory } from "@onerouter/core";
+import { invalidArgument } from "@onerouter/core";
+import { type ProviderCategory } from "@onerouter/routing";
 
 // The API speaks the Category enum; storage and provider descriptors use
 // names (core's categoryFromName goes the other way).

@@ -6,8 +6,8 @@ import { CircuitState, ProviderAccountService } from "@onerouter/client/gen/oner
 import { RoutingService, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { describeEachEngine } from "@onerouter/core/db/testing";
-import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
+import { startSandboxProvider } from "@onerouter/sandbox";
+import type { RunningEmulator } from "@onerouter/sandbox";
 import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { createTenant } from "./tenants";
 

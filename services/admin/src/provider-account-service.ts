@@ -14,26 +14,8 @@ import {
   type ProviderAccount,
 } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { Category, ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import {
-  categoryFromName,
-  environmentFromName,
-  environmentName,
-  failedPrecondition,
-  inboundWebhookPath,
-  invalidArgument,
-  notFound,
-  paginate,
-  remoteAddressKey,
-  requireCaller,
-  type Caller,
-  type Knex,
-  type ProviderAccountRecord,
-  type ProviderAccountStore,
-  type ProviderAccountWithCredentials,
-  type ProviderDescriptor,
-  type ProviderOutbound,
-  type RoutingProfileStore,
-} from "@onerouter/core";
+import { categoryFromName, inboundWebhookPath, type ProviderAccountRecord, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore } from "@onerouter/routing";
+import { environmentFromName, environmentName, failedPrecondition, invalidArgument, notFound, paginate, remoteAddressKey, requireCaller, type Caller, type Knex } from "@onerouter/core";
 import { recordAudit } from "./audit";
 import { requireCategory } from "./categories";
 

@@ -14,22 +14,8 @@ import {
   type RoutingProfile,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import {
-  coreMigrations,
-  createErrorInterceptor,
-  createLogger,
-  createMetrics,
-  MasterKeyring,
-  newDataKey,
-  ProviderAccountStore,
-  ProviderOutbound,
-  RoutingProfileStore,
-  sharedMigrations,
-  startServer,
-  type Database,
-  type ProviderDescriptor,
-  type RunningServer,
-} from "@onerouter/core";
+import { coreMigrations, createErrorInterceptor, createLogger, createMetrics, MasterKeyring, newDataKey, sharedMigrations, startServer, type Database, type RunningServer } from "@onerouter/core";
+import { ProviderAccountStore, ProviderOutbound, RoutingProfileStore, type ProviderDescriptor } from "@onerouter/routing";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
 import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
@@ -37,7 +23,7 @@ import { apiClient, failure } from "@onerouter/server/testing";
 import { createApiKey } from "./api-keys";
 import { adminRoutes } from "./routes";
 import { createTenant } from "./tenants";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // The admin room on a real server and database, with a published fee table of
 // the test's own so ListDefaultFees can be checked against it.

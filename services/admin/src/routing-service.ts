@@ -13,19 +13,8 @@ import {
   type RoutingTarget,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment, type Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import {
-  environmentName,
-  invalidArgument,
-  isCurrencyCode,
-  remoteAddressKey,
-  requireCaller,
-  type EnvironmentName,
-  type Knex,
-  type ProviderAccountStore,
-  type ProviderCategory,
-  type ProviderDescriptor,
-  type RoutingProfileStore,
-} from "@onerouter/core";
+import { environmentName, invalidArgument, isCurrencyCode, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
+import { type EnvironmentName, type ProviderAccountStore, type ProviderCategory, type ProviderDescriptor, type RoutingProfileStore } from "@onerouter/routing";
 import { recordAudit } from "./audit";
 import { requireCategory } from "./categories";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { inboundWebhookPath, WebhookNonceStore } from "@onerouter/core";
+import { inboundWebhookPath, WebhookNonceStore } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/db/testing";
 import type { MailgunWebhookPayload, SignedMailgunWebhook } from "@onerouter/emulators/mailgun/index";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";

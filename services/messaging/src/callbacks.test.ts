@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import type { WebhookInput } from "@onerouter/core/connector-kit";
-import { inboundWebhookPath } from "@onerouter/core";
+import type { WebhookInput } from "@onerouter/routing";
+import { inboundWebhookPath } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/db/testing";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import type { MessagingHarness } from "./connectors/contract";

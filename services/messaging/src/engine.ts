@@ -2,38 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { RoutingStrategy, type Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EmailAddress as EmailAddressMessage, EmailContent, Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import {
-  applicableFee,
-  builtInSandboxSettings,
-  classifyCallFailure,
-  decideRoute,
-  inboundWebhookPath,
-  noIdempotencyClaim,
-  notFound,
-  orderCandidates,
-  providerErrorOf,
-  underOutboundRules,
-  recordCallHealth,
-  storedProviderError,
-  successRateWindowMs,
-  verifiedWebhook,
-  webhookAccount,
-  type BuiltInSandbox,
-  type Candidate,
-  type CircuitBreakers,
-  type FailedCall,
-  type IdempotencyClaim,
-  type Knex,
-  type Logger,
-  type PageRequest,
-  type ProviderAccountStore,
-  type ProviderAccountWithCredentials,
-  type ProviderDescriptor,
-  type ProviderOutbound,
-  type RoutingProfileStore,
-  type WebhookOutcome,
-} from "@onerouter/core";
-import type { ConnectorContext, WebhookInput } from "@onerouter/core/connector-kit";
+import { applicableFee, classifyCallFailure, decideRoute, inboundWebhookPath, orderCandidates, providerErrorOf, underOutboundRules, recordCallHealth, storedProviderError, successRateWindowMs, verifiedWebhook, webhookAccount, type Candidate, type CircuitBreakers, type FailedCall, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore, type WebhookOutcome } from "@onerouter/routing";
+import { builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
+import { noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
+import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
 import type { EmailAddress, MessagingConnector, SendEmailInput, SendResult } from "./connectors/connector";
 import type { MessagingConnectorRegistration } from "./connectors/index";
 import { sandboxEmailProvider, sandboxSmsProvider } from "./connectors/sandbox/index";

@@ -5,7 +5,7 @@ import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routin
 import { MessageStatus, SendMessageRequestSchema } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { describeEachEngine } from "@onerouter/core/db/testing";
 import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/idempotency-testing";
-import { startSandboxProvider, type RunningSandbox } from "@onerouter/emulators/sandbox/index";
+import { startSandboxProvider, type RunningSandbox } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { MessageStore } from "./store";
 import { addSandboxAccount, failure, newTenant, sandboxMessages, setRoutingProfile, type TestTenant } from "./testing";

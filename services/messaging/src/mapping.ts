@@ -10,7 +10,8 @@ import {
   type Message,
   type MessageAttempt,
 } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { environmentFromName, jsonColumn, providerErrorFromColumn } from "@onerouter/core";
+import { environmentFromName, jsonColumn } from "@onerouter/core";
+import { providerErrorFromColumn } from "@onerouter/routing";
 import { attemptStatuses, messageStatuses } from "./state";
 import type { AttemptRow, MessageRow } from "./store";
 import type { MessageContent } from "./validation";

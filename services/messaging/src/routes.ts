@@ -1,6 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { inboundWebhookRoutes, type HttpRoute, type Idempotency, type WebhookNonceStore } from "@onerouter/core";
+import { inboundWebhookRoutes, type WebhookNonceStore } from "@onerouter/routing";
+import { type HttpRoute, type Idempotency } from "@onerouter/core";
 import type { MessagingEngine } from "./engine";
 import { messagingService } from "./service";
 

@@ -1,28 +1,9 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { ProviderError, TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import {
-  appendEvent,
-  attemptOutcomes,
-  attemptsByParent,
-  environmentFromName,
-  isContact,
-  jsonColumn,
-  maskInBinaryColumn,
-  newId,
-  paginate,
-  whereCreatedIn,
-  storedProviderError,
-  type BindResource,
-  type Contact,
-  type EnvironmentName,
-  type JsonColumn,
-  type Knex,
-  type OutcomeCounts,
-  type PageRequest,
-  type WebhookOutcome,
-} from "@onerouter/core";
-import type { ProviderFailure } from "@onerouter/core/connector-kit";
+import { appendEvent, environmentFromName, isContact, jsonColumn, maskInBinaryColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
+import { attemptOutcomes, attemptsByParent, storedProviderError, type EnvironmentName, type OutcomeCounts, type WebhookOutcome } from "@onerouter/routing";
+import type { ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent } from "./connectors/connector";
 import { storedContent, toMessage } from "./mapping";
 import type { SmsEncoding } from "./sms-encoding";

@@ -3,7 +3,7 @@ import type { Client } from "@connectrpc/connect";
 import type { RoutingProfileSchema } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { newSandboxApiKey } from "@onerouter/core/sandbox-client";
+import { newSandboxApiKey } from "@onerouter/sandbox";
 import {
   addTestAccount,
   apiClient,

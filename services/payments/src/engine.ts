@@ -3,41 +3,9 @@ import { Code } from "@connectrpc/connect";
 import { RoutingStrategy, type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import {
-  apiError,
-  builtInSandboxSettings,
-  classifyCallFailure,
-  decideRoute,
-  failedPrecondition,
-  inboundWebhookPath,
-  invalidArgument,
-  jsonColumn,
-  noIdempotencyClaim,
-  notFound,
-  orderCandidates,
-  providerErrorFromColumn,
-  providerErrorOf,
-  recordCallHealth,
-  underOutboundRules,
-  storedProviderError as storedError,
-  successRateWindowMs,
-  verifiedWebhook,
-  webhookAccount,
-  type BuiltInSandbox,
-  type Candidate,
-  type CircuitBreakers,
-  type FailedCall,
-  type IdempotencyClaim,
-  type Knex,
-  type Logger,
-  type PageRequest,
-  type ProviderAccountStore,
-  type ProviderAccountWithCredentials,
-  type ProviderDescriptor,
-  type ProviderOutbound,
-  type RoutingProfileStore,
-  type WebhookOutcome,
-} from "@onerouter/core";
+import { apiError, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
+import { builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
+import { classifyCallFailure, decideRoute, inboundWebhookPath, orderCandidates, providerErrorFromColumn, providerErrorOf, recordCallHealth, underOutboundRules, storedProviderError as storedError, successRateWindowMs, verifiedWebhook, webhookAccount, type Candidate, type CircuitBreakers, type FailedCall, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore, type WebhookOutcome } from "@onerouter/routing";
 import type { ConnectorContext, PaymentConnector, PaymentResult, WebhookInput } from "./connectors/connector";
 import type { PaymentConnectorRegistration } from "./connectors/index";
 import { sandboxConnector } from "./connectors/sandbox/index";

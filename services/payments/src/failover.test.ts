@@ -4,8 +4,8 @@ import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { AttemptStatus, PaymentStatus, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/db/testing";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
-import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import type { RunningEmulator } from "@onerouter/sandbox";
+import { startSandboxProvider } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { addSandboxAccount, newTenant, paymentEvents, sandboxPayments, setRoutingProfile, type TestTenant } from "./testing";
 

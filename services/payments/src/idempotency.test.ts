@@ -5,8 +5,8 @@ import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routin
 import { CaptureMethod, CreatePaymentRequestSchema, PaymentStatus, RefundStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/db/testing";
 import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/idempotency-testing";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
-import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import type { RunningEmulator } from "@onerouter/sandbox";
+import { startSandboxProvider } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { PaymentStore } from "./store";
 import { addSandboxAccount, failure, newTenant, sandboxPayments, setRoutingProfile, type TestTenant } from "./testing";

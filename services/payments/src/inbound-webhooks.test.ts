@@ -2,8 +2,8 @@ import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/db/testing";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
-import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import type { RunningEmulator } from "@onerouter/sandbox";
+import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { addSandboxAccount, newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "./testing";
 

@@ -1,4 +1,5 @@
-import { inboundWebhookRoutes, type HttpRoute, type WebhookNonceStore } from "@onerouter/core";
+import { inboundWebhookRoutes, type WebhookNonceStore } from "@onerouter/routing";
+import { type HttpRoute } from "@onerouter/core";
 import type { PaymentEngine } from "./engine";
 
 // Where each payment provider account's webhooks arrive: see core's inbound-webhooks.

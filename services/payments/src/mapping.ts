@@ -9,7 +9,8 @@ import {
   type PaymentAttempt,
   type Refund,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { environmentFromName, jsonColumn, providerErrorFromColumn as providerError } from "@onerouter/core";
+import { environmentFromName, jsonColumn } from "@onerouter/core";
+import { providerErrorFromColumn as providerError } from "@onerouter/routing";
 import { attemptStatuses, paymentStatuses, refundStatuses } from "./state";
 import type { AttemptRow, PaymentRow, RefundRow } from "./store";
 

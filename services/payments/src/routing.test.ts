@@ -3,20 +3,11 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { FeeSchema, RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { AttemptStatus, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import {
-  CircuitBreakers,
-  MasterKeyring,
-  ProviderAccountStore,
-  ProviderOutbound,
-  RoutingProfileStore,
-  coreMigrations,
-  newId,
-  sharedMigrations,
-  type Database,
-} from "@onerouter/core";
+import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore } from "@onerouter/routing";
+import { MasterKeyring, coreMigrations, newId, sharedMigrations, type Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
-import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import type { RunningEmulator } from "@onerouter/sandbox";
+import { startSandboxProvider } from "@onerouter/sandbox";
 import { paymentConnectors } from "./connectors/index";
 import { newSandboxApiKey, sandboxConnector } from "./connectors/sandbox/index";
 import { PaymentEngine } from "./engine";

@@ -1,4 +1,6 @@
-import { ensureSandboxAccounts, type Knex, type ProviderAccountStore } from "@onerouter/core";
+import { ensureSandboxAccounts } from "@onerouter/sandbox";
+import { type Knex } from "@onerouter/core";
+import { type ProviderAccountStore } from "@onerouter/routing";
 import { sandboxConnector } from "./connectors/sandbox/index";
 
 // A tenant's test environment starts with a sandbox payments account, so its

@@ -2,25 +2,8 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import {
-  appendEvent,
-  attemptOutcomes,
-  attemptsByParent,
-  environmentFromName,
-  jsonColumn,
-  maskInBinaryColumn,
-  newId,
-  paginate,
-  whereCreatedIn,
-  storedProviderError as storedError,
-  type BindResource,
-  type Contact,
-  type EnvironmentName,
-  type JsonColumn,
-  type Knex,
-  type OutcomeCounts,
-  type PageRequest,
-} from "@onerouter/core";
+import { appendEvent, environmentFromName, jsonColumn, maskInBinaryColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
+import { attemptOutcomes, attemptsByParent, storedProviderError as storedError, type EnvironmentName, type OutcomeCounts } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
 import { canTransition, eventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { CaptureMethod, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { inboundWebhookPath } from "@onerouter/core";
+import { inboundWebhookPath } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/db/testing";
 import { razorpayTestTokens } from "@onerouter/emulators/razorpay/index";
 import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";

@@ -4,33 +4,9 @@ import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import {
-  CircuitBreakers,
-  connectEventStream,
-  coreMigrations,
-  createErrorInterceptor,
-  createIdempotency,
-  createLogger,
-  createMetrics,
-  idempotencyMigrations,
-  lockDataFolder,
-  openDatabase,
-  ProviderAccountStore,
-  ProviderOutbound,
-  RoutingProfileStore,
-  sharedMigrations,
-  startProcessLiveness,
-  startServer,
-  WebhookNonceStore,
-  type Config,
-  type Database,
-  type HttpRoute,
-  type Logger,
-  type MasterKeyring,
-  type Migration,
-  type RunningServer,
-} from "@onerouter/core";
-import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
+import { connectEventStream, coreMigrations, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
+import { startSandboxProvider } from "@onerouter/sandbox";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
 import {
   MessagingEngine,

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { Config, Logger } from "@onerouter/core";
-import { startEmulator, type FailureSettings, type RunningEmulator } from "@onerouter/emulators/harness";
+import { startEmulator, type FailureSettings, type RunningEmulator } from "@onerouter/sandbox";
 import { paypalEmulator } from "@onerouter/emulators/paypal/index";
 import { razorpayEmulator } from "@onerouter/emulators/razorpay/index";
 import { mailgunEmulator, type MailgunEmulator } from "@onerouter/emulators/mailgun/index";

@@ -1,6 +1,7 @@
 import { recordAudit } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { maskInBinaryColumn, type Contact, type EnvironmentName, type Knex } from "@onerouter/core";
+import { maskInBinaryColumn, type Contact, type Knex } from "@onerouter/core";
+import { type EnvironmentName } from "@onerouter/routing";
 import { eraseMessageContact } from "@onerouter/messaging";
 import { erasePaymentContact } from "@onerouter/payments";
 

@@ -6,7 +6,7 @@ import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { newSandboxApiKey } from "@onerouter/core";
+import { newSandboxApiKey } from "@onerouter/sandbox";
 import {
   addTestAccount,
   apiClient,

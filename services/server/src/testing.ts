@@ -9,7 +9,8 @@ import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_
 import { RoutingProfileSchema } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { createLogger, loadConfig, type Config, type ProviderCategory } from "@onerouter/core";
+import { createLogger, loadConfig, type Config } from "@onerouter/core";
+import { type ProviderCategory } from "@onerouter/routing";
 import { createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/db/testing";
 import { startOneRouter, type OneRouter } from "./app";
 

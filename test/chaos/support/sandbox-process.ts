@@ -1,5 +1,5 @@
-import { startEmulator, type EmulatorRequest, type ProviderEmulator } from "@onerouter/emulators/harness";
-import { sandboxProvider } from "@onerouter/emulators/sandbox/provider";
+import { startEmulator, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
+import { sandboxProvider } from "@onerouter/sandbox";
 
 // The sandbox provider in its own process, counting what it made: per marker
 // (a payment's metadata.chaos_key, a message's text) the distinct payment and

@@ -2,7 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { createApiKey, createTenant } from "@onerouter/admin";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { MasterKeyring, newSandboxApiKey, openDatabase, ProviderAccountStore, RoutingProfileStore, type Database } from "@onerouter/core";
+import { MasterKeyring, openDatabase, type Database } from "@onerouter/core";
+import { newSandboxApiKey } from "@onerouter/sandbox";
+import { ProviderAccountStore, RoutingProfileStore } from "@onerouter/routing";
 import { allMigrations } from "@onerouter/server/app";
 
 // A tenant whose payments and SMS go to a sandbox provider running outside

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type RunningEmulator } from "../harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { parseAddressList } from "./addresses";
 import { mailgunEmulator, mailgunSignature, type MailgunEmulator, type MailgunWebhookPayload } from "./index";
 

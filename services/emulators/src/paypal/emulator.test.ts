@@ -1,7 +1,7 @@
 import { verify, X509Certificate } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type RunningEmulator } from "../harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { paypalEmulator, paypalTestTokens, type PaypalEmulator } from "./index";
 
 const webhookId = "8PT597110X687430LKGECATA";

@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "../harness";
+import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
 import { selfSignedCertificatePem } from "./certificate";
 import {
   fromLowestUnit,

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { EmulatorReply } from "../harness";
+import type { EmulatorReply } from "@onerouter/sandbox";
 
 // Razorpay's entities as its API returns them. Empty notes go over the wire
 // as [] rather than {}, as Razorpay's API does.

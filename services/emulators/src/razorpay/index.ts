@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "../harness";
+import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
 import { amountProblem, formatSubunits, subunitExponent } from "./currencies";
 import {
   collection,

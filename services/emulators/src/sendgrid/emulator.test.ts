@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createPublicKey, verify } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type RunningEmulator } from "../harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { sendgridEmulator, signatureHeader, timestampHeader, type SendGridEmulator } from "./index";
 
 const apiKey = "SG.emulator_wire.key";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "../harness";
+import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
 import {
   buildEvent,
   eventBody,

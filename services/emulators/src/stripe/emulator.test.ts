@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startEmulator, type RunningEmulator } from "../harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { parseStripeParams } from "./form";
 import { parseSearchQuery } from "./search";
 import { stripeEmulator, type StripeEmulator } from "./index";

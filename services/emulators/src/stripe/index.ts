@@ -1,4 +1,4 @@
-import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "../harness";
+import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
 import { StripeAccount, type RequestContext } from "./account";
 import { formatStripeAmount } from "./currency";
 import { StripeApiError, invalidRequest } from "./errors";

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "../harness";
+import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
 import { smsSegments } from "./segments";
 import { signTwilioRequest } from "./signature";
 

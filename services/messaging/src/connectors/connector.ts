@@ -2,7 +2,7 @@
 // between OneRouter and one SMS or email provider. Routing, persistence,
 // idempotency and failover belong to the core, as for payments.
 
-import type { ConnectorContext, ProviderFailure, WebhookInput } from "@onerouter/core/connector-kit";
+import type { ConnectorContext, ProviderFailure, WebhookInput } from "@onerouter/routing";
 
 export type MessageChannel = "sms" | "email";
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
-import { ConnectorError, type ConnectorContext, type WebhookInput } from "@onerouter/core/connector-kit";
-import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy } from "@onerouter/core/connector-kit-testing";
-import { overrideTransport } from "@onerouter/core/outbound/testing";
-import { underOutboundRules } from "@onerouter/core/provider-calls";
+import type { RunningEmulator } from "@onerouter/sandbox";
+import { ConnectorError, type ConnectorContext, type WebhookInput } from "@onerouter/routing";
+import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy } from "@onerouter/routing/testing";
+import { overrideTransport } from "@onerouter/routing/testing";
+import { underOutboundRules } from "@onerouter/routing";
 import type { MessagingConnector, SendEmailInput, SendSmsInput } from "./connector";
 
 // The behaviour every messaging connector shows against its provider's

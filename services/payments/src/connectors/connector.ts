@@ -3,7 +3,7 @@
 // responses, statuses and errors, and verifies and parses the provider's
 // webhooks. Persistence, retries, routing and failover belong to the core.
 
-import type { ConnectorContext, ProviderFailure, WebhookInput } from "@onerouter/core/connector-kit";
+import type { ConnectorContext, ProviderFailure, WebhookInput } from "@onerouter/routing";
 
 // The pieces every category's connectors share live in core.
 export {
@@ -12,7 +12,7 @@ export {
   type ConnectorErrorKind,
   type ProviderFailure,
   type WebhookInput,
-} from "@onerouter/core/connector-kit";
+} from "@onerouter/routing";
 
 export interface ConnectorCustomer {
   id?: string;

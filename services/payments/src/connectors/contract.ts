@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy } from "@onerouter/core/connector-kit-testing";
-import { overrideTransport } from "@onerouter/core/outbound/testing";
-import { underOutboundRules } from "@onerouter/core/provider-calls";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
+import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy } from "@onerouter/routing/testing";
+import { overrideTransport } from "@onerouter/routing/testing";
+import { underOutboundRules } from "@onerouter/routing";
+import type { RunningEmulator } from "@onerouter/sandbox";
 import type { ConnectorContext, CreatePaymentInput, PaymentConnector, WebhookInput } from "./connector";
 
 // The behaviour every payment connector shows against its provider (or the

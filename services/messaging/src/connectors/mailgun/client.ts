@@ -1,7 +1,7 @@
 import FormData from "form-data";
 import Mailgun from "mailgun.js";
 import type { APIErrorType, Interfaces, RequestOptions } from "mailgun.js/definitions";
-import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/routing";
 
 const defaultBaseUrl = "https://api.mailgun.net";
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError } from "@onerouter/routing/testing";
 import { emailInput } from "../contract";
 import { mailgunConnector } from "./index";
 import { startMailgunTestBed, type MailgunTestBed } from "./testing";

@@ -1,4 +1,4 @@
-import { ConnectorError } from "@onerouter/core/connector-kit";
+import { ConnectorError } from "@onerouter/routing";
 import type { MailgunMessageContent } from "mailgun.js/definitions";
 import type { EmailAddress, EmailConnector } from "../connector";
 import { callMailgun } from "./client";

@@ -1,16 +1,16 @@
-import { startEmulator, type RunningEmulator } from "@onerouter/emulators/harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import {
   mailgunEmulator,
   type MailgunEmulator,
   type MailgunEmulatorOptions,
   type SignedMailgunWebhook,
 } from "@onerouter/emulators/mailgun/index";
-import type { ConnectorContext, WebhookInput } from "@onerouter/core/connector-kit";
-import { memoryWebhookNonces } from "@onerouter/core/connector-kit-testing";
+import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
+import { memoryWebhookNonces } from "@onerouter/routing/testing";
 import type { MessagingHarness } from "../contract";
 import { mailgunConnector } from "./index";
 import { attemptIdVariable } from "./variables";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Wiring for this folder's tests: the Mailgun emulator on a free port and
 // the connector pointed at it through the real SDK.

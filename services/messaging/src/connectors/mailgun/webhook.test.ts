@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WebhookInput } from "@onerouter/core/connector-kit";
-import { webhookRejection } from "@onerouter/core/connector-kit-testing";
+import type { WebhookInput } from "@onerouter/routing";
+import { webhookRejection } from "@onerouter/routing/testing";
 import type { MailgunOutcome, MailgunWebhookPayload } from "@onerouter/emulators/mailgun/index";
 import { emailInput } from "../contract";
 import { mailgunConnector } from "./index";

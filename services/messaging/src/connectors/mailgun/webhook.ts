@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { ConnectorError, type ProviderFailure, type WebhookInput } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ProviderFailure, type WebhookInput } from "@onerouter/routing";
 import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
 import { attemptIdVariable } from "./variables";
 

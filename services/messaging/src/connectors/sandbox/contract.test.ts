@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ConnectorContext } from "@onerouter/core/connector-kit";
+import type { ConnectorContext } from "@onerouter/routing";
 import type { MessagingConnector, SendEmailInput, SendSmsInput } from "../connector";
 import { describeMessagingConnectorContract, emailInput, smsInput } from "../contract";
 import { sandboxEmailConnector, sandboxSmsConnector } from "./index";

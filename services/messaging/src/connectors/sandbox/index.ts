@@ -3,8 +3,8 @@ import {
   sandboxWebhookRejected,
   verifySandboxSignature,
   type SandboxCall,
-} from "@onerouter/core/sandbox-client";
-import { ConnectorError, type ConnectorContext, type ProviderFailure, type WebhookInput } from "@onerouter/core/connector-kit";
+} from "@onerouter/sandbox";
+import { ConnectorError, type ConnectorContext, type ProviderFailure, type WebhookInput } from "@onerouter/routing";
 import type { EmailAddress, EmailConnector, MessageStatusEvent, ProviderMessageStatus, SendResult, SmsConnector } from "../connector";
 
 // The built-in sandbox as an SMS provider and as an email provider, so a

@@ -1,9 +1,9 @@
-import { newSandboxApiKey } from "@onerouter/core/sandbox-client";
-import type { ConnectorContext } from "@onerouter/core/connector-kit";
-import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import { newSandboxApiKey } from "@onerouter/sandbox";
+import type { ConnectorContext } from "@onerouter/routing";
+import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/sandbox";
 import type { MessagingConnector } from "../connector";
 import type { MessagingHarness } from "../contract";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Wiring for this folder's tests: a sandbox server of the test's own and a
 // sandbox messaging connector pointed at it.

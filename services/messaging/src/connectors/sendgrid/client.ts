@@ -2,7 +2,7 @@ import http from "node:http";
 import { Client } from "@sendgrid/client";
 import type { ClientRequest } from "@sendgrid/client/src/request";
 import { MailService } from "@sendgrid/mail";
-import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/routing";
 
 // Every call gets its own connection (the transport's agents keep none
 // alive): on a pooled keep-alive socket that the server already closed, a

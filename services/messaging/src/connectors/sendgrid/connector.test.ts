@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError } from "@onerouter/routing/testing";
 import { emailInput } from "../contract";
 import { sendgridConnector } from "./index";
 import { startSendGridTestBed, type SendGridTestBed } from "./testing";

@@ -1,4 +1,4 @@
-import { ConnectorError } from "@onerouter/core/connector-kit";
+import { ConnectorError } from "@onerouter/routing";
 import type { EmailAddress, EmailConnector } from "../connector";
 import { callSendGrid } from "./client";
 import { attemptIdArg, messageIdArg } from "./custom-args";

@@ -1,16 +1,16 @@
 import { generateKeyPairSync } from "node:crypto";
-import { startEmulator, type RunningEmulator } from "@onerouter/emulators/harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import {
   sendgridEmulator,
   type SendGridEmulator,
   type SendGridEmulatorOptions,
   type SignedSendGridEvents,
 } from "@onerouter/emulators/sendgrid/index";
-import type { ConnectorContext, WebhookInput } from "@onerouter/core/connector-kit";
+import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
 import type { MessagingHarness } from "../contract";
 import { attemptIdArg } from "./custom-args";
 import { sendgridConnector } from "./index";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Wiring for this folder's tests: the SendGrid emulator on a free port and
 // the connector pointed at it through the real SDK.

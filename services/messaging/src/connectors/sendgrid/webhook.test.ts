@@ -1,7 +1,7 @@
 import { generateKeyPairSync, sign } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WebhookInput } from "@onerouter/core/connector-kit";
-import { webhookRejection } from "@onerouter/core/connector-kit-testing";
+import type { WebhookInput } from "@onerouter/routing";
+import { webhookRejection } from "@onerouter/routing/testing";
 import { emailInput } from "../contract";
 import { sendgridConnector } from "./index";
 import { otherAccountPublicKey, startSendGridTestBed, webhookInput, type SendGridTestBed } from "./testing";

@@ -1,5 +1,5 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
-import { ConnectorError, type ProviderFailure } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
 import { attemptIdArg } from "./custom-args";
 

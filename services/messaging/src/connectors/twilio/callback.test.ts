@@ -1,7 +1,7 @@
 import { signTwilioRequest } from "@onerouter/emulators/twilio/index";
 import { describe, expect, it } from "vitest";
-import type { WebhookInput } from "@onerouter/core/connector-kit";
-import { webhookRejection } from "@onerouter/core/connector-kit-testing";
+import type { WebhookInput } from "@onerouter/routing";
+import { webhookRejection } from "@onerouter/routing/testing";
 import { parseTwilioCallback, verifyTwilioCallback } from "./callback";
 
 // Twilio's documented request-validation example.

@@ -1,5 +1,5 @@
 import twilio from "twilio";
-import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import { ConnectorError, type WebhookInput } from "@onerouter/routing";
 import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
 
 // The engine names the attempt in the status-callback URL it gives each

@@ -1,6 +1,6 @@
 import twilio from "twilio";
 import type RequestClient from "twilio/lib/base/RequestClient";
-import { ConnectorError, type ConnectorContext, notSentErrorCodes, socketErrorCodes } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ConnectorContext, notSentErrorCodes, socketErrorCodes } from "@onerouter/routing";
 
 const provider = "twilio";
 

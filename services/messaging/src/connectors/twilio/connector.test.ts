@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver } from "@onerouter/routing/testing";
 import type { SendSmsInput } from "../connector";
 import { answerFailure } from "./client";
 import { twilioConnector } from "./index";

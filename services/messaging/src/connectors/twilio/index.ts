@@ -1,4 +1,4 @@
-import { ConnectorError } from "@onerouter/core/connector-kit";
+import { ConnectorError } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import { messageStatus, parseTwilioCallback, verifyTwilioCallback } from "./callback";
 import { callTwilio, expectSid } from "./client";

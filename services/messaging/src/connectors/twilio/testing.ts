@@ -1,10 +1,10 @@
-import { startEmulator, type RunningEmulator } from "@onerouter/emulators/harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { twilioEmulator, type TwilioEmulator } from "@onerouter/emulators/twilio/index";
-import type { ConnectorContext } from "@onerouter/core/connector-kit";
+import type { ConnectorContext } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import type { MessagingHarness } from "../contract";
 import { callbackAttemptParam, twilioConnector } from "./index";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Wiring for this folder's tests: the Twilio emulator on a free port and the
 // connector pointed at it through the real SDK.

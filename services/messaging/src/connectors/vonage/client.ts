@@ -1,6 +1,6 @@
 import { Vonage } from "@vonage/server-sdk";
 import fetch, { type Response } from "node-fetch";
-import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/core/connector-kit";
+import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/routing";
 
 const provider = "vonage";
 const defaultRestHost = "https://rest.nexmo.com";

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConnectorError } from "@onerouter/core/connector-kit";
-import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver } from "@onerouter/core/connector-kit-testing";
+import { ConnectorError } from "@onerouter/routing";
+import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver } from "@onerouter/routing/testing";
 import type { SendSmsInput } from "../connector";
 import { httpFailure } from "./client";
 import { vonageConnector } from "./index";

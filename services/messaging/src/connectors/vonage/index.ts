@@ -1,5 +1,5 @@
 import type { Vonage } from "@vonage/server-sdk";
-import { ConnectorError } from "@onerouter/core/connector-kit";
+import { ConnectorError } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import { callVonage } from "./client";
 import { needsUnicode } from "./encoding";

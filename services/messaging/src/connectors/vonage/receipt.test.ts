@@ -1,8 +1,8 @@
 import { Vonage } from "@vonage/server-sdk";
 import { signVonageParams } from "@onerouter/emulators/vonage/index";
 import { describe, expect, it } from "vitest";
-import type { WebhookInput } from "@onerouter/core/connector-kit";
-import { webhookRejection } from "@onerouter/core/connector-kit-testing";
+import type { WebhookInput } from "@onerouter/routing";
+import { webhookRejection } from "@onerouter/routing/testing";
 import {
   parseVonageReceipt,
   signatureMethods,

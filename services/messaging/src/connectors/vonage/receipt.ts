@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { ConnectorError, type WebhookInput } from "@onerouter/core/connector-kit";
+import { ConnectorError, type WebhookInput } from "@onerouter/routing";
 import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
 
 // The signature methods a Vonage account can choose in its dashboard, by the

@@ -1,4 +1,4 @@
-import { ConnectorError } from "@onerouter/core/connector-kit";
+import { ConnectorError } from "@onerouter/routing";
 import type { SendResult } from "../connector";
 
 const provider = "vonage";

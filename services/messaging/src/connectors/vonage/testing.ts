@@ -1,10 +1,10 @@
-import { startEmulator, type RunningEmulator } from "@onerouter/emulators/harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { vonageEmulator, type VonageEmulator, type VonageEmulatorOptions } from "@onerouter/emulators/vonage/index";
-import type { ConnectorContext } from "@onerouter/core/connector-kit";
+import type { ConnectorContext } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import type { MessagingHarness } from "../contract";
 import { vonageConnector } from "./index";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Wiring for this folder's tests: the Vonage emulator on a free port and the
 // connector pointed at it through the real SDK.

@@ -1,6 +1,6 @@
 import { paypalTestTokens } from "@onerouter/emulators/paypal/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError, startWebhookReceiver } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError, startWebhookReceiver } from "@onerouter/routing/testing";
 import type { CreatePaymentInput, WebhookInput } from "../connector";
 import { startPaypalHarness, type PaypalHarness } from "./harness";
 

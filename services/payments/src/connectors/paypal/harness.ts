@@ -1,4 +1,4 @@
-import { startEmulator } from "@onerouter/emulators/harness";
+import { startEmulator } from "@onerouter/sandbox";
 import {
   paypalEmulator,
   paypalTestTokens,
@@ -9,7 +9,7 @@ import {
 import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { paypalConnector } from "./index";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // The PayPal connector wired to a PayPal emulator on a free loopback port.
 

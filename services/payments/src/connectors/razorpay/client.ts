@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import Razorpay from "razorpay";
 import { ConnectorError, type ConnectorContext } from "../connector";
-import { notSentErrorCodes, socketErrorCodes } from "@onerouter/core/connector-kit";
+import { notSentErrorCodes, socketErrorCodes } from "@onerouter/routing";
 
 const provider = "razorpay";
 

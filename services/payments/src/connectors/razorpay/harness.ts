@@ -1,9 +1,9 @@
-import { startEmulator } from "@onerouter/emulators/harness";
+import { startEmulator } from "@onerouter/sandbox";
 import { razorpayEmulator, razorpayTestTokens, type RazorpayEmulator, type RazorpayWebhookEvent } from "@onerouter/emulators/razorpay/index";
 import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { razorpayConnector } from "./index";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Test credentials shaped like Razorpay's test-mode keys.
 export const razorpayTestCredentials = {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError } from "@onerouter/routing/testing";
 import { razorpayTestTokens } from "@onerouter/emulators/razorpay/index";
 import { subunitExponent } from "@onerouter/emulators/razorpay/currencies";
 import { currencyExponent } from "@onerouter/core/money";

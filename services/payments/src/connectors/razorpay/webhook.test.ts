@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWebhookReceiver } from "@onerouter/core/connector-kit-testing";
+import { startWebhookReceiver } from "@onerouter/routing/testing";
 import { razorpayTestTokens, razorpayWebhookSignature } from "@onerouter/emulators/razorpay/index";
 import type { CreatePaymentInput } from "../connector";
 import { startRazorpayHarness, type RazorpayHarness } from "./harness";

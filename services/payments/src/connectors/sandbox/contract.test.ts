@@ -1,9 +1,9 @@
 import { toDecimalString } from "@onerouter/core/money";
-import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/sandbox";
 import type { ConnectorContext, WebhookInput } from "../connector";
 import { describePaymentConnectorContract, type ConnectorHarness } from "../contract";
 import { newSandboxApiKey, sandboxConnector } from "./index";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 async function start(): Promise<ConnectorHarness> {
   const emulator = await startSandboxProvider();

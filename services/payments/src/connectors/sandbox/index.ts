@@ -1,4 +1,4 @@
-import { callSandbox as callSandboxApi, sandboxWebhookRejected, verifySandboxSignature, type SandboxCall } from "@onerouter/core/sandbox-client";
+import { callSandbox as callSandboxApi, sandboxWebhookRejected, verifySandboxSignature, type SandboxCall } from "@onerouter/sandbox";
 import {
   ConnectorError,
   type ConnectorContext,
@@ -8,7 +8,7 @@ import {
   type RefundResult,
 } from "../connector";
 
-export { newSandboxApiKey } from "@onerouter/core/sandbox-client";
+export { newSandboxApiKey } from "@onerouter/sandbox";
 
 // The built-in sandbox provider: OneRouter's own simulated payment service,
 // so a test environment works with no provider account and can simulate

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
-import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import { expectConnectorError } from "@onerouter/routing/testing";
+import type { RunningEmulator } from "@onerouter/sandbox";
+import { startSandboxProvider } from "@onerouter/sandbox";
 import type { ConnectorContext, CreatePaymentInput } from "../connector";
 import { newSandboxApiKey, sandboxConnector } from "./index";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // The account settings that make one shared sandbox simulate a different
 // provider condition for each account.

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { expectConnectorError, startWebhookReceiver, type WebhookReceiver } from "@onerouter/core/connector-kit-testing";
-import type { RunningEmulator } from "@onerouter/emulators/harness";
-import { startSandboxProvider } from "@onerouter/emulators/sandbox/index";
+import { expectConnectorError, startWebhookReceiver, type WebhookReceiver } from "@onerouter/routing/testing";
+import type { RunningEmulator } from "@onerouter/sandbox";
+import { startSandboxProvider } from "@onerouter/sandbox";
 import type { ConnectorContext, CreatePaymentInput } from "../connector";
 import { newSandboxApiKey, sandboxConnector } from "./index";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // The documented test payment-method tokens, the requires_action redirect
 // with its webhook, and isolation between sandbox accounts.

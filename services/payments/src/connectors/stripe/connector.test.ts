@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError } from "@onerouter/core/connector-kit-testing";
+import { expectConnectorError } from "@onerouter/routing/testing";
 import type { CreatePaymentInput } from "../connector";
 import { stripeConnector } from "./index";
 import { startStripeTestBed, type StripeTestBed } from "./testing";

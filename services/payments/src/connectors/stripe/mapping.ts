@@ -7,7 +7,7 @@ import {
   type RefundResult,
 } from "../connector";
 import { fromStripeAmount } from "./amounts";
-import { notSentErrorCodes } from "@onerouter/core/connector-kit";
+import { notSentErrorCodes } from "@onerouter/routing";
 
 // Metadata keys that tie a Stripe object back to OneRouter; syncPayment
 // searches by the attempt id after an ambiguous call.

@@ -1,10 +1,10 @@
-import { startEmulator, type RunningEmulator } from "@onerouter/emulators/harness";
+import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { stripeEmulator, type StripeEmulator, type StripeEmulatorOptions } from "@onerouter/emulators/stripe/index";
 import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { stripeConnector } from "./index";
 import { attemptIdKey } from "./mapping";
-import { loopbackTransport } from "@onerouter/core/outbound/testing";
+import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Wiring for this folder's tests: the Stripe emulator on a free port and the
 // connector pointed at it through the real SDK.

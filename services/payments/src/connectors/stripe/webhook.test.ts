@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { signStripePayload } from "@onerouter/emulators/stripe/index";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { webhookRejection } from "@onerouter/core/connector-kit-testing";
+import { webhookRejection } from "@onerouter/routing/testing";
 import { stripeConnector } from "./index";
 import { startStripeTestBed, testWebhookSecret, type StripeTestBed } from "./testing";
 import { parseStripeEvent, verifyStripeSignature } from "./webhook";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { postWebhook, type EmulatorReply, type EmulatorRequest } from "../harness";
+import { postWebhook, type EmulatorReply, type EmulatorRequest } from "./harness";
 import { sandboxEvent, signSandboxEvent } from "./webhooks";
 
 // The sandbox's messaging side: SMS and email kept in memory per API key.

@@ -1,6 +1,6 @@
-import { parseCidr, parseIp, type Cidr } from "./addresses";
-import { guardedAgents, type GuardedAgents } from "./guarded-agents";
-import { httpUrl } from "./destinations";
+import { parseCidr, parseIp, type Cidr } from "@onerouter/core/outbound/addresses";
+import { guardedAgents, type GuardedAgents } from "@onerouter/core";
+import { httpUrl } from "@onerouter/core/outbound/destinations";
 
 // Where provider calls may go. A provider account calls its provider's own
 // API unless its settings.base_url points elsewhere, which only an operator

@@ -2,9 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Knex } from "knex";
-import { categoryFromName, type ProviderAccountStore, type ProviderCategory } from "./provider-accounts";
-import { RoutingProfileStore } from "./routing-profiles";
-import { newSandboxApiKey } from "./sandbox-client";
+import { categoryFromName, type ProviderAccountStore, type ProviderCategory } from "@onerouter/routing";
+import { RoutingProfileStore } from "@onerouter/routing";
+import { newSandboxApiKey } from "./client";
 
 // A tenant's test environment starts with built-in sandbox accounts in a
 // category, and a routing profile that uses them in order, so its first call

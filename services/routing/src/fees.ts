@@ -1,5 +1,5 @@
 import type { Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
-import { currencyExponent } from "../money";
+import { currencyExponent } from "@onerouter/core";
 
 // What a provider charges for one payment or message: a percentage of the
 // amount plus a fixed part, looked up by provider, currency and country.

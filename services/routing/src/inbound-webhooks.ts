@@ -4,7 +4,7 @@ import type http2 from "node:http2";
 import type { Knex } from "knex";
 import { ConnectorError, type WebhookInput, type WebhookNonces } from "./connector-kit";
 import type { ProviderAccountStore, ProviderAccountWithCredentials, ProviderCategory } from "./provider-accounts";
-import type { HttpRoute } from "./server";
+import type { HttpRoute } from "@onerouter/core";
 
 // POST /webhooks/inbound/<provider>/<providerAccountId>: where each provider
 // account's webhooks (payment events, message delivery callbacks) arrive.

@@ -3,8 +3,8 @@
 // The error kinds decide failover, so they are the same for payments and
 // messaging.
 
-import { forbiddenDestinationCode } from "./outbound/guarded-agents";
-import type { ProviderTransport } from "./outbound/provider-outbound";
+import { forbiddenDestinationCode } from "@onerouter/core";
+import type { ProviderTransport } from "./provider-outbound";
 
 export interface ConnectorContext {
   // Decrypted credentials of the provider account, e.g. { secret_key }.

@@ -1,7 +1,7 @@
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { expect } from "vitest";
-import { ConnectorError, type ConnectorErrorKind, type WebhookInput, type WebhookNonces } from "./connector-kit";
+import { ConnectorError, type ConnectorErrorKind, type WebhookInput, type WebhookNonces } from "../src/connector-kit";
 
 // Test-only: assertions that a connector call or check failed the way
 // connectors must fail, with a ConnectorError the engine can classify.

@@ -1,4 +1,4 @@
-import { ProviderOutbound, type ProviderTransport } from "./provider-outbound";
+import { ProviderOutbound, type ProviderTransport } from "../src/provider-outbound";
 
 // Test-only: transports for connector tests that call emulators on loopback.
 

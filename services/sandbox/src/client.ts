@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import { ConnectorError, type ConnectorContext, type WebhookInput, notSentErrorCodes, socketErrorCodes } from "./connector-kit";
+import { ConnectorError, type ConnectorContext, type WebhookInput, notSentErrorCodes, socketErrorCodes } from "@onerouter/routing";
 
 // The built-in sandbox provider as its connectors see it, whatever the
 // category: HTTP calls with the account's simulation settings applied and

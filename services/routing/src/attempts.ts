@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 import type { EnvironmentName } from "./provider-accounts";
-import type { OutcomeCounts } from "./routing/select";
+import type { OutcomeCounts } from "./select";
 
 // Queries every product's attempts table answers alike: an attempt row has
 // an id, its parent's id, tenant_id, environment, provider_account_id,

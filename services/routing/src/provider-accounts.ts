@@ -1,9 +1,9 @@
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Knex } from "knex";
-import { maskSecret, newDataKey, open, seal } from "./crypto";
-import type { MasterKeyring } from "./master-keys";
-import { newId } from "./ids";
-import { jsonColumn } from "./json-column";
+import { maskSecret, newDataKey, open, seal } from "@onerouter/core";
+import type { MasterKeyring } from "@onerouter/core";
+import { newId } from "@onerouter/core";
+import { jsonColumn } from "@onerouter/core";
 
 // Provider accounts are shared by the admin API (which manages them) and the
 // payments and messaging engines (which call providers with them), so their

@@ -1,9 +1,9 @@
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { ConnectorError, type ConnectorContext, type ProviderFailure } from "./connector-kit";
-import { jsonColumn } from "./json-column";
-import type { Logger } from "./logging";
-import type { CircuitBreakers } from "./routing/circuit-breaker";
+import { jsonColumn } from "@onerouter/core";
+import type { Logger } from "@onerouter/core";
+import type { CircuitBreakers } from "./circuit-breaker";
 
 // What an engine makes of a provider call that did not answer, whatever the
 // category: the connector's error kind decides whether failing over is safe,

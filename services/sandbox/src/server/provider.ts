@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
-import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "../harness";
+import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "./harness";
 import { sandboxMessaging, type SandboxMessaging } from "./messages";
 import { sandboxEvent, signSandboxEvent } from "./webhooks";
 

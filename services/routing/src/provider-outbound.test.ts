@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { forbiddenDestinationCode } from "./guarded-agents";
+import { forbiddenDestinationCode } from "@onerouter/core";
 import { ProviderOutbound, type ProviderTransport } from "./provider-outbound";
 
 // One GET through a transport's agent: the status, or the error's code.

@@ -1,3 +1,0 @@
-export * from "./circuit-breaker";
-export * from "./fees";
-export * from "./select";

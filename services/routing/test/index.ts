@@ -1,0 +1,2 @@
+export * from "./connector-kit";
+export * from "./outbound";
