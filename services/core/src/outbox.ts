@@ -6,8 +6,8 @@ import { newId } from "./ids";
 
 // The outbox: an event is written in the same transaction as the state change
 // it describes, so a committed change always has its event and a rolled-back
-// one never does. The webhooks room delivers from here (directly in embedded
-// mode, through a relay to JetStream in mesh mode).
+// one never does. The webhooks room delivers from here: it reads this table
+// in embedded mode; in mesh mode OutboxRelay publishes each event to JetStream.
 
 // id and create time are assigned here.
 export type EventInit = MessageInitShape<typeof EventSchema>;
