@@ -6,6 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { MasterKeyring, appendEvent, connectEventStream, loadConfig, openDatabase, type Config, type Database, type EventStream, type Logger } from "@onerouter/core";
 import { allMigrations } from "@onerouter/server/app";
 import { createWebhooks } from "@onerouter/webhooks";
@@ -309,7 +310,7 @@ async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpoin
     const commitOne = async () => {
       const event = await committerDb.knex.transaction((trx) =>
         appendEvent(trx, {
-          type: "payment.succeeded",
+          type: EventType.PAYMENT_SUCCEEDED,
           tenantId,
           environment: Environment.TEST,
           data: { case: "test", value: { message: "webhooks benchmark" } },
