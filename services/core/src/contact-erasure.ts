@@ -35,15 +35,15 @@ const distinct = (values: string[]) => [...new Set(values.filter((v) => v !== ""
 // Overwrites every occurrence of `needles` (an email, a phone number) in the
 // binary `column` of the tenant's rows of `table`, and of `alongside` (the
 // person's name: too common to look for on its own) in those rows; returns
-// how many rows changed.
+// the key columns of the rows that changed.
 export async function maskInBinaryColumn(
   trx: Knex,
   target: { table: string; column: string; keyColumns: string[]; tenantId: string },
   needles: string[],
   alongside: string[] = [],
-): Promise<number> {
+): Promise<Record<string, unknown>[]> {
   const wanted = distinct(needles);
-  if (wanted.length === 0) return 0;
+  if (wanted.length === 0) return [];
   const masked = [...wanted, ...distinct(alongside)];
   const rows = (await trx(target.table)
     .where({ tenant_id: target.tenantId })
@@ -53,11 +53,13 @@ export async function maskInBinaryColumn(
     })
     .select(...target.keyColumns, target.column)
     .forUpdate()) as Record<string, unknown>[];
+  const keys: Record<string, unknown>[] = [];
   for (const row of rows) {
     const key = Object.fromEntries(target.keyColumns.map((c) => [c, row[c]]));
     await trx(target.table)
       .where(key)
       .update({ [target.column]: maskAll(Buffer.from(row[target.column] as Uint8Array), masked) });
+    keys.push(key);
   }
-  return rows.length;
+  return keys;
 }

@@ -16,6 +16,8 @@ export * from "./crypto";
 export * from "./master-keys";
 export * from "./outbox";
 export * from "./outbox-relay";
+export * from "./outbox-retention";
+export * from "./table-retention";
 export * from "./poller";
 export * from "./db/shared-migrations";
 export * from "./event-stream";

@@ -5,7 +5,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
-import { connectEventStream, coreMigrations, OutboxRelay, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
+import { connectEventStream, coreMigrations, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
 import {
@@ -134,6 +134,10 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
   // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
   const relay = eventStream && new OutboxRelay(db.knex, eventStream, logger);
+  const outboxRetention = new OutboxRetention(db.knex, logger, {
+    retentionDays: config.eventRetentionDays,
+    requirePublished: eventStream !== undefined,
+  });
   const webhooks = createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger });
 
   const authenticator = new ApiKeyAuthenticator(db.knex, {
@@ -201,6 +205,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
   const resolver = payments.startResolver();
   relay?.start();
   await webhooks.start();
+  outboxRetention.start();
   // Idempotency answers are kept a day; expired ones are dropped hourly.
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, "purging idempotency keys failed"));
@@ -241,6 +246,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
       await server.close();
       // Deliveries in flight finish before the database closes.
       await webhooks.stop();
+      await outboxRetention.stop();
       await relay?.stop();
       await eventStream?.close();
       await sandbox.close();

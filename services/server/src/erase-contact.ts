@@ -14,22 +14,30 @@ export interface Erasure {
 
 // Erases a person's contact data across every room that keeps some, in one
 // transaction: payments and messages redact their own tables; the events
-// and idempotent answers that carried the data have it overwritten. The
-// financial records stay whole. The audit log records the erasure per
-// environment, without the contact itself.
+// (the outbox's and webhooks' copies) and idempotent answers that carried
+// the data have it overwritten. The financial records stay whole. The audit
+// log records the erasure per environment, without the contact itself.
 export async function eraseContact(knex: Knex, tenantId: string, contact: Contact): Promise<Erasure> {
   return knex.transaction(async (trx) => {
     const payments = await erasePaymentContact(trx, tenantId, contact);
     const messages = await eraseMessageContact(trx, tenantId, contact);
     const needles = [...payments.found, ...messages.found, contact.email ?? "", contact.email?.toLowerCase() ?? "", contact.phone ?? ""];
     const names = [...payments.names, ...messages.names];
-    const events = await maskInBinaryColumn(trx, { table: "outbox_events", column: "payload", keyColumns: ["id"], tenantId }, needles, names);
-    const idempotentResponses = await maskInBinaryColumn(
-      trx,
-      { table: "idempotency_keys", column: "response", keyColumns: ["tenant_id", "environment", "method", "key"], tenantId },
-      needles,
-      names,
-    );
+    // An event is stored twice: in core's outbox and as webhooks' copy; either may be pruned first.
+    const eventIds = new Set<unknown>();
+    for (const table of ["outbox_events", "webhook_events"]) {
+      const masked = await maskInBinaryColumn(trx, { table, column: "payload", keyColumns: ["id"], tenantId }, needles, names);
+      for (const key of masked) eventIds.add(key.id);
+    }
+    const events = eventIds.size;
+    const idempotentResponses = (
+      await maskInBinaryColumn(
+        trx,
+        { table: "idempotency_keys", column: "response", keyColumns: ["tenant_id", "environment", "method", "key"], tenantId },
+        needles,
+        names,
+      )
+    ).length;
     for (const environment of ["test", "live"] as const) {
       await recordAudit(trx, {
         tenantId,

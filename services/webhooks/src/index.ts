@@ -1,7 +1,7 @@
 import type { Config, EventStream, Knex, Logger, MasterKeyring, Migration } from "@onerouter/core";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/worker";
 import { webhookMigrations } from "./migrations";
-import { OutboxRetention } from "./retention";
+import { WebhookEventRetention } from "./retention";
 import { createFanOut } from "./transport/fanout";
 import type { EventFeed } from "./transport/feed";
 import { JetStreamFeed } from "./transport/jetstream-feed";
@@ -9,9 +9,9 @@ import { OutboxFeed } from "./transport/outbox-feed";
 
 export { webhookMigrations } from "./migrations";
 export { DeliveryWorker, createDeliveryWorker } from "./delivery/worker";
-export { OutboxRetention } from "./retention";
+export { WebhookEventRetention } from "./retention";
 export { resealEndpointSecrets } from "./secrets";
-export { createFanOut, fanOut, type DeliveryWaker, type EventHandler, type FeedEvent } from "./transport/fanout";
+export { createFanOut, fanOut, feedEventFrom, type DeliveryWaker, type EventHandler, type FeedEvent } from "./transport/fanout";
 export type { EventFeed } from "./transport/feed";
 export { JetStreamFeed } from "./transport/jetstream-feed";
 export { OutboxFeed } from "./transport/outbox-feed";
@@ -36,15 +36,12 @@ export interface Webhooks {
 }
 
 // The outbound webhooks room: a feed that fans events out into deliveries, the
-// worker that delivers them, and the retention job that prunes old events.
+// worker that delivers them, and the retention job that prunes its old events.
 export function createWebhooks(options: WebhooksOptions): Webhooks {
   const { knex, config, eventStream, logger } = options;
   const worker = createDeliveryWorker({ knex, masterKeys: options.masterKeys, logger, config: config.webhookDelivery });
   const feed: EventFeed = eventStream ? new JetStreamFeed(knex, eventStream, logger) : new OutboxFeed(knex, logger);
-  const retention = new OutboxRetention(knex, logger, {
-    retentionDays: config.eventRetentionDays,
-    requirePublished: eventStream !== undefined,
-  });
+  const retention = new WebhookEventRetention(knex, logger, { retentionDays: config.eventRetentionDays });
   return {
     migrations: webhookMigrations,
     worker,

@@ -2,7 +2,9 @@ import type { Migration } from "@onerouter/core";
 
 // Outbound webhooks. A delivery is one event owed to one endpoint: fan-out
 // inserts it once (unique per event and endpoint), so repeating a fan-out
-// after a crash owes nothing twice. Each try is an attempt row.
+// after a crash owes nothing twice. Each try is an attempt row. Fan-out keeps
+// its own copy of each event it handled (webhook_events), so deliveries,
+// listings and retention never read core's outbox.
 export const webhookMigrations: Migration[] = [
   {
     name: "20261121_010_webhooks_endpoints_deliveries",
@@ -67,6 +69,35 @@ export const webhookMigrations: Migration[] = [
         t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
         t.index(["tenant_id", "environment", "created_at"]);
         t.index(["delivery_id"]);
+      });
+    },
+  },
+  {
+    // Events fanned out before webhooks kept its own copy are copied from the
+    // outbox; the rest are copied by fan-out when the feed hands them over.
+    name: "20261204_020_webhooks_events",
+    async up(knex) {
+      await knex.schema.createTable("webhook_events", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        t.text("type").notNullable();
+        // The binary onerouter.events.v1.Event, as published.
+        t.binary("payload").notNullable();
+        t.timestamp("created_at", { useTz: true }).notNullable();
+        t.index(["tenant_id", "environment", "created_at"]);
+        t.index(["created_at"]);
+      });
+      await knex.raw(
+        `insert into webhook_events (id, tenant_id, environment, type, payload, created_at)
+         select o.id, o.tenant_id, o.environment, o.type, o.payload, o.created_at
+           from outbox_events o
+          where o.fanned_out_at is not null
+             or exists (select 1 from webhook_deliveries d where d.event_id = o.id)`,
+      );
+      await knex.schema.alterTable("webhook_deliveries", (t) => {
+        t.dropForeign(["event_id"]);
+        t.foreign("event_id").references("webhook_events.id").onDelete("CASCADE");
       });
     },
   },

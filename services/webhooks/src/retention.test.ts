@@ -1,8 +1,9 @@
 import { ConfigError, createLogger, loadConfig, newId, type Database, type Knex } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OutboxRetention } from "./retention";
-import { addEndpoint, addTenant, appendEvents, countWhere, migrated, waitFor } from "./transport/testing/fixtures";
+import { WebhookEventRetention } from "./retention";
+import { fanOut } from "./transport/fanout";
+import { addEndpoint, addTenant, appendEvents, countWhere, feedEvents, migrated, waitFor } from "./transport/testing/fixtures";
 
 const logger = createLogger("silent");
 const day = 86_400_000;
@@ -16,7 +17,7 @@ describe("ONEROUTER_EVENT_RETENTION_DAYS", () => {
   });
 });
 
-describeEachEngine("outbox retention", (engine) => {
+describeEachEngine("webhook event retention", (engine) => {
   let db: Database;
   let knex: Knex;
   let tenant: string;
@@ -30,83 +31,62 @@ describeEachEngine("outbox retention", (engine) => {
   });
   afterAll(async () => db?.close());
 
-  // One event in a given state, with a delivery and an attempt hanging off it.
-  async function event(state: { ageDays: number; fannedOut: boolean; published: boolean }): Promise<string> {
+  // One fanned-out event of a given age, with a delivery and an attempt hanging off it.
+  async function event(ageDays: number): Promise<string> {
     // One transaction: a running retention job must not see the event half made.
     return knex.transaction(async (trx) => {
-      const [id] = await appendEvents(trx, { tenantId: tenant, count: 1 });
-      const at = new Date(Date.now() - state.ageDays * day);
-      await trx("outbox_events")
+      const [fed] = await feedEvents(trx, await appendEvents(trx, { tenantId: tenant, count: 1 }));
+      await fanOut(trx, [fed!]);
+      const id = fed!.id;
+      await trx("webhook_events")
         .where({ id })
-        .update({
-          created_at: at,
-          fanned_out_at: state.fannedOut ? at : null,
-          published_at: state.published ? at : null,
-        });
-      const deliveryId = newId("dlv");
-      await trx("webhook_deliveries").insert({
-        id: deliveryId,
+        .update({ created_at: new Date(Date.now() - ageDays * day) });
+      const delivery = await trx("webhook_deliveries").where({ event_id: id, endpoint_id: endpoint }).first("id");
+      await trx("webhook_delivery_attempts").insert({
+        id: newId("dlva"),
+        delivery_id: delivery.id,
         tenant_id: tenant,
         environment: "test",
         event_id: id,
         endpoint_id: endpoint,
+        attempt_number: 1,
         status: "succeeded",
-    });
-    await trx("webhook_delivery_attempts").insert({
-      id: newId("dlva"),
-      delivery_id: deliveryId,
-      tenant_id: tenant,
-      environment: "test",
-      event_id: id,
-      endpoint_id: endpoint,
-      attempt_number: 1,
-      status: "succeeded",
-    });
-    return id!;
+      });
+      return id;
     });
   }
 
-  const exists = async (id: string) => (await countWhere(knex, "outbox_events", (q) => q.where({ id }))) === 1;
+  const exists = async (id: string) => (await countWhere(knex, "webhook_events", (q) => q.where({ id }))) === 1;
 
-  it("prunes old events that are fanned out, with their deliveries and attempts", async () => {
-    const old = await event({ ageDays: 31, fannedOut: true, published: false });
-    const recent = await event({ ageDays: 29, fannedOut: true, published: false });
-    const notFannedOut = await event({ ageDays: 40, fannedOut: false, published: false });
+  it("prunes old events with their deliveries and attempts, and leaves the outbox to core", async () => {
+    const old = await event(31);
+    const recent = await event(29);
 
-    const retention = new OutboxRetention(knex, logger, { retentionDays: 30, requirePublished: false });
+    const retention = new WebhookEventRetention(knex, logger, { retentionDays: 30 });
     expect(await retention.prune()).toBe(1);
 
     expect(await exists(old)).toBe(false);
     expect(await countWhere(knex, "webhook_deliveries", (q) => q.where({ event_id: old }))).toBe(0);
     expect(await countWhere(knex, "webhook_delivery_attempts", (q) => q.where({ event_id: old }))).toBe(0);
+    expect(await countWhere(knex, "outbox_events", (q) => q.where({ id: old }))).toBe(1);
     expect(await exists(recent)).toBe(true);
-    expect(await exists(notFannedOut)).toBe(true);
     expect(await countWhere(knex, "webhook_deliveries", (q) => q.where({ event_id: recent }))).toBe(1);
   });
 
-  it("in JetStream mode also waits until the event is published", async () => {
-    const unpublished = await event({ ageDays: 60, fannedOut: true, published: false });
-    const published = await event({ ageDays: 60, fannedOut: true, published: true });
-    const retention = new OutboxRetention(knex, logger, { retentionDays: 30, requirePublished: true });
-    await retention.prune();
-    expect(await exists(unpublished)).toBe(true);
-    expect(await exists(published)).toBe(false);
-  });
-
   it("prunes in batches until nothing past retention is left", async () => {
-    const ids = await Promise.all(Array.from({ length: 7 }, () => event({ ageDays: 90, fannedOut: true, published: true })));
-    const retention = new OutboxRetention(knex, logger, { retentionDays: 30, requirePublished: true, batchSize: 3 });
+    const ids = await Promise.all(Array.from({ length: 7 }, () => event(90)));
+    const retention = new WebhookEventRetention(knex, logger, { retentionDays: 30, batchSize: 3 });
     expect(await retention.prune()).toBe(7);
     for (const id of ids) expect(await exists(id)).toBe(false);
   });
 
   it("runs at start and then periodically", async () => {
-    const retention = new OutboxRetention(knex, logger, { retentionDays: 1, requirePublished: false, intervalMs: 50 });
+    const retention = new WebhookEventRetention(knex, logger, { retentionDays: 1, intervalMs: 50 });
     retention.start();
     try {
-      const first = await event({ ageDays: 2, fannedOut: true, published: false });
+      const first = await event(2);
       await waitFor("the first old event pruned", async () => !(await exists(first)));
-      const second = await event({ ageDays: 2, fannedOut: true, published: false });
+      const second = await event(2);
       await waitFor("the second old event pruned", async () => !(await exists(second)));
     } finally {
       await retention.stop();

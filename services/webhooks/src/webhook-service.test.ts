@@ -25,6 +25,7 @@ import { createWebhooks, type Webhooks } from "./index";
 import { webhookMigrations } from "./migrations";
 import { webhookRoutes } from "./routes";
 import { activeSecrets, type StoredSecret } from "./secrets";
+import { recordFannedOutEvent } from "./transport/fanout";
 
 // The webhooks room on a real database, its service called in memory with API
 // keys through the gatekeeper, delivering to a receiver on loopback that
@@ -122,13 +123,13 @@ describeEachEngine("WebhookService", (engine) => {
     return { ...endpoint!, secret };
   }
 
-  // An event as a state change would append it, already fanned out, so only
-  // the deliveries a test makes exist.
+  // An event as a state change would append it, already fanned out with no
+  // deliveries, so only the deliveries a test makes exist.
   async function seedEvent(tenantId: string, type: EventType, environment = Environment.TEST) {
     await nextMillisecond();
     return db.knex.transaction(async (trx) => {
       const event = await appendEvent(trx, { type, tenantId, environment });
-      await trx("outbox_events").where({ id: event.id }).update({ fanned_out_at: new Date() });
+      await recordFannedOutEvent(trx, event);
       return event;
     });
   }
@@ -417,7 +418,10 @@ describeEachEngine("WebhookService", (engine) => {
 
     const outbox = await db.knex("outbox_events").where({ id: event!.id }).first();
     expect(outbox).toMatchObject({ tenant_id: tenant.id, environment: "test", type: "webhook.test" });
-    expect(outbox.fanned_out_at).not.toBeNull();
+    // Copied with its delivery, so fan-out by endpoint filters finds it handled.
+    const copy = await db.knex("webhook_events").where({ id: event!.id }).first();
+    expect(copy).toMatchObject({ tenant_id: tenant.id, environment: "test", type: "webhook.test" });
+    expect(new Uint8Array(copy.payload)).toEqual(new Uint8Array(outbox.payload));
     const deliveries = await deliveriesOf(event!.id);
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]).toMatchObject({ endpoint_id: target.id, tenant_id: tenant.id, environment: "test" });

@@ -4,6 +4,7 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { appendEvent, newId, type Knex, type MasterKeyring } from "@onerouter/core";
 import { newEndpointSecret, sealSecret } from "../secrets";
+import { recordFannedOutEvent } from "../transport/fanout";
 
 // What the delivery tests deliver to and deliver from: webhook receivers on
 // loopback that record what reaches them, and the rows a delivery needs.
@@ -123,6 +124,7 @@ export async function insertDelivery(
     environment: environment === "live" ? Environment.LIVE : Environment.TEST,
     data: { case: "test", value: { message: "hello from OneRouter" } },
   });
+  await recordFannedOutEvent(knex, event);
   const deliveryId = newId("dlv");
   await knex("webhook_deliveries").insert({
     id: deliveryId,

@@ -219,7 +219,7 @@ export class DeliveryWorker {
     if (claimed.length === 0) return [];
     const query = this.options.knex("webhook_deliveries as d")
       .join("webhook_endpoints as e", "e.id", "d.endpoint_id")
-      .join("outbox_events as o", "o.id", "d.event_id")
+      .join("webhook_events as o", "o.id", "d.event_id")
       .whereIn(
         "d.id",
         claimed.map((c) => c.id),

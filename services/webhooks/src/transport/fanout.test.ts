@@ -2,7 +2,7 @@ import type { Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { fanOut, type FeedEvent } from "./fanout";
-import { addEndpoint, addTenant, appendEvents, countWhere, migrated } from "./testing/fixtures";
+import { addEndpoint, addTenant, appendEvents, countWhere, feedEvents, migrated } from "./testing/fixtures";
 
 describeEachEngine("fan-out", (engine) => {
   let db: Database;
@@ -15,7 +15,7 @@ describeEachEngine("fan-out", (engine) => {
     const tenantId = await addTenant(db.knex);
     const endpoint = await addEndpoint(db.knex, { tenantId });
     const ids = await appendEvents(db.knex, { tenantId, count });
-    return { events: ids.map((id) => ({ id, tenantId, environment: "test", type: "payment.succeeded" })), endpoint };
+    return { events: await feedEvents(db.knex, ids), endpoint };
   }
 
   it("repeats harmlessly after a rollback and never after a commit", async () => {
@@ -38,10 +38,21 @@ describeEachEngine("fan-out", (engine) => {
     expect(await deliveries()).toBe(3);
   });
 
-  it("passes by events it has no outbox row for", async () => {
+  it("passes by events of a tenant this database does not have", async () => {
     const { events } = await pendingEvents(1);
-    const unknown: FeedEvent = { ...events[0]!, id: "evt_from_another_deployment" };
+    const unknown: FeedEvent = { ...events[0]!, id: "evt_from_another_deployment", tenantId: "ten_of_another_deployment" };
     expect(await db.knex.transaction((trx) => fanOut(trx, [unknown, ...events]))).toBe(1);
+    expect(await countWhere(db.knex, "webhook_events", (q) => q.where({ id: unknown.id }))).toBe(0);
+  });
+
+  it("keeps its own copy of each event it fans out, whether or not an endpoint wants it", async () => {
+    const tenantId = await addTenant(db.knex);
+    const [event] = await feedEvents(db.knex, await appendEvents(db.knex, { tenantId, count: 1 }));
+    expect(await db.knex.transaction((trx) => fanOut(trx, [event!]))).toBe(0);
+    const copy = await db.knex("webhook_events").where({ id: event!.id }).first();
+    expect(copy).toMatchObject({ tenant_id: tenantId, environment: "test", type: event!.type });
+    expect(new Date(copy.created_at)).toEqual(event!.createdAt);
+    expect(new Uint8Array(copy.payload)).toEqual(event!.payload);
   });
 
   it("owes an endpoint only the events that happened after it was registered", async () => {
@@ -50,7 +61,7 @@ describeEachEngine("fan-out", (engine) => {
     await new Promise((r) => setTimeout(r, 5));
     const endpoint = await addEndpoint(db.knex, { tenantId });
     const [after] = await appendEvents(db.knex, { tenantId, count: 1 });
-    const events: FeedEvent[] = [before!, after!].map((id) => ({ id, tenantId, environment: "test", type: "payment.succeeded" }));
+    const events = await feedEvents(db.knex, [before!, after!]);
     expect(await db.knex.transaction((trx) => fanOut(trx, events))).toBe(1);
     const owed = await db.knex("webhook_deliveries").where({ endpoint_id: endpoint }).pluck("event_id");
     expect(owed).toEqual([after]);

@@ -1,19 +1,47 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { newId, type Knex } from "@onerouter/core";
 import { fromJson } from "../endpoints";
 import { matchesEventType } from "../filters";
 
 // Fan-out turns an event into the deliveries it owes: one per enabled
 // endpoint of the event's tenant and environment whose filters match. The
-// deliveries and the event's fanned_out_at commit together, so a crash before
-// the commit repeats the fan-out (the unique (event_id, endpoint_id) absorbs
-// it) and after the commit the event is never fanned out again.
+// event is copied into webhook_events in the same transaction as its
+// deliveries; that insert is the de-duplication: a crash before the commit
+// repeats the fan-out, and after the commit the copy exists, so the event is
+// never fanned out again. A concurrent fan-out of the same event waits on the
+// copy's key and then finds it taken.
 
-// What fan-out needs to know about an event; both transports provide it.
+// An event as a feed hands it over: the whole onerouter.events.v1.Event, so
+// fan-out never reads the producer's table.
 export interface FeedEvent {
   id: string;
   tenantId: string;
   environment: "test" | "live";
   type: string;
+  createdAt: Date;
+  // The binary onerouter.events.v1.Event.
+  payload: Uint8Array;
+}
+
+// Undefined when the bytes are not a complete onerouter Event.
+export function feedEventFrom(payload: Uint8Array): FeedEvent | undefined {
+  try {
+    const event = fromBinary(EventSchema, payload);
+    if (!event.id || !event.tenantId || !event.type || !event.createTime) return undefined;
+    return {
+      id: event.id,
+      tenantId: event.tenantId,
+      environment: event.environment === Environment.LIVE ? "live" : "test",
+      type: event.type,
+      createdAt: timestampDate(event.createTime),
+      payload,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 // Called by a feed inside the transaction that decides the events are handled.
@@ -34,24 +62,7 @@ export function createFanOut(worker: DeliveryWaker): EventHandler {
 
 // Returns the number of deliveries created.
 export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promise<number> {
-  if (events.length === 0) return 0;
-  // Locks the events still owed a fan-out. A concurrent fan-out of the same
-  // event waits here and then finds fanned_out_at set; an event whose row is
-  // gone (pruned, or another deployment's) is skipped.
-  const pending = new Map(
-    (
-      await trx("outbox_events")
-        .whereIn(
-          "id",
-          events.map((e) => e.id),
-        )
-        .whereNull("fanned_out_at")
-        .orderBy("id")
-        .forUpdate()
-        .select<{ id: string; created_at: Date }[]>("id", "created_at")
-    ).map((r) => [r.id, new Date(r.created_at)]),
-  );
-  const owed = events.filter((e) => pending.has(e.id));
+  const owed = await recordEvents(trx, events);
   if (owed.length === 0) return 0;
 
   const endpoints = await endpointsByScope(trx, owed);
@@ -60,7 +71,7 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
     (endpoints.get(scopeKey(event)) ?? [])
       // An endpoint receives what happened after it was registered, however
       // late the fan-out runs.
-      .filter((endpoint) => new Date(endpoint.created_at) <= pending.get(event.id)!)
+      .filter((endpoint) => new Date(endpoint.created_at) <= event.createdAt)
       .filter((endpoint) => matchesEventType(fromJson(endpoint.event_types), event.type))
       .map((endpoint) => ({
         id: newId("dlv"),
@@ -81,10 +92,34 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
       .onConflict(["event_id", "endpoint_id"])
       .ignore();
   }
-  await trx("outbox_events")
-    .whereIn("id", [...pending.keys()])
-    .update({ fanned_out_at: now });
   return deliveries.length;
+}
+
+// Copies the events into webhook_events and returns those not copied before,
+// in id order so concurrent fan-outs take the keys in the same order. An
+// event of a tenant this database does not have (another deployment's, on a
+// shared stream) is passed by.
+async function recordEvents(trx: Knex.Transaction, events: FeedEvent[]): Promise<FeedEvent[]> {
+  if (events.length === 0) return [];
+  const tenants = new Set(
+    await trx("tenants")
+      .whereIn("id", [...new Set(events.map((e) => e.tenantId))])
+      .pluck<string[]>("id"),
+  );
+  const known = [...new Map(events.filter((e) => tenants.has(e.tenantId)).map((e) => [e.id, e])).values()].sort(
+    (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+  const recorded = new Set<string>();
+  // 500 rows × 6 columns stays far below Postgres's bind parameter limit.
+  for (let i = 0; i < known.length; i += 500) {
+    const rows = await trx("webhook_events")
+      .insert(known.slice(i, i + 500).map(eventRow))
+      .onConflict("id")
+      .ignore()
+      .returning<{ id: string }[]>("id");
+    for (const row of rows) recorded.add(row.id);
+  }
+  return known.filter((e) => recorded.has(e.id));
 }
 
 interface EndpointFilter {
@@ -114,3 +149,20 @@ async function endpointsByScope(trx: Knex.Transaction, events: FeedEvent[]): Pro
   }
   return byScope;
 }
+
+// Copies an event whose deliveries were made by other means (a test event
+// owed to one endpoint), so fan-out finds it handled.
+export async function recordFannedOutEvent(trx: Knex, event: Event): Promise<void> {
+  const fed = feedEventFrom(toBinary(EventSchema, event));
+  if (!fed) throw new Error(`event ${event.id} is not a complete onerouter Event`);
+  await trx("webhook_events").insert(eventRow(fed));
+}
+
+const eventRow = (e: FeedEvent) => ({
+  id: e.id,
+  tenant_id: e.tenantId,
+  environment: e.environment,
+  type: e.type,
+  payload: Buffer.from(e.payload),
+  created_at: e.createdAt,
+});

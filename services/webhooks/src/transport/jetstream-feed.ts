@@ -1,10 +1,7 @@
-import { fromBinary } from "@bufbuild/protobuf";
 import { AckPolicy, DeliverPolicy, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
-import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { eventStreamName, eventSubjectPrefix, type EventStream, type Knex, type Logger } from "@onerouter/core";
 import type { EventFeed } from "./feed";
-import type { EventHandler, FeedEvent } from "./fanout";
+import { feedEventFrom, type EventHandler, type FeedEvent } from "./fanout";
 
 export interface JetStreamFeedOptions {
   // The durable consumer every dispatcher replica shares.
@@ -19,6 +16,7 @@ const msToNanos = (ms: number) => ms * 1_000_000;
 // Mesh mode's feed: a durable JetStream consumer with explicit acks. Events
 // are acknowledged only after their fan-out committed, so a crash or a NATS
 // restart before that redelivers them; fan-out skips events already fanned out.
+// Each message is the whole binary Event, so nothing is read from the outbox.
 export class JetStreamFeed implements EventFeed {
   private messages: ConsumerMessages | undefined;
   private running = false;
@@ -104,7 +102,7 @@ export class JetStreamFeed implements EventFeed {
       const events: FeedEvent[] = [];
       const handled: JsMsg[] = [];
       for (const msg of batch) {
-        const event = decode(msg);
+        const event = feedEventFrom(msg.data);
         if (event) {
           events.push(event);
           handled.push(msg);
@@ -127,20 +125,5 @@ export class JetStreamFeed implements EventFeed {
   private notify(): void {
     this.signal?.();
     this.signal = undefined;
-  }
-}
-
-function decode(msg: JsMsg): FeedEvent | undefined {
-  try {
-    const event = fromBinary(EventSchema, msg.data);
-    if (!event.id || !event.tenantId || !event.type) return undefined;
-    return {
-      id: event.id,
-      tenantId: event.tenantId,
-      environment: event.environment === Environment.LIVE ? "live" : "test",
-      type: event.type,
-    };
-  } catch {
-    return undefined;
   }
 }

@@ -66,7 +66,7 @@ export function deliveryMethods(deps: WebhookServiceDeps): DeliveryMethods {
       const scope = scopeOf(caller);
       const now = new Date();
       const delivery = await knex.transaction(async (trx) => {
-        const event = await trx("outbox_events").where({ ...scope, id: eventId }).first("id");
+        const event = await trx("webhook_events").where({ ...scope, id: eventId }).first("id");
         if (!event) throw notFound("event", eventId);
         requireEnabled(await findEndpoint(trx, scope, endpointId, true));
         // Due now, whatever the delivery's state; an endpoint whose filters

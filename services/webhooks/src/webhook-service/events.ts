@@ -12,17 +12,18 @@ import {
 import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
 import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
 import { eventTypes, testEventMessage } from "../event-types";
+import { recordFannedOutEvent } from "../transport/fanout";
 import type { WebhookServiceDeps } from "../webhook-service";
 
 type EventMethods = Pick<ServiceImpl<typeof WebhookService>, "sendTestEvent" | "listEventTypes" | "listEvents" | "getEvent">;
 
-interface OutboxEventRow {
+interface WebhookEventRow {
   id: string;
   payload: Uint8Array;
   created_at: Date;
 }
 
-const decodeEvent = (row: OutboxEventRow) => fromBinary(EventSchema, new Uint8Array(row.payload));
+const decodeEvent = (row: WebhookEventRow) => fromBinary(EventSchema, new Uint8Array(row.payload));
 
 export function eventMethods(deps: WebhookServiceDeps): EventMethods {
   const { knex } = deps;
@@ -41,8 +42,9 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
           data: { case: "test", value: { message: testEventMessage } },
         });
         const now = new Date();
-        // Owed to this endpoint only: its delivery is made here and the event
-        // is marked fanned out, so fan-out by endpoint filters passes it by.
+        // Owed to this endpoint only: the event is copied and its delivery
+        // made here, so fan-out by endpoint filters finds it handled.
+        await recordFannedOutEvent(trx, appended);
         await trx("webhook_deliveries")
           .insert({
             id: newId("dlv"),
@@ -56,7 +58,6 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
           })
           .onConflict(["event_id", "endpoint_id"])
           .ignore();
-        await trx("outbox_events").where({ id: appended.id }).update({ fanned_out_at: now });
         return appended;
       });
       deps.worker?.wake();
@@ -69,7 +70,7 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
 
     async listEvents(req, ctx) {
       const caller = requireCaller(ctx);
-      const query = knex("outbox_events").where(scopeOf(caller)).select("id", "payload", "created_at");
+      const query = knex("webhook_events").where(scopeOf(caller)).select("id", "payload", "created_at");
       const types = validEventTypes("event_types", req.eventTypes);
       if (types.length > 0) {
         query.where((q) => {
@@ -84,16 +85,16 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
       const end = req.createTime?.endTime ? timestampDate(req.createTime.endTime) : undefined;
       if (start && end && start >= end) throw invalidArgument("create_time", "start_time must be before end_time");
       whereCreatedIn(query, req.createTime);
-      const { rows, nextPageToken } = await paginate<OutboxEventRow>(query, req);
+      const { rows, nextPageToken } = await paginate<WebhookEventRow>(query, req);
       return create(ListEventsResponseSchema, { events: rows.map(decodeEvent), nextPageToken });
     },
 
     async getEvent(req, ctx) {
       const caller = requireCaller(ctx);
       const id = requireId("id", req.id);
-      const row = (await knex("outbox_events")
+      const row = (await knex("webhook_events")
         .where({ ...scopeOf(caller), id })
-        .first("id", "payload", "created_at")) as OutboxEventRow | undefined;
+        .first("id", "payload", "created_at")) as WebhookEventRow | undefined;
       if (!row) throw notFound("event", id);
       return create(GetEventResponseSchema, { event: decodeEvent(row) });
     },

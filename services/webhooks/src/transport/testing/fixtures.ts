@@ -13,6 +13,7 @@ import {
 import type { NatsServer } from "../../../../../test/infra";
 import { webhookMigrations } from "../../migrations";
 import { newEndpointSecret, sealSecret } from "../../secrets";
+import { feedEventFrom, type FeedEvent } from "../fanout";
 
 // Tenants, endpoints and events for the transport tests.
 
@@ -69,6 +70,17 @@ export async function appendEvents(
     });
   }
   return ids;
+}
+
+// The events as a feed hands them to fan-out, read from the outbox.
+export async function feedEvents(knex: Knex, ids: string[]): Promise<FeedEvent[]> {
+  const payloads = new Map(
+    (await knex("outbox_events").whereIn("id", ids).select<{ id: string; payload: Uint8Array }[]>("id", "payload")).map((r) => [
+      r.id,
+      new Uint8Array(r.payload),
+    ]),
+  );
+  return ids.map((id) => feedEventFrom(payloads.get(id)!)!);
 }
 
 export async function waitFor<T>(
