@@ -68,9 +68,9 @@ describe("transportFailure", () => {
 
 describe("answers", () => {
   const documented: DocumentedStatuses = {
-    statuses: { 401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" }, 504: { kind: "ambiguous", reason: "PROVIDER_TIMEOUT" } },
-    serverError: { kind: "not_processed", reason: "PROVIDER_UNAVAILABLE" },
-    otherwise: { kind: "invalid_request", reason: "PROVIDER_REJECTED" },
+    notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", "5xx": "PROVIDER_UNAVAILABLE" },
+    ambiguous: { 504: "PROVIDER_TIMEOUT", 409: "PROVIDER_CONFLICT" },
+    rejected: "PROVIDER_REJECTED",
   };
 
   it("reads a provider's own error status as it documents it", () => {
@@ -81,7 +81,15 @@ describe("answers", () => {
     });
     expect(answeredFailure("p", documented, 504, "")).toMatchObject({ kind: "ambiguous", details: { reason: "PROVIDER_TIMEOUT" } });
     expect(answeredFailure("p", documented, 500, "")).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
+    expect(answeredFailure("p", documented, 409, "")).toMatchObject({ kind: "ambiguous", details: { reason: "PROVIDER_CONFLICT" } });
     expect(answeredFailure("p", documented, 422, "")).toMatchObject({ kind: "invalid_request", details: { reason: "PROVIDER_REJECTED" } });
+  });
+
+  it("lets an exact status win over the range of another kind", () => {
+    const retriable: DocumentedStatuses = { notProcessed: { 503: "PROVIDER_UNAVAILABLE" }, ambiguous: { "5xx": "PROVIDER_UNAVAILABLE" }, rejected: "PROVIDER_REJECTED" };
+    expect(answeredFailure("p", retriable, 503, "")).toMatchObject({ kind: "not_processed" });
+    expect(answeredFailure("p", retriable, 500, "")).toMatchObject({ kind: "ambiguous" });
+    expect(answeredFailure("p", retriable, 400, "")).toMatchObject({ kind: "invalid_request" });
   });
 
   it("never reads a gateway's answer as the provider's: only a 429 was not processed", () => {

@@ -103,17 +103,28 @@ export interface StatusMeaning {
   reason: string;
 }
 
-// What the provider documents its own error statuses to mean.
+// Failure statuses with the reason each stands for; "5xx" stands for any
+// other 5xx.
+export type StatusReasons = Readonly<Partial<Record<number | "5xx", string>>>;
+
+// What a provider documents its own error statuses to mean, as data.
 export interface DocumentedStatuses {
-  statuses: Readonly<Record<number, StatusMeaning>>;
-  // Any other 5xx.
-  serverError: StatusMeaning;
-  // Any other failure status.
-  otherwise: StatusMeaning;
+  // Statuses that prove the request was not processed.
+  notProcessed: StatusReasons;
+  // Statuses after which the request may have been processed.
+  ambiguous: StatusReasons;
+  // The reason for any other status: the provider rejected the request itself.
+  rejected: string;
 }
 
 export function statusMeaning(documented: DocumentedStatuses, status: number): StatusMeaning {
-  return documented.statuses[status] ?? (status >= 500 ? documented.serverError : documented.otherwise);
+  const { notProcessed, ambiguous } = documented;
+  const range = status >= 500 ? "5xx" : undefined;
+  const notProcessedReason = notProcessed[status] ?? (ambiguous[status] === undefined && range ? notProcessed[range] : undefined);
+  if (notProcessedReason !== undefined) return { kind: "not_processed", reason: notProcessedReason };
+  const ambiguousReason = ambiguous[status] ?? (range && ambiguous[range]);
+  if (ambiguousReason) return { kind: "ambiguous", reason: ambiguousReason };
+  return { kind: "invalid_request", reason: documented.rejected };
 }
 
 export interface AnswerDetails {

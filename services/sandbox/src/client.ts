@@ -154,12 +154,9 @@ function transportError(provider: string, err: unknown): ConnectorError {
 
 // What the sandbox documents its error statuses to mean: every 5xx as "not processed".
 const sandboxStatuses: DocumentedStatuses = {
-  statuses: {
-    401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    429: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-  },
-  serverError: { kind: "not_processed", reason: "PROVIDER_UNAVAILABLE" },
-  otherwise: { kind: "invalid_request", reason: "PROVIDER_INVALID_REQUEST" },
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 429: "PROVIDER_RATE_LIMITED", "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: {},
+  rejected: "PROVIDER_INVALID_REQUEST",
 };
 
 function statusError(provider: string, status: number, text: string, retryAfter: string | null): ConnectorError {

@@ -73,32 +73,24 @@ function networkErrorCode(err: MailgunApiError): string | undefined {
   return /^(E[A-Z0-9_]+|ERR_[A-Z0-9_]+)$/.test(err.message) ? err.message : undefined;
 }
 
-// What Mailgun documents its error statuses to mean.
+// What Mailgun documents its error statuses to mean. 401 (a bare
+// "Forbidden"), 403 (no access to the resource), and 404 for a domain the key
+// does not own: the domain is one of the credentials. 429 is the API's rate
+// limit; 420 a domain's sending limit ("try again after ..."). Mailgun's
+// errors are a bare {message}, the shape gateways answer with too, so a 502
+// or 503 cannot be told to be Mailgun's own: a gateway may have passed the
+// request on before it failed; a 504 is the proxy in front of the API that
+// stopped waiting for it, and the message may have been queued behind it.
+// Other 5xx Mailgun documents as its own failure, to be retried; it has no
+// idempotency key, so a possible duplicate on another provider is taken over
+// a message never sent. 400 with Mailgun's sentence (a missing or invalid
+// parameter), 413 and other 4xx are rejections.
+const authenticationFailed = "PROVIDER_AUTHENTICATION_FAILED";
+const rateLimited = "PROVIDER_RATE_LIMITED";
 const mailgunStatuses: DocumentedStatuses = {
-  statuses: {
-    // 401 (a bare "Forbidden"), 403 (no access to the resource), and 404 for
-    // a domain the key does not own: the domain is one of the credentials.
-    401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    403: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    404: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    // 429 is the API's rate limit; 420 a domain's sending limit ("try again after ...").
-    420: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-    429: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-    // Mailgun's errors are a bare {message}, the shape gateways answer with
-    // too, so a 502 or 503 cannot be told to be Mailgun's own: a gateway may
-    // have passed the request on before it failed.
-    502: { kind: "ambiguous", reason: "PROVIDER_UNAVAILABLE" },
-    503: { kind: "ambiguous", reason: "PROVIDER_UNAVAILABLE" },
-    // A gateway timeout: the proxy in front of the API stopped waiting for
-    // it, and the message may have been queued behind it.
-    504: { kind: "ambiguous", reason: "PROVIDER_TIMEOUT" },
-  },
-  // Mailgun documents 5xx as its own failure, to be retried; it has no
-  // idempotency key, so a possible duplicate on another provider is taken
-  // over a message never sent.
-  serverError: { kind: "not_processed", reason: "PROVIDER_UNAVAILABLE" },
-  // 400 with Mailgun's sentence (a missing or invalid parameter), 413 and other 4xx.
-  otherwise: { kind: "invalid_request", reason: "PROVIDER_REJECTED" },
+  notProcessed: { 401: authenticationFailed, 403: authenticationFailed, 404: authenticationFailed, 420: rateLimited, 429: rateLimited, "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: { 502: "PROVIDER_UNAVAILABLE", 503: "PROVIDER_UNAVAILABLE", 504: "PROVIDER_TIMEOUT" },
+  rejected: "PROVIDER_REJECTED",
 };
 
 // Runs SDK calls with a client for this call's account and maps whatever

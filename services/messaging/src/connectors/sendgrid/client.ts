@@ -94,25 +94,19 @@ function retryAfterMs(headers: Record<string, string | undefined>): number | und
   return Math.max(0, reset * 1000 - Date.now());
 }
 
-// What SendGrid documents its error statuses to mean.
+// What SendGrid documents its error statuses to mean. A 403 is a key without
+// the scope (or, naming `from`, a sender without a verified Sender Identity):
+// nothing is sent. A 504 is the proxy in front of the API that stopped
+// waiting for it, and the mail may have been queued behind it. Other 5xx
+// SendGrid documents as its servers failing to handle the request, without
+// saying the mail was queued; it has no idempotency key to make a retry safe
+// either. A possible duplicate on another provider is the lesser harm than a
+// message never sent, so these fail over. 400 (validation, with the field),
+// 413 (over 30 MB) and other 4xx are rejections.
 const sendGridStatuses: DocumentedStatuses = {
-  statuses: {
-    401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    // A key without the scope (or, naming `from`, a sender without a
-    // verified Sender Identity): nothing is sent.
-    403: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    429: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-    // A gateway timeout: the proxy in front of the API stopped waiting for
-    // it, and the mail may have been queued behind it.
-    504: { kind: "ambiguous", reason: "PROVIDER_TIMEOUT" },
-  },
-  // SendGrid documents other 5xx as its servers failing to handle the
-  // request, without saying the mail was queued; it has no idempotency key to
-  // make a retry safe either. A possible duplicate on another provider is the
-  // lesser harm than a message never sent, so these fail over.
-  serverError: { kind: "not_processed", reason: "PROVIDER_UNAVAILABLE" },
-  // 400 (validation, with the field), 413 (over 30 MB) and other 4xx.
-  otherwise: { kind: "invalid_request", reason: "PROVIDER_REJECTED" },
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 403: "PROVIDER_AUTHENTICATION_FAILED", 429: "PROVIDER_RATE_LIMITED", "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: { 504: "PROVIDER_TIMEOUT" },
+  rejected: "PROVIDER_REJECTED",
 };
 
 // SendGrid's error bodies list `errors`; a failure status without them

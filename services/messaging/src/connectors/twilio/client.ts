@@ -94,20 +94,15 @@ export function expectSid<T extends { sid?: unknown }>(resource: T, what: string
   return resource as T & { sid: string };
 }
 
-// What Twilio documents its error statuses to mean.
+// What Twilio documents its error statuses to mean. A 503 (20503) is the
+// service temporarily unavailable, to be retried with back-off: the request
+// was not taken. After a 500 (20500) or another 5xx Twilio warns that
+// retrying a POST that sends an SMS can deliver it twice, so the message may
+// be on its way.
 const twilioStatuses: DocumentedStatuses = {
-  statuses: {
-    401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    403: { kind: "not_processed", reason: "PROVIDER_PERMISSION_DENIED" },
-    429: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-    // 20503: Twilio documents the service as temporarily unavailable, to be
-    // retried with back-off; the request was not taken.
-    503: { kind: "not_processed", reason: "PROVIDER_UNAVAILABLE" },
-  },
-  // 20500 and other 5xx: Twilio warns that retrying a POST that sends an SMS
-  // after a 500 can deliver it twice, so the message may be on its way.
-  serverError: { kind: "ambiguous", reason: "PROVIDER_UNAVAILABLE" },
-  otherwise: { kind: "invalid_request", reason: "PROVIDER_REJECTED" },
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 403: "PROVIDER_PERMISSION_DENIED", 429: "PROVIDER_RATE_LIMITED", 503: "PROVIDER_UNAVAILABLE" },
+  ambiguous: { "5xx": "PROVIDER_UNAVAILABLE" },
+  rejected: "PROVIDER_REJECTED",
 };
 
 // 21611: the sender's queue is full, so this message was not queued.

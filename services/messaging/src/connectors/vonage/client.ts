@@ -85,18 +85,14 @@ function answeredStatus(err: unknown): number | undefined {
   return typeof status === "number" ? status : undefined;
 }
 
-// What Vonage documents its HTTP error statuses to mean. The SMS API
-// reports its own failures as per-message statuses in a 200 (see sms.ts);
-// an HTTP error comes from in front of it.
+// What Vonage documents its HTTP error statuses to mean. The SMS API reports
+// its own failures as per-message statuses in a 200 (see mapping.ts); an
+// HTTP error comes from in front of it. Vonage documents no HTTP 5xx for the
+// SMS API, so a 5xx says nothing about whether the message was queued.
 const vonageStatuses: DocumentedStatuses = {
-  statuses: {
-    401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    429: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-  },
-  // Vonage documents no HTTP 5xx for the SMS API, only per-message statuses;
-  // a 5xx without them says nothing about whether the message was queued.
-  serverError: { kind: "ambiguous", reason: "PROVIDER_UNAVAILABLE" },
-  otherwise: { kind: "invalid_request", reason: "PROVIDER_REJECTED" },
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 429: "PROVIDER_RATE_LIMITED" },
+  ambiguous: { "5xx": "PROVIDER_UNAVAILABLE" },
+  rejected: "PROVIDER_REJECTED",
 };
 
 export function httpFailure(status: number): ConnectorError {

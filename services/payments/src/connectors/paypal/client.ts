@@ -99,18 +99,13 @@ function retryAfterMs(headers: http.IncomingHttpHeaders): number | undefined {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
 
-// What PayPal documents its error statuses to mean.
+// What PayPal documents its error statuses to mean. A gateway timeout comes
+// from in front of PayPal's service, which may have finished the work; other
+// 5xx answers mean it was not done.
 const paypalStatuses: DocumentedStatuses = {
-  statuses: {
-    401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    403: { kind: "not_processed", reason: "PROVIDER_PERMISSION_DENIED" },
-    429: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-    // A gateway timeout comes from in front of PayPal's service, which may
-    // have finished the work; other 5xx answers mean it was not done.
-    504: { kind: "ambiguous", reason: "PROVIDER_TIMEOUT" },
-  },
-  serverError: { kind: "not_processed", reason: "PROVIDER_UNAVAILABLE" },
-  otherwise: { kind: "invalid_request", reason: "PROVIDER_INVALID_REQUEST" },
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 403: "PROVIDER_PERMISSION_DENIED", 429: "PROVIDER_RATE_LIMITED", "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: { 504: "PROVIDER_TIMEOUT" },
+  rejected: "PROVIDER_INVALID_REQUEST",
 };
 
 function httpError(response: Exchange, changesState: boolean): ConnectorError {
@@ -131,8 +126,10 @@ function httpError(response: Exchange, changesState: boolean): ConnectorError {
     const kind = changesState ? gateway.kind : "not_processed";
     return new ConnectorError(kind, "paypal", `${message} (not PayPal's error object)`, { ...details, reason: gateway.details.reason });
   }
+  // A call that changes nothing at PayPal cannot have been left half done.
   const documented = statusMeaning(paypalStatuses, status);
-  const { kind, reason } = documented.kind === "ambiguous" && !changesState ? paypalStatuses.serverError : documented;
+  const unavailable = { kind: "not_processed" as const, reason: "PROVIDER_UNAVAILABLE" };
+  const { kind, reason } = documented.kind === "ambiguous" && !changesState ? unavailable : documented;
   return new ConnectorError(kind, "paypal", message, {
     ...details,
     reason,

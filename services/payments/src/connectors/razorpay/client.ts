@@ -108,12 +108,9 @@ export function razorpayCode(error: RazorpayError): string | undefined {
 
 // What Razorpay documents its error statuses to mean.
 const razorpayStatuses: DocumentedStatuses = {
-  statuses: {
-    401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    429: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-  },
-  serverError: { kind: "not_processed", reason: "PROVIDER_UNAVAILABLE" },
-  otherwise: { kind: "invalid_request", reason: "PROVIDER_INVALID_REQUEST" },
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 429: "PROVIDER_RATE_LIMITED", "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: {},
+  rejected: "PROVIDER_INVALID_REQUEST",
 };
 
 export function httpFailure(status: number, error: RazorpayError): ConnectorError {

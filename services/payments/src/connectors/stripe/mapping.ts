@@ -126,20 +126,14 @@ export function refundResult(refund: Stripe.Refund): RefundResult {
   }
 }
 
-// What Stripe documents its error statuses to mean.
+// What Stripe documents its error statuses to mean. A 409 is another request
+// with the same idempotency key still running at Stripe, so this attempt may
+// yet take the money; a 500 Stripe documents as indeterminate: the request
+// may have been processed, and only a sync with the same attempt can tell.
 const stripeStatuses: DocumentedStatuses = {
-  statuses: {
-    401: { kind: "not_processed", reason: "PROVIDER_AUTHENTICATION_FAILED" },
-    403: { kind: "not_processed", reason: "PROVIDER_PERMISSION_DENIED" },
-    // Another request with the same idempotency key is still running at
-    // Stripe, so this attempt may yet take the money.
-    409: { kind: "ambiguous", reason: "PROVIDER_CONFLICT" },
-    429: { kind: "not_processed", reason: "PROVIDER_RATE_LIMITED" },
-  },
-  // Stripe documents a 500 as indeterminate: the request may have been
-  // processed. Only a sync with the same attempt can tell.
-  serverError: { kind: "ambiguous", reason: "PROVIDER_UNAVAILABLE" },
-  otherwise: { kind: "invalid_request", reason: "PROVIDER_INVALID_REQUEST" },
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 403: "PROVIDER_PERMISSION_DENIED", 429: "PROVIDER_RATE_LIMITED" },
+  ambiguous: { 409: "PROVIDER_CONFLICT", "5xx": "PROVIDER_UNAVAILABLE" },
+  rejected: "PROVIDER_INVALID_REQUEST",
 };
 
 function retryAfterMs(err: Stripe.errors.StripeError): number | undefined {
@@ -178,7 +172,8 @@ function classify(err: unknown): ConnectorError {
       ...(wait !== undefined && { retryAfterMs: wait }),
     });
   }
-  if (status !== undefined && (status in stripeStatuses.statuses || status >= 500)) {
+  // Stripe's documented statuses decide before the kind of error does.
+  if (status !== undefined && statusMeaning(stripeStatuses, status).kind !== "invalid_request") {
     return answeredFailure("stripe", stripeStatuses, status, err.message, details);
   }
   if (err.rawType === "idempotency_error") {
