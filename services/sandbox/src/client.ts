@@ -11,6 +11,7 @@ import {
   transportFailure,
   type WebhookInput,
 } from "@onerouter/routing";
+import type { SandboxEvent } from "./server/webhooks";
 
 // The built-in sandbox provider as its connectors see it, whatever the
 // category: HTTP calls with the account's simulation settings applied and
@@ -207,6 +208,22 @@ export function verifySandboxSignature(provider: string, apiKey: string, input: 
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
   if (!matches) throw sandboxWebhookRejected(provider, "the webhook signature does not match");
+}
+
+// A delivery's event once its signature holds; `what` names the delivery in
+// errors ("webhook", "callback").
+export function verifiedSandboxEvent(provider: string, apiKey: string, input: WebhookInput, what: string): SandboxEvent {
+  verifySandboxSignature(provider, apiKey, input);
+  let event: SandboxEvent;
+  try {
+    event = JSON.parse(input.rawBody.toString("utf8")) as SandboxEvent;
+  } catch {
+    throw sandboxWebhookRejected(provider, `the ${what} body is not JSON`);
+  }
+  if (typeof event?.id !== "string" || typeof event.type !== "string" || typeof event.data?.object !== "object") {
+    throw sandboxWebhookRejected(provider, `the ${what} body is not a sandbox event`);
+  }
+  return event;
 }
 
 export function sandboxWebhookRejected(provider: string, message: string): ConnectorError {
