@@ -1,4 +1,5 @@
 import { callSandbox } from "@onerouter/sandbox";
+import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
 import type { EmailAddress, EmailConnector, SmsConnector } from "../connector";
 import { sendMessage } from "./client";
 import { parseCallback } from "./webhook";
@@ -13,14 +14,22 @@ export const sandboxEmailProvider = "sandbox_email";
 
 const address = ({ email }: EmailAddress) => email;
 
+// What the SMS and the email sandbox share: one account, its check, its callbacks.
+function sandboxChannel(provider: string) {
+  return {
+    name: provider,
+    credentialKeys: ["api_key"],
+    idempotentSend: true,
+    async testCredentials(ctx: ConnectorContext) {
+      await callSandbox(provider, ctx, { method: "GET", path: "/v1/account" });
+    },
+    parseCallback: (ctx: ConnectorContext, input: WebhookInput) => parseCallback(provider, ctx, input),
+  };
+}
+
 export const sandboxSmsConnector: SmsConnector = {
-  name: sandboxSmsProvider,
+  ...sandboxChannel(sandboxSmsProvider),
   channel: "sms",
-  credentialKeys: ["api_key"],
-  idempotentSend: true,
-  async testCredentials(ctx) {
-    await callSandbox(sandboxSmsProvider, ctx, { method: "GET", path: "/v1/account" });
-  },
   send(ctx, input) {
     return sendMessage(sandboxSmsProvider, ctx, input.attemptId, {
       channel: "sms",
@@ -30,17 +39,11 @@ export const sandboxSmsConnector: SmsConnector = {
       status_callback_url: input.statusCallbackUrl,
     });
   },
-  parseCallback: (ctx, input) => parseCallback(sandboxSmsProvider, ctx, input),
 };
 
 export const sandboxEmailConnector: EmailConnector = {
-  name: sandboxEmailProvider,
+  ...sandboxChannel(sandboxEmailProvider),
   channel: "email",
-  credentialKeys: ["api_key"],
-  idempotentSend: true,
-  async testCredentials(ctx) {
-    await callSandbox(sandboxEmailProvider, ctx, { method: "GET", path: "/v1/account" });
-  },
   send(ctx, input) {
     return sendMessage(sandboxEmailProvider, ctx, input.attemptId, {
       channel: "email",
@@ -54,5 +57,4 @@ export const sandboxEmailConnector: EmailConnector = {
       status_callback_url: input.statusCallbackUrl,
     });
   },
-  parseCallback: (ctx, input) => parseCallback(sandboxEmailProvider, ctx, input),
 };
