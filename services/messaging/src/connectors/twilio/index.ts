@@ -1,6 +1,7 @@
 import { ConnectorError } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
-import { messageStatus, parseTwilioCallback, verifyTwilioCallback } from "./webhook";
+import { messageStatus } from "./mapping";
+import { parseTwilioCallback, verifyTwilioCallback } from "./webhook";
 import { callTwilio, expectSid } from "./client";
 
 export { callbackAttemptParam } from "./webhook";
