@@ -57,7 +57,7 @@ function timedOut(error: unknown): boolean {
   return socketErrorCodes(error).some((code) => timeoutErrorCodes.has(code));
 }
 
-function describe(error: unknown): string {
+function errorText(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
@@ -74,7 +74,7 @@ export interface ExchangeFacts {
 // A call that failed without an HTTP answer. `name` is how messages name
 // the provider ("Stripe").
 export function transportFailure(provider: string, name: string, error: unknown, facts: ExchangeFacts = {}): ConnectorError {
-  const description = describe(error);
+  const description = errorText(error);
   if (facts.connected === false || (facts.connected === undefined && neverSent(error))) {
     return new ConnectorError("not_processed", provider, `${name} could not be reached (${description})`, {
       reason: "PROVIDER_UNAVAILABLE",
