@@ -1,5 +1,6 @@
 import { notFound } from "./errors";
 import {
+  link,
   paypalId,
   renderAuthorization,
   renderCapture,
@@ -15,8 +16,9 @@ import {
   type ProcessorResponse,
 } from "./resources";
 
-// The merchant account's orders, authorizations, captures and refunds, and
-// the money movements every API that changes them shares.
+// The merchant account's orders, authorizations, captures and refunds, the
+// money movements every API that changes them shares, and the webhook events
+// that tell of them.
 
 // Vaulted payment method tokens and the processor response each produces.
 export const paypalTestTokens = {
@@ -79,6 +81,63 @@ export class PaypalAccount {
 
   findOrder(orderId: string): EmulatedOrder {
     return this.orders.get(orderId) ?? notFound("order_id");
+  }
+
+  // The event PayPal would send now about the order's latest capture,
+  // authorization, refund or approval; api is where the emulator listens.
+  webhookEvent(eventType: PaypalWebhookEventType, orderId: string, api: string): object {
+    const order = this.orders.get(orderId);
+    if (!order) throw new Error(`no PayPal order ${orderId}`);
+    const payments = this.paymentsOf(order);
+    let resourceType: string;
+    let resource: Record<string, unknown>;
+    let summary: string;
+    switch (eventType) {
+      case "PAYMENT.CAPTURE.COMPLETED":
+      case "PAYMENT.CAPTURE.DENIED": {
+        const capture = payments.captures.at(-1);
+        if (!capture) throw new Error(`PayPal order ${orderId} has no capture`);
+        resourceType = "capture";
+        resource = renderCapture(api, capture);
+        summary = `Payment ${eventType.endsWith("COMPLETED") ? "completed" : "denied"} for ${capture.amount.value} ${capture.amount.currency_code}`;
+        break;
+      }
+      case "PAYMENT.AUTHORIZATION.CREATED":
+      case "PAYMENT.AUTHORIZATION.VOIDED": {
+        const authorization = payments.authorizations.at(-1);
+        if (!authorization) throw new Error(`PayPal order ${orderId} has no authorization`);
+        resourceType = "authorization";
+        resource = renderAuthorization(api, authorization);
+        summary = `Payment ${eventType.endsWith("CREATED") ? "authorized" : "authorization voided"} for ${authorization.amount.value} ${authorization.amount.currency_code}`;
+        break;
+      }
+      case "PAYMENT.CAPTURE.REFUNDED": {
+        const refund = payments.refunds.at(-1);
+        if (!refund) throw new Error(`PayPal order ${orderId} has no refund`);
+        resourceType = "refund";
+        resource = renderRefund(api, refund);
+        summary = `A ${refund.amount.value} ${refund.amount.currency_code} capture payment was refunded`;
+        break;
+      }
+      case "CHECKOUT.ORDER.APPROVED":
+        resourceType = "checkout-order";
+        resource = renderOrder(api, order, payments);
+        summary = "An order has been approved by buyer";
+        break;
+    }
+    const id = `WH-${paypalId(17)}-${paypalId(17)}`;
+    const self = `${api}/v1/notifications/webhooks-events/${id}`;
+    return {
+      id,
+      event_version: "1.0",
+      create_time: timestamp(),
+      resource_type: resourceType,
+      resource_version: "2.0",
+      event_type: eventType,
+      summary,
+      resource,
+      links: [link(self, "self"), link(`${self}/resend`, "resend", "POST")],
+    };
   }
 
   capture(

@@ -7,7 +7,7 @@ import { captureAuthorization, refundCapture, voidAuthorization } from "./paymen
 import { searchTransactions } from "./reporting";
 import { header } from "./request";
 import type { EmulatedOrder, PaypalWebhookEventType } from "./resources";
-import { PaypalWebhookSigner, webhookEvent, type SignedPaypalWebhook, type WebhookSigning } from "./webhooks";
+import { PaypalWebhookSigner, type SignedPaypalWebhook, type WebhookSigning } from "./webhooks";
 
 export { paypalTestTokens } from "./account";
 export type { EmulatedAuthorization, EmulatedCapture, EmulatedOrder, EmulatedRefund, PaypalWebhookEventType } from "./resources";
@@ -55,7 +55,7 @@ export function paypalEmulator(options: PaypalEmulatorOptions = {}): PaypalEmula
   function emit(api: string, eventType: PaypalWebhookEventType, order: EmulatedOrder) {
     const target = options.webhook;
     if (!target) return;
-    const signed = signer.sign(webhookEvent(account, eventType, order.id, api), { apiUrl: api, webhookId: target.webhookId });
+    const signed = signer.sign(account.webhookEvent(eventType, order.id, api), { apiUrl: api, webhookId: target.webhookId });
     // Delivery failures are the receiver's problem, as they are with PayPal
     // (which would retry; the emulator sends once).
     void postWebhook(target.url, signed.body, signed.headers).catch(() => undefined);
@@ -129,7 +129,7 @@ export function paypalEmulator(options: PaypalEmulatorOptions = {}): PaypalEmula
     ordersWithCustomId: (customId) => [...account.orders.values()].filter((o) => o.purchaseUnit.custom_id === customId),
     accessTokensIssued: () => accessTokens.issued,
     revokeAccessTokens: () => accessTokens.revoke(),
-    webhookEvent: (eventType, orderId, apiUrl) => webhookEvent(account, eventType, orderId, apiUrl),
+    webhookEvent: (eventType, orderId, apiUrl) => account.webhookEvent(eventType, orderId, apiUrl),
     signWebhook: (event, signing) => signer.sign(event, signing),
   };
 }
