@@ -13,7 +13,6 @@ export { paypalTestTokens } from "./account";
 export type { EmulatedAuthorization, EmulatedCapture, EmulatedOrder, EmulatedRefund, PaypalWebhookEventType } from "./resources";
 export type { SignedPaypalWebhook } from "./webhooks";
 
-
 // A local stand-in for PayPal's REST API: OAuth2 client credentials, Orders
 // v2, Payments v2 (authorizations, captures, refunds), Transaction Search,
 // webhook signature verification and the certificate behind it, with
