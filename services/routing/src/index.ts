@@ -1,5 +1,7 @@
 export * from "./connector-kit";
+export * from "./connector-registry";
 export * from "./provider-calls";
+export * from "./routed-calls";
 export * from "./attempts";
 export * from "./circuit-breaker";
 export * from "./fees";

@@ -1,10 +1,12 @@
 import {
+  builtInSandboxSettings,
   callSandbox,
   sandboxWebhookRejected,
   verifySandboxSignature,
+  type BuiltInSandbox,
   type SandboxCall,
 } from "@onerouter/sandbox";
-import { ConnectorError, type ConnectorContext, type ProviderFailure, type WebhookInput } from "@onerouter/routing";
+import { ConnectorError, type AccountSettings, type ConnectorContext, type ProviderFailure, type WebhookInput } from "@onerouter/routing";
 import type { EmailAddress, EmailConnector, MessageStatusEvent, ProviderMessageStatus, SendResult, SmsConnector } from "../connector";
 
 // The built-in sandbox as an SMS provider and as an email provider, so a
@@ -88,6 +90,11 @@ async function parseCallback(provider: string, ctx: ConnectorContext, input: Web
 }
 
 const address = ({ email }: EmailAddress) => email;
+
+// Sandbox accounts without a base_url use the built-in sandbox.
+export function builtInSandboxAccounts(sandbox: BuiltInSandbox | undefined): AccountSettings {
+  return (stored) => builtInSandboxSettings(sandbox, stored);
+}
 
 export const sandboxSmsConnector: SmsConnector = {
   name: sandboxSmsProvider,

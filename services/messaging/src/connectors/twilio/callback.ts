@@ -1,10 +1,6 @@
 import twilio from "twilio";
 import { ConnectorError, type WebhookInput } from "@onerouter/routing";
-import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
-
-// The engine names the attempt in the status-callback URL it gives each
-// message; the URL is signed, so the attempt id is too.
-export const callbackAttemptParam = "attempt";
+import { callbackAttemptParam, type MessageStatusEvent, type ProviderMessageStatus } from "../connector";
 
 function rejected(message: string, reason: string): ConnectorError {
   return new ConnectorError("invalid_signature", "twilio", message, { reason });

@@ -3,8 +3,6 @@ import type { SmsConnector } from "../connector";
 import { messageStatus, parseTwilioCallback, verifyTwilioCallback } from "./callback";
 import { callTwilio, expectSid } from "./client";
 
-export { callbackAttemptParam } from "./callback";
-
 // A Messaging Service SID as sender lets Twilio pick the number from its pool.
 const messagingServiceSid = /^MG[0-9a-f]{32}$/i;
 

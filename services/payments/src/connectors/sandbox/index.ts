@@ -1,4 +1,5 @@
-import { callSandbox as callSandboxApi, sandboxWebhookRejected, verifySandboxSignature, type SandboxCall } from "@onerouter/sandbox";
+import { inboundWebhookPath, type AccountSettings } from "@onerouter/routing";
+import { builtInSandboxSettings, callSandbox as callSandboxApi, sandboxWebhookRejected, verifySandboxSignature, type BuiltInSandbox, type SandboxCall } from "@onerouter/sandbox";
 import {
   ConnectorError,
   type ConnectorContext,
@@ -56,6 +57,13 @@ const refundStatuses: Record<string, RefundResult["status"]> = {
 const provider = "sandbox";
 const callSandbox = <T>(ctx: ConnectorContext, call: SandboxCall) => callSandboxApi<T>(provider, ctx, call);
 const rejected = (message: string) => sandboxWebhookRejected(provider, message);
+
+// Sandbox accounts without a base_url use the built-in sandbox, which then
+// sends their webhooks to this server unless they name an allowed webhook_url.
+export function builtInSandboxAccounts(sandbox: BuiltInSandbox | undefined): AccountSettings {
+  return (stored, accountId, outbound) =>
+    builtInSandboxSettings(sandbox, outbound.usableSettings(stored), accountId && inboundWebhookPath(provider, accountId));
+}
 
 export const sandboxConnector: PaymentConnector = {
   name: provider,
