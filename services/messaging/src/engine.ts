@@ -69,7 +69,7 @@ export class MessagingEngine {
     const message = await this.store.findMessage(scope, id);
     if (!message) throw notFound("message", id);
     if (message.status === "queued") {
-      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      const attempts = await this.store.attempts.of(id);
       for (const attempt of attempts.filter((a) => a.status === "pending")) {
         if (this.connectors.get(attempt.provider)?.idempotentSend) await this.resendAttempt(message, attempt);
         else await this.markInterrupted(attempt);

@@ -133,12 +133,8 @@ export class MessageStore {
     return (await this.knex("messages").where({ id }).first()) as MessageRow;
   }
 
-  async attemptsOf(messageIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, AttemptRow[]>> {
-    return this.attempts.byParent(messageIds, trx);
-  }
-
   async toMessage(row: MessageRow, trx: Knex = this.knex): Promise<Message> {
-    return toMessage(row, (await this.attemptsOf([row.id], trx)).get(row.id) ?? []);
+    return toMessage(row, await this.attempts.of(row.id, trx));
   }
 
   async listMessages(scope: Scope, filter: MessageFilter, page: PageRequest): Promise<{ messages: Message[]; nextPageToken: string }> {
@@ -148,7 +144,7 @@ export class MessageStore {
     if (filter.provider) query.andWhere("provider", filter.provider);
     whereCreatedIn(query, filter.createTime);
     const { rows, nextPageToken } = await paginate<MessageRow>(query, page);
-    const attempts = await this.attemptsOf(rows.map((r) => r.id));
+    const attempts = await this.attempts.byParent(rows.map((r) => r.id));
     return { messages: rows.map((r) => toMessage(r, attempts.get(r.id) ?? [])), nextPageToken };
   }
 

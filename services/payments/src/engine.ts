@@ -80,7 +80,7 @@ export class PaymentEngine {
   private async resumePayment(scope: Scope, id: string): Promise<Payment> {
     const payment = await this.requirePayment(scope, id);
     if (payment.status === "processing") {
-      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      const attempts = await this.store.attempts.of(id);
       const open = attempts.find((a) => a.status === "pending" || a.status === "unknown");
       if (open?.status === "pending") await this.resendAttempt(payment, open);
       else if (open) await this.resolveAttempt(open);
@@ -93,7 +93,7 @@ export class PaymentEngine {
   async getPayment(scope: Scope, id: string): Promise<Payment> {
     const payment = await this.requirePayment(scope, id);
     if (payment.status === "processing") {
-      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      const attempts = await this.store.attempts.of(id);
       for (const attempt of attempts) {
         if (attempt.status === "unknown" || (attempt.status === "pending" && this.isStale(attempt))) {
           await this.resolveAttempt(attempt);
@@ -432,7 +432,7 @@ export class PaymentEngine {
   ): Promise<void> {
     const step = await this.settle(payment, attempt, from, outcome, failoverOnDecline);
     if (step.kind !== "next") return;
-    const attempted = (await this.store.attemptsOf([payment.id])).get(payment.id) ?? [];
+    const attempted = await this.store.attempts.of(payment.id);
     await this.routeOn(payment, attempted, step.decline, failoverOnDecline);
   }
 

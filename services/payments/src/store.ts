@@ -177,12 +177,8 @@ export class PaymentStore {
     return (await this.knex("payments").where({ id }).first()) as PaymentRow;
   }
 
-  async attemptsOf(paymentIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, AttemptRow[]>> {
-    return this.attempts.byParent(paymentIds, trx);
-  }
-
   async toPayment(row: PaymentRow, trx: Knex = this.knex): Promise<Payment> {
-    return toPayment(row, (await this.attemptsOf([row.id], trx)).get(row.id) ?? []);
+    return toPayment(row, await this.attempts.of(row.id, trx));
   }
 
   async listPayments(scope: Scope, filter: PaymentFilter, page: PageRequest): Promise<{ payments: Payment[]; nextPageToken: string }> {
@@ -191,7 +187,7 @@ export class PaymentStore {
     if (filter.provider) query.andWhere("provider", filter.provider);
     whereCreatedIn(query, filter.createTime);
     const { rows, nextPageToken } = await paginate<PaymentRow>(query, page);
-    const attempts = await this.attemptsOf(rows.map((r) => r.id));
+    const attempts = await this.attempts.byParent(rows.map((r) => r.id));
     return { payments: rows.map((r) => toPayment(r, attempts.get(r.id) ?? [])), nextPageToken };
   }
 

@@ -73,6 +73,11 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
     return byParent;
   }
 
+  // One parent's attempts, oldest first.
+  async of(parentId: string, trx: Knex = this.knex): Promise<Row[]> {
+    return (await this.byParent([parentId], trx)).get(parentId)!;
+  }
+
   async find(id: string): Promise<Row | undefined> {
     return (await this.knex(this.table).where({ id }).first()) as Row | undefined;
   }
