@@ -62,10 +62,6 @@ export interface RouteHooks<Attempt, Result> {
 export class RoutedCalls<C extends RegisteredConnector> {
   constructor(private readonly options: RoutedCallsOptions<C>) {}
 
-  get connectors(): CategoryConnectors<C> {
-    return this.options.connectors;
-  }
-
   // The usable accounts in the routing profile's order, with the profile.
   async candidates(target: RouteTarget<C>): Promise<{ profile: RoutingProfile | undefined; candidates: Candidate<Account>[] }> {
     const { connectors } = this.options;
