@@ -1,7 +1,7 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
   GetEventResponseSchema,
   ListEventTypesResponseSchema,
@@ -10,9 +10,9 @@ import {
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
-import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "./endpoints";
-import { eventTypes, testEventMessage } from "./event-types";
-import type { WebhookServiceDeps } from "./service";
+import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
+import { eventTypes, testEventMessage } from "../event-types";
+import type { WebhookServiceDeps } from "../webhook-service";
 
 type EventMethods = Pick<ServiceImpl<typeof WebhookService>, "sendTestEvent" | "listEventTypes" | "listEvents" | "getEvent">;
 
@@ -35,7 +35,7 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
       const event = await knex.transaction(async (trx) => {
         requireEnabled(await findEndpoint(trx, scope, endpointId, true));
         const appended = await appendEvent(trx, {
-          type: "webhook.test",
+          type: EventType.WEBHOOK_TEST,
           tenantId: caller.tenantId,
           environment: caller.environment,
           data: { case: "test", value: { message: testEventMessage } },
