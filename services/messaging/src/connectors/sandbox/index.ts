@@ -1,5 +1,5 @@
-import { callSandbox } from "@onerouter/sandbox";
-import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
+import { callSandbox, builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
+import type { AccountSettings, ConnectorContext, WebhookInput } from "@onerouter/routing";
 import type { EmailAddress, EmailConnector, SmsConnector } from "../connector";
 import { sendMessage } from "./client";
 import { parseCallback } from "./webhook";
@@ -25,6 +25,11 @@ function sandboxChannel(provider: string) {
     },
     parseCallback: (ctx: ConnectorContext, input: WebhookInput) => parseCallback(provider, ctx, input),
   };
+}
+
+// Sandbox accounts without a base_url use the built-in sandbox.
+export function builtInSandboxAccounts(sandbox: BuiltInSandbox | undefined): AccountSettings {
+  return (stored) => builtInSandboxSettings(sandbox, stored);
 }
 
 export const sandboxSmsConnector: SmsConnector = {
