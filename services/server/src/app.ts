@@ -3,8 +3,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
-import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
 import { connectEventStream, coreMigrations, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
@@ -99,15 +98,13 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
   let loopbackUrl: string | undefined;
   const publicUrl = () => config.publicUrl ?? loopbackUrl!;
   const providerOutbound = new ProviderOutbound(config.providerCalls);
+  const connectors = new ConnectorRegistry({ outbound: providerOutbound, providerTimeoutMs: config.providerTimeoutMs, logger });
   const payments = new PaymentEngine({
     knex: db.knex,
     accounts,
     profiles: routing,
     breakers,
-    connectors: paymentConnectors,
-    providerTimeoutMs: config.providerTimeoutMs,
-    builtInSandbox: { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl },
-    outbound: providerOutbound,
+    connectors: connectors.register("payments", paymentConnectors({ baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl })),
     logger,
   });
   // Lets a retry take over at once the requests of a process that died.
@@ -118,11 +115,8 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     accounts,
     profiles: routing,
     breakers,
-    connectors: messagingConnectors,
-    providerTimeoutMs: config.providerTimeoutMs,
+    connectors: connectors.register("messaging", messagingConnectors({ baseUrl: sandbox.url })),
     callbackBaseUrl: publicUrl,
-    builtInSandbox: { baseUrl: sandbox.url },
-    outbound: providerOutbound,
     logger,
   });
   const sandboxDefaults = async (tenantId: string) => {
@@ -181,12 +175,10 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
         knex: db.knex,
         accounts,
         routing,
-        providers: [...payments.providerDescriptors(), ...messaging.providerDescriptors()],
+        connectors,
+        breakers,
         publicBaseUrl: publicUrl,
-        circuitState: (accountId) => breakers.state(accountId),
         outbound: providerOutbound,
-        defaultFees: (category) =>
-          category === Category.PAYMENTS ? [...payments.defaultFees] : category === Category.MESSAGING ? [...messaging.defaultFees] : [],
       })(router);
       paymentRoutes(payments, idempotency)(router);
       messagingRoutes(messaging, idempotency)(router);
