@@ -367,15 +367,16 @@ async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpoin
       duplicates += times.length - 1;
     }
 
+    // A delivery is created by the fan-out, so its creation is the event's fan-out.
     const rows = await dispatcherDb.knex("webhook_delivery_attempts as a")
-      .join("outbox_events as o", "o.id", "a.event_id")
+      .join("webhook_deliveries as d", "d.id", "a.delivery_id")
       .join("webhook_endpoints as e", "e.id", "a.endpoint_id")
       .where("a.attempt_number", 1)
       .select<{ event_id: string; url: string; started_at: Date; fanned_out_at: Date | null }[]>(
         "a.event_id",
         "e.url",
         "a.created_at as started_at",
-        "o.fanned_out_at",
+        "d.created_at as fanned_out_at",
       );
     const stages: Stages = { toFanOut: [], toAttempt: [], toReceipt: [] };
     for (const row of rows) {
@@ -668,7 +669,7 @@ function renderReport(input: ReportInput): string {
     "",
     "## Where a delivery's time goes",
     "",
-    "From each delivery's first attempt row and its event's fanned_out_at, against the recorded commit and receipt (millisecond timestamps): commit → fan-out is the feed's pick-up (the poll wait in embedded mode; relay poll, publish and JetStream push in JetStream mode); fan-out → attempt covers the fan-out's commit, the worker's wake-up, its claim and load queries and the wait for a free slot under the per-endpoint bound; attempt → receipt is signing plus one HTTP POST on a fresh TCP connection.",
+    "From each delivery's first attempt row and its creation by the fan-out, against the recorded commit and receipt (millisecond timestamps): commit → fan-out is the feed's pick-up (the poll wait in embedded mode; relay poll, publish and JetStream push in JetStream mode); fan-out → attempt covers the fan-out's commit, the worker's wake-up, its claim and load queries and the wait for a free slot under the per-endpoint bound; attempt → receipt is signing plus one HTTP POST on a fresh TCP connection.",
     "",
     "| Workload | Endpoints | Mode | Commit → fan-out p50 | p99 | Fan-out → attempt p50 | p99 | Attempt → receipt p50 |",
     "|---|---:|---|---:|---:|---:|---:|---:|",
