@@ -1,5 +1,5 @@
 export { builtInSandboxSettings, callSandbox, newSandboxApiKey, sandboxWebhookRejected, verifySandboxSignature, type BuiltInSandbox, type SandboxCall } from "./client";
-export { ensureSandboxAccounts } from "./defaults";
+export { ensureSandboxDefaults, sandboxProviders } from "./defaults";
 export {
   postWebhook,
   startEmulator,
@@ -12,3 +12,4 @@ export {
 } from "./emulator-harness";
 export { sandboxEvent, signSandboxEvent, startSandboxProvider, type RunningSandbox, type SandboxEvent } from "./server/index";
 export { sandboxProvider } from "./server/provider";
+export { sandboxRoom, type SandboxRoom, type SandboxRoomDeps } from "./room";

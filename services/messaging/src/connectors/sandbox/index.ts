@@ -1,5 +1,6 @@
 import {
   callSandbox,
+  sandboxProviders,
   sandboxWebhookRejected,
   verifySandboxSignature,
   type SandboxCall,
@@ -12,8 +13,8 @@ import type { EmailAddress, EmailConnector, MessageStatusEvent, ProviderMessageS
 // outages per account. The same sandbox server serves both (and payments);
 // see README.md for the settings and test destinations.
 
-export const sandboxSmsProvider = "sandbox_sms";
-export const sandboxEmailProvider = "sandbox_email";
+export const sandboxSmsProvider = sandboxProviders.sms;
+export const sandboxEmailProvider = sandboxProviders.email;
 
 // The sandbox's wire shape of a message.
 interface SandboxMessage {

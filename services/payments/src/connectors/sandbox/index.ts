@@ -1,4 +1,4 @@
-import { callSandbox as callSandboxApi, sandboxWebhookRejected, verifySandboxSignature, type SandboxCall } from "@onerouter/sandbox";
+import { callSandbox as callSandboxApi, sandboxProviders, sandboxWebhookRejected, verifySandboxSignature, type SandboxCall } from "@onerouter/sandbox";
 import {
   ConnectorError,
   type ConnectorContext,
@@ -53,7 +53,7 @@ const refundStatuses: Record<string, RefundResult["status"]> = {
 };
 
 // The sandbox client and webhook checks core shares with the messaging sandbox, speaking as this connector.
-const provider = "sandbox";
+const provider = sandboxProviders.payments;
 const callSandbox = <T>(ctx: ConnectorContext, call: SandboxCall) => callSandboxApi<T>(provider, ctx, call);
 const rejected = (message: string) => sandboxWebhookRejected(provider, message);
 
