@@ -15,6 +15,8 @@ import { localAdminRoute } from "./local-admin";
 import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";
 
+// The rooms one server can host, in the order they open and start their
+// workers; they stop and close in reverse.
 export type RoomName = "sandbox" | "payments" | "messaging" | "admin" | "webhooks" | "gatekeeper";
 export const allRooms: readonly RoomName[] = ["sandbox", "payments", "messaging", "admin", "webhooks", "gatekeeper"];
 
