@@ -5,7 +5,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoom, ensureDefaultTenant } from "@onerouter/admin";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
-import { connectEventStream, coreMigrations, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { connectEventStream, coreMigrations, OutboxRelay, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
@@ -119,8 +119,9 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   const liveness = await startProcessLiveness(db, logger);
   const idempotency = createIdempotency(db.knex, { liveness });
   const webhookNonces = new WebhookNonceStore(db.knex);
-  // With NATS_URL, events travel outbox → JetStream → dispatcher; without, the dispatcher reads the outbox.
+  // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
+  const relay = eventStream && new OutboxRelay(db.knex, eventStream, logger);
 
   // Each room opens with what it needs, from the infrastructure and the rooms opened before it.
   const opened: Room[] = [];
@@ -221,6 +222,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
 
   const reachableHost = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host;
   loopbackUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${server.port}`;
+  relay?.start();
   for (const room of opened) await room.start?.();
   // Idempotency answers are kept a day; expired ones are dropped hourly.
   const purge = setInterval(() => {
@@ -262,6 +264,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       for (const room of closing) await room.stop?.();
       await server.close();
       for (const room of closing) await room.close?.();
+      await relay?.stop();
       await eventStream?.close();
       await liveness.close();
       await db.close();

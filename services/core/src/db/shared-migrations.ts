@@ -1,5 +1,6 @@
 import type { Migration } from "./database";
 import { inboundWebhookNoncesMigration } from "./inbound-webhook-nonces-migration";
+import { outboxProgressMigration } from "./outbox-progress-migration";
 
 // Tables shared across rooms: encrypted provider accounts (admin manages them,
 // payments and messaging call providers with them), routing profiles, the
@@ -52,4 +53,5 @@ export const sharedMigrations: Migration[] = [
     },
   },
   inboundWebhookNoncesMigration,
+  outboxProgressMigration,
 ];
