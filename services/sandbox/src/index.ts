@@ -1,4 +1,4 @@
-export { builtInSandboxSettings, callSandbox, newSandboxApiKey, sandboxWebhookRejected, verifySandboxSignature, type BuiltInSandbox, type SandboxCall } from "./client";
+export { builtInSandboxSettings, callSandbox, newSandboxApiKey, sandboxWebhookRejected, verifiedSandboxEvent, verifySandboxSignature, type BuiltInSandbox, type SandboxCall } from "./client";
 export { ensureSandboxDefaults, sandboxProviders } from "./defaults";
 export {
   postWebhook,
