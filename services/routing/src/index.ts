@@ -12,3 +12,4 @@ export * from "./routing-profiles";
 export * from "./providers";
 export * from "./inbound-webhooks";
 export * from "./provider-outbound";
+export type { ProviderRoom, ProviderRoomDeps } from "./room";
