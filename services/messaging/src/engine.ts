@@ -2,11 +2,11 @@ import { create } from "@bufbuild/protobuf";
 import { RoutingStrategy, type Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EmailAddress as EmailAddressMessage, EmailContent, Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { applicableFee, classifyCallFailure, decideRoute, inboundWebhookPath, orderCandidates, providerErrorOf, underOutboundRules, recordCallHealth, storedProviderError, successRateWindowMs, verifiedWebhook, webhookAccount, type Candidate, type CircuitBreakers, type FailedCall, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore, type WebhookOutcome } from "@onerouter/routing";
+import { applicableFee, classifyCallFailure, decideRoute, inboundWebhookPath, orderCandidates, providerErrorOf, underOutboundRules, recordCallHealth, storedProviderError, successRateWindowMs, type Candidate, type CircuitBreakers, type FailedCall, type InboundEventHooks, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore } from "@onerouter/routing";
 import { builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
 import { noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
-import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
-import type { EmailAddress, MessagingConnector, SendEmailInput, SendResult } from "./connectors/connector";
+import type { ConnectorContext } from "@onerouter/routing";
+import type { EmailAddress, MessageStatusEvent, MessagingConnector, SendEmailInput, SendResult } from "./connectors/connector";
 import type { MessagingConnectorRegistration } from "./connectors/index";
 import { sandboxEmailProvider, sandboxSmsProvider } from "./connectors/sandbox/index";
 import { callbackAttemptParam } from "./connectors/twilio/index";
@@ -133,12 +133,17 @@ export class MessagingEngine {
     return this.store.listMessages(scope, filter, page);
   }
 
-  // Verifies and applies a provider's delivery callback, once per provider event id.
-  async receiveCallback(provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> {
-    const connector = this.connector(provider);
-    const account = await webhookAccount(this.options.accounts, category, provider, accountId);
-    const events = await verifiedWebhook(() => connector.parseCallback(this.context(account), input));
-    return this.store.applyCallbacks(account, events, input.rawBody, (failure) => providerErrorOf(provider, failure));
+  // The inbound route's hooks for messaging providers' delivery callbacks:
+  // a callback may carry a batch of status changes, each moving its attempt.
+  inboundEvents(): InboundEventHooks<MessageStatusEvent> {
+    return {
+      category,
+      providers: this.providerDescriptors().map((d) => d.name),
+      knex: this.options.knex,
+      accounts: this.options.accounts,
+      parse: (account, input) => this.connector(account.provider).parseCallback(this.context(account), input),
+      apply: (trx, account, event) => this.store.applyCallback(trx, account.id, event, (failure) => providerErrorOf(account.provider, failure)),
+    };
   }
 
   private async tryCandidates(message: MessageRow, candidates: readonly Candidate<ProviderAccountWithCredentials>[]): Promise<void> {

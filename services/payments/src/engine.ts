@@ -5,8 +5,8 @@ import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/o
 import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { apiError, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
 import { builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
-import { classifyCallFailure, decideRoute, inboundWebhookPath, orderCandidates, providerErrorFromColumn, providerErrorOf, recordCallHealth, underOutboundRules, storedProviderError as storedError, successRateWindowMs, verifiedWebhook, webhookAccount, type Candidate, type CircuitBreakers, type FailedCall, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore, type WebhookOutcome } from "@onerouter/routing";
-import type { ConnectorContext, PaymentConnector, PaymentResult, WebhookInput } from "./connectors/connector";
+import { classifyCallFailure, decideRoute, inboundWebhookPath, orderCandidates, providerErrorFromColumn, providerErrorOf, recordCallHealth, underOutboundRules, storedProviderError as storedError, successRateWindowMs, type Candidate, type CircuitBreakers, type FailedCall, type InboundEventHooks, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore } from "@onerouter/routing";
+import type { ConnectorContext, PaymentConnector, PaymentResult, PaymentWebhookEvent } from "./connectors/connector";
 import type { PaymentConnectorRegistration } from "./connectors/index";
 import { sandboxConnector } from "./connectors/sandbox/index";
 import { toRefund } from "./mapping";
@@ -259,14 +259,17 @@ export class PaymentEngine {
     };
   }
 
-  // Verifies and applies an inbound provider webhook. The account id in the
-  // URL is the routing key, whatever the tenant; the event is stored and
-  // applied once per provider event id.
-  async receiveWebhook(provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> {
-    const connector = this.connector(provider);
-    const account = await webhookAccount(this.options.accounts, category, provider, accountId);
-    const event = await verifiedWebhook(() => connector.parseWebhook(this.context(account), input));
-    return this.store.applyWebhook(account, event, input.rawBody, (failure) => providerErrorOf(provider, failure));
+  // The inbound route's hooks for payment providers' webhooks: one event per
+  // webhook, moving the payment or refund it names.
+  inboundEvents(): InboundEventHooks<PaymentWebhookEvent> {
+    return {
+      category,
+      providers: this.providerDescriptors().map((d) => d.name),
+      knex: this.options.knex,
+      accounts: this.options.accounts,
+      parse: async (account, input) => [await this.connector(account.provider).parseWebhook(this.context(account), input)],
+      apply: (trx, account, event) => this.store.applyWebhook(trx, account.id, event, (failure) => providerErrorOf(account.provider, failure)),
+    };
   }
 
   private async tryCandidates(

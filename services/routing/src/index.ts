@@ -7,5 +7,7 @@ export * from "./select";
 export * from "./provider-accounts";
 export * from "./routing-profiles";
 export * from "./providers";
+export * from "./inbound-events";
 export * from "./inbound-webhooks";
+export * from "./migrations";
 export * from "./provider-outbound";
