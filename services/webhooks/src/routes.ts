@@ -1,6 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { webhookService, type WebhookServiceDeps } from "./service";
+import { webhookService, type WebhookServiceDeps } from "./webhook-service";
 
 export function webhookRoutes(deps: WebhookServiceDeps) {
   return (router: ConnectRouter) => {

@@ -2,9 +2,9 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import type { Knex, MasterKeyring } from "@onerouter/core";
 import type { DeliveryWorker } from "./delivery/worker";
-import { deliveryMethods } from "./service-deliveries";
-import { endpointMethods } from "./service-endpoints";
-import { eventMethods } from "./service-events";
+import { deliveryMethods } from "./webhook-service/deliveries";
+import { endpointMethods } from "./webhook-service/endpoints";
+import { eventMethods } from "./webhook-service/events";
 
 export interface WebhookServiceDeps {
   knex: Knex;
@@ -20,9 +20,10 @@ export interface WebhookServiceDeps {
   worker?: Pick<DeliveryWorker, "wake" | "resend">;
 }
 
-// WebhookService: the customer's endpoints (service-endpoints.ts), the event
-// log and test pings (service-events.ts), and delivery attempts, resends and
-// recovery (service-deliveries.ts). Delivering is the dispatcher's.
+// WebhookService: the customer's endpoints (webhook-service/endpoints.ts),
+// the event log and test pings (webhook-service/events.ts), and delivery
+// attempts, resends and recovery (webhook-service/deliveries.ts). Delivering
+// is the dispatcher's.
 export function webhookService(deps: WebhookServiceDeps): ServiceImpl<typeof WebhookService> {
   return { ...endpointMethods(deps), ...eventMethods(deps), ...deliveryMethods(deps) };
 }

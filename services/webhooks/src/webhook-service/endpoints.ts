@@ -23,9 +23,9 @@ import {
   validMetadata,
   validUrl,
   type EndpointRow,
-} from "./endpoints";
-import { newEndpointSecret, sealSecret, type StoredSecret } from "./secrets";
-import type { WebhookServiceDeps } from "./service";
+} from "../endpoints";
+import { newEndpointSecret, sealSecret, type StoredSecret } from "../secrets";
+import type { WebhookServiceDeps } from "../webhook-service";
 
 type EndpointMethods = Pick<
   ServiceImpl<typeof WebhookService>,
