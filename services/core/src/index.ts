@@ -15,6 +15,8 @@ export * from "./db/core-migrations";
 export * from "./crypto";
 export * from "./master-keys";
 export * from "./outbox";
+export * from "./outbox-relay";
+export * from "./poller";
 export * from "./db/shared-migrations";
 export * from "./event-stream";
 export * from "./idempotency";

@@ -1,5 +1,6 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { ProviderError, TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { appendEvent, environmentFromName, isContact, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
 import { attemptOutcomes, attemptsByParent, maskInInboundEvents, storedProviderError, type EnvironmentName, type OutcomeCounts } from "@onerouter/routing";
@@ -265,7 +266,7 @@ export class MessageStore {
     await this.changeMessage(attempt.message_id, { status: to, providerMessageId: event.providerMessageId, error }, trx);
   }
 
-  private async messageEvent(trx: Knex.Transaction, type: string, row: MessageRow) {
+  private async messageEvent(trx: Knex.Transaction, type: EventType, row: MessageRow) {
     await appendEvent(trx, {
       type,
       tenantId: row.tenant_id,

@@ -1,4 +1,5 @@
 import type { Migration } from "./database";
+import { outboxProgressMigration } from "./outbox-progress-migration";
 
 // Tables shared across rooms: encrypted provider accounts (admin manages them,
 // payments and messaging call providers with them), routing profiles,
@@ -50,4 +51,5 @@ export const sharedMigrations: Migration[] = [
       });
     },
   },
+  outboxProgressMigration,
 ];
