@@ -10,6 +10,8 @@ export * from "./select";
 export * from "./provider-accounts";
 export * from "./routing-profiles";
 export * from "./providers";
+export * from "./inbound-events";
 export * from "./inbound-webhooks";
+export * from "./migrations";
 export * from "./provider-outbound";
 export type { ProviderRoom, ProviderRoomDeps } from "./room";
