@@ -14,8 +14,8 @@ import {
   type RoutingProfile,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { coreMigrations, createErrorInterceptor, createLogger, createMetrics, MasterKeyring, newDataKey, sharedMigrations, startServer, type Database, type RunningServer } from "@onerouter/core";
-import { ProviderAccountStore, ProviderOutbound, RoutingProfileStore, type ProviderDescriptor } from "@onerouter/routing";
+import { createErrorInterceptor, createLogger, createMetrics, MasterKeyring, newDataKey, outboxMigrations, startServer, type Database, type RunningServer } from "@onerouter/core";
+import { ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations, type ProviderDescriptor } from "@onerouter/routing";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
 import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
@@ -23,6 +23,7 @@ import { apiClient, failure } from "@onerouter/server/testing";
 import { createApiKey } from "./api-keys";
 import { adminRoutes } from "./routes";
 import { createTenant } from "./tenants";
+import { adminMigrations } from "./migrations";
 import { loopbackTransport } from "@onerouter/routing/testing";
 
 // The admin room on a real server and database, with a published fee table of
@@ -52,7 +53,7 @@ describeEachEngine("RoutingService", (engine) => {
 
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    await db.migrate([...coreMigrations, ...sharedMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations]);
     accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()));
     const logger = createLogger("silent");
     server = await startServer({

@@ -9,3 +9,4 @@ export * from "./routing-profiles";
 export * from "./providers";
 export * from "./inbound-webhooks";
 export * from "./provider-outbound";
+export * from "./migrations";

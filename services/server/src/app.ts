@@ -2,10 +2,10 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
+import { adminMigrations, adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
-import { connectEventStream, coreMigrations, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
+import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
+import { connectEventStream, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
 import {
@@ -31,7 +31,7 @@ import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";
 
 // Every room's migrations, applied in name order.
-export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations, ...idempotencyMigrations, ...paymentsMigrations, ...messagingMigrations, ...webhookMigrations];
+export const allMigrations: Migration[] = [...adminMigrations, ...outboxMigrations, ...routingMigrations, ...idempotencyMigrations, ...paymentsMigrations, ...messagingMigrations, ...webhookMigrations];
 
 export function openConfiguredDatabase(config: Config): Database {
   return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
+import { adminMigrations } from "@onerouter/admin";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
-  coreMigrations,
   createLogger,
   MasterKeyring,
   openDatabase,
-  sharedMigrations,
+  outboxMigrations,
   type Database,
   type Knex,
 } from "@onerouter/core";
@@ -30,7 +30,7 @@ import {
 } from "./test-receivers";
 import { DeliveryWorker, webhookUserAgent, type DeliveryAttemptRow, type DeliveryWorkerOptions } from "./worker";
 
-const migrations = [...coreMigrations, ...sharedMigrations, ...webhookMigrations];
+const migrations = [...adminMigrations, ...outboxMigrations, ...webhookMigrations];
 const masterKeys = new MasterKeyring(randomBytes(32));
 const logger = createLogger("silent");
 const loopback = ["127.0.0.0/8"];

@@ -1,11 +1,11 @@
 import { rmSync } from "node:fs";
+import { adminMigrations } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import {
   appendEvent,
-  coreMigrations,
   MasterKeyring,
   newId,
-  sharedMigrations,
+  outboxMigrations,
   type Database,
   type Knex,
 } from "@onerouter/core";
@@ -15,7 +15,7 @@ import { newEndpointSecret, sealSecret } from "../../secrets";
 
 // Tenants, endpoints and events for the transport tests.
 
-export const transportMigrations = [...coreMigrations, ...sharedMigrations, ...webhookMigrations];
+export const transportMigrations = [...adminMigrations, ...outboxMigrations, ...webhookMigrations];
 
 export const testMasterKey = Buffer.alloc(32, 9);
 

@@ -1,10 +1,12 @@
-import type { Migration } from "./database";
-import { inboundWebhookNoncesMigration } from "./inbound-webhook-nonces-migration";
+import type { Migration } from "@onerouter/core";
 
-// Tables shared across rooms: encrypted provider accounts (admin manages them,
-// payments and messaging call providers with them), routing profiles, the
-// event outbox, and the nonces of inbound webhook signatures.
-export const sharedMigrations: Migration[] = [
+// The provider kernel's tables: encrypted provider accounts (admin manages
+// them, payments and messaging call providers with them) with each tenant's
+// data key, routing profiles, and the nonces of inbound webhook signatures.
+// The migrations keep their first names so databases that ran them do not
+// rerun them; the first once created the event outbox too, which core's
+// migration now creates.
+export const routingMigrations: Migration[] = [
   {
     name: "20261121_002_core_provider_accounts_routing_outbox",
     async up(knex) {
@@ -37,19 +39,22 @@ export const sharedMigrations: Migration[] = [
         t.timestamp("updated_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
         t.primary(["tenant_id", "environment", "category"]);
       });
-      await knex.schema.createTable("outbox_events", (t) => {
-        t.text("id").primary();
-        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
-        t.text("environment").notNullable();
-        t.text("type").notNullable();
-        // onerouter.events.v1.Event, binary.
-        t.binary("payload").notNullable();
-        t.timestamp("created_at", { useTz: true }).notNullable();
-        t.timestamp("published_at", { useTz: true });
-        t.index(["published_at", "created_at"]);
-        t.index(["tenant_id", "environment", "created_at"]);
+    },
+  },
+  // Single-use values of inbound webhook signatures (Mailgun's token), kept
+  // until the signature they came with expires.
+  {
+    name: "20261204_003_core_inbound_webhook_nonces",
+    async up(knex) {
+      await knex.schema.createTable("inbound_webhook_nonces", (t) => {
+        t.text("provider_account_id").notNullable().references("provider_accounts.id").onDelete("CASCADE");
+        t.text("nonce").notNullable();
+        // SHA-256 of the body the nonce first came with.
+        t.text("body_sha256").notNullable();
+        t.timestamp("expires_at", { useTz: true }).notNullable();
+        t.primary(["provider_account_id", "nonce"]);
+        t.index(["expires_at"]);
       });
     },
   },
-  inboundWebhookNoncesMigration,
 ];
