@@ -16,9 +16,9 @@ import {
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { createErrorInterceptor, createLogger, createMetrics, MasterKeyring, newDataKey, outboxMigrations, startServer, type Database, type RunningServer } from "@onerouter/core";
 import { ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations, type ProviderDescriptor } from "@onerouter/routing";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
-import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
+import { sandboxConnector } from "@onerouter/payments";
 import { apiClient, failure } from "@onerouter/server/testing";
 import { createApiKey } from "./api-keys";
 import { adminRoutes } from "./routes";

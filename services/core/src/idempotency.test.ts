@@ -15,7 +15,7 @@ import {
 import { callerKey } from "./context";
 import { adminMigrations } from "@onerouter/admin";
 import type { Database } from "./db/database";
-import { createTestDatabase, describeEachEngine } from "./db/testing";
+import { createTestDatabase, describeEachEngine } from "../test/database";
 import { apiError } from "./errors";
 import { newId } from "./ids";
 import { createIdempotency, idempotencyMigrations, type Idempotency, type IdempotencyClaim } from "./idempotency";

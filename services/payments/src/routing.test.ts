@@ -6,7 +6,7 @@ import { AttemptStatus, type Payment } from "@onerouter/client/gen/onerouter/pay
 import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
 import { MasterKeyring, newId, outboxMigrations, type Database } from "@onerouter/core";
 import { adminMigrations } from "@onerouter/admin";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { paymentConnectors } from "./connectors/index";

@@ -24,8 +24,7 @@ import {
   paymentRoutes,
   paymentsMigrations,
 } from "@onerouter/payments";
-import { createWebhooks, webhookMigrations, type Webhooks } from "@onerouter/webhooks";
-import { webhookRoutes } from "@onerouter/webhooks/routes";
+import { createWebhooks, webhookMigrations, webhookRoutes, type Webhooks } from "@onerouter/webhooks";
 import { localAdminRoute } from "./local-admin";
 import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";

@@ -6,12 +6,12 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createTenant } from "@onerouter/admin/tenants";
+import { createTenant } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { DeliveryStatus, EndpointStatus, WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { appendEvent, newId, type MasterKeyring } from "@onerouter/core";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { activeSecrets, type StoredSecret } from "./secrets";
 

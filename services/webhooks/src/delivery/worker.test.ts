@@ -10,7 +10,7 @@ import {
   type Database,
   type Knex,
 } from "@onerouter/core";
-import { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable } from "@onerouter/core/db/testing";
+import { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable } from "@onerouter/core/testing";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { webhookMigrations } from "../migrations";
@@ -27,7 +27,7 @@ import {
   waitFor,
   type Receiver,
   type Responder,
-} from "./test-receivers";
+} from "../../test/receivers";
 import { DeliveryWorker, webhookUserAgent, type DeliveryAttemptRow, type DeliveryWorkerOptions } from "./worker";
 
 const migrations = [...adminMigrations, ...outboxMigrations, ...webhookMigrations];

@@ -1,5 +1,5 @@
 import { createLogger, type Database } from "@onerouter/core";
-import { createTestDatabase, postgresAvailable, storageEngines } from "@onerouter/core/db/testing";
+import { createTestDatabase, postgresAvailable, storageEngines } from "@onerouter/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable, startNats, type NatsServer } from "../../../../test/infra";
 import {
@@ -10,8 +10,8 @@ import {
   discardNats,
   migrated,
   waitFor,
-} from "./testing/fixtures";
-import { startTransport, transports, type RunningTransport } from "./testing/transports";
+} from "../../test/fixtures";
+import { startTransport, transports, type RunningTransport } from "../../test/transports";
 
 const logger = createLogger("silent");
 const natsInstalled = findExecutable("nats-server") !== undefined;

@@ -9,9 +9,9 @@ import {
   type Database,
   type Knex,
 } from "@onerouter/core";
-import type { NatsServer } from "../../../../../test/infra";
-import { webhookMigrations } from "../../migrations";
-import { newEndpointSecret, sealSecret } from "../../secrets";
+import type { NatsServer } from "../../../test/infra";
+import { webhookMigrations } from "../src/migrations";
+import { newEndpointSecret, sealSecret } from "../src/secrets";
 
 // Tenants, endpoints and events for the transport tests.
 

@@ -1,8 +1,8 @@
 import { connectEventStream, type Knex, type Logger } from "@onerouter/core";
-import { createFanOut, type DeliveryWaker } from "../fanout";
-import { JetStreamFeed } from "../jetstream-feed";
-import { OutboxFeed } from "../outbox-feed";
-import { OutboxRelay } from "../outbox-relay";
+import { createFanOut, type DeliveryWaker } from "../src/transport/fanout";
+import { JetStreamFeed } from "../src/transport/jetstream-feed";
+import { OutboxFeed } from "../src/transport/outbox-feed";
+import { OutboxRelay } from "../src/transport/outbox-relay";
 
 // The two event transports, started the way createWebhooks starts them but
 // with short intervals, for tests that run one suite against both.
