@@ -3,7 +3,7 @@ import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routin
 import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { inboundWebhookPath, WebhookNonceStore } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/testing";
-import type { MailgunWebhookPayload, SignedMailgunWebhook } from "@onerouter/emulators/mailgun/index";
+import type { MailgunWebhookPayload, SignedMailgunWebhook } from "@onerouter/emulators/mailgun";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startMailgunTestBed, type MailgunTestBed } from "./connectors/mailgun/testing";
 import { addAccount, messageEvents, newTenant, setRoutingProfile } from "../test/index";

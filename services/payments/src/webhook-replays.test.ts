@@ -3,7 +3,7 @@ import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routin
 import { CaptureMethod, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { inboundWebhookPath } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { razorpayTestTokens } from "@onerouter/emulators/razorpay/index";
+import { razorpayTestTokens } from "@onerouter/emulators/razorpay";
 import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { razorpayTestCredentials, startRazorpayHarness, type RazorpayHarness } from "./connectors/razorpay/harness";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/testing";

@@ -4,13 +4,13 @@ import { create } from "@bufbuild/protobuf";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { Config, Logger } from "@onerouter/core";
 import { startEmulator, type FailureSettings, type RunningEmulator } from "@onerouter/sandbox";
-import { paypalEmulator } from "@onerouter/emulators/paypal/index";
-import { razorpayEmulator } from "@onerouter/emulators/razorpay/index";
-import { mailgunEmulator, type MailgunEmulator } from "@onerouter/emulators/mailgun/index";
-import { sendgridEmulator, type SendGridEmulator } from "@onerouter/emulators/sendgrid/index";
-import { stripeEmulator } from "@onerouter/emulators/stripe/index";
-import { twilioEmulator, type TwilioEmulator } from "@onerouter/emulators/twilio/index";
-import { vonageEmulator, type VonageEmulator } from "@onerouter/emulators/vonage/index";
+import { paypalEmulator } from "@onerouter/emulators/paypal";
+import { razorpayEmulator } from "@onerouter/emulators/razorpay";
+import { mailgunEmulator, type MailgunEmulator } from "@onerouter/emulators/mailgun";
+import { sendgridEmulator, type SendGridEmulator } from "@onerouter/emulators/sendgrid";
+import { stripeEmulator } from "@onerouter/emulators/stripe";
+import { twilioEmulator, type TwilioEmulator } from "@onerouter/emulators/twilio";
+import { vonageEmulator, type VonageEmulator } from "@onerouter/emulators/vonage";
 import { startOneRouter, type OneRouter } from "./app";
 
 // `onerouter dev`: the product wired to local emulators of Stripe, Razorpay,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@onerouter/routing/testing";
-import { razorpayTestTokens } from "@onerouter/emulators/razorpay/index";
-import { subunitExponent } from "@onerouter/emulators/razorpay/currencies";
+import { razorpayTestTokens, subunitExponent } from "@onerouter/emulators/razorpay";
 import { currencyExponent } from "@onerouter/core";
 import type { CreatePaymentInput } from "../connector";
 import { razorpayCurrencies } from "./amounts";
