@@ -12,7 +12,8 @@ import { sandboxEmailProvider, sandboxSmsProvider } from "./connectors/sandbox/i
 import { callbackAttemptParam } from "./connectors/twilio/index";
 import { messageContent } from "./mapping";
 import { stateFromProvider } from "./state";
-import { MessageStore, type AttemptRow, type MessageFilter, type MessageRow, type Scope } from "./store";
+import type { AttemptRow, MessageFilter, MessageRow } from "./rows";
+import { MessageStore, type Scope } from "./store";
 import type { MessageContent, NewMessage } from "./validation";
 
 // The messaging engine: routes a message over the tenant's provider accounts

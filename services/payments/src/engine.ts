@@ -11,16 +11,8 @@ import type { PaymentConnectorRegistration } from "./connectors/index";
 import { sandboxConnector } from "./connectors/sandbox/index";
 import { toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
-import {
-  PaymentStore,
-  type AttemptRow,
-  type NewPayment,
-  type PaymentFilter,
-  type PaymentPatch,
-  type PaymentRow,
-  type RefundRow,
-  type Scope,
-} from "./store";
+import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
+import { PaymentStore, type NewPayment, type PaymentFilter, type PaymentPatch, type Scope } from "./store";
 
 // The payment engine: routes a payment over the tenant's provider accounts,
 // records one attempt per provider call, and fails over only when the
