@@ -10,3 +10,4 @@ export * from "./providers";
 export * from "./inbound-webhooks";
 export * from "./provider-outbound";
 export * from "./migrations";
+export * from "./tenant-data-keys";
