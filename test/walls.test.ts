@@ -16,11 +16,26 @@ interface Package {
   name: string;
   dir: string;
   exports: Record<string, string>;
+  dependencies: string[];
+  devDependencies: string[];
+}
+
+interface Manifest {
+  name: string;
+  exports?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
 }
 
 function readPackage(dir: string): Package {
-  const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { name: string; exports?: Record<string, string> };
-  return { name: manifest.name, dir, exports: manifest.exports ?? {} };
+  const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as Manifest;
+  return {
+    name: manifest.name,
+    dir,
+    exports: manifest.exports ?? {},
+    dependencies: Object.keys(manifest.dependencies ?? {}),
+    devDependencies: Object.keys(manifest.devDependencies ?? {}),
+  };
 }
 
 const packages: Package[] = [
@@ -102,6 +117,7 @@ function arrowsFrom(file: string): Arrow[] {
     if (target.name === "@onerouter/emulators" && own.name !== "@onerouter/server") {
       return [{ from: file, spec, problem: "imports the provider emulators" }];
     }
+    if (target !== own && !own.dependencies.includes(target.name)) return [{ from: file, spec, problem: `needs ${target.name} in dependencies` }];
     const to = resolveExport(target, subpath);
     if (!to) return [{ from: file, spec, problem: "is a path the package does not export" }];
     return [{ from: file, spec, to }];
@@ -174,6 +190,30 @@ function circles(): string[][] {
   return found;
 }
 
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (name === "node_modules") return [];
+    return statSync(full).isDirectory() ? filesUnder(full) : [full];
+  });
+}
+
+// Every @onerouter package a package's tests and kits import, declared in
+// its dependencies or devDependencies.
+function undeclaredInTests(): string[] {
+  return packages.flatMap((pkg) =>
+    filesUnder(pkg.dir)
+      .filter((file) => /\.tsx?$/.test(file) && !file.includes(`${path.sep}gen${path.sep}`))
+      .flatMap((file) =>
+        importsOf(file)
+          .map((spec) => /^@onerouter\/[^/]+/.exec(spec)?.[0])
+          .filter((name): name is string => name !== undefined && name !== pkg.name)
+          .filter((name) => !pkg.dependencies.includes(name) && !pkg.devDependencies.includes(name))
+          .map((name) => `${rel(file)}: ${name} is not declared in ${rel(path.join(pkg.dir, "package.json"))}`),
+      ),
+  );
+}
+
 describe("the walls between rooms", () => {
   it("exports only files that exist", () => {
     expect(exportedFiles.filter((e) => !e.file).map((e) => `${e.pkg.name} "${e.subpath}": ${e.target}`)).toEqual([]);
@@ -188,6 +228,10 @@ describe("the walls between rooms", () => {
   it("lets production code reach other packages only through their surface, never the server, the emulators or a test kit", () => {
     const broken = arrows.filter((a) => a.problem).map((a) => `${rel(a.from)}: "${a.spec}" ${a.problem}`);
     expect(broken).toEqual([]);
+  });
+
+  it("declares every @onerouter package a package imports", () => {
+    expect(undeclaredInTests()).toEqual([]);
   });
 
   it("has no import circle in production code", () => {

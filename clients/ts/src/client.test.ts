@@ -4,7 +4,6 @@ import { ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details
 import { ApiKeyService } from "./gen/onerouter/admin/v1/api_keys_pb";
 import { PaymentService } from "./gen/onerouter/payments/v1/payments_pb";
 import { createOneRouterClient, errorInfo, type RetryOptions } from "./index";
-import { isMutatingMethod } from "./interceptors";
 
 interface SeenCall {
   method: string;
@@ -227,29 +226,4 @@ describe("errorInfo", () => {
     expect(errorInfo("text")).toBeUndefined();
     expect(errorInfo(new ConnectError("bare", Code.Internal))).toBeUndefined();
   });
-});
-
-describe("isMutatingMethod", () => {
-  it.each([
-    "CreatePayment",
-    "CapturePayment",
-    "CancelPayment",
-    "RefundPayment",
-    "SendMessage",
-    "SendTestEvent",
-    "UpdateEndpoint",
-    "DeleteEndpoint",
-    "RotateEndpointSecret",
-    "ResendEvent",
-    "RecoverEndpoint",
-    "RevokeApiKey",
-    "RemoveMember",
-    "AcceptInvitation",
-    "TestProviderAccount",
-  ])("%s mutates", (name) => expect(isMutatingMethod(name)).toBe(true));
-
-  it.each(["GetPayment", "ListPayments", "ListEventTypes", "GetPlan", "ExportCsv", "CompareProviders", "Testing"])(
-    "%s does not",
-    (name) => expect(isMutatingMethod(name)).toBe(false),
-  );
 });

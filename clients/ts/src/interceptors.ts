@@ -1,3 +1,5 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import {
   Code,
   ConnectError,
@@ -23,14 +25,12 @@ export const defaultRetryOptions: RetryOptions = {
 
 const idempotencyKeyHeader = "Idempotency-Key";
 
-// Verbs of the methods that change state; the verb must end the word so that
-// e.g. "Created..." or "Testing..." would not count.
-const mutatingVerb =
-  /^(Create|Update|Delete|Capture|Cancel|Refund|Send|Rotate|Resend|Recover|Revoke|Remove|Accept|Test)(?![a-z])/;
-
-/** Whether a method (by its proto name, e.g. "CreatePayment") changes state. */
-export function isMutatingMethod(methodName: string): boolean {
-  return mutatingVerb.test(methodName);
+/**
+ * Whether a method changes state: every method but those whose proto declares
+ * `option idempotency_level = NO_SIDE_EFFECTS`.
+ */
+export function isMutatingMethod(method: DescMethod): boolean {
+  return method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
 }
 
 export function authInterceptor(apiKey: string): Interceptor {
@@ -47,7 +47,7 @@ export function authInterceptor(apiKey: string): Interceptor {
  */
 export function idempotencyInterceptor(): Interceptor {
   return (next) => (req) => {
-    if (isMutatingMethod(req.method.name) && !req.header.has(idempotencyKeyHeader)) {
+    if (isMutatingMethod(req.method) && !req.header.has(idempotencyKeyHeader)) {
       req.header.set(idempotencyKeyHeader, crypto.randomUUID());
     }
     return next(req);

@@ -1,3 +1,4 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import { isMutatingMethod } from "./interceptors";
 
 // An API key's scopes are `<area>:read` and `<area>:write`, where the area is
@@ -9,10 +10,11 @@ export const scopeAreas = ["payments", "messaging", "webhooks", "admin"] as cons
 /** Every scope a key can hold. */
 export const apiKeyScopes: readonly string[] = scopeAreas.flatMap((area) => [`${area}:read`, `${area}:write`]);
 
-/** The scope a call of `methodName` on the service `serviceTypeName` needs. */
-export function requiredScope(serviceTypeName: string, methodName: string): string {
-  const area = serviceTypeName.split(".")[1] ?? serviceTypeName;
-  return `${area}:${isMutatingMethod(methodName) ? "write" : "read"}`;
+/** The scope a call of `method` needs. */
+export function requiredScope(method: DescMethod): string {
+  const service = method.parent.typeName;
+  const area = service.split(".")[1] ?? service;
+  return `${area}:${isMutatingMethod(method) ? "write" : "read"}`;
 }
 
 /** The scopes a key with `scopes` holds: all of them when it names none. */

@@ -4,34 +4,51 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { outboxMigrations, servicePartially, type Database } from "@onerouter/core";
+import { createTestDatabase } from "@onerouter/core/testing";
+import { inMemoryApi } from "@onerouter/gatekeeper/testing";
+import { routingMigrations } from "@onerouter/routing";
+import { failure } from "@onerouter/server/testing";
+import { apiKeyService } from "./api-key-service";
 import { createApiKey } from "./api-keys";
+import { adminMigrations } from "./migrations";
+import { createTenant } from "./tenants";
 
 // A key never hands on more than it holds: scopes, environment, lifetime.
+// ApiKeyService in memory behind the gatekeeper; PaymentService is there only
+// for the gatekeeper to refuse.
 describe("API keys made by API keys", () => {
-  let app: TestOneRouter;
+  let db: Database;
+  let api: ReturnType<typeof inMemoryApi>;
+  let tenantId: string;
   beforeAll(async () => {
-    app = await startTestOneRouter();
+    db = await createTestDatabase("pglite");
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations]);
+    tenantId = (await createTenant(db.knex, { name: "Keys", ownerEmail: "keys@example.com" })).id;
+    api = inMemoryApi(db.knex, (router) => {
+      router.service(ApiKeyService, apiKeyService(db.knex));
+      servicePartially(router, PaymentService, {});
+    });
   });
-  afterAll(async () => app?.close());
+  afterAll(async () => db?.close());
 
   async function keyWith(scopes: string[], options: { environment?: Environment; expiresAt?: Date } = {}) {
-    const { row, secret } = await createApiKey(app.db.knex, {
-      tenantId: app.defaultTenantId,
+    const { row, secret } = await createApiKey(db.knex, {
+      tenantId,
       environment: options.environment ?? Environment.TEST,
       name: `scoped ${scopes.join(" ")}`,
       scopes,
       expiresAt: options.expiresAt,
       createdBy: "test",
     });
-    return { id: row.id, secret, keys: apiClient(app, ApiKeyService, secret) };
+    return { id: row.id, secret, keys: api.client(ApiKeyService, secret) };
   }
 
   it("gives a key made without scopes exactly its maker's scopes, never all", async () => {
     const maker = await keyWith(["admin:write"]);
     const made = await maker.keys.createApiKey({ name: "inherits" });
     expect(made.apiKey?.scopes).toEqual(["admin:write"]);
-    const payments = apiClient(app, PaymentService, made.secret);
+    const payments = api.client(PaymentService, made.secret);
     expect(await failure(payments.createPayment({ amount: 100n, currency: "USD" }))).toMatchObject({
       code: Code.PermissionDenied,
       reason: "API_KEY_SCOPE_MISSING",

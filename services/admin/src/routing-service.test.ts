@@ -14,20 +14,21 @@ import {
   type RoutingProfile,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { createErrorInterceptor, createLogger, createMetrics, MasterKeyring, newDataKey, outboxMigrations, startServer, type Database, type RunningServer } from "@onerouter/core";
+import { MasterKeyring, newDataKey, outboxMigrations, type Database } from "@onerouter/core";
 import { ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations, type ProviderDescriptor } from "@onerouter/routing";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
-import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
+import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { sandboxConnector } from "@onerouter/payments";
-import { apiClient, failure } from "@onerouter/server/testing";
+import { failure } from "@onerouter/server/testing";
 import { createApiKey } from "./api-keys";
 import { adminRoutes } from "./routes";
 import { createTenant } from "./tenants";
 import { adminMigrations } from "./migrations";
 import { loopbackTransport } from "@onerouter/routing/testing";
 
-// The admin room on a real server and database, with a published fee table of
-// the test's own so ListDefaultFees can be checked against it.
+// The admin room in memory on a real database, behind the API-key gatekeeper,
+// with a published fee table of the test's own so ListDefaultFees can be
+// checked against it.
 const publishedFees: Partial<Record<Category, Fee[]>> = {
   [Category.PAYMENTS]: [
     create(FeeSchema, { provider: "sandbox", percentageBps: 290, fixedMicros: 300_000n }),
@@ -46,7 +47,7 @@ const providers: ProviderDescriptor[] = [
 
 describeEachEngine("RoutingService", (engine) => {
   let db: Database;
-  let server: RunningServer;
+  let api: ReturnType<typeof inMemoryApi>;
   let accounts: ProviderAccountStore;
   let tenantId: string;
   const keys: Partial<Record<"test" | "live" | "otherTenant", string>> = {};
@@ -55,24 +56,9 @@ describeEachEngine("RoutingService", (engine) => {
     db = await createTestDatabase(engine);
     await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations]);
     accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()));
-    const logger = createLogger("silent");
-    server = await startServer({
-      host: "127.0.0.1",
-      port: 0,
-      logger,
-      metrics: createMetrics(),
-      maxRequestBytes: 1 << 20,
-      shutdownGraceMs: 0,
-      readiness: () => db.ping(),
-      interceptors: [
-        createErrorInterceptor(logger),
-        createGatekeeperInterceptor({
-          authenticator: new ApiKeyAuthenticator(db.knex),
-          limiter: new TokenBucketLimiter(10_000, 10_000),
-          failures: new TokenBucketLimiter(10_000, 10_000),
-        }),
-      ],
-      routes: adminRoutes({
+    api = inMemoryApi(
+      db.knex,
+      adminRoutes({
         knex: db.knex,
         accounts,
         routing: new RoutingProfileStore(db.knex),
@@ -82,7 +68,7 @@ describeEachEngine("RoutingService", (engine) => {
         outbound: new ProviderOutbound({ baseUrls: [], allowedCidrs: [] }),
         defaultFees: (category) => publishedFees[category] ?? [],
       }),
-    });
+    );
     tenantId = (await createTenant(db.knex, { name: "Routing", ownerEmail: "routing@example.com" })).id;
     const otherTenantId = (await createTenant(db.knex, { name: "Other", ownerEmail: "other@example.com" })).id;
     const key = async (environment: Environment, tenant: string) =>
@@ -92,12 +78,11 @@ describeEachEngine("RoutingService", (engine) => {
     keys.otherTenant = await key(Environment.TEST, otherTenantId);
   });
   afterAll(async () => {
-    await server?.close();
     await db?.close();
   });
 
-  const routingFor = (secret = keys.test!) => apiClient({ baseUrl: server.url }, RoutingService, secret);
-  const accountsFor = (secret = keys.test!) => apiClient({ baseUrl: server.url }, ProviderAccountService, secret);
+  const routingFor = (secret = keys.test!) => api.client(RoutingService, secret);
+  const accountsFor = (secret = keys.test!) => api.client(ProviderAccountService, secret);
 
   async function sandboxAccount(options: { secret?: string; enabled?: boolean } = {}) {
     const { providerAccount } = await accountsFor(options.secret).createProviderAccount({
@@ -188,7 +173,7 @@ describeEachEngine("RoutingService", (engine) => {
     const live = await routingFor(keys.live).getRoutingProfile({ category: Category.PAYMENTS });
     expect(live.routingProfile).toMatchObject({ environment: Environment.LIVE, strategy: RoutingStrategy.PRIORITY, targets: [] });
 
-    const audit = await apiClient({ baseUrl: server.url }, AuditLogService, keys.test!).listAuditLogEntries({
+    const audit = await api.client(AuditLogService, keys.test!).listAuditLogEntries({
       action: "routing_profile.update",
     });
     expect(audit.entries).toHaveLength(2);

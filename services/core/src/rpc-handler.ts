@@ -121,8 +121,7 @@ async function checkRequest(handler: UniversalHandler, uReq: UniversalServerRequ
   const streamsIn = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
   const problem = headerProblem(uReq.method, uReq.header, framing, method);
   if (problem) return streamsIn ? problem : afterBody(uReq, limit, problem);
-  // A Connect GET carries its message in the query (only methods without side effects allow it).
-  if (uReq.method === "GET" || !framing) return undefined;
+  if (!framing) return undefined;
   // Client and bidi streams are read message by message as the handler asks.
   if (streamsIn) return undefined;
   const declared = uReq.header.get("content-length");

@@ -1,5 +1,4 @@
 import { fromBinary, fromJson, fromJsonString, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import {
   parseContentType as parseConnectContentType,
@@ -93,27 +92,25 @@ export function routeNotFound(path: string): ConnectError {
   return apiError(Code.NotFound, "ROUTE_NOT_FOUND", `no route ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
 }
 
-// The problem with a request's HTTP method and headers, if any.
+// The problem with a request's HTTP method and headers, if any. Every call is
+// a POST: Connect's GET, which it offers for methods declared
+// NO_SIDE_EFFECTS, is not served, so reads and writes pass the same checks.
 export function headerProblem(
   httpMethod: string,
   header: Headers,
   framing: Framing | undefined,
   method: Method,
 ): ConnectError | undefined {
-  const allowsGet =
-    (framing === undefined || framing.protocol === "connect") &&
-    method.methodKind === "unary" &&
-    method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
-  if (httpMethod !== "POST" && !(httpMethod === "GET" && allowsGet)) {
+  if (httpMethod !== "POST") {
     return apiError(Code.InvalidArgument, "HTTP_METHOD_NOT_ALLOWED", `${method.parent.typeName}/${method.name} is called with POST, not ${httpMethod}`, {
       http_method: httpMethod,
-      allowed: allowsGet ? "GET, POST" : "POST",
+      allowed: "POST",
     });
   }
   const contentType = header.get("content-type") ?? "";
-  if (!framing && httpMethod !== "GET") return unsupportedMediaType(contentType);
-  const protocol = framing?.protocol ?? "connect";
-  const encodingHeader = protocol !== "connect" ? "grpc-encoding" : framing?.enveloped ? "connect-content-encoding" : "content-encoding";
+  if (!framing) return unsupportedMediaType(contentType);
+  const protocol = framing.protocol;
+  const encodingHeader = protocol !== "connect" ? "grpc-encoding" : framing.enveloped ? "connect-content-encoding" : "content-encoding";
   const encoding = header.get(encodingHeader);
   if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
     return apiError(Code.InvalidArgument, "UNSUPPORTED_COMPRESSION", `${encodingHeader} "${encoding}" is not supported: send the body uncompressed`, {

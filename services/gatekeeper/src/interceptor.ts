@@ -48,7 +48,7 @@ export function createGatekeeperInterceptor(deps: {
   return (next) => async (req) => {
     if (publicServices.has(req.service.typeName)) return next(req);
     const caller = await authenticate(req.header.get("authorization"), req.contextValues.get(remoteAddressKey));
-    const scope = requiredScope(req.service.typeName, req.method.name);
+    const scope = requiredScope(req.method);
     if (!heldScopes(caller.scopes).includes(scope)) {
       throw apiError(Code.PermissionDenied, "API_KEY_SCOPE_MISSING", `this API key lacks the ${scope} scope`, {
         scope,

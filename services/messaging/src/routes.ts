@@ -3,7 +3,7 @@ import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/m
 import { inboundWebhookRoutes, type WebhookNonceStore } from "@onerouter/routing";
 import { type HttpRoute, type Idempotency } from "@onerouter/core";
 import type { MessagingEngine } from "./engine";
-import { messagingService } from "./service";
+import { messagingService } from "./messaging-service";
 
 export function messagingRoutes(engine: MessagingEngine, idempotency: Idempotency) {
   return (router: ConnectRouter) => {

@@ -78,6 +78,9 @@ describe("malformed requests", () => {
     expect(typed((await post("{}", "text/plain")).body)).toMatchObject({ code: "invalid_argument", reason: "UNSUPPORTED_MEDIA_TYPE" });
     const get = await fetch(app.baseUrl + path, { headers: { authorization: auth } });
     expect(typed(await get.text())).toMatchObject({ code: "invalid_argument", reason: "HTTP_METHOD_NOT_ALLOWED" });
+    // Also a complete Connect GET of a method declared NO_SIDE_EFFECTS: every call is a POST.
+    const connectGet = await fetch(`${app.baseUrl}${path}?connect=v1&encoding=json&message=%7B%7D`, { headers: { authorization: auth } });
+    expect(typed(await connectGet.text())).toMatchObject({ code: "invalid_argument", reason: "HTTP_METHOD_NOT_ALLOWED" });
     expect(typed((await post("{}", "application/json", { "content-encoding": "gzip" })).body)).toMatchObject({
       code: "invalid_argument",
       reason: "UNSUPPORTED_COMPRESSION",

@@ -1,5 +1,5 @@
 import type { Knex, MasterKeyring } from "@onerouter/core";
-import type { DeliveryWorker } from "./delivery/worker";
+import type { DeliveryWorker } from "../delivery/worker";
 
 // What WebhookService's methods run on, apart from the service so each
 // method group names it without importing the service that composes them.

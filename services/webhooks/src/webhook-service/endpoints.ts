@@ -23,9 +23,9 @@ import {
   validMetadata,
   validUrl,
   type EndpointRow,
-} from "./endpoints";
-import { newEndpointSecret, sealSecret, type StoredSecret } from "./secrets";
-import type { WebhookServiceDeps } from "./service-deps";
+} from "../endpoints";
+import { newEndpointSecret, sealSecret, type StoredSecret } from "../secrets";
+import type { WebhookServiceDeps } from "./deps";
 
 type EndpointMethods = Pick<
   ServiceImpl<typeof WebhookService>,

@@ -1,24 +1,36 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { fromJsonString } from "@bufbuild/protobuf";
+import { fromJsonString, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createTenant } from "@onerouter/admin";
+import { adminMigrations, createApiKey, createTenant } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { DeliveryStatus, EndpointStatus, WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { appendEvent, newId, type MasterKeyring } from "@onerouter/core";
-import { describeEachEngine } from "@onerouter/core/testing";
-import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import {
+  DeliveryStatus,
+  EndpointStatus,
+  GetEndpointResponseSchema,
+  ListEndpointsResponseSchema,
+  UpdateEndpointResponseSchema,
+  WebhookService,
+} from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
+import { appendEvent, createLogger, loadConfig, MasterKeyring, newDataKey, newId, outboxMigrations, type Database } from "@onerouter/core";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
+import { inMemoryApi } from "@onerouter/gatekeeper/testing";
+import { failure } from "@onerouter/server/testing";
+import { createWebhooks, type Webhooks } from "./index";
+import { webhookMigrations } from "./migrations";
+import { webhookRoutes } from "./routes";
 import { activeSecrets, type StoredSecret } from "./secrets";
 
-// Full-stack: the product on loopback, called with API keys, delivering to a
-// receiver on loopback that accepts everything. The product's delivery worker
-// runs meanwhile, so a delivery these tests requeue may already have been
-// made again by the time they look: pending or succeeded are both "requeued".
+// The webhooks room on a real database, its service called in memory with API
+// keys through the gatekeeper, delivering to a receiver on loopback that
+// accepts everything. The room's delivery worker runs meanwhile, so a
+// delivery these tests requeue may already have been made again by the time
+// they look: pending or succeeded are both "requeued".
 
 type WebhookClient = Client<typeof WebhookService>;
 
@@ -35,6 +47,10 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
   }
 }
 
+// A response as JSON with every field, defaults too, so no field can hide a secret.
+const everyField = <S extends DescMessage>(schema: S, message: MessageShape<S>) =>
+  toJsonString(schema, message, { alwaysEmitImplicit: true });
+
 // Each call after the previous one's millisecond, so times order rows strictly.
 async function nextMillisecond(): Promise<void> {
   const start = Date.now();
@@ -42,7 +58,10 @@ async function nextMillisecond(): Promise<void> {
 }
 
 describeEachEngine("WebhookService", (engine) => {
-  let app: TestOneRouter;
+  let db: Database;
+  let webhooks: Webhooks;
+  let api: ReturnType<typeof inMemoryApi>;
+  let defaultTenantId: string;
   let receiver: http.Server;
   const received: { headers: Record<string, string>; body: string }[] = [];
   let receiverUrl: string;
@@ -60,22 +79,42 @@ describeEachEngine("WebhookService", (engine) => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
-    app = await startTestOneRouter({ engine, env: { ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" } });
-    masterKeys = app.masterKeys;
-    client = clientFor((await app.createKey()).secret);
+    db = await createTestDatabase(engine);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...webhookMigrations]);
+    masterKeys = new MasterKeyring(newDataKey());
+    const config = loadConfig({ LOG_LEVEL: "silent", ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" });
+    webhooks = createWebhooks({ knex: db.knex, masterKeys, config, logger: createLogger("silent") });
+    api = inMemoryApi(
+      db.knex,
+      webhookRoutes({
+        knex: db.knex,
+        masterKeys,
+        allowedCidrs: config.webhookDelivery.allowedCidrs,
+        eventRetentionDays: config.eventRetentionDays,
+        worker: webhooks.worker,
+      }),
+    );
+    await webhooks.start();
+    defaultTenantId = (await createTenant(db.knex, { name: "Webhooks", ownerEmail: "webhooks@example.com" })).id;
+    client = clientFor(await createKey());
   });
   afterAll(async () => {
-    await app?.close();
+    await webhooks?.stop();
+    await db?.close();
     await new Promise((resolve) => receiver?.close(resolve));
   });
 
-  const clientFor = (secret: string) => apiClient(app, WebhookService, secret);
+  const clientFor = (secret: string) => api.client(WebhookService, secret);
+
+  async function createKey(environment = Environment.TEST, tenantId = defaultTenantId): Promise<string> {
+    return (await createApiKey(db.knex, { tenantId, environment, name: "test key", createdBy: "test" })).secret;
+  }
 
   // A tenant of its own, so lists hold only what the test made.
   async function newTenant(environment = Environment.TEST) {
     const name = `tenant-${randomBytes(4).toString("hex")}`;
-    const tenant = await createTenant(app.db.knex, { name, ownerEmail: `${name}@example.com` });
-    return { id: tenant.id, client: clientFor((await app.createKey(environment, tenant.id)).secret) };
+    const tenant = await createTenant(db.knex, { name, ownerEmail: `${name}@example.com` });
+    return { id: tenant.id, client: clientFor(await createKey(environment, tenant.id)) };
   }
 
   async function createEndpoint(on: WebhookClient = client, eventTypes: string[] = []) {
@@ -87,7 +126,7 @@ describeEachEngine("WebhookService", (engine) => {
   // the deliveries a test makes exist.
   async function seedEvent(tenantId: string, type: string, environment = Environment.TEST) {
     await nextMillisecond();
-    return app.db.knex.transaction(async (trx) => {
+    return db.knex.transaction(async (trx) => {
       const event = await appendEvent(trx, { type, tenantId, environment });
       await trx("outbox_events").where({ id: event.id }).update({ fanned_out_at: new Date() });
       return event;
@@ -102,7 +141,7 @@ describeEachEngine("WebhookService", (engine) => {
   ) {
     const id = newId("dlv");
     const createdAt = state.createdAt ?? new Date();
-    await app.db.knex("webhook_deliveries").insert({
+    await db.knex("webhook_deliveries").insert({
       id,
       tenant_id: tenantId,
       environment: "test",
@@ -124,7 +163,7 @@ describeEachEngine("WebhookService", (engine) => {
   ) {
     await nextMillisecond();
     const id = newId("dlva");
-    await app.db.knex("webhook_delivery_attempts").insert({
+    await db.knex("webhook_delivery_attempts").insert({
       id,
       delivery_id: delivery.id,
       tenant_id: delivery.tenantId,
@@ -141,22 +180,11 @@ describeEachEngine("WebhookService", (engine) => {
     return id;
   }
 
-  const deliveriesOf = (eventId: string) => app.db.knex("webhook_deliveries").where({ event_id: eventId });
-  const endpointRow = (id: string) => app.db.knex("webhook_endpoints").where({ id }).first();
-
-  // The response exactly as it crossed the wire.
-  async function rawResponse(method: string, body: object, secret: string): Promise<string> {
-    const res = await fetch(`${app.baseUrl}/${WebhookService.typeName}/${method}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${secret}` },
-      body: JSON.stringify(body),
-    });
-    expect(res.status).toBe(200);
-    return res.text();
-  }
+  const deliveriesOf = (eventId: string) => db.knex("webhook_deliveries").where({ event_id: eventId });
+  const endpointRow = (id: string) => db.knex("webhook_endpoints").where({ id }).first();
 
   it("creates an endpoint and shows its secret once, sealed at rest", async () => {
-    const key = (await app.createKey()).secret;
+    const key = await createKey();
     const { endpoint, secret } = await clientFor(key).createEndpoint({
       url: receiverUrl,
       description: "Order updates",
@@ -176,12 +204,18 @@ describeEachEngine("WebhookService", (engine) => {
     expect(endpoint!.id).toMatch(/^ep_/);
     expect(endpoint!.createTime).toBeDefined();
 
-    for (const [method, body] of [
-      ["GetEndpoint", { id: endpoint!.id }],
-      ["ListEndpoints", {}],
-      ["UpdateEndpoint", { endpoint: { id: endpoint!.id, description: "Orders" }, updateMask: "description" }],
+    const keyClient = clientFor(key);
+    for (const [method, raw] of [
+      ["GetEndpoint", everyField(GetEndpointResponseSchema, await keyClient.getEndpoint({ id: endpoint!.id }))],
+      ["ListEndpoints", everyField(ListEndpointsResponseSchema, await keyClient.listEndpoints({}))],
+      [
+        "UpdateEndpoint",
+        everyField(
+          UpdateEndpointResponseSchema,
+          await keyClient.updateEndpoint({ endpoint: { id: endpoint!.id, description: "Orders" }, updateMask: { paths: ["description"] } }),
+        ),
+      ],
     ] as const) {
-      const raw = await rawResponse(method, body, key);
       expect(raw).toContain(endpoint!.id);
       expect(raw, method).not.toContain("whsec_");
       expect(raw, method).not.toContain(secret.slice(6));
@@ -218,7 +252,7 @@ describeEachEngine("WebhookService", (engine) => {
       });
     }
 
-    const live = clientFor((await app.createKey(Environment.LIVE)).secret);
+    const live = clientFor(await createKey(Environment.LIVE));
     expect(await failure(live.createEndpoint({ url: "http://hooks.example.com/in" }))).toMatchObject({
       code: Code.InvalidArgument,
       field: "url",
@@ -293,7 +327,7 @@ describeEachEngine("WebhookService", (engine) => {
     expect(disabled.endpoint?.status).toBe(EndpointStatus.DISABLED);
 
     // OneRouter marked it failing; enabling starts it afresh.
-    await app.db
+    await db
       .knex("webhook_endpoints")
       .where({ id: endpoint.id })
       .update({ status: "failing", disabled_reason: "every delivery failed for 5 days", failing_since: new Date(Date.now() - 6 * 24 * hour) });
@@ -356,7 +390,7 @@ describeEachEngine("WebhookService", (engine) => {
     expect(await secretsNow()).toEqual([again.secret, rotated.secret]);
     expect(json<StoredSecret[]>((await endpointRow(endpoint.id)).secrets)).toHaveLength(2);
 
-    const raw = await rawResponse("GetEndpoint", { id: endpoint.id }, (await app.createKey()).secret);
+    const raw = everyField(GetEndpointResponseSchema, await clientFor(await createKey()).getEndpoint({ id: endpoint.id }));
     expect(raw).not.toContain("whsec_");
 
     expect(await failure(client.rotateEndpointSecret({ id: endpoint.id, overlap: { seconds: 7n * 86_400n + 1n } }))).toMatchObject({
@@ -381,7 +415,7 @@ describeEachEngine("WebhookService", (engine) => {
     expect(event?.id).toMatch(/^evt_/);
     expect(event?.data).toMatchObject({ case: "test", value: { message: "This is a test event from OneRouter." } });
 
-    const outbox = await app.db.knex("outbox_events").where({ id: event!.id }).first();
+    const outbox = await db.knex("outbox_events").where({ id: event!.id }).first();
     expect(outbox).toMatchObject({ tenant_id: tenant.id, environment: "test", type: "webhook.test" });
     expect(outbox.fanned_out_at).not.toBeNull();
     const deliveries = await deliveriesOf(event!.id);
@@ -557,7 +591,7 @@ describeEachEngine("WebhookService", (engine) => {
     });
     const resent = await tenant.client.resendEvent({ eventId: paid.id, endpointId: payments.id });
     expect(resent.attempt).toMatchObject({ eventId: paid.id, endpointId: payments.id, attemptNumber: 9 });
-    const requeued = await app.db.knex("webhook_deliveries").where({ id: exhausted }).first();
+    const requeued = await db.knex("webhook_deliveries").where({ id: exhausted }).first();
     expect(["pending", "succeeded"]).toContain(requeued.status);
     if (requeued.status === "pending") expect(new Date(requeued.next_attempt_at).getTime()).toBeGreaterThanOrEqual(before - 1000);
     expect(await deliveriesOf(paid.id)).toHaveLength(2);
@@ -587,7 +621,7 @@ describeEachEngine("WebhookService", (engine) => {
     const tenant = await newTenant();
     const failing = await createEndpoint(tenant.client);
     const neighbour = await createEndpoint(tenant.client);
-    await app.db
+    await db
       .knex("webhook_endpoints")
       .where({ id: failing.id })
       .update({ status: "failing", disabled_reason: "every delivery failed for 5 days", failing_since: new Date(Date.now() - 5 * 24 * hour) });
@@ -603,7 +637,7 @@ describeEachEngine("WebhookService", (engine) => {
     const since = timestampFromDate(at(24));
     expect(await tenant.client.recoverEndpoint({ endpointId: failing.id, sinceTime: since })).toMatchObject({ eventsRequeued: 2 });
 
-    const statusOf = async (id: string) => (await app.db.knex("webhook_deliveries").where({ id }).first()).status as string;
+    const statusOf = async (id: string) => (await db.knex("webhook_deliveries").where({ id }).first()).status as string;
     for (const id of [recent, earlier]) expect(["pending", "succeeded"]).toContain(await statusOf(id));
     expect(await statusOf(delivered)).toBe("succeeded");
     expect(await statusOf(tooOld)).toBe("failed");
@@ -675,7 +709,7 @@ describeEachEngine("WebhookService", (engine) => {
     expect(await deliveriesOf(theirEvent!.id)).toHaveLength(1);
 
     // The same tenant's live key sees none of its test objects.
-    const live = clientFor((await app.createKey(Environment.LIVE, mine.id)).secret);
+    const live = clientFor(await createKey(Environment.LIVE, mine.id));
     expect((await live.listEndpoints({})).endpoints).toEqual([]);
     expect((await live.listEvents({})).events).toEqual([]);
     expect(await failure(live.getEndpoint({ id: myEndpoint.id }))).toMatchObject(notFound);

@@ -11,10 +11,10 @@ import {
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { invalidArgument, newId, notFound, paginate, requireCaller } from "@onerouter/core";
-import { requeueFailedDeliveries } from "./delivery/requeue";
-import type { DeliveryAttemptRow } from "./delivery/worker";
-import { findEndpoint, requireEnabled, requireId, scopeOf } from "./endpoints";
-import type { WebhookServiceDeps } from "./service-deps";
+import { requeueFailedDeliveries } from "../delivery/requeue";
+import type { DeliveryAttemptRow } from "../delivery/worker";
+import { findEndpoint, requireEnabled, requireId, scopeOf } from "../endpoints";
+import type { WebhookServiceDeps } from "./deps";
 
 type DeliveryMethods = Pick<ServiceImpl<typeof WebhookService>, "listDeliveryAttempts" | "resendEvent" | "recoverEndpoint">;
 

@@ -10,9 +10,9 @@ import {
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
-import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "./endpoints";
-import { eventTypes, testEventMessage } from "./event-types";
-import type { WebhookServiceDeps } from "./service-deps";
+import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
+import { eventTypes, testEventMessage } from "../event-types";
+import type { WebhookServiceDeps } from "./deps";
 
 type EventMethods = Pick<ServiceImpl<typeof WebhookService>, "sendTestEvent" | "listEventTypes" | "listEvents" | "getEvent">;
 

@@ -1,12 +1,16 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { DescFile, DescService } from "@bufbuild/protobuf";
+import { create, type DescFile, type DescMethod, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import type { Transport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { apiKeyScopes, requiredScope, scopeAreas } from "@onerouter/client";
+import { idempotencyInterceptor, isMutatingMethod, withInterceptors } from "./interceptors";
+import { apiKeyScopes, requiredScope, scopeAreas } from "./scopes";
 
 // Every RPC of every OneRouter service, with the access it must take. A new
-// method fails this test until someone decides here whether it reads or writes.
+// method fails this test until someone decides here, and in its proto's
+// `idempotency_level`, whether it reads or writes.
 const writes = new Set([
   "onerouter.admin.v1.ApiKeyService/CreateApiKey",
   "onerouter.admin.v1.ApiKeyService/RevokeApiKey",
@@ -64,9 +68,23 @@ const reads = new Set([
   "onerouter.webhooks.v1.WebhookService/ListDeliveryAttempts",
 ]);
 
+// Writes that change nothing more when repeated (proto `IDEMPOTENT`); the
+// other writes leave it `IDEMPOTENCY_UNKNOWN`.
+const idempotentWrites = new Set([
+  "onerouter.admin.v1.ApiKeyService/RevokeApiKey",
+  "onerouter.admin.v1.ProviderAccountService/UpdateProviderAccount",
+  "onerouter.admin.v1.ProviderAccountService/DeleteProviderAccount",
+  "onerouter.admin.v1.RoutingService/UpdateRoutingProfile",
+  "onerouter.admin.v1.TeamService/UpdateMemberRole",
+  "onerouter.admin.v1.TeamService/RemoveMember",
+  "onerouter.admin.v1.TeamService/RevokeInvitation",
+  "onerouter.webhooks.v1.WebhookService/UpdateEndpoint",
+  "onerouter.webhooks.v1.WebhookService/DeleteEndpoint",
+]);
+
 // The services of every generated file under gen/onerouter.
 async function oneRouterServices(): Promise<DescService[]> {
-  const root = fileURLToPath(new URL("../../../clients/ts/src/gen/onerouter", import.meta.url));
+  const root = fileURLToPath(new URL("./gen/onerouter", import.meta.url));
   const files = readdirSync(root, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith("_pb.ts"));
   const services: DescService[] = [];
   for (const file of files) {
@@ -79,18 +97,68 @@ async function oneRouterServices(): Promise<DescService[]> {
   return services;
 }
 
-describe("scope of each RPC", () => {
-  it("is decided for every method of every service, read or write", async () => {
-    const services = await oneRouterServices();
-    const methods = services.flatMap((s) => s.methods.map((m) => ({ service: s.typeName, method: m.name })));
+async function oneRouterMethods(): Promise<{ name: string; method: DescMethod }[]> {
+  const services = await oneRouterServices();
+  return services.flatMap((s) => s.methods.map((method) => ({ name: `${s.typeName}/${method.name}`, method })));
+}
+
+// The Idempotency-Key a call of `method` leaves the client with, through a
+// transport that answers every call with an empty response.
+async function idempotencyKeySent(method: DescMethod): Promise<string | null> {
+  let sent: string | null = null;
+  const answerEmpty: Transport = {
+    async unary(m, _signal, _timeoutMs, header) {
+      sent = new Headers(header).get("Idempotency-Key");
+      return { stream: false, service: m.parent, method: m, header: new Headers(), trailer: new Headers(), message: create(m.output) };
+    },
+    stream() {
+      throw new Error("OneRouter has no streaming methods");
+    },
+  };
+  if (method.methodKind !== "unary") throw new Error(`${method.name} is not unary`);
+  const transport = withInterceptors(answerEmpty, [idempotencyInterceptor()]);
+  await transport.unary(method as DescMethodUnary, undefined, undefined, undefined, create(method.input), undefined);
+  return sent;
+}
+
+describe("read or write, per RPC", () => {
+  it("is declared in the proto of every method of every service", async () => {
+    const methods = await oneRouterMethods();
     expect(methods.length).toBe(writes.size + reads.size);
-    for (const { service, method } of methods) {
-      const name = `${service}/${method}`;
-      const area = service.split(".")[1]!;
+    for (const { name, method } of methods) {
+      const expected = writes.has(name)
+        ? idempotentWrites.has(name)
+          ? MethodOptions_IdempotencyLevel.IDEMPOTENT
+          : MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN
+        : reads.has(name)
+          ? MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS
+          : `undecided ${name}`;
+      expect(method.idempotency, name).toBe(expected);
+      expect(isMutatingMethod(method), name).toBe(writes.has(name));
+    }
+  });
+
+  it("decides the scope of every method: write for writes, read for reads", async () => {
+    for (const { name, method } of await oneRouterMethods()) {
+      const area = method.parent.typeName.split(".")[1]!;
       expect(scopeAreas as readonly string[], name).toContain(area);
       const expected = writes.has(name) ? `${area}:write` : reads.has(name) ? `${area}:read` : `undecided ${name}`;
-      expect(requiredScope(service, method), name).toBe(expected);
+      expect(requiredScope(method), name).toBe(expected);
       expect(apiKeyScopes, name).toContain(expected);
     }
+  });
+
+  it("gives every write, and no read, a fresh Idempotency-Key", async () => {
+    const keys = new Set<string>();
+    for (const { name, method } of await oneRouterMethods()) {
+      const key = await idempotencyKeySent(method);
+      if (writes.has(name)) {
+        expect(key, name).toMatch(/^[0-9a-f-]{36}$/);
+        keys.add(key!);
+      } else {
+        expect(key, name).toBeNull();
+      }
+    }
+    expect(keys.size).toBe(writes.size);
   });
 });

@@ -1,0 +1,40 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, createRouterTransport, type Client, type ConnectRouter, type Transport } from "@connectrpc/connect";
+import { createErrorInterceptor, createLogger, type Knex } from "@onerouter/core";
+import { ApiKeyAuthenticator } from "../src/authenticator";
+import { createGatekeeperInterceptor } from "../src/interceptor";
+import { TokenBucketLimiter } from "../src/rate-limiter";
+
+// A room's services in memory, behind the interceptors the server puts in
+// front of every call (typed errors, API-key auth and scopes), for tests of a
+// service's behaviour that need no HTTP server. Rate limits are set high
+// enough never to refuse a test.
+export function inMemoryApi(knex: Knex, routes: (router: ConnectRouter) => void): {
+  client<S extends DescService>(service: S, apiKey: string): Client<S>;
+} {
+  const unlimited = () => new TokenBucketLimiter(10_000, 10_000);
+  const transport = createRouterTransport(routes, {
+    router: {
+      interceptors: [
+        createErrorInterceptor(createLogger("silent")),
+        createGatekeeperInterceptor({ authenticator: new ApiKeyAuthenticator(knex), limiter: unlimited(), failures: unlimited() }),
+      ],
+    },
+  });
+  return { client: (service, apiKey) => createClient(service, withApiKey(transport, apiKey)) };
+}
+
+// Every call of `transport` sent with `apiKey` as its bearer token.
+function withApiKey(transport: Transport, apiKey: string): Transport {
+  const authorized = (header: HeadersInit | undefined) => {
+    const headers = new Headers(header);
+    headers.set("authorization", `Bearer ${apiKey}`);
+    return headers;
+  };
+  return {
+    unary: (method, signal, timeoutMs, header, input, contextValues) =>
+      transport.unary(method, signal, timeoutMs, authorized(header), input, contextValues),
+    stream: (method, signal, timeoutMs, header, input, contextValues) =>
+      transport.stream(method, signal, timeoutMs, authorized(header), input, contextValues),
+  };
+}
