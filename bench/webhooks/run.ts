@@ -6,7 +6,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { MasterKeyring, appendEvent, connectEventStream, loadConfig, openDatabase, type Config, type Database, type EventStream, type Logger } from "@onerouter/core";
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, loadConfig, openDatabase, type Config, type Database, type EventStream, type Logger } from "@onerouter/core";
 import { allMigrations } from "@onerouter/server";
 import { createWebhooks } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
@@ -263,6 +264,8 @@ async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpoin
       eventStream,
       logger: countingLogger(warnings),
     });
+    // Publishes to JetStream on the dispatcher's pool, as the server runs it beside the room.
+    const relay = eventStream && new OutboxRelay(dispatcherDb.knex, eventStream, countingLogger(warnings));
 
     const sql = new Map<string, { count: number; ms: number }>();
     const sentAt = new Map<string, { kind: string; at: number }>();
@@ -288,6 +291,7 @@ async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpoin
     dispatcherDb.knex.on("query-response", answered);
     dispatcherDb.knex.on("query-error", answered);
 
+    relay?.start();
     await webhooks.start();
     // Start-up statements (consumer set-up, the first empty polls) are not the workload's.
     sql.clear();
@@ -308,7 +312,7 @@ async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpoin
     const commitOne = async () => {
       const event = await committerDb.knex.transaction((trx) =>
         appendEvent(trx, {
-          type: "payment.succeeded",
+          type: EventType.PAYMENT_SUCCEEDED,
           tenantId,
           environment: Environment.TEST,
           data: { case: "test", value: { message: "webhooks benchmark" } },
@@ -347,7 +351,7 @@ async function runOnce(cluster: Cluster, mode: Mode, workload: Workload, endpoin
     await Promise.race([everyDeliveryArrived, sleep(settings.drainTimeoutMs)]);
     await sleep(duplicateWatchMs);
     const cpuAfter = readCpu();
-    await Promise.race([webhooks.stop(), sleep(stopTimeoutMs)]);
+    await Promise.race([Promise.all([webhooks.stop(), relay?.stop()]), sleep(stopTimeoutMs)]);
     // What follows is the benchmark's own reading of the rows.
     dispatcherDb.knex.off("query", sent);
     dispatcherDb.knex.off("query-response", answered);
@@ -609,7 +613,7 @@ function renderReport(input: ReportInput): string {
     "",
     "## Setup",
     "",
-    `Everything but Postgres and nats-server runs in this one process: the committers, the webhooks room as \`createWebhooks\` starts it, and the receiver (\`startReceiver\`, answering 204 at once), all on 127.0.0.1 and sharing the ${cpus.length} cores with Postgres and NATS.`,
+    `Everything but Postgres and nats-server runs in this one process: the committers, the webhooks room as \`createWebhooks\` starts it with core's \`OutboxRelay\`, and the receiver (\`startReceiver\`, answering 204 at once), all on 127.0.0.1 and sharing the ${cpus.length} cores with Postgres and NATS.`,
     "",
     "- **Embedded**: no event stream; the outbox feed claims unfanned outbox rows (FOR UPDATE SKIP LOCKED, 100 per batch) every 250 ms when idle and straight away while batches come back full.",
     "- **JetStream**: `connectEventStream`; the outbox relay claims unpublished rows (every 250 ms when idle), publishes them to JetStream and marks them published; the JetStream feed consumes the durable consumer and fans out on arrival.",

@@ -15,7 +15,9 @@ export { type Database, type DatabaseOptions, type Knex, type Migration, openDat
 export { DataFolderBusyError, dataFolderHolder, type DataFolderHolder, type DataFolderLock, lockDataFolder } from "./db/data-folder-lock";
 export { maskSecret, newDataKey, open, seal } from "./crypto";
 export { masterKeyId, MasterKeyring } from "./master-keys";
-export { appendEvent, type EventInit, outboxMigrations } from "./outbox";
+export { appendEvent, type EventInit, eventTypeName, eventTypeNames, outboxMigrations } from "./outbox";
+export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay";
+export { Poller } from "./poller";
 export { connectEventStream, type EventStream, eventStreamName, eventSubject, eventSubjectPrefix } from "./event-stream";
 export { type BindResource, createIdempotency, type Idempotency, type IdempotencyClaim, idempotencyKeyHeader, idempotencyMigrations, type IdempotencyOptions, idempotentReplayedHeader, noIdempotencyClaim } from "./idempotency";
 export { type JsonColumn, jsonColumn } from "./json-column";

@@ -1,3 +1,4 @@
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import type { ProviderMessageStatus } from "./connectors/connector";
 
@@ -32,18 +33,18 @@ export function attemptCanMove(from: AttemptState, to: AttemptState): boolean {
 
 // The events a change of status emits. Reaching a delivery outcome straight
 // from QUEUED means the provider took the message, so it was sent too.
-export function eventTypes(from: MessageState, to: MessageState): string[] {
-  const sentFirst = from === "queued" && (to === "delivered" || to === "undelivered") ? ["message.sent"] : [];
+export function eventTypes(from: MessageState, to: MessageState): EventType[] {
+  const sentFirst = from === "queued" && (to === "delivered" || to === "undelivered") ? [EventType.MESSAGE_SENT] : [];
   switch (to) {
     case "queued":
       return [];
     case "sent":
-      return ["message.sent"];
+      return [EventType.MESSAGE_SENT];
     case "delivered":
-      return [...sentFirst, "message.delivered"];
+      return [...sentFirst, EventType.MESSAGE_DELIVERED];
     case "failed":
     case "undelivered":
-      return [...sentFirst, "message.failed"];
+      return [...sentFirst, EventType.MESSAGE_FAILED];
   }
 }
 

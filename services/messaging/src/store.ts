@@ -1,4 +1,5 @@
 import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { appendEvent, environmentFromName, isContact, jsonColumn, maskInBinaryColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
 import { attemptOutcomes, attemptsByParent, storedProviderError, type EnvironmentName, type OutcomeCounts, type WebhookOutcome } from "@onerouter/routing";
@@ -243,7 +244,7 @@ export class MessageStore {
     await this.changeMessage(attempt.message_id, { status: to, providerMessageId: event.providerMessageId, error }, trx);
   }
 
-  private async messageEvent(trx: Knex.Transaction, type: string, row: MessageRow) {
+  private async messageEvent(trx: Knex.Transaction, type: EventType, row: MessageRow) {
     await appendEvent(trx, {
       type,
       tenantId: row.tenant_id,

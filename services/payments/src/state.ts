@@ -1,3 +1,4 @@
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { AttemptStatus, PaymentStatus, RefundStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { failedPrecondition } from "@onerouter/core";
 import type { ProviderPaymentStatus } from "./connectors/connector";
@@ -22,12 +23,26 @@ export function canTransition(from: PaymentState, to: PaymentState): boolean {
   return transitions[from].includes(to);
 }
 
+const paymentEventTypes: Record<Exclude<PaymentState, "processing">, EventType> = {
+  requires_action: EventType.PAYMENT_REQUIRES_ACTION,
+  requires_capture: EventType.PAYMENT_REQUIRES_CAPTURE,
+  succeeded: EventType.PAYMENT_SUCCEEDED,
+  failed: EventType.PAYMENT_FAILED,
+  canceled: EventType.PAYMENT_CANCELED,
+};
+
 // The events a change of status emits. A capture is also the success.
-export function eventTypes(from: PaymentState, to: PaymentState): string[] {
+export function eventTypes(from: PaymentState, to: PaymentState): EventType[] {
   if (to === "processing") return [];
-  if (to === "succeeded" && from === "requires_capture") return ["payment.captured", "payment.succeeded"];
-  return [`payment.${to}`];
+  if (to === "succeeded" && from === "requires_capture") return [EventType.PAYMENT_CAPTURED, EventType.PAYMENT_SUCCEEDED];
+  return [paymentEventTypes[to]];
 }
+
+// The event a refund's final status emits.
+export const refundEventTypes: Record<Exclude<RefundState, "pending">, EventType> = {
+  succeeded: EventType.REFUND_SUCCEEDED,
+  failed: EventType.REFUND_FAILED,
+};
 
 export const paymentStatuses: Record<PaymentState, PaymentStatus> = {
   processing: PaymentStatus.PROCESSING,

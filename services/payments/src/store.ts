@@ -1,12 +1,13 @@
 import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { appendEvent, environmentFromName, jsonColumn, maskInBinaryColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
 import { attemptOutcomes, attemptsByParent, storedProviderError as storedError, type EnvironmentName, type OutcomeCounts } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
 import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
-import { canTransition, eventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
+import { canTransition, eventTypes, refundEventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
 
 // Persistence of payments, attempts and refunds. Every change of status is
 // written with its outbox event in one transaction; nothing here calls a
@@ -96,7 +97,7 @@ export class PaymentStore {
         })
         .returning("*")) as PaymentRow[];
       await bind(trx, row!.id);
-      await this.paymentEvent(trx, "payment.created", row!);
+      await this.paymentEvent(trx, EventType.PAYMENT_CREATED, row!);
       return row!;
     });
   }
@@ -300,7 +301,7 @@ export class PaymentStore {
           .returning("*")) as PaymentRow[];
         payment = released!;
       }
-      if (refund.status !== "pending") await this.refundEvent(t, `refund.${refund.status}`, refund, payment);
+      if (refund.status !== "pending") await this.refundEvent(t, refundEventTypes[refund.status], refund, payment);
       return { refund, payment };
     };
     return trx ? run(trx) : this.knex.transaction(run);
@@ -411,7 +412,7 @@ export class PaymentStore {
     }
   }
 
-  private async paymentEvent(trx: Knex.Transaction, type: string, row: PaymentRow) {
+  private async paymentEvent(trx: Knex.Transaction, type: EventType, row: PaymentRow) {
     await appendEvent(trx, {
       type,
       tenantId: row.tenant_id,
@@ -420,7 +421,7 @@ export class PaymentStore {
     });
   }
 
-  private async refundEvent(trx: Knex.Transaction, type: string, refund: RefundRow, payment: PaymentRow) {
+  private async refundEvent(trx: Knex.Transaction, type: EventType, refund: RefundRow, payment: PaymentRow) {
     await appendEvent(trx, {
       type,
       tenantId: refund.tenant_id,

@@ -5,7 +5,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { adminMigrations, adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { connectEventStream, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
+import { connectEventStream, OutboxRelay, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
 import {
@@ -130,8 +130,9 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
   };
   await sandboxDefaults(tenant.id);
 
-  // With NATS_URL, events travel outbox → JetStream → dispatcher; without, the dispatcher reads the outbox.
+  // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
+  const relay = eventStream && new OutboxRelay(db.knex, eventStream, logger);
   const webhooks = createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger });
 
   const authenticator = new ApiKeyAuthenticator(db.knex, {
@@ -197,6 +198,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
   const reachableHost = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host;
   loopbackUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${server.port}`;
   const resolver = payments.startResolver();
+  relay?.start();
   await webhooks.start();
   // Idempotency answers are kept a day; expired ones are dropped hourly.
   const purge = setInterval(() => {
@@ -238,6 +240,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
       await server.close();
       // Deliveries in flight finish before the database closes.
       await webhooks.stop();
+      await relay?.stop();
       await eventStream?.close();
       await sandbox.close();
       await liveness.close();

@@ -4,11 +4,14 @@ import { describe, expect, it } from "vitest";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { eventTypes, isKnownEventTypeFilter } from "./event-types";
 
-// The contract names the types in its comment on Event.
+// The contract names each value of its EventType enum, in declaration order.
 function typesNamedByContract(): string[] {
   const proto = readFileSync(new URL("../../../proto/onerouter/events/v1/events.proto", import.meta.url), "utf8");
-  const paragraph = proto.slice(proto.indexOf("// Types:"), proto.indexOf("message Event {"));
-  return paragraph.match(/[a-z_]+\.[a-z_]+/g) ?? [];
+  const enumBody = proto.slice(proto.indexOf("enum EventType {"), proto.indexOf("message Event {"));
+  const values = enumBody.match(/EVENT_TYPE_[A-Z_]+ = [1-9]\d*/g) ?? [];
+  const names = [...enumBody.matchAll(/\(event_type_name\) = "([^"]+)"/g)].map((m) => m[1]!);
+  expect(names.length).toBe(values.length);
+  return names;
 }
 
 // What each family of types carries.
@@ -17,7 +20,6 @@ const dataCaseByPrefix: Record<string, string> = {
   refund: "refund",
   message: "message",
   webhook_endpoint: "webhookEndpoint",
-  provider_account: "providerAccount",
   webhook: "test",
 };
 
@@ -43,8 +45,12 @@ describe("event types", () => {
   });
 
   it("accepts known types and prefixes of them", () => {
-    for (const filter of ["payment.succeeded", "payment.*", "refund.*", "provider_account.*", "webhook.test", "webhook.*"]) {
+    for (const filter of ["payment.succeeded", "payment.*", "refund.*", "webhook_endpoint.*", "webhook.test", "webhook.*"]) {
       expect(isKnownEventTypeFilter(filter), filter).toBe(true);
+    }
+    // Circuit breakers emit no events: their state is each process's own.
+    for (const filter of ["provider_account.*", "provider_account.circuit_opened"]) {
+      expect(isKnownEventTypeFilter(filter), filter).toBe(false);
     }
     for (const filter of ["payment", "payment.unknown", "invoice.*", "*", ".*", "payment.succeeded.*", "PAYMENT.*", ""]) {
       expect(isKnownEventTypeFilter(filter), filter).toBe(false);

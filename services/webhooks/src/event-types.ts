@@ -1,11 +1,11 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Category, Environment, ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { Environment, ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import {
   EventSchema,
+  EventType,
   MessageEventDataSchema,
   PaymentEventDataSchema,
-  ProviderAccountEventDataSchema,
   RefundEventDataSchema,
   TestEventDataSchema,
   WebhookEndpointEventDataSchema,
@@ -30,11 +30,15 @@ import {
   type Payment,
   type Refund,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { EventTypeSchema, type EventType } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
+import {
+  EventTypeSchema as ListedEventTypeSchema,
+  type EventType as ListedEventType,
+} from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
+import { eventTypeNames } from "@onerouter/core";
 
-// Every event type OneRouter emits, with what it means and an example of the
-// proto3 JSON an endpoint receives. Endpoint filters and event listing accept
-// these names, or a prefix of them followed by ".*".
+// What each event type in events.proto means, with an example of the proto3
+// JSON an endpoint receives. Endpoint filters and event listing accept the
+// types' names, or a prefix of them followed by ".*".
 
 // The examples tell one story: a payment created at exampleTime that
 // Razorpay could not take and Stripe did, later refunded, then a shipping SMS.
@@ -235,52 +239,40 @@ const messageData = (status: MessageStatus): Event["data"] => ({
   case: "message",
   value: create(MessageEventDataSchema, { message: sms(status) }),
 });
-const circuitData = (reason: string): Event["data"] => ({
-  case: "providerAccount",
-  value: create(ProviderAccountEventDataSchema, {
-    providerAccountId: razorpayAccountId,
-    provider: "razorpay",
-    category: Category.PAYMENTS,
-    reason,
-  }),
-});
 
 export const testEventMessage = "This is a test event from OneRouter.";
 
 // after: seconds from exampleTime to the event.
-const eventTypeList: { name: string; description: string; after: number; example: () => Event["data"] }[] = [
-  {
-    name: "payment.created",
+const aboutEventTypes: Record<
+  Exclude<EventType, EventType.UNSPECIFIED>,
+  { description: string; after: number; example: () => Event["data"] }
+> = {
+  [EventType.PAYMENT_CREATED]: {
     description: "A payment was created and is being sent to a provider.",
     after: 0,
     example: () => paymentData(payment(CaptureMethod.AUTOMATIC, PaymentStatus.PROCESSING)),
   },
-  {
-    name: "payment.requires_action",
+  [EventType.PAYMENT_REQUIRES_ACTION]: {
     description: "The customer must complete a step, such as 3-D Secure or a provider checkout page; see next_action.",
     after: 1,
     example: () => paymentData(requiresAction()),
   },
-  {
-    name: "payment.requires_capture",
+  [EventType.PAYMENT_REQUIRES_CAPTURE]: {
     description: "A manual-capture payment was authorized and waits for CapturePayment.",
     after: 1,
     example: () => paymentData(requiresCapture()),
   },
-  {
-    name: "payment.succeeded",
+  [EventType.PAYMENT_SUCCEEDED]: {
     description: "The payment's money was taken.",
     after: 1,
     example: () => paymentData(succeededPayment(CaptureMethod.AUTOMATIC, 1)),
   },
-  {
-    name: "payment.failed",
+  [EventType.PAYMENT_FAILED]: {
     description: "No provider took the payment; error says why, e.g. a card decline.",
     after: 1,
     example: () => paymentData(declined()),
   },
-  {
-    name: "payment.canceled",
+  [EventType.PAYMENT_CANCELED]: {
     description: "The payment was canceled before its money was captured.",
     after: 900,
     example: () =>
@@ -288,44 +280,37 @@ const eventTypeList: { name: string; description: string; after: number; example
         payment(CaptureMethod.MANUAL, PaymentStatus.CANCELED, { attempt: AttemptStatus.REQUIRES_CAPTURE, updatedAfterSeconds: 900 }),
       ),
   },
-  {
-    name: "payment.captured",
+  [EventType.PAYMENT_CAPTURED]: {
     description: "An authorized manual-capture payment was captured; payment.succeeded follows.",
     after: 900,
     example: () => paymentData(succeededPayment(CaptureMethod.MANUAL, 900)),
   },
-  {
-    name: "refund.succeeded",
+  [EventType.REFUND_SUCCEEDED]: {
     description: "A refund was paid back to the customer.",
     after: 3602,
     example: () => refundData(RefundStatus.SUCCEEDED, refunded()),
   },
-  {
-    name: "refund.failed",
+  [EventType.REFUND_FAILED]: {
     description: "The provider could not pay a refund back; error says why.",
     after: 3602,
     example: () => refundData(RefundStatus.FAILED, succeededPayment(CaptureMethod.AUTOMATIC, 3602)),
   },
-  {
-    name: "message.sent",
+  [EventType.MESSAGE_SENT]: {
     description: "A provider accepted a message for delivery.",
     after: 7201,
     example: () => messageData(MessageStatus.SENT),
   },
-  {
-    name: "message.delivered",
+  [EventType.MESSAGE_DELIVERED]: {
     description: "The provider reported the message delivered to its recipient.",
     after: 7204,
     example: () => messageData(MessageStatus.DELIVERED),
   },
-  {
-    name: "message.failed",
+  [EventType.MESSAGE_FAILED]: {
     description: "The message was not delivered: no provider accepted it, or the carrier gave up on it.",
     after: 7260,
     example: () => messageData(MessageStatus.UNDELIVERED),
   },
-  {
-    name: "webhook_endpoint.disabled",
+  [EventType.WEBHOOK_ENDPOINT_DISABLED]: {
     description: "OneRouter stopped delivering to an endpoint whose deliveries kept failing; RecoverEndpoint resumes it.",
     after: 432000,
     example: () => ({
@@ -337,28 +322,16 @@ const eventTypeList: { name: string; description: string; after: number; example
       }),
     }),
   },
-  {
-    name: "provider_account.circuit_opened",
-    description: "A provider account failed repeatedly; routing skips it until it answers again.",
-    after: 0,
-    example: () => circuitData("5 consecutive failures: PROVIDER_UNAVAILABLE"),
-  },
-  {
-    name: "provider_account.circuit_closed",
-    description: "A provider account answered again; routing uses it again.",
-    after: 30,
-    example: () => circuitData("a trial call succeeded"),
-  },
-  {
-    name: "webhook.test",
+  [EventType.WEBHOOK_TEST]: {
     description: "Sent by SendTestEvent to check that an endpoint receives and verifies deliveries.",
     after: 60,
     example: () => ({ case: "test", value: create(TestEventDataSchema, { message: testEventMessage }) }),
   },
-];
+};
 
-export const eventTypes: EventType[] = eventTypeList.map(({ name, description, after, example }, i) =>
-  create(EventTypeSchema, {
+export const eventTypes: ListedEventType[] = [...eventTypeNames].map(([type, name], i) => {
+  const { description, after, example } = aboutEventTypes[type as keyof typeof aboutEventTypes];
+  return create(ListedEventTypeSchema, {
     name,
     description,
     exampleJson: toJsonString(
@@ -374,15 +347,15 @@ export const eventTypes: EventType[] = eventTypeList.map(({ name, description, a
       }),
       { prettySpaces: 2 },
     ),
-  }),
-);
+  });
+});
 
-const eventTypeNames = new Set(eventTypes.map((t) => t.name));
+const knownNames = new Set(eventTypeNames.values());
 
 // "payment.succeeded" or "payment.*": the forms endpoint filters and event
 // listing accept. A prefix must name at least one known type.
 export function isKnownEventTypeFilter(filter: string): boolean {
-  if (!filter.endsWith(".*")) return eventTypeNames.has(filter);
+  if (!filter.endsWith(".*")) return knownNames.has(filter);
   const prefix = filter.slice(0, -1);
-  return prefix.length > 1 && eventTypes.some((t) => t.name.startsWith(prefix));
+  return prefix.length > 1 && [...knownNames].some((name) => name.startsWith(prefix));
 }

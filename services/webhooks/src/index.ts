@@ -6,7 +6,6 @@ import { createFanOut } from "./transport/fanout";
 import type { EventFeed } from "./transport/feed";
 import { JetStreamFeed } from "./transport/jetstream-feed";
 import { OutboxFeed } from "./transport/outbox-feed";
-import { OutboxRelay } from "./transport/outbox-relay";
 
 export { webhookMigrations } from "./migrations";
 export { DeliveryWorker, createDeliveryWorker } from "./delivery/worker";
@@ -17,15 +16,14 @@ export { createFanOut, fanOut, type DeliveryWaker, type EventHandler, type FeedE
 export type { EventFeed } from "./transport/feed";
 export { JetStreamFeed } from "./transport/jetstream-feed";
 export { OutboxFeed } from "./transport/outbox-feed";
-export { OutboxRelay } from "./transport/outbox-relay";
 
 export interface WebhooksOptions {
   knex: Knex;
   // Opens endpoint signing secrets.
   masterKeys: MasterKeyring;
   config: Config;
-  // Given in mesh mode: events travel outbox → relay → JetStream → feed.
-  // Without it the feed reads the outbox table itself.
+  // Given in mesh mode: the feed takes events from JetStream, where core's
+  // outbox relay publishes them. Without it the feed reads the outbox table.
   eventStream?: EventStream;
   logger: Logger;
 }
@@ -43,7 +41,6 @@ export interface Webhooks {
 export function createWebhooks(options: WebhooksOptions): Webhooks {
   const { knex, config, eventStream, logger } = options;
   const worker = createDeliveryWorker({ knex, masterKeys: options.masterKeys, logger, config: config.webhookDelivery });
-  const relay = eventStream && new OutboxRelay(knex, eventStream, logger);
   const feed: EventFeed = eventStream ? new JetStreamFeed(knex, eventStream, logger) : new OutboxFeed(knex, logger);
   const retention = new OutboxRetention(knex, logger, {
     retentionDays: config.eventRetentionDays,
@@ -54,13 +51,11 @@ export function createWebhooks(options: WebhooksOptions): Webhooks {
     worker,
     async start() {
       worker.start();
-      relay?.start();
       await feed.start(createFanOut(worker));
       retention.start();
     },
     async stop() {
       await feed.stop();
-      await relay?.stop();
       await retention.stop();
       await worker.stop();
     },

@@ -7,14 +7,6 @@ export const webhookMigrations: Migration[] = [
   {
     name: "20261121_010_webhooks_endpoints_deliveries",
     async up(knex) {
-      await knex.schema.alterTable("outbox_events", (t) => {
-        // Set once the event's deliveries exist; the feed reads rows without it.
-        t.timestamp("fanned_out_at", { useTz: true });
-        // A relay's lease on a row it is publishing to JetStream.
-        t.timestamp("relay_claimed_until", { useTz: true });
-      });
-      await knex.raw("create index outbox_events_pending_fanout on outbox_events (created_at) where fanned_out_at is null");
-      await knex.raw("create index outbox_events_pending_publish on outbox_events (created_at) where published_at is null");
       await knex.schema.createTable("webhook_endpoints", (t) => {
         t.text("id").primary();
         t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");

@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { adminMigrations } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
   appendEvent,
   MasterKeyring,
@@ -50,7 +51,7 @@ export async function addEndpoint(
 // Appends `count` events in transactions of up to 100, as state changes would.
 export async function appendEvents(
   knex: Knex,
-  input: { tenantId: string; environment?: "test" | "live"; type?: string; count: number },
+  input: { tenantId: string; environment?: "test" | "live"; type?: EventType; count: number },
 ): Promise<string[]> {
   const ids: string[] = [];
   while (ids.length < input.count) {
@@ -58,7 +59,7 @@ export async function appendEvents(
     await knex.transaction(async (trx) => {
       for (let i = 0; i < n; i++) {
         const event = await appendEvent(trx, {
-          type: input.type ?? "payment.succeeded",
+          type: input.type ?? EventType.PAYMENT_SUCCEEDED,
           tenantId: input.tenantId,
           environment: input.environment === "live" ? Environment.LIVE : Environment.TEST,
           data: { case: "test", value: { message: "transport test" } },

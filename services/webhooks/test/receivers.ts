@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { appendEvent, newId, type Knex, type MasterKeyring } from "@onerouter/core";
 import { newEndpointSecret, sealSecret } from "../src/secrets";
 
@@ -117,7 +118,7 @@ export async function insertDelivery(
 ): Promise<{ deliveryId: string; eventId: string }> {
   const environment = input.environment ?? "test";
   const event = await appendEvent(knex, {
-    type: "webhook.test",
+    type: EventType.WEBHOOK_TEST,
     tenantId: input.tenantId,
     environment: environment === "live" ? Environment.LIVE : Environment.TEST,
     data: { case: "test", value: { message: "hello from OneRouter" } },

@@ -1,10 +1,9 @@
-import { connectEventStream, type Knex, type Logger } from "@onerouter/core";
+import { connectEventStream, OutboxRelay, type Knex, type Logger } from "@onerouter/core";
 import { createFanOut, type DeliveryWaker } from "../src/transport/fanout";
 import { JetStreamFeed } from "../src/transport/jetstream-feed";
 import { OutboxFeed } from "../src/transport/outbox-feed";
-import { OutboxRelay } from "../src/transport/outbox-relay";
 
-// The two event transports, started the way createWebhooks starts them but
+// The two event transports, started the way the server starts them but
 // with short intervals, for tests that run one suite against both.
 export const transports = ["embedded", "jetstream"] as const;
 export type Transport = (typeof transports)[number];

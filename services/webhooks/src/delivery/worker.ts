@@ -1,5 +1,5 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
-import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { appendEvent, environmentFromName, newId, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
 import { activeSecrets, type StoredSecret } from "../secrets";
 import { signStandardWebhook } from "../signing";
@@ -343,7 +343,7 @@ export class DeliveryWorker {
       .returning<{ url: string }[]>(["url"]);
     if (!disabled) return;
     await appendEvent(trx, {
-      type: "webhook_endpoint.disabled",
+      type: EventType.WEBHOOK_ENDPOINT_DISABLED,
       tenantId: job.tenant_id,
       environment: environmentFromName(job.environment),
       data: { case: "webhookEndpoint", value: { endpointId: job.endpoint_id, url: disabled.url, reason } },

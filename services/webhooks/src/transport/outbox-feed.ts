@@ -1,7 +1,6 @@
-import type { Knex, Logger } from "@onerouter/core";
+import { Poller, type Knex, type Logger } from "@onerouter/core";
 import type { EventFeed } from "./feed";
 import type { EventHandler, FeedEvent } from "./fanout";
-import { Poller } from "./poller";
 
 // Embedded mode's feed: reads the outbox table directly, oldest first. Each
 // batch is claimed with FOR UPDATE SKIP LOCKED inside the transaction that

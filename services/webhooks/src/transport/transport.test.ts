@@ -1,3 +1,4 @@
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { createLogger, type Database } from "@onerouter/core";
 import { createTestDatabase, postgresAvailable, storageEngines } from "@onerouter/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,11 +54,11 @@ describe.each(combinations)("event transport [%s, %s]", (transport, engine) => {
 
     const wakesBefore = worker.wakes;
     const events = [
-      ...(await appendEvents(knex, { tenantId: tenant, type: "payment.succeeded", count: 2 })),
-      ...(await appendEvents(knex, { tenantId: tenant, type: "refund.succeeded", count: 1 })),
-      ...(await appendEvents(knex, { tenantId: tenant, type: "refund.failed", count: 1 })),
-      ...(await appendEvents(knex, { tenantId: tenant, type: "payment.failed", count: 1 })),
-      ...(await appendEvents(knex, { tenantId: tenant, environment: "live", type: "refund.succeeded", count: 1 })),
+      ...(await appendEvents(knex, { tenantId: tenant, type: EventType.PAYMENT_SUCCEEDED, count: 2 })),
+      ...(await appendEvents(knex, { tenantId: tenant, type: EventType.REFUND_SUCCEEDED, count: 1 })),
+      ...(await appendEvents(knex, { tenantId: tenant, type: EventType.REFUND_FAILED, count: 1 })),
+      ...(await appendEvents(knex, { tenantId: tenant, type: EventType.PAYMENT_FAILED, count: 1 })),
+      ...(await appendEvents(knex, { tenantId: tenant, environment: "live", type: EventType.REFUND_SUCCEEDED, count: 1 })),
     ];
     await waitFor("every event fanned out", async () =>
       (await countWhere(knex, "outbox_events", (q) => q.whereIn("id", events).whereNull("fanned_out_at"))) === 0,

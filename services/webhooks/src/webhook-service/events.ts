@@ -1,7 +1,7 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
   GetEventResponseSchema,
   ListEventTypesResponseSchema,
@@ -35,7 +35,7 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
       const event = await knex.transaction(async (trx) => {
         requireEnabled(await findEndpoint(trx, scope, endpointId, true));
         const appended = await appendEvent(trx, {
-          type: "webhook.test",
+          type: EventType.WEBHOOK_TEST,
           tenantId: caller.tenantId,
           environment: caller.environment,
           data: { case: "test", value: { message: testEventMessage } },

@@ -2,10 +2,10 @@
 // @generated from file onerouter/events/v1/events.proto (package onerouter.events.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { EnumValueOptions, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_descriptor, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Category, Environment } from "../../common/v1/common_pb";
 import { file_onerouter_common_v1_common } from "../../common/v1/common_pb";
 import type { Message as Message$1 } from "../../messaging/v1/messaging_pb";
@@ -18,17 +18,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onerouter/events/v1/events.proto.
  */
 export const file_onerouter_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiBvbmVyb3V0ZXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxITb25lcm91dGVyLmV2ZW50cy52MSKaBAoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIRCgl0ZW5hbnRfaWQYAyABKAkSNQoLZW52aXJvbm1lbnQYBCABKA4yIC5vbmVyb3V0ZXIuY29tbW9uLnYxLkVudmlyb25tZW50Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4CgdwYXltZW50GAogASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5QYXltZW50RXZlbnREYXRhSAASNgoGcmVmdW5kGAsgASgLMiQub25lcm91dGVyLmV2ZW50cy52MS5SZWZ1bmRFdmVudERhdGFIABI4CgdtZXNzYWdlGAwgASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5NZXNzYWdlRXZlbnREYXRhSAASSQoQd2ViaG9va19lbmRwb2ludBgNIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuV2ViaG9va0VuZHBvaW50RXZlbnREYXRhSAASSQoQcHJvdmlkZXJfYWNjb3VudBgOIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuUHJvdmlkZXJBY2NvdW50RXZlbnREYXRhSAASMgoEdGVzdBgPIAEoCzIiLm9uZXJvdXRlci5ldmVudHMudjEuVGVzdEV2ZW50RGF0YUgAQgYKBGRhdGEiQwoQUGF5bWVudEV2ZW50RGF0YRIvCgdwYXltZW50GAEgASgLMh4ub25lcm91dGVyLnBheW1lbnRzLnYxLlBheW1lbnQicQoPUmVmdW5kRXZlbnREYXRhEi0KBnJlZnVuZBgBIAEoCzIdLm9uZXJvdXRlci5wYXltZW50cy52MS5SZWZ1bmQSLwoHcGF5bWVudBgCIAEoCzIeLm9uZXJvdXRlci5wYXltZW50cy52MS5QYXltZW50IkQKEE1lc3NhZ2VFdmVudERhdGESMAoHbWVzc2FnZRgBIAEoCzIfLm9uZXJvdXRlci5tZXNzYWdpbmcudjEuTWVzc2FnZSJMChhXZWJob29rRW5kcG9pbnRFdmVudERhdGESEwoLZW5kcG9pbnRfaWQYASABKAkSCwoDdXJsGAIgASgJEg4KBnJlYXNvbhgDIAEoCSKKAQoYUHJvdmlkZXJBY2NvdW50RXZlbnREYXRhEhsKE3Byb3ZpZGVyX2FjY291bnRfaWQYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSLwoIY2F0ZWdvcnkYAyABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5Eg4KBnJlYXNvbhgEIAEoCSIgCg1UZXN0RXZlbnREYXRhEg8KB21lc3NhZ2UYASABKAliBnByb3RvMw", [file_google_protobuf_timestamp, file_onerouter_common_v1_common, file_onerouter_messaging_v1_messaging, file_onerouter_payments_v1_payments]);
+  fileDesc("CiBvbmVyb3V0ZXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxITb25lcm91dGVyLmV2ZW50cy52MSKeBAoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIRCgl0ZW5hbnRfaWQYAyABKAkSNQoLZW52aXJvbm1lbnQYBCABKA4yIC5vbmVyb3V0ZXIuY29tbW9uLnYxLkVudmlyb25tZW50Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4CgdwYXltZW50GAogASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5QYXltZW50RXZlbnREYXRhSAASNgoGcmVmdW5kGAsgASgLMiQub25lcm91dGVyLmV2ZW50cy52MS5SZWZ1bmRFdmVudERhdGFIABI4CgdtZXNzYWdlGAwgASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5NZXNzYWdlRXZlbnREYXRhSAASSQoQd2ViaG9va19lbmRwb2ludBgNIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuV2ViaG9va0VuZHBvaW50RXZlbnREYXRhSAASTQoQcHJvdmlkZXJfYWNjb3VudBgOIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuUHJvdmlkZXJBY2NvdW50RXZlbnREYXRhQgIYAUgAEjIKBHRlc3QYDyABKAsyIi5vbmVyb3V0ZXIuZXZlbnRzLnYxLlRlc3RFdmVudERhdGFIAEIGCgRkYXRhIkMKEFBheW1lbnRFdmVudERhdGESLwoHcGF5bWVudBgBIAEoCzIeLm9uZXJvdXRlci5wYXltZW50cy52MS5QYXltZW50InEKD1JlZnVuZEV2ZW50RGF0YRItCgZyZWZ1bmQYASABKAsyHS5vbmVyb3V0ZXIucGF5bWVudHMudjEuUmVmdW5kEi8KB3BheW1lbnQYAiABKAsyHi5vbmVyb3V0ZXIucGF5bWVudHMudjEuUGF5bWVudCJEChBNZXNzYWdlRXZlbnREYXRhEjAKB21lc3NhZ2UYASABKAsyHy5vbmVyb3V0ZXIubWVzc2FnaW5nLnYxLk1lc3NhZ2UiTAoYV2ViaG9va0VuZHBvaW50RXZlbnREYXRhEhMKC2VuZHBvaW50X2lkGAEgASgJEgsKA3VybBgCIAEoCRIOCgZyZWFzb24YAyABKAkiigEKGFByb3ZpZGVyQWNjb3VudEV2ZW50RGF0YRIbChNwcm92aWRlcl9hY2NvdW50X2lkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEi8KCGNhdGVnb3J5GAMgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIOCgZyZWFzb24YBCABKAkiIAoNVGVzdEV2ZW50RGF0YRIPCgdtZXNzYWdlGAEgASgJKr0GCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEjMKGkVWRU5UX1RZUEVfUEFZTUVOVF9DUkVBVEVEEAEaE6K7GA9wYXltZW50LmNyZWF0ZWQSQwoiRVZFTlRfVFlQRV9QQVlNRU5UX1JFUVVJUkVTX0FDVElPThACGhuiuxgXcGF5bWVudC5yZXF1aXJlc19hY3Rpb24SRQojRVZFTlRfVFlQRV9QQVlNRU5UX1JFUVVJUkVTX0NBUFRVUkUQAxocorsYGHBheW1lbnQucmVxdWlyZXNfY2FwdHVyZRI3ChxFVkVOVF9UWVBFX1BBWU1FTlRfU1VDQ0VFREVEEAQaFaK7GBFwYXltZW50LnN1Y2NlZWRlZBIxChlFVkVOVF9UWVBFX1BBWU1FTlRfRkFJTEVEEAUaEqK7GA5wYXltZW50LmZhaWxlZBI1ChtFVkVOVF9UWVBFX1BBWU1FTlRfQ0FOQ0VMRUQQBhoUorsYEHBheW1lbnQuY2FuY2VsZWQSNQobRVZFTlRfVFlQRV9QQVlNRU5UX0NBUFRVUkVEEAcaFKK7GBBwYXltZW50LmNhcHR1cmVkEjUKG0VWRU5UX1RZUEVfUkVGVU5EX1NVQ0NFRURFRBAIGhSiuxgQcmVmdW5kLnN1Y2NlZWRlZBIvChhFVkVOVF9UWVBFX1JFRlVORF9GQUlMRUQQCRoRorsYDXJlZnVuZC5mYWlsZWQSLQoXRVZFTlRfVFlQRV9NRVNTQUdFX1NFTlQQChoQorsYDG1lc3NhZ2Uuc2VudBI3ChxFVkVOVF9UWVBFX01FU1NBR0VfREVMSVZFUkVEEAsaFaK7GBFtZXNzYWdlLmRlbGl2ZXJlZBIxChlFVkVOVF9UWVBFX01FU1NBR0VfRkFJTEVEEAwaEqK7GA5tZXNzYWdlLmZhaWxlZBJHCiRFVkVOVF9UWVBFX1dFQkhPT0tfRU5EUE9JTlRfRElTQUJMRUQQDRodorsYGXdlYmhvb2tfZW5kcG9pbnQuZGlzYWJsZWQSLQoXRVZFTlRfVFlQRV9XRUJIT09LX1RFU1QQDhoQorsYDHdlYmhvb2sudGVzdDpLCg9ldmVudF90eXBlX25hbWUSIS5nb29nbGUucHJvdG9idWYuRW51bVZhbHVlT3B0aW9ucxi0hwMgASgJUg1ldmVudFR5cGVOYW1lYgZwcm90bzM", [file_google_protobuf_descriptor, file_google_protobuf_timestamp, file_onerouter_common_v1_common, file_onerouter_messaging_v1_messaging, file_onerouter_payments_v1_payments]);
 
 /**
  * Event is what OneRouter emits when state changes. It travels as binary
  * protobuf on the event stream and as proto3 JSON to customer endpoints.
- *
- * Types: payment.created, payment.requires_action, payment.requires_capture,
- * payment.succeeded, payment.failed, payment.canceled, payment.captured,
- * refund.succeeded, refund.failed, message.sent, message.delivered,
- * message.failed, webhook_endpoint.disabled, provider_account.circuit_opened,
- * provider_account.circuit_closed, webhook.test.
  *
  * @generated from message onerouter.events.v1.Event
  */
@@ -41,6 +35,8 @@ export type Event = Message<"onerouter.events.v1.Event"> & {
   id: string;
 
   /**
+   * The event_type_name of one EventType, e.g. "payment.succeeded".
+   *
    * @generated from field: string type = 2;
    */
   type: string;
@@ -89,7 +85,11 @@ export type Event = Message<"onerouter.events.v1.Event"> & {
     case: "webhookEndpoint";
   } | {
     /**
-     * @generated from field: onerouter.events.v1.ProviderAccountEventData provider_account = 14;
+     * No event type carries it: circuit breakers are per process, so their
+     * transitions are not facts about an account.
+     *
+     * @generated from field: onerouter.events.v1.ProviderAccountEventData provider_account = 14 [deprecated = true];
+     * @deprecated
      */
     value: ProviderAccountEventData;
     case: "providerAccount";
@@ -240,4 +240,102 @@ export type TestEventData = Message<"onerouter.events.v1.TestEventData"> & {
  */
 export const TestEventDataSchema: GenMessage<TestEventData> = /*@__PURE__*/
   messageDesc(file_onerouter_events_v1_events, 6);
+
+/**
+ * Every type of event OneRouter emits, in the order ListEventTypes lists
+ * them. Event.type carries the type's event_type_name, not this enum.
+ *
+ * @generated from enum onerouter.events.v1.EventType
+ */
+export enum EventType {
+  /**
+   * @generated from enum value: EVENT_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PAYMENT_CREATED = 1;
+   */
+  PAYMENT_CREATED = 1,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PAYMENT_REQUIRES_ACTION = 2;
+   */
+  PAYMENT_REQUIRES_ACTION = 2,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PAYMENT_REQUIRES_CAPTURE = 3;
+   */
+  PAYMENT_REQUIRES_CAPTURE = 3,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PAYMENT_SUCCEEDED = 4;
+   */
+  PAYMENT_SUCCEEDED = 4,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PAYMENT_FAILED = 5;
+   */
+  PAYMENT_FAILED = 5,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PAYMENT_CANCELED = 6;
+   */
+  PAYMENT_CANCELED = 6,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PAYMENT_CAPTURED = 7;
+   */
+  PAYMENT_CAPTURED = 7,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_REFUND_SUCCEEDED = 8;
+   */
+  REFUND_SUCCEEDED = 8,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_REFUND_FAILED = 9;
+   */
+  REFUND_FAILED = 9,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_MESSAGE_SENT = 10;
+   */
+  MESSAGE_SENT = 10,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_MESSAGE_DELIVERED = 11;
+   */
+  MESSAGE_DELIVERED = 11,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_MESSAGE_FAILED = 12;
+   */
+  MESSAGE_FAILED = 12,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_WEBHOOK_ENDPOINT_DISABLED = 13;
+   */
+  WEBHOOK_ENDPOINT_DISABLED = 13,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_WEBHOOK_TEST = 14;
+   */
+  WEBHOOK_TEST = 14,
+}
+
+/**
+ * Describes the enum onerouter.events.v1.EventType.
+ */
+export const EventTypeSchema: GenEnum<EventType> = /*@__PURE__*/
+  enumDesc(file_onerouter_events_v1_events, 0);
+
+/**
+ * The string an EventType is known by: Event.type, endpoint filters and
+ * event listing use it, e.g. "payment.succeeded".
+ *
+ * @generated from extension: string event_type_name = 50100;
+ */
+export const event_type_name: GenExtension<EnumValueOptions, string> = /*@__PURE__*/
+  extDesc(file_onerouter_events_v1_events, 0);
 

@@ -1,4 +1,4 @@
-import type { Logger } from "@onerouter/core";
+import type { Logger } from "./logging";
 
 // Runs `step` over and over: straight away while it reports more work, every
 // `intervalMs` when idle, after `errorBackoffMs` when it throws. stop() waits

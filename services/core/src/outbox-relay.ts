@@ -1,4 +1,6 @@
-import { eventSubject, type EventStream, type Knex, type Logger } from "@onerouter/core";
+import type { Knex } from "knex";
+import { eventSubject, type EventStream } from "./event-stream";
+import type { Logger } from "./logging";
 import { Poller } from "./poller";
 
 export interface OutboxRelayOptions {
