@@ -5,7 +5,7 @@ import { inboundWebhookPath, WebhookNonceStore } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/testing";
 import type { MailgunWebhookPayload, SignedMailgunWebhook } from "@onerouter/emulators/mailgun";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { startMailgunTestBed, type MailgunTestBed } from "./connectors/mailgun/testing";
+import { startMailgunTestBed, type MailgunTestBed } from "./connectors/mailgun/connector.testing";
 import { addAccount, messageEvents, newTenant, setRoutingProfile } from "../test/index";
 
 // Mailgun's signature covers a timestamp and a token, not the event: through

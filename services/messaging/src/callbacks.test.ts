@@ -6,12 +6,12 @@ import { inboundWebhookPath } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/testing";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import type { MessagingHarness } from "./connectors/contract";
-import { startMailgunTestBed } from "./connectors/mailgun/testing";
+import { startMailgunTestBed } from "./connectors/mailgun/connector.testing";
 import { sandboxEmailConnector, sandboxSmsConnector } from "./connectors/sandbox/index";
-import { startSandboxTestBed } from "./connectors/sandbox/testing";
-import { startSendGridTestBed } from "./connectors/sendgrid/testing";
-import { startTwilioTestBed } from "./connectors/twilio/testing";
-import { startVonageTestBed } from "./connectors/vonage/testing";
+import { startSandboxTestBed } from "./connectors/sandbox/connector.testing";
+import { startSendGridTestBed } from "./connectors/sendgrid/connector.testing";
+import { startTwilioTestBed } from "./connectors/twilio/connector.testing";
+import { startVonageTestBed } from "./connectors/vonage/connector.testing";
 import { addAccount, messageEvents, newTenant, setRoutingProfile, type TestTenant } from "../test/index";
 
 // Delivery callbacks through the real HTTP route, for every provider: a

@@ -5,7 +5,7 @@ import { describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/testing";
+import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
 import { addSandboxAccount, newTenant, sandboxPayments, setRoutingProfile } from "../test/index";
 
 // Failover between two different providers: Stripe (the real connector and

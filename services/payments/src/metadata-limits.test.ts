@@ -4,7 +4,7 @@ import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routin
 import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
 import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/testing";
+import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
 import { failure, newTenant, setRoutingProfile, type TestTenant } from "../test/index";
 
 // Metadata a provider would refuse is refused with the request, before any

@@ -5,8 +5,8 @@ import { inboundWebhookPath } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/testing";
 import { razorpayTestTokens } from "@onerouter/emulators/razorpay";
 import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { razorpayTestCredentials, startRazorpayHarness, type RazorpayHarness } from "./connectors/razorpay/harness";
-import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/testing";
+import { razorpayTestCredentials, startRazorpayHarness, type RazorpayHarness } from "./connectors/razorpay/connector.testing";
+import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
 import { newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "../test/index";
 
 // Replays and forgeries of payment webhooks, through the real HTTP route,

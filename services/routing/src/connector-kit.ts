@@ -3,7 +3,6 @@
 // The error kinds decide failover, so they are the same for payments and
 // messaging.
 
-import { forbiddenDestinationCode } from "@onerouter/core";
 import type { ProviderTransport } from "./provider-outbound";
 
 export interface ConnectorContext {
@@ -78,28 +77,4 @@ export class ConnectorError extends Error {
     super(message);
     this.name = "ConnectorError";
   }
-}
-
-// Socket errors raised before a request could be sent: a call that failed
-// with only these provably reached no provider, so it is safe to fail over.
-export const notSentErrorCodes: ReadonlySet<string> = new Set([
-  "ECONNREFUSED",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EAI_NONAME",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  // The SSRF rules refused the address before connecting.
-  forbiddenDestinationCode,
-]);
-
-// Every error code on an error and its causes.
-export function socketErrorCodes(error: unknown): string[] {
-  if (typeof error !== "object" || error === null) return [];
-  const codes: string[] = [];
-  if ("code" in error && typeof error.code === "string") codes.push(error.code);
-  if ("cause" in error) codes.push(...socketErrorCodes(error.cause));
-  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
-  if (error instanceof AggregateError) for (const inner of error.errors) codes.push(...socketErrorCodes(inner));
-  return codes;
 }

@@ -1,4 +1,5 @@
-import type { Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { create } from "@bufbuild/protobuf";
+import { FeeSchema, type Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { currencyExponent } from "@onerouter/core";
 
 // What a provider charges for one payment or message: a percentage of the
@@ -52,4 +53,10 @@ export function applicableFee(query: FeeQuery, overrides: readonly Fee[], defaul
 export function estimateFee(query: FeeQuery, overrides: readonly Fee[], defaults: readonly Fee[]): bigint | undefined {
   const fee = applicableFee(query, overrides, defaults);
   return fee ? feeAmount(fee, query.amount, query.currency) : undefined;
+}
+
+// A provider's list price per message by destination country (ISO 3166-1
+// alpha-2; "" for countries not listed), as fixed fees in one currency.
+export function perCountryFees(provider: string, currency: string, fixedMicrosByCountry: Readonly<Record<string, bigint>>): Fee[] {
+  return Object.entries(fixedMicrosByCountry).map(([country, fixedMicros]) => create(FeeSchema, { provider, currency, country, fixedMicros }));
 }

@@ -1,4 +1,5 @@
 export * from "./connector-kit";
+export * from "./call-failures";
 export * from "./provider-calls";
 export * from "./attempts";
 export * from "./circuit-breaker";

@@ -1,7 +1,17 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import { ConnectorError, type ConnectorContext, type WebhookInput, notSentErrorCodes, socketErrorCodes } from "@onerouter/routing";
+import {
+  answeredFailure,
+  ConnectorError,
+  type ConnectorContext,
+  type DocumentedStatuses,
+  notProvidersAnswer,
+  socketErrorCodes,
+  transportFailure,
+  type WebhookInput,
+} from "@onerouter/routing";
+import type { SandboxEvent } from "./server/webhooks";
 
 // The built-in sandbox provider as its connectors see it, whatever the
 // category: HTTP calls with the account's simulation settings applied and
@@ -136,22 +146,19 @@ function send(ctx: ConnectorContext, url: URL, method: string, headers: Record<s
 }
 
 function transportError(provider: string, err: unknown): ConnectorError {
-  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
-    // Whether the request left this process is unknown, so the outcome is too.
-    return new ConnectorError("ambiguous", provider, "the sandbox did not answer in time", { reason: "PROVIDER_TIMEOUT" });
-  }
-  const code = socketErrorCodes(err).find((c) => notSentErrorCodes.has(c)) ?? socketErrorCodes(err)[0];
-  if (code && notSentErrorCodes.has(code)) {
-    return new ConnectorError("not_processed", provider, `could not reach the sandbox (${code})`, {
-      reason: "PROVIDER_UNAVAILABLE",
-      providerCode: code,
-    });
-  }
-  return new ConnectorError("ambiguous", provider, `the connection to the sandbox failed (${code ?? String(err)})`, {
-    reason: "PROVIDER_CONNECTION_LOST",
-    providerCode: code,
-  });
+  // Whether a request the time budget cut off left this process is unknown,
+  // so its outcome is too.
+  const failure = transportFailure(provider, "the sandbox", err);
+  if (failure.details.reason === "PROVIDER_TIMEOUT") return failure;
+  return new ConnectorError(failure.kind, provider, failure.message, { ...failure.details, providerCode: socketErrorCodes(err)[0] });
 }
+
+// What the sandbox documents its error statuses to mean: every 5xx as "not processed".
+const sandboxStatuses: DocumentedStatuses = {
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 429: "PROVIDER_RATE_LIMITED", "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: {},
+  rejected: "PROVIDER_INVALID_REQUEST",
+};
 
 function statusError(provider: string, status: number, text: string, retryAfter: string | null): ConnectorError {
   let error: SandboxErrorBody["error"];
@@ -160,30 +167,14 @@ function statusError(provider: string, status: number, text: string, retryAfter:
   } catch {
     error = undefined;
   }
-  const message = error?.message ?? `sandbox answered ${status}`;
-  const details = { providerCode: error?.code, httpStatus: status };
-  if (status === 401) {
-    return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_AUTHENTICATION_FAILED" });
-  }
-  if (status === 429) {
-    const seconds = Number(retryAfter);
-    return new ConnectorError("not_processed", provider, message, {
-      ...details,
-      reason: "PROVIDER_RATE_LIMITED",
-      retryAfterMs: retryAfter !== null && Number.isFinite(seconds) ? seconds * 1000 : undefined,
-    });
-  }
-  // Without the sandbox's error object the answer comes from something in
-  // front of it, which may have passed the request on.
-  if (!error) {
-    return new ConnectorError("ambiguous", provider, message, {
-      ...details,
-      reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
-    });
-  }
-  // The sandbox documents every 5xx as "not processed".
-  if (status >= 500) return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_UNAVAILABLE" });
-  return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_INVALID_REQUEST" });
+  // The sandbox's own 401 and 429 are trusted with any body; other failure
+  // statuses without its error object come from something in front of it.
+  if (!error && status !== 401 && status !== 429) return notProvidersAnswer(provider, "the sandbox", status);
+  const seconds = Number(retryAfter);
+  return answeredFailure(provider, sandboxStatuses, status, error?.message ?? `sandbox answered ${status}`, {
+    providerCode: error?.code,
+    ...(status === 429 && { retryAfterMs: retryAfter !== null && Number.isFinite(seconds) ? seconds * 1000 : undefined }),
+  });
 }
 
 // The sandbox derives each account's webhook secret from its API key, so the
@@ -217,6 +208,22 @@ export function verifySandboxSignature(provider: string, apiKey: string, input: 
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
   if (!matches) throw sandboxWebhookRejected(provider, "the webhook signature does not match");
+}
+
+// A delivery's event once its signature holds; `what` names the delivery in
+// errors ("webhook", "callback").
+export function verifiedSandboxEvent(provider: string, apiKey: string, input: WebhookInput, what: string): SandboxEvent {
+  verifySandboxSignature(provider, apiKey, input);
+  let event: SandboxEvent;
+  try {
+    event = JSON.parse(input.rawBody.toString("utf8")) as SandboxEvent;
+  } catch {
+    throw sandboxWebhookRejected(provider, `the ${what} body is not JSON`);
+  }
+  if (typeof event?.id !== "string" || typeof event.type !== "string" || typeof event.data?.object !== "object") {
+    throw sandboxWebhookRejected(provider, `the ${what} body is not a sandbox event`);
+  }
+  return event;
 }
 
 export function sandboxWebhookRejected(provider: string, message: string): ConnectorError {

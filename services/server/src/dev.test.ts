@@ -96,7 +96,7 @@ describe("onerouter dev", () => {
     const refunded = await payments.refundPayment({ paymentId: payment!.id, amount: amount / 2n });
     expect(refunded.payment?.amountRefunded).toBe(amount / 2n);
     // The provider's own signed webhooks reach the per-account URL and verify.
-    await eventually(async () => (await inboundWebhooks(dev.accountIds[provider])) > 0, `${provider} webhooks`);
+    await eventually(async () => (await inboundWebhooks(dev.accountIds[provider]!)) > 0, `${provider} webhooks`);
   });
 
   it("fails over to Razorpay while Stripe's emulator is down, and back when it returns", async () => {

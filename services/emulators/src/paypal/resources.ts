@@ -3,6 +3,14 @@ import { randomBytes } from "node:crypto";
 // The emulator's in-memory PayPal resources and how PayPal renders them on
 // the wire (Orders v2 and Payments v2 JSON, with HATEOAS links).
 
+export type PaypalWebhookEventType =
+  | "PAYMENT.CAPTURE.COMPLETED"
+  | "PAYMENT.CAPTURE.DENIED"
+  | "PAYMENT.AUTHORIZATION.CREATED"
+  | "PAYMENT.AUTHORIZATION.VOIDED"
+  | "PAYMENT.CAPTURE.REFUNDED"
+  | "CHECKOUT.ORDER.APPROVED";
+
 export interface Money {
   currency_code: string;
   value: string;
@@ -230,4 +238,9 @@ export function renderOrder(api: string, order: EmulatedOrder, payments: OrderPa
     update_time: order.updateTime,
     links: orderLinks(api, order),
   };
+}
+
+// PayPal's timestamps: ISO 8601 in UTC to the second.
+export function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }

@@ -4,7 +4,7 @@ import { ConnectorError, type ConnectorContext, type WebhookInput } from "@onero
 import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy } from "@onerouter/routing/testing";
 import { overrideTransport } from "@onerouter/routing/testing";
 import { underOutboundRules } from "@onerouter/routing";
-import type { MessagingConnector, SendEmailInput, SendSmsInput } from "./connector";
+import type { MessagingConnector, SendEmailInput, SendSmsInput, SmsConnector } from "./connector";
 
 // The behaviour every messaging connector shows against its provider's
 // emulator. Each connector folder runs this from its contract.test.ts.
@@ -30,6 +30,15 @@ function ids() {
   counter += 1;
   const id = `${Date.now().toString(36)}${counter}`;
   return { attemptId: `matt_contract_${id}`, messageId: `msg_contract_${id}` };
+}
+
+// The engine gives every SMS a status-callback URL naming its attempt; the
+// shared contract sends without one, so a test bed adds it likewise.
+export function withStatusCallbacks(connector: SmsConnector, callbackUrl: (attemptId: string) => string): SmsConnector {
+  return {
+    ...connector,
+    send: (ctx, input) => connector.send(ctx, { ...input, statusCallbackUrl: input.statusCallbackUrl ?? callbackUrl(input.attemptId) }),
+  };
 }
 
 export function smsInput(overrides: Partial<SendSmsInput> = {}): SendSmsInput {

@@ -1,15 +1,15 @@
 import type { Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { MessagingConnector } from "./connector";
 import { mailgunConnector } from "./mailgun/index";
-import { mailgunPrices } from "./mailgun/prices";
+import { mailgunDefaultFees } from "./mailgun/fees";
 import { sandboxEmailConnector, sandboxSmsConnector } from "./sandbox/index";
-import { sandboxEmailPrices, sandboxSmsPrices } from "./sandbox/prices";
+import { sandboxEmailDefaultFees, sandboxSmsDefaultFees } from "./sandbox/fees";
 import { sendgridConnector } from "./sendgrid/index";
-import { sendgridPrices } from "./sendgrid/prices";
+import { sendgridDefaultFees } from "./sendgrid/fees";
 import { twilioConnector } from "./twilio/index";
-import { twilioPrices } from "./twilio/prices";
+import { twilioDefaultFees } from "./twilio/fees";
 import { vonageConnector } from "./vonage/index";
-import { vonagePrices } from "./vonage/prices";
+import { vonageDefaultFees } from "./vonage/fees";
 
 // Every messaging connector OneRouter ships, with the prices its provider
 // publishes: Fee rows whose fixed part is the price of one SMS segment or
@@ -20,10 +20,10 @@ export interface MessagingConnectorRegistration {
 }
 
 export const messagingConnectors: readonly MessagingConnectorRegistration[] = [
-  { connector: sandboxSmsConnector, defaultFees: sandboxSmsPrices },
-  { connector: sandboxEmailConnector, defaultFees: sandboxEmailPrices },
-  { connector: twilioConnector, defaultFees: twilioPrices },
-  { connector: vonageConnector, defaultFees: vonagePrices },
-  { connector: sendgridConnector, defaultFees: sendgridPrices },
-  { connector: mailgunConnector, defaultFees: mailgunPrices },
+  { connector: sandboxSmsConnector, defaultFees: sandboxSmsDefaultFees },
+  { connector: sandboxEmailConnector, defaultFees: sandboxEmailDefaultFees },
+  { connector: twilioConnector, defaultFees: twilioDefaultFees },
+  { connector: vonageConnector, defaultFees: vonageDefaultFees },
+  { connector: sendgridConnector, defaultFees: sendgridDefaultFees },
+  { connector: mailgunConnector, defaultFees: mailgunDefaultFees },
 ];

@@ -1,7 +1,13 @@
 import FormData from "form-data";
 import Mailgun from "mailgun.js";
 import type { APIErrorType, Interfaces, RequestOptions } from "mailgun.js/definitions";
-import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/routing";
+import {
+  answeredFailure,
+  ConnectorError,
+  type ConnectorContext,
+  type DocumentedStatuses,
+  transportFailure,
+} from "@onerouter/routing";
 
 const defaultBaseUrl = "https://api.mailgun.net";
 
@@ -67,57 +73,25 @@ function networkErrorCode(err: MailgunApiError): string | undefined {
   return /^(E[A-Z0-9_]+|ERR_[A-Z0-9_]+)$/.test(err.message) ? err.message : undefined;
 }
 
-function networkFailure(code: string, text: string): ConnectorError {
-  if (notSentErrorCodes.has(code)) {
-    return new ConnectorError("not_processed", "mailgun", `Mailgun could not be reached (${text})`, {
-      reason: "PROVIDER_UNAVAILABLE",
-    });
-  }
-  // The SDK's timeout (ECONNABORTED) or a socket timeout: the request was sent.
-  if (code === "ECONNABORTED" || code === "ETIMEDOUT") {
-    return new ConnectorError("ambiguous", "mailgun", `Mailgun did not answer in time (${text})`, {
-      reason: "PROVIDER_TIMEOUT",
-    });
-  }
-  return new ConnectorError("ambiguous", "mailgun", `Connection to Mailgun lost (${text})`, {
-    reason: "PROVIDER_CONNECTION_LOST",
-  });
-}
-
-function answerFailure(err: MailgunApiError): ConnectorError {
-  const { status } = err;
-  // Mailgun has no error codes: its answer is a status and a sentence.
-  const message = err.details || err.message;
-  const details = { httpStatus: status, providerCode: String(status) };
-  // 401 (a bare "Forbidden"), 403 (no access to the resource), and 404 for a
-  // domain the key does not own: the domain is one of the credentials.
-  if (status === 401 || status === 403 || status === 404) {
-    return new ConnectorError("not_processed", "mailgun", message, { reason: "PROVIDER_AUTHENTICATION_FAILED", ...details });
-  }
-  // 429 is the API's rate limit; 420 a domain's sending limit ("try again after ...").
-  if (status === 429 || status === 420) {
-    return new ConnectorError("not_processed", "mailgun", message, { reason: "PROVIDER_RATE_LIMITED", ...details });
-  }
-  // A gateway timeout: the proxy in front of the API stopped waiting for it,
-  // and the message may have been queued behind it.
-  if (status === 504) {
-    return new ConnectorError("ambiguous", "mailgun", message, { reason: "PROVIDER_TIMEOUT", ...details });
-  }
-  // Mailgun's errors are a bare {message}, the shape gateways answer with
-  // too, so a 502 or 503 cannot be told to be Mailgun's own: a gateway may
-  // have passed the request on before it failed.
-  if (status === 502 || status === 503) {
-    return new ConnectorError("ambiguous", "mailgun", message, { reason: "PROVIDER_UNAVAILABLE", ...details });
-  }
-  // Mailgun documents 5xx as its own failure, to be retried; it has no
-  // idempotency key, so a possible duplicate on another provider is taken
-  // over a message never sent.
-  if (status >= 500) {
-    return new ConnectorError("not_processed", "mailgun", message, { reason: "PROVIDER_UNAVAILABLE", ...details });
-  }
-  // 400 with Mailgun's sentence (a missing or invalid parameter), 413 and other 4xx.
-  return new ConnectorError("invalid_request", "mailgun", message, { reason: "PROVIDER_REJECTED", ...details });
-}
+// What Mailgun documents its error statuses to mean. 401 (a bare
+// "Forbidden"), 403 (no access to the resource), and 404 for a domain the key
+// does not own: the domain is one of the credentials. 429 is the API's rate
+// limit; 420 a domain's sending limit ("try again after ..."). Mailgun's
+// errors are a bare {message}, the shape gateways answer with too, so a 502
+// or 503 cannot be told to be Mailgun's own: a gateway may have passed the
+// request on before it failed; a 504 is the proxy in front of the API that
+// stopped waiting for it, and the message may have been queued behind it.
+// Other 5xx Mailgun documents as its own failure, to be retried; it has no
+// idempotency key, so a possible duplicate on another provider is taken over
+// a message never sent. 400 with Mailgun's sentence (a missing or invalid
+// parameter), 413 and other 4xx are rejections.
+const authenticationFailed = "PROVIDER_AUTHENTICATION_FAILED";
+const rateLimited = "PROVIDER_RATE_LIMITED";
+const mailgunStatuses: DocumentedStatuses = {
+  notProcessed: { 401: authenticationFailed, 403: authenticationFailed, 404: authenticationFailed, 420: rateLimited, 429: rateLimited, "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: { 502: "PROVIDER_UNAVAILABLE", 503: "PROVIDER_UNAVAILABLE", 504: "PROVIDER_TIMEOUT" },
+  rejected: "PROVIDER_REJECTED",
+};
 
 // Runs SDK calls with a client for this call's account and maps whatever
 // they throw to a ConnectorError. The SDK does not retry; the core does.
@@ -134,6 +108,8 @@ export async function callMailgun<T>(ctx: ConnectorContext, call: (account: Mail
       });
     }
     const code = networkErrorCode(err);
-    throw code ? networkFailure(code, err.details || code) : answerFailure(err);
+    if (code) throw transportFailure("mailgun", "Mailgun", Object.assign(new Error(err.details || code), { code }));
+    // Mailgun has no error codes: its answer is a status and a sentence.
+    throw answeredFailure("mailgun", mailgunStatuses, err.status, err.details || err.message, { providerCode: String(err.status) });
   }
 }

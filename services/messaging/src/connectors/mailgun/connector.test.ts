@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@onerouter/routing/testing";
 import { emailInput } from "../contract";
 import { mailgunConnector } from "./index";
-import { startMailgunTestBed, type MailgunTestBed } from "./testing";
+import { startMailgunTestBed, type MailgunTestBed } from "./connector.testing";
 
 describe("Mailgun connector", () => {
   let bed: MailgunTestBed;

@@ -1,4 +1,4 @@
 import { describeMessagingConnectorContract } from "../contract";
-import { startMailgunTestBed } from "./testing";
+import { startMailgunTestBed } from "./connector.testing";
 
 describeMessagingConnectorContract("mailgun", startMailgunTestBed);

@@ -1,25 +1,10 @@
 import { ConnectorError } from "@onerouter/routing";
-import type { MailgunMessageContent } from "mailgun.js/definitions";
-import type { EmailAddress, EmailConnector } from "../connector";
+import type { EmailConnector } from "../connector";
 import { callMailgun } from "./client";
-import { attemptIdVariable, messageIdVariable } from "./variables";
+import { attemptIdVariable, content, mailbox, messageIdVariable } from "./mapping";
 import { claimMailgunToken, parseMailgunEvent, verifyMailgunWebhook } from "./webhook";
 
 export { verifyMailgunWebhook } from "./webhook";
-
-// An RFC 5322 mailbox. The name is always quoted, so commas and other
-// specials in it cannot split the address list; line breaks are dropped.
-function mailbox({ email, name }: EmailAddress): string {
-  if (!name) return email;
-  return `"${name.replace(/[\r\n]+/g, " ").replace(/["\\]/g, "\\$&")}" <${email}>`;
-}
-
-function content(text: string | undefined, html: string | undefined): MailgunMessageContent | undefined {
-  if (text && html) return { text, html };
-  if (text) return { text };
-  if (html) return { html };
-  return undefined;
-}
 
 export const mailgunConnector: EmailConnector = {
   name: "mailgun",

@@ -5,7 +5,7 @@ import { webhookRejection } from "@onerouter/routing/testing";
 import type { MailgunOutcome, MailgunWebhookPayload } from "@onerouter/emulators/mailgun";
 import { emailInput } from "../contract";
 import { mailgunConnector } from "./index";
-import { startMailgunTestBed, testCredentials, webhookInput, type MailgunTestBed } from "./testing";
+import { startMailgunTestBed, testCredentials, webhookInput, type MailgunTestBed } from "./connector.testing";
 import { verifyMailgunWebhook } from "./webhook";
 
 function withPayload(input: WebhookInput, change: (payload: MailgunWebhookPayload) => void): WebhookInput {

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ConnectorError, type ProviderFailure, type WebhookInput } from "@onerouter/routing";
 import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
-import { attemptIdVariable } from "./variables";
+import { attemptIdVariable } from "./mapping";
 
 // Mailgun recommends refusing signatures whose timestamp is far from now.
 export const defaultToleranceSeconds = 300;

@@ -3,7 +3,7 @@ import type { ConnectorContext } from "@onerouter/routing";
 import type { MessagingConnector, SendEmailInput, SendSmsInput } from "../connector";
 import { describeMessagingConnectorContract, emailInput, smsInput } from "../contract";
 import { sandboxEmailConnector, sandboxSmsConnector } from "./index";
-import { startSandboxTestBed } from "./testing";
+import { startSandboxTestBed } from "./connector.testing";
 
 describeMessagingConnectorContract("sandbox_sms", () => startSandboxTestBed(sandboxSmsConnector));
 describeMessagingConnectorContract("sandbox_email", () => startSandboxTestBed(sandboxEmailConnector));

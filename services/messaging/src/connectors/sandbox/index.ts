@@ -1,11 +1,8 @@
-import {
-  callSandbox,
-  sandboxWebhookRejected,
-  verifySandboxSignature,
-  type SandboxCall,
-} from "@onerouter/sandbox";
-import { ConnectorError, type ConnectorContext, type ProviderFailure, type WebhookInput } from "@onerouter/routing";
-import type { EmailAddress, EmailConnector, MessageStatusEvent, ProviderMessageStatus, SendResult, SmsConnector } from "../connector";
+import { callSandbox } from "@onerouter/sandbox";
+import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
+import type { EmailAddress, EmailConnector, SmsConnector } from "../connector";
+import { sendMessage } from "./client";
+import { parseCallback } from "./webhook";
 
 // The built-in sandbox as an SMS provider and as an email provider, so a
 // test environment sends messages with no provider account and can simulate
@@ -15,90 +12,26 @@ import type { EmailAddress, EmailConnector, MessageStatusEvent, ProviderMessageS
 export const sandboxSmsProvider = "sandbox_sms";
 export const sandboxEmailProvider = "sandbox_email";
 
-// The sandbox's wire shape of a message.
-interface SandboxMessage {
-  id: string;
-  attempt_id: string | null;
-  status: string;
-  failure: { code: string; message: string } | null;
-}
-
-interface SandboxEvent {
-  id: string;
-  type: string;
-  data: { object: unknown };
-}
-
-// The sandbox names its statuses after OneRouter's.
-const statuses: Record<string, ProviderMessageStatus> = {
-  queued: "queued",
-  sent: "sent",
-  delivered: "delivered",
-  failed: "failed",
-  undelivered: "undelivered",
-};
-
-function status(provider: string, message: SandboxMessage): ProviderMessageStatus {
-  const mapped = statuses[message.status];
-  if (!mapped) {
-    // An answer this connector does not know; the message may have been taken.
-    throw new ConnectorError("ambiguous", provider, `the sandbox answered with an unknown message status ${message.status}`, {
-      reason: "PROVIDER_INVALID_RESPONSE",
-    });
-  }
-  return mapped;
-}
-
-function failure(message: SandboxMessage): ProviderFailure | undefined {
-  return message.failure
-    ? { reason: "MESSAGE_UNDELIVERED", message: message.failure.message, providerCode: message.failure.code }
-    : undefined;
-}
-
-async function send(provider: string, ctx: ConnectorContext, attemptId: string, body: Record<string, unknown>): Promise<SendResult> {
-  const call: SandboxCall = { method: "POST", path: "/v1/messages", idempotencyKey: attemptId, body: { ...body, attempt_id: attemptId } };
-  const message = await callSandbox<SandboxMessage>(provider, ctx, call);
-  const problem = failure(message);
-  return { providerMessageId: message.id, status: status(provider, message), ...(problem && { failure: problem }) };
-}
-
-async function parseCallback(provider: string, ctx: ConnectorContext, input: WebhookInput): Promise<MessageStatusEvent[]> {
-  verifySandboxSignature(provider, ctx.credentials.api_key ?? "", input);
-  let event: SandboxEvent;
-  try {
-    event = JSON.parse(input.rawBody.toString("utf8")) as SandboxEvent;
-  } catch {
-    throw sandboxWebhookRejected(provider, "the callback body is not JSON");
-  }
-  if (typeof event?.id !== "string" || typeof event.type !== "string" || typeof event.data?.object !== "object") {
-    throw sandboxWebhookRejected(provider, "the callback body is not a sandbox event");
-  }
-  if (!event.type.startsWith("message.")) return [];
-  const message = event.data.object as SandboxMessage;
-  const problem = failure(message);
-  return [
-    {
-      providerEventId: event.id,
-      providerMessageId: message.id,
-      ...(message.attempt_id && { attemptId: message.attempt_id }),
-      status: status(provider, message),
-      ...(problem && { failure: problem }),
-    },
-  ];
-}
-
 const address = ({ email }: EmailAddress) => email;
 
+// What the SMS and the email sandbox share: one account, its check, its callbacks.
+function sandboxChannel(provider: string) {
+  return {
+    name: provider,
+    credentialKeys: ["api_key"],
+    idempotentSend: true,
+    async testCredentials(ctx: ConnectorContext) {
+      await callSandbox(provider, ctx, { method: "GET", path: "/v1/account" });
+    },
+    parseCallback: (ctx: ConnectorContext, input: WebhookInput) => parseCallback(provider, ctx, input),
+  };
+}
+
 export const sandboxSmsConnector: SmsConnector = {
-  name: sandboxSmsProvider,
+  ...sandboxChannel(sandboxSmsProvider),
   channel: "sms",
-  credentialKeys: ["api_key"],
-  idempotentSend: true,
-  async testCredentials(ctx) {
-    await callSandbox(sandboxSmsProvider, ctx, { method: "GET", path: "/v1/account" });
-  },
   send(ctx, input) {
-    return send(sandboxSmsProvider, ctx, input.attemptId, {
+    return sendMessage(sandboxSmsProvider, ctx, input.attemptId, {
       channel: "sms",
       to: input.to,
       from: input.from || ctx.settings.default_from,
@@ -106,19 +39,13 @@ export const sandboxSmsConnector: SmsConnector = {
       status_callback_url: input.statusCallbackUrl,
     });
   },
-  parseCallback: (ctx, input) => parseCallback(sandboxSmsProvider, ctx, input),
 };
 
 export const sandboxEmailConnector: EmailConnector = {
-  name: sandboxEmailProvider,
+  ...sandboxChannel(sandboxEmailProvider),
   channel: "email",
-  credentialKeys: ["api_key"],
-  idempotentSend: true,
-  async testCredentials(ctx) {
-    await callSandbox(sandboxEmailProvider, ctx, { method: "GET", path: "/v1/account" });
-  },
   send(ctx, input) {
-    return send(sandboxEmailProvider, ctx, input.attemptId, {
+    return sendMessage(sandboxEmailProvider, ctx, input.attemptId, {
       channel: "email",
       from: input.from.email,
       to: input.to.map(address),
@@ -130,5 +57,4 @@ export const sandboxEmailConnector: EmailConnector = {
       status_callback_url: input.statusCallbackUrl,
     });
   },
-  parseCallback: (ctx, input) => parseCallback(sandboxEmailProvider, ctx, input),
 };

@@ -2,7 +2,14 @@ import http from "node:http";
 import { Client } from "@sendgrid/client";
 import type { ClientRequest } from "@sendgrid/client/src/request";
 import { MailService } from "@sendgrid/mail";
-import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/routing";
+import {
+  answeredFailure,
+  ConnectorError,
+  type ConnectorContext,
+  type DocumentedStatuses,
+  notProvidersAnswer,
+  transportFailure,
+} from "@onerouter/routing";
 
 // Every call gets its own connection (the transport's agents keep none
 // alive): on a pooled keep-alive socket that the server already closed, a
@@ -71,44 +78,13 @@ function isResponseError(err: unknown): err is SendGridResponseError {
 }
 
 // What axios rejects with when no answer came back.
-interface TransportError {
-  isAxiosError: true;
-  code?: string;
-  message: string;
-  cause?: unknown;
-}
-
-function isTransportError(err: unknown): err is TransportError {
+function isTransportError(err: unknown): err is { cause?: unknown } {
   return typeof err === "object" && err !== null && (err as { isAxiosError?: unknown }).isAxiosError === true;
 }
 
 function fieldErrors(body: unknown): SendGridFieldError[] {
   const errors = (body as { errors?: unknown } | null)?.errors;
   return Array.isArray(errors) ? errors.filter((e): e is SendGridFieldError => typeof e === "object" && e !== null) : [];
-}
-
-function neverSent(cause: unknown): boolean {
-  if (cause instanceof AggregateError) return cause.errors.length > 0 && cause.errors.every(neverSent);
-  if (typeof cause !== "object" || cause === null) return false;
-  const { code, syscall } = cause as { code?: unknown; syscall?: unknown };
-  return (typeof code === "string" && notSentErrorCodes.has(code)) || syscall === "connect" || syscall === "getaddrinfo";
-}
-
-function transportFailure(err: TransportError): ConnectorError {
-  if (neverSent(err.cause ?? err)) {
-    return new ConnectorError("not_processed", "sendgrid", `SendGrid could not be reached (${err.code ?? err.message})`, {
-      reason: "PROVIDER_UNAVAILABLE",
-    });
-  }
-  // axios's own timeout (ECONNABORTED) or a socket timeout: the request was sent.
-  if (err.code === "ECONNABORTED" || err.code === "ETIMEDOUT") {
-    return new ConnectorError("ambiguous", "sendgrid", `SendGrid did not answer in time: ${err.message}`, {
-      reason: "PROVIDER_TIMEOUT",
-    });
-  }
-  return new ConnectorError("ambiguous", "sendgrid", `Connection to SendGrid lost (${err.code ?? err.message})`, {
-    reason: "PROVIDER_CONNECTION_LOST",
-  });
 }
 
 function retryAfterMs(headers: Record<string, string | undefined>): number | undefined {
@@ -118,56 +94,38 @@ function retryAfterMs(headers: Record<string, string | undefined>): number | und
   return Math.max(0, reset * 1000 - Date.now());
 }
 
-// SendGrid's error bodies list `errors`. A failure status without them
-// comes from something in front of SendGrid: a 429 was not processed; of
-// anything else nothing is known.
-function notSendGridsAnswer(status: number): ConnectorError {
-  const message = `HTTP ${status} without SendGrid's errors`;
-  if (status === 429) return new ConnectorError("not_processed", "sendgrid", message, { reason: "PROVIDER_RATE_LIMITED", httpStatus: status });
-  return new ConnectorError("ambiguous", "sendgrid", message, {
-    reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
-    httpStatus: status,
-  });
-}
+// What SendGrid documents its error statuses to mean. A 403 is a key without
+// the scope (or, naming `from`, a sender without a verified Sender Identity):
+// nothing is sent. A 504 is the proxy in front of the API that stopped
+// waiting for it, and the mail may have been queued behind it. Other 5xx
+// SendGrid documents as its servers failing to handle the request, without
+// saying the mail was queued; it has no idempotency key to make a retry safe
+// either. A possible duplicate on another provider is the lesser harm than a
+// message never sent, so these fail over. 400 (validation, with the field),
+// 413 (over 30 MB) and other 4xx are rejections.
+const sendGridStatuses: DocumentedStatuses = {
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 403: "PROVIDER_AUTHENTICATION_FAILED", 429: "PROVIDER_RATE_LIMITED", "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: { 504: "PROVIDER_TIMEOUT" },
+  rejected: "PROVIDER_REJECTED",
+};
 
+// SendGrid's error bodies list `errors`; a failure status without them
+// comes from something in front of SendGrid.
 function answerFailure(err: SendGridResponseError): ConnectorError {
   const status = err.code;
-  if (!Array.isArray((err.response.body as { errors?: unknown } | null)?.errors)) return notSendGridsAnswer(status);
+  if (!Array.isArray((err.response.body as { errors?: unknown } | null)?.errors)) return notProvidersAnswer("sendgrid", "SendGrid", status);
   const errors = fieldErrors(err.response.body);
   const firstField = errors.find((e) => e.field)?.field ?? undefined;
   const message = errors.map((e) => e.message).filter(Boolean).join("; ") || err.message;
-  const details = { httpStatus: status, ...(firstField && { providerCode: firstField }) };
-  if (status === 401) {
-    return new ConnectorError("not_processed", "sendgrid", message, { reason: "PROVIDER_AUTHENTICATION_FAILED", ...details });
+  const wait = status === 429 ? retryAfterMs(err.response.headers) : undefined;
+  const failure = answeredFailure("sendgrid", sendGridStatuses, status, message, {
+    ...(firstField && { providerCode: firstField }),
+    ...(wait !== undefined && { retryAfterMs: wait }),
+  });
+  if (status === 403 && firstField === "from") {
+    return new ConnectorError(failure.kind, "sendgrid", message, { ...failure.details, reason: "PROVIDER_SENDER_NOT_VERIFIED" });
   }
-  if (status === 403) {
-    // A 403 naming `from` is a sender without a verified Sender Identity; the
-    // rest are keys without the scope. Neither sends anything.
-    const reason = firstField === "from" ? "PROVIDER_SENDER_NOT_VERIFIED" : "PROVIDER_AUTHENTICATION_FAILED";
-    return new ConnectorError("not_processed", "sendgrid", message, { reason, ...details });
-  }
-  if (status === 429) {
-    const wait = retryAfterMs(err.response.headers);
-    return new ConnectorError("not_processed", "sendgrid", message, {
-      reason: "PROVIDER_RATE_LIMITED",
-      ...details,
-      ...(wait !== undefined && { retryAfterMs: wait }),
-    });
-  }
-  // A gateway timeout: the proxy in front of the API stopped waiting for it,
-  // and the mail may have been queued behind it.
-  if (status === 504) {
-    return new ConnectorError("ambiguous", "sendgrid", message, { reason: "PROVIDER_TIMEOUT", ...details });
-  }
-  // SendGrid documents other 5xx as its servers failing to handle the
-  // request, without saying the mail was queued; it has no idempotency key to
-  // make a retry safe either. A possible duplicate on another provider is the
-  // lesser harm than a message never sent, so these fail over.
-  if (status >= 500) {
-    return new ConnectorError("not_processed", "sendgrid", message, { reason: "PROVIDER_UNAVAILABLE", ...details });
-  }
-  // 400 (validation, with the field), 413 (over 30 MB) and other 4xx.
-  return new ConnectorError("invalid_request", "sendgrid", message, { reason: "PROVIDER_REJECTED", ...details });
+  return failure;
 }
 
 // Runs SDK calls with a client for this call's account and maps whatever
@@ -179,7 +137,8 @@ export async function callSendGrid<T>(ctx: ConnectorContext, call: (api: SendGri
   } catch (err) {
     if (err instanceof ConnectorError) throw err;
     if (isResponseError(err)) throw answerFailure(err);
-    if (isTransportError(err)) throw transportFailure(err);
+    // axios keeps the socket error as the cause.
+    if (isTransportError(err)) throw transportFailure("sendgrid", "SendGrid", err.cause ?? err);
     // The SDK checks the message before it builds a request: nothing was sent.
     throw new ConnectorError("invalid_request", "sendgrid", `SendGrid SDK refused the message: ${String(err)}`, {
       reason: "EMAIL_INVALID",

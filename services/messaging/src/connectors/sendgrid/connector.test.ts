@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@onerouter/routing/testing";
 import { emailInput } from "../contract";
 import { sendgridConnector } from "./index";
-import { startSendGridTestBed, type SendGridTestBed } from "./testing";
+import { startSendGridTestBed, type SendGridTestBed } from "./connector.testing";
 
 describe("SendGrid connector", () => {
   let bed: SendGridTestBed;

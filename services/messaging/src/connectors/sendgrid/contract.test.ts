@@ -1,4 +1,4 @@
 import { describeMessagingConnectorContract } from "../contract";
-import { startSendGridTestBed } from "./testing";
+import { startSendGridTestBed } from "./connector.testing";
 
 describeMessagingConnectorContract("sendgrid", startSendGridTestBed);

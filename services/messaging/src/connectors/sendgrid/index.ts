@@ -1,14 +1,10 @@
 import { ConnectorError } from "@onerouter/routing";
-import type { EmailAddress, EmailConnector } from "../connector";
+import type { EmailConnector } from "../connector";
 import { callSendGrid } from "./client";
-import { attemptIdArg, messageIdArg } from "./custom-args";
+import { address, attemptIdArg, messageIdArg } from "./mapping";
 import { eventWebhookKey, parseSendGridEvents, verifySendGridSignature } from "./webhook";
 
 export { verifySendGridSignature } from "./webhook";
-
-function address({ email, name }: EmailAddress): { email: string; name?: string } {
-  return name ? { email, name } : { email };
-}
 
 export const sendgridConnector: EmailConnector = {
   name: "sendgrid",

@@ -4,7 +4,7 @@ import type { WebhookInput } from "@onerouter/routing";
 import { webhookRejection } from "@onerouter/routing/testing";
 import { emailInput } from "../contract";
 import { sendgridConnector } from "./index";
-import { otherAccountPublicKey, startSendGridTestBed, webhookInput, type SendGridTestBed } from "./testing";
+import { otherAccountPublicKey, startSendGridTestBed, webhookInput, type SendGridTestBed } from "./connector.testing";
 import { signatureHeader, timestampHeader, verifySendGridSignature } from "./webhook";
 
 describe("SendGrid Signed Event Webhook", () => {

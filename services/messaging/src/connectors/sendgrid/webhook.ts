@@ -1,7 +1,7 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import { ConnectorError, type ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
-import { attemptIdArg } from "./custom-args";
+import { attemptIdArg } from "./mapping";
 
 // SendGrid documents no tolerance for the signed timestamp; five minutes is
 // the common one. A retried batch is a new POST with its own signature.

@@ -1,6 +1,13 @@
 import twilio from "twilio";
 import type RequestClient from "twilio/lib/base/RequestClient";
-import { ConnectorError, type ConnectorContext, notSentErrorCodes, socketErrorCodes } from "@onerouter/routing";
+import {
+  ConnectorError,
+  type ConnectorContext,
+  type DocumentedStatuses,
+  notProvidersAnswer,
+  statusMeaning,
+  transportFailure,
+} from "@onerouter/routing";
 
 const provider = "twilio";
 
@@ -67,23 +74,14 @@ export function twilioFailure(err: unknown): ConnectorError {
   if (err instanceof ConnectorError) return err;
   // Axios errors carry no answer here: the SDK's client accepts every status.
   if (typeof err === "object" && err !== null && (err as { isAxiosError?: boolean }).isAxiosError) {
-    return transportFailure(err);
+    return transportFailure(provider, "Twilio", err);
   }
-  if (isTwilioAnswer(err)) return err.code === undefined ? notTwiliosAnswer(err.status) : answerFailure(err.status, err.code, err.message);
+  if (isTwilioAnswer(err)) {
+    // Twilio's error bodies always carry a numeric code.
+    return err.code === undefined ? notProvidersAnswer(provider, "Twilio", err.status) : answerFailure(err.status, err.code, err.message);
+  }
   return new ConnectorError("ambiguous", provider, `Twilio call failed: ${String(err)}`, {
     reason: "PROVIDER_UNEXPECTED_ERROR",
-  });
-}
-
-// Twilio's error bodies always carry a numeric code. A failure status
-// without one comes from something in front of Twilio: a 429 was not
-// processed; of anything else nothing is known.
-function notTwiliosAnswer(status: number): ConnectorError {
-  const message = `HTTP ${status} without Twilio's error object`;
-  if (status === 429) return new ConnectorError("not_processed", provider, message, { httpStatus: status, reason: "PROVIDER_RATE_LIMITED" });
-  return new ConnectorError("ambiguous", provider, message, {
-    httpStatus: status,
-    reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
   });
 }
 
@@ -96,50 +94,25 @@ export function expectSid<T extends { sid?: unknown }>(resource: T, what: string
   return resource as T & { sid: string };
 }
 
+// What Twilio documents its error statuses to mean. A 503 (20503) is the
+// service temporarily unavailable, to be retried with back-off: the request
+// was not taken. After a 500 (20500) or another 5xx Twilio warns that
+// retrying a POST that sends an SMS can deliver it twice, so the message may
+// be on its way.
+const twilioStatuses: DocumentedStatuses = {
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 403: "PROVIDER_PERMISSION_DENIED", 429: "PROVIDER_RATE_LIMITED", 503: "PROVIDER_UNAVAILABLE" },
+  ambiguous: { "5xx": "PROVIDER_UNAVAILABLE" },
+  rejected: "PROVIDER_REJECTED",
+};
+
+// 21611: the sender's queue is full, so this message was not queued.
+const queueFullCode = 21611;
+
 // Maps an error answer from Twilio's REST API.
 export function answerFailure(status: number, code: number | undefined, message: string): ConnectorError {
   const text = `Twilio answered ${status}${code !== undefined ? ` (${code})` : ""}: ${message}`;
-  const details = { httpStatus: status, ...(code !== undefined && { providerCode: String(code) }) };
-  if (status === 401) {
-    return new ConnectorError("not_processed", provider, text, {
-      ...details,
-      reason: "PROVIDER_AUTHENTICATION_FAILED",
-    });
-  }
-  if (status === 403) {
-    return new ConnectorError("not_processed", provider, text, { ...details, reason: "PROVIDER_PERMISSION_DENIED" });
-  }
-  // 21611: the sender's queue is full, so this message was not queued.
-  if (status === 429 || code === 21611) {
-    return new ConnectorError("not_processed", provider, text, { ...details, reason: "PROVIDER_RATE_LIMITED" });
-  }
-  // 20503: Twilio documents the service as temporarily unavailable, to be
-  // retried with back-off; the request was not taken.
-  if (status === 503) {
-    return new ConnectorError("not_processed", provider, text, { ...details, reason: "PROVIDER_UNAVAILABLE" });
-  }
-  // 20500 and other 5xx: Twilio warns that retrying a POST that sends an SMS
-  // after a 500 can deliver it twice, so the message may be on its way.
-  if (status >= 500) {
-    return new ConnectorError("ambiguous", provider, text, { ...details, reason: "PROVIDER_UNAVAILABLE" });
-  }
-  return new ConnectorError("invalid_request", provider, text, { ...details, reason: "PROVIDER_REJECTED" });
-}
-
-function transportFailure(error: object): ConnectorError {
-  const codes = socketErrorCodes(error);
-  const description = error instanceof Error ? error.message : String(error);
-  if (codes.length > 0 && codes.every((code) => notSentErrorCodes.has(code))) {
-    return new ConnectorError("not_processed", provider, `Twilio unreachable: ${description}`, {
-      reason: "PROVIDER_UNAVAILABLE",
-    });
-  }
-  if (codes.includes("ECONNABORTED") || codes.includes("ETIMEDOUT")) {
-    return new ConnectorError("ambiguous", provider, `No answer from Twilio in time: ${description}`, {
-      reason: "PROVIDER_TIMEOUT",
-    });
-  }
-  return new ConnectorError("ambiguous", provider, `Connection to Twilio lost: ${description}`, {
-    reason: "PROVIDER_CONNECTION_LOST",
-  });
+  const details = code !== undefined ? { providerCode: String(code) } : {};
+  const queueFull = code === queueFullCode && status !== 401 && status !== 403;
+  const { kind, reason } = statusMeaning(twilioStatuses, queueFull ? 429 : status);
+  return new ConnectorError(kind, provider, text, { ...details, httpStatus: status, reason });
 }

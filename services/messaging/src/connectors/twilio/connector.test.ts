@@ -3,7 +3,7 @@ import { expectConnectorError, startConnectionCountingProxy, startWebhookReceive
 import type { SendSmsInput } from "../connector";
 import { answerFailure } from "./client";
 import { twilioConnector } from "./index";
-import { startTwilioTestBed, statusCallbackUrl, type TwilioTestBed } from "./testing";
+import { startTwilioTestBed, statusCallbackUrl, type TwilioTestBed } from "./connector.testing";
 
 // What the connector does beyond the shared contract, against the emulator.
 

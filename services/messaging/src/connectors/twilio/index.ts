@@ -1,9 +1,10 @@
 import { ConnectorError } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
-import { messageStatus, parseTwilioCallback, verifyTwilioCallback } from "./callback";
+import { messageStatus } from "./mapping";
+import { parseTwilioCallback, verifyTwilioCallback } from "./webhook";
 import { callTwilio, expectSid } from "./client";
 
-export { callbackAttemptParam } from "./callback";
+export { callbackAttemptParam } from "./webhook";
 
 // A Messaging Service SID as sender lets Twilio pick the number from its pool.
 const messagingServiceSid = /^MG[0-9a-f]{32}$/i;

@@ -1,6 +1,13 @@
 import { Vonage } from "@vonage/server-sdk";
 import fetch, { type Response } from "node-fetch";
-import { ConnectorError, type ConnectorContext, notSentErrorCodes } from "@onerouter/routing";
+import {
+  answeredFailure,
+  ConnectorError,
+  type ConnectorContext,
+  type DocumentedStatuses,
+  neverSent,
+  transportFailure,
+} from "@onerouter/routing";
 
 const provider = "vonage";
 const defaultRestHost = "https://rest.nexmo.com";
@@ -78,55 +85,30 @@ function answeredStatus(err: unknown): number | undefined {
   return typeof status === "number" ? status : undefined;
 }
 
+// What Vonage documents its HTTP error statuses to mean. The SMS API reports
+// its own failures as per-message statuses in a 200 (see mapping.ts); an
+// HTTP error comes from in front of it. Vonage documents no HTTP 5xx for the
+// SMS API, so a 5xx says nothing about whether the message was queued.
+const vonageStatuses: DocumentedStatuses = {
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 429: "PROVIDER_RATE_LIMITED" },
+  ambiguous: { "5xx": "PROVIDER_UNAVAILABLE" },
+  rejected: "PROVIDER_REJECTED",
+};
+
+export function httpFailure(status: number): ConnectorError {
+  return answeredFailure(provider, vonageStatuses, status, `Vonage answered HTTP ${status}`);
+}
+
 function vonageFailure(err: unknown): ConnectorError {
   if (err instanceof ConnectorError) return err;
   const status = answeredStatus(err);
   if (status !== undefined) return httpFailure(status);
-  if (err instanceof Error && err.name === "AbortError") {
-    return new ConnectorError("ambiguous", provider, `No answer from Vonage in time: ${err.message}`, {
-      reason: "PROVIDER_TIMEOUT",
-    });
-  }
-  return transportFailure(err);
-}
-
-// HTTP error statuses. The SMS API reports its own failures as per-message
-// statuses in a 200 (see sms.ts); an HTTP error comes from in front of it.
-export function httpFailure(status: number): ConnectorError {
-  const message = `Vonage answered HTTP ${status}`;
-  const details = { httpStatus: status };
-  if (status === 401) {
-    return new ConnectorError("not_processed", provider, message, {
-      ...details,
-      reason: "PROVIDER_AUTHENTICATION_FAILED",
-    });
-  }
-  if (status === 429) {
-    return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_RATE_LIMITED" });
-  }
-  // Vonage documents no HTTP 5xx for the SMS API, only per-message statuses;
-  // a 5xx without them says nothing about whether the message was queued.
-  if (status >= 500) {
-    return new ConnectorError("ambiguous", provider, message, { ...details, reason: "PROVIDER_UNAVAILABLE" });
-  }
-  return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_REJECTED" });
-}
-
-function transportFailure(err: unknown): ConnectorError {
+  // The call's time budget ran out.
+  if (err instanceof Error && err.name === "AbortError") return transportFailure(provider, "Vonage", err, { timedOut: true });
   // node-fetch's FetchError keeps the socket error's code.
-  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
-  const description = err instanceof Error ? err.message : String(err);
-  if (typeof code === "string" && notSentErrorCodes.has(code)) {
-    return new ConnectorError("not_processed", provider, `Vonage unreachable: ${description}`, {
-      reason: "PROVIDER_UNAVAILABLE",
-    });
-  }
-  if (err instanceof Error && err.name === "FetchError") {
-    return new ConnectorError("ambiguous", provider, `Connection to Vonage lost: ${description}`, {
-      reason: "PROVIDER_CONNECTION_LOST",
-    });
-  }
+  if ((err instanceof Error && err.name === "FetchError") || neverSent(err)) return transportFailure(provider, "Vonage", err);
   // Not an answer from Vonage and not provably unsent: treat as unknown.
+  const description = err instanceof Error ? err.message : String(err);
   return new ConnectorError("ambiguous", provider, `Vonage call failed: ${description}`, {
     reason: "PROVIDER_UNEXPECTED_ERROR",
   });

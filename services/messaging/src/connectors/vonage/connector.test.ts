@@ -4,8 +4,8 @@ import { expectConnectorError, startConnectionCountingProxy, startWebhookReceive
 import type { SendSmsInput } from "../connector";
 import { httpFailure } from "./client";
 import { vonageConnector } from "./index";
-import { sendResult, statusFailure } from "./sms";
-import { receiptUrl, startVonageTestBed, type VonageTestBed } from "./testing";
+import { sendResult, statusFailure } from "./mapping";
+import { receiptUrl, startVonageTestBed, type VonageTestBed } from "./connector.testing";
 
 // What the connector does beyond the shared contract, against the emulator.
 

@@ -1,4 +1,4 @@
 import { describeMessagingConnectorContract } from "../contract";
-import { startVonageTestBed } from "./testing";
+import { startVonageTestBed } from "./connector.testing";
 
 describeMessagingConnectorContract("vonage", startVonageTestBed);

@@ -2,15 +2,14 @@ import type { Vonage } from "@vonage/server-sdk";
 import { ConnectorError } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import { callVonage } from "./client";
-import { needsUnicode } from "./encoding";
 import {
   defaultSignatureMethod,
   parseVonageReceipt,
   signatureMethods,
   verifyVonageReceipt,
   type VonageSignatureMethod,
-} from "./receipt";
-import { sendResult, type SmsPart } from "./sms";
+} from "./webhook";
+import { needsUnicode, sendResult, type SmsPart } from "./mapping";
 
 type SmsParams = NonNullable<Parameters<Vonage["sms"]["send"]>[0]>;
 // The SDK types `type` as an enum of its own; "unicode" is one of its values.

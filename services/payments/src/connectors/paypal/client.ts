@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import { ConnectorError, type ConnectorContext } from "../connector";
+import { type DocumentedStatuses, notProvidersAnswer, statusMeaning, transportFailure } from "@onerouter/routing";
 import type { PaypalAccessToken, PaypalErrorBody, PaypalOAuthErrorBody } from "./wire";
 
 // A small typed REST client instead of @paypal/paypal-server-sdk: the SDK's
@@ -75,17 +76,12 @@ interface TransportFailure {
   connected: boolean;
 }
 
-function transportError(failure: TransportFailure, changesState: boolean): ConnectorError {
-  const code = String((failure.cause as { code?: unknown } | undefined)?.code ?? failure.cause);
-  if (!failure.connected) {
-    const message = failure.timedOut ? "could not connect to PayPal in time" : `could not connect to PayPal (${code})`;
-    return new ConnectorError("not_processed", "paypal", message, { reason: "PROVIDER_UNAVAILABLE" });
-  }
-  const reason = failure.timedOut ? "PROVIDER_TIMEOUT" : "PROVIDER_CONNECTION_LOST";
-  const message = failure.timedOut ? "PayPal did not answer in time" : `connection to PayPal lost (${code})`;
-  if (changesState) return new ConnectorError("ambiguous", "paypal", message, { reason });
-  return new ConnectorError("not_processed", "paypal", message, {
-    reason: failure.timedOut ? reason : "PROVIDER_UNAVAILABLE",
+function transportError({ cause, connected, timedOut }: TransportFailure, changesState: boolean): ConnectorError {
+  const failure = transportFailure("paypal", "PayPal", cause, { connected, timedOut });
+  if (changesState || failure.kind !== "ambiguous") return failure;
+  // A call that changes nothing at PayPal cannot have acted on a lost answer.
+  return new ConnectorError("not_processed", "paypal", failure.message, {
+    reason: timedOut ? "PROVIDER_TIMEOUT" : "PROVIDER_UNAVAILABLE",
   });
 }
 
@@ -103,6 +99,15 @@ function retryAfterMs(headers: http.IncomingHttpHeaders): number | undefined {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
 
+// What PayPal documents its error statuses to mean. A gateway timeout comes
+// from in front of PayPal's service, which may have finished the work; other
+// 5xx answers mean it was not done.
+const paypalStatuses: DocumentedStatuses = {
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 403: "PROVIDER_PERMISSION_DENIED", 429: "PROVIDER_RATE_LIMITED", "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: { 504: "PROVIDER_TIMEOUT" },
+  rejected: "PROVIDER_INVALID_REQUEST",
+};
+
 function httpError(response: Exchange, changesState: boolean): ConnectorError {
   const body = (parseJson(response.text) ?? {}) as PaypalErrorBody & PaypalOAuthErrorBody;
   const detail = body.details?.[0];
@@ -113,37 +118,23 @@ function httpError(response: Exchange, changesState: boolean): ConnectorError {
   const message = `PayPal ${response.status} ${providerCode}: ${description}${debugId ? ` (debug_id ${debugId})` : ""}`;
   const details = { providerCode, httpStatus: response.status };
   const status = response.status;
-  // PayPal's errors name themselves (`name`, or `error` from OAuth). A
-  // failure without one comes from something in front of PayPal: a 429 was
-  // not processed; of anything else nothing is known for a call that
-  // changes state.
+  // PayPal's errors name themselves (`name`, or `error` from OAuth); a
+  // failure without one comes from something in front of PayPal. Only a
+  // call that changes state can be left ambiguous by it.
   if (typeof body.name !== "string" && typeof body.error !== "string") {
-    const reason = status === 429 ? "PROVIDER_RATE_LIMITED" : status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE";
-    const kind = status === 429 || !changesState ? "not_processed" : "ambiguous";
-    return new ConnectorError(kind, "paypal", `${message} (not PayPal's error object)`, { ...details, reason });
+    const gateway = notProvidersAnswer("paypal", "PayPal", status);
+    const kind = changesState ? gateway.kind : "not_processed";
+    return new ConnectorError(kind, "paypal", `${message} (not PayPal's error object)`, { ...details, reason: gateway.details.reason });
   }
-  if (status === 401) {
-    return new ConnectorError("not_processed", "paypal", message, { ...details, reason: "PROVIDER_AUTHENTICATION_FAILED" });
-  }
-  if (status === 403) {
-    return new ConnectorError("not_processed", "paypal", message, { ...details, reason: "PROVIDER_PERMISSION_DENIED" });
-  }
-  if (status === 429) {
-    return new ConnectorError("not_processed", "paypal", message, {
-      ...details,
-      reason: "PROVIDER_RATE_LIMITED",
-      retryAfterMs: retryAfterMs(response.headers),
-    });
-  }
-  // A gateway timeout comes from in front of PayPal's service, which may
-  // have finished the work; other 5xx answers mean it was not done.
-  if (status === 504 && changesState) {
-    return new ConnectorError("ambiguous", "paypal", message, { ...details, reason: "PROVIDER_TIMEOUT" });
-  }
-  if (status >= 500) {
-    return new ConnectorError("not_processed", "paypal", message, { ...details, reason: "PROVIDER_UNAVAILABLE" });
-  }
-  return new ConnectorError("invalid_request", "paypal", message, { ...details, reason: "PROVIDER_INVALID_REQUEST" });
+  // A call that changes nothing at PayPal cannot have been left half done.
+  const documented = statusMeaning(paypalStatuses, status);
+  const unavailable = { kind: "not_processed" as const, reason: "PROVIDER_UNAVAILABLE" };
+  const { kind, reason } = documented.kind === "ambiguous" && !changesState ? unavailable : documented;
+  return new ConnectorError(kind, "paypal", message, {
+    ...details,
+    reason,
+    ...(status === 429 && { retryAfterMs: retryAfterMs(response.headers) }),
+  });
 }
 
 function exchange(

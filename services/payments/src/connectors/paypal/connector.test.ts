@@ -2,7 +2,7 @@ import { paypalTestTokens } from "@onerouter/emulators/paypal";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError, startWebhookReceiver } from "@onerouter/routing/testing";
 import type { CreatePaymentInput, WebhookInput } from "../connector";
-import { startPaypalHarness, type PaypalHarness } from "./harness";
+import { startPaypalHarness, type PaypalHarness } from "./connector.testing";
 
 let sequence = 0;
 function payment(overrides: Partial<CreatePaymentInput> = {}): CreatePaymentInput {

@@ -13,7 +13,7 @@ import { fromPaypalMoney, paypalCurrencies, toPaypalMoney } from "./amounts";
 import { paypalCall, requestAccessToken } from "./client";
 import { paymentResultFromCapture, paymentResultFromOrder, paypalRefund, refundStatus } from "./mapping";
 import { getOrder, syncPaypalPayment } from "./sync";
-import { parsePaypalWebhook } from "./webhooks";
+import { parsePaypalWebhook } from "./webhook";
 import type {
   PaypalAuthorization,
   PaypalCapture,

@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import Razorpay from "razorpay";
 import { ConnectorError, type ConnectorContext } from "../connector";
-import { notSentErrorCodes, socketErrorCodes } from "@onerouter/routing";
+import { answeredFailure, type DocumentedStatuses, notProvidersAnswer, transportFailure } from "@onerouter/routing";
 
 const provider = "razorpay";
 
@@ -72,7 +72,7 @@ export function openSession(ctx: ConnectorContext): RazorpaySession {
     } catch (error) {
       if (isSdkHttpError(error)) {
         const status = Number(error.statusCode);
-        if (!isRazorpayError(error.error)) throw notRazorpaysAnswer(status);
+        if (!isRazorpayError(error.error)) throw notProvidersAnswer(provider, "Razorpay", status);
         return { ok: false, status, error: error.error };
       }
       if (transportFailure === undefined) throw error;
@@ -101,55 +101,30 @@ function isRazorpayError(error: unknown): error is RazorpayError {
   return typeof error === "object" && error !== null && typeof (error as RazorpayError).code === "string";
 }
 
-// A failure status without Razorpay's error object (a gateway's JSON, an
-// empty body) comes from something in front of Razorpay. A 429 was not
-// processed; of anything else nothing is known.
-function notRazorpaysAnswer(status: number): ConnectorError {
-  const message = `HTTP ${status} without Razorpay's error object`;
-  if (status === 429) return new ConnectorError("not_processed", provider, message, { reason: "PROVIDER_RATE_LIMITED", httpStatus: status });
-  return new ConnectorError("ambiguous", provider, message, {
-    reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
-    httpStatus: status,
-  });
-}
-
 // Razorpay's own code for an error: the specific reason when it gives one.
 export function razorpayCode(error: RazorpayError): string | undefined {
   return error.reason && error.reason !== "NA" ? error.reason : error.code;
 }
 
+// What Razorpay documents its error statuses to mean.
+const razorpayStatuses: DocumentedStatuses = {
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 429: "PROVIDER_RATE_LIMITED", "5xx": "PROVIDER_UNAVAILABLE" },
+  ambiguous: {},
+  rejected: "PROVIDER_INVALID_REQUEST",
+};
+
 export function httpFailure(status: number, error: RazorpayError): ConnectorError {
   const message = `Razorpay answered ${status}: ${error.description ?? "no description"}`;
-  const details = { providerCode: razorpayCode(error), httpStatus: status };
-  if (status === 401) {
-    return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_AUTHENTICATION_FAILED" });
-  }
-  if (status === 429) return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_RATE_LIMITED" });
-  if (status >= 500) return new ConnectorError("not_processed", provider, message, { ...details, reason: "PROVIDER_UNAVAILABLE" });
-  return new ConnectorError("invalid_request", provider, message, { ...details, reason: "PROVIDER_INVALID_REQUEST" });
+  return answeredFailure(provider, razorpayStatuses, status, message, { providerCode: razorpayCode(error) });
 }
 
 function withoutAnswer(failure: unknown): ConnectorError {
   // A response that the SDK could not read (e.g. an empty body) still carries its status.
   if (typeof failure === "object" && failure !== null && "response" in failure) {
     const response = failure.response as { status?: number } | undefined;
-    if (response?.status) return notRazorpaysAnswer(response.status);
+    if (response?.status) return notProvidersAnswer(provider, "Razorpay", response.status);
   }
-  const codes = socketErrorCodes(failure);
-  const description = failure instanceof Error ? failure.message : String(failure);
-  if (codes.length > 0 && codes.every((code) => notSentErrorCodes.has(code))) {
-    return new ConnectorError("not_processed", provider, `Razorpay unreachable: ${description}`, {
-      reason: "PROVIDER_UNAVAILABLE",
-    });
-  }
-  if (codes.includes("ECONNABORTED") || codes.includes("ETIMEDOUT")) {
-    return new ConnectorError("ambiguous", provider, `no answer from Razorpay in time: ${description}`, {
-      reason: "PROVIDER_TIMEOUT",
-    });
-  }
-  return new ConnectorError("ambiguous", provider, `connection to Razorpay lost: ${description}`, {
-    reason: "PROVIDER_CONNECTION_LOST",
-  });
+  return transportFailure(provider, "Razorpay", failure);
 }
 
 // Once Razorpay has taken money in a call, a later failure in the same call

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebhookReceiver } from "@onerouter/routing/testing";
 import { razorpayTestTokens, razorpayWebhookSignature } from "@onerouter/emulators/razorpay";
 import type { CreatePaymentInput } from "../connector";
-import { startRazorpayHarness, type RazorpayHarness } from "./harness";
+import { startRazorpayHarness, type RazorpayHarness } from "./connector.testing";
 import { verifyRazorpaySignature } from "./index";
 
 let counter = 0;

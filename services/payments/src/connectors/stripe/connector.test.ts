@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@onerouter/routing/testing";
 import type { CreatePaymentInput } from "../connector";
 import { stripeConnector } from "./index";
-import { startStripeTestBed, type StripeTestBed } from "./testing";
+import { startStripeTestBed, type StripeTestBed } from "./connector.testing";
 
 // What the connector does beyond the shared contract, against the emulator.
 

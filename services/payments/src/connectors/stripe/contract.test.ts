@@ -1,4 +1,4 @@
 import { describePaymentConnectorContract } from "../contract";
-import { startStripeTestBed } from "./testing";
+import { startStripeTestBed } from "./connector.testing";
 
 describePaymentConnectorContract("stripe", startStripeTestBed);

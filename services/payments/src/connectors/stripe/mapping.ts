@@ -7,7 +7,13 @@ import {
   type RefundResult,
 } from "../connector";
 import { fromStripeAmount } from "./amounts";
-import { notSentErrorCodes } from "@onerouter/routing";
+import {
+  answeredFailure,
+  type DocumentedStatuses,
+  notProvidersAnswer,
+  statusMeaning,
+  transportFailure,
+} from "@onerouter/routing";
 
 // Metadata keys that tie a Stripe object back to OneRouter; syncPayment
 // searches by the attempt id after an ambiguous call.
@@ -62,7 +68,7 @@ function declineFailure(decline: StripeDecline | null | undefined): ProviderFail
 export function expectStripeObject(value: unknown, object: string): void {
   const answer = typeof value === "object" && value !== null ? (value as StripeAnswer) : undefined;
   const status = answer?.lastResponse?.statusCode;
-  if (status !== undefined && (status < 200 || status > 299)) throw notStripesAnswer(status);
+  if (status !== undefined && (status < 200 || status > 299)) throw notProvidersAnswer("stripe", "Stripe", status);
   if (answer?.object === object && (object === "balance" || object === "search_result" || typeof answer.id === "string")) return;
   throw new ConnectorError("ambiguous", "stripe", `Stripe's answer is not a ${object}`, { reason: "PROVIDER_INVALID_RESPONSE" });
 }
@@ -72,22 +78,6 @@ interface StripeAnswer {
   id?: unknown;
   // Set by the SDK on what an API call returns.
   lastResponse?: { statusCode?: number };
-}
-
-// A failure status whose body is not Stripe's error object comes from
-// something in front of Stripe. Stripe documents a 429 as not processed;
-// of anything else nothing is known.
-function notStripesAnswer(status: number): ConnectorError {
-  if (status === 429) {
-    return new ConnectorError("not_processed", "stripe", "Rate limited in front of Stripe (HTTP 429)", {
-      reason: "PROVIDER_RATE_LIMITED",
-      httpStatus: status,
-    });
-  }
-  return new ConnectorError("ambiguous", "stripe", `HTTP ${status} without Stripe's error object`, {
-    reason: status >= 500 ? "PROVIDER_UNAVAILABLE" : "PROVIDER_INVALID_RESPONSE",
-    httpStatus: status,
-  });
 }
 
 export function paymentResult(intent: Stripe.PaymentIntent): PaymentResult {
@@ -136,30 +126,15 @@ export function refundResult(refund: Stripe.Refund): RefundResult {
   }
 }
 
-function neverSent(cause: unknown): boolean {
-  if (cause instanceof AggregateError) return cause.errors.length > 0 && cause.errors.every(neverSent);
-  if (typeof cause !== "object" || cause === null) return false;
-  const { code, syscall } = cause as { code?: unknown; syscall?: unknown };
-  return (typeof code === "string" && notSentErrorCodes.has(code)) || syscall === "connect" || syscall === "getaddrinfo";
-}
-
-function connectionError(err: Stripe.errors.StripeConnectionError): ConnectorError {
-  const cause = err.detail;
-  const causeCode = typeof cause === "object" && cause !== null ? (cause as { code?: unknown }).code : undefined;
-  if (neverSent(cause)) {
-    return new ConnectorError("not_processed", "stripe", `Stripe could not be reached (${String(causeCode)})`, {
-      reason: "PROVIDER_UNAVAILABLE",
-    });
-  }
-  // The SDK's timeout (ETIMEDOUT without a failed connect) or a reset leaves
-  // the request possibly delivered: Stripe may have acted on it.
-  if (causeCode === "ETIMEDOUT") {
-    return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_TIMEOUT" });
-  }
-  return new ConnectorError("ambiguous", "stripe", `Connection to Stripe lost (${String(causeCode)})`, {
-    reason: "PROVIDER_CONNECTION_LOST",
-  });
-}
+// What Stripe documents its error statuses to mean. A 409 is another request
+// with the same idempotency key still running at Stripe, so this attempt may
+// yet take the money; a 500 Stripe documents as indeterminate: the request
+// may have been processed, and only a sync with the same attempt can tell.
+const stripeStatuses: DocumentedStatuses = {
+  notProcessed: { 401: "PROVIDER_AUTHENTICATION_FAILED", 403: "PROVIDER_PERMISSION_DENIED", 429: "PROVIDER_RATE_LIMITED" },
+  ambiguous: { 409: "PROVIDER_CONFLICT", "5xx": "PROVIDER_UNAVAILABLE" },
+  rejected: "PROVIDER_INVALID_REQUEST",
+};
 
 function retryAfterMs(err: Stripe.errors.StripeError): number | undefined {
   const seconds = Number(err.headers?.["retry-after"]);
@@ -178,7 +153,9 @@ export function connectorError(err: unknown, attempts = 1): ConnectorError {
 
 function classify(err: unknown): ConnectorError {
   if (err instanceof ConnectorError) return err;
-  if (err instanceof Stripe.errors.StripeConnectionError) return connectionError(err);
+  // The SDK's timeout (ETIMEDOUT without a failed connect) or a reset leaves
+  // the request possibly delivered: Stripe may have acted on it.
+  if (err instanceof Stripe.errors.StripeConnectionError) return transportFailure("stripe", "Stripe", err.detail);
   if (!(err instanceof Stripe.errors.StripeError)) {
     // Not an answer from Stripe and not provably unsent: treat as unknown.
     return new ConnectorError("ambiguous", "stripe", `Stripe call failed: ${String(err)}`, {
@@ -190,32 +167,14 @@ function classify(err: unknown): ConnectorError {
   if (err instanceof Stripe.errors.StripeRateLimitError || status === 429) {
     const wait = retryAfterMs(err);
     return new ConnectorError("not_processed", "stripe", err.message, {
-      reason: "PROVIDER_RATE_LIMITED",
+      reason: statusMeaning(stripeStatuses, 429).reason,
       ...details,
       ...(wait !== undefined && { retryAfterMs: wait }),
     });
   }
-  if (status === 401) {
-    return new ConnectorError("not_processed", "stripe", err.message, {
-      reason: "PROVIDER_AUTHENTICATION_FAILED",
-      ...details,
-    });
-  }
-  if (status === 403) {
-    return new ConnectorError("not_processed", "stripe", err.message, {
-      reason: "PROVIDER_PERMISSION_DENIED",
-      ...details,
-    });
-  }
-  // 409: another request with the same idempotency key is still running at
-  // Stripe, so this attempt may yet take the money.
-  if (status === 409) {
-    return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_CONFLICT", ...details });
-  }
-  // Stripe documents a 500 as indeterminate: the request may have been
-  // processed. Only a sync with the same attempt can tell.
-  if (status !== undefined && status >= 500) {
-    return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_UNAVAILABLE", ...details });
+  // Stripe's documented statuses decide before the kind of error does.
+  if (status !== undefined && statusMeaning(stripeStatuses, status).kind !== "invalid_request") {
+    return answeredFailure("stripe", stripeStatuses, status, err.message, details);
   }
   if (err.rawType === "idempotency_error") {
     return new ConnectorError("invalid_request", "stripe", err.message, {
@@ -226,12 +185,7 @@ function classify(err: unknown): ConnectorError {
   if (err instanceof Stripe.errors.StripeCardError) {
     return new ConnectorError("invalid_request", "stripe", err.message, { reason: "PROVIDER_DECLINED", ...details });
   }
-  if (status !== undefined && status >= 400) {
-    return new ConnectorError("invalid_request", "stripe", err.message, {
-      reason: "PROVIDER_INVALID_REQUEST",
-      ...details,
-    });
-  }
+  if (status !== undefined && status >= 400) return answeredFailure("stripe", stripeStatuses, status, err.message, details);
   // No status: the answer could not be read (e.g. not JSON) after the request was sent.
   return new ConnectorError("ambiguous", "stripe", err.message, { reason: "PROVIDER_INVALID_RESPONSE", ...details });
 }

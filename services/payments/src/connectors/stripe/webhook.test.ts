@@ -3,7 +3,7 @@ import { signStripePayload } from "@onerouter/emulators/stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webhookRejection } from "@onerouter/routing/testing";
 import { stripeConnector } from "./index";
-import { startStripeTestBed, testWebhookSecret, type StripeTestBed } from "./testing";
+import { startStripeTestBed, testWebhookSecret, type StripeTestBed } from "./connector.testing";
 import { parseStripeEvent, verifyStripeSignature } from "./webhook";
 
 const body = Buffer.from('{"id":"evt_1","object":"event","type":"ping","data":{"object":{}}}');

@@ -2,7 +2,7 @@ import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { twilioEmulator, type TwilioEmulator } from "@onerouter/emulators/twilio";
 import type { ConnectorContext } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
-import type { MessagingHarness } from "../contract";
+import { type MessagingHarness, withStatusCallbacks } from "../contract";
 import { callbackAttemptParam, twilioConnector } from "./index";
 import { loopbackTransport } from "@onerouter/routing/testing";
 
@@ -34,20 +34,10 @@ export async function startTwilioTestBed(): Promise<TwilioTestBed> {
     timeoutMs: 5_000,
     transport: loopbackTransport(),
   };
-  // The engine gives every message a status-callback URL naming its attempt;
-  // the shared contract sends without one, so the test bed adds it likewise.
-  const connector: SmsConnector = {
-    ...twilioConnector,
-    send: (sendCtx, input) =>
-      twilioConnector.send(sendCtx, {
-        ...input,
-        statusCallbackUrl: input.statusCallbackUrl ?? statusCallbackUrl(input.attemptId),
-      }),
-  };
   return {
     twilio,
     running,
-    connector,
+    connector: withStatusCallbacks(twilioConnector, statusCallbackUrl),
     ctx,
     badCredentialsCtx: { ...ctx, credentials: { ...ctx.credentials, auth_token: "ffffffffffffffffffffffffffffffff" } },
     emulator: running,

@@ -4,7 +4,7 @@ import { razorpayTestTokens, subunitExponent } from "@onerouter/emulators/razorp
 import { currencyExponent } from "@onerouter/core";
 import type { CreatePaymentInput } from "../connector";
 import { razorpayCurrencies } from "./amounts";
-import { startRazorpayHarness, type RazorpayHarness } from "./harness";
+import { startRazorpayHarness, type RazorpayHarness } from "./connector.testing";
 
 // Razorpay behaviour beyond the shared contract: 3-D Secure, capture below
 // the authorization, cancel by notes, idempotent refunds, resuming an attempt.

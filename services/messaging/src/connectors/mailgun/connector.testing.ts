@@ -9,7 +9,7 @@ import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
 import { memoryWebhookNonces } from "@onerouter/routing/testing";
 import type { MessagingHarness } from "../contract";
 import { mailgunConnector } from "./index";
-import { attemptIdVariable } from "./variables";
+import { attemptIdVariable } from "./mapping";
 import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Wiring for this folder's tests: the Mailgun emulator on a free port and

@@ -8,7 +8,7 @@ import {
 } from "@onerouter/emulators/sendgrid";
 import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
 import type { MessagingHarness } from "../contract";
-import { attemptIdArg } from "./custom-args";
+import { attemptIdArg } from "./mapping";
 import { sendgridConnector } from "./index";
 import { loopbackTransport } from "@onerouter/routing/testing";
 

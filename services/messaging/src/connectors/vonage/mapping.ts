@@ -1,5 +1,6 @@
 import { ConnectorError } from "@onerouter/routing";
 import type { SendResult } from "../connector";
+import { smsEncoding } from "../../sms-encoding";
 
 const provider = "vonage";
 
@@ -66,4 +67,11 @@ export function sendResult(parts: SmsPart[]): SendResult {
     };
   }
   throw statusFailure(refused.status ?? "", refused.errorText);
+}
+
+// Vonage sends `text` in the GSM 03.38 alphabet unless told `type: unicode`;
+// a character outside it (basic set plus the extension table) would arrive
+// garbled.
+export function needsUnicode(text: string): boolean {
+  return smsEncoding(text) === "ucs2";
 }

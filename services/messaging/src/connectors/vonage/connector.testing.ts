@@ -2,7 +2,7 @@ import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { vonageEmulator, type VonageEmulator, type VonageEmulatorOptions } from "@onerouter/emulators/vonage";
 import type { ConnectorContext } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
-import type { MessagingHarness } from "../contract";
+import { type MessagingHarness, withStatusCallbacks } from "../contract";
 import { vonageConnector } from "./index";
 import { loopbackTransport } from "@onerouter/routing/testing";
 
@@ -42,20 +42,10 @@ export async function startVonageTestBed(options: Partial<VonageEmulatorOptions>
     timeoutMs: 5_000,
     transport: loopbackTransport(),
   };
-  // The engine gives every message a receipt URL naming its attempt; the
-  // shared contract sends without one, so the test bed adds it likewise.
-  const connector: SmsConnector = {
-    ...vonageConnector,
-    send: (sendCtx, input) =>
-      vonageConnector.send(sendCtx, {
-        ...input,
-        statusCallbackUrl: input.statusCallbackUrl ?? receiptUrl(input.attemptId),
-      }),
-  };
   return {
     vonage,
     running,
-    connector,
+    connector: withStatusCallbacks(vonageConnector, receiptUrl),
     ctx,
     badCredentialsCtx: {
       ...ctx,

@@ -4,6 +4,6 @@ import { mailgunConnector } from "./index";
 
 // Mailgun's price per email in USD, from its published plans' overage
 // rates: a list price, approximate.
-export const mailgunPrices: readonly Fee[] = [
+export const mailgunDefaultFees: readonly Fee[] = [
   create(FeeSchema, { provider: mailgunConnector.name, currency: "USD", fixedMicros: 1_000n }),
 ];

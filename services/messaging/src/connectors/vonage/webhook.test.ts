@@ -9,7 +9,7 @@ import {
   verifyVonageReceipt,
   vonageSignature,
   type VonageSignatureMethod,
-} from "./receipt";
+} from "./webhook";
 
 // Known answers from the test data of Vonage's Node SDK (@vonage/sms): one
 // inbound message's parameters signed with each method.

@@ -1,6 +1,7 @@
 import twilio from "twilio";
 import { ConnectorError, type WebhookInput } from "@onerouter/routing";
-import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
+import type { MessageStatusEvent } from "../connector";
+import { messageStatus } from "./mapping";
 
 // The engine names the attempt in the status-callback URL it gives each
 // message; the URL is signed, so the attempt id is too.
@@ -8,30 +9,6 @@ export const callbackAttemptParam = "attempt";
 
 function rejected(message: string, reason: string): ConnectorError {
   return new ConnectorError("invalid_signature", "twilio", message, { reason });
-}
-
-// Twilio's message statuses in OneRouter's terms; undefined for statuses of
-// inbound messages and any Twilio adds later.
-export function messageStatus(status: string): ProviderMessageStatus | undefined {
-  switch (status) {
-    case "accepted":
-    case "scheduled":
-    case "queued":
-    case "sending":
-      return "queued";
-    case "sent":
-      return "sent";
-    case "delivered":
-    case "read":
-      return "delivered";
-    case "undelivered":
-      return "undelivered";
-    case "failed":
-    case "canceled":
-      return "failed";
-    default:
-      return undefined;
-  }
 }
 
 // The form parameters of a callback, repeated names as lists, the way the

@@ -2,7 +2,7 @@ import { signTwilioRequest } from "@onerouter/emulators/twilio";
 import { describe, expect, it } from "vitest";
 import type { WebhookInput } from "@onerouter/routing";
 import { webhookRejection } from "@onerouter/routing/testing";
-import { parseTwilioCallback, verifyTwilioCallback } from "./callback";
+import { parseTwilioCallback, verifyTwilioCallback } from "./webhook";
 
 // Twilio's documented request-validation example.
 const documented = {

@@ -4,6 +4,6 @@ import { sendgridConnector } from "./index";
 
 // SendGrid's price per email in USD, from its published plans' overage
 // rates: a list price, approximate.
-export const sendgridPrices: readonly Fee[] = [
+export const sendgridDefaultFees: readonly Fee[] = [
   create(FeeSchema, { provider: sendgridConnector.name, currency: "USD", fixedMicros: 1_000n }),
 ];

@@ -1,0 +1,2 @@
+export { devProfiles } from "./dev-profiles";
+export type { DevEmulator, DevProfile } from "./dev-profile";
