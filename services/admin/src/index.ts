@@ -3,3 +3,4 @@ export * from "./audit";
 export * from "./routes";
 export * from "./tenants";
 export * from "./migrations";
+export * from "./room";

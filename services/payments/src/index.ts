@@ -4,5 +4,5 @@ export { inboundPaymentWebhookRoutes } from "./inbound-webhooks";
 export { sandboxConnector } from "./connectors/sandbox/index";
 export { paymentsMigrations } from "./migrations";
 export { paymentRoutes } from "./routes";
-export { ensureSandboxDefaults } from "./sandbox-defaults";
+export { paymentsRoom } from "./room";
 export { erasePaymentContact } from "./store";

@@ -3,9 +3,9 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { FeeSchema, RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { AttemptStatus, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
-import { MasterKeyring, newId, outboxMigrations, type Database } from "@onerouter/core";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
 import { adminMigrations } from "@onerouter/admin";
+import { MasterKeyring, newId, outboxMigrations, type Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
@@ -64,9 +64,10 @@ describeEachEngine("payment routing", (engine) => {
       accounts,
       profiles,
       breakers: new CircuitBreakers({ failureThreshold: 5, cooldownMs: 30_000 }),
-      connectors: [...paymentConnectors, budget],
-      providerTimeoutMs: 5000,
-      outbound: new ProviderOutbound({ baseUrls: [sandbox.url], allowedCidrs: ["127.0.0.0/8"] }),
+      connectors: new ConnectorRegistry({
+        outbound: new ProviderOutbound({ baseUrls: [sandbox.url], allowedCidrs: ["127.0.0.0/8"] }),
+        providerTimeoutMs: 5000,
+      }).register("payments", [...paymentConnectors(), budget]),
     });
   });
   afterAll(async () => {
