@@ -12,9 +12,9 @@ import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { createLogger, loadConfig, newId } from "@onerouter/core";
-import type { ConnectorContext } from "@onerouter/payments/connectors/connector";
-import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
-import { startOneRouter, type OneRouter } from "@onerouter/server/app";
+import { sandboxConnector } from "@onerouter/payments";
+import type { ConnectorContext } from "@onerouter/routing";
+import { startOneRouter, type OneRouter } from "@onerouter/server";
 import { freePort, startPostgres } from "../../test/infra";
 import { median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
 

@@ -61,3 +61,21 @@ export async function maskInBinaryColumn(
   }
   return rows.length;
 }
+
+// Overwrites the person's data where core keeps copies of it: the events in
+// the outbox and the stored answers of idempotent requests.
+export async function maskInCoreRecords(
+  trx: Knex,
+  tenantId: string,
+  needles: string[],
+  alongside: string[],
+): Promise<{ events: number; idempotentResponses: number }> {
+  const events = await maskInBinaryColumn(trx, { table: "outbox_events", column: "payload", keyColumns: ["id"], tenantId }, needles, alongside);
+  const idempotentResponses = await maskInBinaryColumn(
+    trx,
+    { table: "idempotency_keys", column: "response", keyColumns: ["tenant_id", "environment", "method", "key"], tenantId },
+    needles,
+    alongside,
+  );
+  return { events, idempotentResponses };
+}

@@ -6,7 +6,8 @@ import { noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Lo
 import { callbackAttemptParam, type EmailAddress, type MessageStatusEvent, type MessagingConnector, type SendEmailInput, type SendResult } from "./connectors/connector";
 import { messageContent } from "./mapping";
 import { stateFromProvider } from "./state";
-import { MessageStore, type AttemptRow, type MessageFilter, type MessageRow, type Scope } from "./store";
+import type { AttemptRow, MessageFilter, MessageRow } from "./rows";
+import { MessageStore, type Scope } from "./store";
 import type { MessageContent, NewMessage } from "./validation";
 
 // The messaging engine: routes a message over the tenant's provider accounts

@@ -1,13 +1,12 @@
-import type { JsonValue } from "@bufbuild/protobuf";
-import type { ProviderError, TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { appendEvent, environmentFromName, isContact, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
+import { appendEvent, environmentFromName, isContact, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
 import { AttemptTable, maskInInboundEvents, storedProviderError, type EnvironmentName } from "@onerouter/routing";
 import type { ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent } from "./connectors/connector";
 import { storedContent, toMessage } from "./mapping";
-import type { SmsEncoding } from "./sms-encoding";
+import type { AttemptRow, MessageFilter, MessageRow } from "./rows";
 import { attemptCanMove, canTransition, eventTypes, stateFromProvider, type AttemptState, type MessageState } from "./state";
 import type { NewMessage } from "./validation";
 
@@ -18,48 +17,6 @@ import type { NewMessage } from "./validation";
 export interface Scope {
   tenantId: string;
   environment: EnvironmentName;
-}
-
-type Micros = bigint | string;
-
-export interface MessageRow {
-  id: string;
-  tenant_id: string;
-  environment: EnvironmentName;
-  channel: "sms" | "email";
-  status: MessageState;
-  content: JsonColumn<JsonValue>;
-  metadata: JsonColumn<Record<string, string>>;
-  country: string;
-  segments: number;
-  encoding: SmsEncoding | "";
-  billable_units: number;
-  provider: string;
-  provider_account_id: string;
-  provider_message_id: string;
-  price_micros: Micros;
-  price_currency: string;
-  error: JsonValue | string | null;
-  created_at: Date;
-  updated_at: Date;
-  sent_at: Date | null;
-  delivered_at: Date | null;
-}
-
-export interface AttemptRow {
-  id: string;
-  message_id: string;
-  tenant_id: string;
-  environment: EnvironmentName;
-  provider: string;
-  provider_account_id: string;
-  status: AttemptState;
-  error: JsonValue | string | null;
-  latency_ms: number;
-  price_micros: Micros;
-  provider_message_id: string;
-  created_at: Date;
-  updated_at: Date;
 }
 
 export interface MessageChange {
@@ -76,13 +33,6 @@ export interface AttemptPatch {
   error?: string | null;
   latency_ms?: number;
   provider_message_id?: string;
-}
-
-export interface MessageFilter {
-  channel?: "sms" | "email";
-  status?: MessageState;
-  provider?: string;
-  createTime?: TimeRange;
 }
 
 // Attempts the provider took, for SUCCESS_RATE; failed ones count against.

@@ -7,16 +7,8 @@ import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, provide
 import type { ConnectorContext, PaymentConnector, PaymentResult, PaymentWebhookEvent } from "./connectors/connector";
 import { toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
-import {
-  PaymentStore,
-  type AttemptRow,
-  type NewPayment,
-  type PaymentFilter,
-  type PaymentPatch,
-  type PaymentRow,
-  type RefundRow,
-  type Scope,
-} from "./store";
+import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
+import { PaymentStore, type NewPayment, type PaymentFilter, type PaymentPatch, type Scope } from "./store";
 
 // The payment engine: routes a payment over the tenant's provider accounts,
 // records one attempt per provider call, and fails over only when the

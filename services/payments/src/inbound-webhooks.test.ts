@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { addSandboxAccount, newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "./testing";
+import { addSandboxAccount, newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "../test/index";
 
 // Provider webhooks arriving at /webhooks/inbound/<provider>/<account id>.
 

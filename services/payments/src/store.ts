@@ -1,12 +1,12 @@
-import type { JsonValue } from "@bufbuild/protobuf";
 import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, environmentFromName, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
+import { appendEvent, environmentFromName, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
 import { AttemptTable, maskInInboundEvents, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
+import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
 import { canTransition, eventTypes, refundEventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
 
 // Persistence of payments, attempts and refunds. Every change of status is
@@ -16,68 +16,6 @@ import { canTransition, eventTypes, refundEventTypes, statesFromProvider, type A
 export interface Scope {
   tenantId: string;
   environment: EnvironmentName;
-}
-
-type Amount = bigint | string;
-
-export interface PaymentRow {
-  id: string;
-  tenant_id: string;
-  environment: EnvironmentName;
-  amount: Amount;
-  currency: string;
-  capture_method: "automatic" | "manual";
-  status: PaymentState;
-  customer: JsonColumn<Record<string, string>>;
-  description: string;
-  metadata: JsonColumn<Record<string, string>>;
-  payment_method_token: string;
-  payment_method_provider_tokens: Record<string, string> | string;
-  return_url: string;
-  provider: string;
-  provider_account_id: string;
-  provider_payment_id: string;
-  redirect_url: string;
-  amount_capturable: Amount;
-  amount_captured: Amount;
-  amount_refunded: Amount;
-  error: JsonValue | string | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export interface AttemptRow {
-  id: string;
-  payment_id: string;
-  tenant_id: string;
-  environment: EnvironmentName;
-  provider: string;
-  provider_account_id: string;
-  status: AttemptState;
-  error: JsonValue | string | null;
-  latency_ms: number;
-  estimated_fee: Amount;
-  provider_payment_id: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export interface RefundRow {
-  id: string;
-  payment_id: string;
-  tenant_id: string;
-  environment: EnvironmentName;
-  amount: Amount;
-  currency: string;
-  status: RefundState;
-  reason: string;
-  provider: string;
-  provider_account_id: string;
-  provider_refund_id: string;
-  error: JsonValue | string | null;
-  metadata: JsonColumn<Record<string, string>>;
-  created_at: Date;
-  updated_at: Date;
 }
 
 // Columns a change of a payment may set; amounts as bigint, errors as stored JSON.

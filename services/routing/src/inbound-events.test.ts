@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { coreMigrations, sharedMigrations, type Database } from "@onerouter/core";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { adminMigrations } from "@onerouter/admin";
+import type { Database } from "@onerouter/core";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { maskInInboundEvents, recordInboundEvents } from "./inbound-events";
 import { routingMigrations } from "./migrations";
 
@@ -8,7 +9,7 @@ describeEachEngine("inbound provider events", (engine) => {
   let db: Database;
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    await db.migrate([...coreMigrations, ...sharedMigrations, ...routingMigrations]);
+    await db.migrate([...adminMigrations, ...routingMigrations]);
     await db.knex("tenants").insert({ id: "ten_a", name: "Shop" });
   }, 120_000);
   afterAll(async () => db?.close());

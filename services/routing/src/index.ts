@@ -14,4 +14,6 @@ export * from "./inbound-events";
 export * from "./inbound-webhooks";
 export * from "./migrations";
 export * from "./provider-outbound";
+export * from "./migrations";
+export * from "./tenant-data-keys";
 export type { ProviderRoom, ProviderRoomDeps } from "./room";

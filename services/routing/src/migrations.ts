@@ -1,8 +1,47 @@
 import type { Migration } from "@onerouter/core";
 
-// The inbound side of the provider kernel: signature nonces, and every
-// verified event providers send about payments and messages.
+// The provider kernel's tables: encrypted provider accounts (admin manages
+// them, payments and messaging call providers with them) with each tenant's
+// data key, routing profiles, the nonces of inbound webhook signatures, and
+// every verified event providers send about payments and messages.
+// Migrations keep their first names so databases that ran them do not rerun
+// them; the first once created the event outbox too, which core's migration
+// now creates.
 export const routingMigrations: Migration[] = [
+  {
+    name: "20261121_002_core_provider_accounts_routing_outbox",
+    async up(knex) {
+      await knex.schema.createTable("tenant_data_keys", (t) => {
+        t.text("tenant_id").primary().references("tenants.id").onDelete("CASCADE");
+        t.text("wrapped_key").notNullable();
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+      });
+      await knex.schema.createTable("provider_accounts", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        t.text("provider").notNullable();
+        t.text("category").notNullable();
+        t.text("display_name").notNullable();
+        t.text("credentials_sealed").notNullable();
+        t.jsonb("credential_hints").notNullable().defaultTo("{}");
+        t.jsonb("settings").notNullable().defaultTo("{}");
+        t.boolean("enabled").notNullable().defaultTo(true);
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp("updated_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.index(["tenant_id", "environment", "category"]);
+      });
+      await knex.schema.createTable("routing_profiles", (t) => {
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        t.text("category").notNullable();
+        // The RoutingProfile message as proto3 JSON.
+        t.jsonb("profile").notNullable();
+        t.timestamp("updated_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.primary(["tenant_id", "environment", "category"]);
+      });
+    },
+  },
   {
     // Named when core created the table; the name stays so databases that
     // applied it do not apply it again.

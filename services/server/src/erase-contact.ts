@@ -1,6 +1,6 @@
 import { recordAudit } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { maskInBinaryColumn, type Contact, type Knex } from "@onerouter/core";
+import { maskInCoreRecords, type Contact, type Knex } from "@onerouter/core";
 import { type EnvironmentName } from "@onerouter/routing";
 import { eraseMessageContact } from "@onerouter/messaging";
 import { erasePaymentContact } from "@onerouter/payments";
@@ -23,13 +23,7 @@ export async function eraseContact(knex: Knex, tenantId: string, contact: Contac
     const messages = await eraseMessageContact(trx, tenantId, contact);
     const needles = [...payments.found, ...messages.found, contact.email ?? "", contact.email?.toLowerCase() ?? "", contact.phone ?? ""];
     const names = [...payments.names, ...messages.names];
-    const events = await maskInBinaryColumn(trx, { table: "outbox_events", column: "payload", keyColumns: ["id"], tenantId }, needles, names);
-    const idempotentResponses = await maskInBinaryColumn(
-      trx,
-      { table: "idempotency_keys", column: "response", keyColumns: ["tenant_id", "environment", "method", "key"], tenantId },
-      needles,
-      names,
-    );
+    const { events, idempotentResponses } = await maskInCoreRecords(trx, tenantId, needles, names);
     for (const environment of ["test", "live"] as const) {
       await recordAudit(trx, {
         tenantId,

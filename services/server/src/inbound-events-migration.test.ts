@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "@onerouter/core";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { recordInboundEvents } from "@onerouter/routing";
 import { allMigrations } from "./app";
 

@@ -15,7 +15,7 @@ import {
   setRoutingProfile,
   startTestOneRouter,
   type TestOneRouter,
-} from "./testing";
+} from "../test/index";
 
 // Provider calls under the SSRF rules: a tenant cannot point an account at an
 // address of its own choosing, an account stored with one never reaches it

@@ -11,6 +11,7 @@ import { OutboxFeed } from "./transport/outbox-feed";
 export { webhookMigrations } from "./migrations";
 export { DeliveryWorker, createDeliveryWorker } from "./delivery/worker";
 export { OutboxRetention } from "./retention";
+export { webhookRoutes } from "./routes";
 export { resealEndpointSecrets } from "./secrets";
 export { createFanOut, fanOut, type DeliveryWaker, type EventHandler, type FeedEvent } from "./transport/fanout";
 export type { EventFeed } from "./transport/feed";

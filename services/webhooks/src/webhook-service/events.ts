@@ -12,7 +12,7 @@ import {
 import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
 import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
 import { eventTypes, testEventMessage } from "../event-types";
-import type { WebhookServiceDeps } from "../webhook-service";
+import type { WebhookServiceDeps } from "./deps";
 
 type EventMethods = Pick<ServiceImpl<typeof WebhookService>, "sendTestEvent" | "listEventTypes" | "listEvents" | "getEvent">;
 
