@@ -12,9 +12,9 @@ import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { createLogger, loadConfig, newId } from "@onerouter/core";
-import type { ConnectorContext } from "@onerouter/payments/connectors/connector";
-import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
-import { startOneRouter, type OneRouter } from "@onerouter/server/app";
+import { sandboxConnector } from "@onerouter/payments";
+import type { ConnectorContext } from "@onerouter/routing";
+import { startOneRouter, type OneRouter } from "@onerouter/server";
 import { freePort, startPostgres } from "../../test/infra";
 import { median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
 
@@ -409,7 +409,7 @@ async function measure(app: OneRouter, sandboxUrl: string, readCpu: () => CpuRea
   const postgresVersion = ((await app.db.knex.raw("show server_version")) as { rows: { server_version: string }[] }).rows[0]?.server_version;
   const counts = Object.fromEntries(
     await Promise.all(
-      ["payments", "payment_attempts", "outbox_events", "idempotency_keys", "inbound_webhook_events"].map(
+      ["payments", "payment_attempts", "outbox_events", "idempotency_keys", "inbound_provider_events"].map(
         async (table) => [table, Number(((await app.db.knex(table).count({ n: "*" })) as { n: string }[])[0]?.n)] as const,
       ),
     ),
@@ -570,7 +570,7 @@ function interpretation(
   const directHigh = find("Sandbox connector direct", high);
   const noopHigh = find("No-op (ListApiKeys)", high);
   const trace = sql.createPayment;
-  const webhookInWindow = trace.typical.byKind.has("insert inbound_webhook_events");
+  const webhookInWindow = trace.typical.byKind.has("insert inbound_provider_events");
   const machineBusy = Math.max(input.loadBefore, input.loadAfter) > cores;
   const spread = (p: Point) => (Math.max(...p.roundP50s) - Math.min(...p.roundP50s)) / p.p50;
   const noisiest = [...input.points].sort((a, b) => spread(b) - spread(a))[0]!;

@@ -8,10 +8,9 @@ import { pino } from "pino";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, loadConfig, openDatabase, type Config, type Database, type EventStream, type Logger } from "@onerouter/core";
-import { allMigrations } from "@onerouter/server/app";
+import { allMigrations } from "@onerouter/server";
 import { createWebhooks } from "@onerouter/webhooks";
-import { insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/delivery/test-receivers";
-import { discardNats } from "@onerouter/webhooks/transport/testing/fixtures";
+import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
 import { ascending, median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { MessageStatus, MessagingService, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/db/testing";
+import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../infra";
 import { recordReliability } from "../reliability/record";

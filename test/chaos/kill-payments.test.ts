@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { PaymentService, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/db/testing";
+import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../infra";
 import { recordReliability } from "../reliability/record";

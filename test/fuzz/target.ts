@@ -1,4 +1,4 @@
-import { postgresAvailable } from "@onerouter/core/db/testing";
+import { postgresAvailable } from "@onerouter/core/testing";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { Wire } from "./wire";
 

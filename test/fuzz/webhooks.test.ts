@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import { generateEventWebhookKeys, signEventBody } from "@onerouter/emulators/sendgrid/events";
+import { generateEventWebhookKeys, signEventBody } from "@onerouter/emulators/sendgrid";
 import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
-import { mailgunSignature } from "@onerouter/emulators/mailgun/webhooks";
-import { paypalEmulator } from "@onerouter/emulators/paypal/index";
-import { razorpayWebhookSignature } from "@onerouter/emulators/razorpay/webhooks";
-import { signStripePayload } from "@onerouter/emulators/stripe/signature";
-import { signTwilioRequest } from "@onerouter/emulators/twilio/signature";
-import { signVonageParams } from "@onerouter/emulators/vonage/signature";
+import { mailgunSignature } from "@onerouter/emulators/mailgun";
+import { paypalEmulator } from "@onerouter/emulators/paypal";
+import { razorpayWebhookSignature } from "@onerouter/emulators/razorpay";
+import { signStripePayload } from "@onerouter/emulators/stripe";
+import { signTwilioRequest } from "@onerouter/emulators/twilio";
+import { signVonageParams } from "@onerouter/emulators/vonage";
 import { inboundWebhookPath } from "@onerouter/routing";
 import type { ProviderCategory } from "@onerouter/routing";
 import type { TestOneRouter } from "@onerouter/server/testing";
@@ -28,13 +28,12 @@ const wrongSecret = "whsec_fuzz_wrong_secret_987654321";
 
 // Tables a webhook could change, with what identifies a row's state.
 const stateTables = [
-  "inbound_webhook_events",
+  "inbound_provider_events",
   "payments",
   "payment_attempts",
   "refunds",
   "messages",
   "message_attempts",
-  "message_callbacks",
   "outbox_events",
 ];
 

@@ -4,12 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { coreMigrations, servicePartially, sharedMigrations, type Database } from "@onerouter/core";
-import { createTestDatabase } from "@onerouter/core/db/testing";
+import { outboxMigrations, servicePartially, type Database } from "@onerouter/core";
+import { createTestDatabase } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
+import { routingMigrations } from "@onerouter/routing";
 import { failure } from "@onerouter/server/testing";
 import { apiKeyService } from "./api-key-service";
 import { createApiKey } from "./api-keys";
+import { adminMigrations } from "./migrations";
 import { createTenant } from "./tenants";
 
 // A key never hands on more than it holds: scopes, environment, lifetime.
@@ -21,7 +23,7 @@ describe("API keys made by API keys", () => {
   let tenantId: string;
   beforeAll(async () => {
     db = await createTestDatabase("pglite");
-    await db.migrate([...coreMigrations, ...sharedMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations]);
     tenantId = (await createTenant(db.knex, { name: "Keys", ownerEmail: "keys@example.com" })).id;
     api = inMemoryApi(db.knex, (router) => {
       router.service(ApiKeyService, apiKeyService(db.knex));

@@ -2,3 +2,5 @@ export * from "./api-keys";
 export * from "./audit";
 export * from "./routes";
 export * from "./tenants";
+export * from "./migrations";
+export * from "./room";

@@ -5,7 +5,7 @@ import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_
 import { CircuitState, ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { RoutingService, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";

@@ -14,13 +14,14 @@ import {
   type RoutingProfile,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { coreMigrations, MasterKeyring, newDataKey, sharedMigrations, type Database } from "@onerouter/core";
-import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore } from "@onerouter/routing";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { MasterKeyring, newDataKey, outboxMigrations, type Database } from "@onerouter/core";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
-import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
+import { sandboxConnector } from "@onerouter/payments";
 import { failure } from "@onerouter/server/testing";
 import { createApiKey } from "./api-keys";
+import { adminMigrations } from "./migrations";
 import { adminRoutes } from "./routes";
 import { createTenant } from "./tenants";
 
@@ -41,7 +42,7 @@ describeEachEngine("RoutingService", (engine) => {
 
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    await db.migrate([...coreMigrations, ...sharedMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations]);
     accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()));
     const outbound = new ProviderOutbound({ baseUrls: [], allowedCidrs: [] });
     const connectors = new ConnectorRegistry({ outbound, providerTimeoutMs: 10_000 });

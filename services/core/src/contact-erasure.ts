@@ -33,33 +33,49 @@ function maskAll(bytes: Buffer, needles: Buffer[]): Buffer {
 const distinct = (values: string[]) => [...new Set(values.filter((v) => v !== ""))].map((v) => Buffer.from(v, "utf8"));
 
 // Overwrites every occurrence of `needles` (an email, a phone number) in the
-// binary `column` of the tenant's rows of `table`, and of `alongside` (the
-// person's name: too common to look for on its own) in those rows; returns
-// the key columns of the rows that changed.
+// binary `column` of the tenant's rows of `table` (those matching `where`, if
+// given), and of `alongside` (the person's name: too common to look for on
+// its own) in those rows; returns how many rows changed.
 export async function maskInBinaryColumn(
   trx: Knex,
-  target: { table: string; column: string; keyColumns: string[]; tenantId: string },
+  target: { table: string; column: string; keyColumns: string[]; tenantId: string; where?: Record<string, string> },
   needles: string[],
   alongside: string[] = [],
-): Promise<Record<string, unknown>[]> {
+): Promise<number> {
   const wanted = distinct(needles);
-  if (wanted.length === 0) return [];
+  if (wanted.length === 0) return 0;
   const masked = [...wanted, ...distinct(alongside)];
   const rows = (await trx(target.table)
-    .where({ tenant_id: target.tenantId })
+    .where({ ...target.where, tenant_id: target.tenantId })
     .whereNotNull(target.column)
     .where((q) => {
       for (const needle of wanted) q.orWhereRaw("position(convert_to(?, 'UTF8') in ??) > 0", [needle.toString("utf8"), target.column]);
     })
     .select(...target.keyColumns, target.column)
     .forUpdate()) as Record<string, unknown>[];
-  const keys: Record<string, unknown>[] = [];
   for (const row of rows) {
     const key = Object.fromEntries(target.keyColumns.map((c) => [c, row[c]]));
     await trx(target.table)
       .where(key)
       .update({ [target.column]: maskAll(Buffer.from(row[target.column] as Uint8Array), masked) });
-    keys.push(key);
   }
-  return keys;
+  return rows.length;
+}
+
+// Overwrites the person's data where core keeps copies of it: the events in
+// the outbox and the stored answers of idempotent requests.
+export async function maskInCoreRecords(
+  trx: Knex,
+  tenantId: string,
+  needles: string[],
+  alongside: string[],
+): Promise<{ events: number; idempotentResponses: number }> {
+  const events = await maskInBinaryColumn(trx, { table: "outbox_events", column: "payload", keyColumns: ["id"], tenantId }, needles, alongside);
+  const idempotentResponses = await maskInBinaryColumn(
+    trx,
+    { table: "idempotency_keys", column: "response", keyColumns: ["tenant_id", "environment", "method", "key"], tenantId },
+    needles,
+    alongside,
+  );
+  return { events, idempotentResponses };
 }

@@ -13,9 +13,9 @@ import {
   type CreatePaymentResponse,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { callerKey } from "./context";
-import { coreMigrations } from "./db/core-migrations";
+import { adminMigrations } from "@onerouter/admin";
 import type { Database } from "./db/database";
-import { createTestDatabase, describeEachEngine } from "./db/testing";
+import { createTestDatabase, describeEachEngine } from "../test/database";
 import { apiError } from "./errors";
 import { newId } from "./ids";
 import { createIdempotency, idempotencyMigrations, type Idempotency, type IdempotencyClaim } from "./idempotency";
@@ -64,7 +64,7 @@ describeEachEngine("idempotency keys", (engine) => {
 
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    await db.migrate([...coreMigrations, ...idempotencyMigrations]);
+    await db.migrate([...adminMigrations, ...idempotencyMigrations]);
     tenantId = newId("ten");
     await db.knex("tenants").insert({ id: tenantId, name: "Idempotent" });
     idempotency = createIdempotency(db.knex);

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { Knex } from "knex";
 import { open, seal } from "./crypto";
 
 // The master keys: the current one seals; the current and the previous ones
@@ -64,31 +63,5 @@ export class MasterKeyring {
   // Drops every key but the current one: nothing sealed under them remains.
   forgetPrevious() {
     this.keys = new Map([[this.current, this.keys.get(this.current)!]]);
-  }
-}
-
-// Re-wraps every tenant data key not yet under the current master key, a
-// batch per short transaction so callers using those keys meanwhile wait
-// milliseconds at most. The data keys themselves do not change, so nothing
-// sealed with them (provider credentials) needs touching. Returns how many.
-export async function rewrapTenantDataKeys(knex: Knex, keys: MasterKeyring, batchSize = 50): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const count = await knex.transaction(async (trx) => {
-      const rows = (await trx("tenant_data_keys")
-        .whereNot("wrapped_key", "like", `${keys.currentId}:%`)
-        .orderBy("tenant_id")
-        .limit(batchSize)
-        .forUpdate()) as { tenant_id: string; wrapped_key: string }[];
-      for (const row of rows) {
-        const context = `tenant-data-key:${row.tenant_id}`;
-        await trx("tenant_data_keys")
-          .where({ tenant_id: row.tenant_id })
-          .update({ wrapped_key: keys.seal(keys.open(row.wrapped_key, context), context) });
-      }
-      return rows.length;
-    });
-    if (count === 0) return total;
-    total += count;
   }
 }

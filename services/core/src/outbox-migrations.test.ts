@@ -1,9 +1,9 @@
 import { afterEach, expect, it } from "vitest";
-import { coreMigrations } from "./db/core-migrations";
+import { adminMigrations } from "@onerouter/admin";
+import { createTestDatabase, describeEachEngine } from "../test/database";
 import type { Database } from "./db/database";
 import { outboxProgressMigration } from "./db/outbox-progress-migration";
-import { sharedMigrations } from "./db/shared-migrations";
-import { createTestDatabase, describeEachEngine } from "./db/testing";
+import { outboxMigrations } from "./outbox";
 
 // The outbox's progress columns and indexes belong to core; data folders made
 // when the webhooks migration added them must migrate cleanly too.
@@ -31,14 +31,14 @@ describeEachEngine("the outbox's progress columns", (engine) => {
 
   it("gives a new database the outbox's fan-out and relay columns and indexes", async () => {
     db = await createTestDatabase(engine);
-    await db.migrate([...coreMigrations, ...sharedMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations]);
     expect(await outboxProgress(db)).toEqual(expected);
   }, migrationTimeoutMs);
 
   it("migrates a database whose outbox already has them", async () => {
     db = await createTestDatabase(engine);
-    const earlier = sharedMigrations.filter((m) => m !== outboxProgressMigration);
-    await db.migrate([...coreMigrations, ...earlier]);
+    const earlier = outboxMigrations.filter((m) => m !== outboxProgressMigration);
+    await db.migrate([...adminMigrations, ...earlier]);
     // What the webhooks migration did to the outbox before core owned it.
     await db.knex.schema.alterTable("outbox_events", (t) => {
       t.timestamp("fanned_out_at", { useTz: true });
@@ -47,7 +47,7 @@ describeEachEngine("the outbox's progress columns", (engine) => {
     await db.knex.raw("create index outbox_events_pending_fanout on outbox_events (created_at) where fanned_out_at is null");
     await db.knex.raw("create index outbox_events_pending_publish on outbox_events (created_at) where published_at is null");
 
-    expect(await db.migrate([...coreMigrations, ...sharedMigrations])).toEqual([outboxProgressMigration.name]);
+    expect(await db.migrate([...adminMigrations, ...outboxMigrations])).toEqual([outboxProgressMigration.name]);
     expect(await outboxProgress(db)).toEqual(expected);
   }, migrationTimeoutMs);
 });

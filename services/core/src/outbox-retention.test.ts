@@ -2,13 +2,12 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Knex } from "knex";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { coreMigrations } from "./db/core-migrations";
+import { adminMigrations } from "@onerouter/admin";
+import { createTestDatabase, describeEachEngine } from "../test/database";
 import type { Database } from "./db/database";
-import { sharedMigrations } from "./db/shared-migrations";
-import { createTestDatabase, describeEachEngine } from "./db/testing";
 import { newId } from "./ids";
 import { createLogger } from "./logging";
-import { appendEvent } from "./outbox";
+import { appendEvent, outboxMigrations } from "./outbox";
 import { OutboxRetention } from "./outbox-retention";
 
 const logger = createLogger("silent");
@@ -21,7 +20,7 @@ describeEachEngine("outbox retention", (engine) => {
 
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    await db.migrate([...coreMigrations, ...sharedMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations]);
     knex = db.knex;
     tenant = newId("ten");
     await knex("tenants").insert({ id: tenant, name: tenant });

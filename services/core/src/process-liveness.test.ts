@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "./db/database";
-import { createTestDatabase, describeEachEngine } from "./db/testing";
+import { createTestDatabase, describeEachEngine } from "../test/database";
 import { startProcessLiveness } from "./process-liveness";
 
 describeEachEngine("process liveness", (engine) => {

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { inboundWebhookPath, WebhookNonceStore } from "@onerouter/routing";
-import { describeEachEngine } from "@onerouter/core/db/testing";
-import type { MailgunWebhookPayload, SignedMailgunWebhook } from "@onerouter/emulators/mailgun/index";
+import { describeEachEngine } from "@onerouter/core/testing";
+import type { MailgunWebhookPayload, SignedMailgunWebhook } from "@onerouter/emulators/mailgun";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startMailgunTestBed, type MailgunTestBed } from "./connectors/mailgun/connector.testing";
-import { addAccount, messageEvents, newTenant, setRoutingProfile } from "./testing";
+import { addAccount, messageEvents, newTenant, setRoutingProfile } from "../test/index";
 
 // Mailgun's signature covers a timestamp and a token, not the event: through
 // the real HTTP route, a signature already seen cannot carry another event.

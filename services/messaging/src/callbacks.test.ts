@@ -3,7 +3,7 @@ import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routin
 import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import type { WebhookInput } from "@onerouter/routing";
 import { inboundWebhookPath } from "@onerouter/routing";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import type { MessagingHarness } from "./connectors/contract";
 import { startMailgunTestBed } from "./connectors/mailgun/connector.testing";
@@ -12,7 +12,7 @@ import { startSandboxTestBed } from "./connectors/sandbox/connector.testing";
 import { startSendGridTestBed } from "./connectors/sendgrid/connector.testing";
 import { startTwilioTestBed } from "./connectors/twilio/connector.testing";
 import { startVonageTestBed } from "./connectors/vonage/connector.testing";
-import { addAccount, messageEvents, newTenant, setRoutingProfile, type TestTenant } from "./testing";
+import { addAccount, messageEvents, newTenant, setRoutingProfile, type TestTenant } from "../test/index";
 
 // Delivery callbacks through the real HTTP route, for every provider: a
 // genuine one is applied once (a repeat is acknowledged and changes

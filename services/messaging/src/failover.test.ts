@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { MessageStatus, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startTwilioTestBed, type TwilioTestBed } from "./connectors/twilio/connector.testing";
 import { startVonageTestBed, type VonageTestBed } from "./connectors/vonage/connector.testing";
-import { addAccount, callbackWait, messageEvents, newTenant, setRoutingProfile } from "./testing";
+import { addAccount, callbackWait, messageEvents, newTenant, setRoutingProfile } from "../test/index";
 
 // Failing over from Twilio (primary) to Vonage (secondary): only when Twilio
 // provably did not take the message; never after an ambiguous call.

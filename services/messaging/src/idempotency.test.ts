@@ -3,12 +3,12 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { MessageStatus, SendMessageRequestSchema } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
-import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/idempotency-testing";
+import { describeEachEngine } from "@onerouter/core/testing";
+import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/testing";
 import { startSandboxProvider, type RunningSandbox } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { MessageStore } from "./store";
-import { addSandboxAccount, failure, newTenant, sandboxMessages, setRoutingProfile, type TestTenant } from "./testing";
+import { addSandboxAccount, failure, newTenant, sandboxMessages, setRoutingProfile, type TestTenant } from "../test/index";
 import { validSendMessage } from "./validation";
 
 // Idempotency-Key on SendMessage, against a sandbox server of the test's own

@@ -13,7 +13,7 @@ import {
 import { environmentFromName, jsonColumn } from "@onerouter/core";
 import { providerErrorFromColumn } from "@onerouter/routing";
 import { attemptStatuses, messageStatuses } from "./state";
-import type { AttemptRow, MessageRow } from "./store";
+import type { AttemptRow, MessageRow } from "./rows";
 import type { MessageContent } from "./validation";
 
 // Stored rows to API messages. Prices are int64 in the database; PGlite

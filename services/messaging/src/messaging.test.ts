@@ -8,9 +8,9 @@ import {
   SmsEncoding,
   type SendMessageRequestSchema,
 } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { callbackWait, failure, messageEvents, newTenant, type MessagingClient, type TestTenant } from "./testing";
+import { callbackWait, failure, messageEvents, newTenant, type MessagingClient, type TestTenant } from "../test/index";
 
 // The message lifecycle through the API, on the built-in sandbox a new
 // tenant's test environment starts with: sending, the sandbox's delivery

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingService, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { MessageStatus, MessagingService, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { apiClient, newTestTenant, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startTwilioTestBed, type TwilioTestBed } from "./connectors/twilio/connector.testing";
 import { startVonageTestBed, type VonageTestBed } from "./connectors/vonage/connector.testing";
-import { addAccount, newTenant, setRoutingProfile } from "./testing";
+import { addAccount, newTenant, setRoutingProfile } from "../test/index";
 
 // Choosing the provider per message: CHEAPEST by destination country on the
 // published per-segment prices (or the tenant's own), rules, and weights,

@@ -11,7 +11,7 @@ import { invalidArgument, maxLength, validMetadata, validTimeRange } from "@oner
 import { countryOfNumber, isE164 } from "./phone-numbers";
 import { smsSegments, type SmsEncoding } from "./sms-encoding";
 import { messageStateOf } from "./state";
-import type { MessageFilter } from "./store";
+import type { MessageFilter } from "./rows";
 
 // Request checks that answer INVALID_ARGUMENT naming the field, before
 // anything is stored or sent to a provider.

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { AttemptStatus, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
-import { addSandboxAccount, newTenant, sandboxPayments, setRoutingProfile } from "./testing";
+import { addSandboxAccount, newTenant, sandboxPayments, setRoutingProfile } from "../test/index";
 
 // Failover between two different providers: Stripe (the real connector and
 // SDK against the Stripe emulator) first, the sandbox second. Tokens belong

@@ -3,11 +3,11 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { AttemptStatus, PaymentStatus, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { addSandboxAccount, newTenant, paymentEvents, sandboxPayments, setRoutingProfile, type TestTenant } from "./testing";
+import { addSandboxAccount, newTenant, paymentEvents, sandboxPayments, setRoutingProfile, type TestTenant } from "../test/index";
 
 // Failing over between a primary and a secondary sandbox, each a sandbox
 // server of its own so the test can break one and count what reaches it.

@@ -3,13 +3,13 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { CaptureMethod, CreatePaymentRequestSchema, PaymentStatus, RefundStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
-import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/idempotency-testing";
+import { describeEachEngine } from "@onerouter/core/testing";
+import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { PaymentStore } from "./store";
-import { addSandboxAccount, failure, newTenant, sandboxPayments, setRoutingProfile, type TestTenant } from "./testing";
+import { addSandboxAccount, failure, newTenant, sandboxPayments, setRoutingProfile, type TestTenant } from "../test/index";
 import { validCreatePayment } from "./validation";
 
 // Idempotency-Key on the payment API, against a sandbox server of the test's

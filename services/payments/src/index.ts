@@ -1,7 +1,8 @@
 export { paymentConnectors, type PaymentConnectorRegistration } from "./connectors/index";
 export { PaymentEngine, type PaymentEngineOptions } from "./engine";
 export { inboundPaymentWebhookRoutes } from "./inbound-webhooks";
+export { sandboxConnector } from "./connectors/sandbox/index";
 export { paymentsMigrations } from "./migrations";
 export { paymentRoutes } from "./routes";
-export { ensureSandboxDefaults } from "./sandbox-defaults";
+export { paymentsRoom } from "./room";
 export { erasePaymentContact } from "./store";

@@ -12,7 +12,7 @@ import {
 import { environmentFromName, jsonColumn } from "@onerouter/core";
 import { providerErrorFromColumn as providerError } from "@onerouter/routing";
 import { attemptStatuses, paymentStatuses, refundStatuses } from "./state";
-import type { AttemptRow, PaymentRow, RefundRow } from "./store";
+import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
 
 // Stored rows to API messages. Amounts are int64 in the database; PGlite
 // reads them as bigint and pg as strings, so both go through BigInt().

@@ -2,10 +2,10 @@ import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
-import { failure, newTenant, setRoutingProfile, type TestTenant } from "./testing";
+import { failure, newTenant, setRoutingProfile, type TestTenant } from "../test/index";
 
 // Metadata a provider would refuse is refused with the request, before any
 // provider is called: Stripe takes 50 keys (OneRouter adds 2 of its own),

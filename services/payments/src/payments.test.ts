@@ -7,9 +7,9 @@ import {
   PaymentStatus,
   RefundStatus,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { failure, newTenant, paymentEvents, paymentsClient, type TestTenant } from "./testing";
+import { failure, newTenant, paymentEvents, paymentsClient, type TestTenant } from "../test/index";
 
 // The payment lifecycle through the API, on the built-in sandbox a new
 // tenant's test environment starts with.

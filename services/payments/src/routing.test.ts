@@ -3,9 +3,10 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { FeeSchema, RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { AttemptStatus, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore } from "@onerouter/routing";
-import { MasterKeyring, coreMigrations, newId, sharedMigrations, type Database } from "@onerouter/core";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
+import { adminMigrations } from "@onerouter/admin";
+import { MasterKeyring, newId, outboxMigrations, type Database } from "@onerouter/core";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { paymentConnectors } from "./connectors/index";
@@ -40,7 +41,7 @@ describeEachEngine("payment routing", (engine) => {
 
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    await db.migrate([...coreMigrations, ...sharedMigrations, ...paymentsMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations, ...paymentsMigrations]);
     sandbox = await startSandboxProvider();
     scope = { tenantId: newId("ten"), environment: "test" };
     await db.knex("tenants").insert({ id: scope.tenantId, name: "Router" });

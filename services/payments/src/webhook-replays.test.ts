@@ -2,12 +2,12 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { CaptureMethod, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { inboundWebhookPath } from "@onerouter/routing";
-import { describeEachEngine } from "@onerouter/core/db/testing";
-import { razorpayTestTokens } from "@onerouter/emulators/razorpay/index";
+import { describeEachEngine } from "@onerouter/core/testing";
+import { razorpayTestTokens } from "@onerouter/emulators/razorpay";
 import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { razorpayTestCredentials, startRazorpayHarness, type RazorpayHarness } from "./connectors/razorpay/connector.testing";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
-import { newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "./testing";
+import { newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "../test/index";
 
 // Replays and forgeries of payment webhooks, through the real HTTP route,
 // signed by the emulators' own code: none changes anything.
@@ -51,7 +51,7 @@ describeEachEngine("payment webhook replays", (engine) => {
   }
 
   const storedEvents = async (accountId: string) =>
-    (await app.db.knex("inbound_webhook_events").where({ provider_account_id: accountId })).length;
+    (await app.db.knex("inbound_provider_events").where({ provider_account_id: accountId })).length;
 
   it("stripe: refuses an event signed beyond the tolerance in the future as in the past", async () => {
     const { tenant, accountId } = await tenantWith("stripe");

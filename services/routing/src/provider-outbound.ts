@@ -1,6 +1,4 @@
-import { parseCidr, parseIp, type Cidr } from "@onerouter/core/outbound/addresses";
-import { guardedAgents, type GuardedAgents } from "@onerouter/core";
-import { httpUrl } from "@onerouter/core/outbound/destinations";
+import { guardedAgents, httpUrl, parseCidr, parseIp, type Cidr, type GuardedAgents } from "@onerouter/core";
 
 // Where provider calls may go. A provider account calls its provider's own
 // API unless its settings.base_url points elsewhere, which only an operator

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { MessageStatus, MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
+import { describeEachEngine } from "@onerouter/core/testing";
 import { eraseContact } from "./erase-contact";
-import { apiClient, newTestTenant, startTestOneRouter, type TestOneRouter } from "./testing";
+import { apiClient, newTestTenant, startTestOneRouter, type TestOneRouter } from "../test/index";
 
 // Erasing a person's contact data: their payments and messages lose it,
 // everything stored that carried it is overwritten, the money stays.
@@ -24,8 +24,7 @@ describeEachEngine("erasing a contact", (engine) => {
       ["outbox_events", "payload"],
       ["webhook_events", "payload"],
       ["idempotency_keys", "response"],
-      ["message_callbacks", "payload"],
-      ["inbound_webhook_events", "payload"],
+      ["inbound_provider_events", "payload"],
     ] as const;
     const parts: string[] = [];
     for (const [table, column] of columns) {

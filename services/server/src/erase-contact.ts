@@ -1,6 +1,6 @@
 import { recordAudit } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { maskInBinaryColumn, type Contact, type Knex } from "@onerouter/core";
+import { maskInBinaryColumn, maskInCoreRecords, type Contact, type Knex } from "@onerouter/core";
 import { type EnvironmentName } from "@onerouter/routing";
 import { eraseMessageContact } from "@onerouter/messaging";
 import { erasePaymentContact } from "@onerouter/payments";
@@ -23,21 +23,9 @@ export async function eraseContact(knex: Knex, tenantId: string, contact: Contac
     const messages = await eraseMessageContact(trx, tenantId, contact);
     const needles = [...payments.found, ...messages.found, contact.email ?? "", contact.email?.toLowerCase() ?? "", contact.phone ?? ""];
     const names = [...payments.names, ...messages.names];
-    // An event is stored twice: in core's outbox and as webhooks' copy; either may be pruned first.
-    const eventIds = new Set<unknown>();
-    for (const table of ["outbox_events", "webhook_events"]) {
-      const masked = await maskInBinaryColumn(trx, { table, column: "payload", keyColumns: ["id"], tenantId }, needles, names);
-      for (const key of masked) eventIds.add(key.id);
-    }
-    const events = eventIds.size;
-    const idempotentResponses = (
-      await maskInBinaryColumn(
-        trx,
-        { table: "idempotency_keys", column: "response", keyColumns: ["tenant_id", "environment", "method", "key"], tenantId },
-        needles,
-        names,
-      )
-    ).length;
+    const { events, idempotentResponses } = await maskInCoreRecords(trx, tenantId, needles, names);
+    // Webhooks' copies of the same events.
+    await maskInBinaryColumn(trx, { table: "webhook_events", column: "payload", keyColumns: ["id"], tenantId }, needles, names);
     for (const environment of ["test", "live"] as const) {
       await recordAudit(trx, {
         tenantId,

@@ -1,6 +1,6 @@
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestOneRouter, type TestOneRouter } from "./testing";
+import { startTestOneRouter, type TestOneRouter } from "../test/index";
 
 // Bad bodies are the caller's mistake: they get INVALID_ARGUMENT or
 // RESOURCE_EXHAUSTED with an ErrorInfo saying why, never a 500, and the

@@ -5,12 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureDefaultTenant } from "@onerouter/admin";
 import { loadConfig, MasterKeyring, seal, type Database } from "@onerouter/core";
 import { ProviderAccountStore } from "@onerouter/routing";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
-import { activeSecrets, type StoredSecret } from "@onerouter/webhooks/secrets";
-import { insertEndpoint } from "@onerouter/webhooks/delivery/test-receivers";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
+import { activeSecrets, insertEndpoint, type StoredSecret } from "@onerouter/webhooks/testing";
 import { allMigrations } from "./app";
 import { resolveMasterKeys, rotateMasterKey } from "./master-key";
-import { startTestOneRouter } from "./testing";
+import { startTestOneRouter } from "../test/index";
 
 // A rotation with the operator's keys (ONEROUTER_MASTER_KEY and
 // ONEROUTER_PREVIOUS_MASTER_KEYS), as a Postgres deployment runs it.

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { MasterKeyring, rewrapTenantDataKeys, type Config, type Knex } from "@onerouter/core";
+import { MasterKeyring, type Config, type Knex } from "@onerouter/core";
+import { rewrapTenantDataKeys } from "@onerouter/routing";
 import { resealEndpointSecrets } from "@onerouter/webhooks";
 
 // Where the master keys come from. With ONEROUTER_MASTER_KEY the operator

@@ -7,8 +7,8 @@ import protobuf from "protobufjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
-import { describeEachEngine } from "@onerouter/core/db/testing";
-import { startTestOneRouter, type TestOneRouter } from "./testing";
+import { describeEachEngine } from "@onerouter/core/testing";
+import { startTestOneRouter, type TestOneRouter } from "../test/index";
 
 // The same call over every protocol the port speaks, each made by a client
 // that shares no code with the server's generated types where it matters:

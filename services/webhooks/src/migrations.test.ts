@@ -1,10 +1,10 @@
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { appendEvent, newId, type Database } from "@onerouter/core";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { webhookMigrations } from "./migrations";
-import { addEndpoint, transportMigrations } from "./transport/testing/fixtures";
+import { addEndpoint, transportMigrations } from "../test/fixtures";
 
 // A data folder made before webhooks kept its own copy of events: the events
 // already fanned out are copied from the outbox and their deliveries keep

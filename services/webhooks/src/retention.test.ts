@@ -1,9 +1,9 @@
 import { ConfigError, createLogger, loadConfig, newId, type Database, type Knex } from "@onerouter/core";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebhookEventRetention } from "./retention";
 import { fanOut } from "./transport/fanout";
-import { addEndpoint, addTenant, appendEvents, countWhere, feedEvents, migrated, waitFor } from "./transport/testing/fixtures";
+import { addEndpoint, addTenant, appendEvents, countWhere, feedEvents, migrated, waitFor } from "../test/fixtures";
 
 const logger = createLogger("silent");
 const day = 86_400_000;

@@ -6,7 +6,7 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createApiKey, createTenant } from "@onerouter/admin";
+import { adminMigrations, createApiKey, createTenant } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
@@ -17,8 +17,8 @@ import {
   UpdateEndpointResponseSchema,
   WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { appendEvent, coreMigrations, eventTypeNames, createLogger, loadConfig, MasterKeyring, newDataKey, newId, sharedMigrations, type Database } from "@onerouter/core";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { appendEvent, createLogger, eventTypeNames, loadConfig, MasterKeyring, newDataKey, newId, outboxMigrations, type Database } from "@onerouter/core";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { failure } from "@onerouter/server/testing";
 import { createWebhooks, type Webhooks } from "./index";
@@ -81,7 +81,7 @@ describeEachEngine("WebhookService", (engine) => {
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     db = await createTestDatabase(engine);
-    await db.migrate([...coreMigrations, ...sharedMigrations, ...webhookMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...webhookMigrations]);
     masterKeys = new MasterKeyring(newDataKey());
     const config = loadConfig({ LOG_LEVEL: "silent", ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" });
     webhooks = createWebhooks({ knex: db.knex, masterKeys, config, logger: createLogger("silent") });

@@ -5,7 +5,7 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { MasterKeyring, openDatabase, type Database } from "@onerouter/core";
 import { newSandboxApiKey } from "@onerouter/sandbox";
 import { ProviderAccountStore, RoutingProfileStore } from "@onerouter/routing";
-import { allMigrations } from "@onerouter/server/app";
+import { allMigrations } from "@onerouter/server";
 
 // A tenant whose payments and SMS go to a sandbox provider running outside
 // the product, written straight into the product's database before it starts.

@@ -5,7 +5,7 @@ import { describe, expect, inject, it } from "vitest";
 import { freePort } from "../../../../test/infra";
 import { normalizeError } from "../errors";
 import { isDatabaseUnavailable } from "./unavailable";
-import { createTestDatabaseUrl, postgresAvailable } from "./testing";
+import { createTestDatabaseUrl, postgresAvailable } from "../../test/database";
 
 async function thrownBy(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(

@@ -16,6 +16,7 @@ export {
   type RazorpayWebhookEvent,
   type SignedRazorpayWebhook,
 } from "./webhooks";
+export { subunitExponent } from "./currencies";
 export type { RazorpayOrder, RazorpayPayment, RazorpayRefund } from "./entities";
 
 // An in-memory Razorpay: Orders (including the S2S single integration that

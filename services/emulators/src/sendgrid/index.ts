@@ -11,7 +11,7 @@ import {
 } from "./events";
 import { readMailRequest, type SendGridFieldError, type SendGridMailRequest } from "./mail";
 
-export { signatureHeader, timestampHeader } from "./events";
+export { generateEventWebhookKeys, signatureHeader, signEventBody, timestampHeader } from "./events";
 export type { SendGridEvent, SendGridOutcome, SignedSendGridEvents } from "./events";
 export type { SendGridMailRequest } from "./mail";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { WebhookHttpClient, maxResponseBodyBytes, validateEndpointUrl, type WebhookPost } from "./http-client";
-import { sleep, startReceiver, type Receiver } from "./test-receivers";
+import { sleep, startReceiver, type Receiver } from "../../test/receivers";
 
 const receivers: Receiver[] = [];
 async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {

@@ -1,8 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { performance } from "node:perf_hooks";
-import { forbiddenDestination, parseCidr, parseIp, type Cidr } from "@onerouter/core/outbound/addresses";
-import { httpUrl, pinnedLookup, vetDestination, type ResolvedAddress } from "@onerouter/core/outbound/destinations";
+import { forbiddenDestination, httpUrl, parseCidr, parseIp, pinnedLookup, vetDestination, type Cidr, type ResolvedAddress } from "@onerouter/core";
 
 // The HTTP client that delivers webhooks. It owns the SSRF rules: the host is
 // resolved once, every address it resolves to must be public (or inside the

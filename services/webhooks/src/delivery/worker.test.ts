@@ -1,16 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
+import { adminMigrations } from "@onerouter/admin";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
-  coreMigrations,
   createLogger,
   MasterKeyring,
   openDatabase,
-  sharedMigrations,
+  outboxMigrations,
   type Database,
   type Knex,
 } from "@onerouter/core";
-import { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable } from "@onerouter/core/db/testing";
+import { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable } from "@onerouter/core/testing";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { webhookMigrations } from "../migrations";
@@ -27,10 +27,10 @@ import {
   waitFor,
   type Receiver,
   type Responder,
-} from "./test-receivers";
+} from "../../test/receivers";
 import { DeliveryWorker, webhookUserAgent, type DeliveryAttemptRow, type DeliveryWorkerOptions } from "./worker";
 
-const migrations = [...coreMigrations, ...sharedMigrations, ...webhookMigrations];
+const migrations = [...adminMigrations, ...outboxMigrations, ...webhookMigrations];
 const masterKeys = new MasterKeyring(randomBytes(32));
 const logger = createLogger("silent");
 const loopback = ["127.0.0.0/8"];

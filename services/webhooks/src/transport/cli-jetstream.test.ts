@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { openDatabase, type Database } from "@onerouter/core";
-import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/db/testing";
+import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable, freePort, startNats, type NatsServer } from "../../../../test/infra";
-import { startReceiver, type Receiver } from "../delivery/test-receivers";
-import { countWhere, discardNats, testMasterKey, waitFor } from "./testing/fixtures";
+import { startReceiver, type Receiver } from "../../test/receivers";
+import { countWhere, discardNats, testMasterKey, waitFor } from "../../test/fixtures";
 
 const repoRoot = path.resolve(import.meta.dirname, "../../../..");
 const cli = path.join(repoRoot, "services/server/bin/onerouter.js");

@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { openDatabase, type Database } from "@onerouter/core";
-import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/db/testing";
+import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable, startNats, type NatsServer } from "../../../../test/infra";
-import { startReceiver, type Receiver } from "../delivery/test-receivers";
-import { addEndpoint, addTenant, appendEvents, discardNats, migrated, testMasterKey, waitFor } from "./testing/fixtures";
-import { transports } from "./testing/transports";
+import { startReceiver, type Receiver } from "../../test/receivers";
+import { addEndpoint, addTenant, appendEvents, discardNats, migrated, testMasterKey, waitFor } from "../../test/fixtures";
+import { transports } from "../../test/transports";
 
-const script = path.join(import.meta.dirname, "testing/dispatcher-process.ts");
+const script = path.join(import.meta.dirname, "../../test/dispatcher-process.ts");
 const natsInstalled = findExecutable("nats-server") !== undefined;
 
 // The dispatcher as its own process, killed with SIGKILL while it works

@@ -1,8 +1,8 @@
 import type { Database } from "@onerouter/core";
-import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
+import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { fanOut, type FeedEvent } from "./fanout";
-import { addEndpoint, addTenant, appendEvents, countWhere, feedEvents, migrated } from "./testing/fixtures";
+import { addEndpoint, addTenant, appendEvents, countWhere, feedEvents, migrated } from "../../test/fixtures";
 
 describeEachEngine("fan-out", (engine) => {
   let db: Database;

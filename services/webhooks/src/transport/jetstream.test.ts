@@ -1,11 +1,11 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectEventStream, createLogger, eventStreamName, OutboxRelay, openDatabase, type Database, type EventStream } from "@onerouter/core";
-import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/db/testing";
+import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findExecutable, startNats, type NatsServer } from "../../../../test/infra";
 import { createFanOut } from "./fanout";
 import { JetStreamFeed } from "./jetstream-feed";
-import { addEndpoint, addTenant, appendEvents, countWhere, discardNats, migrated, waitFor } from "./testing/fixtures";
+import { addEndpoint, addTenant, appendEvents, countWhere, discardNats, migrated, waitFor } from "../../test/fixtures";
 
 const logger = createLogger("silent");
 

@@ -1,6 +1,6 @@
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { createLogger, type Database } from "@onerouter/core";
-import { createTestDatabase, postgresAvailable, storageEngines } from "@onerouter/core/db/testing";
+import { createTestDatabase, postgresAvailable, storageEngines } from "@onerouter/core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable, startNats, type NatsServer } from "../../../../test/infra";
 import {
@@ -11,8 +11,8 @@ import {
   discardNats,
   migrated,
   waitFor,
-} from "./testing/fixtures";
-import { startTransport, transports, type RunningTransport } from "./testing/transports";
+} from "../../test/fixtures";
+import { startTransport, transports, type RunningTransport } from "../../test/transports";
 
 const logger = createLogger("silent");
 const natsInstalled = findExecutable("nats-server") !== undefined;

@@ -14,7 +14,7 @@ import { invalidArgument, newId, notFound, paginate, requireCaller } from "@oner
 import { requeueFailedDeliveries } from "../delivery/requeue";
 import type { DeliveryAttemptRow } from "../delivery/worker";
 import { findEndpoint, requireEnabled, requireId, scopeOf } from "../endpoints";
-import type { WebhookServiceDeps } from "../webhook-service";
+import type { WebhookServiceDeps } from "./deps";
 
 type DeliveryMethods = Pick<ServiceImpl<typeof WebhookService>, "listDeliveryAttempts" | "resendEvent" | "recoverEndpoint">;
 

@@ -25,7 +25,7 @@ import {
   type EndpointRow,
 } from "../endpoints";
 import { newEndpointSecret, sealSecret, type StoredSecret } from "../secrets";
-import type { WebhookServiceDeps } from "../webhook-service";
+import type { WebhookServiceDeps } from "./deps";
 
 type EndpointMethods = Pick<
   ServiceImpl<typeof WebhookService>,

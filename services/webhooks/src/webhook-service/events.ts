@@ -13,7 +13,7 @@ import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller,
 import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
 import { eventTypes, testEventMessage } from "../event-types";
 import { recordFannedOutEvent } from "../transport/fanout";
-import type { WebhookServiceDeps } from "../webhook-service";
+import type { WebhookServiceDeps } from "./deps";
 
 type EventMethods = Pick<ServiceImpl<typeof WebhookService>, "sendTestEvent" | "listEventTypes" | "listEvents" | "getEvent">;
 

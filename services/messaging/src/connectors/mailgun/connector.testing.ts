@@ -4,7 +4,7 @@ import {
   type MailgunEmulator,
   type MailgunEmulatorOptions,
   type SignedMailgunWebhook,
-} from "@onerouter/emulators/mailgun/index";
+} from "@onerouter/emulators/mailgun";
 import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
 import { memoryWebhookNonces } from "@onerouter/routing/testing";
 import type { MessagingHarness } from "../contract";

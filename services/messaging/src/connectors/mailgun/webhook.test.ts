@@ -2,7 +2,7 @@ import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WebhookInput } from "@onerouter/routing";
 import { webhookRejection } from "@onerouter/routing/testing";
-import type { MailgunOutcome, MailgunWebhookPayload } from "@onerouter/emulators/mailgun/index";
+import type { MailgunOutcome, MailgunWebhookPayload } from "@onerouter/emulators/mailgun";
 import { emailInput } from "../contract";
 import { mailgunConnector } from "./index";
 import { startMailgunTestBed, testCredentials, webhookInput, type MailgunTestBed } from "./connector.testing";

@@ -1,4 +1,4 @@
-import { callSandbox, builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
+import { builtInSandboxSettings, callSandbox, sandboxProviders, type BuiltInSandbox } from "@onerouter/sandbox";
 import type { AccountSettings, ConnectorContext, WebhookInput } from "@onerouter/routing";
 import type { EmailAddress, EmailConnector, SmsConnector } from "../connector";
 import { sendMessage } from "./client";
@@ -9,8 +9,8 @@ import { parseCallback } from "./webhook";
 // outages per account. The same sandbox server serves both (and payments);
 // see README.md for the settings and test destinations.
 
-export const sandboxSmsProvider = "sandbox_sms";
-export const sandboxEmailProvider = "sandbox_email";
+export const sandboxSmsProvider = sandboxProviders.sms;
+export const sandboxEmailProvider = sandboxProviders.email;
 
 const address = ({ email }: EmailAddress) => email;
 

@@ -5,7 +5,7 @@ import {
   type SendGridEmulator,
   type SendGridEmulatorOptions,
   type SignedSendGridEvents,
-} from "@onerouter/emulators/sendgrid/index";
+} from "@onerouter/emulators/sendgrid";
 import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
 import type { MessagingHarness } from "../contract";
 import { attemptIdArg } from "./mapping";

@@ -1,5 +1,5 @@
 import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
-import { twilioEmulator, type TwilioEmulator } from "@onerouter/emulators/twilio/index";
+import { twilioEmulator, type TwilioEmulator } from "@onerouter/emulators/twilio";
 import type { ConnectorContext } from "@onerouter/routing";
 import { callbackAttemptParam, type SmsConnector } from "../connector";
 import { type MessagingHarness, withStatusCallbacks } from "../contract";

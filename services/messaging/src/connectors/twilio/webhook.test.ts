@@ -1,4 +1,4 @@
-import { signTwilioRequest } from "@onerouter/emulators/twilio/index";
+import { signTwilioRequest } from "@onerouter/emulators/twilio";
 import { describe, expect, it } from "vitest";
 import type { WebhookInput } from "@onerouter/routing";
 import { webhookRejection } from "@onerouter/routing/testing";

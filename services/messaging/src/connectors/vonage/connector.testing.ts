@@ -1,5 +1,5 @@
 import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
-import { vonageEmulator, type VonageEmulator, type VonageEmulatorOptions } from "@onerouter/emulators/vonage/index";
+import { vonageEmulator, type VonageEmulator, type VonageEmulatorOptions } from "@onerouter/emulators/vonage";
 import type { ConnectorContext } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import { type MessagingHarness, withStatusCallbacks } from "../contract";

@@ -1,5 +1,5 @@
 import { Vonage } from "@vonage/server-sdk";
-import { signVonageParams } from "@onerouter/emulators/vonage/index";
+import { signVonageParams } from "@onerouter/emulators/vonage";
 import { describe, expect, it } from "vitest";
 import type { WebhookInput } from "@onerouter/routing";
 import { webhookRejection } from "@onerouter/routing/testing";

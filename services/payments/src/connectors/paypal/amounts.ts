@@ -1,4 +1,4 @@
-import { currencyExponent, fromDecimalString, toDecimalString } from "@onerouter/core/money";
+import { currencyExponent, fromDecimalString, toDecimalString } from "@onerouter/core";
 import { ConnectorError } from "../connector";
 import type { PaypalMoney } from "./wire";
 

@@ -1,4 +1,4 @@
-import { paypalTestTokens } from "@onerouter/emulators/paypal/index";
+import { paypalTestTokens } from "@onerouter/emulators/paypal";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError, startWebhookReceiver } from "@onerouter/routing/testing";
 import type { CreatePaymentInput, WebhookInput } from "../connector";

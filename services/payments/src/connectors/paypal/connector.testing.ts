@@ -5,7 +5,7 @@ import {
   type PaypalEmulator,
   type PaypalEmulatorOptions,
   type PaypalWebhookEventType,
-} from "@onerouter/emulators/paypal/index";
+} from "@onerouter/emulators/paypal";
 import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { paypalConnector } from "./index";

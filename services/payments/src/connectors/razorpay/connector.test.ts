@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectConnectorError } from "@onerouter/routing/testing";
-import { razorpayTestTokens } from "@onerouter/emulators/razorpay/index";
-import { subunitExponent } from "@onerouter/emulators/razorpay/currencies";
-import { currencyExponent } from "@onerouter/core/money";
+import { razorpayTestTokens, subunitExponent } from "@onerouter/emulators/razorpay";
+import { currencyExponent } from "@onerouter/core";
 import type { CreatePaymentInput } from "../connector";
 import { razorpayCurrencies } from "./amounts";
 import { startRazorpayHarness, type RazorpayHarness } from "./connector.testing";

@@ -1,5 +1,5 @@
 import { startEmulator } from "@onerouter/sandbox";
-import { razorpayEmulator, razorpayTestTokens, type RazorpayEmulator, type RazorpayWebhookEvent } from "@onerouter/emulators/razorpay/index";
+import { razorpayEmulator, razorpayTestTokens, type RazorpayEmulator, type RazorpayWebhookEvent } from "@onerouter/emulators/razorpay";
 import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { razorpayConnector } from "./index";

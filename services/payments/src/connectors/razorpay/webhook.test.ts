@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startWebhookReceiver } from "@onerouter/routing/testing";
-import { razorpayTestTokens, razorpayWebhookSignature } from "@onerouter/emulators/razorpay/index";
+import { razorpayTestTokens, razorpayWebhookSignature } from "@onerouter/emulators/razorpay";
 import type { CreatePaymentInput } from "../connector";
 import { startRazorpayHarness, type RazorpayHarness } from "./connector.testing";
 import { verifyRazorpaySignature } from "./index";

@@ -1,4 +1,4 @@
-import { toDecimalString } from "@onerouter/core/money";
+import { toDecimalString } from "@onerouter/core";
 import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/sandbox";
 import type { ConnectorContext, WebhookInput } from "../connector";
 import { describePaymentConnectorContract, type ConnectorHarness } from "../contract";

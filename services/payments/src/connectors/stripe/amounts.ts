@@ -1,4 +1,4 @@
-import { currencyExponent } from "@onerouter/core/money";
+import { currencyExponent } from "@onerouter/core";
 import { ConnectorError } from "../connector";
 
 // Stripe counts amounts in its own minor units, which follow ISO 4217 except

@@ -1,5 +1,5 @@
 import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
-import { stripeEmulator, type StripeEmulator, type StripeEmulatorOptions } from "@onerouter/emulators/stripe/index";
+import { stripeEmulator, type StripeEmulator, type StripeEmulatorOptions } from "@onerouter/emulators/stripe";
 import type { ConnectorContext, WebhookInput } from "../connector";
 import type { ConnectorHarness } from "../contract";
 import { stripeConnector } from "./index";

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { signStripePayload } from "@onerouter/emulators/stripe/index";
+import { signStripePayload } from "@onerouter/emulators/stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webhookRejection } from "@onerouter/routing/testing";
 import { stripeConnector } from "./index";

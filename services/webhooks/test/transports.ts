@@ -1,7 +1,7 @@
 import { connectEventStream, OutboxRelay, type Knex, type Logger } from "@onerouter/core";
-import { createFanOut, type DeliveryWaker } from "../fanout";
-import { JetStreamFeed } from "../jetstream-feed";
-import { OutboxFeed } from "../outbox-feed";
+import { createFanOut, type DeliveryWaker } from "../src/transport/fanout";
+import { JetStreamFeed } from "../src/transport/jetstream-feed";
+import { OutboxFeed } from "../src/transport/outbox-feed";
 
 // The two event transports, started the way the server starts them but
 // with short intervals, for tests that run one suite against both.

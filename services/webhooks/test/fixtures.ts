@@ -1,23 +1,23 @@
 import { rmSync } from "node:fs";
+import { adminMigrations } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
   appendEvent,
-  coreMigrations,
   MasterKeyring,
   newId,
-  sharedMigrations,
+  outboxMigrations,
   type Database,
   type Knex,
 } from "@onerouter/core";
-import type { NatsServer } from "../../../../../test/infra";
-import { webhookMigrations } from "../../migrations";
-import { newEndpointSecret, sealSecret } from "../../secrets";
-import { feedEventFrom, type FeedEvent } from "../fanout";
+import type { NatsServer } from "../../../test/infra";
+import { webhookMigrations } from "../src/migrations";
+import { newEndpointSecret, sealSecret } from "../src/secrets";
+import { feedEventFrom, type FeedEvent } from "../src/transport/fanout";
 
 // Tenants, endpoints and events for the transport tests.
 
-export const transportMigrations = [...coreMigrations, ...sharedMigrations, ...webhookMigrations];
+export const transportMigrations = [...adminMigrations, ...outboxMigrations, ...webhookMigrations];
 
 export const testMasterKey = Buffer.alloc(32, 9);
 

@@ -3,8 +3,8 @@ import type { AddressInfo } from "node:net";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { appendEvent, newId, type Knex, type MasterKeyring } from "@onerouter/core";
-import { newEndpointSecret, sealSecret } from "../secrets";
-import { recordFannedOutEvent } from "../transport/fanout";
+import { newEndpointSecret, sealSecret } from "../src/secrets";
+import { recordFannedOutEvent } from "../src/transport/fanout";
 
 // What the delivery tests deliver to and deliver from: webhook receivers on
 // loopback that record what reaches them, and the rows a delivery needs.

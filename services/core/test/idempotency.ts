@@ -1,5 +1,5 @@
-import type { Database, Knex } from "./db/database";
-import { startProcessLiveness } from "./process-liveness";
+import type { Database, Knex } from "../src/db/database";
+import { startProcessLiveness } from "../src/process-liveness";
 
 // Test helpers that leave behind what a process killed mid-request leaves.
 

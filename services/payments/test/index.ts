@@ -12,7 +12,7 @@ import {
   setRoutingProfile as setCategoryRoutingProfile,
   type TestOneRouter,
 } from "@onerouter/server/testing";
-import { newSandboxApiKey } from "./connectors/sandbox/index";
+import { newSandboxApiKey } from "../src/connectors/sandbox/index";
 
 export { failure } from "@onerouter/server/testing";
 

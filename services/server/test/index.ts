@@ -11,8 +11,8 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { createLogger, loadConfig, type Config } from "@onerouter/core";
 import { type ProviderCategory } from "@onerouter/routing";
-import { createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/db/testing";
-import { startOneRouter, type OneRouter } from "./app";
+import { createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/testing";
+import { startOneRouter, type OneRouter } from "../src/app";
 
 // The whole product on a random loopback port, for full-stack tests.
 export interface TestOneRouter extends OneRouter {

@@ -1,9 +1,9 @@
-import type { Migration } from "./database";
+import type { Migration } from "@onerouter/core";
 
-// Tables every room relies on: tenants, their members and API keys, and the
-// audit log. Rows that belong to a tenant carry tenant_id and are always
-// queried by it.
-export const coreMigrations: Migration[] = [
+// Admin's tables: tenants, their members and API keys, and the audit log.
+// Every room's rows refer to a tenant and are always queried by tenant_id.
+// The migration keeps its first name so databases that ran it do not rerun it.
+export const adminMigrations: Migration[] = [
   {
     name: "20261121_001_core_tenants_members_keys",
     async up(knex) {

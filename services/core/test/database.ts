@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import knexFactory from "knex";
 import { describe, inject } from "vitest";
-import { openDatabase, type Database } from "./database";
+import { openDatabase, type Database } from "../src/db/database";
 
 // Runs a storage suite against both engines the product ships with: PGlite
 // (embedded mode) and a real Postgres server (mesh mode). Each suite gets a

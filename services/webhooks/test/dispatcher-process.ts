@@ -1,5 +1,5 @@
 import { MasterKeyring, OutboxRelay, connectEventStream, createLogger, loadConfig, openDatabase } from "@onerouter/core";
-import { createWebhooks } from "../../index";
+import { createWebhooks } from "../src/index";
 
 // The webhooks room alone in a process of its own, configured like the
 // product (DATABASE_URL, ONEROUTER_MASTER_KEY, NATS_URL, ONEROUTER_WEBHOOK_*),

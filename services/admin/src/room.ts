@@ -1,0 +1,12 @@
+import type { RoomModule } from "@onerouter/core";
+import { adminRoutes, type AdminDeps } from "./routes";
+import { adminMigrations } from "./migrations";
+
+// Tenants' keys, audit log, provider accounts and routing profiles.
+export const adminRoom: RoomModule<AdminDeps> = {
+  name: "admin",
+  migrations: adminMigrations,
+  open(deps) {
+    return { routes: adminRoutes(deps) };
+  },
+};

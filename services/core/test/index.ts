@@ -1,0 +1,2 @@
+export { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable, storageEngines, type StorageEngine } from "./database";
+export { goneInstanceId, leaveClaimBehind } from "./idempotency";

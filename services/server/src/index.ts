@@ -1,0 +1,1 @@
+export { allMigrations, startOneRouter, type OneRouter } from "./app";
