@@ -10,3 +10,5 @@ export * from "./routing-profiles";
 export * from "./providers";
 export * from "./inbound-webhooks";
 export * from "./provider-outbound";
+export * from "./field-types";
+export * from "./webhook-secret";
