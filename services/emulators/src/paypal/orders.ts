@@ -77,11 +77,13 @@ export function createOrder(account: PaypalAccount, api: string, req: EmulatorRe
 const completionRefusals = {
   CAPTURE: {
     otherIntent: "Order was created with an intent to 'AUTHORIZE'. Please use authorize or change the intent.",
-    alreadyCompleted: ["ORDER_ALREADY_CAPTURED", "Order already captured. If 'intent=CAPTURE' only one capture per order is allowed."],
+    alreadyCompletedIssue: "ORDER_ALREADY_CAPTURED",
+    alreadyCompleted: "Order already captured. If 'intent=CAPTURE' only one capture per order is allowed.",
   },
   AUTHORIZE: {
     otherIntent: "Order was created with an intent to 'CAPTURE'. Please use capture or change the intent.",
-    alreadyCompleted: ["ORDER_ALREADY_AUTHORIZED", "Order already authorized. If 'intent=AUTHORIZE' only one authorization per order is allowed."],
+    alreadyCompletedIssue: "ORDER_ALREADY_AUTHORIZED",
+    alreadyCompleted: "Order already authorized. If 'intent=AUTHORIZE' only one authorization per order is allowed.",
   },
 } as const;
 
@@ -90,7 +92,7 @@ function completeOrder(account: PaypalAccount, orderId: string, intent: keyof ty
   const order = account.findOrder(orderId);
   const refusals = completionRefusals[intent];
   if (order.intent !== intent) unprocessable("ACTION_DOES_NOT_MATCH_INTENT", refusals.otherIntent);
-  if (order.status === "COMPLETED") unprocessable(...refusals.alreadyCompleted);
+  if (order.status === "COMPLETED") unprocessable(refusals.alreadyCompletedIssue, refusals.alreadyCompleted);
   if (order.status !== "APPROVED") unprocessable("ORDER_NOT_APPROVED", "Payer has not yet approved the Order for payment.");
   order.status = "COMPLETED";
   return order;

@@ -54,7 +54,7 @@ export function refundCapture(account: PaypalAccount, api: string, req: Emulator
   const body = jsonBody(req);
   if (refunded.status === "REFUNDED") unprocessable("CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded.");
   if (refunded.status === "DECLINED") unprocessable("REFUND_NOT_ALLOWED", "A declined capture cannot be refunded.");
-  const { amount } = amountWithinRemaining(
+  const { amount, remaining } = amountWithinRemaining(
     body.amount,
     refunded.amount,
     refunded.refundIds.map((id) => account.refunds.get(id)?.amount),
