@@ -2,3 +2,4 @@ export * from "./api-keys";
 export * from "./audit";
 export * from "./routes";
 export * from "./tenants";
+export * from "./room";

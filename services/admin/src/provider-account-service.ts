@@ -2,7 +2,6 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
-  CircuitState,
   CreateProviderAccountResponseSchema,
   DeleteProviderAccountResponseSchema,
   GetProviderAccountResponseSchema,
@@ -14,7 +13,7 @@ import {
   type ProviderAccount,
 } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { Category, ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { categoryFromName, inboundWebhookPath, type ProviderAccountRecord, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore } from "@onerouter/routing";
+import { categoryFromName, inboundWebhookPath, type CircuitBreakers, type ConnectorRegistry, type ProviderAccountRecord, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore } from "@onerouter/routing";
 import { environmentFromName, environmentName, failedPrecondition, invalidArgument, notFound, paginate, remoteAddressKey, requireCaller, type Caller, type Knex } from "@onerouter/core";
 import { recordAudit } from "./audit";
 import { requireCategory } from "./categories";
@@ -23,10 +22,12 @@ export interface ProviderAccountServiceDeps {
   knex: Knex;
   accounts: ProviderAccountStore;
   routing: RoutingProfileStore;
-  providers: readonly ProviderDescriptor[];
+  // The registered providers: what each needs and how to check an account.
+  connectors: Pick<ConnectorRegistry, "providers">;
   // Where OneRouter is reached from outside; provider webhooks point here.
   publicBaseUrl: () => string;
-  circuitState: (accountId: string) => CircuitState;
+  // Each account's circuit, as the engines' calls left it.
+  breakers: Pick<CircuitBreakers, "state">;
   // Which URLs an account's settings may name.
   outbound: Pick<ProviderOutbound, "settingsRefusal">;
 }
@@ -38,10 +39,10 @@ const updatablePaths = ["display_name", "credentials", "settings", "enabled"] as
 const settingKeyPattern = /^[a-z][a-z0-9_]{0,63}$/;
 
 export function providerAccountService(deps: ProviderAccountServiceDeps): ServiceImpl<typeof ProviderAccountService> {
-  const { knex, accounts, routing, providers } = deps;
+  const { knex, accounts, routing, connectors } = deps;
   const baseUrl = () => deps.publicBaseUrl().replace(/\/+$/, "");
 
-  const findProvider = (name: string) => providers.find((p) => p.name === name);
+  const findProvider = (name: string) => connectors.providers().find((p) => p.name === name);
 
   function toProviderAccount(account: StoredAccount): ProviderAccount {
     return create(ProviderAccountSchema, {
@@ -54,7 +55,7 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
       settings: account.settings,
       enabled: account.enabled,
       webhookUrl: baseUrl() + inboundWebhookPath(account.provider, account.id),
-      circuitState: deps.circuitState(account.id),
+      circuitState: deps.breakers.state(account.id),
       createTime: timestampFromDate(account.createdAt),
       updateTime: timestampFromDate(account.updatedAt),
     });
@@ -96,7 +97,7 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
       const caller = requireCaller(ctx);
       const descriptor = findProvider(req.provider);
       if (!descriptor) {
-        const known = providers.map((p) => p.name).join(", ");
+        const known = connectors.providers().map((p) => p.name).join(", ");
         throw invalidArgument("provider", `"${req.provider}" is not a registered provider; known providers: ${known}`);
       }
       const credentials = validCredentials(descriptor, req.credentials);

@@ -12,8 +12,9 @@ import { auditLogService } from "./audit-log-service";
 import { providerAccountService, type ProviderAccountServiceDeps } from "./provider-account-service";
 import { routingService, type RoutingServiceDeps } from "./routing-service";
 
-// What the admin room needs from the process that hosts it: storage, the
-// registered providers, and the engines' live view (circuits, fee tables).
+// What the admin room needs from the process that hosts it: storage, and
+// the routing room's connector registry (providers, published fees) and
+// circuit breakers.
 export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps;
 
 export function adminRoutes(deps: AdminDeps) {

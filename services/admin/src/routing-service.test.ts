@@ -4,7 +4,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
-import { CircuitState, ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
+import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import {
   FeeSchema,
   RoutingProfileSchema,
@@ -15,7 +15,7 @@ import {
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { coreMigrations, MasterKeyring, newDataKey, sharedMigrations, type Database } from "@onerouter/core";
-import { ProviderAccountStore, ProviderOutbound, RoutingProfileStore, type ProviderDescriptor } from "@onerouter/routing";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore } from "@onerouter/routing";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { sandboxConnector } from "@onerouter/payments/connectors/sandbox/index";
@@ -23,25 +23,13 @@ import { failure } from "@onerouter/server/testing";
 import { createApiKey } from "./api-keys";
 import { adminRoutes } from "./routes";
 import { createTenant } from "./tenants";
-import { loopbackTransport } from "@onerouter/routing/testing";
 
 // The admin room in memory on a real database, behind the API-key gatekeeper,
 // with a published fee table of the test's own so ListDefaultFees can be
 // checked against it.
-const publishedFees: Partial<Record<Category, Fee[]>> = {
-  [Category.PAYMENTS]: [
-    create(FeeSchema, { provider: "sandbox", percentageBps: 290, fixedMicros: 300_000n }),
-    create(FeeSchema, { provider: "sandbox", currency: "EUR", country: "DE", percentageBps: 140, fixedMicros: 250_000n }),
-  ],
-};
-
-const providers: ProviderDescriptor[] = [
-  {
-    name: sandboxConnector.name,
-    category: "payments",
-    credentialKeys: sandboxConnector.credentialKeys,
-    testCredentials: (ctx) => sandboxConnector.testCredentials({ ...ctx, transport: loopbackTransport() }),
-  },
+const publishedFees: Fee[] = [
+  create(FeeSchema, { provider: "sandbox", percentageBps: 290, fixedMicros: 300_000n }),
+  create(FeeSchema, { provider: "sandbox", currency: "EUR", country: "DE", percentageBps: 140, fixedMicros: 250_000n }),
 ];
 
 describeEachEngine("RoutingService", (engine) => {
@@ -55,17 +43,19 @@ describeEachEngine("RoutingService", (engine) => {
     db = await createTestDatabase(engine);
     await db.migrate([...coreMigrations, ...sharedMigrations]);
     accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()));
+    const outbound = new ProviderOutbound({ baseUrls: [], allowedCidrs: [] });
+    const connectors = new ConnectorRegistry({ outbound, providerTimeoutMs: 10_000 });
+    connectors.register("payments", [{ connector: sandboxConnector, defaultFees: publishedFees }]);
     api = inMemoryApi(
       db.knex,
       adminRoutes({
         knex: db.knex,
         accounts,
         routing: new RoutingProfileStore(db.knex),
-        providers,
+        connectors,
         publicBaseUrl: () => "https://onerouter.example.com",
-        circuitState: () => CircuitState.CLOSED,
-        outbound: new ProviderOutbound({ baseUrls: [], allowedCidrs: [] }),
-        defaultFees: (category) => publishedFees[category] ?? [],
+        breakers: new CircuitBreakers({ failureThreshold: 5, cooldownMs: 30_000 }),
+        outbound,
       }),
     );
     tenantId = (await createTenant(db.knex, { name: "Routing", ownerEmail: "routing@example.com" })).id;
@@ -273,7 +263,7 @@ describeEachEngine("RoutingService", (engine) => {
   });
 
   it("lists the published default fees of a category", async () => {
-    expect((await routingFor().listDefaultFees({ category: Category.PAYMENTS })).fees).toEqual(publishedFees[Category.PAYMENTS]);
+    expect((await routingFor().listDefaultFees({ category: Category.PAYMENTS })).fees).toEqual(publishedFees);
     expect((await routingFor().listDefaultFees({ category: Category.MESSAGING })).fees).toEqual([]);
     expect(await failure(routingFor().listDefaultFees({}))).toMatchObject({ code: Code.InvalidArgument, field: "category" });
   });

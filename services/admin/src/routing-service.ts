@@ -7,14 +7,13 @@ import {
   RoutingService,
   RoutingStrategy,
   UpdateRoutingProfileResponseSchema,
-  type Fee,
   type RoutingCondition,
   type RoutingProfile,
   type RoutingTarget,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
-import { Environment, type Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { environmentName, invalidArgument, isCurrencyCode, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
-import { type EnvironmentName, type ProviderAccountStore, type ProviderCategory, type ProviderDescriptor, type RoutingProfileStore } from "@onerouter/routing";
+import { type ConnectorRegistry, type EnvironmentName, type ProviderAccountStore, type ProviderCategory, type ProviderDescriptor, type RoutingProfileStore } from "@onerouter/routing";
 import { recordAudit } from "./audit";
 import { requireCategory } from "./categories";
 
@@ -22,9 +21,8 @@ export interface RoutingServiceDeps {
   knex: Knex;
   accounts: ProviderAccountStore;
   routing: RoutingProfileStore;
-  providers: readonly ProviderDescriptor[];
-  // The published fee table; the engines own it.
-  defaultFees: (category: Category) => Fee[];
+  // The registered providers and the fees they publish.
+  connectors: Pick<ConnectorRegistry, "providers" | "defaultFees">;
 }
 
 const countryPattern = /^[A-Z]{2}$/;
@@ -38,7 +36,7 @@ interface TargetReference {
 }
 
 export function routingService(deps: RoutingServiceDeps): ServiceImpl<typeof RoutingService> {
-  const { knex, accounts, routing, providers } = deps;
+  const { knex, accounts, routing, connectors } = deps;
 
   // Without a stored profile, traffic goes to the enabled accounts in the
   // order they were added.
@@ -73,7 +71,7 @@ export function routingService(deps: RoutingServiceDeps): ServiceImpl<typeof Rou
       if (requested.environment !== Environment.UNSPECIFIED && requested.environment !== caller.environment) {
         throw invalidArgument("routing_profile.environment", "must be unset or the environment of the calling key");
       }
-      const references = validateProfile(requested, category, providers);
+      const references = validateProfile(requested, category, connectors.providers());
       const profile = clone(RoutingProfileSchema, requested);
       profile.environment = caller.environment;
       const scope = { tenantId: caller.tenantId, environment: environmentName(caller.environment) };
@@ -116,8 +114,7 @@ export function routingService(deps: RoutingServiceDeps): ServiceImpl<typeof Rou
 
     async listDefaultFees(req, ctx) {
       requireCaller(ctx);
-      requireCategory(req.category, "category");
-      return create(ListDefaultFeesResponseSchema, { fees: deps.defaultFees(req.category) });
+      return create(ListDefaultFeesResponseSchema, { fees: connectors.defaultFees(requireCategory(req.category, "category")) });
     },
   };
 }

@@ -8,6 +8,7 @@ export * from "./metrics";
 export * from "./money";
 export * from "./pagination";
 export * from "./server";
+export type { Room, RoomModule } from "./room";
 export * from "./services";
 export * from "./db/database";
 export * from "./db/data-folder-lock";

@@ -1,3 +1,4 @@
 export * from "./authenticator";
 export * from "./interceptor";
 export * from "./rate-limiter";
+export * from "./room";

@@ -1,15 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import { RoutingStrategy, type Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EmailAddress as EmailAddressMessage, EmailContent, Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { applicableFee, classifyCallFailure, decideRoute, inboundWebhookPath, orderCandidates, providerErrorOf, underOutboundRules, recordCallHealth, storedProviderError, successRateWindowMs, verifiedWebhook, webhookAccount, type Candidate, type CircuitBreakers, type FailedCall, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore, type WebhookOutcome } from "@onerouter/routing";
-import { builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
+import { applicableFee, exhaustedMessage, inboundWebhookPath, noProviderAvailable, providerErrorOf, RoutedCalls, storedProviderError, verifiedWebhook, webhookAccount, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ConnectorContext, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RoutingProfileStore, type WebhookInput, type WebhookOutcome } from "@onerouter/routing";
 import { noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
-import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
-import type { EmailAddress, MessagingConnector, SendEmailInput, SendResult } from "./connectors/connector";
-import type { MessagingConnectorRegistration } from "./connectors/index";
-import { sandboxEmailProvider, sandboxSmsProvider } from "./connectors/sandbox/index";
-import { callbackAttemptParam } from "./connectors/twilio/index";
+import { callbackAttemptParam, type EmailAddress, type MessagingConnector, type SendEmailInput, type SendResult } from "./connectors/connector";
 import { messageContent } from "./mapping";
 import { stateFromProvider } from "./state";
 import { MessageStore, type AttemptRow, type MessageFilter, type MessageRow, type Scope } from "./store";
@@ -28,47 +22,32 @@ export interface MessagingEngineOptions {
   accounts: ProviderAccountStore;
   profiles: RoutingProfileStore;
   breakers: CircuitBreakers;
-  connectors: readonly MessagingConnectorRegistration[];
-  providerTimeoutMs: number;
+  // The messaging connectors as registered, with their prices and settings.
+  connectors: CategoryConnectors<MessagingConnector>;
   // Where providers reach this server for delivery callbacks; unknown until it listens.
   callbackBaseUrl: () => string | undefined;
-  builtInSandbox?: BuiltInSandbox;
-  // Where provider calls may go.
-  outbound: ProviderOutbound;
   logger?: Logger;
 }
 
-// What one provider call told us about the message ("not taken" means it
-// provably was not).
-type CallOutcome = { kind: "answered"; result: SendResult } | FailedCall;
+type SendOutcome = CallOutcome<SendResult>;
 
-const category = "messaging";
-const sandboxProviders = new Set([sandboxSmsProvider, sandboxEmailProvider]);
 // Prices are compared, and recorded, in the currency providers publish them in.
 const priceCurrency = "USD";
 
 export class MessagingEngine {
   private readonly store: MessageStore;
-  private readonly connectors: Map<string, MessagingConnector>;
-  readonly defaultFees: readonly Fee[];
+  private readonly calls: RoutedCalls<MessagingConnector>;
+  private readonly connectors: CategoryConnectors<MessagingConnector>;
 
   constructor(private readonly options: MessagingEngineOptions) {
     this.store = new MessageStore(options.knex);
-    this.connectors = new Map(options.connectors.map((r) => [r.connector.name, underOutboundRules(r.connector, options.logger)]));
-    this.defaultFees = options.connectors.flatMap((r) => r.defaultFees);
+    this.calls = new RoutedCalls(options);
+    this.connectors = options.connectors;
   }
 
-  // For the admin API: what each connector needs and how to check an account.
+  // What each messaging provider needs and how to check an account.
   providerDescriptors(): ProviderDescriptor[] {
-    return [...this.connectors.values()].map((connector) => ({
-      name: connector.name,
-      category,
-      credentialKeys: connector.credentialKeys,
-      testCredentials: (ctx) => {
-        const settings = this.settings(connector.name, ctx.settings);
-        return connector.testCredentials({ ...ctx, settings, transport: this.options.outbound.transport(ctx.settings, settings) });
-      },
-    }));
+    return this.connectors.descriptors();
   }
 
   // Under an Idempotency-Key whose earlier request died mid-way, the
@@ -90,7 +69,7 @@ export class MessagingEngine {
     const message = await this.store.findMessage(scope, id);
     if (!message) throw notFound("message", id);
     if (message.status === "queued") {
-      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      const attempts = await this.store.attempts.of(id);
       for (const attempt of attempts.filter((a) => a.status === "pending")) {
         if (this.connectors.get(attempt.provider)?.idempotentSend) await this.resendAttempt(message, attempt);
         else await this.markInterrupted(attempt);
@@ -135,56 +114,44 @@ export class MessagingEngine {
 
   // Verifies and applies a provider's delivery callback, once per provider event id.
   async receiveCallback(provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> {
-    const connector = this.connector(provider);
-    const account = await webhookAccount(this.options.accounts, category, provider, accountId);
-    const events = await verifiedWebhook(() => connector.parseCallback(this.context(account), input));
+    const connector = this.connectors.require(provider);
+    const account = await webhookAccount(this.options.accounts, this.connectors.category, provider, accountId);
+    const events = await verifiedWebhook(() => connector.parseCallback(this.connectors.context(account), input));
     return this.store.applyCallbacks(account, events, input.rawBody, (failure) => providerErrorOf(provider, failure));
   }
 
   private async tryCandidates(message: MessageRow, candidates: readonly Candidate<ProviderAccountWithCredentials>[]): Promise<void> {
-    let tried = 0;
-    for (const { account, estimatedFee } of candidates) {
-      if (!this.options.breakers.tryAcquire(account.id, account.provider)) continue;
-      tried += 1;
-      let attempt: AttemptRow | undefined;
-      try {
-        const price = estimatedFee === undefined ? undefined : { micros: estimatedFee, currency: priceCurrency };
-        attempt = await this.store.startAttempt(message, account, price);
-      } catch (err) {
-        // No call was made: a half-open circuit's probe goes to the next message.
-        this.options.breakers.recordInconclusive(account.id, account.provider);
-        throw err;
-      }
-      if (!attempt) {
-        // A provider may hold the message already; whoever handed it on carries it.
-        this.options.breakers.recordInconclusive(account.id, account.provider);
-        return;
-      }
-      const started = performance.now();
-      const outcome = await this.callSend(account, attempt, message);
-      const latency = Math.round(performance.now() - started);
-      // Anything but "not taken" ends the routing; so does a callback that
-      // settled the attempt while its call was in flight.
-      if (outcome.kind !== "not_taken") return this.settle(attempt, outcome, latency);
-      const recorded = await this.store.settleAttempt(
-        attempt.id,
-        ["pending"],
-        { status: "failed", error: storedProviderError(outcome.error), latency_ms: latency },
-        {},
-      );
-      if (!recorded) return;
-    }
-    const error = create(ProviderErrorSchema, {
-      reason: "NO_PROVIDER_AVAILABLE",
-      message:
-        candidates.length === 0
-          ? `no enabled messaging provider account can send ${message.channel === "sms" ? "SMS" : "email"} here`
-          : `no provider account could take the message (${tried} tried, ${candidates.length - tried} skipped with an open circuit)`,
+    await this.calls.route<AttemptRow, SendResult>(candidates, {
+      start: (account, estimatedFee) =>
+        this.store.startAttempt(message, account, estimatedFee === undefined ? undefined : { micros: estimatedFee, currency: priceCurrency }),
+      call: (account, attempt) => this.callSend(account, attempt, message),
+      settle: async (_account, attempt, outcome, latency) => {
+        // Anything but "not taken" ends the routing; so does a callback that
+        // settled the attempt while its call was in flight.
+        if (outcome.kind !== "not_taken") {
+          await this.settle(attempt, outcome, latency);
+          return { kind: "done" };
+        }
+        const recorded = await this.store.settleAttempt(
+          attempt.id,
+          ["pending"],
+          { status: "failed", error: storedProviderError(outcome.error), latency_ms: latency },
+          {},
+        );
+        return recorded ? { kind: "next" } : { kind: "done" };
+      },
+      exhausted: async (routed) => {
+        const error = noProviderAvailable(
+          routed.candidates === 0
+            ? `no enabled messaging provider account can send ${message.channel === "sms" ? "SMS" : "email"} here`
+            : exhaustedMessage("message", routed),
+        );
+        await this.store.changeMessage(message.id, { status: "failed", error: storedProviderError(error) });
+      },
     });
-    await this.store.changeMessage(message.id, { status: "failed", error: storedProviderError(error) });
   }
 
-  private async settle(attempt: AttemptRow, outcome: Exclude<CallOutcome, { kind: "not_taken" }>, latency: number): Promise<void> {
+  private async settle(attempt: AttemptRow, outcome: Exclude<SendOutcome, { kind: "not_taken" }>, latency: number): Promise<void> {
     const from = ["pending"] as const;
     switch (outcome.kind) {
       case "answered": {
@@ -210,53 +177,30 @@ export class MessagingEngine {
     }
   }
 
-  private async callSend(account: ProviderAccountWithCredentials, attempt: AttemptRow, message: MessageRow): Promise<CallOutcome> {
-    const connector = this.connector(account.provider);
-    const ctx = this.context(account);
+  private callSend(account: ProviderAccountWithCredentials, attempt: AttemptRow, message: MessageRow): Promise<SendOutcome> {
     const common = { attemptId: attempt.id, messageId: message.id, statusCallbackUrl: this.callbackUrl(account, attempt.id) };
-    let outcome: CallOutcome;
-    try {
-      outcome = { kind: "answered", result: await send(connector, ctx, common, messageContent(message)) };
-    } catch (err) {
-      outcome = classifyCallFailure(account.provider, err, this.options.logger);
-    }
-    recordCallHealth(this.options.breakers, account, outcome.kind);
-    return outcome;
+    return this.calls.call(account, (connector, ctx) => send(connector, ctx, common, messageContent(message)));
   }
 
   // The accounts to try for the message's channel, in the routing profile's
   // order. CHEAPEST compares each provider's price per unit for the
   // destination country times the message's units.
   private async candidates(message: MessageRow, exclude: ReadonlySet<string>): Promise<Candidate<ProviderAccountWithCredentials>[]> {
-    const scope = { tenantId: message.tenant_id, environment: message.environment, category } as const;
-    const [profile, accounts] = await Promise.all([
-      this.options.profiles.get(scope),
-      this.options.accounts.listWithCredentials(scope),
-    ]);
-    const usable = accounts.filter((a) => !exclude.has(a.id) && this.connectors.get(a.provider)?.channel === message.channel);
+    const scope = { tenantId: message.tenant_id, environment: message.environment };
     // Rules' amount bounds count the message's units (segments or recipients).
     const request = { amount: BigInt(message.billable_units), currency: priceCurrency, country: message.country };
-    const decision = decideRoute(profile, request);
-    const successRates =
-      decision.strategy === RoutingStrategy.SUCCESS_RATE
-        ? await this.store.successRates(
-            scope,
-            usable.map((a) => a.id),
-            new Date(Date.now() - successRateWindowMs(profile)),
-          )
-        : undefined;
-    const fees = profile?.fees ?? [];
-    return orderCandidates(decision, {
-      accounts: usable,
+    const { candidates } = await this.calls.candidates({
+      scope,
+      accepts: (connector) => connector.channel === message.channel,
       request,
-      fees,
-      defaultFees: this.defaultFees,
-      successRates,
-      price: (provider) => {
-        const fee = applicableFee({ ...request, provider }, fees, this.defaultFees);
+      exclude,
+      successRates: (accountIds, since) => this.store.attempts.outcomes(scope, accountIds, since),
+      price: (provider, fees, defaultFees) => {
+        const fee = applicableFee({ ...request, provider }, fees, defaultFees);
         return fee && fee.fixedMicros * request.amount;
       },
     });
+    return candidates;
   }
 
   // Where the provider reports this attempt's delivery: the account's
@@ -268,27 +212,6 @@ export class MessagingEngine {
     const url = new URL(base + inboundWebhookPath(account.provider, account.id));
     url.searchParams.set(callbackAttemptParam, attemptId);
     return url.toString();
-  }
-
-  private context(account: ProviderAccountWithCredentials): ConnectorContext {
-    const settings = this.settings(account.provider, account.settings);
-    return {
-      credentials: account.credentials,
-      settings,
-      timeoutMs: this.options.providerTimeoutMs,
-      transport: this.options.outbound.transport(account.settings, settings),
-    };
-  }
-
-  // Sandbox accounts without a base_url use the built-in sandbox.
-  private settings(provider: string, settings: Record<string, string>): Record<string, string> {
-    return sandboxProviders.has(provider) ? builtInSandboxSettings(this.options.builtInSandbox, settings) : settings;
-  }
-
-  private connector(provider: string): MessagingConnector {
-    const connector = this.connectors.get(provider);
-    if (!connector) throw new Error(`no messaging connector named ${provider}`);
-    return connector;
   }
 
   // For a message whose scope was checked already.

@@ -2,5 +2,5 @@ export { messagingConnectors, type MessagingConnectorRegistration } from "./conn
 export { MessagingEngine, type MessagingEngineOptions } from "./engine";
 export { messagingMigrations } from "./migrations";
 export { messagingCallbackRoutes, messagingRoutes } from "./routes";
-export { ensureMessagingSandboxDefaults } from "./sandbox-defaults";
+export { messagingRoom } from "./room";
 export { eraseMessageContact } from "./store";

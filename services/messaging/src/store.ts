@@ -3,7 +3,7 @@ import type { ProviderError, TimeRange } from "@onerouter/client/gen/onerouter/c
 import type { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { appendEvent, environmentFromName, isContact, jsonColumn, maskInBinaryColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
-import { attemptOutcomes, attemptsByParent, storedProviderError, type EnvironmentName, type OutcomeCounts, type WebhookOutcome } from "@onerouter/routing";
+import { AttemptTable, storedProviderError, type EnvironmentName, type WebhookOutcome } from "@onerouter/routing";
 import type { ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent } from "./connectors/connector";
 import { storedContent, toMessage } from "./mapping";
@@ -88,10 +88,16 @@ export interface MessageFilter {
 // Attempts the provider took, for SUCCESS_RATE; failed ones count against.
 const acceptedAttempts: AttemptState[] = ["sent", "delivered", "undelivered"];
 
-export class MessageStore {
-  constructor(private readonly knex: Knex) {}
+// Attempts a provider may have taken: every one but a provable failure.
+const takenAttempts: AttemptState[] = ["pending", "unknown", "sent", "delivered", "undelivered"];
 
-  // `bind` ties the request's Idempotency-Key to the message in the same transaction.
+export class MessageStore {
+  readonly attempts: AttemptTable<AttemptRow, MessageRow, AttemptState>;
+
+  constructor(private readonly knex: Knex) {
+    this.attempts = new AttemptTable(knex, { parent: "message", idPrefix: "matt", waiting: "queued", holding: takenAttempts, successful: acceptedAttempts });
+  }
+
   // `bind` ties the request's Idempotency-Key to the message in the same transaction.
   async createMessage(scope: Scope, input: NewMessage, bind: BindResource): Promise<MessageRow> {
     const now = new Date();
@@ -128,12 +134,8 @@ export class MessageStore {
     return (await this.knex("messages").where({ id }).first()) as MessageRow;
   }
 
-  async attemptsOf(messageIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, AttemptRow[]>> {
-    return attemptsByParent<AttemptRow>(trx, "message_attempts", "message_id", messageIds);
-  }
-
   async toMessage(row: MessageRow, trx: Knex = this.knex): Promise<Message> {
-    return toMessage(row, (await this.attemptsOf([row.id], trx)).get(row.id) ?? []);
+    return toMessage(row, await this.attempts.of(row.id, trx));
   }
 
   async listMessages(scope: Scope, filter: MessageFilter, page: PageRequest): Promise<{ messages: Message[]; nextPageToken: string }> {
@@ -143,7 +145,7 @@ export class MessageStore {
     if (filter.provider) query.andWhere("provider", filter.provider);
     whereCreatedIn(query, filter.createTime);
     const { rows, nextPageToken } = await paginate<MessageRow>(query, page);
-    const attempts = await this.attemptsOf(rows.map((r) => r.id));
+    const attempts = await this.attempts.byParent(rows.map((r) => r.id));
     return { messages: rows.map((r) => toMessage(r, attempts.get(r.id) ?? [])), nextPageToken };
   }
 
@@ -156,37 +158,10 @@ export class MessageStore {
     account: { id: string; provider: string },
     price: { micros: bigint; currency: string } | undefined,
   ): Promise<AttemptRow | undefined> {
-    const now = new Date();
-    return this.knex.transaction(async (trx) => {
-      const current = (await trx("messages").where({ id: message.id }).forUpdate().first()) as MessageRow;
-      if (current.status !== "queued") return undefined;
-      const taken = await trx("message_attempts").where({ message_id: message.id }).whereNot("status", "failed").first();
-      if (taken) return undefined;
-      const [row] = (await trx("message_attempts")
-        .insert({
-          id: newId("matt"),
-          message_id: message.id,
-          tenant_id: message.tenant_id,
-          environment: message.environment,
-          provider: account.provider,
-          provider_account_id: account.id,
-          status: "pending",
-          price_micros: (price?.micros ?? 0n).toString(),
-          created_at: now,
-          updated_at: now,
-        })
-        .returning("*")) as AttemptRow[];
-      await trx("messages")
-        .where({ id: message.id })
-        .update({
-          provider: account.provider,
-          provider_account_id: account.id,
-          provider_message_id: "",
-          price_micros: (price?.micros ?? 0n).toString(),
-          price_currency: price?.currency ?? "",
-          updated_at: now,
-        });
-      return row!;
+    const micros = (price?.micros ?? 0n).toString();
+    return this.attempts.start(message, account, {
+      attempt: { price_micros: micros },
+      parent: { price_micros: micros, price_currency: price?.currency ?? "" },
     });
   }
 
@@ -199,15 +174,7 @@ export class MessageStore {
     patch: AttemptPatch,
     change: MessageChange,
   ): Promise<MessageRow | undefined> {
-    return this.knex.transaction(async (trx) => {
-      const [attempt] = (await trx("message_attempts")
-        .where({ id: attemptId })
-        .whereIn("status", from)
-        .update({ ...patch, updated_at: new Date() })
-        .returning("*")) as AttemptRow[];
-      if (!attempt) return undefined;
-      return this.changeMessage(attempt.message_id, change, trx);
-    });
+    return this.attempts.settle(attemptId, from, patch, (attempt, trx) => this.changeMessage(attempt.message_id, change, trx));
   }
 
   // Locks the message and applies the change when its status allows it,
@@ -230,10 +197,6 @@ export class MessageStore {
       return row!;
     };
     return outer ? run(outer) : this.knex.transaction(run);
-  }
-
-  async successRates(scope: Scope, accountIds: readonly string[], since: Date): Promise<Map<string, OutcomeCounts>> {
-    return attemptOutcomes(this.knex, "message_attempts", scope, accountIds, since, acceptedAttempts);
   }
 
   // Stores each verified status change once per provider event id and

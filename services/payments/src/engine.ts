@@ -1,14 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { RoutingStrategy, type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { apiError, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
-import { builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
-import { classifyCallFailure, decideRoute, inboundWebhookPath, orderCandidates, providerErrorFromColumn, providerErrorOf, recordCallHealth, underOutboundRules, storedProviderError as storedError, successRateWindowMs, verifiedWebhook, webhookAccount, type Candidate, type CircuitBreakers, type FailedCall, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore, type WebhookOutcome } from "@onerouter/routing";
+import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, verifiedWebhook, webhookAccount, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type RoutingProfileStore, type WebhookOutcome } from "@onerouter/routing";
 import type { ConnectorContext, PaymentConnector, PaymentResult, WebhookInput } from "./connectors/connector";
-import type { PaymentConnectorRegistration } from "./connectors/index";
-import { sandboxConnector } from "./connectors/sandbox/index";
 import { toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
 import {
@@ -33,54 +29,38 @@ export interface PaymentEngineOptions {
   accounts: ProviderAccountStore;
   profiles: RoutingProfileStore;
   breakers: CircuitBreakers;
-  connectors: readonly PaymentConnectorRegistration[];
-  providerTimeoutMs: number;
-  builtInSandbox?: BuiltInSandbox;
-  // Where provider calls may go.
-  outbound: ProviderOutbound;
+  // The payment connectors as registered, with their fees and settings.
+  connectors: CategoryConnectors<PaymentConnector>;
   logger?: Logger;
 }
 
-// What one provider call told us about the money ("not taken" means it
-// provably was not).
-type CallOutcome = { kind: "answered"; result: PaymentResult } | FailedCall;
+type PaymentOutcome = CallOutcome<PaymentResult>;
 
-// What the routing does next after an attempt is recorded.
-type Step =
-  | { kind: "done" }
-  | { kind: "next"; decline?: ProviderError }
-  | { kind: "unknown" }
-  // Another process recorded this attempt's outcome first and carries on.
-  | { kind: "lost" };
+// What the routing does next after an attempt is recorded: besides going on
+// or stopping, the outcome may still be unknown, or another process may
+// have recorded it first and carry on ("lost").
+type Step = RouteStep | { kind: "unknown" } | { kind: "lost" };
 
 const category = "payments";
 const resolverBatch = 50;
 
 export class PaymentEngine {
   private readonly store: PaymentStore;
-  private readonly connectors: Map<string, PaymentConnector>;
-  readonly defaultFees: readonly Fee[];
+  private readonly calls: RoutedCalls<PaymentConnector>;
+  private readonly connectors: CategoryConnectors<PaymentConnector>;
   // A PENDING attempt untouched this long has no live call behind it.
   private readonly staleAfterMs: number;
 
   constructor(private readonly options: PaymentEngineOptions) {
     this.store = new PaymentStore(options.knex);
-    this.connectors = new Map(options.connectors.map((r) => [r.connector.name, underOutboundRules(r.connector, options.logger)]));
-    this.defaultFees = options.connectors.flatMap((r) => r.defaultFees);
-    this.staleAfterMs = 2 * options.providerTimeoutMs + 5000;
+    this.calls = new RoutedCalls(options);
+    this.connectors = options.connectors;
+    this.staleAfterMs = 2 * options.connectors.timeoutMs + 5000;
   }
 
-  // For the admin API: what each connector needs and how to check an account.
+  // What each payment provider needs and how to check an account.
   providerDescriptors(): ProviderDescriptor[] {
-    return [...this.connectors.values()].map((connector) => ({
-      name: connector.name,
-      category,
-      credentialKeys: connector.credentialKeys,
-      testCredentials: (ctx) => {
-        const settings = this.settings(connector.name, ctx.settings);
-        return connector.testCredentials({ ...ctx, settings, transport: this.options.outbound.transport(ctx.settings, settings) });
-      },
-    }));
+    return this.connectors.descriptors();
   }
 
   // Under an Idempotency-Key whose earlier request died mid-way, the
@@ -100,7 +80,7 @@ export class PaymentEngine {
   private async resumePayment(scope: Scope, id: string): Promise<Payment> {
     const payment = await this.requirePayment(scope, id);
     if (payment.status === "processing") {
-      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      const attempts = await this.store.attempts.of(id);
       const open = attempts.find((a) => a.status === "pending" || a.status === "unknown");
       if (open?.status === "pending") await this.resendAttempt(payment, open);
       else if (open) await this.resolveAttempt(open);
@@ -113,7 +93,7 @@ export class PaymentEngine {
   async getPayment(scope: Scope, id: string): Promise<Payment> {
     const payment = await this.requirePayment(scope, id);
     if (payment.status === "processing") {
-      const attempts = (await this.store.attemptsOf([id])).get(id) ?? [];
+      const attempts = await this.store.attempts.of(id);
       for (const attempt of attempts) {
         if (attempt.status === "unknown" || (attempt.status === "pending" && this.isStale(attempt))) {
           await this.resolveAttempt(attempt);
@@ -228,7 +208,7 @@ export class PaymentEngine {
   async resolvePending(): Promise<void> {
     const now = Date.now();
     const attempts = await this.store.unresolvedAttempts(
-      new Date(now - this.options.providerTimeoutMs),
+      new Date(now - this.connectors.timeoutMs),
       new Date(now - this.staleAfterMs),
       resolverBatch,
     );
@@ -263,9 +243,9 @@ export class PaymentEngine {
   // URL is the routing key, whatever the tenant; the event is stored and
   // applied once per provider event id.
   async receiveWebhook(provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> {
-    const connector = this.connector(provider);
+    const connector = this.connectors.require(provider);
     const account = await webhookAccount(this.options.accounts, category, provider, accountId);
-    const event = await verifiedWebhook(() => connector.parseWebhook(this.context(account), input));
+    const event = await verifiedWebhook(() => connector.parseWebhook(this.connectors.context(account), input));
     return this.store.applyWebhook(account, event, input.rawBody, (failure) => providerErrorOf(provider, failure));
   }
 
@@ -275,54 +255,33 @@ export class PaymentEngine {
     failoverOnDecline: boolean,
     earlierDecline?: ProviderError,
   ): Promise<void> {
-    let decline = earlierDecline;
-    let tried = 0;
-    for (const { account, estimatedFee } of candidates) {
+    await this.calls.route<AttemptRow, PaymentResult>(candidates, {
       // A payment tokenized for named providers only cannot go elsewhere.
-      if (paymentMethodToken(payment, account.provider) === undefined && hasProviderTokensOnly(payment)) continue;
-      if (!this.options.breakers.tryAcquire(account.id, account.provider)) continue;
-      tried += 1;
-      let attempt: AttemptRow | undefined;
-      try {
-        attempt = await this.store.startAttempt(payment, account, estimatedFee ?? 0n);
-      } catch (err) {
-        // No call was made: a half-open circuit's probe goes to the next payment.
-        this.options.breakers.recordInconclusive(account.id, account.provider);
-        throw err;
-      }
-      if (!attempt) {
-        // Another request carries the payment on (a retry resuming it, the resolver).
-        this.options.breakers.recordInconclusive(account.id, account.provider);
-        return;
-      }
-      const started = performance.now();
-      const outcome = await this.callCreate(account, attempt, payment);
-      let step = await this.settle(payment, attempt, ["pending"], outcome, failoverOnDecline, Math.round(performance.now() - started));
-      if (step.kind === "unknown") {
-        // Ask the same provider what became of it before anything else happens.
-        const synced = await this.sync(account, attempt.id, payment);
-        step = await this.settle(payment, attempt, ["unknown"], synced, failoverOnDecline);
-      }
-      if (step.kind !== "next") return;
-      decline = step.decline ?? decline;
-    }
-    const error =
-      decline ??
-      create(ProviderErrorSchema, {
-        reason: "NO_PROVIDER_AVAILABLE",
-        message:
-          candidates.length === 0
-            ? "no enabled provider account can take this payment"
-            : `no provider account could take the payment (${tried} tried, ${candidates.length - tried} skipped with an open circuit)`,
-      });
-    await this.store.changePayment(payment.id, { status: "failed", patch: { error: storedError(error) } });
+      skips: (account) => paymentMethodToken(payment, account.provider) === undefined && hasProviderTokensOnly(payment),
+      start: (account, estimatedFee) => this.store.startAttempt(payment, account, estimatedFee ?? 0n),
+      call: (account, attempt) => this.callCreate(account, attempt, payment),
+      settle: async (account, attempt, outcome, latencyMs) => {
+        let step = await this.settle(payment, attempt, ["pending"], outcome, failoverOnDecline, latencyMs);
+        if (step.kind === "unknown") {
+          // Ask the same provider what became of it before anything else happens.
+          const synced = await this.sync(account, attempt.id, payment);
+          step = await this.settle(payment, attempt, ["unknown"], synced, failoverOnDecline);
+        }
+        return step.kind === "next" ? step : { kind: "done" };
+      },
+      exhausted: async (routed) => {
+        const error =
+          routed.decline ??
+          earlierDecline ??
+          noProviderAvailable(routed.candidates === 0 ? "no enabled provider account can take this payment" : exhaustedMessage("payment", routed));
+        await this.store.changePayment(payment.id, { status: "failed", patch: { error: storedError(error) } });
+      },
+    });
   }
 
-  private async callCreate(account: ProviderAccountWithCredentials, attempt: AttemptRow, payment: PaymentRow): Promise<CallOutcome> {
-    const connector = this.connector(account.provider);
-    let outcome: CallOutcome;
-    try {
-      const result = await connector.createPayment(this.context(account), {
+  private callCreate(account: ProviderAccountWithCredentials, attempt: AttemptRow, payment: PaymentRow): Promise<PaymentOutcome> {
+    return this.calls.call(account, (connector, ctx) =>
+      connector.createPayment(ctx, {
         attemptId: attempt.id,
         paymentId: payment.id,
         amount: BigInt(payment.amount),
@@ -333,54 +292,45 @@ export class PaymentEngine {
         description: payment.description || undefined,
         metadata: jsonColumn(payment.metadata),
         returnUrl: payment.return_url || undefined,
-      });
-      outcome = { kind: "answered", result };
-    } catch (err) {
-      outcome = this.classify(account.provider, err);
-    }
-    this.recordHealth(account, outcome);
-    return outcome;
+      }),
+    );
   }
 
   // What the provider knows of the attempt: an answer, "no record" (never
   // taken), or still unknown when it cannot be asked.
-  private async sync(account: ProviderAccountWithCredentials, attemptId: string, payment: PaymentRow): Promise<CallOutcome> {
-    const attempt = await this.store.attempt(attemptId);
-    try {
-      const result = await this.connector(account.provider).syncPayment(this.context(account), {
+  private async sync(account: ProviderAccountWithCredentials, attemptId: string, payment: PaymentRow): Promise<PaymentOutcome> {
+    const attempt = await this.store.attempts.find(attemptId);
+    const looked = await this.calls.call(account, (connector, ctx) =>
+      connector.syncPayment(ctx, {
         attemptId,
         providerPaymentId: attempt?.provider_payment_id || undefined,
         amount: BigInt(payment.amount),
         currency: payment.currency,
-      });
-      this.options.breakers.recordSuccess(account.id, account.provider);
-      if (result) return { kind: "answered", result };
-      // Some providers' lookups lag behind their writes: until the lag has
-      // passed, "not found" is no proof that the money was not taken.
-      const settleMs = this.connector(account.provider).syncSettleMs ?? 0;
-      if (attempt && Date.now() - new Date(attempt.created_at).getTime() < settleMs) {
-        return {
-          kind: "unknown",
-          error: create(ProviderErrorSchema, {
-            reason: "PROVIDER_LOOKUP_PENDING",
-            message: `the provider's lookup can lag up to ${settleMs} ms behind; asking again later`,
-            provider: account.provider,
-          }),
-        };
-      }
+      }),
+    );
+    if (looked.kind !== "answered") return { kind: "unknown", error: looked.error };
+    if (looked.result) return { kind: "answered", result: looked.result };
+    // Some providers' lookups lag behind their writes: until the lag has
+    // passed, "not found" is no proof that the money was not taken.
+    const settleMs = this.connectors.require(account.provider).syncSettleMs ?? 0;
+    if (attempt && Date.now() - new Date(attempt.created_at).getTime() < settleMs) {
       return {
-        kind: "not_taken",
+        kind: "unknown",
         error: create(ProviderErrorSchema, {
-          reason: "PROVIDER_NO_RECORD",
-          message: "the call's outcome was unknown and the provider has no record of it, so it never took the payment",
+          reason: "PROVIDER_LOOKUP_PENDING",
+          message: `the provider's lookup can lag up to ${settleMs} ms behind; asking again later`,
           provider: account.provider,
         }),
       };
-    } catch (err) {
-      const outcome = this.classify(account.provider, err);
-      this.recordHealth(account, outcome);
-      return { kind: "unknown", error: outcome.error };
     }
+    return {
+      kind: "not_taken",
+      error: create(ProviderErrorSchema, {
+        reason: "PROVIDER_NO_RECORD",
+        message: "the call's outcome was unknown and the provider has no record of it, so it never took the payment",
+        provider: account.provider,
+      }),
+    };
   }
 
   // Records an attempt's outcome (if it is still in one of `from`) with
@@ -389,7 +339,7 @@ export class PaymentEngine {
     payment: PaymentRow,
     attempt: AttemptRow,
     from: readonly AttemptState[],
-    outcome: CallOutcome,
+    outcome: PaymentOutcome,
     failoverOnDecline: boolean,
     latencyMs?: number,
   ): Promise<Step> {
@@ -424,7 +374,7 @@ export class PaymentEngine {
       }
       case "unknown": {
         if (!from.includes("pending")) {
-          await this.store.touchAttempt(attempt.id);
+          await this.store.attempts.touch(attempt.id);
           return { kind: "unknown" };
         }
         const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "unknown", error: storedError(outcome.error) }, {});
@@ -443,7 +393,7 @@ export class PaymentEngine {
       this.options.profiles.get({ ...scope, category }),
     ]);
     // Without its account the provider cannot be asked; the attempt stays unknown.
-    if (!payment || !account) return void (await this.store.touchAttempt(attempt.id));
+    if (!payment || !account) return void (await this.store.attempts.touch(attempt.id));
     const failoverOnDecline = profile?.failoverOnDecline ?? false;
     const outcome = await this.sync(account, attempt.id, payment);
     await this.settleAndRouteOn(payment, attempt, [attempt.status], outcome, failoverOnDecline);
@@ -459,7 +409,7 @@ export class PaymentEngine {
       this.options.profiles.get({ ...scope, category }),
     ]);
     // Fresh again, so the background resolver leaves it to this call.
-    await this.store.touchAttempt(attempt.id);
+    await this.store.attempts.touch(attempt.id);
     if (!account) return;
     const failoverOnDecline = profile?.failoverOnDecline ?? false;
     const outcome = await this.callCreate(account, attempt, payment);
@@ -477,12 +427,12 @@ export class PaymentEngine {
     payment: PaymentRow,
     attempt: AttemptRow,
     from: readonly AttemptState[],
-    outcome: CallOutcome,
+    outcome: PaymentOutcome,
     failoverOnDecline: boolean,
   ): Promise<void> {
     const step = await this.settle(payment, attempt, from, outcome, failoverOnDecline);
     if (step.kind !== "next") return;
-    const attempted = (await this.store.attemptsOf([payment.id])).get(payment.id) ?? [];
+    const attempted = await this.store.attempts.of(payment.id);
     await this.routeOn(payment, attempted, step.decline, failoverOnDecline);
   }
 
@@ -496,39 +446,15 @@ export class PaymentEngine {
     await this.tryCandidates(payment, candidates, failoverOnDecline ?? profile?.failoverOnDecline ?? false, decline);
   }
 
-  private async candidates(
-    payment: PaymentRow,
-    exclude: ReadonlySet<string>,
-  ): Promise<{ profile: RoutingProfile | undefined; candidates: Candidate<ProviderAccountWithCredentials>[] }> {
-    const scope = { tenantId: payment.tenant_id, environment: payment.environment, category } as const;
-    const [profile, accounts] = await Promise.all([
-      this.options.profiles.get(scope),
-      this.options.accounts.listWithCredentials(scope),
-    ]);
-    const usable = accounts.filter((a) => {
-      const connector = this.connectors.get(a.provider);
-      return !exclude.has(a.id) && connector && (connector.currencies.length === 0 || connector.currencies.includes(payment.currency));
+  private candidates(payment: PaymentRow, exclude: ReadonlySet<string>) {
+    const scope = { tenantId: payment.tenant_id, environment: payment.environment };
+    return this.calls.candidates({
+      scope,
+      accepts: (connector) => connector.currencies.length === 0 || connector.currencies.includes(payment.currency),
+      request: { amount: BigInt(payment.amount), currency: payment.currency, country: jsonColumn(payment.customer).country ?? "" },
+      exclude,
+      successRates: (accountIds, since) => this.store.attempts.outcomes(scope, accountIds, since),
     });
-    const request = { amount: BigInt(payment.amount), currency: payment.currency, country: jsonColumn(payment.customer).country ?? "" };
-    const decision = decideRoute(profile, request);
-    const successRates =
-      decision.strategy === RoutingStrategy.SUCCESS_RATE
-        ? await this.store.successRates(
-            scope,
-            usable.map((a) => a.id),
-            new Date(Date.now() - successRateWindowMs(profile)),
-          )
-        : undefined;
-    return {
-      profile,
-      candidates: orderCandidates(decision, {
-        accounts: usable,
-        request,
-        fees: profile?.fees ?? [],
-        defaultFees: this.defaultFees,
-        successRates,
-      }),
-    };
   }
 
   // A call about a payment the provider already holds (capture, cancel):
@@ -541,22 +467,15 @@ export class PaymentEngine {
     call: (connector: PaymentConnector, ctx: ConnectorContext) => Promise<PaymentResult>,
   ): Promise<PaymentResult> {
     const account = await this.paymentAccount(payment);
-    const connector = this.connector(account.provider);
-    const ctx = this.context(account);
     const metadata = { payment_id: payment.id, provider: account.provider, provider_account_id: account.id };
-    let outcome: CallOutcome;
-    try {
-      outcome = { kind: "answered", result: await call(connector, ctx) };
-    } catch (err) {
-      outcome = this.classify(account.provider, err);
-    }
-    this.recordHealth(account, outcome);
+    const outcome = await this.calls.call(account, call);
     switch (outcome.kind) {
       case "answered":
         return outcome.result;
       case "unknown": {
-        const synced = await connector
-          .syncPayment(ctx, {
+        const synced = await this.connectors
+          .require(account.provider)
+          .syncPayment(this.connectors.context(account), {
             attemptId: "",
             providerPaymentId: payment.provider_payment_id,
             amount: BigInt(payment.amount),
@@ -611,17 +530,18 @@ export class PaymentEngine {
       await this.store.settleRefund(refund.id, { status: "failed", error: storedError(error) });
       return;
     }
-    let outcome: Exclude<CallOutcome, { kind: "answered" }>;
-    try {
-      const result = await this.connector(account.provider).refundPayment(this.context(account), {
+    const outcome = await this.calls.call(account, (connector, ctx) =>
+      connector.refundPayment(ctx, {
         providerPaymentId: payment.provider_payment_id,
         amount: BigInt(refund.amount),
         currency: refund.currency,
         refundId: refund.id,
         idempotencyKey: refund.id,
         reason: refund.reason || undefined,
-      });
-      this.options.breakers.recordSuccess(account.id, account.provider);
+      }),
+    );
+    if (outcome.kind === "answered") {
+      const { result } = outcome;
       const error = result.failure ? providerErrorOf(account.provider, result.failure) : undefined;
       await this.store.settleRefund(refund.id, {
         status: result.status,
@@ -629,10 +549,7 @@ export class PaymentEngine {
         error: storedError(error),
       });
       return;
-    } catch (err) {
-      outcome = this.classify(account.provider, err);
     }
-    this.recordHealth(account, outcome);
     // Left pending: the resolver sends it again under the same idempotency key.
     if (outcome.kind === "unknown") return void (await this.store.touchRefund(refund.id));
     await this.store.settleRefund(refund.id, { status: "failed", error: storedError(outcome.error) });
@@ -651,38 +568,6 @@ export class PaymentEngine {
       );
     }
     return account;
-  }
-
-  private classify(provider: string, err: unknown): FailedCall {
-    return classifyCallFailure(provider, err, this.options.logger);
-  }
-
-  private recordHealth(account: { id: string; provider: string }, outcome: CallOutcome): void {
-    recordCallHealth(this.options.breakers, account, outcome.kind);
-  }
-
-  private context(account: ProviderAccountWithCredentials): ConnectorContext {
-    const settings = this.settings(account.provider, account.settings, account.id);
-    return {
-      credentials: account.credentials,
-      settings,
-      timeoutMs: this.options.providerTimeoutMs,
-      transport: this.options.outbound.transport(account.settings, settings),
-    };
-  }
-
-  // Sandbox accounts without a base_url use the built-in sandbox, which then
-  // sends their webhooks to this server unless they name an allowed webhook_url.
-  private settings(provider: string, settings: Record<string, string>, accountId?: string): Record<string, string> {
-    if (provider !== sandboxConnector.name) return settings;
-    const usable = this.options.outbound.usableSettings(settings);
-    return builtInSandboxSettings(this.options.builtInSandbox, usable, accountId && inboundWebhookPath(provider, accountId));
-  }
-
-  private connector(provider: string): PaymentConnector {
-    const connector = this.connectors.get(provider);
-    if (!connector) throw new Error(`no payment connector named ${provider}`);
-    return connector;
   }
 
   private async requirePayment(scope: Scope, id: string): Promise<PaymentRow> {

@@ -3,5 +3,5 @@ export { PaymentEngine, type PaymentEngineOptions } from "./engine";
 export { inboundPaymentWebhookRoutes } from "./inbound-webhooks";
 export { paymentsMigrations } from "./migrations";
 export { paymentRoutes } from "./routes";
-export { ensureSandboxDefaults } from "./sandbox-defaults";
+export { paymentsRoom } from "./room";
 export { erasePaymentContact } from "./store";

@@ -3,7 +3,7 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { FeeSchema, RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { AttemptStatus, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore } from "@onerouter/routing";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore } from "@onerouter/routing";
 import { MasterKeyring, coreMigrations, newId, sharedMigrations, type Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/db/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
@@ -63,9 +63,10 @@ describeEachEngine("payment routing", (engine) => {
       accounts,
       profiles,
       breakers: new CircuitBreakers({ failureThreshold: 5, cooldownMs: 30_000 }),
-      connectors: [...paymentConnectors, budget],
-      providerTimeoutMs: 5000,
-      outbound: new ProviderOutbound({ baseUrls: [sandbox.url], allowedCidrs: ["127.0.0.0/8"] }),
+      connectors: new ConnectorRegistry({
+        outbound: new ProviderOutbound({ baseUrls: [sandbox.url], allowedCidrs: ["127.0.0.0/8"] }),
+        providerTimeoutMs: 5000,
+      }).register("payments", [...paymentConnectors(), budget]),
     });
   });
   afterAll(async () => {

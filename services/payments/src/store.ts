@@ -4,7 +4,7 @@ import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { appendEvent, environmentFromName, jsonColumn, maskInBinaryColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
-import { attemptOutcomes, attemptsByParent, storedProviderError as storedError, type EnvironmentName, type OutcomeCounts } from "@onerouter/routing";
+import { AttemptTable, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
 import { canTransition, eventTypes, refundEventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
@@ -133,7 +133,11 @@ function stringify(patch: object): Record<string, unknown> {
 }
 
 export class PaymentStore {
-  constructor(private readonly knex: Knex) {}
+  readonly attempts: AttemptTable<AttemptRow, PaymentRow, AttemptState>;
+
+  constructor(private readonly knex: Knex) {
+    this.attempts = new AttemptTable(knex, { parent: "payment", idPrefix: "att", waiting: "processing", holding: openAttempts, successful: successfulAttempts });
+  }
 
   // `bind` ties the request's Idempotency-Key to the payment in the same transaction.
   async createPayment(scope: Scope, input: NewPayment, bind: BindResource): Promise<PaymentRow> {
@@ -174,12 +178,8 @@ export class PaymentStore {
     return (await this.knex("payments").where({ id }).first()) as PaymentRow;
   }
 
-  async attemptsOf(paymentIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, AttemptRow[]>> {
-    return attemptsByParent<AttemptRow>(trx, "payment_attempts", "payment_id", paymentIds);
-  }
-
   async toPayment(row: PaymentRow, trx: Knex = this.knex): Promise<Payment> {
-    return toPayment(row, (await this.attemptsOf([row.id], trx)).get(row.id) ?? []);
+    return toPayment(row, await this.attempts.of(row.id, trx));
   }
 
   async listPayments(scope: Scope, filter: PaymentFilter, page: PageRequest): Promise<{ payments: Payment[]; nextPageToken: string }> {
@@ -188,7 +188,7 @@ export class PaymentStore {
     if (filter.provider) query.andWhere("provider", filter.provider);
     whereCreatedIn(query, filter.createTime);
     const { rows, nextPageToken } = await paginate<PaymentRow>(query, page);
-    const attempts = await this.attemptsOf(rows.map((r) => r.id));
+    const attempts = await this.attempts.byParent(rows.map((r) => r.id));
     return { payments: rows.map((r) => toPayment(r, attempts.get(r.id) ?? [])), nextPageToken };
   }
 
@@ -196,36 +196,8 @@ export class PaymentStore {
   // when the payment is no longer processing or has an attempt whose
   // outcome is open: one provider at a time may hold a payment's money, and
   // whoever runs that attempt carries the payment on.
-  async startAttempt(
-    payment: PaymentRow,
-    account: { id: string; provider: string },
-    estimatedFee: bigint,
-  ): Promise<AttemptRow | undefined> {
-    const now = new Date();
-    return this.knex.transaction(async (trx) => {
-      const current = (await trx("payments").where({ id: payment.id }).forUpdate().first()) as PaymentRow;
-      if (current.status !== "processing") return undefined;
-      const open = await trx("payment_attempts").where({ payment_id: payment.id }).whereIn("status", openAttempts).first();
-      if (open) return undefined;
-      const [row] = (await trx("payment_attempts")
-        .insert({
-          id: newId("att"),
-          payment_id: payment.id,
-          tenant_id: payment.tenant_id,
-          environment: payment.environment,
-          provider: account.provider,
-          provider_account_id: account.id,
-          status: "pending",
-          estimated_fee: estimatedFee.toString(),
-          created_at: now,
-          updated_at: now,
-        })
-        .returning("*")) as AttemptRow[];
-      await trx("payments")
-        .where({ id: payment.id })
-        .update({ provider: account.provider, provider_account_id: account.id, provider_payment_id: "", updated_at: now });
-      return row!;
-    });
+  async startAttempt(payment: PaymentRow, account: { id: string; provider: string }, estimatedFee: bigint): Promise<AttemptRow | undefined> {
+    return this.attempts.start(payment, account, { attempt: { estimated_fee: estimatedFee.toString() }, parent: {} });
   }
 
   // Records an attempt's outcome and what it does to the payment, in one
@@ -238,21 +210,7 @@ export class PaymentStore {
     change: PaymentChange,
     trx?: Knex.Transaction,
   ): Promise<PaymentRow | undefined> {
-    const run = async (t: Knex.Transaction) => {
-      const [attempt] = (await t("payment_attempts")
-        .where({ id: attemptId })
-        .whereIn("status", from)
-        .update({ ...patch, updated_at: new Date() })
-        .returning("*")) as AttemptRow[];
-      if (!attempt) return undefined;
-      return this.changePayment(attempt.payment_id, change, t);
-    };
-    return trx ? run(trx) : this.knex.transaction(run);
-  }
-
-  // Marks an attempt as looked at, so the resolver's next round waits its turn.
-  async touchAttempt(attemptId: string): Promise<void> {
-    await this.knex("payment_attempts").where({ id: attemptId }).update({ updated_at: new Date() });
+    return this.attempts.settle(attemptId, from, patch, (attempt, t) => this.changePayment(attempt.payment_id, change, t), trx);
   }
 
   // Locks the payment and applies the change when its status allows it,
@@ -274,9 +232,6 @@ export class PaymentStore {
     return trx ? run(trx) : this.knex.transaction(run);
   }
 
-  async successRates(scope: Scope, accountIds: readonly string[], since: Date): Promise<Map<string, OutcomeCounts>> {
-    return attemptOutcomes(this.knex, "payment_attempts", scope, accountIds, since, successfulAttempts);
-  }
 
   // UNKNOWN attempts last looked at before `unknownBefore`, and PENDING ones
   // untouched since `pendingBefore` (their process died mid-call, or the
@@ -290,10 +245,6 @@ export class PaymentStore {
       )
       .orderBy("updated_at")
       .limit(limit)) as AttemptRow[];
-  }
-
-  async attempt(id: string): Promise<AttemptRow | undefined> {
-    return (await this.knex("payment_attempts").where({ id }).first()) as AttemptRow | undefined;
   }
 
   // Reserves `amount` of the payment's refundable amount for a new PENDING

@@ -71,7 +71,7 @@ export function validCreatePayment(req: CreatePaymentRequest): NewPayment {
 // The metadata limits of every provider that refuses a payment beyond them.
 // A payment may be routed, or fail over, to any provider, so it is checked
 // against all of them with the request; the others cut it to fit.
-const refusingProviders = paymentConnectors.flatMap(({ connector }) =>
+const refusingProviders = paymentConnectors().flatMap(({ connector }) =>
   connector.metadataLimits?.beyond === "refused" ? [{ provider: connector.name, limits: connector.metadataLimits }] : [],
 );
 

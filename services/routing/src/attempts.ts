@@ -1,46 +1,167 @@
 import type { Knex } from "knex";
+import { newId } from "@onerouter/core";
 import type { EnvironmentName } from "./provider-accounts";
 import type { OutcomeCounts } from "./select";
 
-// Queries every product's attempts table answers alike: an attempt row has
-// an id, its parent's id, tenant_id, environment, provider_account_id,
-// status and created_at.
+// The life of a provider-call attempt, the same in every room: started
+// PENDING under its parent's row lock when no other attempt holds the
+// parent, then settled once, from the status it was in, together with what
+// it does to the parent. Each room keeps its own attempts table; every such
+// table has an id, its parent's id, tenant_id, environment, provider,
+// provider_account_id, status, the provider's id of the object, created_at
+// and updated_at.
 
-// The attempts of each parent (payment, message, ...), oldest first; a
-// parent without attempts gets an empty list.
-export async function attemptsByParent<Row extends object>(
-  knex: Knex,
-  table: string,
-  parentColumn: keyof Row & string,
-  parentIds: readonly string[],
-): Promise<Map<string, Row[]>> {
-  const rows = (await knex(table)
-    .whereIn(parentColumn, parentIds)
-    .orderBy([{ column: "created_at" }, { column: "id" }])) as Row[];
-  const byParent = new Map<string, Row[]>(parentIds.map((id) => [id, []]));
-  for (const row of rows) byParent.get(row[parentColumn] as unknown as string)?.push(row);
-  return byParent;
+// What every attempt row has.
+export interface AttemptRecord<State extends string = string> {
+  id: string;
+  tenant_id: string;
+  environment: EnvironmentName;
+  provider: string;
+  provider_account_id: string;
+  status: State;
+  created_at: Date;
+  updated_at: Date;
 }
 
-// How the finished attempts on each account went since `since`, for routing
-// by success rate: PENDING and UNKNOWN attempts have no outcome yet and do
-// not count.
-export async function attemptOutcomes(
-  knex: Knex,
-  table: string,
-  scope: { tenantId: string; environment: EnvironmentName },
-  accountIds: readonly string[],
-  since: Date,
-  successStatuses: readonly string[],
-): Promise<Map<string, OutcomeCounts>> {
-  const rows = (await knex(table)
-    .select("provider_account_id")
-    .count({ attempts: "*" })
-    .select(knex.raw(`count(*) filter (where status in (${successStatuses.map(() => "?").join(", ")})) as successes`, [...successStatuses]))
-    .where({ tenant_id: scope.tenantId, environment: scope.environment })
-    .whereIn("provider_account_id", accountIds)
-    .whereNotIn("status", ["pending", "unknown"])
-    .andWhere("created_at", ">=", since)
-    .groupBy("provider_account_id")) as { provider_account_id: string; attempts: unknown; successes: unknown }[];
-  return new Map(rows.map((r) => [r.provider_account_id, { attempts: Number(r.attempts), successes: Number(r.successes) }]));
+// What every parent row (payment, message) has.
+export interface AttemptParent {
+  id: string;
+  tenant_id: string;
+  environment: EnvironmentName;
+  status: string;
+}
+
+export interface AttemptTableOptions<Parent extends AttemptParent, State extends string> {
+  // What the attempts are for, e.g. "payment": its table is `payments`, the
+  // attempts' `payment_attempts`, which name it in `payment_id`; the
+  // provider's id of it is `provider_payment_id` in both.
+  parent: string;
+  idPrefix: string;
+  // The parent's status while it waits for a provider.
+  waiting: Parent["status"];
+  // Attempts in these statuses hold the parent: no other may start.
+  holding: readonly State[];
+  // The finished statuses a provider's answer counts as a success, for SUCCESS_RATE.
+  successful: readonly State[];
+}
+
+export class AttemptTable<Row extends AttemptRecord<State>, Parent extends AttemptParent, State extends string> {
+  private readonly table: string;
+  private readonly parentTable: string;
+  private readonly parentColumn: string;
+  private readonly providerIdColumn: string;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly options: AttemptTableOptions<Parent, State>,
+  ) {
+    this.table = `${options.parent}_attempts`;
+    this.parentTable = `${options.parent}s`;
+    this.parentColumn = `${options.parent}_id`;
+    this.providerIdColumn = `provider_${options.parent}_id`;
+  }
+
+  // The attempts of each parent, oldest first; a parent without attempts
+  // gets an empty list.
+  async byParent(parentIds: readonly string[], trx: Knex = this.knex): Promise<Map<string, Row[]>> {
+    const { table, parentColumn } = this;
+    const rows = (await trx(table)
+      .whereIn(parentColumn, parentIds)
+      .orderBy([{ column: "created_at" }, { column: "id" }])) as Row[];
+    const byParent = new Map<string, Row[]>(parentIds.map((id) => [id, []]));
+    for (const row of rows) byParent.get((row as unknown as Record<string, string>)[parentColumn]!)?.push(row);
+    return byParent;
+  }
+
+  // One parent's attempts, oldest first.
+  async of(parentId: string, trx: Knex = this.knex): Promise<Row[]> {
+    return (await this.byParent([parentId], trx)).get(parentId)!;
+  }
+
+  async find(id: string): Promise<Row | undefined> {
+    return (await this.knex(this.table).where({ id }).first()) as Row | undefined;
+  }
+
+  // A new PENDING attempt; the parent now names its account, with
+  // `parentColumns` (what routing estimated there). Undefined when the
+  // parent no longer waits for a provider or another attempt holds it.
+  async start(
+    parent: Parent,
+    account: { id: string; provider: string },
+    columns: { attempt: Record<string, unknown>; parent: Record<string, unknown> },
+  ): Promise<Row | undefined> {
+    const { table, parentTable, parentColumn, providerIdColumn } = this;
+    const now = new Date();
+    return this.knex.transaction(async (trx) => {
+      const current = (await trx(parentTable).where({ id: parent.id }).forUpdate().first()) as Parent;
+      if (current.status !== this.options.waiting) return undefined;
+      const holder = await trx(table).where({ [parentColumn]: parent.id }).whereIn("status", this.options.holding).first();
+      if (holder) return undefined;
+      const [row] = (await trx(table)
+        .insert({
+          id: newId(this.options.idPrefix),
+          [parentColumn]: parent.id,
+          tenant_id: parent.tenant_id,
+          environment: parent.environment,
+          provider: account.provider,
+          provider_account_id: account.id,
+          status: "pending",
+          ...columns.attempt,
+          created_at: now,
+          updated_at: now,
+        })
+        .returning("*")) as Row[];
+      await trx(parentTable)
+        .where({ id: parent.id })
+        .update({ provider: account.provider, provider_account_id: account.id, [providerIdColumn]: "", ...columns.parent, updated_at: now });
+      return row!;
+    });
+  }
+
+  // Records an attempt's outcome if it is still in one of `from`, and then,
+  // in the same transaction, what it does to the parent. Undefined when
+  // something else settled it first.
+  async settle<Changed>(
+    attemptId: string,
+    from: readonly State[],
+    patch: { status: State },
+    change: (attempt: Row, trx: Knex.Transaction) => Promise<Changed>,
+    trx?: Knex.Transaction,
+  ): Promise<Changed | undefined> {
+    const run = async (t: Knex.Transaction) => {
+      const [attempt] = (await t(this.table)
+        .where({ id: attemptId })
+        .whereIn("status", from)
+        .update({ ...patch, updated_at: new Date() })
+        .returning("*")) as Row[];
+      return attempt ? change(attempt, t) : undefined;
+    };
+    return trx ? run(trx) : this.knex.transaction(run);
+  }
+
+  // Marks an attempt as looked at, so a resolver's next round waits its turn.
+  async touch(attemptId: string): Promise<void> {
+    await this.knex(this.table).where({ id: attemptId }).update({ updated_at: new Date() });
+  }
+
+  // How the finished attempts on each account went since `since`, for
+  // routing by success rate: PENDING and UNKNOWN attempts have no outcome
+  // yet and do not count.
+  async outcomes(
+    scope: { tenantId: string; environment: EnvironmentName },
+    accountIds: readonly string[],
+    since: Date,
+  ): Promise<Map<string, OutcomeCounts>> {
+    const { successful } = this.options;
+    const rows = (await this.knex(this.table)
+      .select("provider_account_id")
+      .count({ attempts: "*" })
+      .select(this.knex.raw(`count(*) filter (where status in (${successful.map(() => "?").join(", ")})) as successes`, [...successful]))
+      .where({ tenant_id: scope.tenantId, environment: scope.environment })
+      .whereIn("provider_account_id", accountIds)
+      .whereNotIn("status", ["pending", "unknown"])
+      .andWhere("created_at", ">=", since)
+      .groupBy("provider_account_id")) as { provider_account_id: string; attempts: unknown; successes: unknown }[];
+    return new Map(rows.map((r) => [r.provider_account_id, { attempts: Number(r.attempts), successes: Number(r.successes) }]));
+  }
 }

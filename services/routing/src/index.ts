@@ -1,6 +1,8 @@
 export * from "./connector-kit";
 export * from "./call-failures";
+export * from "./connector-registry";
 export * from "./provider-calls";
+export * from "./routed-calls";
 export * from "./attempts";
 export * from "./circuit-breaker";
 export * from "./fees";
@@ -12,3 +14,4 @@ export * from "./inbound-webhooks";
 export * from "./provider-outbound";
 export * from "./field-types";
 export * from "./webhook-secret";
+export type { ProviderRoom, ProviderRoomDeps } from "./room";

@@ -1,7 +1,7 @@
 import type { ProviderCategory } from "./provider-accounts";
 
 // What the admin API needs to know about a provider to manage accounts for
-// it: the engines register one descriptor per connector.
+// it: the connector registry gives one descriptor per registered connector.
 export interface ProviderDescriptor {
   name: string;
   category: ProviderCategory;

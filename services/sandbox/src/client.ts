@@ -12,6 +12,7 @@ import {
   type WebhookInput,
 } from "@onerouter/routing";
 import type { SandboxEvent } from "./server/webhooks";
+import { sandboxSignatureHeader, sandboxWebhookSecret } from "./signature";
 
 // The built-in sandbox provider as its connectors see it, whatever the
 // category: HTTP calls with the account's simulation settings applied and
@@ -177,16 +178,10 @@ function statusError(provider: string, status: number, text: string, retryAfter:
   });
 }
 
-// The sandbox derives each account's webhook secret from its API key, so the
-// account needs no second credential.
-function webhookSecret(apiKey: string): string {
-  return "whsec_" + createHmac("sha256", apiKey).update("sandbox webhook secret").digest("base64url");
-}
-
 // Verifies `Sandbox-Signature: t=<unix seconds>,v1=<hex>`: HMAC-SHA256 over
 // "<t>.<raw body>" with the account's webhook secret.
 export function verifySandboxSignature(provider: string, apiKey: string, input: WebhookInput, now: Date = new Date()): void {
-  const header = input.headers["sandbox-signature"];
+  const header = input.headers[sandboxSignatureHeader];
   if (!header) throw sandboxWebhookRejected(provider, "the Sandbox-Signature header is missing");
   let timestamp: number | undefined;
   const signatures: string[] = [];
@@ -199,7 +194,7 @@ export function verifySandboxSignature(provider: string, apiKey: string, input: 
   if (Math.abs(now.getTime() / 1000 - timestamp) > webhookToleranceSeconds) {
     throw sandboxWebhookRejected(provider, "the webhook timestamp is outside the tolerance");
   }
-  const expected = createHmac("sha256", webhookSecret(apiKey))
+  const expected = createHmac("sha256", sandboxWebhookSecret(apiKey))
     .update(`${timestamp}.`)
     .update(input.rawBody)
     .digest();

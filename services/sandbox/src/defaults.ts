@@ -2,15 +2,42 @@ import { create } from "@bufbuild/protobuf";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Knex } from "knex";
-import { categoryFromName, type ProviderAccountStore, type ProviderCategory } from "@onerouter/routing";
-import { RoutingProfileStore } from "@onerouter/routing";
+import { categoryFromName, RoutingProfileStore, type ProviderAccountStore, type ProviderCategory } from "@onerouter/routing";
 import { newSandboxApiKey } from "./client";
 
-// A tenant's test environment starts with built-in sandbox accounts in a
-// category, and a routing profile that uses them in order, so its first call
-// works with no setup. Does nothing once the test environment has any
+// The sandbox's provider names, one per connector that speaks to it.
+export const sandboxProviders: { readonly payments: string; readonly sms: string; readonly email: string } = {
+  payments: "sandbox",
+  sms: "sandbox_sms",
+  email: "sandbox_email",
+};
+
+// The accounts a tenant's test environment starts with, per category, in
+// the order its first routing profile uses them.
+const defaultAccounts: { category: ProviderCategory; accounts: { provider: string; displayName: string }[] }[] = [
+  { category: "payments", accounts: [{ provider: sandboxProviders.payments, displayName: "Sandbox" }] },
+  {
+    category: "messaging",
+    accounts: [
+      { provider: sandboxProviders.sms, displayName: "Sandbox SMS" },
+      { provider: sandboxProviders.email, displayName: "Sandbox email" },
+    ],
+  },
+];
+
+// Gives a tenant's test environment its sandbox accounts in each category it
+// has no account in yet, so its first CreatePayment or SendMessage works with
+// no setup.
+export async function ensureSandboxDefaults(knex: Knex, accounts: ProviderAccountStore, tenantId: string): Promise<void> {
+  for (const { category, accounts: sandboxes } of defaultAccounts) {
+    await ensureSandboxAccounts(knex, accounts, tenantId, category, sandboxes);
+  }
+}
+
+// Creates built-in sandbox accounts in a category, and a routing profile
+// that uses them in order. Does nothing once the test environment has any
 // account of that category.
-export async function ensureSandboxAccounts(
+async function ensureSandboxAccounts(
   knex: Knex,
   accounts: ProviderAccountStore,
   tenantId: string,

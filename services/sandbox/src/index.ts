@@ -1,5 +1,15 @@
-export * from "./client";
-export * from "./defaults";
-export * from "./server/index";
-export * from "./server/harness";
+export { builtInSandboxSettings, callSandbox, newSandboxApiKey, sandboxWebhookRejected, verifiedSandboxEvent, verifySandboxSignature, type BuiltInSandbox, type SandboxCall } from "./client";
+export { ensureSandboxDefaults, sandboxProviders } from "./defaults";
+export {
+  postWebhook,
+  startEmulator,
+  type EmulatorReply,
+  type EmulatorRequest,
+  type FailureMode,
+  type FailureSettings,
+  type ProviderEmulator,
+  type RunningEmulator,
+} from "./emulator-harness";
+export { sandboxEvent, signSandboxEvent, startSandboxProvider, type RunningSandbox, type SandboxEvent } from "./server/index";
 export { sandboxProvider } from "./server/provider";
+export { sandboxRoom, type SandboxRoom, type SandboxRoomDeps } from "./room";

@@ -2,42 +2,39 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { adminRoutes, ensureDefaultTenant } from "@onerouter/admin";
-import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { CircuitBreakers, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
-import { connectEventStream, coreMigrations, OutboxRelay, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type RunningServer } from "@onerouter/core";
-import { startSandboxProvider } from "@onerouter/sandbox";
-import { ApiKeyAuthenticator, TokenBucketLimiter, createGatekeeperInterceptor } from "@onerouter/gatekeeper";
-import {
-  MessagingEngine,
-  ensureMessagingSandboxDefaults,
-  messagingCallbackRoutes,
-  messagingConnectors,
-  messagingMigrations,
-  messagingRoutes,
-} from "@onerouter/messaging";
-import {
-  PaymentEngine,
-  ensureSandboxDefaults,
-  inboundPaymentWebhookRoutes,
-  paymentConnectors,
-  paymentRoutes,
-  paymentsMigrations,
-} from "@onerouter/payments";
-import { createWebhooks, webhookMigrations, type Webhooks } from "@onerouter/webhooks";
-import { webhookRoutes } from "@onerouter/webhooks/routes";
+import { adminRoom, ensureDefaultTenant } from "@onerouter/admin";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
+import { connectEventStream, coreMigrations, OutboxRelay, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { sandboxRoom } from "@onerouter/sandbox";
+import { gatekeeperRoom } from "@onerouter/gatekeeper";
+import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
+import { PaymentEngine, paymentConnectors, paymentsRoom } from "@onerouter/payments";
+import { webhooksRoom, type Webhooks } from "@onerouter/webhooks";
 import { localAdminRoute } from "./local-admin";
 import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";
 
-// Every room's migrations, applied in name order.
-export const allMigrations: Migration[] = [...coreMigrations, ...sharedMigrations, ...idempotencyMigrations, ...paymentsMigrations, ...messagingMigrations, ...webhookMigrations];
+// The rooms one server can host, in the order they open and start their
+// workers; they stop and close in reverse.
+export type RoomName = "sandbox" | "payments" | "messaging" | "admin" | "webhooks" | "gatekeeper";
+export const allRooms: readonly RoomName[] = ["sandbox", "payments", "messaging", "admin", "webhooks", "gatekeeper"];
+
+// The infrastructure's migrations and every room's, applied in name order.
+// A server migrates them all whatever rooms it hosts: they share one
+// database, whose history knex checks against the full list.
+export const allMigrations: Migration[] = [
+  ...coreMigrations,
+  ...sharedMigrations,
+  ...idempotencyMigrations,
+  ...[sandboxRoom, paymentsRoom, messagingRoom, adminRoom, webhooksRoom, gatekeeperRoom].flatMap((room) => room.migrations),
+];
 
 export function openConfiguredDatabase(config: Config): Database {
   return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });
 }
 
-export interface OneRouter {
+// A server hosting some of the rooms; a room it does not host is undefined.
+export interface RunningRooms {
   config: Config;
   db: Database;
   masterKeys: MasterKeyring;
@@ -50,19 +47,39 @@ export interface OneRouter {
   providerOutbound: ProviderOutbound;
   // Where providers reach this server: ONEROUTER_PUBLIC_URL, else where it listens.
   publicUrl(): string;
-  payments: PaymentEngine;
-  messaging: MessagingEngine;
-  webhooks: Webhooks;
+  payments?: PaymentEngine;
+  messaging?: MessagingEngine;
+  webhooks?: Webhooks;
   // Gives a tenant's test environment its sandbox accounts in each category it has no account in yet.
-  ensureSandboxDefaults(tenantId: string): Promise<void>;
+  ensureSandboxDefaults?(tenantId: string): Promise<void>;
   close(): Promise<void>;
 }
 
+// The embedded product: every room on one server.
+export interface OneRouter extends RunningRooms {
+  payments: PaymentEngine;
+  messaging: MessagingEngine;
+  webhooks: Webhooks;
+  ensureSandboxDefaults(tenantId: string): Promise<void>;
+}
+
 export async function startOneRouter(config: Config, logger = createLogger(config.logLevel)): Promise<OneRouter> {
+  const app = await startRooms(config, allRooms, logger);
+  const { payments, messaging, webhooks, ensureSandboxDefaults } = app;
+  if (!payments || !messaging || !webhooks || !ensureSandboxDefaults) {
+    await app.close();
+    throw new Error("a room of the embedded product did not open");
+  }
+  return { ...app, payments, messaging, webhooks, ensureSandboxDefaults };
+}
+
+// Starts a server hosting the chosen rooms on one port, with the
+// infrastructure they share (database, provider kernel, event stream).
+export async function startRooms(config: Config, rooms: readonly RoomName[], logger = createLogger(config.logLevel)): Promise<RunningRooms> {
   // One process per embedded data folder: a second one would lose what it writes.
   const lock = config.databaseUrl ? undefined : lockDataFolder(config.dataDir, "server");
   try {
-    const app = await startLocked(config, logger);
+    const app = await startLocked(config, new Set(rooms), logger);
     return {
       ...app,
       async close() {
@@ -76,7 +93,7 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   }
 }
 
-async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
+async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger: Logger): Promise<RunningRooms> {
   const embedded = !config.databaseUrl;
   const db = openConfiguredDatabase(config);
   const applied = await db.migrate(allMigrations);
@@ -92,56 +109,55 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     cooldownMs: config.breaker.cooldownMs,
     registry: metrics.registry,
   });
-  // The built-in sandbox provider runs in this process, on loopback.
-  const sandbox = await startSandboxProvider({ host: "127.0.0.1", port: config.sandboxPort });
   // Both known once the server listens: the in-process sandbox posts to the
   // loopback URL; providers outside reach the public one.
   let loopbackUrl: string | undefined;
   const publicUrl = () => config.publicUrl ?? loopbackUrl!;
   const providerOutbound = new ProviderOutbound(config.providerCalls);
-  const payments = new PaymentEngine({
-    knex: db.knex,
-    accounts,
-    profiles: routing,
-    breakers,
-    connectors: paymentConnectors,
-    providerTimeoutMs: config.providerTimeoutMs,
-    builtInSandbox: { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl },
-    outbound: providerOutbound,
-    logger,
-  });
   // Lets a retry take over at once the requests of a process that died.
   const liveness = await startProcessLiveness(db, logger);
   const idempotency = createIdempotency(db.knex, { liveness });
-  const messaging = new MessagingEngine({
-    knex: db.knex,
-    accounts,
-    profiles: routing,
-    breakers,
-    connectors: messagingConnectors,
-    providerTimeoutMs: config.providerTimeoutMs,
-    callbackBaseUrl: publicUrl,
-    builtInSandbox: { baseUrl: sandbox.url },
-    outbound: providerOutbound,
-    logger,
-  });
-  const sandboxDefaults = async (tenantId: string) => {
-    await ensureSandboxDefaults(db.knex, accounts, tenantId);
-    await ensureMessagingSandboxDefaults(db.knex, accounts, tenantId);
-  };
-  await sandboxDefaults(tenant.id);
-
+  const webhookNonces = new WebhookNonceStore(db.knex);
   // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
   const relay = eventStream && new OutboxRelay(db.knex, eventStream, logger);
-  const webhooks = createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger });
 
-  const authenticator = new ApiKeyAuthenticator(db.knex, {
-    ttlMs: config.authFailures.unknownKeyCacheMs,
-    maxSize: config.authFailures.unknownKeyCacheSize,
-  });
-  const limiter = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
-  const failures = new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst);
+  // Each room opens with what it needs, from the infrastructure and the rooms opened before it.
+  const opened: Room[] = [];
+  async function open<Opened extends Room>(name: RoomName, opening: () => Promise<Opened> | Opened): Promise<Opened | undefined> {
+    if (!rooms.has(name)) return undefined;
+    const room = await opening();
+    opened.push(room);
+    return room;
+  }
+  // The built-in sandbox provider runs in this process, on loopback.
+  const sandbox = await open("sandbox", () =>
+    sandboxRoom.open({ knex: db.knex, accounts, host: "127.0.0.1", port: config.sandboxPort, defaultTenantId: tenant.id }),
+  );
+  // Every provider's connector, under the outbound rules; admin manages accounts for all of them.
+  const connectors = new ConnectorRegistry({ outbound: providerOutbound, providerTimeoutMs: config.providerTimeoutMs, logger });
+  const paymentCalls = connectors.register("payments", paymentConnectors(sandbox && { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl }));
+  const messagingCalls = connectors.register("messaging", messagingConnectors(sandbox && { baseUrl: sandbox.url }));
+  const payments = await open("payments", () =>
+    paymentsRoom.open({
+      engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: paymentCalls, logger },
+      idempotency,
+      webhookNonces,
+    }),
+  );
+  const messaging = await open("messaging", () =>
+    messagingRoom.open({
+      engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: messagingCalls, callbackBaseUrl: publicUrl, logger },
+      idempotency,
+      webhookNonces,
+    }),
+  );
+  await open("admin", () =>
+    adminRoom.open({ knex: db.knex, accounts, routing, connectors, breakers, publicBaseUrl: publicUrl, outbound: providerOutbound }),
+  );
+  const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
+  await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config }));
+
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
   if (embedded) {
@@ -154,8 +170,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     });
     httpRoutes.push(localAdminRoute(localToken, actions));
   }
-  const webhookNonces = new WebhookNonceStore(db.knex);
-  httpRoutes.push(...inboundPaymentWebhookRoutes(payments, webhookNonces), ...messagingCallbackRoutes(messaging, webhookNonces));
+  httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
 
   const server = await startServer({
     host: config.host,
@@ -166,41 +181,21 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     shutdownGraceMs: config.shutdownGraceMs,
     trustedProxyCidrs: config.trustedProxyCidrs,
     corsOrigins: config.corsOrigins,
-    interceptors: [createErrorInterceptor(logger), createGatekeeperInterceptor({ authenticator, limiter, failures })],
+    interceptors: [createErrorInterceptor(logger), ...opened.flatMap((room) => room.interceptors ?? [])],
     httpRoutes,
     readiness: async () => {
       await db.ping();
       await eventStream?.ping();
     },
     routes: (router: ConnectRouter) => {
-      adminRoutes({
-        knex: db.knex,
-        accounts,
-        routing,
-        providers: [...payments.providerDescriptors(), ...messaging.providerDescriptors()],
-        publicBaseUrl: publicUrl,
-        circuitState: (accountId) => breakers.state(accountId),
-        outbound: providerOutbound,
-        defaultFees: (category) =>
-          category === Category.PAYMENTS ? [...payments.defaultFees] : category === Category.MESSAGING ? [...messaging.defaultFees] : [],
-      })(router);
-      paymentRoutes(payments, idempotency)(router);
-      messagingRoutes(messaging, idempotency)(router);
-      webhookRoutes({
-        knex: db.knex,
-        masterKeys,
-        allowedCidrs: config.webhookDelivery.allowedCidrs,
-        eventRetentionDays: config.eventRetentionDays,
-        worker: webhooks.worker,
-      })(router);
+      for (const room of opened) room.routes?.(router);
     },
   });
 
   const reachableHost = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host;
   loopbackUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${server.port}`;
-  const resolver = payments.startResolver();
   relay?.start();
-  await webhooks.start();
+  for (const room of opened) await room.start?.();
   // Idempotency answers are kept a day; expired ones are dropped hourly.
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, "purging idempotency keys failed"));
@@ -220,6 +215,7 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     );
   }
 
+  const closing = [...opened].reverse();
   return {
     config,
     db,
@@ -231,19 +227,17 @@ async function startLocked(config: Config, logger: Logger): Promise<OneRouter> {
     routing,
     providerOutbound,
     publicUrl,
-    payments,
-    messaging,
-    webhooks,
-    ensureSandboxDefaults: sandboxDefaults,
+    payments: payments?.engine,
+    messaging: messaging?.engine,
+    webhooks: webhooks?.webhooks,
+    ensureSandboxDefaults: sandbox?.ensureDefaults,
     async close() {
       clearInterval(purge);
-      await resolver.stop();
+      for (const room of closing) await room.stop?.();
       await server.close();
-      // Deliveries in flight finish before the database closes.
-      await webhooks.stop();
+      for (const room of closing) await room.close?.();
       await relay?.stop();
       await eventStream?.close();
-      await sandbox.close();
       await liveness.close();
       await db.close();
       if (embedded && existsSync(runFile)) {

@@ -1,7 +1,8 @@
-import type { Config, EventStream, Knex, Logger, MasterKeyring, Migration } from "@onerouter/core";
+import type { Config, EventStream, Knex, Logger, MasterKeyring, Migration, Room, RoomModule } from "@onerouter/core";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/worker";
 import { webhookMigrations } from "./migrations";
 import { OutboxRetention } from "./retention";
+import { webhookRoutes } from "./routes";
 import { createFanOut } from "./transport/fanout";
 import type { EventFeed } from "./transport/feed";
 import { JetStreamFeed } from "./transport/jetstream-feed";
@@ -60,3 +61,30 @@ export function createWebhooks(options: WebhooksOptions): Webhooks {
     },
   };
 }
+
+export interface WebhooksRoom extends Room {
+  webhooks: Webhooks;
+}
+
+// WebhookService and the workers that deliver events to customer endpoints.
+export const webhooksRoom: RoomModule<WebhooksOptions, WebhooksRoom> = {
+  name: "webhooks",
+  migrations: webhookMigrations,
+  open(options) {
+    const webhooks = createWebhooks(options);
+    const { knex, masterKeys, config } = options;
+    return {
+      webhooks,
+      routes: webhookRoutes({
+        knex,
+        masterKeys,
+        allowedCidrs: config.webhookDelivery.allowedCidrs,
+        eventRetentionDays: config.eventRetentionDays,
+        worker: webhooks.worker,
+      }),
+      start: () => webhooks.start(),
+      // Deliveries in flight finish before the database closes.
+      close: () => webhooks.stop(),
+    };
+  },
+};

@@ -60,6 +60,11 @@ export interface MessageStatusEvent {
   occurredAt?: Date;
 }
 
+// The engine names the attempt in the status-callback URL it gives each
+// message under this query parameter; where the provider signs the URL, the
+// attempt id is signed too.
+export const callbackAttemptParam = "attempt";
+
 interface MessagingConnectorBase {
   readonly name: string;
   readonly credentialKeys: readonly string[];

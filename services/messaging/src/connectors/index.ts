@@ -1,8 +1,9 @@
-import type { Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import type { ConnectorRegistration } from "@onerouter/routing";
+import type { BuiltInSandbox } from "@onerouter/sandbox";
 import type { MessagingConnector } from "./connector";
 import { mailgunConnector } from "./mailgun/index";
 import { mailgunDefaultFees } from "./mailgun/fees";
-import { sandboxEmailConnector, sandboxSmsConnector } from "./sandbox/index";
+import { builtInSandboxAccounts, sandboxEmailConnector, sandboxSmsConnector } from "./sandbox/index";
 import { sandboxEmailDefaultFees, sandboxSmsDefaultFees } from "./sandbox/fees";
 import { sendgridConnector } from "./sendgrid/index";
 import { sendgridDefaultFees } from "./sendgrid/fees";
@@ -11,19 +12,19 @@ import { twilioDefaultFees } from "./twilio/fees";
 import { vonageConnector } from "./vonage/index";
 import { vonageDefaultFees } from "./vonage/fees";
 
+export type MessagingConnectorRegistration = ConnectorRegistration<MessagingConnector>;
+
 // Every messaging connector OneRouter ships, with the prices its provider
 // publishes: Fee rows whose fixed part is the price of one SMS segment or
-// one email. Adding a provider is its folder plus one line here.
-export interface MessagingConnectorRegistration {
-  connector: MessagingConnector;
-  defaultFees: readonly Fee[];
+// one email. `builtInSandbox` is where this process runs the sandbox, if it
+// does. Adding a provider is its folder plus one line here.
+export function messagingConnectors(builtInSandbox?: BuiltInSandbox): MessagingConnectorRegistration[] {
+  return [
+    { connector: sandboxSmsConnector, defaultFees: sandboxSmsDefaultFees, settings: builtInSandboxAccounts(builtInSandbox) },
+    { connector: sandboxEmailConnector, defaultFees: sandboxEmailDefaultFees, settings: builtInSandboxAccounts(builtInSandbox) },
+    { connector: twilioConnector, defaultFees: twilioDefaultFees },
+    { connector: vonageConnector, defaultFees: vonageDefaultFees },
+    { connector: sendgridConnector, defaultFees: sendgridDefaultFees },
+    { connector: mailgunConnector, defaultFees: mailgunDefaultFees },
+  ];
 }
-
-export const messagingConnectors: readonly MessagingConnectorRegistration[] = [
-  { connector: sandboxSmsConnector, defaultFees: sandboxSmsDefaultFees },
-  { connector: sandboxEmailConnector, defaultFees: sandboxEmailDefaultFees },
-  { connector: twilioConnector, defaultFees: twilioDefaultFees },
-  { connector: vonageConnector, defaultFees: vonageDefaultFees },
-  { connector: sendgridConnector, defaultFees: sendgridDefaultFees },
-  { connector: mailgunConnector, defaultFees: mailgunDefaultFees },
-];

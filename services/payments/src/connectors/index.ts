@@ -1,24 +1,25 @@
-import type { Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import type { ConnectorRegistration } from "@onerouter/routing";
+import type { BuiltInSandbox } from "@onerouter/sandbox";
 import type { PaymentConnector } from "./connector";
 import { paypalDefaultFees } from "./paypal/fees";
 import { paypalConnector } from "./paypal/index";
 import { razorpayDefaultFees } from "./razorpay/fees";
 import { razorpayConnector } from "./razorpay/index";
 import { sandboxDefaultFees } from "./sandbox/fees";
-import { sandboxConnector } from "./sandbox/index";
+import { builtInSandboxAccounts, sandboxConnector } from "./sandbox/index";
 import { stripeDefaultFees } from "./stripe/fees";
 import { stripeConnector } from "./stripe/index";
 
-// Every payment connector OneRouter ships, with the fees its provider
-// publishes. Adding a provider is its folder plus one line here.
-export interface PaymentConnectorRegistration {
-  connector: PaymentConnector;
-  defaultFees: readonly Fee[];
-}
+export type PaymentConnectorRegistration = ConnectorRegistration<PaymentConnector>;
 
-export const paymentConnectors: readonly PaymentConnectorRegistration[] = [
-  { connector: sandboxConnector, defaultFees: sandboxDefaultFees },
-  { connector: stripeConnector, defaultFees: stripeDefaultFees },
-  { connector: razorpayConnector, defaultFees: razorpayDefaultFees },
-  { connector: paypalConnector, defaultFees: paypalDefaultFees },
-];
+// Every payment connector OneRouter ships, with the fees its provider
+// publishes; `builtInSandbox` is where this process runs the sandbox, if it
+// does. Adding a provider is its folder plus one line here.
+export function paymentConnectors(builtInSandbox?: BuiltInSandbox): PaymentConnectorRegistration[] {
+  return [
+    { connector: sandboxConnector, defaultFees: sandboxDefaultFees, settings: builtInSandboxAccounts(builtInSandbox) },
+    { connector: stripeConnector, defaultFees: stripeDefaultFees },
+    { connector: razorpayConnector, defaultFees: razorpayDefaultFees },
+    { connector: paypalConnector, defaultFees: paypalDefaultFees },
+  ];
+}

@@ -1,4 +1,4 @@
-import { startEmulator, type RunningEmulator } from "./harness";
+import { startEmulator, type RunningEmulator } from "../emulator-harness";
 import { sandboxProvider } from "./provider";
 
 export { sandboxEvent, signSandboxEvent, type SandboxEvent } from "./webhooks";

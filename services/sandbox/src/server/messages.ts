@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { postWebhook, type EmulatorReply, type EmulatorRequest } from "./harness";
+import { postWebhook, type EmulatorReply, type EmulatorRequest } from "../emulator-harness";
 import { sandboxEvent, signSandboxEvent } from "./webhooks";
+import { SandboxError, invalid, isHttpUrl, newId, nowSeconds, type JsonObject } from "./wire";
 
 // The sandbox's messaging side: SMS and email kept in memory per API key.
 // A message is accepted as queued, then reported sent and finally delivered
@@ -50,10 +50,9 @@ interface SandboxMessage {
   created: number;
 }
 
-type JsonObject = Record<string, unknown>;
-
 export interface SandboxMessaging {
-  // Answers the /v1/messages routes; undefined for any other path.
+  // Answers the /v1/messages routes, throwing SandboxError to refuse;
+  // undefined for any other path.
   route(apiKey: string, req: EmulatorRequest, body: JsonObject): EmulatorReply | undefined;
   // How many messages an account took for an attempt.
   messagesForAttempt(apiKey: string, attemptId: string): number;
@@ -73,11 +72,11 @@ export function sandboxMessaging(): SandboxMessaging {
 
   function send(apiKey: string, body: JsonObject): EmulatorReply {
     const channel = body.channel;
-    if (channel !== "sms" && channel !== "email") return invalid("channel must be sms or email");
+    if (channel !== "sms" && channel !== "email") throw invalid("channel must be sms or email");
     const callbackUrl = optionalString(body.status_callback_url);
-    if (callbackUrl !== undefined && !isHttpUrl(callbackUrl)) return invalid("status_callback_url must be an http(s) URL");
+    if (callbackUrl !== undefined && !isHttpUrl(callbackUrl)) throw invalid("status_callback_url must be an http(s) URL");
     const message: SandboxMessage = {
-      id: `sbx_msg_${randomBytes(12).toString("hex")}`,
+      id: newId("sbx_msg"),
       attemptId: optionalString(body.attempt_id),
       channel,
       from: optionalString(body.from),
@@ -86,23 +85,23 @@ export function sandboxMessaging(): SandboxMessaging {
       bcc: stringList(body.bcc),
       status: "queued",
       statusCallbackUrl: callbackUrl,
-      created: Math.floor(Date.now() / 1000),
+      created: nowSeconds(),
     };
     if (channel === "sms") {
       const to = optionalString(body.to);
-      if (!to || !e164.test(to)) return invalid("to must be an E.164 number");
-      if (!optionalString(body.body)) return invalid("body is required");
+      if (!to || !e164.test(to)) throw invalid("to must be an E.164 number");
+      if (!optionalString(body.body)) throw invalid("body is required");
       message.to = [to];
     } else {
       message.to = stringList(body.to);
       message.subject = optionalString(body.subject);
       const recipients = [...message.to, ...message.cc, ...message.bcc];
-      if (message.to.length === 0 || recipients.some((r) => !emailAddress.test(r))) return invalid("to must list email addresses");
-      if (!optionalString(body.text) && !optionalString(body.html)) return invalid("text or html is required");
+      if (message.to.length === 0 || recipients.some((r) => !emailAddress.test(r))) throw invalid("to must list email addresses");
+      if (!optionalString(body.text) && !optionalString(body.html)) throw invalid("text or html is required");
     }
     const fates = [...message.to, ...message.cc, ...message.bcc].map((r) => testDestinations[r]).filter((f) => f !== undefined);
     const refusal = fates.find((f) => f.kind === "refuse");
-    if (refusal) return errorReply(400, refusal.code, refusal.message);
+    if (refusal) throw new SandboxError(400, refusal.code, refusal.message);
     messagesOf(apiKey).set(message.id, message);
     void deliver(apiKey, message, fates.find((f) => f.kind === "fail"));
     return { status: 200, body: messageJson(message) };
@@ -137,7 +136,8 @@ export function sandboxMessaging(): SandboxMessaging {
       const one = /^\/v1\/messages\/([^/]+)$/.exec(path);
       if (one?.[1] && method === "GET") {
         const message = messagesOf(apiKey).get(one[1]);
-        return message ? { status: 200, body: messageJson(message) } : errorReply(404, "resource_missing", `No such message: ${one[1]}`);
+        if (!message) throw new SandboxError(404, "resource_missing", `No such message: ${one[1]}`);
+        return { status: 200, body: messageJson(message) };
       }
       return undefined;
     },
@@ -167,16 +167,4 @@ function optionalString(value: unknown): string | undefined {
 
 function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
-}
-
-function isHttpUrl(value: string): boolean {
-  return URL.canParse(value) && /^https?:$/.test(new URL(value).protocol);
-}
-
-function invalid(message: string): EmulatorReply {
-  return errorReply(400, "invalid_request", message);
-}
-
-function errorReply(status: number, code: string, message: string): EmulatorReply {
-  return { status, body: { error: { type: "invalid_request_error", code, message } } };
 }

@@ -1,10 +1,8 @@
 import { createHmac, randomBytes } from "node:crypto";
+import { postWebhook } from "../emulator-harness";
+import { sandboxSignatureHeader, sandboxWebhookSecret } from "../signature";
 
-// The sandbox signs webhooks the way hosted providers do: HMAC-SHA256 over
-// "<unix seconds>.<raw body>", sent as `Sandbox-Signature: t=<seconds>,v1=<hex>`.
-// The timestamp lets receivers refuse replays of old deliveries.
-
-const signatureHeader = "sandbox-signature";
+// The sandbox's events and their signed deliveries (see ../signature.ts).
 
 export interface SandboxEvent {
   id: string;
@@ -13,12 +11,6 @@ export interface SandboxEvent {
   // Unix seconds.
   created: number;
   data: { object: unknown };
-}
-
-// Each account's webhook secret is derived from its API key, so a new
-// account needs no setup and its secret stays the same across restarts.
-function sandboxWebhookSecret(apiKey: string): string {
-  return "whsec_" + createHmac("sha256", apiKey).update("sandbox webhook secret").digest("base64url");
 }
 
 function signPayload(secret: string, payload: string, timestampSeconds: number): string {
@@ -45,6 +37,14 @@ export function signSandboxEvent(
   const timestamp = Math.floor(signedAt.getTime() / 1000);
   return {
     body,
-    headers: { [signatureHeader]: signPayload(sandboxWebhookSecret(apiKey), body, timestamp) },
+    headers: { [sandboxSignatureHeader]: signPayload(sandboxWebhookSecret(apiKey), body, timestamp) },
   };
+}
+
+// Delivered once, fire and forget, as hosted providers do: a receiver that
+// misses it can still learn the state by asking.
+export function emitSandboxEvent(apiKey: string, type: string, object: unknown, webhookUrl: string | undefined): void {
+  if (!webhookUrl) return;
+  const { body, headers } = signSandboxEvent(apiKey, sandboxEvent(type, object));
+  postWebhook(webhookUrl, body, headers).catch(() => undefined);
 }

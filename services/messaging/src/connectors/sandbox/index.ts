@@ -1,5 +1,5 @@
-import { callSandbox } from "@onerouter/sandbox";
-import type { ConnectorContext, WebhookInput } from "@onerouter/routing";
+import { builtInSandboxSettings, callSandbox, sandboxProviders, type BuiltInSandbox } from "@onerouter/sandbox";
+import type { AccountSettings, ConnectorContext, WebhookInput } from "@onerouter/routing";
 import type { EmailAddress, EmailConnector, SmsConnector } from "../connector";
 import { sendMessage } from "./client";
 import { parseCallback } from "./webhook";
@@ -9,8 +9,8 @@ import { parseCallback } from "./webhook";
 // outages per account. The same sandbox server serves both (and payments);
 // see README.md for the settings and test destinations.
 
-export const sandboxSmsProvider = "sandbox_sms";
-export const sandboxEmailProvider = "sandbox_email";
+export const sandboxSmsProvider = sandboxProviders.sms;
+export const sandboxEmailProvider = sandboxProviders.email;
 
 const address = ({ email }: EmailAddress) => email;
 
@@ -25,6 +25,11 @@ function sandboxChannel(provider: string) {
     },
     parseCallback: (ctx: ConnectorContext, input: WebhookInput) => parseCallback(provider, ctx, input),
   };
+}
+
+// Sandbox accounts without a base_url use the built-in sandbox.
+export function builtInSandboxAccounts(sandbox: BuiltInSandbox | undefined): AccountSettings {
+  return (stored) => builtInSandboxSettings(sandbox, stored);
 }
 
 export const sandboxSmsConnector: SmsConnector = {

@@ -1,9 +1,9 @@
 import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { twilioEmulator, type TwilioEmulator } from "@onerouter/emulators/twilio/index";
 import type { ConnectorContext } from "@onerouter/routing";
-import type { SmsConnector } from "../connector";
+import { callbackAttemptParam, type SmsConnector } from "../connector";
 import { type MessagingHarness, withStatusCallbacks } from "../contract";
-import { callbackAttemptParam, twilioConnector } from "./index";
+import { twilioConnector } from "./index";
 import { loopbackTransport } from "@onerouter/routing/testing";
 
 // Wiring for this folder's tests: the Twilio emulator on a free port and the

@@ -4,8 +4,6 @@ import { messageStatus } from "./mapping";
 import { parseTwilioCallback, verifyTwilioCallback } from "./webhook";
 import { callTwilio, expectSid } from "./client";
 
-export { callbackAttemptParam } from "./webhook";
-
 // A Messaging Service SID as sender lets Twilio pick the number from its pool.
 const messagingServiceSid = /^MG[0-9a-f]{32}$/i;
 

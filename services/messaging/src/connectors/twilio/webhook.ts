@@ -1,11 +1,7 @@
 import twilio from "twilio";
 import { ConnectorError, type WebhookInput } from "@onerouter/routing";
-import type { MessageStatusEvent } from "../connector";
+import { callbackAttemptParam, type MessageStatusEvent } from "../connector";
 import { messageStatus } from "./mapping";
-
-// The engine names the attempt in the status-callback URL it gives each
-// message; the URL is signed, so the attempt id is too.
-export const callbackAttemptParam = "attempt";
 
 function rejected(message: string, reason: string): ConnectorError {
   return new ConnectorError("invalid_signature", "twilio", message, { reason });

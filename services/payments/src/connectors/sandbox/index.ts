@@ -1,3 +1,5 @@
+import { inboundWebhookPath, type AccountSettings } from "@onerouter/routing";
+import { builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
 import { ConnectorError, type PaymentConnector } from "../connector";
 import { callSandbox, provider } from "./client";
 import { paymentResult, refundStatus, type SandboxPayment, type SandboxRefund } from "./mapping";
@@ -8,6 +10,13 @@ export { newSandboxApiKey } from "@onerouter/sandbox";
 // The built-in sandbox provider: OneRouter's own simulated payment service,
 // so a test environment works with no provider account and can simulate
 // outages per account. See README.md for the settings and test tokens.
+
+// Sandbox accounts without a base_url use the built-in sandbox, which then
+// sends their webhooks to this server unless they name an allowed webhook_url.
+export function builtInSandboxAccounts(sandbox: BuiltInSandbox | undefined): AccountSettings {
+  return (stored, accountId, outbound) =>
+    builtInSandboxSettings(sandbox, outbound.usableSettings(stored), accountId && inboundWebhookPath(provider, accountId));
+}
 
 export const sandboxConnector: PaymentConnector = {
   name: provider,

@@ -1,0 +1,153 @@
+import { create } from "@bufbuild/protobuf";
+import { RoutingStrategy, type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import type { Logger } from "@onerouter/core";
+import type { CircuitBreakers } from "./circuit-breaker";
+import type { ConnectorContext } from "./connector-kit";
+import type { CategoryConnectors, RegisteredConnector } from "./connector-registry";
+import type { EnvironmentName, ProviderAccountStore, ProviderAccountWithCredentials } from "./provider-accounts";
+import { classifyCallFailure, recordCallHealth, type FailedCall } from "./provider-calls";
+import type { RoutingProfileStore } from "./routing-profiles";
+import { decideRoute, orderCandidates, successRateWindowMs, type Candidate, type OutcomeCounts, type RoutingRequest } from "./select";
+
+// The routed call both engines make: the candidates in the routing profile's
+// order, then for each one whose circuit lets it through an attempt is
+// started, the provider called under the outbound rules, the failure
+// classified and the breaker told, and the outcome settled by the room,
+// which says whether the next candidate may be tried. What is specific to a
+// room (a payment's decline failover and sync, a message's channel and
+// callbacks) comes in through its hooks.
+
+// What one provider call told the engine ("not taken" means it provably was not).
+export type CallOutcome<Result> = { kind: "answered"; result: Result } | FailedCall;
+
+// After an attempt is settled: stop, or try the next candidate (after a
+// decline the payment may fail over on, carrying that decline).
+export type RouteStep = { kind: "done" } | { kind: "next"; decline?: ProviderError };
+
+export interface RoutedCallsOptions<C extends RegisteredConnector> {
+  accounts: ProviderAccountStore;
+  profiles: RoutingProfileStore;
+  breakers: CircuitBreakers;
+  connectors: CategoryConnectors<C>;
+  logger?: Logger;
+}
+
+type Account = ProviderAccountWithCredentials;
+
+// What routing compares for one object to send.
+export interface RouteTarget<C> {
+  scope: { tenantId: string; environment: EnvironmentName };
+  // Whether an account's connector can take the object at all.
+  accepts(connector: C): boolean;
+  request: RoutingRequest;
+  // Accounts already tried for this object.
+  exclude: ReadonlySet<string>;
+  successRates(accountIds: readonly string[], since: Date): Promise<Map<string, OutcomeCounts>>;
+  // What CHEAPEST compares when not the fee on `request.amount`.
+  price?(provider: string, fees: readonly Fee[], defaultFees: readonly Fee[]): bigint | undefined;
+}
+
+export interface RouteHooks<Attempt, Result> {
+  // An account this object may not go to even though routing picked it.
+  skips?(account: Account): boolean;
+  // Undefined when another request carries the object on.
+  start(account: Account, estimatedFee: bigint | undefined): Promise<Attempt | undefined>;
+  call(account: Account, attempt: Attempt): Promise<CallOutcome<Result>>;
+  settle(account: Account, attempt: Attempt, outcome: CallOutcome<Result>, latencyMs: number): Promise<RouteStep>;
+  // No candidate took the object: `decline` is the last one failed over on.
+  exhausted(result: { candidates: number; tried: number; decline?: ProviderError }): Promise<void>;
+}
+
+export class RoutedCalls<C extends RegisteredConnector> {
+  constructor(private readonly options: RoutedCallsOptions<C>) {}
+
+  // The usable accounts in the routing profile's order, with the profile.
+  async candidates(target: RouteTarget<C>): Promise<{ profile: RoutingProfile | undefined; candidates: Candidate<Account>[] }> {
+    const { connectors } = this.options;
+    const scope = { ...target.scope, category: connectors.category };
+    const [profile, accounts] = await Promise.all([this.options.profiles.get(scope), this.options.accounts.listWithCredentials(scope)]);
+    const usable = accounts.filter((a) => {
+      const connector = connectors.get(a.provider);
+      return !target.exclude.has(a.id) && connector !== undefined && target.accepts(connector);
+    });
+    const decision = decideRoute(profile, target.request);
+    const successRates =
+      decision.strategy === RoutingStrategy.SUCCESS_RATE
+        ? await target.successRates(
+            usable.map((a) => a.id),
+            new Date(Date.now() - successRateWindowMs(profile)),
+          )
+        : undefined;
+    const fees = profile?.fees ?? [];
+    const { price } = target;
+    return {
+      profile,
+      candidates: orderCandidates(decision, {
+        accounts: usable,
+        request: target.request,
+        fees,
+        defaultFees: connectors.defaultFees,
+        successRates,
+        ...(price && { price: (provider: string) => price(provider, fees, connectors.defaultFees) }),
+      }),
+    };
+  }
+
+  // Tries the candidates in turn until one's settled attempt says stop.
+  async route<Attempt, Result>(candidates: readonly Candidate<Account>[], hooks: RouteHooks<Attempt, Result>): Promise<void> {
+    const { breakers } = this.options;
+    let decline: ProviderError | undefined;
+    let tried = 0;
+    for (const { account, estimatedFee } of candidates) {
+      if (hooks.skips?.(account)) continue;
+      if (!breakers.tryAcquire(account.id, account.provider)) continue;
+      tried += 1;
+      let attempt: Attempt | undefined;
+      try {
+        attempt = await hooks.start(account, estimatedFee);
+      } catch (err) {
+        // No call was made: a half-open circuit's probe goes to the next object.
+        breakers.recordInconclusive(account.id, account.provider);
+        throw err;
+      }
+      if (!attempt) {
+        // Another request carries the object on (a retry resuming it, the resolver).
+        breakers.recordInconclusive(account.id, account.provider);
+        return;
+      }
+      const started = performance.now();
+      const outcome = await hooks.call(account, attempt);
+      const step = await hooks.settle(account, attempt, outcome, Math.round(performance.now() - started));
+      if (step.kind !== "next") return;
+      decline = step.decline ?? decline;
+    }
+    await hooks.exhausted({ candidates: candidates.length, tried, ...(decline && { decline }) });
+  }
+
+  // One call with an account: a failure is classified, and the account's
+  // circuit breaker learns what the call says of its health.
+  async call<Result>(account: Account, call: (connector: C, ctx: ConnectorContext) => Promise<Result>): Promise<CallOutcome<Result>> {
+    const { connectors } = this.options;
+    const connector = connectors.require(account.provider);
+    const ctx = connectors.context(account);
+    let outcome: CallOutcome<Result>;
+    try {
+      outcome = { kind: "answered", result: await call(connector, ctx) };
+    } catch (err) {
+      outcome = classifyCallFailure(account.provider, err, this.options.logger);
+    }
+    recordCallHealth(this.options.breakers, account, outcome.kind);
+    return outcome;
+  }
+}
+
+// Why an object no candidate took failed.
+export function noProviderAvailable(message: string): ProviderError {
+  return create(ProviderErrorSchema, { reason: "NO_PROVIDER_AVAILABLE", message });
+}
+
+// The message of a routing that ran out of candidates.
+export function exhaustedMessage(what: string, { candidates, tried }: { candidates: number; tried: number }): string {
+  return `no provider account could take the ${what} (${tried} tried, ${candidates - tried} skipped with an open circuit)`;
+}
