@@ -17,13 +17,8 @@ export function captureAuthorization(account: PaypalAccount, api: string, req: E
     case "CAPTURED":
       unprocessable("AUTHORIZATION_ALREADY_CAPTURED", "Authorization has already been captured.");
   }
-  const { amount, remaining } = amountWithinRemaining(
-    body.amount,
-    authorization.amount,
-    authorization.captureIds.map((id) => account.captures.get(id)?.amount),
-    "Currency of capture must be the same as currency of authorization.",
-    ["MAX_CAPTURE_AMOUNT_EXCEEDED", "Capture amount exceeds allowable limit."],
-  );
+  const captured = authorization.captureIds.map((id) => account.captures.get(id)?.amount);
+  const { amount, remaining } = amountWithinRemaining(body.amount, authorization.amount, captured, amountRefusals.capture);
   const finalCapture = body.final_capture === true;
   const order = account.findOrder(authorization.orderId);
   const created = account.capture(api, order, amount, finalCapture, authorization.id);
@@ -54,13 +49,8 @@ export function refundCapture(account: PaypalAccount, api: string, req: Emulator
   const body = jsonBody(req);
   if (refunded.status === "REFUNDED") unprocessable("CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded.");
   if (refunded.status === "DECLINED") unprocessable("REFUND_NOT_ALLOWED", "A declined capture cannot be refunded.");
-  const { amount, remaining } = amountWithinRemaining(
-    body.amount,
-    refunded.amount,
-    refunded.refundIds.map((id) => account.refunds.get(id)?.amount),
-    "Refund must be in the same currency as the capture.",
-    ["REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture amount that has not yet been refunded."],
-  );
+  const previous = refunded.refundIds.map((id) => account.refunds.get(id)?.amount);
+  const { amount, remaining } = amountWithinRemaining(body.amount, refunded.amount, previous, amountRefusals.refund);
   const now = timestamp();
   const refund: EmulatedRefund = {
     id: paypalId(),
@@ -87,13 +77,26 @@ function amountWithinRemaining(
   requested: unknown,
   original: Money,
   taken: (Money | undefined)[],
-  currencyMismatch: string,
-  [exceededCode, exceeded]: [string, string],
+  refusals: (typeof amountRefusals)[keyof typeof amountRefusals],
 ): { amount: Money; remaining: bigint } {
   const remaining = taken.reduce((left, m) => (m === undefined ? left : left - toLowestUnit(m)), toLowestUnit(original));
   const amount = requested === undefined ? fromLowestUnit(remaining, original.currency_code) : validMoney(requested, "/amount");
-  if (amount.currency_code !== original.currency_code) unprocessable("CURRENCY_MISMATCH", currencyMismatch);
-  if (toLowestUnit(amount) > remaining) unprocessable(exceededCode, exceeded);
+  if (amount.currency_code !== original.currency_code) unprocessable("CURRENCY_MISMATCH", refusals.currencyMismatch);
+  if (toLowestUnit(amount) > remaining) unprocessable(refusals.exceededIssue, refusals.exceeded);
   return { amount, remaining };
 }
+
+// What PayPal answers when a capture or refund asks for the wrong amount.
+const amountRefusals = {
+  capture: {
+    currencyMismatch: "Currency of capture must be the same as currency of authorization.",
+    exceededIssue: "MAX_CAPTURE_AMOUNT_EXCEEDED",
+    exceeded: "Capture amount exceeds allowable limit.",
+  },
+  refund: {
+    currencyMismatch: "Refund must be in the same currency as the capture.",
+    exceededIssue: "REFUND_AMOUNT_EXCEEDED",
+    exceeded: "The refund amount must be less than or equal to the capture amount that has not yet been refunded.",
+  },
+} as const;
 
