@@ -409,7 +409,7 @@ async function measure(app: OneRouter, sandboxUrl: string, readCpu: () => CpuRea
   const postgresVersion = ((await app.db.knex.raw("show server_version")) as { rows: { server_version: string }[] }).rows[0]?.server_version;
   const counts = Object.fromEntries(
     await Promise.all(
-      ["payments", "payment_attempts", "outbox_events", "idempotency_keys", "inbound_webhook_events"].map(
+      ["payments", "payment_attempts", "outbox_events", "idempotency_keys", "inbound_provider_events"].map(
         async (table) => [table, Number(((await app.db.knex(table).count({ n: "*" })) as { n: string }[])[0]?.n)] as const,
       ),
     ),
@@ -570,7 +570,7 @@ function interpretation(
   const directHigh = find("Sandbox connector direct", high);
   const noopHigh = find("No-op (ListApiKeys)", high);
   const trace = sql.createPayment;
-  const webhookInWindow = trace.typical.byKind.has("insert inbound_webhook_events");
+  const webhookInWindow = trace.typical.byKind.has("insert inbound_provider_events");
   const machineBusy = Math.max(input.loadBefore, input.loadAfter) > cores;
   const spread = (p: Point) => (Math.max(...p.roundP50s) - Math.min(...p.roundP50s)) / p.p50;
   const noisiest = [...input.points].sort((a, b) => spread(b) - spread(a))[0]!;

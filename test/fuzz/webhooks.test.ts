@@ -28,13 +28,12 @@ const wrongSecret = "whsec_fuzz_wrong_secret_987654321";
 
 // Tables a webhook could change, with what identifies a row's state.
 const stateTables = [
-  "inbound_webhook_events",
+  "inbound_provider_events",
   "payments",
   "payment_attempts",
   "refunds",
   "messages",
   "message_attempts",
-  "message_callbacks",
   "outbox_events",
 ];
 

@@ -33,12 +33,12 @@ function maskAll(bytes: Buffer, needles: Buffer[]): Buffer {
 const distinct = (values: string[]) => [...new Set(values.filter((v) => v !== ""))].map((v) => Buffer.from(v, "utf8"));
 
 // Overwrites every occurrence of `needles` (an email, a phone number) in the
-// binary `column` of the tenant's rows of `table`, and of `alongside` (the
-// person's name: too common to look for on its own) in those rows; returns
-// how many rows changed.
+// binary `column` of the tenant's rows of `table` (those matching `where`, if
+// given), and of `alongside` (the person's name: too common to look for on
+// its own) in those rows; returns how many rows changed.
 export async function maskInBinaryColumn(
   trx: Knex,
-  target: { table: string; column: string; keyColumns: string[]; tenantId: string },
+  target: { table: string; column: string; keyColumns: string[]; tenantId: string; where?: Record<string, string> },
   needles: string[],
   alongside: string[] = [],
 ): Promise<number> {
@@ -46,7 +46,7 @@ export async function maskInBinaryColumn(
   if (wanted.length === 0) return 0;
   const masked = [...wanted, ...distinct(alongside)];
   const rows = (await trx(target.table)
-    .where({ tenant_id: target.tenantId })
+    .where({ ...target.where, tenant_id: target.tenantId })
     .whereNotNull(target.column)
     .where((q) => {
       for (const needle of wanted) q.orWhereRaw("position(convert_to(?, 'UTF8') in ??) > 0", [needle.toString("utf8"), target.column]);

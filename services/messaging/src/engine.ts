@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EmailAddress as EmailAddressMessage, EmailContent, Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { applicableFee, exhaustedMessage, inboundWebhookPath, noProviderAvailable, providerErrorOf, RoutedCalls, storedProviderError, verifiedWebhook, webhookAccount, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ConnectorContext, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RoutingProfileStore, type WebhookInput, type WebhookOutcome } from "@onerouter/routing";
+import { applicableFee, exhaustedMessage, inboundWebhookPath, noProviderAvailable, providerErrorOf, RoutedCalls, storedProviderError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ConnectorContext, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RoutingProfileStore, type InboundEventHooks } from "@onerouter/routing";
 import { noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
-import { callbackAttemptParam, type EmailAddress, type MessagingConnector, type SendEmailInput, type SendResult } from "./connectors/connector";
+import { callbackAttemptParam, type EmailAddress, type MessageStatusEvent, type MessagingConnector, type SendEmailInput, type SendResult } from "./connectors/connector";
 import { messageContent } from "./mapping";
 import { stateFromProvider } from "./state";
 import { MessageStore, type AttemptRow, type MessageFilter, type MessageRow, type Scope } from "./store";
@@ -112,12 +112,17 @@ export class MessagingEngine {
     return this.store.listMessages(scope, filter, page);
   }
 
-  // Verifies and applies a provider's delivery callback, once per provider event id.
-  async receiveCallback(provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> {
-    const connector = this.connectors.require(provider);
-    const account = await webhookAccount(this.options.accounts, this.connectors.category, provider, accountId);
-    const events = await verifiedWebhook(() => connector.parseCallback(this.connectors.context(account), input));
-    return this.store.applyCallbacks(account, events, input.rawBody, (failure) => providerErrorOf(provider, failure));
+  // The inbound route's hooks for messaging providers' delivery callbacks:
+  // a callback may carry a batch of status changes, each moving its attempt.
+  inboundEvents(): InboundEventHooks<MessageStatusEvent> {
+    return {
+      category: this.connectors.category,
+      providers: this.providerDescriptors().map((d) => d.name),
+      knex: this.options.knex,
+      accounts: this.options.accounts,
+      parse: (account, input) => this.connectors.require(account.provider).parseCallback(this.connectors.context(account), input),
+      apply: (trx, account, event) => this.store.applyCallback(trx, account.id, event, (failure) => providerErrorOf(account.provider, failure)),
+    };
   }
 
   private async tryCandidates(message: MessageRow, candidates: readonly Candidate<ProviderAccountWithCredentials>[]): Promise<void> {

@@ -1,7 +1,8 @@
 import type { Migration } from "@onerouter/core";
 
-// Messages, the provider calls made for them (attempts), and the delivery
-// callbacks received about them. Prices are int64 micros of price_currency.
+// Messages and the provider calls made for them (attempts). Prices are int64
+// micros of price_currency. The delivery callbacks received about them are
+// in routing's inbound_provider_events.
 export const messagingMigrations: Migration[] = [
   {
     name: "20261121_020_messaging_messages_attempts_callbacks",
@@ -69,6 +70,13 @@ export const messagingMigrations: Migration[] = [
         t.timestamp("received_at", { useTz: true }).notNullable();
         t.unique(["provider_account_id", "provider_event_id"]);
       });
+    },
+  },
+  {
+    // Its rows moved to routing's inbound_provider_events (20261204_010).
+    name: "20261204_012_messaging_drop_message_callbacks",
+    async up(knex) {
+      await knex.schema.dropTable("message_callbacks");
     },
   },
 ];

@@ -1,6 +1,6 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { inboundWebhookRoutes, type WebhookNonceStore } from "@onerouter/routing";
+import { inboundEventRoutes, type WebhookNonceStore } from "@onerouter/routing";
 import { type HttpRoute, type Idempotency } from "@onerouter/core";
 import type { MessagingEngine } from "./engine";
 import { messagingService } from "./messaging-service";
@@ -11,11 +11,7 @@ export function messagingRoutes(engine: MessagingEngine, idempotency: Idempotenc
   };
 }
 
-// Where each messaging provider account's delivery callbacks arrive: see core's inbound-webhooks.
+// Where each messaging provider account's delivery callbacks arrive: see routing's inbound-webhooks.
 export function messagingCallbackRoutes(engine: MessagingEngine, nonces: WebhookNonceStore): HttpRoute[] {
-  return inboundWebhookRoutes(
-    engine.providerDescriptors().map((d) => d.name),
-    nonces,
-    (provider, accountId, input) => engine.receiveCallback(provider, accountId, input),
-  );
+  return inboundEventRoutes(engine.inboundEvents(), nonces);
 }

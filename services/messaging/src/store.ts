@@ -2,8 +2,8 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import type { ProviderError, TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { appendEvent, environmentFromName, isContact, jsonColumn, maskInBinaryColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
-import { AttemptTable, storedProviderError, type EnvironmentName, type WebhookOutcome } from "@onerouter/routing";
+import { appendEvent, environmentFromName, isContact, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
+import { AttemptTable, maskInInboundEvents, storedProviderError, type EnvironmentName } from "@onerouter/routing";
 import type { ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent } from "./connectors/connector";
 import { storedContent, toMessage } from "./mapping";
@@ -199,45 +199,17 @@ export class MessageStore {
     return outer ? run(outer) : this.knex.transaction(run);
   }
 
-  // Stores each verified status change once per provider event id and
-  // applies it in the same transaction; a duplicate changes nothing.
-  async applyCallbacks(
-    account: { id: string; tenantId: string; environment: EnvironmentName; provider: string },
-    events: readonly MessageStatusEvent[],
-    rawBody: Buffer,
+  // Applies a verified status change, newly stored by the inbound route in
+  // the transaction `trx`: the attempt it is about moves on, and its message
+  // with it. Failover happens only when nothing was sent, so at most one
+  // attempt of a message is ever taken by a provider.
+  async applyCallback(
+    trx: Knex.Transaction,
+    accountId: string,
+    event: MessageStatusEvent,
     providerError: (failure: ProviderFailure) => ProviderError,
-  ): Promise<WebhookOutcome> {
-    return this.knex.transaction(async (trx) => {
-      let applied = 0;
-      for (const event of events) {
-        const inserted = await trx("message_callbacks")
-          .insert({
-            id: newId("mcb"),
-            tenant_id: account.tenantId,
-            environment: account.environment,
-            provider: account.provider,
-            provider_account_id: account.id,
-            provider_event_id: event.providerEventId,
-            payload: rawBody,
-            received_at: new Date(),
-          })
-          .onConflict(["provider_account_id", "provider_event_id"])
-          .ignore()
-          .returning("id");
-        if (inserted.length === 0) continue;
-        applied += 1;
-        const error = event.failure ? storedProviderError(providerError(event.failure))! : undefined;
-        await this.applyStatusEvent(trx, account.id, event, error);
-      }
-      // A callback with no status change in it (engagement events) is news all the same.
-      return applied > 0 || events.length === 0 ? "applied" : "duplicate";
-    });
-  }
-
-  // The attempt the event is about moves on, and its message with it:
-  // failover happens only when nothing was sent, so at most one attempt of a
-  // message is ever taken by a provider.
-  private async applyStatusEvent(trx: Knex.Transaction, accountId: string, event: MessageStatusEvent, error: string | undefined) {
+  ): Promise<void> {
+    const error = event.failure ? storedProviderError(providerError(event.failure))! : undefined;
     if (!event.attemptId && !event.providerMessageId) return;
     const attempt = (await trx("message_attempts")
       .where(event.attemptId ? { id: event.attemptId } : { provider_message_id: event.providerMessageId })
@@ -324,11 +296,6 @@ export async function eraseMessageContact(
     await trx("messages").where({ id: row.id }).update({ content: JSON.stringify({}), updated_at: new Date() });
     messages[row.environment]++;
   }
-  await maskInBinaryColumn(
-    trx,
-    { table: "message_callbacks", column: "payload", keyColumns: ["id"], tenantId },
-    [...found, ...given],
-    [...names],
-  );
+  await maskInInboundEvents(trx, tenantId, "messaging", [...found, ...given], [...names]);
   return { messages, found: [...found], names: [...names] };
 }

@@ -3,8 +3,8 @@ import { Code } from "@connectrpc/connect";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { apiError, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
-import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, verifiedWebhook, webhookAccount, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type RoutingProfileStore, type WebhookOutcome } from "@onerouter/routing";
-import type { ConnectorContext, PaymentConnector, PaymentResult, WebhookInput } from "./connectors/connector";
+import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type InboundEventHooks, type RoutingProfileStore } from "@onerouter/routing";
+import type { ConnectorContext, PaymentConnector, PaymentResult, PaymentWebhookEvent } from "./connectors/connector";
 import { toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
 import {
@@ -239,14 +239,17 @@ export class PaymentEngine {
     };
   }
 
-  // Verifies and applies an inbound provider webhook. The account id in the
-  // URL is the routing key, whatever the tenant; the event is stored and
-  // applied once per provider event id.
-  async receiveWebhook(provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> {
-    const connector = this.connectors.require(provider);
-    const account = await webhookAccount(this.options.accounts, category, provider, accountId);
-    const event = await verifiedWebhook(() => connector.parseWebhook(this.connectors.context(account), input));
-    return this.store.applyWebhook(account, event, input.rawBody, (failure) => providerErrorOf(provider, failure));
+  // The inbound route's hooks for payment providers' webhooks: one event per
+  // webhook, moving the payment or refund it names.
+  inboundEvents(): InboundEventHooks<PaymentWebhookEvent> {
+    return {
+      category,
+      providers: this.providerDescriptors().map((d) => d.name),
+      knex: this.options.knex,
+      accounts: this.options.accounts,
+      parse: async (account, input) => [await this.connectors.require(account.provider).parseWebhook(this.connectors.context(account), input)],
+      apply: (trx, account, event) => this.store.applyWebhook(trx, account.id, event, (failure) => providerErrorOf(account.provider, failure)),
+    };
   }
 
   private async tryCandidates(

@@ -71,7 +71,7 @@ describeEachEngine("inbound payment webhooks", (engine) => {
       "payment.requires_action",
       "payment.succeeded",
     ]);
-    const stored = (await app.db.knex("inbound_webhook_events").where({ provider_event_id: event.id })) as { payload: Uint8Array }[];
+    const stored = (await app.db.knex("inbound_provider_events").where({ provider_event_id: event.id })) as { payload: Uint8Array }[];
     expect(stored).toHaveLength(1);
     expect(Buffer.from(stored[0]!.payload).toString("utf8")).toBe(body);
   });
@@ -91,7 +91,7 @@ describeEachEngine("inbound payment webhooks", (engine) => {
       expect((await post(rawBody, sent)).status).toBe(400);
     }
     expect((await tenant.client.getPayment({ id: payment.id })).payment?.status).toBe(PaymentStatus.REQUIRES_ACTION);
-    expect(await app.db.knex("inbound_webhook_events").where({ provider_event_id: event.id })).toHaveLength(0);
+    expect(await app.db.knex("inbound_provider_events").where({ provider_event_id: event.id })).toHaveLength(0);
   });
 
   it("answers 404 for an account it does not know, and 405 to anything but POST", async () => {

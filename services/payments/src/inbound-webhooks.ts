@@ -1,12 +1,8 @@
-import { inboundWebhookRoutes, type WebhookNonceStore } from "@onerouter/routing";
+import { inboundEventRoutes, type WebhookNonceStore } from "@onerouter/routing";
 import { type HttpRoute } from "@onerouter/core";
 import type { PaymentEngine } from "./engine";
 
-// Where each payment provider account's webhooks arrive: see core's inbound-webhooks.
+// Where each payment provider account's webhooks arrive: see routing's inbound-webhooks.
 export function inboundPaymentWebhookRoutes(engine: PaymentEngine, nonces: WebhookNonceStore): HttpRoute[] {
-  return inboundWebhookRoutes(
-    engine.providerDescriptors().map((d) => d.name),
-    nonces,
-    (provider, accountId, input) => engine.receiveWebhook(provider, accountId, input),
-  );
+  return inboundEventRoutes(engine.inboundEvents(), nonces);
 }

@@ -1,7 +1,8 @@
 import type { Migration } from "@onerouter/core";
 
-// Payments, the provider calls made for them (attempts), refunds, and the
-// provider webhooks received about them. Amounts are int64 minor units.
+// Payments, the provider calls made for them (attempts) and refunds. Amounts
+// are int64 minor units. The provider webhooks received about them are in
+// routing's inbound_provider_events.
 export const paymentsMigrations: Migration[] = [
   {
     name: "20261121_010_payments_payments_attempts_refunds",
@@ -98,6 +99,13 @@ export const paymentsMigrations: Migration[] = [
         // Payment-method tokens by provider name, for failover across providers.
         t.jsonb("payment_method_provider_tokens").notNullable().defaultTo("{}");
       });
+    },
+  },
+  {
+    // Its rows moved to routing's inbound_provider_events (20261204_010).
+    name: "20261204_011_payments_drop_inbound_webhook_events",
+    async up(knex) {
+      await knex.schema.dropTable("inbound_webhook_events");
     },
   },
 ];

@@ -3,8 +3,8 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, environmentFromName, jsonColumn, maskInBinaryColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
-import { AttemptTable, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
+import { appendEvent, environmentFromName, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type JsonColumn, type Knex, type PageRequest } from "@onerouter/core";
+import { AttemptTable, maskInInboundEvents, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
 import { canTransition, eventTypes, refundEventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
@@ -346,41 +346,23 @@ export class PaymentStore {
     await this.knex("refunds").where({ id: refundId }).update({ updated_at: new Date() });
   }
 
-  // Stores a verified webhook once per provider event id and applies it in
-  // the same transaction. A duplicate changes nothing.
+  // Applies a verified webhook, newly stored by the inbound route in the
+  // transaction `trx`, to the payment or refund it names.
   async applyWebhook(
-    account: { id: string; tenantId: string; environment: EnvironmentName; provider: string },
+    trx: Knex.Transaction,
+    accountId: string,
     event: PaymentWebhookEvent,
-    rawBody: Buffer,
     providerError: (failure: ProviderFailure) => ProviderError,
-  ): Promise<"applied" | "duplicate"> {
-    return this.knex.transaction(async (trx) => {
-      const inserted = await trx("inbound_webhook_events")
-        .insert({
-          id: newId("whin"),
-          tenant_id: account.tenantId,
-          environment: account.environment,
-          provider: account.provider,
-          provider_account_id: account.id,
-          provider_event_id: event.providerEventId,
-          payload: rawBody,
-          received_at: new Date(),
-        })
-        .onConflict(["provider_account_id", "provider_event_id"])
-        .ignore()
-        .returning("id");
-      if (inserted.length === 0) return "duplicate";
-      const error = event.failure ? (storedError(providerError(event.failure)) ?? undefined) : undefined;
-      if (event.kind === "payment" && event.status) {
-        await this.applyPaymentWebhook(trx, account.id, event, event.status as ProviderPaymentStatus, error);
-      } else if (event.kind === "refund" && event.status && event.providerRefundId) {
-        const refund = (await trx("refunds")
-          .where({ provider_account_id: account.id, provider_refund_id: event.providerRefundId })
-          .first()) as RefundRow | undefined;
-        if (refund) await this.settleRefund(refund.id, { status: event.status as RefundState, ...(error ? { error } : {}) }, trx);
-      }
-      return "applied";
-    });
+  ): Promise<void> {
+    const error = event.failure ? (storedError(providerError(event.failure)) ?? undefined) : undefined;
+    if (event.kind === "payment" && event.status) {
+      await this.applyPaymentWebhook(trx, accountId, event, event.status as ProviderPaymentStatus, error);
+    } else if (event.kind === "refund" && event.status && event.providerRefundId) {
+      const refund = (await trx("refunds")
+        .where({ provider_account_id: accountId, provider_refund_id: event.providerRefundId })
+        .first()) as RefundRow | undefined;
+      if (refund) await this.settleRefund(refund.id, { status: event.status as RefundState, ...(error ? { error } : {}) }, trx);
+    }
   }
 
   private async applyPaymentWebhook(
@@ -474,6 +456,6 @@ export async function erasePaymentContact(
     payments[row.environment]++;
   }
   const needles = [...found, contact.email ?? "", contact.phone ?? ""];
-  await maskInBinaryColumn(trx, { table: "inbound_webhook_events", column: "payload", keyColumns: ["id"], tenantId }, needles, [...names]);
+  await maskInInboundEvents(trx, tenantId, "payments", needles, [...names]);
   return { payments, found: [...found], names: [...names] };
 }

@@ -51,7 +51,7 @@ describeEachEngine("payment webhook replays", (engine) => {
   }
 
   const storedEvents = async (accountId: string) =>
-    (await app.db.knex("inbound_webhook_events").where({ provider_account_id: accountId })).length;
+    (await app.db.knex("inbound_provider_events").where({ provider_account_id: accountId })).length;
 
   it("stripe: refuses an event signed beyond the tolerance in the future as in the past", async () => {
     const { tenant, accountId } = await tenantWith("stripe");

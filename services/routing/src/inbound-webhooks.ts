@@ -3,6 +3,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { Knex } from "knex";
 import { ConnectorError, type WebhookInput, type WebhookNonces } from "./connector-kit";
+import { recordInboundEvents, type InboundEvent, type WebhookOutcome } from "./inbound-events";
 import type { ProviderAccountStore, ProviderAccountWithCredentials, ProviderCategory } from "./provider-accounts";
 import type { HttpRoute } from "@onerouter/core";
 
@@ -11,7 +12,9 @@ import type { HttpRoute } from "@onerouter/core";
 // The account id in the URL is the routing key, whatever the tenant; the
 // provider's signature is checked against that account's credentials. 200
 // means stored (or already stored) and applied, so the provider stops
-// retrying; anything else it retries.
+// retrying; anything else it retries. Each room serves the route for its
+// own providers and applies the events to its own tables through hooks; the
+// route records them in routing's inbound_provider_events.
 
 const maxBodyBytes = 1024 * 1024;
 
@@ -27,8 +30,6 @@ export class WebhookRejected extends Error {
     super(message);
   }
 }
-
-export type WebhookOutcome = "applied" | "duplicate";
 
 export function inboundWebhookPath(provider: string, accountId: string): string {
   return `/webhooks/inbound/${encodeURIComponent(provider)}/${encodeURIComponent(accountId)}`;
@@ -62,13 +63,28 @@ export class WebhookNonceStore {
   }
 }
 
-// One route per provider; `receive` verifies and applies, throwing WebhookRejected.
-export function inboundWebhookRoutes(
-  providers: readonly string[],
-  nonces: WebhookNonceStore,
-  receive: (provider: string, accountId: string, input: WebhookInput) => Promise<WebhookOutcome>,
-): HttpRoute[] {
-  return providers.map((provider) => {
+// What a room gives the inbound route of its providers.
+export interface InboundEventHooks<E extends InboundEvent> {
+  category: ProviderCategory;
+  providers: readonly string[];
+  knex: Knex;
+  accounts: ProviderAccountStore;
+  // Verifies the signature with the account's credentials (throwing the
+  // connector's invalid_signature) and reads the events in the body.
+  parse(account: ProviderAccountWithCredentials, input: WebhookInput): Promise<readonly E[]>;
+  // Applies a newly stored event to the room's own tables, inside the
+  // transaction that stores it.
+  apply(trx: Knex.Transaction, account: ProviderAccountWithCredentials, event: E): Promise<void>;
+}
+
+// One route per provider of the room.
+export function inboundEventRoutes<E extends InboundEvent>(hooks: InboundEventHooks<E>, nonces: WebhookNonceStore): HttpRoute[] {
+  const receive = async (provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> => {
+    const account = await webhookAccount(hooks.accounts, hooks.category, provider, accountId);
+    const events = await verifiedWebhook(() => hooks.parse(account, input));
+    return recordInboundEvents(hooks.knex, account, events, input.rawBody, (trx, event) => hooks.apply(trx, account, event));
+  };
+  return hooks.providers.map((provider) => {
     const pathPrefix = `/webhooks/inbound/${provider}/`;
     return {
       pathPrefix,
@@ -95,7 +111,7 @@ export function inboundWebhookRoutes(
 
 // The account a webhook URL names, with its credentials to verify the
 // signature; 404 unless it is an account of this provider and category.
-export async function webhookAccount(
+async function webhookAccount(
   accounts: ProviderAccountStore,
   category: ProviderCategory,
   provider: string,
@@ -111,7 +127,7 @@ export async function webhookAccount(
 }
 
 // Runs the connector's verification; a signature it refuses is a 400.
-export async function verifiedWebhook<T>(parse: () => Promise<T>): Promise<T> {
+async function verifiedWebhook<T>(parse: () => Promise<T>): Promise<T> {
   try {
     return await parse();
   } catch (err) {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoom, ensureDefaultTenant } from "@onerouter/admin";
-import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations, WebhookNonceStore } from "@onerouter/routing";
 import { connectEventStream, coreMigrations, OutboxRelay, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, sharedMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
@@ -25,6 +25,7 @@ export const allRooms: readonly RoomName[] = ["sandbox", "payments", "messaging"
 export const allMigrations: Migration[] = [
   ...coreMigrations,
   ...sharedMigrations,
+  ...routingMigrations,
   ...idempotencyMigrations,
   ...[sandboxRoom, paymentsRoom, messagingRoom, adminRoom, webhooksRoom, gatekeeperRoom].flatMap((room) => room.migrations),
 ];

@@ -67,7 +67,7 @@ describe("onerouter dev", () => {
   });
 
   async function inboundWebhooks(accountId: string): Promise<number> {
-    const rows = await dev.app.db.knex("inbound_webhook_events").where({ provider_account_id: accountId });
+    const rows = await dev.app.db.knex("inbound_provider_events").where({ provider_account_id: accountId });
     return rows.length;
   }
 

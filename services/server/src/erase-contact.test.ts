@@ -23,8 +23,7 @@ describeEachEngine("erasing a contact", (engine) => {
     const columns = [
       ["outbox_events", "payload"],
       ["idempotency_keys", "response"],
-      ["message_callbacks", "payload"],
-      ["inbound_webhook_events", "payload"],
+      ["inbound_provider_events", "payload"],
     ] as const;
     const parts: string[] = [];
     for (const [table, column] of columns) {

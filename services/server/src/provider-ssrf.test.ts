@@ -56,7 +56,7 @@ describe("provider calls under the SSRF rules", () => {
 
   // How many provider webhooks for the account reached this server's own route.
   const inboundEvents = async (accountId: string) =>
-    (await app.db.knex("inbound_webhook_events").where({ provider_account_id: accountId })).length;
+    (await app.db.knex("inbound_provider_events").where({ provider_account_id: accountId })).length;
 
   it.each(["http://127.0.0.1:8080", "http://169.254.169.254/latest/meta-data", "http://10.0.0.5", "https://api.example.com"])(
     "refuses a live tenant's base_url %s",

@@ -1,10 +1,9 @@
 import type { Migration } from "./database";
-import { inboundWebhookNoncesMigration } from "./inbound-webhook-nonces-migration";
 import { outboxProgressMigration } from "./outbox-progress-migration";
 
 // Tables shared across rooms: encrypted provider accounts (admin manages them,
-// payments and messaging call providers with them), routing profiles, the
-// event outbox, and the nonces of inbound webhook signatures.
+// payments and messaging call providers with them), routing profiles,
+// and the event outbox.
 export const sharedMigrations: Migration[] = [
   {
     name: "20261121_002_core_provider_accounts_routing_outbox",
@@ -52,6 +51,5 @@ export const sharedMigrations: Migration[] = [
       });
     },
   },
-  inboundWebhookNoncesMigration,
   outboxProgressMigration,
 ];
