@@ -4,6 +4,7 @@ import {
   Code,
   ConnectError,
   createContextValues,
+  type ContextValues,
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
@@ -109,16 +110,7 @@ export function withInterceptors(transport: Transport, interceptors: Interceptor
         interceptors,
         signal,
         timeoutMs,
-        req: {
-          stream: false,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: createMethodUrl("/", method),
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
+        req: { stream: false, ...requestFields(method, header, contextValues), method, message: input },
         next: (req) =>
           transport.unary(req.method, req.signal, timeoutMs, req.header, req.message, req.contextValues),
       });
@@ -128,19 +120,21 @@ export function withInterceptors(transport: Transport, interceptors: Interceptor
         interceptors,
         signal,
         timeoutMs,
-        req: {
-          stream: true,
-          service: method.parent,
-          method,
-          requestMethod: "POST",
-          url: createMethodUrl("/", method),
-          header: new Headers(header),
-          contextValues: contextValues ?? createContextValues(),
-          message: input,
-        },
+        req: { stream: true, ...requestFields(method, header, contextValues), method, message: input },
         next: (req) =>
           transport.stream(req.method, req.signal, timeoutMs, req.header, req.message, req.contextValues),
       });
     },
+  };
+}
+
+// What the interceptors see of a call, the same for unary and streaming ones.
+function requestFields(method: DescMethod, header: HeadersInit | undefined, contextValues: ContextValues | undefined) {
+  return {
+    service: method.parent,
+    requestMethod: "POST",
+    url: createMethodUrl("/", method),
+    header: new Headers(header),
+    contextValues: contextValues ?? createContextValues(),
   };
 }

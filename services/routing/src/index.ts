@@ -16,4 +16,6 @@ export * from "./migrations";
 export * from "./provider-outbound";
 export * from "./migrations";
 export * from "./tenant-data-keys";
+export * from "./field-types";
+export * from "./webhook-secret";
 export type { ProviderRoom, ProviderRoomDeps } from "./room";

@@ -1,2 +1,3 @@
 export * from "./connector-kit";
 export * from "./outbound";
+export * from "./test-bed";

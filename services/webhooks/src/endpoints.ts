@@ -87,10 +87,6 @@ export function requireEnabled(row: EndpointRow): void {
 
 const maxUrlLength = 2048;
 const maxDescriptionLength = 500;
-// Stripe's metadata limits, which callers moving from it already respect.
-const maxMetadataEntries = 50;
-const maxMetadataKeyLength = 40;
-const maxMetadataValueLength = 500;
 
 // Where deliveries go: an http(s) URL (https in live) that does not name a
 // private, loopback or link-local address. A host name is checked again after
@@ -125,18 +121,4 @@ export function validEventTypes(field: string, filters: readonly string[]): stri
     }
   }
   return [...new Set(filters)];
-}
-
-export function validMetadata(field: string, metadata: Record<string, string>): Record<string, string> {
-  const entries = Object.entries(metadata);
-  if (entries.length > maxMetadataEntries) throw invalidArgument(field, `must have at most ${maxMetadataEntries} entries`);
-  for (const [key, value] of entries) {
-    if (key === "" || key.length > maxMetadataKeyLength) {
-      throw invalidArgument(field, `keys must be 1 to ${maxMetadataKeyLength} characters (got "${key.slice(0, 50)}")`);
-    }
-    if (value.length > maxMetadataValueLength) {
-      throw invalidArgument(`${field}[${key}]`, `must be at most ${maxMetadataValueLength} characters`);
-    }
-  }
-  return { ...metadata };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
 import { formatAddress, parseAddressList, type MailgunAddress } from "./addresses";
 import { buildEventData, signWebhook, type MailgunOutcome, type SignedMailgunWebhook } from "./webhooks";
+import { headerValue } from "../http";
 
 export { mailgunSignature } from "./webhooks";
 export type { MailgunOutcome, MailgunWebhookPayload, SignedMailgunWebhook } from "./webhooks";
@@ -59,10 +60,6 @@ export interface MailgunEmulator extends ProviderEmulator {
 
 function messageReply(status: number, message: string): EmulatorReply {
   return { status, body: { message } };
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function utcStamp(date: Date): string {

@@ -73,22 +73,39 @@ export function createOrder(account: PaypalAccount, api: string, req: EmulatorRe
   return { kind: "order", id: order.id };
 }
 
-export function captureOrder(account: PaypalAccount, api: string, orderId: string): CallResult {
+// What PayPal answers when an order is completed the wrong way or twice.
+const completionRefusals = {
+  CAPTURE: {
+    otherIntent: "Order was created with an intent to 'AUTHORIZE'. Please use authorize or change the intent.",
+    alreadyCompletedIssue: "ORDER_ALREADY_CAPTURED",
+    alreadyCompleted: "Order already captured. If 'intent=CAPTURE' only one capture per order is allowed.",
+  },
+  AUTHORIZE: {
+    otherIntent: "Order was created with an intent to 'CAPTURE'. Please use capture or change the intent.",
+    alreadyCompletedIssue: "ORDER_ALREADY_AUTHORIZED",
+    alreadyCompleted: "Order already authorized. If 'intent=AUTHORIZE' only one authorization per order is allowed.",
+  },
+} as const;
+
+// An approved order of `intent`, marked COMPLETED.
+function completeOrder(account: PaypalAccount, orderId: string, intent: keyof typeof completionRefusals): EmulatedOrder {
   const order = account.findOrder(orderId);
-  if (order.intent !== "CAPTURE") unprocessable("ACTION_DOES_NOT_MATCH_INTENT", "Order was created with an intent to 'AUTHORIZE'. Please use authorize or change the intent.");
-  if (order.status === "COMPLETED") unprocessable("ORDER_ALREADY_CAPTURED", "Order already captured. If 'intent=CAPTURE' only one capture per order is allowed.");
+  const refusals = completionRefusals[intent];
+  if (order.intent !== intent) unprocessable("ACTION_DOES_NOT_MATCH_INTENT", refusals.otherIntent);
+  if (order.status === "COMPLETED") unprocessable(refusals.alreadyCompletedIssue, refusals.alreadyCompleted);
   if (order.status !== "APPROVED") unprocessable("ORDER_NOT_APPROVED", "Payer has not yet approved the Order for payment.");
   order.status = "COMPLETED";
+  return order;
+}
+
+export function captureOrder(account: PaypalAccount, api: string, orderId: string): CallResult {
+  const order = completeOrder(account, orderId, "CAPTURE");
   account.capture(api, order, order.purchaseUnit.amount, true);
   return { kind: "order", id: order.id };
 }
 
 export function authorizeOrder(account: PaypalAccount, api: string, orderId: string): CallResult {
-  const order = account.findOrder(orderId);
-  if (order.intent !== "AUTHORIZE") unprocessable("ACTION_DOES_NOT_MATCH_INTENT", "Order was created with an intent to 'CAPTURE'. Please use capture or change the intent.");
-  if (order.status === "COMPLETED") unprocessable("ORDER_ALREADY_AUTHORIZED", "Order already authorized. If 'intent=AUTHORIZE' only one authorization per order is allowed.");
-  if (order.status !== "APPROVED") unprocessable("ORDER_NOT_APPROVED", "Payer has not yet approved the Order for payment.");
-  order.status = "COMPLETED";
+  const order = completeOrder(account, orderId, "AUTHORIZE");
   account.authorize(api, order);
   return { kind: "order", id: order.id };
 }

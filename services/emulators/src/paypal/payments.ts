@@ -17,15 +17,8 @@ export function captureAuthorization(account: PaypalAccount, api: string, req: E
     case "CAPTURED":
       unprocessable("AUTHORIZATION_ALREADY_CAPTURED", "Authorization has already been captured.");
   }
-  const captured = settledUnits(authorization.captureIds.map((id) => account.captures.get(id)?.amount).filter((m) => m !== undefined));
-  const remaining = toLowestUnit(authorization.amount) - captured;
-  const amount = body.amount === undefined ? fromLowestUnit(remaining, authorization.amount.currency_code) : validMoney(body.amount, "/amount");
-  if (amount.currency_code !== authorization.amount.currency_code) {
-    unprocessable("CURRENCY_MISMATCH", "Currency of capture must be the same as currency of authorization.");
-  }
-  if (toLowestUnit(amount) > remaining) {
-    unprocessable("MAX_CAPTURE_AMOUNT_EXCEEDED", "Capture amount exceeds allowable limit.");
-  }
+  const captured = authorization.captureIds.map((id) => account.captures.get(id)?.amount);
+  const { amount, remaining } = amountWithinRemaining(body.amount, authorization.amount, captured, amountRefusals.capture);
   const finalCapture = body.final_capture === true;
   const order = account.findOrder(authorization.orderId);
   const created = account.capture(api, order, amount, finalCapture, authorization.id);
@@ -56,15 +49,8 @@ export function refundCapture(account: PaypalAccount, api: string, req: Emulator
   const body = jsonBody(req);
   if (refunded.status === "REFUNDED") unprocessable("CAPTURE_FULLY_REFUNDED", "The capture has already been fully refunded.");
   if (refunded.status === "DECLINED") unprocessable("REFUND_NOT_ALLOWED", "A declined capture cannot be refunded.");
-  const previous = settledUnits(refunded.refundIds.map((id) => account.refunds.get(id)?.amount).filter((m) => m !== undefined));
-  const remaining = toLowestUnit(refunded.amount) - previous;
-  const amount = body.amount === undefined ? fromLowestUnit(remaining, refunded.amount.currency_code) : validMoney(body.amount, "/amount");
-  if (amount.currency_code !== refunded.amount.currency_code) {
-    unprocessable("CURRENCY_MISMATCH", "Refund must be in the same currency as the capture.");
-  }
-  if (toLowestUnit(amount) > remaining) {
-    unprocessable("REFUND_AMOUNT_EXCEEDED", "The refund amount must be less than or equal to the capture amount that has not yet been refunded.");
-  }
+  const previous = refunded.refundIds.map((id) => account.refunds.get(id)?.amount);
+  const { amount, remaining } = amountWithinRemaining(body.amount, refunded.amount, previous, amountRefusals.refund);
   const now = timestamp();
   const refund: EmulatedRefund = {
     id: paypalId(),
@@ -84,7 +70,33 @@ export function refundCapture(account: PaypalAccount, api: string, req: Emulator
   return { kind: "refund", id: refund.id };
 }
 
-function settledUnits(moneys: Money[]): bigint {
-  return moneys.reduce((sum, m) => sum + toLowestUnit(m), 0n);
+// The amount a capture or refund asks for, or all that is left of `original`
+// after `taken` when it names none; it must be in the original's currency and
+// no more than is left.
+function amountWithinRemaining(
+  requested: unknown,
+  original: Money,
+  taken: (Money | undefined)[],
+  refusals: (typeof amountRefusals)[keyof typeof amountRefusals],
+): { amount: Money; remaining: bigint } {
+  const remaining = taken.reduce((left, m) => (m === undefined ? left : left - toLowestUnit(m)), toLowestUnit(original));
+  const amount = requested === undefined ? fromLowestUnit(remaining, original.currency_code) : validMoney(requested, "/amount");
+  if (amount.currency_code !== original.currency_code) unprocessable("CURRENCY_MISMATCH", refusals.currencyMismatch);
+  if (toLowestUnit(amount) > remaining) unprocessable(refusals.exceededIssue, refusals.exceeded);
+  return { amount, remaining };
 }
+
+// What PayPal answers when a capture or refund asks for the wrong amount.
+const amountRefusals = {
+  capture: {
+    currencyMismatch: "Currency of capture must be the same as currency of authorization.",
+    exceededIssue: "MAX_CAPTURE_AMOUNT_EXCEEDED",
+    exceeded: "Capture amount exceeds allowable limit.",
+  },
+  refund: {
+    currencyMismatch: "Refund must be in the same currency as the capture.",
+    exceededIssue: "REFUND_AMOUNT_EXCEEDED",
+    exceeded: "The refund amount must be less than or equal to the capture amount that has not yet been refunded.",
+  },
+} as const;
 

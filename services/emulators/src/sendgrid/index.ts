@@ -10,6 +10,7 @@ import {
   type SignedSendGridEvents,
 } from "./events";
 import { readMailRequest, type SendGridFieldError, type SendGridMailRequest } from "./mail";
+import { headerValue } from "../http";
 
 export { generateEventWebhookKeys, signatureHeader, signEventBody, timestampHeader } from "./events";
 export type { SendGridEvent, SendGridOutcome, SignedSendGridEvents } from "./events";
@@ -63,10 +64,6 @@ function errorReply(status: number, errors: SendGridFieldError[], headers?: Reco
 
 function simpleError(status: number, message: string): EmulatorReply {
   return errorReply(status, [{ field: null, message, help: null }]);
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 // X-Message-Id: 22 base64url characters.

@@ -6,6 +6,7 @@ import { parseStripeParams, type StripeParam, type StripeParams } from "./form";
 import { stripeId, unixNow, type StripeEvent } from "./objects";
 import { rejectUnknown } from "./params";
 import { signStripePayload } from "./signature";
+import { headerValue } from "../http";
 
 export type { StripeAccount } from "./account";
 export { signStripePayload } from "./signature";
@@ -282,10 +283,6 @@ function errorReply(err: StripeApiError): EmulatorReply {
 
 function withHeaders(reply: EmulatorReply, headers: Record<string, string>): EmulatorReply {
   return { ...reply, headers: { ...reply.headers, ...headers } };
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 // Parameters compared for idempotency regardless of the order they were sent in.

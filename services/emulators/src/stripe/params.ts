@@ -25,14 +25,13 @@ export function optionalString(params: StripeParams, name: string): string | und
   return value === "" ? undefined : value;
 }
 
-function missing(name: string) {
-  return invalidRequest(`Missing required param: ${name}.`, { code: "parameter_missing", param: name });
+function required<T>(value: T | undefined, name: string): T {
+  if (value === undefined) throw invalidRequest(`Missing required param: ${name}.`, { code: "parameter_missing", param: name });
+  return value;
 }
 
 export function requiredString(params: StripeParams, name: string): string {
-  const value = optionalString(params, name);
-  if (value === undefined) throw missing(name);
-  return value;
+  return required(optionalString(params, name), name);
 }
 
 export function optionalInteger(params: StripeParams, name: string): number | undefined {
@@ -45,9 +44,7 @@ export function optionalInteger(params: StripeParams, name: string): number | un
 }
 
 export function requiredInteger(params: StripeParams, name: string): number {
-  const value = optionalInteger(params, name);
-  if (value === undefined) throw missing(name);
-  return value;
+  return required(optionalInteger(params, name), name);
 }
 
 export function optionalBoolean(params: StripeParams, name: string): boolean | undefined {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
 import { smsSegments } from "./segments";
 import { signTwilioRequest } from "./signature";
+import { headerValue, isHttpUrl } from "../http";
 
 export { signTwilioRequest } from "./signature";
 
@@ -113,19 +114,6 @@ function rfc2822(date: Date): string {
 // The carrier's "done" time in status callbacks: YYMMDDhhmm.
 function rawDlrDoneDate(date: Date): string {
   return date.toISOString().replace(/^\d\d(\d\d)-(\d\d)-(\d\d)T(\d\d):(\d\d).*$/, "$1$2$3$4$5");
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const { protocol } = new URL(value);
-    return protocol === "http:" || protocol === "https:";
-  } catch {
-    return false;
-  }
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 export function twilioEmulator(options: TwilioEmulatorOptions): TwilioEmulator {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
 import { smsSegments } from "../twilio/segments";
 import { signVonageParams, type VonageSignatureMethod } from "./signature";
+import { headerValue, isHttpUrl } from "../http";
 
 export { signVonageParams, type VonageSignatureMethod } from "./signature";
 
@@ -73,19 +74,6 @@ function smsError(status: string, errorText: string): EmulatorReply {
 
 function vonageMessageId(): string {
   return randomBytes(8).toString("hex").toUpperCase();
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const { protocol } = new URL(value);
-    return protocol === "http:" || protocol === "https:";
-  } catch {
-    return false;
-  }
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 // The API takes JSON, a form or a query string; values come back as text.

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy } from "@onerouter/routing/testing";
+import { describe, expect, it } from "vitest";
+import { expectConnectorError, expectConnectorErrorBehindGateway, startConnectionCountingProxy, useTestBed } from "@onerouter/routing/testing";
 import { overrideTransport } from "@onerouter/routing/testing";
 import { underOutboundRules } from "@onerouter/routing";
 import type { RunningEmulator } from "@onerouter/sandbox";
@@ -66,37 +66,31 @@ function input(overrides: Partial<CreatePaymentInput> & { paymentMethodToken: st
 
 export function describePaymentConnectorContract(name: string, start: () => Promise<ConnectorHarness>) {
   describe(`${name} connector contract`, () => {
-    let h: ConnectorHarness;
-    beforeAll(async () => {
-      h = await start();
-    });
-    afterAll(async () => {
-      await h?.close();
-    });
+    const h = useTestBed(start);
 
     it("captures an automatic payment", async () => {
-      const result = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed }));
+      const result = await h().connector.createPayment(h().ctx, input({ paymentMethodToken: h().tokens.succeed }));
       expect(result.status).toBe("succeeded");
       expect(result.providerPaymentId).not.toBe("");
       expect(result.amountCaptured).toBe(1000n);
     });
 
     it("reports a decline as an answer with a normalized code", async () => {
-      const result = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.decline }));
+      const result = await h().connector.createPayment(h().ctx, input({ paymentMethodToken: h().tokens.decline }));
       expect(result.status).toBe("declined");
       expect(result.failure?.reason).toBe("PROVIDER_DECLINED");
-      expect(result.failure?.declineCode).toBe(h.tokens.declineCode);
+      expect(result.failure?.declineCode).toBe(h().tokens.declineCode);
       expect(result.failure?.providerCode).toBeTruthy();
     });
 
     it("authorizes, partially captures, then refunds in parts up to the captured amount", async () => {
-      const created = await h.connector.createPayment(
-        h.ctx,
-        input({ paymentMethodToken: h.tokens.succeed, captureMethod: "manual" }),
+      const created = await h().connector.createPayment(
+        h().ctx,
+        input({ paymentMethodToken: h().tokens.succeed, captureMethod: "manual" }),
       );
       expect(created.status).toBe("requires_capture");
       expect(created.amountCapturable).toBe(1000n);
-      const captured = await h.connector.capturePayment(h.ctx, {
+      const captured = await h().connector.capturePayment(h().ctx, {
         providerPaymentId: created.providerPaymentId,
         amount: 600n,
         currency: "USD",
@@ -105,7 +99,7 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
       expect(captured.status).toBe("succeeded");
       expect(captured.amountCaptured).toBe(600n);
       for (const n of [1, 2]) {
-        const refund = await h.connector.refundPayment(h.ctx, {
+        const refund = await h().connector.refundPayment(h().ctx, {
           providerPaymentId: captured.providerPaymentId,
           amount: 250n,
           currency: "USD",
@@ -116,7 +110,7 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
         expect(refund.providerRefundId).not.toBe("");
       }
       await expectConnectorError(
-        h.connector.refundPayment(h.ctx, {
+        h().connector.refundPayment(h().ctx, {
           providerPaymentId: captured.providerPaymentId,
           amount: 250n,
           currency: "USD",
@@ -128,11 +122,11 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
     });
 
     it("cancels an authorized payment", async () => {
-      const created = await h.connector.createPayment(
-        h.ctx,
-        input({ paymentMethodToken: h.tokens.succeed, captureMethod: "manual" }),
+      const created = await h().connector.createPayment(
+        h().ctx,
+        input({ paymentMethodToken: h().tokens.succeed, captureMethod: "manual" }),
       );
-      const canceled = await h.connector.cancelPayment(h.ctx, {
+      const canceled = await h().connector.cancelPayment(h().ctx, {
         providerPaymentId: created.providerPaymentId,
         idempotencyKey: `cancel_${created.providerPaymentId}`,
       });
@@ -140,39 +134,39 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
     });
 
     it("converts amounts into the provider's units", async () => {
-      for (const currency of h.currencies) {
+      for (const currency of h().currencies) {
         const sample = sampleAmounts[currency];
         if (!sample) throw new Error(`no sample amount for ${currency}`);
-        const result = await h.connector.createPayment(
-          h.ctx,
-          input({ paymentMethodToken: h.tokens.succeed, amount: sample.amount, currency }),
+        const result = await h().connector.createPayment(
+          h().ctx,
+          input({ paymentMethodToken: h().tokens.succeed, amount: sample.amount, currency }),
         );
-        expect(await h.providerAmount(result.providerPaymentId), currency).toBe(sample.decimal);
+        expect(await h().providerAmount(result.providerPaymentId), currency).toBe(sample.decimal);
       }
     });
 
     it("charges once when the same attempt is sent twice", async () => {
-      const payment = input({ paymentMethodToken: h.tokens.succeed });
-      const first = await h.connector.createPayment(h.ctx, payment);
-      const second = await h.connector.createPayment(h.ctx, payment);
+      const payment = input({ paymentMethodToken: h().tokens.succeed });
+      const first = await h().connector.createPayment(h().ctx, payment);
+      const second = await h().connector.createPayment(h().ctx, payment);
       expect(second.providerPaymentId).toBe(first.providerPaymentId);
-      expect(await h.chargeCount(payment.attemptId)).toBe(1);
+      expect(await h().chargeCount(payment.attemptId)).toBe(1);
     });
 
     it("rejects wrong credentials the way the provider does", async () => {
-      const err = await expectConnectorError(h.connector.testCredentials(h.badCredentialsCtx), "not_processed");
+      const err = await expectConnectorError(h().connector.testCredentials(h().badCredentialsCtx), "not_processed");
       expect(err.details.reason).toBe("PROVIDER_AUTHENTICATION_FAILED");
-      await h.connector.testCredentials(h.ctx);
+      await h().connector.testCredentials(h().ctx);
     });
 
     it("never connects to an address the SSRF rules forbid, and fails as not processed", async () => {
       // A listener that would reach the emulator, on loopback, which provider calls may not reach by default.
-      const listener = await startConnectionCountingProxy(h.emulator.port);
+      const listener = await startConnectionCountingProxy(h().emulator.port);
       try {
-        const ctx = { ...h.ctx, settings: { ...h.ctx.settings, base_url: listener.url }, transport: overrideTransport(listener.url) };
-        await expectConnectorError(h.connector.createPayment(ctx, input({ paymentMethodToken: h.tokens.succeed })), "not_processed");
-        const guarded = underOutboundRules(h.connector);
-        for (const call of [() => guarded.createPayment(ctx, input({ paymentMethodToken: h.tokens.succeed })), () => guarded.testCredentials(ctx)]) {
+        const ctx = { ...h().ctx, settings: { ...h().ctx.settings, base_url: listener.url }, transport: overrideTransport(listener.url) };
+        await expectConnectorError(h().connector.createPayment(ctx, input({ paymentMethodToken: h().tokens.succeed })), "not_processed");
+        const guarded = underOutboundRules(h().connector);
+        for (const call of [() => guarded.createPayment(ctx, input({ paymentMethodToken: h().tokens.succeed })), () => guarded.testCredentials(ctx)]) {
           const err = await expectConnectorError(call(), "not_processed");
           expect(err.details.reason).toBe("PROVIDER_ADDRESS_FORBIDDEN");
         }
@@ -184,65 +178,63 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
 
     it("maps the provider's 5xx, rate limit and outage as the provider documents them", async () => {
       for (const mode of ["error_5xx", "rate_limited", "down"] as const) {
-        await h.emulator.setFailure({ mode, count: mode === "down" ? undefined : 1 });
+        await h().emulator.setFailure({ mode, count: mode === "down" ? undefined : 1 });
         try {
           const err = await expectConnectorError(
-            h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed })),
-            mode === "error_5xx" ? (h.serverErrorKind ?? "not_processed") : "not_processed",
+            h().connector.createPayment(h().ctx, input({ paymentMethodToken: h().tokens.succeed })),
+            mode === "error_5xx" ? (h().serverErrorKind ?? "not_processed") : "not_processed",
           );
           expect(err.details.reason, mode).toBe(mode === "rate_limited" ? "PROVIDER_RATE_LIMITED" : "PROVIDER_UNAVAILABLE");
         } finally {
-          await h.emulator.setFailure({ mode: "none" });
+          await h().emulator.setFailure({ mode: "none" });
         }
       }
     });
 
     it("never reads a gateway's answer as the provider's: a 429 was not processed, a 502 or 503 may have been", async () => {
-      const created = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed }));
+      const created = await h().connector.createPayment(h().ctx, input({ paymentMethodToken: h().tokens.succeed }));
       const behindGateway = (status: number, call: () => Promise<unknown>, kind?: "not_processed" | "ambiguous") =>
-        expectConnectorErrorBehindGateway(h.emulator, status, call, kind);
+        expectConnectorErrorBehindGateway(h().emulator, status, call, kind);
       for (const status of [429, 502, 503]) {
         const kind = status === 429 ? "not_processed" : "ambiguous";
-        const payment = input({ paymentMethodToken: h.tokens.succeed });
-        await behindGateway(status, () => h.connector.createPayment(h.ctx, payment), kind);
+        const payment = input({ paymentMethodToken: h().tokens.succeed });
+        await behindGateway(status, () => h().connector.createPayment(h().ctx, payment), kind);
         const refund = { providerPaymentId: created.providerPaymentId, amount: 100n, currency: "USD", refundId: `re_gw_${status}_${payment.attemptId}` };
         // Some providers read before they refund: what the gateway stopped may be that read.
-        await behindGateway(status, () => h.connector.refundPayment(h.ctx, { ...refund, idempotencyKey: refund.refundId }));
-        await behindGateway(status, () => h.connector.syncPayment(h.ctx, { attemptId: payment.attemptId, amount: 1000n, currency: "USD" }));
-        await behindGateway(status, () => h.connector.syncPayment(h.ctx, { attemptId: payment.attemptId, providerPaymentId: created.providerPaymentId, amount: 1000n, currency: "USD" }));
-        await behindGateway(status, () => h.connector.testCredentials(h.ctx));
+        await behindGateway(status, () => h().connector.refundPayment(h().ctx, { ...refund, idempotencyKey: refund.refundId }));
+        await behindGateway(status, () => h().connector.syncPayment(h().ctx, { attemptId: payment.attemptId, amount: 1000n, currency: "USD" }));
+        await behindGateway(status, () => h().connector.syncPayment(h().ctx, { attemptId: payment.attemptId, providerPaymentId: created.providerPaymentId, amount: 1000n, currency: "USD" }));
+        await behindGateway(status, () => h().connector.testCredentials(h().ctx));
       }
     });
 
     it("marks a timeout after sending as ambiguous, and sync finds what happened", async () => {
-      const payment = input({ paymentMethodToken: h.tokens.succeed });
-      await h.emulator.setFailure({ mode: "timeout_after_accept", count: 1 });
-      await expectConnectorError(h.connector.createPayment({ ...h.ctx, timeoutMs: 300 }, payment), "ambiguous");
-      const synced = await h.connector.syncPayment(h.ctx, {
+      const payment = input({ paymentMethodToken: h().tokens.succeed });
+      await h().emulator.setFailure({ mode: "timeout_after_accept", count: 1 });
+      await expectConnectorError(h().connector.createPayment({ ...h().ctx, timeoutMs: 300 }, payment), "ambiguous");
+      const synced = await h().connector.syncPayment(h().ctx, {
         attemptId: payment.attemptId,
         amount: payment.amount,
         currency: payment.currency,
       });
       expect(synced?.status).toBe("succeeded");
-      expect(await h.chargeCount(payment.attemptId)).toBe(1);
-      const unknown = await h.connector.syncPayment(h.ctx, { attemptId: "att_never_sent", amount: 1n, currency: "USD" });
+      expect(await h().chargeCount(payment.attemptId)).toBe(1);
+      const unknown = await h().connector.syncPayment(h().ctx, { attemptId: "att_never_sent", amount: 1n, currency: "USD" });
       expect(unknown).toBeNull();
     });
 
     it("verifies webhooks and rejects forged or stale ones", async () => {
-      const created = await h.connector.createPayment(h.ctx, input({ paymentMethodToken: h.tokens.succeed }));
-      const webhook = await h.signedWebhook(created.providerPaymentId);
-      const event = await h.connector.parseWebhook(h.ctx, webhook);
+      const created = await h().connector.createPayment(h().ctx, input({ paymentMethodToken: h().tokens.succeed }));
+      const webhook = await h().signedWebhook(created.providerPaymentId);
+      const event = await h().connector.parseWebhook(h().ctx, webhook);
       expect(event.providerEventId).not.toBe("");
       expect(event.providerPaymentId).toBe(created.providerPaymentId);
       const tampered = { ...webhook, rawBody: Buffer.concat([webhook.rawBody, Buffer.from(" ")]) };
-      await expectConnectorError(h.connector.parseWebhook(h.ctx, tampered), "invalid_signature");
+      await expectConnectorError(h().connector.parseWebhook(h().ctx, tampered), "invalid_signature");
       const unsigned = { ...webhook, headers: {} };
-      await expectConnectorError(h.connector.parseWebhook(h.ctx, unsigned), "invalid_signature");
-      if (h.staleWebhook) {
-        const stale = await h.staleWebhook(created.providerPaymentId);
-        await expectConnectorError(h.connector.parseWebhook(h.ctx, stale), "invalid_signature");
-      }
+      await expectConnectorError(h().connector.parseWebhook(h().ctx, unsigned), "invalid_signature");
+      const stale = await h().staleWebhook?.(created.providerPaymentId);
+      if (stale) await expectConnectorError(h().connector.parseWebhook(h().ctx, stale), "invalid_signature");
     });
   });
 }

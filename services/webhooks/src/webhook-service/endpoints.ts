@@ -11,7 +11,7 @@ import {
   UpdateEndpointResponseSchema,
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { invalidArgument, newId, notFound, paginate, requireCaller } from "@onerouter/core";
+import { invalidArgument, newId, notFound, paginate, requireCaller, validMetadata } from "@onerouter/core";
 import {
   findEndpoint,
   fromJson,
@@ -20,7 +20,6 @@ import {
   toEndpoint,
   validDescription,
   validEventTypes,
-  validMetadata,
   validUrl,
   type EndpointRow,
 } from "../endpoints";

@@ -1,4 +1,4 @@
-import { ConnectorError } from "@onerouter/routing";
+import { ConnectorError, webhookSecret } from "@onerouter/routing";
 import type { EmailConnector } from "../connector";
 import { callMailgun } from "./client";
 import { attemptIdVariable, content, mailbox, messageIdVariable } from "./mapping";
@@ -49,12 +49,7 @@ export const mailgunConnector: EmailConnector = {
   },
 
   async parseCallback(ctx, input) {
-    const signingKey = ctx.credentials.webhook_signing_key;
-    if (!signingKey) {
-      throw new ConnectorError("invalid_signature", "mailgun", "The Mailgun account has no webhook_signing_key", {
-        reason: "WEBHOOK_SECRET_MISSING",
-      });
-    }
+    const signingKey = webhookSecret(ctx, "mailgun", "Mailgun", "webhook_signing_key");
     const verified = verifyMailgunWebhook(input, signingKey);
     await claimMailgunToken(input, verified);
     return parseMailgunEvent(verified.eventData);

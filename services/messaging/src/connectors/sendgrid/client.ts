@@ -7,6 +7,7 @@ import {
   ConnectorError,
   type ConnectorContext,
   type DocumentedStatuses,
+  hasFieldTypes,
   notProvidersAnswer,
   transportFailure,
 } from "@onerouter/routing";
@@ -67,14 +68,7 @@ interface SendGridResponseError {
 }
 
 function isResponseError(err: unknown): err is SendGridResponseError {
-  const candidate = err as Partial<SendGridResponseError> | null;
-  return (
-    typeof candidate === "object" &&
-    candidate !== null &&
-    typeof candidate.code === "number" &&
-    typeof candidate.response === "object" &&
-    candidate.response !== null
-  );
+  return hasFieldTypes(err, { code: "number", response: "object" });
 }
 
 // What axios rejects with when no answer came back.

@@ -1,4 +1,4 @@
-import { ConnectorError } from "@onerouter/routing";
+import { ConnectorError, webhookSecret } from "@onerouter/routing";
 import type { EmailConnector } from "../connector";
 import { callSendGrid } from "./client";
 import { address, attemptIdArg, messageIdArg } from "./mapping";
@@ -74,12 +74,7 @@ export const sendgridConnector: EmailConnector = {
   },
 
   async parseCallback(ctx, input) {
-    const publicKey = ctx.credentials.event_webhook_public_key;
-    if (!publicKey) {
-      throw new ConnectorError("invalid_signature", "sendgrid", "The SendGrid account has no event_webhook_public_key", {
-        reason: "WEBHOOK_SECRET_MISSING",
-      });
-    }
+    const publicKey = webhookSecret(ctx, "sendgrid", "SendGrid", "event_webhook_public_key");
     verifySendGridSignature(input.rawBody, input.headers, publicKey);
     return parseSendGridEvents(input.rawBody);
   },

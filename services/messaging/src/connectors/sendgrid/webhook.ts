@@ -1,5 +1,5 @@
 import { createPublicKey, verify, type KeyObject } from "node:crypto";
-import { ConnectorError, type ProviderFailure } from "@onerouter/routing";
+import { ConnectorError, hasFieldTypes, type ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent, ProviderMessageStatus } from "../connector";
 import { attemptIdArg } from "./mapping";
 
@@ -66,14 +66,7 @@ export function verifySendGridSignature(
 type SendGridEvent = Record<string, unknown> & { event: string; sg_event_id: string; sg_message_id: string };
 
 function isStatusEvent(value: unknown): value is SendGridEvent {
-  const event = value as Partial<SendGridEvent> | null;
-  return (
-    typeof event === "object" &&
-    event !== null &&
-    typeof event.event === "string" &&
-    typeof event.sg_event_id === "string" &&
-    typeof event.sg_message_id === "string"
-  );
+  return hasFieldTypes(value, { event: "string", sg_event_id: "string", sg_message_id: "string" });
 }
 
 function text(value: unknown): string | undefined {

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver } from "@onerouter/routing/testing";
+import { describe, expect, it } from "vitest";
+import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver, useTestBed } from "@onerouter/routing/testing";
 import type { SendSmsInput } from "../connector";
 import { answerFailure } from "./client";
 import { twilioConnector } from "./index";
@@ -22,19 +22,13 @@ function sms(overrides: Partial<SendSmsInput> = {}): SendSmsInput {
 }
 
 describe("twilio connector", () => {
-  let bed: TwilioTestBed;
-  beforeAll(async () => {
-    bed = await startTwilioTestBed();
-  });
-  afterAll(async () => {
-    await bed?.close();
-  });
+  const bed = useTestBed(startTwilioTestBed);
 
   it("sends To, Body and StatusCallback, from the account's default sender", async () => {
     const input = sms({ body: "Ünïcödé ✓" });
-    const result = await twilioConnector.send(bed.ctx, input);
+    const result = await twilioConnector.send(bed().ctx, input);
     expect(result.status).toBe("queued");
-    expect(bed.twilio.message(result.providerMessageId)).toMatchObject({
+    expect(bed().twilio.message(result.providerMessageId)).toMatchObject({
       to: input.to,
       from: "+14155550199",
       body: "Ünïcödé ✓",
@@ -45,31 +39,31 @@ describe("twilio connector", () => {
 
   it("sends through a Messaging Service when the sender is one", async () => {
     const service = "MG0123456789abcdef0123456789abcdef";
-    const result = await twilioConnector.send(bed.ctx, sms({ from: service }));
+    const result = await twilioConnector.send(bed().ctx, sms({ from: service }));
     expect(result.status).toBe("queued");
-    expect(bed.twilio.message(result.providerMessageId)).toMatchObject({ from: null, messagingServiceSid: service });
+    expect(bed().twilio.message(result.providerMessageId)).toMatchObject({ from: null, messagingServiceSid: service });
   });
 
   it("refuses to send without any sender, without calling Twilio", async () => {
-    const before = bed.running.requestCount();
+    const before = bed().running.requestCount();
     const err = await expectConnectorError(
-      twilioConnector.send({ ...bed.ctx, settings: { base_url: bed.running.url } }, sms()),
+      twilioConnector.send({ ...bed().ctx, settings: { base_url: bed().running.url } }, sms()),
     );
     expect(err).toMatchObject({ kind: "invalid_request", details: { reason: "SENDER_REQUIRED" } });
-    expect(bed.running.requestCount()).toBe(before);
+    expect(bed().running.requestCount()).toBe(before);
   });
 
   it("maps Twilio's destination and sender errors by code", async () => {
-    expect(await expectConnectorError(twilioConnector.send(bed.ctx, sms({ to: "+15005550002" })))).toMatchObject({
+    expect(await expectConnectorError(twilioConnector.send(bed().ctx, sms({ to: "+15005550002" })))).toMatchObject({
       kind: "invalid_request",
       details: { reason: "PROVIDER_REJECTED", providerCode: "21612", httpStatus: 400 },
     });
-    expect(await expectConnectorError(twilioConnector.send(bed.ctx, sms({ to: "+15005550004" })))).toMatchObject({
+    expect(await expectConnectorError(twilioConnector.send(bed().ctx, sms({ to: "+15005550004" })))).toMatchObject({
       kind: "invalid_request",
       details: { providerCode: "21610" },
     });
     // A full sender queue: the message was not queued, another provider may send it.
-    expect(await expectConnectorError(twilioConnector.send(bed.ctx, sms({ from: "+15005550008" })))).toMatchObject({
+    expect(await expectConnectorError(twilioConnector.send(bed().ctx, sms({ from: "+15005550008" })))).toMatchObject({
       kind: "not_processed",
       details: { reason: "PROVIDER_RATE_LIMITED", providerCode: "21611" },
     });
@@ -77,15 +71,15 @@ describe("twilio connector", () => {
 
   it("reports an unresolvable host as not sent", async () => {
     const err = await expectConnectorError(
-      twilioConnector.send({ ...bed.ctx, settings: { ...bed.ctx.settings, base_url: "http://twilio.invalid" } }, sms()),
+      twilioConnector.send({ ...bed().ctx, settings: { ...bed().ctx.settings, base_url: "http://twilio.invalid" } }, sms()),
     );
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
   });
 
   it("opens a fresh connection for every call", async () => {
-    const proxy = await startConnectionCountingProxy(bed.running.port);
+    const proxy = await startConnectionCountingProxy(bed().running.port);
     try {
-      const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, base_url: proxy.url } };
+      const ctx = { ...bed().ctx, settings: { ...bed().ctx.settings, base_url: proxy.url } };
       await twilioConnector.testCredentials(ctx);
       await twilioConnector.send(ctx, sms());
       await twilioConnector.send(ctx, sms());
@@ -99,14 +93,14 @@ describe("twilio connector", () => {
     const receiver = await startWebhookReceiver("/callbacks/twilio");
     try {
       const input = sms();
-      const sent = await twilioConnector.send(bed.ctx, { ...input, statusCallbackUrl: statusCallbackUrl(input.attemptId, receiver.url) });
-      await bed.twilio.reportStatus(sent.providerMessageId, "delivered", { deliver: true });
+      const sent = await twilioConnector.send(bed().ctx, { ...input, statusCallbackUrl: statusCallbackUrl(input.attemptId, receiver.url) });
+      await bed().twilio.reportStatus(sent.providerMessageId, "delivered", { deliver: true });
       await expect.poll(() => receiver.received.length).toBe(1);
     } finally {
       await receiver.close();
     }
     const callback = receiver.received[0]!;
-    const [event] = await twilioConnector.parseCallback(bed.ctx, callback);
+    const [event] = await twilioConnector.parseCallback(bed().ctx, callback);
     expect(event).toMatchObject({ status: "delivered", attemptId: expect.stringMatching(/^matt_twilio_/) });
     expect(event?.providerEventId).toBe(`${event?.providerMessageId}:delivered`);
   });

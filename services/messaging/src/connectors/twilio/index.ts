@@ -1,4 +1,4 @@
-import { ConnectorError } from "@onerouter/routing";
+import { ConnectorError, webhookSecret } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import { messageStatus } from "./mapping";
 import { parseTwilioCallback, verifyTwilioCallback } from "./webhook";
@@ -50,12 +50,7 @@ export const twilioConnector: SmsConnector = {
   },
 
   async parseCallback(ctx, input) {
-    const authToken = ctx.credentials.auth_token;
-    if (!authToken) {
-      throw new ConnectorError("invalid_signature", "twilio", "The Twilio account has no auth_token", {
-        reason: "WEBHOOK_SECRET_MISSING",
-      });
-    }
+    const authToken = webhookSecret(ctx, "twilio", "Twilio", "auth_token");
     return parseTwilioCallback(input.url, verifyTwilioCallback(input, authToken));
   },
 };

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConnectorError } from "@onerouter/routing";
-import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver } from "@onerouter/routing/testing";
+import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver, useTestBed } from "@onerouter/routing/testing";
 import type { SendSmsInput } from "../connector";
 import { httpFailure } from "./client";
 import { vonageConnector } from "./index";
@@ -25,19 +25,13 @@ function sms(overrides: Partial<SendSmsInput> = {}): SendSmsInput {
 }
 
 describe("vonage connector", () => {
-  let bed: VonageTestBed;
-  beforeAll(async () => {
-    bed = await startVonageTestBed();
-  });
-  afterAll(async () => {
-    await bed?.close();
-  });
+  const bed = useTestBed(startVonageTestBed);
 
   it("sends numbers without '+', the attempt as client-ref, and the receipt URL", async () => {
     const input = sms();
-    const result = await vonageConnector.send(bed.ctx, input);
+    const result = await vonageConnector.send(bed().ctx, input);
     expect(result.status).toBe("queued");
-    expect(bed.vonage.message(result.providerMessageId)).toMatchObject({
+    expect(bed().vonage.message(result.providerMessageId)).toMatchObject({
       to: "14155550100",
       from: "14155550199",
       text: input.body,
@@ -48,27 +42,27 @@ describe("vonage connector", () => {
   });
 
   it("sends text outside the GSM alphabet as unicode, and keeps GSM extension characters as text", async () => {
-    const unicode = await vonageConnector.send(bed.ctx, sms({ body: "Ваш код 123456" }));
-    expect(bed.vonage.message(unicode.providerMessageId)?.type).toBe("unicode");
-    const gsm = await vonageConnector.send(bed.ctx, sms({ body: "Total: €12 [paid] {ok}" }));
-    expect(bed.vonage.message(gsm.providerMessageId)?.type).toBe("text");
+    const unicode = await vonageConnector.send(bed().ctx, sms({ body: "Ваш код 123456" }));
+    expect(bed().vonage.message(unicode.providerMessageId)?.type).toBe("unicode");
+    const gsm = await vonageConnector.send(bed().ctx, sms({ body: "Total: €12 [paid] {ok}" }));
+    expect(bed().vonage.message(gsm.providerMessageId)?.type).toBe("text");
   });
 
   it("uses the account's alphanumeric default sender", async () => {
-    const result = await vonageConnector.send(bed.ctx, sms({ from: "" }));
-    expect(bed.vonage.message(result.providerMessageId)?.from).toBe("OneRouter");
+    const result = await vonageConnector.send(bed().ctx, sms({ from: "" }));
+    expect(bed().vonage.message(result.providerMessageId)?.from).toBe("OneRouter");
   });
 
   it("names a long text by its first part, and every part's receipt by the attempt", async () => {
     const input = sms({ body: "x".repeat(200) });
-    const result = await vonageConnector.send(bed.ctx, input);
-    const message = bed.vonage.message(result.providerMessageId);
+    const result = await vonageConnector.send(bed().ctx, input);
+    const message = bed().vonage.message(result.providerMessageId);
     expect(message?.partIds).toHaveLength(2);
     expect(message?.partIds[0]).toBe(result.providerMessageId);
-    expect(await bed.sentCount(input.attemptId)).toBe(1);
+    expect(await bed().sentCount(input.attemptId)).toBe(1);
     const secondPart = message?.partIds[1] as string;
-    const receipt = await bed.vonage.deliveryReceipt(secondPart, "delivered");
-    const events = await vonageConnector.parseCallback(bed.ctx, {
+    const receipt = await bed().vonage.deliveryReceipt(secondPart, "delivered");
+    const events = await vonageConnector.parseCallback(bed().ctx, {
       rawBody: Buffer.from(receipt.body),
       headers: receipt.headers,
       url: receipt.url,
@@ -77,9 +71,9 @@ describe("vonage connector", () => {
   });
 
   it("opens a fresh connection for every call", async () => {
-    const proxy = await startConnectionCountingProxy(bed.running.port);
+    const proxy = await startConnectionCountingProxy(bed().running.port);
     try {
-      const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, base_url: proxy.url } };
+      const ctx = { ...bed().ctx, settings: { ...bed().ctx.settings, base_url: proxy.url } };
       await vonageConnector.testCredentials(ctx);
       await vonageConnector.send(ctx, sms());
       await vonageConnector.send(ctx, sms());
@@ -93,13 +87,13 @@ describe("vonage connector", () => {
     const receiver = await startWebhookReceiver("/callbacks/vonage");
     try {
       const input = sms();
-      const sent = await vonageConnector.send(bed.ctx, { ...input, statusCallbackUrl: receiptUrl(input.attemptId, receiver.url) });
-      await bed.vonage.deliveryReceipt(sent.providerMessageId, "failed", { errCode: "2", deliver: true });
+      const sent = await vonageConnector.send(bed().ctx, { ...input, statusCallbackUrl: receiptUrl(input.attemptId, receiver.url) });
+      await bed().vonage.deliveryReceipt(sent.providerMessageId, "failed", { errCode: "2", deliver: true });
       await expect.poll(() => receiver.received.length).toBe(1);
     } finally {
       await receiver.close();
     }
-    const [event] = await vonageConnector.parseCallback(bed.ctx, receiver.received[0]!);
+    const [event] = await vonageConnector.parseCallback(bed().ctx, receiver.received[0]!);
     expect(event).toMatchObject({
       status: "undelivered",
       attemptId: expect.stringMatching(/^matt_vonage_/),
@@ -108,10 +102,10 @@ describe("vonage connector", () => {
   });
 
   it("refuses an unknown signature_method setting", async () => {
-    const sent = await vonageConnector.send(bed.ctx, sms());
-    const receipt = await bed.vonage.deliveryReceipt(sent.providerMessageId, "delivered");
+    const sent = await vonageConnector.send(bed().ctx, sms());
+    const receipt = await bed().vonage.deliveryReceipt(sent.providerMessageId, "delivered");
     const input = { rawBody: Buffer.from(receipt.body), headers: receipt.headers, url: receipt.url };
-    const ctx = { ...bed.ctx, settings: { ...bed.ctx.settings, signature_method: "sha3" } };
+    const ctx = { ...bed().ctx, settings: { ...bed().ctx.settings, signature_method: "sha3" } };
     expect(await expectConnectorError(vonageConnector.parseCallback(ctx, input))).toMatchObject({
       kind: "invalid_signature",
       details: { reason: "WEBHOOK_SIGNATURE_METHOD_UNSUPPORTED" },

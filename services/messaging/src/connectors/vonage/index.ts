@@ -1,5 +1,5 @@
 import type { Vonage } from "@vonage/server-sdk";
-import { ConnectorError } from "@onerouter/routing";
+import { ConnectorError, webhookSecret } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import { callVonage } from "./client";
 import {
@@ -72,12 +72,7 @@ export const vonageConnector: SmsConnector = {
   },
 
   async parseCallback(ctx, input) {
-    const secret = ctx.credentials.signature_secret;
-    if (!secret) {
-      throw new ConnectorError("invalid_signature", "vonage", "The Vonage account has no signature_secret", {
-        reason: "WEBHOOK_SECRET_MISSING",
-      });
-    }
+    const secret = webhookSecret(ctx, "vonage", "Vonage", "signature_secret");
     return parseVonageReceipt(verifyVonageReceipt(input, secret, signatureMethod(ctx.settings.signature_method)));
   },
 };

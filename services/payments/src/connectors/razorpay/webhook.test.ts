@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startWebhookReceiver } from "@onerouter/routing/testing";
+import { describe, expect, it } from "vitest";
+import { startWebhookReceiver, useTestBed } from "@onerouter/routing/testing";
 import { razorpayTestTokens, razorpayWebhookSignature } from "@onerouter/emulators/razorpay";
 import type { CreatePaymentInput } from "../connector";
 import { startRazorpayHarness, type RazorpayHarness } from "./connector.testing";
@@ -39,18 +39,12 @@ describe("verifyRazorpaySignature", () => {
 });
 
 describe("razorpay webhooks", () => {
-  let h: RazorpayHarness;
-  beforeAll(async () => {
-    h = await startRazorpayHarness();
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useTestBed(startRazorpayHarness);
 
   it("maps payment events with the attempt id from the payment's notes", async () => {
     const input = payment({ captureMethod: "manual" });
-    const created = await h.connector.createPayment(h.ctx, input);
-    const event = await h.connector.parseWebhook(h.ctx, h.webhook("payment.authorized", { paymentId: created.providerPaymentId }));
+    const created = await h().connector.createPayment(h().ctx, input);
+    const event = await h().connector.parseWebhook(h().ctx, h().webhook("payment.authorized", { paymentId: created.providerPaymentId }));
     expect(event).toMatchObject({
       kind: "payment",
       providerPaymentId: created.providerPaymentId,
@@ -61,36 +55,36 @@ describe("razorpay webhooks", () => {
 
   it("maps order.paid to a captured payment", async () => {
     const input = payment();
-    const created = await h.connector.createPayment(h.ctx, input);
-    const event = await h.connector.parseWebhook(h.ctx, h.webhook("order.paid", { paymentId: created.providerPaymentId }));
+    const created = await h().connector.createPayment(h().ctx, input);
+    const event = await h().connector.parseWebhook(h().ctx, h().webhook("order.paid", { paymentId: created.providerPaymentId }));
     expect(event).toMatchObject({ kind: "payment", attemptId: input.attemptId, status: "succeeded", amountCaptured: 25000n });
   });
 
   it("maps payment.failed to a decline", async () => {
-    const created = await h.connector.createPayment(h.ctx, payment({ paymentMethodToken: razorpayTestTokens.cardDeclined }));
-    const event = await h.connector.parseWebhook(h.ctx, h.webhook("payment.failed", { paymentId: created.providerPaymentId }));
+    const created = await h().connector.createPayment(h().ctx, payment({ paymentMethodToken: razorpayTestTokens.cardDeclined }));
+    const event = await h().connector.parseWebhook(h().ctx, h().webhook("payment.failed", { paymentId: created.providerPaymentId }));
     expect(event).toMatchObject({ kind: "payment", status: "declined" });
     expect(event.failure).toMatchObject({ reason: "PROVIDER_DECLINED", declineCode: "card_declined" });
   });
 
   it("maps refund.processed, except the refund that completes a capture below the authorization", async () => {
-    const created = await h.connector.createPayment(h.ctx, payment({ captureMethod: "manual" }));
-    await h.connector.capturePayment(h.ctx, {
+    const created = await h().connector.createPayment(h().ctx, payment({ captureMethod: "manual" }));
+    await h().connector.capturePayment(h().ctx, {
       providerPaymentId: created.providerPaymentId,
       amount: 20000n,
       currency: "INR",
       idempotencyKey: "cap_wh",
     });
-    const refund = await h.connector.refundPayment(h.ctx, {
+    const refund = await h().connector.refundPayment(h().ctx, {
       providerPaymentId: created.providerPaymentId,
       amount: 5000n,
       currency: "INR",
       refundId: "ref_wh",
       idempotencyKey: "ref_wh",
     });
-    const event = await h.connector.parseWebhook(
-      h.ctx,
-      h.webhook("refund.processed", { paymentId: created.providerPaymentId, refundId: refund.providerRefundId }),
+    const event = await h().connector.parseWebhook(
+      h().ctx,
+      h().webhook("refund.processed", { paymentId: created.providerPaymentId, refundId: refund.providerRefundId }),
     );
     expect(event).toMatchObject({
       kind: "refund",
@@ -99,27 +93,27 @@ describe("razorpay webhooks", () => {
       status: "succeeded",
     });
     const remainder = (await refundsOf(created.providerPaymentId)).find((id) => id !== refund.providerRefundId);
-    const remainderEvent = await h.connector.parseWebhook(
-      h.ctx,
-      h.webhook("refund.processed", { paymentId: created.providerPaymentId, refundId: remainder }),
+    const remainderEvent = await h().connector.parseWebhook(
+      h().ctx,
+      h().webhook("refund.processed", { paymentId: created.providerPaymentId, refundId: remainder }),
     );
     expect(remainderEvent.kind).toBe("ignored");
   });
 
   it("ignores events it does not track, and knows an event by its signed body, not X-Razorpay-Event-Id", async () => {
-    const created = await h.connector.createPayment(h.ctx, payment());
-    const refundCreated = h.webhook("refund.created", { paymentId: created.providerPaymentId });
-    const event = await h.connector.parseWebhook(h.ctx, refundCreated);
+    const created = await h().connector.createPayment(h().ctx, payment());
+    const refundCreated = h().webhook("refund.created", { paymentId: created.providerPaymentId });
+    const event = await h().connector.parseWebhook(h().ctx, refundCreated);
     expect(event.kind).toBe("ignored");
     const { "x-razorpay-event-id": _eventId, ...headers } = refundCreated.headers;
-    expect((await h.connector.parseWebhook(h.ctx, { ...refundCreated, headers })).providerEventId).toBe(event.providerEventId);
+    expect((await h().connector.parseWebhook(h().ctx, { ...refundCreated, headers })).providerEventId).toBe(event.providerEventId);
     const renamed = { ...refundCreated, headers: { ...headers, "x-razorpay-event-id": "evt_another" } };
-    expect((await h.connector.parseWebhook(h.ctx, renamed)).providerEventId).toBe(event.providerEventId);
+    expect((await h().connector.parseWebhook(h().ctx, renamed)).providerEventId).toBe(event.providerEventId);
   });
 
   async function refundsOf(paymentId: string): Promise<string[]> {
-    const auth = Buffer.from(`${h.ctx.credentials.key_id}:${h.ctx.credentials.key_secret}`).toString("base64");
-    const res = await fetch(`${h.emulator.url}/v1/payments/${paymentId}/refunds`, { headers: { authorization: `Basic ${auth}` } });
+    const auth = Buffer.from(`${h().ctx.credentials.key_id}:${h().ctx.credentials.key_secret}`).toString("base64");
+    const res = await fetch(`${h().emulator.url}/v1/payments/${paymentId}/refunds`, { headers: { authorization: `Basic ${auth}` } });
     const body = (await res.json()) as { items: Array<{ id: string }> };
     return body.items.map((item) => item.id);
   }

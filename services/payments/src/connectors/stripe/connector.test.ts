@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectConnectorError } from "@onerouter/routing/testing";
+import { describe, expect, it } from "vitest";
+import { expectConnectorError, useTestBed } from "@onerouter/routing/testing";
 import type { CreatePaymentInput } from "../connector";
 import { stripeConnector } from "./index";
 import { startStripeTestBed, type StripeTestBed } from "./connector.testing";
@@ -24,18 +24,12 @@ function payment(overrides: Partial<CreatePaymentInput> = {}): CreatePaymentInpu
 }
 
 describe("stripe connector", () => {
-  let bed: StripeTestBed;
-  beforeAll(async () => {
-    bed = await startStripeTestBed();
-  });
-  afterAll(async () => {
-    await bed?.close();
-  });
+  const bed = useTestBed(startStripeTestBed);
 
   it("sends the amount, currency, capture method and OneRouter ids the way Stripe stores them", async () => {
     const input = payment({ captureMethod: "manual", description: "order 42" });
-    const result = await stripeConnector.createPayment(bed.ctx, input);
-    expect(bed.stripe.account.paymentIntent(result.providerPaymentId)).toMatchObject({
+    const result = await stripeConnector.createPayment(bed().ctx, input);
+    expect(bed().stripe.account.paymentIntent(result.providerPaymentId)).toMatchObject({
       amount: 2500,
       currency: "usd",
       capture_method: "manual",
@@ -50,14 +44,14 @@ describe("stripe connector", () => {
 
   it("reports insufficient funds, and replays the same decline for the same attempt", async () => {
     const input = payment({ paymentMethodToken: "pm_card_chargeDeclinedInsufficientFunds" });
-    const first = await stripeConnector.createPayment(bed.ctx, input);
+    const first = await stripeConnector.createPayment(bed().ctx, input);
     expect(first).toMatchObject({
       status: "declined",
       failure: { reason: "PROVIDER_DECLINED", declineCode: "insufficient_funds", providerCode: "card_declined" },
     });
-    const again = await stripeConnector.createPayment(bed.ctx, input);
+    const again = await stripeConnector.createPayment(bed().ctx, input);
     expect(again.providerPaymentId).toBe(first.providerPaymentId);
-    const synced = await stripeConnector.syncPayment(bed.ctx, {
+    const synced = await stripeConnector.syncPayment(bed().ctx, {
       attemptId: input.attemptId,
       amount: 2500n,
       currency: "USD",
@@ -67,15 +61,15 @@ describe("stripe connector", () => {
 
   it("rejects reusing an attempt id with different parameters, as Stripe's idempotency does", async () => {
     const input = payment();
-    await stripeConnector.createPayment(bed.ctx, input);
-    const err = await expectConnectorError(stripeConnector.createPayment(bed.ctx, { ...input, amount: 9900n }));
+    await stripeConnector.createPayment(bed().ctx, input);
+    const err = await expectConnectorError(stripeConnector.createPayment(bed().ctx, { ...input, amount: 9900n }));
     expect(err.kind).toBe("invalid_request");
     expect(err.details.reason).toBe("PROVIDER_IDEMPOTENCY_KEY_REUSED");
   });
 
   it("returns the 3D Secure redirect, and sync sees the outcome once the customer authenticates", async () => {
     const result = await stripeConnector.createPayment(
-      bed.ctx,
+      bed().ctx,
       payment({ paymentMethodToken: "pm_card_authenticationRequired", returnUrl: "https://shop.test/return" }),
     );
     expect(result.status).toBe("requires_action");
@@ -86,7 +80,7 @@ describe("stripe connector", () => {
     expect(back.origin + back.pathname).toBe("https://shop.test/return");
     expect(back.searchParams.get("payment_intent")).toBe(result.providerPaymentId);
     expect(back.searchParams.get("redirect_status")).toBe("succeeded");
-    const synced = await stripeConnector.syncPayment(bed.ctx, {
+    const synced = await stripeConnector.syncPayment(bed().ctx, {
       attemptId: "ignored when the id is known",
       providerPaymentId: result.providerPaymentId,
       amount: 2500n,
@@ -97,11 +91,11 @@ describe("stripe connector", () => {
 
   it("reports failed authentication as a decline", async () => {
     const result = await stripeConnector.createPayment(
-      bed.ctx,
+      bed().ctx,
       payment({ paymentMethodToken: "pm_card_authenticationRequired", returnUrl: "https://shop.test/return" }),
     );
     await fetch(`${result.redirectUrl}?outcome=failed`, { redirect: "manual" });
-    const synced = await stripeConnector.syncPayment(bed.ctx, {
+    const synced = await stripeConnector.syncPayment(bed().ctx, {
       attemptId: "unused",
       providerPaymentId: result.providerPaymentId,
       amount: 2500n,
@@ -115,7 +109,7 @@ describe("stripe connector", () => {
 
   it("finds nothing for an unknown PaymentIntent id", async () => {
     expect(
-      await stripeConnector.syncPayment(bed.ctx, {
+      await stripeConnector.syncPayment(bed().ctx, {
         attemptId: "att_unknown",
         providerPaymentId: "pi_unknown",
         amount: 1n,
@@ -125,9 +119,9 @@ describe("stripe connector", () => {
   });
 
   it("maps Stripe's state errors to invalid_request with Stripe's code", async () => {
-    const paid = await stripeConnector.createPayment(bed.ctx, payment());
+    const paid = await stripeConnector.createPayment(bed().ctx, payment());
     const cancel = await expectConnectorError(
-      stripeConnector.cancelPayment(bed.ctx, {
+      stripeConnector.cancelPayment(bed().ctx, {
         providerPaymentId: paid.providerPaymentId,
         idempotencyKey: `c_${paid.providerPaymentId}`,
       }),
@@ -137,9 +131,9 @@ describe("stripe connector", () => {
       details: { providerCode: "payment_intent_unexpected_state", httpStatus: 400 },
     });
 
-    const held = await stripeConnector.createPayment(bed.ctx, payment({ captureMethod: "manual" }));
+    const held = await stripeConnector.createPayment(bed().ctx, payment({ captureMethod: "manual" }));
     const tooMuch = await expectConnectorError(
-      stripeConnector.capturePayment(bed.ctx, {
+      stripeConnector.capturePayment(bed().ctx, {
         providerPaymentId: held.providerPaymentId,
         amount: 2600n,
         currency: "USD",
@@ -150,15 +144,15 @@ describe("stripe connector", () => {
   });
 
   it("captures and refunds everything when the amount is zero", async () => {
-    const held = await stripeConnector.createPayment(bed.ctx, payment({ captureMethod: "manual" }));
-    const captured = await stripeConnector.capturePayment(bed.ctx, {
+    const held = await stripeConnector.createPayment(bed().ctx, payment({ captureMethod: "manual" }));
+    const captured = await stripeConnector.capturePayment(bed().ctx, {
       providerPaymentId: held.providerPaymentId,
       amount: 0n,
       currency: "USD",
       idempotencyKey: `cap_all_${held.providerPaymentId}`,
     });
     expect(captured.amountCaptured).toBe(2500n);
-    const refund = await stripeConnector.refundPayment(bed.ctx, {
+    const refund = await stripeConnector.refundPayment(bed().ctx, {
       providerPaymentId: held.providerPaymentId,
       amount: 0n,
       currency: "USD",
@@ -167,28 +161,28 @@ describe("stripe connector", () => {
       reason: "requested_by_customer",
     });
     expect(refund.status).toBe("succeeded");
-    const charge = bed.stripe.account.chargesOf(held.providerPaymentId)[0];
+    const charge = bed().stripe.account.chargesOf(held.providerPaymentId)[0];
     expect(charge).toMatchObject({ amount_refunded: 2500, refunded: true });
   });
 
   it("rejects a three-decimal amount Stripe cannot take without calling Stripe", async () => {
-    const before = bed.running.requestCount();
-    const err = await expectConnectorError(stripeConnector.createPayment(bed.ctx, payment({ amount: 1234n, currency: "KWD" })));
+    const before = bed().running.requestCount();
+    const err = await expectConnectorError(stripeConnector.createPayment(bed().ctx, payment({ amount: 1234n, currency: "KWD" })));
     expect(err.kind).toBe("invalid_request");
-    expect(bed.running.requestCount()).toBe(before);
+    expect(bed().running.requestCount()).toBe(before);
   });
 
   it("tells a refused connection (not sent) from a timeout (sent)", async () => {
-    await bed.running.setFailure({ mode: "down" });
+    await bed().running.setFailure({ mode: "down" });
     try {
-      const refused = await expectConnectorError(stripeConnector.createPayment(bed.ctx, payment()));
+      const refused = await expectConnectorError(stripeConnector.createPayment(bed().ctx, payment()));
       expect(refused).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
       expect(refused.message).toContain("ECONNREFUSED");
     } finally {
-      await bed.running.setFailure({ mode: "none" });
+      await bed().running.setFailure({ mode: "none" });
     }
-    await bed.running.setFailure({ mode: "slow", delayMs: 1_000, count: 1 });
-    const held = await expectConnectorError(stripeConnector.testCredentials({ ...bed.ctx, timeoutMs: 200 }));
+    await bed().running.setFailure({ mode: "slow", delayMs: 1_000, count: 1 });
+    const held = await expectConnectorError(stripeConnector.testCredentials({ ...bed().ctx, timeoutMs: 200 }));
     expect(held).toMatchObject({ kind: "ambiguous", details: { reason: "PROVIDER_TIMEOUT" } });
   });
 
@@ -204,20 +198,20 @@ describe("stripe connector", () => {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const unreachable = { ...bed.ctx, settings: { base_url: baseUrl } };
+    const unreachable = { ...bed().ctx, settings: { base_url: baseUrl } };
     const err = await expectConnectorError(stripeConnector.createPayment(unreachable, payment()));
     expect(err).toMatchObject({ kind: "ambiguous", details: { reason: "PROVIDER_CONNECTION_LOST" } });
   });
 
   it("treats a name that does not resolve as not sent", async () => {
     const err = await expectConnectorError(
-      stripeConnector.testCredentials({ ...bed.ctx, settings: { base_url: "http://stripe-emulator.invalid:9" } }),
+      stripeConnector.testCredentials({ ...bed().ctx, settings: { base_url: "http://stripe-emulator.invalid:9" } }),
     );
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
   });
 
   it("refuses to call Stripe without a secret key", async () => {
-    const err = await expectConnectorError(stripeConnector.testCredentials({ ...bed.ctx, credentials: {} }));
+    const err = await expectConnectorError(stripeConnector.testCredentials({ ...bed().ctx, credentials: {} }));
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_AUTHENTICATION_FAILED" } });
   });
 });

@@ -1,3 +1,4 @@
+import { webhookSecret } from "@onerouter/routing";
 import Stripe from "stripe";
 import { ConnectorError, type ConnectorContext, type PaymentConnector, type PaymentResult } from "../connector";
 import { toStripeAmount } from "./amounts";
@@ -131,12 +132,7 @@ export const stripeConnector: PaymentConnector = {
   },
 
   async parseWebhook(ctx, input) {
-    const secret = ctx.credentials.webhook_secret;
-    if (!secret) {
-      throw new ConnectorError("invalid_signature", "stripe", "The Stripe account has no webhook_secret", {
-        reason: "WEBHOOK_SECRET_MISSING",
-      });
-    }
+    const secret = webhookSecret(ctx, "stripe", "Stripe", "webhook_secret");
     verifyStripeSignature(input.rawBody, input.headers["stripe-signature"], secret);
     return parseStripeEvent(input.rawBody);
   },

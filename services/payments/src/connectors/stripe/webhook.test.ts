@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { signStripePayload } from "@onerouter/emulators/stripe";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { webhookRejection } from "@onerouter/routing/testing";
+import { describe, expect, it } from "vitest";
+import { useTestBed, webhookRejection } from "@onerouter/routing/testing";
 import { stripeConnector } from "./index";
 import { startStripeTestBed, testWebhookSecret, type StripeTestBed } from "./connector.testing";
 import { parseStripeEvent, verifyStripeSignature } from "./webhook";
@@ -62,19 +62,13 @@ describe("parseStripeEvent", () => {
 });
 
 describe("Stripe webhooks from the emulator's own events", () => {
-  let bed: StripeTestBed;
-  beforeAll(async () => {
-    bed = await startStripeTestBed();
-  });
-  afterAll(async () => {
-    await bed?.close();
-  });
+  const bed = useTestBed(startStripeTestBed);
 
   function signed(eventIndex: number) {
-    const event = bed.stripe.account.events[eventIndex];
+    const event = bed().stripe.account.events[eventIndex];
     if (!event) throw new Error("no such event");
     const payload = JSON.stringify(event);
-    return stripeConnector.parseWebhook(bed.ctx, {
+    return stripeConnector.parseWebhook(bed().ctx, {
       rawBody: Buffer.from(payload),
       headers: { "stripe-signature": signStripePayload(payload, testWebhookSecret, Math.floor(Date.now() / 1000)) },
       url: "https://onerouter.test/webhooks/stripe",
@@ -82,7 +76,7 @@ describe("Stripe webhooks from the emulator's own events", () => {
   }
 
   function lastEventOf(type: string): number {
-    return bed.stripe.account.events.findLastIndex((event) => event.type === type);
+    return bed().stripe.account.events.findLastIndex((event) => event.type === type);
   }
 
   const payment = (
@@ -100,7 +94,7 @@ describe("Stripe webhooks from the emulator's own events", () => {
   });
 
   it("maps payment, decline, authorization, cancel and refund events", async () => {
-    const paid = await stripeConnector.createPayment(bed.ctx, payment("att_wh_paid", "pm_card_visa"));
+    const paid = await stripeConnector.createPayment(bed().ctx, payment("att_wh_paid", "pm_card_visa"));
     expect(await signed(lastEventOf("payment_intent.succeeded"))).toMatchObject({
       kind: "payment",
       status: "succeeded",
@@ -109,7 +103,7 @@ describe("Stripe webhooks from the emulator's own events", () => {
       amountCaptured: 2000n,
     });
 
-    await stripeConnector.createPayment(bed.ctx, payment("att_wh_declined", "pm_card_chargeDeclinedInsufficientFunds"));
+    await stripeConnector.createPayment(bed().ctx, payment("att_wh_declined", "pm_card_chargeDeclinedInsufficientFunds"));
     expect(await signed(lastEventOf("payment_intent.payment_failed"))).toMatchObject({
       kind: "payment",
       status: "declined",
@@ -117,19 +111,19 @@ describe("Stripe webhooks from the emulator's own events", () => {
       failure: { reason: "PROVIDER_DECLINED", declineCode: "insufficient_funds", providerCode: "card_declined" },
     });
 
-    const held = await stripeConnector.createPayment(bed.ctx, payment("att_wh_held", "pm_card_visa", "manual"));
+    const held = await stripeConnector.createPayment(bed().ctx, payment("att_wh_held", "pm_card_visa", "manual"));
     expect(await signed(lastEventOf("payment_intent.amount_capturable_updated"))).toMatchObject({
       kind: "payment",
       status: "requires_capture",
       providerPaymentId: held.providerPaymentId,
     });
-    await stripeConnector.cancelPayment(bed.ctx, {
+    await stripeConnector.cancelPayment(bed().ctx, {
       providerPaymentId: held.providerPaymentId,
       idempotencyKey: "cancel_wh",
     });
     expect(await signed(lastEventOf("payment_intent.canceled"))).toMatchObject({ kind: "payment", status: "canceled" });
 
-    const refund = await stripeConnector.refundPayment(bed.ctx, {
+    const refund = await stripeConnector.refundPayment(bed().ctx, {
       providerPaymentId: paid.providerPaymentId,
       amount: 500n,
       currency: "USD",

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type Stripe from "stripe";
+import { hasFieldTypes } from "@onerouter/routing";
 import { ConnectorError, type PaymentWebhookEvent } from "../connector";
 import { attemptIdKey, paymentResult, refundResult } from "./mapping";
 
@@ -54,15 +55,7 @@ interface StripeEventEnvelope {
 }
 
 function isEventEnvelope(value: unknown): value is StripeEventEnvelope {
-  const event = value as Partial<StripeEventEnvelope> | null;
-  return (
-    typeof event === "object" &&
-    event !== null &&
-    typeof event.id === "string" &&
-    typeof event.type === "string" &&
-    typeof event.data?.object === "object" &&
-    event.data.object !== null
-  );
+  return hasFieldTypes(value, { id: "string", type: "string", data: "object" }) && hasFieldTypes(value.data, { object: "object" });
 }
 
 function idOf(value: string | { id: string } | null | undefined): string | undefined {
