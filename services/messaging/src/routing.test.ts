@@ -3,7 +3,8 @@ import { RoutingService, RoutingStrategy } from "@onerouter/client/gen/onerouter
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { MessageStatus, MessagingService, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { apiClient, newTestTenant, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { newTestTenant } from "@onerouter/routing/testing";
+import { apiClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startTwilioTestBed, type TwilioTestBed } from "./connectors/twilio/connector.testing";
 import { startVonageTestBed, type VonageTestBed } from "./connectors/vonage/connector.testing";
 import { addAccount, newTenant, setRoutingProfile } from "../test/index";

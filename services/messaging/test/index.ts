@@ -4,17 +4,10 @@ import type { RoutingProfileSchema } from "@onerouter/client/gen/onerouter/admin
 import type { Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { newSandboxApiKey } from "@onerouter/sandbox";
-import {
-  addTestAccount,
-  apiClient,
-  newTestTenant,
-  outboxEvents,
-  sandboxRecords,
-  setRoutingProfile as setCategoryRoutingProfile,
-  type TestOneRouter,
-} from "@onerouter/server/testing";
+import { addTestAccount, newTestTenant, outboxEvents, sandboxRecords, setRoutingProfile as setCategoryRoutingProfile } from "@onerouter/routing/testing";
+import { apiClient, type TestOneRouter } from "@onerouter/server/testing";
 
-export { failure } from "@onerouter/server/testing";
+export { failure } from "@onerouter/gatekeeper/testing";
 
 // Helpers for the full-stack messaging tests: a tenant with keys, provider
 // accounts pointing at emulators the test runs, and the outbox.
