@@ -1,7 +1,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { JsonColumn } from "@onerouter/core";
-import type { EnvironmentName } from "@onerouter/routing";
+import type { AttemptRecord, EnvironmentName } from "@onerouter/routing";
 import type { SmsEncoding } from "./sms-encoding";
 import type { AttemptState, MessageState } from "./state";
 
@@ -35,20 +35,13 @@ export interface MessageRow {
   delivered_at: Date | null;
 }
 
-export interface AttemptRow {
-  id: string;
+// An attempt row: what every room's attempts have, and what this room's add.
+export interface AttemptRow extends AttemptRecord<AttemptState> {
   message_id: string;
-  tenant_id: string;
-  environment: EnvironmentName;
-  provider: string;
-  provider_account_id: string;
-  status: AttemptState;
   error: JsonValue | string | null;
   latency_ms: number;
   price_micros: Micros;
   provider_message_id: string;
-  created_at: Date;
-  updated_at: Date;
 }
 
 export interface MessageFilter {

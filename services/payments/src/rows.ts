@@ -1,6 +1,6 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { JsonColumn } from "@onerouter/core";
-import type { EnvironmentName } from "@onerouter/routing";
+import type { AttemptRecord, EnvironmentName } from "@onerouter/routing";
 import type { AttemptState, PaymentState, RefundState } from "./state";
 
 // The stored shapes of payments, attempts and refunds, apart from the store
@@ -34,20 +34,13 @@ export interface PaymentRow {
   updated_at: Date;
 }
 
-export interface AttemptRow {
-  id: string;
+// An attempt row: what every room's attempts have, and what this room's add.
+export interface AttemptRow extends AttemptRecord<AttemptState> {
   payment_id: string;
-  tenant_id: string;
-  environment: EnvironmentName;
-  provider: string;
-  provider_account_id: string;
-  status: AttemptState;
   error: JsonValue | string | null;
   latency_ms: number;
   estimated_fee: Amount;
   provider_payment_id: string;
-  created_at: Date;
-  updated_at: Date;
 }
 
 export interface RefundRow {

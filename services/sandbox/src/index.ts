@@ -11,5 +11,6 @@ export {
   type RunningEmulator,
 } from "./emulator-harness";
 export { sandboxEvent, signSandboxEvent, startSandboxProvider, type RunningSandbox, type SandboxEvent } from "./server/index";
+export { sandboxApprovedToken } from "./server/payments";
 export { sandboxProvider } from "./server/provider";
 export { sandboxRoom, type SandboxRoom, type SandboxRoomDeps } from "./room";

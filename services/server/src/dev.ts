@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { Config, Logger } from "@onerouter/core";
-import { startEmulator, type FailureSettings, type RunningEmulator } from "@onerouter/sandbox";
+import { sandboxApprovedToken, sandboxProviders, startEmulator, type FailureSettings, type RunningEmulator } from "@onerouter/sandbox";
 import { devProfiles, type DevEmulator, type DevProfile } from "@onerouter/emulators";
 import { startOneRouter, type OneRouter } from "./app";
 
@@ -34,9 +34,6 @@ export interface DevEnvironment {
   controlUrl: string;
   close(): Promise<void>;
 }
-
-// The built-in sandbox's token that it approves.
-const sandboxApprovedToken = "tok_sandbox_success";
 
 export async function startDev(config: Config, logger: Logger, options: DevOptions): Promise<DevEnvironment> {
   const app = await startOneRouter(config, logger);
@@ -74,7 +71,7 @@ export async function startDev(config: Config, logger: Logger, options: DevOptio
   // Dev routing for payments: the default targets in profile order, with a
   // rule per preferred currency putting its provider before the primary; the
   // sandbox is last everywhere, so failover shows.
-  const sandboxId = ((await app.accounts.query(scope).where({ category: "payments", provider: "sandbox" }).first()) as { id: string }).id;
+  const sandboxId = ((await app.accounts.query(scope).where({ category: "payments", provider: sandboxProviders.payments }).first()) as { id: string }).id;
   const targets = (...ids: string[]) => ids.map((providerAccountId) => ({ providerAccountId }));
   const defaultTargets = paymentProfiles().filter((p) => p.payments.routedByDefault);
   const primary = defaultTargets[0]!;
@@ -186,7 +183,7 @@ export function devBanner(dev: DevEnvironment): string {
   const messaging = devProfiles.find((p) => p.category === "messaging");
   const providerTokens = Object.fromEntries([
     ...paymentProfiles().map((p) => [p.provider, p.payments.approvedToken]),
-    ["sandbox", sandboxApprovedToken],
+    [sandboxProviders.payments, sandboxApprovedToken],
   ]);
   const lines = [
     `OneRouter dev is running on ${api}, with provider emulators:`,

@@ -12,8 +12,11 @@ type TestOutcome =
   | { kind: "decline"; declineCode: string; message: string }
   | { kind: "requires_action" };
 
+// The token the sandbox approves, and what it charges when none is given.
+export const sandboxApprovedToken = "tok_sandbox_success";
+
 const testPaymentMethods: Record<string, TestOutcome> = {
-  tok_sandbox_success: { kind: "approve" },
+  [sandboxApprovedToken]: { kind: "approve" },
   tok_sandbox_decline: { kind: "decline", declineCode: "generic_decline", message: "The card was declined." },
   tok_sandbox_insufficient_funds: {
     kind: "decline",
@@ -22,7 +25,7 @@ const testPaymentMethods: Record<string, TestOutcome> = {
   },
   tok_sandbox_requires_action: { kind: "requires_action" },
 };
-const defaultPaymentMethod = "tok_sandbox_success";
+const defaultPaymentMethod = sandboxApprovedToken;
 const currencyPattern = /^[A-Z]{3}$/;
 const listLimit = 100;
 
