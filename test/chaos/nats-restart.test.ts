@@ -2,7 +2,8 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { postgresAvailable } from "@onerouter/core/testing";
-import { apiClient, outboxEvents, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { outboxEvents } from "@onerouter/routing/testing";
+import { apiClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { discardNats, waitFor } from "@onerouter/webhooks/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { findExecutable, startNats, type NatsServer } from "../infra";

@@ -8,7 +8,7 @@ import { outboxMigrations, servicePartially, type Database } from "@onerouter/co
 import { createTestDatabase } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { routingMigrations } from "@onerouter/routing";
-import { failure } from "@onerouter/server/testing";
+import { failure } from "@onerouter/gatekeeper/testing";
 import { apiKeyService } from "./api-key-service";
 import { createApiKey } from "./api-keys";
 import { adminMigrations } from "./migrations";

@@ -8,7 +8,8 @@ import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1
 import { describeEachEngine } from "@onerouter/core/testing";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import type { RunningEmulator } from "@onerouter/sandbox";
-import { apiClient, failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { failure } from "@onerouter/gatekeeper/testing";
+import { apiClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { createTenant } from "./tenants";
 
 // Each distinct well-formed key is its own sandbox account.

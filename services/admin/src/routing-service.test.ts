@@ -19,7 +19,7 @@ import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbo
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { sandboxConnector } from "@onerouter/payments";
-import { failure } from "@onerouter/server/testing";
+import { failure } from "@onerouter/gatekeeper/testing";
 import { createApiKey } from "./api-keys";
 import { adminMigrations } from "./migrations";
 import { adminRoutes } from "./routes";

@@ -4,7 +4,8 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
-import { failure, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { failure } from "../test/index";
 import { failureBucket } from "./interceptor";
 
 // Loopback is 127.0.0.0/8 on Linux, so each 127.x address is another client.

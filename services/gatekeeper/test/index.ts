@@ -1,5 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, createRouterTransport, type Client, type ConnectRouter, type Transport } from "@connectrpc/connect";
+import { ConnectError, createClient, createRouterTransport, type Client, type ConnectRouter, type Transport } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { createErrorInterceptor, createLogger, type Knex } from "@onerouter/core";
 import { ApiKeyAuthenticator } from "../src/authenticator";
 import { createGatekeeperInterceptor } from "../src/interceptor";
@@ -36,5 +37,23 @@ function withApiKey(transport: Transport, apiKey: string): Transport {
       transport.unary(method, signal, timeoutMs, authorized(header), input, contextValues),
     stream: (method, signal, timeoutMs, header, input, contextValues) =>
       transport.stream(method, signal, timeoutMs, authorized(header), input, contextValues),
+  };
+}
+
+// What a call that must fail answered: its code, ErrorInfo reason and
+// metadata (with the offending request field, if any), and message.
+export async function failure(promise: Promise<unknown>) {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e),
+  );
+  if (!err) throw new Error("expected the call to fail");
+  const info = err.findDetails(ErrorInfoSchema)[0];
+  return {
+    code: err.code,
+    reason: info?.reason,
+    field: info?.metadata.field,
+    metadata: info?.metadata ?? {},
+    message: err.rawMessage,
   };
 }

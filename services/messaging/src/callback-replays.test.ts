@@ -4,19 +4,18 @@ import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/mess
 import { inboundWebhookPath, WebhookNonceStore } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/testing";
 import type { MailgunWebhookPayload, SignedMailgunWebhook } from "@onerouter/emulators/mailgun";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startMailgunTestBed, type MailgunTestBed } from "./connectors/mailgun/connector.testing";
-import { addAccount, messageEvents, newTenant, setRoutingProfile } from "../test/index";
+import { addAccount, messageEvents, newTenant, setRoutingProfile, startTestMessagingRoom, type TestMessagingRoom } from "../test/index";
 
 // Mailgun's signature covers a timestamp and a token, not the event: through
 // the real HTTP route, a signature already seen cannot carry another event.
 
 describeEachEngine("mailgun callback replays", (engine) => {
-  let app: TestOneRouter;
+  let app: TestMessagingRoom;
   let bed: MailgunTestBed;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine });
+    app = await startTestMessagingRoom(engine);
     bed = await startMailgunTestBed();
   });
   afterAll(async () => {

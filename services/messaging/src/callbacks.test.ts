@@ -4,7 +4,6 @@ import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/mess
 import type { WebhookInput } from "@onerouter/routing";
 import { inboundWebhookPath } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import type { MessagingHarness } from "./connectors/contract";
 import { startMailgunTestBed } from "./connectors/mailgun/connector.testing";
 import { sandboxEmailConnector, sandboxSmsConnector } from "./connectors/sandbox/index";
@@ -12,7 +11,7 @@ import { startSandboxTestBed } from "./connectors/sandbox/connector.testing";
 import { startSendGridTestBed } from "./connectors/sendgrid/connector.testing";
 import { startTwilioTestBed } from "./connectors/twilio/connector.testing";
 import { startVonageTestBed } from "./connectors/vonage/connector.testing";
-import { addAccount, messageEvents, newTenant, setRoutingProfile, type TestTenant } from "../test/index";
+import { addAccount, messageEvents, newTenant, setRoutingProfile, type TestTenant, startTestMessagingRoom, type TestMessagingRoom } from "../test/index";
 
 // Delivery callbacks through the real HTTP route, for every provider: a
 // genuine one is applied once (a repeat is acknowledged and changes
@@ -49,11 +48,11 @@ const providers: { name: string; start: () => Promise<MessagingHarness>; unsigne
 ];
 
 describeEachEngine("messaging delivery callbacks", (engine) => {
-  let app: TestOneRouter;
+  let app: TestMessagingRoom;
   const beds = new Map<string, MessagingHarness>();
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine });
+    app = await startTestMessagingRoom(engine);
     for (const { name, start } of providers) beds.set(name, await start());
   });
   afterAll(async () => {

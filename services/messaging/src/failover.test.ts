@@ -2,25 +2,24 @@ import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { MessageStatus, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startTwilioTestBed, type TwilioTestBed } from "./connectors/twilio/connector.testing";
 import { startVonageTestBed, type VonageTestBed } from "./connectors/vonage/connector.testing";
-import { addAccount, callbackWait, messageEvents, newTenant, setRoutingProfile } from "../test/index";
+import { addAccount, callbackWait, messageEvents, newTenant, setRoutingProfile, startTestMessagingRoom, type TestMessagingRoom } from "../test/index";
 
 // Failing over from Twilio (primary) to Vonage (secondary): only when Twilio
 // provably did not take the message; never after an ambiguous call.
 
 describeEachEngine("messaging failover", (engine) => {
-  let app: TestOneRouter;
+  let app: TestMessagingRoom;
   let twilio: TwilioTestBed;
   let vonage: VonageTestBed;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({
+    app = await startTestMessagingRoom(
       engine,
       // Long enough for a slow machine's provider calls, short enough for the timeout test.
-      env: { ONEROUTER_BREAKER_FAILURES: "2", ONEROUTER_BREAKER_COOLDOWN_MS: "60000", ONEROUTER_PROVIDER_TIMEOUT_MS: "2000" },
-    });
+      { ONEROUTER_BREAKER_FAILURES: "2", ONEROUTER_BREAKER_COOLDOWN_MS: "60000", ONEROUTER_PROVIDER_TIMEOUT_MS: "2000" },
+    );
     twilio = await startTwilioTestBed();
     vonage = await startVonageTestBed();
   });

@@ -6,9 +6,8 @@ import { MessageStatus, SendMessageRequestSchema } from "@onerouter/client/gen/o
 import { describeEachEngine } from "@onerouter/core/testing";
 import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/testing";
 import { startSandboxProvider, type RunningSandbox } from "@onerouter/sandbox";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { MessageStore } from "./store";
-import { addSandboxAccount, failure, newTenant, sandboxMessages, setRoutingProfile, type TestTenant } from "../test/index";
+import { addSandboxAccount, failure, newTenant, sandboxMessages, setRoutingProfile, type TestTenant, startTestMessagingRoom, type TestMessagingRoom } from "../test/index";
 import { validSendMessage } from "./validation";
 
 // Idempotency-Key on SendMessage, against a sandbox server of the test's own
@@ -17,7 +16,7 @@ import { validSendMessage } from "./validation";
 // may hold is never sent again.
 
 describeEachEngine("MessagingService idempotency", (engine) => {
-  let app: TestOneRouter;
+  let app: TestMessagingRoom;
   let sandbox: RunningSandbox;
   let tenant: TestTenant;
   let account: { id: string; apiKey: string };
@@ -27,7 +26,7 @@ describeEachEngine("MessagingService idempotency", (engine) => {
   let killed: string;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine });
+    app = await startTestMessagingRoom(engine);
     sandbox = await startSandboxProvider();
     tenant = await newTenant(app, "Idempotent");
     account = await addSandboxAccount(app, tenant.id, "sandbox_sms", { base_url: sandbox.url, added_latency_ms: "200" });

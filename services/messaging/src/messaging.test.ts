@@ -9,8 +9,7 @@ import {
   type SendMessageRequestSchema,
 } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { callbackWait, failure, messageEvents, newTenant, type MessagingClient, type TestTenant } from "../test/index";
+import { callbackWait, failure, messageEvents, newTenant, type MessagingClient, type TestTenant, startTestMessagingRoom, type TestMessagingRoom } from "../test/index";
 
 // The message lifecycle through the API, on the built-in sandbox a new
 // tenant's test environment starts with: sending, the sandbox's delivery
@@ -27,11 +26,11 @@ const email = (to: string[], extra: Record<string, unknown> = {}): SendInit => (
 });
 
 describeEachEngine("MessagingService", (engine) => {
-  let app: TestOneRouter;
+  let app: TestMessagingRoom;
   let tenant: TestTenant;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine });
+    app = await startTestMessagingRoom(engine);
     tenant = await newTenant(app, "Messenger");
     await app.ensureSandboxDefaults(tenant.id);
   });

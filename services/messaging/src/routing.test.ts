@@ -3,10 +3,10 @@ import { RoutingService, RoutingStrategy } from "@onerouter/client/gen/onerouter
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { MessageStatus, MessagingService, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { apiClient, newTestTenant, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { addTestAccount, newTestTenant, setRoutingProfile } from "@onerouter/routing/testing";
+import { apiClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startTwilioTestBed, type TwilioTestBed } from "./connectors/twilio/connector.testing";
 import { startVonageTestBed, type VonageTestBed } from "./connectors/vonage/connector.testing";
-import { addAccount, newTenant, setRoutingProfile } from "../test/index";
 
 // Choosing the provider per message: CHEAPEST by destination country on the
 // published per-segment prices (or the tenant's own), rules, and weights,
@@ -28,11 +28,19 @@ describeEachEngine("messaging routing", (engine) => {
     await vonage?.close();
   });
 
+  // The whole product: RoutingService (admin) publishes the prices messaging routes on.
+  async function newTenant(name: string) {
+    const { id, testSecret } = await newTestTenant(app, name);
+    return { id, client: apiClient(app, MessagingService, testSecret) };
+  }
+  const addAccount = (tenantId: string, provider: string, ctx: { credentials: Record<string, string>; settings: Record<string, string> }) =>
+    addTestAccount(app, tenantId, { category: "messaging", provider, credentials: ctx.credentials, settings: ctx.settings });
+
   async function tenantWith(name: string, strategy: RoutingStrategy) {
-    const tenant = await newTenant(app, name);
-    const tw = await addAccount(app, tenant.id, "twilio", twilio.ctx.credentials, twilio.ctx.settings);
-    const vo = await addAccount(app, tenant.id, "vonage", vonage.ctx.credentials, vonage.ctx.settings);
-    await setRoutingProfile(app, tenant.id, { strategy, targets: [{ providerAccountId: tw.id, weight: 1 }, { providerAccountId: vo.id, weight: 1 }] });
+    const tenant = await newTenant(name);
+    const tw = await addAccount(tenant.id, "twilio", twilio.ctx);
+    const vo = await addAccount(tenant.id, "vonage", vonage.ctx);
+    await setRoutingProfile(app, tenant.id, "messaging", { strategy, targets: [{ providerAccountId: tw.id, weight: 1 }, { providerAccountId: vo.id, weight: 1 }] });
     return { tenant, tw, vo };
   }
 
@@ -70,8 +78,8 @@ describeEachEngine("messaging routing", (engine) => {
       ]),
     );
 
-    const tw = await addAccount(app, id, "twilio", twilio.ctx.credentials, twilio.ctx.settings);
-    const vo = await addAccount(app, id, "vonage", vonage.ctx.credentials, vonage.ctx.settings);
+    const tw = await addAccount(id, "twilio", twilio.ctx);
+    const vo = await addAccount(id, "vonage", vonage.ctx);
     await routing.updateRoutingProfile({
       routingProfile: {
         category: Category.MESSAGING,
@@ -86,10 +94,10 @@ describeEachEngine("messaging routing", (engine) => {
   });
 
   it("lets a rule on the destination country pick the provider", async () => {
-    const tenant = await newTenant(app, "Rules");
-    const tw = await addAccount(app, tenant.id, "twilio", twilio.ctx.credentials, twilio.ctx.settings);
-    const vo = await addAccount(app, tenant.id, "vonage", vonage.ctx.credentials, vonage.ctx.settings);
-    await setRoutingProfile(app, tenant.id, {
+    const tenant = await newTenant("Rules");
+    const tw = await addAccount(tenant.id, "twilio", twilio.ctx);
+    const vo = await addAccount(tenant.id, "vonage", vonage.ctx);
+    await setRoutingProfile(app, tenant.id, "messaging", {
       strategy: RoutingStrategy.PRIORITY,
       targets: [{ providerAccountId: tw.id }, { providerAccountId: vo.id }],
       rules: [{ name: "india", condition: { countries: ["IN"] }, targets: [{ providerAccountId: vo.id }] }],

@@ -4,20 +4,40 @@ import type { RoutingProfileSchema } from "@onerouter/client/gen/onerouter/admin
 import type { Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { newSandboxApiKey } from "@onerouter/sandbox";
+import type { StorageEngine } from "@onerouter/core/testing";
 import {
   addTestAccount,
-  apiClient,
   newTestTenant,
   outboxEvents,
   sandboxRecords,
   setRoutingProfile as setCategoryRoutingProfile,
-  type TestOneRouter,
-} from "@onerouter/server/testing";
+  startProviderRoomTestBed,
+  type ProviderRoomTestBed,
+} from "@onerouter/routing/testing";
+import { messagingConnectors } from "../src/connectors/index";
+import type { MessagingEngine } from "../src/engine";
+import { messagingRoom } from "../src/room";
 
-export { failure } from "@onerouter/server/testing";
+export { failure } from "@onerouter/gatekeeper/testing";
 
-// Helpers for the full-stack messaging tests: a tenant with keys, provider
-// accounts pointing at emulators the test runs, and the outbox.
+// Helpers for the messaging room's tests: the room alone beside the built-in
+// sandbox, a tenant with keys, provider accounts pointing at emulators the
+// test runs, and the outbox.
+
+export type TestMessagingRoom = ProviderRoomTestBed<MessagingEngine>;
+
+export function startTestMessagingRoom(engine: StorageEngine, env?: Record<string, string>): Promise<TestMessagingRoom> {
+  return startProviderRoomTestBed(
+    engine,
+    messagingRoom,
+    ({ connectors, sandboxUrl, publicUrl, ...parts }) => ({
+      ...parts,
+      connectors: connectors.register("messaging", messagingConnectors({ baseUrl: sandboxUrl })),
+      callbackBaseUrl: publicUrl,
+    }),
+    env,
+  );
+}
 
 export type MessagingClient = Client<typeof MessagingService>;
 
@@ -27,14 +47,14 @@ export interface TestTenant {
   liveClient: MessagingClient;
 }
 
-export async function newTenant(app: TestOneRouter, name: string): Promise<TestTenant> {
+export async function newTenant(app: TestMessagingRoom, name: string): Promise<TestTenant> {
   const { id, testSecret, liveSecret } = await newTestTenant(app, name);
-  return { id, client: apiClient(app, MessagingService, testSecret), liveClient: apiClient(app, MessagingService, liveSecret) };
+  return { id, client: app.client(MessagingService, testSecret), liveClient: app.client(MessagingService, liveSecret) };
 }
 
 // A messaging account in the tenant's test environment.
 export function addAccount(
-  app: TestOneRouter,
+  app: TestMessagingRoom,
   tenantId: string,
   provider: string,
   credentials: Record<string, string>,
@@ -46,7 +66,7 @@ export function addAccount(
 // A sandbox SMS or email account; its api_key is returned so the test can
 // ask the sandbox what it holds.
 export async function addSandboxAccount(
-  app: TestOneRouter,
+  app: TestMessagingRoom,
   tenantId: string,
   provider: "sandbox_sms" | "sandbox_email",
   settings: Record<string, string> = {},
@@ -56,7 +76,7 @@ export async function addSandboxAccount(
   return { id, apiKey };
 }
 
-export function setRoutingProfile(app: TestOneRouter, tenantId: string, profile: MessageInitShape<typeof RoutingProfileSchema>) {
+export function setRoutingProfile(app: TestMessagingRoom, tenantId: string, profile: MessageInitShape<typeof RoutingProfileSchema>) {
   return setCategoryRoutingProfile(app, tenantId, "messaging", profile);
 }
 
@@ -66,7 +86,7 @@ export function sandboxMessages(baseUrl: string, apiKey: string) {
 }
 
 // The outbox events about one message, oldest first.
-export async function messageEvents(app: TestOneRouter, messageId: string): Promise<Event[]> {
+export async function messageEvents(app: TestMessagingRoom, messageId: string): Promise<Event[]> {
   return (await outboxEvents(app)).filter((e) => e.data.case === "message" && e.data.value.message?.id === messageId);
 }
 

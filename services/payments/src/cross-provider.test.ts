@@ -4,21 +4,20 @@ import { AttemptStatus, PaymentStatus } from "@onerouter/client/gen/onerouter/pa
 import { describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
-import { addSandboxAccount, newTenant, sandboxPayments, setRoutingProfile } from "../test/index";
+import { addSandboxAccount, newTenant, sandboxPayments, setRoutingProfile, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
 
 // Failover between two different providers: Stripe (the real connector and
 // SDK against the Stripe emulator) first, the sandbox second. Tokens belong
 // to one provider, so the payment carries one per provider.
 
 describeEachEngine("failover across providers", (engine) => {
-  let app: TestOneRouter;
+  let app: TestPaymentsRoom;
   let stripe: StripeTestBed;
   let sandbox: RunningEmulator;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine, env: { ONEROUTER_PROVIDER_TIMEOUT_MS: "1000" } });
+    app = await startTestPaymentsRoom(engine, { ONEROUTER_PROVIDER_TIMEOUT_MS: "1000" });
     stripe = await startStripeTestBed();
     sandbox = await startSandboxProvider();
   });

@@ -6,8 +6,7 @@ import { AttemptStatus, PaymentStatus, type Payment } from "@onerouter/client/ge
 import { describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { addSandboxAccount, newTenant, paymentEvents, sandboxPayments, setRoutingProfile, type TestTenant } from "../test/index";
+import { addSandboxAccount, newTenant, paymentEvents, sandboxPayments, setRoutingProfile, type TestTenant, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
 
 // Failing over between a primary and a secondary sandbox, each a sandbox
 // server of its own so the test can break one and count what reaches it.
@@ -16,18 +15,15 @@ import { addSandboxAccount, newTenant, paymentEvents, sandboxPayments, setRoutin
 const cooldownMs = 3000;
 
 describeEachEngine("payment failover", (engine) => {
-  let app: TestOneRouter;
+  let app: TestPaymentsRoom;
   let primary: RunningEmulator;
   let secondary: RunningEmulator;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({
-      engine,
-      env: {
-        ONEROUTER_BREAKER_FAILURES: "2",
-        ONEROUTER_BREAKER_COOLDOWN_MS: String(cooldownMs),
-        ONEROUTER_PROVIDER_TIMEOUT_MS: "400",
-      },
+    app = await startTestPaymentsRoom(engine, {
+      ONEROUTER_BREAKER_FAILURES: "2",
+      ONEROUTER_BREAKER_COOLDOWN_MS: String(cooldownMs),
+      ONEROUTER_PROVIDER_TIMEOUT_MS: "400",
     });
     primary = await startSandboxProvider();
     secondary = await startSandboxProvider();
@@ -169,7 +165,7 @@ describeEachEngine("payment failover", (engine) => {
     // The resolver leaves an attempt alone for one provider timeout after it was last asked about.
     await vi.waitFor(
       async () => {
-        await app.payments.resolvePending();
+        await app.engine.resolvePending();
         const row = (await app.db.knex("payments").where({ id: payment!.id }).first()) as { status: string };
         expect(row.status).toBe("succeeded");
       },

@@ -7,9 +7,8 @@ import { describeEachEngine } from "@onerouter/core/testing";
 import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { PaymentStore } from "./store";
-import { addSandboxAccount, failure, newTenant, sandboxPayments, setRoutingProfile, type TestTenant } from "../test/index";
+import { addSandboxAccount, failure, newTenant, sandboxPayments, setRoutingProfile, type TestTenant, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
 import { validCreatePayment } from "./validation";
 
 // Idempotency-Key on the payment API, against a sandbox server of the test's
@@ -19,7 +18,7 @@ import { validCreatePayment } from "./validation";
 // wait for the dead process's lease.
 
 describeEachEngine("PaymentService idempotency", (engine) => {
-  let app: TestOneRouter;
+  let app: TestPaymentsRoom;
   let sandbox: RunningEmulator;
   let tenant: TestTenant;
   let account: { id: string; apiKey: string };
@@ -30,7 +29,7 @@ describeEachEngine("PaymentService idempotency", (engine) => {
 
   beforeAll(async () => {
     // The default limit (burst 200) would refuse part of the burst below.
-    app = await startTestOneRouter({ engine, env: { ONEROUTER_RATE_LIMIT_BURST: "1000" } });
+    app = await startTestPaymentsRoom(engine);
     sandbox = await startSandboxProvider();
     tenant = await newTenant(app, "Idempotent");
     account = await addSandboxAccount(app, tenant.id, { base_url: sandbox.url, added_latency_ms: "200" });

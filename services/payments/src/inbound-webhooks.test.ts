@@ -4,19 +4,18 @@ import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payme
 import { describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/sandbox";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { addSandboxAccount, newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "../test/index";
+import { addSandboxAccount, newTenant, paymentEvents, setRoutingProfile, type TestTenant, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
 
 // Provider webhooks arriving at /webhooks/inbound/<provider>/<account id>.
 
 describeEachEngine("inbound payment webhooks", (engine) => {
-  let app: TestOneRouter;
+  let app: TestPaymentsRoom;
   let sandbox: RunningEmulator;
   let tenant: TestTenant;
   let account: { id: string; apiKey: string };
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine });
+    app = await startTestPaymentsRoom(engine);
     // A sandbox of the test's own that sends no webhooks: the test sends them.
     sandbox = await startSandboxProvider();
     tenant = await newTenant(app, "Hooked");

@@ -3,21 +3,21 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { addTestAccount } from "@onerouter/routing/testing";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
-import { failure, newTenant, setRoutingProfile, type TestTenant } from "../test/index";
+import { failure, newTenant, setRoutingProfile, type TestTenant, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
 
 // Metadata a provider would refuse is refused with the request, before any
 // provider is called: Stripe takes 50 keys (OneRouter adds 2 of its own),
 // keys up to 40 characters without [ or ], values up to 500.
 
 describeEachEngine("payment metadata within the providers' limits", (engine) => {
-  let app: TestOneRouter;
+  let app: TestPaymentsRoom;
   let stripe: StripeTestBed;
   let tenant: TestTenant;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine });
+    app = await startTestPaymentsRoom(engine);
     stripe = await startStripeTestBed();
     tenant = await newTenant(app, "Metadata");
     const account = await addTestAccount(app, tenant.id, {

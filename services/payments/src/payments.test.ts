@@ -8,18 +8,17 @@ import {
   RefundStatus,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
-import { failure, newTenant, paymentEvents, paymentsClient, type TestTenant } from "../test/index";
+import { failure, newTenant, paymentEvents, paymentsClient, type TestTenant, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
 
 // The payment lifecycle through the API, on the built-in sandbox a new
 // tenant's test environment starts with.
 
 describeEachEngine("PaymentService", (engine) => {
-  let app: TestOneRouter;
+  let app: TestPaymentsRoom;
   let tenant: TestTenant;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine });
+    app = await startTestPaymentsRoom(engine);
     tenant = await newTenant(app, "Shop");
     await app.ensureSandboxDefaults(tenant.id);
   });

@@ -4,21 +4,21 @@ import { CaptureMethod, PaymentStatus } from "@onerouter/client/gen/onerouter/pa
 import { inboundWebhookPath } from "@onerouter/routing";
 import { describeEachEngine } from "@onerouter/core/testing";
 import { razorpayTestTokens } from "@onerouter/emulators/razorpay";
-import { addTestAccount, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { addTestAccount } from "@onerouter/routing/testing";
 import { razorpayTestCredentials, startRazorpayHarness, type RazorpayHarness } from "./connectors/razorpay/connector.testing";
 import { startStripeTestBed, testSecretKey, testWebhookSecret, type StripeTestBed } from "./connectors/stripe/connector.testing";
-import { newTenant, paymentEvents, setRoutingProfile, type TestTenant } from "../test/index";
+import { newTenant, paymentEvents, setRoutingProfile, type TestTenant, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
 
 // Replays and forgeries of payment webhooks, through the real HTTP route,
 // signed by the emulators' own code: none changes anything.
 
 describeEachEngine("payment webhook replays", (engine) => {
-  let app: TestOneRouter;
+  let app: TestPaymentsRoom;
   let stripe: StripeTestBed;
   let razorpay: RazorpayHarness;
 
   beforeAll(async () => {
-    app = await startTestOneRouter({ engine });
+    app = await startTestPaymentsRoom(engine);
     stripe = await startStripeTestBed();
     razorpay = await startRazorpayHarness();
   });

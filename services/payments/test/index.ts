@@ -3,26 +3,40 @@ import type { Client } from "@connectrpc/connect";
 import type { RoutingProfileSchema } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import type { StorageEngine } from "@onerouter/core/testing";
 import {
   addTestAccount,
-  apiClient,
   newTestTenant,
   outboxEvents,
   sandboxRecords,
   setRoutingProfile as setCategoryRoutingProfile,
-  type TestOneRouter,
-} from "@onerouter/server/testing";
+  startProviderRoomTestBed,
+  type ProviderRoomTestBed,
+} from "@onerouter/routing/testing";
 import { newSandboxApiKey } from "../src/connectors/sandbox/index";
+import { paymentConnectors } from "../src/connectors/index";
+import type { PaymentEngine } from "../src/engine";
+import { paymentsRoom } from "../src/room";
 
-export { failure } from "@onerouter/server/testing";
+export { failure } from "@onerouter/gatekeeper/testing";
 
-// Helpers for the full-stack payments tests: a tenant with keys, sandbox
-// accounts pointing at sandbox servers the test runs, and the outbox.
+// Helpers for the payments room's tests: the room alone beside the built-in
+// sandbox, a tenant with keys, sandbox accounts pointing at sandbox servers
+// the test runs, and the outbox.
+
+export type TestPaymentsRoom = ProviderRoomTestBed<PaymentEngine>;
+
+export function startTestPaymentsRoom(engine: StorageEngine, env?: Record<string, string>): Promise<TestPaymentsRoom> {
+  return startProviderRoomTestBed(engine, paymentsRoom, ({ connectors, sandboxUrl, publicUrl, ...parts }) => ({
+    ...parts,
+    connectors: connectors.register("payments", paymentConnectors({ baseUrl: sandboxUrl, webhookBaseUrl: publicUrl })),
+  }), env);
+}
 
 export type PaymentsClient = Client<typeof PaymentService>;
 
-export function paymentsClient(app: TestOneRouter, secret: string): PaymentsClient {
-  return apiClient(app, PaymentService, secret);
+export function paymentsClient(app: TestPaymentsRoom, secret: string): PaymentsClient {
+  return app.client(PaymentService, secret);
 }
 
 export interface TestTenant {
@@ -31,7 +45,7 @@ export interface TestTenant {
   liveClient: PaymentsClient;
 }
 
-export async function newTenant(app: TestOneRouter, name: string): Promise<TestTenant> {
+export async function newTenant(app: TestPaymentsRoom, name: string): Promise<TestTenant> {
   const { id, testSecret, liveSecret } = await newTestTenant(app, name);
   return { id, client: paymentsClient(app, testSecret), liveClient: paymentsClient(app, liveSecret) };
 }
@@ -39,7 +53,7 @@ export async function newTenant(app: TestOneRouter, name: string): Promise<TestT
 // A sandbox payments account in the tenant's test environment; its api_key
 // is returned so the test can ask the sandbox what it holds.
 export async function addSandboxAccount(
-  app: TestOneRouter,
+  app: TestPaymentsRoom,
   tenantId: string,
   settings: Record<string, string>,
   provider = "sandbox",
@@ -49,7 +63,7 @@ export async function addSandboxAccount(
   return { id, apiKey };
 }
 
-export function setRoutingProfile(app: TestOneRouter, tenantId: string, profile: MessageInitShape<typeof RoutingProfileSchema>) {
+export function setRoutingProfile(app: TestPaymentsRoom, tenantId: string, profile: MessageInitShape<typeof RoutingProfileSchema>) {
   return setCategoryRoutingProfile(app, tenantId, "payments", profile);
 }
 
@@ -59,7 +73,7 @@ export function sandboxPayments(baseUrl: string, apiKey: string) {
 }
 
 // The outbox events about one payment, oldest first.
-export async function paymentEvents(app: TestOneRouter, paymentId: string): Promise<Event[]> {
+export async function paymentEvents(app: TestPaymentsRoom, paymentId: string): Promise<Event[]> {
   return (await outboxEvents(app)).filter((e) => {
     const data = e.data;
     if (data.case === "payment") return data.value.payment?.id === paymentId;

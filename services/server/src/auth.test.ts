@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RetryInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { failure, startTestOneRouter, type TestOneRouter } from "../test/index";
+import { failure } from "@onerouter/gatekeeper/testing";
+import { startTestOneRouter, type TestOneRouter } from "../test/index";
 
 // Sends `authorization` verbatim (or no header), to probe malformed and missing keys.
 function transport(baseUrl: string, authorization?: string): Transport {

@@ -3,7 +3,8 @@ import { MessageStatus, MessagingService } from "@onerouter/client/gen/onerouter
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
 import { eraseContact } from "./erase-contact";
-import { apiClient, newTestTenant, startTestOneRouter, type TestOneRouter } from "../test/index";
+import { newTestTenant } from "@onerouter/routing/testing";
+import { apiClient, startTestOneRouter, type TestOneRouter } from "../test/index";
 
 // Erasing a person's contact data: their payments and messages lose it,
 // everything stored that carried it is overwritten, the money stays.

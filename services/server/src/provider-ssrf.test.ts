@@ -7,15 +7,9 @@ import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routin
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { newSandboxApiKey } from "@onerouter/sandbox";
-import {
-  addTestAccount,
-  apiClient,
-  failure,
-  newTestTenant,
-  setRoutingProfile,
-  startTestOneRouter,
-  type TestOneRouter,
-} from "../test/index";
+import { failure } from "@onerouter/gatekeeper/testing";
+import { addTestAccount, newTestTenant, setRoutingProfile } from "@onerouter/routing/testing";
+import { apiClient, startTestOneRouter, type TestOneRouter } from "../test/index";
 
 // Provider calls under the SSRF rules: a tenant cannot point an account at an
 // address of its own choosing, an account stored with one never reaches it

@@ -20,7 +20,7 @@ import {
 import { appendEvent, createLogger, eventTypeNames, loadConfig, MasterKeyring, newDataKey, newId, outboxMigrations, type Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
-import { failure } from "@onerouter/server/testing";
+import { failure } from "@onerouter/gatekeeper/testing";
 import { createWebhooks, type Webhooks } from "./index";
 import { webhookMigrations } from "./migrations";
 import { webhookRoutes } from "./routes";
