@@ -1,4 +1,4 @@
-import type { Knex } from "@onerouter/core";
+import { newId, type Knex } from "@onerouter/core";
 
 // Making deliveries due again, for RecoverEndpoint. The worker picks them up
 // at its next pass (wake it to start at once). A delivery carries on with its
@@ -11,4 +11,18 @@ export async function requeueFailedDeliveries(knex: Knex, endpointId: string, si
     .where({ endpoint_id: endpointId, status: "failed" })
     .where("created_at", ">=", since)
     .update({ status: "pending", next_attempt_at: knex.fn.now(), updated_at: knex.fn.now() });
+}
+
+// A new delivery of an event to an endpoint, due at once.
+export function pendingDelivery(scope: { tenant_id: string; environment: string }, eventId: string, endpointId: string, now: Date) {
+  return {
+    id: newId("dlv"),
+    ...scope,
+    event_id: eventId,
+    endpoint_id: endpointId,
+    status: "pending",
+    next_attempt_at: now,
+    created_at: now,
+    updated_at: now,
+  };
 }

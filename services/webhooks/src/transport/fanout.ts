@@ -2,7 +2,8 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { newId, type Knex } from "@onerouter/core";
+import type { Knex } from "@onerouter/core";
+import { pendingDelivery } from "../delivery/requeue";
 import { fromJson } from "../endpoints";
 import { matchesEventType } from "../filters";
 
@@ -73,17 +74,7 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
       // late the fan-out runs.
       .filter((endpoint) => new Date(endpoint.created_at) <= event.createdAt)
       .filter((endpoint) => matchesEventType(fromJson(endpoint.event_types), event.type))
-      .map((endpoint) => ({
-        id: newId("dlv"),
-        tenant_id: event.tenantId,
-        environment: event.environment,
-        event_id: event.id,
-        endpoint_id: endpoint.id,
-        status: "pending",
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
-      })),
+      .map((endpoint) => pendingDelivery({ tenant_id: event.tenantId, environment: event.environment }, event.id, endpoint.id, now)),
   );
   // 500 rows × 9 columns stays far below Postgres's bind parameter limit.
   for (let i = 0; i < deliveries.length; i += 500) {

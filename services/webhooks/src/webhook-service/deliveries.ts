@@ -10,8 +10,8 @@ import {
   type DeliveryAttempt,
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { invalidArgument, newId, notFound, paginate, requireCaller } from "@onerouter/core";
-import { requeueFailedDeliveries } from "../delivery/requeue";
+import { invalidArgument, notFound, paginate, requireCaller } from "@onerouter/core";
+import { pendingDelivery, requeueFailedDeliveries } from "../delivery/requeue";
 import type { DeliveryAttemptRow } from "../delivery/worker";
 import { findEndpoint, requireEnabled, requireId, scopeOf } from "../endpoints";
 import type { WebhookServiceDeps } from "./deps";
@@ -72,16 +72,7 @@ export function deliveryMethods(deps: WebhookServiceDeps): DeliveryMethods {
         // Due now, whatever the delivery's state; an endpoint whose filters
         // did not match the event gets a delivery of its own.
         const [row] = (await trx("webhook_deliveries")
-          .insert({
-            id: newId("dlv"),
-            ...scope,
-            event_id: eventId,
-            endpoint_id: endpointId,
-            status: "pending",
-            next_attempt_at: now,
-            created_at: now,
-            updated_at: now,
-          })
+          .insert(pendingDelivery(scope, eventId, endpointId, now))
           .onConflict(["event_id", "endpoint_id"])
           .merge({ status: "pending", next_attempt_at: now, updated_at: now })
           .returning(["id", "attempt_count"])) as DeliveryRow[];

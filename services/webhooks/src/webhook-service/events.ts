@@ -9,9 +9,10 @@ import {
   SendTestEventResponseSchema,
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { appendEvent, invalidArgument, newId, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
+import { appendEvent, invalidArgument, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
 import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
 import { eventTypes, testEventMessage } from "../event-types";
+import { pendingDelivery } from "../delivery/requeue";
 import { recordFannedOutEvent } from "../transport/fanout";
 import type { WebhookServiceDeps } from "./deps";
 
@@ -46,16 +47,7 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
         // made here, so fan-out by endpoint filters finds it handled.
         await recordFannedOutEvent(trx, appended);
         await trx("webhook_deliveries")
-          .insert({
-            id: newId("dlv"),
-            ...scope,
-            event_id: appended.id,
-            endpoint_id: endpointId,
-            status: "pending",
-            next_attempt_at: now,
-            created_at: now,
-            updated_at: now,
-          })
+          .insert(pendingDelivery(scope, appended.id, endpointId, now))
           .onConflict(["event_id", "endpoint_id"])
           .ignore();
         return appended;
