@@ -1,7 +1,7 @@
 import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { appendEvent, environmentFromName, isContact, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
+import { appendEvent, environmentFromName, isContact, jsonColumn, newId, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
 import { AttemptTable, maskInInboundEvents, storedProviderError, type EnvironmentName } from "@onerouter/routing";
 import type { ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent } from "./connectors/connector";
@@ -94,9 +94,8 @@ export class MessageStore {
     if (filter.status) query.andWhere("status", filter.status);
     if (filter.provider) query.andWhere("provider", filter.provider);
     whereCreatedIn(query, filter.createTime);
-    const { rows, nextPageToken } = await paginate<MessageRow>(query, page);
-    const attempts = await this.attempts.byParent(rows.map((r) => r.id));
-    return { messages: rows.map((r) => toMessage(r, attempts.get(r.id) ?? [])), nextPageToken };
+    const { items, nextPageToken } = await this.attempts.pageOfParents(query, page, toMessage);
+    return { messages: items, nextPageToken };
   }
 
   // A new PENDING attempt; the message now names its account and the price

@@ -125,9 +125,8 @@ export class PaymentStore {
     if (filter.status) query.andWhere("status", filter.status);
     if (filter.provider) query.andWhere("provider", filter.provider);
     whereCreatedIn(query, filter.createTime);
-    const { rows, nextPageToken } = await paginate<PaymentRow>(query, page);
-    const attempts = await this.attempts.byParent(rows.map((r) => r.id));
-    return { payments: rows.map((r) => toPayment(r, attempts.get(r.id) ?? [])), nextPageToken };
+    const { items, nextPageToken } = await this.attempts.pageOfParents(query, page, toPayment);
+    return { payments: items, nextPageToken };
   }
 
   // A new PENDING attempt; the payment now names its account. Undefined

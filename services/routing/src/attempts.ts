@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { newId } from "@onerouter/core";
+import { newId, paginate, type PageRequest } from "@onerouter/core";
 import type { EnvironmentName } from "./provider-accounts";
 import type { OutcomeCounts } from "./select";
 
@@ -71,6 +71,17 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
     const byParent = new Map<string, Row[]>(parentIds.map((id) => [id, []]));
     for (const row of rows) byParent.get((row as unknown as Record<string, string>)[parentColumn]!)?.push(row);
     return byParent;
+  }
+
+  // A page of the parents `query` selects, each turned into its API message with its attempts.
+  async pageOfParents<P extends { id: string; created_at: Date | string }, Message>(
+    query: Knex.QueryBuilder,
+    page: PageRequest,
+    toMessage: (parent: P, attempts: Row[]) => Message,
+  ): Promise<{ items: Message[]; nextPageToken: string }> {
+    const { rows, nextPageToken } = await paginate<P>(query, page);
+    const attempts = await this.byParent(rows.map((r) => r.id));
+    return { items: rows.map((r) => toMessage(r, attempts.get(r.id) ?? [])), nextPageToken };
   }
 
   // One parent's attempts, oldest first.
