@@ -17,6 +17,7 @@ export { DataFolderBusyError, dataFolderHolder, type DataFolderHolder, type Data
 export { maskSecret, newDataKey, open, seal } from "./crypto";
 export { masterKeyId, MasterKeyring } from "./master-keys";
 export { appendEvent, type EventInit, eventTypeName, eventTypeNames, outboxMigrations } from "./outbox";
+export { OutboxReader, type OutboxBatch } from "./outbox-reader";
 export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay";
 export { OutboxRetention, type OutboxRetentionOptions } from "./outbox-retention";
 export { Poller } from "./poller";

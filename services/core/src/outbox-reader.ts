@@ -1,0 +1,61 @@
+import type { Knex } from "knex";
+import type { Logger } from "./logging";
+import { Poller } from "./poller";
+
+// A batch of outbox rows as stored: each payload a binary onerouter Event.
+export interface OutboxBatch {
+  trx: Knex.Transaction;
+  rows: { id: string; payload: Uint8Array }[];
+}
+
+// Embedded mode's in-process reader of the outbox, oldest first, since no
+// relay publishes the events anywhere else. Each batch is claimed with FOR
+// UPDATE SKIP LOCKED and handed to the consumer inside the transaction that
+// marks it fanned out, so several processes on one database take disjoint
+// batches, a crashed one's claim ends with its connection, and only the
+// outbox's own room writes its progress.
+export class OutboxReader {
+  private poller: Poller | undefined;
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly logger: Logger,
+    private readonly options: { batchSize?: number; pollIntervalMs?: number } = {},
+  ) {}
+
+  start(onBatch: (batch: OutboxBatch) => Promise<void>): void {
+    const batchSize = this.options.batchSize ?? 100;
+    this.poller ??= new Poller("outbox feed", () => this.claimAndHand(onBatch, batchSize), {
+      intervalMs: this.options.pollIntervalMs ?? 250,
+      errorBackoffMs: 1000,
+      logger: this.logger,
+    });
+    this.poller.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.poller?.stop();
+  }
+
+  // True when the batch was full, so more may be waiting.
+  private async claimAndHand(onBatch: (batch: OutboxBatch) => Promise<void>, batchSize: number): Promise<boolean> {
+    return this.knex.transaction(async (trx) => {
+      const rows = await trx("outbox_events")
+        .whereNull("fanned_out_at")
+        .orderBy("created_at")
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked()
+        .select<{ id: string; payload: Uint8Array }[]>("id", "payload");
+      if (rows.length === 0) return false;
+      await onBatch({ trx, rows });
+      await trx("outbox_events")
+        .whereIn(
+          "id",
+          rows.map((r) => r.id),
+        )
+        .update({ fanned_out_at: new Date() });
+      return rows.length === batchSize;
+    });
+  }
+}
