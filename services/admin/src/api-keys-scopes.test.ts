@@ -6,9 +6,9 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { outboxMigrations, servicePartially, type Database } from "@onerouter/core";
 import { createTestDatabase } from "@onerouter/core/testing";
-import { inMemoryApi } from "@onerouter/gatekeeper/testing";
+import { gatekeeperMigrations } from "@onerouter/gatekeeper";
 import { routingMigrations } from "@onerouter/routing";
-import { failure } from "@onerouter/gatekeeper/testing";
+import { failure, inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { apiKeyService } from "./api-key-service";
 import { createApiKey } from "./api-keys";
 import { adminMigrations } from "./migrations";
@@ -23,7 +23,7 @@ describe("API keys made by API keys", () => {
   let tenantId: string;
   beforeAll(async () => {
     db = await createTestDatabase("pglite");
-    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations, ...gatekeeperMigrations]);
     tenantId = (await createTenant(db.knex, { name: "Keys", ownerEmail: "keys@example.com" })).id;
     api = inMemoryApi(db.knex, (router) => {
       router.service(ApiKeyService, apiKeyService(db.knex));
@@ -43,6 +43,19 @@ describe("API keys made by API keys", () => {
     });
     return { id: row.id, secret, keys: api.client(ApiKeyService, secret) };
   }
+
+  it("shows when a key was last used, as the gatekeeper records it, and keeps it when the key is revoked", async () => {
+    const used = await keyWith([]);
+    const lastUse = async () => (await used.keys.listApiKeys({})).apiKeys.find((k) => k.id === used.id)?.lastUseTime;
+    // The gatekeeper records a use off the request's path, so it may land a moment later.
+    const deadline = Date.now() + 5_000;
+    while (!(await lastUse()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const seen = await lastUse();
+    expect(seen).toBeDefined();
+    const other = await keyWith([]);
+    const revoked = await other.keys.revokeApiKey({ id: used.id });
+    expect(revoked.apiKey?.lastUseTime).toEqual(seen);
+  });
 
   it("gives a key made without scopes exactly its maker's scopes, never all", async () => {
     const maker = await keyWith(["admin:write"]);

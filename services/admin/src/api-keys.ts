@@ -87,14 +87,19 @@ export async function createApiKey(
   });
 }
 
+// Keys with their last use, which the gatekeeper records in api_key_usage.
+function withLastUse(query: Knex.QueryBuilder): Knex.QueryBuilder {
+  return query.leftJoin("api_key_usage", "api_key_usage.api_key_id", "api_keys.id").select("api_keys.*", "api_key_usage.last_used_at");
+}
+
 export async function listApiKeys(
   knex: Knex,
   scope: { tenantId: string; environment: Environment },
   page: PageRequest & { showRevoked: boolean },
 ) {
-  const query = knex("api_keys").where({ tenant_id: scope.tenantId, environment: environmentName(scope.environment) });
-  if (!page.showRevoked) query.whereNull("revoked_at");
-  return paginate<ApiKeyRow>(query, page);
+  const query = withLastUse(knex("api_keys")).where({ "api_keys.tenant_id": scope.tenantId, "api_keys.environment": environmentName(scope.environment) });
+  if (!page.showRevoked) query.whereNull("api_keys.revoked_at");
+  return paginate<ApiKeyRow>(query, page, "api_keys");
 }
 
 // `authorize` sees the key before it is revoked and throws to refuse.
@@ -106,11 +111,12 @@ export async function revokeApiKey(
 ): Promise<ApiKeyRow> {
   return knex.transaction(async (trx) => {
     const where = { id, tenant_id: scope.tenantId, environment: environmentName(scope.environment) };
-    const existing = (await trx("api_keys").where(where).forUpdate().first()) as ApiKeyRow | undefined;
+    const existing = (await withLastUse(trx("api_keys")).where(where).forUpdate("api_keys").first()) as ApiKeyRow | undefined;
     if (!existing) throw notFound("api_key", id);
     authorize(existing);
     if (existing.revoked_at) return existing;
-    const [row] = (await trx("api_keys").where(where).update({ revoked_at: new Date() }).returning("*")) as ApiKeyRow[];
+    const [revoked] = (await trx("api_keys").where(where).update({ revoked_at: new Date() }).returning("*")) as ApiKeyRow[];
+    const row = { ...revoked!, last_used_at: existing.last_used_at };
     await recordAudit(trx, {
       tenantId: scope.tenantId,
       actor: scope.actor,

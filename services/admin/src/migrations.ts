@@ -53,4 +53,14 @@ export const adminMigrations: Migration[] = [
       });
     },
   },
+  {
+    // A key's last use is the gatekeeper's to record (api_key_usage, which
+    // took over these values in the migration before this one).
+    name: "20261204_031_admin_api_keys_last_use_to_gatekeeper",
+    async up(knex) {
+      await knex.schema.alterTable("api_keys", (t) => {
+        t.dropColumn("last_used_at");
+      });
+    },
+  },
 ];

@@ -18,6 +18,7 @@ import { MasterKeyring, newDataKey, outboxMigrations, type Database } from "@one
 import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
+import { gatekeeperMigrations } from "@onerouter/gatekeeper";
 import { sandboxConnector } from "@onerouter/payments";
 import { failure } from "@onerouter/gatekeeper/testing";
 import { createApiKey } from "./api-keys";
@@ -42,7 +43,7 @@ describeEachEngine("RoutingService", (engine) => {
 
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations, ...gatekeeperMigrations]);
     accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()));
     const outbound = new ProviderOutbound({ baseUrls: [], allowedCidrs: [] });
     const connectors = new ConnectorRegistry({ outbound, providerTimeoutMs: 10_000 });

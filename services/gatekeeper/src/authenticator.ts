@@ -46,7 +46,10 @@ export class ApiKeyAuthenticator {
     }
     const hash = hashApiKey(secret);
     if (this.unknownHashes.has(hash)) throw unknownKey();
-    const row = (await this.knex<ApiKeyRow>("api_keys").where({ key_hash: hash }).first()) as ApiKeyRow | undefined;
+    const row = (await this.knex("api_keys")
+      .leftJoin("api_key_usage", "api_key_usage.api_key_id", "api_keys.id")
+      .where({ "api_keys.key_hash": hash })
+      .first("api_keys.*", "api_key_usage.last_used_at")) as ApiKeyRow | undefined;
     // The lookup is by hash; the constant-time compare keeps the final check
     // independent of how much of the hash matched.
     if (!row || !hashesEqual(row.key_hash, hash)) {
@@ -68,14 +71,16 @@ export class ApiKeyAuthenticator {
     };
   }
 
-  // last_used_at is informational: written at most once a minute per key and
+  // A key's last use is informational: written to the gatekeeper's own
+  // api_key_usage at most once a minute per key and
   // never on the request's critical path.
   private touch(row: ApiKeyRow) {
     const last = row.last_used_at ? new Date(row.last_used_at).getTime() : 0;
     if (Date.now() - last < 60_000) return;
-    void this.knex("api_keys")
-      .where({ id: row.id })
-      .update({ last_used_at: new Date() })
+    void this.knex("api_key_usage")
+      .insert({ api_key_id: row.id, last_used_at: new Date() })
+      .onConflict("api_key_id")
+      .merge()
       .catch(() => undefined);
   }
 }

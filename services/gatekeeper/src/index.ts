@@ -2,3 +2,4 @@ export * from "./authenticator";
 export * from "./interceptor";
 export * from "./rate-limiter";
 export * from "./room";
+export * from "./migrations";

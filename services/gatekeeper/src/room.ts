@@ -1,6 +1,7 @@
 import type { Config, Knex, RoomModule } from "@onerouter/core";
 import { ApiKeyAuthenticator } from "./authenticator";
 import { createGatekeeperInterceptor } from "./interceptor";
+import { gatekeeperMigrations } from "./migrations";
 import { TokenBucketLimiter } from "./rate-limiter";
 
 export interface GatekeeperRoomDeps {
@@ -12,7 +13,7 @@ export interface GatekeeperRoomDeps {
 // interceptor. (In the mesh, Envoy asks the gatekeeper instead.)
 export const gatekeeperRoom: RoomModule<GatekeeperRoomDeps> = {
   name: "gatekeeper",
-  migrations: [],
+  migrations: gatekeeperMigrations,
   open({ knex, config }) {
     const authenticator = new ApiKeyAuthenticator(knex, {
       ttlMs: config.authFailures.unknownKeyCacheMs,

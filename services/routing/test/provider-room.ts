@@ -23,6 +23,7 @@ import {
 } from "@onerouter/core";
 import { createTestDatabase, type StorageEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
+import { gatekeeperMigrations } from "@onerouter/gatekeeper";
 import { sandboxRoom } from "@onerouter/sandbox";
 import {
   CircuitBreakers,
@@ -81,7 +82,7 @@ export async function startProviderRoomTestBed<Engine, EngineOptions>(
   // Provider accounts in tests call emulators on loopback.
   const config = loadConfig({ LOG_LEVEL: "silent", ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8,::1/128", ...env });
   const db = await createTestDatabase(engine);
-  await db.migrate([...outboxMigrations, ...routingMigrations, ...idempotencyMigrations, ...adminMigrations, ...room.migrations]);
+  await db.migrate([...outboxMigrations, ...routingMigrations, ...idempotencyMigrations, ...adminMigrations, ...room.migrations, ...gatekeeperMigrations]);
   const { tenant } = await ensureDefaultTenant(db.knex);
   const accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()));
   const routing = new RoutingProfileStore(db.knex);

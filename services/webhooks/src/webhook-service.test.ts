@@ -20,6 +20,7 @@ import {
 import { appendEvent, createLogger, eventTypeNames, loadConfig, MasterKeyring, newDataKey, newId, outboxMigrations, type Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
+import { gatekeeperMigrations } from "@onerouter/gatekeeper";
 import { failure } from "@onerouter/gatekeeper/testing";
 import { createWebhooks, type Webhooks } from "./index";
 import { webhookMigrations } from "./migrations";
@@ -81,7 +82,7 @@ describeEachEngine("WebhookService", (engine) => {
     await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
     db = await createTestDatabase(engine);
-    await db.migrate([...adminMigrations, ...outboxMigrations, ...webhookMigrations]);
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...webhookMigrations, ...gatekeeperMigrations]);
     masterKeys = new MasterKeyring(newDataKey());
     const config = loadConfig({ LOG_LEVEL: "silent", ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" });
     webhooks = createWebhooks({ knex: db.knex, masterKeys, config, logger: createLogger("silent") });
