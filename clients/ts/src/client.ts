@@ -5,6 +5,7 @@ import { ApiKeyService } from "./gen/onerouter/admin/v1/api_keys_pb";
 import { AuditLogService } from "./gen/onerouter/admin/v1/audit_logs_pb";
 import { ProviderAccountService } from "./gen/onerouter/admin/v1/provider_accounts_pb";
 import { RoutingService } from "./gen/onerouter/admin/v1/routing_pb";
+import { SessionService } from "./gen/onerouter/admin/v1/session_pb";
 import { TeamService } from "./gen/onerouter/admin/v1/team_pb";
 import { UsageService } from "./gen/onerouter/admin/v1/usage_pb";
 import { MessagingService } from "./gen/onerouter/messaging/v1/messaging_pb";
@@ -55,6 +56,7 @@ export interface OneRouterClient {
   apiKeys: Client<typeof ApiKeyService>;
   providerAccounts: Client<typeof ProviderAccountService>;
   routing: Client<typeof RoutingService>;
+  sessions: Client<typeof SessionService>;
   team: Client<typeof TeamService>;
   usage: Client<typeof UsageService>;
   analytics: Client<typeof AnalyticsService>;
@@ -78,6 +80,7 @@ export function createOneRouterClient(options: OneRouterClientOptions): OneRoute
     apiKeys: createClient(ApiKeyService, transport),
     providerAccounts: createClient(ProviderAccountService, transport),
     routing: createClient(RoutingService, transport),
+    sessions: createClient(SessionService, transport),
     team: createClient(TeamService, transport),
     usage: createClient(UsageService, transport),
     analytics: createClient(AnalyticsService, transport),

@@ -13,7 +13,7 @@ import { invalidArgument, remoteAddressKey, requireCaller, type Knex } from "@on
 import { createApiKey, listApiKeys, revokeApiKey, toApiKey } from "./api-keys";
 import { assertMayRevoke, authorityOf, grantEnvironment, grantExpiry, grantScopes } from "./api-keys-grants";
 
-export function apiKeyService(knex: Knex): ServiceImpl<typeof ApiKeyService> {
+export function apiKeyService(knex: Knex): Partial<ServiceImpl<typeof ApiKeyService>> {
   return {
     async createApiKey(req, ctx) {
       const caller = requireCaller(ctx);
@@ -38,7 +38,7 @@ export function apiKeyService(knex: Knex): ServiceImpl<typeof ApiKeyService> {
         name,
         scopes: grantScopes(authority, [...new Set(req.scopes)]),
         expiresAt: grantExpiry(authority, requestedExpiry),
-        createdBy: `api_key:${caller.apiKeyId}`,
+        createdBy: caller.actor,
         ipAddress: ctx.values.get(remoteAddressKey),
       });
       return create(CreateApiKeyResponseSchema, { apiKey: toApiKey(row), secret });
@@ -60,7 +60,7 @@ export function apiKeyService(knex: Knex): ServiceImpl<typeof ApiKeyService> {
       const authority = await authorityOf(knex, caller);
       const row = await revokeApiKey(
         knex,
-        { ...caller, actor: `api_key:${caller.apiKeyId}`, ipAddress: ctx.values.get(remoteAddressKey) },
+        { ...caller, actor: caller.actor, ipAddress: ctx.values.get(remoteAddressKey) },
         req.id,
         (existing) => assertMayRevoke(authority, existing),
       );

@@ -24,7 +24,7 @@ describe("API keys made by API keys", () => {
   beforeAll(async () => {
     db = await createTestDatabase("pglite");
     await db.migrate([...adminMigrations, ...outboxMigrations, ...routingMigrations, ...gatekeeperMigrations]);
-    tenantId = (await createTenant(db.knex, { name: "Keys", ownerEmail: "keys@example.com" })).id;
+    tenantId = (await createTenant(db.knex, { name: "Keys", planId: "enterprise" })).id;
     api = inMemoryApi(db.knex, (router) => {
       router.service(ApiKeyService, apiKeyService(db.knex));
       servicePartially(router, PaymentService, {});

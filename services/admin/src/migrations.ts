@@ -63,4 +63,60 @@ export const adminMigrations: Migration[] = [
       });
     },
   },
+  {
+    // Access: members sign in to the console with a password; sessions and
+    // invitations are stored as hashes of their tokens; tenants have a plan
+    // and can be suspended; keys can carry their own limits.
+    name: "20261205_040_admin_access",
+    async up(knex) {
+      await knex.schema.alterTable("tenants", (t) => {
+        t.timestamp("suspended_at", { useTz: true });
+      });
+      // Tenants from before plans existed keep working without limits.
+      await knex("tenants").where({ plan_id: "developer" }).update({ plan_id: "enterprise" });
+      await knex.schema.alterTable("tenants", (t) => {
+        t.text("plan_id").notNullable().defaultTo("free").alter();
+      });
+      // The default tenant used to start with a placeholder owner nobody could sign in as.
+      await knex("members").where({ email: "owner@localhost" }).delete();
+      await knex.schema.alterTable("members", (t) => {
+        t.text("password_hash");
+        t.timestamp("last_sign_in_at", { useTz: true });
+        t.index(["email"]);
+      });
+      await knex.schema.createTable("sessions", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("member_id").notNullable().references("members.id").onDelete("CASCADE");
+        // SHA-256 of the cookie's token.
+        t.text("token_hash").notNullable().unique();
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp("expires_at", { useTz: true }).notNullable();
+        t.timestamp("revoked_at", { useTz: true });
+        t.text("ip_address").notNullable().defaultTo("");
+        t.text("user_agent").notNullable().defaultTo("");
+        t.index(["member_id"]);
+      });
+      await knex.schema.createTable("invitations", (t) => {
+        t.text("id").primary();
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("email").notNullable();
+        t.text("role").notNullable();
+        // SHA-256 of the link's token.
+        t.text("token_hash").notNullable().unique();
+        t.text("invited_by").notNullable();
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp("expires_at", { useTz: true }).notNullable();
+        t.timestamp("accepted_at", { useTz: true });
+        t.timestamp("revoked_at", { useTz: true });
+        t.text("member_id");
+        t.index(["tenant_id", "created_at"]);
+      });
+      await knex.schema.alterTable("api_keys", (t) => {
+        t.integer("requests_per_second").notNullable().defaultTo(0);
+        t.integer("burst").notNullable().defaultTo(0);
+        t.bigInteger("requests_per_day").notNullable().defaultTo(0);
+      });
+    },
+  },
 ];

@@ -101,7 +101,7 @@ describeEachEngine("ProviderAccountService", (engine) => {
   });
 
   it("lists the caller's accounts by page, filtered by category and provider", async () => {
-    const tenant = await createTenant(app.db.knex, { name: "Lister", ownerEmail: "lister@example.com" });
+    const tenant = await createTenant(app.db.knex, { name: "Lister", planId: "enterprise" });
     const key = (await app.createKey(Environment.TEST, tenant.id)).secret;
     const created = [];
     for (let i = 0; i < 3; i++) created.push(await createSandboxAccount(sandboxKey(), key));
@@ -258,7 +258,7 @@ describeEachEngine("ProviderAccountService", (engine) => {
 
   it("hides one tenant's and one environment's accounts from the others", async () => {
     const account = await createSandboxAccount();
-    const tenant = await createTenant(app.db.knex, { name: "Other", ownerEmail: "other@example.com" });
+    const tenant = await createTenant(app.db.knex, { name: "Other", planId: "enterprise" });
     const otherTenant = accountsFor((await app.createKey(Environment.TEST, tenant.id)).secret);
     const live = accountsFor((await app.createKey(Environment.LIVE)).secret);
 

@@ -251,7 +251,7 @@ function auditContext(ctx: HandlerContext) {
   return {
     tenantId: caller.tenantId,
     environment: caller.environment,
-    actor: `api_key:${caller.apiKeyId}`,
+    actor: caller.actor,
     ipAddress: ctx.values.get(remoteAddressKey),
   };
 }

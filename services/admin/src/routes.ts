@@ -4,6 +4,7 @@ import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { RoutingService } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { TeamService } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { UsageService } from "@onerouter/client/gen/onerouter/admin/v1/usage_pb";
 import { servicePartially } from "@onerouter/core";
@@ -11,20 +12,23 @@ import { apiKeyService } from "./api-key-service";
 import { auditLogService } from "./audit-log-service";
 import { providerAccountService, type ProviderAccountServiceDeps } from "./provider-account-service";
 import { routingService, type RoutingServiceDeps } from "./routing-service";
+import type { TenantMailer } from "./tenant-mail";
 
-// What the admin room needs from the process that hosts it: storage, and
-// the routing room's connector registry (providers, published fees) and
-// circuit breakers.
-export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps;
+// What the admin room needs from the process that hosts it: storage, the
+// routing room's connector registry (providers, published fees) and circuit
+// breakers, and OneRouter's own email to tenants' people (absent when no
+// messaging room is reachable).
+export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps & { mailer?: TenantMailer };
 
 export function adminRoutes(deps: AdminDeps) {
   return (router: ConnectRouter) => {
-    router.service(ApiKeyService, apiKeyService(deps.knex));
+    servicePartially(router, ApiKeyService, apiKeyService(deps.knex));
     router.service(AuditLogService, auditLogService(deps.knex));
     router.service(ProviderAccountService, providerAccountService(deps));
     router.service(RoutingService, routingService(deps));
     servicePartially(router, TeamService, {});
     servicePartially(router, UsageService, {});
+    servicePartially(router, SessionService, {});
     servicePartially(router, AnalyticsService, {});
   };
 }

@@ -60,8 +60,8 @@ describeEachEngine("RoutingService", (engine) => {
         outbound,
       }),
     );
-    tenantId = (await createTenant(db.knex, { name: "Routing", ownerEmail: "routing@example.com" })).id;
-    const otherTenantId = (await createTenant(db.knex, { name: "Other", ownerEmail: "other@example.com" })).id;
+    tenantId = (await createTenant(db.knex, { name: "Routing", planId: "enterprise" })).id;
+    const otherTenantId = (await createTenant(db.knex, { name: "Other", planId: "enterprise" })).id;
     const key = async (environment: Environment, tenant: string) =>
       (await createApiKey(db.knex, { tenantId: tenant, environment, name: "test", createdBy: "test" })).secret;
     keys.test = await key(Environment.TEST, tenantId);

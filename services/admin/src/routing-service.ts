@@ -95,7 +95,7 @@ export function routingService(deps: RoutingServiceDeps): ServiceImpl<typeof Rou
         await recordAudit(trx, {
           tenantId: caller.tenantId,
           environment: caller.environment,
-          actor: `api_key:${caller.apiKeyId}`,
+          actor: caller.actor,
           ipAddress: ctx.values.get(remoteAddressKey),
           action: "routing_profile.update",
           resourceType: "routing_profile",

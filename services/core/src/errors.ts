@@ -7,6 +7,7 @@ import {
   ErrorInfoSchema,
   RetryInfoSchema,
 } from "@onerouter/client/gen/google/rpc/error_details_pb";
+import type { PlanCounts } from "./context";
 import { isDatabaseUnavailable } from "./db/unavailable";
 
 // Every error OneRouter returns is a ConnectError carrying a
@@ -55,6 +56,26 @@ export function notFound(resource: string, id: string): ConnectError {
 
 export function failedPrecondition(reason: string, message: string, metadata: Record<string, string> = {}) {
   return apiError(Code.FailedPrecondition, reason, message, metadata);
+}
+
+// Creating one more of something the tenant's plan counts (members,
+// provider accounts, webhook endpoints) when it already has `limit`.
+// `metric` is the UsageMetric name. Unlimited (0) and the system's own calls
+// (no plan) pass.
+export function checkPlanCount(
+  plan: PlanCounts | undefined,
+  metric: "members" | "provider_accounts" | "webhook_endpoints",
+  current: number,
+): void {
+  if (!plan) return;
+  const limit = { members: plan.members, provider_accounts: plan.providerAccounts, webhook_endpoints: plan.webhookEndpoints }[metric];
+  if (limit > 0 && current >= limit) {
+    throw failedPrecondition("PLAN_LIMIT_REACHED", `the ${plan.id} plan allows ${limit} ${metric.replace("_", " ")}; upgrade the plan for more`, {
+      metric,
+      limit: String(limit),
+      plan_id: plan.id,
+    });
+  }
 }
 
 export function rateLimited(retryAfterMs: number, metadata: Record<string, string> = {}): ConnectError {

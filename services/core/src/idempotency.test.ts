@@ -34,6 +34,7 @@ function handlerContext(key: string | undefined, caller: { tenantId: string; env
     contextValues: createContextValues().set(callerKey, {
       tenantId: caller.tenantId,
       environment: caller.environment ?? Environment.TEST,
+      actor: "api_key:key_test",
       apiKeyId: "key_test",
       scopes: [],
     }),

@@ -1,10 +1,11 @@
 // Core's surface: the infrastructure every room builds on, named so an
 // import says what a room needs.
 export { type Config, ConfigError, loadConfig } from "./config";
-export { type Caller, callerKey, remoteAddressKey } from "./context";
-export { apiError, createErrorInterceptor, errorDomain, failedPrecondition, hasErrorInfo, invalidArgument, normalizeError, notFound, outgoing, rateLimited, unimplemented } from "./errors";
+export { type Caller, type MemberRole, type PlanCounts, callerKey, remoteAddressKey } from "./context";
+export { apiError, checkPlanCount, createErrorInterceptor, errorDomain, failedPrecondition, hasErrorInfo, invalidArgument, normalizeError, notFound, outgoing, rateLimited, unimplemented } from "./errors";
+export { inProcessTenantClients, type TenantClientFactory } from "./in-process-calls";
 export { newId, randomToken } from "./ids";
-export { environmentFromName, environmentName, generateApiKey, hashApiKey, hashesEqual, parseApiKey } from "./keys";
+export { environmentFromName, environmentName, generateApiKey, hashApiKey, hashesEqual, hashToken, parseApiKey } from "./keys";
 export { createLogger, type Logger } from "./logging";
 export { createMetrics, type Metrics } from "./metrics";
 export { currencyExponent, fromDecimalString, isCurrencyCode, isKnownCurrency, toDecimalString } from "./money";

@@ -14,7 +14,13 @@ export function generateApiKey(environment: Environment): { secret: string; pref
 }
 
 export function hashApiKey(secret: string): string {
-  return createHash("sha256").update(secret).digest("hex");
+  return hashToken(secret);
+}
+
+// How every bearer secret is stored (API keys, session and invitation
+// tokens): they are long and random, so a plain SHA-256 is enough.
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
 }
 
 export function parseApiKey(secret: string): { environment: Environment } | undefined {

@@ -66,6 +66,7 @@ export class ApiKeyAuthenticator {
     return {
       tenantId: row.tenant_id,
       environment: environmentFromName(row.environment),
+      actor: `api_key:${row.id}`,
       apiKeyId: row.id,
       scopes: typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes,
     };

@@ -52,11 +52,11 @@ export function createGatekeeperInterceptor(deps: {
     if (!heldScopes(caller.scopes).includes(scope)) {
       throw apiError(Code.PermissionDenied, "API_KEY_SCOPE_MISSING", `this API key lacks the ${scope} scope`, {
         scope,
-        api_key_id: caller.apiKeyId,
+        api_key_id: caller.apiKeyId ?? "",
       });
     }
-    const decision = deps.limiter.take(caller.apiKeyId);
-    if (!decision.allowed) throw rateLimited(decision.retryAfterMs, { api_key_id: caller.apiKeyId });
+    const decision = deps.limiter.take(caller.actor);
+    if (!decision.allowed) throw rateLimited(decision.retryAfterMs, { api_key_id: caller.apiKeyId ?? "" });
     req.contextValues.set(callerKey, caller);
     return next(req);
   };

@@ -148,7 +148,7 @@ export async function newTestTenant(
   bed: Pick<ProviderRoomTestBed<unknown>, "db" | "createKey">,
   name: string,
 ): Promise<{ id: string; testSecret: string; liveSecret: string }> {
-  const tenant = await createTenant(bed.db.knex, { name, ownerEmail: `${name.toLowerCase().replace(/\W/g, "")}@example.com` });
+  const tenant = await createTenant(bed.db.knex, { name, planId: "enterprise" });
   const test = await bed.createKey(Environment.TEST, tenant.id);
   const live = await bed.createKey(Environment.LIVE, tenant.id);
   return { id: tenant.id, testSecret: test.secret, liveSecret: live.secret };

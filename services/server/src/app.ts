@@ -2,9 +2,10 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { adminRoom, ensureDefaultTenant } from "@onerouter/admin";
+import { adminRoom, ensureDefaultTenant, TenantMailer } from "@onerouter/admin";
+import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
@@ -156,8 +157,10 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       webhookNonces,
     }),
   );
+  // OneRouter's own emails to tenants' people go through the messaging room's client.
+  const mailer = messaging && new TenantMailer(inProcessTenantClients(MessagingService, messaging.routes!, logger), accounts);
   await open("admin", () =>
-    adminRoom.open({ knex: db.knex, accounts, routing, connectors, breakers, publicBaseUrl: publicUrl, outbound: providerOutbound }),
+    adminRoom.open({ knex: db.knex, accounts, routing, connectors, breakers, publicBaseUrl: publicUrl, outbound: providerOutbound, mailer }),
   );
   const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
   await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config }));

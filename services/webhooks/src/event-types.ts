@@ -8,6 +8,7 @@ import {
   PaymentEventDataSchema,
   RefundEventDataSchema,
   TestEventDataSchema,
+  UsageEventDataSchema,
   WebhookEndpointEventDataSchema,
   type Event,
 } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
@@ -326,6 +327,21 @@ const aboutEventTypes: Record<
     description: "Sent by SendTestEvent to check that an endpoint receives and verifies deliveries.",
     after: 60,
     example: () => ({ case: "test", value: create(TestEventDataSchema, { message: testEventMessage }) }),
+  },
+  [EventType.USAGE_THRESHOLD_REACHED]: {
+    description: "The tenant's use of a monthly plan quota reached 80 % or 100 %; sent once per threshold and billing period.",
+    after: 86_400,
+    example: () => ({
+      case: "usage",
+      value: create(UsageEventDataSchema, {
+        metric: "api_requests",
+        thresholdPercent: 80,
+        used: 800n,
+        limit: 1000n,
+        planId: "free",
+        periodStartTime: timestampFromDate(new Date("2026-11-01T00:00:00Z")),
+      }),
+    }),
   },
 };
 

@@ -97,7 +97,7 @@ describeEachEngine("WebhookService", (engine) => {
       }),
     );
     await webhooks.start();
-    defaultTenantId = (await createTenant(db.knex, { name: "Webhooks", ownerEmail: "webhooks@example.com" })).id;
+    defaultTenantId = (await createTenant(db.knex, { name: "Webhooks", planId: "enterprise" })).id;
     client = clientFor(await createKey());
   });
   afterAll(async () => {
@@ -115,7 +115,7 @@ describeEachEngine("WebhookService", (engine) => {
   // A tenant of its own, so lists hold only what the test made.
   async function newTenant(environment = Environment.TEST) {
     const name = `tenant-${randomBytes(4).toString("hex")}`;
-    const tenant = await createTenant(db.knex, { name, ownerEmail: `${name}@example.com` });
+    const tenant = await createTenant(db.knex, { name, planId: "enterprise" });
     return { id: tenant.id, client: clientFor(await createKey(environment, tenant.id)) };
   }
 
@@ -453,7 +453,7 @@ describeEachEngine("WebhookService", (engine) => {
   it("lists every event type with an example that parses back", async () => {
     const { eventTypes } = await client.listEventTypes({});
     expect(eventTypes.map((t) => t.name)).toEqual([...eventTypeNames.values()]);
-    expect(eventTypes).toHaveLength(14);
+    expect(eventTypes).toHaveLength(15);
     for (const type of eventTypes) {
       expect(type.description).not.toBe("");
       expect(fromJsonString(EventSchema, type.exampleJson).type).toBe(type.name);

@@ -21,7 +21,7 @@ export interface ChaosTenant {
 export async function chaosTenant(databaseUrl: string, sandboxUrl: string, settings: Record<string, string> = {}): Promise<ChaosTenant> {
   const db = openDatabase({ databaseUrl });
   await db.migrate(allMigrations);
-  const tenant = await createTenant(db.knex, { name: "Chaos", ownerEmail: "chaos@example.com" });
+  const tenant = await createTenant(db.knex, { name: "Chaos", planId: "enterprise" });
   const { secret } = await createApiKey(db.knex, { tenantId: tenant.id, environment: Environment.TEST, name: "chaos", createdBy: "chaos" });
   const accounts = new ProviderAccountStore(db.knex, new MasterKeyring(chaosMasterKey));
   const routing = new RoutingProfileStore(db.knex);

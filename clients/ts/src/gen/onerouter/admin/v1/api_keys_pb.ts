@@ -4,8 +4,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Environment } from "../../common/v1/common_pb";
 import { file_onerouter_common_v1_common } from "../../common/v1/common_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +14,41 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onerouter/admin/v1/api_keys.proto.
  */
 export const file_onerouter_admin_v1_api_keys: GenFile = /*@__PURE__*/
-  fileDesc("CiFvbmVyb3V0ZXIvYWRtaW4vdjEvYXBpX2tleXMucHJvdG8SEm9uZXJvdXRlci5hZG1pbi52MSK/AgoGQXBpS2V5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSNQoLZW52aXJvbm1lbnQYAyABKA4yIC5vbmVyb3V0ZXIuY29tbW9uLnYxLkVudmlyb25tZW50Eg4KBnByZWZpeBgEIAEoCRIOCgZzY29wZXMYBSADKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWxhc3RfdXNlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jldm9rZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimwEKE0NyZWF0ZUFwaUtleVJlcXVlc3QSDAoEbmFtZRgBIAEoCRI1CgtlbnZpcm9ubWVudBgCIAEoDjIgLm9uZXJvdXRlci5jb21tb24udjEuRW52aXJvbm1lbnQSDgoGc2NvcGVzGAMgAygJEi8KC2V4cGlyZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJTChRDcmVhdGVBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhoub25lcm91dGVyLmFkbWluLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiUQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDHNob3dfcmV2b2tlZBgDIAEoCCJcChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiwKCGFwaV9rZXlzGAEgAygLMhoub25lcm91dGVyLmFkbWluLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJDChRSZXZva2VBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhoub25lcm91dGVyLmFkbWluLnYxLkFwaUtleTLEAgoNQXBpS2V5U2VydmljZRJmCgxDcmVhdGVBcGlLZXkSJy5vbmVyb3V0ZXIuYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBooLm9uZXJvdXRlci5hZG1pbi52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIDkAIAEmMKC0xpc3RBcGlLZXlzEiYub25lcm91dGVyLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBonLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIgOQAgESZgoMUmV2b2tlQXBpS2V5Eicub25lcm91dGVyLmFkbWluLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaKC5vbmVyb3V0ZXIuYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_google_protobuf_timestamp, file_onerouter_common_v1_common]);
+  fileDesc("CiFvbmVyb3V0ZXIvYWRtaW4vdjEvYXBpX2tleXMucHJvdG8SEm9uZXJvdXRlci5hZG1pbi52MSJUCgxBcGlLZXlMaW1pdHMSGwoTcmVxdWVzdHNfcGVyX3NlY29uZBgBIAEoBRINCgVidXJzdBgCIAEoBRIYChByZXF1ZXN0c19wZXJfZGF5GAMgASgDIvECCgZBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRI1CgtlbnZpcm9ubWVudBgDIAEoDjIgLm9uZXJvdXRlci5jb21tb24udjEuRW52aXJvbm1lbnQSDgoGcHJlZml4GAQgASgJEg4KBnNjb3BlcxgFIAMoCRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF91c2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLcmV2b2tlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgZsaW1pdHMYCiABKAsyIC5vbmVyb3V0ZXIuYWRtaW4udjEuQXBpS2V5TGltaXRzIs0BChNDcmVhdGVBcGlLZXlSZXF1ZXN0EgwKBG5hbWUYASABKAkSNQoLZW52aXJvbm1lbnQYAiABKA4yIC5vbmVyb3V0ZXIuY29tbW9uLnYxLkVudmlyb25tZW50Eg4KBnNjb3BlcxgDIAMoCRIvCgtleHBpcmVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoGbGltaXRzGAUgASgLMiAub25lcm91dGVyLmFkbWluLnYxLkFwaUtleUxpbWl0cyJTChRDcmVhdGVBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhoub25lcm91dGVyLmFkbWluLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiUQoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhQKDHNob3dfcmV2b2tlZBgDIAEoCCJcChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiwKCGFwaV9rZXlzGAEgAygLMhoub25lcm91dGVyLmFkbWluLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIQoTUmV2b2tlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJDChRSZXZva2VBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhoub25lcm91dGVyLmFkbWluLnYxLkFwaUtleSKSAQoTVXBkYXRlQXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEjAKBmxpbWl0cxgDIAEoCzIgLm9uZXJvdXRlci5hZG1pbi52MS5BcGlLZXlMaW1pdHMSLwoLdXBkYXRlX21hc2sYBCABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkMKFFVwZGF0ZUFwaUtleVJlc3BvbnNlEisKB2FwaV9rZXkYASABKAsyGi5vbmVyb3V0ZXIuYWRtaW4udjEuQXBpS2V5MqwDCg1BcGlLZXlTZXJ2aWNlEmYKDENyZWF0ZUFwaUtleRInLm9uZXJvdXRlci5hZG1pbi52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0Gigub25lcm91dGVyLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIgOQAgASYwoLTGlzdEFwaUtleXMSJi5vbmVyb3V0ZXIuYWRtaW4udjEuTGlzdEFwaUtleXNSZXF1ZXN0Gicub25lcm91dGVyLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiA5ACARJmCgxSZXZva2VBcGlLZXkSJy5vbmVyb3V0ZXIuYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVxdWVzdBooLm9uZXJvdXRlci5hZG1pbi52MS5SZXZva2VBcGlLZXlSZXNwb25zZSIDkAICEmYKDFVwZGF0ZUFwaUtleRInLm9uZXJvdXRlci5hZG1pbi52MS5VcGRhdGVBcGlLZXlSZXF1ZXN0Gigub25lcm91dGVyLmFkbWluLnYxLlVwZGF0ZUFwaUtleVJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_onerouter_common_v1_common]);
+
+/**
+ * A key's own limits, applied besides the server's rate limit and the
+ * plan's quotas. Zero means this key sets no such limit.
+ *
+ * @generated from message onerouter.admin.v1.ApiKeyLimits
+ */
+export type ApiKeyLimits = Message<"onerouter.admin.v1.ApiKeyLimits"> & {
+  /**
+   * Sustained rate; bursts of up to `burst` requests are let through.
+   *
+   * @generated from field: int32 requests_per_second = 1;
+   */
+  requestsPerSecond: number;
+
+  /**
+   * @generated from field: int32 burst = 2;
+   */
+  burst: number;
+
+  /**
+   * Per UTC day.
+   *
+   * @generated from field: int64 requests_per_day = 3;
+   */
+  requestsPerDay: bigint;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.ApiKeyLimits.
+ * Use `create(ApiKeyLimitsSchema)` to create a new message.
+ */
+export const ApiKeyLimitsSchema: GenMessage<ApiKeyLimits> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_api_keys, 0);
 
 /**
  * @generated from message onerouter.admin.v1.ApiKey
@@ -70,6 +104,11 @@ export type ApiKey = Message<"onerouter.admin.v1.ApiKey"> & {
    * @generated from field: google.protobuf.Timestamp expire_time = 9;
    */
   expireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: onerouter.admin.v1.ApiKeyLimits limits = 10;
+   */
+  limits?: ApiKeyLimits | undefined;
 };
 
 /**
@@ -77,7 +116,7 @@ export type ApiKey = Message<"onerouter.admin.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_api_keys, 0);
+  messageDesc(file_onerouter_admin_v1_api_keys, 1);
 
 /**
  * @generated from message onerouter.admin.v1.CreateApiKeyRequest
@@ -112,6 +151,11 @@ export type CreateApiKeyRequest = Message<"onerouter.admin.v1.CreateApiKeyReques
    * @generated from field: google.protobuf.Timestamp expire_time = 4;
    */
   expireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: onerouter.admin.v1.ApiKeyLimits limits = 5;
+   */
+  limits?: ApiKeyLimits | undefined;
 };
 
 /**
@@ -119,7 +163,7 @@ export type CreateApiKeyRequest = Message<"onerouter.admin.v1.CreateApiKeyReques
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_api_keys, 1);
+  messageDesc(file_onerouter_admin_v1_api_keys, 2);
 
 /**
  * @generated from message onerouter.admin.v1.CreateApiKeyResponse
@@ -143,7 +187,7 @@ export type CreateApiKeyResponse = Message<"onerouter.admin.v1.CreateApiKeyRespo
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_api_keys, 2);
+  messageDesc(file_onerouter_admin_v1_api_keys, 3);
 
 /**
  * @generated from message onerouter.admin.v1.ListApiKeysRequest
@@ -170,7 +214,7 @@ export type ListApiKeysRequest = Message<"onerouter.admin.v1.ListApiKeysRequest"
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_api_keys, 3);
+  messageDesc(file_onerouter_admin_v1_api_keys, 4);
 
 /**
  * @generated from message onerouter.admin.v1.ListApiKeysResponse
@@ -192,7 +236,7 @@ export type ListApiKeysResponse = Message<"onerouter.admin.v1.ListApiKeysRespons
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_api_keys, 4);
+  messageDesc(file_onerouter_admin_v1_api_keys, 5);
 
 /**
  * A key revokes only keys whose scopes it holds (else PERMISSION_DENIED,
@@ -212,7 +256,7 @@ export type RevokeApiKeyRequest = Message<"onerouter.admin.v1.RevokeApiKeyReques
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_api_keys, 5);
+  messageDesc(file_onerouter_admin_v1_api_keys, 6);
 
 /**
  * @generated from message onerouter.admin.v1.RevokeApiKeyResponse
@@ -229,7 +273,58 @@ export type RevokeApiKeyResponse = Message<"onerouter.admin.v1.RevokeApiKeyRespo
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_api_keys, 6);
+  messageDesc(file_onerouter_admin_v1_api_keys, 7);
+
+/**
+ * @generated from message onerouter.admin.v1.UpdateApiKeyRequest
+ */
+export type UpdateApiKeyRequest = Message<"onerouter.admin.v1.UpdateApiKeyRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: onerouter.admin.v1.ApiKeyLimits limits = 3;
+   */
+  limits?: ApiKeyLimits | undefined;
+
+  /**
+   * Which of name and limits to change; empty changes both.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 4;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.UpdateApiKeyRequest.
+ * Use `create(UpdateApiKeyRequestSchema)` to create a new message.
+ */
+export const UpdateApiKeyRequestSchema: GenMessage<UpdateApiKeyRequest> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_api_keys, 8);
+
+/**
+ * @generated from message onerouter.admin.v1.UpdateApiKeyResponse
+ */
+export type UpdateApiKeyResponse = Message<"onerouter.admin.v1.UpdateApiKeyResponse"> & {
+  /**
+   * @generated from field: onerouter.admin.v1.ApiKey api_key = 1;
+   */
+  apiKey?: ApiKey | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.UpdateApiKeyResponse.
+ * Use `create(UpdateApiKeyResponseSchema)` to create a new message.
+ */
+export const UpdateApiKeyResponseSchema: GenMessage<UpdateApiKeyResponse> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_api_keys, 9);
 
 /**
  * ApiKeyService manages the tenant's API keys. The full key is shown once,
@@ -261,6 +356,16 @@ export const ApiKeyService: GenService<{
     methodKind: "unary";
     input: typeof RevokeApiKeyRequestSchema;
     output: typeof RevokeApiKeyResponseSchema;
+  },
+  /**
+   * Renames a key or changes its own limits.
+   *
+   * @generated from rpc onerouter.admin.v1.ApiKeyService.UpdateApiKey
+   */
+  updateApiKey: {
+    methodKind: "unary";
+    input: typeof UpdateApiKeyRequestSchema;
+    output: typeof UpdateApiKeyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_onerouter_admin_v1_api_keys, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onerouter/admin/v1/usage.proto.
  */
 export const file_onerouter_admin_v1_usage: GenFile = /*@__PURE__*/
-  fileDesc("Ch5vbmVyb3V0ZXIvYWRtaW4vdjEvdXNhZ2UucHJvdG8SEm9uZXJvdXRlci5hZG1pbi52MSKdAQoEUGxhbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhgKEG1vbnRobHlfcGF5bWVudHMYAyABKAMSGAoQbW9udGhseV9tZXNzYWdlcxgEIAEoAxIbChNyZXF1ZXN0c19wZXJfc2Vjb25kGAUgASgFEhkKEXdlYmhvb2tfZW5kcG9pbnRzGAYgASgFEg8KB21lbWJlcnMYByABKAUiOAoLVXNhZ2VNZXRyaWMSDAoEbmFtZRgBIAEoCRIMCgR1c2VkGAIgASgDEg0KBWxpbWl0GAMgASgDIqUBCgVVc2FnZRI1ChFwZXJpb2Rfc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPcGVyaW9kX2VuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgdtZXRyaWNzGAMgAygLMh8ub25lcm91dGVyLmFkbWluLnYxLlVzYWdlTWV0cmljIhAKDkdldFBsYW5SZXF1ZXN0IjkKD0dldFBsYW5SZXNwb25zZRImCgRwbGFuGAEgASgLMhgub25lcm91dGVyLmFkbWluLnYxLlBsYW4iQgoPR2V0VXNhZ2VSZXF1ZXN0Ei8KC3BlcmlvZF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI8ChBHZXRVc2FnZVJlc3BvbnNlEigKBXVzYWdlGAEgASgLMhkub25lcm91dGVyLmFkbWluLnYxLlVzYWdlMsMBCgxVc2FnZVNlcnZpY2USVwoHR2V0UGxhbhIiLm9uZXJvdXRlci5hZG1pbi52MS5HZXRQbGFuUmVxdWVzdBojLm9uZXJvdXRlci5hZG1pbi52MS5HZXRQbGFuUmVzcG9uc2UiA5ACARJaCghHZXRVc2FnZRIjLm9uZXJvdXRlci5hZG1pbi52MS5HZXRVc2FnZVJlcXVlc3QaJC5vbmVyb3V0ZXIuYWRtaW4udjEuR2V0VXNhZ2VSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Ch5vbmVyb3V0ZXIvYWRtaW4vdjEvdXNhZ2UucHJvdG8SEm9uZXJvdXRlci5hZG1pbi52MSLWAQoEUGxhbhIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhgKEG1vbnRobHlfcGF5bWVudHMYAyABKAMSGAoQbW9udGhseV9tZXNzYWdlcxgEIAEoAxIbChNyZXF1ZXN0c19wZXJfc2Vjb25kGAUgASgFEhkKEXdlYmhvb2tfZW5kcG9pbnRzGAYgASgFEg8KB21lbWJlcnMYByABKAUSHAoUbW9udGhseV9hcGlfcmVxdWVzdHMYCCABKAMSGQoRcHJvdmlkZXJfYWNjb3VudHMYCSABKAUiOAoLVXNhZ2VNZXRyaWMSDAoEbmFtZRgBIAEoCRIMCgR1c2VkGAIgASgDEg0KBWxpbWl0GAMgASgDIqUBCgVVc2FnZRI1ChFwZXJpb2Rfc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPcGVyaW9kX2VuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgdtZXRyaWNzGAMgAygLMh8ub25lcm91dGVyLmFkbWluLnYxLlVzYWdlTWV0cmljIhAKDkdldFBsYW5SZXF1ZXN0IjkKD0dldFBsYW5SZXNwb25zZRImCgRwbGFuGAEgASgLMhgub25lcm91dGVyLmFkbWluLnYxLlBsYW4iQgoPR2V0VXNhZ2VSZXF1ZXN0Ei8KC3BlcmlvZF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI8ChBHZXRVc2FnZVJlc3BvbnNlEigKBXVzYWdlGAEgASgLMhkub25lcm91dGVyLmFkbWluLnYxLlVzYWdlIhIKEExpc3RQbGFuc1JlcXVlc3QiPAoRTGlzdFBsYW5zUmVzcG9uc2USJwoFcGxhbnMYASADKAsyGC5vbmVyb3V0ZXIuYWRtaW4udjEuUGxhbiIkChFVcGRhdGVQbGFuUmVxdWVzdBIPCgdwbGFuX2lkGAEgASgJIjwKElVwZGF0ZVBsYW5SZXNwb25zZRImCgRwbGFuGAEgASgLMhgub25lcm91dGVyLmFkbWluLnYxLlBsYW4yhAMKDFVzYWdlU2VydmljZRJXCgdHZXRQbGFuEiIub25lcm91dGVyLmFkbWluLnYxLkdldFBsYW5SZXF1ZXN0GiMub25lcm91dGVyLmFkbWluLnYxLkdldFBsYW5SZXNwb25zZSIDkAIBEloKCEdldFVzYWdlEiMub25lcm91dGVyLmFkbWluLnYxLkdldFVzYWdlUmVxdWVzdBokLm9uZXJvdXRlci5hZG1pbi52MS5HZXRVc2FnZVJlc3BvbnNlIgOQAgESXQoJTGlzdFBsYW5zEiQub25lcm91dGVyLmFkbWluLnYxLkxpc3RQbGFuc1JlcXVlc3QaJS5vbmVyb3V0ZXIuYWRtaW4udjEuTGlzdFBsYW5zUmVzcG9uc2UiA5ACARJgCgpVcGRhdGVQbGFuEiUub25lcm91dGVyLmFkbWluLnYxLlVwZGF0ZVBsYW5SZXF1ZXN0GiYub25lcm91dGVyLmFkbWluLnYxLlVwZGF0ZVBsYW5SZXNwb25zZSIDkAICYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message onerouter.admin.v1.Plan
@@ -54,6 +54,16 @@ export type Plan = Message<"onerouter.admin.v1.Plan"> & {
    * @generated from field: int32 members = 7;
    */
   members: number;
+
+  /**
+   * @generated from field: int64 monthly_api_requests = 8;
+   */
+  monthlyApiRequests: bigint;
+
+  /**
+   * @generated from field: int32 provider_accounts = 9;
+   */
+  providerAccounts: number;
 };
 
 /**
@@ -68,7 +78,9 @@ export const PlanSchema: GenMessage<Plan> = /*@__PURE__*/
  */
 export type UsageMetric = Message<"onerouter.admin.v1.UsageMetric"> & {
   /**
-   * payments, messages, api_requests, webhook_deliveries.
+   * Counted per billing period: api_requests, payments, messages,
+   * webhook_deliveries. Counted now: members, provider_accounts,
+   * webhook_endpoints.
    *
    * @generated from field: string name = 1;
    */
@@ -188,6 +200,72 @@ export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*
   messageDesc(file_onerouter_admin_v1_usage, 6);
 
 /**
+ * @generated from message onerouter.admin.v1.ListPlansRequest
+ */
+export type ListPlansRequest = Message<"onerouter.admin.v1.ListPlansRequest"> & {
+};
+
+/**
+ * Describes the message onerouter.admin.v1.ListPlansRequest.
+ * Use `create(ListPlansRequestSchema)` to create a new message.
+ */
+export const ListPlansRequestSchema: GenMessage<ListPlansRequest> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_usage, 7);
+
+/**
+ * @generated from message onerouter.admin.v1.ListPlansResponse
+ */
+export type ListPlansResponse = Message<"onerouter.admin.v1.ListPlansResponse"> & {
+  /**
+   * @generated from field: repeated onerouter.admin.v1.Plan plans = 1;
+   */
+  plans: Plan[];
+};
+
+/**
+ * Describes the message onerouter.admin.v1.ListPlansResponse.
+ * Use `create(ListPlansResponseSchema)` to create a new message.
+ */
+export const ListPlansResponseSchema: GenMessage<ListPlansResponse> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_usage, 8);
+
+/**
+ * @generated from message onerouter.admin.v1.UpdatePlanRequest
+ */
+export type UpdatePlanRequest = Message<"onerouter.admin.v1.UpdatePlanRequest"> & {
+  /**
+   * free, pro or enterprise.
+   *
+   * @generated from field: string plan_id = 1;
+   */
+  planId: string;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.UpdatePlanRequest.
+ * Use `create(UpdatePlanRequestSchema)` to create a new message.
+ */
+export const UpdatePlanRequestSchema: GenMessage<UpdatePlanRequest> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_usage, 9);
+
+/**
+ * @generated from message onerouter.admin.v1.UpdatePlanResponse
+ */
+export type UpdatePlanResponse = Message<"onerouter.admin.v1.UpdatePlanResponse"> & {
+  /**
+   * @generated from field: onerouter.admin.v1.Plan plan = 1;
+   */
+  plan?: Plan | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.UpdatePlanResponse.
+ * Use `create(UpdatePlanResponseSchema)` to create a new message.
+ */
+export const UpdatePlanResponseSchema: GenMessage<UpdatePlanResponse> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_usage, 10);
+
+/**
  * UsageService tells the tenant's plan and how much of it is used.
  *
  * @generated from service onerouter.admin.v1.UsageService
@@ -208,6 +286,26 @@ export const UsageService: GenService<{
     methodKind: "unary";
     input: typeof GetUsageRequestSchema;
     output: typeof GetUsageResponseSchema;
+  },
+  /**
+   * The plans a tenant can be on.
+   *
+   * @generated from rpc onerouter.admin.v1.UsageService.ListPlans
+   */
+  listPlans: {
+    methodKind: "unary";
+    input: typeof ListPlansRequestSchema;
+    output: typeof ListPlansResponseSchema;
+  },
+  /**
+   * Moves the tenant to another plan; owners only.
+   *
+   * @generated from rpc onerouter.admin.v1.UsageService.UpdatePlan
+   */
+  updatePlan: {
+    methodKind: "unary";
+    input: typeof UpdatePlanRequestSchema;
+    output: typeof UpdatePlanResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_onerouter_admin_v1_usage, 0);

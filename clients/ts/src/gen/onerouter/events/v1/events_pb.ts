@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onerouter/events/v1/events.proto.
  */
 export const file_onerouter_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiBvbmVyb3V0ZXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxITb25lcm91dGVyLmV2ZW50cy52MSKeBAoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIRCgl0ZW5hbnRfaWQYAyABKAkSNQoLZW52aXJvbm1lbnQYBCABKA4yIC5vbmVyb3V0ZXIuY29tbW9uLnYxLkVudmlyb25tZW50Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4CgdwYXltZW50GAogASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5QYXltZW50RXZlbnREYXRhSAASNgoGcmVmdW5kGAsgASgLMiQub25lcm91dGVyLmV2ZW50cy52MS5SZWZ1bmRFdmVudERhdGFIABI4CgdtZXNzYWdlGAwgASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5NZXNzYWdlRXZlbnREYXRhSAASSQoQd2ViaG9va19lbmRwb2ludBgNIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuV2ViaG9va0VuZHBvaW50RXZlbnREYXRhSAASTQoQcHJvdmlkZXJfYWNjb3VudBgOIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuUHJvdmlkZXJBY2NvdW50RXZlbnREYXRhQgIYAUgAEjIKBHRlc3QYDyABKAsyIi5vbmVyb3V0ZXIuZXZlbnRzLnYxLlRlc3RFdmVudERhdGFIAEIGCgRkYXRhIkMKEFBheW1lbnRFdmVudERhdGESLwoHcGF5bWVudBgBIAEoCzIeLm9uZXJvdXRlci5wYXltZW50cy52MS5QYXltZW50InEKD1JlZnVuZEV2ZW50RGF0YRItCgZyZWZ1bmQYASABKAsyHS5vbmVyb3V0ZXIucGF5bWVudHMudjEuUmVmdW5kEi8KB3BheW1lbnQYAiABKAsyHi5vbmVyb3V0ZXIucGF5bWVudHMudjEuUGF5bWVudCJEChBNZXNzYWdlRXZlbnREYXRhEjAKB21lc3NhZ2UYASABKAsyHy5vbmVyb3V0ZXIubWVzc2FnaW5nLnYxLk1lc3NhZ2UiTAoYV2ViaG9va0VuZHBvaW50RXZlbnREYXRhEhMKC2VuZHBvaW50X2lkGAEgASgJEgsKA3VybBgCIAEoCRIOCgZyZWFzb24YAyABKAkiigEKGFByb3ZpZGVyQWNjb3VudEV2ZW50RGF0YRIbChNwcm92aWRlcl9hY2NvdW50X2lkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEi8KCGNhdGVnb3J5GAMgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIOCgZyZWFzb24YBCABKAkiIAoNVGVzdEV2ZW50RGF0YRIPCgdtZXNzYWdlGAEgASgJKr0GCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEjMKGkVWRU5UX1RZUEVfUEFZTUVOVF9DUkVBVEVEEAEaE6K7GA9wYXltZW50LmNyZWF0ZWQSQwoiRVZFTlRfVFlQRV9QQVlNRU5UX1JFUVVJUkVTX0FDVElPThACGhuiuxgXcGF5bWVudC5yZXF1aXJlc19hY3Rpb24SRQojRVZFTlRfVFlQRV9QQVlNRU5UX1JFUVVJUkVTX0NBUFRVUkUQAxocorsYGHBheW1lbnQucmVxdWlyZXNfY2FwdHVyZRI3ChxFVkVOVF9UWVBFX1BBWU1FTlRfU1VDQ0VFREVEEAQaFaK7GBFwYXltZW50LnN1Y2NlZWRlZBIxChlFVkVOVF9UWVBFX1BBWU1FTlRfRkFJTEVEEAUaEqK7GA5wYXltZW50LmZhaWxlZBI1ChtFVkVOVF9UWVBFX1BBWU1FTlRfQ0FOQ0VMRUQQBhoUorsYEHBheW1lbnQuY2FuY2VsZWQSNQobRVZFTlRfVFlQRV9QQVlNRU5UX0NBUFRVUkVEEAcaFKK7GBBwYXltZW50LmNhcHR1cmVkEjUKG0VWRU5UX1RZUEVfUkVGVU5EX1NVQ0NFRURFRBAIGhSiuxgQcmVmdW5kLnN1Y2NlZWRlZBIvChhFVkVOVF9UWVBFX1JFRlVORF9GQUlMRUQQCRoRorsYDXJlZnVuZC5mYWlsZWQSLQoXRVZFTlRfVFlQRV9NRVNTQUdFX1NFTlQQChoQorsYDG1lc3NhZ2Uuc2VudBI3ChxFVkVOVF9UWVBFX01FU1NBR0VfREVMSVZFUkVEEAsaFaK7GBFtZXNzYWdlLmRlbGl2ZXJlZBIxChlFVkVOVF9UWVBFX01FU1NBR0VfRkFJTEVEEAwaEqK7GA5tZXNzYWdlLmZhaWxlZBJHCiRFVkVOVF9UWVBFX1dFQkhPT0tfRU5EUE9JTlRfRElTQUJMRUQQDRodorsYGXdlYmhvb2tfZW5kcG9pbnQuZGlzYWJsZWQSLQoXRVZFTlRfVFlQRV9XRUJIT09LX1RFU1QQDhoQorsYDHdlYmhvb2sudGVzdDpLCg9ldmVudF90eXBlX25hbWUSIS5nb29nbGUucHJvdG9idWYuRW51bVZhbHVlT3B0aW9ucxi0hwMgASgJUg1ldmVudFR5cGVOYW1lYgZwcm90bzM", [file_google_protobuf_descriptor, file_google_protobuf_timestamp, file_onerouter_common_v1_common, file_onerouter_messaging_v1_messaging, file_onerouter_payments_v1_payments]);
+  fileDesc("CiBvbmVyb3V0ZXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxITb25lcm91dGVyLmV2ZW50cy52MSLUBAoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIRCgl0ZW5hbnRfaWQYAyABKAkSNQoLZW52aXJvbm1lbnQYBCABKA4yIC5vbmVyb3V0ZXIuY29tbW9uLnYxLkVudmlyb25tZW50Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4CgdwYXltZW50GAogASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5QYXltZW50RXZlbnREYXRhSAASNgoGcmVmdW5kGAsgASgLMiQub25lcm91dGVyLmV2ZW50cy52MS5SZWZ1bmRFdmVudERhdGFIABI4CgdtZXNzYWdlGAwgASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5NZXNzYWdlRXZlbnREYXRhSAASSQoQd2ViaG9va19lbmRwb2ludBgNIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuV2ViaG9va0VuZHBvaW50RXZlbnREYXRhSAASTQoQcHJvdmlkZXJfYWNjb3VudBgOIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuUHJvdmlkZXJBY2NvdW50RXZlbnREYXRhQgIYAUgAEjIKBHRlc3QYDyABKAsyIi5vbmVyb3V0ZXIuZXZlbnRzLnYxLlRlc3RFdmVudERhdGFIABI0CgV1c2FnZRgQIAEoCzIjLm9uZXJvdXRlci5ldmVudHMudjEuVXNhZ2VFdmVudERhdGFIAEIGCgRkYXRhIkMKEFBheW1lbnRFdmVudERhdGESLwoHcGF5bWVudBgBIAEoCzIeLm9uZXJvdXRlci5wYXltZW50cy52MS5QYXltZW50InEKD1JlZnVuZEV2ZW50RGF0YRItCgZyZWZ1bmQYASABKAsyHS5vbmVyb3V0ZXIucGF5bWVudHMudjEuUmVmdW5kEi8KB3BheW1lbnQYAiABKAsyHi5vbmVyb3V0ZXIucGF5bWVudHMudjEuUGF5bWVudCJEChBNZXNzYWdlRXZlbnREYXRhEjAKB21lc3NhZ2UYASABKAsyHy5vbmVyb3V0ZXIubWVzc2FnaW5nLnYxLk1lc3NhZ2UiTAoYV2ViaG9va0VuZHBvaW50RXZlbnREYXRhEhMKC2VuZHBvaW50X2lkGAEgASgJEgsKA3VybBgCIAEoCRIOCgZyZWFzb24YAyABKAkiigEKGFByb3ZpZGVyQWNjb3VudEV2ZW50RGF0YRIbChNwcm92aWRlcl9hY2NvdW50X2lkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEi8KCGNhdGVnb3J5GAMgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIOCgZyZWFzb24YBCABKAkiIAoNVGVzdEV2ZW50RGF0YRIPCgdtZXNzYWdlGAEgASgJIqABCg5Vc2FnZUV2ZW50RGF0YRIOCgZtZXRyaWMYASABKAkSGQoRdGhyZXNob2xkX3BlcmNlbnQYAiABKAUSDAoEdXNlZBgDIAEoAxINCgVsaW1pdBgEIAEoAxIPCgdwbGFuX2lkGAUgASgJEjUKEXBlcmlvZF9zdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqCBwoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIzChpFVkVOVF9UWVBFX1BBWU1FTlRfQ1JFQVRFRBABGhOiuxgPcGF5bWVudC5jcmVhdGVkEkMKIkVWRU5UX1RZUEVfUEFZTUVOVF9SRVFVSVJFU19BQ1RJT04QAhoborsYF3BheW1lbnQucmVxdWlyZXNfYWN0aW9uEkUKI0VWRU5UX1RZUEVfUEFZTUVOVF9SRVFVSVJFU19DQVBUVVJFEAMaHKK7GBhwYXltZW50LnJlcXVpcmVzX2NhcHR1cmUSNwocRVZFTlRfVFlQRV9QQVlNRU5UX1NVQ0NFRURFRBAEGhWiuxgRcGF5bWVudC5zdWNjZWVkZWQSMQoZRVZFTlRfVFlQRV9QQVlNRU5UX0ZBSUxFRBAFGhKiuxgOcGF5bWVudC5mYWlsZWQSNQobRVZFTlRfVFlQRV9QQVlNRU5UX0NBTkNFTEVEEAYaFKK7GBBwYXltZW50LmNhbmNlbGVkEjUKG0VWRU5UX1RZUEVfUEFZTUVOVF9DQVBUVVJFRBAHGhSiuxgQcGF5bWVudC5jYXB0dXJlZBI1ChtFVkVOVF9UWVBFX1JFRlVORF9TVUNDRUVERUQQCBoUorsYEHJlZnVuZC5zdWNjZWVkZWQSLwoYRVZFTlRfVFlQRV9SRUZVTkRfRkFJTEVEEAkaEaK7GA1yZWZ1bmQuZmFpbGVkEi0KF0VWRU5UX1RZUEVfTUVTU0FHRV9TRU5UEAoaEKK7GAxtZXNzYWdlLnNlbnQSNwocRVZFTlRfVFlQRV9NRVNTQUdFX0RFTElWRVJFRBALGhWiuxgRbWVzc2FnZS5kZWxpdmVyZWQSMQoZRVZFTlRfVFlQRV9NRVNTQUdFX0ZBSUxFRBAMGhKiuxgObWVzc2FnZS5mYWlsZWQSRwokRVZFTlRfVFlQRV9XRUJIT09LX0VORFBPSU5UX0RJU0FCTEVEEA0aHaK7GBl3ZWJob29rX2VuZHBvaW50LmRpc2FibGVkEi0KF0VWRU5UX1RZUEVfV0VCSE9PS19URVNUEA4aEKK7GAx3ZWJob29rLnRlc3QSQwoiRVZFTlRfVFlQRV9VU0FHRV9USFJFU0hPTERfUkVBQ0hFRBAPGhuiuxgXdXNhZ2UudGhyZXNob2xkX3JlYWNoZWQ6SwoPZXZlbnRfdHlwZV9uYW1lEiEuZ29vZ2xlLnByb3RvYnVmLkVudW1WYWx1ZU9wdGlvbnMYtIcDIAEoCVINZXZlbnRUeXBlTmFtZWIGcHJvdG8z", [file_google_protobuf_descriptor, file_google_protobuf_timestamp, file_onerouter_common_v1_common, file_onerouter_messaging_v1_messaging, file_onerouter_payments_v1_payments]);
 
 /**
  * Event is what OneRouter emits when state changes. It travels as binary
@@ -99,6 +99,12 @@ export type Event = Message<"onerouter.events.v1.Event"> & {
      */
     value: TestEventData;
     case: "test";
+  } | {
+    /**
+     * @generated from field: onerouter.events.v1.UsageEventData usage = 16;
+     */
+    value: UsageEventData;
+    case: "usage";
   } | { case: undefined; value?: undefined };
 };
 
@@ -242,6 +248,52 @@ export const TestEventDataSchema: GenMessage<TestEventData> = /*@__PURE__*/
   messageDesc(file_onerouter_events_v1_events, 6);
 
 /**
+ * A tenant's use of a plan quota reached 80 % or 100 % in a billing period.
+ *
+ * @generated from message onerouter.events.v1.UsageEventData
+ */
+export type UsageEventData = Message<"onerouter.events.v1.UsageEventData"> & {
+  /**
+   * api_requests, payments or messages.
+   *
+   * @generated from field: string metric = 1;
+   */
+  metric: string;
+
+  /**
+   * @generated from field: int32 threshold_percent = 2;
+   */
+  thresholdPercent: number;
+
+  /**
+   * @generated from field: int64 used = 3;
+   */
+  used: bigint;
+
+  /**
+   * @generated from field: int64 limit = 4;
+   */
+  limit: bigint;
+
+  /**
+   * @generated from field: string plan_id = 5;
+   */
+  planId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp period_start_time = 6;
+   */
+  periodStartTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message onerouter.events.v1.UsageEventData.
+ * Use `create(UsageEventDataSchema)` to create a new message.
+ */
+export const UsageEventDataSchema: GenMessage<UsageEventData> = /*@__PURE__*/
+  messageDesc(file_onerouter_events_v1_events, 7);
+
+/**
  * Every type of event OneRouter emits, in the order ListEventTypes lists
  * them. Event.type carries the type's event_type_name, not this enum.
  *
@@ -322,6 +374,11 @@ export enum EventType {
    * @generated from enum value: EVENT_TYPE_WEBHOOK_TEST = 14;
    */
   WEBHOOK_TEST = 14,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_USAGE_THRESHOLD_REACHED = 15;
+   */
+  USAGE_THRESHOLD_REACHED = 15,
 }
 
 /**
