@@ -12,6 +12,7 @@ import { apiKeyService } from "./api-key-service";
 import { auditLogService } from "./audit-log-service";
 import { providerAccountService, type ProviderAccountServiceDeps } from "./provider-account-service";
 import { routingService, type RoutingServiceDeps } from "./routing-service";
+import { teamService } from "./team-service";
 import type { TenantMailer } from "./tenant-mail";
 
 // What the admin room needs from the process that hosts it: storage, the
@@ -26,7 +27,7 @@ export function adminRoutes(deps: AdminDeps) {
     router.service(AuditLogService, auditLogService(deps.knex));
     router.service(ProviderAccountService, providerAccountService(deps));
     router.service(RoutingService, routingService(deps));
-    servicePartially(router, TeamService, {});
+    router.service(TeamService, teamService(deps));
     servicePartially(router, UsageService, {});
     servicePartially(router, SessionService, {});
     servicePartially(router, AnalyticsService, {});

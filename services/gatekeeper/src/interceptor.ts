@@ -7,6 +7,8 @@ import type { TokenBucketLimiter } from "./rate-limiter";
 
 // Services anyone may call without a key: probes must work before keys exist.
 const publicServices = new Set(["grpc.health.v1.Health"]);
+// Methods whose request carries its own credential: an invitation's token.
+const publicMethods = new Set(["onerouter.admin.v1.TeamService/AcceptInvitation"]);
 
 // One IPv6 client usually holds a whole /64, so its failures count together.
 export function failureBucket(address: string): string {
@@ -46,7 +48,7 @@ export function createGatekeeperInterceptor(deps: {
   }
 
   return (next) => async (req) => {
-    if (publicServices.has(req.service.typeName)) return next(req);
+    if (publicServices.has(req.service.typeName) || publicMethods.has(`${req.service.typeName}/${req.method.name}`)) return next(req);
     const caller = await authenticate(req.header.get("authorization"), req.contextValues.get(remoteAddressKey));
     const scope = requiredScope(req.method);
     if (!heldScopes(caller.scopes).includes(scope)) {
