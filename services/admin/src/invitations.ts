@@ -124,11 +124,11 @@ export async function createInvitation(
 export async function recordInvitationEmail(
   knex: Knex,
   id: string,
-  outcome: { messageId: string } | { error: string },
+  outcome: { messageId: string; error: string },
 ): Promise<InvitationRow> {
   const [row] = (await knex("invitations")
     .where({ id })
-    .update("messageId" in outcome ? { email_message_id: outcome.messageId, email_error: "" } : { email_error: outcome.error })
+    .update({ email_message_id: outcome.messageId, email_error: outcome.error })
     .returning("*")) as InvitationRow[];
   return row!;
 }

@@ -10,6 +10,7 @@ import {
   TeamService,
   UpdateMemberRoleResponseSchema,
 } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
+import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { invalidArgument, remoteAddressKey, requireCaller, requireId, type Knex } from "@onerouter/core";
 import {
   acceptInvitation,
@@ -52,7 +53,7 @@ export function teamService(deps: TeamServiceDeps): ServiceImpl<typeof TeamServi
   // through the link CreateInvitation returns, and it records why no email
   // was sent. The invitation's id keys the email, so it is sent once.
   async function emailInvitation(row: InvitationRow, link: string, tenantName: string): Promise<InvitationRow> {
-    if (!deps.mailer) return recordInvitationEmail(knex, row.id, { error: "no messaging service is reachable to send email" });
+    if (!deps.mailer) return recordInvitationEmail(knex, row.id, { messageId: "", error: "no messaging service is reachable to send email" });
     try {
       const message = await deps.mailer.send(row.tenant_id, {
         to: row.email,
@@ -66,9 +67,10 @@ export function teamService(deps: TeamServiceDeps): ServiceImpl<typeof TeamServi
         ].join("\n"),
         idempotencyKey: `invitation-${row.id}`,
       });
-      return recordInvitationEmail(knex, row.id, { messageId: message.id });
+      const refused = message.status === MessageStatus.FAILED ? `the email provider refused the email: ${message.error?.message ?? ""}` : "";
+      return recordInvitationEmail(knex, row.id, { messageId: message.id, error: refused });
     } catch (err) {
-      return recordInvitationEmail(knex, row.id, { error: `the email could not be sent: ${ConnectError.from(err).message}` });
+      return recordInvitationEmail(knex, row.id, { messageId: "", error: `the email could not be sent: ${ConnectError.from(err).message}` });
     }
   }
 
