@@ -38,7 +38,8 @@ export interface InvitationRow {
   email_error: string;
 }
 
-export const defaultInvitationLifetimeMs = 7 * 24 * 3600_000;
+// Long enough to span a weekend, short enough that a forgotten link dies.
+const invitationLifetimeMs = 7 * 24 * 3600_000;
 
 export function invitationStatus(row: InvitationRow, now = new Date()): InvitationStatus {
   if (row.accepted_at) return InvitationStatus.ACCEPTED;
@@ -77,7 +78,7 @@ function alreadyMember(email: string) {
 export async function createInvitation(
   knex: Knex,
   change: TeamChange,
-  input: { email: string; role: MemberRole; lifetimeMs: number },
+  input: { email: string; role: MemberRole },
 ): Promise<{ row: InvitationRow; token: string; tenantName: string }> {
   const { caller } = change;
   assertMayManage(caller, [input.role]);
@@ -103,7 +104,7 @@ export async function createInvitation(
         token_hash: hashToken(token),
         invited_by: caller.actor,
         environment: environmentName(caller.environment),
-        expires_at: new Date(Date.now() + input.lifetimeMs),
+        expires_at: new Date(Date.now() + invitationLifetimeMs),
       })
       .returning("*")) as InvitationRow[];
     await recordAudit(trx, {

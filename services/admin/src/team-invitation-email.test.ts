@@ -78,7 +78,7 @@ describeEachEngine("Invitation emails", (engine) => {
   it("still makes the invitation when the email is refused, and says why", async () => {
     const created = await team.createInvitation({ email: "rejected@sandbox.test", role: Role.VIEWER });
     expect(created.invitation?.status).toBe(InvitationStatus.PENDING);
-    expect(created.invitation?.emailError).toMatch(/^the email provider refused the email: /);
+    expect(created.invitation?.emailError).toMatch(/^the email was not sent: \S/);
     const message = await emailTo("rejected@sandbox.test");
     expect(message.id).toBe(created.invitation!.emailMessageId);
     const { invitations } = await team.listInvitations({});
@@ -86,5 +86,15 @@ describeEachEngine("Invitation emails", (engine) => {
     // The link handed on by other means still works.
     const { member } = await anonymous.acceptInvitation({ token: created.token, name: "Handed On", password });
     expect(member?.role).toBe(Role.VIEWER);
+  });
+
+  it("still makes the invitation when the tenant has no way to send email, and says why", async () => {
+    const bare = (await createTenant(app.db.knex, { name: "No email", planId: "pro" })).id;
+    const bareTeam = apiClient(app, TeamService, (await app.createKey(Environment.TEST, bare)).secret);
+    const created = await bareTeam.createInvitation({ email: "someone@example.com", role: Role.VIEWER });
+    expect(created.invitation?.status).toBe(InvitationStatus.PENDING);
+    expect(created.invitation?.emailError).toBe("the email was not sent: no enabled messaging provider account can send email here");
+    const { member } = await anonymous.acceptInvitation({ token: created.token, name: "Someone", password });
+    expect(member?.email).toBe("someone@example.com");
   });
 });

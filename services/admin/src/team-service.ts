@@ -11,11 +11,10 @@ import {
   UpdateMemberRoleResponseSchema,
 } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { MessageStatus } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { invalidArgument, remoteAddressKey, requireCaller, requireId, type Knex } from "@onerouter/core";
+import { remoteAddressKey, requireCaller, requireId, type Knex } from "@onerouter/core";
 import {
   acceptInvitation,
   createInvitation,
-  defaultInvitationLifetimeMs,
   listInvitations,
   recordInvitationEmail,
   revokeInvitation,
@@ -33,7 +32,6 @@ export interface TeamServiceDeps {
   // Absent when no messaging room is reachable: invitations are then made
   // without an email, and say so.
   mailer?: TenantMailer;
-  invitationLifetimeMs?: number;
 }
 
 function teamChange(ctx: HandlerContext): TeamChange {
@@ -67,10 +65,10 @@ export function teamService(deps: TeamServiceDeps): ServiceImpl<typeof TeamServi
         ].join("\n"),
         idempotencyKey: `invitation-${row.id}`,
       });
-      const refused = message.status === MessageStatus.FAILED ? `the email provider refused the email: ${message.error?.message ?? ""}` : "";
-      return recordInvitationEmail(knex, row.id, { messageId: message.id, error: refused });
+      const failed = message.status === MessageStatus.FAILED ? `the email was not sent: ${message.error?.message ?? ""}` : "";
+      return recordInvitationEmail(knex, row.id, { messageId: message.id, error: failed });
     } catch (err) {
-      return recordInvitationEmail(knex, row.id, { messageId: "", error: `the email could not be sent: ${ConnectError.from(err).message}` });
+      return recordInvitationEmail(knex, row.id, { messageId: "", error: `the email was not sent: ${ConnectError.from(err).message}` });
     }
   }
 
@@ -98,11 +96,7 @@ export function teamService(deps: TeamServiceDeps): ServiceImpl<typeof TeamServi
       const change = teamChange(ctx);
       const email = memberEmail("email", req.email);
       const role = roleName(req.role);
-      const { row, token, tenantName } = await createInvitation(knex, change, {
-        email,
-        role,
-        lifetimeMs: deps.invitationLifetimeMs ?? defaultInvitationLifetimeMs,
-      });
+      const { row, token, tenantName } = await createInvitation(knex, change, { email, role });
       const link = acceptUrl(token);
       const emailed = await emailInvitation(row, link, tenantName);
       return create(CreateInvitationResponseSchema, { invitation: toInvitation(emailed), token, acceptUrl: link });
@@ -121,7 +115,7 @@ export function teamService(deps: TeamServiceDeps): ServiceImpl<typeof TeamServi
 
     // Public: the token is the credential.
     async acceptInvitation(req, ctx) {
-      if (req.token === "") throw invalidArgument("token", "is required");
+      requireId("token", req.token);
       const name = memberName("name", req.name);
       checkNewPassword("password", req.password);
       const member = await acceptInvitation(knex, {

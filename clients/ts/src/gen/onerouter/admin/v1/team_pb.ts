@@ -91,8 +91,8 @@ export type Invitation = Message<"onerouter.admin.v1.Invitation"> & {
   expireTime?: Timestamp | undefined;
 
   /**
-   * The MessagingService message that emailed the invitation's link; empty
-   * when no email was sent.
+   * The MessagingService message made to email the invitation's link, sent
+   * or failed; empty when none could be made.
    *
    * @generated from field: string email_message_id = 7;
    */
