@@ -7,6 +7,7 @@ import { paymentConnectors } from "@onerouter/payments";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { envoyRegistry, oneRouterRegistry, root } from "./protos";
+import { ValidateRules } from "./validate-rules";
 
 // envoy/envoy.yaml, decoded the way Envoy decodes it: proto3 JSON against
 // Envoy's own protos, unknown fields refused, every typed_config Any decoded
@@ -48,9 +49,13 @@ const afterReceipt = ["reset", "unavailable", "gateway-error", "5xx", "retriable
 let registry: FileRegistry;
 let bootstrapSchema: DescMessage;
 
+// Decodes as Envoy does, then checks the protoc-gen-validate rules Envoy
+// enforces at load; returns the canonical JSON (camelCase) of what was
+// decoded: what Envoy runs.
 function decode(document: unknown): JsonObject {
   const message = fromJson(bootstrapSchema, document as JsonValue, { registry });
-  // The canonical JSON (camelCase) of what was decoded: what Envoy runs.
+  const broken = new ValidateRules(registry).check(message, "bootstrap");
+  if (broken.length > 0) throw new Error(`validation rules broken:\n${broken.join("\n")}`);
   return toJson(bootstrapSchema, message, { registry }) as JsonObject;
 }
 
@@ -123,6 +128,22 @@ describe("envoy/envoy.yaml", () => {
       document.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters[0].typed_config["@type"] =
         "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheckk";
       expect(() => decode(document)).toThrow(/HealthCheckk/);
+    });
+
+    it("refuses what Envoy's validation rules refuse, inside typed_configs too", () => {
+      const document = parse(readFileSync(bootstrapPath, "utf8"));
+      const hcmConfig = document.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+      const rateLimit = hcmConfig.http_filters.find((f: { name: string }) => f.name === "envoy.filters.http.ratelimit");
+      rateLimit.typed_config.domain = "";
+      delete rateLimit.typed_config.rate_limit_service;
+      const headerMutation = hcmConfig.http_filters.find((f: { name: string }) => f.name === "envoy.filters.http.header_mutation");
+      headerMutation.typed_config.mutations.request_mutations[0] = {};
+      document.static_resources.clusters[0].connect_timeout = "0s";
+      const message = () => decode(document);
+      expect(message).toThrow(/http_filters\[\d\]\.typed_config\.domain must have at least 1 characters/);
+      expect(message).toThrow(/typed_config\.rate_limit_service is required/);
+      expect(message).toThrow(/request_mutations\[0\]: one of remove, append is required/);
+      expect(message).toThrow(/clusters\[0\]\.connect_timeout must be > 0/);
     });
 
     it("decodes every typed_config as a type of Envoy's API", () => {
