@@ -191,6 +191,8 @@ describe("envoy/envoy.yaml", () => {
 
     const rateLimit = filter("envoy.filters.http.ratelimit");
     expect(rateLimit.failureModeDeny).toBe(true);
+    // "external" would skip callers Envoy counts as internal (private addresses).
+    expect(rateLimit.requestType).toBe("both");
     const service = obj(rateLimit.rateLimitService);
     expect(service.transportApiVersion).toBe("V3");
     expect(obj(obj(service.grpcService).envoyGrpc).clusterName).toBe("gatekeeper");

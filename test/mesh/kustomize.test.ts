@@ -226,6 +226,7 @@ describe.each(["dev", "prod"])("k8s/overlays/%s", (overlay) => {
     expect(spec<{ clusterIP: string }>(byKind(objects, "Service", natsSpec.serviceName)).clusterIP).toBe("None");
     const config = byKind(objects, "ConfigMap", podSpec(byKind(objects, "Deployment", "payments")).containers[0]!.envFrom![0]!.configMapRef!.name);
     expect((config.data as Record<string, string>).NATS_URL).toBe("nats://nats:4222");
+    expect((config.data as Record<string, string>).ONEROUTER_NATS_STREAM_REPLICAS).toBe(String(natsSpec.replicas));
   });
 
   it("takes the database URL, master key and mesh secret from Secrets", () => {
