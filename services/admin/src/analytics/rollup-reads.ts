@@ -29,7 +29,8 @@ import { attemptRollupTables, type EnvironmentName } from "@onerouter/routing";
 
 // Analytics read from the rollups the payments, messaging and webhooks rooms
 // keep as they record their rows (a few rows per hour), never from the rows
-// themselves. A range is resolved to whole UTC hours: an hour counts when it
+// themselves. A rollup row whose rows all moved to another status stays
+// with zero sums, and is left out where it would show. A range is resolved to whole UTC hours: an hour counts when it
 // starts at or after the hour the range starts in, and before the range ends.
 
 export interface AnalyticsScope {
@@ -186,7 +187,7 @@ export class AnalyticsReader {
       );
     switch (request.metric) {
       case Metric.PAYMENT_COUNT:
-        add(await grouped(payments.rollup).sum({ value: "payments" }), (r) => number(r.value));
+        add(await grouped(payments.rollup).sum({ value: "payments" }).havingRaw("sum(payments) <> 0"), (r) => number(r.value));
         break;
       case Metric.PAYMENT_VOLUME:
         add(
@@ -199,7 +200,7 @@ export class AnalyticsReader {
         await ratio(payments);
         break;
       case Metric.MESSAGE_COUNT:
-        add(await grouped(messaging.rollup).sum({ value: "messages" }), (r) => number(r.value));
+        add(await grouped(messaging.rollup).sum({ value: "messages" }).havingRaw("sum(messages) <> 0"), (r) => number(r.value));
         break;
       case Metric.MESSAGE_DELIVERY_RATE:
         await ratio(messaging);
