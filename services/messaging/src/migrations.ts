@@ -110,6 +110,12 @@ export const messagingMigrations: Migration[] = [
         t.bigInteger("default_provider_price_micros").notNullable();
         t.primary(["tenant_id", "environment", "hour", "channel", "provider", "provider_account_id", "api_key_id", "price_currency", "status"]);
       });
+      // Exports and lists page through a tenant's messages in (created_at, id)
+      // order; the index this extends goes.
+      await knex.schema.alterTable("messages", (t) => {
+        t.index(["tenant_id", "environment", "created_at", "id"]);
+        t.dropIndex(["tenant_id", "environment", "created_at"]);
+      });
       await createRollupTrigger(knex, messageRollup);
       await rebuildRollup(knex, messageRollup);
       await createAttemptRollups(knex, messageAttemptRollups);

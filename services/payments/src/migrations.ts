@@ -139,6 +139,12 @@ export const paymentsMigrations: Migration[] = [
         t.bigInteger("default_provider_fee").notNullable();
         t.primary(["tenant_id", "environment", "hour", "currency", "provider", "provider_account_id", "api_key_id", "status"]);
       });
+      // Exports and lists page through a tenant's payments in (created_at, id)
+      // order; the index this extends goes.
+      await knex.schema.alterTable("payments", (t) => {
+        t.index(["tenant_id", "environment", "created_at", "id"]);
+        t.dropIndex(["tenant_id", "environment", "created_at"]);
+      });
       await createRollupTrigger(knex, paymentRollup);
       await rebuildRollup(knex, paymentRollup);
       await createAttemptRollups(knex, paymentAttemptRollups);

@@ -113,6 +113,8 @@ export const webhookMigrations: Migration[] = [
         t.bigInteger("deliveries").notNullable();
         t.primary(["tenant_id", "environment", "hour", "status"]);
       });
+      // Exports page through a tenant's deliveries in (created_at, id) order.
+      await knex.schema.alterTable("webhook_deliveries", (t) => t.index(["tenant_id", "environment", "created_at", "id"]));
       await createRollupTrigger(knex, deliveryRollup);
       await rebuildRollup(knex, deliveryRollup);
     },
