@@ -83,7 +83,7 @@ async function seed(knex: Knex, tenantId: string, start: Date): Promise<{ loadMs
          case when n = 0 and i % 10 = 0 then 'failed' when i % 20 = 0 then 'declined' else 'succeeded' end,
          case when n = 0 and i % 10 = 0 then '{"reason":"PROVIDER_UNAVAILABLE","providerCode":"503"}'::jsonb
               when i % 20 = 0 then '{"reason":"PROVIDER_DECLINED","providerCode":"card_declined"}'::jsonb end,
-         50 + (i * 7919) % 900, 30 + i % 70, ${at} + n * interval '1 second', ${at} + n * interval '1 second'
+         50 + (i::bigint * 7919) % 900, 30 + i % 70, ${at} + n * interval '1 second', ${at} + n * interval '1 second'
        from generate_series(${from}, ${to}) i cross join generate_series(0, 1) n
        where n = 0 or i % 10 = 0`,
       [tenantId],
@@ -108,7 +108,7 @@ async function seed(knex: Knex, tenantId: string, start: Date): Promise<{ loadMs
          (array['pa_bench_twilio', 'pa_bench_vonage'])[(i + n) % 2 + 1],
          case when n = 0 and i % 10 = 0 then 'failed' else (array['delivered', 'delivered', 'delivered', 'sent', 'undelivered', 'failed'])[i % 6 + 1] end,
          case when n = 0 and i % 10 = 0 then '{"reason":"PROVIDER_UNAVAILABLE","providerCode":"503"}'::jsonb end,
-         80 + (i * 104729) % 1500, 7900, ${at} + n * interval '1 second', ${at} + n * interval '1 second'
+         80 + (i::bigint * 104729) % 1500, 7900, ${at} + n * interval '1 second', ${at} + n * interval '1 second'
        from generate_series(${from}, ${to}) i cross join generate_series(0, 1) n
        where n = 0 or i % 10 = 0`,
       [tenantId],

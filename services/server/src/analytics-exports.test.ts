@@ -107,7 +107,7 @@ run("CSV exports [postgres]", () => {
   it("authenticates downloads like every call and keeps tenants apart", async () => {
     const unauthenticated = await download("/exports/payments.csv");
     expect(unauthenticated.status).toBe(401);
-    expect(await unauthenticated.json()).toMatchObject({ code: "unauthenticated" });
+    expect(await unauthenticated.json()).toMatchObject({ code: "unauthenticated", reason: "API_KEY_MISSING" });
     expect((await download("/exports/payments.csv", "or_test_notakey")).status).toBe(401);
     const other = await download(`/exports/payments.csv?${window(1000)}`, otherSecret);
     expect(other.status).toBe(200);

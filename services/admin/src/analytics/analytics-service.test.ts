@@ -544,6 +544,23 @@ describeEachEngine("AnalyticsService", (engine) => {
     );
   });
 
+  it("exports deliveries, the provider comparison and costs as CSV matching the other answers", async () => {
+    const csv = async (report: Report) => parse(Buffer.from((await client().exportCsv({ report, range })).content), { columns: true }) as Record<string, string>[];
+    const deliveryRows = await csv(Report.DELIVERIES);
+    expect(deliveryRows.map((r) => r.status).sort()).toEqual(
+      deliveries.filter((d) => d.createdAt >= timestampDate(range.startTime) && d.createdAt < timestampDate(range.endTime)).map((d) => d.status).sort(),
+    );
+    const { providers } = await client().compareProviders({ range });
+    const providerRows = await csv(Report.PROVIDERS);
+    expect(providerRows.map((r) => [r.provider_account_id, r.attempts, r.fee_currency, r.fees_minor])).toEqual(
+      providers.flatMap((p) => (p.fees.length > 0 ? p.fees : [{ currency: "", amount: "" }]).map((f) => [p.providerAccountId, String(p.attemptCount), f.currency, String(f.amount)])),
+    );
+    const { lines } = await client().getCosts({ range });
+    expect((await csv(Report.COSTS)).map((r) => [r.provider, r.currency, r.count, r.cost_micros])).toEqual(
+      lines.map((l) => [l.provider, l.currency, String(l.count), String(l.costMicros)]),
+    );
+  });
+
   it("refuses what it cannot answer, naming the field", async () => {
     expect(await failure(client().getTimeSeries({ metric: Metric.PAYMENT_COUNT }))).toMatchObject({ code: Code.InvalidArgument, field: "granularity" });
     expect(await failure(client().getTimeSeries({ granularity: Granularity.DAY }))).toMatchObject({ code: Code.InvalidArgument, field: "metric" });

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import type { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { TimeRangeSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { inProcessClientAddressHeader, type HttpRoute } from "@onerouter/core";
@@ -41,7 +42,9 @@ function timeParameter(url: URL, name: string) {
 
 function sendError(res: Response, err: unknown) {
   const error = ConnectError.from(err);
-  const body = JSON.stringify({ code: Code[error.code].replace(/[A-Z]/g, (c, i: number) => (i > 0 ? "_" : "") + c.toLowerCase()), message: error.rawMessage });
+  const code = Code[error.code].replace(/[A-Z]/g, (c, i: number) => (i > 0 ? "_" : "") + c.toLowerCase());
+  const info = error.findDetails(ErrorInfoSchema)[0];
+  const body = JSON.stringify({ code, message: error.rawMessage, ...(info && { reason: info.reason, metadata: info.metadata }) });
   res.writeHead(httpStatus[error.code] ?? 500, { "content-type": "application/json" });
   res.end(body);
 }

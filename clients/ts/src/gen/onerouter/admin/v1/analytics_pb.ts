@@ -62,6 +62,8 @@ export type Overview = Message<"onerouter.admin.v1.Overview"> & {
   paymentVolume: AmountByCurrency[];
 
   /**
+   * Succeeded among the payments that succeeded or failed.
+   *
    * @generated from field: double payment_success_rate = 4;
    */
   paymentSuccessRate: number;
@@ -77,6 +79,8 @@ export type Overview = Message<"onerouter.admin.v1.Overview"> & {
   messageDeliveredCount: bigint;
 
   /**
+   * Delivered among the messages that were delivered, undelivered or failed.
+   *
    * @generated from field: double message_delivery_rate = 7;
    */
   messageDeliveryRate: number;
@@ -986,7 +990,8 @@ export const ReportSchema: GenEnum<Report> = /*@__PURE__*/
 
 /**
  * AnalyticsService answers questions about traffic, providers and costs for
- * the calling key's environment.
+ * the calling key's environment. Answers come from hourly rollups: a range
+ * counts the UTC hours from the one its start falls in up to its end.
  *
  * @generated from service onerouter.admin.v1.AnalyticsService
  */
