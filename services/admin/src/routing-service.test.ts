@@ -15,7 +15,7 @@ import {
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { MasterKeyring, newDataKey, outboxMigrations, type Database } from "@onerouter/core";
-import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations, ProviderHealthStore, PublishedPrices } from "@onerouter/routing";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { gatekeeperMigrations } from "@onerouter/gatekeeper";
@@ -57,6 +57,8 @@ describeEachEngine("RoutingService", (engine) => {
         connectors,
         publicBaseUrl: () => "https://onerouter.example.com",
         breakers: new CircuitBreakers({ failureThreshold: 5, cooldownMs: 30_000 }),
+        health: new ProviderHealthStore(db.knex),
+        prices: new PublishedPrices(db.knex),
         outbound,
       }),
     );

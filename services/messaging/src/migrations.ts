@@ -79,4 +79,13 @@ export const messagingMigrations: Migration[] = [
       await knex.schema.dropTable("message_callbacks");
     },
   },
+  {
+    // Why routing put the attempt's account where it was, e.g. "chosen: best score 0.97 × fee 1.9 %".
+    name: "20261205_082_messaging_attempt_routing_reason",
+    async up(knex) {
+      await knex.schema.alterTable("message_attempts", (t) => {
+        t.text("routing_reason").notNullable().defaultTo("");
+      });
+    },
+  },
 ];

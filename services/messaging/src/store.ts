@@ -104,7 +104,7 @@ export class MessageStore {
   // handed to at most one provider.
   async startAttempt(
     message: MessageRow,
-    account: { id: string; provider: string },
+    account: { id: string; provider: string; routingReason: string },
     price: { micros: bigint; currency: string } | undefined,
   ): Promise<AttemptRow | undefined> {
     const micros = (price?.micros ?? 0n).toString();

@@ -133,7 +133,7 @@ export class PaymentStore {
   // when the payment is no longer processing or has an attempt whose
   // outcome is open: one provider at a time may hold a payment's money, and
   // whoever runs that attempt carries the payment on.
-  async startAttempt(payment: PaymentRow, account: { id: string; provider: string }, estimatedFee: bigint): Promise<AttemptRow | undefined> {
+  async startAttempt(payment: PaymentRow, account: { id: string; provider: string; routingReason: string }, estimatedFee: bigint): Promise<AttemptRow | undefined> {
     return this.attempts.start(payment, account, { attempt: { estimated_fee: estimatedFee.toString() }, parent: {} });
   }
 
