@@ -136,6 +136,8 @@ export class ProviderProber<C extends RegisteredConnector> {
   async probe(account: ProviderAccountWithCredentials, signal: AbortSignal = new AbortController().signal): Promise<HealthCheck | undefined> {
     const { connectors, breakers, logger } = this.options;
     const connector = connectors.require(account.provider);
+    // The check is dated when it was made; its answer may come later.
+    const checkedAt = new Date();
     const started = performance.now();
     let failure: ReturnType<typeof classifyCallFailure> | undefined;
     try {
@@ -148,8 +150,8 @@ export class ProviderProber<C extends RegisteredConnector> {
     const responseTimeMs = Math.round(performance.now() - started);
     recordCallHealth(breakers, account, failure?.kind ?? "answered");
     const check: HealthCheck = failure
-      ? { status: "down", responseTimeMs, checkedAt: new Date(), error: failure.error }
-      : { status: responseTimeMs > this.options.degradedAfterMs ? "degraded" : "healthy", responseTimeMs, checkedAt: new Date() };
+      ? { status: "down", responseTimeMs, checkedAt, error: failure.error }
+      : { status: responseTimeMs > this.options.degradedAfterMs ? "degraded" : "healthy", responseTimeMs, checkedAt };
     await this.options.health.record(account.id, check);
     return check;
   }

@@ -67,7 +67,8 @@ export interface VonageEmulator extends ProviderEmulator {
 }
 
 const pricePerPart = 0.00809;
-const defaultSmsPrices: Record<string, string> = { US: "0.00809", CA: "0.00809", GB: "0.04200", DE: "0.08900", IN: "0.07600", AU: "0.05100", BR: "0.04300" };
+// The same list prices as the connector's fee table, so a sync against the emulator changes nothing until a test reprices.
+const defaultSmsPrices: Record<string, string> = { US: "0.00809", CA: "0.00809", GB: "0.04160", DE: "0.08640", IN: "0.04530", AU: "0.06010", BR: "0.03820" };
 const network = "310004";
 
 // The SMS API answers HTTP 200 with a status per message; non-zero is an error.
