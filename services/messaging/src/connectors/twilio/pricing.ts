@@ -13,12 +13,18 @@ export function twilioPublishedPrices(fees: readonly Fee[]): (ctx: ConnectorCont
     const prices: PublishedPrice[] = [];
     for (const country of countries) {
       const resource = await callTwilio(ctx, (client) => client.pricing.v1.messaging.countries(country).fetch());
-      const current = resource.outboundSmsPrices.flatMap((carrier) => carrier.prices ?? []).map((p) => micros(p.currentPrice));
+      const current = (resource.outboundSmsPrices ?? []).flatMap((carrier) => carrier.prices ?? []).map((p) => micros(currentPrice(p)));
       if (current.length === 0) continue;
       prices.push({ country, currency: resource.priceUnit.toUpperCase(), priceMicros: current.reduce((a, b) => (b > a ? b : a)) });
     }
     return prices;
   };
+}
+
+// The SDK maps each carrier but leaves its prices as Twilio sent them
+// (snake_case), whatever its types say.
+function currentPrice(price: { currentPrice?: unknown }): unknown {
+  return price.currentPrice ?? (price as { current_price?: unknown }).current_price;
 }
 
 // Twilio sends prices as decimal strings ("0.0079") although the SDK types them as numbers.
