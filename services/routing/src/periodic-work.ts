@@ -3,7 +3,7 @@ import type { Logger } from "@onerouter/core";
 // A background round of work run at start and then every interval, one
 // round at a time. Stopping never waits for a provider: the round's signal
 // aborts, so calls still out are abandoned and their results dropped.
-export class PeriodicWork {
+export abstract class PeriodicWork {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private controller = new AbortController();
@@ -11,9 +11,10 @@ export class PeriodicWork {
   constructor(
     private readonly what: string,
     private readonly intervalMs: number,
-    private readonly round: (signal: AbortSignal) => Promise<void>,
     private readonly logger?: Logger,
   ) {}
+
+  protected abstract round(signal: AbortSignal): Promise<void>;
 
   start(): void {
     if (this.timer) return;

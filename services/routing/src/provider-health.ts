@@ -6,7 +6,7 @@ import type { Knex, Logger } from "@onerouter/core";
 import type { CircuitBreakers } from "./circuit-breaker";
 import type { CategoryConnectors, RegisteredConnector } from "./connector-registry";
 import { PeriodicWork, unlessAborted } from "./periodic-work";
-import type { ProviderAccountStore, ProviderAccountWithCredentials, ProviderCategory } from "./provider-accounts";
+import type { ProviderAccountStore, ProviderAccountWithCredentials } from "./provider-accounts";
 import { classifyCallFailure, providerErrorFromColumn, recordCallHealth, storedProviderError } from "./provider-calls";
 
 // Provider health: in the background every account of a category is
@@ -99,23 +99,13 @@ export interface ProviderProberOptions<C extends RegisteredConnector> {
 // Accounts probed at once.
 const probeConcurrency = 4;
 
-export class ProviderProber<C extends RegisteredConnector> {
-  private readonly work: PeriodicWork;
-
+export class ProviderProber<C extends RegisteredConnector> extends PeriodicWork {
   constructor(private readonly options: ProviderProberOptions<C>) {
-    this.work = new PeriodicWork(`probing ${options.connectors.category} providers`, options.intervalMs, (signal) => this.probeAll(signal), options.logger);
+    super(`probing ${options.connectors.category} providers`, options.intervalMs, options.logger);
   }
 
-  get category(): ProviderCategory {
-    return this.options.connectors.category;
-  }
-
-  start(): void {
-    this.work.start();
-  }
-
-  stop(): Promise<void> {
-    return this.work.stop();
+  protected round(signal: AbortSignal): Promise<void> {
+    return this.probeAll(signal);
   }
 
   // One round: every enabled account of the category, a few at a time.

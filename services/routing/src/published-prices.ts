@@ -130,19 +130,13 @@ export interface PriceSyncOptions<C extends RegisteredConnector> {
 // a schedule. A price change and its pricing.changed event are written in
 // one transaction, so each change beyond the threshold is told once, by the
 // process that recorded it.
-export class PriceSync<C extends RegisteredConnector> {
-  private readonly work: PeriodicWork;
-
+export class PriceSync<C extends RegisteredConnector> extends PeriodicWork {
   constructor(private readonly options: PriceSyncOptions<C>) {
-    this.work = new PeriodicWork(`syncing ${options.connectors.category} prices`, options.intervalMs, (signal) => this.syncAll(signal), options.logger);
+    super(`syncing ${options.connectors.category} prices`, options.intervalMs, options.logger);
   }
 
-  start(): void {
-    this.work.start();
-  }
-
-  stop(): Promise<void> {
-    return this.work.stop();
+  protected round(signal: AbortSignal): Promise<void> {
+    return this.syncAll(signal);
   }
 
   async syncAll(signal: AbortSignal = new AbortController().signal): Promise<void> {
