@@ -115,4 +115,26 @@ describe("provider health", () => {
       await emulator.setFailure({ mode: "none" });
     }
   });
+
+  it("never holds up shutdown for a probe the provider does not answer", async () => {
+    const held = await startEmulator(twilioEmulator({ accountSid, authToken }));
+    await held.setFailure({ mode: "timeout_after_accept" });
+    const server = await startTestOneRouter({ env: { ONEROUTER_PROVIDER_PROBE_INTERVAL_MS: "100", ONEROUTER_PROVIDER_TIMEOUT_MS: "60000" } });
+    try {
+      const tenant = await newTestTenant(server, "Held");
+      await addTestAccount(server, tenant.id, {
+        category: "messaging",
+        provider: "twilio",
+        credentials: { account_sid: accountSid, auth_token: authToken },
+        settings: { base_url: held.url },
+      });
+      await waitFor("a probe in flight", async () => held.requestCount() > 0, 10_000);
+    } finally {
+      const closing = Date.now();
+      await server.close();
+      // The probe would wait a minute for its answer; closing abandons it.
+      expect(Date.now() - closing).toBeLessThan(10_000);
+      await held.close();
+    }
+  });
 });
