@@ -136,6 +136,7 @@ describe("candidate order", () => {
       ["pa_b", 24_270n],
       ["pa_c", undefined],
     ]);
+    expect(candidates.map((c) => c.reason)).toEqual(["chosen: price 0.0237 USD", "failover: price 0.02427 USD", "failover: fee unknown"]);
   });
 
   it("draws the first WEIGHTED target by weight and keeps the rest in weight order", () => {

@@ -243,7 +243,7 @@ function formatShare(share: number): string {
 // A fee as the reason shows it: a percentage of the amount, or a unit price.
 function feeText(estimated: bigint | undefined, input: CandidateInput<unknown>): string {
   if (estimated === undefined) return "fee unknown";
-  if (input.price) return `price ${(Number(estimated) / 1e6).toFixed(4).replace(/0+$/, "").replace(/\.$/, "")} ${input.request.currency}`;
+  if (input.price) return `price ${(Number(estimated) / 1e6).toFixed(6).replace(/0+$/, "").replace(/\.$/, "")} ${input.request.currency}`;
   const amount = Number(input.request.amount);
   if (amount <= 0) return `fee ${estimated}`;
   return `fee ${+((Number(estimated) / amount) * 100).toFixed(2)} %`;
