@@ -5,7 +5,7 @@ import { InvitationStatus, Role, TeamService } from "@onerouter/client/gen/onero
 import { hashToken, MasterKeyring, newDataKey, newId, outboxMigrations, type Caller, type Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { failure } from "@onerouter/gatekeeper/testing";
-import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
 import { adminAs, apiKeyCaller, signedInMember } from "../test";
 import { adminMigrations } from "./migrations";
 import { verifyPassword } from "./passwords";
@@ -32,6 +32,8 @@ describeEachEngine("TeamService", (engine) => {
         connectors: new ConnectorRegistry({ outbound, providerTimeoutMs: 10_000 }),
         publicBaseUrl: () => "https://onerouter.example.com/",
         breakers: new CircuitBreakers({ failureThreshold: 5, cooldownMs: 30_000 }),
+        health: new ProviderHealthStore(db.knex),
+        prices: new PublishedPrices(db.knex),
         outbound,
       }),
     );
