@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ApiKeySchema, type ApiKey } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
+import { ApiKeyLimitsSchema, ApiKeySchema, type ApiKey } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import type { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import {
   environmentFromName,
@@ -26,7 +26,23 @@ export interface ApiKeyRow {
   last_used_at: Date | null;
   revoked_at: Date | null;
   expires_at: Date | null;
+  requests_per_second: number;
+  burst: number;
+  requests_per_day: number | string;
 }
+
+// A key's own limits as stored; zero means none.
+export interface KeyLimits {
+  requestsPerSecond: number;
+  burst: number;
+  requestsPerDay: number;
+}
+
+const limitColumns = (limits: KeyLimits) => ({
+  requests_per_second: limits.requestsPerSecond,
+  burst: limits.burst,
+  requests_per_day: limits.requestsPerDay,
+});
 
 export function storedScopes(row: Pick<ApiKeyRow, "scopes">): string[] {
   return typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes;
@@ -43,6 +59,11 @@ export function toApiKey(row: ApiKeyRow): ApiKey {
     lastUseTime: row.last_used_at ? timestampFromDate(new Date(row.last_used_at)) : undefined,
     revokeTime: row.revoked_at ? timestampFromDate(new Date(row.revoked_at)) : undefined,
     expireTime: row.expires_at ? timestampFromDate(new Date(row.expires_at)) : undefined,
+    limits: create(ApiKeyLimitsSchema, {
+      requestsPerSecond: row.requests_per_second,
+      burst: row.burst,
+      requestsPerDay: BigInt(row.requests_per_day),
+    }),
   });
 }
 
@@ -54,6 +75,7 @@ export async function createApiKey(
     name: string;
     scopes?: string[];
     expiresAt?: Date;
+    limits?: KeyLimits;
     createdBy: string;
     ipAddress?: string;
   },
@@ -71,6 +93,7 @@ export async function createApiKey(
         scopes: JSON.stringify(input.scopes ?? []),
         created_by: input.createdBy,
         expires_at: input.expiresAt ?? null,
+        ...(input.limits && limitColumns(input.limits)),
       })
       .returning("*")) as ApiKeyRow[];
     await recordAudit(trx, {
@@ -127,5 +150,42 @@ export async function revokeApiKey(
       ipAddress: scope.ipAddress,
     });
     return row!;
+  });
+}
+
+// Renames a key or changes its own limits; `authorize` sees the key first
+// and throws to refuse.
+export async function updateApiKey(
+  knex: Knex,
+  scope: { tenantId: string; environment: Environment; actor: string; ipAddress?: string },
+  id: string,
+  change: { name?: string; limits?: KeyLimits },
+  authorize: (existing: ApiKeyRow) => void,
+): Promise<ApiKeyRow> {
+  return knex.transaction(async (trx) => {
+    const where = { id, tenant_id: scope.tenantId, environment: environmentName(scope.environment) };
+    const existing = (await withLastUse(trx("api_keys")).where(where).forUpdate("api_keys").first()) as ApiKeyRow | undefined;
+    if (!existing) throw notFound("api_key", id);
+    authorize(existing);
+    const update = { ...(change.name !== undefined && { name: change.name }), ...(change.limits && limitColumns(change.limits)) };
+    const [updated] = (await trx("api_keys").where(where).update(update).returning("*")) as ApiKeyRow[];
+    const metadata: Record<string, string> = {};
+    if (change.name !== undefined) metadata.name = change.name;
+    if (change.limits) {
+      metadata.requests_per_second = String(change.limits.requestsPerSecond);
+      metadata.burst = String(change.limits.burst);
+      metadata.requests_per_day = String(change.limits.requestsPerDay);
+    }
+    await recordAudit(trx, {
+      tenantId: scope.tenantId,
+      actor: scope.actor,
+      action: "api_key.update",
+      resourceType: "api_key",
+      resourceId: id,
+      environment: scope.environment,
+      ipAddress: scope.ipAddress,
+      metadata,
+    });
+    return { ...updated!, last_used_at: existing.last_used_at };
   });
 }
