@@ -1,7 +1,5 @@
-import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant } from "@onerouter/admin";
@@ -10,27 +8,11 @@ import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { createLogger } from "@onerouter/core";
-import { apiClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { apiClient, grpcApiKeyClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { failure } from "../test/index";
 import type { AuthenticatedCaller } from "./authenticator";
 import { CallLimits } from "./call-limits";
 import { TokenBucketLimiter } from "./rate-limiter";
-
-const repoRoot = path.resolve(import.meta.dirname, "../../..");
-
-function grpcApiKeys(port: number): grpc.Client {
-  const definition = protoLoader.loadSync("onerouter/admin/v1/api_keys.proto", {
-    includeDirs: [path.join(repoRoot, "proto")],
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-  });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    onerouter: { admin: { v1: { ApiKeyService: grpc.ServiceClientConstructor } } };
-  };
-  return new pkg.onerouter.admin.v1.ApiKeyService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-}
 
 // A grpc-js unary call: its response headers, and its error (with trailers) if it failed.
 function grpcCall(client: grpc.Client, method: string, request: object, secret: string) {
@@ -108,7 +90,7 @@ describe("call limits and RateLimit headers", () => {
   });
 
   it("sends them as gRPC metadata to grpc-js, on success and on error", async () => {
-    const client = grpcApiKeys(app.server.port);
+    const client = grpcApiKeyClient(app.server.port);
     try {
       const { secret } = await keys().createApiKey({ name: "grpc", limits: { requestsPerSecond: 5, burst: 10 } });
       const ok = await grpcCall(client, "ListApiKeys", {}, secret);
@@ -204,7 +186,11 @@ describe("call limits and RateLimit headers", () => {
     const admitted = [];
     for (let i = 0; i < 10; i++) admitted.push(await limits.admit(caller("api_key:a"), "onerouter.admin.v1.ApiKeyService/ListApiKeys"));
     expect(admitted.map((headers) => headers.get("ratelimit-remaining"))).toEqual(["9", "8", "7", "6", "5", "4", "3", "2", "1", "0"]);
-    const refused = await limits.admit(caller("api_key:a"), "onerouter.admin.v1.ApiKeyService/ListApiKeys").catch((e: unknown) => ConnectError.from(e));
+    const refused = await limits.admit(caller("api_key:a"), "onerouter.admin.v1.ApiKeyService/ListApiKeys").then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    if (!refused) throw new Error("the 11th call was admitted");
     expect(await failure(Promise.reject(refused))).toMatchObject({ reason: "RATE_LIMITED", metadata: { limit: "plan_requests_per_second" } });
     expect(refused.metadata.get("retry-after")).toBe("1");
     expect(refused.metadata.get("ratelimit-limit")).toBe("10");

@@ -26,7 +26,7 @@ Commands:
   dev                            start, wired to local Stripe, Razorpay and PayPal emulators
   migrate                        apply database migrations and exit
   keys create --env test|live    create an API key; the key is the last line printed
-        [--name NAME]
+        [--name NAME] [--tenant ID]  (default: the default tenant)
   master-key rotate              re-seal every tenant data key and webhook secret under the
                                  current master key (embedded: under a new one), while serving
   tenants create --name NAME     create a tenant (default plan: free); its id is the last line
@@ -128,9 +128,11 @@ async function migrate(config: Config): Promise<number> {
 async function keys(config: Config, args: string[]): Promise<number> {
   const [sub, ...flags] = args;
   if (sub !== "create") throw new UsageError('the keys command takes "create"');
-  const { values } = parseArgs({ args: flags, options: { env: { type: "string" }, name: { type: "string" } } });
+  const { values } = parseArgs({ args: flags, options: { env: { type: "string" }, name: { type: "string" }, tenant: { type: "string" } } });
   if (values.env !== "test" && values.env !== "live") throw new UsageError("--env must be test or live");
-  const { secret } = (await runOperation(config, "keys create", "api-keys", { env: values.env, name: values.name })) as { secret: string };
+  const { secret } = (await runOperation(config, "keys create", "api-keys", { env: values.env, name: values.name, tenant: values.tenant })) as {
+    secret: string;
+  };
   console.log(`Created a ${values.env} API key. It is shown once; keep it somewhere safe.`);
   console.log(secret);
   return 0;
@@ -199,28 +201,35 @@ async function eraseContactCommand(config: Config, args: string[]): Promise<numb
 // Runs one of the maintenance operations (operations.ts): through the
 // embedded server when one holds the data folder, else here.
 async function runOperation(config: Config, command: string, action: string, args: Record<string, unknown>): Promise<unknown> {
-  return throughServerOrLocked(config, command, action, args, async () => {
-    const db = openConfiguredDatabase(config);
-    try {
-      await db.migrate(allMigrations);
-      const { tenant } = await ensureDefaultTenant(db.knex);
-      const run = operations({
-        knex: db.knex,
-        config,
-        defaultTenantId: tenant.id,
-        masterKeys: resolveMasterKeys(config),
-        migrate: () => db.migrate(allMigrations),
-      })[action]!;
+  return refusedAsUsage(() =>
+    throughServerOrLocked(config, command, action, args, async () => {
+      const db = openConfiguredDatabase(config);
       try {
+        await db.migrate(allMigrations);
+        const { tenant } = await ensureDefaultTenant(db.knex);
+        const run = operations({
+          knex: db.knex,
+          config,
+          defaultTenantId: tenant.id,
+          masterKeys: resolveMasterKeys(config),
+          migrate: () => db.migrate(allMigrations),
+        })[action]!;
         return await run(args);
-      } catch (err) {
-        if (err instanceof LocalAdminRefusal) throw new UsageError(err.message);
-        throw err;
+      } finally {
+        await db.close();
       }
-    } finally {
-      await db.close();
-    }
-  });
+    }),
+  );
+}
+
+// What the command got wrong, whether the server or this process found it.
+async function refusedAsUsage<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof LocalAdminRefusal) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 // Postgres serves any number of processes. An embedded data folder serves

@@ -62,8 +62,10 @@ export function operations(deps: OperationDeps): Record<string, LocalAdminAction
     },
     async "api-keys"(args) {
       if (args.env !== "test" && args.env !== "live") throw new LocalAdminRefusal("env must be test or live");
+      const tenantId = typeof args.tenant === "string" && args.tenant !== "" ? args.tenant : deps.defaultTenantId;
+      if (!(await deps.knex("tenants").where({ id: tenantId }).first("id"))) throw new LocalAdminRefusal(`there is no tenant ${tenantId}`);
       const { secret, row } = await createApiKey(deps.knex, {
-        tenantId: deps.defaultTenantId,
+        tenantId,
         environment: args.env === "live" ? Environment.LIVE : Environment.TEST,
         name: typeof args.name === "string" && args.name !== "" ? args.name : `CLI ${args.env} key`,
         createdBy: "cli",
