@@ -3,9 +3,9 @@ import type { Knex } from "@onerouter/core";
 // Counts kept in a table without a row lock per request: increments add up
 // in memory and flush() writes them, one additive upsert per batch, which
 // also answers the table's total (with every other process's increments).
-// Counters nobody here increments are re-read on each flush while in use,
-// so a count seen here lags the other processes' by at most one flush of
-// theirs and one of ours.
+// Watched counters (a limit depends on them) with nothing to write are
+// re-read on each flush while in use, so a count seen here lags the other
+// processes' by at most one flush of theirs and one of ours.
 export type CounterKey = Record<string, string | Date>;
 
 export interface Counter {
@@ -17,6 +17,7 @@ export interface Counter {
   // Being written by the flush in progress.
   writing: number;
   usedAt: number;
+  watched: boolean;
 }
 
 export function counted(counter: Counter): number {
@@ -51,7 +52,7 @@ export class BatchedCounters {
     if (!loading) {
       loading = this.read([key]).then(
         ([stored]) => {
-          const counter: Counter = { key, stored: stored ?? 0, pending: 0, writing: 0, usedAt: Date.now() };
+          const counter: Counter = { key, stored: stored ?? 0, pending: 0, writing: 0, usedAt: Date.now(), watched: false };
           this.counters.set(id, counter);
           this.loading.delete(id);
           return counter;
@@ -84,8 +85,8 @@ export class BatchedCounters {
     const toRead: Counter[] = [];
     for (const [id, counter] of this.counters) {
       if (counter.pending > 0) toWrite.push(counter);
-      else if (now - counter.usedAt < this.idleMs) toRead.push(counter);
-      else this.counters.delete(id);
+      else if (now - counter.usedAt >= this.idleMs) this.counters.delete(id);
+      else if (counter.watched) toRead.push(counter);
     }
     for (let i = 0; i < toWrite.length; i += batchSize) await this.write(toWrite.slice(i, i + batchSize));
     for (let i = 0; i < toRead.length; i += batchSize) {

@@ -117,11 +117,13 @@ export class CallLimits {
     const states: LimitState[] = buckets.map((bucket) => bucketState(bucket.limiter.take(bucket.key, bucket.rate)));
     if (daily) {
       this.daily.add(daily);
+      daily.watched = perDay > 0;
       if (perDay > 0) states.push({ limit: perDay, remaining: perDay - counted(daily), resetSeconds: seconds(day.end.getTime() - now.getTime()) });
     }
     for (const counter of monthly) {
       this.monthly.add(counter);
       const limit = plan ? monthlyLimitOf[counter.key.metric as string]!(plan) : 0;
+      counter.watched = limit > 0;
       if (limit > 0) states.push({ limit, remaining: limit - counted(counter), resetSeconds: seconds(untilPeriodEnd) });
     }
     return limitHeaders(closestToExhaustion(states));
