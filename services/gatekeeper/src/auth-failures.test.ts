@@ -76,9 +76,6 @@ describe("failed authentication", () => {
     // Holding the embedded database's one connection lets the whole wave
     // pass the check before any lookup answers.
     const pool = (app.db.knex.client as { pool: { numPendingAcquires(): number } }).pool;
-    // The usage counts of the calls before are written (about every second)
-    // first, so that only the wave waits for the connection.
-    await sleep(1500);
     const hold = await app.db.knex.transaction();
     let calls: Promise<unknown>[] = [];
     const lookups = await lookupsDuring(async () => {
