@@ -32,8 +32,10 @@ const maxEmailAttempts = 5;
 // inserts the notice's row gives it, so it is given once however many calls
 // and processes cross the threshold together.
 export class UsageNotices {
-  // Notices this process knows are given, so it asks the table once.
-  private readonly settled = new Set<string>();
+  // Notices of the latest period this process knows are given, so it asks
+  // the table once.
+  private settled = new Set<string>();
+  private settledPeriod = 0;
   // Emails whose sending failed, retried on the next check.
   private unsent: Email[] = [];
 
@@ -48,6 +50,10 @@ export class UsageNotices {
     this.unsent = [];
     for (const use of uses) {
       if (use.limit <= 0) continue;
+      if (use.periodStart.getTime() > this.settledPeriod) {
+        this.settled = new Set();
+        this.settledPeriod = use.periodStart.getTime();
+      }
       for (const threshold of noticeThresholds) {
         const id = `${use.tenantId}/${use.periodStart.toISOString()}/${use.metric}/${threshold}`;
         if (this.settled.has(id) || use.used < Math.ceil((use.limit * threshold) / 100)) continue;
