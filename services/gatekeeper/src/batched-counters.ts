@@ -114,11 +114,22 @@ export class BatchedCounters {
         counter.writing = 0;
       }
     } catch (err) {
-      // Kept for the next flush: an increment is never dropped.
       for (const counter of batch) {
         counter.pending += counter.writing;
         counter.writing = 0;
       }
+      // A counter whose tenant or key is gone must not hold up the others:
+      // one at a time, its increments are dropped, the rest kept.
+      if (batch.length > 1 && isForeignKeyViolation(err)) {
+        for (const counter of batch) await this.write([counter]).catch(() => undefined);
+        return;
+      }
+      if (isForeignKeyViolation(err)) {
+        batch[0]!.pending = 0;
+        this.counters.delete(this.idOf(batch[0]!.key));
+        return;
+      }
+      // Kept for the next flush.
       throw err;
     }
   }
@@ -142,4 +153,8 @@ export class BatchedCounters {
       })
       .join("\u0000");
   }
+}
+
+function isForeignKeyViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "23503";
 }
