@@ -7,3 +7,4 @@ export * from "./room";
 export { billingPeriod, planById, plans, type PlanDefinition } from "./plans";
 export { TenantMailer, type TenantEmail } from "./tenant-mail";
 export { countedProviderAccounts, toPlan } from "./usage-service";
+export { csvDownloadPrefix, csvDownloadRoute } from "./analytics/csv-download";
