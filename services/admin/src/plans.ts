@@ -68,3 +68,11 @@ export function planCounts(planId: string): PlanCounts {
     webhookEndpoints: plan.webhookEndpoints,
   };
 }
+
+// The billing period containing `time`: its UTC calendar month.
+export function billingPeriod(time: Date): { start: Date; end: Date } {
+  return {
+    start: new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), 1)),
+    end: new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth() + 1, 1)),
+  };
+}
