@@ -6,6 +6,7 @@ import { adminRoom, ensureDefaultTenant, TenantMailer } from "@onerouter/admin";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
 import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { consoleRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
@@ -178,6 +179,8 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     httpRoutes.push(localAdminRoute(localToken, actions));
   }
   httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
+  // The browser console: a static bundle calling this same API.
+  httpRoutes.push(consoleRoute());
 
   const server = await startServer({
     host: config.host,
