@@ -1,6 +1,7 @@
 import { useMutation } from "@connectrpc/connect-query";
 import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { errorInfo } from "@onerouter/client";
+import { useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { navigate, useLocation } from "../router";
 import { ErrorState } from "../ui";
@@ -12,8 +13,11 @@ export default function SignIn() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [tenantId, setTenantId] = useState("");
+  const queryClient = useQueryClient();
   const signIn = useMutation(SessionService.method.signIn, {
     onSuccess: () => {
+      // Answers cached while signed out (WhoAmI's refusal among them) are not this member's.
+      queryClient.clear();
       const next = query.get("next");
       // Only a path of this console, never another site.
       navigate(next && /^\/console\/(test|live)\//.test(next) ? next : "/test/", { replace: true });
