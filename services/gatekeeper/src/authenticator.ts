@@ -1,12 +1,13 @@
 import { Code } from "@connectrpc/connect";
 import { apiError, hashApiKey, hashesEqual, parseApiKey, environmentFromName, type Caller, type Knex } from "@onerouter/core";
 import { RecentSet } from "./recent-set";
+import { tenantStanding, type TenantStandingRow } from "./tenant-standing";
 
 // Turns an Authorization header into a Caller, or an UNAUTHENTICATED error
 // whose reason says what is wrong. One implementation serves the in-process
 // interceptor and Envoy's ext_authz front.
 
-interface ApiKeyRow {
+interface ApiKeyRow extends TenantStandingRow {
   id: string;
   tenant_id: string;
   environment: string;
@@ -47,9 +48,10 @@ export class ApiKeyAuthenticator {
     const hash = hashApiKey(secret);
     if (this.unknownHashes.has(hash)) throw unknownKey();
     const row = (await this.knex("api_keys")
+      .join("tenants", "tenants.id", "api_keys.tenant_id")
       .leftJoin("api_key_usage", "api_key_usage.api_key_id", "api_keys.id")
       .where({ "api_keys.key_hash": hash })
-      .first("api_keys.*", "api_key_usage.last_used_at")) as ApiKeyRow | undefined;
+      .first("api_keys.*", "api_key_usage.last_used_at", "tenants.plan_id", "tenants.suspended_at")) as ApiKeyRow | undefined;
     // The lookup is by hash; the constant-time compare keeps the final check
     // independent of how much of the hash matched.
     if (!row || !hashesEqual(row.key_hash, hash)) {
@@ -62,6 +64,7 @@ export class ApiKeyAuthenticator {
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) {
       throw apiError(Code.Unauthenticated, "API_KEY_EXPIRED", "this API key has expired", { api_key_id: row.id });
     }
+    const plan = tenantStanding(row);
     this.touch(row);
     return {
       tenantId: row.tenant_id,
@@ -69,6 +72,7 @@ export class ApiKeyAuthenticator {
       actor: `api_key:${row.id}`,
       apiKeyId: row.id,
       scopes: typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes,
+      plan,
     };
   }
 

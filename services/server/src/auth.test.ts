@@ -51,6 +51,23 @@ describe("API key authentication", () => {
     });
   });
 
+  it("refuses every key of a suspended tenant, and lets it in again once resumed, its data intact", async () => {
+    const made = await app.createKey();
+    const client = keys(`Bearer ${made.secret}`);
+    await app.db.knex("tenants").where({ id: app.defaultTenantId }).update({ suspended_at: new Date() });
+    try {
+      expect(await failure(client.listApiKeys({}))).toMatchObject({
+        code: Code.PermissionDenied,
+        reason: "TENANT_SUSPENDED",
+        metadata: { tenant_id: app.defaultTenantId },
+      });
+    } finally {
+      await app.db.knex("tenants").where({ id: app.defaultTenantId }).update({ suspended_at: null });
+    }
+    const { apiKeys } = await client.listApiKeys({});
+    expect(apiKeys.map((k) => k.id)).toContain(made.id);
+  });
+
   it("rejects a revoked key, including one that revoked itself", async () => {
     const made = await app.createKey();
     const client = keys(`Bearer ${made.secret}`);

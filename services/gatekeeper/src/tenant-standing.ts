@@ -1,0 +1,30 @@
+import { Code } from "@connectrpc/connect";
+import { planById } from "@onerouter/admin";
+import { apiError, type PlanCounts } from "@onerouter/core";
+
+// The tenant's columns every identity lookup (API key or session) joins in,
+// so that suspension and the plan cost no extra query.
+export interface TenantStandingRow {
+  tenant_id: string;
+  plan_id: string;
+  suspended_at: Date | null;
+}
+
+// Refuses every call of a suspended tenant (nothing of it is deleted), and
+// otherwise answers the counted limits of its plan for the caller.
+export function tenantStanding(row: TenantStandingRow): PlanCounts {
+  if (row.suspended_at) {
+    throw apiError(Code.PermissionDenied, "TENANT_SUSPENDED", "this tenant is suspended; contact the operator of this OneRouter", {
+      tenant_id: row.tenant_id,
+    });
+  }
+  const plan = planById(row.plan_id);
+  // A plan id this version does not know is treated as the smallest plan.
+  const counted = plan ?? planById("free")!;
+  return {
+    id: counted.id,
+    members: counted.members,
+    providerAccounts: counted.providerAccounts,
+    webhookEndpoints: counted.webhookEndpoints,
+  };
+}
