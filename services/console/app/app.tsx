@@ -3,7 +3,7 @@ import { TransportProvider, useMutation, useQuery } from "@connectrpc/connect-qu
 import type { ConsoleEnvironment } from "@onerouter/client";
 import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { useQueryClient } from "@tanstack/react-query";
-import { lazy, Suspense, useEffect, type ComponentType } from "react";
+import { lazy, Suspense, useEffect, useState, type ComponentType } from "react";
 import { clients, environments } from "./api";
 import { Link, navigate, useLocation } from "./router";
 import { SessionContext, sessionOf } from "./session";
@@ -14,7 +14,7 @@ import { ErrorState, Loading } from "./ui";
 interface PageEntry {
   path: string;
   title: string;
-  load: () => Promise<{ default: ComponentType<{ params: string[] }> }>;
+  load: () => Promise<{ default: PageComponent }>;
 }
 
 const pages: PageEntry[] = [
@@ -31,7 +31,39 @@ const pages: PageEntry[] = [
   { path: "audit-log", title: "Audit log", load: () => import("./pages/audit-log") },
   { path: "reference", title: "API reference", load: () => import("./pages/reference") },
 ];
-const lazyPages = new Map(pages.map((page) => [page.path, lazy(page.load)]));
+type PageComponent = ComponentType<{ params: string[] }>;
+
+// Pages already loaded, so opening one again renders at once, and the page
+// named by the URL starts loading while the session is still being checked.
+// (Suspense would hold a page that resolves quickly back for its throttle.)
+const loadedPages = new Map<string, PageComponent>();
+const loadingPages = new Map<string, Promise<PageComponent>>();
+function loadPage(section: string): Promise<PageComponent> | undefined {
+  const entry = pages.find((page) => page.path === section);
+  if (!entry) return undefined;
+  let loading = loadingPages.get(section);
+  if (!loading) {
+    loading = entry.load().then(({ default: component }) => {
+      loadedPages.set(section, component);
+      return component;
+    });
+    loadingPages.set(section, loading);
+  }
+  return loading;
+}
+
+// The page a visitor opens first loads alongside the main script's own work.
+const opened = /^\/console\/(?:test|live)\/([^/?]*)/.exec(window.location.pathname);
+if (opened) void loadPage(opened[1]!);
+
+function usePage(section: string): { component?: PageComponent; missing: boolean } {
+  const [, setLoaded] = useState(0);
+  const component = loadedPages.get(section);
+  useEffect(() => {
+    if (!component) void loadPage(section)?.then(() => setLoaded((n) => n + 1));
+  }, [component, section]);
+  return { component, missing: !pages.some((page) => page.path === section) };
+}
 const SignIn = lazy(() => import("./pages/sign-in"));
 const AcceptInvitation = lazy(() => import("./pages/accept-invitation"));
 
@@ -70,6 +102,7 @@ function Redirect({ to }: { to: string }) {
 }
 
 function Shell({ environment, section, params }: { environment: ConsoleEnvironment; section: string; params: string[] }) {
+  const current = usePage(section);
   const whoAmI = useQuery(SessionService.method.whoAmI, {});
   const queryClient = useQueryClient();
   const signOut = useMutation(SessionService.method.signOut, {
@@ -88,7 +121,6 @@ function Shell({ environment, section, params }: { environment: ConsoleEnvironme
   if (whoAmI.error) return <ErrorState error={whoAmI.error} what="your session" />;
 
   const session = sessionOf(whoAmI.data, environment);
-  const Current = lazyPages.get(section);
   const here = window.location.pathname.replace(/^\/console\/(test|live)/, "");
   return (
     <SessionContext.Provider value={session}>
@@ -130,9 +162,13 @@ function Shell({ environment, section, params }: { environment: ConsoleEnvironme
           </ul>
         </nav>
         <main id="main" className="content">
-          <Suspense fallback={<Loading what="the page" />}>
-            {Current ? <Current params={params} /> : <ErrorState error={new Error(`no page at ${window.location.pathname}`)} />}
-          </Suspense>
+          {current.missing ? (
+            <ErrorState error={new Error(`no page at ${window.location.pathname}`)} />
+          ) : current.component ? (
+            <current.component params={params} />
+          ) : (
+            <Loading what="the page" />
+          )}
         </main>
       </div>
     </SessionContext.Provider>

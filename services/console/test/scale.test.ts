@@ -1,0 +1,62 @@
+import { seedPayments } from "@onerouter/payments/testing";
+import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addTestMember } from "./members";
+import { ensureConsoleBuilt, launchChromium, watchPageErrors } from "./index";
+
+// The pages people open most, with 100,000 payments in the database: each
+// must show its content within a second of being opened, measured by the
+// browser from the navigation's start.
+
+const payments = 100_000;
+const email = "owner@example.com";
+const password = "a long console password";
+
+describe(`the console with ${payments.toLocaleString("en")} payments`, () => {
+  let app: TestOneRouter;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    await ensureConsoleBuilt();
+    [app, browser] = await Promise.all([startTestOneRouter(), launchChromium()]);
+    await seedPayments(app.db.knex, { tenantId: app.defaultTenantId, count: payments });
+    await addTestMember(app, { email, password, role: "owner" });
+    page = await browser.newPage();
+    errors = watchPageErrors(page);
+    await page.goto(`${app.baseUrl}/console/sign-in`);
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+  }, 300_000);
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  // Milliseconds from the start of a full page load to `ready` being visible.
+  async function renderMs(path: string, ready: string): Promise<number> {
+    await page.goto(`${app.baseUrl}/console${path}`);
+    await page.locator(ready).first().waitFor();
+    return page.evaluate(() => performance.now());
+  }
+
+  it("renders the payments explorer in under a second", async () => {
+    // The first load warms the server's caches and the browser's; the second is the measure.
+    await renderMs("/test/payments", "table tbody tr");
+    const ms = await renderMs("/test/payments", "table tbody tr");
+    expect(await page.locator("table tbody tr").count()).toBe(25);
+    expect(ms).toBeLessThan(1000);
+    expect(errors).toEqual([]);
+  });
+
+  it("renders the overview in under a second", async () => {
+    await renderMs("/test/", ".cards, .error");
+    // Cards or the analytics' error state: either way the page answered.
+    const ms = await renderMs("/test/", ".cards, .error");
+    expect(ms).toBeLessThan(1000);
+  });
+});
