@@ -1,8 +1,10 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
+import type { UseQueryResult } from "@tanstack/react-query";
 import { errorInfo } from "@onerouter/client";
-import { useEffect, useId, useRef, useState, type ReactNode } from "react";
+import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { navigate, setQuery } from "./router";
 
 // The pieces every page shares: its loading, empty and error states, a
 // confirmation step before anything that moves money or cannot be undone,
@@ -135,6 +137,11 @@ export function formatDuration(duration: Duration | undefined): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
+// A rate from 0 to 1 as a percentage.
+export function formatPercent(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
+}
+
 // An enum value's name in lower case: PaymentStatus.REQUIRES_CAPTURE → "requires capture".
 export function enumLabel(enumObject: Record<string | number, string | number>, value: number): string {
   const name = enumObject[value];
@@ -143,4 +150,71 @@ export function enumLabel(enumObject: Record<string | number, string | number>, 
 
 export function StatusBadge({ label }: { label: string }) {
   return <span className={`badge badge-${label.replaceAll(" ", "-")}`}>{label}</span>;
+}
+
+// A query's three states before its content: loading, failed, and empty
+// (when `isEmpty` says so); the content renders only from an answer.
+export function Loaded<T>({
+  query,
+  what,
+  isEmpty,
+  empty,
+  children,
+}: {
+  query: UseQueryResult<T, ConnectError>;
+  what: string;
+  isEmpty?: (data: T) => boolean;
+  empty?: ReactNode;
+  children: (data: T) => ReactNode;
+}) {
+  if (query.isPending) return <Loading what={what} />;
+  if (query.error) return <ErrorState error={query.error} what={what} />;
+  if (isEmpty?.(query.data)) return <Empty>{empty}</Empty>;
+  return <>{children(query.data)}</>;
+}
+
+// A table with a header row; an empty heading names an actions column for screen readers.
+export function Table({ headings, children }: { headings: string[]; children: ReactNode }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          {headings.map((heading, i) => (
+            <th key={i} scope="col">
+              {heading || <span className="visually-hidden">Actions</span>}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}
+
+// The next page of a list: its token goes in the URL, so a page can be shared.
+export function NextPage({ token }: { token: string }) {
+  if (!token) return null;
+  return (
+    <button type="button" onClick={() => setQuery({ page: token })}>
+      Next page
+    </button>
+  );
+}
+
+// A search box that opens the object with the id typed, at its own URL.
+export function FindById({ label, placeholder, pathOf }: { label: string; placeholder: string; pathOf: (id: string) => string }) {
+  const [search, setSearch] = useState("");
+  const find = (event: FormEvent) => {
+    event.preventDefault();
+    if (search.trim()) navigate(pathOf(encodeURIComponent(search.trim())));
+  };
+  return (
+    <form onSubmit={find} role="search" className="inline">
+      <label>
+        {label}
+        <input value={search} placeholder={placeholder} onChange={(e) => setSearch(e.target.value)} />
+      </label>
+      <button type="submit">Find</button>
+    </form>
+  );
 }

@@ -1,9 +1,9 @@
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { AnalyticsService, Report } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { setQuery, useLocation } from "../router";
-import { Empty, ErrorState, formatDuration, formatMoney, Loading, Page } from "../ui";
-import { RangePicker, useRange } from "./overview";
+import { ErrorState, Loaded, Page, Table } from "../ui";
+import { ProviderComparison } from "../provider-comparison";
+import { CategoryPicker, RangePicker, useCategory, useRange } from "../pickers";
 
 const reports: [string, Report][] = [
   ["payments", Report.PAYMENTS],
@@ -14,8 +14,7 @@ const reports: [string, Report][] = [
 
 export default function Analytics() {
   const { name, range } = useRange();
-  const { query } = useLocation();
-  const category = query.get("category") === "messaging" ? Category.MESSAGING : Category.PAYMENTS;
+  const category = useCategory();
   const providers = useQuery(AnalyticsService.method.compareProviders, { category, range });
   const errors = useQuery(AnalyticsService.method.listTopErrors, { category, range, limit: 10 });
   const costs = useQuery(AnalyticsService.method.getCosts, { range });
@@ -30,20 +29,13 @@ export default function Analytics() {
       URL.revokeObjectURL(url);
     },
   });
-  const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
   return (
     <Page
       title="Analytics"
       actions={
         <>
           <RangePicker value={name} />
-          <label>
-            Category
-            <select value={category === Category.MESSAGING ? "messaging" : "payments"} onChange={(e) => setQuery({ category: e.target.value })}>
-              <option value="payments">payments</option>
-              <option value="messaging">messaging</option>
-            </select>
-          </label>
+          <CategoryPicker value={category} />
         </>
       }
     >
@@ -56,61 +48,12 @@ export default function Analytics() {
       </div>
       {exportCsv.error && <ErrorState error={exportCsv.error} />}
       <h2>Provider comparison</h2>
-      {providers.isPending ? (
-        <Loading what="providers" />
-      ) : providers.error ? (
-        <ErrorState error={providers.error} what="providers" />
-      ) : providers.data.providers.length === 0 ? (
-        <Empty>No provider calls in this range.</Empty>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Provider</th>
-              <th scope="col">Account</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Success rate</th>
-              <th scope="col">p50</th>
-              <th scope="col">p95</th>
-              <th scope="col">Fees</th>
-            </tr>
-          </thead>
-          <tbody>
-            {providers.data.providers.map((p) => (
-              <tr key={p.providerAccountId || p.provider}>
-                <td>{p.provider}</td>
-                <td>
-                  <code>{p.providerAccountId}</code>
-                </td>
-                <td className="num">{p.attemptCount.toString()}</td>
-                <td className="num">{percent(p.successRate)}</td>
-                <td className="num">{formatDuration(p.latencyP50)}</td>
-                <td className="num">{formatDuration(p.latencyP95)}</td>
-                <td>{p.fees.map((f) => formatMoney(f.amount, f.currency)).join(" · ") || "—"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ProviderComparison query={providers} />
       <h2>Top errors</h2>
-      {errors.isPending ? (
-        <Loading what="errors" />
-      ) : errors.error ? (
-        <ErrorState error={errors.error} what="errors" />
-      ) : errors.data.errors.length === 0 ? (
-        <Empty>No errors in this range.</Empty>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Reason</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Provider's code</th>
-              <th scope="col">Count</th>
-            </tr>
-          </thead>
-          <tbody>
-            {errors.data.errors.map((e) => (
+      <Loaded query={errors} what="errors" isEmpty={(data) => data.errors.length === 0} empty="No errors in this range.">
+        {(data) => (
+          <Table headings={["Reason", "Provider", "Provider's code", "Count"]}>
+            {data.errors.map((e) => (
               <tr key={`${e.reason}/${e.provider}/${e.providerCode}`}>
                 <td>
                   <code>{e.reason}</code>
@@ -120,28 +63,14 @@ export default function Analytics() {
                 <td className="num">{e.count.toString()}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </Table>
+        )}
+      </Loaded>
       <h2>Costs</h2>
-      {costs.isPending ? (
-        <Loading what="costs" />
-      ) : costs.error ? (
-        <ErrorState error={costs.error} what="costs" />
-      ) : costs.data.lines.length === 0 ? (
-        <Empty>No costs in this range.</Empty>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Provider</th>
-              <th scope="col">Category</th>
-              <th scope="col">Count</th>
-              <th scope="col">Cost</th>
-            </tr>
-          </thead>
-          <tbody>
-            {costs.data.lines.map((line) => (
+      <Loaded query={costs} what="costs" isEmpty={(data) => data.lines.length === 0} empty="No costs in this range.">
+        {(data) => (
+          <Table headings={["Provider", "Category", "Count", "Cost"]}>
+            {data.lines.map((line) => (
               <tr key={`${line.provider}/${line.category}/${line.currency}`}>
                 <td>{line.provider}</td>
                 <td>{line.category === Category.MESSAGING ? "messaging" : "payments"}</td>
@@ -151,9 +80,9 @@ export default function Analytics() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </Table>
+        )}
+      </Loaded>
     </Page>
   );
 }

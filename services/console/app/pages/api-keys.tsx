@@ -1,16 +1,19 @@
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
-import { ApiKeyService, type ApiKey } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
+import { ApiKeyService, type ApiKey, type ListApiKeysResponse } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { useState, type FormEvent } from "react";
 import { setQuery, useLocation } from "../router";
 import { Permitted, useSession } from "../session";
-import { Confirm, CopyButton, Empty, ErrorState, formatTime, Loading, Page } from "../ui";
+import { Confirm, CopyButton, ErrorState, formatTime, Loaded, Page, Table } from "../ui";
 
 // Keys of the environment shown; a new key's secret is shown once, here,
 // and never again (the server keeps only its hash).
 export default function ApiKeys() {
   const { environment } = useSession();
+  const ownEnvironment = environment === "live" ? Environment.LIVE : Environment.TEST;
+  // Keys are listed for both environments; the page shows those of the one chosen.
+  const shown = (data: ListApiKeysResponse) => data.apiKeys.filter((key) => key.environment === ownEnvironment);
   const { query } = useLocation();
   const showRevoked = query.get("revoked") === "1";
   const list = useQuery(ApiKeyService.method.listApiKeys, { pageSize: 100, showRevoked });
@@ -31,9 +34,8 @@ export default function ApiKeys() {
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    create.mutate({ name, environment: environment === "live" ? Environment.LIVE : Environment.TEST });
+    create.mutate({ name, environment: ownEnvironment });
   };
-  const keys = list.data?.apiKeys.filter((key) => key.environment === (environment === "live" ? Environment.LIVE : Environment.TEST));
   return (
     <Page title="API keys">
       <Permitted method={ApiKeyService.method.createApiKey}>
@@ -66,28 +68,10 @@ export default function ApiKeys() {
         <input type="checkbox" checked={showRevoked} onChange={(e) => setQuery({ revoked: e.target.checked ? "1" : undefined })} /> Show
         revoked keys
       </label>
-      {list.isPending ? (
-        <Loading what="API keys" />
-      ) : list.error ? (
-        <ErrorState error={list.error} what="API keys" />
-      ) : !keys || keys.length === 0 ? (
-        <Empty>No {environment} keys yet.</Empty>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Key</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">State</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.map((key) => (
+      <Loaded query={list} what="API keys" isEmpty={(data) => shown(data).length === 0} empty={`No ${environment} keys yet.`}>
+        {(data) => (
+          <Table headings={["Name", "Key", "Created", "Last used", "State", ""]}>
+            {shown(data).map((key) => (
               <tr key={key.id}>
                 <td>{key.name}</td>
                 <td>
@@ -107,9 +91,9 @@ export default function ApiKeys() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </Table>
+        )}
+      </Loaded>
       {revoking && (
         <Confirm
           title={`Revoke "${revoking.name}"?`}

@@ -1,7 +1,7 @@
 import { useQuery } from "@connectrpc/connect-query";
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
 import { setQuery, useLocation } from "../router";
-import { Empty, ErrorState, formatTime, Loading, Page } from "../ui";
+import { formatTime, Loaded, NextPage, Page, Table } from "../ui";
 
 export default function AuditLog() {
   const { query } = useLocation();
@@ -21,26 +21,16 @@ export default function AuditLog() {
           <input value={action} onChange={(e) => setQuery({ action: e.target.value, page: undefined })} />
         </label>
       </div>
-      {list.isPending ? (
-        <Loading what="the audit log" />
-      ) : list.error ? (
-        <ErrorState error={list.error} what="the audit log" />
-      ) : list.data.entries.length === 0 ? (
-        <Empty>Nothing recorded{actor || action ? " for these filters" : ""}.</Empty>
-      ) : (
-        <>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Resource</th>
-                <th scope="col">From</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.entries.map((entry) => (
+      <Loaded
+        query={list}
+        what="the audit log"
+        isEmpty={(data) => data.entries.length === 0}
+        empty={`Nothing recorded${actor || action ? " for these filters" : ""}.`}
+      >
+        {(data) => (
+          <>
+            <Table headings={["When", "Actor", "Action", "Resource", "From"]}>
+              {data.entries.map((entry) => (
                 <tr key={entry.id}>
                   <td>{formatTime(entry.createTime)}</td>
                   <td>{entry.actor}</td>
@@ -53,15 +43,11 @@ export default function AuditLog() {
                   <td>{entry.ipAddress}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-          {list.data.nextPageToken && (
-            <button type="button" onClick={() => setQuery({ page: list.data.nextPageToken })}>
-              Next page
-            </button>
-          )}
-        </>
-      )}
+            </Table>
+            <NextPage token={data.nextPageToken} />
+          </>
+        )}
+      </Loaded>
     </Page>
   );
 }

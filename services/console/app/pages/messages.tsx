@@ -1,9 +1,8 @@
 import { useQuery } from "@connectrpc/connect-query";
 import { Channel, MessageStatus, MessagingService, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { useState, type FormEvent } from "react";
-import { Link, navigate, setQuery, useLocation } from "../router";
+import { Link, useLocation } from "../router";
 import { useSession } from "../session";
-import { Empty, enumLabel, ErrorState, formatTime, Loading, Page, StatusBadge } from "../ui";
+import { Empty, enumLabel, formatTime, FindById, Loaded, NextPage, Page, StatusBadge, Table } from "../ui";
 
 export default function Messages({ params }: { params: string[] }) {
   return params[0] ? <MessageDetail id={params[0]} /> : <MessageList />;
@@ -14,41 +13,14 @@ function MessageList() {
   const { query } = useLocation();
   const pageToken = query.get("page") ?? "";
   const list = useQuery(MessagingService.method.listMessages, { pageSize: 25, pageToken });
-  const [search, setSearch] = useState("");
-  const find = (event: FormEvent) => {
-    event.preventDefault();
-    if (search.trim()) navigate(`/${environment}/messages/${encodeURIComponent(search.trim())}`);
-  };
   return (
     <Page title="Messages">
-      <form onSubmit={find} role="search" className="inline">
-        <label>
-          Message id
-          <input value={search} placeholder="msg_…" onChange={(e) => setSearch(e.target.value)} />
-        </label>
-        <button type="submit">Find</button>
-      </form>
-      {list.isPending ? (
-        <Loading what="messages" />
-      ) : list.error ? (
-        <ErrorState error={list.error} what="messages" />
-      ) : list.data.messages.length === 0 ? (
-        <Empty>No messages in {environment} yet.</Empty>
-      ) : (
-        <>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Message</th>
-                <th scope="col">Channel</th>
-                <th scope="col">To</th>
-                <th scope="col">Status</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.messages.map((message) => (
+      <FindById label="Message id" placeholder="msg_…" pathOf={(id) => `/${environment}/messages/${id}`} />
+      <Loaded query={list} what="messages" isEmpty={(data) => data.messages.length === 0} empty={`No messages in ${environment} yet.`}>
+        {(data) => (
+          <>
+            <Table headings={["Message", "Channel", "To", "Status", "Provider", "Created"]}>
+              {data.messages.map((message) => (
                 <tr key={message.id}>
                   <td>
                     <Link to={`/${environment}/messages/${message.id}`}>{message.id}</Link>
@@ -62,15 +34,11 @@ function MessageList() {
                   <td>{formatTime(message.createTime)}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-          {list.data.nextPageToken && (
-            <button type="button" onClick={() => setQuery({ page: list.data.nextPageToken })}>
-              Next page
-            </button>
-          )}
-        </>
-      )}
+            </Table>
+            <NextPage token={data.nextPageToken} />
+          </>
+        )}
+      </Loaded>
     </Page>
   );
 }
@@ -85,75 +53,74 @@ function recipient(message: Message): string {
 function MessageDetail({ id }: { id: string }) {
   const { environment } = useSession();
   const got = useQuery(MessagingService.method.getMessage, { id });
-  const message = got.data?.message;
   return (
     <Page title={`Message ${id}`} actions={<Link to={`/${environment}/messages`}>All messages</Link>}>
-      {got.isPending ? (
-        <Loading what="the message" />
-      ) : got.error ? (
-        <ErrorState error={got.error} what="the message" />
-      ) : !message ? (
-        <Empty>No such message.</Empty>
-      ) : (
-        <>
-          <dl className="facts">
-            <dt>Channel</dt>
-            <dd>{enumLabel(Channel, message.channel)}</dd>
-            <dt>To</dt>
-            <dd>{recipient(message)}</dd>
-            <dt>Status</dt>
-            <dd>
-              <StatusBadge label={enumLabel(MessageStatus, message.status)} />
-            </dd>
-            <dt>Provider</dt>
-            <dd>{message.provider || "—"}</dd>
-            <dt>Sent</dt>
-            <dd>{formatTime(message.sendTime)}</dd>
-            <dt>Delivered (provider's callback)</dt>
-            <dd>{formatTime(message.deliverTime)}</dd>
-            {message.error && (
-              <>
-                <dt>Error</dt>
-                <dd>
-                  {message.error.message} <code>{message.error.reason}</code>
-                </dd>
-              </>
-            )}
-          </dl>
-          <h2>Attempts</h2>
-          {message.attempts.length === 0 ? (
-            <Empty>No provider was called.</Empty>
-          ) : (
-            <ol className="timeline" aria-label="Attempts">
-              {message.attempts.map((attempt) => (
-                <li key={attempt.id} className="attempt">
-                  <div className="attempt-head">
-                    <strong>{attempt.provider}</strong> <span className="muted">{formatTime(attempt.createTime)}</span>
-                  </div>
-                  <dl className="facts compact">
-                    <dt>Account</dt>
-                    <dd>
-                      <code>{attempt.providerAccountId}</code>
-                    </dd>
-                    <dt>Status</dt>
-                    <dd>
-                      <StatusBadge label={enumLabel(MessageStatus, attempt.status)} />
-                    </dd>
-                    {attempt.error && (
-                      <>
-                        <dt>Error</dt>
-                        <dd>
-                          {attempt.error.message} <code>{attempt.error.reason}</code>
-                        </dd>
-                      </>
-                    )}
-                  </dl>
-                </li>
-              ))}
-            </ol>
-          )}
-        </>
-      )}
+      <Loaded query={got} what="the message" isEmpty={(data) => !data.message} empty="No such message.">
+        {(data) => <MessageView message={data.message!} />}
+      </Loaded>
     </Page>
+  );
+}
+
+function MessageView({ message }: { message: Message }) {
+  return (
+    <>
+      <dl className="facts">
+        <dt>Channel</dt>
+        <dd>{enumLabel(Channel, message.channel)}</dd>
+        <dt>To</dt>
+        <dd>{recipient(message)}</dd>
+        <dt>Status</dt>
+        <dd>
+          <StatusBadge label={enumLabel(MessageStatus, message.status)} />
+        </dd>
+        <dt>Provider</dt>
+        <dd>{message.provider || "—"}</dd>
+        <dt>Sent</dt>
+        <dd>{formatTime(message.sendTime)}</dd>
+        <dt>Delivered (provider's callback)</dt>
+        <dd>{formatTime(message.deliverTime)}</dd>
+        {message.error && (
+          <>
+            <dt>Error</dt>
+            <dd>
+              {message.error.message} <code>{message.error.reason}</code>
+            </dd>
+          </>
+        )}
+      </dl>
+      <h2>Attempts</h2>
+      {message.attempts.length === 0 ? (
+        <Empty>No provider was called.</Empty>
+      ) : (
+        <ol className="timeline" aria-label="Attempts">
+          {message.attempts.map((attempt) => (
+            <li key={attempt.id} className="attempt">
+              <div className="attempt-head">
+                <strong>{attempt.provider}</strong> <span className="muted">{formatTime(attempt.createTime)}</span>
+              </div>
+              <dl className="facts compact">
+                <dt>Account</dt>
+                <dd>
+                  <code>{attempt.providerAccountId}</code>
+                </dd>
+                <dt>Status</dt>
+                <dd>
+                  <StatusBadge label={enumLabel(MessageStatus, attempt.status)} />
+                </dd>
+                {attempt.error && (
+                  <>
+                    <dt>Error</dt>
+                    <dd>
+                      {attempt.error.message} <code>{attempt.error.reason}</code>
+                    </dd>
+                  </>
+                )}
+              </dl>
+            </li>
+          ))}
+        </ol>
+      )}
+    </>
   );
 }

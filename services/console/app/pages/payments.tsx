@@ -6,10 +6,10 @@ import {
   PaymentStatus,
   type Payment,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { useState, type FormEvent } from "react";
-import { Link, navigate, setQuery, useLocation } from "../router";
+import { useState } from "react";
+import { Link, setQuery, useLocation } from "../router";
 import { Permitted, useSession } from "../session";
-import { Confirm, Empty, enumLabel, ErrorState, formatDuration, formatMoney, formatTime, Loading, Page, parseMoney, StatusBadge } from "../ui";
+import { Confirm, Empty, enumLabel, ErrorState, formatDuration, formatMoney, formatTime, FindById, Loaded, NextPage, Page, parseMoney, StatusBadge, Table } from "../ui";
 
 export default function Payments({ params }: { params: string[] }) {
   return params[0] ? <PaymentDetail id={params[0]} /> : <PaymentList />;
@@ -24,21 +24,10 @@ function PaymentList() {
   const provider = query.get("provider") ?? "";
   const pageToken = query.get("page") ?? "";
   const list = useQuery(PaymentService.method.listPayments, { pageSize: 25, status, provider, pageToken });
-  const [search, setSearch] = useState("");
-  const find = (event: FormEvent) => {
-    event.preventDefault();
-    if (search.trim()) navigate(`/${environment}/payments/${encodeURIComponent(search.trim())}`);
-  };
   return (
     <Page title="Payments">
       <div className="filters">
-        <form onSubmit={find} role="search" className="inline">
-          <label>
-            Payment id
-            <input value={search} placeholder="pay_…" onChange={(e) => setSearch(e.target.value)} />
-          </label>
-          <button type="submit">Find</button>
-        </form>
+        <FindById label="Payment id" placeholder="pay_…" pathOf={(id) => `/${environment}/payments/${id}`} />
         <label>
           Status
           <select value={status} onChange={(e) => setQuery({ status: e.target.value === "0" ? undefined : e.target.value, page: undefined })}>
@@ -55,27 +44,16 @@ function PaymentList() {
           <input value={provider} placeholder="any" onChange={(e) => setQuery({ provider: e.target.value, page: undefined })} />
         </label>
       </div>
-      {list.isPending ? (
-        <Loading what="payments" />
-      ) : list.error ? (
-        <ErrorState error={list.error} what="payments" />
-      ) : list.data.payments.length === 0 ? (
-        <Empty>No payments{status || provider ? " match these filters" : ` in ${environment} yet`}.</Empty>
-      ) : (
-        <>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Payment</th>
-                <th scope="col">Amount</th>
-                <th scope="col">Status</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.payments.map((payment) => (
+      <Loaded
+        query={list}
+        what="payments"
+        isEmpty={(data) => data.payments.length === 0}
+        empty={`No payments${status || provider ? " match these filters" : ` in ${environment} yet`}.`}
+      >
+        {(data) => (
+          <>
+            <Table headings={["Payment", "Amount", "Status", "Provider", "Attempts", "Created"]}>
+              {data.payments.map((payment) => (
                 <tr key={payment.id}>
                   <td>
                     <Link to={`/${environment}/payments/${payment.id}`}>{payment.id}</Link>
@@ -89,15 +67,11 @@ function PaymentList() {
                   <td>{formatTime(payment.createTime)}</td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-          {list.data.nextPageToken && (
-            <button type="button" onClick={() => setQuery({ page: list.data.nextPageToken })}>
-              Next page
-            </button>
-          )}
-        </>
-      )}
+            </Table>
+            <NextPage token={data.nextPageToken} />
+          </>
+        )}
+      </Loaded>
     </Page>
   );
 }
@@ -109,15 +83,9 @@ function PaymentDetail({ id }: { id: string }) {
   const payment = useQuery(PaymentService.method.getPayment, { id });
   return (
     <Page title={`Payment ${id}`} actions={<Link to={`/${environment}/payments`}>All payments</Link>}>
-      {payment.isPending ? (
-        <Loading what="the payment" />
-      ) : payment.error ? (
-        <ErrorState error={payment.error} what="the payment" />
-      ) : payment.data.payment ? (
-        <PaymentView payment={payment.data.payment} />
-      ) : (
-        <Empty>No such payment.</Empty>
-      )}
+      <Loaded query={payment} what="the payment" isEmpty={(data) => !data.payment} empty="No such payment.">
+        {(data) => <PaymentView payment={data.payment!} />}
+      </Loaded>
     </Page>
   );
 }

@@ -4,7 +4,7 @@ import { CircuitState, ProviderAccountService } from "@onerouter/client/gen/oner
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { useState, type FormEvent } from "react";
 import { Permitted } from "../session";
-import { CopyButton, Empty, enumLabel, ErrorState, formatDuration, Loading, Page, StatusBadge } from "../ui";
+import { CopyButton, enumLabel, ErrorState, formatDuration, Loaded, Page, StatusBadge, Table } from "../ui";
 
 // Credentials go in and never come back: the API answers only masked hints.
 export default function ProviderAccounts() {
@@ -24,29 +24,10 @@ export default function ProviderAccounts() {
           Test {test.data.ok ? "passed" : "failed"} in {formatDuration(test.data.latency)}: {test.data.message || test.data.error?.message}
         </p>
       )}
-      {list.isPending ? (
-        <Loading what="provider accounts" />
-      ) : list.error ? (
-        <ErrorState error={list.error} what="provider accounts" />
-      ) : list.data.providerAccounts.length === 0 ? (
-        <Empty>No provider accounts yet.</Empty>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Account</th>
-              <th scope="col">Provider</th>
-              <th scope="col">Category</th>
-              <th scope="col">Credentials</th>
-              <th scope="col">Circuit</th>
-              <th scope="col">Webhook URL</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.providerAccounts.map((account) => (
+      <Loaded query={list} what="provider accounts" isEmpty={(data) => data.providerAccounts.length === 0} empty="No provider accounts yet.">
+        {(data) => (
+          <Table headings={["Account", "Provider", "Category", "Credentials", "Circuit", "Webhook URL", ""]}>
+            {data.providerAccounts.map((account) => (
               <tr key={account.id}>
                 <td>
                   {account.displayName}
@@ -83,9 +64,9 @@ export default function ProviderAccounts() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </Table>
+        )}
+      </Loaded>
     </Page>
   );
 }

@@ -3,31 +3,23 @@ import { useQueryClient } from "@tanstack/react-query";
 import { create } from "@bufbuild/protobuf";
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { RoutingProfileSchema, RoutingService, RoutingStrategy, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
-import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { useState } from "react";
 import { previewRoute } from "../routing-preview";
-import { setQuery, useLocation } from "../router";
+import { CategoryPicker, useCategory } from "../pickers";
 import { Permitted } from "../session";
 import { Empty, enumLabel, ErrorState, formatMoney, Loading, Page, parseMoney } from "../ui";
 
 const strategies = [RoutingStrategy.PRIORITY, RoutingStrategy.WEIGHTED, RoutingStrategy.CHEAPEST, RoutingStrategy.SUCCESS_RATE];
 
 export default function Routing() {
-  const { query } = useLocation();
-  const category = query.get("category") === "messaging" ? Category.MESSAGING : Category.PAYMENTS;
+  const category = useCategory();
   const profile = useQuery(RoutingService.method.getRoutingProfile, { category });
   const accounts = useQuery(ProviderAccountService.method.listProviderAccounts, { pageSize: 100, category });
   return (
     <Page
       title="Routing"
       actions={
-        <label>
-          Category
-          <select value={category === Category.MESSAGING ? "messaging" : "payments"} onChange={(e) => setQuery({ category: e.target.value })}>
-            <option value="payments">payments</option>
-            <option value="messaging">messaging</option>
-          </select>
-        </label>
+        <CategoryPicker value={category} />
       }
     >
       {profile.isPending || accounts.isPending ? (

@@ -3,7 +3,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { InvitationStatus, Role, TeamService, type Member } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { useState, type FormEvent } from "react";
 import { Permitted, useSession } from "../session";
-import { Confirm, CopyButton, Empty, enumLabel, ErrorState, formatTime, Loading, Page, StatusBadge } from "../ui";
+import { Confirm, CopyButton, enumLabel, ErrorState, formatTime, Loaded, Page, StatusBadge, Table } from "../ui";
 
 const roles = [Role.OWNER, Role.ADMIN, Role.DEVELOPER, Role.VIEWER];
 
@@ -30,27 +30,10 @@ export default function Team() {
       </Permitted>
       {failed && <ErrorState error={failed} />}
       <h2>Members</h2>
-      {members.isPending ? (
-        <Loading what="members" />
-      ) : members.error ? (
-        <ErrorState error={members.error} what="members" />
-      ) : members.data.members.length === 0 ? (
-        <Empty>No members.</Empty>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Last sign-in</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {members.data.members.map((member) => (
+      <Loaded query={members} what="members" isEmpty={(data) => data.members.length === 0} empty="No members.">
+        {(data) => (
+          <Table headings={["Email", "Name", "Role", "Last sign-in", ""]}>
+            {data.members.map((member) => (
               <tr key={member.id}>
                 <td>{member.email}</td>
                 <td>{member.name}</td>
@@ -83,32 +66,15 @@ export default function Team() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </Table>
+        )}
+      </Loaded>
       <Permitted method={TeamService.method.listInvitations}>
         <h2>Invitations</h2>
-        {invitations.isPending ? (
-          <Loading what="invitations" />
-        ) : invitations.error ? (
-          <ErrorState error={invitations.error} what="invitations" />
-        ) : invitations.data.invitations.length === 0 ? (
-          <Empty>No invitations.</Empty>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {invitations.data.invitations.map((invitation) => (
+        <Loaded query={invitations} what="invitations" isEmpty={(data) => data.invitations.length === 0} empty="No invitations.">
+          {(data) => (
+            <Table headings={["Email", "Role", "Status", "Expires", ""]}>
+              {data.invitations.map((invitation) => (
                 <tr key={invitation.id}>
                   <td>{invitation.email}</td>
                   <td>{enumLabel(Role, invitation.role)}</td>
@@ -127,9 +93,9 @@ export default function Team() {
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        )}
+            </Table>
+          )}
+        </Loaded>
       </Permitted>
       {removing && (
         <Confirm

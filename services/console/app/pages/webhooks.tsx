@@ -5,7 +5,7 @@ import { DeliveryStatus, EndpointStatus, WebhookService, type Endpoint } from "@
 import { useState, type FormEvent } from "react";
 import { Link } from "../router";
 import { Permitted, useSession } from "../session";
-import { Confirm, CopyButton, Empty, enumLabel, ErrorState, formatDuration, formatTime, Loading, Page, StatusBadge } from "../ui";
+import { Confirm, CopyButton, enumLabel, ErrorState, formatDuration, formatTime, Loaded, Page, StatusBadge, Table } from "../ui";
 
 export default function Webhooks({ params }: { params: string[] }) {
   return params[0] ? <EndpointDetail id={params[0]} /> : <EndpointList />;
@@ -25,24 +25,15 @@ function EndpointList() {
         <CreateEndpoint />
       </Permitted>
       <h2>Endpoints</h2>
-      {list.isPending ? (
-        <Loading what="endpoints" />
-      ) : list.error ? (
-        <ErrorState error={list.error} what="endpoints" />
-      ) : list.data.endpoints.length === 0 ? (
-        <Empty>No endpoints in {environment} yet: events are kept and can be recovered once you add one.</Empty>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">URL</th>
-              <th scope="col">Events</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.endpoints.map((endpoint) => (
+      <Loaded
+        query={list}
+        what="endpoints"
+        isEmpty={(data) => data.endpoints.length === 0}
+        empty={`No endpoints in ${environment} yet: events are kept and can be recovered once you add one.`}
+      >
+        {(data) => (
+          <Table headings={["URL", "Events", "Status", "Created"]}>
+            {data.endpoints.map((endpoint) => (
               <tr key={endpoint.id}>
                 <td>
                   <Link to={`/${environment}/webhooks/${endpoint.id}`}>{endpoint.url}</Link>
@@ -54,9 +45,9 @@ function EndpointList() {
                 <td>{formatTime(endpoint.createTime)}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </Table>
+        )}
+      </Loaded>
     </Page>
   );
 }
@@ -139,15 +130,9 @@ function EndpointDetail({ id }: { id: string }) {
   const endpoint = useQuery(WebhookService.method.getEndpoint, { id });
   return (
     <Page title="Webhook endpoint" actions={<Link to={`/${environment}/webhooks`}>All endpoints</Link>}>
-      {endpoint.isPending ? (
-        <Loading what="the endpoint" />
-      ) : endpoint.error ? (
-        <ErrorState error={endpoint.error} what="the endpoint" />
-      ) : endpoint.data.endpoint ? (
-        <EndpointView endpoint={endpoint.data.endpoint} />
-      ) : (
-        <Empty>No such endpoint.</Empty>
-      )}
+      <Loaded query={endpoint} what="the endpoint" isEmpty={(data) => !data.endpoint} empty="No such endpoint.">
+        {(data) => <EndpointView endpoint={data.endpoint!} />}
+      </Loaded>
     </Page>
   );
 }
@@ -214,29 +199,10 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
       {rotate.data && <SecretOnce secret={rotate.data.secret} onDone={() => rotate.reset()} />}
 
       <h2>Delivery attempts</h2>
-      {attempts.isPending ? (
-        <Loading what="delivery attempts" />
-      ) : attempts.error ? (
-        <ErrorState error={attempts.error} what="delivery attempts" />
-      ) : attempts.data.attempts.length === 0 ? (
-        <Empty>Nothing delivered yet.</Empty>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Try</th>
-              <th scope="col">Status</th>
-              <th scope="col">Response</th>
-              <th scope="col">Latency</th>
-              <th scope="col">At</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {attempts.data.attempts.map((attempt) => (
+      <Loaded query={attempts} what="delivery attempts" isEmpty={(data) => data.attempts.length === 0} empty="Nothing delivered yet.">
+        {(data) => (
+          <Table headings={["Event", "Try", "Status", "Response", "Latency", "At", ""]}>
+            {data.attempts.map((attempt) => (
               <tr key={attempt.id}>
                 <td>
                   <code>{attempt.eventId}</code>
@@ -265,9 +231,9 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </Table>
+        )}
+      </Loaded>
       {confirming === "rotate" && (
         <Confirm
           title="Rotate the signing secret?"
