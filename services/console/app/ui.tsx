@@ -218,3 +218,21 @@ export function FindById({ label, placeholder, pathOf }: { label: string; placeh
     </form>
   );
 }
+
+// A choice among an enum's values (or any), kept in the URL's `name` parameter.
+export function EnumFilter({ label, enumObject, value, name }: { label: string; enumObject: Record<string, string | number>; value: number; name: string }) {
+  const values = Object.values(enumObject).filter((v): v is number => typeof v === "number" && v !== 0);
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={(e) => setQuery({ [name]: e.target.value === "0" ? undefined : e.target.value, page: undefined })}>
+        <option value={0}>any</option>
+        {values.map((v) => (
+          <option key={v} value={v}>
+            {enumLabel(enumObject, v)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

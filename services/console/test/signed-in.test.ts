@@ -6,6 +6,7 @@ import { createOneRouterClient, type OneRouterClient } from "@onerouter/client";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
+import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { newSandboxApiKey, startSandboxProvider, type RunningSandbox } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -135,6 +136,13 @@ describe("the console signed in", () => {
     await open(page, "/test/payments", "Payments");
     await page.getByRole("link", { name: payment!.id }).waitFor();
     await checkPage(page, "payments");
+    // Filters live in the URL, so the filtered view can be bookmarked.
+    await page.getByLabel("Status").selectOption({ label: "failed" });
+    await page.getByText("No payments match these filters.").waitFor();
+    expect(new URL(page.url()).searchParams.get("status")).toBe(String(PaymentStatus.FAILED));
+    await page.goto(`${app.baseUrl}/console/test/payments?status=${PaymentStatus.SUCCEEDED}`);
+    await page.getByRole("link", { name: payment!.id }).waitFor();
+    expect(await page.getByLabel("Status").inputValue()).toBe(String(PaymentStatus.SUCCEEDED));
     await page.getByLabel("Payment id").fill(payment!.id);
     await page.getByRole("button", { name: "Find" }).click();
     await page.getByRole("heading", { level: 1, name: `Payment ${payment!.id}` }).waitFor();

@@ -2,7 +2,7 @@ import { useQuery } from "@connectrpc/connect-query";
 import { Channel, MessageStatus, MessagingService, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { Link, useLocation } from "../router";
 import { useSession } from "../session";
-import { Empty, enumLabel, formatTime, FindById, Loaded, NextPage, Page, StatusBadge, Table } from "../ui";
+import { Empty, enumLabel, EnumFilter, formatTime, FindById, Loaded, NextPage, Page, StatusBadge, Table } from "../ui";
 
 export default function Messages({ params }: { params: string[] }) {
   return params[0] ? <MessageDetail id={params[0]} /> : <MessageList />;
@@ -12,11 +12,22 @@ function MessageList() {
   const { environment } = useSession();
   const { query } = useLocation();
   const pageToken = query.get("page") ?? "";
-  const list = useQuery(MessagingService.method.listMessages, { pageSize: 25, pageToken });
+  const channel = Number(query.get("channel") ?? 0);
+  const status = Number(query.get("status") ?? 0);
+  const list = useQuery(MessagingService.method.listMessages, { pageSize: 25, pageToken, channel, status });
   return (
     <Page title="Messages">
-      <FindById label="Message id" placeholder="msg_…" pathOf={(id) => `/${environment}/messages/${id}`} />
-      <Loaded query={list} what="messages" isEmpty={(data) => data.messages.length === 0} empty={`No messages in ${environment} yet.`}>
+      <div className="filters">
+        <FindById label="Message id" placeholder="msg_…" pathOf={(id) => `/${environment}/messages/${id}`} />
+        <EnumFilter label="Channel" enumObject={Channel} value={channel} name="channel" />
+        <EnumFilter label="Status" enumObject={MessageStatus} value={status} name="status" />
+      </div>
+      <Loaded
+        query={list}
+        what="messages"
+        isEmpty={(data) => data.messages.length === 0}
+        empty={channel || status ? "No messages match these filters." : `No messages in ${environment} yet.`}
+      >
         {(data) => (
           <>
             <Table headings={["Message", "Channel", "To", "Status", "Provider", "Created"]}>

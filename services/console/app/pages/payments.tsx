@@ -9,13 +9,11 @@ import {
 import { useState } from "react";
 import { Link, setQuery, useLocation } from "../router";
 import { Permitted, useSession } from "../session";
-import { Confirm, Empty, enumLabel, ErrorState, formatDuration, formatMoney, formatTime, FindById, Loaded, NextPage, Page, parseMoney, StatusBadge, Table } from "../ui";
+import { Confirm, Empty, enumLabel, ErrorState, formatDuration, formatMoney, formatTime, FindById, EnumFilter, Loaded, NextPage, Page, parseMoney, StatusBadge, Table } from "../ui";
 
 export default function Payments({ params }: { params: string[] }) {
   return params[0] ? <PaymentDetail id={params[0]} /> : <PaymentList />;
 }
-
-const statusFilters = Object.entries(PaymentStatus).filter(([, value]) => typeof value === "number" && value !== 0) as [string, number][];
 
 function PaymentList() {
   const { environment } = useSession();
@@ -28,17 +26,7 @@ function PaymentList() {
     <Page title="Payments">
       <div className="filters">
         <FindById label="Payment id" placeholder="pay_…" pathOf={(id) => `/${environment}/payments/${id}`} />
-        <label>
-          Status
-          <select value={status} onChange={(e) => setQuery({ status: e.target.value === "0" ? undefined : e.target.value, page: undefined })}>
-            <option value={0}>any</option>
-            {statusFilters.map(([name, value]) => (
-              <option key={value} value={value}>
-                {name.toLowerCase().replaceAll("_", " ")}
-              </option>
-            ))}
-          </select>
-        </label>
+        <EnumFilter label="Status" enumObject={PaymentStatus} value={status} name="status" />
         <label>
           Provider
           <input value={provider} placeholder="any" onChange={(e) => setQuery({ provider: e.target.value, page: undefined })} />
