@@ -176,9 +176,23 @@ describe("the console signed in", () => {
     await checkPage(page, "payment-failover");
 
     await open(page, "/test/routing", "Routing");
-    await page.getByLabel("Amount").fill("25.00");
-    expect(await page.getByTestId("routing-preview").textContent()).toContain("would go to primary sandbox (sandbox), then secondary sandbox (sandbox)");
+    const preview = page.getByTestId("routing-preview");
+    await page.getByLabel("Amount", { exact: true }).fill("25.00");
+    expect(await preview.textContent()).toContain("A €25.00 payment from DE would go to primary sandbox (sandbox), then secondary sandbox (sandbox)");
+    // A rule for euros, previewed before it is saved, then saved through the API.
+    await page.getByLabel("Rule name").fill("euro");
+    await page.getByLabel("Currencies").fill("EUR");
+    await page.getByLabel("Rule accounts").selectOption(second.id);
+    await page.getByRole("button", { name: "Add rule" }).click();
+    await page.getByText("euro: currency EUR").waitFor();
+    expect(await preview.textContent()).toContain('would go to secondary sandbox (sandbox), by rule "euro"');
+    await page.getByLabel("Currency", { exact: true }).fill("USD");
+    expect(await preview.textContent()).toContain("would go to primary sandbox (sandbox), then secondary sandbox (sandbox)");
     await checkPage(page, "routing");
+    await page.getByRole("button", { name: "Save routing" }).click();
+    await page.getByText("Saved.").waitFor();
+    const saved = (await api.routing.getRoutingProfile({ category: Category.PAYMENTS })).routingProfile!;
+    expect(saved.rules.map((r) => [r.name, r.condition?.currencies, r.targets.map((t) => t.providerAccountId)])).toEqual([["euro", ["EUR"], [second.id]]]);
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -1,13 +1,23 @@
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
-import { create } from "@bufbuild/protobuf";
+import { clone, create } from "@bufbuild/protobuf";
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
-import { RoutingProfileSchema, RoutingService, RoutingStrategy, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
-import { useState } from "react";
+import {
+  FeeSchema,
+  RoutingProfileSchema,
+  RoutingRuleSchema,
+  RoutingService,
+  RoutingStrategy,
+  type Fee,
+  type RoutingCondition,
+  type RoutingProfile,
+  type RoutingRule,
+} from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { useState, type FormEvent } from "react";
 import { previewRoute } from "../routing-preview";
 import { CategoryPicker, useCategory } from "../pickers";
 import { Permitted } from "../session";
-import { Empty, enumLabel, ErrorState, formatMoney, Loading, Page, parseMoney } from "../ui";
+import { Empty, enumLabel, ErrorState, formatMoney, Loading, Page, parseMoney, Table } from "../ui";
 
 const strategies = [RoutingStrategy.PRIORITY, RoutingStrategy.WEIGHTED, RoutingStrategy.CHEAPEST, RoutingStrategy.SUCCESS_RATE];
 
@@ -38,11 +48,11 @@ export default function Routing() {
 }
 
 function Editor({ saved, accountNames }: { saved: RoutingProfile; accountNames: Map<string, string> }) {
-  const [draft, setDraft] = useState(() => create(RoutingProfileSchema, saved));
+  const [draft, setDraft] = useState(() => clone(RoutingProfileSchema, saved));
   const queryClient = useQueryClient();
   const update = useMutation(RoutingService.method.updateRoutingProfile, { onSuccess: () => void queryClient.invalidateQueries() });
   const change = (edit: (profile: RoutingProfile) => void) => {
-    const next = create(RoutingProfileSchema, draft);
+    const next = clone(RoutingProfileSchema, draft);
     edit(next);
     setDraft(next);
   };
@@ -119,19 +129,45 @@ function Editor({ saved, accountNames }: { saved: RoutingProfile; accountNames: 
             </select>
           </label>
         )}
-        {draft.rules.length > 0 && (
-          <>
-            <h2>Rules</h2>
-            <ul>
-              {draft.rules.map((rule) => (
-                <li key={rule.name}>
-                  <strong>{rule.name}</strong>: {[...(rule.condition?.currencies ?? []), ...(rule.condition?.countries ?? [])].join(", ") || "any"} →{" "}
-                  {enumLabel(RoutingStrategy, rule.strategy)}
-                </li>
-              ))}
-            </ul>
-          </>
+        <h2>Rules</h2>
+        {draft.rules.length === 0 ? (
+          <Empty>No rules: every payment follows the strategy above.</Empty>
+        ) : (
+          <ol>
+            {draft.rules.map((rule, index) => (
+              <li key={`${rule.name}/${index}`}>
+                <strong>{rule.name}</strong>: {describeCondition(rule.condition)} → {enumLabel(RoutingStrategy, rule.strategy)}
+                {rule.targets.length > 0 && ` (${rule.targets.map((t) => accountNames.get(t.providerAccountId) ?? t.providerAccountId).join(", ")})`}{" "}
+                <button type="button" onClick={() => change((p) => p.rules.splice(index, 1))}>
+                  Remove rule
+                </button>
+              </li>
+            ))}
+          </ol>
         )}
+        <RuleForm accountNames={accountNames} onAdd={(rule) => change((p) => p.rules.push(rule))} />
+        <h2>Fee overrides</h2>
+        {draft.fees.length === 0 ? (
+          <Empty>No overrides: the providers' list prices are used.</Empty>
+        ) : (
+          <Table headings={["Provider", "Currency", "Country", "Percentage", "Fixed", ""]}>
+            {draft.fees.map((fee, index) => (
+              <tr key={`${fee.provider}/${fee.currency}/${fee.country}/${index}`}>
+                <td>{fee.provider}</td>
+                <td>{fee.currency || "any"}</td>
+                <td>{fee.country || "any"}</td>
+                <td className="num">{(fee.percentageBps / 100).toFixed(2)}%</td>
+                <td className="num">{(Number(fee.fixedMicros) / 1e6).toFixed(2)}</td>
+                <td>
+                  <button type="button" onClick={() => change((p) => p.fees.splice(index, 1))}>
+                    Remove
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+        <FeeForm onAdd={(fee) => change((p) => p.fees.push(fee))} />
         <Permitted method={RoutingService.method.updateRoutingProfile}>
           <button type="button" className="primary" disabled={update.isPending} onClick={() => update.mutate({ routingProfile: draft })}>
             Save routing
@@ -183,5 +219,137 @@ function Preview({ profile, accountNames }: { profile: RoutingProfile; accountNa
                 .join(preview.strategy === RoutingStrategy.WEIGHTED ? " or " : ", then ")}${preview.rule ? `, by rule "${preview.rule}"` : ""} (${enumLabel(RoutingStrategy, preview.strategy)}).`}
       </p>
     </section>
+  );
+}
+
+function describeCondition(condition: RoutingCondition | undefined): string {
+  if (!condition) return "any payment";
+  const parts = [
+    condition.currencies.length > 0 && `currency ${condition.currencies.join("/")}`,
+    condition.countries.length > 0 && `country ${condition.countries.join("/")}`,
+    condition.minAmount > 0n && `at least ${condition.minAmount} (minor units)`,
+    condition.maxAmount > 0n && `at most ${condition.maxAmount} (minor units)`,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : "any payment";
+}
+
+const codes = (text: string) =>
+  text
+    .split(",")
+    .map((code) => code.trim().toUpperCase())
+    .filter(Boolean);
+
+// A rule's condition and what it routes to; amounts in minor units, as the API takes them.
+function RuleForm({ accountNames, onAdd }: { accountNames: Map<string, string>; onAdd: (rule: RoutingRule) => void }) {
+  const [name, setName] = useState("");
+  const [currencies, setCurrencies] = useState("");
+  const [countries, setCountries] = useState("");
+  const [minAmount, setMinAmount] = useState("");
+  const [maxAmount, setMaxAmount] = useState("");
+  const [strategy, setStrategy] = useState(RoutingStrategy.PRIORITY);
+  const [targets, setTargets] = useState<string[]>([]);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    onAdd(
+      create(RoutingRuleSchema, {
+        name,
+        condition: { currencies: codes(currencies), countries: codes(countries), minAmount: BigInt(minAmount || 0), maxAmount: BigInt(maxAmount || 0) },
+        strategy,
+        targets: targets.map((providerAccountId) => ({ providerAccountId, weight: 1 })),
+      }),
+    );
+    setName("");
+  };
+  return (
+    <form onSubmit={submit} className="inline" aria-label="Add a rule">
+      <label>
+        Rule name
+        <input required value={name} onChange={(e) => setName(e.target.value)} />
+      </label>
+      <label>
+        Currencies
+        <input value={currencies} placeholder="EUR, USD" onChange={(e) => setCurrencies(e.target.value)} />
+      </label>
+      <label>
+        Countries
+        <input value={countries} placeholder="DE, FR" onChange={(e) => setCountries(e.target.value)} />
+      </label>
+      <label>
+        Min amount
+        <input type="number" min={0} value={minAmount} onChange={(e) => setMinAmount(e.target.value)} />
+      </label>
+      <label>
+        Max amount
+        <input type="number" min={0} value={maxAmount} onChange={(e) => setMaxAmount(e.target.value)} />
+      </label>
+      <label>
+        Rule strategy
+        <select value={strategy} onChange={(e) => setStrategy(Number(e.target.value))}>
+          {strategies.map((s) => (
+            <option key={s} value={s}>
+              {enumLabel(RoutingStrategy, s)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Rule accounts
+        <select multiple value={targets} onChange={(e) => setTargets([...e.target.selectedOptions].map((o) => o.value))}>
+          {[...accountNames].map(([id, label]) => (
+            <option key={id} value={id}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">Add rule</button>
+    </form>
+  );
+}
+
+// A negotiated price for one provider, optionally per currency and country.
+function FeeForm({ onAdd }: { onAdd: (fee: Fee) => void }) {
+  const [provider, setProvider] = useState("");
+  const [currency, setCurrency] = useState("");
+  const [country, setCountry] = useState("");
+  const [percent, setPercent] = useState("");
+  const [fixed, setFixed] = useState("");
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    onAdd(
+      create(FeeSchema, {
+        provider,
+        currency: currency.toUpperCase(),
+        country: country.toUpperCase(),
+        percentageBps: Math.round(Number(percent || 0) * 100),
+        fixedMicros: BigInt(Math.round(Number(fixed || 0) * 1e6)),
+      }),
+    );
+    setProvider("");
+  };
+  return (
+    <form onSubmit={submit} className="inline" aria-label="Add a fee override">
+      <label>
+        Fee provider
+        <input required value={provider} placeholder="stripe" onChange={(e) => setProvider(e.target.value)} />
+      </label>
+      <label>
+        Fee currency
+        <input value={currency} maxLength={3} placeholder="any" onChange={(e) => setCurrency(e.target.value)} />
+      </label>
+      <label>
+        Fee country
+        <input value={country} maxLength={2} placeholder="any" onChange={(e) => setCountry(e.target.value)} />
+      </label>
+      <label>
+        Percent
+        <input type="number" min={0} step={0.01} value={percent} onChange={(e) => setPercent(e.target.value)} />
+      </label>
+      <label>
+        Fixed (major units)
+        <input type="number" min={0} step={0.01} value={fixed} onChange={(e) => setFixed(e.target.value)} />
+      </label>
+      <button type="submit">Add fee</button>
+    </form>
   );
 }
