@@ -6,7 +6,7 @@ import { createOneRouterClient, type OneRouterClient } from "@onerouter/client";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
-import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import { CaptureMethod, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { newSandboxApiKey, startSandboxProvider, type RunningSandbox } from "@onerouter/sandbox";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -153,6 +153,55 @@ describe("the console signed in", () => {
     await context.close();
   });
 
+  it("captures and refunds a payment only after a confirmation", async () => {
+    const { payment } = await api.payments.createPayment({ amount: 4000n, currency: "EUR", captureMethod: CaptureMethod.MANUAL });
+    expect(payment!.status).toBe(PaymentStatus.REQUIRES_CAPTURE);
+    const { context, page, errors } = await signedIn(ownerEmail);
+    await open(page, `/test/payments/${payment!.id}`, `Payment ${payment!.id}`);
+    await page.getByRole("button", { name: "Capture" }).click();
+    const dialog = page.getByRole("dialog", { name: "Capture this payment?" });
+    // Cancelling the dialog leaves the money alone.
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    expect((await api.payments.getPayment({ id: payment!.id })).payment!.status).toBe(PaymentStatus.REQUIRES_CAPTURE);
+    await page.getByRole("button", { name: "Capture" }).click();
+    expect(await seriousAccessibilityViolations(page)).toEqual([]);
+    await saveScreenshot(page, "payment-capture-confirm");
+    await dialog.getByRole("button", { name: "Capture €40.00" }).click();
+    await page.getByRole("button", { name: "Refund" }).waitFor();
+    expect((await api.payments.getPayment({ id: payment!.id })).payment!.status).toBe(PaymentStatus.SUCCEEDED);
+
+    await page.getByRole("button", { name: "Refund" }).click();
+    const refund = page.getByRole("dialog", { name: "Refund this payment?" });
+    await refund.getByLabel(/Amount/).fill("15.00");
+    await refund.getByRole("button", { name: "Refund €15.00" }).click();
+    await expect.poll(async () => (await api.payments.getPayment({ id: payment!.id })).payment!.amountRefunded).toBe(1500n);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("adds a provider account whose credentials never come back, tests it and disables it", async () => {
+    const sandboxKey = newSandboxApiKey();
+    const { context, page, errors } = await signedIn(ownerEmail);
+    await open(page, "/test/provider-accounts", "Provider accounts");
+    const form = page.getByRole("form", { name: "Add a provider account" });
+    await form.getByLabel("Provider").fill("sandbox");
+    await form.getByLabel("Display name").fill("console sandbox");
+    await form.getByLabel(/Credentials/).fill(`api_key=${sandboxKey}`);
+    await form.getByRole("button", { name: "Add account" }).click();
+    const row = page.getByRole("row", { name: /console sandbox/ });
+    await row.waitFor();
+    expect(await page.content()).not.toContain(sandboxKey);
+    await row.getByRole("button", { name: "Test" }).click();
+    await page.getByText(/Test passed/).waitFor();
+    await row.getByRole("button", { name: "Disable" }).click();
+    await row.getByRole("button", { name: "Enable" }).waitFor();
+    const { providerAccounts } = await api.providerAccounts.listProviderAccounts({ pageSize: 100 });
+    expect(providerAccounts.find((a) => a.displayName === "console sandbox")?.enabled).toBe(false);
+    await checkPage(page, "provider-accounts");
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it("shows a failover in the payment's attempt timeline when a provider is down", async () => {
     const account = (baseUrl: string, name: string) =>
       api.providerAccounts.createProviderAccount({ provider: "sandbox", displayName: name, credentials: { api_key: newSandboxApiKey() }, settings: { base_url: baseUrl } });
@@ -264,7 +313,6 @@ describe("the console signed in", () => {
     const pages: [string, string][] = [
       ["/test/", "Overview"],
       ["/test/messages", "Messages"],
-      ["/test/provider-accounts", "Provider accounts"],
       ["/test/team", "Team"],
       ["/test/usage", "Plan and usage"],
       ["/test/analytics", "Analytics"],
