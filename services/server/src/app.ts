@@ -179,8 +179,9 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     httpRoutes.push(localAdminRoute(localToken, actions));
   }
   httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
-  // The browser console: a static bundle calling this same API.
-  httpRoutes.push(consoleRoute());
+  // The browser console, a static bundle calling this same API, comes with
+  // the admin room: in the mesh, Envoy sends /console/ to the admin service.
+  if (rooms.has("admin")) httpRoutes.push(consoleRoute());
 
   const server = await startServer({
     host: config.host,
