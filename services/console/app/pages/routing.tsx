@@ -294,7 +294,7 @@ function RuleForm({ accountNames, onAdd }: { accountNames: Map<string, string>; 
       </label>
       <label>
         Rule accounts
-        <select multiple value={targets} onChange={(e) => setTargets([...e.target.selectedOptions].map((o) => o.value))}>
+        <select multiple value={targets} onChange={(e) => setTargets(Array.from(e.target.selectedOptions, (o) => o.value))}>
           {[...accountNames].map(([id, label]) => (
             <option key={id} value={id}>
               {label}
