@@ -60,9 +60,13 @@ describe("the console before sign-in", () => {
     expect(await seriousAccessibilityViolations(page)).toEqual([]);
     await saveScreenshot(page, "sign-in");
 
-    await page.getByLabel("Email").fill("nobody@example.com");
-    await page.getByLabel("Password").fill("not the password at all");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    // By keyboard alone: Tab to each field, Enter to submit.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("autocomplete"))).toBe("username");
+    await page.keyboard.type("nobody@example.com");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("not the password at all");
+    await page.keyboard.press("Enter");
     await page.getByRole("alert").waitFor();
     expect(await page.getByRole("heading", { name: "Sign in to OneRouter" }).isVisible()).toBe(true);
     expect(errors).toEqual([]);
