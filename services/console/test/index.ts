@@ -46,7 +46,15 @@ export async function ensureConsoleBuilt(): Promise<void> {
   try {
     if (fresh()) return;
     const { build } = await import("vite");
-    await build({ configFile: path.join(consoleDir, "vite.config.ts"), logLevel: "warn" });
+    // Vitest sets NODE_ENV to "test", which Vite would follow into a
+    // development build of React; the bundle tested is the one install makes.
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = "production";
+    try {
+      await build({ configFile: path.join(consoleDir, "vite.config.ts"), logLevel: "warn", mode: "production" });
+    } finally {
+      process.env.NODE_ENV = nodeEnv;
+    }
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
