@@ -3,7 +3,7 @@
 export { type Config, ConfigError, loadConfig } from "./config";
 export { type Caller, type MemberRole, type PlanCounts, callerKey, remoteAddressKey } from "./context";
 export { apiError, checkPlanCount, createErrorInterceptor, errorDomain, failedPrecondition, hasErrorInfo, invalidArgument, normalizeError, notFound, outgoing, rateLimited, unimplemented } from "./errors";
-export { inProcessTenantClients, type TenantClientFactory } from "./in-process-calls";
+export { inProcessClientAddressHeader, inProcessClientOfRequest, inProcessTenantClients, type TenantClientFactory } from "./in-process-calls";
 export { newId, randomToken } from "./ids";
 export { environmentFromName, environmentName, generateApiKey, hashApiKey, hashesEqual, hashToken, parseApiKey } from "./keys";
 export { createLogger, type Logger } from "./logging";
@@ -22,6 +22,7 @@ export { OutboxReader, type OutboxBatch } from "./outbox-reader";
 export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay";
 export { OutboxRetention, type OutboxRetentionOptions } from "./outbox-retention";
 export { Poller } from "./poller";
+export { addLatencyBuckets, createRollupTrigger, latencyBucketCount, latencyBucketOf, latencyBucketSql, latencyPercentile, rebuildRollup, type RollupDefinition, utcHourSql } from "./rollups";
 export { type RetainedTable, type RetentionOptions, TableRetention } from "./table-retention";
 export { connectEventStream, type EventStream, eventStreamName, eventSubject, eventSubjectPrefix } from "./event-stream";
 export { type BindResource, createIdempotency, type Idempotency, type IdempotencyClaim, idempotencyKeyHeader, idempotencyMigrations, type IdempotencyOptions, idempotentReplayedHeader, noIdempotencyClaim } from "./idempotency";

@@ -2,10 +2,11 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { adminRoom, ensureDefaultTenant, TenantMailer } from "@onerouter/admin";
+import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer } from "@onerouter/admin";
+import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
+import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
@@ -106,11 +107,21 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   const routing = new RoutingProfileStore(db.knex);
 
   const metrics = createMetrics();
+  // Each transition of this process's breakers becomes a provider_account.circuit_* event.
+  const circuitEvents = new CircuitEvents(db.knex, accounts, logger);
   const breakers = new CircuitBreakers({
     failureThreshold: config.breaker.failures,
     cooldownMs: config.breaker.cooldownMs,
     registry: metrics.registry,
+    onTransition: (transition) => circuitEvents.emit(transition),
   });
+  const publishedPrices = new PublishedPrices(db.knex);
+  const providerWorkers = {
+    probeIntervalMs: config.providerHealth.probeIntervalMs,
+    degradedAfterMs: config.providerHealth.degradedAfterMs,
+    priceSyncIntervalMs: config.priceSync.intervalMs,
+    priceChangeThresholdPercent: config.priceSync.changeThresholdPercent,
+  };
   // Both known once the server listens: the in-process sandbox posts to the
   // loopback URL; providers outside reach the public one.
   let loopbackUrl: string | undefined;
@@ -149,19 +160,32 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: paymentCalls, logger },
       idempotency,
       webhookNonces,
+      workers: providerWorkers,
     }),
   );
   const messaging = await open("messaging", () =>
     messagingRoom.open({
-      engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: messagingCalls, callbackBaseUrl: publicUrl, logger },
+      engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: messagingCalls, publishedPrices, callbackBaseUrl: publicUrl, logger },
       idempotency,
       webhookNonces,
+      workers: providerWorkers,
     }),
   );
   // OneRouter's own emails to tenants' people go through the messaging room's client.
   const mailer = messaging && new TenantMailer(inProcessTenantClients(MessagingService, messaging.routes!, logger), accounts);
-  await open("admin", () =>
-    adminRoom.open({ knex: db.knex, accounts, routing, connectors, breakers, publicBaseUrl: publicUrl, outbound: providerOutbound, mailer }),
+  const admin = await open("admin", () =>
+    adminRoom.open({
+      knex: db.knex,
+      accounts,
+      routing,
+      connectors,
+      breakers,
+      health: new ProviderHealthStore(db.knex),
+      prices: publishedPrices,
+      publicBaseUrl: publicUrl,
+      outbound: providerOutbound,
+      mailer,
+    }),
   );
   const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
   await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config }));
@@ -179,9 +203,15 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     httpRoutes.push(localAdminRoute(localToken, actions));
   }
   httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
+  const interceptors = [createErrorInterceptor(logger), ...opened.flatMap((room) => room.interceptors ?? [])];
+  const routes = (router: ConnectRouter) => {
+    for (const room of opened) room.routes?.(router);
+  };
+  // CSV downloads: StreamCsvExport called as the HTTP request's own caller.
+  if (admin) httpRoutes.push(csvDownloadRoute(inProcessClientOfRequest(AnalyticsService, routes, interceptors)));
   // The browser console, a static bundle calling this same API, comes with
   // the admin room: in the mesh, Envoy sends /console/ to the admin service.
-  if (rooms.has("admin")) httpRoutes.push(consoleRoute());
+  if (admin) httpRoutes.push(consoleRoute());
 
   const server = await startServer({
     host: config.host,
@@ -192,15 +222,13 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     shutdownGraceMs: config.shutdownGraceMs,
     trustedProxyCidrs: config.trustedProxyCidrs,
     corsOrigins: config.corsOrigins,
-    interceptors: [createErrorInterceptor(logger), ...opened.flatMap((room) => room.interceptors ?? [])],
+    interceptors,
     httpRoutes,
     readiness: async () => {
       await db.ping();
       await eventStream?.ping();
     },
-    routes: (router: ConnectRouter) => {
-      for (const room of opened) room.routes?.(router);
-    },
+    routes,
   });
 
   const reachableHost = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host;
@@ -219,7 +247,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     writeFileSync(runFile, JSON.stringify({ pid: process.pid, port: server.port, localToken }));
     chmodSync(runFile, 0o600);
   }
-  logger.info({ url: server.url, storage: db.engine, ...(rooms.has("admin") ? { console: `${server.url}/console/` } : {}) }, "OneRouter is listening");
+  logger.info({ url: server.url, storage: db.engine, ...(admin ? { console: `${server.url}/console/` } : {}) }, "OneRouter is listening");
   if (created) {
     logger.info(
       { tenant: tenant.id },
@@ -248,6 +276,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       for (const room of closing) await room.stop?.();
       await server.close();
       for (const room of closing) await room.close?.();
+      await circuitEvents.drain();
       await outboxRetention.stop();
       await relay?.stop();
       await eventStream?.close();
