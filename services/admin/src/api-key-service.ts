@@ -6,19 +6,21 @@ import {
   CreateApiKeyResponseSchema,
   ListApiKeysResponseSchema,
   RevokeApiKeyResponseSchema,
+  UpdateApiKeyResponseSchema,
+  type ApiKeyLimits,
 } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { apiKeyScopes } from "@onerouter/client";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { invalidArgument, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
-import { createApiKey, listApiKeys, revokeApiKey, toApiKey } from "./api-keys";
-import { assertMayRevoke, authorityOf, grantEnvironment, grantExpiry, grantScopes } from "./api-keys-grants";
+import { createApiKey, listApiKeys, revokeApiKey, toApiKey, updateApiKey, type KeyLimits } from "./api-keys";
+import { assertMayChange, assertMayRevoke, authorityOf, grantEnvironment, grantExpiry, grantScopes } from "./api-keys-grants";
 
-export function apiKeyService(knex: Knex): Partial<ServiceImpl<typeof ApiKeyService>> {
+export function apiKeyService(knex: Knex): ServiceImpl<typeof ApiKeyService> {
   return {
     async createApiKey(req, ctx) {
       const caller = requireCaller(ctx);
-      const name = req.name.trim();
-      if (name === "" || name.length > 100) throw invalidArgument("name", "must be 1 to 100 characters");
+      const name = validName(req.name);
+      const limits = req.limits && validLimits(req.limits);
       for (const [i, scope] of req.scopes.entries()) {
         if (!apiKeyScopes.includes(scope)) {
           throw invalidArgument(`scopes[${i}]`, `"${scope}" is not a scope; scopes are ${apiKeyScopes.join(", ")}`);
@@ -38,6 +40,7 @@ export function apiKeyService(knex: Knex): Partial<ServiceImpl<typeof ApiKeyServ
         name,
         scopes: grantScopes(authority, [...new Set(req.scopes)]),
         expiresAt: grantExpiry(authority, requestedExpiry),
+        limits,
         createdBy: caller.actor,
         ipAddress: ctx.values.get(remoteAddressKey),
       });
@@ -66,5 +69,55 @@ export function apiKeyService(knex: Knex): Partial<ServiceImpl<typeof ApiKeyServ
       );
       return create(RevokeApiKeyResponseSchema, { apiKey: toApiKey(row) });
     },
+
+    async updateApiKey(req, ctx) {
+      const caller = requireCaller(ctx);
+      if (req.id === "") throw invalidArgument("id", "is required");
+      const paths = new Set(req.updateMask?.paths ?? []);
+      for (const path of paths) {
+        if (!updatablePaths.includes(path)) throw invalidArgument("update_mask", `"${path}" cannot be updated; updatable: ${updatablePaths.join(", ")}`);
+      }
+      const changes = (path: string) => paths.size === 0 || paths.has(path);
+      const change = {
+        name: changes("name") ? validName(req.name) : undefined,
+        // Absent limits in a change of limits means none.
+        limits: changes("limits") ? validLimits(req.limits ?? { requestsPerSecond: 0, burst: 0, requestsPerDay: 0n }) : undefined,
+      };
+      const authority = await authorityOf(knex, caller);
+      const row = await updateApiKey(
+        knex,
+        { ...caller, ipAddress: ctx.values.get(remoteAddressKey) },
+        req.id,
+        change,
+        (existing) => assertMayChange(authority, existing),
+      );
+      return create(UpdateApiKeyResponseSchema, { apiKey: toApiKey(row) });
+    },
   };
 }
+
+const updatablePaths = ["name", "limits"];
+
+function validName(raw: string): string {
+  const name = raw.trim();
+  if (name === "" || name.length > 100) throw invalidArgument("name", "must be 1 to 100 characters");
+  return name;
+}
+
+// Zero sets no limit. A burst needs a rate to refill it; a rate without a
+// burst lets through one second's worth at once.
+function validLimits(limits: Pick<ApiKeyLimits, "requestsPerSecond" | "burst" | "requestsPerDay">): KeyLimits {
+  const { requestsPerSecond, burst, requestsPerDay } = limits;
+  if (requestsPerSecond < 0 || requestsPerSecond > maxRate) {
+    throw invalidArgument("limits.requests_per_second", `must be 0 (no limit) to ${maxRate}`);
+  }
+  if (burst < 0 || burst > maxRate) throw invalidArgument("limits.burst", `must be 0 to ${maxRate}`);
+  if (burst > 0 && requestsPerSecond === 0) throw invalidArgument("limits.burst", "needs limits.requests_per_second to refill it");
+  if (requestsPerDay < 0n || requestsPerDay > maxPerDay) {
+    throw invalidArgument("limits.requests_per_day", `must be 0 (no limit) to ${maxPerDay}`);
+  }
+  return { requestsPerSecond, burst, requestsPerDay: Number(requestsPerDay) };
+}
+
+const maxRate = 100_000;
+const maxPerDay = 1_000_000_000n;

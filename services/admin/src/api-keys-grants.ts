@@ -67,7 +67,18 @@ export function grantExpiry(authority: Authority, requested: Date | undefined): 
 // Revoking a key that holds more than the caller would let a narrow key shut
 // out a broader one, such as the owner's.
 export function assertMayRevoke(authority: Authority, target: ApiKeyRow): void {
+  assertHoldsScopesOf(authority, target, "revoke");
+}
+
+// Likewise for renaming a key or changing its limits. Limits are not
+// grants: whoever may change a key may lift them, as it could make a key
+// without them.
+export function assertMayChange(authority: Authority, target: ApiKeyRow): void {
+  assertHoldsScopesOf(authority, target, "change");
+}
+
+function assertHoldsScopesOf(authority: Authority, target: ApiKeyRow, verb: string): void {
   const held = heldScopes(authority.scopes);
   const missing = heldScopes(storedScopes(target)).filter((scope) => !held.includes(scope));
-  if (missing.length > 0) throw scopeNotHeld(missing, "a key can only revoke keys whose scopes it holds");
+  if (missing.length > 0) throw scopeNotHeld(missing, `a key can only ${verb} keys whose scopes it holds`);
 }

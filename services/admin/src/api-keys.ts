@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ApiKeySchema, type ApiKey } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
+import { ApiKeyLimitsSchema, ApiKeySchema, type ApiKey } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import type { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import {
   environmentFromName,
@@ -26,7 +26,23 @@ export interface ApiKeyRow {
   last_used_at: Date | null;
   revoked_at: Date | null;
   expires_at: Date | null;
+  requests_per_second: number;
+  burst: number;
+  requests_per_day: number | string;
 }
+
+// A key's own limits as stored; zero means none.
+export interface KeyLimits {
+  requestsPerSecond: number;
+  burst: number;
+  requestsPerDay: number;
+}
+
+const limitColumns = (limits: KeyLimits) => ({
+  requests_per_second: limits.requestsPerSecond,
+  burst: limits.burst,
+  requests_per_day: limits.requestsPerDay,
+});
 
 export function storedScopes(row: Pick<ApiKeyRow, "scopes">): string[] {
   return typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes;
@@ -43,6 +59,11 @@ export function toApiKey(row: ApiKeyRow): ApiKey {
     lastUseTime: row.last_used_at ? timestampFromDate(new Date(row.last_used_at)) : undefined,
     revokeTime: row.revoked_at ? timestampFromDate(new Date(row.revoked_at)) : undefined,
     expireTime: row.expires_at ? timestampFromDate(new Date(row.expires_at)) : undefined,
+    limits: create(ApiKeyLimitsSchema, {
+      requestsPerSecond: row.requests_per_second,
+      burst: row.burst,
+      requestsPerDay: BigInt(row.requests_per_day),
+    }),
   });
 }
 
@@ -54,6 +75,7 @@ export async function createApiKey(
     name: string;
     scopes?: string[];
     expiresAt?: Date;
+    limits?: KeyLimits;
     createdBy: string;
     ipAddress?: string;
   },
@@ -71,6 +93,7 @@ export async function createApiKey(
         scopes: JSON.stringify(input.scopes ?? []),
         created_by: input.createdBy,
         expires_at: input.expiresAt ?? null,
+        ...(input.limits && limitColumns(input.limits)),
       })
       .returning("*")) as ApiKeyRow[];
     await recordAudit(trx, {
@@ -102,30 +125,68 @@ export async function listApiKeys(
   return paginate<ApiKeyRow>(query, page, "api_keys");
 }
 
-// `authorize` sees the key before it is revoked and throws to refuse.
-export async function revokeApiKey(
+type KeyChangeScope = { tenantId: string; environment: Environment; actor: string; ipAddress?: string };
+
+// Changes one key of the caller's tenant and environment, audited in the same
+// transaction: `authorize` sees the key first and throws to refuse; `decide`
+// answers the columns to set and the audit entry, or nothing to leave it be.
+async function changeApiKey(
   knex: Knex,
-  scope: { tenantId: string; environment: Environment; actor: string; ipAddress?: string },
+  scope: KeyChangeScope,
   id: string,
   authorize: (existing: ApiKeyRow) => void,
+  decide: (existing: ApiKeyRow) => { update: Record<string, unknown>; action: string; metadata?: Record<string, string> } | undefined,
 ): Promise<ApiKeyRow> {
   return knex.transaction(async (trx) => {
     const where = { id, tenant_id: scope.tenantId, environment: environmentName(scope.environment) };
     const existing = (await withLastUse(trx("api_keys")).where(where).forUpdate("api_keys").first()) as ApiKeyRow | undefined;
     if (!existing) throw notFound("api_key", id);
     authorize(existing);
-    if (existing.revoked_at) return existing;
-    const [revoked] = (await trx("api_keys").where(where).update({ revoked_at: new Date() }).returning("*")) as ApiKeyRow[];
-    const row = { ...revoked!, last_used_at: existing.last_used_at };
+    const decided = decide(existing);
+    if (!decided) return existing;
+    const [changed] = (await trx("api_keys").where(where).update(decided.update).returning("*")) as ApiKeyRow[];
     await recordAudit(trx, {
       tenantId: scope.tenantId,
       actor: scope.actor,
-      action: "api_key.revoke",
+      action: decided.action,
       resourceType: "api_key",
       resourceId: id,
       environment: scope.environment,
       ipAddress: scope.ipAddress,
+      metadata: decided.metadata,
     });
-    return row!;
+    return { ...changed!, last_used_at: existing.last_used_at };
   });
+}
+
+// `authorize` sees the key before it is revoked and throws to refuse.
+export async function revokeApiKey(
+  knex: Knex,
+  scope: KeyChangeScope,
+  id: string,
+  authorize: (existing: ApiKeyRow) => void,
+): Promise<ApiKeyRow> {
+  return changeApiKey(knex, scope, id, authorize, (existing) =>
+    existing.revoked_at ? undefined : { update: { revoked_at: new Date() }, action: "api_key.revoke" },
+  );
+}
+
+// Renames a key or changes its own limits; `authorize` sees the key first
+// and throws to refuse.
+export async function updateApiKey(
+  knex: Knex,
+  scope: KeyChangeScope,
+  id: string,
+  change: { name?: string; limits?: KeyLimits },
+  authorize: (existing: ApiKeyRow) => void,
+): Promise<ApiKeyRow> {
+  const metadata: Record<string, string> = {};
+  if (change.name !== undefined) metadata.name = change.name;
+  if (change.limits) {
+    metadata.requests_per_second = String(change.limits.requestsPerSecond);
+    metadata.burst = String(change.limits.burst);
+    metadata.requests_per_day = String(change.limits.requestsPerDay);
+  }
+  const update = { ...(change.name !== undefined && { name: change.name }), ...(change.limits && limitColumns(change.limits)) };
+  return changeApiKey(knex, scope, id, authorize, () => ({ update, action: "api_key.update", metadata }));
 }

@@ -54,3 +54,11 @@ export const plans: readonly PlanDefinition[] = [
 export function planById(id: string): PlanDefinition | undefined {
   return plans.find((plan) => plan.id === id);
 }
+
+// The billing period containing `time`: its UTC calendar month.
+export function billingPeriod(time: Date): { start: Date; end: Date } {
+  return {
+    start: new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), 1)),
+    end: new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth() + 1, 1)),
+  };
+}

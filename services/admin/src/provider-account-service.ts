@@ -14,8 +14,9 @@ import {
 } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { Category, ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { categoryFromName, inboundWebhookPath, providerHealthMessage, type CircuitBreakers, type HealthCheck, type ProviderHealthStore, type ConnectorRegistry, type ProviderAccountRecord, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore } from "@onerouter/routing";
-import { environmentFromName, environmentName, failedPrecondition, invalidArgument, notFound, paginate, remoteAddressKey, requireCaller, type Caller, type Knex } from "@onerouter/core";
+import { checkPlanCount, environmentFromName, environmentName, failedPrecondition, invalidArgument, notFound, paginate, remoteAddressKey, requireCaller, type Caller, type Knex } from "@onerouter/core";
 import { recordAudit } from "./audit";
+import { countedProviderAccounts, isSandboxProvider } from "./usage-service";
 import { requireCategory } from "./categories";
 
 export interface ProviderAccountServiceDeps {
@@ -107,6 +108,11 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
       const settings = validSettings(req.settings, deps.outbound);
       const displayName = validDisplayName(req.displayName, descriptor.name);
       const account = await knex.transaction(async (trx) => {
+        if (caller.plan && caller.plan.providerAccounts > 0 && !isSandboxProvider(descriptor.name)) {
+          // Concurrent creations for one tenant take turns, so none passes the count together.
+          await trx("tenants").where({ id: caller.tenantId }).forUpdate().first("id");
+          checkPlanCount(caller.plan, "provider_accounts", await countedProviderAccounts(trx, caller.tenantId));
+        }
         const created = await accounts.create(
           {
             tenantId: caller.tenantId,

@@ -13,6 +13,7 @@ import { apiKeyService } from "./api-key-service";
 import { auditLogService } from "./audit-log-service";
 import { providerAccountService, type ProviderAccountServiceDeps } from "./provider-account-service";
 import { routingService, type RoutingServiceDeps } from "./routing-service";
+import { usageService } from "./usage-service";
 import type { TenantMailer } from "./tenant-mail";
 
 // What the admin room needs from the process that hosts it: storage, the
@@ -23,12 +24,12 @@ export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps & { mail
 
 export function adminRoutes(deps: AdminDeps) {
   return (router: ConnectRouter) => {
-    servicePartially(router, ApiKeyService, apiKeyService(deps.knex));
+    router.service(ApiKeyService, apiKeyService(deps.knex));
     router.service(AuditLogService, auditLogService(deps.knex));
     router.service(ProviderAccountService, providerAccountService(deps));
     router.service(RoutingService, routingService(deps));
     servicePartially(router, TeamService, {});
-    servicePartially(router, UsageService, {});
+    router.service(UsageService, usageService(deps.knex));
     servicePartially(router, SessionService, {});
     router.service(AnalyticsService, analyticsService(deps.knex));
   };

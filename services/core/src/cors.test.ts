@@ -64,7 +64,9 @@ describe("CORS", () => {
     expect(res.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
     expect(res.headers.get("vary")).toMatch(/origin/i);
     const exposed = res.headers.get("access-control-expose-headers")!.toLowerCase().split(/,\s*/);
-    expect(exposed).toEqual(expect.arrayContaining(["grpc-status-details-bin", "idempotent-replayed", "retry-after"]));
+    expect(exposed).toEqual(
+      expect.arrayContaining(["grpc-status-details-bin", "idempotent-replayed", "retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]),
+    );
   });
 
   it("gives a gRPC-Web call from an allowed origin its CORS headers, gRPC status exposed", async () => {

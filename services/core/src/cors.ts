@@ -10,7 +10,14 @@ import { idempotencyKeyHeader, idempotentReplayedHeader } from "./idempotency";
 
 const allowedMethods = connectCors.allowedMethods.join(", ");
 const allowedHeaders = [...connectCors.allowedHeaders, "Authorization", idempotencyKeyHeader].join(", ");
-const exposedHeaders = [...connectCors.exposedHeaders, idempotentReplayedHeader, "Retry-After"].join(", ");
+const exposedHeaders = [
+  ...connectCors.exposedHeaders,
+  idempotentReplayedHeader,
+  "Retry-After",
+  "RateLimit-Limit",
+  "RateLimit-Remaining",
+  "RateLimit-Reset",
+].join(", ");
 // Browsers cap this (Chromium at 2 h); it spares a preflight per call.
 const preflightMaxAgeSeconds = "7200";
 

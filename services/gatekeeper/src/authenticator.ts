@@ -16,6 +16,21 @@ interface ApiKeyRow extends TenantStandingRow {
   revoked_at: Date | null;
   expires_at: Date | null;
   last_used_at: Date | null;
+  requests_per_second: number;
+  burst: number;
+  requests_per_day: number | string;
+}
+
+// A key's own limits (zero: none), applied besides the server's and the plan's.
+export interface ApiKeyLimits {
+  requestsPerSecond: number;
+  burst: number;
+  requestsPerDay: number;
+}
+
+// A caller as the gatekeeper learns it: with its key's own limits when it is a key.
+export interface AuthenticatedCaller extends Caller {
+  keyLimits?: ApiKeyLimits;
 }
 
 export class ApiKeyAuthenticator {
@@ -31,7 +46,7 @@ export class ApiKeyAuthenticator {
     this.unknownHashes = new RecentSet(unknownKeyCache.ttlMs, unknownKeyCache.maxSize);
   }
 
-  async authenticate(authorization: string | null): Promise<Caller> {
+  async authenticate(authorization: string | null): Promise<AuthenticatedCaller> {
     if (!authorization) {
       throw apiError(Code.Unauthenticated, "API_KEY_MISSING", "send your API key as Authorization: Bearer or_test_...");
     }
@@ -73,6 +88,11 @@ export class ApiKeyAuthenticator {
       apiKeyId: row.id,
       scopes: typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes,
       plan,
+      keyLimits: {
+        requestsPerSecond: row.requests_per_second,
+        burst: row.burst,
+        requestsPerDay: Number(row.requests_per_day),
+      },
     };
   }
 

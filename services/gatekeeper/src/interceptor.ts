@@ -1,8 +1,9 @@
 import { isIP } from "node:net";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { heldScopes, requiredScope } from "@onerouter/client";
-import { apiError, callerKey, rateLimited, remoteAddressKey, type Caller } from "@onerouter/core";
-import type { ApiKeyAuthenticator } from "./authenticator";
+import { apiError, callerKey, createErrorInterceptor, rateLimited, remoteAddressKey, type Logger } from "@onerouter/core";
+import type { ApiKeyAuthenticator, AuthenticatedCaller } from "./authenticator";
+import { applyHeaders, withHeaders, type CallLimits } from "./call-limits";
 import type { TokenBucketLimiter } from "./rate-limiter";
 
 // Services anyone may call without a key: probes must work before keys exist.
@@ -21,21 +22,31 @@ export function failureBucket(address: string): string {
   return `${all.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":")}::/64`;
 }
 
-export function createGatekeeperInterceptor(deps: {
+export interface GatekeeperDeps {
   authenticator: ApiKeyAuthenticator;
-  // Per API key.
-  limiter: TokenBucketLimiter;
+  // Rates, quotas and usage counts of authenticated callers.
+  limits: CallLimits;
   // Failed authentications per client address.
   failures: TokenBucketLimiter;
-}): Interceptor {
+  logger: Logger;
+}
+
+// The gatekeeper's interceptor, then one that gives the services' errors
+// their ErrorInfo (logging internal ones), so every answer to an admitted
+// call, success or error, can carry its RateLimit-* headers.
+export function gatekeeperInterceptors(deps: GatekeeperDeps): Interceptor[] {
+  return [createGatekeeperInterceptor(deps), createErrorInterceptor(deps.logger)];
+}
+
+export function createGatekeeperInterceptor(deps: GatekeeperDeps): Interceptor {
   // A client address that keeps failing is refused before its keys are
   // looked up, so guessing keys costs the database nothing. Every failure is
   // charged, also those of a parallel wave that passed the check together.
-  async function authenticate(authorization: string | null, clientAddress: string): Promise<Caller> {
+  async function authenticate(authorization: string | null, clientAddress: string): Promise<AuthenticatedCaller> {
     const bucket = failureBucket(clientAddress);
     const allowance = deps.failures.check(bucket);
     if (!allowance.allowed) {
-      throw rateLimited(allowance.retryAfterMs, { limit: "failed_authentication" });
+      throw withHeaders(rateLimited(allowance.retryAfterMs, { limit: "failed_authentication" }), undefined, allowance.retryAfterMs);
     }
     try {
       return await deps.authenticator.authenticate(authorization);
@@ -55,9 +66,15 @@ export function createGatekeeperInterceptor(deps: {
         api_key_id: caller.apiKeyId ?? "",
       });
     }
-    const decision = deps.limiter.take(caller.actor);
-    if (!decision.allowed) throw rateLimited(decision.retryAfterMs, { api_key_id: caller.apiKeyId ?? "" });
+    const headers = await deps.limits.admit(caller, `${req.service.typeName}/${req.method.name}`);
     req.contextValues.set(callerKey, caller);
-    return next(req);
+    try {
+      const res = await next(req);
+      applyHeaders(res.header, headers);
+      return res;
+    } catch (err) {
+      if (err instanceof ConnectError) applyHeaders(err.metadata, headers);
+      throw err;
+    }
   };
 }

@@ -16,4 +16,37 @@ export const gatekeeperMigrations: Migration[] = [
       );
     },
   },
+  {
+    // What the gatekeeper counts: calls per tenant, billing period and
+    // metric (admin reads them for GetUsage), calls per API key and UTC day,
+    // and the usage notices already given, one row each so that only one
+    // process gives a notice.
+    name: "20261205_060_gatekeeper_usage_counters",
+    async up(knex) {
+      await knex.schema.createTable("usage_counters", (t) => {
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.timestamp("period_start", { useTz: true }).notNullable();
+        // api_requests, payments or messages.
+        t.text("metric").notNullable();
+        t.bigInteger("count").notNullable();
+        t.primary(["tenant_id", "period_start", "metric"]);
+      });
+      await knex.schema.createTable("api_key_daily_requests", (t) => {
+        t.text("api_key_id").notNullable().references("api_keys.id").onDelete("CASCADE");
+        t.timestamp("day_start", { useTz: true }).notNullable();
+        t.bigInteger("count").notNullable();
+        t.primary(["api_key_id", "day_start"]);
+      });
+      await knex.schema.createTable("usage_notices", (t) => {
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.timestamp("period_start", { useTz: true }).notNullable();
+        t.text("metric").notNullable();
+        t.integer("threshold_percent").notNullable();
+        t.bigInteger("used").notNullable();
+        t.bigInteger("limit").notNullable();
+        t.timestamp("created_at", { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.primary(["tenant_id", "period_start", "metric", "threshold_percent"]);
+      });
+    },
+  },
 ];

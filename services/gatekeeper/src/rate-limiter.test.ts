@@ -21,7 +21,7 @@ describe("TokenBucketLimiter", () => {
     let now = 0;
     const limiter = new TokenBucketLimiter(1, 1, () => now, 2);
     expect(limiter.take("a").allowed).toBe(true);
-    expect(limiter.check("a")).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(limiter.check("a")).toMatchObject({ allowed: false, retryAfterMs: 1000, limit: 1, remaining: 0, resetMs: 1000 });
     expect(limiter.check("b").allowed).toBe(true);
     expect(limiter.check("b").allowed).toBe(true);
     limiter.take("b");
@@ -35,8 +35,19 @@ describe("TokenBucketLimiter", () => {
     let now = 0;
     const limiter = new TokenBucketLimiter(1, 2, () => now);
     for (let i = 0; i < 5; i++) limiter.charge("a");
-    expect(limiter.check("a")).toEqual({ allowed: false, retryAfterMs: 4000 });
+    expect(limiter.check("a")).toMatchObject({ allowed: false, retryAfterMs: 4000 });
     now = 4000;
     expect(limiter.take("a").allowed).toBe(true);
+  });
+
+  it("takes a call's own rate instead of the limiter's, and tells what is left", () => {
+    let now = 0;
+    const limiter = new TokenBucketLimiter(100, 100, () => now);
+    const own = { ratePerSecond: 1, burst: 2 };
+    expect(limiter.take("a", own)).toMatchObject({ allowed: true, limit: 2, remaining: 1, resetMs: 1000 });
+    expect(limiter.take("a", own)).toMatchObject({ allowed: true, remaining: 0, resetMs: 2000 });
+    expect(limiter.take("a", own)).toMatchObject({ allowed: false, retryAfterMs: 1000 });
+    now = 1000;
+    expect(limiter.take("a", own).allowed).toBe(true);
   });
 });

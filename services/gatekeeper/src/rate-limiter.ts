@@ -1,10 +1,21 @@
 // Token bucket per key: `burst` tokens, refilled at `ratePerSecond`. Kept in
 // memory, so in mesh mode each gatekeeper replica enforces its share. At
 // most `maxKeys` buckets are kept: the least recently used go first, since
-// keys may come from callers (client addresses).
+// keys may come from callers (client addresses). A call may name its own
+// rate (a key's own limit, its plan's), which then replaces the limiter's.
+export interface Rate {
+  ratePerSecond: number;
+  burst: number;
+}
+
 export interface RateDecision {
   allowed: boolean;
   retryAfterMs: number;
+  // For RateLimit-* headers: the bucket's size, whole tokens left, and the
+  // time until it is full again.
+  limit: number;
+  remaining: number;
+  resetMs: number;
 }
 
 interface Bucket {
@@ -14,44 +25,51 @@ interface Bucket {
 
 export class TokenBucketLimiter {
   private readonly buckets = new Map<string, Bucket>();
+  private readonly rate: Rate;
 
   constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
+    ratePerSecond: number,
+    burst: number,
     private readonly now: () => number = () => performance.now(),
     private readonly maxKeys = 100_000,
-  ) {}
+  ) {
+    this.rate = { ratePerSecond, burst };
+  }
 
   // Spends a token when there is one.
-  take(key: string): RateDecision {
-    const bucket = this.refilled(key);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return { allowed: true, retryAfterMs: 0 };
-    }
-    return this.denied(bucket);
+  take(key: string, rate = this.rate): RateDecision {
+    const bucket = this.refilled(key, rate);
+    if (bucket.tokens < 1) return this.decision(bucket, rate, false);
+    bucket.tokens -= 1;
+    return this.decision(bucket, rate, true);
   }
 
   // Spends a token even when there is none: the bucket goes into debt, and
   // refills from there.
-  charge(key: string): void {
-    this.refilled(key).tokens -= 1;
+  charge(key: string, rate = this.rate): void {
+    this.refilled(key, rate).tokens -= 1;
   }
 
   // Whether take() would be allowed, spending nothing.
-  check(key: string): RateDecision {
-    const bucket = this.refilled(key);
-    return bucket.tokens >= 1 ? { allowed: true, retryAfterMs: 0 } : this.denied(bucket);
+  check(key: string, rate = this.rate): RateDecision {
+    const bucket = this.refilled(key, rate);
+    return this.decision(bucket, rate, bucket.tokens >= 1);
   }
 
-  private denied(bucket: Bucket): RateDecision {
-    return { allowed: false, retryAfterMs: ((1 - bucket.tokens) / this.ratePerSecond) * 1000 };
+  private decision(bucket: Bucket, rate: Rate, allowed: boolean): RateDecision {
+    return {
+      allowed,
+      retryAfterMs: allowed ? 0 : ((1 - bucket.tokens) / rate.ratePerSecond) * 1000,
+      limit: rate.burst,
+      remaining: Math.max(0, Math.floor(bucket.tokens)),
+      resetMs: ((rate.burst - bucket.tokens) / rate.ratePerSecond) * 1000,
+    };
   }
 
-  private refilled(key: string): Bucket {
+  private refilled(key: string, rate: Rate): Bucket {
     const now = this.now();
-    const bucket = this.buckets.get(key) ?? { tokens: this.burst, updatedAt: now };
-    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.ratePerSecond);
+    const bucket = this.buckets.get(key) ?? { tokens: rate.burst, updatedAt: now };
+    bucket.tokens = Math.min(rate.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * rate.ratePerSecond);
     bucket.updatedAt = now;
     // Re-inserting keeps the map in order of use, oldest first.
     this.buckets.delete(key);

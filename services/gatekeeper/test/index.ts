@@ -3,22 +3,26 @@ import { ConnectError, createClient, createRouterTransport, type Client, type Co
 import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { createErrorInterceptor, createLogger, type Knex } from "@onerouter/core";
 import { ApiKeyAuthenticator } from "../src/authenticator";
-import { createGatekeeperInterceptor } from "../src/interceptor";
+import { CallLimits } from "../src/call-limits";
+import { gatekeeperInterceptors } from "../src/interceptor";
 import { TokenBucketLimiter } from "../src/rate-limiter";
 
 // A room's services in memory, behind the interceptors the server puts in
-// front of every call (typed errors, API-key auth and scopes), for tests of a
-// service's behaviour that need no HTTP server. Rate limits are set high
-// enough never to refuse a test.
+// front of every call (typed errors, API-key auth and scopes, plan limits),
+// for tests of a service's behaviour that need no HTTP server. The server's
+// rate limit is set high enough never to refuse a test; usage counts stay in
+// memory.
 export function inMemoryApi(knex: Knex, routes: (router: ConnectRouter) => void): {
   client<S extends DescService>(service: S, apiKey: string): Client<S>;
 } {
   const unlimited = () => new TokenBucketLimiter(10_000, 10_000);
+  const logger = createLogger("silent");
+  const limits = new CallLimits({ knex, server: unlimited(), logger });
   const transport = createRouterTransport(routes, {
     router: {
       interceptors: [
-        createErrorInterceptor(createLogger("silent")),
-        createGatekeeperInterceptor({ authenticator: new ApiKeyAuthenticator(knex), limiter: unlimited(), failures: unlimited() }),
+        createErrorInterceptor(logger),
+        ...gatekeeperInterceptors({ authenticator: new ApiKeyAuthenticator(knex), limits, failures: unlimited(), logger }),
       ],
     },
   });

@@ -188,7 +188,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     }),
   );
   const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
-  await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config }));
+  await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer }));
 
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");

@@ -17,7 +17,7 @@ import { devBanner, devConfigDefaults, startDev } from "./dev";
 import type { Erasure } from "./erase-contact";
 import { callLocalAdmin, LocalAdminRefusal } from "./local-admin";
 import { keysInDataFolder, resolveMasterKeys, type Rotation } from "./master-key";
-import { operations } from "./operations";
+import { operations, type TenantDescription } from "./operations";
 
 const usage = `Usage: onerouter <command>
 
@@ -26,9 +26,16 @@ Commands:
   dev                            start, wired to local Stripe, Razorpay and PayPal emulators
   migrate                        apply database migrations and exit
   keys create --env test|live    create an API key; the key is the last line printed
-        [--name NAME]
+        [--name NAME] [--tenant ID]  (default: the default tenant)
   master-key rotate              re-seal every tenant data key and webhook secret under the
                                  current master key (embedded: under a new one), while serving
+  tenants create --name NAME     create a tenant (default plan: free); its id is the last line
+        [--plan free|pro|enterprise]
+  tenants list                   list tenants with their plan and standing
+  tenants suspend ID             refuse every call of the tenant's keys and sessions; nothing
+                                 is deleted
+  tenants resume ID              accept them again
+  tenants set-plan ID PLAN       move the tenant to another plan
   erase-contact --email ADDRESS  erase a person's contact data from payments, messages and
         | --phone +E164          events; amounts, statuses and ids stay
         [--tenant ID]            (default: the default tenant)
@@ -59,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       return migrate(config);
     case "keys":
       return keys(config, rest);
+    case "tenants":
+      return tenants(config, rest);
     case "master-key":
       return masterKey(config, rest);
     case "erase-contact":
@@ -119,12 +128,50 @@ async function migrate(config: Config): Promise<number> {
 async function keys(config: Config, args: string[]): Promise<number> {
   const [sub, ...flags] = args;
   if (sub !== "create") throw new UsageError('the keys command takes "create"');
-  const { values } = parseArgs({ args: flags, options: { env: { type: "string" }, name: { type: "string" } } });
+  const { values } = parseArgs({ args: flags, options: { env: { type: "string" }, name: { type: "string" }, tenant: { type: "string" } } });
   if (values.env !== "test" && values.env !== "live") throw new UsageError("--env must be test or live");
-  const { secret } = (await runOperation(config, "keys create", "api-keys", { env: values.env, name: values.name })) as { secret: string };
+  const { secret } = (await runOperation(config, "keys create", "api-keys", { env: values.env, name: values.name, tenant: values.tenant })) as {
+    secret: string;
+  };
   console.log(`Created a ${values.env} API key. It is shown once; keep it somewhere safe.`);
   console.log(secret);
   return 0;
+}
+
+async function tenants(config: Config, args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case "create": {
+      const { values } = parseArgs({ args: rest, options: { name: { type: "string" }, plan: { type: "string" } } });
+      if (!values.name) throw new UsageError("tenants create needs --name");
+      const tenant = (await runOperation(config, "tenants create", "tenants/create", values)) as TenantDescription;
+      console.log(`Created tenant "${tenant.name}" on the ${tenant.plan} plan. Its id:`);
+      console.log(tenant.id);
+      return 0;
+    }
+    case "list": {
+      if (rest.length > 0) throw new UsageError("tenants list takes no arguments");
+      const { tenants: all } = (await runOperation(config, "tenants list", "tenants/list", {})) as { tenants: TenantDescription[] };
+      console.log(["ID", "PLAN", "STATUS", "CREATED", "NAME"].join("\t"));
+      for (const t of all) console.log([t.id, t.plan, t.suspended ? "suspended" : "active", t.created, t.name].join("\t"));
+      return 0;
+    }
+    case "suspend":
+    case "resume": {
+      if (rest.length !== 1) throw new UsageError(`tenants ${sub} takes the tenant's id`);
+      const tenant = (await runOperation(config, `tenants ${sub}`, `tenants/${sub}`, { id: rest[0] })) as TenantDescription;
+      console.log(`Tenant ${tenant.id} is ${tenant.suspended ? "suspended: its keys and sessions are refused" : "active"}.`);
+      return 0;
+    }
+    case "set-plan": {
+      if (rest.length !== 2) throw new UsageError("tenants set-plan takes the tenant's id and a plan");
+      const tenant = (await runOperation(config, "tenants set-plan", "tenants/set-plan", { id: rest[0], plan: rest[1] })) as TenantDescription;
+      console.log(`Tenant ${tenant.id} is on the ${tenant.plan} plan.`);
+      return 0;
+    }
+    default:
+      throw new UsageError('the tenants command takes "create", "list", "suspend", "resume" or "set-plan"');
+  }
 }
 
 async function masterKey(config: Config, args: string[]): Promise<number> {
@@ -154,28 +201,35 @@ async function eraseContactCommand(config: Config, args: string[]): Promise<numb
 // Runs one of the maintenance operations (operations.ts): through the
 // embedded server when one holds the data folder, else here.
 async function runOperation(config: Config, command: string, action: string, args: Record<string, unknown>): Promise<unknown> {
-  return throughServerOrLocked(config, command, action, args, async () => {
-    const db = openConfiguredDatabase(config);
-    try {
-      await db.migrate(allMigrations);
-      const { tenant } = await ensureDefaultTenant(db.knex);
-      const run = operations({
-        knex: db.knex,
-        config,
-        defaultTenantId: tenant.id,
-        masterKeys: resolveMasterKeys(config),
-        migrate: () => db.migrate(allMigrations),
-      })[action]!;
+  return refusedAsUsage(() =>
+    throughServerOrLocked(config, command, action, args, async () => {
+      const db = openConfiguredDatabase(config);
       try {
+        await db.migrate(allMigrations);
+        const { tenant } = await ensureDefaultTenant(db.knex);
+        const run = operations({
+          knex: db.knex,
+          config,
+          defaultTenantId: tenant.id,
+          masterKeys: resolveMasterKeys(config),
+          migrate: () => db.migrate(allMigrations),
+        })[action]!;
         return await run(args);
-      } catch (err) {
-        if (err instanceof LocalAdminRefusal) throw new UsageError(err.message);
-        throw err;
+      } finally {
+        await db.close();
       }
-    } finally {
-      await db.close();
-    }
-  });
+    }),
+  );
+}
+
+// What the command got wrong, whether the server or this process found it.
+async function refusedAsUsage<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof LocalAdminRefusal) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 // Postgres serves any number of processes. An embedded data folder serves

@@ -57,6 +57,8 @@ export async function callLocalAdmin(server: { port: number; localToken: string 
     body: JSON.stringify(args),
   });
   const body = (await res.json().catch(() => ({}))) as { error?: string };
+  // The command's own mistake, as when the command runs the action itself.
+  if (res.status === 400) throw new LocalAdminRefusal(body.error ?? "the running server refused the command");
   if (!res.ok) throw new Error(`the running server refused: ${body.error ?? `HTTP ${res.status}`}`);
   return body;
 }

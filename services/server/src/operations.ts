@@ -1,6 +1,9 @@
-import { createApiKey } from "@onerouter/admin";
+import { ConnectError } from "@connectrpc/connect";
+import { createApiKey, createTenant, listTenants, planById, plans, recordAudit, setTenantPlan, setTenantSuspended, type TenantRow } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Config, Contact, Knex, MasterKeyring } from "@onerouter/core";
+import { ProviderAccountStore } from "@onerouter/routing";
+import { ensureSandboxDefaults } from "@onerouter/sandbox";
 import { LocalAdminRefusal, type LocalAdminAction } from "./local-admin";
 import { eraseContact } from "./erase-contact";
 import { rotateMasterKey } from "./master-key";
@@ -17,12 +20,52 @@ export interface OperationDeps {
   migrate(): Promise<string[]>;
 }
 
+// The operator's changes to tenants are audited in the tenant's live
+// environment, as the operator's.
+const operator = { actor: "cli", environment: Environment.LIVE };
+
 export function operations(deps: OperationDeps): Record<string, LocalAdminAction> {
   return {
+    async "tenants/create"(args) {
+      const name = typeof args.name === "string" ? args.name.trim() : "";
+      if (name === "" || name.length > 100) throw new LocalAdminRefusal("--name must be 1 to 100 characters");
+      const planId = args.plan === undefined ? "free" : String(args.plan);
+      if (!planById(planId)) throw new LocalAdminRefusal(`--plan must be one of ${plans.map((p) => p.id).join(", ")}`);
+      const tenant = await deps.knex.transaction(async (trx) => {
+        const created = await createTenant(trx, { name, planId });
+        await recordAudit(trx, {
+          ...operator,
+          tenantId: created.id,
+          action: "tenant.create",
+          resourceType: "tenant",
+          resourceId: created.id,
+          metadata: { name, plan_id: planId },
+        });
+        return created;
+      });
+      // Like every tenant's, its test environment starts with the sandbox providers.
+      await ensureSandboxDefaults(deps.knex, new ProviderAccountStore(deps.knex, deps.masterKeys), tenant.id);
+      return describeTenant(tenant);
+    },
+    async "tenants/list"() {
+      return { tenants: (await listTenants(deps.knex)).map(describeTenant) };
+    },
+    async "tenants/suspend"(args) {
+      return describeTenant(await refusingBadInput(() => setTenantSuspended(deps.knex, { ...operator, tenantId: tenantIdOf(args) }, true)));
+    },
+    async "tenants/resume"(args) {
+      return describeTenant(await refusingBadInput(() => setTenantSuspended(deps.knex, { ...operator, tenantId: tenantIdOf(args) }, false)));
+    },
+    async "tenants/set-plan"(args) {
+      const planId = String(args.plan ?? "");
+      return describeTenant(await refusingBadInput(() => setTenantPlan(deps.knex, { ...operator, tenantId: tenantIdOf(args) }, planId)));
+    },
     async "api-keys"(args) {
       if (args.env !== "test" && args.env !== "live") throw new LocalAdminRefusal("env must be test or live");
+      const tenantId = typeof args.tenant === "string" && args.tenant !== "" ? args.tenant : deps.defaultTenantId;
+      if (!(await deps.knex("tenants").where({ id: tenantId }).first("id"))) throw new LocalAdminRefusal(`there is no tenant ${tenantId}`);
       const { secret, row } = await createApiKey(deps.knex, {
-        tenantId: deps.defaultTenantId,
+        tenantId,
         environment: args.env === "live" ? Environment.LIVE : Environment.TEST,
         name: typeof args.name === "string" && args.name !== "" ? args.name : `CLI ${args.env} key`,
         createdBy: "cli",
@@ -53,4 +96,37 @@ function contactToErase(args: Record<string, unknown>): Contact {
   }
   if (typeof phone !== "string" || !/^\+[1-9]\d{1,14}$/.test(phone)) throw new LocalAdminRefusal("--phone must be an E.164 number such as +14155550100");
   return { phone };
+}
+
+export interface TenantDescription {
+  id: string;
+  name: string;
+  plan: string;
+  suspended: boolean;
+  created: string;
+}
+
+function describeTenant(tenant: TenantRow): TenantDescription {
+  return {
+    id: tenant.id,
+    name: tenant.name,
+    plan: tenant.plan_id,
+    suspended: tenant.suspended_at !== null,
+    created: new Date(tenant.created_at).toISOString(),
+  };
+}
+
+function tenantIdOf(args: Record<string, unknown>): string {
+  if (typeof args.id !== "string" || args.id === "") throw new LocalAdminRefusal("give the tenant's id");
+  return args.id;
+}
+
+// A missing tenant or an unknown plan is the command's caller's mistake.
+async function refusingBadInput<T>(change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (err) {
+    if (err instanceof ConnectError) throw new LocalAdminRefusal(err.rawMessage);
+    throw err;
+  }
 }

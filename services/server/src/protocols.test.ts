@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
-import { startTestOneRouter, type TestOneRouter } from "../test/index";
+import { grpcApiKeyClient, startTestOneRouter, type TestOneRouter } from "../test/index";
 
 // The same call over every protocol the port speaks, each made by a client
 // that shares no code with the server's generated types where it matters:
@@ -16,20 +16,6 @@ import { startTestOneRouter, type TestOneRouter } from "../test/index";
 
 const repoRoot = path.resolve(import.meta.dirname, "../../..");
 const googleProtos = path.join(repoRoot, "node_modules/google-proto-files");
-
-function loadGrpcApiKeyService() {
-  const definition = protoLoader.loadSync("onerouter/admin/v1/api_keys.proto", {
-    includeDirs: [path.join(repoRoot, "proto")],
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-  });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    onerouter: { admin: { v1: { ApiKeyService: grpc.ServiceClientConstructor } } };
-  };
-  return pkg.onerouter.admin.v1.ApiKeyService;
-}
 
 // Decodes grpc-status-details-bin (google.rpc.Status with Any details) with
 // protobufjs from Google's own .proto files.
@@ -76,8 +62,7 @@ describeEachEngine("one port, every protocol", (engine) => {
   beforeAll(async () => {
     app = await startTestOneRouter({ engine });
     key = await app.createKey();
-    const Client = loadGrpcApiKeyService();
-    grpcClient = new Client(`127.0.0.1:${app.server.port}`, grpc.credentials.createInsecure());
+    grpcClient = grpcApiKeyClient(app.server.port);
   });
   afterAll(async () => {
     grpcClient?.close();

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { createApiKey } from "@onerouter/admin";
@@ -68,4 +70,23 @@ export function apiClient<S extends DescService>(server: { baseUrl: string }, se
       ],
     }),
   );
+}
+
+const protoRoot = path.resolve(import.meta.dirname, "../../../proto");
+
+// A grpc-js client of ApiKeyService on the server listening on `port`,
+// built from the .proto at test time with proto-loader, so it shares no code
+// with the server's generated types.
+export function grpcApiKeyClient(port: number): grpc.Client {
+  const definition = protoLoader.loadSync("onerouter/admin/v1/api_keys.proto", {
+    includeDirs: [protoRoot],
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+    onerouter: { admin: { v1: { ApiKeyService: grpc.ServiceClientConstructor } } };
+  };
+  return new pkg.onerouter.admin.v1.ApiKeyService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 }

@@ -11,7 +11,7 @@ import {
   UpdateEndpointResponseSchema,
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { invalidArgument, newId, notFound, paginate, requireCaller, validMetadata } from "@onerouter/core";
+import { checkPlanCount, invalidArgument, newId, notFound, paginate, requireCaller, validMetadata } from "@onerouter/core";
 import {
   findEndpoint,
   fromJson,
@@ -51,20 +51,29 @@ export function endpointMethods(deps: WebhookServiceDeps): EndpointMethods {
       const id = newId("ep");
       const secret = newEndpointSecret();
       const now = new Date();
-      const [row] = (await knex("webhook_endpoints")
-        .insert({
-          id,
-          ...scopeOf(caller),
-          url,
-          description,
-          event_types: JSON.stringify(eventTypes),
-          metadata: JSON.stringify(metadata),
-          secrets: JSON.stringify([sealSecret(masterKeys, id, secret)]),
-          created_at: now,
-          updated_at: now,
-        })
-        .returning("*")) as EndpointRow[];
-      return create(CreateEndpointResponseSchema, { endpoint: toEndpoint(row!), secret });
+      const row = await knex.transaction(async (trx) => {
+        if (caller.plan && caller.plan.webhookEndpoints > 0) {
+          // Concurrent creations for one tenant take turns, so none passes the count together.
+          await trx.raw("select pg_advisory_xact_lock(hashtext(?))", [`webhook_endpoints:${caller.tenantId}`]);
+          const counted = (await trx("webhook_endpoints").where({ tenant_id: caller.tenantId }).count({ n: "*" }).first()) as { n: number | string };
+          checkPlanCount(caller.plan, "webhook_endpoints", Number(counted.n));
+        }
+        const [inserted] = (await trx("webhook_endpoints")
+          .insert({
+            id,
+            ...scopeOf(caller),
+            url,
+            description,
+            event_types: JSON.stringify(eventTypes),
+            metadata: JSON.stringify(metadata),
+            secrets: JSON.stringify([sealSecret(masterKeys, id, secret)]),
+            created_at: now,
+            updated_at: now,
+          })
+          .returning("*")) as EndpointRow[];
+        return inserted!;
+      });
+      return create(CreateEndpointResponseSchema, { endpoint: toEndpoint(row), secret });
     },
 
     async getEndpoint(req, ctx) {
