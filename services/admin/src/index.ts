@@ -6,3 +6,7 @@ export * from "./migrations";
 export * from "./room";
 export { planById, plans, type PlanDefinition } from "./plans";
 export { TenantMailer, type TenantEmail } from "./tenant-mail";
+export { createMemberWithPassword, isEmailAddress, memberRoles, MemberExistsError, tenantHasMembers } from "./member-accounts";
+export { checkNewPassword } from "./passwords";
+export { callerMayCall, methodAccess, methodName, oneRouterServices, permittedMethods, roleAllows, roleMatrix, roleScopes, type MethodAccess } from "./role-matrix";
+export { sessionCookieName, sessionTokenFromCookies } from "./sessions";

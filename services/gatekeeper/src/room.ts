@@ -3,6 +3,7 @@ import { ApiKeyAuthenticator } from "./authenticator";
 import { createGatekeeperInterceptor } from "./interceptor";
 import { gatekeeperMigrations } from "./migrations";
 import { TokenBucketLimiter } from "./rate-limiter";
+import { SessionAuthenticator } from "./session-authenticator";
 
 export interface GatekeeperRoomDeps {
   knex: Knex;
@@ -15,12 +16,13 @@ export const gatekeeperRoom: RoomModule<GatekeeperRoomDeps> = {
   name: "gatekeeper",
   migrations: gatekeeperMigrations,
   open({ knex, config }) {
-    const authenticator = new ApiKeyAuthenticator(knex, {
-      ttlMs: config.authFailures.unknownKeyCacheMs,
-      maxSize: config.authFailures.unknownKeyCacheSize,
-    });
+    const unknownCache = { ttlMs: config.authFailures.unknownKeyCacheMs, maxSize: config.authFailures.unknownKeyCacheSize };
+    const authenticator = new ApiKeyAuthenticator(knex, unknownCache);
+    const sessions = new SessionAuthenticator(knex, unknownCache);
+    // Where the console may call from besides this server's own origin.
+    const allowedOrigins = [...config.corsOrigins, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])];
     const limiter = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
     const failures = new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst);
-    return { interceptors: [createGatekeeperInterceptor({ authenticator, limiter, failures })] };
+    return { interceptors: [createGatekeeperInterceptor({ authenticator, sessions, limiter, failures, allowedOrigins })] };
   },
 };

@@ -5,6 +5,7 @@ import { createErrorInterceptor, createLogger, type Knex } from "@onerouter/core
 import { ApiKeyAuthenticator } from "../src/authenticator";
 import { createGatekeeperInterceptor } from "../src/interceptor";
 import { TokenBucketLimiter } from "../src/rate-limiter";
+import { SessionAuthenticator } from "../src/session-authenticator";
 
 // A room's services in memory, behind the interceptors the server puts in
 // front of every call (typed errors, API-key auth and scopes), for tests of a
@@ -18,7 +19,12 @@ export function inMemoryApi(knex: Knex, routes: (router: ConnectRouter) => void)
     router: {
       interceptors: [
         createErrorInterceptor(createLogger("silent")),
-        createGatekeeperInterceptor({ authenticator: new ApiKeyAuthenticator(knex), limiter: unlimited(), failures: unlimited() }),
+        createGatekeeperInterceptor({
+          authenticator: new ApiKeyAuthenticator(knex),
+          sessions: new SessionAuthenticator(knex),
+          limiter: unlimited(),
+          failures: unlimited(),
+        }),
       ],
     },
   });

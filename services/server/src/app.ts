@@ -2,7 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { adminRoom, ensureDefaultTenant, TenantMailer } from "@onerouter/admin";
+import { adminRoom, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
 import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
@@ -160,7 +160,17 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   // OneRouter's own emails to tenants' people go through the messaging room's client.
   const mailer = messaging && new TenantMailer(inProcessTenantClients(MessagingService, messaging.routes!, logger), accounts);
   await open("admin", () =>
-    adminRoom.open({ knex: db.knex, accounts, routing, connectors, breakers, publicBaseUrl: publicUrl, outbound: providerOutbound, mailer }),
+    adminRoom.open({
+      knex: db.knex,
+      accounts,
+      routing,
+      connectors,
+      breakers,
+      publicBaseUrl: publicUrl,
+      outbound: providerOutbound,
+      mailer,
+      sessionTtlHours: config.sessionTtlHours,
+    }),
   );
   const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
   await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config }));
@@ -220,6 +230,12 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     logger.info(
       { tenant: tenant.id },
       "created the default tenant; get an API key with: npx onerouter keys create --env test",
+    );
+  }
+  if (!(await tenantHasMembers(db.knex, tenant.id))) {
+    logger.info(
+      { tenant: tenant.id },
+      "the default tenant has no one who can sign in to the console yet; create its first owner with: npx onerouter members create --email you@example.com --role owner",
     );
   }
 
