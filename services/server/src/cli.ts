@@ -27,6 +27,9 @@ Commands:
   migrate                        apply database migrations and exit
   keys create --env test|live    create an API key; the key is the last line printed
         [--name NAME]
+  members create --email ADDRESS create a member who signs in to the console; the password is
+        --role owner|admin|developer|viewer
+        [--name NAME] [--tenant ID]  asked on the terminal, or read from standard input
   master-key rotate              re-seal every tenant data key and webhook secret under the
                                  current master key (embedded: under a new one), while serving
   erase-contact --email ADDRESS  erase a person's contact data from payments, messages and
@@ -59,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       return migrate(config);
     case "keys":
       return keys(config, rest);
+    case "members":
+      return members(config, rest);
     case "master-key":
       return masterKey(config, rest);
     case "erase-contact":
@@ -125,6 +130,58 @@ async function keys(config: Config, args: string[]): Promise<number> {
   console.log(`Created a ${values.env} API key. It is shown once; keep it somewhere safe.`);
   console.log(secret);
   return 0;
+}
+
+async function members(config: Config, args: string[]): Promise<number> {
+  const [sub, ...flags] = args;
+  if (sub !== "create") throw new UsageError('the members command takes "create"');
+  const { values } = parseArgs({
+    args: flags,
+    options: { email: { type: "string" }, role: { type: "string" }, name: { type: "string" }, tenant: { type: "string" } },
+  });
+  if (!values.email) throw new UsageError("--email is required");
+  if (!values.role) throw new UsageError("--role is required");
+  const password = await readPassword(`Password for ${values.email}: `);
+  const created = (await runOperation(config, "members create", "members/create", { ...values, password })) as {
+    id: string;
+    email: string;
+    role: string;
+    tenantId: string;
+  };
+  console.log(`Created ${created.role} ${created.email} (${created.id}) in tenant ${created.tenantId}; they can sign in to the console now.`);
+  return 0;
+}
+
+// Asked on the terminal without echo; else the first line of standard input.
+async function readPassword(prompt: string): Promise<string> {
+  const input = process.stdin;
+  if (!input.isTTY) {
+    let text = "";
+    for await (const chunk of input) text += (chunk as Buffer).toString("utf8");
+    return text.split(/\r?\n/)[0] ?? "";
+  }
+  process.stderr.write(prompt);
+  input.setRawMode(true);
+  input.resume();
+  return new Promise((resolve, reject) => {
+    let typed = "";
+    const done = (outcome: () => void) => {
+      input.setRawMode(false);
+      input.pause();
+      input.off("data", onData);
+      process.stderr.write("\n");
+      outcome();
+    };
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString("utf8")) {
+        if (char === "\r" || char === "\n") return done(() => resolve(typed));
+        if (char === "\u0003") return done(() => reject(new UsageError("cancelled")));
+        if (char === "\u007f" || char === "\b") typed = typed.slice(0, -1);
+        else typed += char;
+      }
+    };
+    input.on("data", onData);
+  });
 }
 
 async function masterKey(config: Config, args: string[]): Promise<number> {

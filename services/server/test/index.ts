@@ -69,3 +69,44 @@ export function apiClient<S extends DescService>(server: { baseUrl: string }, se
     }),
   );
 }
+
+// Signs a member in over Connect JSON, as a browser would, and answers the
+// session cookie to send back (name=value) and the Set-Cookie it came in.
+export async function signIn(
+  server: { baseUrl: string },
+  credentials: { email: string; password: string; tenantId?: string },
+): Promise<{ cookie: string; setCookie: string }> {
+  const res = await fetch(`${server.baseUrl}/onerouter.admin.v1.SessionService/SignIn`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "connect-protocol-version": "1", origin: server.baseUrl },
+    body: JSON.stringify(credentials),
+  });
+  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+  const setCookie = res.headers.getSetCookie().find((c) => c.startsWith("onerouter_session="));
+  if (!setCookie) throw new Error("sign-in set no session cookie");
+  return { cookie: setCookie.split(";")[0]!, setCookie };
+}
+
+// A client of `service` calling as a console page of this server would: with
+// the session cookie, the page's Origin and the environment it chose.
+export function sessionClient<S extends DescService>(
+  server: { baseUrl: string },
+  service: S,
+  cookie: string,
+  options: { environment?: "test" | "live"; origin?: string } = {},
+): Client<S> {
+  return createClient(
+    service,
+    createConnectTransport({
+      baseUrl: server.baseUrl,
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("cookie", cookie);
+          req.header.set("origin", options.origin ?? server.baseUrl);
+          if (options.environment) req.header.set("onerouter-environment", options.environment);
+          return next(req);
+        },
+      ],
+    }),
+  );
+}
