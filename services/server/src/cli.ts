@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { ensureDefaultTenant } from "@onerouter/admin";
+import { checkNewPassword, ensureDefaultTenant, memberRoles } from "@onerouter/admin";
 import {
   ConfigError,
   createLogger,
@@ -11,6 +11,7 @@ import {
   lockDataFolder,
   type Config,
   type DataFolderHolder,
+  type MemberRole,
 } from "@onerouter/core";
 import { allMigrations, openConfiguredDatabase, startOneRouter } from "./app";
 import { devBanner, devConfigDefaults, startDev } from "./dev";
@@ -140,8 +141,13 @@ async function members(config: Config, args: string[]): Promise<number> {
     options: { email: { type: "string" }, role: { type: "string" }, name: { type: "string" }, tenant: { type: "string" } },
   });
   if (!values.email) throw new UsageError("--email is required");
-  if (!values.role) throw new UsageError("--role is required");
+  if (!memberRoles.includes(values.role as MemberRole)) throw new UsageError(`--role must be one of ${memberRoles.join(", ")}`);
   const password = await readPassword(`Password for ${values.email}: `);
+  try {
+    checkNewPassword("password", password);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
   const created = (await runOperation(config, "members create", "members/create", { ...values, password })) as {
     id: string;
     email: string;
