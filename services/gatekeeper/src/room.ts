@@ -3,6 +3,7 @@ import { ApiKeyAuthenticator } from "./authenticator";
 import { createGatekeeperInterceptor } from "./interceptor";
 import { gatekeeperMigrations } from "./migrations";
 import { TokenBucketLimiter } from "./rate-limiter";
+import { RecentSet } from "./recent-set";
 import { SessionAuthenticator } from "./session-authenticator";
 
 export interface GatekeeperRoomDeps {
@@ -16,9 +17,9 @@ export const gatekeeperRoom: RoomModule<GatekeeperRoomDeps> = {
   name: "gatekeeper",
   migrations: gatekeeperMigrations,
   open({ knex, config }) {
-    const unknownCache = { ttlMs: config.authFailures.unknownKeyCacheMs, maxSize: config.authFailures.unknownKeyCacheSize };
-    const authenticator = new ApiKeyAuthenticator(knex, unknownCache);
-    const sessions = new SessionAuthenticator(knex, unknownCache);
+    const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
+    const authenticator = new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize });
+    const sessions = new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize));
     // Where the console may call from besides this server's own origin.
     const allowedOrigins = [...config.corsOrigins, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])];
     const limiter = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);

@@ -21,15 +21,11 @@ interface SessionLookupRow extends TenantStandingRow {
 }
 
 export class SessionAuthenticator {
-  // Token hashes the database did not know a moment ago (see ApiKeyAuthenticator).
-  private readonly unknownHashes: RecentSet;
-
+  // `unknownHashes`: token hashes the database did not know a moment ago (see ApiKeyAuthenticator).
   constructor(
     private readonly knex: Knex,
-    unknownTokenCache: { ttlMs: number; maxSize: number } = { ttlMs: 60_000, maxSize: 10_000 },
-  ) {
-    this.unknownHashes = new RecentSet(unknownTokenCache.ttlMs, unknownTokenCache.maxSize);
-  }
+    private readonly unknownHashes = new RecentSet(60_000, 10_000),
+  ) {}
 
   async authenticate(token: string, environment: string | null): Promise<Caller> {
     const chosen = chosenEnvironment(environment);

@@ -1,22 +1,11 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli as run, startCliServer } from "../test/cli";
 
 // A newcomer's first sign-in: the owner made with the CLI (password on
 // standard input), then plain fetch with a cookie jar over Connect JSON.
-const repoRoot = path.resolve(import.meta.dirname, "../../..");
-const cli = path.join(repoRoot, "services/server/bin/onerouter.js");
-
-function run(args: string[], env: Record<string, string>, input?: string) {
-  return spawnSync(process.execPath, [cli, ...args], {
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
-    encoding: "utf8",
-    timeout: 60_000,
-    input,
-  });
-}
 
 // The cookies a server set, sent back as a browser would.
 class CookieJar {
@@ -57,26 +46,12 @@ describe("onerouter members create, then signing in", () => {
 
   it("says in the start banner how to make the first owner, and signs a member made through the running server in with a cookie", async () => {
     const fresh = mkdtempSync(path.join(os.tmpdir(), "onerouter-members-"));
-    const server = spawn(process.execPath, [cli, "start"], {
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ONEROUTER_DATA_DIR: fresh, LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let logs = "";
-    server.stdout.on("data", (c: Buffer) => (logs += c.toString()));
-    server.stderr.on("data", (c: Buffer) => (logs += c.toString()));
+    const server = await startCliServer(fresh);
     try {
-      const started = Date.now();
-      const runFile = path.join(fresh, "server.json");
-      let port = 0;
-      while (!port) {
-        if (Date.now() - started > 90_000) throw new Error(`not listening after 90 s:\n${logs}`);
-        if (existsSync(runFile)) port = (JSON.parse(readFileSync(runFile, "utf8")) as { port?: number }).port ?? 0;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const base = `http://127.0.0.1:${port}`;
+      const base = `http://127.0.0.1:${server.port}`;
       const banner = "npx onerouter members create --email you@example.com --role owner";
-      while (!logs.includes(banner) && Date.now() - started < 90_000) await new Promise((r) => setTimeout(r, 100));
-      expect(logs).toContain(banner);
+      await server.waitForLog(banner);
+      expect(server.logs()).toContain(banner);
 
       const made = run(["members", "create", "--email", "owner@example.com", "--role", "owner"], { ONEROUTER_DATA_DIR: fresh }, "the owner's password\n");
       expect(made.status, made.stderr).toBe(0);
@@ -112,9 +87,7 @@ describe("onerouter members create, then signing in", () => {
       expect(out.status).toBe(200);
       expect(jar.header()).toBe("");
     } finally {
-      const exited = new Promise<string>((resolve) => server.once("exit", (code, signal) => resolve(`${code}:${signal}`)));
-      server.kill("SIGTERM");
-      expect(await exited, logs).toBe("0:null");
+      expect(await server.stop(), server.logs()).toBe("0:null");
       rmSync(fresh, { recursive: true, force: true });
     }
   }, 240_000);

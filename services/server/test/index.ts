@@ -10,6 +10,8 @@ import { createLogger, loadConfig, type Config } from "@onerouter/core";
 import { createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/testing";
 import { startOneRouter, type OneRouter } from "../src/app";
 
+export { cliPath, runCli, startCliServer, type CliServer } from "./cli";
+
 // The whole product on a random loopback port, for full-stack tests.
 export interface TestOneRouter extends OneRouter {
   baseUrl: string;
@@ -56,13 +58,18 @@ export async function startTestOneRouter(
 
 // A client of `service` on the server at `baseUrl`, calling with the API key `secret`.
 export function apiClient<S extends DescService>(server: { baseUrl: string }, service: S, secret: string): Client<S> {
+  return clientSending(server, service, { authorization: `Bearer ${secret}` });
+}
+
+// A client of `service` on the server at `baseUrl` whose every call sends `headers`.
+function clientSending<S extends DescService>(server: { baseUrl: string }, service: S, headers: Record<string, string>): Client<S> {
   return createClient(
     service,
     createConnectTransport({
       baseUrl: server.baseUrl,
       interceptors: [
         (next) => (req) => {
-          req.header.set("authorization", `Bearer ${secret}`);
+          for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
           return next(req);
         },
       ],
@@ -95,18 +102,9 @@ export function sessionClient<S extends DescService>(
   cookie: string,
   options: { environment?: "test" | "live"; origin?: string } = {},
 ): Client<S> {
-  return createClient(
-    service,
-    createConnectTransport({
-      baseUrl: server.baseUrl,
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("cookie", cookie);
-          req.header.set("origin", options.origin ?? server.baseUrl);
-          if (options.environment) req.header.set("onerouter-environment", options.environment);
-          return next(req);
-        },
-      ],
-    }),
-  );
+  return clientSending(server, service, {
+    cookie,
+    origin: options.origin ?? server.baseUrl,
+    ...(options.environment ? { "onerouter-environment": options.environment } : {}),
+  });
 }
