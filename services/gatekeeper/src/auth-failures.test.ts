@@ -72,6 +72,28 @@ describe("failed authentication", () => {
     await keysFrom(app, "127.0.0.3", good.secret).listApiKeys({});
   });
 
+  it("counts made-up session cookies as failures like unknown keys", async () => {
+    const sessionsFrom = (from: string, token: string) =>
+      createClient(
+        ApiKeyService,
+        createConnectTransport({
+          baseUrl: app.baseUrl,
+          httpVersion: "1.1",
+          nodeOptions: { localAddress: from },
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("cookie", `onerouter_session=${token}`);
+              return next(req);
+            },
+          ],
+        }),
+      );
+    const outcomes = [];
+    for (let i = 0; i < 8; i++) outcomes.push(await failure(sessionsFrom("127.0.1.6", randomBytes(32).toString("base64url")).listApiKeys({})));
+    expect(outcomes.slice(0, 5).map((o) => o.reason)).toEqual(Array(5).fill("SESSION_UNKNOWN"));
+    expect(outcomes.slice(5).map((o) => [o.code, o.reason])).toEqual(Array(3).fill([Code.ResourceExhausted, "RATE_LIMITED"]));
+  });
+
   it("makes a parallel flood pay for every lookup it caused", async () => {
     // Holding the embedded database's one connection lets the whole wave
     // pass the check before any lookup answers.
