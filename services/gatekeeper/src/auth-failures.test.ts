@@ -4,6 +4,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
+import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { failure } from "../test/index";
 import { failureBucket } from "./interceptor";
@@ -92,6 +93,17 @@ describe("failed authentication", () => {
     for (let i = 0; i < 8; i++) outcomes.push(await failure(sessionsFrom("127.0.1.6", randomBytes(32).toString("base64url")).listApiKeys({})));
     expect(outcomes.slice(0, 5).map((o) => o.reason)).toEqual(Array(5).fill("SESSION_UNKNOWN"));
     expect(outcomes.slice(5).map((o) => [o.code, o.reason])).toEqual(Array(3).fill([Code.ResourceExhausted, "RATE_LIMITED"]));
+  });
+
+  it("counts wrong passwords at sign-in as failures of the client address", async () => {
+    const signIns = createClient(
+      SessionService,
+      createConnectTransport({ baseUrl: app.baseUrl, httpVersion: "1.1", nodeOptions: { localAddress: "127.0.1.7" } }),
+    );
+    const outcomes = [];
+    for (let i = 0; i < 7; i++) outcomes.push(await failure(signIns.signIn({ email: `guess${i}@example.com`, password: "guessed password" })));
+    expect(outcomes.slice(0, 5).map((o) => o.reason)).toEqual(Array(5).fill("SIGN_IN_FAILED"));
+    expect(outcomes.slice(5).map((o) => [o.code, o.reason])).toEqual(Array(2).fill([Code.ResourceExhausted, "RATE_LIMITED"]));
   });
 
   it("makes a parallel flood pay for every lookup it caused", async () => {

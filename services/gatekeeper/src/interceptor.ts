@@ -57,32 +57,40 @@ export function createGatekeeperInterceptor(deps: {
 }): Interceptor {
   const allowedOrigins = new Set(deps.allowedOrigins ?? []);
 
-  // An API key in Authorization, else a session cookie. A client address that
-  // keeps failing is refused before its keys are looked up, so guessing keys
-  // or sessions costs the database nothing. Every failure is charged, also
-  // those of a parallel wave that passed the check together.
-  async function authenticate(req: Request): Promise<Caller> {
+  // A client address that keeps failing is refused before its keys are
+  // looked up, so guessing keys, sessions or passwords costs the database
+  // nothing. Every failure is charged, also those of a parallel wave that
+  // passed the check together.
+  async function chargingFailures<T>(req: Request, attempt: () => Promise<T>): Promise<T> {
     const bucket = failureBucket(req.contextValues.get(remoteAddressKey));
     const allowance = deps.failures.check(bucket);
     if (!allowance.allowed) {
       throw rateLimited(allowance.retryAfterMs, { limit: "failed_authentication" });
     }
-    const authorization = req.header.get("authorization");
-    const sessionToken = authorization === null ? sessionTokenFromCookies(req.header.get("cookie")) : undefined;
     try {
-      if (sessionToken === undefined) return await deps.authenticator.authenticate(authorization);
-      refuseCrossSite(req, allowedOrigins);
-      return await deps.sessions.authenticate(sessionToken, req.header.get(environmentHeader));
+      return await attempt();
     } catch (err) {
       if (err instanceof ConnectError && err.code === Code.Unauthenticated) deps.failures.charge(bucket);
       throw err;
     }
   }
 
+  // An API key in Authorization, else a session cookie.
+  async function authenticate(req: Request): Promise<Caller> {
+    const authorization = req.header.get("authorization");
+    const sessionToken = authorization === null ? sessionTokenFromCookies(req.header.get("cookie")) : undefined;
+    if (sessionToken === undefined) return deps.authenticator.authenticate(authorization);
+    refuseCrossSite(req, allowedOrigins);
+    return deps.sessions.authenticate(sessionToken, req.header.get(environmentHeader));
+  }
+
   return (next) => async (req) => {
     if (publicServices.has(req.service.typeName)) return next(req);
-    if (methodAccess(req.method) === "public") return next(req);
-    const caller = await authenticate(req);
+    // Signing in needs no identity, but a wrong password is a failed
+    // authentication like an unknown key: guessing passwords from one
+    // address is limited (besides the lockout per email).
+    if (methodAccess(req.method) === "public") return chargingFailures(req, () => next(req));
+    const caller = await chargingFailures(req, () => authenticate(req));
     if (!callerMayCall(caller, req.method)) throw denied(caller, req);
     const decision = deps.limiter.take(caller.actor);
     if (!decision.allowed) throw rateLimited(decision.retryAfterMs, { api_key_id: caller.apiKeyId ?? "" });
