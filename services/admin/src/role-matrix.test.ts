@@ -95,7 +95,7 @@ describe("every RPC by every role, with console sessions", () => {
       await createMemberWithPassword(server.db.knex, { tenantId: server.defaultTenantId, email, name: role, role, password, actor: "test" });
       emails.set(role, email);
     }
-  });
+  }, 180_000);
   afterAll(async () => server?.close());
 
   function transportFor(cookie: string | undefined, environment: string): Transport {

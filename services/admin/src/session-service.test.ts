@@ -45,7 +45,7 @@ describe("console sessions", () => {
       env: { ONEROUTER_TRUSTED_PROXY_CIDRS: "127.0.0.1/32", ONEROUTER_CORS_ORIGINS: allowedOrigin, ONEROUTER_SESSION_TTL_HOURS: "8" },
     });
     tenantId = (await createTenant(server.db.knex, { name: "Sessions", planId: "pro" })).id;
-  });
+  }, 180_000);
   afterAll(async () => server?.close());
 
   it("sets an HttpOnly, SameSite=Strict cookie for the session's lifetime, Secure only over HTTPS", async () => {
