@@ -128,6 +128,7 @@ export const adminMigrations: Migration[] = [
         t.integer("failures").notNullable();
         t.timestamp("window_started_at", { useTz: true }).notNullable();
         t.timestamp("locked_until", { useTz: true });
+        t.index(["window_started_at"]);
       });
     },
   },

@@ -89,11 +89,15 @@ describe("console sessions", () => {
 
   it("locks an email after five failures in a row, for a while, even for the right password", async () => {
     const email = await member("admin");
+    const stale = { email: "guessed-long-ago@example.com", failures: 3, window_started_at: new Date(Date.now() - 2 * 86400_000) };
+    await server.db.knex("sign_in_failures").insert(stale);
     for (let i = 0; i < 5; i++) {
       expect((await failure(signInExpectingError({ email, password: `wrong ${i}` }))).reason).toBe("SIGN_IN_FAILED");
     }
     const locked = await failure(signInExpectingError({ email, password }));
     expect([locked.code, locked.reason]).toEqual([Code.Unauthenticated, "SIGN_IN_LOCKED"]);
+    // Failures of long ago are forgotten as new ones come in.
+    expect(await server.db.knex("sign_in_failures").where({ email: stale.email }).first()).toBeUndefined();
     const retryAfter = Number(locked.metadata.retry_after_seconds);
     expect(retryAfter).toBeGreaterThan(800);
     expect(retryAfter).toBeLessThanOrEqual(900);

@@ -29,6 +29,12 @@ export async function recordSignInFailure(knex: Knex, email: string): Promise<vo
                            else sign_in_failures.locked_until end`,
     [email],
   );
+  // Guessed emails leave rows behind; once their window and lock are long
+  // over they count for nothing.
+  await knex("sign_in_failures")
+    .where("window_started_at", "<", knex.raw("now() - interval '1 day'"))
+    .where((q) => q.whereNull("locked_until").orWhere("locked_until", "<", knex.raw("now()")))
+    .delete();
 }
 
 export async function clearSignInFailures(knex: Knex, email: string): Promise<void> {
