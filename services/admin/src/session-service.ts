@@ -65,13 +65,15 @@ export function sessionService(deps: SessionServiceDeps): ServiceImpl<typeof Ses
 
       if (matches.length === 0) {
         await recordSignInFailure(knex, email);
-        for (const tenantId of new Set(candidates.map((c) => c.tenant_id))) {
+        // Each tenant whose member this email is sees the failure in its
+        // audit log; whoever tried is not known to be that member.
+        for (const candidate of candidates) {
           await recordAudit(knex, {
-            tenantId,
-            actor: `member:${candidates.find((c) => c.tenant_id === tenantId)!.id}`,
+            tenantId: candidate.tenant_id,
+            actor: "anonymous",
             action: "member.sign_in_failed",
             resourceType: "member",
-            resourceId: candidates.find((c) => c.tenant_id === tenantId)!.id,
+            resourceId: candidate.id,
             environment: auditEnvironment,
             ipAddress,
           });
