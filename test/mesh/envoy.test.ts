@@ -247,6 +247,13 @@ describe("envoy/envoy.yaml", () => {
     expect(routeFor("/webhooks/inbound/nobody/pa_0123456789").directResponse).toMatchObject({ status: 404 });
   });
 
+  it("routes CSV downloads to the admin service, authenticated, for as long as they stream", () => {
+    const route = routeFor("/exports/payments.csv?start_time=2026-11-01T00:00:00Z");
+    expect(obj(route.route).cluster).toBe("admin");
+    expect(skipsApiFilters(route)).toBe(false);
+    expect(obj(route.route).timeout).toBe("0s");
+  });
+
   it("serves the console's static bundle from the admin service without asking for a key", () => {
     for (const asset of ["/console/", "/console/index.html", "/console/assets/index-abc123.js"]) {
       const route = routeFor(asset);

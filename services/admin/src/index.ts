@@ -10,3 +10,4 @@ export { createMemberWithPassword, isEmailAddress, memberRoles, MemberExistsErro
 export { checkNewPassword } from "./passwords";
 export { callerMayCall, methodAccess, methodName, oneRouterServices, permittedMethods, roleAllows, roleMatrix, roleScopes, type MethodAccess } from "./role-matrix";
 export { sessionCookieName, sessionTokenFromCookies } from "./sessions";
+export { csvDownloadPrefix, csvDownloadRoute } from "./analytics/csv-download";

@@ -20,7 +20,7 @@ type Expected = "public" | "signed_in" | { test: MemberRole; live: MemberRole };
 function expectedAccess(service: string, method: string): Expected | undefined {
   if (method === "SignIn" || method === "AcceptInvitation") return "public";
   if (method === "SignOut" || method === "WhoAmI") return "signed_in";
-  if (/^(Get|List|Compare|Export)/.test(method)) return { test: "viewer", live: "viewer" };
+  if (/^(Get|List|Compare|Export|Stream)/.test(method)) return { test: "viewer", live: "viewer" };
   switch (service) {
     case "onerouter.payments.v1.PaymentService":
     case "onerouter.messaging.v1.MessagingService":

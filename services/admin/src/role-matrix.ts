@@ -37,6 +37,8 @@ export const roleMatrix: Readonly<Record<string, MethodAccess>> = {
   "onerouter.admin.v1.AnalyticsService/GetCosts": viewer,
   "onerouter.admin.v1.AnalyticsService/ListTopErrors": viewer,
   "onerouter.admin.v1.AnalyticsService/ExportCsv": viewer,
+  "onerouter.admin.v1.AnalyticsService/ListFailovers": viewer,
+  "onerouter.admin.v1.AnalyticsService/StreamCsvExport": viewer,
 
   "onerouter.admin.v1.ApiKeyService/ListApiKeys": viewer,
   "onerouter.admin.v1.ApiKeyService/CreateApiKey": developerInTest,

@@ -8,6 +8,7 @@ import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session
 import { TeamService } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { UsageService } from "@onerouter/client/gen/onerouter/admin/v1/usage_pb";
 import { servicePartially } from "@onerouter/core";
+import { analyticsService } from "./analytics/analytics-service";
 import { apiKeyService } from "./api-key-service";
 import { auditLogService } from "./audit-log-service";
 import { providerAccountService, type ProviderAccountServiceDeps } from "./provider-account-service";
@@ -30,6 +31,6 @@ export function adminRoutes(deps: AdminDeps) {
     servicePartially(router, TeamService, {});
     servicePartially(router, UsageService, {});
     router.service(SessionService, sessionService(deps));
-    servicePartially(router, AnalyticsService, {});
+    router.service(AnalyticsService, analyticsService(deps.knex));
   };
 }

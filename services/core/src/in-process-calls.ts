@@ -1,6 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport, type Client, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { callerKey, type Caller } from "./context";
+import { callerKey, remoteAddressKey, type Caller } from "./context";
 import { createErrorInterceptor } from "./errors";
 import type { Logger } from "./logging";
 
@@ -26,4 +26,26 @@ export function inProcessTenantClients<S extends DescService>(
     };
     return createClient(service, createRouterTransport(routes, { router: { interceptors: [errors, asCaller] } }));
   };
+}
+
+// Where an HTTP route's in-process call carries the HTTP client's address.
+// Only `inProcessClientOfRequest`'s transport reads it, and a route sets it
+// itself, so a client cannot name its own address through it.
+export const inProcessClientAddressHeader = "x-onerouter-in-process-client-address";
+
+// An HTTP route's calls on behalf of whoever sent the HTTP request: each call
+// passes the same interceptors as any RPC (the gatekeeper's among them) with
+// the request's own credentials, so it is authenticated, authorized and rate
+// limited like every call, keys and console sessions alike.
+export function inProcessClientOfRequest<S extends DescService>(
+  service: S,
+  routes: (router: ConnectRouter) => void,
+  interceptors: Interceptor[],
+): Client<S> {
+  const fromRoute: Interceptor = (next) => (req) => {
+    req.contextValues.set(remoteAddressKey, req.header.get(inProcessClientAddressHeader) ?? "");
+    req.header.delete(inProcessClientAddressHeader);
+    return next(req);
+  };
+  return createClient(service, createRouterTransport(routes, { router: { interceptors: [fromRoute, ...interceptors] } }));
 }

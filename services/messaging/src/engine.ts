@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EmailAddress as EmailAddressMessage, EmailContent, Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { applicableFee, exhaustedMessage, inboundWebhookPath, noProviderAvailable, providerErrorOf, RoutedCalls, storedProviderError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ConnectorContext, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RoutingProfileStore, type InboundEventHooks } from "@onerouter/routing";
+import { applicableFee, comparedFees, exhaustedMessage, inboundWebhookPath, noProviderAvailable, providerErrorOf, RoutedCalls, storedProviderError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ConnectorContext, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RoutingProfileStore, type InboundEventHooks } from "@onerouter/routing";
 import { noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
 import { callbackAttemptParam, type EmailAddress, type MessageStatusEvent, type MessagingConnector, type SendEmailInput, type SendResult } from "./connectors/connector";
 import { messageContent } from "./mapping";
@@ -126,10 +126,13 @@ export class MessagingEngine {
     };
   }
 
-  private async tryCandidates(message: MessageRow, candidates: readonly Candidate<ProviderAccountWithCredentials>[]): Promise<void> {
+  private async tryCandidates(
+    message: MessageRow,
+    { candidates, alternatives }: { candidates: readonly Candidate<ProviderAccountWithCredentials>[]; alternatives: FeeAlternatives },
+  ): Promise<void> {
     await this.calls.route<AttemptRow, SendResult>(candidates, {
       start: (account, estimatedFee) =>
-        this.store.startAttempt(message, account, estimatedFee === undefined ? undefined : { micros: estimatedFee, currency: priceCurrency }),
+        this.store.startAttempt(message, account, estimatedFee === undefined ? undefined : { ...comparedFees(estimatedFee, alternatives), currency: priceCurrency }),
       call: (account, attempt) => this.callSend(account, attempt, message),
       settle: async (_account, attempt, outcome, latency) => {
         // Anything but "not taken" ends the routing; so does a callback that
@@ -191,11 +194,11 @@ export class MessagingEngine {
   // The accounts to try for the message's channel, in the routing profile's
   // order. CHEAPEST compares each provider's price per unit for the
   // destination country times the message's units.
-  private async candidates(message: MessageRow, exclude: ReadonlySet<string>): Promise<Candidate<ProviderAccountWithCredentials>[]> {
+  private async candidates(message: MessageRow, exclude: ReadonlySet<string>) {
     const scope = { tenantId: message.tenant_id, environment: message.environment };
     // Rules' amount bounds count the message's units (segments or recipients).
     const request = { amount: BigInt(message.billable_units), currency: priceCurrency, country: message.country };
-    const { candidates } = await this.calls.candidates({
+    return this.calls.candidates({
       scope,
       accepts: (connector) => connector.channel === message.channel,
       request,
@@ -206,7 +209,6 @@ export class MessagingEngine {
         return fee && fee.fixedMicros * request.amount;
       },
     });
-    return candidates;
   }
 
   // Where the provider reports this attempt's delivery: the account's

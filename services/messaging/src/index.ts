@@ -1,6 +1,6 @@
 export { messagingConnectors, type MessagingConnectorRegistration } from "./connectors/index";
 export { MessagingEngine, type MessagingEngineOptions } from "./engine";
-export { messagingMigrations } from "./migrations";
+export { messageAttemptRollups, messageRollup, messagingMigrations } from "./migrations";
 export { messagingCallbackRoutes, messagingRoutes } from "./routes";
 export { messagingRoom } from "./room";
 export { eraseMessageContact } from "./store";

@@ -39,5 +39,5 @@ export function messagingService(engine: MessagingEngine, idempotency: Idempoten
 
 function callerScope(ctx: HandlerContext): Scope {
   const caller = requireCaller(ctx);
-  return { tenantId: caller.tenantId, environment: environmentName(caller.environment) };
+  return { tenantId: caller.tenantId, environment: environmentName(caller.environment), ...(caller.apiKeyId && { apiKeyId: caller.apiKeyId }) };
 }

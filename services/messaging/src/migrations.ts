@@ -1,4 +1,5 @@
-import type { Migration } from "@onerouter/core";
+import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
+import { createAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
 
 // Messages and the provider calls made for them (attempts). Prices are int64
 // micros of price_currency. The delivery callbacks received about them are
@@ -79,4 +80,76 @@ export const messagingMigrations: Migration[] = [
       await knex.schema.dropTable("message_callbacks");
     },
   },
+  {
+    name: "20261205_071_messaging_rollups",
+    async up(knex) {
+      await knex.schema.alterTable("messages", (t) => {
+        // The API key whose call created the message; empty for the system's own calls.
+        t.text("api_key_id").notNullable().defaultTo("");
+        // Micros of price_currency: what the most expensive eligible account
+        // and the default account would have charged, as routing estimated
+        // when it chose the one in price_micros.
+        t.bigInteger("highest_eligible_price_micros").notNullable().defaultTo(0);
+        t.bigInteger("default_provider_price_micros").notNullable().defaultTo(0);
+      });
+      await knex.schema.createTable("message_rollups", (t) => {
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        // The UTC hour the messages were created in.
+        t.timestamp("hour", { useTz: true }).notNullable();
+        t.text("channel").notNullable();
+        t.text("provider").notNullable();
+        t.text("provider_account_id").notNullable();
+        t.text("api_key_id").notNullable();
+        t.text("price_currency").notNullable();
+        t.text("status").notNullable();
+        t.bigInteger("messages").notNullable();
+        t.bigInteger("billable_units").notNullable();
+        t.bigInteger("price_micros").notNullable();
+        t.bigInteger("highest_eligible_price_micros").notNullable();
+        t.bigInteger("default_provider_price_micros").notNullable();
+        t.primary(["tenant_id", "environment", "hour", "channel", "provider", "provider_account_id", "api_key_id", "price_currency", "status"]);
+      });
+      // Exports and lists page through a tenant's messages in (created_at, id)
+      // order; the index this extends goes.
+      await knex.schema.alterTable("messages", (t) => {
+        t.index(["tenant_id", "environment", "created_at", "id"]);
+        t.dropIndex(["tenant_id", "environment", "created_at"]);
+      });
+      await createRollupTrigger(knex, messageRollup);
+      await rebuildRollup(knex, messageRollup);
+      await createAttemptRollups(knex, messageAttemptRollups);
+    },
+  },
 ];
+
+// Messages per hour of creation, account, API key and status; a message
+// moves between them as its status changes.
+export const messageRollup: RollupDefinition = {
+  source: "messages",
+  rollup: "message_rollups",
+  keys: {
+    tenant_id: "{r}.tenant_id",
+    environment: "{r}.environment",
+    hour: utcHourSql("{r}.created_at"),
+    channel: "{r}.channel",
+    provider: "{r}.provider",
+    provider_account_id: "{r}.provider_account_id",
+    api_key_id: "{r}.api_key_id",
+    price_currency: "{r}.price_currency",
+    status: "{r}.status",
+  },
+  sums: {
+    messages: "1",
+    billable_units: "{r}.billable_units",
+    price_micros: "{r}.price_micros",
+    highest_eligible_price_micros: "{r}.highest_eligible_price_micros",
+    default_provider_price_micros: "{r}.default_provider_price_micros",
+  },
+};
+
+export const messageAttemptRollups: AttemptRollupOptions = {
+  parent: "message",
+  open: ["pending", "unknown"],
+  successful: ["sent", "delivered", "undelivered"],
+};

@@ -17,6 +17,8 @@ import type { NewMessage } from "./validation";
 export interface Scope {
   tenantId: string;
   environment: EnvironmentName;
+  // The calling key, recorded on what it creates.
+  apiKeyId?: string;
 }
 
 export interface MessageChange {
@@ -65,6 +67,7 @@ export class MessageStore {
           segments: input.segments,
           encoding: input.encoding,
           billable_units: input.billableUnits,
+          api_key_id: scope.apiKeyId ?? "",
           created_at: now,
           updated_at: now,
         })
@@ -105,12 +108,18 @@ export class MessageStore {
   async startAttempt(
     message: MessageRow,
     account: { id: string; provider: string },
-    price: { micros: bigint; currency: string } | undefined,
+    // What routing estimated the account charges, beside what the alternatives would have.
+    price: { fee: bigint; highest: bigint; default: bigint; currency: string } | undefined,
   ): Promise<AttemptRow | undefined> {
-    const micros = (price?.micros ?? 0n).toString();
+    const micros = (price?.fee ?? 0n).toString();
     return this.attempts.start(message, account, {
       attempt: { price_micros: micros },
-      parent: { price_micros: micros, price_currency: price?.currency ?? "" },
+      parent: {
+        price_micros: micros,
+        price_currency: price?.currency ?? "",
+        highest_eligible_price_micros: (price?.highest ?? 0n).toString(),
+        default_provider_price_micros: (price?.default ?? 0n).toString(),
+      },
     });
   }
 

@@ -3,7 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { apiError, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
-import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type InboundEventHooks, type RoutingProfileStore } from "@onerouter/routing";
+import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type InboundEventHooks, type RoutingProfileStore } from "@onerouter/routing";
 import type { ConnectorContext, PaymentConnector, PaymentResult, PaymentWebhookEvent } from "./connectors/connector";
 import { toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
@@ -60,8 +60,8 @@ export class PaymentEngine {
   async createPayment(scope: Scope, input: NewPayment, claim: IdempotencyClaim = noIdempotencyClaim): Promise<Payment> {
     if (claim.resumeId !== undefined) return this.resumePayment(scope, claim.resumeId);
     const payment = await this.store.createPayment(scope, input, claim.bind);
-    const { candidates, profile } = await this.candidates(payment, new Set());
-    await this.tryCandidates(payment, candidates, profile?.failoverOnDecline ?? false);
+    const { candidates, profile, alternatives } = await this.candidates(payment, new Set());
+    await this.tryCandidates(payment, candidates, alternatives, profile?.failoverOnDecline ?? false);
     return this.paymentMessage(payment.id);
   }
 
@@ -247,13 +247,14 @@ export class PaymentEngine {
   private async tryCandidates(
     payment: PaymentRow,
     candidates: readonly Candidate<ProviderAccountWithCredentials>[],
+    alternatives: FeeAlternatives,
     failoverOnDecline: boolean,
     earlierDecline?: ProviderError,
   ): Promise<void> {
     await this.calls.route<AttemptRow, PaymentResult>(candidates, {
       // A payment tokenized for named providers only cannot go elsewhere.
       skips: (account) => paymentMethodToken(payment, account.provider) === undefined && hasProviderTokensOnly(payment),
-      start: (account, estimatedFee) => this.store.startAttempt(payment, account, estimatedFee ?? 0n),
+      start: (account, estimatedFee) => this.store.startAttempt(payment, account, estimatedFee, alternatives),
       call: (account, attempt) => this.callCreate(account, attempt, payment),
       settle: async (account, attempt, outcome, latencyMs) => {
         let step = await this.settle(payment, attempt, ["pending"], outcome, failoverOnDecline, latencyMs);
@@ -437,8 +438,8 @@ export class PaymentEngine {
     decline: ProviderError | undefined,
     failoverOnDecline?: boolean,
   ): Promise<void> {
-    const { candidates, profile } = await this.candidates(payment, new Set(attempted.map((a) => a.provider_account_id)));
-    await this.tryCandidates(payment, candidates, failoverOnDecline ?? profile?.failoverOnDecline ?? false, decline);
+    const { candidates, profile, alternatives } = await this.candidates(payment, new Set(attempted.map((a) => a.provider_account_id)));
+    await this.tryCandidates(payment, candidates, alternatives, failoverOnDecline ?? profile?.failoverOnDecline ?? false, decline);
   }
 
   private candidates(payment: PaymentRow, exclude: ReadonlySet<string>) {

@@ -2,7 +2,7 @@ export { paymentConnectors, type PaymentConnectorRegistration } from "./connecto
 export { PaymentEngine, type PaymentEngineOptions } from "./engine";
 export { inboundPaymentWebhookRoutes } from "./inbound-webhooks";
 export { sandboxConnector } from "./connectors/sandbox/index";
-export { paymentsMigrations } from "./migrations";
+export { paymentAttemptRollups, paymentRollup, paymentsMigrations } from "./migrations";
 export { paymentRoutes } from "./routes";
 export { paymentsRoom } from "./room";
 export { erasePaymentContact } from "./store";

@@ -1,4 +1,5 @@
-import type { Migration } from "@onerouter/core";
+import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
+import { createAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
 
 // Payments, the provider calls made for them (attempts) and refunds. Amounts
 // are int64 minor units. The provider webhooks received about them are in
@@ -108,4 +109,75 @@ export const paymentsMigrations: Migration[] = [
       await knex.schema.dropTable("inbound_webhook_events");
     },
   },
+  {
+    name: "20261205_070_payments_rollups",
+    async up(knex) {
+      await knex.schema.alterTable("payments", (t) => {
+        // The API key whose call created the payment; empty for the system's own calls.
+        t.text("api_key_id").notNullable().defaultTo("");
+        // Minor units: what the serving account charges for the payment, and
+        // what the most expensive eligible account and the default account
+        // would have charged, as routing estimated when it chose.
+        t.bigInteger("fee").notNullable().defaultTo(0);
+        t.bigInteger("highest_eligible_fee").notNullable().defaultTo(0);
+        t.bigInteger("default_provider_fee").notNullable().defaultTo(0);
+      });
+      await knex.schema.createTable("payment_rollups", (t) => {
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        // The UTC hour the payments were created in.
+        t.timestamp("hour", { useTz: true }).notNullable();
+        t.text("currency").notNullable();
+        t.text("provider").notNullable();
+        t.text("provider_account_id").notNullable();
+        t.text("api_key_id").notNullable();
+        t.text("status").notNullable();
+        t.bigInteger("payments").notNullable();
+        t.bigInteger("amount").notNullable();
+        t.bigInteger("fee").notNullable();
+        t.bigInteger("highest_eligible_fee").notNullable();
+        t.bigInteger("default_provider_fee").notNullable();
+        t.primary(["tenant_id", "environment", "hour", "currency", "provider", "provider_account_id", "api_key_id", "status"]);
+      });
+      // Exports and lists page through a tenant's payments in (created_at, id)
+      // order; the index this extends goes.
+      await knex.schema.alterTable("payments", (t) => {
+        t.index(["tenant_id", "environment", "created_at", "id"]);
+        t.dropIndex(["tenant_id", "environment", "created_at"]);
+      });
+      await createRollupTrigger(knex, paymentRollup);
+      await rebuildRollup(knex, paymentRollup);
+      await createAttemptRollups(knex, paymentAttemptRollups);
+    },
+  },
 ];
+
+// Payments per hour of creation, account, API key and status; a payment
+// moves between them as its status changes.
+export const paymentRollup: RollupDefinition = {
+  source: "payments",
+  rollup: "payment_rollups",
+  keys: {
+    tenant_id: "{r}.tenant_id",
+    environment: "{r}.environment",
+    hour: utcHourSql("{r}.created_at"),
+    currency: "{r}.currency",
+    provider: "{r}.provider",
+    provider_account_id: "{r}.provider_account_id",
+    api_key_id: "{r}.api_key_id",
+    status: "{r}.status",
+  },
+  sums: {
+    payments: "1",
+    amount: "{r}.amount",
+    fee: "{r}.fee",
+    highest_eligible_fee: "{r}.highest_eligible_fee",
+    default_provider_fee: "{r}.default_provider_fee",
+  },
+};
+
+export const paymentAttemptRollups: AttemptRollupOptions = {
+  parent: "payment",
+  open: ["pending", "unknown"],
+  successful: ["succeeded", "requires_capture", "requires_action"],
+};

@@ -86,5 +86,5 @@ export function paymentService(engine: PaymentEngine, idempotency: Idempotency):
 
 function callerScope(ctx: HandlerContext): Scope {
   const caller = requireCaller(ctx);
-  return { tenantId: caller.tenantId, environment: environmentName(caller.environment) };
+  return { tenantId: caller.tenantId, environment: environmentName(caller.environment), ...(caller.apiKeyId && { apiKeyId: caller.apiKeyId }) };
 }

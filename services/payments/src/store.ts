@@ -3,7 +3,7 @@ import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { appendEvent, environmentFromName, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
-import { AttemptTable, maskInInboundEvents, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
+import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
 import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
@@ -16,6 +16,8 @@ import { canTransition, eventTypes, refundEventTypes, statesFromProvider, type A
 export interface Scope {
   tenantId: string;
   environment: EnvironmentName;
+  // The calling key, recorded on what it creates.
+  apiKeyId?: string;
 }
 
 // Columns a change of a payment may set; amounts as bigint, errors as stored JSON.
@@ -96,6 +98,7 @@ export class PaymentStore {
           payment_method_token: input.paymentMethodToken,
           payment_method_provider_tokens: JSON.stringify(input.paymentMethodProviderTokens),
           return_url: input.returnUrl,
+          api_key_id: scope.apiKeyId ?? "",
           created_at: now,
           updated_at: now,
         })
@@ -133,8 +136,18 @@ export class PaymentStore {
   // when the payment is no longer processing or has an attempt whose
   // outcome is open: one provider at a time may hold a payment's money, and
   // whoever runs that attempt carries the payment on.
-  async startAttempt(payment: PaymentRow, account: { id: string; provider: string }, estimatedFee: bigint): Promise<AttemptRow | undefined> {
-    return this.attempts.start(payment, account, { attempt: { estimated_fee: estimatedFee.toString() }, parent: {} });
+  // The payment keeps the fee with what the alternatives would have charged, for savings.
+  async startAttempt(
+    payment: PaymentRow,
+    account: { id: string; provider: string },
+    estimatedFee: bigint | undefined,
+    alternatives: FeeAlternatives,
+  ): Promise<AttemptRow | undefined> {
+    const fees = comparedFees(estimatedFee, alternatives);
+    return this.attempts.start(payment, account, {
+      attempt: { estimated_fee: fees.fee.toString() },
+      parent: { fee: fees.fee.toString(), highest_eligible_fee: fees.highest.toString(), default_provider_fee: fees.default.toString() },
+    });
   }
 
   // Records an attempt's outcome and what it does to the payment, in one

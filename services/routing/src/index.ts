@@ -4,6 +4,7 @@ export * from "./connector-registry";
 export * from "./provider-calls";
 export * from "./routed-calls";
 export * from "./attempts";
+export * from "./attempt-rollups";
 export * from "./circuit-breaker";
 export * from "./fees";
 export * from "./select";

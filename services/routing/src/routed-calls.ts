@@ -8,7 +8,7 @@ import type { CategoryConnectors, RegisteredConnector } from "./connector-regist
 import type { EnvironmentName, ProviderAccountStore, ProviderAccountWithCredentials } from "./provider-accounts";
 import { classifyCallFailure, recordCallHealth, type FailedCall } from "./provider-calls";
 import type { RoutingProfileStore } from "./routing-profiles";
-import { decideRoute, orderCandidates, successRateWindowMs, type Candidate, type OutcomeCounts, type RoutingRequest } from "./select";
+import { decideRoute, feeAlternatives, orderCandidates, successRateWindowMs, type Candidate, type FeeAlternatives, type OutcomeCounts, type RoutingRequest } from "./select";
 
 // The routed call both engines make: the candidates in the routing profile's
 // order, then for each one whose circuit lets it through an attempt is
@@ -63,14 +63,17 @@ export class RoutedCalls<C extends RegisteredConnector> {
   constructor(private readonly options: RoutedCallsOptions<C>) {}
 
   // The usable accounts in the routing profile's order, with the profile.
-  async candidates(target: RouteTarget<C>): Promise<{ profile: RoutingProfile | undefined; candidates: Candidate<Account>[] }> {
+  async candidates(
+    target: RouteTarget<C>,
+  ): Promise<{ profile: RoutingProfile | undefined; candidates: Candidate<Account>[]; alternatives: FeeAlternatives }> {
     const { connectors } = this.options;
     const scope = { ...target.scope, category: connectors.category };
     const [profile, accounts] = await Promise.all([this.options.profiles.get(scope), this.options.accounts.listWithCredentials(scope)]);
-    const usable = accounts.filter((a) => {
+    const eligible = accounts.filter((a) => {
       const connector = connectors.get(a.provider);
-      return !target.exclude.has(a.id) && connector !== undefined && target.accepts(connector);
+      return connector !== undefined && target.accepts(connector);
     });
+    const usable = eligible.filter((a) => !target.exclude.has(a.id));
     const decision = decideRoute(profile, target.request);
     const successRates =
       decision.strategy === RoutingStrategy.SUCCESS_RATE
@@ -81,16 +84,16 @@ export class RoutedCalls<C extends RegisteredConnector> {
         : undefined;
     const fees = profile?.fees ?? [];
     const { price } = target;
+    const pricing = {
+      request: target.request,
+      fees,
+      defaultFees: connectors.defaultFees,
+      ...(price && { price: (provider: string) => price(provider, fees, connectors.defaultFees) }),
+    };
     return {
       profile,
-      candidates: orderCandidates(decision, {
-        accounts: usable,
-        request: target.request,
-        fees,
-        defaultFees: connectors.defaultFees,
-        successRates,
-        ...(price && { price: (provider: string) => price(provider, fees, connectors.defaultFees) }),
-      }),
+      candidates: orderCandidates(decision, { ...pricing, accounts: usable, successRates }),
+      alternatives: feeAlternatives(profile, { ...pricing, accounts: eligible }),
     };
   }
 

@@ -92,6 +92,41 @@ export interface CandidateInput<A> {
   price?: (provider: string) => bigint | undefined;
 }
 
+// What `provider` would charge for the request.
+export function candidateFee(input: Omit<CandidateInput<unknown>, "accounts">, provider: string): bigint | undefined {
+  return input.price ? input.price(provider) : estimateFee({ ...input.request, provider }, input.fees, input.defaultFees);
+}
+
+// What routing's choice is measured against: what the most expensive
+// eligible account and the default account (the profile's first target,
+// else the oldest account) would charge; undefined where no fee is known.
+export interface FeeAlternatives {
+  highest: bigint | undefined;
+  default: bigint | undefined;
+}
+
+export function feeAlternatives<A extends { id: string; provider: string }>(
+  profile: RoutingProfile | undefined,
+  input: Omit<CandidateInput<A>, "successRates" | "random">,
+): FeeAlternatives {
+  const fees = input.accounts.map((a) => candidateFee(input, a.provider)).filter((f) => f !== undefined);
+  const first = profile?.targets.map((t) => input.accounts.find((a) => a.id === t.providerAccountId)).find((a) => a !== undefined) ?? input.accounts[0];
+  return {
+    highest: fees.length > 0 ? fees.reduce((a, b) => (a > b ? a : b)) : undefined,
+    default: first && candidateFee(input, first.provider),
+  };
+}
+
+// The fee charged and the alternatives' beside it, as payments and messages
+// keep them: an alternative whose fee is unknown, or lower than the one
+// charged, counts as the one charged; with no fee known for the account
+// chosen, nothing is counted at all.
+export function comparedFees(fee: bigint | undefined, alternatives: FeeAlternatives): { fee: bigint; highest: bigint; default: bigint } {
+  if (fee === undefined) return { fee: 0n, highest: 0n, default: 0n };
+  const highest = alternatives.highest !== undefined && alternatives.highest > fee ? alternatives.highest : fee;
+  return { fee, highest, default: alternatives.default ?? fee };
+}
+
 // The accounts to try, in order. Targets naming an account that is not
 // usable are left out.
 export function orderCandidates<A extends { id: string; provider: string }>(
@@ -108,9 +143,7 @@ export function orderCandidates<A extends { id: string; provider: string }>(
   for (const { account, weight } of entries) {
     if (!account || seen.has(account.id)) continue;
     seen.add(account.id);
-    const estimatedFee = input.price
-      ? input.price(account.provider)
-      : estimateFee({ ...input.request, provider: account.provider }, input.fees, input.defaultFees);
+    const estimatedFee = candidateFee(input, account.provider);
     weighted.push({ account, weight: Math.max(0, weight), estimatedFee });
   }
 

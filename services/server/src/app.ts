@@ -2,10 +2,11 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { adminRoom, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
+import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
+import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
@@ -159,7 +160,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   );
   // OneRouter's own emails to tenants' people go through the messaging room's client.
   const mailer = messaging && new TenantMailer(inProcessTenantClients(MessagingService, messaging.routes!, logger), accounts);
-  await open("admin", () =>
+  const admin = await open("admin", () =>
     adminRoom.open({
       knex: db.knex,
       accounts,
@@ -188,6 +189,12 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     httpRoutes.push(localAdminRoute(localToken, actions));
   }
   httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
+  const interceptors = [createErrorInterceptor(logger), ...opened.flatMap((room) => room.interceptors ?? [])];
+  const routes = (router: ConnectRouter) => {
+    for (const room of opened) room.routes?.(router);
+  };
+  // CSV downloads: StreamCsvExport called as the HTTP request's own caller.
+  if (admin) httpRoutes.push(csvDownloadRoute(inProcessClientOfRequest(AnalyticsService, routes, interceptors)));
 
   const server = await startServer({
     host: config.host,
@@ -198,15 +205,13 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     shutdownGraceMs: config.shutdownGraceMs,
     trustedProxyCidrs: config.trustedProxyCidrs,
     corsOrigins: config.corsOrigins,
-    interceptors: [createErrorInterceptor(logger), ...opened.flatMap((room) => room.interceptors ?? [])],
+    interceptors,
     httpRoutes,
     readiness: async () => {
       await db.ping();
       await eventStream?.ping();
     },
-    routes: (router: ConnectRouter) => {
-      for (const room of opened) room.routes?.(router);
-    },
+    routes,
   });
 
   const reachableHost = ["0.0.0.0", "::"].includes(config.host) ? "127.0.0.1" : config.host;

@@ -1,4 +1,4 @@
-import type { Migration } from "@onerouter/core";
+import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
 
 // Outbound webhooks. A delivery is one event owed to one endpoint: fan-out
 // inserts it once (unique per event and endpoint), so repeating a fan-out
@@ -101,4 +101,36 @@ export const webhookMigrations: Migration[] = [
       });
     },
   },
+  {
+    name: "20261205_072_webhooks_delivery_rollups",
+    async up(knex) {
+      await knex.schema.createTable("webhook_delivery_rollups", (t) => {
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        // The UTC hour the deliveries were created in.
+        t.timestamp("hour", { useTz: true }).notNullable();
+        t.text("status").notNullable();
+        t.bigInteger("deliveries").notNullable();
+        t.primary(["tenant_id", "environment", "hour", "status"]);
+      });
+      // Exports page through a tenant's deliveries in (created_at, id) order.
+      await knex.schema.alterTable("webhook_deliveries", (t) => t.index(["tenant_id", "environment", "created_at", "id"]));
+      await createRollupTrigger(knex, deliveryRollup);
+      await rebuildRollup(knex, deliveryRollup);
+    },
+  },
 ];
+
+// Deliveries per hour of creation and status. Kept when retention deletes
+// the deliveries themselves.
+export const deliveryRollup: RollupDefinition = {
+  source: "webhook_deliveries",
+  rollup: "webhook_delivery_rollups",
+  keys: {
+    tenant_id: "{r}.tenant_id",
+    environment: "{r}.environment",
+    hour: utcHourSql("{r}.created_at"),
+    status: "{r}.status",
+  },
+  sums: { deliveries: "1" },
+};

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onerouter/admin/v1/analytics.proto.
  */
 export const file_onerouter_admin_v1_analytics: GenFile = /*@__PURE__*/
-  fileDesc("CiJvbmVyb3V0ZXIvYWRtaW4vdjEvYW5hbHl0aWNzLnByb3RvEhJvbmVyb3V0ZXIuYWRtaW4udjEiNAoQQW1vdW50QnlDdXJyZW5jeRIQCghjdXJyZW5jeRgBIAEoCRIOCgZhbW91bnQYAiABKAMijQIKCE92ZXJ2aWV3EhUKDXBheW1lbnRfY291bnQYASABKAMSHwoXcGF5bWVudF9zdWNjZWVkZWRfY291bnQYAiABKAMSPAoOcGF5bWVudF92b2x1bWUYAyADKAsyJC5vbmVyb3V0ZXIuYWRtaW4udjEuQW1vdW50QnlDdXJyZW5jeRIcChRwYXltZW50X3N1Y2Nlc3NfcmF0ZRgEIAEoARIVCg1tZXNzYWdlX2NvdW50GAUgASgDEh8KF21lc3NhZ2VfZGVsaXZlcmVkX2NvdW50GAYgASgDEh0KFW1lc3NhZ2VfZGVsaXZlcnlfcmF0ZRgHIAEoARIWCg5mYWlsb3Zlcl9jb3VudBgIIAEoAyJDChJHZXRPdmVydmlld1JlcXVlc3QSLQoFcmFuZ2UYASABKAsyHi5vbmVyb3V0ZXIuY29tbW9uLnYxLlRpbWVSYW5nZSJFChNHZXRPdmVydmlld1Jlc3BvbnNlEi4KCG92ZXJ2aWV3GAEgASgLMhwub25lcm91dGVyLmFkbWluLnYxLk92ZXJ2aWV3IkoKD1RpbWVTZXJpZXNQb2ludBIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV2YWx1ZRgCIAEoASJlCgpUaW1lU2VyaWVzEhAKCHByb3ZpZGVyGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEjMKBnBvaW50cxgDIAMoCzIjLm9uZXJvdXRlci5hZG1pbi52MS5UaW1lU2VyaWVzUG9pbnQiwgEKFEdldFRpbWVTZXJpZXNSZXF1ZXN0EioKBm1ldHJpYxgBIAEoDjIaLm9uZXJvdXRlci5hZG1pbi52MS5NZXRyaWMSNAoLZ3JhbnVsYXJpdHkYAiABKA4yHy5vbmVyb3V0ZXIuYWRtaW4udjEuR3JhbnVsYXJpdHkSLQoFcmFuZ2UYAyABKAsyHi5vbmVyb3V0ZXIuY29tbW9uLnYxLlRpbWVSYW5nZRIZChFncm91cF9ieV9wcm92aWRlchgEIAEoCCJHChVHZXRUaW1lU2VyaWVzUmVzcG9uc2USLgoGc2VyaWVzGAEgAygLMh4ub25lcm91dGVyLmFkbWluLnYxLlRpbWVTZXJpZXMitQIKElByb3ZpZGVyQ29tcGFyaXNvbhIQCghwcm92aWRlchgBIAEoCRIbChNwcm92aWRlcl9hY2NvdW50X2lkGAIgASgJEi8KCGNhdGVnb3J5GAMgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIVCg1hdHRlbXB0X2NvdW50GAQgASgDEhQKDHN1Y2Nlc3NfcmF0ZRgFIAEoARIuCgtsYXRlbmN5X3A1MBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgtsYXRlbmN5X3A5NRgHIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCgRmZWVzGAggAygLMiQub25lcm91dGVyLmFkbWluLnYxLkFtb3VudEJ5Q3VycmVuY3kieQoXQ29tcGFyZVByb3ZpZGVyc1JlcXVlc3QSLwoIY2F0ZWdvcnkYASABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5Ei0KBXJhbmdlGAIgASgLMh4ub25lcm91dGVyLmNvbW1vbi52MS5UaW1lUmFuZ2UiVQoYQ29tcGFyZVByb3ZpZGVyc1Jlc3BvbnNlEjkKCXByb3ZpZGVycxgBIAMoCzImLm9uZXJvdXRlci5hZG1pbi52MS5Qcm92aWRlckNvbXBhcmlzb24igwEKCENvc3RMaW5lEhAKCHByb3ZpZGVyGAEgASgJEi8KCGNhdGVnb3J5GAIgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIQCghjdXJyZW5jeRgDIAEoCRITCgtjb3N0X21pY3JvcxgEIAEoAxINCgVjb3VudBgFIAEoAyJACg9HZXRDb3N0c1JlcXVlc3QSLQoFcmFuZ2UYASABKAsyHi5vbmVyb3V0ZXIuY29tbW9uLnYxLlRpbWVSYW5nZSI/ChBHZXRDb3N0c1Jlc3BvbnNlEisKBWxpbmVzGAEgAygLMhwub25lcm91dGVyLmFkbWluLnYxLkNvc3RMaW5lIlQKCkVycm9yQ291bnQSDgoGcmVhc29uGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEhUKDXByb3ZpZGVyX2NvZGUYAyABKAkSDQoFY291bnQYBCABKAMihQEKFExpc3RUb3BFcnJvcnNSZXF1ZXN0Ei8KCGNhdGVnb3J5GAEgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRItCgVyYW5nZRgCIAEoCzIeLm9uZXJvdXRlci5jb21tb24udjEuVGltZVJhbmdlEg0KBWxpbWl0GAMgASgFIkcKFUxpc3RUb3BFcnJvcnNSZXNwb25zZRIuCgZlcnJvcnMYASADKAsyHi5vbmVyb3V0ZXIuYWRtaW4udjEuRXJyb3JDb3VudCJtChBFeHBvcnRDc3ZSZXF1ZXN0EioKBnJlcG9ydBgBIAEoDjIaLm9uZXJvdXRlci5hZG1pbi52MS5SZXBvcnQSLQoFcmFuZ2UYAiABKAsyHi5vbmVyb3V0ZXIuY29tbW9uLnYxLlRpbWVSYW5nZSI2ChFFeHBvcnRDc3ZSZXNwb25zZRIQCghmaWxlbmFtZRgBIAEoCRIPCgdjb250ZW50GAIgASgMKuQBCgZNZXRyaWMSFgoSTUVUUklDX1VOU1BFQ0lGSUVEEAASGAoUTUVUUklDX1BBWU1FTlRfQ09VTlQQARIZChVNRVRSSUNfUEFZTUVOVF9WT0xVTUUQAhIfChtNRVRSSUNfUEFZTUVOVF9TVUNDRVNTX1JBVEUQAxIYChRNRVRSSUNfTUVTU0FHRV9DT1VOVBAEEiAKHE1FVFJJQ19NRVNTQUdFX0RFTElWRVJZX1JBVEUQBRIfChtNRVRSSUNfUFJPVklERVJfTEFURU5DWV9QOTUQBhIPCgtNRVRSSUNfQ09TVBAHKlUKC0dyYW51bGFyaXR5EhsKF0dSQU5VTEFSSVRZX1VOU1BFQ0lGSUVEEAASFAoQR1JBTlVMQVJJVFlfSE9VUhABEhMKD0dSQU5VTEFSSVRZX0RBWRACKnIKBlJlcG9ydBIWChJSRVBPUlRfVU5TUEVDSUZJRUQQABITCg9SRVBPUlRfUEFZTUVOVFMQARITCg9SRVBPUlRfTUVTU0FHRVMQAhIUChBSRVBPUlRfUFJPVklERVJTEAMSEAoMUkVQT1JUX0NPU1RTEAQy/AQKEEFuYWx5dGljc1NlcnZpY2USYwoLR2V0T3ZlcnZpZXcSJi5vbmVyb3V0ZXIuYWRtaW4udjEuR2V0T3ZlcnZpZXdSZXF1ZXN0Gicub25lcm91dGVyLmFkbWluLnYxLkdldE92ZXJ2aWV3UmVzcG9uc2UiA5ACARJpCg1HZXRUaW1lU2VyaWVzEigub25lcm91dGVyLmFkbWluLnYxLkdldFRpbWVTZXJpZXNSZXF1ZXN0Gikub25lcm91dGVyLmFkbWluLnYxLkdldFRpbWVTZXJpZXNSZXNwb25zZSIDkAIBEnIKEENvbXBhcmVQcm92aWRlcnMSKy5vbmVyb3V0ZXIuYWRtaW4udjEuQ29tcGFyZVByb3ZpZGVyc1JlcXVlc3QaLC5vbmVyb3V0ZXIuYWRtaW4udjEuQ29tcGFyZVByb3ZpZGVyc1Jlc3BvbnNlIgOQAgESWgoIR2V0Q29zdHMSIy5vbmVyb3V0ZXIuYWRtaW4udjEuR2V0Q29zdHNSZXF1ZXN0GiQub25lcm91dGVyLmFkbWluLnYxLkdldENvc3RzUmVzcG9uc2UiA5ACARJpCg1MaXN0VG9wRXJyb3JzEigub25lcm91dGVyLmFkbWluLnYxLkxpc3RUb3BFcnJvcnNSZXF1ZXN0Gikub25lcm91dGVyLmFkbWluLnYxLkxpc3RUb3BFcnJvcnNSZXNwb25zZSIDkAIBEl0KCUV4cG9ydENzdhIkLm9uZXJvdXRlci5hZG1pbi52MS5FeHBvcnRDc3ZSZXF1ZXN0GiUub25lcm91dGVyLmFkbWluLnYxLkV4cG9ydENzdlJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_onerouter_common_v1_common]);
+  fileDesc("CiJvbmVyb3V0ZXIvYWRtaW4vdjEvYW5hbHl0aWNzLnByb3RvEhJvbmVyb3V0ZXIuYWRtaW4udjEiNAoQQW1vdW50QnlDdXJyZW5jeRIQCghjdXJyZW5jeRgBIAEoCRIOCgZhbW91bnQYAiABKAMi5gIKCE92ZXJ2aWV3EhUKDXBheW1lbnRfY291bnQYASABKAMSHwoXcGF5bWVudF9zdWNjZWVkZWRfY291bnQYAiABKAMSPAoOcGF5bWVudF92b2x1bWUYAyADKAsyJC5vbmVyb3V0ZXIuYWRtaW4udjEuQW1vdW50QnlDdXJyZW5jeRIcChRwYXltZW50X3N1Y2Nlc3NfcmF0ZRgEIAEoARIVCg1tZXNzYWdlX2NvdW50GAUgASgDEh8KF21lc3NhZ2VfZGVsaXZlcmVkX2NvdW50GAYgASgDEh0KFW1lc3NhZ2VfZGVsaXZlcnlfcmF0ZRgHIAEoARIWCg5mYWlsb3Zlcl9jb3VudBgIIAEoAxIWCg5kZWxpdmVyeV9jb3VudBgJIAEoAxIgChhkZWxpdmVyeV9zdWNjZWVkZWRfY291bnQYCiABKAMSHQoVZGVsaXZlcnlfc3VjY2Vzc19yYXRlGAsgASgBIkMKEkdldE92ZXJ2aWV3UmVxdWVzdBItCgVyYW5nZRgBIAEoCzIeLm9uZXJvdXRlci5jb21tb24udjEuVGltZVJhbmdlIkUKE0dldE92ZXJ2aWV3UmVzcG9uc2USLgoIb3ZlcnZpZXcYASABKAsyHC5vbmVyb3V0ZXIuYWRtaW4udjEuT3ZlcnZpZXciSgoPVGltZVNlcmllc1BvaW50EigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBXZhbHVlGAIgASgBImUKClRpbWVTZXJpZXMSEAoIcHJvdmlkZXIYASABKAkSEAoIY3VycmVuY3kYAiABKAkSMwoGcG9pbnRzGAMgAygLMiMub25lcm91dGVyLmFkbWluLnYxLlRpbWVTZXJpZXNQb2ludCLCAQoUR2V0VGltZVNlcmllc1JlcXVlc3QSKgoGbWV0cmljGAEgASgOMhoub25lcm91dGVyLmFkbWluLnYxLk1ldHJpYxI0CgtncmFudWxhcml0eRgCIAEoDjIfLm9uZXJvdXRlci5hZG1pbi52MS5HcmFudWxhcml0eRItCgVyYW5nZRgDIAEoCzIeLm9uZXJvdXRlci5jb21tb24udjEuVGltZVJhbmdlEhkKEWdyb3VwX2J5X3Byb3ZpZGVyGAQgASgIIkcKFUdldFRpbWVTZXJpZXNSZXNwb25zZRIuCgZzZXJpZXMYASADKAsyHi5vbmVyb3V0ZXIuYWRtaW4udjEuVGltZVNlcmllcyK1AgoSUHJvdmlkZXJDb21wYXJpc29uEhAKCHByb3ZpZGVyGAEgASgJEhsKE3Byb3ZpZGVyX2FjY291bnRfaWQYAiABKAkSLwoIY2F0ZWdvcnkYAyABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5EhUKDWF0dGVtcHRfY291bnQYBCABKAMSFAoMc3VjY2Vzc19yYXRlGAUgASgBEi4KC2xhdGVuY3lfcDUwGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjIKBGZlZXMYCCADKAsyJC5vbmVyb3V0ZXIuYWRtaW4udjEuQW1vdW50QnlDdXJyZW5jeSJ5ChdDb21wYXJlUHJvdmlkZXJzUmVxdWVzdBIvCghjYXRlZ29yeRgBIAEoDjIdLm9uZXJvdXRlci5jb21tb24udjEuQ2F0ZWdvcnkSLQoFcmFuZ2UYAiABKAsyHi5vbmVyb3V0ZXIuY29tbW9uLnYxLlRpbWVSYW5nZSJVChhDb21wYXJlUHJvdmlkZXJzUmVzcG9uc2USOQoJcHJvdmlkZXJzGAEgAygLMiYub25lcm91dGVyLmFkbWluLnYxLlByb3ZpZGVyQ29tcGFyaXNvbiKXAQoIQ29zdExpbmUSEAoIcHJvdmlkZXIYASABKAkSLwoIY2F0ZWdvcnkYAiABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5EhAKCGN1cnJlbmN5GAMgASgJEhMKC2Nvc3RfbWljcm9zGAQgASgDEg0KBWNvdW50GAUgASgDEhIKCmFwaV9rZXlfaWQYBiABKAkiiwEKDkNvc3RQcm9qZWN0aW9uEi8KCGNhdGVnb3J5GAEgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIQCghjdXJyZW5jeRgCIAEoCRIcChRtb250aF90b19kYXRlX21pY3JvcxgDIAEoAxIYChBwcm9qZWN0ZWRfbWljcm9zGAQgASgDIuIBCgdTYXZpbmdzEi8KCGNhdGVnb3J5GAEgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIQCghjdXJyZW5jeRgCIAEoCRINCgVjb3VudBgDIAEoAxITCgtwYWlkX21pY3JvcxgEIAEoAxIWCg5oaWdoZXN0X21pY3JvcxgFIAEoAxIWCg5kZWZhdWx0X21pY3JvcxgGIAEoAxIfChdzYXZlZF92c19oaWdoZXN0X21pY3JvcxgHIAEoAxIfChdzYXZlZF92c19kZWZhdWx0X21pY3JvcxgIIAEoAyJlCgxEYWlseVNhdmluZ3MSJwoDZGF5GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgdzYXZpbmdzGAIgASgLMhsub25lcm91dGVyLmFkbWluLnYxLlNhdmluZ3MiQAoPR2V0Q29zdHNSZXF1ZXN0Ei0KBXJhbmdlGAEgASgLMh4ub25lcm91dGVyLmNvbW1vbi52MS5UaW1lUmFuZ2UilAIKEEdldENvc3RzUmVzcG9uc2USKwoFbGluZXMYASADKAsyHC5vbmVyb3V0ZXIuYWRtaW4udjEuQ29zdExpbmUSMwoNYXBpX2tleV9saW5lcxgCIAMoCzIcLm9uZXJvdXRlci5hZG1pbi52MS5Db3N0TGluZRI3Cgtwcm9qZWN0aW9ucxgDIAMoCzIiLm9uZXJvdXRlci5hZG1pbi52MS5Db3N0UHJvamVjdGlvbhIsCgdzYXZpbmdzGAQgAygLMhsub25lcm91dGVyLmFkbWluLnYxLlNhdmluZ3MSNwoNZGFpbHlfc2F2aW5ncxgFIAMoCzIgLm9uZXJvdXRlci5hZG1pbi52MS5EYWlseVNhdmluZ3MiVAoKRXJyb3JDb3VudBIOCgZyZWFzb24YASABKAkSEAoIcHJvdmlkZXIYAiABKAkSFQoNcHJvdmlkZXJfY29kZRgDIAEoCRINCgVjb3VudBgEIAEoAyKFAQoUTGlzdFRvcEVycm9yc1JlcXVlc3QSLwoIY2F0ZWdvcnkYASABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5Ei0KBXJhbmdlGAIgASgLMh4ub25lcm91dGVyLmNvbW1vbi52MS5UaW1lUmFuZ2USDQoFbGltaXQYAyABKAUiRwoVTGlzdFRvcEVycm9yc1Jlc3BvbnNlEi4KBmVycm9ycxgBIAMoCzIeLm9uZXJvdXRlci5hZG1pbi52MS5FcnJvckNvdW50Im0KEEV4cG9ydENzdlJlcXVlc3QSKgoGcmVwb3J0GAEgASgOMhoub25lcm91dGVyLmFkbWluLnYxLlJlcG9ydBItCgVyYW5nZRgCIAEoCzIeLm9uZXJvdXRlci5jb21tb24udjEuVGltZVJhbmdlIjYKEUV4cG9ydENzdlJlc3BvbnNlEhAKCGZpbGVuYW1lGAEgASgJEg8KB2NvbnRlbnQYAiABKAwi2QIKCEZhaWxvdmVyEi8KCGNhdGVnb3J5GAEgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRISCgpwYXltZW50X2lkGAIgASgJEhIKCm1lc3NhZ2VfaWQYAyABKAkSFQoNZnJvbV9wcm92aWRlchgEIAEoCRIgChhmcm9tX3Byb3ZpZGVyX2FjY291bnRfaWQYBSABKAkSFwoPZnJvbV9hdHRlbXB0X2lkGAYgASgJEhMKC3RvX3Byb3ZpZGVyGAcgASgJEh4KFnRvX3Byb3ZpZGVyX2FjY291bnRfaWQYCCABKAkSFQoNdG9fYXR0ZW1wdF9pZBgJIAEoCRIOCgZyZWFzb24YCiABKAkSFQoNcHJvdmlkZXJfY29kZRgLIAEoCRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQEKFExpc3RGYWlsb3ZlcnNSZXF1ZXN0Ei8KCGNhdGVnb3J5GAEgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRItCgVyYW5nZRgCIAEoCzIeLm9uZXJvdXRlci5jb21tb24udjEuVGltZVJhbmdlEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJImEKFUxpc3RGYWlsb3ZlcnNSZXNwb25zZRIvCglmYWlsb3ZlcnMYASADKAsyHC5vbmVyb3V0ZXIuYWRtaW4udjEuRmFpbG92ZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInMKFlN0cmVhbUNzdkV4cG9ydFJlcXVlc3QSKgoGcmVwb3J0GAEgASgOMhoub25lcm91dGVyLmFkbWluLnYxLlJlcG9ydBItCgVyYW5nZRgCIAEoCzIeLm9uZXJvdXRlci5jb21tb24udjEuVGltZVJhbmdlIjoKF1N0cmVhbUNzdkV4cG9ydFJlc3BvbnNlEhAKCGZpbGVuYW1lGAEgASgJEg0KBWNodW5rGAIgASgMKuQBCgZNZXRyaWMSFgoSTUVUUklDX1VOU1BFQ0lGSUVEEAASGAoUTUVUUklDX1BBWU1FTlRfQ09VTlQQARIZChVNRVRSSUNfUEFZTUVOVF9WT0xVTUUQAhIfChtNRVRSSUNfUEFZTUVOVF9TVUNDRVNTX1JBVEUQAxIYChRNRVRSSUNfTUVTU0FHRV9DT1VOVBAEEiAKHE1FVFJJQ19NRVNTQUdFX0RFTElWRVJZX1JBVEUQBRIfChtNRVRSSUNfUFJPVklERVJfTEFURU5DWV9QOTUQBhIPCgtNRVRSSUNfQ09TVBAHKlUKC0dyYW51bGFyaXR5EhsKF0dSQU5VTEFSSVRZX1VOU1BFQ0lGSUVEEAASFAoQR1JBTlVMQVJJVFlfSE9VUhABEhMKD0dSQU5VTEFSSVRZX0RBWRACKokBCgZSZXBvcnQSFgoSUkVQT1JUX1VOU1BFQ0lGSUVEEAASEwoPUkVQT1JUX1BBWU1FTlRTEAESEwoPUkVQT1JUX01FU1NBR0VTEAISFAoQUkVQT1JUX1BST1ZJREVSUxADEhAKDFJFUE9SVF9DT1NUUxAEEhUKEVJFUE9SVF9ERUxJVkVSSUVTEAUy2gYKEEFuYWx5dGljc1NlcnZpY2USYwoLR2V0T3ZlcnZpZXcSJi5vbmVyb3V0ZXIuYWRtaW4udjEuR2V0T3ZlcnZpZXdSZXF1ZXN0Gicub25lcm91dGVyLmFkbWluLnYxLkdldE92ZXJ2aWV3UmVzcG9uc2UiA5ACARJpCg1HZXRUaW1lU2VyaWVzEigub25lcm91dGVyLmFkbWluLnYxLkdldFRpbWVTZXJpZXNSZXF1ZXN0Gikub25lcm91dGVyLmFkbWluLnYxLkdldFRpbWVTZXJpZXNSZXNwb25zZSIDkAIBEnIKEENvbXBhcmVQcm92aWRlcnMSKy5vbmVyb3V0ZXIuYWRtaW4udjEuQ29tcGFyZVByb3ZpZGVyc1JlcXVlc3QaLC5vbmVyb3V0ZXIuYWRtaW4udjEuQ29tcGFyZVByb3ZpZGVyc1Jlc3BvbnNlIgOQAgESWgoIR2V0Q29zdHMSIy5vbmVyb3V0ZXIuYWRtaW4udjEuR2V0Q29zdHNSZXF1ZXN0GiQub25lcm91dGVyLmFkbWluLnYxLkdldENvc3RzUmVzcG9uc2UiA5ACARJpCg1MaXN0VG9wRXJyb3JzEigub25lcm91dGVyLmFkbWluLnYxLkxpc3RUb3BFcnJvcnNSZXF1ZXN0Gikub25lcm91dGVyLmFkbWluLnYxLkxpc3RUb3BFcnJvcnNSZXNwb25zZSIDkAIBEl0KCUV4cG9ydENzdhIkLm9uZXJvdXRlci5hZG1pbi52MS5FeHBvcnRDc3ZSZXF1ZXN0GiUub25lcm91dGVyLmFkbWluLnYxLkV4cG9ydENzdlJlc3BvbnNlIgOQAgESaQoNTGlzdEZhaWxvdmVycxIoLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0RmFpbG92ZXJzUmVxdWVzdBopLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0RmFpbG92ZXJzUmVzcG9uc2UiA5ACARJxCg9TdHJlYW1Dc3ZFeHBvcnQSKi5vbmVyb3V0ZXIuYWRtaW4udjEuU3RyZWFtQ3N2RXhwb3J0UmVxdWVzdBorLm9uZXJvdXRlci5hZG1pbi52MS5TdHJlYW1Dc3ZFeHBvcnRSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_onerouter_common_v1_common]);
 
 /**
  * AmountByCurrency keeps money in its own currency: sums are never mixed.
@@ -62,6 +62,8 @@ export type Overview = Message<"onerouter.admin.v1.Overview"> & {
   paymentVolume: AmountByCurrency[];
 
   /**
+   * Succeeded among the payments that succeeded or failed.
+   *
    * @generated from field: double payment_success_rate = 4;
    */
   paymentSuccessRate: number;
@@ -77,6 +79,8 @@ export type Overview = Message<"onerouter.admin.v1.Overview"> & {
   messageDeliveredCount: bigint;
 
   /**
+   * Delivered among the messages that were delivered, undelivered or failed.
+   *
    * @generated from field: double message_delivery_rate = 7;
    */
   messageDeliveryRate: number;
@@ -85,6 +89,23 @@ export type Overview = Message<"onerouter.admin.v1.Overview"> & {
    * @generated from field: int64 failover_count = 8;
    */
   failoverCount: bigint;
+
+  /**
+   * Webhook deliveries to the tenant's endpoints that finished, and those that succeeded.
+   *
+   * @generated from field: int64 delivery_count = 9;
+   */
+  deliveryCount: bigint;
+
+  /**
+   * @generated from field: int64 delivery_succeeded_count = 10;
+   */
+  deliverySucceededCount: bigint;
+
+  /**
+   * @generated from field: double delivery_success_rate = 11;
+   */
+  deliverySuccessRate: number;
 };
 
 /**
@@ -351,6 +372,13 @@ export type CostLine = Message<"onerouter.admin.v1.CostLine"> & {
    * @generated from field: int64 count = 5;
    */
   count: bigint;
+
+  /**
+   * Set in GetCostsResponse.api_key_lines: the key whose calls created the payments or messages.
+   *
+   * @generated from field: string api_key_id = 6;
+   */
+  apiKeyId: string;
 };
 
 /**
@@ -359,6 +387,124 @@ export type CostLine = Message<"onerouter.admin.v1.CostLine"> & {
  */
 export const CostLineSchema: GenMessage<CostLine> = /*@__PURE__*/
   messageDesc(file_onerouter_admin_v1_analytics, 11);
+
+/**
+ * What the current month (UTC) cost so far, and what it will cost at this pace.
+ *
+ * @generated from message onerouter.admin.v1.CostProjection
+ */
+export type CostProjection = Message<"onerouter.admin.v1.CostProjection"> & {
+  /**
+   * @generated from field: onerouter.common.v1.Category category = 1;
+   */
+  category: Category;
+
+  /**
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * Millionths of the currency's major unit.
+   *
+   * @generated from field: int64 month_to_date_micros = 3;
+   */
+  monthToDateMicros: bigint;
+
+  /**
+   * @generated from field: int64 projected_micros = 4;
+   */
+  projectedMicros: bigint;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.CostProjection.
+ * Use `create(CostProjectionSchema)` to create a new message.
+ */
+export const CostProjectionSchema: GenMessage<CostProjection> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_analytics, 12);
+
+/**
+ * What routing saved on succeeded payments and sent messages: the fee paid
+ * against what the most expensive eligible provider, and the default
+ * provider, would have charged for the same currency, country and amount.
+ *
+ * @generated from message onerouter.admin.v1.Savings
+ */
+export type Savings = Message<"onerouter.admin.v1.Savings"> & {
+  /**
+   * @generated from field: onerouter.common.v1.Category category = 1;
+   */
+  category: Category;
+
+  /**
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 count = 3;
+   */
+  count: bigint;
+
+  /**
+   * Millionths of the currency's major unit.
+   *
+   * @generated from field: int64 paid_micros = 4;
+   */
+  paidMicros: bigint;
+
+  /**
+   * @generated from field: int64 highest_micros = 5;
+   */
+  highestMicros: bigint;
+
+  /**
+   * @generated from field: int64 default_micros = 6;
+   */
+  defaultMicros: bigint;
+
+  /**
+   * @generated from field: int64 saved_vs_highest_micros = 7;
+   */
+  savedVsHighestMicros: bigint;
+
+  /**
+   * @generated from field: int64 saved_vs_default_micros = 8;
+   */
+  savedVsDefaultMicros: bigint;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.Savings.
+ * Use `create(SavingsSchema)` to create a new message.
+ */
+export const SavingsSchema: GenMessage<Savings> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_analytics, 13);
+
+/**
+ * @generated from message onerouter.admin.v1.DailySavings
+ */
+export type DailySavings = Message<"onerouter.admin.v1.DailySavings"> & {
+  /**
+   * Midnight UTC of the day.
+   *
+   * @generated from field: google.protobuf.Timestamp day = 1;
+   */
+  day?: Timestamp | undefined;
+
+  /**
+   * @generated from field: onerouter.admin.v1.Savings savings = 2;
+   */
+  savings?: Savings | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.DailySavings.
+ * Use `create(DailySavingsSchema)` to create a new message.
+ */
+export const DailySavingsSchema: GenMessage<DailySavings> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_analytics, 14);
 
 /**
  * @generated from message onerouter.admin.v1.GetCostsRequest
@@ -375,7 +521,7 @@ export type GetCostsRequest = Message<"onerouter.admin.v1.GetCostsRequest"> & {
  * Use `create(GetCostsRequestSchema)` to create a new message.
  */
 export const GetCostsRequestSchema: GenMessage<GetCostsRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_analytics, 12);
+  messageDesc(file_onerouter_admin_v1_analytics, 15);
 
 /**
  * @generated from message onerouter.admin.v1.GetCostsResponse
@@ -385,6 +531,28 @@ export type GetCostsResponse = Message<"onerouter.admin.v1.GetCostsResponse"> & 
    * @generated from field: repeated onerouter.admin.v1.CostLine lines = 1;
    */
   lines: CostLine[];
+
+  /**
+   * The same costs per category, currency and API key (provider empty).
+   *
+   * @generated from field: repeated onerouter.admin.v1.CostLine api_key_lines = 2;
+   */
+  apiKeyLines: CostLine[];
+
+  /**
+   * @generated from field: repeated onerouter.admin.v1.CostProjection projections = 3;
+   */
+  projections: CostProjection[];
+
+  /**
+   * @generated from field: repeated onerouter.admin.v1.Savings savings = 4;
+   */
+  savings: Savings[];
+
+  /**
+   * @generated from field: repeated onerouter.admin.v1.DailySavings daily_savings = 5;
+   */
+  dailySavings: DailySavings[];
 };
 
 /**
@@ -392,7 +560,7 @@ export type GetCostsResponse = Message<"onerouter.admin.v1.GetCostsResponse"> & 
  * Use `create(GetCostsResponseSchema)` to create a new message.
  */
 export const GetCostsResponseSchema: GenMessage<GetCostsResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_analytics, 13);
+  messageDesc(file_onerouter_admin_v1_analytics, 16);
 
 /**
  * @generated from message onerouter.admin.v1.ErrorCount
@@ -424,7 +592,7 @@ export type ErrorCount = Message<"onerouter.admin.v1.ErrorCount"> & {
  * Use `create(ErrorCountSchema)` to create a new message.
  */
 export const ErrorCountSchema: GenMessage<ErrorCount> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_analytics, 14);
+  messageDesc(file_onerouter_admin_v1_analytics, 17);
 
 /**
  * @generated from message onerouter.admin.v1.ListTopErrorsRequest
@@ -453,7 +621,7 @@ export type ListTopErrorsRequest = Message<"onerouter.admin.v1.ListTopErrorsRequ
  * Use `create(ListTopErrorsRequestSchema)` to create a new message.
  */
 export const ListTopErrorsRequestSchema: GenMessage<ListTopErrorsRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_analytics, 15);
+  messageDesc(file_onerouter_admin_v1_analytics, 18);
 
 /**
  * @generated from message onerouter.admin.v1.ListTopErrorsResponse
@@ -470,7 +638,7 @@ export type ListTopErrorsResponse = Message<"onerouter.admin.v1.ListTopErrorsRes
  * Use `create(ListTopErrorsResponseSchema)` to create a new message.
  */
 export const ListTopErrorsResponseSchema: GenMessage<ListTopErrorsResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_analytics, 16);
+  messageDesc(file_onerouter_admin_v1_analytics, 19);
 
 /**
  * @generated from message onerouter.admin.v1.ExportCsvRequest
@@ -492,7 +660,7 @@ export type ExportCsvRequest = Message<"onerouter.admin.v1.ExportCsvRequest"> & 
  * Use `create(ExportCsvRequestSchema)` to create a new message.
  */
 export const ExportCsvRequestSchema: GenMessage<ExportCsvRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_analytics, 17);
+  messageDesc(file_onerouter_admin_v1_analytics, 20);
 
 /**
  * @generated from message onerouter.admin.v1.ExportCsvResponse
@@ -514,7 +682,193 @@ export type ExportCsvResponse = Message<"onerouter.admin.v1.ExportCsvResponse"> 
  * Use `create(ExportCsvResponseSchema)` to create a new message.
  */
 export const ExportCsvResponseSchema: GenMessage<ExportCsvResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_analytics, 18);
+  messageDesc(file_onerouter_admin_v1_analytics, 21);
+
+/**
+ * One failover: routing moved a payment or message from one provider account to the next.
+ *
+ * @generated from message onerouter.admin.v1.Failover
+ */
+export type Failover = Message<"onerouter.admin.v1.Failover"> & {
+  /**
+   * @generated from field: onerouter.common.v1.Category category = 1;
+   */
+  category: Category;
+
+  /**
+   * The payment's or message's id.
+   *
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * @generated from field: string message_id = 3;
+   */
+  messageId: string;
+
+  /**
+   * @generated from field: string from_provider = 4;
+   */
+  fromProvider: string;
+
+  /**
+   * @generated from field: string from_provider_account_id = 5;
+   */
+  fromProviderAccountId: string;
+
+  /**
+   * @generated from field: string from_attempt_id = 6;
+   */
+  fromAttemptId: string;
+
+  /**
+   * @generated from field: string to_provider = 7;
+   */
+  toProvider: string;
+
+  /**
+   * @generated from field: string to_provider_account_id = 8;
+   */
+  toProviderAccountId: string;
+
+  /**
+   * @generated from field: string to_attempt_id = 9;
+   */
+  toAttemptId: string;
+
+  /**
+   * The normalized reason the first attempt failed (e.g. PROVIDER_UNAVAILABLE) and the provider's own code.
+   *
+   * @generated from field: string reason = 10;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string provider_code = 11;
+   */
+  providerCode: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 12;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.Failover.
+ * Use `create(FailoverSchema)` to create a new message.
+ */
+export const FailoverSchema: GenMessage<Failover> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_analytics, 22);
+
+/**
+ * @generated from message onerouter.admin.v1.ListFailoversRequest
+ */
+export type ListFailoversRequest = Message<"onerouter.admin.v1.ListFailoversRequest"> & {
+  /**
+   * Unspecified: both categories.
+   *
+   * @generated from field: onerouter.common.v1.Category category = 1;
+   */
+  category: Category;
+
+  /**
+   * @generated from field: onerouter.common.v1.TimeRange range = 2;
+   */
+  range?: TimeRange | undefined;
+
+  /**
+   * At most 100; 0 means 20.
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.ListFailoversRequest.
+ * Use `create(ListFailoversRequestSchema)` to create a new message.
+ */
+export const ListFailoversRequestSchema: GenMessage<ListFailoversRequest> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_analytics, 23);
+
+/**
+ * @generated from message onerouter.admin.v1.ListFailoversResponse
+ */
+export type ListFailoversResponse = Message<"onerouter.admin.v1.ListFailoversResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated onerouter.admin.v1.Failover failovers = 1;
+   */
+  failovers: Failover[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.ListFailoversResponse.
+ * Use `create(ListFailoversResponseSchema)` to create a new message.
+ */
+export const ListFailoversResponseSchema: GenMessage<ListFailoversResponse> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_analytics, 24);
+
+/**
+ * @generated from message onerouter.admin.v1.StreamCsvExportRequest
+ */
+export type StreamCsvExportRequest = Message<"onerouter.admin.v1.StreamCsvExportRequest"> & {
+  /**
+   * @generated from field: onerouter.admin.v1.Report report = 1;
+   */
+  report: Report;
+
+  /**
+   * @generated from field: onerouter.common.v1.TimeRange range = 2;
+   */
+  range?: TimeRange | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.StreamCsvExportRequest.
+ * Use `create(StreamCsvExportRequestSchema)` to create a new message.
+ */
+export const StreamCsvExportRequestSchema: GenMessage<StreamCsvExportRequest> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_analytics, 25);
+
+/**
+ * @generated from message onerouter.admin.v1.StreamCsvExportResponse
+ */
+export type StreamCsvExportResponse = Message<"onerouter.admin.v1.StreamCsvExportResponse"> & {
+  /**
+   * Set on the first chunk.
+   *
+   * @generated from field: string filename = 1;
+   */
+  filename: string;
+
+  /**
+   * The next bytes of the CSV; the chunks concatenated are the file.
+   *
+   * @generated from field: bytes chunk = 2;
+   */
+  chunk: Uint8Array;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.StreamCsvExportResponse.
+ * Use `create(StreamCsvExportResponseSchema)` to create a new message.
+ */
+export const StreamCsvExportResponseSchema: GenMessage<StreamCsvExportResponse> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_analytics, 26);
 
 /**
  * @generated from enum onerouter.admin.v1.Metric
@@ -621,6 +975,11 @@ export enum Report {
    * @generated from enum value: REPORT_COSTS = 4;
    */
   COSTS = 4,
+
+  /**
+   * @generated from enum value: REPORT_DELIVERIES = 5;
+   */
+  DELIVERIES = 5,
 }
 
 /**
@@ -631,7 +990,8 @@ export const ReportSchema: GenEnum<Report> = /*@__PURE__*/
 
 /**
  * AnalyticsService answers questions about traffic, providers and costs for
- * the calling key's environment.
+ * the calling key's environment. Answers come from hourly rollups: a range
+ * counts the UTC hours from the one its start falls in up to its end.
  *
  * @generated from service onerouter.admin.v1.AnalyticsService
  */
@@ -683,6 +1043,26 @@ export const AnalyticsService: GenService<{
     methodKind: "unary";
     input: typeof ExportCsvRequestSchema;
     output: typeof ExportCsvResponseSchema;
+  },
+  /**
+   * Every failover: the attempt that failed over, the one that followed it, and why.
+   *
+   * @generated from rpc onerouter.admin.v1.AnalyticsService.ListFailovers
+   */
+  listFailovers: {
+    methodKind: "unary";
+    input: typeof ListFailoversRequestSchema;
+    output: typeof ListFailoversResponseSchema;
+  },
+  /**
+   * A report of any size as CSV, in chunks, read from the database a page at a time.
+   *
+   * @generated from rpc onerouter.admin.v1.AnalyticsService.StreamCsvExport
+   */
+  streamCsvExport: {
+    methodKind: "server_streaming";
+    input: typeof StreamCsvExportRequestSchema;
+    output: typeof StreamCsvExportResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_onerouter_admin_v1_analytics, 0);

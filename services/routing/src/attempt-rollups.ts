@@ -1,0 +1,161 @@
+import { latencyBucketCount, latencyBucketSql, utcHourSql, type Knex } from "@onerouter/core";
+
+// What analytics read about a room's attempts, kept by the database in the
+// transaction that records them (see core's rollups): per hour and provider
+// account, the finished attempts, their successes, a latency histogram and
+// the failovers onto the account; per hour, provider and normalized error,
+// the failed attempts; and a log of every failover. The room that owns the
+// `<parent>_attempts` table creates these tables in a migration of its own.
+
+export interface AttemptRollupOptions {
+  // As in AttemptTableOptions: "payment" → payment_attempts, payment_id.
+  parent: string;
+  // Statuses whose outcome is not known yet.
+  open: readonly string[];
+  // Finished statuses that count as a success.
+  successful: readonly string[];
+}
+
+export function attemptRollupTables(parent: string) {
+  return { rollups: `${parent}_attempt_rollups`, errors: `${parent}_error_rollups`, failovers: `${parent}_failovers` };
+}
+
+function sqlList(values: readonly string[]): string {
+  return values.map((v) => `'${v.replaceAll("'", "''")}'`).join(", ");
+}
+
+export async function createAttemptRollups(knex: Knex, options: AttemptRollupOptions): Promise<void> {
+  const { parent } = options;
+  const attempts = `${parent}_attempts`;
+  const { rollups, errors, failovers } = attemptRollupTables(parent);
+  await knex.schema.createTable(rollups, (t) => {
+    t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+    t.text("environment").notNullable();
+    t.timestamp("hour", { useTz: true }).notNullable();
+    t.text("provider").notNullable();
+    t.text("provider_account_id").notNullable();
+    t.bigInteger("attempts").notNullable().defaultTo(0);
+    t.bigInteger("successes").notNullable().defaultTo(0);
+    t.bigInteger("failovers").notNullable().defaultTo(0);
+    t.specificType("latency_buckets", "integer[]").notNullable().defaultTo(knex.raw(`array_fill(0, array[${latencyBucketCount}])`));
+    t.primary(["tenant_id", "environment", "hour", "provider_account_id", "provider"]);
+  });
+  await knex.schema.createTable(errors, (t) => {
+    t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+    t.text("environment").notNullable();
+    t.timestamp("hour", { useTz: true }).notNullable();
+    t.text("provider").notNullable();
+    t.text("reason").notNullable();
+    t.text("provider_code").notNullable();
+    t.bigInteger("errors").notNullable().defaultTo(0);
+    t.primary(["tenant_id", "environment", "hour", "provider", "reason", "provider_code"]);
+  });
+  await knex.schema.createTable(failovers, (t) => {
+    // The attempt routing moved to.
+    t.text("to_attempt_id").primary();
+    t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+    t.text("environment").notNullable();
+    t.text(`${parent}_id`).notNullable();
+    t.text("from_attempt_id").notNullable();
+    t.text("from_provider").notNullable();
+    t.text("from_provider_account_id").notNullable();
+    t.text("to_provider").notNullable();
+    t.text("to_provider_account_id").notNullable();
+    t.text("reason").notNullable();
+    t.text("provider_code").notNullable();
+    t.timestamp("created_at", { useTz: true }).notNullable();
+    t.index(["tenant_id", "environment", "created_at", "to_attempt_id"]);
+  });
+  const key = "tenant_id, environment, hour, provider_account_id, provider";
+  const hour = utcHourSql("new.created_at");
+  await knex.raw(`
+    create or replace function ${rollups}_track() returns trigger language plpgsql as $fn$
+    declare
+      previous ${attempts};
+      bucket integer;
+      success integer;
+    begin
+      if tg_op = 'INSERT' then
+        select * into previous from ${attempts}
+         where ${parent}_id = new.${parent}_id and id <> new.id
+         order by created_at desc, id desc limit 1;
+        if found then
+          insert into ${failovers} (to_attempt_id, tenant_id, environment, ${parent}_id, from_attempt_id, from_provider,
+            from_provider_account_id, to_provider, to_provider_account_id, reason, provider_code, created_at)
+          values (new.id, new.tenant_id, new.environment, new.${parent}_id, previous.id, previous.provider,
+            previous.provider_account_id, new.provider, new.provider_account_id,
+            coalesce(previous.error->>'reason', ''), coalesce(previous.error->>'providerCode', ''), new.created_at);
+          insert into ${rollups} as t (${key}, failovers)
+          values (new.tenant_id, new.environment, ${hour}, new.provider_account_id, new.provider, 1)
+          on conflict (${key}) do update set failovers = t.failovers + 1;
+        end if;
+        return null;
+      end if;
+      if old.status not in (${sqlList(options.open)}) or new.status in (${sqlList(options.open)}) then
+        return null;
+      end if;
+      bucket := ${latencyBucketSql("new.latency_ms")};
+      success := case when new.status in (${sqlList(options.successful)}) then 1 else 0 end;
+      insert into ${rollups} as t (${key}, attempts, successes, latency_buckets)
+      values (new.tenant_id, new.environment, ${hour}, new.provider_account_id, new.provider, 1, success,
+        (select array_agg((i = bucket)::integer order by i) from generate_series(1, ${latencyBucketCount}) i))
+      on conflict (${key}) do update set attempts = t.attempts + 1, successes = t.successes + excluded.successes,
+        latency_buckets[bucket] = t.latency_buckets[bucket] + 1;
+      if success = 0 and new.error is not null then
+        insert into ${errors} as t (tenant_id, environment, hour, provider, reason, provider_code, errors)
+        values (new.tenant_id, new.environment, ${hour}, new.provider,
+          coalesce(new.error->>'reason', ''), coalesce(new.error->>'providerCode', ''), 1)
+        on conflict (tenant_id, environment, hour, provider, reason, provider_code) do update set errors = t.errors + 1;
+      end if;
+      return null;
+    end $fn$`);
+  await knex.raw(`create trigger ${rollups}_track after insert or update of status on ${attempts} for each row execute function ${rollups}_track()`);
+  await rebuildAttemptRollups(knex, options);
+}
+
+// Recomputes the three from every attempt, set-based: for attempts recorded
+// before the rollups existed, or loaded in bulk with triggers off.
+export async function rebuildAttemptRollups(knex: Knex, options: AttemptRollupOptions): Promise<void> {
+  const { parent } = options;
+  const attempts = `${parent}_attempts`;
+  const { rollups, errors, failovers } = attemptRollupTables(parent);
+  const hour = utcHourSql("a.created_at");
+  const finished = `a.status not in (${sqlList(options.open)})`;
+  const succeeded = `a.status in (${sqlList(options.successful)})`;
+  for (const table of [rollups, errors, failovers]) await knex.raw(`delete from ${table}`);
+  await knex.raw(`
+    insert into ${failovers} (to_attempt_id, tenant_id, environment, ${parent}_id, from_attempt_id, from_provider,
+      from_provider_account_id, to_provider, to_provider_account_id, reason, provider_code, created_at)
+    select a.id, a.tenant_id, a.environment, a.${parent}_id, p.id, p.provider, p.provider_account_id, a.provider,
+      a.provider_account_id, coalesce(p.error->>'reason', ''), coalesce(p.error->>'providerCode', ''), a.created_at
+    from (select *, lag(id) over (partition by ${parent}_id order by created_at, id) as previous_id from ${attempts}) a
+    join ${attempts} p on p.id = a.previous_id`);
+  await knex.raw(`
+    with per_bucket as (
+      select a.tenant_id, a.environment, ${hour} as hour, a.provider_account_id, a.provider,
+        ${latencyBucketSql("a.latency_ms")} as bucket, count(*) as attempts,
+        count(*) filter (where ${succeeded}) as successes
+      from ${attempts} a where ${finished}
+      group by 1, 2, 3, 4, 5, 6
+    ), finished as (
+      select tenant_id, environment, hour, provider_account_id, provider, sum(attempts) as attempts,
+        sum(successes) as successes, jsonb_object_agg(bucket, attempts) as histogram
+      from per_bucket
+      group by 1, 2, 3, 4, 5
+    ), moved as (
+      select f.tenant_id, f.environment, ${utcHourSql("f.created_at")} as hour, f.to_provider_account_id as provider_account_id,
+        f.to_provider as provider, count(*) as failovers
+      from ${failovers} f group by 1, 2, 3, 4, 5
+    )
+    insert into ${rollups} (tenant_id, environment, hour, provider_account_id, provider, attempts, successes, failovers, latency_buckets)
+    select coalesce(f.tenant_id, m.tenant_id), coalesce(f.environment, m.environment), coalesce(f.hour, m.hour),
+      coalesce(f.provider_account_id, m.provider_account_id), coalesce(f.provider, m.provider),
+      coalesce(f.attempts, 0), coalesce(f.successes, 0), coalesce(m.failovers, 0),
+      array(select coalesce((f.histogram->>i::text)::integer, 0) from generate_series(1, ${latencyBucketCount}) i order by i)
+    from finished f full join moved m using (tenant_id, environment, hour, provider_account_id, provider)`);
+  await knex.raw(`
+    insert into ${errors} (tenant_id, environment, hour, provider, reason, provider_code, errors)
+    select a.tenant_id, a.environment, ${hour}, a.provider, coalesce(a.error->>'reason', ''), coalesce(a.error->>'providerCode', ''), count(*)
+    from ${attempts} a where ${finished} and not (${succeeded}) and a.error is not null
+    group by 1, 2, 3, 4, 5, 6`);
+}
