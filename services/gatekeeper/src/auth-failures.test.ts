@@ -11,6 +11,10 @@ import { failureBucket } from "./interceptor";
 
 // Loopback is 127.0.0.0/8 on Linux, so each 127.x address is another client.
 function keysFrom(app: TestOneRouter, from: string, secret: string, forwardedFor?: string) {
+  return keysSending(app, from, { authorization: `Bearer ${secret}`, ...(forwardedFor ? { "x-forwarded-for": forwardedFor } : {}) });
+}
+
+function keysSending(app: TestOneRouter, from: string, headers: Record<string, string>) {
   return createClient(
     ApiKeyService,
     createConnectTransport({
@@ -19,8 +23,7 @@ function keysFrom(app: TestOneRouter, from: string, secret: string, forwardedFor
       nodeOptions: { localAddress: from },
       interceptors: [
         (next) => (req) => {
-          req.header.set("authorization", `Bearer ${secret}`);
-          if (forwardedFor) req.header.set("x-forwarded-for", forwardedFor);
+          for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
           return next(req);
         },
       ],
@@ -74,21 +77,7 @@ describe("failed authentication", () => {
   });
 
   it("counts made-up session cookies as failures like unknown keys", async () => {
-    const sessionsFrom = (from: string, token: string) =>
-      createClient(
-        ApiKeyService,
-        createConnectTransport({
-          baseUrl: app.baseUrl,
-          httpVersion: "1.1",
-          nodeOptions: { localAddress: from },
-          interceptors: [
-            (next) => (req) => {
-              req.header.set("cookie", `onerouter_session=${token}`);
-              return next(req);
-            },
-          ],
-        }),
-      );
+    const sessionsFrom = (from: string, token: string) => keysSending(app, from, { cookie: `onerouter_session=${token}` });
     const outcomes = [];
     for (let i = 0; i < 8; i++) outcomes.push(await failure(sessionsFrom("127.0.1.6", randomBytes(32).toString("base64url")).listApiKeys({})));
     expect(outcomes.slice(0, 5).map((o) => o.reason)).toEqual(Array(5).fill("SESSION_UNKNOWN"));
