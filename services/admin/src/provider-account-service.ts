@@ -13,7 +13,7 @@ import {
   type ProviderAccount,
 } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { Category, ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { categoryFromName, inboundWebhookPath, type CircuitBreakers, type ConnectorRegistry, type ProviderAccountRecord, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore } from "@onerouter/routing";
+import { categoryFromName, inboundWebhookPath, providerHealthMessage, type CircuitBreakers, type HealthCheck, type ProviderHealthStore, type ConnectorRegistry, type ProviderAccountRecord, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type ProviderOutbound, type RoutingProfileStore } from "@onerouter/routing";
 import { environmentFromName, environmentName, failedPrecondition, invalidArgument, notFound, paginate, remoteAddressKey, requireCaller, type Caller, type Knex } from "@onerouter/core";
 import { recordAudit } from "./audit";
 import { requireCategory } from "./categories";
@@ -28,6 +28,8 @@ export interface ProviderAccountServiceDeps {
   publicBaseUrl: () => string;
   // Each account's circuit, as the engines' calls left it.
   breakers: Pick<CircuitBreakers, "state">;
+  // What the background probes last found of each account.
+  health: Pick<ProviderHealthStore, "of">;
   // Which URLs an account's settings may name.
   outbound: Pick<ProviderOutbound, "settingsRefusal">;
 }
@@ -44,7 +46,7 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
 
   const findProvider = (name: string) => connectors.providers().find((p) => p.name === name);
 
-  function toProviderAccount(account: StoredAccount): ProviderAccount {
+  function toProviderAccount(account: StoredAccount, health?: HealthCheck): ProviderAccount {
     return create(ProviderAccountSchema, {
       id: account.id,
       environment: environmentFromName(account.environment),
@@ -56,6 +58,7 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
       enabled: account.enabled,
       webhookUrl: baseUrl() + inboundWebhookPath(account.provider, account.id),
       circuitState: deps.breakers.state(account.id),
+      ...(health && { health: providerHealthMessage(health) }),
       createTime: timestampFromDate(account.createdAt),
       updateTime: timestampFromDate(account.updatedAt),
     });
@@ -133,7 +136,8 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
       const caller = requireCaller(ctx);
       const account = await accounts.get(scopeOf(caller), requireId(req.id));
       if (!account) throw notFound("provider_account", req.id);
-      return create(GetProviderAccountResponseSchema, { providerAccount: toProviderAccount(account) });
+      const health = await deps.health.of([account.id]);
+      return create(GetProviderAccountResponseSchema, { providerAccount: toProviderAccount(account, health.get(account.id)) });
     },
 
     async listProviderAccounts(req, ctx) {
@@ -142,8 +146,9 @@ export function providerAccountService(deps: ProviderAccountServiceDeps): Servic
       if (req.category !== Category.UNSPECIFIED) query.where("category", requireCategory(req.category, "category"));
       if (req.provider !== "") query.where("provider", req.provider);
       const { rows, nextPageToken } = await paginate<{ id: string; created_at: Date }>(query, req);
+      const health = await deps.health.of(rows.map((row) => row.id));
       return create(ListProviderAccountsResponseSchema, {
-        providerAccounts: rows.map((row) => toProviderAccount(accounts.fromRow(row))),
+        providerAccounts: rows.map((row) => toProviderAccount(accounts.fromRow(row), health.get(row.id))),
         nextPageToken,
       });
     },

@@ -56,6 +56,7 @@ export const roleMatrix: Readonly<Record<string, MethodAccess>> = {
 
   "onerouter.admin.v1.RoutingService/GetRoutingProfile": viewer,
   "onerouter.admin.v1.RoutingService/ListDefaultFees": viewer,
+  "onerouter.admin.v1.RoutingService/ListPriceHistory": viewer,
   "onerouter.admin.v1.RoutingService/UpdateRoutingProfile": admin,
 
   "onerouter.admin.v1.SessionService/SignIn": "public",

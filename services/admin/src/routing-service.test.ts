@@ -7,6 +7,7 @@ import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import {
   FeeSchema,
+  LearningOptionsSchema,
   RoutingProfileSchema,
   RoutingService,
   RoutingStrategy,
@@ -15,7 +16,7 @@ import {
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { MasterKeyring, newDataKey, outboxMigrations, type Database } from "@onerouter/core";
-import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations } from "@onerouter/routing";
+import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, routingMigrations, ProviderHealthStore, PublishedPrices } from "@onerouter/routing";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { gatekeeperMigrations } from "@onerouter/gatekeeper";
@@ -57,6 +58,8 @@ describeEachEngine("RoutingService", (engine) => {
         connectors,
         publicBaseUrl: () => "https://onerouter.example.com",
         breakers: new CircuitBreakers({ failureThreshold: 5, cooldownMs: 30_000 }),
+        health: new ProviderHealthStore(db.knex),
+        prices: new PublishedPrices(db.knex),
         outbound,
       }),
     );
@@ -224,6 +227,11 @@ describeEachEngine("RoutingService", (engine) => {
       ["routing_profile.fees[0].fixed_micros", (p) => (p.fees[0]!.fixedMicros = -1n)],
       ["routing_profile.success_rate_window", (p) => (p.successRateWindow = durationFromMs(30_000))],
       ["routing_profile.success_rate_window", (p) => (p.successRateWindow = durationFromMs(-60_000))],
+      ["routing_profile.learning.exploration_share", (p) => (p.learning = create(LearningOptionsSchema, { explorationShare: 0.6 }))],
+      ["routing_profile.learning.exploration_share", (p) => (p.learning = create(LearningOptionsSchema, { explorationShare: -0.1 }))],
+      ["routing_profile.learning.elimination_gap_points", (p) => (p.learning = create(LearningOptionsSchema, { eliminationGapPoints: 0 }))],
+      ["routing_profile.learning.elimination_min_attempts", (p) => (p.learning = create(LearningOptionsSchema, { eliminationMinAttempts: 0 }))],
+      ["routing_profile.learning.success_rate_tolerance_points", (p) => (p.learning = create(LearningOptionsSchema, { successRateTolerancePoints: 101 }))],
     ];
     for (const [field, breakIt] of cases) {
       const profile = validProfile();
@@ -258,8 +266,11 @@ describeEachEngine("RoutingService", (engine) => {
       create(FeeSchema, { provider: "sandbox", currency: "JPY", percentageBps: 0 }),
     ];
     profile.successRateWindow = durationFromMs(60_000);
+    profile.strategy = RoutingStrategy.CHEAPEST_RELIABLE;
+    profile.learning = create(LearningOptionsSchema, { explorationShare: 0.5, eliminationGapPoints: 100, eliminationMinAttempts: 1, successRateTolerancePoints: 0 });
     const { routingProfile } = await routingFor().updateRoutingProfile({ routingProfile: profile });
     expect(routingProfile?.fees).toHaveLength(2);
+    expect(routingProfile?.learning).toEqual(profile.learning);
     profile.successRateWindow = durationFromMs(0);
     await routingFor().updateRoutingProfile({ routingProfile: profile });
   });

@@ -3,17 +3,19 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import {
   GetRoutingProfileResponseSchema,
   ListDefaultFeesResponseSchema,
+  ListPriceHistoryResponseSchema,
   RoutingProfileSchema,
   RoutingService,
   RoutingStrategy,
   UpdateRoutingProfileResponseSchema,
+  type LearningOptions,
   type RoutingCondition,
   type RoutingProfile,
   type RoutingTarget,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { environmentName, invalidArgument, isCurrencyCode, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
-import { type ConnectorRegistry, type EnvironmentName, type ProviderAccountStore, type ProviderCategory, type ProviderDescriptor, type RoutingProfileStore } from "@onerouter/routing";
+import { type ConnectorRegistry, type PublishedPrices, type EnvironmentName, type ProviderAccountStore, type ProviderCategory, type ProviderDescriptor, type RoutingProfileStore } from "@onerouter/routing";
 import { recordAudit } from "./audit";
 import { requireCategory } from "./categories";
 
@@ -23,10 +25,12 @@ export interface RoutingServiceDeps {
   routing: RoutingProfileStore;
   // The registered providers and the fees they publish.
   connectors: Pick<ConnectorRegistry, "providers" | "defaultFees">;
+  // Prices providers publish through their APIs, as fetched.
+  prices: Pick<PublishedPrices, "history">;
 }
 
 const countryPattern = /^[A-Z]{2}$/;
-const strategies = `${RoutingStrategy[RoutingStrategy.PRIORITY]}, ${RoutingStrategy[RoutingStrategy.WEIGHTED]}, ${RoutingStrategy[RoutingStrategy.CHEAPEST]} or ${RoutingStrategy[RoutingStrategy.SUCCESS_RATE]}`;
+const strategies = `${RoutingStrategy[RoutingStrategy.PRIORITY]}, ${RoutingStrategy[RoutingStrategy.WEIGHTED]}, ${RoutingStrategy[RoutingStrategy.CHEAPEST]}, ${RoutingStrategy[RoutingStrategy.SUCCESS_RATE]} or ${RoutingStrategy[RoutingStrategy.CHEAPEST_RELIABLE]}`;
 
 // A target named somewhere in the profile, checked against the stored
 // accounts once the static checks pass.
@@ -116,6 +120,21 @@ export function routingService(deps: RoutingServiceDeps): ServiceImpl<typeof Rou
       requireCaller(ctx);
       return create(ListDefaultFeesResponseSchema, { fees: connectors.defaultFees(requireCategory(req.category, "category")) });
     },
+
+    async listPriceHistory(req, ctx) {
+      const caller = requireCaller(ctx);
+      if (req.country !== "" && !countryPattern.test(req.country)) {
+        throw invalidArgument("country", `"${req.country}" is not an upper-case ISO 3166-1 alpha-2 code such as US`);
+      }
+      const scope = { tenantId: caller.tenantId, environment: environmentName(caller.environment) };
+      // Another tenant's account simply has no prices here.
+      const { items, nextPageToken } = await deps.prices.history(
+        scope,
+        { providerAccountId: req.providerAccountId, country: req.country },
+        req,
+      );
+      return create(ListPriceHistoryResponseSchema, { priceChanges: items, nextPageToken });
+    },
   };
 }
 
@@ -160,6 +179,8 @@ function validateProfile(
     if (fee.fixedMicros < 0n) throw invalidArgument(`${at}.fixed_micros`, "must not be negative");
   });
 
+  if (profile.learning) validateLearning("routing_profile.learning", profile.learning);
+
   const window = profile.successRateWindow;
   if (window) {
     const ms = Number(window.seconds) * 1000 + window.nanos / 1e6;
@@ -169,6 +190,19 @@ function validateProfile(
     }
   }
   return references;
+}
+
+function validateLearning(field: string, learning: LearningOptions) {
+  const share = learning.explorationShare;
+  if (share !== undefined && !(share >= 0 && share <= 0.5)) throw invalidArgument(`${field}.exploration_share`, "must be between 0 and 0.5");
+  const gap = learning.eliminationGapPoints;
+  if (gap !== undefined && !(gap > 0 && gap <= 100)) throw invalidArgument(`${field}.elimination_gap_points`, "must be more than 0 and at most 100");
+  const min = learning.eliminationMinAttempts;
+  if (min !== undefined && min < 1) throw invalidArgument(`${field}.elimination_min_attempts`, "must be at least 1");
+  const tolerance = learning.successRateTolerancePoints;
+  if (tolerance !== undefined && !(tolerance >= 0 && tolerance <= 100)) {
+    throw invalidArgument(`${field}.success_rate_tolerance_points`, "must be between 0 and 100");
+  }
 }
 
 function validateStrategy(field: string, strategy: RoutingStrategy) {

@@ -44,6 +44,18 @@ export interface Config {
   breaker: { failures: number; cooldownMs: number };
   // Budget for one provider call; running out after sending is an ambiguous outcome.
   providerTimeoutMs: number;
+  // Background checks of every provider account: see routing/provider-health.ts.
+  providerHealth: {
+    probeIntervalMs: number;
+    // A probe answered slower than this marks the account degraded.
+    degradedAfterMs: number;
+  };
+  // Prices providers publish through APIs: see routing/published-prices.ts.
+  priceSync: {
+    intervalMs: number;
+    // A change of at least this many percent emits pricing.changed.
+    changeThresholdPercent: number;
+  };
   // Where provider calls may go: see outbound/provider-outbound.ts.
   providerCalls: {
     // Origins an account's settings.base_url may point at; none by default.
@@ -269,6 +281,14 @@ export function loadConfig(env: Source = process.env): Config {
       cooldownMs: integer(src, "ONEROUTER_BREAKER_COOLDOWN_MS", 30_000, 1, 3_600_000),
     },
     providerTimeoutMs: integer(src, "ONEROUTER_PROVIDER_TIMEOUT_MS", 15_000, 100, 300_000),
+    providerHealth: {
+      probeIntervalMs: integer(src, "ONEROUTER_PROVIDER_PROBE_INTERVAL_MS", 300_000, 100, 86_400_000),
+      degradedAfterMs: integer(src, "ONEROUTER_PROVIDER_DEGRADED_AFTER_MS", 2_000, 1, 300_000),
+    },
+    priceSync: {
+      intervalMs: integer(src, "ONEROUTER_PRICE_SYNC_INTERVAL_MS", 3_600_000, 100, 604_800_000),
+      changeThresholdPercent: integer(src, "ONEROUTER_PRICE_CHANGE_THRESHOLD_PERCENT", 5, 0, 1000),
+    },
     providerCalls: {
       baseUrls: originList(src, "ONEROUTER_PROVIDER_BASE_URLS"),
       allowedCidrs: cidrList(src, "ONEROUTER_PROVIDER_ALLOWED_CIDRS"),

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EmailAddress as EmailAddressMessage, EmailContent, Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { applicableFee, comparedFees, exhaustedMessage, inboundWebhookPath, noProviderAvailable, providerErrorOf, RoutedCalls, storedProviderError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ConnectorContext, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RoutingProfileStore, type InboundEventHooks } from "@onerouter/routing";
+import { applicableFee, comparedFees, exhaustedMessage, inboundWebhookPath, noProviderAvailable, providerErrorOf, RoutedCalls, storedProviderError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ConnectorContext, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type PublishedPrices, type RoutingProfileStore, type InboundEventHooks } from "@onerouter/routing";
 import { noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
 import { callbackAttemptParam, type EmailAddress, type MessageStatusEvent, type MessagingConnector, type SendEmailInput, type SendResult } from "./connectors/connector";
 import { messageContent } from "./mapping";
@@ -25,6 +25,10 @@ export interface MessagingEngineOptions {
   breakers: CircuitBreakers;
   // The messaging connectors as registered, with their prices and settings.
   connectors: CategoryConnectors<MessagingConnector>;
+  // Prices providers publish through their APIs, which CHEAPEST prefers to the registered ones.
+  publishedPrices?: PublishedPrices;
+  // In [0, 1): routing's random draws; Math.random unless given.
+  random?: () => number;
   // Where providers reach this server for delivery callbacks; unknown until it listens.
   callbackBaseUrl: () => string | undefined;
   logger?: Logger;
@@ -131,8 +135,12 @@ export class MessagingEngine {
     { candidates, alternatives }: { candidates: readonly Candidate<ProviderAccountWithCredentials>[]; alternatives: FeeAlternatives },
   ): Promise<void> {
     await this.calls.route<AttemptRow, SendResult>(candidates, {
-      start: (account, estimatedFee) =>
-        this.store.startAttempt(message, account, estimatedFee === undefined ? undefined : { ...comparedFees(estimatedFee, alternatives), currency: priceCurrency }),
+      start: (account, estimatedFee, reason) =>
+        this.store.startAttempt(
+          message,
+          { ...account, routingReason: reason },
+          estimatedFee === undefined ? undefined : { ...comparedFees(estimatedFee, alternatives), currency: priceCurrency },
+        ),
       call: (account, attempt) => this.callSend(account, attempt, message),
       settle: async (_account, attempt, outcome, latency) => {
         // Anything but "not taken" ends the routing; so does a callback that

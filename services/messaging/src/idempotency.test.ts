@@ -122,7 +122,7 @@ describeEachEngine("MessagingService idempotency", (engine) => {
       validSendMessage(create(SendMessageRequestSchema, request)),
       async () => undefined,
     );
-    const attempt = (await store.startAttempt(orphan, { id: crashedAccount.id, provider: "sandbox_sms" }, undefined))!;
+    const attempt = (await store.startAttempt(orphan, { id: crashedAccount.id, provider: "sandbox_sms", routingReason: "chosen: priority 1 of 1" }, undefined))!;
     await leftBy("template-attempt", orphan.id, "attempt-not-sent");
     expect(await sentWith(attempt.id)).toBe(0);
 

@@ -43,6 +43,7 @@ export function toAttempt(row: AttemptRow): MessageAttempt {
     status: attemptStatuses[row.status],
     error: providerErrorFromColumn(row.error),
     createTime: time(row.created_at),
+    routingReason: row.routing_reason,
   });
 }
 

@@ -121,6 +121,15 @@ export const messagingMigrations: Migration[] = [
       await createAttemptRollups(knex, messageAttemptRollups);
     },
   },
+  {
+    // Why routing put the attempt's account where it was, e.g. "chosen: best score 0.97 × fee 1.9 %".
+    name: "20261205_082_messaging_attempt_routing_reason",
+    async up(knex) {
+      await knex.schema.alterTable("message_attempts", (t) => {
+        t.text("routing_reason").notNullable().defaultTo("");
+      });
+    },
+  },
 ];
 
 // Messages per hour of creation, account, API key and status; a message

@@ -107,7 +107,7 @@ export class MessageStore {
   // handed to at most one provider.
   async startAttempt(
     message: MessageRow,
-    account: { id: string; provider: string },
+    account: { id: string; provider: string; routingReason: string },
     // What routing estimated the account charges, beside what the alternatives would have.
     price: { fee: bigint; highest: bigint; default: bigint; currency: string } | undefined,
   ): Promise<AttemptRow | undefined> {

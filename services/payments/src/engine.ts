@@ -254,7 +254,8 @@ export class PaymentEngine {
     await this.calls.route<AttemptRow, PaymentResult>(candidates, {
       // A payment tokenized for named providers only cannot go elsewhere.
       skips: (account) => paymentMethodToken(payment, account.provider) === undefined && hasProviderTokensOnly(payment),
-      start: (account, estimatedFee) => this.store.startAttempt(payment, account, estimatedFee, alternatives),
+      start: (account, estimatedFee, reason) =>
+        this.store.startAttempt(payment, { ...account, routingReason: reason }, estimatedFee, alternatives),
       call: (account, attempt) => this.callCreate(account, attempt, payment),
       settle: async (account, attempt, outcome, latencyMs) => {
         let step = await this.settle(payment, attempt, ["pending"], outcome, failoverOnDecline, latencyMs);

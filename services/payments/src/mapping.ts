@@ -28,6 +28,7 @@ export function toAttempt(row: AttemptRow): PaymentAttempt {
     estimatedFee: BigInt(row.estimated_fee),
     providerPaymentId: row.provider_payment_id,
     createTime: timestampFromDate(new Date(row.created_at)),
+    routingReason: row.routing_reason,
   });
 }
 

@@ -150,6 +150,15 @@ export const paymentsMigrations: Migration[] = [
       await createAttemptRollups(knex, paymentAttemptRollups);
     },
   },
+  {
+    // Why routing put the attempt's account where it was, e.g. "chosen: best score 0.97 × fee 1.9 %".
+    name: "20261205_081_payments_attempt_routing_reason",
+    async up(knex) {
+      await knex.schema.alterTable("payment_attempts", (t) => {
+        t.text("routing_reason").notNullable().defaultTo("");
+      });
+    },
+  },
 ];
 
 // Payments per hour of creation, account, API key and status; a payment

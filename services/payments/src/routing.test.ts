@@ -120,10 +120,15 @@ describeEachEngine("payment routing", (engine) => {
       const declined = await payments.createPayment(scope, payment(100n, "EUR", "tok_sandbox_decline"));
       expect(declined.attempts.map((a) => a.status)).toEqual([AttemptStatus.DECLINED]);
     }
-    await route({ strategy: RoutingStrategy.SUCCESS_RATE, targets: bothTargets() });
-    expect((await payments.createPayment(scope, payment(100n, "EUR"))).provider).toBe("budget");
+    // Without exploration the choice is the best account every time.
+    const learning = { explorationShare: 0 };
+    await route({ strategy: RoutingStrategy.SUCCESS_RATE, targets: bothTargets(), learning });
+    const chosen = await payments.createPayment(scope, payment(100n, "EUR"));
+    expect(chosen.provider).toBe("budget");
+    // The attempt keeps why routing chose its account.
+    expect(chosen.attempts[0]!.routingReason).toMatch(/^chosen: best score 0\.\d\d × fee /);
     // Outside the window the declines no longer count, and the targets' order decides the tie.
-    await route({ strategy: RoutingStrategy.SUCCESS_RATE, targets: bothTargets(), successRateWindow: { nanos: 1_000_000 } });
+    await route({ strategy: RoutingStrategy.SUCCESS_RATE, targets: bothTargets(), successRateWindow: { nanos: 1_000_000 }, learning });
     await new Promise((r) => setTimeout(r, 5));
     expect((await payments.createPayment(scope, payment(100n, "EUR"))).provider).toBe("sandbox");
   });

@@ -139,7 +139,7 @@ export class PaymentStore {
   // The payment keeps the fee with what the alternatives would have charged, for savings.
   async startAttempt(
     payment: PaymentRow,
-    account: { id: string; provider: string },
+    account: { id: string; provider: string; routingReason: string },
     estimatedFee: bigint | undefined,
     alternatives: FeeAlternatives,
   ): Promise<AttemptRow | undefined> {

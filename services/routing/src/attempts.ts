@@ -8,8 +8,8 @@ import type { OutcomeCounts } from "./select";
 // parent, then settled once, from the status it was in, together with what
 // it does to the parent. Each room keeps its own attempts table; every such
 // table has an id, its parent's id, tenant_id, environment, provider,
-// provider_account_id, status, the provider's id of the object, created_at
-// and updated_at.
+// provider_account_id, status, the provider's id of the object, why routing
+// chose the account (routing_reason), created_at and updated_at.
 
 // What every attempt row has.
 export interface AttemptRecord<State extends string = string> {
@@ -19,6 +19,7 @@ export interface AttemptRecord<State extends string = string> {
   provider: string;
   provider_account_id: string;
   status: State;
+  routing_reason: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -98,7 +99,7 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
   // parent no longer waits for a provider or another attempt holds it.
   async start(
     parent: Parent,
-    account: { id: string; provider: string },
+    account: { id: string; provider: string; routingReason: string },
     columns: { attempt: Record<string, unknown>; parent: Record<string, unknown> },
   ): Promise<Row | undefined> {
     const { table, parentTable, parentColumn, providerIdColumn } = this;
@@ -116,6 +117,7 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
           environment: parent.environment,
           provider: account.provider,
           provider_account_id: account.id,
+          routing_reason: account.routingReason,
           status: "pending",
           ...columns.attempt,
           created_at: now,

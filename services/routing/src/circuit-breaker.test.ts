@@ -1,13 +1,14 @@
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { CircuitState } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
-import { CircuitBreakers } from "./circuit-breaker";
+import { CircuitBreakers, type CircuitTransition } from "./circuit-breaker";
 
 function breakers(failureThreshold = 3, cooldownMs = 1000) {
   let now = 0;
   const registry = new Registry();
-  const b = new CircuitBreakers({ failureThreshold, cooldownMs, registry, now: () => now });
-  return { b, registry, advance: (ms: number) => (now += ms) };
+  const transitions: CircuitTransition[] = [];
+  const b = new CircuitBreakers({ failureThreshold, cooldownMs, registry, now: () => now, onTransition: (t) => transitions.push(t) });
+  return { b, registry, transitions, advance: (ms: number) => (now += ms) };
 }
 
 async function gauge(registry: Registry) {
@@ -16,6 +17,24 @@ async function gauge(registry: Registry) {
 }
 
 describe("circuit breakers", () => {
+  it("tells each opening of a closed circuit and each closing, not a failed half-open probe re-opening it", () => {
+    const { b, transitions, advance } = breakers(2);
+    b.recordFailure("pa_1", "sandbox");
+    expect(transitions).toEqual([]);
+    b.recordFailure("pa_1", "sandbox");
+    b.recordFailure("pa_1", "sandbox");
+    expect(transitions).toEqual([{ accountId: "pa_1", provider: "sandbox", transition: "opened", reason: "2 consecutive calls the provider did not process" }]);
+    advance(1000);
+    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+    b.recordFailure("pa_1", "sandbox");
+    expect(transitions).toHaveLength(1);
+    advance(1000);
+    b.tryAcquire("pa_1", "sandbox");
+    b.recordSuccess("pa_1", "sandbox");
+    b.recordSuccess("pa_1", "sandbox");
+    expect(transitions.map((t) => t.transition)).toEqual(["opened", "closed"]);
+  });
+
   it("opens after the configured consecutive failures and skips the account", () => {
     const { b } = breakers(3);
     for (let i = 0; i < 2; i++) {

@@ -8,7 +8,17 @@ import { Gauge, type Registry } from "prom-client";
 // the circuit and whose failure opens it again.
 //
 // Breakers live in process memory: in mesh mode each replica keeps its own
-// and learns a provider's health from its own calls.
+// and learns a provider's health from its own calls. A transition is told
+// to `onTransition` by the process whose breaker made it: OPENED when a
+// closed circuit opens, CLOSED when an open or half-open one closes (a
+// failed half-open probe re-opening it is not news).
+
+export interface CircuitTransition {
+  accountId: string;
+  provider: string;
+  transition: "opened" | "closed";
+  reason: string;
+}
 
 export interface CircuitBreakerOptions {
   failureThreshold: number;
@@ -16,6 +26,7 @@ export interface CircuitBreakerOptions {
   // Exports onerouter_circuit_state when given.
   registry?: Registry;
   now?: () => number;
+  onTransition?: (transition: CircuitTransition) => void;
 }
 
 interface Breaker {
@@ -66,20 +77,29 @@ export class CircuitBreakers {
   // The provider answered (a decline or a rejected request count too).
   recordSuccess(accountId: string, provider: string): void {
     const breaker = this.breaker(accountId, provider);
+    const was = breaker.state;
     breaker.state = "closed";
     breaker.consecutiveFailures = 0;
     breaker.probeInFlight = false;
+    if (was !== "closed") {
+      this.options.onTransition?.({ accountId, provider, transition: "closed", reason: "the provider answered a call again" });
+    }
   }
 
   // The provider provably did not process the call.
   recordFailure(accountId: string, provider: string): void {
     const breaker = this.breaker(accountId, provider);
+    const was = breaker.state;
     breaker.consecutiveFailures += 1;
     if (breaker.state === "half_open" || breaker.consecutiveFailures >= this.options.failureThreshold) {
       breaker.state = "open";
       breaker.openedAt = this.now();
     }
     breaker.probeInFlight = false;
+    if (was === "closed" && breaker.state === "open") {
+      const reason = `${breaker.consecutiveFailures} consecutive calls the provider did not process`;
+      this.options.onTransition?.({ accountId, provider, transition: "opened", reason });
+    }
   }
 
   // The outcome says nothing about health (e.g. it is ambiguous): a probe

@@ -23,11 +23,24 @@ export interface RegisteredConnector {
 // is absent when credentials are checked before the account exists.
 export type AccountSettings = (stored: Record<string, string>, accountId: string | undefined, outbound: ProviderOutbound) => Record<string, string>;
 
+// A provider's price for one destination, as its pricing API publishes it.
+export interface PublishedPrice {
+  // ISO 3166-1 alpha-2.
+  country: string;
+  // ISO 4217, upper case.
+  currency: string;
+  // Millionths of the currency's major unit per unit sent (an SMS segment).
+  priceMicros: bigint;
+}
+
 export interface ConnectorRegistration<C extends RegisteredConnector> {
   connector: C;
   defaultFees: readonly Fee[];
   // Absent: calls use the stored settings as they are.
   settings?: AccountSettings;
+  // Where the provider publishes its prices through an API: fetches them
+  // with the account (its SDK, as every call). Absent: the fee table stands.
+  publishedPrices?: (ctx: ConnectorContext) => Promise<PublishedPrice[]>;
 }
 
 export interface ConnectorRegistryOptions {
@@ -61,11 +74,16 @@ export class ConnectorRegistry {
   }
 }
 
+interface PriceSource {
+  readonly name: string;
+  fetch(ctx: ConnectorContext): Promise<PublishedPrice[]>;
+}
+
 // One category's registered connectors, each under the outbound rules.
 export class CategoryConnectors<C extends RegisteredConnector> {
   readonly defaultFees: readonly Fee[];
   readonly timeoutMs: number;
-  private readonly registrations: Map<string, { connector: C; settings?: AccountSettings }>;
+  private readonly registrations: Map<string, { connector: C; settings?: AccountSettings; pricing?: PriceSource }>;
   private readonly outbound: ProviderOutbound;
 
   constructor(
@@ -77,8 +95,27 @@ export class CategoryConnectors<C extends RegisteredConnector> {
     this.timeoutMs = options.providerTimeoutMs;
     this.defaultFees = registrations.flatMap((r) => r.defaultFees);
     this.registrations = new Map(
-      registrations.map((r) => [r.connector.name, { connector: underOutboundRules(r.connector, options.logger), settings: r.settings }]),
+      registrations.map((r) => [
+        r.connector.name,
+        {
+          connector: underOutboundRules(r.connector, options.logger),
+          settings: r.settings,
+          ...(r.publishedPrices && { pricing: underOutboundRules({ name: r.connector.name, fetch: r.publishedPrices }, options.logger) }),
+        },
+      ]),
     );
+  }
+
+  // The providers whose prices come from their pricing APIs.
+  pricedProviders(): string[] {
+    return [...this.registrations].filter(([, r]) => r.pricing).map(([name]) => name);
+  }
+
+  // The prices the account's provider publishes for it now.
+  async publishedPrices(account: Parameters<CategoryConnectors<C>["context"]>[0]): Promise<PublishedPrice[]> {
+    const pricing = this.registrations.get(account.provider)?.pricing;
+    if (!pricing) throw new Error(`${account.provider} publishes no prices through an API`);
+    return pricing.fetch(this.context(account));
   }
 
   get(provider: string): C | undefined {

@@ -60,3 +60,12 @@ export function estimateFee(query: FeeQuery, overrides: readonly Fee[], defaults
 export function perCountryFees(provider: string, currency: string, fixedMicrosByCountry: Readonly<Record<string, bigint>>): Fee[] {
   return Object.entries(fixedMicrosByCountry).map(([country, fixedMicros]) => create(FeeSchema, { provider, currency, country, fixedMicros }));
 }
+
+// A decimal price as providers' pricing APIs send it ("0.0079") in
+// millionths of the major unit; digits past the sixth decimal are dropped.
+// Undefined when the text is not a decimal amount.
+export function decimalMicros(price: string): bigint | undefined {
+  const match = /^(\d+)(?:\.(\d{1,6})\d*)?$/.exec(price);
+  if (!match) return undefined;
+  return BigInt(match[1]!) * 1_000_000n + BigInt((match[2] ?? "").padEnd(6, "0"));
+}

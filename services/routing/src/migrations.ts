@@ -95,4 +95,36 @@ export const routingMigrations: Migration[] = [
       }
     },
   },
+  {
+    name: "20261205_080_routing_provider_health_and_prices",
+    async up(knex) {
+      // The last background probe of each provider account.
+      await knex.schema.createTable("provider_account_health", (t) => {
+        t.text("provider_account_id").primary().references("provider_accounts.id").onDelete("CASCADE");
+        // healthy, degraded or down.
+        t.text("status").notNullable();
+        t.integer("response_time_ms").notNullable();
+        t.timestamp("checked_at", { useTz: true }).notNullable();
+        // ProviderError as proto3 JSON when down.
+        t.jsonb("error");
+      });
+      // Prices providers publish through their APIs: a row per change per destination.
+      await knex.schema.createTable("provider_prices", (t) => {
+        t.text("id").primary();
+        t.text("provider_account_id").notNullable().references("provider_accounts.id").onDelete("CASCADE");
+        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
+        t.text("environment").notNullable();
+        t.text("provider").notNullable();
+        t.text("country").notNullable();
+        t.text("currency").notNullable();
+        t.bigInteger("price_micros").notNullable();
+        t.bigInteger("previous_price_micros");
+        t.double("change_percent");
+        // When the price was fetched.
+        t.timestamp("created_at", { useTz: true }).notNullable();
+        t.index(["provider_account_id", "country", "created_at"]);
+        t.index(["tenant_id", "environment", "created_at"]);
+      });
+    },
+  },
 ];

@@ -157,6 +157,26 @@ export class ProviderAccountStore {
     return rows.map((r) => this.decrypt(r, key));
   }
 
+  // Every enabled account of the category, whatever the tenant and
+  // environment, for the background workers (health probes, price sync);
+  // `providers` narrows them.
+  async listAllEnabled(category: ProviderCategory, providers?: readonly string[]): Promise<ProviderAccountWithCredentials[]> {
+    let query = this.knex("provider_accounts").where({ category, enabled: true });
+    if (providers) query = query.whereIn("provider", providers);
+    const rows = (await query.orderBy(["tenant_id", "created_at"])) as Row[];
+    const keys = new Map<string, Buffer>();
+    const accounts: ProviderAccountWithCredentials[] = [];
+    for (const row of rows) {
+      let key = keys.get(row.tenant_id);
+      if (!key) {
+        key = await this.dataKey(this.knex, row.tenant_id);
+        keys.set(row.tenant_id, key);
+      }
+      accounts.push(this.decrypt(row, key));
+    }
+    return accounts;
+  }
+
   private decrypt(row: Row, key: Buffer): ProviderAccountWithCredentials {
     const credentials = JSON.parse(
       open(key, row.credentials_sealed, `provider-account:${row.id}`).toString("utf8"),

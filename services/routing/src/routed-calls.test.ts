@@ -81,7 +81,7 @@ function recordingHooks(steps: RouteStep[], started: (string | undefined)[] = []
   return { hooks, seen, exhausted: () => exhausted };
 }
 
-const candidate = (id: string) => ({ account: account(id), estimatedFee: 0n });
+const candidate = (id: string) => ({ account: account(id), estimatedFee: 0n, reason: "chosen: priority 1 of 1" });
 
 describe("routed calls", () => {
   it("stops at the first attempt whose settlement says done", async () => {

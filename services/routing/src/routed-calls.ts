@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { RoutingStrategy, type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Logger } from "@onerouter/core";
 import type { CircuitBreakers } from "./circuit-breaker";
@@ -8,7 +8,8 @@ import type { CategoryConnectors, RegisteredConnector } from "./connector-regist
 import type { EnvironmentName, ProviderAccountStore, ProviderAccountWithCredentials } from "./provider-accounts";
 import { classifyCallFailure, recordCallHealth, type FailedCall } from "./provider-calls";
 import type { RoutingProfileStore } from "./routing-profiles";
-import { decideRoute, feeAlternatives, orderCandidates, successRateWindowMs, type Candidate, type FeeAlternatives, type OutcomeCounts, type RoutingRequest } from "./select";
+import type { PublishedPrices } from "./published-prices";
+import { decideRoute, feeAlternatives, learningOf, learnsFromOutcomes, orderCandidates, successRateWindowMs, type Candidate, type FeeAlternatives, type OutcomeCounts, type RoutingRequest } from "./select";
 
 // The routed call both engines make: the candidates in the routing profile's
 // order, then for each one whose circuit lets it through an attempt is
@@ -30,6 +31,10 @@ export interface RoutedCallsOptions<C extends RegisteredConnector> {
   profiles: RoutingProfileStore;
   breakers: CircuitBreakers;
   connectors: CategoryConnectors<C>;
+  // Prices providers publish through their APIs, ahead of the registered defaults.
+  publishedPrices?: PublishedPrices;
+  // In [0, 1): exploration and WEIGHTED draws; Math.random unless given.
+  random?: () => number;
   logger?: Logger;
 }
 
@@ -52,7 +57,8 @@ export interface RouteHooks<Attempt, Result> {
   // An account this object may not go to even though routing picked it.
   skips?(account: Account): boolean;
   // Undefined when another request carries the object on.
-  start(account: Account, estimatedFee: bigint | undefined): Promise<Attempt | undefined>;
+  // `reason` says why routing put the account there, for the attempt.
+  start(account: Account, estimatedFee: bigint | undefined, reason: string): Promise<Attempt | undefined>;
   call(account: Account, attempt: Attempt): Promise<CallOutcome<Result>>;
   settle(account: Account, attempt: Attempt, outcome: CallOutcome<Result>, latencyMs: number): Promise<RouteStep>;
   // No candidate took the object: `decline` is the last one failed over on.
@@ -60,7 +66,12 @@ export interface RouteHooks<Attempt, Result> {
 }
 
 export class RoutedCalls<C extends RegisteredConnector> {
-  constructor(private readonly options: RoutedCallsOptions<C>) {}
+  // Providers whose prices come from their pricing APIs.
+  private readonly priced: ReadonlySet<string>;
+
+  constructor(private readonly options: RoutedCallsOptions<C>) {
+    this.priced = new Set(options.connectors.pricedProviders());
+  }
 
   // The usable accounts in the routing profile's order, with the profile.
   async candidates(
@@ -75,24 +86,36 @@ export class RoutedCalls<C extends RegisteredConnector> {
     });
     const usable = eligible.filter((a) => !target.exclude.has(a.id));
     const decision = decideRoute(profile, target.request);
-    const successRates =
-      decision.strategy === RoutingStrategy.SUCCESS_RATE
-        ? await target.successRates(
+    const [successRates, publishedFees] = await Promise.all([
+      learnsFromOutcomes(decision.strategy)
+        ? target.successRates(
             usable.map((a) => a.id),
             new Date(Date.now() - successRateWindowMs(profile)),
           )
-        : undefined;
+        : undefined,
+      this.options.publishedPrices?.latestFees(
+        usable.filter((a) => this.priced.has(a.provider)).map((a) => a.id),
+        target.request.country,
+      ),
+    ]);
     const fees = profile?.fees ?? [];
     const { price } = target;
     const pricing = {
       request: target.request,
       fees,
       defaultFees: connectors.defaultFees,
-      ...(price && { price: (provider: string) => price(provider, fees, connectors.defaultFees) }),
+      publishedFees,
+      ...(price && { price: (provider: string, defaultFees: readonly Fee[]) => price(provider, fees, defaultFees) }),
     };
     return {
       profile,
-      candidates: orderCandidates(decision, { ...pricing, accounts: usable, successRates }),
+      candidates: orderCandidates(decision, {
+        ...pricing,
+        accounts: usable,
+        successRates,
+        learning: learningOf(profile?.learning),
+        ...(this.options.random && { random: this.options.random }),
+      }),
       alternatives: feeAlternatives(profile, { ...pricing, accounts: eligible }),
     };
   }
@@ -102,13 +125,13 @@ export class RoutedCalls<C extends RegisteredConnector> {
     const { breakers } = this.options;
     let decline: ProviderError | undefined;
     let tried = 0;
-    for (const { account, estimatedFee } of candidates) {
+    for (const { account, estimatedFee, reason } of candidates) {
       if (hooks.skips?.(account)) continue;
       if (!breakers.tryAcquire(account.id, account.provider)) continue;
       tried += 1;
       let attempt: Attempt | undefined;
       try {
-        attempt = await hooks.start(account, estimatedFee);
+        attempt = await hooks.start(account, estimatedFee, reason);
       } catch (err) {
         // No call was made: a half-open circuit's probe goes to the next object.
         breakers.recordInconclusive(account.id, account.provider);

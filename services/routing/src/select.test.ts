@@ -3,13 +3,14 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import {
   FeeSchema,
+  LearningOptionsSchema,
   RoutingProfileSchema,
   RoutingStrategy,
   type Fee,
   type RoutingProfile,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { estimateFee, feeAmount, findFee } from "./fees";
-import { decideRoute, orderCandidates, successRateWindowMs, type RoutingRequest } from "./select";
+import { decideRoute, defaultLearning, learningOf, orderCandidates, successRateWindowMs, type Learning, type OutcomeCounts, type RoutingRequest } from "./select";
 
 const fee = (init: Partial<Pick<Fee, "provider" | "currency" | "country" | "percentageBps" | "fixedMicros">>) => create(FeeSchema, init);
 const profile = (init: Parameters<typeof create<typeof RoutingProfileSchema>>[1]): RoutingProfile => create(RoutingProfileSchema, init);
@@ -135,6 +136,7 @@ describe("candidate order", () => {
       ["pa_b", 24_270n],
       ["pa_c", undefined],
     ]);
+    expect(candidates.map((c) => c.reason)).toEqual(["chosen: price 0.0237 USD", "failover: price 0.02427 USD", "failover: fee unknown"]);
   });
 
   it("draws the first WEIGHTED target by weight and keeps the rest in weight order", () => {
@@ -153,10 +155,109 @@ describe("candidate order", () => {
       ["pa_a", { attempts: 10, successes: 3 }],
       ["pa_b", { attempts: 10, successes: 9 }],
     ]);
-    expect(ids(orderCandidates(decision, { accounts, request: usd(1n), fees: [], defaultFees: [], successRates }))).toEqual([
+    const noExploration = { ...defaultLearning, explorationShare: 0 };
+    expect(ids(orderCandidates(decision, { accounts, request: usd(1n), fees: [], defaultFees: [], successRates, learning: noExploration }))).toEqual([
       "pa_b",
       "pa_c",
       "pa_a",
     ]);
+  });
+});
+
+// Deterministic draws in [0, 1) (mulberry32), so shares are reproducible.
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe("routing that learns", () => {
+  const targets = accounts.map((a) => ({ providerAccountId: a.id }));
+  const learning = (init: Partial<Learning>): Learning => ({ ...defaultLearning, ...init });
+  // 2.9 %, 3.5 % and 1 % of the amount.
+  const defaultFees = [fee({ provider: "alpha", percentageBps: 290 }), fee({ provider: "beta", percentageBps: 350 }), fee({ provider: "gamma", percentageBps: 100 })];
+  // Smoothed scores: (successes + 1) / (attempts + 2).
+  const rates = (...counts: [number, number][]): Map<string, OutcomeCounts> =>
+    new Map(counts.map(([attempts, successes], i) => [accounts[i]!.id, { attempts, successes }]));
+  const order = (strategy: RoutingStrategy, input: { successRates: ReturnType<typeof rates>; learning: Learning; random?: () => number }) =>
+    orderCandidates(decideRoute(profile({ strategy, targets }), usd(10_000n)), { accounts, request: usd(10_000n), fees: [], defaultFees, ...input });
+
+  it("reads the profile's learning options, defaults where unset, points as fractions", () => {
+    expect(learningOf(undefined)).toEqual(defaultLearning);
+    expect(learningOf(create(LearningOptionsSchema, { explorationShare: 0, eliminationGapPoints: 10, successRateTolerancePoints: 5 }))).toEqual({
+      explorationShare: 0,
+      eliminationGap: 0.1,
+      eliminationMinAttempts: 20,
+      successRateTolerance: 0.05,
+    });
+  });
+
+  it("explains the choice with its score and fee", () => {
+    const candidates = order(RoutingStrategy.SUCCESS_RATE, { successRates: rates([98, 96], [98, 90], [98, 80]), learning: learning({ explorationShare: 0 }) });
+    expect(candidates.map((c) => c.reason)).toEqual([
+      "chosen: best score 0.97 × fee 2.9 %",
+      "failover: score 0.91 × fee 3.5 %",
+      "failover: score 0.81 × fee 1 %",
+    ]);
+  });
+
+  it("sends the exploration share of traffic first to another account, drawn evenly, never an eliminated one", () => {
+    const random = seeded(20261205);
+    const firsts = new Map<string, number>();
+    const runs = 20_000;
+    // pa_b is the best; pa_a is worse but close; pa_c is eliminated (far below, enough attempts).
+    const successRates = rates([100, 80], [100, 95], [100, 10]);
+    for (let i = 0; i < runs; i++) {
+      const [first] = order(RoutingStrategy.SUCCESS_RATE, { successRates, learning: learning({ explorationShare: 0.1 }), random });
+      firsts.set(first!.account.id, (firsts.get(first!.account.id) ?? 0) + 1);
+      if (first!.account.id === "pa_a") expect(first!.reason).toMatch(/^chosen: exploring \(10 % of calls test other accounts\): score 0\.79/);
+    }
+    // 10 % explored, all of it on the one account not eliminated; 3 standard deviations is about 0.64 points.
+    expect((firsts.get("pa_a") ?? 0) / runs).toBeGreaterThan(0.093);
+    expect((firsts.get("pa_a") ?? 0) / runs).toBeLessThan(0.107);
+    expect(firsts.get("pa_c")).toBeUndefined();
+    // With two others to explore, each gets half of the share.
+    const even = new Map<string, number>();
+    for (let i = 0; i < runs; i++) {
+      const [first] = order(RoutingStrategy.SUCCESS_RATE, { successRates: rates([100, 80], [100, 95], [100, 70]), learning: learning({ explorationShare: 0.2 }), random });
+      even.set(first!.account.id, (even.get(first!.account.id) ?? 0) + 1);
+    }
+    expect((even.get("pa_a") ?? 0) / runs).toBeCloseTo(0.1, 1);
+    expect((even.get("pa_c") ?? 0) / runs).toBeCloseTo(0.1, 1);
+    expect((even.get("pa_b") ?? 0) / runs).toBeCloseTo(0.8, 1);
+  });
+
+  it("eliminates an account far below its peers once it has enough attempts: it goes last, even when cheapest", () => {
+    const eliminated = order(RoutingStrategy.CHEAPEST_RELIABLE, { successRates: rates([50, 45], [50, 46], [30, 5]), learning: learning({ explorationShare: 0 }) });
+    expect(ids(eliminated)).toEqual(["pa_a", "pa_b", "pa_c"]);
+    expect(eliminated[2]!.reason).toBe("failover: eliminated, more than 30 points below the best score 0.90: score 0.19 × fee 1 %");
+    // With fewer attempts than the minimum it is only ranked, not eliminated.
+    const young = order(RoutingStrategy.SUCCESS_RATE, { successRates: rates([50, 45], [50, 46], [10, 1]), learning: learning({ explorationShare: 0 }) });
+    expect(young[2]!.reason).toBe("failover: score 0.17 × fee 1 %");
+    // A narrower gap eliminates sooner.
+    const strict = order(RoutingStrategy.SUCCESS_RATE, {
+      successRates: rates([50, 45], [50, 40], [50, 35]),
+      learning: learning({ explorationShare: 0, eliminationGap: 0.1, eliminationMinAttempts: 20 }),
+    });
+    expect(strict.map((c) => c.reason.split(",")[0])).toEqual(["chosen: best score 0.88 × fee 2.9 %", "failover: score 0.79 × fee 3.5 %", "failover: eliminated"]);
+  });
+
+  it("takes the cheapest account within N points of the best success rate (CHEAPEST_RELIABLE)", () => {
+    // pa_a 0.97 at 2.9 %, pa_b 0.98 at 3.5 %, pa_c 0.50 at 1 % (no history).
+    const successRates = rates([98, 96], [98, 97]);
+    const within2 = order(RoutingStrategy.CHEAPEST_RELIABLE, { successRates, learning: learning({ explorationShare: 0, successRateTolerance: 0.02 }) });
+    expect(ids(within2)).toEqual(["pa_a", "pa_b", "pa_c"]);
+    expect(within2[0]!.reason).toBe("chosen: cheapest within 2 points of the best score 0.98: score 0.97 × fee 2.9 %");
+    // Half a point admits only the best; the cheap account without history is not reliable yet.
+    const within05 = order(RoutingStrategy.CHEAPEST_RELIABLE, { successRates, learning: learning({ explorationShare: 0, successRateTolerance: 0.005 }) });
+    expect(ids(within05)).toEqual(["pa_b", "pa_a", "pa_c"]);
+    // Within 50 points every account is reliable: the cheapest wins outright.
+    const within50 = order(RoutingStrategy.CHEAPEST_RELIABLE, { successRates, learning: learning({ explorationShare: 0, successRateTolerance: 0.5 }) });
+    expect(ids(within50)).toEqual(["pa_c", "pa_a", "pa_b"]);
   });
 });

@@ -5,7 +5,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { CircuitBreakers, ConnectorRegistry, ProviderAccountStore, ProviderOutbound, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
+import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
 import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
@@ -106,11 +106,21 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   const routing = new RoutingProfileStore(db.knex);
 
   const metrics = createMetrics();
+  // Each transition of this process's breakers becomes a provider_account.circuit_* event.
+  const circuitEvents = new CircuitEvents(db.knex, accounts, logger);
   const breakers = new CircuitBreakers({
     failureThreshold: config.breaker.failures,
     cooldownMs: config.breaker.cooldownMs,
     registry: metrics.registry,
+    onTransition: (transition) => circuitEvents.emit(transition),
   });
+  const publishedPrices = new PublishedPrices(db.knex);
+  const providerWorkers = {
+    probeIntervalMs: config.providerHealth.probeIntervalMs,
+    degradedAfterMs: config.providerHealth.degradedAfterMs,
+    priceSyncIntervalMs: config.priceSync.intervalMs,
+    priceChangeThresholdPercent: config.priceSync.changeThresholdPercent,
+  };
   // Both known once the server listens: the in-process sandbox posts to the
   // loopback URL; providers outside reach the public one.
   let loopbackUrl: string | undefined;
@@ -149,13 +159,15 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: paymentCalls, logger },
       idempotency,
       webhookNonces,
+      workers: providerWorkers,
     }),
   );
   const messaging = await open("messaging", () =>
     messagingRoom.open({
-      engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: messagingCalls, callbackBaseUrl: publicUrl, logger },
+      engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: messagingCalls, publishedPrices, callbackBaseUrl: publicUrl, logger },
       idempotency,
       webhookNonces,
+      workers: providerWorkers,
     }),
   );
   // OneRouter's own emails to tenants' people go through the messaging room's client.
@@ -167,6 +179,8 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       routing,
       connectors,
       breakers,
+      health: new ProviderHealthStore(db.knex),
+      prices: publishedPrices,
       publicBaseUrl: publicUrl,
       outbound: providerOutbound,
       mailer,
@@ -265,6 +279,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       for (const room of closing) await room.stop?.();
       await server.close();
       for (const room of closing) await room.close?.();
+      await circuitEvents.drain();
       await outboxRetention.stop();
       await relay?.stop();
       await eventStream?.close();

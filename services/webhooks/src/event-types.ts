@@ -1,11 +1,13 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Environment, ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { Category, Environment, ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import {
   EventSchema,
   EventType,
   MessageEventDataSchema,
   PaymentEventDataSchema,
+  PricingEventDataSchema,
+  ProviderAccountEventDataSchema,
   RefundEventDataSchema,
   TestEventDataSchema,
   UsageEventDataSchema,
@@ -236,6 +238,16 @@ const refundData = (status: RefundStatus, made: Payment): Event["data"] => ({
   case: "refund",
   value: create(RefundEventDataSchema, { refund: refund(status), payment: made }),
 });
+const razorpayCircuit = (reason: string): Event["data"] => ({
+  case: "providerAccount",
+  value: create(ProviderAccountEventDataSchema, {
+    providerAccountId: razorpayAccountId,
+    provider: "razorpay",
+    category: Category.PAYMENTS,
+    reason,
+    process: "onerouter-payments-7f9c4:1",
+  }),
+});
 const messageData = (status: MessageStatus): Event["data"] => ({
   case: "message",
   value: create(MessageEventDataSchema, { message: sms(status) }),
@@ -340,6 +352,35 @@ const aboutEventTypes: Record<
         limit: 1000n,
         planId: "free",
         periodStartTime: timestampFromDate(new Date("2026-11-01T00:00:00Z")),
+      }),
+    }),
+  },
+  [EventType.PROVIDER_ACCOUNT_CIRCUIT_OPENED]: {
+    description:
+      "A process stopped sending calls to a provider account after consecutive calls it did not process; it retries after a cooldown. Circuit breakers are per process, so each OneRouter process that sees the outage sends its own event, named in process.",
+    after: 0,
+    example: () => razorpayCircuit("5 consecutive calls the provider did not process"),
+  },
+  [EventType.PROVIDER_ACCOUNT_CIRCUIT_CLOSED]: {
+    description:
+      "A process's circuit for a provider account closed again: a call or a health probe was answered. Like circuit_opened, sent by each process whose circuit closes.",
+    after: 300,
+    example: () => razorpayCircuit("the provider answered a call again"),
+  },
+  [EventType.PRICING_CHANGED]: {
+    description:
+      "A price a provider publishes through its pricing API moved by at least the configured threshold since the last price recorded; cheapest routing uses it from now on.",
+    after: 10_800,
+    example: () => ({
+      case: "pricing",
+      value: create(PricingEventDataSchema, {
+        providerAccountId: "pa_01jd2za1b2c3d4e5f6g7h8j9k0",
+        provider: "twilio",
+        country: "GB",
+        currency: "USD",
+        previousPriceMicros: 46_300n,
+        priceMicros: 52_000n,
+        changePercent: 12.311015118790497,
       }),
     }),
   },

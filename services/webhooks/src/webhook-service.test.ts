@@ -453,7 +453,7 @@ describeEachEngine("WebhookService", (engine) => {
   it("lists every event type with an example that parses back", async () => {
     const { eventTypes } = await client.listEventTypes({});
     expect(eventTypes.map((t) => t.name)).toEqual([...eventTypeNames.values()]);
-    expect(eventTypes).toHaveLength(15);
+    expect(eventTypes).toHaveLength(18);
     for (const type of eventTypes) {
       expect(type.description).not.toBe("");
       expect(fromJsonString(EventSchema, type.exampleJson).type).toBe(type.name);

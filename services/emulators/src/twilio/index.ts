@@ -11,6 +11,9 @@ export interface TwilioEmulatorOptions {
   // the key of X-Twilio-Signature.
   accountSid: string;
   authToken: string;
+  // Outbound SMS price per segment in USD by destination (ISO 3166-1
+  // alpha-2), as the Pricing API publishes it; defaults to Twilio's list prices.
+  smsPrices?: Record<string, string>;
 }
 
 export type TwilioMessageStatus =
@@ -58,9 +61,14 @@ export interface TwilioEmulator extends ProviderEmulator {
     status: Exclude<TwilioMessageStatus, "accepted" | "queued">,
     options?: { errorCode?: number; deliver?: boolean },
   ): Promise<SignedTwilioCallback>;
+  // Changes what the Pricing API publishes for a destination, as Twilio does when it reprices.
+  setSmsPrice(country: string, price: string): void;
 }
 
 const apiVersion = "2010-04-01";
+
+// List prices per segment in USD (approximate) for the destinations the Pricing API is asked about.
+const defaultSmsPrices: Record<string, string> = { US: "0.0079", CA: "0.0079", GB: "0.0463", DE: "0.0960", IN: "0.0832", AU: "0.0515", BR: "0.0455" };
 const bodyLimit = 1600;
 
 interface TwilioErrorBody {
@@ -119,6 +127,7 @@ function rawDlrDoneDate(date: Date): string {
 export function twilioEmulator(options: TwilioEmulatorOptions): TwilioEmulator {
   const messages = new Map<string, TwilioMessage>();
   const accountCreated = new Date();
+  const smsPrices = new Map(Object.entries(options.smsPrices ?? defaultSmsPrices));
 
   function authenticated(req: EmulatorRequest): boolean {
     const [scheme = "", encoded = ""] = (headerValue(req.headers.authorization) ?? "").split(" ", 2);
@@ -144,6 +153,8 @@ export function twilioEmulator(options: TwilioEmulatorOptions): TwilioEmulator {
         headers: { "www-authenticate": 'Basic realm="Twilio API"' },
       };
     }
+    const pricing = /^\/v1\/Messaging\/Countries\/([A-Za-z]{2})$/.exec(req.path);
+    if (pricing && req.method === "GET") return messagingCountry(pricing[1]!.toUpperCase()) ?? notFound(req.path);
     const path = new RegExp(`^/${apiVersion}/Accounts/([^/]+?)(/Messages)?\\.json$`).exec(req.path);
     if (!path || path[1] !== options.accountSid) return notFound(req.path);
     if (path[2] === undefined && req.method === "GET") return { status: 200, body: accountResource() };
@@ -151,6 +162,24 @@ export function twilioEmulator(options: TwilioEmulatorOptions): TwilioEmulator {
       return createMessage(new URLSearchParams(req.rawBody.toString("utf8")));
     }
     return twilioError(405, 20004, "Method not allowed");
+  }
+
+  // The Pricing API's Messaging Country resource (pricing.twilio.com/v1):
+  // one carrier per destination, priced for mobile numbers.
+  function messagingCountry(isoCountry: string): EmulatorReply | undefined {
+    const price = smsPrices.get(isoCountry);
+    if (price === undefined) return undefined;
+    return {
+      status: 200,
+      body: {
+        country: isoCountry,
+        iso_country: isoCountry,
+        outbound_sms_prices: [{ carrier: "Emulated Carrier", mcc: "310", mnc: "004", prices: [{ number_type: "mobile", base_price: price, current_price: price }] }],
+        inbound_sms_prices: [{ number_type: "local", base_price: price, current_price: price }],
+        price_unit: "USD",
+        url: `https://pricing.twilio.com/v1/Messaging/Countries/${isoCountry}`,
+      },
+    };
   }
 
   function notFound(path: string): EmulatorReply {
@@ -296,6 +325,7 @@ export function twilioEmulator(options: TwilioEmulatorOptions): TwilioEmulator {
         return new URL(message.statusCallback).searchParams.get("attempt") === attemptId;
       });
     },
+    setSmsPrice: (country, price) => void smsPrices.set(country.toUpperCase(), price),
     reportStatus,
   };
 }

@@ -15,6 +15,10 @@ export interface VonageEmulatorOptions {
   signatureMethod: VonageSignatureMethod;
   // Account balance in EUR; 10 unless set.
   balance?: number;
+  // Outbound SMS price per part by destination (ISO 3166-1 alpha-2), in
+  // `pricingCurrency` (USD unless set), as the Pricing API publishes it.
+  smsPrices?: Record<string, string>;
+  pricingCurrency?: string;
   // A demo (trial) account sends only to these numbers (digits, no "+").
   demoWhitelist?: string[];
   // The dashboard's delivery receipt URL, for messages sent without `callback`.
@@ -48,6 +52,8 @@ export interface SignedVonageReceipt {
 
 export interface VonageEmulator extends ProviderEmulator {
   balance(): number;
+  // Changes what the Pricing API publishes for a destination.
+  setSmsPrice(country: string, price: string): void;
   message(messageId: string): VonageMessage | undefined;
   // Messages sent with this client-ref.
   messagesWithClientRef(clientRef: string): VonageMessage[];
@@ -61,6 +67,8 @@ export interface VonageEmulator extends ProviderEmulator {
 }
 
 const pricePerPart = 0.00809;
+// The same list prices as the connector's fee table, so a sync against the emulator changes nothing until a test reprices.
+const defaultSmsPrices: Record<string, string> = { US: "0.00809", CA: "0.00809", GB: "0.04160", DE: "0.08640", IN: "0.04530", AU: "0.06010", BR: "0.03820" };
 const network = "310004";
 
 // The SMS API answers HTTP 200 with a status per message; non-zero is an error.
@@ -109,6 +117,7 @@ function scts(date: Date): string {
 
 export function vonageEmulator(options: VonageEmulatorOptions): VonageEmulator {
   let balance = options.balance ?? 10;
+  const smsPrices = new Map(Object.entries(options.smsPrices ?? defaultSmsPrices));
   const messages = new Map<string, VonageMessage>();
   const byPart = new Map<string, VonageMessage>();
 
@@ -129,7 +138,29 @@ export function vonageEmulator(options: VonageEmulatorOptions): VonageEmulator {
       }
       return { status: 200, body: { value: Number(balance.toFixed(8)), autoReload: false } };
     }
+    if (req.path === "/account/get-full-pricing/outbound/sms" && req.method === "GET") {
+      const { key, secret } = presentedCredentials(req, Object.fromEntries(req.query));
+      if (key !== options.apiKey || secret !== options.apiSecret) {
+        return { status: 401, body: { "error-code": "401", "error-code-label": "authentication failed" } };
+      }
+      return { status: 200, body: fullSmsPricing() };
+    }
     return { status: 404, body: { type: "https://developer.vonage.com/api-errors#not-found", title: "Not Found" } };
+  }
+
+  // The Pricing API's outbound SMS prices of every destination, one network each.
+  function fullSmsPricing() {
+    const currency = options.pricingCurrency ?? "USD";
+    const countries = [...smsPrices].map(([countryCode, price]) => ({
+      countryCode,
+      countryName: countryCode,
+      countryDisplayName: countryCode,
+      currency,
+      defaultPrice: price,
+      dialingPrefix: "",
+      networks: [{ type: "mobile", price, currency, mcc: "310", mnc: "004", networkCode: network, networkName: "Emulated Network" }],
+    }));
+    return { count: String(countries.length), countries };
   }
 
   function send(req: EmulatorRequest, params: Record<string, string>): EmulatorReply {
@@ -229,6 +260,7 @@ export function vonageEmulator(options: VonageEmulatorOptions): VonageEmulator {
     serverError: () => smsError("5", "Internal Error"),
     rateLimited: () => smsError("1", "Throughput Rate Exceeded - please wait [ 10 ] and retry"),
     balance: () => balance,
+    setSmsPrice: (country, price) => void smsPrices.set(country.toUpperCase(), price),
     message: (messageId) => byPart.get(messageId),
     messagesWithClientRef: (clientRef) => [...messages.values()].filter((message) => message.clientRef === clientRef),
     deliveryReceipt,

@@ -12,7 +12,7 @@ import {
 const provider = "vonage";
 const defaultRestHost = "https://rest.nexmo.com";
 
-type SdkClient = Vonage["sms"] | Vonage["accounts"];
+type SdkClient = Vonage["sms"] | Vonage["accounts"] | Vonage["pricing"];
 
 type SdkRequest = Parameters<SdkClient["sendRequest"]>[0];
 
@@ -71,6 +71,7 @@ export async function callVonage<T>(ctx: ConnectorContext, call: (sdk: Vonage) =
   );
   sendThroughTransport(sdk.sms, ctx.transport.agents);
   sendThroughTransport(sdk.accounts, ctx.transport.agents);
+  sendThroughTransport(sdk.pricing, ctx.transport.agents);
   try {
     return await call(sdk);
   } catch (err) {

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onerouter/admin/v1/provider_accounts.proto.
  */
 export const file_onerouter_admin_v1_provider_accounts: GenFile = /*@__PURE__*/
-  fileDesc("CipvbmVyb3V0ZXIvYWRtaW4vdjEvcHJvdmlkZXJfYWNjb3VudHMucHJvdG8SEm9uZXJvdXRlci5hZG1pbi52MSLwBAoPUHJvdmlkZXJBY2NvdW50EgoKAmlkGAEgASgJEjUKC2Vudmlyb25tZW50GAIgASgOMiAub25lcm91dGVyLmNvbW1vbi52MS5FbnZpcm9ubWVudBIQCghwcm92aWRlchgDIAEoCRIvCghjYXRlZ29yeRgEIAEoDjIdLm9uZXJvdXRlci5jb21tb24udjEuQ2F0ZWdvcnkSFAoMZGlzcGxheV9uYW1lGAUgASgJElIKEGNyZWRlbnRpYWxfaGludHMYBiADKAsyOC5vbmVyb3V0ZXIuYWRtaW4udjEuUHJvdmlkZXJBY2NvdW50LkNyZWRlbnRpYWxIaW50c0VudHJ5EkMKCHNldHRpbmdzGAcgAygLMjEub25lcm91dGVyLmFkbWluLnYxLlByb3ZpZGVyQWNjb3VudC5TZXR0aW5nc0VudHJ5Eg8KB2VuYWJsZWQYCCABKAgSEwoLd2ViaG9va191cmwYCSABKAkSNwoNY2lyY3VpdF9zdGF0ZRgKIAEoDjIgLm9uZXJvdXRlci5hZG1pbi52MS5DaXJjdWl0U3RhdGUSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBo2ChRDcmVkZW50aWFsSGludHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASL3AgocQ3JlYXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdBIQCghwcm92aWRlchgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSVgoLY3JlZGVudGlhbHMYAyADKAsyQS5vbmVyb3V0ZXIuYWRtaW4udjEuQ3JlYXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdC5DcmVkZW50aWFsc0VudHJ5ElAKCHNldHRpbmdzGAQgAygLMj4ub25lcm91dGVyLmFkbWluLnYxLkNyZWF0ZVByb3ZpZGVyQWNjb3VudFJlcXVlc3QuU2V0dGluZ3NFbnRyeRIUCgdlbmFibGVkGAUgASgISACIAQEaMgoQQ3JlZGVudGlhbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGi8KDVNldHRpbmdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIKCghfZW5hYmxlZCJeCh1DcmVhdGVQcm92aWRlckFjY291bnRSZXNwb25zZRI9ChBwcm92aWRlcl9hY2NvdW50GAEgASgLMiMub25lcm91dGVyLmFkbWluLnYxLlByb3ZpZGVyQWNjb3VudCInChlHZXRQcm92aWRlckFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJIlsKGkdldFByb3ZpZGVyQWNjb3VudFJlc3BvbnNlEj0KEHByb3ZpZGVyX2FjY291bnQYASABKAsyIy5vbmVyb3V0ZXIuYWRtaW4udjEuUHJvdmlkZXJBY2NvdW50IocBChtMaXN0UHJvdmlkZXJBY2NvdW50c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSLwoIY2F0ZWdvcnkYAyABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5EhAKCHByb3ZpZGVyGAQgASgJIncKHExpc3RQcm92aWRlckFjY291bnRzUmVzcG9uc2USPgoRcHJvdmlkZXJfYWNjb3VudHMYASADKAsyIy5vbmVyb3V0ZXIuYWRtaW4udjEuUHJvdmlkZXJBY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKRAwocVXBkYXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSVgoLY3JlZGVudGlhbHMYAyADKAsyQS5vbmVyb3V0ZXIuYWRtaW4udjEuVXBkYXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdC5DcmVkZW50aWFsc0VudHJ5ElAKCHNldHRpbmdzGAQgAygLMj4ub25lcm91dGVyLmFkbWluLnYxLlVwZGF0ZVByb3ZpZGVyQWNjb3VudFJlcXVlc3QuU2V0dGluZ3NFbnRyeRIPCgdlbmFibGVkGAUgASgIEi8KC3VwZGF0ZV9tYXNrGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxoyChBDcmVkZW50aWFsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNU2V0dGluZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIl4KHVVwZGF0ZVByb3ZpZGVyQWNjb3VudFJlc3BvbnNlEj0KEHByb3ZpZGVyX2FjY291bnQYASABKAsyIy5vbmVyb3V0ZXIuYWRtaW4udjEuUHJvdmlkZXJBY2NvdW50IioKHERlbGV0ZVByb3ZpZGVyQWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkiHwodRGVsZXRlUHJvdmlkZXJBY2NvdW50UmVzcG9uc2UiKAoaVGVzdFByb3ZpZGVyQWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkimQEKG1Rlc3RQcm92aWRlckFjY291bnRSZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJEioKB2xhdGVuY3kYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoFZXJyb3IYBCABKAsyIi5vbmVyb3V0ZXIuY29tbW9uLnYxLlByb3ZpZGVyRXJyb3IqfAoMQ2lyY3VpdFN0YXRlEh0KGUNJUkNVSVRfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRDSVJDVUlUX1NUQVRFX0NMT1NFRBABEhYKEkNJUkNVSVRfU1RBVEVfT1BFThACEhsKF0NJUkNVSVRfU1RBVEVfSEFMRl9PUEVOEAMymwYKFlByb3ZpZGVyQWNjb3VudFNlcnZpY2USgQEKFUNyZWF0ZVByb3ZpZGVyQWNjb3VudBIwLm9uZXJvdXRlci5hZG1pbi52MS5DcmVhdGVQcm92aWRlckFjY291bnRSZXF1ZXN0GjEub25lcm91dGVyLmFkbWluLnYxLkNyZWF0ZVByb3ZpZGVyQWNjb3VudFJlc3BvbnNlIgOQAgASeAoSR2V0UHJvdmlkZXJBY2NvdW50Ei0ub25lcm91dGVyLmFkbWluLnYxLkdldFByb3ZpZGVyQWNjb3VudFJlcXVlc3QaLi5vbmVyb3V0ZXIuYWRtaW4udjEuR2V0UHJvdmlkZXJBY2NvdW50UmVzcG9uc2UiA5ACARJ+ChRMaXN0UHJvdmlkZXJBY2NvdW50cxIvLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0UHJvdmlkZXJBY2NvdW50c1JlcXVlc3QaMC5vbmVyb3V0ZXIuYWRtaW4udjEuTGlzdFByb3ZpZGVyQWNjb3VudHNSZXNwb25zZSIDkAIBEoEBChVVcGRhdGVQcm92aWRlckFjY291bnQSMC5vbmVyb3V0ZXIuYWRtaW4udjEuVXBkYXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdBoxLm9uZXJvdXRlci5hZG1pbi52MS5VcGRhdGVQcm92aWRlckFjY291bnRSZXNwb25zZSIDkAICEoEBChVEZWxldGVQcm92aWRlckFjY291bnQSMC5vbmVyb3V0ZXIuYWRtaW4udjEuRGVsZXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdBoxLm9uZXJvdXRlci5hZG1pbi52MS5EZWxldGVQcm92aWRlckFjY291bnRSZXNwb25zZSIDkAICEnsKE1Rlc3RQcm92aWRlckFjY291bnQSLi5vbmVyb3V0ZXIuYWRtaW4udjEuVGVzdFByb3ZpZGVyQWNjb3VudFJlcXVlc3QaLy5vbmVyb3V0ZXIuYWRtaW4udjEuVGVzdFByb3ZpZGVyQWNjb3VudFJlc3BvbnNlIgOQAgBiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_onerouter_common_v1_common]);
+  fileDesc("CipvbmVyb3V0ZXIvYWRtaW4vdjEvcHJvdmlkZXJfYWNjb3VudHMucHJvdG8SEm9uZXJvdXRlci5hZG1pbi52MSKkBQoPUHJvdmlkZXJBY2NvdW50EgoKAmlkGAEgASgJEjUKC2Vudmlyb25tZW50GAIgASgOMiAub25lcm91dGVyLmNvbW1vbi52MS5FbnZpcm9ubWVudBIQCghwcm92aWRlchgDIAEoCRIvCghjYXRlZ29yeRgEIAEoDjIdLm9uZXJvdXRlci5jb21tb24udjEuQ2F0ZWdvcnkSFAoMZGlzcGxheV9uYW1lGAUgASgJElIKEGNyZWRlbnRpYWxfaGludHMYBiADKAsyOC5vbmVyb3V0ZXIuYWRtaW4udjEuUHJvdmlkZXJBY2NvdW50LkNyZWRlbnRpYWxIaW50c0VudHJ5EkMKCHNldHRpbmdzGAcgAygLMjEub25lcm91dGVyLmFkbWluLnYxLlByb3ZpZGVyQWNjb3VudC5TZXR0aW5nc0VudHJ5Eg8KB2VuYWJsZWQYCCABKAgSEwoLd2ViaG9va191cmwYCSABKAkSNwoNY2lyY3VpdF9zdGF0ZRgKIAEoDjIgLm9uZXJvdXRlci5hZG1pbi52MS5DaXJjdWl0U3RhdGUSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCgZoZWFsdGgYDSABKAsyIi5vbmVyb3V0ZXIuYWRtaW4udjEuUHJvdmlkZXJIZWFsdGgaNgoUQ3JlZGVudGlhbEhpbnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARovCg1TZXR0aW5nc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi3AEKDlByb3ZpZGVySGVhbHRoEjAKBnN0YXR1cxgBIAEoDjIgLm9uZXJvdXRlci5hZG1pbi52MS5IZWFsdGhTdGF0dXMSMAoNcmVzcG9uc2VfdGltZRgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIzCg9sYXN0X2NoZWNrX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKBWVycm9yGAQgASgLMiIub25lcm91dGVyLmNvbW1vbi52MS5Qcm92aWRlckVycm9yIvcCChxDcmVhdGVQcm92aWRlckFjY291bnRSZXF1ZXN0EhAKCHByb3ZpZGVyGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRJWCgtjcmVkZW50aWFscxgDIAMoCzJBLm9uZXJvdXRlci5hZG1pbi52MS5DcmVhdGVQcm92aWRlckFjY291bnRSZXF1ZXN0LkNyZWRlbnRpYWxzRW50cnkSUAoIc2V0dGluZ3MYBCADKAsyPi5vbmVyb3V0ZXIuYWRtaW4udjEuQ3JlYXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdC5TZXR0aW5nc0VudHJ5EhQKB2VuYWJsZWQYBSABKAhIAIgBARoyChBDcmVkZW50aWFsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLwoNU2V0dGluZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgoKCF9lbmFibGVkIl4KHUNyZWF0ZVByb3ZpZGVyQWNjb3VudFJlc3BvbnNlEj0KEHByb3ZpZGVyX2FjY291bnQYASABKAsyIy5vbmVyb3V0ZXIuYWRtaW4udjEuUHJvdmlkZXJBY2NvdW50IicKGUdldFByb3ZpZGVyQWNjb3VudFJlcXVlc3QSCgoCaWQYASABKAkiWwoaR2V0UHJvdmlkZXJBY2NvdW50UmVzcG9uc2USPQoQcHJvdmlkZXJfYWNjb3VudBgBIAEoCzIjLm9uZXJvdXRlci5hZG1pbi52MS5Qcm92aWRlckFjY291bnQihwEKG0xpc3RQcm92aWRlckFjY291bnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIvCghjYXRlZ29yeRgDIAEoDjIdLm9uZXJvdXRlci5jb21tb24udjEuQ2F0ZWdvcnkSEAoIcHJvdmlkZXIYBCABKAkidwocTGlzdFByb3ZpZGVyQWNjb3VudHNSZXNwb25zZRI+ChFwcm92aWRlcl9hY2NvdW50cxgBIAMoCzIjLm9uZXJvdXRlci5hZG1pbi52MS5Qcm92aWRlckFjY291bnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpEDChxVcGRhdGVQcm92aWRlckFjY291bnRSZXF1ZXN0EgoKAmlkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRJWCgtjcmVkZW50aWFscxgDIAMoCzJBLm9uZXJvdXRlci5hZG1pbi52MS5VcGRhdGVQcm92aWRlckFjY291bnRSZXF1ZXN0LkNyZWRlbnRpYWxzRW50cnkSUAoIc2V0dGluZ3MYBCADKAsyPi5vbmVyb3V0ZXIuYWRtaW4udjEuVXBkYXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdC5TZXR0aW5nc0VudHJ5Eg8KB2VuYWJsZWQYBSABKAgSLwoLdXBkYXRlX21hc2sYBiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrGjIKEENyZWRlbnRpYWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARovCg1TZXR0aW5nc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiXgodVXBkYXRlUHJvdmlkZXJBY2NvdW50UmVzcG9uc2USPQoQcHJvdmlkZXJfYWNjb3VudBgBIAEoCzIjLm9uZXJvdXRlci5hZG1pbi52MS5Qcm92aWRlckFjY291bnQiKgocRGVsZXRlUHJvdmlkZXJBY2NvdW50UmVxdWVzdBIKCgJpZBgBIAEoCSIfCh1EZWxldGVQcm92aWRlckFjY291bnRSZXNwb25zZSIoChpUZXN0UHJvdmlkZXJBY2NvdW50UmVxdWVzdBIKCgJpZBgBIAEoCSKZAQobVGVzdFByb3ZpZGVyQWNjb3VudFJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSKgoHbGF0ZW5jeRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCgVlcnJvchgEIAEoCzIiLm9uZXJvdXRlci5jb21tb24udjEuUHJvdmlkZXJFcnJvcip8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAyp8CgxIZWFsdGhTdGF0dXMSHQoZSEVBTFRIX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUhFQUxUSF9TVEFUVVNfSEVBTFRIWRABEhoKFkhFQUxUSF9TVEFUVVNfREVHUkFERUQQAhIWChJIRUFMVEhfU1RBVFVTX0RPV04QAzKbBgoWUHJvdmlkZXJBY2NvdW50U2VydmljZRKBAQoVQ3JlYXRlUHJvdmlkZXJBY2NvdW50EjAub25lcm91dGVyLmFkbWluLnYxLkNyZWF0ZVByb3ZpZGVyQWNjb3VudFJlcXVlc3QaMS5vbmVyb3V0ZXIuYWRtaW4udjEuQ3JlYXRlUHJvdmlkZXJBY2NvdW50UmVzcG9uc2UiA5ACABJ4ChJHZXRQcm92aWRlckFjY291bnQSLS5vbmVyb3V0ZXIuYWRtaW4udjEuR2V0UHJvdmlkZXJBY2NvdW50UmVxdWVzdBouLm9uZXJvdXRlci5hZG1pbi52MS5HZXRQcm92aWRlckFjY291bnRSZXNwb25zZSIDkAIBEn4KFExpc3RQcm92aWRlckFjY291bnRzEi8ub25lcm91dGVyLmFkbWluLnYxLkxpc3RQcm92aWRlckFjY291bnRzUmVxdWVzdBowLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0UHJvdmlkZXJBY2NvdW50c1Jlc3BvbnNlIgOQAgESgQEKFVVwZGF0ZVByb3ZpZGVyQWNjb3VudBIwLm9uZXJvdXRlci5hZG1pbi52MS5VcGRhdGVQcm92aWRlckFjY291bnRSZXF1ZXN0GjEub25lcm91dGVyLmFkbWluLnYxLlVwZGF0ZVByb3ZpZGVyQWNjb3VudFJlc3BvbnNlIgOQAgISgQEKFURlbGV0ZVByb3ZpZGVyQWNjb3VudBIwLm9uZXJvdXRlci5hZG1pbi52MS5EZWxldGVQcm92aWRlckFjY291bnRSZXF1ZXN0GjEub25lcm91dGVyLmFkbWluLnYxLkRlbGV0ZVByb3ZpZGVyQWNjb3VudFJlc3BvbnNlIgOQAgISewoTVGVzdFByb3ZpZGVyQWNjb3VudBIuLm9uZXJvdXRlci5hZG1pbi52MS5UZXN0UHJvdmlkZXJBY2NvdW50UmVxdWVzdBovLm9uZXJvdXRlci5hZG1pbi52MS5UZXN0UHJvdmlkZXJBY2NvdW50UmVzcG9uc2UiA5ACAGIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_onerouter_common_v1_common]);
 
 /**
  * @generated from message onerouter.admin.v1.ProviderAccount
@@ -87,6 +87,13 @@ export type ProviderAccount = Message<"onerouter.admin.v1.ProviderAccount"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 12;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * What the last background probe found; unset until the first probe.
+   *
+   * @generated from field: onerouter.admin.v1.ProviderHealth health = 13;
+   */
+  health?: ProviderHealth | undefined;
 };
 
 /**
@@ -95,6 +102,42 @@ export type ProviderAccount = Message<"onerouter.admin.v1.ProviderAccount"> & {
  */
 export const ProviderAccountSchema: GenMessage<ProviderAccount> = /*@__PURE__*/
   messageDesc(file_onerouter_admin_v1_provider_accounts, 0);
+
+/**
+ * The result of the last cheap authenticated call made to check the account.
+ *
+ * @generated from message onerouter.admin.v1.ProviderHealth
+ */
+export type ProviderHealth = Message<"onerouter.admin.v1.ProviderHealth"> & {
+  /**
+   * @generated from field: onerouter.admin.v1.HealthStatus status = 1;
+   */
+  status: HealthStatus;
+
+  /**
+   * @generated from field: google.protobuf.Duration response_time = 2;
+   */
+  responseTime?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_check_time = 3;
+   */
+  lastCheckTime?: Timestamp | undefined;
+
+  /**
+   * Why the account is down or degraded; empty when healthy.
+   *
+   * @generated from field: onerouter.common.v1.ProviderError error = 4;
+   */
+  error?: ProviderError | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.ProviderHealth.
+ * Use `create(ProviderHealthSchema)` to create a new message.
+ */
+export const ProviderHealthSchema: GenMessage<ProviderHealth> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 1);
 
 /**
  * @generated from message onerouter.admin.v1.CreateProviderAccountRequest
@@ -133,7 +176,7 @@ export type CreateProviderAccountRequest = Message<"onerouter.admin.v1.CreatePro
  * Use `create(CreateProviderAccountRequestSchema)` to create a new message.
  */
 export const CreateProviderAccountRequestSchema: GenMessage<CreateProviderAccountRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 1);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 2);
 
 /**
  * @generated from message onerouter.admin.v1.CreateProviderAccountResponse
@@ -150,7 +193,7 @@ export type CreateProviderAccountResponse = Message<"onerouter.admin.v1.CreatePr
  * Use `create(CreateProviderAccountResponseSchema)` to create a new message.
  */
 export const CreateProviderAccountResponseSchema: GenMessage<CreateProviderAccountResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 2);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 3);
 
 /**
  * @generated from message onerouter.admin.v1.GetProviderAccountRequest
@@ -167,7 +210,7 @@ export type GetProviderAccountRequest = Message<"onerouter.admin.v1.GetProviderA
  * Use `create(GetProviderAccountRequestSchema)` to create a new message.
  */
 export const GetProviderAccountRequestSchema: GenMessage<GetProviderAccountRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 3);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 4);
 
 /**
  * @generated from message onerouter.admin.v1.GetProviderAccountResponse
@@ -184,7 +227,7 @@ export type GetProviderAccountResponse = Message<"onerouter.admin.v1.GetProvider
  * Use `create(GetProviderAccountResponseSchema)` to create a new message.
  */
 export const GetProviderAccountResponseSchema: GenMessage<GetProviderAccountResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 4);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 5);
 
 /**
  * @generated from message onerouter.admin.v1.ListProviderAccountsRequest
@@ -216,7 +259,7 @@ export type ListProviderAccountsRequest = Message<"onerouter.admin.v1.ListProvid
  * Use `create(ListProviderAccountsRequestSchema)` to create a new message.
  */
 export const ListProviderAccountsRequestSchema: GenMessage<ListProviderAccountsRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 5);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 6);
 
 /**
  * @generated from message onerouter.admin.v1.ListProviderAccountsResponse
@@ -238,7 +281,7 @@ export type ListProviderAccountsResponse = Message<"onerouter.admin.v1.ListProvi
  * Use `create(ListProviderAccountsResponseSchema)` to create a new message.
  */
 export const ListProviderAccountsResponseSchema: GenMessage<ListProviderAccountsResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 6);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 7);
 
 /**
  * @generated from message onerouter.admin.v1.UpdateProviderAccountRequest
@@ -282,7 +325,7 @@ export type UpdateProviderAccountRequest = Message<"onerouter.admin.v1.UpdatePro
  * Use `create(UpdateProviderAccountRequestSchema)` to create a new message.
  */
 export const UpdateProviderAccountRequestSchema: GenMessage<UpdateProviderAccountRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 7);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 8);
 
 /**
  * @generated from message onerouter.admin.v1.UpdateProviderAccountResponse
@@ -299,7 +342,7 @@ export type UpdateProviderAccountResponse = Message<"onerouter.admin.v1.UpdatePr
  * Use `create(UpdateProviderAccountResponseSchema)` to create a new message.
  */
 export const UpdateProviderAccountResponseSchema: GenMessage<UpdateProviderAccountResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 8);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 9);
 
 /**
  * @generated from message onerouter.admin.v1.DeleteProviderAccountRequest
@@ -316,7 +359,7 @@ export type DeleteProviderAccountRequest = Message<"onerouter.admin.v1.DeletePro
  * Use `create(DeleteProviderAccountRequestSchema)` to create a new message.
  */
 export const DeleteProviderAccountRequestSchema: GenMessage<DeleteProviderAccountRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 9);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 10);
 
 /**
  * @generated from message onerouter.admin.v1.DeleteProviderAccountResponse
@@ -329,7 +372,7 @@ export type DeleteProviderAccountResponse = Message<"onerouter.admin.v1.DeletePr
  * Use `create(DeleteProviderAccountResponseSchema)` to create a new message.
  */
 export const DeleteProviderAccountResponseSchema: GenMessage<DeleteProviderAccountResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 10);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 11);
 
 /**
  * @generated from message onerouter.admin.v1.TestProviderAccountRequest
@@ -346,7 +389,7 @@ export type TestProviderAccountRequest = Message<"onerouter.admin.v1.TestProvide
  * Use `create(TestProviderAccountRequestSchema)` to create a new message.
  */
 export const TestProviderAccountRequestSchema: GenMessage<TestProviderAccountRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 11);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 12);
 
 /**
  * @generated from message onerouter.admin.v1.TestProviderAccountResponse
@@ -378,7 +421,7 @@ export type TestProviderAccountResponse = Message<"onerouter.admin.v1.TestProvid
  * Use `create(TestProviderAccountResponseSchema)` to create a new message.
  */
 export const TestProviderAccountResponseSchema: GenMessage<TestProviderAccountResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_provider_accounts, 12);
+  messageDesc(file_onerouter_admin_v1_provider_accounts, 13);
 
 /**
  * @generated from enum onerouter.admin.v1.CircuitState
@@ -410,6 +453,43 @@ export enum CircuitState {
  */
 export const CircuitStateSchema: GenEnum<CircuitState> = /*@__PURE__*/
   enumDesc(file_onerouter_admin_v1_provider_accounts, 0);
+
+/**
+ * @generated from enum onerouter.admin.v1.HealthStatus
+ */
+export enum HealthStatus {
+  /**
+   * @generated from enum value: HEALTH_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The probe was answered in time.
+   *
+   * @generated from enum value: HEALTH_STATUS_HEALTHY = 1;
+   */
+  HEALTHY = 1,
+
+  /**
+   * The probe was answered, but slower than the degraded threshold.
+   *
+   * @generated from enum value: HEALTH_STATUS_DEGRADED = 2;
+   */
+  DEGRADED = 2,
+
+  /**
+   * The probe was not answered (unreachable, 5xx, 429) or the credentials were refused.
+   *
+   * @generated from enum value: HEALTH_STATUS_DOWN = 3;
+   */
+  DOWN = 3,
+}
+
+/**
+ * Describes the enum onerouter.admin.v1.HealthStatus.
+ */
+export const HealthStatusSchema: GenEnum<HealthStatus> = /*@__PURE__*/
+  enumDesc(file_onerouter_admin_v1_provider_accounts, 1);
 
 /**
  * ProviderAccountService manages the tenant's accounts at providers, per

@@ -4,8 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Category, Environment } from "../../common/v1/common_pb";
 import { file_onerouter_common_v1_common } from "../../common/v1/common_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +14,56 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onerouter/admin/v1/routing.proto.
  */
 export const file_onerouter_admin_v1_routing: GenFile = /*@__PURE__*/
-  fileDesc("CiBvbmVyb3V0ZXIvYWRtaW4vdjEvcm91dGluZy5wcm90bxISb25lcm91dGVyLmFkbWluLnYxIjwKDVJvdXRpbmdUYXJnZXQSGwoTcHJvdmlkZXJfYWNjb3VudF9pZBgBIAEoCRIOCgZ3ZWlnaHQYAiABKAUiYQoQUm91dGluZ0NvbmRpdGlvbhISCgpjdXJyZW5jaWVzGAEgAygJEhEKCWNvdW50cmllcxgCIAMoCRISCgptaW5fYW1vdW50GAMgASgDEhIKCm1heF9hbW91bnQYBCABKAMivwEKC1JvdXRpbmdSdWxlEgwKBG5hbWUYASABKAkSNwoJY29uZGl0aW9uGAIgASgLMiQub25lcm91dGVyLmFkbWluLnYxLlJvdXRpbmdDb25kaXRpb24SNQoIc3RyYXRlZ3kYAyABKA4yIy5vbmVyb3V0ZXIuYWRtaW4udjEuUm91dGluZ1N0cmF0ZWd5EjIKB3RhcmdldHMYBCADKAsyIS5vbmVyb3V0ZXIuYWRtaW4udjEuUm91dGluZ1RhcmdldCJoCgNGZWUSEAoIcHJvdmlkZXIYASABKAkSEAoIY3VycmVuY3kYAiABKAkSDwoHY291bnRyeRgDIAEoCRIWCg5wZXJjZW50YWdlX2JwcxgEIAEoBRIUCgxmaXhlZF9taWNyb3MYBSABKAMijwMKDlJvdXRpbmdQcm9maWxlEi8KCGNhdGVnb3J5GAEgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRI1CgtlbnZpcm9ubWVudBgCIAEoDjIgLm9uZXJvdXRlci5jb21tb24udjEuRW52aXJvbm1lbnQSNQoIc3RyYXRlZ3kYAyABKA4yIy5vbmVyb3V0ZXIuYWRtaW4udjEuUm91dGluZ1N0cmF0ZWd5EjIKB3RhcmdldHMYBCADKAsyIS5vbmVyb3V0ZXIuYWRtaW4udjEuUm91dGluZ1RhcmdldBIuCgVydWxlcxgFIAMoCzIfLm9uZXJvdXRlci5hZG1pbi52MS5Sb3V0aW5nUnVsZRIbChNmYWlsb3Zlcl9vbl9kZWNsaW5lGAYgASgIEiUKBGZlZXMYByADKAsyFy5vbmVyb3V0ZXIuYWRtaW4udjEuRmVlEjYKE3N1Y2Nlc3NfcmF0ZV93aW5kb3cYCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iSwoYR2V0Um91dGluZ1Byb2ZpbGVSZXF1ZXN0Ei8KCGNhdGVnb3J5GAEgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeSJYChlHZXRSb3V0aW5nUHJvZmlsZVJlc3BvbnNlEjsKD3JvdXRpbmdfcHJvZmlsZRgBIAEoCzIiLm9uZXJvdXRlci5hZG1pbi52MS5Sb3V0aW5nUHJvZmlsZSJaChtVcGRhdGVSb3V0aW5nUHJvZmlsZVJlcXVlc3QSOwoPcm91dGluZ19wcm9maWxlGAEgASgLMiIub25lcm91dGVyLmFkbWluLnYxLlJvdXRpbmdQcm9maWxlIlsKHFVwZGF0ZVJvdXRpbmdQcm9maWxlUmVzcG9uc2USOwoPcm91dGluZ19wcm9maWxlGAEgASgLMiIub25lcm91dGVyLmFkbWluLnYxLlJvdXRpbmdQcm9maWxlIkkKFkxpc3REZWZhdWx0RmVlc1JlcXVlc3QSLwoIY2F0ZWdvcnkYASABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5IkAKF0xpc3REZWZhdWx0RmVlc1Jlc3BvbnNlEiUKBGZlZXMYASADKAsyFy5vbmVyb3V0ZXIuYWRtaW4udjEuRmVlKrMBCg9Sb3V0aW5nU3RyYXRlZ3kSIAocUk9VVElOR19TVFJBVEVHWV9VTlNQRUNJRklFRBAAEh0KGVJPVVRJTkdfU1RSQVRFR1lfUFJJT1JJVFkQARIdChlST1VUSU5HX1NUUkFURUdZX1dFSUdIVEVEEAISHQoZUk9VVElOR19TVFJBVEVHWV9DSEVBUEVTVBADEiEKHVJPVVRJTkdfU1RSQVRFR1lfU1VDQ0VTU19SQVRFEAQy+AIKDlJvdXRpbmdTZXJ2aWNlEnUKEUdldFJvdXRpbmdQcm9maWxlEiwub25lcm91dGVyLmFkbWluLnYxLkdldFJvdXRpbmdQcm9maWxlUmVxdWVzdBotLm9uZXJvdXRlci5hZG1pbi52MS5HZXRSb3V0aW5nUHJvZmlsZVJlc3BvbnNlIgOQAgESfgoUVXBkYXRlUm91dGluZ1Byb2ZpbGUSLy5vbmVyb3V0ZXIuYWRtaW4udjEuVXBkYXRlUm91dGluZ1Byb2ZpbGVSZXF1ZXN0GjAub25lcm91dGVyLmFkbWluLnYxLlVwZGF0ZVJvdXRpbmdQcm9maWxlUmVzcG9uc2UiA5ACAhJvCg9MaXN0RGVmYXVsdEZlZXMSKi5vbmVyb3V0ZXIuYWRtaW4udjEuTGlzdERlZmF1bHRGZWVzUmVxdWVzdBorLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0RGVmYXVsdEZlZXNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_duration, file_onerouter_common_v1_common]);
+  fileDesc("CiBvbmVyb3V0ZXIvYWRtaW4vdjEvcm91dGluZy5wcm90bxISb25lcm91dGVyLmFkbWluLnYxIpkCCg9MZWFybmluZ09wdGlvbnMSHgoRZXhwbG9yYXRpb25fc2hhcmUYASABKAFIAIgBARIjChZlbGltaW5hdGlvbl9nYXBfcG9pbnRzGAIgASgBSAGIAQESJQoYZWxpbWluYXRpb25fbWluX2F0dGVtcHRzGAMgASgFSAKIAQESKgodc3VjY2Vzc19yYXRlX3RvbGVyYW5jZV9wb2ludHMYBCABKAFIA4gBAUIUChJfZXhwbG9yYXRpb25fc2hhcmVCGQoXX2VsaW1pbmF0aW9uX2dhcF9wb2ludHNCGwoZX2VsaW1pbmF0aW9uX21pbl9hdHRlbXB0c0IgCh5fc3VjY2Vzc19yYXRlX3RvbGVyYW5jZV9wb2ludHMiPAoNUm91dGluZ1RhcmdldBIbChNwcm92aWRlcl9hY2NvdW50X2lkGAEgASgJEg4KBndlaWdodBgCIAEoBSJhChBSb3V0aW5nQ29uZGl0aW9uEhIKCmN1cnJlbmNpZXMYASADKAkSEQoJY291bnRyaWVzGAIgAygJEhIKCm1pbl9hbW91bnQYAyABKAMSEgoKbWF4X2Ftb3VudBgEIAEoAyK/AQoLUm91dGluZ1J1bGUSDAoEbmFtZRgBIAEoCRI3Cgljb25kaXRpb24YAiABKAsyJC5vbmVyb3V0ZXIuYWRtaW4udjEuUm91dGluZ0NvbmRpdGlvbhI1CghzdHJhdGVneRgDIAEoDjIjLm9uZXJvdXRlci5hZG1pbi52MS5Sb3V0aW5nU3RyYXRlZ3kSMgoHdGFyZ2V0cxgEIAMoCzIhLm9uZXJvdXRlci5hZG1pbi52MS5Sb3V0aW5nVGFyZ2V0ImgKA0ZlZRIQCghwcm92aWRlchgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIPCgdjb3VudHJ5GAMgASgJEhYKDnBlcmNlbnRhZ2VfYnBzGAQgASgFEhQKDGZpeGVkX21pY3JvcxgFIAEoAyLGAwoOUm91dGluZ1Byb2ZpbGUSLwoIY2F0ZWdvcnkYASABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5EjUKC2Vudmlyb25tZW50GAIgASgOMiAub25lcm91dGVyLmNvbW1vbi52MS5FbnZpcm9ubWVudBI1CghzdHJhdGVneRgDIAEoDjIjLm9uZXJvdXRlci5hZG1pbi52MS5Sb3V0aW5nU3RyYXRlZ3kSMgoHdGFyZ2V0cxgEIAMoCzIhLm9uZXJvdXRlci5hZG1pbi52MS5Sb3V0aW5nVGFyZ2V0Ei4KBXJ1bGVzGAUgAygLMh8ub25lcm91dGVyLmFkbWluLnYxLlJvdXRpbmdSdWxlEhsKE2ZhaWxvdmVyX29uX2RlY2xpbmUYBiABKAgSJQoEZmVlcxgHIAMoCzIXLm9uZXJvdXRlci5hZG1pbi52MS5GZWUSNgoTc3VjY2Vzc19yYXRlX3dpbmRvdxgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI1CghsZWFybmluZxgJIAEoCzIjLm9uZXJvdXRlci5hZG1pbi52MS5MZWFybmluZ09wdGlvbnMiSwoYR2V0Um91dGluZ1Byb2ZpbGVSZXF1ZXN0Ei8KCGNhdGVnb3J5GAEgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeSJYChlHZXRSb3V0aW5nUHJvZmlsZVJlc3BvbnNlEjsKD3JvdXRpbmdfcHJvZmlsZRgBIAEoCzIiLm9uZXJvdXRlci5hZG1pbi52MS5Sb3V0aW5nUHJvZmlsZSJaChtVcGRhdGVSb3V0aW5nUHJvZmlsZVJlcXVlc3QSOwoPcm91dGluZ19wcm9maWxlGAEgASgLMiIub25lcm91dGVyLmFkbWluLnYxLlJvdXRpbmdQcm9maWxlIlsKHFVwZGF0ZVJvdXRpbmdQcm9maWxlUmVzcG9uc2USOwoPcm91dGluZ19wcm9maWxlGAEgASgLMiIub25lcm91dGVyLmFkbWluLnYxLlJvdXRpbmdQcm9maWxlIkkKFkxpc3REZWZhdWx0RmVlc1JlcXVlc3QSLwoIY2F0ZWdvcnkYASABKA4yHS5vbmVyb3V0ZXIuY29tbW9uLnYxLkNhdGVnb3J5IkAKF0xpc3REZWZhdWx0RmVlc1Jlc3BvbnNlEiUKBGZlZXMYASADKAsyFy5vbmVyb3V0ZXIuYWRtaW4udjEuRmVlIm4KF0xpc3RQcmljZUhpc3RvcnlSZXF1ZXN0EhsKE3Byb3ZpZGVyX2FjY291bnRfaWQYASABKAkSDwoHY291bnRyeRgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSKTAgoLUHJpY2VDaGFuZ2USGwoTcHJvdmlkZXJfYWNjb3VudF9pZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIPCgdjb3VudHJ5GAMgASgJEhAKCGN1cnJlbmN5GAQgASgJEhQKDHByaWNlX21pY3JvcxgFIAEoAxIiChVwcmV2aW91c19wcmljZV9taWNyb3MYBiABKANIAIgBARIbCg5jaGFuZ2VfcGVyY2VudBgHIAEoAUgBiAEBEi4KCmZldGNoX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhgKFl9wcmV2aW91c19wcmljZV9taWNyb3NCEQoPX2NoYW5nZV9wZXJjZW50ImsKGExpc3RQcmljZUhpc3RvcnlSZXNwb25zZRI2Cg1wcmljZV9jaGFuZ2VzGAEgAygLMh8ub25lcm91dGVyLmFkbWluLnYxLlByaWNlQ2hhbmdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSrbAQoPUm91dGluZ1N0cmF0ZWd5EiAKHFJPVVRJTkdfU1RSQVRFR1lfVU5TUEVDSUZJRUQQABIdChlST1VUSU5HX1NUUkFURUdZX1BSSU9SSVRZEAESHQoZUk9VVElOR19TVFJBVEVHWV9XRUlHSFRFRBACEh0KGVJPVVRJTkdfU1RSQVRFR1lfQ0hFQVBFU1QQAxIhCh1ST1VUSU5HX1NUUkFURUdZX1NVQ0NFU1NfUkFURRAEEiYKIlJPVVRJTkdfU1RSQVRFR1lfQ0hFQVBFU1RfUkVMSUFCTEUQBTLsAwoOUm91dGluZ1NlcnZpY2USdQoRR2V0Um91dGluZ1Byb2ZpbGUSLC5vbmVyb3V0ZXIuYWRtaW4udjEuR2V0Um91dGluZ1Byb2ZpbGVSZXF1ZXN0Gi0ub25lcm91dGVyLmFkbWluLnYxLkdldFJvdXRpbmdQcm9maWxlUmVzcG9uc2UiA5ACARJ+ChRVcGRhdGVSb3V0aW5nUHJvZmlsZRIvLm9uZXJvdXRlci5hZG1pbi52MS5VcGRhdGVSb3V0aW5nUHJvZmlsZVJlcXVlc3QaMC5vbmVyb3V0ZXIuYWRtaW4udjEuVXBkYXRlUm91dGluZ1Byb2ZpbGVSZXNwb25zZSIDkAICEm8KD0xpc3REZWZhdWx0RmVlcxIqLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0RGVmYXVsdEZlZXNSZXF1ZXN0Gisub25lcm91dGVyLmFkbWluLnYxLkxpc3REZWZhdWx0RmVlc1Jlc3BvbnNlIgOQAgEScgoQTGlzdFByaWNlSGlzdG9yeRIrLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0UHJpY2VIaXN0b3J5UmVxdWVzdBosLm9uZXJvdXRlci5hZG1pbi52MS5MaXN0UHJpY2VIaXN0b3J5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_onerouter_common_v1_common]);
+
+/**
+ * How SUCCESS_RATE and CHEAPEST_RELIABLE learn from recent outcomes. An
+ * unset field takes its default.
+ *
+ * @generated from message onerouter.admin.v1.LearningOptions
+ */
+export type LearningOptions = Message<"onerouter.admin.v1.LearningOptions"> & {
+  /**
+   * Fraction of calls, in [0, 0.5], sent first to another account than the
+   * routing's choice, drawn at random, so the others' success rates stay
+   * current. Default 0.05.
+   *
+   * @generated from field: optional double exploration_share = 1;
+   */
+  explorationShare?: number | undefined;
+
+  /**
+   * Percentage points in (0, 100] below the best peer's success rate at
+   * which an account is eliminated: tried only after every other account
+   * and never explored. Default 30.
+   *
+   * @generated from field: optional double elimination_gap_points = 2;
+   */
+  eliminationGapPoints?: number | undefined;
+
+  /**
+   * Finished attempts an account needs in the window before it can be
+   * eliminated. Default 20.
+   *
+   * @generated from field: optional int32 elimination_min_attempts = 3;
+   */
+  eliminationMinAttempts?: number | undefined;
+
+  /**
+   * CHEAPEST_RELIABLE: percentage points in [0, 100] below the best success
+   * rate that still count as reliable. Default 2.
+   *
+   * @generated from field: optional double success_rate_tolerance_points = 4;
+   */
+  successRateTolerancePoints?: number | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.LearningOptions.
+ * Use `create(LearningOptionsSchema)` to create a new message.
+ */
+export const LearningOptionsSchema: GenMessage<LearningOptions> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_routing, 0);
 
 /**
  * @generated from message onerouter.admin.v1.RoutingTarget
@@ -38,7 +87,7 @@ export type RoutingTarget = Message<"onerouter.admin.v1.RoutingTarget"> & {
  * Use `create(RoutingTargetSchema)` to create a new message.
  */
 export const RoutingTargetSchema: GenMessage<RoutingTarget> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 0);
+  messageDesc(file_onerouter_admin_v1_routing, 1);
 
 /**
  * @generated from message onerouter.admin.v1.RoutingCondition
@@ -76,7 +125,7 @@ export type RoutingCondition = Message<"onerouter.admin.v1.RoutingCondition"> & 
  * Use `create(RoutingConditionSchema)` to create a new message.
  */
 export const RoutingConditionSchema: GenMessage<RoutingCondition> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 1);
+  messageDesc(file_onerouter_admin_v1_routing, 2);
 
 /**
  * @generated from message onerouter.admin.v1.RoutingRule
@@ -108,7 +157,7 @@ export type RoutingRule = Message<"onerouter.admin.v1.RoutingRule"> & {
  * Use `create(RoutingRuleSchema)` to create a new message.
  */
 export const RoutingRuleSchema: GenMessage<RoutingRule> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 2);
+  messageDesc(file_onerouter_admin_v1_routing, 3);
 
 /**
  * Fee is what a provider charges: a percentage plus a fixed part. For
@@ -156,7 +205,7 @@ export type Fee = Message<"onerouter.admin.v1.Fee"> & {
  * Use `create(FeeSchema)` to create a new message.
  */
 export const FeeSchema: GenMessage<Fee> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 3);
+  messageDesc(file_onerouter_admin_v1_routing, 4);
 
 /**
  * @generated from message onerouter.admin.v1.RoutingProfile
@@ -211,6 +260,11 @@ export type RoutingProfile = Message<"onerouter.admin.v1.RoutingProfile"> & {
    * @generated from field: google.protobuf.Duration success_rate_window = 8;
    */
   successRateWindow?: Duration | undefined;
+
+  /**
+   * @generated from field: onerouter.admin.v1.LearningOptions learning = 9;
+   */
+  learning?: LearningOptions | undefined;
 };
 
 /**
@@ -218,7 +272,7 @@ export type RoutingProfile = Message<"onerouter.admin.v1.RoutingProfile"> & {
  * Use `create(RoutingProfileSchema)` to create a new message.
  */
 export const RoutingProfileSchema: GenMessage<RoutingProfile> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 4);
+  messageDesc(file_onerouter_admin_v1_routing, 5);
 
 /**
  * @generated from message onerouter.admin.v1.GetRoutingProfileRequest
@@ -235,7 +289,7 @@ export type GetRoutingProfileRequest = Message<"onerouter.admin.v1.GetRoutingPro
  * Use `create(GetRoutingProfileRequestSchema)` to create a new message.
  */
 export const GetRoutingProfileRequestSchema: GenMessage<GetRoutingProfileRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 5);
+  messageDesc(file_onerouter_admin_v1_routing, 6);
 
 /**
  * @generated from message onerouter.admin.v1.GetRoutingProfileResponse
@@ -252,7 +306,7 @@ export type GetRoutingProfileResponse = Message<"onerouter.admin.v1.GetRoutingPr
  * Use `create(GetRoutingProfileResponseSchema)` to create a new message.
  */
 export const GetRoutingProfileResponseSchema: GenMessage<GetRoutingProfileResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 6);
+  messageDesc(file_onerouter_admin_v1_routing, 7);
 
 /**
  * @generated from message onerouter.admin.v1.UpdateRoutingProfileRequest
@@ -269,7 +323,7 @@ export type UpdateRoutingProfileRequest = Message<"onerouter.admin.v1.UpdateRout
  * Use `create(UpdateRoutingProfileRequestSchema)` to create a new message.
  */
 export const UpdateRoutingProfileRequestSchema: GenMessage<UpdateRoutingProfileRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 7);
+  messageDesc(file_onerouter_admin_v1_routing, 8);
 
 /**
  * @generated from message onerouter.admin.v1.UpdateRoutingProfileResponse
@@ -286,7 +340,7 @@ export type UpdateRoutingProfileResponse = Message<"onerouter.admin.v1.UpdateRou
  * Use `create(UpdateRoutingProfileResponseSchema)` to create a new message.
  */
 export const UpdateRoutingProfileResponseSchema: GenMessage<UpdateRoutingProfileResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 8);
+  messageDesc(file_onerouter_admin_v1_routing, 9);
 
 /**
  * @generated from message onerouter.admin.v1.ListDefaultFeesRequest
@@ -303,7 +357,7 @@ export type ListDefaultFeesRequest = Message<"onerouter.admin.v1.ListDefaultFees
  * Use `create(ListDefaultFeesRequestSchema)` to create a new message.
  */
 export const ListDefaultFeesRequestSchema: GenMessage<ListDefaultFeesRequest> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 9);
+  messageDesc(file_onerouter_admin_v1_routing, 10);
 
 /**
  * @generated from message onerouter.admin.v1.ListDefaultFeesResponse
@@ -320,7 +374,123 @@ export type ListDefaultFeesResponse = Message<"onerouter.admin.v1.ListDefaultFee
  * Use `create(ListDefaultFeesResponseSchema)` to create a new message.
  */
 export const ListDefaultFeesResponseSchema: GenMessage<ListDefaultFeesResponse> = /*@__PURE__*/
-  messageDesc(file_onerouter_admin_v1_routing, 10);
+  messageDesc(file_onerouter_admin_v1_routing, 11);
+
+/**
+ * @generated from message onerouter.admin.v1.ListPriceHistoryRequest
+ */
+export type ListPriceHistoryRequest = Message<"onerouter.admin.v1.ListPriceHistoryRequest"> & {
+  /**
+   * Empty: every account's prices.
+   *
+   * @generated from field: string provider_account_id = 1;
+   */
+  providerAccountId: string;
+
+  /**
+   * ISO 3166-1 alpha-2; empty: every country.
+   *
+   * @generated from field: string country = 2;
+   */
+  country: string;
+
+  /**
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.ListPriceHistoryRequest.
+ * Use `create(ListPriceHistoryRequestSchema)` to create a new message.
+ */
+export const ListPriceHistoryRequestSchema: GenMessage<ListPriceHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_routing, 12);
+
+/**
+ * @generated from message onerouter.admin.v1.PriceChange
+ */
+export type PriceChange = Message<"onerouter.admin.v1.PriceChange"> & {
+  /**
+   * @generated from field: string provider_account_id = 1;
+   */
+  providerAccountId: string;
+
+  /**
+   * @generated from field: string provider = 2;
+   */
+  provider: string;
+
+  /**
+   * @generated from field: string country = 3;
+   */
+  country: string;
+
+  /**
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * Millionths of the currency's major unit, per SMS segment.
+   *
+   * @generated from field: int64 price_micros = 5;
+   */
+  priceMicros: bigint;
+
+  /**
+   * Unset for the first price recorded.
+   *
+   * @generated from field: optional int64 previous_price_micros = 6;
+   */
+  previousPriceMicros?: bigint | undefined;
+
+  /**
+   * Signed change from the previous price; unset for the first.
+   *
+   * @generated from field: optional double change_percent = 7;
+   */
+  changePercent?: number | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp fetch_time = 8;
+   */
+  fetchTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.PriceChange.
+ * Use `create(PriceChangeSchema)` to create a new message.
+ */
+export const PriceChangeSchema: GenMessage<PriceChange> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_routing, 13);
+
+/**
+ * @generated from message onerouter.admin.v1.ListPriceHistoryResponse
+ */
+export type ListPriceHistoryResponse = Message<"onerouter.admin.v1.ListPriceHistoryResponse"> & {
+  /**
+   * @generated from field: repeated onerouter.admin.v1.PriceChange price_changes = 1;
+   */
+  priceChanges: PriceChange[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message onerouter.admin.v1.ListPriceHistoryResponse.
+ * Use `create(ListPriceHistoryResponseSchema)` to create a new message.
+ */
+export const ListPriceHistoryResponseSchema: GenMessage<ListPriceHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_onerouter_admin_v1_routing, 14);
 
 /**
  * @generated from enum onerouter.admin.v1.RoutingStrategy
@@ -353,11 +523,19 @@ export enum RoutingStrategy {
   CHEAPEST = 3,
 
   /**
-   * Highest success rate over the profile's rolling window.
+   * Highest success rate over the profile's rolling window; see LearningOptions.
    *
    * @generated from enum value: ROUTING_STRATEGY_SUCCESS_RATE = 4;
    */
   SUCCESS_RATE = 4,
+
+  /**
+   * Cheapest among the accounts whose success rate is within
+   * LearningOptions.success_rate_tolerance_points of the best one.
+   *
+   * @generated from enum value: ROUTING_STRATEGY_CHEAPEST_RELIABLE = 5;
+   */
+  CHEAPEST_RELIABLE = 5,
 }
 
 /**
@@ -396,6 +574,17 @@ export const RoutingService: GenService<{
     methodKind: "unary";
     input: typeof ListDefaultFeesRequestSchema;
     output: typeof ListDefaultFeesResponseSchema;
+  },
+  /**
+   * The prices providers publish through their APIs, as fetched for the
+   * tenant's accounts: one entry per change, newest first.
+   *
+   * @generated from rpc onerouter.admin.v1.RoutingService.ListPriceHistory
+   */
+  listPriceHistory: {
+    methodKind: "unary";
+    input: typeof ListPriceHistoryRequestSchema;
+    output: typeof ListPriceHistoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_onerouter_admin_v1_routing, 0);

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file onerouter/events/v1/events.proto.
  */
 export const file_onerouter_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiBvbmVyb3V0ZXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxITb25lcm91dGVyLmV2ZW50cy52MSLUBAoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIRCgl0ZW5hbnRfaWQYAyABKAkSNQoLZW52aXJvbm1lbnQYBCABKA4yIC5vbmVyb3V0ZXIuY29tbW9uLnYxLkVudmlyb25tZW50Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4CgdwYXltZW50GAogASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5QYXltZW50RXZlbnREYXRhSAASNgoGcmVmdW5kGAsgASgLMiQub25lcm91dGVyLmV2ZW50cy52MS5SZWZ1bmRFdmVudERhdGFIABI4CgdtZXNzYWdlGAwgASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5NZXNzYWdlRXZlbnREYXRhSAASSQoQd2ViaG9va19lbmRwb2ludBgNIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuV2ViaG9va0VuZHBvaW50RXZlbnREYXRhSAASTQoQcHJvdmlkZXJfYWNjb3VudBgOIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuUHJvdmlkZXJBY2NvdW50RXZlbnREYXRhQgIYAUgAEjIKBHRlc3QYDyABKAsyIi5vbmVyb3V0ZXIuZXZlbnRzLnYxLlRlc3RFdmVudERhdGFIABI0CgV1c2FnZRgQIAEoCzIjLm9uZXJvdXRlci5ldmVudHMudjEuVXNhZ2VFdmVudERhdGFIAEIGCgRkYXRhIkMKEFBheW1lbnRFdmVudERhdGESLwoHcGF5bWVudBgBIAEoCzIeLm9uZXJvdXRlci5wYXltZW50cy52MS5QYXltZW50InEKD1JlZnVuZEV2ZW50RGF0YRItCgZyZWZ1bmQYASABKAsyHS5vbmVyb3V0ZXIucGF5bWVudHMudjEuUmVmdW5kEi8KB3BheW1lbnQYAiABKAsyHi5vbmVyb3V0ZXIucGF5bWVudHMudjEuUGF5bWVudCJEChBNZXNzYWdlRXZlbnREYXRhEjAKB21lc3NhZ2UYASABKAsyHy5vbmVyb3V0ZXIubWVzc2FnaW5nLnYxLk1lc3NhZ2UiTAoYV2ViaG9va0VuZHBvaW50RXZlbnREYXRhEhMKC2VuZHBvaW50X2lkGAEgASgJEgsKA3VybBgCIAEoCRIOCgZyZWFzb24YAyABKAkiigEKGFByb3ZpZGVyQWNjb3VudEV2ZW50RGF0YRIbChNwcm92aWRlcl9hY2NvdW50X2lkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEi8KCGNhdGVnb3J5GAMgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIOCgZyZWFzb24YBCABKAkiIAoNVGVzdEV2ZW50RGF0YRIPCgdtZXNzYWdlGAEgASgJIqABCg5Vc2FnZUV2ZW50RGF0YRIOCgZtZXRyaWMYASABKAkSGQoRdGhyZXNob2xkX3BlcmNlbnQYAiABKAUSDAoEdXNlZBgDIAEoAxINCgVsaW1pdBgEIAEoAxIPCgdwbGFuX2lkGAUgASgJEjUKEXBlcmlvZF9zdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCqCBwoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIzChpFVkVOVF9UWVBFX1BBWU1FTlRfQ1JFQVRFRBABGhOiuxgPcGF5bWVudC5jcmVhdGVkEkMKIkVWRU5UX1RZUEVfUEFZTUVOVF9SRVFVSVJFU19BQ1RJT04QAhoborsYF3BheW1lbnQucmVxdWlyZXNfYWN0aW9uEkUKI0VWRU5UX1RZUEVfUEFZTUVOVF9SRVFVSVJFU19DQVBUVVJFEAMaHKK7GBhwYXltZW50LnJlcXVpcmVzX2NhcHR1cmUSNwocRVZFTlRfVFlQRV9QQVlNRU5UX1NVQ0NFRURFRBAEGhWiuxgRcGF5bWVudC5zdWNjZWVkZWQSMQoZRVZFTlRfVFlQRV9QQVlNRU5UX0ZBSUxFRBAFGhKiuxgOcGF5bWVudC5mYWlsZWQSNQobRVZFTlRfVFlQRV9QQVlNRU5UX0NBTkNFTEVEEAYaFKK7GBBwYXltZW50LmNhbmNlbGVkEjUKG0VWRU5UX1RZUEVfUEFZTUVOVF9DQVBUVVJFRBAHGhSiuxgQcGF5bWVudC5jYXB0dXJlZBI1ChtFVkVOVF9UWVBFX1JFRlVORF9TVUNDRUVERUQQCBoUorsYEHJlZnVuZC5zdWNjZWVkZWQSLwoYRVZFTlRfVFlQRV9SRUZVTkRfRkFJTEVEEAkaEaK7GA1yZWZ1bmQuZmFpbGVkEi0KF0VWRU5UX1RZUEVfTUVTU0FHRV9TRU5UEAoaEKK7GAxtZXNzYWdlLnNlbnQSNwocRVZFTlRfVFlQRV9NRVNTQUdFX0RFTElWRVJFRBALGhWiuxgRbWVzc2FnZS5kZWxpdmVyZWQSMQoZRVZFTlRfVFlQRV9NRVNTQUdFX0ZBSUxFRBAMGhKiuxgObWVzc2FnZS5mYWlsZWQSRwokRVZFTlRfVFlQRV9XRUJIT09LX0VORFBPSU5UX0RJU0FCTEVEEA0aHaK7GBl3ZWJob29rX2VuZHBvaW50LmRpc2FibGVkEi0KF0VWRU5UX1RZUEVfV0VCSE9PS19URVNUEA4aEKK7GAx3ZWJob29rLnRlc3QSQwoiRVZFTlRfVFlQRV9VU0FHRV9USFJFU0hPTERfUkVBQ0hFRBAPGhuiuxgXdXNhZ2UudGhyZXNob2xkX3JlYWNoZWQ6SwoPZXZlbnRfdHlwZV9uYW1lEiEuZ29vZ2xlLnByb3RvYnVmLkVudW1WYWx1ZU9wdGlvbnMYtIcDIAEoCVINZXZlbnRUeXBlTmFtZWIGcHJvdG8z", [file_google_protobuf_descriptor, file_google_protobuf_timestamp, file_onerouter_common_v1_common, file_onerouter_messaging_v1_messaging, file_onerouter_payments_v1_payments]);
+  fileDesc("CiBvbmVyb3V0ZXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxITb25lcm91dGVyLmV2ZW50cy52MSKKBQoFRXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIRCgl0ZW5hbnRfaWQYAyABKAkSNQoLZW52aXJvbm1lbnQYBCABKA4yIC5vbmVyb3V0ZXIuY29tbW9uLnYxLkVudmlyb25tZW50Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4CgdwYXltZW50GAogASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5QYXltZW50RXZlbnREYXRhSAASNgoGcmVmdW5kGAsgASgLMiQub25lcm91dGVyLmV2ZW50cy52MS5SZWZ1bmRFdmVudERhdGFIABI4CgdtZXNzYWdlGAwgASgLMiUub25lcm91dGVyLmV2ZW50cy52MS5NZXNzYWdlRXZlbnREYXRhSAASSQoQd2ViaG9va19lbmRwb2ludBgNIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuV2ViaG9va0VuZHBvaW50RXZlbnREYXRhSAASSQoQcHJvdmlkZXJfYWNjb3VudBgOIAEoCzItLm9uZXJvdXRlci5ldmVudHMudjEuUHJvdmlkZXJBY2NvdW50RXZlbnREYXRhSAASMgoEdGVzdBgPIAEoCzIiLm9uZXJvdXRlci5ldmVudHMudjEuVGVzdEV2ZW50RGF0YUgAEjQKBXVzYWdlGBAgASgLMiMub25lcm91dGVyLmV2ZW50cy52MS5Vc2FnZUV2ZW50RGF0YUgAEjgKB3ByaWNpbmcYESABKAsyJS5vbmVyb3V0ZXIuZXZlbnRzLnYxLlByaWNpbmdFdmVudERhdGFIAEIGCgRkYXRhIkMKEFBheW1lbnRFdmVudERhdGESLwoHcGF5bWVudBgBIAEoCzIeLm9uZXJvdXRlci5wYXltZW50cy52MS5QYXltZW50InEKD1JlZnVuZEV2ZW50RGF0YRItCgZyZWZ1bmQYASABKAsyHS5vbmVyb3V0ZXIucGF5bWVudHMudjEuUmVmdW5kEi8KB3BheW1lbnQYAiABKAsyHi5vbmVyb3V0ZXIucGF5bWVudHMudjEuUGF5bWVudCJEChBNZXNzYWdlRXZlbnREYXRhEjAKB21lc3NhZ2UYASABKAsyHy5vbmVyb3V0ZXIubWVzc2FnaW5nLnYxLk1lc3NhZ2UiTAoYV2ViaG9va0VuZHBvaW50RXZlbnREYXRhEhMKC2VuZHBvaW50X2lkGAEgASgJEgsKA3VybBgCIAEoCRIOCgZyZWFzb24YAyABKAkimwEKGFByb3ZpZGVyQWNjb3VudEV2ZW50RGF0YRIbChNwcm92aWRlcl9hY2NvdW50X2lkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEi8KCGNhdGVnb3J5GAMgASgOMh0ub25lcm91dGVyLmNvbW1vbi52MS5DYXRlZ29yeRIOCgZyZWFzb24YBCABKAkSDwoHcHJvY2VzcxgFIAEoCSKxAQoQUHJpY2luZ0V2ZW50RGF0YRIbChNwcm92aWRlcl9hY2NvdW50X2lkGAEgASgJEhAKCHByb3ZpZGVyGAIgASgJEg8KB2NvdW50cnkYAyABKAkSEAoIY3VycmVuY3kYBCABKAkSHQoVcHJldmlvdXNfcHJpY2VfbWljcm9zGAUgASgDEhQKDHByaWNlX21pY3JvcxgGIAEoAxIWCg5jaGFuZ2VfcGVyY2VudBgHIAEoASIgCg1UZXN0RXZlbnREYXRhEg8KB21lc3NhZ2UYASABKAkioAEKDlVzYWdlRXZlbnREYXRhEg4KBm1ldHJpYxgBIAEoCRIZChF0aHJlc2hvbGRfcGVyY2VudBgCIAEoBRIMCgR1c2VkGAMgASgDEg0KBWxpbWl0GAQgASgDEg8KB3BsYW5faWQYBSABKAkSNQoRcGVyaW9kX3N0YXJ0X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKuEICglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEjMKGkVWRU5UX1RZUEVfUEFZTUVOVF9DUkVBVEVEEAEaE6K7GA9wYXltZW50LmNyZWF0ZWQSQwoiRVZFTlRfVFlQRV9QQVlNRU5UX1JFUVVJUkVTX0FDVElPThACGhuiuxgXcGF5bWVudC5yZXF1aXJlc19hY3Rpb24SRQojRVZFTlRfVFlQRV9QQVlNRU5UX1JFUVVJUkVTX0NBUFRVUkUQAxocorsYGHBheW1lbnQucmVxdWlyZXNfY2FwdHVyZRI3ChxFVkVOVF9UWVBFX1BBWU1FTlRfU1VDQ0VFREVEEAQaFaK7GBFwYXltZW50LnN1Y2NlZWRlZBIxChlFVkVOVF9UWVBFX1BBWU1FTlRfRkFJTEVEEAUaEqK7GA5wYXltZW50LmZhaWxlZBI1ChtFVkVOVF9UWVBFX1BBWU1FTlRfQ0FOQ0VMRUQQBhoUorsYEHBheW1lbnQuY2FuY2VsZWQSNQobRVZFTlRfVFlQRV9QQVlNRU5UX0NBUFRVUkVEEAcaFKK7GBBwYXltZW50LmNhcHR1cmVkEjUKG0VWRU5UX1RZUEVfUkVGVU5EX1NVQ0NFRURFRBAIGhSiuxgQcmVmdW5kLnN1Y2NlZWRlZBIvChhFVkVOVF9UWVBFX1JFRlVORF9GQUlMRUQQCRoRorsYDXJlZnVuZC5mYWlsZWQSLQoXRVZFTlRfVFlQRV9NRVNTQUdFX1NFTlQQChoQorsYDG1lc3NhZ2Uuc2VudBI3ChxFVkVOVF9UWVBFX01FU1NBR0VfREVMSVZFUkVEEAsaFaK7GBFtZXNzYWdlLmRlbGl2ZXJlZBIxChlFVkVOVF9UWVBFX01FU1NBR0VfRkFJTEVEEAwaEqK7GA5tZXNzYWdlLmZhaWxlZBJHCiRFVkVOVF9UWVBFX1dFQkhPT0tfRU5EUE9JTlRfRElTQUJMRUQQDRodorsYGXdlYmhvb2tfZW5kcG9pbnQuZGlzYWJsZWQSLQoXRVZFTlRfVFlQRV9XRUJIT09LX1RFU1QQDhoQorsYDHdlYmhvb2sudGVzdBJDCiJFVkVOVF9UWVBFX1VTQUdFX1RIUkVTSE9MRF9SRUFDSEVEEA8aG6K7GBd1c2FnZS50aHJlc2hvbGRfcmVhY2hlZBJTCipFVkVOVF9UWVBFX1BST1ZJREVSX0FDQ09VTlRfQ0lSQ1VJVF9PUEVORUQQEBojorsYH3Byb3ZpZGVyX2FjY291bnQuY2lyY3VpdF9vcGVuZWQSUwoqRVZFTlRfVFlQRV9QUk9WSURFUl9BQ0NPVU5UX0NJUkNVSVRfQ0xPU0VEEBEaI6K7GB9wcm92aWRlcl9hY2NvdW50LmNpcmN1aXRfY2xvc2VkEjMKGkVWRU5UX1RZUEVfUFJJQ0lOR19DSEFOR0VEEBIaE6K7GA9wcmljaW5nLmNoYW5nZWQ6SwoPZXZlbnRfdHlwZV9uYW1lEiEuZ29vZ2xlLnByb3RvYnVmLkVudW1WYWx1ZU9wdGlvbnMYtIcDIAEoCVINZXZlbnRUeXBlTmFtZWIGcHJvdG8z", [file_google_protobuf_descriptor, file_google_protobuf_timestamp, file_onerouter_common_v1_common, file_onerouter_messaging_v1_messaging, file_onerouter_payments_v1_payments]);
 
 /**
  * Event is what OneRouter emits when state changes. It travels as binary
@@ -85,11 +85,11 @@ export type Event = Message<"onerouter.events.v1.Event"> & {
     case: "webhookEndpoint";
   } | {
     /**
-     * No event type carries it: circuit breakers are per process, so their
-     * transitions are not facts about an account.
+     * Circuit breakers are per process: each process whose breaker for the
+     * account changes state emits its own event, so with several processes
+     * one outage can bring one event from each.
      *
-     * @generated from field: onerouter.events.v1.ProviderAccountEventData provider_account = 14 [deprecated = true];
-     * @deprecated
+     * @generated from field: onerouter.events.v1.ProviderAccountEventData provider_account = 14;
      */
     value: ProviderAccountEventData;
     case: "providerAccount";
@@ -105,6 +105,12 @@ export type Event = Message<"onerouter.events.v1.Event"> & {
      */
     value: UsageEventData;
     case: "usage";
+  } | {
+    /**
+     * @generated from field: onerouter.events.v1.PricingEventData pricing = 17;
+     */
+    value: PricingEventData;
+    case: "pricing";
   } | { case: undefined; value?: undefined };
 };
 
@@ -218,9 +224,18 @@ export type ProviderAccountEventData = Message<"onerouter.events.v1.ProviderAcco
   category: Category;
 
   /**
+   * Why the circuit changed, e.g. "5 consecutive calls not processed".
+   *
    * @generated from field: string reason = 4;
    */
   reason: string;
+
+  /**
+   * The process whose breaker changed (host and process id).
+   *
+   * @generated from field: string process = 5;
+   */
+  process: string;
 };
 
 /**
@@ -229,6 +244,64 @@ export type ProviderAccountEventData = Message<"onerouter.events.v1.ProviderAcco
  */
 export const ProviderAccountEventDataSchema: GenMessage<ProviderAccountEventData> = /*@__PURE__*/
   messageDesc(file_onerouter_events_v1_events, 5);
+
+/**
+ * A provider's published price for one destination moved beyond the
+ * configured threshold since the price OneRouter last recorded.
+ *
+ * @generated from message onerouter.events.v1.PricingEventData
+ */
+export type PricingEventData = Message<"onerouter.events.v1.PricingEventData"> & {
+  /**
+   * @generated from field: string provider_account_id = 1;
+   */
+  providerAccountId: string;
+
+  /**
+   * @generated from field: string provider = 2;
+   */
+  provider: string;
+
+  /**
+   * ISO 3166-1 alpha-2 destination.
+   *
+   * @generated from field: string country = 3;
+   */
+  country: string;
+
+  /**
+   * ISO 4217, upper case.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * Millionths of the currency's major unit, per SMS segment.
+   *
+   * @generated from field: int64 previous_price_micros = 5;
+   */
+  previousPriceMicros: bigint;
+
+  /**
+   * @generated from field: int64 price_micros = 6;
+   */
+  priceMicros: bigint;
+
+  /**
+   * Signed: -12.5 is 12.5 % cheaper.
+   *
+   * @generated from field: double change_percent = 7;
+   */
+  changePercent: number;
+};
+
+/**
+ * Describes the message onerouter.events.v1.PricingEventData.
+ * Use `create(PricingEventDataSchema)` to create a new message.
+ */
+export const PricingEventDataSchema: GenMessage<PricingEventData> = /*@__PURE__*/
+  messageDesc(file_onerouter_events_v1_events, 6);
 
 /**
  * @generated from message onerouter.events.v1.TestEventData
@@ -245,7 +318,7 @@ export type TestEventData = Message<"onerouter.events.v1.TestEventData"> & {
  * Use `create(TestEventDataSchema)` to create a new message.
  */
 export const TestEventDataSchema: GenMessage<TestEventData> = /*@__PURE__*/
-  messageDesc(file_onerouter_events_v1_events, 6);
+  messageDesc(file_onerouter_events_v1_events, 7);
 
 /**
  * A tenant's use of a plan quota reached 80 % or 100 % in a billing period.
@@ -291,7 +364,7 @@ export type UsageEventData = Message<"onerouter.events.v1.UsageEventData"> & {
  * Use `create(UsageEventDataSchema)` to create a new message.
  */
 export const UsageEventDataSchema: GenMessage<UsageEventData> = /*@__PURE__*/
-  messageDesc(file_onerouter_events_v1_events, 7);
+  messageDesc(file_onerouter_events_v1_events, 8);
 
 /**
  * Every type of event OneRouter emits, in the order ListEventTypes lists
@@ -379,6 +452,21 @@ export enum EventType {
    * @generated from enum value: EVENT_TYPE_USAGE_THRESHOLD_REACHED = 15;
    */
   USAGE_THRESHOLD_REACHED = 15,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PROVIDER_ACCOUNT_CIRCUIT_OPENED = 16;
+   */
+  PROVIDER_ACCOUNT_CIRCUIT_OPENED = 16,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PROVIDER_ACCOUNT_CIRCUIT_CLOSED = 17;
+   */
+  PROVIDER_ACCOUNT_CIRCUIT_CLOSED = 17,
+
+  /**
+   * @generated from enum value: EVENT_TYPE_PRICING_CHANGED = 18;
+   */
+  PRICING_CHANGED = 18,
 }
 
 /**
