@@ -119,4 +119,17 @@ export const adminMigrations: Migration[] = [
       });
     },
   },
+  {
+    // Failed console sign-ins per email, so a lockout holds across processes.
+    name: "20261205_041_admin_sign_in_failures",
+    async up(knex) {
+      await knex.schema.createTable("sign_in_failures", (t) => {
+        t.text("email").primary();
+        t.integer("failures").notNullable();
+        t.timestamp("window_started_at", { useTz: true }).notNullable();
+        t.timestamp("locked_until", { useTz: true });
+        t.index(["window_started_at"]);
+      });
+    },
+  },
 ];

@@ -14,13 +14,14 @@ import { auditLogService } from "./audit-log-service";
 import { providerAccountService, type ProviderAccountServiceDeps } from "./provider-account-service";
 import { routingService, type RoutingServiceDeps } from "./routing-service";
 import { usageService } from "./usage-service";
+import { sessionService, type SessionServiceDeps } from "./session-service";
 import type { TenantMailer } from "./tenant-mail";
 
 // What the admin room needs from the process that hosts it: storage, the
 // routing room's connector registry (providers, published fees) and circuit
 // breakers, and OneRouter's own email to tenants' people (absent when no
 // messaging room is reachable).
-export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps & { mailer?: TenantMailer };
+export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps & SessionServiceDeps & { mailer?: TenantMailer };
 
 export function adminRoutes(deps: AdminDeps) {
   return (router: ConnectRouter) => {
@@ -30,7 +31,7 @@ export function adminRoutes(deps: AdminDeps) {
     router.service(RoutingService, routingService(deps));
     servicePartially(router, TeamService, {});
     router.service(UsageService, usageService(deps.knex));
-    servicePartially(router, SessionService, {});
+    router.service(SessionService, sessionService(deps));
     router.service(AnalyticsService, analyticsService(deps.knex));
   };
 }

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer } from "@onerouter/admin";
+import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
@@ -185,6 +185,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       publicBaseUrl: publicUrl,
       outbound: providerOutbound,
       mailer,
+      sessionTtlHours: config.sessionTtlHours,
     }),
   );
   const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
@@ -252,6 +253,12 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     logger.info(
       { tenant: tenant.id },
       "created the default tenant; get an API key with: npx onerouter keys create --env test",
+    );
+  }
+  if (!(await tenantHasMembers(db.knex, tenant.id))) {
+    logger.info(
+      { tenant: tenant.id },
+      "the default tenant has no one who can sign in to the console yet; create its first owner with: npx onerouter members create --email you@example.com --role owner",
     );
   }
 
