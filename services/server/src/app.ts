@@ -7,6 +7,7 @@ import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analy
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
 import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { consoleRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
@@ -209,6 +210,9 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   };
   // CSV downloads: StreamCsvExport called as the HTTP request's own caller.
   if (admin) httpRoutes.push(csvDownloadRoute(inProcessClientOfRequest(AnalyticsService, routes, interceptors)));
+  // The browser console, a static bundle calling this same API, comes with
+  // the admin room: in the mesh, Envoy sends /console/ to the admin service.
+  if (admin) httpRoutes.push(consoleRoute());
 
   const server = await startServer({
     host: config.host,
@@ -244,7 +248,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     writeFileSync(runFile, JSON.stringify({ pid: process.pid, port: server.port, localToken }));
     chmodSync(runFile, 0o600);
   }
-  logger.info({ url: server.url, storage: db.engine }, "OneRouter is listening");
+  logger.info({ url: server.url, storage: db.engine, ...(admin ? { console: `${server.url}/console/` } : {}) }, "OneRouter is listening");
   if (created) {
     logger.info(
       { tenant: tenant.id },
