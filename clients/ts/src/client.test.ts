@@ -3,24 +3,30 @@ import { describe, expect, it } from "vitest";
 import { ErrorInfoSchema, RetryInfoSchema } from "./gen/google/rpc/error_details_pb";
 import { ApiKeyService } from "./gen/onerouter/admin/v1/api_keys_pb";
 import { PaymentService } from "./gen/onerouter/payments/v1/payments_pb";
-import { createOneRouterClient, errorInfo, type RetryOptions } from "./index";
+import { createOneRouterClient, errorInfo, type ConsoleEnvironment, type OneRouterClientOptions, type RetryOptions } from "./index";
 
 interface SeenCall {
   method: string;
   authorization: string | null;
   idempotencyKey: string | null;
+  environment: string | null;
   at: number;
 }
 
 // An in-process OneRouter: the given PaymentService methods plus a plain
 // ApiKeyService, recording the headers of every call they receive.
-function inMemoryOneRouter(payments: Partial<ServiceImpl<typeof PaymentService>> = {}, retry?: Partial<RetryOptions>) {
+function inMemoryOneRouter(
+  payments: Partial<ServiceImpl<typeof PaymentService>> = {},
+  retry?: Partial<RetryOptions>,
+  caller: Pick<OneRouterClientOptions, "apiKey" | "environment"> = { apiKey: "or_test_abc" },
+) {
   const seen: SeenCall[] = [];
   const record = (method: string, header: Headers) =>
     seen.push({
       method,
       authorization: header.get("Authorization"),
       idempotencyKey: header.get("Idempotency-Key"),
+      environment: header.get("OneRouter-Environment"),
       at: performance.now(),
     });
   const transport = createRouterTransport((router) => {
@@ -60,7 +66,7 @@ function inMemoryOneRouter(payments: Partial<ServiceImpl<typeof PaymentService>>
     });
   });
   const client = createOneRouterClient({
-    apiKey: "or_test_abc",
+    ...caller,
     transport,
     retry: { initialBackoffMs: 1, maxBackoffMs: 2, ...retry },
   });
@@ -76,6 +82,18 @@ describe("createOneRouterClient", () => {
     await client.payments.getPayment({ id: "pay_1" });
     await client.apiKeys.listApiKeys({});
     expect(seen.map((c) => c.authorization)).toEqual(Array(3).fill("Bearer or_test_abc"));
+  });
+
+  it("sends a console session's calls with no key and the environment chosen at each call", async () => {
+    let environment: ConsoleEnvironment = "test";
+    const { client, seen } = inMemoryOneRouter({}, undefined, { environment: () => environment });
+    await client.payments.listPayments({});
+    environment = "live";
+    await client.payments.listPayments({});
+    expect(seen.map((c) => [c.authorization, c.environment])).toEqual([
+      [null, "test"],
+      [null, "live"],
+    ]);
   });
 
   it("puts a fresh Idempotency-Key on mutating calls and none on reads", async () => {

@@ -14,6 +14,7 @@ import { WebhookService } from "./gen/onerouter/webhooks/v1/webhooks_pb";
 import {
   authInterceptor,
   defaultRetryOptions,
+  environmentInterceptor,
   idempotencyInterceptor,
   retryInterceptor,
   withInterceptors,
@@ -26,9 +27,20 @@ import {
  */
 export type Protocol = "connect" | "grpc" | "grpc-web";
 
+export type ConsoleEnvironment = "test" | "live";
+
 interface CommonOptions {
-  /** Sent as `Authorization: Bearer <apiKey>` on every call. */
-  apiKey: string;
+  /**
+   * Sent as `Authorization: Bearer <apiKey>` on every call. Leave it out in a
+   * browser signed in to the console: the session cookie identifies the caller.
+   */
+  apiKey?: string;
+  /**
+   * The environment of a session's calls, sent as `OneRouter-Environment`;
+   * a function is read on every call, so a switch applies to the next one.
+   * An API key fixes its own environment, so this is for sessions only.
+   */
+  environment?: ConsoleEnvironment | (() => ConsoleEnvironment);
   /** Retries on Code.Unavailable; defaults to 3 attempts, 200 ms to 5 s backoff. */
   retry?: Partial<RetryOptions>;
 }
@@ -69,7 +81,8 @@ export function createOneRouterClient(options: OneRouterClientOptions): OneRoute
   const baseTransport = "transport" in options ? options.transport : createProtocolTransport(options);
   // The key is chosen outside the retry loop, so every attempt of a call carries the same one.
   const transport = withInterceptors(baseTransport, [
-    authInterceptor(options.apiKey),
+    ...(options.apiKey === undefined ? [] : [authInterceptor(options.apiKey)]),
+    ...(options.environment === undefined ? [] : [environmentInterceptor(options.environment)]),
     idempotencyInterceptor(),
     retryInterceptor({ ...defaultRetryOptions, ...options.retry }),
   ]);

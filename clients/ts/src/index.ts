@@ -1,5 +1,6 @@
 export {
   createOneRouterClient,
+  type ConsoleEnvironment,
   type OneRouterClient,
   type OneRouterClientOptions,
   type Protocol,

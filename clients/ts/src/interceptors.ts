@@ -41,6 +41,13 @@ export function authInterceptor(apiKey: string): Interceptor {
   };
 }
 
+export function environmentInterceptor(environment: string | (() => string)): Interceptor {
+  return (next) => (req) => {
+    req.header.set("OneRouter-Environment", typeof environment === "function" ? environment() : environment);
+    return next(req);
+  };
+}
+
 /**
  * Gives every mutating call an Idempotency-Key unless the caller set one.
  * It must run outside the retry interceptor: retries then resend the same

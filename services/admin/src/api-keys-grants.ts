@@ -8,7 +8,7 @@ import { storedScopes, type ApiKeyRow } from "./api-keys";
 // revoke: never more than it holds itself, so no chain of keys can grow.
 // This is the one place that decides it. An API key holds its scopes (none
 // named: all of them), its environment and its lifetime; a console session
-// will hold what its member's role grants, by giving its Authority here.
+// holds what its member's role grants (role-matrix.ts).
 export interface Authority {
   environment: Environment;
   // As the key stores them: empty for an unrestricted key.
@@ -17,6 +17,8 @@ export interface Authority {
 }
 
 export async function authorityOf(knex: Knex, caller: Caller): Promise<Authority> {
+  // A member holds what the role grants, in the environment of the call, for no set time.
+  if (caller.member) return { environment: caller.environment, scopes: caller.scopes };
   const key = (await knex("api_keys").where({ id: caller.apiKeyId, tenant_id: caller.tenantId }).first("expires_at")) as
     | Pick<ApiKeyRow, "expires_at">
     | undefined;

@@ -120,6 +120,19 @@ export const adminMigrations: Migration[] = [
     },
   },
   {
+    // Failed console sign-ins per email, so a lockout holds across processes.
+    name: "20261205_041_admin_sign_in_failures",
+    async up(knex) {
+      await knex.schema.createTable("sign_in_failures", (t) => {
+        t.text("email").primary();
+        t.integer("failures").notNullable();
+        t.timestamp("window_started_at", { useTz: true }).notNullable();
+        t.timestamp("locked_until", { useTz: true });
+        t.index(["window_started_at"]);
+      });
+    },
+  },
+  {
     // An invitation remembers the environment it was made in, so its
     // acceptance is audited beside it, and what became of its email.
     name: "20261205_050_admin_invitation_email",

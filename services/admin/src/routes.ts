@@ -15,13 +15,14 @@ import { providerAccountService, type ProviderAccountServiceDeps } from "./provi
 import { routingService, type RoutingServiceDeps } from "./routing-service";
 import { teamService } from "./team-service";
 import { usageService } from "./usage-service";
+import { sessionService, type SessionServiceDeps } from "./session-service";
 import type { TenantMailer } from "./tenant-mail";
 
 // What the admin room needs from the process that hosts it: storage, the
 // routing room's connector registry (providers, published fees) and circuit
 // breakers, and OneRouter's own email to tenants' people (absent when no
 // messaging room is reachable).
-export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps & { mailer?: TenantMailer };
+export type AdminDeps = ProviderAccountServiceDeps & RoutingServiceDeps & SessionServiceDeps & { mailer?: TenantMailer };
 
 export function adminRoutes(deps: AdminDeps) {
   return (router: ConnectRouter) => {
@@ -31,7 +32,7 @@ export function adminRoutes(deps: AdminDeps) {
     router.service(RoutingService, routingService(deps));
     router.service(TeamService, teamService(deps));
     router.service(UsageService, usageService(deps.knex));
-    servicePartially(router, SessionService, {});
+    router.service(SessionService, sessionService(deps));
     router.service(AnalyticsService, analyticsService(deps.knex));
   };
 }

@@ -32,6 +32,8 @@ export interface Config {
   // Failed authentication per client address: a token bucket of failures,
   // and how long (and how many) unknown key hashes are remembered.
   authFailures: { perMinute: number; burst: number; unknownKeyCacheMs: number; unknownKeyCacheSize: number };
+  // How long a console session lasts after sign-in.
+  sessionTtlHours: number;
   // Proxies whose X-Forwarded-For names the client; other peers are the client.
   trustedProxyCidrs: string[];
   // Browser origins allowed to call the API (CORS), exactly as browsers send them.
@@ -269,6 +271,7 @@ export function loadConfig(env: Source = process.env): Config {
       unknownKeyCacheMs: integer(src, "ONEROUTER_UNKNOWN_KEY_CACHE_MS", 60_000, 0, 3_600_000),
       unknownKeyCacheSize: integer(src, "ONEROUTER_UNKNOWN_KEY_CACHE_SIZE", 10_000, 0, 10_000_000),
     },
+    sessionTtlHours: integer(src, "ONEROUTER_SESSION_TTL_HOURS", 12, 1, 24 * 90),
     trustedProxyCidrs: cidrList(src, "ONEROUTER_TRUSTED_PROXY_CIDRS"),
     corsOrigins: originList(src, "ONEROUTER_CORS_ORIGINS"),
     maxRequestBytes: integer(src, "ONEROUTER_MAX_REQUEST_BYTES", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),

@@ -1,4 +1,5 @@
 import { createContextKey } from "@connectrpc/connect";
+import type { RequestOrigin } from "./client-address";
 import type { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 
 export type MemberRole = "owner" | "admin" | "developer" | "viewer";
@@ -32,3 +33,5 @@ export interface PlanCounts {
 
 export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "authenticated caller" });
 export const remoteAddressKey = createContextKey<string>("", { description: "peer address" });
+// Where the request was addressed (see client-address.ts); empty outside an HTTP server.
+export const requestOriginKey = createContextKey<RequestOrigin>({ origin: "", secure: false }, { description: "request origin" });

@@ -9,7 +9,8 @@ import { idempotencyKeyHeader, idempotentReplayedHeader } from "./idempotency";
 // are allowed: API keys travel in Authorization, not cookies.
 
 const allowedMethods = connectCors.allowedMethods.join(", ");
-const allowedHeaders = [...connectCors.allowedHeaders, "Authorization", idempotencyKeyHeader].join(", ");
+// OneRouter-Environment: a console session's choice of environment per call.
+const allowedHeaders = [...connectCors.allowedHeaders, "Authorization", idempotencyKeyHeader, "OneRouter-Environment"].join(", ");
 const exposedHeaders = [
   ...connectCors.exposedHeaders,
   idempotentReplayedHeader,

@@ -1,7 +1,8 @@
 // Core's surface: the infrastructure every room builds on, named so an
 // import says what a room needs.
 export { type Config, ConfigError, loadConfig } from "./config";
-export { type Caller, type MemberRole, type PlanCounts, callerKey, remoteAddressKey } from "./context";
+export { type Caller, type MemberRole, type PlanCounts, callerKey, remoteAddressKey, requestOriginKey } from "./context";
+export type { RequestOrigin } from "./client-address";
 export { apiError, checkPlanCount, createErrorInterceptor, errorDomain, failedPrecondition, hasErrorInfo, invalidArgument, normalizeError, notFound, outgoing, rateLimited, unimplemented } from "./errors";
 export { inProcessClientAddressHeader, inProcessClientOfRequest, inProcessTenantClients, type TenantClientFactory } from "./in-process-calls";
 export { newId, randomToken } from "./ids";

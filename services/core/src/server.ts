@@ -3,9 +3,9 @@ import http2 from "node:http2";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { clientAddressResolver, type ClientAddressResolver } from "./client-address";
+import { clientAddressResolver, requestOriginResolver, type ClientAddressResolver, type RequestOrigin } from "./client-address";
 import { registerHealth } from "./health";
-import { remoteAddressKey } from "./context";
+import { remoteAddressKey, requestOriginKey } from "./context";
 import { createCors } from "./cors";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
@@ -56,6 +56,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let drained: (() => void) | undefined;
 
   const clientAddress = clientAddressResolver(options.trustedProxyCidrs ?? []);
+  const requestOrigin = requestOriginResolver(options.trustedProxyCidrs ?? []);
   const rpcHandler = createRpcHandler({
     routes: (router) => {
       options.routes(router);
@@ -63,7 +64,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     interceptors: [options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
-    contextValues: (req) => requestContext(req, clientAddress),
+    contextValues: (req) => requestContext(req, clientAddress, requestOrigin),
   });
 
   const cors = createCors(options.corsOrigins ?? []);
@@ -170,9 +171,13 @@ function sendText(res: http.ServerResponse | http2.Http2ServerResponse, status: 
 }
 
 // Request facts the interceptors need, taken before the handler runs.
-function requestContext(req: http.IncomingMessage | http2.Http2ServerRequest, clientAddress: ClientAddressResolver) {
-  return createContextValues().set(
-    remoteAddressKey,
-    clientAddress(req.socket?.remoteAddress ?? "", req.headers["x-forwarded-for"]),
-  );
+function requestContext(
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  clientAddress: ClientAddressResolver,
+  requestOrigin: (peer: string, headers: http.IncomingHttpHeaders) => RequestOrigin,
+) {
+  const peer = req.socket?.remoteAddress ?? "";
+  return createContextValues()
+    .set(remoteAddressKey, clientAddress(peer, req.headers["x-forwarded-for"]))
+    .set(requestOriginKey, requestOrigin(peer, req.headers));
 }

@@ -4,12 +4,17 @@ import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
+import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { failure } from "../test/index";
 import { failureBucket } from "./interceptor";
 
 // Loopback is 127.0.0.0/8 on Linux, so each 127.x address is another client.
 function keysFrom(app: TestOneRouter, from: string, secret: string, forwardedFor?: string) {
+  return keysSending(app, from, { authorization: `Bearer ${secret}`, ...(forwardedFor ? { "x-forwarded-for": forwardedFor } : {}) });
+}
+
+function keysSending(app: TestOneRouter, from: string, headers: Record<string, string>) {
   return createClient(
     ApiKeyService,
     createConnectTransport({
@@ -18,8 +23,7 @@ function keysFrom(app: TestOneRouter, from: string, secret: string, forwardedFor
       nodeOptions: { localAddress: from },
       interceptors: [
         (next) => (req) => {
-          req.header.set("authorization", `Bearer ${secret}`);
-          if (forwardedFor) req.header.set("x-forwarded-for", forwardedFor);
+          for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
           return next(req);
         },
       ],
@@ -70,6 +74,25 @@ describe("failed authentication", () => {
       reason: "RATE_LIMITED",
     });
     await keysFrom(app, "127.0.0.3", good.secret).listApiKeys({});
+  });
+
+  it("counts made-up session cookies as failures like unknown keys", async () => {
+    const sessionsFrom = (from: string, token: string) => keysSending(app, from, { cookie: `onerouter_session=${token}` });
+    const outcomes = [];
+    for (let i = 0; i < 8; i++) outcomes.push(await failure(sessionsFrom("127.0.1.6", randomBytes(32).toString("base64url")).listApiKeys({})));
+    expect(outcomes.slice(0, 5).map((o) => o.reason)).toEqual(Array(5).fill("SESSION_UNKNOWN"));
+    expect(outcomes.slice(5).map((o) => [o.code, o.reason])).toEqual(Array(3).fill([Code.ResourceExhausted, "RATE_LIMITED"]));
+  });
+
+  it("counts wrong passwords at sign-in as failures of the client address", async () => {
+    const signIns = createClient(
+      SessionService,
+      createConnectTransport({ baseUrl: app.baseUrl, httpVersion: "1.1", nodeOptions: { localAddress: "127.0.1.7" } }),
+    );
+    const outcomes = [];
+    for (let i = 0; i < 7; i++) outcomes.push(await failure(signIns.signIn({ email: `guess${i}@example.com`, password: "guessed password" })));
+    expect(outcomes.slice(0, 5).map((o) => o.reason)).toEqual(Array(5).fill("SIGN_IN_FAILED"));
+    expect(outcomes.slice(5).map((o) => [o.code, o.reason])).toEqual(Array(2).fill([Code.ResourceExhausted, "RATE_LIMITED"]));
   });
 
   it("makes a parallel flood pay for every lookup it caused", async () => {

@@ -3,3 +3,4 @@ export * from "./interceptor";
 export * from "./rate-limiter";
 export * from "./room";
 export * from "./migrations";
+export * from "./session-authenticator";

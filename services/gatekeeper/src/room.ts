@@ -5,6 +5,8 @@ import { CallLimits } from "./call-limits";
 import { gatekeeperInterceptors } from "./interceptor";
 import { gatekeeperMigrations } from "./migrations";
 import { TokenBucketLimiter } from "./rate-limiter";
+import { RecentSet } from "./recent-set";
+import { SessionAuthenticator } from "./session-authenticator";
 
 export interface GatekeeperRoomDeps {
   knex: Knex;
@@ -24,10 +26,11 @@ export const gatekeeperRoom: RoomModule<GatekeeperRoomDeps> = {
   name: "gatekeeper",
   migrations: gatekeeperMigrations,
   open({ knex, config, logger, mailer }) {
-    const authenticator = new ApiKeyAuthenticator(knex, {
-      ttlMs: config.authFailures.unknownKeyCacheMs,
-      maxSize: config.authFailures.unknownKeyCacheSize,
-    });
+    const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
+    const authenticator = new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize });
+    const sessions = new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize));
+    // Where the console may call from besides this server's own origin.
+    const allowedOrigins = [...config.corsOrigins, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])];
     const server = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
     const limits = new CallLimits({ knex, server, mailer, logger });
     const failures = new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst);
@@ -40,7 +43,7 @@ export const gatekeeperRoom: RoomModule<GatekeeperRoomDeps> = {
       logger,
     });
     return {
-      interceptors: gatekeeperInterceptors({ authenticator, limits, failures, logger }),
+      interceptors: gatekeeperInterceptors({ authenticator, sessions, limits, failures, allowedOrigins, logger }),
       start: () => flusher.start(),
       // Counts of calls answered until the server closed are written too.
       async close() {

@@ -6,6 +6,7 @@ import { ApiKeyAuthenticator } from "../src/authenticator";
 import { CallLimits } from "../src/call-limits";
 import { gatekeeperInterceptors } from "../src/interceptor";
 import { TokenBucketLimiter } from "../src/rate-limiter";
+import { SessionAuthenticator } from "../src/session-authenticator";
 
 // A room's services in memory, behind the interceptors the server puts in
 // front of every call (typed errors, API-key auth and scopes, plan limits),
@@ -22,7 +23,13 @@ export function inMemoryApi(knex: Knex, routes: (router: ConnectRouter) => void)
     router: {
       interceptors: [
         createErrorInterceptor(logger),
-        ...gatekeeperInterceptors({ authenticator: new ApiKeyAuthenticator(knex), limits, failures: unlimited(), logger }),
+        ...gatekeeperInterceptors({
+          authenticator: new ApiKeyAuthenticator(knex),
+          sessions: new SessionAuthenticator(knex),
+          limits,
+          failures: unlimited(),
+          logger,
+        }),
       ],
     },
   });

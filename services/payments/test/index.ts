@@ -3,6 +3,7 @@ import type { Client } from "@connectrpc/connect";
 import type { RoutingProfileSchema } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import type { Knex } from "@onerouter/core";
 import type { StorageEngine } from "@onerouter/core/testing";
 import {
   addTestAccount,
@@ -80,4 +81,30 @@ export async function paymentEvents(app: TestPaymentsRoom, paymentId: string): P
     if (data.case === "refund") return data.value.refund?.paymentId === paymentId;
     return false;
   });
+}
+
+// Fills an environment of a tenant with `count` succeeded payments, one
+// sandbox attempt each, a second apart, in two set-based statements: for
+// measuring lists and pages at scale without making each payment.
+export async function seedPayments(
+  knex: Knex,
+  options: { tenantId: string; count: number; environment?: "test" | "live"; providerAccountId?: string },
+): Promise<void> {
+  const { tenantId, count, environment = "test", providerAccountId = "pa_seeded" } = options;
+  await knex.raw(
+    `insert into payments (id, tenant_id, environment, amount, currency, capture_method, status, provider, provider_account_id,
+       amount_captured, created_at, updated_at)
+     select 'pay_seed' || lpad(g::text, 8, '0'), ?, ?, 1000 + g % 9000, 'EUR', 'automatic', 'succeeded', 'sandbox', ?,
+       1000 + g % 9000, now() - g * interval '1 second', now() - g * interval '1 second'
+     from generate_series(1, ?) as g`,
+    [tenantId, environment, providerAccountId, count],
+  );
+  await knex.raw(
+    `insert into payment_attempts (id, payment_id, tenant_id, environment, provider, provider_account_id, status, latency_ms,
+       created_at, updated_at)
+     select 'pat_seed' || lpad(g::text, 8, '0'), 'pay_seed' || lpad(g::text, 8, '0'), ?, ?, 'sandbox', ?, 'succeeded', 20 + g % 200,
+       now() - g * interval '1 second', now() - g * interval '1 second'
+     from generate_series(1, ?) as g`,
+    [tenantId, environment, providerAccountId, count],
+  );
 }

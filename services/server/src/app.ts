@@ -2,11 +2,12 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer } from "@onerouter/admin";
+import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
 import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { consoleRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
@@ -184,6 +185,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       publicBaseUrl: publicUrl,
       outbound: providerOutbound,
       mailer,
+      sessionTtlHours: config.sessionTtlHours,
     }),
   );
   const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
@@ -208,6 +210,9 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   };
   // CSV downloads: StreamCsvExport called as the HTTP request's own caller.
   if (admin) httpRoutes.push(csvDownloadRoute(inProcessClientOfRequest(AnalyticsService, routes, interceptors)));
+  // The browser console, a static bundle calling this same API, comes with
+  // the admin room: in the mesh, Envoy sends /console/ to the admin service.
+  if (admin) httpRoutes.push(consoleRoute());
 
   const server = await startServer({
     host: config.host,
@@ -243,11 +248,17 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     writeFileSync(runFile, JSON.stringify({ pid: process.pid, port: server.port, localToken }));
     chmodSync(runFile, 0o600);
   }
-  logger.info({ url: server.url, storage: db.engine }, "OneRouter is listening");
+  logger.info({ url: server.url, storage: db.engine, ...(admin ? { console: `${server.url}/console/` } : {}) }, "OneRouter is listening");
   if (created) {
     logger.info(
       { tenant: tenant.id },
       "created the default tenant; get an API key with: npx onerouter keys create --env test",
+    );
+  }
+  if (!(await tenantHasMembers(db.knex, tenant.id))) {
+    logger.info(
+      { tenant: tenant.id },
+      "the default tenant has no one who can sign in to the console yet; create its first owner with: npx onerouter members create --email you@example.com --role owner",
     );
   }
 

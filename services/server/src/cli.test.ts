@@ -1,22 +1,13 @@
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli as run, startCliServer } from "../test/cli";
 
 // The CLI as a newcomer runs it: a real process, real signals.
 const repoRoot = path.resolve(import.meta.dirname, "../../..");
-const cli = path.join(repoRoot, "services/server/bin/onerouter.js");
-
-function run(args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, [cli, ...args], {
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-}
 
 describe("onerouter CLI", () => {
   const dirs: string[] = [];
@@ -46,24 +37,12 @@ describe("onerouter CLI", () => {
 
   it("starts, hands out a key that works over curl-style HTTP and grpc-js, and drains on SIGTERM", async () => {
     const dataDir = tempDir();
-    const started = Date.now();
-    const server = spawn(process.execPath, [cli, "start"], {
-      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "info" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let logs = "";
-    server.stdout.on("data", (c: Buffer) => (logs += c.toString()));
-    server.stderr.on("data", (c: Buffer) => (logs += c.toString()));
+    const server = await startCliServer(dataDir);
+    const { port } = server;
     try {
-      const runFile = path.join(dataDir, "server.json");
-      let port = 0;
-      while (!port) {
-        if (Date.now() - started > 20_000) throw new Error(`not listening after 20 s:\n${logs}`);
-        if (existsSync(runFile)) port = (JSON.parse(readFileSync(runFile, "utf8")) as { port?: number }).port ?? 0;
-        await new Promise((r) => setTimeout(r, 100));
-      }
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-      expect(logs).toContain("keys create --env test");
+      await server.waitForLog("keys create --env test");
+      expect(server.logs()).toContain("keys create --env test");
 
       const keys = run(["keys", "create", "--env", "test"], { ONEROUTER_DATA_DIR: dataDir });
       expect(keys.status, keys.stderr).toBe(0);
@@ -95,10 +74,8 @@ describe("onerouter CLI", () => {
       client.close();
       expect(listed.api_keys.length).toBe(1);
     } finally {
-      const exited = new Promise<string>((resolve) => server.once("exit", (code, signal) => resolve(`${code}:${signal}`)));
-      server.kill("SIGTERM");
-      expect(await exited, logs).toBe("0:null");
+      expect(await server.stop(), server.logs()).toBe("0:null");
     }
-    expect(logs).toContain("stopped");
-  }, 60_000);
+    expect(server.logs()).toContain("stopped");
+  }, 180_000);
 });

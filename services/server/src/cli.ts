@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { ensureDefaultTenant } from "@onerouter/admin";
+import { checkNewPassword, ensureDefaultTenant, memberRoles } from "@onerouter/admin";
 import {
   ConfigError,
   createLogger,
@@ -11,6 +11,7 @@ import {
   lockDataFolder,
   type Config,
   type DataFolderHolder,
+  type MemberRole,
 } from "@onerouter/core";
 import { allMigrations, openConfiguredDatabase, startOneRouter } from "./app";
 import { devBanner, devConfigDefaults, startDev } from "./dev";
@@ -27,6 +28,9 @@ Commands:
   migrate                        apply database migrations and exit
   keys create --env test|live    create an API key; the key is the last line printed
         [--name NAME] [--tenant ID]  (default: the default tenant)
+  members create --email ADDRESS create a member who signs in to the console; the password is
+        --role owner|admin|developer|viewer
+        [--name NAME] [--tenant ID]  asked on the terminal, or read from standard input
   master-key rotate              re-seal every tenant data key and webhook secret under the
                                  current master key (embedded: under a new one), while serving
   tenants create --name NAME     create a tenant (default plan: free); its id is the last line
@@ -68,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
       return keys(config, rest);
     case "tenants":
       return tenants(config, rest);
+    case "members":
+      return members(config, rest);
     case "master-key":
       return masterKey(config, rest);
     case "erase-contact":
@@ -172,6 +178,63 @@ async function tenants(config: Config, args: string[]): Promise<number> {
     default:
       throw new UsageError('the tenants command takes "create", "list", "suspend", "resume" or "set-plan"');
   }
+}
+
+async function members(config: Config, args: string[]): Promise<number> {
+  const [sub, ...flags] = args;
+  if (sub !== "create") throw new UsageError('the members command takes "create"');
+  const { values } = parseArgs({
+    args: flags,
+    options: { email: { type: "string" }, role: { type: "string" }, name: { type: "string" }, tenant: { type: "string" } },
+  });
+  if (!values.email) throw new UsageError("--email is required");
+  if (!memberRoles.includes(values.role as MemberRole)) throw new UsageError(`--role must be one of ${memberRoles.join(", ")}`);
+  const password = await readPassword(`Password for ${values.email}: `);
+  try {
+    checkNewPassword("password", password);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const created = (await runOperation(config, "members create", "members/create", { ...values, password })) as {
+    id: string;
+    email: string;
+    role: string;
+    tenantId: string;
+  };
+  console.log(`Created ${created.role} ${created.email} (${created.id}) in tenant ${created.tenantId}; they can sign in to the console now.`);
+  return 0;
+}
+
+// Asked on the terminal without echo; else the first line of standard input.
+async function readPassword(prompt: string): Promise<string> {
+  const input = process.stdin;
+  if (!input.isTTY) {
+    let text = "";
+    for await (const chunk of input) text += (chunk as Buffer).toString("utf8");
+    return text.split(/\r?\n/)[0] ?? "";
+  }
+  process.stderr.write(prompt);
+  input.setRawMode(true);
+  input.resume();
+  return new Promise((resolve, reject) => {
+    let typed = "";
+    const done = (outcome: () => void) => {
+      input.setRawMode(false);
+      input.pause();
+      input.off("data", onData);
+      process.stderr.write("\n");
+      outcome();
+    };
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString("utf8")) {
+        if (char === "\r" || char === "\n") return done(() => resolve(typed));
+        if (char === "\u0003") return done(() => reject(new UsageError("cancelled")));
+        if (char === "\u007f" || char === "\b") typed = typed.slice(0, -1);
+        else typed += char;
+      }
+    };
+    input.on("data", onData);
+  });
 }
 
 async function masterKey(config: Config, args: string[]): Promise<number> {

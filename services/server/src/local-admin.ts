@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { HttpRoute } from "@onerouter/core";
 
 // One process owns an embedded data folder (see core's data-folder-lock), so
-// while the embedded server runs, CLI commands (`keys create`, `migrate`,
+// while the embedded server runs, CLI commands (`keys create`, `members create`, `migrate`,
 // `master-key rotate`, `erase-contact`) ask it over loopback instead of
 // opening the folder. The token lives in the data folder (server.json, mode
 // 0600): only someone who can read that folder can act this way.

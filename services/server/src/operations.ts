@@ -1,7 +1,7 @@
 import { ConnectError } from "@connectrpc/connect";
-import { createApiKey, createTenant, listTenants, planById, plans, recordAudit, setTenantPlan, setTenantSuspended, type TenantRow } from "@onerouter/admin";
+import { checkNewPassword, createApiKey, createMemberWithPassword, createTenant, isEmailAddress, listTenants, MemberExistsError, memberRoles, planById, plans, recordAudit, setTenantPlan, setTenantSuspended, type TenantRow } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import type { Config, Contact, Knex, MasterKeyring } from "@onerouter/core";
+import type { Config, Contact, Knex, MasterKeyring, MemberRole } from "@onerouter/core";
 import { ProviderAccountStore } from "@onerouter/routing";
 import { ensureSandboxDefaults } from "@onerouter/sandbox";
 import { LocalAdminRefusal, type LocalAdminAction } from "./local-admin";
@@ -72,6 +72,29 @@ export function operations(deps: OperationDeps): Record<string, LocalAdminAction
       });
       return { id: row.id, secret };
     },
+    async "members/create"(args) {
+      const tenantId = await tenantOf(deps, args);
+      const { email, role, name, password } = args;
+      if (typeof email !== "string" || !isEmailAddress(email.trim())) throw new LocalAdminRefusal("--email must be an email address");
+      if (!memberRoles.includes(role as MemberRole)) throw new LocalAdminRefusal(`--role must be one of ${memberRoles.join(", ")}`);
+      if (typeof password !== "string") throw new LocalAdminRefusal("a password is required");
+      try {
+        checkNewPassword("password", password);
+        const row = await createMemberWithPassword(deps.knex, {
+          tenantId,
+          email,
+          name: typeof name === "string" ? name.trim() : "",
+          role: role as MemberRole,
+          password,
+          actor: "cli",
+        });
+        return { id: row.id, email: row.email, role: row.role, tenantId };
+      } catch (err) {
+        if (err instanceof MemberExistsError) throw new LocalAdminRefusal(err.message);
+        if (err instanceof ConnectError) throw new LocalAdminRefusal(err.rawMessage);
+        throw err;
+      }
+    },
     async migrate() {
       return { applied: await deps.migrate() };
     },
@@ -79,11 +102,16 @@ export function operations(deps: OperationDeps): Record<string, LocalAdminAction
       return rotateMasterKey(deps.knex, deps.masterKeys, deps.config);
     },
     async "erase-contact"(args) {
-      const tenantId = typeof args.tenant === "string" && args.tenant !== "" ? args.tenant : deps.defaultTenantId;
-      if (!(await deps.knex("tenants").where({ id: tenantId }).first("id"))) throw new LocalAdminRefusal(`there is no tenant ${tenantId}`);
-      return eraseContact(deps.knex, tenantId, contactToErase(args));
+      return eraseContact(deps.knex, await tenantOf(deps, args), contactToErase(args));
     },
   };
+}
+
+// The tenant named by --tenant, else the default one.
+async function tenantOf(deps: OperationDeps, args: Record<string, unknown>): Promise<string> {
+  const tenantId = typeof args.tenant === "string" && args.tenant !== "" ? args.tenant : deps.defaultTenantId;
+  if (!(await deps.knex("tenants").where({ id: tenantId }).first("id"))) throw new LocalAdminRefusal(`there is no tenant ${tenantId}`);
+  return tenantId;
 }
 
 // Exactly one of an email address or an E.164 phone number.

@@ -12,6 +12,8 @@ import { createLogger, loadConfig, type Config } from "@onerouter/core";
 import { createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/testing";
 import { startOneRouter, type OneRouter } from "../src/app";
 
+export { cliPath, runCli, startCliServer, type CliServer } from "./cli";
+
 // The whole product on a random loopback port, for full-stack tests.
 export interface TestOneRouter extends OneRouter {
   baseUrl: string;
@@ -58,13 +60,18 @@ export async function startTestOneRouter(
 
 // A client of `service` on the server at `baseUrl`, calling with the API key `secret`.
 export function apiClient<S extends DescService>(server: { baseUrl: string }, service: S, secret: string): Client<S> {
+  return clientSending(server, service, { authorization: `Bearer ${secret}` });
+}
+
+// A client of `service` on the server at `baseUrl` whose every call sends `headers`.
+function clientSending<S extends DescService>(server: { baseUrl: string }, service: S, headers: Record<string, string>): Client<S> {
   return createClient(
     service,
     createConnectTransport({
       baseUrl: server.baseUrl,
       interceptors: [
         (next) => (req) => {
-          req.header.set("authorization", `Bearer ${secret}`);
+          for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
           return next(req);
         },
       ],
@@ -89,4 +96,36 @@ export function grpcApiKeyClient(port: number): grpc.Client {
     onerouter: { admin: { v1: { ApiKeyService: grpc.ServiceClientConstructor } } };
   };
   return new pkg.onerouter.admin.v1.ApiKeyService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+}
+
+// Signs a member in over Connect JSON, as a browser would, and answers the
+// session cookie to send back (name=value) and the Set-Cookie it came in.
+export async function signIn(
+  server: { baseUrl: string },
+  credentials: { email: string; password: string; tenantId?: string },
+): Promise<{ cookie: string; setCookie: string }> {
+  const res = await fetch(`${server.baseUrl}/onerouter.admin.v1.SessionService/SignIn`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "connect-protocol-version": "1", origin: server.baseUrl },
+    body: JSON.stringify(credentials),
+  });
+  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+  const setCookie = res.headers.getSetCookie().find((c) => c.startsWith("onerouter_session="));
+  if (!setCookie) throw new Error("sign-in set no session cookie");
+  return { cookie: setCookie.split(";")[0]!, setCookie };
+}
+
+// A client of `service` calling as a console page of this server would: with
+// the session cookie, the page's Origin and the environment it chose.
+export function sessionClient<S extends DescService>(
+  server: { baseUrl: string },
+  service: S,
+  cookie: string,
+  options: { environment?: "test" | "live"; origin?: string } = {},
+): Client<S> {
+  return clientSending(server, service, {
+    cookie,
+    origin: options.origin ?? server.baseUrl,
+    ...(options.environment ? { "onerouter-environment": options.environment } : {}),
+  });
 }

@@ -11,7 +11,7 @@ import { reportNamed } from "./csv-exports";
 // A report as a plain HTTP download for the console and scripts:
 // GET /exports/<payments|messages|deliveries|providers|costs>.csv
 // ?start_time=<RFC 3339>&end_time=<RFC 3339>. It is StreamCsvExport called
-// as the HTTP request's own caller (its Authorization or session cookie), so
+// as the HTTP request's own caller (its Authorization, or session cookie and OneRouter-Environment), so
 // it is authenticated and authorized like every call; the chunks go out as
 // the client reads them.
 
@@ -68,7 +68,7 @@ export function csvDownloadRoute(analytics: Client<typeof AnalyticsService>): Ht
         if (report === undefined) throw new ConnectError(`no such export: ${url.pathname}`, Code.NotFound);
         const range = create(TimeRangeSchema, { startTime: timeParameter(url, "start_time"), endTime: timeParameter(url, "end_time") });
         const headers: Record<string, string> = { [inProcessClientAddressHeader]: req.socket?.remoteAddress ?? "" };
-        for (const name of ["authorization", "cookie"]) {
+        for (const name of ["authorization", "cookie", "onerouter-environment"]) {
           const value = req.headers[name];
           if (typeof value === "string") headers[name] = value;
         }

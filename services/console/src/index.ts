@@ -1,0 +1,1 @@
+export { consoleDistDir, consolePathPrefix, consoleRoute } from "./route";
