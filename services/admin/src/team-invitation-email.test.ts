@@ -6,7 +6,7 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { Channel, MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
 import { failure } from "@onerouter/gatekeeper/testing";
-import { apiClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { apiClient, sessionClient, signIn, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { verifyPassword } from "./passwords";
 import { createTenant } from "./tenants";
 
@@ -64,7 +64,9 @@ describeEachEngine("Invitation emails", (engine) => {
       code: Code.FailedPrecondition,
       reason: "INVITATION_ALREADY_ACCEPTED",
     });
-    const { members } = await team.listMembers({});
+    // The new member signs in to the console with the password they chose.
+    const { cookie } = await signIn(app, { email: "dev@example.com", password, tenantId });
+    const { members } = await sessionClient(app, TeamService, cookie).listMembers({});
     expect(members.map((m) => m.email)).toEqual(["dev@example.com"]);
   });
 
