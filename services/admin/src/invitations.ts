@@ -18,7 +18,8 @@ import {
   type PageRequest,
 } from "@onerouter/core";
 import { recordAudit } from "./audit";
-import { assertMayManage, countMembers, findMemberByEmail, insertMember, lockTeam, roleValue, type MemberRow, type TeamChange } from "./members";
+import { assertMayManage, countMembers, findMemberByEmail, insertMember, lockTeam, roleValue, type TeamChange } from "./members";
+import type { MemberRow } from "./member-accounts";
 import { hashPassword } from "./passwords";
 import { planCounts } from "./plans";
 

@@ -1,7 +1,5 @@
-import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { MemberSchema, Role, type Member } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
+import { Role } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import {
   apiError,
   failedPrecondition,
@@ -16,17 +14,7 @@ import {
   type PageRequest,
 } from "@onerouter/core";
 import { recordAudit } from "./audit";
-
-export interface MemberRow {
-  id: string;
-  tenant_id: string;
-  email: string;
-  name: string;
-  role: MemberRole;
-  password_hash: string | null;
-  last_sign_in_at: Date | null;
-  created_at: Date;
-}
+import type { MemberRow } from "./member-accounts";
 
 const roleByName: Record<MemberRole, Role> = {
   owner: Role.OWNER,
@@ -45,16 +33,6 @@ export function roleName(role: Role, field = "role"): MemberRole {
   return name;
 }
 
-export function toMember(row: MemberRow): Member {
-  return create(MemberSchema, {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    role: roleByName[row.role],
-    createTime: timestampFromDate(new Date(row.created_at)),
-    lastSignInTime: row.last_sign_in_at ? timestampFromDate(new Date(row.last_sign_in_at)) : undefined,
-  });
-}
 
 // Emails are compared case-insensitively: one person, one member.
 export function memberEmail(field: string, email: string): string {

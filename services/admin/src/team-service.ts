@@ -21,7 +21,8 @@ import {
   toInvitation,
   type InvitationRow,
 } from "./invitations";
-import { listMembers, memberEmail, memberName, removeMember, roleName, toMember, updateMemberRole, type TeamChange } from "./members";
+import { toMember } from "./member-accounts";
+import { listMembers, memberEmail, memberName, removeMember, roleName, updateMemberRole, type TeamChange } from "./members";
 import { checkNewPassword } from "./passwords";
 import type { TenantMailer } from "./tenant-mail";
 

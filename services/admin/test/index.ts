@@ -3,7 +3,8 @@ import { createClient, createRouterTransport, type Client, type ConnectRouter } 
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { callerKey, createErrorInterceptor, createLogger, newId, type Caller, type Knex, type MemberRole } from "@onerouter/core";
 import { hashPassword } from "../src/passwords";
-import { insertMember, type MemberRow } from "../src/members";
+import type { MemberRow } from "../src/member-accounts";
+import { insertMember } from "../src/members";
 import { planCounts } from "../src/plans";
 
 // The admin room's services in memory, each client calling as the Caller it
