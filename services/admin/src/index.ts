@@ -4,7 +4,7 @@ export * from "./routes";
 export * from "./tenants";
 export * from "./migrations";
 export * from "./room";
-export { billingPeriod, planById, plans, type PlanDefinition } from "./plans";
+export { billingPeriod, planById, planCounts, plans, type PlanDefinition } from "./plans";
 export { TenantMailer, type TenantEmail } from "./tenant-mail";
 export { countedProviderAccounts, toPlan } from "./usage-service";
 export { createMemberWithPassword, isEmailAddress, memberRoles, MemberExistsError, tenantHasMembers } from "./member-accounts";

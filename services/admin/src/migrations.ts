@@ -132,4 +132,16 @@ export const adminMigrations: Migration[] = [
       });
     },
   },
+  {
+    // An invitation remembers the environment it was made in, so its
+    // acceptance is audited beside it, and what became of its email.
+    name: "20261205_050_admin_invitation_email",
+    async up(knex) {
+      await knex.schema.alterTable("invitations", (t) => {
+        t.text("environment").notNullable().defaultTo("test");
+        t.text("email_message_id").notNullable().defaultTo("");
+        t.text("email_error").notNullable().defaultTo("");
+      });
+    },
+  },
 ];

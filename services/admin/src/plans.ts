@@ -1,3 +1,5 @@
+import type { PlanCounts } from "@onerouter/core";
+
 // The plans a tenant can be on, as data. Zero means unlimited. Monthly
 // quotas are counted per UTC calendar month by the gatekeeper; counts
 // (members, provider accounts, webhook endpoints) are checked by the room
@@ -53,6 +55,18 @@ export const plans: readonly PlanDefinition[] = [
 
 export function planById(id: string): PlanDefinition | undefined {
   return plans.find((plan) => plan.id === id);
+}
+
+// The counted limits of a tenant's plan, for the room that creates a counted
+// thing. A plan id this version does not know is treated as the smallest plan.
+export function planCounts(planId: string): PlanCounts {
+  const plan = planById(planId) ?? planById("free")!;
+  return {
+    id: plan.id,
+    members: plan.members,
+    providerAccounts: plan.providerAccounts,
+    webhookEndpoints: plan.webhookEndpoints,
+  };
 }
 
 // The billing period containing `time`: its UTC calendar month.

@@ -13,6 +13,7 @@ import { apiKeyService } from "./api-key-service";
 import { auditLogService } from "./audit-log-service";
 import { providerAccountService, type ProviderAccountServiceDeps } from "./provider-account-service";
 import { routingService, type RoutingServiceDeps } from "./routing-service";
+import { teamService } from "./team-service";
 import { usageService } from "./usage-service";
 import { sessionService, type SessionServiceDeps } from "./session-service";
 import type { TenantMailer } from "./tenant-mail";
@@ -29,7 +30,7 @@ export function adminRoutes(deps: AdminDeps) {
     router.service(AuditLogService, auditLogService(deps.knex));
     router.service(ProviderAccountService, providerAccountService(deps));
     router.service(RoutingService, routingService(deps));
-    servicePartially(router, TeamService, {});
+    router.service(TeamService, teamService(deps));
     router.service(UsageService, usageService(deps.knex));
     router.service(SessionService, sessionService(deps));
     router.service(AnalyticsService, analyticsService(deps.knex));

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
@@ -9,9 +9,10 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { callerKey, createErrorInterceptor, createLogger, newId, type Caller } from "@onerouter/core";
+import { newId, type Caller } from "@onerouter/core";
 import { failure } from "@onerouter/gatekeeper/testing";
 import { apiClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { adminAs } from "../test";
 import { createTenant } from "./tenants";
 import { usageService } from "./usage-service";
 
@@ -42,20 +43,7 @@ describe("UsageService", () => {
       member: { id: memberId, role, sessionId: "ses_test" },
       scopes: [],
     };
-    return createClient(
-      UsageService,
-      createRouterTransport((router) => router.service(UsageService, usageService(app.db.knex)), {
-        router: {
-          interceptors: [
-            createErrorInterceptor(createLogger("silent")),
-            (next) => (req) => {
-              req.contextValues.set(callerKey, caller);
-              return next(req);
-            },
-          ],
-        },
-      }),
-    );
+    return adminAs((router) => router.service(UsageService, usageService(app.db.knex))).client(UsageService, caller);
   }
 
   it("tells the plans and the tenant's own", async () => {

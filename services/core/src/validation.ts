@@ -22,6 +22,15 @@ export function maxLength(field: string, value: string, max: number): string {
   return value;
 }
 
+// A dot-atom local part and a domain of letter-digit-hyphen labels with an
+// alphabetic top-level label: what every email provider accepts.
+const emailPattern =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
+
+export function isEmailAddress(email: string): boolean {
+  return email.length <= 254 && email.split("@")[0]!.length <= 64 && emailPattern.test(email);
+}
+
 export function validMetadata(field: string, metadata: Record<string, string>): Record<string, string> {
   const entries = Object.entries(metadata);
   if (entries.length > maxMetadataEntries) throw invalidArgument(field, `must have at most ${maxMetadataEntries} entries`);

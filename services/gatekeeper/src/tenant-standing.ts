@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import { planById } from "@onerouter/admin";
+import { planCounts } from "@onerouter/admin";
 import { apiError, type PlanCounts } from "@onerouter/core";
 
 // The tenant's columns every identity lookup (API key or session) joins in,
@@ -18,13 +18,5 @@ export function tenantStanding(row: TenantStandingRow): PlanCounts {
       tenant_id: row.tenant_id,
     });
   }
-  const plan = planById(row.plan_id);
-  // A plan id this version does not know is treated as the smallest plan.
-  const counted = plan ?? planById("free")!;
-  return {
-    id: counted.id,
-    members: counted.members,
-    providerAccounts: counted.providerAccounts,
-    webhookEndpoints: counted.webhookEndpoints,
-  };
+  return planCounts(row.plan_id);
 }

@@ -7,7 +7,7 @@ import {
   type SendMessageRequest,
   type SmsContent,
 } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { invalidArgument, maxLength, validMetadata, validTimeRange } from "@onerouter/core";
+import { invalidArgument, isEmailAddress, maxLength, validMetadata, validTimeRange } from "@onerouter/core";
 import { countryOfNumber, isE164 } from "./phone-numbers";
 import { smsSegments, type SmsEncoding } from "./sms-encoding";
 import { messageStateOf } from "./state";
@@ -27,10 +27,6 @@ const maxEmailBodyBytes = 1024 * 1024;
 
 // An alphanumeric sender id: up to 11 letters, digits or spaces, at least one letter.
 const senderId = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/;
-// A dot-atom local part and a domain of letter-digit-hyphen labels with an
-// alphabetic top-level label: what every provider accepts.
-const emailPattern =
-  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/;
 
 export type MessageContent = { case: "sms"; value: SmsContent } | { case: "email"; value: EmailContent };
 
@@ -95,7 +91,7 @@ function validEmail(email: EmailContent): Omit<NewMessage, "metadata"> {
 
 function validAddress(field: string, address: EmailAddress): void {
   if (address.email === "") throw invalidArgument(`${field}.email`, "is required");
-  if (address.email.length > 254 || address.email.split("@")[0]!.length > 64 || !emailPattern.test(address.email)) {
+  if (!isEmailAddress(address.email)) {
     throw invalidArgument(`${field}.email`, `${address.email.slice(0, 100)} is not an email address`);
   }
   maxLength(`${field}.name`, address.name, maxNameLength);
