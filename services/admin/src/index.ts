@@ -7,7 +7,7 @@ export * from "./room";
 export { billingPeriod, planById, planCounts, plans, type PlanDefinition } from "./plans";
 export { TenantMailer, type TenantEmail } from "./tenant-mail";
 export { countedProviderAccounts, toPlan } from "./usage-service";
-export { createMemberWithPassword, isEmailAddress, memberRoles, MemberExistsError, tenantHasMembers } from "./member-accounts";
+export { createMemberWithPassword, memberRoles, MemberExistsError, tenantHasMembers } from "./member-accounts";
 export { checkNewPassword } from "./passwords";
 export { callerMayCall, methodAccess, methodName, oneRouterServices, permittedMethods, roleAllows, roleMatrix, roleScopes, type MethodAccess } from "./role-matrix";
 export { sessionCookieName, sessionTokenFromCookies } from "./sessions";

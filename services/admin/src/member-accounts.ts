@@ -32,10 +32,6 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export function isEmailAddress(email: string): boolean {
-  return /^[^\s@]+@[^\s@]+$/.test(email) && email.length <= 320;
-}
-
 export function toMember(row: MemberRow): Member {
   return create(MemberSchema, {
     id: row.id,

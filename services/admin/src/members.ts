@@ -14,7 +14,7 @@ import {
   type PageRequest,
 } from "@onerouter/core";
 import { recordAudit } from "./audit";
-import type { MemberRow } from "./member-accounts";
+import { normalizeEmail, type MemberRow } from "./member-accounts";
 
 const roleByName: Record<MemberRole, Role> = {
   owner: Role.OWNER,
@@ -36,7 +36,7 @@ export function roleName(role: Role, field = "role"): MemberRole {
 
 // Emails are compared case-insensitively: one person, one member.
 export function memberEmail(field: string, email: string): string {
-  const normalized = email.trim().toLowerCase();
+  const normalized = normalizeEmail(email);
   if (normalized === "") throw invalidArgument(field, "is required");
   if (!isEmailAddress(normalized)) throw invalidArgument(field, `${normalized.slice(0, 100)} is not an email address`);
   return normalized;

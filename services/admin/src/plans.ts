@@ -57,10 +57,16 @@ export function planById(id: string): PlanDefinition | undefined {
   return plans.find((plan) => plan.id === id);
 }
 
+// A tenant's plan. A plan id this version does not know is treated as the
+// smallest plan.
+export function tenantPlan(planId: string): PlanDefinition {
+  return planById(planId) ?? planById("free")!;
+}
+
 // The counted limits of a tenant's plan, for the room that creates a counted
-// thing. A plan id this version does not know is treated as the smallest plan.
+// thing.
 export function planCounts(planId: string): PlanCounts {
-  const plan = planById(planId) ?? planById("free")!;
+  const plan = tenantPlan(planId);
   return {
     id: plan.id,
     members: plan.members,

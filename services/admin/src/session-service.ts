@@ -9,9 +9,9 @@ import {
   WhoAmIResponseSchema,
 } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { apiError, invalidArgument, remoteAddressKey, requestOriginKey, requireCaller, type Knex } from "@onerouter/core";
+import { apiError, invalidArgument, isEmailAddress, remoteAddressKey, requestOriginKey, requireCaller, type Knex } from "@onerouter/core";
 import { recordAudit } from "./audit";
-import { isEmailAddress, normalizeEmail, toMember, type MemberRow } from "./member-accounts";
+import { normalizeEmail, toMember, type MemberRow } from "./member-accounts";
 import { decoyPasswordHash, verifyPassword } from "./passwords";
 import { permittedMethods } from "./role-matrix";
 import { clearedSessionCookie, createSession, sessionCookie, type SessionRow } from "./sessions";

@@ -14,7 +14,7 @@ import {
 } from "@onerouter/client/gen/onerouter/admin/v1/usage_pb";
 import { sandboxProviders } from "@onerouter/sandbox";
 import { apiError, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
-import { billingPeriod, planById, plans, type PlanDefinition } from "./plans";
+import { billingPeriod, planById, plans, tenantPlan, type PlanDefinition } from "./plans";
 import { setTenantPlan, type TenantRow } from "./tenants";
 
 export function toPlan(plan: PlanDefinition): Plan {
@@ -49,17 +49,16 @@ async function count(query: Knex.QueryBuilder): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-async function tenantPlan(knex: Knex, tenantId: string): Promise<PlanDefinition> {
+async function storedPlan(knex: Knex, tenantId: string): Promise<PlanDefinition> {
   const tenant = (await knex("tenants").where({ id: tenantId }).first("plan_id")) as Pick<TenantRow, "plan_id"> | undefined;
-  // A plan id this version does not know counts as the smallest plan, as in the gatekeeper.
-  return planById(tenant?.plan_id ?? "") ?? planById("free")!;
+  return tenantPlan(tenant?.plan_id ?? "");
 }
 
 export function usageService(knex: Knex): ServiceImpl<typeof UsageService> {
   return {
     async getPlan(_req, ctx) {
       const caller = requireCaller(ctx);
-      return create(GetPlanResponseSchema, { plan: toPlan(await tenantPlan(knex, caller.tenantId)) });
+      return create(GetPlanResponseSchema, { plan: toPlan(await storedPlan(knex, caller.tenantId)) });
     },
 
     async listPlans() {
@@ -86,7 +85,7 @@ export function usageService(knex: Knex): ServiceImpl<typeof UsageService> {
     async getUsage(req, ctx) {
       const caller = requireCaller(ctx);
       const period = billingPeriod(req.periodTime ? timestampDate(req.periodTime) : new Date());
-      const plan = await tenantPlan(knex, caller.tenantId);
+      const plan = await storedPlan(knex, caller.tenantId);
       const counters = (await knex("usage_counters")
         .where({ tenant_id: caller.tenantId, period_start: period.start })
         .select("metric", "count")) as { metric: string; count: number | string }[];

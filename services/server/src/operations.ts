@@ -1,7 +1,7 @@
 import { ConnectError } from "@connectrpc/connect";
-import { checkNewPassword, createApiKey, createMemberWithPassword, createTenant, isEmailAddress, listTenants, MemberExistsError, memberRoles, planById, plans, recordAudit, setTenantPlan, setTenantSuspended, type TenantRow } from "@onerouter/admin";
+import { checkNewPassword, createApiKey, createMemberWithPassword, createTenant, listTenants, MemberExistsError, memberRoles, planById, plans, recordAudit, setTenantPlan, setTenantSuspended, type TenantRow } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import type { Config, Contact, Knex, MasterKeyring, MemberRole } from "@onerouter/core";
+import { isEmailAddress, type Config, type Contact, type Knex, type MasterKeyring, type MemberRole } from "@onerouter/core";
 import { ProviderAccountStore } from "@onerouter/routing";
 import { ensureSandboxDefaults } from "@onerouter/sandbox";
 import { LocalAdminRefusal, type LocalAdminAction } from "./local-admin";
