@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { create, type DescFile, type DescMethod, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import { create, type DescFile, type DescMethod, type DescMethodServerStreaming, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import type { Transport } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
@@ -48,12 +48,15 @@ const reads = new Set([
   "onerouter.admin.v1.AnalyticsService/GetCosts",
   "onerouter.admin.v1.AnalyticsService/ListTopErrors",
   "onerouter.admin.v1.AnalyticsService/ExportCsv",
+  "onerouter.admin.v1.AnalyticsService/ListFailovers",
+  "onerouter.admin.v1.AnalyticsService/StreamCsvExport",
   "onerouter.admin.v1.ApiKeyService/ListApiKeys",
   "onerouter.admin.v1.AuditLogService/ListAuditLogEntries",
   "onerouter.admin.v1.ProviderAccountService/GetProviderAccount",
   "onerouter.admin.v1.ProviderAccountService/ListProviderAccounts",
   "onerouter.admin.v1.RoutingService/GetRoutingProfile",
   "onerouter.admin.v1.RoutingService/ListDefaultFees",
+  "onerouter.admin.v1.RoutingService/ListPriceHistory",
   "onerouter.admin.v1.SessionService/WhoAmI",
   "onerouter.admin.v1.TeamService/ListMembers",
   "onerouter.admin.v1.TeamService/ListInvitations",
@@ -120,13 +123,22 @@ async function idempotencyKeySent(method: DescMethod): Promise<string | null> {
       sent = new Headers(header).get("Idempotency-Key");
       return { stream: false, service: m.parent, method: m, header: new Headers(), trailer: new Headers(), message: create(m.output) };
     },
-    stream() {
-      throw new Error("OneRouter has no streaming methods");
+    async stream(m, _signal, _timeoutMs, header) {
+      sent = new Headers(header).get("Idempotency-Key");
+      return { stream: true, service: m.parent, method: m, header: new Headers(), trailer: new Headers(), message: (async function* () {})() };
     },
   };
-  if (method.methodKind !== "unary") throw new Error(`${method.name} is not unary`);
   const transport = withInterceptors(answerEmpty, [idempotencyInterceptor()]);
-  await transport.unary(method as DescMethodUnary, undefined, undefined, undefined, create(method.input), undefined);
+  if (method.methodKind === "unary") {
+    await transport.unary(method as DescMethodUnary, undefined, undefined, undefined, create(method.input), undefined);
+  } else if (method.methodKind === "server_streaming") {
+    const input = (async function* () {
+      yield create(method.input);
+    })();
+    await transport.stream(method as DescMethodServerStreaming, undefined, undefined, undefined, input, undefined);
+  } else {
+    throw new Error(`${method.name}: OneRouter has only unary and server-streaming methods`);
+  }
   return sent;
 }
 

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -52,14 +53,23 @@ describe("onerouter tenants", () => {
         if (existsSync(runFile)) port = (JSON.parse(readFileSync(runFile, "utf8")) as { port?: number }).port ?? 0;
         await new Promise((r) => setTimeout(r, 100));
       }
-      const call = async (service: string, method: string, key: string) => {
-        const res = await fetch(`http://127.0.0.1:${port}/onerouter.admin.v1.${service}/${method}`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-          body: "{}",
+      // A new connection per call: the commands between calls block this
+      // process longer than the server keeps an idle connection open.
+      const call = (service: string, method: string, key: string) =>
+        new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+          const req = http.request(
+            { host: "127.0.0.1", port, method: "POST", path: `/onerouter.admin.v1.${service}/${method}`, agent: false },
+            (res) => {
+              let text = "";
+              res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+              res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+            },
+          );
+          req.on("error", (err) => reject(new Error(`${service}/${method} failed (${String(err)}); the server logged:\n${logs}`)));
+          req.setHeader("authorization", `Bearer ${key}`);
+          req.setHeader("content-type", "application/json");
+          req.end("{}");
         });
-        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-      };
 
       // Through the running server from here on.
       const key = lastLine(ok(["keys", "create", "--env", "live", "--tenant", acme], dataDir));

@@ -21,6 +21,9 @@ const dataCaseByPrefix: Record<string, string> = {
   message: "message",
   webhook_endpoint: "webhookEndpoint",
   webhook: "test",
+  usage: "usage",
+  provider_account: "providerAccount",
+  pricing: "pricing",
 };
 
 describe("event types", () => {
@@ -45,12 +48,19 @@ describe("event types", () => {
   });
 
   it("accepts known types and prefixes of them", () => {
-    for (const filter of ["payment.succeeded", "payment.*", "refund.*", "webhook_endpoint.*", "webhook.test", "webhook.*"]) {
+    for (const filter of [
+      "payment.succeeded",
+      "payment.*",
+      "refund.*",
+      "webhook_endpoint.*",
+      "webhook.test",
+      "webhook.*",
+      "provider_account.*",
+      "provider_account.circuit_opened",
+      "pricing.changed",
+      "usage.threshold_reached",
+    ]) {
       expect(isKnownEventTypeFilter(filter), filter).toBe(true);
-    }
-    // Circuit breakers emit no events: their state is each process's own.
-    for (const filter of ["provider_account.*", "provider_account.circuit_opened"]) {
-      expect(isKnownEventTypeFilter(filter), filter).toBe(false);
     }
     for (const filter of ["payment", "payment.unknown", "invoice.*", "*", ".*", "payment.succeeded.*", "PAYMENT.*", ""]) {
       expect(isKnownEventTypeFilter(filter), filter).toBe(false);
