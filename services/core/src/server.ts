@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { clientAddressResolver, requestOriginResolver, type ClientAddressResolver, type RequestOrigin } from "./client-address";
 import { registerHealth } from "./health";
+import { registerReflection } from "./reflection";
 import { remoteAddressKey, requestOriginKey } from "./context";
 import { createCors } from "./cors";
 import type { Logger } from "./logging";
@@ -61,6 +62,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     routes: (router) => {
       options.routes(router);
       registerHealth(router, () => draining);
+      registerReflection(router);
     },
     interceptors: [options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
