@@ -11,6 +11,7 @@ import { createCors } from "./cors";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
 import { createRpcHandler } from "./rpc-handler";
+import { serverTimingInterceptor } from "./server-timing";
 
 // One port serves Connect, gRPC and gRPC-Web over HTTP/1.1 and cleartext
 // HTTP/2 (prior knowledge): the first bytes of each connection decide which
@@ -64,7 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       registerHealth(router, () => draining);
       registerReflection(router);
     },
-    interceptors: [options.metrics.rpcInterceptor, ...options.interceptors],
+    interceptors: [serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
     contextValues: (req) => requestContext(req, clientAddress, requestOrigin),
   });

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import type { Logger } from "@onerouter/core";
+import { timeProviderCall, type Logger } from "@onerouter/core";
 import type { CircuitBreakers } from "./circuit-breaker";
 import type { ConnectorContext } from "./connector-kit";
 import type { CategoryConnectors, RegisteredConnector } from "./connector-registry";
@@ -162,7 +162,7 @@ export class RoutedCalls<C extends RegisteredConnector> {
     const ctx = connectors.context(account);
     let outcome: CallOutcome<Result>;
     try {
-      outcome = { kind: "answered", result: await call(connector, ctx) };
+      outcome = { kind: "answered", result: await timeProviderCall(() => call(connector, ctx)) };
     } catch (err) {
       outcome = classifyCallFailure(account.provider, err, this.options.logger);
     }
