@@ -557,7 +557,8 @@ async function main() {
   // The benchmark stops by itself if a run hangs: every run at its drain
   // timeout plus a minute, then Postgres is stopped and the process exits.
   const runsPlanned = 2 + settings.rounds * pointSpecs.reduce((n, spec) => n + spec.modes.length, 0);
-  const watchdogMs = runsPlanned * (settings.drainTimeoutMs + settings.steadyMs) + 60_000;
+  // Each run: its offered load, its drain timeout, and a minute for set-up (a backlog to seed) on a busy machine.
+  const watchdogMs = runsPlanned * (settings.drainTimeoutMs + settings.steadyMs + 60_000) + 60_000;
   const watchdog = setTimeout(() => {
     console.error(`the benchmark ran past ${Math.round(watchdogMs / 1000)} s; stopping`);
     void Promise.all([postgres.stop(), ...[...liveNats].map((nats) => discardNats(nats))]).finally(() => process.exit(1));
@@ -696,11 +697,11 @@ function targetRows(input: ReportInput): TargetRow[] {
   }
   const baseline = findPoint(points, "steady", 10, "embedded");
   const backlog = findPoint(points, "backlog", 10, "embedded");
-  const backlogText = `${settings.backlog.toLocaleString("en")}-delivery backlog at one endpoint`;
-  rows.push({ target: `${backlogText}: claim time ÷ without backlog`, mode: "embedded", measured: claimMs(backlog) / claimMs(baseline), limit: 2, atLeast: false, unit: "×" });
+  const backlogText = `Backlog of ${settings.backlog.toLocaleString("en")} at one endpoint`;
+  rows.push({ target: `${backlogText}: claim time ÷ without`, mode: "embedded", measured: claimMs(backlog) / claimMs(baseline), limit: 2, atLeast: false, unit: "×" });
   // "Not slower": the other endpoints' latency within 1.5× of the same load without the backlog.
-  rows.push({ target: `${backlogText}: other endpoints' p50 ÷ without backlog`, mode: "embedded", measured: (backlog?.p50 ?? Number.NaN) / (baseline?.p50 ?? Number.NaN), limit: 1.5, atLeast: false, unit: "×" });
-  rows.push({ target: `${backlogText}: other endpoints' p99 ÷ without backlog`, mode: "embedded", measured: (backlog?.p99 ?? Number.NaN) / (baseline?.p99 ?? Number.NaN), limit: 1.5, atLeast: false, unit: "×" });
+  rows.push({ target: `${backlogText}: others' p50 ÷ without`, mode: "embedded", measured: (backlog?.p50 ?? Number.NaN) / (baseline?.p50 ?? Number.NaN), limit: 1.5, atLeast: false, unit: "×" });
+  rows.push({ target: `${backlogText}: others' p99 ÷ without`, mode: "embedded", measured: (backlog?.p99 ?? Number.NaN) / (baseline?.p99 ?? Number.NaN), limit: 1.5, atLeast: false, unit: "×" });
   return rows;
 }
 
@@ -710,7 +711,7 @@ const formatTarget = (v: number, unit: string) => (Number.isNaN(v) ? "–" : uni
 // a ceiling, so right of 1 is met either way), rendered from an SVG.
 function renderChart(targets: TargetRow[]): Buffer {
   const rowHeight = 26;
-  const labelWidth = 470;
+  const labelWidth = 640;
   const barWidth = 360;
   const top = 50;
   const height = top + targets.length * rowHeight + 40;
