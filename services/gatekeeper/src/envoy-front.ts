@@ -75,11 +75,11 @@ function allowed(caller: AuthenticatedCaller | undefined, meshSecret: string): C
 
 // The headers a refusal carries to every kind of client: a Connect error's
 // JSON body and HTTP status, and grpc-status (with its details) that Envoy
-// puts on the answer to a gRPC or gRPC-Web call.
+// puts on the answer to a gRPC or gRPC-Web call; and the error's own, such
+// as Retry-After.
 function refusalHeaders(error: ConnectError): Headers {
-  const headers = new Headers(error.metadata);
+  const headers = setTrailerStatus(new Headers(), error);
   headers.set("content-type", "application/json");
-  setTrailerStatus(headers, error);
   return headers;
 }
 
