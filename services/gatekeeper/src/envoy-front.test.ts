@@ -309,6 +309,7 @@ describe.runIf(postgresAvailable())("the gatekeeper behind Envoy", () => {
       const { "x-onerouter-mesh-secret": _secret, ...forged }: Record<string, string> = { ...identity, "x-onerouter-tenant-id": "another tenant" };
       expect(await reasonOf(forged)).toBe("MESH_SECRET_MISSING");
       expect(await reasonOf({ ...forged, "x-onerouter-mesh-secret": `${meshSecret}!` })).toBe("MESH_SECRET_INVALID");
+      expect(await reasonOf({ ...identity, "x-onerouter-environment": "production" })).toBe("MESH_IDENTITY_MALFORMED");
       expect(seen).toBeUndefined();
       expect(await reasonOf(identity)).toBe("admitted");
       const { keyLimits: _limits, ...inProcess } = caller as Caller & { keyLimits?: unknown };
