@@ -253,6 +253,16 @@ describe.runIf(postgresAvailable())("the gatekeeper behind Envoy", () => {
     expect(Number(headers["retry-after"])).toBeGreaterThan(0);
     const body = JSON.parse(refused.raw_body.toString()) as { code: string };
     expect(body.code).toBe("resource_exhausted");
+
+    // Asked at once, the replicas still give out exactly the budget.
+    const racing = await createApiKey(db.knex, { tenantId, environment: Environment.TEST, name: "racing", createdBy: "test" });
+    const racer = { ...caller, actor: `api_key:${racing.row.id}`, apiKeyId: racing.row.id };
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        unary<RateLimitResponse>(replicas[i % 2]!.limits, "ShouldRateLimit", rateLimitRequest(racer, readKeys)),
+      ),
+    );
+    expect(answers.filter((answer) => answer.overall_code === "OK")).toHaveLength(3);
   });
 
   it("refuses every call when the limiter's store cannot be reached", async () => {
