@@ -15,6 +15,7 @@ export { type HttpHandler, type HttpRoute, type RunningServer, type ServerOption
 export type { Room, RoomModule } from "./room";
 export { requireCaller, servicePartially } from "./services";
 export { type Database, type DatabaseOptions, type Knex, type Migration, openDatabase } from "./db/database";
+export { type ChangeListener, type ChangeNotices, openChangeNotices, TenantCache } from "./db/change-notices";
 export { DataFolderBusyError, dataFolderHolder, type DataFolderHolder, type DataFolderLock, lockDataFolder } from "./db/data-folder-lock";
 export { maskSecret, newDataKey, open, seal } from "./crypto";
 export { masterKeyId, MasterKeyring } from "./master-keys";
@@ -26,7 +27,7 @@ export { Poller } from "./poller";
 export { addLatencyBuckets, createRollupTrigger, latencyBucketCount, latencyBucketOf, latencyBucketSql, latencyPercentile, rebuildRollup, type RollupDefinition, utcHourSql } from "./rollups";
 export { type RetainedTable, type RetentionOptions, TableRetention } from "./table-retention";
 export { connectEventStream, type EventStream, eventStreamName, eventSubject, eventSubjectPrefix } from "./event-stream";
-export { type BindResource, createIdempotency, type Idempotency, type IdempotencyClaim, idempotencyKeyHeader, idempotencyMigrations, type IdempotencyOptions, idempotentReplayedHeader, noIdempotencyClaim } from "./idempotency";
+export { type BindResource, createIdempotency, type Idempotency, type IdempotencyClaim, idempotencyKeyHeader, idempotencyMigrations, type IdempotencyOptions, idempotentReplayedHeader, noIdempotencyClaim, claimOf } from "./idempotency";
 export { type JsonColumn, jsonColumn } from "./json-column";
 export { type Contact, erasedMark, isContact, maskInBinaryColumn, maskInCoreRecords } from "./contact-erasure";
 export { isEmailAddress, maxLength, rejectNulCharacters, requireId, validMetadata, validTimeRange } from "./validation";
