@@ -13,7 +13,7 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import { createLogger, loadConfig } from "@onerouter/core";
 import { startOneRouter, type OneRouter } from "@onerouter/server";
 import { startPostgres } from "../../test/infra";
-import { median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
+import { median, ms, percentile, procStat, ratio, wholeNumber, wholeNumberList } from "../common";
 import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type WorkloadName } from "./protocol";
 
 // CreatePayment on the sandbox provider with real Postgres, side by side
@@ -32,18 +32,9 @@ import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type
 // BENCH_SLICE_MAX_REQUESTS (5000), BENCH_WARMUP_MS (2000), BENCH_SETTLE_MS
 // (250), BENCH_SQL_PROBES (20).
 
-function percents(): number[] {
-  const raw = process.env.BENCH_RATE_PERCENTS ?? "25,50";
-  const values = raw.split(",").map((s) => Number(s.trim()));
-  if (values.some((n) => !Number.isInteger(n) || n < 1 || n > 100)) {
-    throw new Error(`BENCH_RATE_PERCENTS must be comma-separated whole numbers from 1 to 100 (got "${raw}")`);
-  }
-  return values;
-}
-
 const settings = {
   highConcurrency: wholeNumber("BENCH_HIGH_CONCURRENCY", 50, 2),
-  ratePercents: percents(),
+  ratePercents: wholeNumberList("BENCH_RATE_PERCENTS", "25,50", 1, 100),
   rounds: wholeNumber("BENCH_ROUNDS", 3, 1),
   // Each workload runs this long at each load in each round...
   sliceMs: wholeNumber("BENCH_SLICE_MS", 2000, 100),
@@ -110,12 +101,15 @@ function postgresCpuReader(port: number): () => number {
 class LoadGenerator {
   private waiting: ((reply: LoadReply) => void) | undefined;
 
+  private failed: ((err: Error) => void) | undefined;
+
   private constructor(private readonly child: ChildProcess) {
     child.on("message", (reply: LoadReply) => {
       const resolve = this.waiting;
-      this.waiting = undefined;
+      this.waiting = this.failed = undefined;
       resolve?.(reply);
     });
+    child.on("exit", (code) => this.failed?.(new Error(`the load generator exited (${code})`)));
   }
 
   static async start(): Promise<{ load: LoadGenerator; sandboxUrl: string }> {
@@ -129,7 +123,7 @@ class LoadGenerator {
   private next(): Promise<LoadReply> {
     return new Promise((resolve, reject) => {
       this.waiting = resolve;
-      this.child.once("exit", (code) => reject(new Error(`the load generator exited (${code})`)));
+      this.failed = reject;
     });
   }
 
@@ -143,8 +137,8 @@ class LoadGenerator {
   }
 
   stop(): void {
+    this.failed = undefined;
     this.child.send({ type: "stop" } satisfies LoadRequest);
-    this.child.removeAllListeners("exit");
   }
 }
 
@@ -647,7 +641,7 @@ function renderChart(input: ReportInput): Buffer {
     "No-op (ListApiKeys)": "#5b8def",
     "Sandbox connector direct": "#5cb85c",
   };
-  const panelWidth = 300;
+  const panelWidth = 330;
   const panelHeight = 220;
   const top = 60;
   const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
@@ -656,7 +650,7 @@ function renderChart(input: ReportInput): Buffer {
     const x0 = 20 + index * (panelWidth + 30);
     const maxValue = Math.max(...bars.map((b) => b.value + (b.stack ?? 0)), 1e-9);
     const barWidth = (panelWidth - 20) / bars.length - 10;
-    parts.push(`<text x="${x0}" y="${top - 20}" font-size="14" font-weight="bold">${esc(title)}</text>`);
+    parts.push(`<text x="${x0}" y="${top - 20}" font-size="12" font-weight="bold">${esc(title)}</text>`);
     parts.push(`<line x1="${x0}" y1="${top + panelHeight}" x2="${x0 + panelWidth}" y2="${top + panelHeight}" stroke="#333"/>`);
     bars.forEach((b, i) => {
       const x = x0 + 10 + i * (barWidth + 10);
@@ -668,22 +662,22 @@ function renderChart(input: ReportInput): Buffer {
         labelTop -= hs;
         parts.push(`<rect x="${x}" y="${labelTop}" width="${barWidth}" height="${hs}" fill="${b.color}" opacity="0.45"/>`);
       }
-      const total = b.value + (b.stack ?? 0);
-      parts.push(`<text x="${x + barWidth / 2}" y="${labelTop - 4}" font-size="11" text-anchor="middle">${esc(`${ms(total)} ${unit}`)}</text>`);
+      const label = b.stack === undefined ? `${ms(b.value)} ${unit}` : `${ms(b.value)} / ${ms(b.value + b.stack)} ${unit}`;
+      parts.push(`<text x="${x + barWidth / 2}" y="${labelTop - 4}" font-size="11" text-anchor="middle">${esc(label)}</text>`);
       parts.push(`<text x="${x + barWidth / 2}" y="${top + panelHeight + 14}" font-size="10" text-anchor="middle">${esc(b.label)}</text>`);
     });
   };
   const short: Record<WorkloadName, string> = { CreatePayment: "CreatePayment", "No-op (ListApiKeys)": "no-op", "Sandbox connector direct": "direct" };
   panel(
     0,
-    `p50 latency (p99 lighter), ${low.label}`,
+    `Latency p50 / p99, ${low.label}`,
     workloadNames.map((w) => ({ label: short[w], value: find(w, low).p50, stack: find(w, low).p99 - find(w, low).p50, color: colors[w] })),
     "ms",
   );
   panel(1, `Requests/s, ${high.label}`, workloadNames.map((w) => ({ label: short[w], value: find(w, high).requestsPerSecond, color: colors[w] })), "/s");
   panel(
     2,
-    `CPU ms/call (Postgres lighter), ${high.label}`,
+    `CPU ms/call, server / + Postgres, ${high.label}`,
     workloadNames.map((w) => ({ label: short[w], value: find(w, high).serverCpuMsPerCall, stack: find(w, high).postgresCpuMsPerCall, color: colors[w] })),
     "ms",
   );

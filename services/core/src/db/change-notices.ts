@@ -36,7 +36,7 @@ export async function openChangeNotices(db: Database, databaseUrl: string | unde
 
   if (!databaseUrl) {
     const { pglite } = db.knex.client as { pglite: PGlite };
-    const unsubscribes: (() => Promise<void>)[] = [];
+    const subscriptions: Promise<(() => Promise<void>) | undefined>[] = [];
     let open = true;
     return {
       get live() {
@@ -44,12 +44,18 @@ export async function openChangeNotices(db: Database, databaseUrl: string | unde
       },
       listen(channel, listener) {
         listeners.set(channel, [...(listeners.get(channel) ?? []), listener]);
-        void pglite.listen(channel, (payload) => deliver(channel, payload)).then((stop) => unsubscribes.push(stop));
+        subscriptions.push(
+          pglite.listen(channel, (payload) => deliver(channel, payload)).catch((err: unknown) => {
+            open = false;
+            logger?.error({ err, channel }, "could not listen for change notices; caches are bypassed");
+            return undefined;
+          }),
+        );
       },
       async close() {
         open = false;
         loseAll();
-        await Promise.all(unsubscribes.map((stop) => stop()));
+        for (const stop of await Promise.all(subscriptions)) await stop?.().catch(() => undefined);
       },
     };
   }
