@@ -6,7 +6,8 @@ import type { Knex } from "knex";
 // tenant's (or the whole) table however few it matches. Postgres only.
 export async function indexConditionsOf(knex: Knex, run: () => Promise<unknown>): Promise<{ sql: string; conditions: string[]; seqScans: string[] }> {
   let first: { sql: string; bindings: readonly unknown[] } | undefined;
-  const capture = (q: { sql: string; bindings?: readonly unknown[] }) => (first ??= { sql: q.sql, bindings: q.bindings ?? [] });
+  // The statement as the driver got it: numbered placeholders, in order.
+  const capture = (q: { sql: string; bindings?: readonly unknown[] }) => (first ??= { sql: q.sql.replace(/\$\d+/g, "?"), bindings: q.bindings ?? [] });
   knex.on("query", capture);
   try {
     await run();
