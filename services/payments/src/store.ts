@@ -97,9 +97,12 @@ export class PaymentStore {
     const now = new Date();
     const fees = first && comparedFees(first.estimatedFee, first.alternatives);
     return this.knex.transaction(async (trx) => {
+      const id = newId("pay");
+      // The key first: a request whose key is taken stops before writing anything.
+      await bind(trx, id);
       const [row] = (await trx("payments")
         .insert({
-          id: newId("pay"),
+          id,
           tenant_id: scope.tenantId,
           environment: scope.environment,
           amount: input.amount.toString(),
@@ -123,7 +126,6 @@ export class PaymentStore {
           updated_at: now,
         })
         .returning("*")) as PaymentRow[];
-      await bind(trx, row!.id);
       const attempt =
         first && fees
           ? await this.attempts.insert(trx, row!, { ...first.account, routingReason: first.reason }, { estimated_fee: fees.fee.toString() })
