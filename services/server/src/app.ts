@@ -6,7 +6,7 @@ import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantH
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute, docsRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
@@ -103,8 +103,10 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   if (applied.length > 0) logger.info({ applied }, "migrations applied");
   const { tenant, created } = await ensureDefaultTenant(db.knex);
   const masterKeys = resolveMasterKeys(config);
-  const accounts = new ProviderAccountStore(db.knex, masterKeys);
-  const routing = new RoutingProfileStore(db.knex);
+  // What the routing caches is dropped when any process changes it.
+  const changeNotices = await openChangeNotices(db, config.databaseUrl, logger);
+  const accounts = new ProviderAccountStore(db.knex, masterKeys, changeNotices);
+  const routing = new RoutingProfileStore(db.knex, changeNotices);
 
   const metrics = createMetrics();
   // Each transition of this process's breakers becomes a provider_account.circuit_* event.
@@ -288,6 +290,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       await relay?.stop();
       await eventStream?.close();
       await liveness.close();
+      await changeNotices.close();
       await db.close();
       if (embedded && existsSync(runFile)) {
         const current = JSON.parse(readFileSync(runFile, "utf8")) as { pid: number };
