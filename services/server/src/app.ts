@@ -12,15 +12,18 @@ import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
 import { PaymentEngine, paymentConnectors, paymentsRoom } from "@onerouter/payments";
-import { webhooksRoom, type Webhooks } from "@onerouter/webhooks";
+import { createWebhooks, webhookRoutes, webhooksRoom, type Webhooks } from "@onerouter/webhooks";
 import { localAdminRoute } from "./local-admin";
 import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";
 
-// The rooms one server can host, in the order they open and start their
-// workers; they stop and close in reverse.
-export type RoomName = "sandbox" | "payments" | "messaging" | "admin" | "webhooks" | "gatekeeper";
-export const allRooms: readonly RoomName[] = ["sandbox", "payments", "messaging", "admin", "webhooks", "gatekeeper"];
+// What one process can run: the API services, and the workers that move
+// events (the webhook dispatcher delivers them, the outbox relay publishes
+// them to NATS). `start` runs them all; in the mesh each runs where it is
+// named (`serve <service>`).
+export type ServiceName = "payments" | "messaging" | "webhooks" | "admin" | "gatekeeper" | "webhook-dispatcher" | "outbox-relay";
+export const serviceNames: readonly ServiceName[] = ["payments", "messaging", "webhooks", "admin", "gatekeeper", "webhook-dispatcher", "outbox-relay"];
+const workerNames: readonly ServiceName[] = ["webhook-dispatcher", "outbox-relay"];
 
 // The infrastructure's migrations and every room's, applied in name order.
 // A server migrates them all whatever rooms it hosts: they share one
@@ -36,7 +39,7 @@ export function openConfiguredDatabase(config: Config): Database {
   return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });
 }
 
-// A server hosting some of the rooms; a room it does not host is undefined.
+// A server running some of the services; a room it does not host is undefined.
 export interface RunningRooms {
   config: Config;
   db: Database;
@@ -67,7 +70,7 @@ export interface OneRouter extends RunningRooms {
 }
 
 export async function startOneRouter(config: Config, logger = createLogger(config.logLevel)): Promise<OneRouter> {
-  const app = await startRooms(config, allRooms, logger);
+  const app = await startServices(config, serviceNames, { mesh: false }, logger);
   const { payments, messaging, webhooks, ensureSandboxDefaults } = app;
   if (!payments || !messaging || !webhooks || !ensureSandboxDefaults) {
     await app.close();
@@ -76,13 +79,26 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   return { ...app, payments, messaging, webhooks, ensureSandboxDefaults };
 }
 
-// Starts a server hosting the chosen rooms on one port, with the
+export interface Hosting {
+  // Behind Envoy: a caller's identity comes from the gatekeeper in Envoy's
+  // headers, the schema from `onerouter migrate`, other services over the
+  // network. Otherwise the embedded product: the gatekeeper's interceptor
+  // checks every call, and the server migrates the database itself.
+  mesh: boolean;
+}
+
+// Starts a server running the chosen services on one port, with the
 // infrastructure they share (database, provider kernel, event stream).
-export async function startRooms(config: Config, rooms: readonly RoomName[], logger = createLogger(config.logLevel)): Promise<RunningRooms> {
+export async function startServices(
+  config: Config,
+  services: readonly ServiceName[],
+  hosting: Hosting,
+  logger = createLogger(config.logLevel),
+): Promise<RunningRooms> {
   // One process per embedded data folder: a second one would lose what it writes.
   const lock = config.databaseUrl ? undefined : lockDataFolder(config.dataDir, "server");
   try {
-    const app = await startLocked(config, new Set(rooms), logger);
+    const app = await startLocked(config, new Set(services), hosting, logger);
     return {
       ...app,
       async close() {
@@ -96,11 +112,38 @@ export async function startRooms(config: Config, rooms: readonly RoomName[], log
   }
 }
 
-async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger: Logger): Promise<RunningRooms> {
+// How often a mesh process looks again for the schema it needs.
+const schemaPollMs = 2000;
+
+// In the mesh the migrations Job brings the schema up to date; a service
+// waits for it rather than racing other replicas to migrate.
+async function untilSchemaCurrent(db: Database, logger: Logger): Promise<void> {
+  let reported = "";
+  for (;;) {
+    let state: string;
+    try {
+      const pending = await db.pendingMigrations(allMigrations);
+      if (pending.length === 0) return;
+      state = `${pending.length} migrations pending; waiting for \`onerouter migrate\``;
+    } catch (err) {
+      state = `database not usable yet: ${(err as Error).message}`;
+    }
+    if (state !== reported) logger.warn(state);
+    reported = state;
+    await new Promise((resolve) => setTimeout(resolve, schemaPollMs));
+  }
+}
+
+async function startLocked(config: Config, services: ReadonlySet<ServiceName>, { mesh }: Hosting, logger: Logger): Promise<RunningRooms> {
   const embedded = !config.databaseUrl;
+  const hosts = (service: ServiceName) => services.has(service);
   const db = openConfiguredDatabase(config);
-  const applied = await db.migrate(allMigrations);
-  if (applied.length > 0) logger.info({ applied }, "migrations applied");
+  if (mesh && !embedded) {
+    await untilSchemaCurrent(db, logger);
+  } else {
+    const applied = await db.migrate(allMigrations);
+    if (applied.length > 0) logger.info({ applied }, "migrations applied");
+  }
   const { tenant, created } = await ensureDefaultTenant(db.knex);
   const masterKeys = resolveMasterKeys(config);
   const accounts = new ProviderAccountStore(db.knex, masterKeys);
@@ -132,30 +175,30 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   const idempotency = createIdempotency(db.knex, { liveness });
   const webhookNonces = new WebhookNonceStore(db.knex);
   // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
-  const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
-  const relay = eventStream && new OutboxRelay(db.knex, eventStream, logger);
-  const outboxRetention = new OutboxRetention(db.knex, logger, {
-    retentionDays: config.eventRetentionDays,
-    requirePublished: eventStream !== undefined,
-  });
+  const eventStream =
+    config.natsUrl && (hosts("outbox-relay") || hosts("webhook-dispatcher")) ? await connectEventStream(config.natsUrl) : undefined;
+  const relay = eventStream && hosts("outbox-relay") ? new OutboxRelay(db.knex, eventStream, logger) : undefined;
+  const outboxRetention = hosts("outbox-relay")
+    ? new OutboxRetention(db.knex, logger, { retentionDays: config.eventRetentionDays, requirePublished: eventStream !== undefined })
+    : undefined;
 
   // Each room opens with what it needs, from the infrastructure and the rooms opened before it.
   const opened: Room[] = [];
-  async function open<Opened extends Room>(name: RoomName, opening: () => Promise<Opened> | Opened): Promise<Opened | undefined> {
-    if (!rooms.has(name)) return undefined;
+  async function open<Opened extends Room>(hosted: boolean, opening: () => Promise<Opened> | Opened): Promise<Opened | undefined> {
+    if (!hosted) return undefined;
     const room = await opening();
     opened.push(room);
     return room;
   }
-  // The built-in sandbox provider runs in this process, on loopback.
-  const sandbox = await open("sandbox", () =>
+  // The built-in sandbox provider runs in each process that calls providers, on loopback.
+  const sandbox = await open(hosts("payments") || hosts("messaging") || hosts("admin"), () =>
     sandboxRoom.open({ knex: db.knex, accounts, host: "127.0.0.1", port: config.sandboxPort, defaultTenantId: tenant.id }),
   );
   // Every provider's connector, under the outbound rules; admin manages accounts for all of them.
   const connectors = new ConnectorRegistry({ outbound: providerOutbound, providerTimeoutMs: config.providerTimeoutMs, logger });
   const paymentCalls = connectors.register("payments", paymentConnectors(sandbox && { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl }));
   const messagingCalls = connectors.register("messaging", messagingConnectors(sandbox && { baseUrl: sandbox.url }));
-  const payments = await open("payments", () =>
+  const payments = await open(hosts("payments"), () =>
     paymentsRoom.open({
       engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: paymentCalls, logger },
       idempotency,
@@ -163,7 +206,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       workers: providerWorkers,
     }),
   );
-  const messaging = await open("messaging", () =>
+  const messaging = await open(hosts("messaging"), () =>
     messagingRoom.open({
       engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: messagingCalls, publishedPrices, callbackBaseUrl: publicUrl, logger },
       idempotency,
@@ -173,7 +216,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   );
   // OneRouter's own emails to tenants' people go through the messaging room's client.
   const mailer = messaging && new TenantMailer(inProcessTenantClients(MessagingService, messaging.routes!, logger), accounts);
-  const admin = await open("admin", () =>
+  const admin = await open(hosts("admin"), () =>
     adminRoom.open({
       knex: db.knex,
       accounts,
@@ -188,8 +231,20 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       sessionTtlHours: config.sessionTtlHours,
     }),
   );
-  const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
-  await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer }));
+  // The dispatcher takes events (from JetStream, or the outbox) into deliveries
+  // and delivers them; WebhookService wakes it when it runs in this process.
+  const webhooks = hosts("webhook-dispatcher") ? createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger }) : undefined;
+  await open(webhooks !== undefined, () => ({ start: () => webhooks!.start(), close: () => webhooks!.stop() }));
+  await open(hosts("webhooks"), () => ({
+    routes: webhookRoutes({
+      knex: db.knex,
+      masterKeys,
+      allowedCidrs: config.webhookDelivery.allowedCidrs,
+      eventRetentionDays: config.eventRetentionDays,
+      worker: webhooks?.worker,
+    }),
+  }));
+  await open(hosts("gatekeeper") && !mesh, () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer }));
 
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
@@ -229,6 +284,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       await db.ping();
       await eventStream?.ping();
     },
+    healthNames: workerNames.filter(hosts),
     routes,
   });
 
@@ -236,7 +292,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   loopbackUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${server.port}`;
   relay?.start();
   for (const room of opened) await room.start?.();
-  outboxRetention.start();
+  outboxRetention?.start();
   // Idempotency answers are kept a day; expired ones are dropped hourly.
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, "purging idempotency keys failed"));
@@ -248,14 +304,15 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     writeFileSync(runFile, JSON.stringify({ pid: process.pid, port: server.port, localToken }));
     chmodSync(runFile, 0o600);
   }
-  logger.info({ url: server.url, storage: db.engine, ...(admin ? { console: `${server.url}/console/` } : {}) }, "OneRouter is listening");
+  const serving = mesh ? { services: [...services] } : {};
+  logger.info({ url: server.url, storage: db.engine, ...serving, ...(admin ? { console: `${server.url}/console/` } : {}) }, "OneRouter is listening");
   if (created) {
     logger.info(
       { tenant: tenant.id },
       "created the default tenant; get an API key with: npx onerouter keys create --env test",
     );
   }
-  if (!(await tenantHasMembers(db.knex, tenant.id))) {
+  if (!mesh && !(await tenantHasMembers(db.knex, tenant.id))) {
     logger.info(
       { tenant: tenant.id },
       "the default tenant has no one who can sign in to the console yet; create its first owner with: npx onerouter members create --email you@example.com --role owner",
@@ -276,7 +333,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     publicUrl,
     payments: payments?.engine,
     messaging: messaging?.engine,
-    webhooks: webhooks?.webhooks,
+    webhooks,
     ensureSandboxDefaults: sandbox?.ensureDefaults,
     async close() {
       clearInterval(purge);
@@ -284,7 +341,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       await server.close();
       for (const room of closing) await room.close?.();
       await circuitEvents.drain();
-      await outboxRetention.stop();
+      await outboxRetention?.stop();
       await relay?.stop();
       await eventStream?.close();
       await liveness.close();
