@@ -31,7 +31,7 @@ export const gatekeeperRoom: RoomModule<GatekeeperRoomDeps> = {
     const sessions = new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize));
     // Where the console may call from besides this server's own origin.
     const allowedOrigins = [...config.corsOrigins, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])];
-    const server = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
+    const server = { ratePerSecond: config.rateLimit.requestsPerSecond, burst: config.rateLimit.burst };
     const limits = new CallLimits({ knex, server, mailer, logger });
     const failures = new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst);
     const flusher = new Poller("usage counters", async () => {
