@@ -6,14 +6,15 @@ import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantH
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
-import { gatekeeperRoom } from "@onerouter/gatekeeper";
+import { gatekeeperRoom, meshCallerInterceptor } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
 import { PaymentEngine, paymentConnectors, paymentsRoom } from "@onerouter/payments";
 import { createWebhooks, webhookRoutes, webhooksRoom, type Webhooks } from "@onerouter/webhooks";
 import { localAdminRoute } from "./local-admin";
+import { meshTenantClients } from "./mesh-clients";
 import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";
 
@@ -137,6 +138,11 @@ async function untilSchemaCurrent(db: Database, logger: Logger): Promise<void> {
 async function startLocked(config: Config, services: ReadonlySet<ServiceName>, { mesh }: Hosting, logger: Logger): Promise<RunningRooms> {
   const embedded = !config.databaseUrl;
   const hosts = (service: ServiceName) => services.has(service);
+  // Behind Envoy, what a service believes of a caller comes with the mesh secret.
+  const meshSecret = config.meshSecret;
+  if (mesh && !meshSecret && serviceNames.some((name) => hosts(name) && !workerNames.includes(name))) {
+    throw new ConfigError("ONEROUTER_MESH_SECRET", "is required to serve behind Envoy: at least 32 characters (try: openssl rand -hex 32)");
+  }
   const db = openConfiguredDatabase(config);
   if (mesh && !embedded) {
     await untilSchemaCurrent(db, logger);
@@ -214,8 +220,14 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
       workers: providerWorkers,
     }),
   );
-  // OneRouter's own emails to tenants' people go through the messaging room's client.
-  const mailer = messaging && new TenantMailer(inProcessTenantClients(MessagingService, messaging.routes!, logger), accounts);
+  // OneRouter's own emails to tenants' people go through MessagingService:
+  // in this process when it runs here, else over the network in the mesh.
+  const messagingClients = messaging
+    ? inProcessTenantClients(MessagingService, messaging.routes!, logger)
+    : mesh && config.messagingUrl && meshSecret
+      ? meshTenantClients(MessagingService, config.messagingUrl, meshSecret)
+      : undefined;
+  const mailer = messagingClients && new TenantMailer(messagingClients, accounts);
   const admin = await open(hosts("admin"), () =>
     adminRoom.open({
       knex: db.knex,
@@ -259,7 +271,11 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
     httpRoutes.push(localAdminRoute(localToken, actions));
   }
   httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
-  const interceptors = [createErrorInterceptor(logger), ...opened.flatMap((room) => room.interceptors ?? [])];
+  const interceptors = [
+    createErrorInterceptor(logger),
+    ...(mesh && meshSecret ? [meshCallerInterceptor({ meshSecret })] : []),
+    ...opened.flatMap((room) => room.interceptors ?? []),
+  ];
   const routes = (router: ConnectRouter) => {
     for (const room of opened) room.routes?.(router);
   };
