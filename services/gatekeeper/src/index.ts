@@ -6,4 +6,6 @@ export * from "./rate-limiter";
 export * from "./room";
 export * from "./migrations";
 export * from "./session-authenticator";
+export * from "./envoy-front";
+export * from "./gatekeeper-server";
 export * from "./shared-rate-store";
