@@ -23,6 +23,8 @@ export interface Config {
   databaseUrl?: string;
   // Set: events travel over NATS JetStream.
   natsUrl?: string;
+  // Copies of each stream this process creates, one per NATS server (k8s runs three).
+  natsStreamReplicas: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   // 32 bytes that wrap each tenant's data key; see crypto.ts.
   masterKey?: Buffer;
@@ -270,6 +272,7 @@ export function loadConfig(env: Source = process.env): Config {
     dataDir,
     databaseUrl,
     natsUrl: url(src, "NATS_URL", ["nats", "tls"]),
+    natsStreamReplicas: integer(src, "ONEROUTER_NATS_STREAM_REPLICAS", 1, 1, 5),
     logLevel: logLevel as Config["logLevel"],
     masterKey,
     previousMasterKeys,

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
@@ -9,7 +9,7 @@ import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore
 import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
-import { gatekeeperRoom, meshCallerInterceptor } from "@onerouter/gatekeeper";
+import { gatekeeperEnvoyRoom, gatekeeperRoom, meshCallerInterceptor } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
 import { PaymentEngine, paymentConnectors, paymentsRoom } from "@onerouter/payments";
 import { createWebhooks, webhookRoutes, webhooksRoom, type Webhooks } from "@onerouter/webhooks";
@@ -113,6 +113,17 @@ export async function startServices(
   }
 }
 
+// Envoy calls the gatekeeper's Check and ShouldRateLimit itself, before
+// there is any identity or mesh secret to carry.
+const envoyFrontServices = new Set(["envoy.service.auth.v3.Authorization", "envoy.service.ratelimit.v3.RateLimitService"]);
+
+function exceptEnvoyFront(guard: Interceptor): Interceptor {
+  return (next) => {
+    const guarded = guard(next);
+    return (req) => (envoyFrontServices.has(req.service.typeName) ? next(req) : guarded(req));
+  };
+}
+
 // How often a mesh process looks again for the schema it needs.
 const schemaPollMs = 2000;
 
@@ -182,7 +193,9 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   const webhookNonces = new WebhookNonceStore(db.knex);
   // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream =
-    config.natsUrl && (hosts("outbox-relay") || hosts("webhook-dispatcher")) ? await connectEventStream(config.natsUrl) : undefined;
+    config.natsUrl && (hosts("outbox-relay") || hosts("webhook-dispatcher"))
+      ? await connectEventStream(config.natsUrl, { replicas: config.natsStreamReplicas })
+      : undefined;
   const relay = eventStream && hosts("outbox-relay") ? new OutboxRelay(db.knex, eventStream, logger) : undefined;
   const outboxRetention = hosts("outbox-relay")
     ? new OutboxRetention(db.knex, logger, { retentionDays: config.eventRetentionDays, requirePublished: eventStream !== undefined })
@@ -256,7 +269,11 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
       worker: webhooks?.worker,
     }),
   }));
+  // In process, the gatekeeper checks every call; in the mesh, it answers Envoy's Check and ShouldRateLimit.
   await open(hosts("gatekeeper") && !mesh, () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer }));
+  const envoyFront = await open(hosts("gatekeeper") && mesh, () =>
+    gatekeeperEnvoyRoom.open({ knex: db.knex, config, logger, mailer, meshSecret: meshSecret! }),
+  );
 
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
@@ -273,7 +290,7 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
   const interceptors = [
     createErrorInterceptor(logger),
-    ...(mesh && meshSecret ? [meshCallerInterceptor({ meshSecret })] : []),
+    ...(mesh && meshSecret ? [exceptEnvoyFront(meshCallerInterceptor({ meshSecret }))] : []),
     ...opened.flatMap((room) => room.interceptors ?? []),
   ];
   const routes = (router: ConnectRouter) => {
@@ -299,6 +316,7 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
     readiness: async () => {
       await db.ping();
       await eventStream?.ping();
+      await envoyFront?.readiness();
     },
     healthNames: workerNames.filter(hosts),
     routes,
