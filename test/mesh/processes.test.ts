@@ -5,18 +5,24 @@ import path from "node:path";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
+import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { Role, TeamService } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
+import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
+import { MasterKeyring } from "@onerouter/core";
+import { ProviderAccountStore, RoutingProfileStore } from "@onerouter/routing";
 import { PaymentService, PaymentStatus, type Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/testing";
-import { startEmulator, type RunningEmulator } from "@onerouter/sandbox";
+import { newSandboxApiKey, startEmulator, type RunningEmulator } from "@onerouter/sandbox";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findExecutable, freePort, startNats, type NatsServer } from "../infra";
 import { runCrashLoop, withKey } from "../chaos/support/crash-loop";
 import { countingSandbox } from "../chaos/support/counting-sandbox";
 import { cliPath, killHard } from "../chaos/support/processes";
 import { startFlakyReceiver, type FlakyReceiver } from "../chaos/support/receiver";
-import { chaosTenant, productEnv, type ChaosTenant } from "../chaos/support/tenant";
+import { chaosMasterKey, chaosTenant, productEnv, type ChaosTenant } from "../chaos/support/tenant";
 import { countsAbove } from "../chaos/support/tally";
 import { gatewayTo, type Gateway } from "./gateway";
 
@@ -98,6 +104,23 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
     ]);
     // The provider answers slowly, so the kill lands between its charge and the product's record of it.
     tenant = await chaosTenant(await databaseUrl, sandbox.url, { added_latency_ms: "150" });
+    // Its messages go to that provider as SMS or email (OneRouter's own email to its people too).
+    const scope = { tenantId: tenant.tenantId, environment: "test" as const };
+    const accounts = new ProviderAccountStore(tenant.db.knex, new MasterKeyring(chaosMasterKey));
+    const sms = (await accounts.query(scope).where({ category: "messaging" }).first("id")) as { id: string };
+    const email = await accounts.create({
+      ...scope,
+      category: "messaging",
+      provider: "sandbox_email",
+      displayName: "sandbox_email outside the product",
+      credentials: { api_key: newSandboxApiKey() },
+      settings: { base_url: sandbox.url },
+      enabled: true,
+    });
+    await new RoutingProfileStore(tenant.db.knex).put(
+      { ...scope, category: "messaging" },
+      create(RoutingProfileSchema, { strategy: RoutingStrategy.PRIORITY, targets: [{ providerAccountId: sms.id }, { providerAccountId: email.id }] }),
+    );
     for (const name of ["gatekeeper", "payments", "admin", "messaging", "webhooks"]) ports[name] = await freePort();
     env = {
       ...productEnv(await databaseUrl, dataDir, sandbox.url),
@@ -147,6 +170,15 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
       }),
     );
     await expect(forged.listPayments({})).rejects.toMatchObject({ rawMessage: expect.stringContaining("gateway") });
+  });
+
+  it("emails an invitation from the admin process through the messaging process, as the system acting for the tenant", async () => {
+    const team = behindGateway(gateway, processes.admin!.url, TeamService, tenant.secret);
+    const { invitation } = await team.createInvitation({ email: "new.developer@example.com", role: Role.DEVELOPER });
+    expect(invitation?.emailError).toBe("");
+    const messages = behindGateway(gateway, processes.messaging!.url, MessagingService, tenant.secret);
+    const { message } = await messages.getMessage({ id: invitation!.emailMessageId });
+    expect(message?.content.case).toBe("email");
   });
 
   it("takes payments through the gateway across a kill -9 of payments, charging each once and delivering each event", async () => {
