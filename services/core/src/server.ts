@@ -64,12 +64,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const rpcHandler = createRpcHandler({
     routes: (router) => {
       options.routes(router);
-<<<<<<< HEAD
       registerHealth(router, { isDraining: () => draining, names: options.healthNames, readiness: options.readiness });
-=======
-      registerHealth(router, () => draining);
       registerReflection(router);
->>>>>>> main
     },
     interceptors: [serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,

@@ -3,14 +3,9 @@ import { callerKey, createErrorInterceptor, remoteAddressKey, requestOriginKey, 
 import { Admission, type AdmissionDeps } from "./admission";
 import { applyHeaders, type CallLimits } from "./call-limits";
 
-<<<<<<< HEAD
-// Services anyone may call without a key: probes must work before keys exist.
-export const publicServices: ReadonlySet<string> = new Set(["grpc.health.v1.Health"]);
-=======
 // Services anyone may call without a key: probes must work before keys
 // exist, and the API's shape (reflection) is as public as its docs.
-const publicServices = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
->>>>>>> main
+export const publicServices: ReadonlySet<string> = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
 export interface GatekeeperDeps extends AdmissionDeps {
   // Rates, quotas and usage counts of authenticated callers.
