@@ -7,7 +7,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import knexFactory from "knex";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminMigrations, createApiKey, createTenant, setTenantSuspended } from "@onerouter/admin";
+import { adminMigrations, createApiKey, createMemberWithPassword, createTenant, roleScopes, sessionCookieName, setTenantSuspended } from "@onerouter/admin";
 import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { StatusSchema } from "@onerouter/client/gen/google/rpc/status_pb";
 import { UsageService } from "@onerouter/client/gen/onerouter/admin/v1/usage_pb";
@@ -17,8 +17,11 @@ import {
   createErrorInterceptor,
   createLogger,
   createMetrics,
+  hashToken,
   loadConfig,
+  newId,
   outboxMigrations,
+  randomToken,
   startServer,
   type Caller,
   type Config,
@@ -174,6 +177,41 @@ describe.runIf(postgresAvailable())("the gatekeeper behind Envoy", () => {
     expect(ok.headers_to_remove.sort()).toEqual(["x-onerouter-member-id", "x-onerouter-member-role", "x-onerouter-session-id"]);
   });
 
+  it("allows a member's session with the member's identity, and refuses a state-changing call from another site", async () => {
+    const member = await createMemberWithPassword(db.knex, {
+      tenantId,
+      email: "dev@example.com",
+      name: "A developer",
+      role: "developer",
+      password: "a long enough password",
+      actor: "test",
+    });
+    const token = randomToken(32);
+    const sessionId = newId("ses");
+    await db.knex("sessions").insert({
+      id: sessionId,
+      tenant_id: tenantId,
+      member_id: member.id,
+      token_hash: hashToken(token),
+      expires_at: new Date(Date.now() + 3600_000),
+      ip_address: "",
+      user_agent: "",
+    });
+    const createKey = "/onerouter.admin.v1.ApiKeyService/CreateApiKey";
+    const session = { cookie: `${sessionCookieName}=${token}`, "connect-protocol-version": "1", "onerouter-environment": "test" };
+    const allowed = await unary<CheckResponse>(replicas[0]!.auth, "Check", checkRequest(createKey, { ...session, origin: "https://api.example.com" }));
+    expect(headerMap(allowed.ok_response!.headers)).toMatchObject({
+      "x-onerouter-actor": `member:${member.id}`,
+      "x-onerouter-member-id": member.id,
+      "x-onerouter-member-role": "developer",
+      "x-onerouter-session-id": sessionId,
+      "x-onerouter-scopes": roleScopes("developer").join(","),
+    });
+    expect(allowed.ok_response!.headers_to_remove).toEqual(["x-onerouter-api-key-id"]);
+    const elsewhere = await unary<CheckResponse>(replicas[1]!.auth, "Check", checkRequest(createKey, { ...session, origin: "https://evil.example" }));
+    expect(refusal(elsewhere)).toMatchObject({ http: "Forbidden", reason: "CROSS_SITE_REQUEST" });
+  });
+
   it("denies a bogus, a revoked and a suspended tenant's key with a typed body and the gRPC status", async () => {
     const check = async (authorization: string) =>
       refusal(await unary<CheckResponse>(replicas[1]!.auth, "Check", checkRequest(readKeys, { authorization })));
@@ -215,10 +253,27 @@ describe.runIf(postgresAvailable())("the gatekeeper behind Envoy", () => {
     expect(Number(headers["retry-after"])).toBeGreaterThan(0);
     const body = JSON.parse(refused.raw_body.toString()) as { code: string };
     expect(body.code).toBe("resource_exhausted");
+
+    // Asked at once, the replicas still give out exactly the budget.
+    const racing = await createApiKey(db.knex, { tenantId, environment: Environment.TEST, name: "racing", createdBy: "test" });
+    const racer = { ...caller, actor: `api_key:${racing.row.id}`, apiKeyId: racing.row.id };
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        unary<RateLimitResponse>(replicas[i % 2]!.limits, "ShouldRateLimit", rateLimitRequest(racer, readKeys)),
+      ),
+    );
+    expect(answers.filter((answer) => answer.overall_code === "OK")).toHaveLength(3);
   });
 
   it("refuses every call when the limiter's store cannot be reached", async () => {
-    const unreachable = knexFactory({ client: "pg", connection: "postgres://nobody@127.0.0.1:1/none", acquireConnectionTimeout: 2000, pool: { min: 0, max: 1 } });
+    const quiet = () => undefined;
+    const unreachable = knexFactory({
+      client: "pg",
+      connection: "postgres://nobody@127.0.0.1:1/none",
+      acquireConnectionTimeout: 2000,
+      pool: { min: 0, max: 1 },
+      log: { warn: quiet, error: quiet, debug: quiet, deprecate: quiet },
+    });
     const server = await startGatekeeperServer({ knex: db.knex, limiterKnex: unreachable, config, logger, meshSecret, host: "127.0.0.1", port: 0 });
     servers.push(server);
     const clients = clientsOf(server);
@@ -264,6 +319,7 @@ describe.runIf(postgresAvailable())("the gatekeeper behind Envoy", () => {
       const { "x-onerouter-mesh-secret": _secret, ...forged }: Record<string, string> = { ...identity, "x-onerouter-tenant-id": "another tenant" };
       expect(await reasonOf(forged)).toBe("MESH_SECRET_MISSING");
       expect(await reasonOf({ ...forged, "x-onerouter-mesh-secret": `${meshSecret}!` })).toBe("MESH_SECRET_INVALID");
+      expect(await reasonOf({ ...identity, "x-onerouter-environment": "production" })).toBe("MESH_IDENTITY_MALFORMED");
       expect(seen).toBeUndefined();
       expect(await reasonOf(identity)).toBe("admitted");
       const { keyLimits: _limits, ...inProcess } = caller as Caller & { keyLimits?: unknown };

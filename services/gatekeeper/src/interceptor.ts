@@ -5,7 +5,11 @@ import { applyHeaders, type CallLimits } from "./call-limits";
 
 // Services anyone may call without a key: probes must work before keys
 // exist, and the API's shape (reflection) is as public as its docs.
-export const publicServices: ReadonlySet<string> = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+export const publicServices: ReadonlySet<string> = new Set([
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);
 
 export interface GatekeeperDeps extends AdmissionDeps {
   // Rates, quotas and usage counts of authenticated callers.
