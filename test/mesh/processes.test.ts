@@ -205,10 +205,7 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
       answersBeforeKill: [4, 8],
       settleTimeoutMs: 60_000,
       budgetMs: 400_000,
-      call: async (key) => {
-        const res = await client.createPayment({ amount: 1999n, currency: "USD", metadata: { chaos_key: key } }, withKey(key));
-        return res.payment!;
-      },
+      call: async (key) => (await client.createPayment({ amount: 4200n, currency: "EUR", metadata: { chaos_key: key } }, withKey(key))).payment!,
     });
 
     expect(run.unanswered).toEqual([]);
