@@ -251,9 +251,13 @@ export class PaymentEngine {
     failoverOnDecline: boolean,
     earlierDecline?: ProviderError,
   ): Promise<void> {
+    // A payment tokenized for named providers only cannot go elsewhere, and
+    // a provider that needs a token of its own is passed over without one.
+    const lacksToken = (account: ProviderAccountWithCredentials) =>
+      paymentMethodToken(payment, account.provider) === undefined &&
+      (hasProviderTokensOnly(payment) || this.connectors.require(account.provider).needsPaymentMethodToken === true);
     await this.calls.route<AttemptRow, PaymentResult>(candidates, {
-      // A payment tokenized for named providers only cannot go elsewhere.
-      skips: (account) => paymentMethodToken(payment, account.provider) === undefined && hasProviderTokensOnly(payment),
+      skips: lacksToken,
       start: (account, estimatedFee, reason) =>
         this.store.startAttempt(payment, { ...account, routingReason: reason }, estimatedFee, alternatives),
       call: (account, attempt) => this.callCreate(account, attempt, payment),
@@ -270,6 +274,7 @@ export class PaymentEngine {
         const error =
           routed.decline ??
           earlierDecline ??
+          (routed.tried === 0 ? paymentMethodRequired(candidates.map((c) => c.account).filter(lacksToken)) : undefined) ??
           noProviderAvailable(routed.candidates === 0 ? "no enabled provider account can take this payment" : exhaustedMessage("payment", routed));
         await this.store.changePayment(payment.id, { status: "failed", patch: { error: storedError(error) } });
       },
@@ -605,6 +610,18 @@ function lastDecline(attempts: readonly AttemptRow[]): ProviderError | undefined
 
 function paymentMethodToken(payment: PaymentRow, provider: string): string | undefined {
   return jsonColumn(payment.payment_method_provider_tokens)[provider] || payment.payment_method_token || undefined;
+}
+
+// Why a payment no provider was called for failed, when its providers were
+// passed over for lack of a token.
+function paymentMethodRequired(passedOver: readonly ProviderAccountWithCredentials[]): ProviderError | undefined {
+  if (passedOver.length === 0) return undefined;
+  const providers = [...new Set(passedOver.map((a) => a.provider))];
+  return create(ProviderErrorSchema, {
+    reason: "PAYMENT_METHOD_REQUIRED",
+    message: `the provider accounts this payment can go to need a payment method token: give paymentMethod.providerTokens for ${providers.join(", ")}`,
+    provider: providers[0]!,
+  });
 }
 
 function hasProviderTokensOnly(payment: PaymentRow): boolean {
