@@ -10,7 +10,7 @@ export function runCli(args: string[], env: Record<string, string>, input?: stri
   return spawnSync(process.execPath, [cliPath, ...args], {
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
     encoding: "utf8",
-    // Starting TypeScript through tsx takes a while on a busy machine.
+    // Generous for a machine busy with other tests.
     timeout: 120_000,
     input,
   });

@@ -305,7 +305,7 @@ export class DeliveryWorker {
       return inserted!;
     });
     if (!succeeded) {
-      this.options.logger.debug(
+      this.options.logger.warn(
         { deliveryId: job.id, endpointId: job.endpoint_id, statusCode: result.statusCode, error: result.error, outcome: verdict.outcome },
         "webhook delivery attempt failed",
       );
