@@ -26,7 +26,7 @@ export interface CliServer {
 }
 
 // `onerouter start` on a free loopback port, once it listens.
-export async function startCliServer(dataDir: string, timeoutMs = 90_000): Promise<CliServer> {
+export async function startCliServer(dataDir: string, timeoutMs = 180_000): Promise<CliServer> {
   const started = Date.now();
   const server = spawn(process.execPath, [cliPath, "start"], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "info" },
