@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for every OneRouter process: `start` (embedded, the default) or,
-# in the mesh, `serve <service>` and `migrate` (see k8s/README.md). The
-# TypeScript runs through tsx, so there is no compile step; only the
-# console's static bundle is built.
+# in the mesh, `serve <service>` and `migrate` (see k8s/README.md). `npm ci`
+# builds the CLI's JavaScript (the root package's prepare script); the
+# console's static bundle is built in a stage of its own.
 
 ARG NODE_IMAGE=node:20.19-bookworm-slim
 

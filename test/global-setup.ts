@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node";
+import { buildCli } from "../services/server/build/cli";
 import { startNats, startPostgres, type StartedServer } from "./infra";
 
 // One Postgres and one NATS for the whole run. Tests read their URLs through
@@ -14,6 +15,8 @@ declare module "vitest" {
 const started: StartedServer[] = [];
 
 export async function setup(project: TestProject) {
+  // Tests run the `onerouter` CLI as users do, from its build: of the sources under test.
+  await buildCli();
   const postgresUrl = process.env.ONEROUTER_TEST_DATABASE_URL ?? (await startOwnPostgres());
   const natsUrl = process.env.ONEROUTER_TEST_NATS_URL ?? (await startOwnNats());
   if (process.env.CI && (!postgresUrl || !natsUrl)) {

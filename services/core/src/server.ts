@@ -8,7 +8,7 @@ import { registerHealth } from "./health";
 import { registerReflection } from "./reflection";
 import { remoteAddressKey, requestOriginKey } from "./context";
 import { createCors } from "./cors";
-import type { Logger } from "./logging";
+import { accessLogInterceptor, logAccess, requestIdOf, rpcOutcomeKey, type Logger, type RpcOutcome } from "./logging";
 import type { Metrics } from "./metrics";
 import { createRpcHandler } from "./rpc-handler";
 import { serverTimingInterceptor } from "./server-timing";
@@ -59,6 +59,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
+  // Each request's RPC outcome, for its access-log line.
+  const rpcOutcomes = new WeakMap<object, RpcOutcome>();
   const clientAddress = clientAddressResolver(options.trustedProxyCidrs ?? []);
   const requestOrigin = requestOriginResolver(options.trustedProxyCidrs ?? []);
   const rpcHandler = createRpcHandler({
@@ -67,9 +69,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       registerHealth(router, { isDraining: () => draining, names: options.healthNames, readiness: options.readiness });
       registerReflection(router);
     },
-    interceptors: [serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
+    interceptors: [accessLogInterceptor, serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
-    contextValues: (req) => requestContext(req, clientAddress, requestOrigin),
+    contextValues: (req) => requestContext(req, clientAddress, requestOrigin).set(rpcOutcomeKey, rpcOutcomes.get(req)),
   });
 
   const cors = createCors(options.corsOrigins ?? []);
@@ -77,11 +79,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   async function handle(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) {
     inFlight += 1;
+    const started = performance.now();
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const requestId = requestIdOf(req.headers["x-request-id"]);
+    res.setHeader("x-request-id", requestId);
+    const rpc: RpcOutcome = {};
+    rpcOutcomes.set(req, rpc);
     res.once("close", () => {
       inFlight -= 1;
       if (draining && inFlight === 0) drained?.();
+      logAccess(logger, { method: req.method ?? "", path, status: res.statusCode, ...rpc, durationMs: Math.round(performance.now() - started), requestId });
     });
-    const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (cors(req, res)) return;
     try {
       if (path === "/healthz") return void sendText(res, 200, "ok\n");

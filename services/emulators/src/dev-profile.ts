@@ -34,3 +34,7 @@ export interface DevEmulator {
   // provider sends its signed callback to OneRouter.
   reportDelivery?(providerMessageId: string, delivered: boolean): Promise<unknown>;
 }
+
+// An emulator asked about an object it never made, as the provider's API
+// would answer 404 for an unknown id.
+export class UnknownEmulatedObject extends Error {}

@@ -1,2 +1,2 @@
 export { devProfiles } from "./dev-profiles";
-export type { DevEmulator, DevProfile } from "./dev-profile";
+export { UnknownEmulatedObject, type DevEmulator, type DevProfile } from "./dev-profile";

@@ -91,6 +91,24 @@ describeEachEngine("failover across providers", (engine) => {
     expect(stripe.running.requestCount()).toBe(before);
   });
 
+  it("passes over Stripe, which needs a token of its own, for a payment without one, calling it never", async () => {
+    const { tenant, sandboxAccount } = await stripeThenSandbox("NoToken");
+    const before = stripe.running.requestCount();
+    const { payment } = await tenant.client.createPayment({ amount: 2500n, currency: "USD" });
+    expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, providerAccountId: sandboxAccount.id });
+    expect(payment!.attempts).toHaveLength(1);
+    expect(stripe.running.requestCount()).toBe(before);
+
+    // With nowhere else to go, the payment fails saying what it lacks.
+    await app.accounts.update({ tenantId: tenant.id, environment: "test" }, sandboxAccount.id, { enabled: false });
+    const { payment: refused } = await tenant.client.createPayment({ amount: 2500n, currency: "USD" });
+    expect(refused?.status).toBe(PaymentStatus.FAILED);
+    expect(refused!.attempts).toHaveLength(0);
+    expect(refused!.error).toMatchObject({ reason: "PAYMENT_METHOD_REQUIRED", provider: "stripe" });
+    expect(refused!.error!.message).toContain("paymentMethod.providerTokens for stripe");
+    expect(stripe.running.requestCount()).toBe(before);
+  });
+
   it("does not fail over on a Stripe 500, whose outcome Stripe calls indeterminate, while its search may still lag", async () => {
     const { tenant, sandboxAccount } = await stripeThenSandbox("Stripe500");
     await stripe.running.setFailure({ mode: "error_5xx", count: 1 });

@@ -274,9 +274,13 @@ export class PaymentEngine {
     failoverOnDecline: boolean,
     earlierDecline?: ProviderError,
   ): Promise<void> {
+    // A payment tokenized for named providers only cannot go elsewhere, and
+    // a provider that needs a token of its own is passed over without one.
+    const lacksToken = (account: ProviderAccountWithCredentials) =>
+      paymentMethodToken(run.tokens, account.provider) === undefined &&
+      (hasProviderTokensOnly(run.tokens) || this.connectors.require(account.provider).needsPaymentMethodToken === true);
     await this.calls.route<AttemptRow, PaymentResult>(candidates, {
-      // A payment tokenized for named providers only cannot go elsewhere.
-      skips: (account) => paymentMethodToken(run.tokens, account.provider) === undefined && hasProviderTokensOnly(run.tokens),
+      skips: lacksToken,
       start: async (account, estimatedFee, reason) => {
         if (!run.payment) {
           const created = await run.create!({ account, reason, estimatedFee, alternatives });
@@ -304,6 +308,7 @@ export class PaymentEngine {
         const error =
           routed.decline ??
           earlierDecline ??
+          (routed.tried === 0 ? paymentMethodRequired(candidates.map((c) => c.account).filter(lacksToken)) : undefined) ??
           noProviderAvailable(routed.candidates === 0 ? "no enabled provider account can take this payment" : exhaustedMessage("payment", routed));
         await this.store.changePayment(run.payment.id, { status: "failed", patch: { error: storedError(error) } });
       },
@@ -656,6 +661,18 @@ type PaymentTokens = Pick<PaymentRow, "payment_method_token" | "payment_method_p
 
 function paymentMethodToken(payment: PaymentTokens, provider: string): string | undefined {
   return jsonColumn(payment.payment_method_provider_tokens)[provider] || payment.payment_method_token || undefined;
+}
+
+// Why a payment no provider was called for failed, when its providers were
+// passed over for lack of a token.
+function paymentMethodRequired(passedOver: readonly ProviderAccountWithCredentials[]): ProviderError | undefined {
+  if (passedOver.length === 0) return undefined;
+  const providers = [...new Set(passedOver.map((a) => a.provider))];
+  return create(ProviderErrorSchema, {
+    reason: "PAYMENT_METHOD_REQUIRED",
+    message: `the provider accounts this payment can go to need a payment method token: give paymentMethod.providerTokens for ${providers.join(", ")}`,
+    provider: providers[0]!,
+  });
 }
 
 function hasProviderTokensOnly(payment: PaymentTokens): boolean {

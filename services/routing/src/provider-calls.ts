@@ -101,6 +101,8 @@ export function classifyCallFailure(provider: string, err: unknown, logger?: Log
     provider,
     providerCode: err.details.providerCode ?? "",
   });
+  // A decline is an answer, not a failure: connectors return it as a result.
+  logger?.warn({ provider, kind: err.kind, reason: error.reason, providerCode: error.providerCode || undefined, message: err.message }, "provider call failed");
   switch (err.kind) {
     case "not_processed":
       return { kind: "not_taken", error };

@@ -49,7 +49,7 @@ export async function startServerProcess(dataDir: string, command: "start" | "de
   const started = Date.now();
   let port = 0;
   while (!port) {
-    if (child.exitCode !== null || Date.now() - started > 120_000) throw new Error(`not listening:\n${logs}`);
+    if (child.exitCode !== null || Date.now() - started > 240_000) throw new Error(`not listening:\n${logs}`);
     if (existsSync(runFile)) {
       try {
         const info = JSON.parse(readFileSync(runFile, "utf8")) as { pid?: number; port?: number };

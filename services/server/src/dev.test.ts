@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createClient } from "@connectrpc/connect";
@@ -18,7 +19,9 @@ import { verifyWebhook } from "@onerouter/client";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { MessageStatus, MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { createLogger, loadConfig } from "@onerouter/core";
-import { devConfigDefaults, startDev, type DevEnvironment } from "./dev";
+import { findExecutable } from "../../../test/infra";
+import { cliPath } from "../test/cli";
+import { devBanner, devConfigDefaults, startDev, type DevEnvironment } from "./dev";
 
 // What the README promises of `onerouter dev`: a payment through each
 // provider, captured and refunded, the providers' signed webhooks arriving,
@@ -216,4 +219,91 @@ describe("onerouter dev", () => {
       await fetch(`${dev.controlUrl}/emulators/${first.provider}/failure`, { method: "POST", body: '{"mode":"none"}' });
     }
   });
+
+  it("runs every command of the README and of its banner as printed", async () => {
+    const api = `http://127.0.0.1:${dev.app.server.port}`;
+    const cwd = mkdtempSync(path.join(os.tmpdir(), "onerouter-readme-"));
+    let key = "";
+    // A block pasted into a terminal whose $KEY holds the key made so far.
+    const run = (script: string) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const command = script.replaceAll("localhost:8080", api.replace("http://", "")).replace(/\bnpx onerouter\b/g, `${process.execPath} ${cliPath}`);
+        const child = spawn("bash", ["-c", `set -e\n${command}\nprintf '\\n%s' "$KEY"`], {
+          cwd,
+          env: { ...process.env, KEY: key, ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        child.once("exit", (status) => {
+          const lines = stdout.split("\n");
+          key = lines.pop() ?? "";
+          resolve({ status, stdout: lines.join("\n"), stderr });
+        });
+      });
+    // What an API call printed: its JSON answer, never an error.
+    const answered = (result: { status: number | null; stdout: string; stderr: string }, command: string) => {
+      expect(result.status, `${command}\n${result.stderr}`).toBe(0);
+      // curl prints each answer without a newline after it.
+      const answers = result.stdout
+        .replace(/}\s*{/g, "}\n{")
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      for (const answer of answers) expect(answer, command).not.toHaveProperty("code");
+      return answers.at(-1) as { payment?: { status: string; provider: string }; message?: { providerMessageId: string } } | undefined;
+    };
+    try {
+      const readme = readFileSync(path.join(import.meta.dirname, "../../../README.md"), "utf8");
+      const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
+      // What only a terminal of its own runs: installing, the test suite, a server.
+      const serverCommands = blocks.filter((b) => /^(npm (ci|test|start)\b|npx onerouter (start|dev)$)/.test(b));
+      expect(serverCommands.map((b) => b.split(/\s+/).slice(0, 3).join(" "))).toEqual(["npm ci &&", "npx onerouter dev"]);
+      // The console's sign-in needs its owner, made as the README says.
+      const owner = await new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [cliPath, "members", "create", "--email", "you@example.com", "--role", "owner"], {
+          env: { ...process.env, ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+        });
+        child.stdin.end("correct horse battery staple\n");
+        child.once("exit", resolve);
+      });
+      expect(owner).toBe(0);
+      // A tool the README names but this machine lacks (grpcurl) is left out.
+      const runnable = blocks.filter((b) => !serverCommands.includes(b) && findExecutable(b.split(/\s/)[0]!));
+      for (const block of runnable) {
+        const script = block.replace("KEY=or_test_...", `KEY=${key}`).replace('"password":"..."', '"password":"correct horse battery staple"');
+        const result = await run(script);
+        const answer = answered(result, block);
+        if (block.includes("keys create")) key = result.stdout.trim().split("\n").at(-1)!;
+        if (block.includes("CreatePayment")) expect(answer?.payment?.status).toBe("PAYMENT_STATUS_SUCCEEDED");
+        if (block.includes("payments.csv")) expect(readFileSync(path.join(cwd, "payments.csv"), "utf8")).toMatch(/^id,create_time,/);
+      }
+      expect(key).toMatch(/^or_test_/);
+
+      // The banner's commands, one at a time as a newcomer pastes them.
+      key = "";
+      const commands = devBanner(dev)
+        .split("\n\n")[1]!
+        .replace(/\\\n/g, "")
+        .split("\n")
+        .filter((line) => !line.startsWith("#"));
+      expect(commands).toHaveLength(6);
+      let messageId = "";
+      for (const command of commands) {
+        const answer = answered(await run(command.replace("<providerMessageId>", messageId)), command);
+        if (command.includes("CreatePayment")) expect(answer?.payment).toMatchObject({ status: "PAYMENT_STATUS_SUCCEEDED", provider: "stripe" });
+        if (command.includes('"down"')) {
+          // "then pay again": the next provider serves it.
+          const again = answered(await run(commands.find((c) => c.includes("CreatePayment"))!), "pay again");
+          expect(again?.payment?.provider).toBe("razorpay");
+        }
+        if (command.includes("SendMessage")) messageId = answer!.message!.providerMessageId;
+      }
+      expect(key).toMatch(/^or_test_/);
+      expect(messageId).not.toBe("");
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { Config, Logger } from "@onerouter/core";
 import { sandboxApprovedToken, sandboxProviders, startEmulator, type FailureSettings, type RunningEmulator } from "@onerouter/sandbox";
-import { devProfiles, type DevEmulator, type DevProfile } from "@onerouter/emulators";
+import { devProfiles, UnknownEmulatedObject, type DevEmulator, type DevProfile } from "@onerouter/emulators";
 import { startOneRouter, type OneRouter } from "./app";
 
 // `onerouter dev`: the product wired to local emulators of the providers in
@@ -157,7 +157,7 @@ async function startControlServer(emulators: Record<string, RunningEmulator>, em
           res.end(JSON.stringify({ ok: true }));
         },
         (err: unknown) => {
-          res.writeHead(500, { "content-type": "application/json" });
+          res.writeHead(err instanceof UnknownEmulatedObject ? 404 : 500, { "content-type": "application/json" });
           res.end(JSON.stringify({ error: String(err) }));
         },
       );
@@ -177,6 +177,8 @@ async function reportDelivery(emulator: DevEmulator | undefined, provider: strin
   return emulator.reportDelivery(id, delivered);
 }
 
+// What to try, as commands that run as printed (shell comments say what each
+// does; <providerMessageId> is the id the SMS send answers).
 export function devBanner(dev: DevEnvironment): string {
   const api = dev.app.server.url;
   const [primary, failover] = paymentProfiles().filter((p) => p.payments.routedByDefault);
@@ -185,18 +187,24 @@ export function devBanner(dev: DevEnvironment): string {
     ...paymentProfiles().map((p) => [p.provider, p.payments.approvedToken]),
     [sandboxProviders.payments, sandboxApprovedToken],
   ]);
+  const call = (service: string, body: object) =>
+    `curl -s ${api}/${service} -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\\n  -d '${JSON.stringify(body)}'`;
   const lines = [
     `OneRouter dev is running on ${api}, with provider emulators:`,
     ...devProfiles.map(({ provider: p }) => `  ${p.padEnd(9)} ${dev.emulators[p]!.url}   account ${dev.accountIds[p]}`),
     "",
-    "Get a key:            npx onerouter keys create --env test",
-    `${`Pay (USD via ${primary!.title}):`.padEnd(22)}curl -s ${api}/onerouter.payments.v1.PaymentService/CreatePayment -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\`,
-    `                        -d '${JSON.stringify({ amount: "2500", currency: "USD", paymentMethod: { providerTokens } })}'`,
-    `${`Stop ${primary!.title}:`.padEnd(22)}curl -s -X POST ${dev.controlUrl}/emulators/${primary!.provider}/failure -d '{"mode":"down"}'   (then pay again: ${failover!.title} serves it)`,
-    `Bring it back:        curl -s -X POST ${dev.controlUrl}/emulators/${primary!.provider}/failure -d '{"mode":"none"}'`,
-    `Send an SMS:          curl -s ${api}/onerouter.messaging.v1.MessagingService/SendMessage -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" \\`,
-    `                        -d '{"sms":{"to":"+14155550100","body":"Hello"}}'   (each country goes to the cheapest emulated provider)`,
-    `Report delivery:      curl -s -X POST ${dev.controlUrl}/emulators/${messaging!.provider}/deliver -d '{"id":"<providerMessageId>"}'`,
+    "# Get a test API key into $KEY:",
+    "export KEY=$(npx onerouter keys create --env test | tail -n 1)",
+    `# Pay in USD (${primary!.title} first; a token per provider lets the payment move between them):`,
+    call("onerouter.payments.v1.PaymentService/CreatePayment", { amount: "2500", currency: "USD", paymentMethod: { providerTokens } }),
+    `# Stop ${primary!.title}'s emulator, then pay again: ${failover!.title} serves it`,
+    `curl -s -X POST ${dev.controlUrl}/emulators/${primary!.provider}/failure -d '{"mode":"down"}'`,
+    "# Bring it back:",
+    `curl -s -X POST ${dev.controlUrl}/emulators/${primary!.provider}/failure -d '{"mode":"none"}'`,
+    "# Send an SMS (each country goes to the cheapest emulated provider):",
+    call("onerouter.messaging.v1.MessagingService/SendMessage", { sms: { to: "+14155550100", body: "Hello" } }),
+    `# Report it delivered (${messaging!.title} then sends its signed callback), with the providerMessageId the send answered:`,
+    `curl -s -X POST ${dev.controlUrl}/emulators/${messaging!.provider}/deliver -d '{"id":"<providerMessageId>"}'`,
   ];
   return lines.join("\n");
 }

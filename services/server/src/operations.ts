@@ -1,7 +1,7 @@
 import { ConnectError } from "@connectrpc/connect";
-import { checkNewPassword, createApiKey, createMemberWithPassword, createTenant, listTenants, MemberExistsError, memberRoles, planById, plans, recordAudit, setTenantPlan, setTenantSuspended, type TenantRow } from "@onerouter/admin";
+import { checkNewPassword, createApiKey, createMemberWithPassword, createTenant, listApiKeys, listTenants, MemberExistsError, memberRoles, planById, plans, recordAudit, revokeApiKey, setTenantPlan, setTenantSuspended, type ApiKeyRow, type TenantRow } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { isEmailAddress, type Config, type Contact, type Knex, type MasterKeyring, type MemberRole } from "@onerouter/core";
+import { environmentFromName, isEmailAddress, type Config, type Contact, type Knex, type MasterKeyring, type MemberRole } from "@onerouter/core";
 import { ProviderAccountStore } from "@onerouter/routing";
 import { ensureSandboxDefaults } from "@onerouter/sandbox";
 import { LocalAdminRefusal, type LocalAdminAction } from "./local-admin";
@@ -72,6 +72,26 @@ export function operations(deps: OperationDeps): Record<string, LocalAdminAction
       });
       return { id: row.id, secret };
     },
+    async "api-keys/list"(args) {
+      if (args.env !== "test" && args.env !== "live") throw new LocalAdminRefusal("--env must be test or live");
+      const scope = { tenantId: await tenantOf(deps, args), environment: args.env === "live" ? Environment.LIVE : Environment.TEST };
+      const keys: ApiKeyDescription[] = [];
+      let pageToken = "";
+      do {
+        const page = await listApiKeys(deps.knex, scope, { pageSize: 100, pageToken, showRevoked: args.all === true });
+        keys.push(...page.rows.map(describeApiKey));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return { keys };
+    },
+    async "api-keys/revoke"(args) {
+      const tenantId = await tenantOf(deps, args);
+      const id = typeof args.id === "string" ? args.id : "";
+      const found = (await deps.knex("api_keys").where({ id, tenant_id: tenantId }).first("environment")) as { environment: string } | undefined;
+      if (!found) throw new LocalAdminRefusal(`tenant ${tenantId} has no API key ${id} (\`onerouter keys list\` lists them)`);
+      const scope = { tenantId, environment: environmentFromName(found.environment), actor: "cli" };
+      return describeApiKey(await revokeApiKey(deps.knex, scope, id, () => {}));
+    },
     async "members/create"(args) {
       const tenantId = await tenantOf(deps, args);
       const { email, role, name, password } = args;
@@ -124,6 +144,29 @@ function contactToErase(args: Record<string, unknown>): Contact {
   }
   if (typeof phone !== "string" || !/^\+[1-9]\d{1,14}$/.test(phone)) throw new LocalAdminRefusal("--phone must be an E.164 number such as +14155550100");
   return { phone };
+}
+
+export interface ApiKeyDescription {
+  id: string;
+  prefix: string;
+  name: string;
+  env: string;
+  created: string;
+  lastUsed: string | null;
+  revoked: string | null;
+}
+
+function describeApiKey(row: ApiKeyRow): ApiKeyDescription {
+  const iso = (date: Date | null) => (date ? new Date(date).toISOString() : null);
+  return {
+    id: row.id,
+    prefix: row.prefix,
+    name: row.name,
+    env: row.environment,
+    created: new Date(row.created_at).toISOString(),
+    lastUsed: iso(row.last_used_at),
+    revoked: iso(row.revoked_at),
+  };
 }
 
 export interface TenantDescription {

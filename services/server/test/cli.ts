@@ -10,7 +10,7 @@ export function runCli(args: string[], env: Record<string, string>, input?: stri
   return spawnSync(process.execPath, [cliPath, ...args], {
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
     encoding: "utf8",
-    // Starting TypeScript through tsx takes a while on a busy machine.
+    // Generous for a machine busy with other tests.
     timeout: 120_000,
     input,
   });
@@ -26,7 +26,7 @@ export interface CliServer {
 }
 
 // `onerouter start` on a free loopback port, once it listens.
-export async function startCliServer(dataDir: string, timeoutMs = 90_000): Promise<CliServer> {
+export async function startCliServer(dataDir: string, timeoutMs = 180_000): Promise<CliServer> {
   const started = Date.now();
   const server = spawn(process.execPath, [cliPath, "start"], {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "info" },

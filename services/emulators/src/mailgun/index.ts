@@ -3,6 +3,7 @@ import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmu
 import { formatAddress, parseAddressList, type MailgunAddress } from "./addresses";
 import { buildEventData, signWebhook, type MailgunOutcome, type SignedMailgunWebhook } from "./webhooks";
 import { headerValue } from "../http";
+import { UnknownEmulatedObject } from "../dev-profile";
 
 export { mailgunSignature } from "./webhooks";
 export type { MailgunOutcome, MailgunWebhookPayload, SignedMailgunWebhook } from "./webhooks";
@@ -195,7 +196,7 @@ export function mailgunEmulator(options: MailgunEmulatorOptions): MailgunEmulato
     },
     async reportEvent(id, outcome, reportOptions = {}) {
       const message = messages.get(bareId(id));
-      if (!message) throw new Error(`Mailgun emulator has no message ${id}`);
+      if (!message) throw new UnknownEmulatedObject(`Mailgun emulator has no message ${id}`);
       const everyone = [...message.to, ...message.cc, ...message.bcc];
       const recipient = reportOptions.recipient
         ? everyone.find((address) => address.email === reportOptions.recipient)

@@ -11,6 +11,7 @@ import {
 } from "./events";
 import { readMailRequest, type SendGridFieldError, type SendGridMailRequest } from "./mail";
 import { headerValue } from "../http";
+import { UnknownEmulatedObject } from "../dev-profile";
 
 export { generateEventWebhookKeys, signatureHeader, signEventBody, timestampHeader } from "./events";
 export type { SendGridEvent, SendGridOutcome, SignedSendGridEvents } from "./events";
@@ -169,7 +170,7 @@ export function sendgridEmulator(options: SendGridEmulatorOptions): SendGridEmul
     },
     async reportEvents(id, outcome, reportOptions = {}) {
       const message = messages.get(id);
-      if (!message) throw new Error(`SendGrid emulator has no message ${id}`);
+      if (!message) throw new UnknownEmulatedObject(`SendGrid emulator has no message ${id}`);
       const timestamp = reportOptions.signedAt ?? Math.floor(Date.now() / 1000);
       const events = recipients(message).map((recipient) => buildEvent(recipient, outcome, timestamp));
       const body = eventBody(events);

@@ -3,6 +3,7 @@ import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmu
 import { smsSegments } from "./segments";
 import { signTwilioRequest } from "./signature";
 import { headerValue, isHttpUrl } from "../http";
+import { UnknownEmulatedObject } from "../dev-profile";
 
 export { signTwilioRequest } from "./signature";
 
@@ -274,7 +275,7 @@ export function twilioEmulator(options: TwilioEmulatorOptions): TwilioEmulator {
     reportOptions: { errorCode?: number; deliver?: boolean } = {},
   ): Promise<SignedTwilioCallback> {
     const message = messages.get(sid);
-    if (!message) throw new Error(`the Twilio emulator has no message ${sid}`);
+    if (!message) throw new UnknownEmulatedObject(`the Twilio emulator has no message ${sid}`);
     if (!message.statusCallback) throw new Error(`message ${sid} has no StatusCallback; Twilio would not call back`);
     const failed = status === "failed" || status === "undelivered";
     message.status = status;

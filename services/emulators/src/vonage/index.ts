@@ -3,6 +3,7 @@ import { postWebhook, type EmulatorReply, type EmulatorRequest, type ProviderEmu
 import { smsSegments } from "../twilio/segments";
 import { signVonageParams, type VonageSignatureMethod } from "./signature";
 import { headerValue, isHttpUrl } from "../http";
+import { UnknownEmulatedObject } from "../dev-profile";
 
 export { signVonageParams, type VonageSignatureMethod } from "./signature";
 
@@ -217,7 +218,7 @@ export function vonageEmulator(options: VonageEmulatorOptions): VonageEmulator {
     receiptOptions: { errCode?: string; deliver?: boolean } = {},
   ): Promise<SignedVonageReceipt> {
     const message = byPart.get(messageId);
-    if (!message) throw new Error(`the Vonage emulator has no message ${messageId}`);
+    if (!message) throw new UnknownEmulatedObject(`the Vonage emulator has no message ${messageId}`);
     const url = message.callback ?? options.receiptUrl;
     if (!url) throw new Error(`message ${messageId} has no callback and the account no receipt URL`);
     message.status = status;

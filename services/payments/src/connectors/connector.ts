@@ -137,6 +137,10 @@ export interface PaymentConnector {
   // still miss it (search indexes lag). Until then a `null` from syncPayment
   // is not proof that the money was not taken. Absent means no lag.
   readonly syncSettleMs?: number;
+  // The provider takes a payment only with a payment method token of its
+  // own: routing passes over it, without calling it, for a payment that has
+  // none for it, so that payment can go to a provider that can serve it.
+  readonly needsPaymentMethodToken?: boolean;
   createPayment(ctx: ConnectorContext, input: CreatePaymentInput): Promise<PaymentResult>;
   capturePayment(ctx: ConnectorContext, input: CapturePaymentInput): Promise<PaymentResult>;
   cancelPayment(ctx: ConnectorContext, input: CancelPaymentInput): Promise<PaymentResult>;

@@ -169,6 +169,10 @@ describe("validateEndpointUrl", () => {
     ["http://2130706433/", "test", "points to 127.0.0.1, a loopback address; webhooks go to public addresses only"],
     ["http://api.localhost/", "test", "points to 127.0.0.1, a loopback address; webhooks go to public addresses only"],
   ] as const)("refuses %s (%s): %s", (url, environment, reason) => {
-    expect(validateEndpointUrl(url, environment, [])).toBe(reason);
+    const refusal = validateEndpointUrl(url, environment, []);
+    if (!reason.startsWith("points to")) return void expect(refusal).toBe(reason);
+    // An address refusal says how to receive events locally instead.
+    expect(refusal).toMatch(new RegExp(`^${reason.replace(/[.[\]]/g, "\\$&")}\\. To receive events on this machine, run \`npx onerouter listen`));
+    expect(refusal).toContain("ONEROUTER_WEBHOOK_ALLOWED_CIDRS");
   });
 });

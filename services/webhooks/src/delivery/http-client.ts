@@ -134,6 +134,11 @@ export class WebhookHttpClient {
   }
 }
 
+// How to receive events on one's own machine or network instead.
+const toReceiveLocally =
+  ". To receive events on this machine, run `npx onerouter listen --forward-to <your URL>` (no endpoint needed), " +
+  "or let the server deliver there by listing the range in ONEROUTER_WEBHOOK_ALLOWED_CIDRS (`onerouter dev` allows loopback)";
+
 // Why an endpoint's URL may not receive webhooks, or undefined when it may.
 // Called when an endpoint is created or updated; the reason reads after the
 // field name ("url must use https:// in the live environment"). A host name is
@@ -151,7 +156,7 @@ export function validateEndpointUrl(
   const allowList = allowedCidrs.map(parseCidr);
   for (const address of addresses) {
     const forbidden = forbiddenDestination(address, allowList);
-    if (forbidden !== undefined) return `points to ${address}, ${forbidden}; webhooks go to public addresses only`;
+    if (forbidden !== undefined) return `points to ${address}, ${forbidden}; webhooks go to public addresses only${toReceiveLocally}`;
   }
   return undefined;
 }

@@ -268,7 +268,7 @@ export class DeliveryWorker {
   private async record(job: DeliveryJob, attempt: FinishedAttempt): Promise<DeliveryAttemptRow> {
     const row = await this.recorder.record({ job, attempt });
     if (attempt.verdict.outcome !== "succeeded") {
-      this.options.logger.debug(
+      this.options.logger.warn(
         {
           deliveryId: job.id,
           endpointId: job.endpoint_id,

@@ -143,6 +143,8 @@ export const razorpayConnector: PaymentConnector = {
   credentialKeys: ["key_id", "key_secret", "webhook_secret"],
   currencies: razorpayCurrencies,
   metadataLimits: razorpayNoteLimits,
+  // Razorpay's server-to-server card payments are made with its card tokens.
+  needsPaymentMethodToken: true,
 
   async createPayment(ctx, input) {
     const amount = toRazorpayAmount(input.amount, input.currency);

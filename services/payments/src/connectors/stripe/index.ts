@@ -48,6 +48,7 @@ export const stripeConnector: PaymentConnector = {
   metadataLimits: { maxKeys: 48, maxKeyLength: 40, maxValueLength: 500, forbiddenKeyCharacters: "[]", beyond: "refused" },
   // PaymentIntent search can lag behind writes by up to a minute.
   syncSettleMs: 60_000,
+  needsPaymentMethodToken: true,
 
   async createPayment(ctx, input) {
     if (!input.paymentMethodToken) {

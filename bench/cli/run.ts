@@ -1,0 +1,101 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { buildCli } from "../../services/server/build/cli";
+import { freePort } from "../../test/infra";
+import { median, ms, ratio, wholeNumber } from "../common";
+
+// The `onerouter` command as a user waits for it: `--version`, `keys create`
+// beside a running server, and a warm `start` until /healthz answers, each
+// from the JavaScript build and, side by side, from the TypeScript sources
+// through tsx (how the command ran before it was built). The two take turns,
+// round after round, so the machine's noise falls on both alike. Writes
+// REPORT.md next to this file and prints the same Markdown.
+//
+// Knobs (environment): BENCH_ROUNDS (5).
+
+const root = path.resolve(import.meta.dirname, "../..");
+const ways = {
+  built: [path.join(root, "services/server/bin/onerouter.js")],
+  tsx: ["--import", "tsx", path.join(root, "services/server/src/cli.ts")],
+} as const;
+type Way = keyof typeof ways;
+
+function timed(way: Way, args: string[], env: Record<string, string>): number {
+  const started = performance.now();
+  const run = spawnSync(process.execPath, [...ways[way], ...args], { env: { ...process.env, LOG_LEVEL: "warn", ...env }, encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`${way} ${args.join(" ")} failed: ${run.stderr}`);
+  return performance.now() - started;
+}
+
+// `start` on a data folder already migrated, until /healthz answers 200.
+async function warmStart(way: Way, dataDir: string): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const server = spawn(process.execPath, [...ways[way], "start"], {
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+    stdio: "ignore",
+  });
+  const exited = new Promise((resolve) => server.once("exit", resolve));
+  for (;;) {
+    const healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    if (healthy) break;
+    if (server.exitCode !== null) throw new Error(`${way} start exited with ${server.exitCode}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const elapsed = performance.now() - started;
+  server.kill("SIGTERM");
+  await exited;
+  return elapsed;
+}
+
+async function main() {
+  const rounds = wholeNumber("BENCH_ROUNDS", 5, 1);
+  await buildCli();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-cli-"));
+  const env = { ONEROUTER_DATA_DIR: dataDir };
+  const samples: Record<string, Record<Way, number[]>> = {
+    "--version": { built: [], tsx: [] },
+    "keys create (through the running server)": { built: [], tsx: [] },
+    "start, warm, until /healthz answers": { built: [], tsx: [] },
+  };
+  try {
+    // Migrates the folder once, so every start below is warm.
+    timed("built", ["migrate"], env);
+    for (let round = 0; round < rounds; round++) {
+      for (const way of ["built", "tsx"] as const) {
+        samples["--version"]![way].push(timed(way, ["--version"], env));
+        samples["start, warm, until /healthz answers"]![way].push(await warmStart(way, dataDir));
+      }
+    }
+    const port = await freePort();
+    const server = spawn(process.execPath, [...ways.built, "start"], {
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+      stdio: "ignore",
+    });
+    while (!(await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false))) await new Promise((r) => setTimeout(r, 25));
+    for (let round = 0; round < rounds; round++) {
+      for (const way of ["built", "tsx"] as const) samples["keys create (through the running server)"]![way].push(timed(way, ["keys", "create", "--env", "test"], env));
+    }
+    server.kill("SIGTERM");
+    await new Promise((resolve) => server.once("exit", resolve));
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const lines = [
+    "# The onerouter command: built JavaScript against TypeScript through tsx",
+    "",
+    `Median wall time of ${rounds} runs each, taking turns, on ${os.cpus().length} cores (load average ${os.loadavg()[0]!.toFixed(1)} at the end), Node ${process.versions.node}. \`npm run bench:cli\` rewrites this file.`,
+    "",
+    "| Command | Built (ms) | tsx (ms) | tsx / built |",
+    "| --- | ---: | ---: | ---: |",
+    ...Object.entries(samples).map(([name, s]) => `| ${name} | ${ms(median(s.built))} | ${ms(median(s.tsx))} | ${ratio(median(s.tsx), median(s.built))} |`),
+    "",
+  ];
+  const report = lines.join("\n");
+  writeFileSync(path.join(import.meta.dirname, "REPORT.md"), report);
+  console.log(report);
+}
+
+await main();

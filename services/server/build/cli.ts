@@ -1,0 +1,64 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { build, type Plugin } from "esbuild";
+
+// The `onerouter` CLI as JavaScript, so no command compiles TypeScript when it
+// runs. The workspace's own code is bundled; every other package stays an
+// import of node_modules (native and wasm packages find their files there).
+// Commands load their code on demand, so `--version` and `--help` read little.
+// Chunks are named by their content, so a rebuild over an old build leaves
+// the old chunks unused beside the new ones.
+
+export const serverRoot = path.resolve(import.meta.dirname, "..");
+export const cliOutDir = path.join(serverRoot, "dist");
+
+// Workspace code that finds files next to its source (the console's bundle,
+// for one) keeps finding them from the bundle: its import.meta names the
+// source file, relative to where the bundle lies.
+const sourceLocations: Plugin = {
+  name: "source-locations",
+  setup(builder) {
+    builder.onLoad({ filter: /\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8");
+      if (args.path.includes(`${path.sep}node_modules${path.sep}`) || !/import\.meta\.(url|dirname|filename)/.test(text)) return undefined;
+      const fromBundle = path.relative(cliOutDir, args.path).split(path.sep).join("/");
+      const contents =
+        `const __sourceUrl = new URL(${JSON.stringify(fromBundle)}, import.meta.url);\n` +
+        text
+          .replace(/import\.meta\.url/g, "__sourceUrl.href")
+          .replace(/import\.meta\.filename/g, "__sourcePath(__sourceUrl)")
+          .replace(/import\.meta\.dirname/g, "__sourcePath(new URL(\".\", __sourceUrl))")
+          .replace(/$/, '\nfunction __sourcePath(url: URL): string { return decodeURIComponent(url.pathname).replace(/\\/$/, ""); }\n');
+      return { contents, loader: "ts" };
+    });
+  },
+};
+
+// Bare imports outside the workspace are left to Node.
+const thirdPartyExternal: Plugin = {
+  name: "third-party-external",
+  setup(builder) {
+    builder.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith("@onerouter/") ? undefined : { path: args.path, external: true }));
+  },
+};
+
+export async function buildCli(): Promise<void> {
+  mkdirSync(cliOutDir, { recursive: true });
+  await build({
+    entryPoints: { cli: path.join(serverRoot, "src/cli.ts") },
+    outdir: cliOutDir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20.19",
+    // Same input, same output: chunk names are content hashes.
+    chunkNames: "chunks/[name]-[hash]",
+    sourcemap: "linked",
+    logLevel: "warning",
+    plugins: [thirdPartyExternal, sourceLocations],
+  });
+  writeFileSync(path.join(cliOutDir, "package.json"), JSON.stringify({ type: "module" }) + "\n");
+}
+
+if (process.argv[1] === import.meta.filename) await buildCli();
