@@ -1,22 +1,25 @@
 import { useQuery } from "@connectrpc/connect-query";
 import type { ConnectError } from "@connectrpc/connect";
-import { AnalyticsService, Granularity, Metric, type GetTimeSeriesResponse } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
+import { AnalyticsService, Granularity, Metric, type GetTimeSeriesResponse, type Savings } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import type { UseQueryResult } from "@tanstack/react-query";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { useMemo } from "react";
 import { LineChart } from "../chart";
 import { chartDataOf } from "../chart-data";
 import { RangePicker, useRange } from "../pickers";
-import { formatMoney, formatPercent, Loaded, Page } from "../ui";
+import { formatMicros, formatMoney, formatPercent, Loaded, Page } from "../ui";
 import { ProviderComparison } from "../provider-comparison";
 
 export default function Overview() {
   const { name, hours, range } = useRange();
   const granularity = hours > 48 ? Granularity.DAY : Granularity.HOUR;
   const overview = useQuery(AnalyticsService.method.getOverview, { range });
-  const volume = useQuery(AnalyticsService.method.getTimeSeries, { metric: Metric.PAYMENT_COUNT, granularity, range, groupByProvider: true });
-  const success = useQuery(AnalyticsService.method.getTimeSeries, { metric: Metric.PAYMENT_SUCCESS_RATE, granularity, range, groupByProvider: true });
-  const latency = useQuery(AnalyticsService.method.getTimeSeries, { metric: Metric.PROVIDER_LATENCY_P95, granularity, range, groupByProvider: true });
+  const series = (metric: Metric) => ({ metric, granularity, range, groupByProvider: true });
+  const volume = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PAYMENT_VOLUME));
+  const success = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PAYMENT_SUCCESS_RATE));
+  const latency = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PROVIDER_LATENCY_P95));
+  const cost = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.COST));
+  const costs = useQuery(AnalyticsService.method.getCosts, { range });
   const providers = useQuery(AnalyticsService.method.compareProviders, { category: Category.PAYMENTS, range });
   return (
     <Page title="Overview" actions={<RangePicker value={name} />}>
@@ -28,13 +31,15 @@ export default function Overview() {
             <Stat label="Volume" value={o?.paymentVolume.map((v) => formatMoney(v.amount, v.currency)).join(" · ") || "—"} />
             <Stat label="Failovers" value={o?.failoverCount.toString() ?? "0"} />
             <Stat label="Messages delivered" value={formatPercent(o?.messageDeliveryRate ?? 0)} />
+            <Stat label="Saved by routing" value={costs.data ? savedByRouting(costs.data.savings) : "…"} />
           </div>
         )}
       </Loaded>
       <div className="charts">
-        <SeriesChart title="Payments by provider" query={volume} />
-        <SeriesChart title="Success rate by provider" query={success} format={formatPercent} />
-        <SeriesChart title="Latency p95 by provider (ms)" query={latency} />
+        <SeriesChart title="Volume by provider" unit="amount, by currency" query={volume} minorUnits />
+        <SeriesChart title="Success rate by provider" unit="% succeeded" query={success} format={formatPercent} />
+        <SeriesChart title="Latency p95 by provider" unit="ms" query={latency} />
+        <SeriesChart title="Provider cost by provider" unit="fees, by currency" query={cost} />
       </div>
       <h2>Providers</h2>
       <ProviderComparison query={providers} />
@@ -44,18 +49,34 @@ export default function Overview() {
 
 function SeriesChart({
   title,
+  unit,
   query,
   format,
+  minorUnits,
 }: {
   title: string;
+  unit: string;
   query: UseQueryResult<GetTimeSeriesResponse, ConnectError>;
   format?: (value: number) => string;
+  minorUnits?: boolean;
 }) {
-  const data = useMemo(() => (query.data ? chartDataOf(query.data.series) : undefined), [query.data]);
+  const data = useMemo(() => (query.data ? chartDataOf(query.data.series, { minorUnits }) : undefined), [query.data, minorUnits]);
   return (
     <Loaded query={query} what={title.toLowerCase()} isEmpty={() => !data || data.columns[0].length === 0} empty={`${title}: no data in this range.`}>
-      {() => <LineChart title={title} data={data!} format={format} />}
+      {() => <LineChart title={title} unit={unit} data={data!} format={format} />}
     </Loaded>
+  );
+}
+
+// What routing saved against the most expensive eligible provider, per currency.
+function savedByRouting(savings: Savings[]): string {
+  const byCurrency = new Map<string, bigint>();
+  for (const s of savings) byCurrency.set(s.currency, (byCurrency.get(s.currency) ?? 0n) + s.savedVsHighestMicros);
+  return (
+    [...byCurrency]
+      .filter(([, micros]) => micros > 0n)
+      .map(([currency, micros]) => formatMicros(micros, currency))
+      .join(" · ") || "—"
   );
 }
 

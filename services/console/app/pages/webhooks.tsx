@@ -4,8 +4,8 @@ import { useQueryClient } from "@tanstack/react-query";
 import { DeliveryStatus, EndpointStatus, WebhookService, type Endpoint } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { useState, type FormEvent } from "react";
 import { Link } from "../router";
-import { Permitted, useSession } from "../session";
-import { Confirm, CopyButton, enumLabel, ErrorState, formatDuration, formatTime, Loaded, Page, StatusBadge, Table } from "../ui";
+import { Permitted, PermittedButton, useSession } from "../session";
+import { Confirm, CopyButton, DetailPage, enumLabel, ErrorState, Facts, formatDuration, formatTime, Loaded, Page, StatusBadge, Table } from "../ui";
 
 export default function Webhooks({ params }: { params: string[] }) {
   return params[0] ? <EndpointDetail id={params[0]} /> : <EndpointList />;
@@ -129,11 +129,15 @@ function EndpointDetail({ id }: { id: string }) {
   const { environment } = useSession();
   const endpoint = useQuery(WebhookService.method.getEndpoint, { id });
   return (
-    <Page title="Webhook endpoint" actions={<Link to={`/${environment}/webhooks`}>All endpoints</Link>}>
-      <Loaded query={endpoint} what="the endpoint" isEmpty={(data) => !data.endpoint} empty="No such endpoint.">
-        {(data) => <EndpointView endpoint={data.endpoint!} />}
-      </Loaded>
-    </Page>
+    <DetailPage
+      title="Webhook endpoint"
+      back={{ to: `/${environment}/webhooks`, label: "All endpoints" }}
+      query={endpoint}
+      what="the endpoint"
+      found={(data) => data.endpoint !== undefined}
+    >
+      {(data) => <EndpointView endpoint={data.endpoint!} />}
+    </DetailPage>
   );
 }
 
@@ -154,35 +158,27 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
   const failed = rotate.error ?? sendTest.error ?? recover.error ?? resend.error;
   return (
     <>
-      <dl className="facts">
-        <dt>URL</dt>
-        <dd>
-          <code>{endpoint.url}</code>
-        </dd>
-        <dt>Id</dt>
-        <dd>
-          <code>{endpoint.id}</code>
-        </dd>
-        <dt>Status</dt>
-        <dd>
-          <StatusBadge label={enumLabel(EndpointStatus, endpoint.status)} /> {endpoint.disabledReason}
-        </dd>
-        <dt>Events</dt>
-        <dd>{endpoint.eventTypes.length ? endpoint.eventTypes.join(", ") : "all"}</dd>
-        <dt>Description</dt>
-        <dd>{endpoint.description || "—"}</dd>
-      </dl>
+      <Facts
+        facts={[
+          ["URL", <code>{endpoint.url}</code>],
+          ["Id", <code>{endpoint.id}</code>],
+          [
+            "Status",
+            <>
+              <StatusBadge label={enumLabel(EndpointStatus, endpoint.status)} /> {endpoint.disabledReason}
+            </>,
+          ],
+          ["Events", endpoint.eventTypes.length ? endpoint.eventTypes.join(", ") : "all"],
+          ["Description", endpoint.description || "—"],
+        ]}
+      />
       <div className="actions">
-        <Permitted method={WebhookService.method.sendTestEvent}>
-          <button type="button" onClick={() => sendTest.mutate({ endpointId: endpoint.id })} disabled={sendTest.isPending}>
-            Send a test event
-          </button>
-        </Permitted>
-        <Permitted method={WebhookService.method.rotateEndpointSecret}>
-          <button type="button" onClick={() => setConfirming("rotate")}>
-            Rotate secret
-          </button>
-        </Permitted>
+        <PermittedButton method={WebhookService.method.sendTestEvent} onClick={() => sendTest.mutate({ endpointId: endpoint.id })} disabled={sendTest.isPending}>
+          Send a test event
+        </PermittedButton>
+        <PermittedButton method={WebhookService.method.rotateEndpointSecret} onClick={() => setConfirming("rotate")}>
+          Rotate secret
+        </PermittedButton>
         <Permitted method={WebhookService.method.recoverEndpoint}>
           <label>
             Recover since
@@ -223,11 +219,9 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
                 <td>{formatDuration(attempt.latency)}</td>
                 <td>{formatTime(attempt.createTime)}</td>
                 <td>
-                  <Permitted method={WebhookService.method.resendEvent}>
-                    <button type="button" onClick={() => resend.mutate({ eventId: attempt.eventId, endpointId: endpoint.id })}>
-                      Resend
-                    </button>
-                  </Permitted>
+                  <PermittedButton method={WebhookService.method.resendEvent} onClick={() => resend.mutate({ eventId: attempt.eventId, endpointId: endpoint.id })}>
+                    Resend
+                  </PermittedButton>
                 </td>
               </tr>
             ))}
