@@ -7,6 +7,7 @@ import { Fragment, useEffect, useId, useRef, useState, type FormEvent, type Reac
 import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { currencyDigits } from "./money";
 import { Link, navigate, setQuery } from "./router";
+import { useSession } from "./session";
 
 // The pieces every page shares: its loading, empty and error states, a
 // confirmation step before anything that moves money or cannot be undone,
@@ -56,27 +57,29 @@ export function Page({ title, actions, children }: { title: string; actions?: Re
   );
 }
 
-// An object's own page: its title, a link back to its list, and the
-// object once it has loaded (or why it has not).
-export function DetailPage<T>({
+// An object's own page: its title, a link back to its list (a section of
+// the console, in the environment shown), and the object once it has
+// loaded (or why it has not).
+export function DetailPage<T, O>({
   title,
-  back,
+  list,
   query,
   what,
-  found,
+  object,
   children,
 }: {
   title: string;
-  back: { to: string; label: string };
+  list: { section: string; label: string };
   query: UseQueryResult<T, ConnectError>;
   what: string;
-  found: (data: T) => boolean;
-  children: (data: T) => ReactNode;
+  object: (data: T) => O | undefined;
+  children: (object: O) => ReactNode;
 }) {
+  const { environment } = useSession();
   return (
-    <Page title={title} actions={<Link to={back.to}>{back.label}</Link>}>
-      <Loaded query={query} what={what} isEmpty={(data) => !found(data)} empty={`No such ${what.replace(/^the /, "")}.`}>
-        {children}
+    <Page title={title} actions={<Link to={`/${environment}/${list.section}`}>{list.label}</Link>}>
+      <Loaded query={query} what={what} isEmpty={(data) => object(data) === undefined} empty={`No such ${what.replace(/^the /, "")}.`}>
+        {(data) => children(object(data)!)}
       </Loaded>
     </Page>
   );

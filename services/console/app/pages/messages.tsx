@@ -60,17 +60,11 @@ function recipient(message: Message): string {
 }
 
 function MessageDetail({ id }: { id: string }) {
-  const { environment } = useSession();
   const got = useQuery(MessagingService.method.getMessage, { id });
+  const list = { section: "messages", label: "All messages" };
   return (
-    <DetailPage
-      title={`Message ${id}`}
-      back={{ to: `/${environment}/messages`, label: "All messages" }}
-      query={got}
-      what="the message"
-      found={(data) => data.message !== undefined}
-    >
-      {(data) => <MessageView message={data.message!} />}
+    <DetailPage title={`Message ${id}`} list={list} query={got} what="the message" object={(data) => data.message}>
+      {(message) => <MessageView message={message} />}
     </DetailPage>
   );
 }

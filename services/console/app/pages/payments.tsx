@@ -82,17 +82,11 @@ function PaymentList() {
 type PendingAction = "capture" | "cancel" | "refund" | undefined;
 
 function PaymentDetail({ id }: { id: string }) {
-  const { environment } = useSession();
-  const payment = useQuery(PaymentService.method.getPayment, { id });
+  const got = useQuery(PaymentService.method.getPayment, { id });
+  const list = { section: "payments", label: "All payments" };
   return (
-    <DetailPage
-      title={`Payment ${id}`}
-      back={{ to: `/${environment}/payments`, label: "All payments" }}
-      query={payment}
-      what="the payment"
-      found={(data) => data.payment !== undefined}
-    >
-      {(data) => <PaymentView payment={data.payment!} />}
+    <DetailPage title={`Payment ${id}`} list={list} query={got} what="the payment" object={(data) => data.payment}>
+      {(payment) => <PaymentView payment={payment} />}
     </DetailPage>
   );
 }

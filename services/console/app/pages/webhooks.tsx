@@ -126,17 +126,11 @@ function SecretOnce({ secret, onDone }: { secret: string; onDone: () => void }) 
 }
 
 function EndpointDetail({ id }: { id: string }) {
-  const { environment } = useSession();
-  const endpoint = useQuery(WebhookService.method.getEndpoint, { id });
+  const got = useQuery(WebhookService.method.getEndpoint, { id });
+  const list = { section: "webhooks", label: "All endpoints" };
   return (
-    <DetailPage
-      title="Webhook endpoint"
-      back={{ to: `/${environment}/webhooks`, label: "All endpoints" }}
-      query={endpoint}
-      what="the endpoint"
-      found={(data) => data.endpoint !== undefined}
-    >
-      {(data) => <EndpointView endpoint={data.endpoint!} />}
+    <DetailPage title="Webhook endpoint" list={list} query={got} what="the endpoint" object={(data) => data.endpoint}>
+      {(endpoint) => <EndpointView endpoint={endpoint} />}
     </DetailPage>
   );
 }
