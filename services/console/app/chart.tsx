@@ -12,7 +12,23 @@ const plain = (value: number) => value.toLocaleString("en", { maximumFractionDig
 // A line chart in a figure: its caption names what it shows, the y axis its
 // unit, the x axis UTC time; a legend names each series by colour, and a
 // table of the same numbers (the canvas itself is hidden from screen readers).
-export function LineChart({ title, unit, data, format = plain }: { title: string; unit: string; data: ChartData; format?: (value: number) => string }) {
+// `span`: the time range shown (seconds), the whole range asked for even
+// where it has no points; `yMax`: a fixed top, such as 1 for a rate.
+export function LineChart({
+  title,
+  unit,
+  data,
+  format = plain,
+  span,
+  yMax,
+}: {
+  title: string;
+  unit: string;
+  data: ChartData;
+  format?: (value: number) => string;
+  span?: [number, number];
+  yMax?: number;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const target = ref.current;
@@ -23,6 +39,10 @@ export function LineChart({ title, unit, data, format = plain }: { title: string
         height: 240,
         tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
         legend: { show: false },
+        scales: {
+          x: { time: true, ...(span && { range: (): uPlot.Range.MinMax => span }) },
+          y: yMax === undefined ? {} : { range: (_u, _min, max): uPlot.Range.MinMax => [0, Math.max(yMax, max)] },
+        },
         series: [{}, ...data.labels.map((label, i) => ({ label, stroke: palette[i % palette.length], width: 2, spanGaps: true, points: { show: true } }))],
         axes: [
           { label: "Time (UTC)", labelSize: 20 },
@@ -33,7 +53,7 @@ export function LineChart({ title, unit, data, format = plain }: { title: string
       target,
     );
     return () => plot.destroy();
-  }, [data, format, unit]);
+  }, [data, format, unit, span?.[0], span?.[1], yMax]);
   const rows = chartRows(data, format);
   return (
     <figure className="chart">

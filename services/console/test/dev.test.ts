@@ -104,7 +104,7 @@ describe("the console over onerouter dev", () => {
     await context.close();
   }, 90_000);
 
-  it("invites a teammate who accepts, signs in with their role, and sees the team and the plan's usage", async () => {
+  it("invites a teammate who accepts and signs in with their role; the owner changes the plan, and both see usage against its limits", async () => {
     const { context, page, errors } = await signInAs(browser, baseUrl, owner);
     await open(page, "/test/team", "Team");
     const invite = page.getByRole("form", { name: "Invite a member" });
@@ -115,6 +115,14 @@ describe("the console over onerouter dev", () => {
     expect(link).toMatch(/\/console\/accept-invitation\?token=/);
     await page.getByRole("cell", { name: teammate.email }).waitFor();
     await checkPage(page, "team");
+
+    // The owner moves to a plan with limits, after a confirmation; usage then fills bars.
+    await open(page, "/test/usage", "Plan and usage");
+    await page.getByLabel("Change plan").selectOption({ label: "Pro" });
+    await page.getByRole("dialog", { name: "Move to the Pro plan?" }).getByRole("button", { name: "Move to Pro" }).click();
+    await page.getByText("Plan: Pro").waitFor();
+    await page.locator(".meters progress").first().waitFor();
+    await checkPage(page, "usage");
     expect(errors).toEqual([]);
     await context.close();
 
@@ -140,11 +148,10 @@ describe("the console over onerouter dev", () => {
     expect(await joined.page.getByRole("button", { name: "Remove" }).count()).toBe(0);
 
     await open(joined.page, "/test/usage", "Plan and usage");
-    const meters = joined.page.locator(".meters progress");
-    await meters.first().waitFor();
-    expect(await meters.count()).toBeGreaterThan(0);
-    expect(await joined.page.locator(".meters").textContent()).toMatch(/members: 2 of /);
-    await checkPage(joined.page, "usage");
+    await joined.page.locator(".meters progress").first().waitFor();
+    expect(await joined.page.locator(".meters").textContent()).toContain("members: 2 of 5");
+    // Only an owner changes the plan.
+    expect(await joined.page.getByLabel("Change plan").count()).toBe(0);
     expect(joined.errors).toEqual([]);
     await joined.context.close();
   }, 90_000);

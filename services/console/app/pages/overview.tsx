@@ -14,6 +14,7 @@ export default function Overview() {
   const { name, hours, range } = useRange();
   const granularity = hours > 48 ? Granularity.DAY : Granularity.HOUR;
   const overview = useQuery(AnalyticsService.method.getOverview, { range });
+  const span = useMemo((): [number, number] => [Number(range.startTime.seconds), Number(range.endTime.seconds)], [range]);
   const series = (metric: Metric) => ({ metric, granularity, range, groupByProvider: true });
   const volume = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PAYMENT_VOLUME));
   const success = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PAYMENT_SUCCESS_RATE));
@@ -36,10 +37,10 @@ export default function Overview() {
         )}
       </Loaded>
       <div className="charts">
-        <SeriesChart title="Volume by provider" unit="amount, by currency" query={volume} minorUnits />
-        <SeriesChart title="Success rate by provider" unit="% succeeded" query={success} format={formatPercent} />
-        <SeriesChart title="Latency p95 by provider" unit="ms" query={latency} />
-        <SeriesChart title="Provider cost by provider" unit="fees, by currency" query={cost} />
+        <SeriesChart title="Volume by provider" unit="amount, by currency" span={span} query={volume} minorUnits />
+        <SeriesChart title="Success rate by provider" unit="% succeeded" span={span} query={success} format={formatPercent} yMax={1} />
+        <SeriesChart title="Latency p95 by provider" unit="ms" span={span} query={latency} />
+        <SeriesChart title="Provider fees by provider" unit="fees, by currency" span={span} query={cost} />
       </div>
       <h2>Providers</h2>
       <ProviderComparison query={providers} />
@@ -51,11 +52,13 @@ function SeriesChart({
   title,
   unit,
   query,
-  format,
   minorUnits,
+  ...chart
 }: {
   title: string;
   unit: string;
+  span: [number, number];
+  yMax?: number;
   query: UseQueryResult<GetTimeSeriesResponse, ConnectError>;
   format?: (value: number) => string;
   minorUnits?: boolean;
@@ -63,7 +66,7 @@ function SeriesChart({
   const data = useMemo(() => (query.data ? chartDataOf(query.data.series, { minorUnits }) : undefined), [query.data, minorUnits]);
   return (
     <Loaded query={query} what={title.toLowerCase()} isEmpty={() => !data || data.columns[0].length === 0} empty={`${title}: no data in this range.`}>
-      {() => <LineChart title={title} unit={unit} data={data!} format={format} />}
+      {() => <LineChart title={title} unit={unit} data={data!} {...chart} />}
     </Loaded>
   );
 }
