@@ -82,7 +82,7 @@ describe("the console over onerouter dev", () => {
     expect(await latency.getByRole("list").textContent()).toContain("razorpay");
     expect(await latency.locator("th").first().textContent()).toBe("Time (UTC)");
     expect(await latency.locator("canvas").count()).toBe(1);
-    await checkPage(page, "overview");
+    await checkPage(page, "overview-after-failover");
     expect(errors).toEqual([]);
     await context.close();
   }, 90_000);
@@ -114,7 +114,7 @@ describe("the console over onerouter dev", () => {
     const link = (await invite.locator("code").textContent())!;
     expect(link).toMatch(/\/console\/accept-invitation\?token=/);
     await page.getByRole("cell", { name: teammate.email }).waitFor();
-    await checkPage(page, "team");
+    await checkPage(page, "team-invited");
 
     // The owner moves to a plan with limits, after a confirmation; usage then fills bars.
     await open(page, "/test/usage", "Plan and usage");
@@ -122,7 +122,7 @@ describe("the console over onerouter dev", () => {
     await page.getByRole("dialog", { name: "Move to the Pro plan?" }).getByRole("button", { name: "Move to Pro" }).click();
     await page.getByText("Plan: Pro").waitFor();
     await page.locator(".meters progress").first().waitFor();
-    await checkPage(page, "usage");
+    await checkPage(page, "usage-owner");
     expect(errors).toEqual([]);
     await context.close();
 
