@@ -229,6 +229,10 @@ describe("the console signed in", () => {
       return page.getByText("HTTP 200").count();
     }, { timeout: 20_000 }).toBeGreaterThan(0);
     expect(received.length).toBeGreaterThan(0);
+    // The request it sent is the event's JSON body, as the receiver got it.
+    await page.getByText("Request", { exact: true }).first().click();
+    const sent = JSON.parse((await page.locator("details pre").first().textContent())!) as { id: string };
+    expect(received.map((body) => (JSON.parse(body) as { id: string }).id)).toContain(sent.id);
     await checkPage(page, "webhook-endpoint");
     expect(errors).toEqual([]);
     await context.close();

@@ -1,4 +1,6 @@
+import { toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { DeliveryStatus, EndpointStatus, WebhookService, type Endpoint } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
@@ -191,7 +193,7 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
       <h2>Delivery attempts</h2>
       <Loaded query={attempts} what="delivery attempts" isEmpty={(data) => data.attempts.length === 0} empty="Nothing delivered yet.">
         {(data) => (
-          <Table headings={["Event", "Try", "Status", "Response", "Latency", "At", ""]}>
+          <Table headings={["Event", "Try", "Status", "Request and response", "Latency", "At", ""]}>
             {data.attempts.map((attempt) => (
               <tr key={attempt.id}>
                 <td>
@@ -202,6 +204,7 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
                   <StatusBadge label={enumLabel(DeliveryStatus, attempt.status)} />
                 </td>
                 <td>
+                  <DeliveryRequest eventId={attempt.eventId} />
                   {attempt.responseStatusCode ? <code>HTTP {attempt.responseStatusCode}</code> : null} {attempt.error}
                   {attempt.responseBody && (
                     <details>
@@ -245,5 +248,22 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
         </Confirm>
       )}
     </>
+  );
+}
+
+// What a delivery sent: the event, as the proto3 JSON body every attempt
+// carries, fetched only when asked for.
+function DeliveryRequest({ eventId }: { eventId: string }) {
+  const [open, setOpen] = useState(false);
+  const event = useQuery(WebhookService.method.getEvent, { id: eventId }, { enabled: open });
+  return (
+    <details onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Request</summary>
+      {open && (
+        <Loaded query={event} what="the event" isEmpty={(data) => !data.event} empty="The event is no longer kept.">
+          {(data) => <pre>{toJsonString(EventSchema, data.event!, { prettySpaces: 2 })}</pre>}
+        </Loaded>
+      )}
+    </details>
   );
 }
