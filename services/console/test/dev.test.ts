@@ -81,7 +81,7 @@ describe("the console over onerouter dev", () => {
     const latency = page.getByRole("figure", { name: "Latency p95 by provider" });
     expect(await latency.getByRole("list").textContent()).toContain("razorpay");
     expect(await latency.locator("th").first().textContent()).toBe("Time (UTC)");
-    expect(await latency.locator("canvas").count()).toBe(1);
+    await latency.locator("canvas").waitFor();
     await checkPage(page, "overview-after-failover");
     expect(errors).toEqual([]);
     await context.close();

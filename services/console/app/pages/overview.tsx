@@ -3,11 +3,10 @@ import type { ConnectError } from "@connectrpc/connect";
 import { AnalyticsService, Granularity, Metric, type GetTimeSeriesResponse, type Savings } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import type { UseQueryResult } from "@tanstack/react-query";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { useMemo } from "react";
-import { LineChart } from "../chart";
+import { lazy, Suspense, useMemo } from "react";
 import { chartDataOf } from "../chart-data";
 import { RangePicker, useRange } from "../pickers";
-import { formatMicros, formatMoney, formatPercent, Loaded, Page } from "../ui";
+import { formatMicros, formatMoney, formatPercent, Loaded, Loading, Page } from "../ui";
 import { ProviderComparison } from "../provider-comparison";
 
 export default function Overview() {
@@ -15,13 +14,16 @@ export default function Overview() {
   const granularity = hours > 48 ? Granularity.DAY : Granularity.HOUR;
   const overview = useQuery(AnalyticsService.method.getOverview, { range });
   const span = useMemo((): [number, number] => [Number(range.startTime.seconds), Number(range.endTime.seconds)], [range]);
+  // The cards first: the series, costs and comparison ask once the cards
+  // have answered, so the headline numbers never queue behind them.
+  const after = { enabled: !overview.isPending };
   const series = (metric: Metric) => ({ metric, granularity, range, groupByProvider: true });
-  const volume = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PAYMENT_VOLUME));
-  const success = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PAYMENT_SUCCESS_RATE));
-  const latency = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PROVIDER_LATENCY_P95));
-  const cost = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.COST));
-  const costs = useQuery(AnalyticsService.method.getCosts, { range });
-  const providers = useQuery(AnalyticsService.method.compareProviders, { category: Category.PAYMENTS, range });
+  const volume = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PAYMENT_VOLUME), after);
+  const success = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PAYMENT_SUCCESS_RATE), after);
+  const latency = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.PROVIDER_LATENCY_P95), after);
+  const cost = useQuery(AnalyticsService.method.getTimeSeries, series(Metric.COST), after);
+  const costs = useQuery(AnalyticsService.method.getCosts, { range }, after);
+  const providers = useQuery(AnalyticsService.method.compareProviders, { category: Category.PAYMENTS, range }, after);
   return (
     <Page title="Overview" actions={<RangePicker value={name} />}>
       <Loaded query={overview} what="the overview">
@@ -48,6 +50,9 @@ export default function Overview() {
   );
 }
 
+// The charting library loads with the first chart, not before the cards.
+const LineChart = lazy(() => import("../chart").then(({ LineChart }) => ({ default: LineChart })));
+
 function SeriesChart({
   title,
   unit,
@@ -66,7 +71,11 @@ function SeriesChart({
   const data = useMemo(() => (query.data ? chartDataOf(query.data.series, { minorUnits }) : undefined), [query.data, minorUnits]);
   return (
     <Loaded query={query} what={title.toLowerCase()} isEmpty={() => !data || data.columns[0].length === 0} empty={`${title}: no data in this range.`}>
-      {() => <LineChart title={title} unit={unit} data={data!} {...chart} />}
+      {() => (
+        <Suspense fallback={<Loading what={title.toLowerCase()} />}>
+          <LineChart title={title} unit={unit} data={data!} {...chart} />
+        </Suspense>
+      )}
     </Loaded>
   );
 }
