@@ -1,4 +1,3 @@
-import type { DescMethod } from "@bufbuild/protobuf";
 import { createOneRouterClient, type ConsoleEnvironment, type OneRouterClient } from "@onerouter/client";
 
 // The console calls the public API on its own origin with the member's
@@ -19,8 +18,3 @@ export const clients: Record<ConsoleEnvironment, OneRouterClient> = {
   test: clientFor("test"),
   live: clientFor("live"),
 };
-
-// "package.Service/Method", as WhoAmI's permitted_methods names them.
-export function methodName(method: DescMethod): string {
-  return `${method.parent.typeName}/${method.name}`;
-}

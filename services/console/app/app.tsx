@@ -11,24 +11,34 @@ import { ErrorState, Loading } from "./ui";
 
 // The console's pages, each its own chunk loaded when first opened, so the
 // first load carries only the shell and the sign-in page.
+// A page is offered in the navigation only to members whose role may call
+// the RPC it is made of (`needs`, as WhoAmI names it; named rather than
+// imported so the first load carries no service's descriptors); the
+// reference calls none.
 interface PageEntry {
   path: string;
   title: string;
+  needs?: string;
   load: () => Promise<{ default: PageComponent }>;
 }
 
 const pages: PageEntry[] = [
-  { path: "", title: "Overview", load: () => import("./pages/overview") },
-  { path: "payments", title: "Payments", load: () => import("./pages/payments") },
-  { path: "messages", title: "Messages", load: () => import("./pages/messages") },
-  { path: "provider-accounts", title: "Provider accounts", load: () => import("./pages/provider-accounts") },
-  { path: "routing", title: "Routing", load: () => import("./pages/routing") },
-  { path: "webhooks", title: "Webhooks", load: () => import("./pages/webhooks") },
-  { path: "api-keys", title: "API keys", load: () => import("./pages/api-keys") },
-  { path: "team", title: "Team", load: () => import("./pages/team") },
-  { path: "usage", title: "Plan and usage", load: () => import("./pages/usage") },
-  { path: "analytics", title: "Analytics", load: () => import("./pages/analytics") },
-  { path: "audit-log", title: "Audit log", load: () => import("./pages/audit-log") },
+  { path: "", title: "Overview", needs: "onerouter.admin.v1.AnalyticsService/GetOverview", load: () => import("./pages/overview") },
+  { path: "payments", title: "Payments", needs: "onerouter.payments.v1.PaymentService/ListPayments", load: () => import("./pages/payments") },
+  { path: "messages", title: "Messages", needs: "onerouter.messaging.v1.MessagingService/ListMessages", load: () => import("./pages/messages") },
+  {
+    path: "provider-accounts",
+    title: "Provider accounts",
+    needs: "onerouter.admin.v1.ProviderAccountService/ListProviderAccounts",
+    load: () => import("./pages/provider-accounts"),
+  },
+  { path: "routing", title: "Routing", needs: "onerouter.admin.v1.RoutingService/GetRoutingProfile", load: () => import("./pages/routing") },
+  { path: "webhooks", title: "Webhooks", needs: "onerouter.webhooks.v1.WebhookService/ListEndpoints", load: () => import("./pages/webhooks") },
+  { path: "api-keys", title: "API keys", needs: "onerouter.admin.v1.ApiKeyService/ListApiKeys", load: () => import("./pages/api-keys") },
+  { path: "team", title: "Team", needs: "onerouter.admin.v1.TeamService/ListMembers", load: () => import("./pages/team") },
+  { path: "usage", title: "Plan and usage", needs: "onerouter.admin.v1.UsageService/GetUsage", load: () => import("./pages/usage") },
+  { path: "analytics", title: "Analytics", needs: "onerouter.admin.v1.AnalyticsService/CompareProviders", load: () => import("./pages/analytics") },
+  { path: "audit-log", title: "Audit log", needs: "onerouter.admin.v1.AuditLogService/ListAuditLogEntries", load: () => import("./pages/audit-log") },
   { path: "reference", title: "API reference", load: () => import("./pages/reference") },
 ];
 type PageComponent = ComponentType<{ params: string[] }>;
@@ -152,13 +162,15 @@ function Shell({ environment, section, params }: { environment: ConsoleEnvironme
         </header>
         <nav className="sidebar" aria-label="Console">
           <ul>
-            {pages.map((page) => (
-              <li key={page.path}>
-                <Link to={`/${environment}/${page.path}`} aria-current={page.path === section ? "page" : undefined}>
-                  {page.title}
-                </Link>
-              </li>
-            ))}
+            {pages
+              .filter((page) => !page.needs || session.can(page.needs))
+              .map((page) => (
+                <li key={page.path}>
+                  <Link to={`/${environment}/${page.path}`} aria-current={page.path === section ? "page" : undefined}>
+                    {page.title}
+                  </Link>
+                </li>
+              ))}
           </ul>
         </nav>
         <main id="main" className="content">

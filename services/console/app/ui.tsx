@@ -3,8 +3,11 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import type { UseQueryResult } from "@tanstack/react-query";
 import { errorInfo } from "@onerouter/client";
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
-import { navigate, setQuery } from "./router";
+import { Fragment, useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from "react";
+import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { currencyDigits } from "./money";
+import { Link, navigate, setQuery } from "./router";
+import { useSession } from "./session";
 
 // The pieces every page shares: its loading, empty and error states, a
 // confirmation step before anything that moves money or cannot be undone,
@@ -51,6 +54,60 @@ export function Page({ title, actions, children }: { title: string; actions?: Re
       </header>
       {children}
     </section>
+  );
+}
+
+// An object's own page: its title, a link back to its list (a section of
+// the console, in the environment shown), and the object once it has
+// loaded (or why it has not).
+export function DetailPage<T, O>({
+  title,
+  list,
+  query,
+  what,
+  object,
+  children,
+}: {
+  title: string;
+  list: { section: string; label: string };
+  query: UseQueryResult<T, ConnectError>;
+  what: string;
+  object: (data: T) => O | undefined;
+  children: (object: O) => ReactNode;
+}) {
+  const { environment } = useSession();
+  return (
+    <Page title={title} actions={<Link to={`/${environment}/${list.section}`}>{list.label}</Link>}>
+      <Loaded query={query} what={what} isEmpty={(data) => object(data) === undefined} empty={`No such ${what.replace(/^the /, "")}.`}>
+        {(data) => children(object(data)!)}
+      </Loaded>
+    </Page>
+  );
+}
+
+// A list of facts about an object; a fact whose value is absent is left out.
+export type Fact = [label: string, value: ReactNode];
+export function Facts({ facts, compact }: { facts: (Fact | false | undefined)[]; compact?: boolean }) {
+  return (
+    <dl className={compact ? "facts compact" : "facts"}>
+      {facts
+        .filter((fact): fact is Fact => Boolean(fact))
+        .map(([label, value]) => (
+          <Fragment key={label}>
+            <dt>{label}</dt>
+            <dd>{value}</dd>
+          </Fragment>
+        ))}
+    </dl>
+  );
+}
+
+// A provider's error as people read it: its message, OneRouter's reason and the provider's own code.
+export function ProviderErrorText({ error }: { error: ProviderError }) {
+  return (
+    <>
+      {error.message} <code>{error.reason}</code> {error.providerCode && <code>{error.providerCode}</code>}
+    </>
   );
 }
 
@@ -112,15 +169,18 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
 // Amounts travel in the currency's minor unit; Intl knows each currency's exponent.
 export function formatMoney(amount: bigint, currency: string): string {
   if (!currency) return amount.toString();
-  const format = new Intl.NumberFormat("en", { style: "currency", currency });
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(Number(amount) / 10 ** digits);
+  return new Intl.NumberFormat("en", { style: "currency", currency }).format(Number(amount) / 10 ** currencyDigits(currency));
+}
+
+// Costs and fees travel in millionths of the currency's major unit.
+export function formatMicros(micros: bigint, currency: string): string {
+  return new Intl.NumberFormat("en", { style: "currency", currency, maximumFractionDigits: 4 }).format(Number(micros) / 1e6);
 }
 
 // Parses "25.00" in `currency` to minor units; undefined when it is not a number.
 export function parseMoney(text: string, currency: string): bigint | undefined {
   if (!/^\d+(\.\d+)?$/.test(text.trim())) return undefined;
-  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  const digits = currencyDigits(currency);
   const [whole, fraction = ""] = text.trim().split(".");
   if (fraction.length > digits) return undefined;
   return BigInt(whole!) * 10n ** BigInt(digits) + BigInt(fraction.padEnd(digits, "0") || "0");
@@ -191,6 +251,16 @@ export function Table({ headings, children }: { headings: string[]; children: Re
   );
 }
 
+// One page of a long list, with the way to the next.
+export function PagedTable({ headings, nextPageToken, children }: { headings: string[]; nextPageToken: string; children: ReactNode }) {
+  return (
+    <>
+      <Table headings={headings}>{children}</Table>
+      <NextPage token={nextPageToken} />
+    </>
+  );
+}
+
 // The next page of a list: its token goes in the URL, so a page can be shared.
 export function NextPage({ token }: { token: string }) {
   if (!token) return null;
@@ -227,12 +297,21 @@ export function EnumFilter({ label, enumObject, value, name }: { label: string; 
       {label}
       <select value={value} onChange={(e) => setQuery({ [name]: e.target.value === "0" ? undefined : e.target.value, page: undefined })}>
         <option value={0}>any</option>
-        {values.map((v) => (
-          <option key={v} value={v}>
-            {enumLabel(enumObject, v)}
-          </option>
-        ))}
+        <EnumOptions enumObject={enumObject} values={values} />
       </select>
     </label>
+  );
+}
+
+// The options of a select among some of an enum's values, named as people read them.
+export function EnumOptions({ enumObject, values }: { enumObject: Record<string | number, string | number>; values: readonly number[] }) {
+  return (
+    <>
+      {values.map((v) => (
+        <option key={v} value={v}>
+          {enumLabel(enumObject, v)}
+        </option>
+      ))}
+    </>
   );
 }

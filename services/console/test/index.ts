@@ -3,7 +3,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { readFileSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { expect } from "vitest";
 import { consoleDistDir } from "../src/route";
 
 // Browser tests of the console: the bundle built from the sources as
@@ -118,4 +119,38 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
   const file = path.join(screenshotDir, `${name}.png`);
   writeFileSync(file, await page.screenshot({ fullPage: true }));
   return file;
+}
+
+export interface SignedInPage {
+  context: BrowserContext;
+  page: Page;
+  // What the page logged as an error or threw (see watchPageErrors).
+  errors: string[];
+}
+
+// A fresh browser context (its own cookies) signed in through the sign-in page.
+export async function signInAs(browser: Browser, baseUrl: string, member: { email: string; password: string }): Promise<SignedInPage> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = watchPageErrors(page);
+  await page.goto(`${baseUrl}/console/sign-in`);
+  await page.getByLabel("Email").fill(member.email);
+  await page.getByLabel("Password").fill(member.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
+  return { context, page, errors };
+}
+
+// Opens a console path (after /console) and waits for its page's heading.
+export async function openPage(page: Page, baseUrl: string, path: string, heading: string | RegExp): Promise<void> {
+  await page.goto(`${baseUrl}/console${path}`);
+  await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+}
+
+// Judges a page once its loading states are over: no serious or critical
+// axe-core finding; then saves its screenshot under `name`.
+export async function checkPage(page: Page, name: string): Promise<void> {
+  await page.waitForFunction(() => !document.querySelector("[role=status][aria-live]"), undefined, { timeout: 10_000 });
+  expect(await seriousAccessibilityViolations(page), name).toEqual([]);
+  await saveScreenshot(page, name);
 }

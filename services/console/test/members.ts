@@ -1,10 +1,10 @@
 import { createMemberWithPassword } from "@onerouter/admin";
-import type { TestOneRouter } from "@onerouter/server/testing";
+import type { OneRouter } from "@onerouter/server";
 
 // A member of the server's default tenant who signs in with `password`,
 // made as the operator's `onerouter members create` makes one.
 export async function addTestMember(
-  app: TestOneRouter,
+  app: Pick<OneRouter, "db" | "defaultTenantId">,
   member: { email: string; password: string; role: "owner" | "admin" | "developer" | "viewer" },
 ): Promise<void> {
   await createMemberWithPassword(app.db.knex, {

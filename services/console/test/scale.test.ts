@@ -3,7 +3,7 @@ import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testin
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addTestMember } from "./members";
-import { ensureConsoleBuilt, launchChromium, watchPageErrors } from "./index";
+import { ensureConsoleBuilt, launchChromium, signInAs } from "./index";
 
 // The pages people open most, with 100,000 payments in the database: each
 // must show its content within a second of being opened, measured in the
@@ -24,13 +24,7 @@ describe(`the console with ${payments.toLocaleString("en")} payments`, () => {
     [app, browser] = await Promise.all([startTestOneRouter(), launchChromium()]);
     await seedPayments(app.db.knex, { tenantId: app.defaultTenantId, count: payments });
     await addTestMember(app, { email, password, role: "owner" });
-    page = await browser.newPage();
-    errors = watchPageErrors(page);
-    await page.goto(`${app.baseUrl}/console/sign-in`);
-    await page.getByLabel("Email").fill(email);
-    await page.getByLabel("Password").fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    ({ page, errors } = await signInAs(browser, app.baseUrl, { email, password }));
   }, 300_000);
   afterAll(async () => {
     await browser?.close();

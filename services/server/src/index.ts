@@ -1,1 +1,2 @@
 export { allMigrations, startOneRouter, type OneRouter } from "./app";
+export { devConfigDefaults, startDev, type DevEnvironment } from "./dev";

@@ -1,7 +1,7 @@
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { AnalyticsService, Report } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { ErrorState, Loaded, Page, Table } from "../ui";
+import { ErrorState, formatMicros, Loaded, Page, Table } from "../ui";
 import { ProviderComparison } from "../provider-comparison";
 import { CategoryPicker, RangePicker, useCategory, useRange } from "../pickers";
 
@@ -75,9 +75,7 @@ export default function Analytics() {
                 <td>{line.provider}</td>
                 <td>{line.category === Category.MESSAGING ? "messaging" : "payments"}</td>
                 <td className="num">{line.count.toString()}</td>
-                <td className="num">
-                  {(Number(line.costMicros) / 1e6).toFixed(4)} {line.currency}
-                </td>
+                <td className="num">{formatMicros(line.costMicros, line.currency)}</td>
               </tr>
             ))}
           </Table>

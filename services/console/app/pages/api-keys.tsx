@@ -4,7 +4,7 @@ import { ApiKeyService, type ApiKey, type ListApiKeysResponse } from "@onerouter
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { useState, type FormEvent } from "react";
 import { setQuery, useLocation } from "../router";
-import { Permitted, useSession } from "../session";
+import { Permitted, PermittedButton, useSession } from "../session";
 import { Confirm, CopyButton, ErrorState, formatTime, Loaded, Page, Table } from "../ui";
 
 // Keys of the environment shown; a new key's secret is shown once, here,
@@ -82,11 +82,9 @@ export default function ApiKeys() {
                 <td>{key.revokeTime ? `revoked ${formatTime(key.revokeTime)}` : "active"}</td>
                 <td>
                   {!key.revokeTime && (
-                    <Permitted method={ApiKeyService.method.revokeApiKey}>
-                      <button type="button" className="danger" onClick={() => setRevoking(key)}>
-                        Revoke
-                      </button>
-                    </Permitted>
+                    <PermittedButton method={ApiKeyService.method.revokeApiKey} className="danger" onClick={() => setRevoking(key)}>
+                      Revoke
+                    </PermittedButton>
                   )}
                 </td>
               </tr>

@@ -1,7 +1,7 @@
 import { useQuery } from "@connectrpc/connect-query";
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
 import { setQuery, useLocation } from "../router";
-import { formatTime, Loaded, NextPage, Page, Table } from "../ui";
+import { formatTime, Loaded, Page, PagedTable } from "../ui";
 
 export default function AuditLog() {
   const { query } = useLocation();
@@ -28,8 +28,7 @@ export default function AuditLog() {
         empty={`Nothing recorded${actor || action ? " for these filters" : ""}.`}
       >
         {(data) => (
-          <>
-            <Table headings={["When", "Actor", "Action", "Resource", "From"]}>
+          <PagedTable headings={["When", "Actor", "Action", "Resource", "From"]} nextPageToken={data.nextPageToken}>
               {data.entries.map((entry) => (
                 <tr key={entry.id}>
                   <td>{formatTime(entry.createTime)}</td>
@@ -43,9 +42,7 @@ export default function AuditLog() {
                   <td>{entry.ipAddress}</td>
                 </tr>
               ))}
-            </Table>
-            <NextPage token={data.nextPageToken} />
-          </>
+          </PagedTable>
         )}
       </Loaded>
     </Page>

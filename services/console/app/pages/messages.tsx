@@ -2,7 +2,8 @@ import { useQuery } from "@connectrpc/connect-query";
 import { Channel, MessageStatus, MessagingService, type Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { Link, useLocation } from "../router";
 import { useSession } from "../session";
-import { Empty, enumLabel, EnumFilter, formatTime, FindById, Loaded, NextPage, Page, StatusBadge, Table } from "../ui";
+import { AttemptTimeline } from "../attempt-timeline";
+import { DetailPage, enumLabel, EnumFilter, Facts, FindById, formatTime, Loaded, Page, PagedTable, ProviderErrorText, StatusBadge } from "../ui";
 
 export default function Messages({ params }: { params: string[] }) {
   return params[0] ? <MessageDetail id={params[0]} /> : <MessageList />;
@@ -29,8 +30,7 @@ function MessageList() {
         empty={channel || status ? "No messages match these filters." : `No messages in ${environment} yet.`}
       >
         {(data) => (
-          <>
-            <Table headings={["Message", "Channel", "To", "Status", "Provider", "Created"]}>
+          <PagedTable headings={["Message", "Channel", "To", "Status", "Provider", "Created"]} nextPageToken={data.nextPageToken}>
               {data.messages.map((message) => (
                 <tr key={message.id}>
                   <td>
@@ -45,9 +45,7 @@ function MessageList() {
                   <td>{formatTime(message.createTime)}</td>
                 </tr>
               ))}
-            </Table>
-            <NextPage token={data.nextPageToken} />
-          </>
+          </PagedTable>
         )}
       </Loaded>
     </Page>
@@ -62,76 +60,32 @@ function recipient(message: Message): string {
 }
 
 function MessageDetail({ id }: { id: string }) {
-  const { environment } = useSession();
   const got = useQuery(MessagingService.method.getMessage, { id });
+  const list = { section: "messages", label: "All messages" };
   return (
-    <Page title={`Message ${id}`} actions={<Link to={`/${environment}/messages`}>All messages</Link>}>
-      <Loaded query={got} what="the message" isEmpty={(data) => !data.message} empty="No such message.">
-        {(data) => <MessageView message={data.message!} />}
-      </Loaded>
-    </Page>
+    <DetailPage title={`Message ${id}`} list={list} query={got} what="the message" object={(data) => data.message}>
+      {(message) => <MessageView message={message} />}
+    </DetailPage>
   );
 }
 
 function MessageView({ message }: { message: Message }) {
   return (
     <>
-      <dl className="facts">
-        <dt>Channel</dt>
-        <dd>{enumLabel(Channel, message.channel)}</dd>
-        <dt>To</dt>
-        <dd>{recipient(message)}</dd>
-        <dt>Status</dt>
-        <dd>
-          <StatusBadge label={enumLabel(MessageStatus, message.status)} />
-        </dd>
-        <dt>Provider</dt>
-        <dd>{message.provider || "—"}</dd>
-        <dt>Sent</dt>
-        <dd>{formatTime(message.sendTime)}</dd>
-        <dt>Delivered (provider's callback)</dt>
-        <dd>{formatTime(message.deliverTime)}</dd>
-        {message.error && (
-          <>
-            <dt>Error</dt>
-            <dd>
-              {message.error.message} <code>{message.error.reason}</code>
-            </dd>
-          </>
-        )}
-      </dl>
+      <Facts
+        facts={[
+          ["Channel", enumLabel(Channel, message.channel)],
+          ["To", recipient(message)],
+          ["Status", <StatusBadge label={enumLabel(MessageStatus, message.status)} />],
+          ["Provider", message.provider || "—"],
+          ["Provider's id", message.providerMessageId ? <code>{message.providerMessageId}</code> : "—"],
+          ["Sent", formatTime(message.sendTime)],
+          ["Delivered (provider's callback)", formatTime(message.deliverTime)],
+          message.error && ["Error", <ProviderErrorText error={message.error} />],
+        ]}
+      />
       <h2>Attempts</h2>
-      {message.attempts.length === 0 ? (
-        <Empty>No provider was called.</Empty>
-      ) : (
-        <ol className="timeline" aria-label="Attempts">
-          {message.attempts.map((attempt) => (
-            <li key={attempt.id} className="attempt">
-              <div className="attempt-head">
-                <strong>{attempt.provider}</strong> <span className="muted">{formatTime(attempt.createTime)}</span>
-              </div>
-              <dl className="facts compact">
-                <dt>Account</dt>
-                <dd>
-                  <code>{attempt.providerAccountId}</code>
-                </dd>
-                <dt>Status</dt>
-                <dd>
-                  <StatusBadge label={enumLabel(MessageStatus, attempt.status)} />
-                </dd>
-                {attempt.error && (
-                  <>
-                    <dt>Error</dt>
-                    <dd>
-                      {attempt.error.message} <code>{attempt.error.reason}</code>
-                    </dd>
-                  </>
-                )}
-              </dl>
-            </li>
-          ))}
-        </ol>
-      )}
+      <AttemptTimeline attempts={message.attempts.map((attempt) => ({ ...attempt, status: enumLabel(MessageStatus, attempt.status) }))} />
     </>
   );
 }

@@ -8,8 +8,26 @@ import {
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { useState } from "react";
 import { Link, setQuery, useLocation } from "../router";
-import { Permitted, useSession } from "../session";
-import { Confirm, Empty, enumLabel, ErrorState, formatDuration, formatMoney, formatTime, FindById, EnumFilter, Loaded, NextPage, Page, parseMoney, StatusBadge, Table } from "../ui";
+import { AttemptTimeline } from "../attempt-timeline";
+import { PermittedButton, useSession } from "../session";
+import {
+  Confirm,
+  DetailPage,
+  enumLabel,
+  EnumFilter,
+  ErrorState,
+  Facts,
+  FindById,
+  formatMoney,
+  formatTime,
+  Loaded,
+  Page,
+  PagedTable,
+  parseMoney,
+  ProviderErrorText,
+  StatusBadge,
+  type Fact,
+} from "../ui";
 
 export default function Payments({ params }: { params: string[] }) {
   return params[0] ? <PaymentDetail id={params[0]} /> : <PaymentList />;
@@ -39,8 +57,7 @@ function PaymentList() {
         empty={`No payments${status || provider ? " match these filters" : ` in ${environment} yet`}.`}
       >
         {(data) => (
-          <>
-            <Table headings={["Payment", "Amount", "Status", "Provider", "Attempts", "Created"]}>
+          <PagedTable headings={["Payment", "Amount", "Status", "Provider", "Attempts", "Created"]} nextPageToken={data.nextPageToken}>
               {data.payments.map((payment) => (
                 <tr key={payment.id}>
                   <td>
@@ -55,9 +72,7 @@ function PaymentList() {
                   <td>{formatTime(payment.createTime)}</td>
                 </tr>
               ))}
-            </Table>
-            <NextPage token={data.nextPageToken} />
-          </>
+          </PagedTable>
         )}
       </Loaded>
     </Page>
@@ -67,14 +82,12 @@ function PaymentList() {
 type PendingAction = "capture" | "cancel" | "refund" | undefined;
 
 function PaymentDetail({ id }: { id: string }) {
-  const { environment } = useSession();
-  const payment = useQuery(PaymentService.method.getPayment, { id });
+  const got = useQuery(PaymentService.method.getPayment, { id });
+  const list = { section: "payments", label: "All payments" };
   return (
-    <Page title={`Payment ${id}`} actions={<Link to={`/${environment}/payments`}>All payments</Link>}>
-      <Loaded query={payment} what="the payment" isEmpty={(data) => !data.payment} empty="No such payment.">
-        {(data) => <PaymentView payment={data.payment!} />}
-      </Loaded>
-    </Page>
+    <DetailPage title={`Payment ${id}`} list={list} query={got} what="the payment" object={(data) => data.payment}>
+      {(payment) => <PaymentView payment={payment} />}
+    </DetailPage>
   );
 }
 
@@ -97,59 +110,48 @@ function PaymentView({ payment }: { payment: Payment }) {
 
   return (
     <>
-      <dl className="facts">
-        <dt>Amount</dt>
-        <dd>{formatMoney(payment.amount, payment.currency)}</dd>
-        <dt>Status</dt>
-        <dd>
-          <StatusBadge label={enumLabel(PaymentStatus, payment.status)} />
-        </dd>
-        <dt>Provider</dt>
-        <dd>{payment.provider || "—"}</dd>
-        <dt>Captured</dt>
-        <dd>{formatMoney(payment.amountCaptured, payment.currency)}</dd>
-        <dt>Refunded</dt>
-        <dd>{formatMoney(payment.amountRefunded, payment.currency)}</dd>
-        <dt>Customer</dt>
-        <dd>{payment.customer?.email || payment.customer?.id || "—"}</dd>
-        <dt>Created</dt>
-        <dd>{formatTime(payment.createTime)}</dd>
-        {payment.error && (
-          <>
-            <dt>Error</dt>
-            <dd>
-              {payment.error.message} <code>{payment.error.reason}</code>
-            </dd>
-          </>
-        )}
-      </dl>
+      <Facts
+        facts={[
+          ["Amount", formatMoney(payment.amount, payment.currency)],
+          ["Status", <StatusBadge label={enumLabel(PaymentStatus, payment.status)} />],
+          ["Provider", payment.provider || "—"],
+          ["Captured", formatMoney(payment.amountCaptured, payment.currency)],
+          ["Refunded", formatMoney(payment.amountRefunded, payment.currency)],
+          ["Customer", payment.customer?.email || payment.customer?.id || "—"],
+          ["Created", formatTime(payment.createTime)],
+          payment.error && ["Error", <ProviderErrorText error={payment.error} />],
+        ]}
+      />
       <div className="actions">
         {payment.status === PaymentStatus.REQUIRES_CAPTURE && (
-          <Permitted method={PaymentService.method.capturePayment}>
-            <button type="button" className="primary" onClick={() => setPending("capture")}>
-              Capture
-            </button>
-          </Permitted>
+          <PermittedButton method={PaymentService.method.capturePayment} className="primary" onClick={() => setPending("capture")}>
+            Capture
+          </PermittedButton>
         )}
         {(payment.status === PaymentStatus.REQUIRES_CAPTURE || payment.status === PaymentStatus.REQUIRES_ACTION) && (
-          <Permitted method={PaymentService.method.cancelPayment}>
-            <button type="button" className="danger" onClick={() => setPending("cancel")}>
-              Cancel
-            </button>
-          </Permitted>
+          <PermittedButton method={PaymentService.method.cancelPayment} className="danger" onClick={() => setPending("cancel")}>
+            Cancel
+          </PermittedButton>
         )}
         {refundable > 0n && (
-          <Permitted method={PaymentService.method.refundPayment}>
-            <button type="button" onClick={() => setPending("refund")}>
-              Refund
-            </button>
-          </Permitted>
+          <PermittedButton method={PaymentService.method.refundPayment} onClick={() => setPending("refund")}>
+            Refund
+          </PermittedButton>
         )}
       </div>
       {failed && <ErrorState error={failed} />}
 
       <h2>Attempts</h2>
-      <AttemptTimeline payment={payment} />
+      <AttemptTimeline
+        attempts={payment.attempts.map((attempt) => ({
+          ...attempt,
+          status: enumLabel(AttemptStatus, attempt.status),
+          facts: [
+            ["Estimated fee", formatMoney(attempt.estimatedFee, payment.currency)],
+            ...(attempt.providerPaymentId ? [["Provider's id", <code>{attempt.providerPaymentId}</code>] satisfies Fact] : []),
+          ],
+        }))}
+      />
 
       {pending === "capture" && (
         <Confirm
@@ -190,62 +192,5 @@ function PaymentView({ payment }: { payment: Payment }) {
         </Confirm>
       )}
     </>
-  );
-}
-
-// Every provider call in order: which account, how long, what it cost and
-// why the next one was tried.
-function AttemptTimeline({ payment }: { payment: Payment }) {
-  if (payment.attempts.length === 0) return <Empty>No provider was called.</Empty>;
-  return (
-    <ol className="timeline" aria-label="Attempts">
-      {payment.attempts.map((attempt, index) => {
-        const next = payment.attempts[index + 1];
-        return (
-          <li key={attempt.id} className={`attempt attempt-${enumLabel(AttemptStatus, attempt.status).replaceAll(" ", "-")}`}>
-            <div className="attempt-head">
-              <strong>{attempt.provider}</strong> <StatusBadge label={enumLabel(AttemptStatus, attempt.status)} />
-              <span className="muted">{formatTime(attempt.createTime)}</span>
-            </div>
-            <dl className="facts compact">
-              <dt>Attempt</dt>
-              <dd>
-                <code>{attempt.id}</code>
-              </dd>
-              <dt>Account</dt>
-              <dd>
-                <code>{attempt.providerAccountId}</code>
-              </dd>
-              <dt>Latency</dt>
-              <dd>{formatDuration(attempt.latency)}</dd>
-              <dt>Estimated fee</dt>
-              <dd>{formatMoney(attempt.estimatedFee, payment.currency)}</dd>
-              {attempt.providerPaymentId && (
-                <>
-                  <dt>Provider's id</dt>
-                  <dd>
-                    <code>{attempt.providerPaymentId}</code>
-                  </dd>
-                </>
-              )}
-              {attempt.error && (
-                <>
-                  <dt>Error</dt>
-                  <dd>
-                    {attempt.error.message} <code>{attempt.error.reason}</code> {attempt.error.providerCode && <code>{attempt.error.providerCode}</code>}
-                  </dd>
-                </>
-              )}
-            </dl>
-            {next && (
-              <p className="failover">
-                Failed over to <strong>{next.provider}</strong>
-                {attempt.error ? `: ${attempt.error.message}` : ""}
-              </p>
-            )}
-          </li>
-        );
-      })}
-    </ol>
   );
 }

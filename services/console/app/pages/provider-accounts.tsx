@@ -3,7 +3,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { CircuitState, ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { Category } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { useState, type FormEvent } from "react";
-import { Permitted } from "../session";
+import { Permitted, PermittedButton } from "../session";
 import { CopyButton, enumLabel, ErrorState, formatDuration, Loaded, Page, StatusBadge, Table } from "../ui";
 
 // Credentials go in and never come back: the API answers only masked hints.
@@ -48,19 +48,15 @@ export default function ProviderAccounts() {
                 </td>
                 <td>{account.webhookUrl ? <CopyButton text={account.webhookUrl} label="Copy URL" /> : "—"}</td>
                 <td className="row-actions">
-                  <Permitted method={ProviderAccountService.method.testProviderAccount}>
-                    <button type="button" onClick={() => test.mutate({ id: account.id })} disabled={test.isPending}>
-                      Test
-                    </button>
-                  </Permitted>
-                  <Permitted method={ProviderAccountService.method.updateProviderAccount}>
-                    <button
-                      type="button"
-                      onClick={() => update.mutate({ id: account.id, enabled: !account.enabled, updateMask: { paths: ["enabled"] } })}
-                    >
-                      {account.enabled ? "Disable" : "Enable"}
-                    </button>
-                  </Permitted>
+                  <PermittedButton method={ProviderAccountService.method.testProviderAccount} onClick={() => test.mutate({ id: account.id })} disabled={test.isPending}>
+                    Test
+                  </PermittedButton>
+                  <PermittedButton
+                    method={ProviderAccountService.method.updateProviderAccount}
+                    onClick={() => update.mutate({ id: account.id, enabled: !account.enabled, updateMask: { paths: ["enabled"] } })}
+                  >
+                    {account.enabled ? "Disable" : "Enable"}
+                  </PermittedButton>
                 </td>
               </tr>
             ))}

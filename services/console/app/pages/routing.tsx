@@ -16,8 +16,8 @@ import {
 import { useState, type FormEvent } from "react";
 import { previewRoute } from "../routing-preview";
 import { CategoryPicker, useCategory } from "../pickers";
-import { Permitted } from "../session";
-import { Empty, enumLabel, ErrorState, formatMoney, Loading, Page, parseMoney, Table } from "../ui";
+import { useSession } from "../session";
+import { Empty, enumLabel, EnumOptions, ErrorState, formatMoney, Loading, Page, parseMoney, Table } from "../ui";
 
 const strategies = [RoutingStrategy.PRIORITY, RoutingStrategy.WEIGHTED, RoutingStrategy.CHEAPEST, RoutingStrategy.SUCCESS_RATE];
 
@@ -47,7 +47,10 @@ export default function Routing() {
   );
 }
 
+// A member whose role may not change routing sees the profile and can
+// preview it, with no control that edits it.
 function Editor({ saved, accountNames }: { saved: RoutingProfile; accountNames: Map<string, string> }) {
+  const editable = useSession().can(RoutingService.method.updateRoutingProfile);
   const [draft, setDraft] = useState(() => clone(RoutingProfileSchema, saved));
   const queryClient = useQueryClient();
   const update = useMutation(RoutingService.method.updateRoutingProfile, { onSuccess: () => void queryClient.invalidateQueries() });
@@ -67,16 +70,12 @@ function Editor({ saved, accountNames }: { saved: RoutingProfile; accountNames: 
       <div className="card">
         <label>
           Strategy
-          <select value={draft.strategy} onChange={(e) => change((p) => (p.strategy = Number(e.target.value)))}>
-            {strategies.map((s) => (
-              <option key={s} value={s}>
-                {enumLabel(RoutingStrategy, s)}
-              </option>
-            ))}
+          <select value={draft.strategy} disabled={!editable} onChange={(e) => change((p) => (p.strategy = Number(e.target.value)))}>
+            <EnumOptions enumObject={RoutingStrategy} values={strategies} />
           </select>
         </label>
         <label className="check">
-          <input type="checkbox" checked={draft.failoverOnDecline} onChange={(e) => change((p) => (p.failoverOnDecline = e.target.checked))} /> Fail
+          <input type="checkbox" checked={draft.failoverOnDecline} disabled={!editable} onChange={(e) => change((p) => (p.failoverOnDecline = e.target.checked))} /> Fail
           over on a decline too
         </label>
         <h2>Order and weights</h2>
@@ -94,29 +93,34 @@ function Editor({ saved, accountNames }: { saved: RoutingProfile; accountNames: 
                       type="number"
                       min={0}
                       value={target.weight}
+                      disabled={!editable}
                       onChange={(e) => change((p) => (p.targets[index]!.weight = Number(e.target.value)))}
                     />
                   </label>
                 )}
-                <button type="button" disabled={index === 0} onClick={() => move(index, index - 1)} aria-label={`Move ${target.providerAccountId} up`}>
-                  ↑
-                </button>
-                <button
-                  type="button"
-                  disabled={index === draft.targets.length - 1}
-                  onClick={() => move(index, index + 1)}
-                  aria-label={`Move ${target.providerAccountId} down`}
-                >
-                  ↓
-                </button>
-                <button type="button" onClick={() => change((p) => p.targets.splice(index, 1))}>
-                  Remove
-                </button>
+                {editable && (
+                  <>
+                    <button type="button" disabled={index === 0} onClick={() => move(index, index - 1)} aria-label={`Move ${target.providerAccountId} up`}>
+                      ↑
+                    </button>
+                    <button
+                      type="button"
+                      disabled={index === draft.targets.length - 1}
+                      onClick={() => move(index, index + 1)}
+                      aria-label={`Move ${target.providerAccountId} down`}
+                    >
+                      ↓
+                    </button>
+                    <button type="button" onClick={() => change((p) => p.targets.splice(index, 1))}>
+                      Remove
+                    </button>
+                  </>
+                )}
               </li>
             ))}
           </ol>
         )}
-        {unused.length > 0 && (
+        {editable && unused.length > 0 && (
           <label>
             Add an account
             <select value="" onChange={(e) => change((p) => p.targets.push({ $typeName: "onerouter.admin.v1.RoutingTarget", providerAccountId: e.target.value, weight: 1 }))}>
@@ -138,14 +142,16 @@ function Editor({ saved, accountNames }: { saved: RoutingProfile; accountNames: 
               <li key={`${rule.name}/${index}`}>
                 <strong>{rule.name}</strong>: {describeCondition(rule.condition)} → {enumLabel(RoutingStrategy, rule.strategy)}
                 {rule.targets.length > 0 && ` (${rule.targets.map((t) => accountNames.get(t.providerAccountId) ?? t.providerAccountId).join(", ")})`}{" "}
-                <button type="button" onClick={() => change((p) => p.rules.splice(index, 1))}>
-                  Remove rule
-                </button>
+                {editable && (
+                  <button type="button" onClick={() => change((p) => p.rules.splice(index, 1))}>
+                    Remove rule
+                  </button>
+                )}
               </li>
             ))}
           </ol>
         )}
-        <RuleForm accountNames={accountNames} onAdd={(rule) => change((p) => p.rules.push(rule))} />
+        {editable && <RuleForm accountNames={accountNames} onAdd={(rule) => change((p) => p.rules.push(rule))} />}
         <h2>Fee overrides</h2>
         {draft.fees.length === 0 ? (
           <Empty>No overrides: the providers' list prices are used.</Empty>
@@ -159,20 +165,24 @@ function Editor({ saved, accountNames }: { saved: RoutingProfile; accountNames: 
                 <td className="num">{(fee.percentageBps / 100).toFixed(2)}%</td>
                 <td className="num">{(Number(fee.fixedMicros) / 1e6).toFixed(2)}</td>
                 <td>
-                  <button type="button" onClick={() => change((p) => p.fees.splice(index, 1))}>
-                    Remove
-                  </button>
+                  {editable && (
+                    <button type="button" onClick={() => change((p) => p.fees.splice(index, 1))}>
+                      Remove
+                    </button>
+                  )}
                 </td>
               </tr>
             ))}
           </Table>
         )}
-        <FeeForm onAdd={(fee) => change((p) => p.fees.push(fee))} />
-        <Permitted method={RoutingService.method.updateRoutingProfile}>
-          <button type="button" className="primary" disabled={update.isPending} onClick={() => update.mutate({ routingProfile: draft })}>
-            Save routing
-          </button>
-        </Permitted>
+        {editable && (
+          <>
+            <FeeForm onAdd={(fee) => change((p) => p.fees.push(fee))} />
+            <button type="button" className="primary" disabled={update.isPending} onClick={() => update.mutate({ routingProfile: draft })}>
+              Save routing
+            </button>
+          </>
+        )}
         {update.isSuccess && <p role="status">Saved.</p>}
         {update.error && <ErrorState error={update.error} />}
       </div>
@@ -189,9 +199,9 @@ function Preview({ profile, accountNames }: { profile: RoutingProfile; accountNa
   try {
     minor = parseMoney(amount, currency);
   } catch {
+    // Not a currency Intl knows (yet, while it is being typed).
     minor = undefined;
   }
-  const preview = minor === undefined ? undefined : previewRoute(profile, { amount: minor, currency, country });
   return (
     <section className="card" aria-labelledby="preview-title">
       <h2 id="preview-title">Preview</h2>
@@ -209,16 +219,39 @@ function Preview({ profile, accountNames }: { profile: RoutingProfile; accountNa
           <input value={country} maxLength={2} onChange={(e) => setCountry(e.target.value.toUpperCase())} />
         </label>
       </div>
-      <p role="status" data-testid="routing-preview">
-        {!preview || minor === undefined
-          ? "Enter an amount and a currency."
-          : preview.candidates.length === 0
-            ? `A ${formatMoney(minor, currency)} payment from ${country} would go to any enabled account (${enumLabel(RoutingStrategy, preview.strategy)}).`
-            : `A ${formatMoney(minor, currency)} payment from ${country} would go to ${preview.candidates
-                .map((c) => `${accountNames.get(c.providerAccountId) ?? c.providerAccountId}${c.share !== undefined ? ` (${c.share}%)` : ""}`)
-                .join(preview.strategy === RoutingStrategy.WEIGHTED ? " or " : ", then ")}${preview.rule ? `, by rule "${preview.rule}"` : ""} (${enumLabel(RoutingStrategy, preview.strategy)}).`}
-      </p>
+      <PreviewOutcome profile={profile} accountNames={accountNames} amount={minor} currency={currency} country={country} />
     </section>
+  );
+}
+
+// The sentence the preview answers with: where a payment of `amount` (minor
+// units; undefined while it is not a number) would go under the draft profile.
+export function PreviewOutcome({
+  profile,
+  accountNames,
+  amount,
+  currency,
+  country,
+}: {
+  profile: RoutingProfile;
+  accountNames: Map<string, string>;
+  amount: bigint | undefined;
+  currency: string;
+  country: string;
+}) {
+  const preview = amount === undefined ? undefined : previewRoute(profile, { amount, currency, country });
+  const payment = amount === undefined ? "" : `A ${formatMoney(amount, currency)} payment from ${country}`;
+  const strategy = preview ? ` (${enumLabel(RoutingStrategy, preview.strategy)})` : "";
+  return (
+    <p role="status" data-testid="routing-preview">
+      {!preview
+        ? "Enter an amount and a currency."
+        : preview.candidates.length === 0
+          ? `${payment} would go to any enabled account${strategy}.`
+          : `${payment} would go to ${preview.candidates
+              .map((c) => `${accountNames.get(c.providerAccountId) ?? c.providerAccountId}${c.share !== undefined ? ` (${c.share}%)` : ""}`)
+              .join(preview.strategy === RoutingStrategy.WEIGHTED ? " or " : ", then ")}${preview.rule ? `, by rule "${preview.rule}"` : ""}${strategy}.`}
+    </p>
   );
 }
 
@@ -285,11 +318,7 @@ function RuleForm({ accountNames, onAdd }: { accountNames: Map<string, string>; 
       <label>
         Rule strategy
         <select value={strategy} onChange={(e) => setStrategy(Number(e.target.value))}>
-          {strategies.map((s) => (
-            <option key={s} value={s}>
-              {enumLabel(RoutingStrategy, s)}
-            </option>
-          ))}
+          <EnumOptions enumObject={RoutingStrategy} values={strategies} />
         </select>
       </label>
       <label>

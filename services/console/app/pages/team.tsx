@@ -2,8 +2,8 @@ import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { InvitationStatus, Role, TeamService, type Member } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { useState, type FormEvent } from "react";
-import { Permitted, useSession } from "../session";
-import { Confirm, CopyButton, enumLabel, ErrorState, formatTime, Loaded, Page, StatusBadge, Table } from "../ui";
+import { Permitted, PermittedButton, useSession } from "../session";
+import { Confirm, CopyButton, enumLabel, EnumOptions, ErrorState, formatTime, Loaded, Page, StatusBadge, Table } from "../ui";
 
 const roles = [Role.OWNER, Role.ADMIN, Role.DEVELOPER, Role.VIEWER];
 
@@ -44,11 +44,7 @@ export default function Team() {
                       value={member.role}
                       onChange={(e) => updateRole.mutate({ memberId: member.id, role: Number(e.target.value) })}
                     >
-                      {roles.map((role) => (
-                        <option key={role} value={role}>
-                          {enumLabel(Role, role)}
-                        </option>
-                      ))}
+                      <EnumOptions enumObject={Role} values={roles} />
                     </select>
                   ) : (
                     enumLabel(Role, member.role)
@@ -57,11 +53,9 @@ export default function Team() {
                 <td>{formatTime(member.lastSignInTime)}</td>
                 <td>
                   {member.id !== whoAmI.member?.id && (
-                    <Permitted method={TeamService.method.removeMember}>
-                      <button type="button" className="danger" onClick={() => setRemoving(member)}>
-                        Remove
-                      </button>
-                    </Permitted>
+                    <PermittedButton method={TeamService.method.removeMember} className="danger" onClick={() => setRemoving(member)}>
+                      Remove
+                    </PermittedButton>
                   )}
                 </td>
               </tr>
@@ -84,11 +78,9 @@ export default function Team() {
                   <td>{formatTime(invitation.expireTime)}</td>
                   <td>
                     {invitation.status === InvitationStatus.PENDING && (
-                      <Permitted method={TeamService.method.revokeInvitation}>
-                        <button type="button" onClick={() => revoke.mutate({ id: invitation.id })}>
-                          Revoke
-                        </button>
-                      </Permitted>
+                      <PermittedButton method={TeamService.method.revokeInvitation} onClick={() => revoke.mutate({ id: invitation.id })}>
+                        Revoke
+                      </PermittedButton>
                     )}
                   </td>
                 </tr>
@@ -136,11 +128,7 @@ function Invite({ onInvited }: { onInvited: () => void }) {
       <label>
         Role
         <select value={role} onChange={(e) => setRole(Number(e.target.value))}>
-          {roles.map((r) => (
-            <option key={r} value={r}>
-              {enumLabel(Role, r)}
-            </option>
-          ))}
+          <EnumOptions enumObject={Role} values={roles} />
         </select>
       </label>
       <button type="submit" className="primary" disabled={invite.isPending}>

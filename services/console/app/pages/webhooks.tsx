@@ -1,11 +1,13 @@
+import { toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { DeliveryStatus, EndpointStatus, WebhookService, type Endpoint } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { useState, type FormEvent } from "react";
 import { Link } from "../router";
-import { Permitted, useSession } from "../session";
-import { Confirm, CopyButton, enumLabel, ErrorState, formatDuration, formatTime, Loaded, Page, StatusBadge, Table } from "../ui";
+import { Permitted, PermittedButton, useSession } from "../session";
+import { Confirm, CopyButton, DetailPage, enumLabel, ErrorState, Facts, formatDuration, formatTime, Loaded, Page, StatusBadge, Table } from "../ui";
 
 export default function Webhooks({ params }: { params: string[] }) {
   return params[0] ? <EndpointDetail id={params[0]} /> : <EndpointList />;
@@ -126,14 +128,12 @@ function SecretOnce({ secret, onDone }: { secret: string; onDone: () => void }) 
 }
 
 function EndpointDetail({ id }: { id: string }) {
-  const { environment } = useSession();
-  const endpoint = useQuery(WebhookService.method.getEndpoint, { id });
+  const got = useQuery(WebhookService.method.getEndpoint, { id });
+  const list = { section: "webhooks", label: "All endpoints" };
   return (
-    <Page title="Webhook endpoint" actions={<Link to={`/${environment}/webhooks`}>All endpoints</Link>}>
-      <Loaded query={endpoint} what="the endpoint" isEmpty={(data) => !data.endpoint} empty="No such endpoint.">
-        {(data) => <EndpointView endpoint={data.endpoint!} />}
-      </Loaded>
-    </Page>
+    <DetailPage title="Webhook endpoint" list={list} query={got} what="the endpoint" object={(data) => data.endpoint}>
+      {(endpoint) => <EndpointView endpoint={endpoint} />}
+    </DetailPage>
   );
 }
 
@@ -154,35 +154,27 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
   const failed = rotate.error ?? sendTest.error ?? recover.error ?? resend.error;
   return (
     <>
-      <dl className="facts">
-        <dt>URL</dt>
-        <dd>
-          <code>{endpoint.url}</code>
-        </dd>
-        <dt>Id</dt>
-        <dd>
-          <code>{endpoint.id}</code>
-        </dd>
-        <dt>Status</dt>
-        <dd>
-          <StatusBadge label={enumLabel(EndpointStatus, endpoint.status)} /> {endpoint.disabledReason}
-        </dd>
-        <dt>Events</dt>
-        <dd>{endpoint.eventTypes.length ? endpoint.eventTypes.join(", ") : "all"}</dd>
-        <dt>Description</dt>
-        <dd>{endpoint.description || "—"}</dd>
-      </dl>
+      <Facts
+        facts={[
+          ["URL", <code>{endpoint.url}</code>],
+          ["Id", <code>{endpoint.id}</code>],
+          [
+            "Status",
+            <>
+              <StatusBadge label={enumLabel(EndpointStatus, endpoint.status)} /> {endpoint.disabledReason}
+            </>,
+          ],
+          ["Events", endpoint.eventTypes.length ? endpoint.eventTypes.join(", ") : "all"],
+          ["Description", endpoint.description || "—"],
+        ]}
+      />
       <div className="actions">
-        <Permitted method={WebhookService.method.sendTestEvent}>
-          <button type="button" onClick={() => sendTest.mutate({ endpointId: endpoint.id })} disabled={sendTest.isPending}>
-            Send a test event
-          </button>
-        </Permitted>
-        <Permitted method={WebhookService.method.rotateEndpointSecret}>
-          <button type="button" onClick={() => setConfirming("rotate")}>
-            Rotate secret
-          </button>
-        </Permitted>
+        <PermittedButton method={WebhookService.method.sendTestEvent} onClick={() => sendTest.mutate({ endpointId: endpoint.id })} disabled={sendTest.isPending}>
+          Send a test event
+        </PermittedButton>
+        <PermittedButton method={WebhookService.method.rotateEndpointSecret} onClick={() => setConfirming("rotate")}>
+          Rotate secret
+        </PermittedButton>
         <Permitted method={WebhookService.method.recoverEndpoint}>
           <label>
             Recover since
@@ -201,7 +193,7 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
       <h2>Delivery attempts</h2>
       <Loaded query={attempts} what="delivery attempts" isEmpty={(data) => data.attempts.length === 0} empty="Nothing delivered yet.">
         {(data) => (
-          <Table headings={["Event", "Try", "Status", "Response", "Latency", "At", ""]}>
+          <Table headings={["Event", "Try", "Status", "Request and response", "Latency", "At", ""]}>
             {data.attempts.map((attempt) => (
               <tr key={attempt.id}>
                 <td>
@@ -212,6 +204,7 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
                   <StatusBadge label={enumLabel(DeliveryStatus, attempt.status)} />
                 </td>
                 <td>
+                  <DeliveryRequest eventId={attempt.eventId} />
                   {attempt.responseStatusCode ? <code>HTTP {attempt.responseStatusCode}</code> : null} {attempt.error}
                   {attempt.responseBody && (
                     <details>
@@ -223,11 +216,9 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
                 <td>{formatDuration(attempt.latency)}</td>
                 <td>{formatTime(attempt.createTime)}</td>
                 <td>
-                  <Permitted method={WebhookService.method.resendEvent}>
-                    <button type="button" onClick={() => resend.mutate({ eventId: attempt.eventId, endpointId: endpoint.id })}>
-                      Resend
-                    </button>
-                  </Permitted>
+                  <PermittedButton method={WebhookService.method.resendEvent} onClick={() => resend.mutate({ eventId: attempt.eventId, endpointId: endpoint.id })}>
+                    Resend
+                  </PermittedButton>
                 </td>
               </tr>
             ))}
@@ -257,5 +248,22 @@ function EndpointView({ endpoint }: { endpoint: Endpoint }) {
         </Confirm>
       )}
     </>
+  );
+}
+
+// What a delivery sent: the event, as the proto3 JSON body every attempt
+// carries, fetched only when asked for.
+function DeliveryRequest({ eventId }: { eventId: string }) {
+  const [open, setOpen] = useState(false);
+  const event = useQuery(WebhookService.method.getEvent, { id: eventId }, { enabled: open });
+  return (
+    <details onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Request</summary>
+      {open && (
+        <Loaded query={event} what="the event" isEmpty={(data) => !data.event} empty="The event is no longer kept.">
+          {(data) => <pre>{toJsonString(EventSchema, data.event!, { prettySpaces: 2 })}</pre>}
+        </Loaded>
+      )}
+    </details>
   );
 }
