@@ -11,6 +11,7 @@ import type { Knex } from "knex";
 import type { Migration } from "./db/database";
 import { outboxProgressMigration } from "./db/outbox-progress-migration";
 import { newId } from "./ids";
+import { currentTraceparent } from "./tracing";
 
 // The outbox: an event is written in the same transaction as the state change
 // it describes, so a committed change always has its event and a rolled-back
@@ -39,6 +40,14 @@ export const outboxMigrations: Migration[] = [
     },
   },
   outboxProgressMigration,
+  {
+    // The W3C traceparent of the change that wrote the event, so the event's
+    // deliveries join that trace.
+    name: "20261206_130_core_outbox_trace_context",
+    async up(knex) {
+      await knex.raw("alter table outbox_events add column if not exists traceparent text");
+    },
+  },
 ];
 
 // Every EventType with the name events.proto gives it (Event.type), in the
@@ -70,6 +79,7 @@ export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
     type: event.type,
     payload: Buffer.from(toBinary(EventSchema, event)),
     created_at: now,
+    traceparent: currentTraceparent() ?? null,
   });
   return event;
 }

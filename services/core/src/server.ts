@@ -10,6 +10,7 @@ import { createCors } from "./cors";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
 import { createRpcHandler } from "./rpc-handler";
+import { rpcTracingInterceptor } from "./tracing";
 
 // One port serves Connect, gRPC and gRPC-Web over HTTP/1.1 and cleartext
 // HTTP/2 (prior knowledge): the first bytes of each connection decide which
@@ -62,7 +63,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       options.routes(router);
       registerHealth(router, () => draining);
     },
-    interceptors: [options.metrics.rpcInterceptor, ...options.interceptors],
+    // The span is outermost, so the RPC's time and every log and call in it fall inside it.
+    interceptors: [rpcTracingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
     contextValues: (req) => requestContext(req, clientAddress, requestOrigin),
   });

@@ -1,5 +1,6 @@
 import type { TenantMailer } from "@onerouter/admin";
 import { Poller, type Config, type Knex, type Logger, type RoomModule } from "@onerouter/core";
+import type { Registry } from "prom-client";
 import { ApiKeyAuthenticator } from "./authenticator";
 import { CallLimits } from "./call-limits";
 import { gatekeeperInterceptors } from "./interceptor";
@@ -15,6 +16,8 @@ export interface GatekeeperRoomDeps {
   // OneRouter's own email, for usage notices to owners; without it (no
   // messaging room reachable) notices are only events.
   mailer?: TenantMailer;
+  // Where refusals by the call limits are counted, when given.
+  registry?: Registry;
 }
 
 // How often usage counts are written and the other processes' learned.
@@ -25,14 +28,14 @@ const usageFlushMs = 1000;
 export const gatekeeperRoom: RoomModule<GatekeeperRoomDeps> = {
   name: "gatekeeper",
   migrations: gatekeeperMigrations,
-  open({ knex, config, logger, mailer }) {
+  open({ knex, config, logger, mailer, registry }) {
     const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
     const authenticator = new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize });
     const sessions = new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize));
     // Where the console may call from besides this server's own origin.
     const allowedOrigins = [...config.corsOrigins, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])];
     const server = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
-    const limits = new CallLimits({ knex, server, mailer, logger });
+    const limits = new CallLimits({ knex, server, mailer, logger, registry });
     const failures = new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst);
     const flusher = new Poller("usage counters", async () => {
       await limits.flush();

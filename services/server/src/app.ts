@@ -5,8 +5,8 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderCallMetrics, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
+import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, exportOutboxLag, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, startTracing, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
@@ -107,6 +107,8 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   const routing = new RoutingProfileStore(db.knex);
 
   const metrics = createMetrics();
+  // Traces for the process (exported only where the OTEL_* environment says).
+  const tracing = startTracing();
   // Each transition of this process's breakers becomes a provider_account.circuit_* event.
   const circuitEvents = new CircuitEvents(db.knex, accounts, logger);
   const breakers = new CircuitBreakers({
@@ -129,11 +131,12 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   const providerOutbound = new ProviderOutbound(config.providerCalls);
   // Lets a retry take over at once the requests of a process that died.
   const liveness = await startProcessLiveness(db, logger);
-  const idempotency = createIdempotency(db.knex, { liveness });
+  const idempotency = createIdempotency(db.knex, { liveness, registry: metrics.registry });
   const webhookNonces = new WebhookNonceStore(db.knex);
   // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
   const relay = eventStream && new OutboxRelay(db.knex, eventStream, logger);
+  exportOutboxLag(metrics.registry, db.knex, relay ? "published_at" : "fanned_out_at", logger);
   const outboxRetention = new OutboxRetention(db.knex, logger, {
     retentionDays: config.eventRetentionDays,
     requirePublished: eventStream !== undefined,
@@ -152,7 +155,12 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     sandboxRoom.open({ knex: db.knex, accounts, host: "127.0.0.1", port: config.sandboxPort, defaultTenantId: tenant.id }),
   );
   // Every provider's connector, under the outbound rules; admin manages accounts for all of them.
-  const connectors = new ConnectorRegistry({ outbound: providerOutbound, providerTimeoutMs: config.providerTimeoutMs, logger });
+  const connectors = new ConnectorRegistry({
+    outbound: providerOutbound,
+    providerTimeoutMs: config.providerTimeoutMs,
+    logger,
+    metrics: new ProviderCallMetrics(metrics.registry),
+  });
   const paymentCalls = connectors.register("payments", paymentConnectors(sandbox && { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl }));
   const messagingCalls = connectors.register("messaging", messagingConnectors(sandbox && { baseUrl: sandbox.url }));
   const payments = await open("payments", () =>
@@ -188,8 +196,8 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       sessionTtlHours: config.sessionTtlHours,
     }),
   );
-  const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
-  await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer }));
+  const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger, registry: metrics.registry }));
+  await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer, registry: metrics.registry }));
 
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
@@ -289,6 +297,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       await eventStream?.close();
       await liveness.close();
       await db.close();
+      await tracing.flush();
       if (embedded && existsSync(runFile)) {
         const current = JSON.parse(readFileSync(runFile, "utf8")) as { pid: number };
         if (current.pid === process.pid) writeFileSync(runFile, "{}");

@@ -119,6 +119,13 @@ export const webhookMigrations: Migration[] = [
       await rebuildRollup(knex, deliveryRollup);
     },
   },
+  {
+    // The trace of the change that wrote the event, which its deliveries join.
+    name: "20261206_131_webhooks_event_trace_context",
+    async up(knex) {
+      await knex.raw("alter table webhook_events add column if not exists traceparent text");
+    },
+  },
 ];
 
 // Deliveries per hour of creation and status. Kept when retention deletes
