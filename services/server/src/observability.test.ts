@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,16 +102,17 @@ describe("observability", () => {
     expect(delivery.attributes["http.response.status_code"]).toBe(204);
   });
 
-  it("exports every metric the dashboard, the alerts and k8s/README.md name, with the README's labels", async () => {
+  it("exports every metric the dashboard, the alerts (a valid PrometheusRule) and k8s/README.md name, with the README's labels", async () => {
     const { accountId } = await pay();
     await waitFor("the delivery's count", async () => (await (await fetch(`${app.baseUrl}/metrics`)).text()).includes("onerouter_webhook_delivery_attempts_total{"));
     const exposition = await (await fetch(`${app.baseUrl}/metrics`)).text();
     const exported = families(exposition);
 
-    const rule = parse(readFileSync(path.join(monitoring, "prometheus-rule.yaml"), "utf8")) as { spec: { groups: { rules: { expr: string }[] }[] } };
+    const rule = new PrometheusRule(parse(readFileSync(path.join(monitoring, "prometheus-rule.yaml"), "utf8")) as ConstructorParameters<typeof PrometheusRule>[0] & object);
+    rule.validate();
     const dashboard = JSON.parse(readFileSync(path.join(monitoring, "dashboard.json"), "utf8")) as { panels: { targets: { expr: string }[] }[] };
     const used = new Set([
-      ...rule.spec.groups.flatMap((g) => g.rules.flatMap((r) => metricsIn(r.expr))),
+      ...rule.spec!.groups!.flatMap((g) => (g.rules ?? []).flatMap((r) => metricsIn(String(r.expr)))),
       ...dashboard.panels.flatMap((p) => p.targets.flatMap((t) => metricsIn(t.expr))),
     ]);
     expect(used.size).toBeGreaterThan(10);
