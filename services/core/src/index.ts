@@ -13,6 +13,7 @@ export { contextOfTraceparent, currentTraceparent, type ProcessTracing, spanFail
 export { currencyExponent, fromDecimalString, isCurrencyCode, isKnownCurrency, toDecimalString } from "./money";
 export { decodePageToken, encodePageToken, type PageCursor, type PageRequest, pageSize, paginate, whereCreatedIn } from "./pagination";
 export { type HttpHandler, type HttpRoute, type RunningServer, type ServerOptions, startServer } from "./server";
+export { timeProviderCall } from "./server-timing";
 export type { Room, RoomModule } from "./room";
 export { requireCaller, servicePartially } from "./services";
 export { type Database, type DatabaseOptions, type Knex, type Migration, openDatabase } from "./db/database";

@@ -5,11 +5,13 @@ import type { AddressInfo } from "node:net";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { clientAddressResolver, requestOriginResolver, type ClientAddressResolver, type RequestOrigin } from "./client-address";
 import { registerHealth } from "./health";
+import { registerReflection } from "./reflection";
 import { remoteAddressKey, requestOriginKey } from "./context";
 import { createCors } from "./cors";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
 import { createRpcHandler } from "./rpc-handler";
+import { serverTimingInterceptor } from "./server-timing";
 import { rpcTracingInterceptor } from "./tracing";
 
 // One port serves Connect, gRPC and gRPC-Web over HTTP/1.1 and cleartext
@@ -62,9 +64,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     routes: (router) => {
       options.routes(router);
       registerHealth(router, () => draining);
+      registerReflection(router);
     },
-    // The span is outermost, so the RPC's time and every log and call in it fall inside it.
-    interceptors: [rpcTracingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
+    // The span is outermost, so the RPC's time and every call in it fall inside it.
+    interceptors: [rpcTracingInterceptor, serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
     contextValues: (req) => requestContext(req, clientAddress, requestOrigin),
   });

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { spanFailed, tracer, type Logger } from "@onerouter/core";
+import { spanFailed, timeProviderCall, tracer, type Logger } from "@onerouter/core";
 import { context, createContextKey, SpanKind } from "@opentelemetry/api";
 import type { CircuitBreakers } from "./circuit-breaker";
 import type { ConnectorContext } from "./connector-kit";
@@ -134,21 +134,13 @@ export class RoutedCalls<C extends RegisteredConnector> {
     let movedOnFrom: string | undefined;
     for (const { account, estimatedFee, reason } of candidates) {
       if (hooks.skips?.(account)) continue;
-      if (!breakers.tryAcquire(account.id, account.provider)) continue;
+      const admission = breakers.admit(account.id, account.provider);
+      if (admission === "probe") this.probeHealth(account);
+      if (admission !== "call") continue;
       tried += 1;
-      let attempt: Attempt | undefined;
-      try {
-        attempt = await hooks.start(account, estimatedFee, reason);
-      } catch (err) {
-        // No call was made: a half-open circuit's probe goes to the next object.
-        breakers.recordInconclusive(account.id, account.provider);
-        throw err;
-      }
-      if (!attempt) {
-        // Another request carries the object on (a retry resuming it, the resolver).
-        breakers.recordInconclusive(account.id, account.provider);
-        return;
-      }
+      const attempt = await hooks.start(account, estimatedFee, reason);
+      // Another request carries the object on (a retry resuming it, the resolver).
+      if (!attempt) return;
       if (movedOnFrom !== undefined) connectors.metrics?.failover(connectors.category, movedOnFrom, account.provider);
       const started = performance.now();
       // The provider calls made for the attempt name it in their spans.
@@ -161,11 +153,21 @@ export class RoutedCalls<C extends RegisteredConnector> {
     await hooks.exhausted({ candidates: candidates.length, tried, ...(decline && { decline }) });
   }
 
+  // A half-open circuit's probe: the connector's health check, in the
+  // background, so no customer's object is the one that finds out whether
+  // the provider is back. `call` reports its outcome to the breaker.
+  private probeHealth(account: Account): void {
+    this.call(account, (connector, ctx) => connector.testCredentials(ctx)).catch((err: unknown) => {
+      // The probe must end in a verdict, or the circuit would wait for it forever.
+      this.options.breakers.recordFailure(account.id, account.provider);
+      this.options.logger?.error({ err, providerAccountId: account.id }, "circuit probe failed unexpectedly");
+    });
+  }
+
   // One call with an account: a failure is classified, and the account's
-  // circuit breaker learns what the call says of its health.
-  // Each call is timed (onerouter_provider_call_duration_seconds) and is a
-  // client span named after the connector operation, with provider, account
-  // and attempt.
+  // circuit breaker learns what the call says of its health. The call is
+  // timed (onerouter_provider_call_duration_seconds) and is a client span
+  // named after the connector operation, with provider, account and attempt.
   async call<Result>(account: Account, call: (connector: C, ctx: ConnectorContext) => Promise<Result>): Promise<CallOutcome<Result>> {
     const { connectors } = this.options;
     const ctx = connectors.context(account);
@@ -184,7 +186,7 @@ export class RoutedCalls<C extends RegisteredConnector> {
     let outcome: CallOutcome<Result>;
     try {
       this.operation = "unknown";
-    const answer = call(this.naming(account.provider), ctx);
+      const answer = timeProviderCall(() => call(this.naming(account.provider), ctx));
       // The connector method was called synchronously, before any await.
       operation = this.operation;
       outcome = { kind: "answered", result: await answer };
