@@ -46,7 +46,8 @@ describe("observability", () => {
     startTracing().addSpanProcessor(new SimpleSpanProcessor(spans));
     app = await startTestOneRouter({ env: { ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8" } });
     receiver = await startReceiver();
-  });
+    // A whole product migrating its embedded database: slow on a loaded machine.
+  }, 120_000);
   afterAll(async () => {
     await app?.close();
     await receiver?.close();
