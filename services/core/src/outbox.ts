@@ -11,6 +11,7 @@ import type { Knex } from "knex";
 import type { Migration } from "./db/database";
 import { outboxProgressMigration } from "./db/outbox-progress-migration";
 import { newId } from "./ids";
+import { outboxNotifyMigration, signalOutboxCommit } from "./outbox-signal";
 import { currentTraceparent } from "./tracing";
 
 // The outbox: an event is written in the same transaction as the state change
@@ -40,6 +41,7 @@ export const outboxMigrations: Migration[] = [
     },
   },
   outboxProgressMigration,
+  outboxNotifyMigration,
   {
     // The W3C traceparent of the change that wrote the event, so the event's
     // deliveries join that trace.
@@ -81,5 +83,6 @@ export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
     created_at: now,
     traceparent: currentTraceparent() ?? null,
   });
+  signalOutboxCommit(trx);
   return event;
 }
