@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { create, fromBinary, toBinary, toJson, type DescMessage, type DescMethodUnary, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Knex } from "knex";
+import { Counter, type Registry } from "prom-client";
 import type { Migration } from "./db/database";
 import { apiError, invalidArgument, normalizeError } from "./errors";
 import { environmentName } from "./keys";
@@ -78,6 +79,8 @@ export interface IdempotencyOptions {
   leaseMs?: number;
   // How long an answer is kept for replays.
   retentionMs?: number;
+  // Where onerouter_idempotency_conflicts_total is exported, when given.
+  registry?: Registry;
 }
 
 // What a run learns of its key, and how it binds the key to its object.
@@ -160,6 +163,19 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
   const table = "idempotency_keys";
   const liveness = options.liveness;
   const instance = liveness?.instanceId ?? null;
+  const conflicts =
+    options.registry &&
+    new Counter({
+      name: "onerouter_idempotency_conflicts_total",
+      help: "Requests refused for their Idempotency-Key: reused with other parameters, or still in use",
+      labelNames: ["reason"] as const,
+      registers: [options.registry],
+    });
+  // Counts a refusal by its reason as it is thrown.
+  const conflict = (err: ConnectError, reason: "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_USE") => {
+    conflicts?.labels(reason).inc();
+    return err;
+  };
 
   // Whether the claim's process may still be running it: its lease holds
   // and its process is not provably gone.
@@ -191,15 +207,18 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         continue;
       }
       if (row.fingerprint !== fingerprint) {
-        throw apiError(
-          Code.InvalidArgument,
+        throw conflict(
+          apiError(
+            Code.InvalidArgument,
+            "IDEMPOTENCY_KEY_REUSED",
+            `${idempotencyKeyHeader} ${id.key} was already used with different parameters`,
+            { idempotency_key: id.key },
+          ),
           "IDEMPOTENCY_KEY_REUSED",
-          `${idempotencyKeyHeader} ${id.key} was already used with different parameters`,
-          { idempotency_key: id.key },
         );
       }
       if (row.status === "completed") return { kind: "replay", row };
-      if (await claimerAlive(row, now)) throw inUse(id.key);
+      if (await claimerAlive(row, now)) throw conflict(inUse(id.key), "IDEMPOTENCY_KEY_IN_USE");
       // Its process is gone (or stopped renewing the lease): take the claim
       // over, with whatever it had bound by the time it stopped.
       const taken = (await knex(table)
@@ -209,7 +228,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         .returning("resource_id")) as { resource_id: string | null }[];
       if (taken.length > 0) return { kind: "run", owner, resumeId: taken[0]!.resource_id ?? undefined };
     }
-    throw inUse(id.key);
+    throw conflict(inUse(id.key), "IDEMPOTENCY_KEY_IN_USE");
   }
 
   function claimRow(id: KeyId, fingerprint: string, owner: string, now: number) {
@@ -262,7 +281,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
           .andWhere((q) => q.whereNull("resource_id").orWhere("resource_id", resourceId))
           .update({ resource_id: resourceId })
           .returning("key");
-        if (rows.length === 0) throw inUse(id.key);
+        if (rows.length === 0) throw conflict(inUse(id.key), "IDEMPOTENCY_KEY_IN_USE");
         bound = true;
       },
       async answer(trx, response) {

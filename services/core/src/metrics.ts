@@ -1,6 +1,8 @@
 import { Code, type Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Knex } from "knex";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Logger } from "./logging";
 
 export interface Metrics {
   registry: Registry;
@@ -38,4 +40,30 @@ export function createMetrics(): Metrics {
     }
   };
   return { registry, rpcInterceptor };
+}
+
+// Which outbox column says an event has left: published_at once a relay put
+// it on JetStream, fanned_out_at once embedded mode's feed made its deliveries.
+export type OutboxProgress = "published_at" | "fanned_out_at";
+
+// Exports onerouter_outbox_lag_seconds, read from the database at each
+// scrape (one indexed row) so every process sharing the outbox agrees. A
+// failed read keeps the last value and is logged.
+export function exportOutboxLag(registry: Registry, knex: Knex, progress: OutboxProgress, logger: Logger): void {
+  new Gauge({
+    name: "onerouter_outbox_lag_seconds",
+    help: "Age of the oldest committed event not yet published (fanned out in embedded mode); 0 when none waits",
+    labelNames: [] as const,
+    registers: [registry],
+    async collect() {
+      try {
+        const { rows } = await knex.raw<{ rows: { lag: string | number | null }[] }>(
+          `select extract(epoch from now() - min(created_at)) as lag from outbox_events where ${progress} is null`,
+        );
+        this.set(Math.max(0, Number(rows[0]?.lag ?? 0)));
+      } catch (err) {
+        logger.warn({ err }, "reading the outbox lag for /metrics failed");
+      }
+    },
+  });
 }

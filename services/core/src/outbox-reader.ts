@@ -9,7 +9,8 @@ export const outboxSafetyPollMs = 2000;
 // A batch of outbox rows as stored: each payload a binary onerouter Event.
 export interface OutboxBatch {
   trx: Knex.Transaction;
-  rows: { id: string; payload: Uint8Array }[];
+  // traceparent: the trace of the change that wrote the event, when traced.
+  rows: { id: string; payload: Uint8Array; traceparent: string | null }[];
 }
 
 // Embedded mode's in-process reader of the outbox, oldest first, since no
@@ -56,7 +57,7 @@ export class OutboxReader {
         .limit(batchSize)
         .forUpdate()
         .skipLocked()
-        .select<{ id: string; payload: Uint8Array }[]>("id", "payload");
+        .select<OutboxBatch["rows"]>("id", "payload", "traceparent");
       if (rows.length === 0) return false;
       await onBatch({ trx, rows });
       await trx("outbox_events")

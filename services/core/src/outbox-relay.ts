@@ -1,3 +1,4 @@
+import { headers } from "@nats-io/transport-node";
 import type { Knex } from "knex";
 import { eventSubject, type EventStream } from "./event-stream";
 import type { Logger } from "./logging";
@@ -20,6 +21,7 @@ interface ClaimedRow {
   type: string;
   payload: Uint8Array;
   created_at: Date;
+  traceparent: string | null;
 }
 
 // Mesh mode: publishes outbox rows to JetStream and marks them published once
@@ -71,7 +73,7 @@ export class OutboxRelay {
     const timeout = this.options.publishTimeoutMs ?? 5000;
     const results = await Promise.allSettled(
       rows.map((row) =>
-        this.stream.jetstream.publish(eventSubject(row.environment, row.type), row.payload, { msgID: row.id, timeout }),
+        this.stream.jetstream.publish(eventSubject(row.environment, row.type), row.payload, { msgID: row.id, timeout, headers: traceHeaders(row) }),
       ),
     );
     const published = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
@@ -99,7 +101,7 @@ export class OutboxRelay {
            order by created_at
            limit ?
            for update skip locked)
-        returning id, environment, type, payload, created_at`,
+        returning id, environment, type, payload, created_at, traceparent`,
       [leaseMs, limit],
     );
     return result.rows;
@@ -125,4 +127,12 @@ export class OutboxRelay {
       if (locked.length > 0) await trx("outbox_events").whereIn("id", locked).update(change);
     });
   }
+}
+
+// The event's trace travels as the message's traceparent header.
+function traceHeaders(row: ClaimedRow) {
+  if (!row.traceparent) return undefined;
+  const carried = headers();
+  carried.set("traceparent", row.traceparent);
+  return carried;
 }

@@ -12,6 +12,7 @@ import type { Migration } from "./db/database";
 import { outboxProgressMigration } from "./db/outbox-progress-migration";
 import { newId } from "./ids";
 import { outboxNotifyMigration, signalOutboxCommit } from "./outbox-signal";
+import { currentTraceparent } from "./tracing";
 
 // The outbox: an event is written in the same transaction as the state change
 // it describes, so a committed change always has its event and a rolled-back
@@ -41,6 +42,14 @@ export const outboxMigrations: Migration[] = [
   },
   outboxProgressMigration,
   outboxNotifyMigration,
+  {
+    // The W3C traceparent of the change that wrote the event, so the event's
+    // deliveries join that trace.
+    name: "20261206_130_core_outbox_trace_context",
+    async up(knex) {
+      await knex.raw("alter table outbox_events add column if not exists traceparent text");
+    },
+  },
 ];
 
 // Every EventType with the name events.proto gives it (Event.type), in the
@@ -72,6 +81,7 @@ export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
     type: event.type,
     payload: Buffer.from(toBinary(EventSchema, event)),
     created_at: now,
+    traceparent: currentTraceparent() ?? null,
   });
   signalOutboxCommit(trx);
   return event;

@@ -12,6 +12,7 @@ import { accessLogInterceptor, logAccess, requestIdOf, rpcOutcomeKey, type Logge
 import type { Metrics } from "./metrics";
 import { createRpcHandler } from "./rpc-handler";
 import { serverTimingInterceptor } from "./server-timing";
+import { rpcTracingInterceptor } from "./tracing";
 
 // One port serves Connect, gRPC and gRPC-Web over HTTP/1.1 and cleartext
 // HTTP/2 (prior knowledge): the first bytes of each connection decide which
@@ -69,7 +70,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       registerHealth(router, { isDraining: () => draining, names: options.healthNames, readiness: options.readiness });
       registerReflection(router);
     },
-    interceptors: [accessLogInterceptor, serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
+    // The span is outermost, so the RPC's time and every call in it fall inside it.
+    interceptors: [rpcTracingInterceptor, accessLogInterceptor, serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
     contextValues: (req) => requestContext(req, clientAddress, requestOrigin).set(rpcOutcomeKey, rpcOutcomes.get(req)),
   });

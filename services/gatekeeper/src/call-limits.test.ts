@@ -1,6 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant } from "@onerouter/admin";
 import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
@@ -173,7 +174,8 @@ describe("call limits and RateLimit headers", () => {
 
   it("holds each caller of a free tenant to the plan's 10 requests a second", async () => {
     // Asked directly, so the calls arrive faster than the plan refills.
-    const limits = new CallLimits({ knex: app.db.knex, server: { ratePerSecond: 1000, burst: 1000 }, logger: createLogger("silent") });
+    const registry = new Registry();
+    const limits = new CallLimits({ knex: app.db.knex, server: { ratePerSecond: 1000, burst: 1000 }, logger: createLogger("silent"), registry });
     const tenant = await createTenant(app.db.knex, { name: "Free", planId: "free" });
     const caller = (actor: string): AuthenticatedCaller => ({
       tenantId: tenant.id,
@@ -193,6 +195,8 @@ describe("call limits and RateLimit headers", () => {
     expect(await failure(Promise.reject(refused))).toMatchObject({ reason: "RATE_LIMITED", metadata: { limit: "plan_requests_per_second" } });
     expect(refused.metadata.get("retry-after")).toBe("1");
     expect(refused.metadata.get("ratelimit-limit")).toBe("10");
+    const rejections = await registry.getSingleMetric("onerouter_quota_rejections_total")!.get();
+    expect(rejections.values).toEqual([{ labels: { quota: "plan_requests_per_second" }, value: 1 }]);
     // Another caller of the tenant has its own; refused calls were not counted.
     await limits.admit(caller("api_key:b"), "onerouter.admin.v1.ApiKeyService/ListApiKeys");
     await limits.flush();

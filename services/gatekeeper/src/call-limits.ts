@@ -8,6 +8,7 @@ import type { ApiKeyLimits, AuthenticatedCaller } from "./authenticator";
 import { BatchedCounters, counted, type Counter } from "./batched-counters";
 import { LocalRateStore, type Rate, type RateDecision, type RateRequest, type RateStore } from "./rate-limiter";
 import { UsageNotices, type QuotaUse } from "./usage-notices";
+import { Counter as PromCounter, type Registry } from "prom-client";
 
 // The calls that count against a monthly quota besides api_requests.
 const meteredMethods: Readonly<Record<string, "payments" | "messages">> = {
@@ -56,9 +57,19 @@ export class CallLimits {
   private readonly notices: UsageNotices;
   // The plan each counted tenant was last seen on, for its notices.
   private plansSeen = new Map<string, PlanDefinition>();
+  private readonly rejections: PromCounter<"quota"> | undefined;
 
-  constructor(deps: { knex: Knex; server: Rate; rates?: RateStore; mailer?: TenantMailer; logger: Logger }) {
+  // With a registry, refusals are counted there as onerouter_quota_rejections_total.
+  constructor(deps: { knex: Knex; server: Rate; rates?: RateStore; mailer?: TenantMailer; logger: Logger; registry?: Registry }) {
     this.server = deps.server;
+    this.rejections =
+      deps.registry &&
+      new PromCounter({
+        name: "onerouter_quota_rejections_total",
+        help: "Calls refused by a rate, a key's daily limit or a plan's monthly quota, by the limit's name",
+        labelNames: ["quota"] as const,
+        registers: [deps.registry],
+      });
     this.rates = deps.rates ?? new LocalRateStore();
     this.monthly = new BatchedCounters(deps.knex, "usage_counters", ["tenant_id", "period_start", "metric"]);
     this.daily = new BatchedCounters(deps.knex, "api_key_daily_requests", ["api_key_id", "day_start"]);
@@ -85,6 +96,7 @@ export class CallLimits {
     const refuseOverQuota = () => {
       if (daily && perDay > 0 && counted(daily) >= perDay) {
         const untilTomorrow = day.end.getTime() - now.getTime();
+        this.rejections?.labels("api_key_requests_per_day").inc();
         throw withHeaders(
           rateLimited(untilTomorrow, { limit: "api_key_requests_per_day", api_key_id: caller.apiKeyId ?? "", requests_per_day: String(perDay) }),
           { limit: perDay, remaining: 0, resetSeconds: seconds(untilTomorrow) },
@@ -97,6 +109,7 @@ export class CallLimits {
         const limit = monthlyLimitOf[metric]!(plan);
         const used = counted(counter);
         if (limit > 0 && used >= limit) {
+          this.rejections?.labels(metric).inc();
           throw withHeaders(quotaExceeded(plan, metric, limit, used, period.end, untilPeriodEnd), {
             limit,
             remaining: 0,
@@ -111,6 +124,7 @@ export class CallLimits {
     const outcome = taking instanceof Promise ? await taking : taking;
     if (outcome.refused !== undefined) {
       const decision = outcome.decisions[outcome.refused]!;
+      this.rejections?.labels(buckets[outcome.refused]!.name).inc();
       throw withHeaders(
         rateLimited(decision.retryAfterMs, { limit: buckets[outcome.refused]!.name, api_key_id: caller.apiKeyId ?? "" }),
         { ...bucketState(decision), remaining: 0 },

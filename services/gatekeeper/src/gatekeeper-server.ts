@@ -48,12 +48,14 @@ export interface GatekeeperServerOptions extends GatekeeperEnvoyDeps {
 // /metrics on one port.
 export async function startGatekeeperServer(options: GatekeeperServerOptions): Promise<RunningServer> {
   const { config, logger } = options;
-  const room = await gatekeeperEnvoyRoom.open(options);
+  const metrics = options.metrics ?? createMetrics();
+  // Refusals by the limits are counted on this server's /metrics.
+  const room = await gatekeeperEnvoyRoom.open({ registry: metrics.registry, ...options });
   const server = await startServer({
     host: options.host ?? config.host,
     port: options.port ?? config.port,
     logger,
-    metrics: options.metrics ?? createMetrics(),
+    metrics,
     routes: room.routes!,
     interceptors: [createErrorInterceptor(logger)],
     maxRequestBytes: config.maxRequestBytes,

@@ -1,5 +1,6 @@
 import type { TenantMailer } from "@onerouter/admin";
 import { Poller, type Config, type Knex, type Logger, type RoomModule } from "@onerouter/core";
+import type { Registry } from "prom-client";
 import { ApiKeyAuthenticator } from "./authenticator";
 import { CallLimits } from "./call-limits";
 import { gatekeeperInterceptors, type GatekeeperDeps } from "./interceptor";
@@ -15,6 +16,8 @@ export interface GatekeeperRoomDeps {
   // OneRouter's own email, for usage notices to owners; without it (no
   // messaging room reachable) notices are only events.
   mailer?: TenantMailer;
+  // Where refusals by the call limits are counted, when given.
+  registry?: Registry;
 }
 
 // How often usage counts are written and the other processes' learned.
@@ -23,10 +26,10 @@ const usageFlushMs = 1000;
 // The gatekeeper's parts as config sets them up, for either front, with
 // its rates' buckets in `rates` (this process's when absent), and the
 // flusher of its usage counts.
-export function openGatekeeper({ knex, config, logger, mailer }: GatekeeperRoomDeps, rates?: RateStore) {
+export function openGatekeeper({ knex, config, logger, mailer, registry }: GatekeeperRoomDeps, rates?: RateStore) {
   const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
   const server = { ratePerSecond: config.rateLimit.requestsPerSecond, burst: config.rateLimit.burst };
-  const limits = new CallLimits({ knex, server, rates, mailer, logger });
+  const limits = new CallLimits({ knex, server, rates, mailer, logger, registry });
   const deps: GatekeeperDeps = {
     authenticator: new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize }),
     sessions: new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize)),

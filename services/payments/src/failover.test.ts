@@ -53,11 +53,13 @@ describeEachEngine("payment failover", (engine) => {
 
   const attempts = (payment: Payment | undefined) => payment!.attempts.map((a) => [a.providerAccountId, a.status]);
 
-  async function circuitGauge(accountId: string): Promise<number | undefined> {
+  // A sample from the server's /metrics: the named metric's line with these labels.
+  async function metric(name: string, labels: string): Promise<number | undefined> {
     const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
-    const line = metrics.split("\n").find((l) => l.startsWith("onerouter_circuit_state{") && l.includes(`provider_account_id="${accountId}"`));
+    const line = metrics.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
     return line === undefined ? undefined : Number(line.split(" ").pop());
   }
+  const circuitGauge = (accountId: string) => metric("onerouter_circuit_state", `provider_account_id="${accountId}"`);
 
   it("serves the payment from the secondary when the primary is down", async () => {
     const { tenant, first, second } = await pair("Down");
@@ -70,6 +72,9 @@ describeEachEngine("payment failover", (engine) => {
     ]);
     expect(payment!.attempts[0]!.error).toMatchObject({ reason: "PROVIDER_UNAVAILABLE", provider: "sandbox" });
     expect(await sandboxPayments(secondary.url, second.apiKey)).toHaveLength(1);
+    expect(await metric("onerouter_provider_call_duration_seconds_count", `provider_account_id="${first.id}",operation="createPayment",outcome="failed"`)).toBe(1);
+    expect(await metric("onerouter_provider_call_duration_seconds_count", `provider_account_id="${second.id}",operation="createPayment",outcome="success"`)).toBe(1);
+    expect(await metric("onerouter_provider_failovers_total", `category="payments",from_provider="sandbox",to_provider="sandbox"`)).toBeGreaterThanOrEqual(1);
   });
 
   it("stops calling a failing primary once its circuit opens, and closes it with a probe after the cooldown", async () => {

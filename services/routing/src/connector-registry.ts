@@ -2,6 +2,7 @@ import type { Fee } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import type { Logger } from "@onerouter/core";
 import type { ConnectorContext } from "./connector-kit";
 import type { ProviderCategory } from "./provider-accounts";
+import type { ProviderCallMetrics } from "./provider-call-metrics";
 import { underOutboundRules } from "./provider-calls";
 import type { ProviderOutbound } from "./provider-outbound";
 import type { ProviderDescriptor } from "./providers";
@@ -48,6 +49,8 @@ export interface ConnectorRegistryOptions {
   // Budget for one provider call.
   providerTimeoutMs: number;
   logger?: Logger;
+  // Where the routed calls of every category are counted and timed.
+  metrics?: ProviderCallMetrics;
 }
 
 export class ConnectorRegistry {
@@ -83,6 +86,7 @@ interface PriceSource {
 export class CategoryConnectors<C extends RegisteredConnector> {
   readonly defaultFees: readonly Fee[];
   readonly timeoutMs: number;
+  readonly metrics: ProviderCallMetrics | undefined;
   private readonly registrations: Map<string, { connector: C; settings?: AccountSettings; pricing?: PriceSource }>;
   private readonly outbound: ProviderOutbound;
 
@@ -93,6 +97,7 @@ export class CategoryConnectors<C extends RegisteredConnector> {
   ) {
     this.outbound = options.outbound;
     this.timeoutMs = options.providerTimeoutMs;
+    this.metrics = options.metrics;
     this.defaultFees = registrations.flatMap((r) => r.defaultFees);
     this.registrations = new Map(
       registrations.map((r) => [

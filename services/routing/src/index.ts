@@ -2,6 +2,7 @@ export * from "./connector-kit";
 export * from "./call-failures";
 export * from "./connector-registry";
 export * from "./provider-calls";
+export * from "./provider-call-metrics";
 export * from "./routed-calls";
 export * from "./attempts";
 export * from "./attempt-rollups";

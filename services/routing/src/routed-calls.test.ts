@@ -67,18 +67,19 @@ function setUp() {
 // Hooks that record what the loop did; `steps` says what each settled attempt answers.
 function recordingHooks(steps: RouteStep[], started: (string | undefined)[] = []) {
   const seen: string[] = [];
-  let exhausted: Parameters<RouteHooks<string, string>["exhausted"]>[0] | undefined;
-  const hooks: RouteHooks<string, string> = {
+  let exhausted: Parameters<RouteHooks<{ id: string }, string>["exhausted"]>[0] | undefined;
+  const hooks: RouteHooks<{ id: string }, string> = {
     start: async (a) => {
       seen.push(`start ${a.id}`);
-      return started.length > 0 ? started.shift() : `att_${a.id}`;
+      const id = started.length > 0 ? started.shift() : `att_${a.id}`;
+      return id === undefined ? undefined : { id };
     },
     call: async (_a, attempt) => {
-      seen.push(`call ${attempt}`);
-      return { kind: "answered", result: attempt };
+      seen.push(`call ${attempt.id}`);
+      return { kind: "answered", result: attempt.id };
     },
     settle: async (_a, attempt, _outcome, latencyMs) => {
-      seen.push(`settle ${attempt}`);
+      seen.push(`settle ${attempt.id}`);
       expect(latencyMs).toBeGreaterThanOrEqual(0);
       return steps.shift() ?? { kind: "done" };
     },

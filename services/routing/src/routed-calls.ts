@@ -1,11 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { timeProviderCall, type Logger } from "@onerouter/core";
+import { spanFailed, timeProviderCall, tracer, type Logger } from "@onerouter/core";
+import { context, createContextKey, SpanKind } from "@opentelemetry/api";
 import type { CircuitBreakers } from "./circuit-breaker";
 import type { ConnectorContext } from "./connector-kit";
 import type { CategoryConnectors, RegisteredConnector } from "./connector-registry";
 import type { EnvironmentName, ProviderAccountStore, ProviderAccountWithCredentials } from "./provider-accounts";
+import type { ProviderCallOutcome } from "./provider-call-metrics";
 import { classifyCallFailure, recordCallHealth, type FailedCall } from "./provider-calls";
 import type { RoutingProfileStore } from "./routing-profiles";
 import type { PublishedPrices } from "./published-prices";
@@ -68,6 +70,9 @@ export interface RouteHooks<Attempt, Result> {
 export class RoutedCalls<C extends RegisteredConnector> {
   // Providers whose prices come from their pricing APIs.
   private readonly priced: ReadonlySet<string>;
+  private readonly named = new Map<string, C>();
+  // The connector method the current call took (see naming).
+  private operation = "unknown";
 
   constructor(private readonly options: RoutedCallsOptions<C>) {
     this.priced = new Set(options.connectors.pricedProviders());
@@ -121,10 +126,12 @@ export class RoutedCalls<C extends RegisteredConnector> {
   }
 
   // Tries the candidates in turn until one's settled attempt says stop.
-  async route<Attempt, Result>(candidates: readonly Candidate<Account>[], hooks: RouteHooks<Attempt, Result>): Promise<void> {
-    const { breakers } = this.options;
+  async route<Attempt extends { id: string }, Result>(candidates: readonly Candidate<Account>[], hooks: RouteHooks<Attempt, Result>): Promise<void> {
+    const { breakers, connectors } = this.options;
     let decline: ProviderError | undefined;
     let tried = 0;
+    // The provider the last attempt went to, once it said to try the next.
+    let movedOnFrom: string | undefined;
     for (const { account, estimatedFee, reason } of candidates) {
       if (hooks.skips?.(account)) continue;
       const admission = breakers.admit(account.id, account.provider);
@@ -134,11 +141,14 @@ export class RoutedCalls<C extends RegisteredConnector> {
       const attempt = await hooks.start(account, estimatedFee, reason);
       // Another request carries the object on (a retry resuming it, the resolver).
       if (!attempt) return;
+      if (movedOnFrom !== undefined) connectors.metrics?.failover(connectors.category, movedOnFrom, account.provider);
       const started = performance.now();
-      const outcome = await hooks.call(account, attempt);
+      // The provider calls made for the attempt name it in their spans.
+      const outcome = await context.with(context.active().setValue(attemptIdKey, attempt.id), () => hooks.call(account, attempt));
       const step = await hooks.settle(account, attempt, outcome, Math.round(performance.now() - started));
       if (step.kind !== "next") return;
       decline = step.decline ?? decline;
+      movedOnFrom = account.provider;
     }
     await hooks.exhausted({ candidates: candidates.length, tried, ...(decline && { decline }) });
   }
@@ -155,19 +165,78 @@ export class RoutedCalls<C extends RegisteredConnector> {
   }
 
   // One call with an account: a failure is classified, and the account's
-  // circuit breaker learns what the call says of its health.
+  // circuit breaker learns what the call says of its health. The call is
+  // timed (onerouter_provider_call_duration_seconds) and is a client span
+  // named after the connector operation, with provider, account and attempt.
   async call<Result>(account: Account, call: (connector: C, ctx: ConnectorContext) => Promise<Result>): Promise<CallOutcome<Result>> {
     const { connectors } = this.options;
-    const connector = connectors.require(account.provider);
     const ctx = connectors.context(account);
+    const attemptId = context.active().getValue(attemptIdKey) as string | undefined;
+    const span = tracer.startSpan(`${account.provider} call`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "onerouter.category": connectors.category,
+        "onerouter.provider": account.provider,
+        "onerouter.provider_account_id": account.id,
+        ...(attemptId !== undefined && { "onerouter.attempt_id": attemptId }),
+      },
+    });
+    const started = performance.now();
+    let operation = "unknown";
     let outcome: CallOutcome<Result>;
     try {
-      outcome = { kind: "answered", result: await timeProviderCall(() => call(connector, ctx)) };
+      this.operation = "unknown";
+      const answer = timeProviderCall(() => call(this.naming(account.provider), ctx));
+      // The connector method was called synchronously, before any await.
+      operation = this.operation;
+      outcome = { kind: "answered", result: await answer };
     } catch (err) {
       outcome = classifyCallFailure(account.provider, err, this.options.logger);
     }
+    const seconds = (performance.now() - started) / 1000;
+    const result = callOutcome(outcome);
+    connectors.metrics?.call(account.provider, account.id, operation, result, seconds);
+    span.updateName(`${account.provider} ${operation}`);
+    span.setAttribute("onerouter.operation", operation);
+    span.setAttribute("onerouter.outcome", result);
+    if (outcome.kind !== "answered") spanFailed(span, outcome.error.reason);
+    span.end();
     recordCallHealth(this.options.breakers, account, outcome.kind);
     return outcome;
+  }
+
+  // The provider's connector as calls get it: it notes the name of each
+  // method taken from it in `operation`, so metrics and spans say which
+  // operation a call was without every engine naming it.
+  private naming(provider: string): C {
+    let named = this.named.get(provider);
+    if (!named) {
+      named = new Proxy(this.options.connectors.require(provider), {
+        get: (target, key, receiver) => {
+          const value: unknown = Reflect.get(target, key, receiver);
+          if (typeof value === "function" && typeof key === "string") this.operation = key;
+          return value;
+        },
+      });
+      this.named.set(provider, named);
+    }
+    return named;
+  }
+}
+
+// Set while an attempt's provider calls run.
+const attemptIdKey = createContextKey("onerouter.attempt_id");
+
+function callOutcome(outcome: CallOutcome<unknown>): ProviderCallOutcome {
+  switch (outcome.kind) {
+    case "answered": {
+      const { result } = outcome;
+      return typeof result === "object" && result !== null && "failure" in result && result.failure ? "declined" : "success";
+    }
+    case "unknown":
+      return "unknown";
+    default:
+      return "failed";
   }
 }
 

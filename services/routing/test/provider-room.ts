@@ -28,6 +28,7 @@ import { sandboxRoom } from "@onerouter/sandbox";
 import {
   CircuitBreakers,
   ConnectorRegistry,
+  ProviderCallMetrics,
   ProviderAccountStore,
   ProviderOutbound,
   RoutingProfileStore,
@@ -95,7 +96,12 @@ export async function startProviderRoomTestBed<Engine, EngineOptions>(
   const publicUrl = () => server!.url;
 
   const sandbox = await sandboxRoom.open({ knex: db.knex, accounts, host: "127.0.0.1", defaultTenantId: tenant.id });
-  const connectors = new ConnectorRegistry({ outbound: providerOutbound, providerTimeoutMs: config.providerTimeoutMs, logger });
+  const connectors = new ConnectorRegistry({
+    outbound: providerOutbound,
+    providerTimeoutMs: config.providerTimeoutMs,
+    logger,
+    metrics: new ProviderCallMetrics(metrics.registry),
+  });
   const opened = await room.open({
     engine: engineOptions({ knex: db.knex, accounts, profiles: routing, breakers, connectors, logger, sandboxUrl: sandbox.url, publicUrl }),
     idempotency: createIdempotency(db.knex, { liveness }),

@@ -5,8 +5,8 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderCallMetrics, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
+import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, exportOutboxLag, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, openDatabase, outboxMigrations, startProcessLiveness, startServer, startTracing, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute, docsRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperEnvoyRoom, gatekeeperRoom, meshCallerInterceptor } from "@onerouter/gatekeeper";
@@ -169,6 +169,8 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   const routing = new RoutingProfileStore(db.knex, changeNotices);
 
   const metrics = createMetrics();
+  // Traces for the process (exported only where the OTEL_* environment says).
+  const tracing = startTracing();
   // Each transition of this process's breakers becomes a provider_account.circuit_* event.
   const circuitEvents = new CircuitEvents(db.knex, accounts, logger);
   const breakers = new CircuitBreakers({
@@ -191,7 +193,7 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   const providerOutbound = new ProviderOutbound(config.providerCalls);
   // Lets a retry take over at once the requests of a process that died.
   const liveness = await startProcessLiveness(db, logger);
-  const idempotency = createIdempotency(db.knex, { liveness });
+  const idempotency = createIdempotency(db.knex, { liveness, registry: metrics.registry });
   const webhookNonces = new WebhookNonceStore(db.knex);
   // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
   const eventStream =
@@ -202,6 +204,9 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   const outboxRetention = hosts("outbox-relay")
     ? new OutboxRetention(db.knex, logger, { retentionDays: config.eventRetentionDays, requirePublished: eventStream !== undefined })
     : undefined;
+  // Outbox lag is reported where events leave the outbox: the relay, or embedded mode's dispatcher.
+  if (relay) exportOutboxLag(metrics.registry, db.knex, "published_at", logger);
+  else if (!config.natsUrl && hosts("webhook-dispatcher")) exportOutboxLag(metrics.registry, db.knex, "fanned_out_at", logger);
 
   // Each room opens with what it needs, from the infrastructure and the rooms opened before it.
   const opened: Room[] = [];
@@ -216,7 +221,12 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
     sandboxRoom.open({ knex: db.knex, accounts, host: "127.0.0.1", port: config.sandboxPort, defaultTenantId: tenant.id }),
   );
   // Every provider's connector, under the outbound rules; admin manages accounts for all of them.
-  const connectors = new ConnectorRegistry({ outbound: providerOutbound, providerTimeoutMs: config.providerTimeoutMs, logger });
+  const connectors = new ConnectorRegistry({
+    outbound: providerOutbound,
+    providerTimeoutMs: config.providerTimeoutMs,
+    logger,
+    metrics: new ProviderCallMetrics(metrics.registry),
+  });
   const paymentCalls = connectors.register("payments", paymentConnectors(sandbox && { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl }));
   const messagingCalls = connectors.register("messaging", messagingConnectors(sandbox && { baseUrl: sandbox.url }));
   const payments = await open(hosts("payments"), () =>
@@ -260,7 +270,7 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   );
   // The dispatcher takes events (from JetStream, or the outbox) into deliveries
   // and delivers them; WebhookService wakes it when it runs in this process.
-  const webhooks = hosts("webhook-dispatcher") ? createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger }) : undefined;
+  const webhooks = hosts("webhook-dispatcher") ? createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger, registry: metrics.registry }) : undefined;
   await open(webhooks !== undefined, () => ({ start: () => webhooks!.start(), close: () => webhooks!.stop() }));
   await open(hosts("webhooks"), () => ({
     routes: webhookRoutes({
@@ -272,9 +282,9 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
     }),
   }));
   // In process, the gatekeeper checks every call; in the mesh, it answers Envoy's Check and ShouldRateLimit.
-  await open(hosts("gatekeeper") && !mesh, () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer }));
+  await open(hosts("gatekeeper") && !mesh, () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer, registry: metrics.registry }));
   const envoyFront = await open(hosts("gatekeeper") && mesh, () =>
-    gatekeeperEnvoyRoom.open({ knex: db.knex, config, logger, mailer, meshSecret: meshSecret! }),
+    gatekeeperEnvoyRoom.open({ knex: db.knex, config, logger, mailer, meshSecret: meshSecret!, registry: metrics.registry }),
   );
 
   const httpRoutes: HttpRoute[] = [];
@@ -383,6 +393,7 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
       await liveness.close();
       await changeNotices.close();
       await db.close();
+      await tracing.flush();
       if (embedded && existsSync(runFile)) {
         const current = JSON.parse(readFileSync(runFile, "utf8")) as { pid: number };
         if (current.pid === process.pid) writeFileSync(runFile, "{}");

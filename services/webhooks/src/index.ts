@@ -1,4 +1,5 @@
 import type { Config, EventStream, Knex, Logger, MasterKeyring, Migration, Room, RoomModule } from "@onerouter/core";
+import type { Registry } from "prom-client";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/worker";
 import { webhookMigrations } from "./migrations";
 import { WebhookEventRetention } from "./retention";
@@ -27,6 +28,8 @@ export interface WebhooksOptions {
   // outbox relay publishes them. Without it the feed reads the outbox table.
   eventStream?: EventStream;
   logger: Logger;
+  // Where delivery metrics are exported, when given.
+  registry?: Registry;
 }
 
 export interface Webhooks {
@@ -41,7 +44,7 @@ export interface Webhooks {
 // worker that delivers them, and the retention job that prunes its old events.
 export function createWebhooks(options: WebhooksOptions): Webhooks {
   const { knex, config, eventStream, logger } = options;
-  const worker = createDeliveryWorker({ knex, masterKeys: options.masterKeys, logger, config: config.webhookDelivery });
+  const worker = createDeliveryWorker({ knex, masterKeys: options.masterKeys, logger, config: config.webhookDelivery, registry: options.registry });
   const feed: EventFeed = eventStream ? new JetStreamFeed(knex, eventStream, logger) : new OutboxFeed(knex, logger);
   const retention = new WebhookEventRetention(knex, logger, { retentionDays: config.eventRetentionDays });
   return {

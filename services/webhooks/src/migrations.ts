@@ -120,6 +120,13 @@ export const webhookMigrations: Migration[] = [
     },
   },
   {
+    // The trace of the change that wrote the event, which its deliveries join.
+    name: "20261206_131_webhooks_event_trace_context",
+    async up(knex) {
+      await knex.raw("alter table webhook_events add column if not exists traceparent text");
+    },
+  },
+  {
     name: "20261206_151_webhooks_delivery_claim_indexes",
     async up(knex) {
       // A claim reads each endpoint's due deliveries in order and counts its

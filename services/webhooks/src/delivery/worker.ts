@@ -1,9 +1,12 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { appendEvent, environmentFromName, newId, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
+import { appendEvent, contextOfTraceparent, environmentFromName, newId, spanFailed, tracer, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
+import { SpanKind } from "@opentelemetry/api";
+import type { Registry } from "prom-client";
 import { activeSecrets, type StoredSecret } from "../secrets";
 import { signStandardWebhook } from "../signing";
 import { AttemptRecorder } from "./attempt-recorder";
+import { DeliveryMetrics } from "./delivery-metrics";
 import { WebhookHttpClient, type EndpointEnvironment, type WebhookPostResult } from "./http-client";
 import { RetrySchedule, type AttemptVerdict } from "./schedule";
 
@@ -36,6 +39,7 @@ export interface DeliveryWorkerOptions {
   // Time as the worker sees it (signatures, schedules, endpoint health).
   // Leases and due times are compared with the database's clock.
   now?: () => Date;
+  metrics?: DeliveryMetrics;
 }
 
 export interface DeliveryAttemptRow {
@@ -83,6 +87,8 @@ interface DeliveryJob {
   url: string;
   secrets: StoredSecret[] | string;
   payload: Uint8Array;
+  // The trace of the change that wrote the event, which the delivery's span joins.
+  traceparent: string | null;
 }
 
 export class DeliveryWorker {
@@ -185,7 +191,7 @@ export class DeliveryWorker {
       `with claimed as (${claimed}
          returning id, tenant_id, environment, event_id, endpoint_id, status, attempt_count, next_attempt_at)
        select c.id, c.tenant_id, c.environment, c.event_id, c.endpoint_id, c.status, c.attempt_count,
-              e.url, e.secrets, o.payload
+              e.url, e.secrets, o.payload, o.traceparent
          from claimed c
          join webhook_endpoints e on e.id = c.endpoint_id
          join webhook_events o on o.id = c.event_id
@@ -242,7 +248,35 @@ export class DeliveryWorker {
     return result.rows;
   }
 
+  // Each attempt is a client span in the trace of the change that wrote the event.
   private async deliver(job: DeliveryJob): Promise<DeliveryAttemptRow> {
+    const span = tracer.startSpan(
+      "webhook delivery",
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "onerouter.delivery_id": job.id,
+          "onerouter.endpoint_id": job.endpoint_id,
+          "onerouter.event_id": job.event_id,
+          "onerouter.attempt_number": job.attempt_count + 1,
+        },
+      },
+      contextOfTraceparent(job.traceparent),
+    );
+    try {
+      const recorded = await this.attempt(job);
+      span.setAttribute("http.response.status_code", recorded.response_status_code);
+      if (recorded.status !== "succeeded") spanFailed(span, recorded.error || `HTTP ${recorded.response_status_code}`);
+      return recorded;
+    } catch (err) {
+      spanFailed(span, (err as Error).message);
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async attempt(job: DeliveryJob): Promise<DeliveryAttemptRow> {
     const startedAt = this.now();
     const event = fromBinary(EventSchema, job.payload);
     const body = toJsonString(EventSchema, event);
@@ -262,7 +296,9 @@ export class DeliveryWorker {
     let verdict = this.options.schedule.verdict(result, attemptNumber, this.now());
     // A resend of a finished delivery is one extra attempt, not a new schedule.
     if (verdict.outcome === "retry" && job.status !== "pending") verdict = { outcome: "exhausted" };
-    return this.record(job, { attemptNumber, startedAt, result, verdict });
+    const recorded = await this.record(job, { attemptNumber, startedAt, result, verdict });
+    this.options.metrics?.attempt(verdict.outcome === "succeeded", result.latencyMs);
+    return recorded;
   }
 
   private async record(job: DeliveryJob, attempt: FinishedAttempt): Promise<DeliveryAttemptRow> {
@@ -387,6 +423,8 @@ export function createDeliveryWorker(deps: {
   masterKeys: MasterKeyring;
   logger: Logger;
   config: Config["webhookDelivery"];
+  // Where the delivery metrics are exported, when given.
+  registry?: Registry;
 }): DeliveryWorker {
   const { config } = deps;
   return new DeliveryWorker({
@@ -399,6 +437,7 @@ export function createDeliveryWorker(deps: {
     endpointConcurrency: config.endpointConcurrency,
     pollIntervalMs: config.pollMs,
     disableAfterMs: config.disableAfterMs,
+    ...(deps.registry && { metrics: new DeliveryMetrics(deps.registry, deps.knex, deps.logger) }),
   });
 }
 

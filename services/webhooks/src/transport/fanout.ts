@@ -2,7 +2,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import type { Knex } from "@onerouter/core";
+import { currentTraceparent, type Knex } from "@onerouter/core";
 import { pendingDelivery } from "../delivery/requeue";
 import { fromJson } from "../endpoints";
 import { matchesEventType } from "../filters";
@@ -25,6 +25,8 @@ export interface FeedEvent {
   createdAt: Date;
   // The binary onerouter.events.v1.Event.
   payload: Uint8Array;
+  // The W3C traceparent of the change that wrote the event, when traced.
+  traceparent?: string;
 }
 
 // Undefined when the bytes are not a complete onerouter Event.
@@ -146,7 +148,7 @@ async function endpointsByScope(trx: Knex.Transaction, events: FeedEvent[]): Pro
 export async function recordFannedOutEvent(trx: Knex, event: Event): Promise<void> {
   const fed = feedEventFrom(toBinary(EventSchema, event));
   if (!fed) throw new Error(`event ${event.id} is not a complete onerouter Event`);
-  await trx("webhook_events").insert(eventRow(fed));
+  await trx("webhook_events").insert(eventRow({ ...fed, traceparent: currentTraceparent() }));
 }
 
 const eventRow = (e: FeedEvent) => ({
@@ -156,4 +158,5 @@ const eventRow = (e: FeedEvent) => ({
   type: e.type,
   payload: Buffer.from(e.payload),
   created_at: e.createdAt,
+  traceparent: e.traceparent ?? null,
 });

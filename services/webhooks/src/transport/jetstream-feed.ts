@@ -104,7 +104,8 @@ export class JetStreamFeed implements EventFeed {
       for (const msg of batch) {
         const event = feedEventFrom(msg.data);
         if (event) {
-          events.push(event);
+          const traceparent = msg.headers?.get("traceparent");
+          events.push(traceparent ? { ...event, traceparent } : event);
           handled.push(msg);
         } else {
           this.logger.error({ seq: msg.seq, subject: msg.subject }, "dropping a message that is not an onerouter Event");

@@ -20,7 +20,7 @@ export class OutboxFeed implements EventFeed {
       const events: FeedEvent[] = [];
       for (const row of rows) {
         const event = feedEventFrom(new Uint8Array(row.payload));
-        if (event) events.push(event);
+        if (event) events.push(row.traceparent ? { ...event, traceparent: row.traceparent } : event);
         else this.logger.error({ id: row.id }, "passing by an outbox row that is not an onerouter Event");
       }
       await onEvents(trx, events);
