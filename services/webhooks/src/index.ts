@@ -10,11 +10,12 @@ import { JetStreamFeed } from "./transport/jetstream-feed";
 import { OutboxFeed } from "./transport/outbox-feed";
 
 export { webhookMigrations } from "./migrations";
-export { DeliveryWorker, createDeliveryWorker } from "./delivery/worker";
+export { DeliveryWorker, createDeliveryWorker, webhookUserAgent } from "./delivery/worker";
 export { EventStreamHub } from "./event-stream/hub";
 export { WebhookEventRetention } from "./retention";
 export { webhookRoutes } from "./routes";
-export { resealEndpointSecrets } from "./secrets";
+export { newEndpointSecret, resealEndpointSecrets } from "./secrets";
+export { signStandardWebhook } from "./signing";
 export { createFanOut, fanOut, type DeliveryWaker, type EventHandler, type FeedEvent } from "./transport/fanout";
 export type { EventFeed } from "./transport/feed";
 export { JetStreamFeed } from "./transport/jetstream-feed";

@@ -183,7 +183,7 @@ describe("StreamEvents", () => {
 
 const protoRoot = path.resolve(import.meta.dirname, "../../../../proto");
 
-function grpcWebhookClient(port: number): grpc.Client & Record<string, (...args: unknown[]) => unknown> {
+function grpcWebhookClient(port: number): grpc.Client & { StreamEvents(request: object, metadata: grpc.Metadata): unknown } {
   const definition = protoLoader.loadSync("onerouter/webhooks/v1/webhooks.proto", {
     includeDirs: [protoRoot],
     keepCase: true,

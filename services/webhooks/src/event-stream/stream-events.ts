@@ -41,6 +41,8 @@ export function streamEventsMethod(
         let after = req.afterEventId
           ? await seqOf(knex, scope, requireId("after_event_id", req.afterEventId))
           : await latestEventSeq(knex);
+        // Says the stream is open: what is recorded from here on reaches it.
+        yield create(StreamEventsResponseSchema, {});
         for (;;) {
           const rows = await eventsAfter(knex, scope, types, after);
           for (const row of rows) {

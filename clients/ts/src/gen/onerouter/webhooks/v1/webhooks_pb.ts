@@ -765,8 +765,9 @@ export const StreamEventsRequestSchema: GenMessage<StreamEventsRequest> = /*@__P
  */
 export type StreamEventsResponse = Message<"onerouter.webhooks.v1.StreamEventsResponse"> & {
   /**
-   * Unset on a heartbeat, sent after 25 seconds without an event so that
-   * proxies keep the stream open.
+   * Unset on a heartbeat: the first message, sent once the stream is open
+   * (every event recorded from then on will follow), and one after each 25
+   * seconds without an event, so that proxies keep the stream open.
    *
    * @generated from field: onerouter.events.v1.Event event = 1;
    */
