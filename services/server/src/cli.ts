@@ -17,6 +17,7 @@ import { allMigrations, openConfiguredDatabase, startOneRouter } from "./app";
 import { devBanner, devConfigDefaults, startDev } from "./dev";
 import type { Erasure } from "./erase-contact";
 import { callLocalAdmin, LocalAdminRefusal } from "./local-admin";
+import { listen, ListenUsageError, listenUsage } from "./listen";
 import { keysInDataFolder, resolveMasterKeys, type Rotation } from "./master-key";
 import { operations, type TenantDescription } from "./operations";
 
@@ -43,6 +44,7 @@ Commands:
   erase-contact --email ADDRESS  erase a person's contact data from payments, messages and
         | --phone +E164          events; amounts, statuses and ids stay
         [--tenant ID]            (default: the default tenant)
+${listenUsage}
 
 With an embedded data folder, these commands go through the server that
 holds the folder, if one runs.
@@ -57,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return command ? 0 : 2;
   }
+  if (command === "listen") return listenUntilSignalled(rest);
   if (command === "dev") {
     for (const [name, value] of Object.entries(devConfigDefaults)) process.env[name] ??= value;
   }
@@ -80,6 +83,25 @@ async function main(argv: string[]): Promise<number> {
       return eraseContactCommand(config, rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+// A client of a running server: it needs no configuration of its own.
+async function listenUntilSignalled(args: string[]): Promise<number> {
+  const stop = new AbortController();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
+  try {
+    return await listen(args, {
+      env: process.env,
+      out: (line) => console.log(line),
+      err: (line) => console.error(line),
+      signal: stop.signal,
+    });
+  } catch (err) {
+    if (err instanceof ListenUsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      throw new UsageError((err as Error).message);
+    }
+    throw err;
   }
 }
 
