@@ -3,7 +3,7 @@ import type { CallOptions, Client } from "@connectrpc/connect";
 
 /** The messages a List response carries: the element type of its repeated message field. */
 export type ListItem<Res> = {
-  [K in keyof Res]: Res[K] extends readonly (infer E)[] ? (E extends Message ? E : never) : never;
+  [K in keyof Res]-?: Res[K] extends readonly (infer E)[] ? (E extends Message ? E : never) : never;
 }[keyof Res];
 
 /**
