@@ -18,6 +18,7 @@ const exposedHeaders = [
   "RateLimit-Limit",
   "RateLimit-Remaining",
   "RateLimit-Reset",
+  "Server-Timing",
 ].join(", ");
 // Browsers cap this (Chromium at 2 h); it spares a preflight per call.
 const preflightMaxAgeSeconds = "7200";

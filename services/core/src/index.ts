@@ -12,6 +12,7 @@ export { createMetrics, type Metrics } from "./metrics";
 export { currencyExponent, fromDecimalString, isCurrencyCode, isKnownCurrency, toDecimalString } from "./money";
 export { decodePageToken, encodePageToken, type PageCursor, type PageRequest, pageSize, paginate, whereCreatedIn } from "./pagination";
 export { type HttpHandler, type HttpRoute, type RunningServer, type ServerOptions, startServer } from "./server";
+export { timeProviderCall } from "./server-timing";
 export type { Room, RoomModule } from "./room";
 export { requireCaller, servicePartially } from "./services";
 export { type Database, type DatabaseOptions, type Knex, type Migration, openDatabase } from "./db/database";

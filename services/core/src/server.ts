@@ -5,11 +5,13 @@ import type { AddressInfo } from "node:net";
 import { createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { clientAddressResolver, requestOriginResolver, type ClientAddressResolver, type RequestOrigin } from "./client-address";
 import { registerHealth } from "./health";
+import { registerReflection } from "./reflection";
 import { remoteAddressKey, requestOriginKey } from "./context";
 import { createCors } from "./cors";
 import type { Logger } from "./logging";
 import type { Metrics } from "./metrics";
 import { createRpcHandler } from "./rpc-handler";
+import { serverTimingInterceptor } from "./server-timing";
 
 // One port serves Connect, gRPC and gRPC-Web over HTTP/1.1 and cleartext
 // HTTP/2 (prior knowledge): the first bytes of each connection decide which
@@ -61,8 +63,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     routes: (router) => {
       options.routes(router);
       registerHealth(router, () => draining);
+      registerReflection(router);
     },
-    interceptors: [options.metrics.rpcInterceptor, ...options.interceptors],
+    interceptors: [serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
     contextValues: (req) => requestContext(req, clientAddress, requestOrigin),
   });

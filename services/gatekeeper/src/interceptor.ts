@@ -8,8 +8,9 @@ import { applyHeaders, withHeaders, type CallLimits } from "./call-limits";
 import type { TokenBucketLimiter } from "./rate-limiter";
 import { environmentHeader, type SessionAuthenticator } from "./session-authenticator";
 
-// Services anyone may call without a key: probes must work before keys exist.
-const publicServices = new Set(["grpc.health.v1.Health"]);
+// Services anyone may call without a key: probes must work before keys
+// exist, and the API's shape (reflection) is as public as its docs.
+const publicServices = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
 // One IPv6 client usually holds a whole /64, so its failures count together.
 export function failureBucket(address: string): string {

@@ -94,10 +94,35 @@ describeEachEngine("payment failover", (engine) => {
     await primary.setFailure({ mode: "none" });
     await new Promise((r) => setTimeout(r, cooldownMs + 50));
     expect(await circuitGauge(first.id)).toBe(1);
-    const probed = (await tenant.client.createPayment({ amount: 100n, currency: "USD" })).payment;
-    expect(attempts(probed)).toEqual([[first.id, AttemptStatus.SUCCEEDED]]);
-    expect(primary.requestCount()).toBe(before + 3);
-    expect(await circuitGauge(first.id)).toBe(0);
+    // Half-open: this payment still goes to the secondary while a health
+    // check, not a customer's payment, finds out whether the primary is back.
+    const whileProbing = (await tenant.client.createPayment({ amount: 100n, currency: "USD" })).payment;
+    expect(attempts(whileProbing)).toEqual([[second.id, AttemptStatus.SUCCEEDED]]);
+    await vi.waitFor(async () => expect(await circuitGauge(first.id)).toBe(0));
+    expect(await sandboxPayments(primary.url, first.apiKey)).toHaveLength(0);
+    const afterProbe = (await tenant.client.createPayment({ amount: 100n, currency: "USD" })).payment;
+    expect(attempts(afterProbe)).toEqual([[first.id, AttemptStatus.SUCCEEDED]]);
+  });
+
+  it("opens the circuit on a run of ambiguous failures, so new payments stop going to the provider", async () => {
+    const { tenant, first, second } = await pair("Storm");
+    // A proxy in front of the primary answers 502: whether the payment was taken is unknown.
+    await primary.setFailure({ mode: "proxy_error", status: 502 });
+    // Each ambiguous payment stays with the primary (it is not failed over);
+    // the failures, its status checks included, open the circuit within the threshold.
+    const ambiguous: Payment[] = [];
+    for (;;) {
+      const { payment } = await tenant.client.createPayment({ amount: 100n, currency: "USD" });
+      if (payment!.attempts[0]!.providerAccountId !== first.id) break;
+      expect(attempts(payment)).toEqual([[first.id, AttemptStatus.UNKNOWN]]);
+      ambiguous.push(payment!);
+      expect(ambiguous.length).toBeLessThanOrEqual(2);
+    }
+    expect(ambiguous.length).toBeGreaterThan(0);
+    expect(await circuitGauge(first.id)).toBe(2);
+    const next = (await tenant.client.createPayment({ amount: 100n, currency: "USD" })).payment;
+    expect(next).toMatchObject({ status: PaymentStatus.SUCCEEDED });
+    expect(attempts(next)).toEqual([[second.id, AttemptStatus.SUCCEEDED]]);
   });
 
   it("fails the payment with NO_PROVIDER_AVAILABLE when every provider is down", async () => {

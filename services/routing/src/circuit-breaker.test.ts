@@ -23,13 +23,13 @@ describe("circuit breakers", () => {
     expect(transitions).toEqual([]);
     b.recordFailure("pa_1", "sandbox");
     b.recordFailure("pa_1", "sandbox");
-    expect(transitions).toEqual([{ accountId: "pa_1", provider: "sandbox", transition: "opened", reason: "2 consecutive calls the provider did not process" }]);
+    expect(transitions).toEqual([{ accountId: "pa_1", provider: "sandbox", transition: "opened", reason: "2 consecutive calls the provider did not answer" }]);
     advance(1000);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+    expect(b.admit("pa_1", "sandbox")).toBe("probe");
     b.recordFailure("pa_1", "sandbox");
     expect(transitions).toHaveLength(1);
     advance(1000);
-    b.tryAcquire("pa_1", "sandbox");
+    b.admit("pa_1", "sandbox");
     b.recordSuccess("pa_1", "sandbox");
     b.recordSuccess("pa_1", "sandbox");
     expect(transitions.map((t) => t.transition)).toEqual(["opened", "closed"]);
@@ -38,16 +38,16 @@ describe("circuit breakers", () => {
   it("opens after the configured consecutive failures and skips the account", () => {
     const { b } = breakers(3);
     for (let i = 0; i < 2; i++) {
-      expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+      expect(b.admit("pa_1", "sandbox")).toBe("call");
       b.recordFailure("pa_1", "sandbox");
     }
     expect(b.state("pa_1")).toBe(CircuitState.CLOSED);
-    b.tryAcquire("pa_1", "sandbox");
+    b.admit("pa_1", "sandbox");
     b.recordFailure("pa_1", "sandbox");
     expect(b.state("pa_1")).toBe(CircuitState.OPEN);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(false);
+    expect(b.admit("pa_1", "sandbox")).toBe("skip");
     // Other accounts are unaffected.
-    expect(b.tryAcquire("pa_2", "sandbox")).toBe(true);
+    expect(b.admit("pa_2", "sandbox")).toBe("call");
   });
 
   it("counts only consecutive failures", () => {
@@ -58,47 +58,39 @@ describe("circuit breakers", () => {
     expect(b.state("pa_1")).toBe(CircuitState.CLOSED);
   });
 
-  it("lets one probe through after the cooldown; its success closes the circuit", () => {
+  it("asks one caller to probe after the cooldown, skips the account until the probe succeeds, then closes", () => {
     const { b, advance } = breakers(1, 1000);
     b.recordFailure("pa_1", "sandbox");
     advance(999);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(false);
+    expect(b.admit("pa_1", "sandbox")).toBe("skip");
     advance(1);
     expect(b.state("pa_1")).toBe(CircuitState.HALF_OPEN);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
-    // While the probe runs, nothing else goes.
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(false);
+    expect(b.admit("pa_1", "sandbox")).toBe("probe");
+    // While the probe runs, nothing goes and no one else probes.
+    expect(b.admit("pa_1", "sandbox")).toBe("skip");
+    advance(60_000);
+    expect(b.admit("pa_1", "sandbox")).toBe("skip");
     b.recordSuccess("pa_1", "sandbox");
     expect(b.state("pa_1")).toBe(CircuitState.CLOSED);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+    expect(b.admit("pa_1", "sandbox")).toBe("call");
   });
 
   it("re-opens on a failed probe and waits a full cooldown again", () => {
     const { b, advance } = breakers(1, 1000);
     b.recordFailure("pa_1", "sandbox");
     advance(1000);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+    expect(b.admit("pa_1", "sandbox")).toBe("probe");
     b.recordFailure("pa_1", "sandbox");
     expect(b.state("pa_1")).toBe(CircuitState.OPEN);
     advance(500);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(false);
+    expect(b.admit("pa_1", "sandbox")).toBe("skip");
     advance(500);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
-  });
-
-  it("gives the probe's turn to the next call when its outcome was inconclusive", () => {
-    const { b, advance } = breakers(1, 1000);
-    b.recordFailure("pa_1", "sandbox");
-    advance(1000);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
-    b.recordInconclusive("pa_1", "sandbox");
-    expect(b.state("pa_1")).toBe(CircuitState.HALF_OPEN);
-    expect(b.tryAcquire("pa_1", "sandbox")).toBe(true);
+    expect(b.admit("pa_1", "sandbox")).toBe("probe");
   });
 
   it("exports each account's state as onerouter_circuit_state", async () => {
     const { b, registry, advance } = breakers(1, 1000);
-    b.tryAcquire("pa_ok", "sandbox");
+    b.admit("pa_ok", "sandbox");
     b.recordSuccess("pa_ok", "sandbox");
     b.recordFailure("pa_down", "stripe");
     expect(await gauge(registry)).toEqual(

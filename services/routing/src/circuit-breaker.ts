@@ -2,10 +2,14 @@ import { CircuitState } from "@onerouter/client/gen/onerouter/admin/v1/provider_
 import { Gauge, type Registry } from "prom-client";
 
 // Health per provider account. CLOSED lets every call through; after
-// `failureThreshold` consecutive calls the provider provably did not process
-// (not_processed) it turns OPEN and the account is skipped; after the
-// cooldown the next call is a single probe (HALF_OPEN) whose success closes
-// the circuit and whose failure opens it again.
+// `failureThreshold` consecutive failed calls it turns OPEN and the account
+// is skipped. A failure is any call the provider did not answer: provably
+// not processed, and ambiguous too (a timeout, a 5xx): ambiguity decides
+// whether the same payment may fail over, not whether the provider is
+// healthy. After the cooldown the circuit is HALF_OPEN: one health probe
+// (the connector's testCredentials call, never a customer's payment) goes
+// to the provider; its success closes the circuit, its failure opens it for
+// another cooldown. Until then no new call goes to the account.
 //
 // Breakers live in process memory: in mesh mode each replica keeps its own
 // and learns a provider's health from its own calls. A transition is told
@@ -28,6 +32,10 @@ export interface CircuitBreakerOptions {
   now?: () => number;
   onTransition?: (transition: CircuitTransition) => void;
 }
+
+// What a new call to an account may do: go, skip the account, or skip it
+// and probe the provider's health (the probe's outcome must be reported).
+export type Admission = "call" | "skip" | "probe";
 
 interface Breaker {
   provider: string;
@@ -62,16 +70,17 @@ export class CircuitBreakers {
     }
   }
 
-  // Whether a call may go to the account now. In HALF_OPEN only one call at
-  // a time goes, as the probe; its outcome must be reported.
-  tryAcquire(accountId: string, provider: string): boolean {
+  // Whether a new call may go to the account now. Once the cooldown is over
+  // one caller is told to probe; everyone skips the account until the
+  // probe's outcome is reported.
+  admit(accountId: string, provider: string): Admission {
     const breaker = this.breaker(accountId, provider);
     const state = this.current(breaker);
-    if (state === "closed") return true;
-    if (state === "open" || breaker.probeInFlight) return false;
+    if (state === "closed") return "call";
+    if (state === "open" || breaker.probeInFlight) return "skip";
     breaker.state = "half_open";
     breaker.probeInFlight = true;
-    return true;
+    return "probe";
   }
 
   // The provider answered (a decline or a rejected request count too).
@@ -86,7 +95,7 @@ export class CircuitBreakers {
     }
   }
 
-  // The provider provably did not process the call.
+  // The provider did not answer the call (not processed, or ambiguous).
   recordFailure(accountId: string, provider: string): void {
     const breaker = this.breaker(accountId, provider);
     const was = breaker.state;
@@ -97,19 +106,13 @@ export class CircuitBreakers {
     }
     breaker.probeInFlight = false;
     if (was === "closed" && breaker.state === "open") {
-      const reason = `${breaker.consecutiveFailures} consecutive calls the provider did not process`;
+      const reason = `${breaker.consecutiveFailures} consecutive calls the provider did not answer`;
       this.options.onTransition?.({ accountId, provider, transition: "opened", reason });
     }
   }
 
-  // The outcome says nothing about health (e.g. it is ambiguous): a probe
-  // gives its turn to the next call.
-  recordInconclusive(accountId: string, provider: string): void {
-    this.breaker(accountId, provider).probeInFlight = false;
-  }
-
   // For ProviderAccount.circuit_state. An open circuit whose cooldown is
-  // over reads HALF_OPEN: the next call is the probe.
+  // over reads HALF_OPEN: the next call to it starts the probe.
   state(accountId: string): CircuitState {
     const breaker = this.breakers.get(accountId);
     if (!breaker) return CircuitState.CLOSED;

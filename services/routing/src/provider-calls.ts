@@ -112,15 +112,14 @@ export function classifyCallFailure(provider: string, err: unknown, logger?: Log
   }
 }
 
-// A provider's answer is health, whatever it said; "not taken" is a failure;
-// an unknown outcome says nothing either way.
+// A provider's answer is health, whatever it said (a refused request too);
+// no answer is a failure, whether or not the call may have been processed.
 export function recordCallHealth(
   breakers: CircuitBreakers,
   account: { id: string; provider: string },
   outcome: "answered" | FailedCall["kind"],
 ): void {
-  if (outcome === "not_taken") breakers.recordFailure(account.id, account.provider);
-  else if (outcome === "unknown") breakers.recordInconclusive(account.id, account.provider);
+  if (outcome === "not_taken" || outcome === "unknown") breakers.recordFailure(account.id, account.provider);
   else breakers.recordSuccess(account.id, account.provider);
 }
 

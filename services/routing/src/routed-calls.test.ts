@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FeeSchema } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { CircuitState } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
@@ -18,10 +18,16 @@ interface EchoConnector extends RegisteredConnector {
   echo(ctx: ConnectorContext, fail?: ConnectorError | Error): Promise<Record<string, string>>;
 }
 
+// What the echo provider's health check answers, and how often it was asked.
+const echoHealth = { down: false, checks: 0 };
+
 const echoConnector = (name: string): EchoConnector => ({
   name,
   credentialKeys: ["api_key"],
-  testCredentials: async () => {},
+  testCredentials: async () => {
+    echoHealth.checks += 1;
+    if (echoHealth.down) throw new ConnectorError("not_processed", name, "connection refused");
+  },
   echo: async (ctx, fail) => {
     if (fail) throw fail;
     return ctx.settings;
@@ -45,6 +51,8 @@ function setUp() {
     { connector: echoConnector("plain"), defaultFees: [] },
   ]);
   registry.register("messaging", [{ connector: echoConnector("echo_sms"), defaultFees: [create(FeeSchema, { provider: "echo_sms" })] }]);
+  echoHealth.down = false;
+  echoHealth.checks = 0;
   const clock = { now: 0 };
   const breakers = new CircuitBreakers({ failureThreshold: 1, cooldownMs: 60_000, now: () => clock.now });
   const calls = new RoutedCalls({
@@ -94,7 +102,6 @@ describe("routed calls", () => {
 
   it("reports the last decline failed over on when every candidate is used up, with open circuits skipped", async () => {
     const { calls, breakers } = setUp();
-    breakers.tryAcquire("pa_2", "echo");
     breakers.recordFailure("pa_2", "echo");
     const decline = create(ProviderErrorSchema, { reason: "PROVIDER_DECLINED" });
     const { hooks, seen, exhausted } = recordingHooks([{ kind: "next", decline }, { kind: "next" }]);
@@ -103,32 +110,47 @@ describe("routed calls", () => {
     expect(exhausted()).toEqual({ candidates: 3, tried: 1, decline });
   });
 
-  it("leaves the object to whoever holds it when no attempt can start, freeing a half-open circuit's probe", async () => {
-    const { calls, breakers, clock } = setUp();
-    breakers.tryAcquire("pa_1", "echo");
-    breakers.recordFailure("pa_1", "echo");
-    clock.now += 60_000;
-    expect(breakers.state("pa_1")).toBe(CircuitState.HALF_OPEN);
+  it("leaves the object to whoever holds it when no attempt can start", async () => {
+    const { calls } = setUp();
     const { hooks, seen, exhausted } = recordingHooks([], [undefined]);
     await calls.route([candidate("pa_1"), candidate("pa_2")], hooks);
     expect(seen).toEqual(["start pa_1"]);
     expect(exhausted()).toBeUndefined();
-    // No call was made, so the next one may still be the probe.
-    expect(breakers.tryAcquire("pa_1", "echo")).toBe(true);
   });
 
-  it("frees the probe when starting an attempt fails, and passes the failure on", async () => {
+  it("probes a half-open account's health in the background and sends no object to it until the probe succeeds", async () => {
     const { calls, breakers, clock } = setUp();
-    breakers.tryAcquire("pa_1", "echo");
     breakers.recordFailure("pa_1", "echo");
     clock.now += 60_000;
+    expect(breakers.state("pa_1")).toBe(CircuitState.HALF_OPEN);
+    echoHealth.down = true;
+    const first = recordingHooks([]);
+    await calls.route([candidate("pa_1"), candidate("pa_2")], first.hooks);
+    expect(first.seen).toEqual(["start pa_2", "call att_pa_2", "settle att_pa_2"]);
+    await vi.waitFor(() => expect(breakers.state("pa_1")).toBe(CircuitState.OPEN));
+    expect(echoHealth.checks).toBe(1);
+
+    clock.now += 60_000;
+    echoHealth.down = false;
+    const second = recordingHooks([]);
+    await calls.route([candidate("pa_1"), candidate("pa_2")], second.hooks);
+    expect(second.seen).toEqual(["start pa_2", "call att_pa_2", "settle att_pa_2"]);
+    await vi.waitFor(() => expect(breakers.state("pa_1")).toBe(CircuitState.CLOSED));
+    expect(echoHealth.checks).toBe(2);
+
+    const third = recordingHooks([]);
+    await calls.route([candidate("pa_1"), candidate("pa_2")], third.hooks);
+    expect(third.seen).toEqual(["start pa_1", "call att_pa_1", "settle att_pa_1"]);
+  });
+
+  it("passes on a failure to start an attempt", async () => {
+    const { calls } = setUp();
     const { hooks } = recordingHooks([]);
     const failing = { ...hooks, start: () => Promise.reject(new Error("database gone")) };
     await expect(calls.route([candidate("pa_1")], failing)).rejects.toThrow("database gone");
-    expect(breakers.tryAcquire("pa_1", "echo")).toBe(true);
   });
 
-  it("classifies a failed call and tells the account's breaker", async () => {
+  it("classifies a failed call and tells the account's breaker, an ambiguous failure included", async () => {
     const { calls, breakers } = setUp();
     const notSent = new ConnectorError("not_processed", "echo", "connection refused");
     const failed = await calls.call(account("pa_1"), (connector, ctx) => connector.echo(ctx, notSent));
@@ -136,7 +158,10 @@ describe("routed calls", () => {
     expect(breakers.state("pa_1")).toBe(CircuitState.OPEN);
     const ambiguous = await calls.call(account("pa_2"), (connector, ctx) => connector.echo(ctx, new ConnectorError("ambiguous", "echo", "timeout")));
     expect(ambiguous.kind).toBe("unknown");
-    expect(breakers.state("pa_2")).toBe(CircuitState.CLOSED);
+    expect(breakers.state("pa_2")).toBe(CircuitState.OPEN);
+    const refused = await calls.call(account("pa_3"), (connector, ctx) => connector.echo(ctx, new ConnectorError("invalid_request", "echo", "bad card")));
+    expect(refused.kind).toBe("rejected");
+    expect(breakers.state("pa_3")).toBe(CircuitState.CLOSED);
   });
 
   it("calls with the settings the provider's registration resolves for the account", async () => {

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import type { Logger } from "@onerouter/core";
+import { timeProviderCall, type Logger } from "@onerouter/core";
 import type { CircuitBreakers } from "./circuit-breaker";
 import type { ConnectorContext } from "./connector-kit";
 import type { CategoryConnectors, RegisteredConnector } from "./connector-registry";
@@ -127,21 +127,13 @@ export class RoutedCalls<C extends RegisteredConnector> {
     let tried = 0;
     for (const { account, estimatedFee, reason } of candidates) {
       if (hooks.skips?.(account)) continue;
-      if (!breakers.tryAcquire(account.id, account.provider)) continue;
+      const admission = breakers.admit(account.id, account.provider);
+      if (admission === "probe") this.probeHealth(account);
+      if (admission !== "call") continue;
       tried += 1;
-      let attempt: Attempt | undefined;
-      try {
-        attempt = await hooks.start(account, estimatedFee, reason);
-      } catch (err) {
-        // No call was made: a half-open circuit's probe goes to the next object.
-        breakers.recordInconclusive(account.id, account.provider);
-        throw err;
-      }
-      if (!attempt) {
-        // Another request carries the object on (a retry resuming it, the resolver).
-        breakers.recordInconclusive(account.id, account.provider);
-        return;
-      }
+      const attempt = await hooks.start(account, estimatedFee, reason);
+      // Another request carries the object on (a retry resuming it, the resolver).
+      if (!attempt) return;
       const started = performance.now();
       const outcome = await hooks.call(account, attempt);
       const step = await hooks.settle(account, attempt, outcome, Math.round(performance.now() - started));
@@ -149,6 +141,17 @@ export class RoutedCalls<C extends RegisteredConnector> {
       decline = step.decline ?? decline;
     }
     await hooks.exhausted({ candidates: candidates.length, tried, ...(decline && { decline }) });
+  }
+
+  // A half-open circuit's probe: the connector's health check, in the
+  // background, so no customer's object is the one that finds out whether
+  // the provider is back. `call` reports its outcome to the breaker.
+  private probeHealth(account: Account): void {
+    this.call(account, (connector, ctx) => connector.testCredentials(ctx)).catch((err: unknown) => {
+      // The probe must end in a verdict, or the circuit would wait for it forever.
+      this.options.breakers.recordFailure(account.id, account.provider);
+      this.options.logger?.error({ err, providerAccountId: account.id }, "circuit probe failed unexpectedly");
+    });
   }
 
   // One call with an account: a failure is classified, and the account's
@@ -159,7 +162,7 @@ export class RoutedCalls<C extends RegisteredConnector> {
     const ctx = connectors.context(account);
     let outcome: CallOutcome<Result>;
     try {
-      outcome = { kind: "answered", result: await call(connector, ctx) };
+      outcome = { kind: "answered", result: await timeProviderCall(() => call(connector, ctx)) };
     } catch (err) {
       outcome = classifyCallFailure(account.provider, err, this.options.logger);
     }

@@ -188,6 +188,42 @@ describeEachEngine("one port, every protocol", (engine) => {
     expect((err as ConnectError).findDetails(ErrorInfoSchema)[0]?.reason).toBe("RESOURCE_NOT_FOUND");
   });
 
+  // platform;dur=1.2, provider;dur=30.5 → { platform: 1.2, provider: 30.5 }
+  function serverTiming(value: string | null | undefined): Record<string, number> {
+    expect(value).toMatch(/^platform;dur=\d+\.\d, provider;dur=\d+\.\d$/);
+    return Object.fromEntries(value!.split(", ").map((part) => [part.split(";")[0], Number(part.split("dur=")[1])]));
+  }
+
+  it("says in Server-Timing how much of an answer was the provider's time and how much the platform's", async () => {
+    const call = (method: string, body: object) =>
+      fetch(`${app.baseUrl}/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${key.secret}` },
+        body: JSON.stringify(body),
+      });
+    const paid = await call("onerouter.payments.v1.PaymentService/CreatePayment", { amount: "1500", currency: "USD" });
+    expect(paid.status).toBe(200);
+    const payment = serverTiming(paid.headers.get("server-timing"));
+    expect(payment.provider).toBeGreaterThan(0);
+    expect(payment.platform).toBeGreaterThan(0);
+
+    const listed = await call("onerouter.admin.v1.ApiKeyService/ListApiKeys", {});
+    expect(serverTiming(listed.headers.get("server-timing")).provider).toBe(0);
+    const refused = await call("onerouter.admin.v1.ApiKeyService/RevokeApiKey", { id: "key_missing" });
+    expect(refused.status).toBe(404);
+    serverTiming(refused.headers.get("server-timing"));
+
+    // gRPC: in the headers and in the trailers.
+    const { headers, trailers } = await new Promise<{ headers: grpc.Metadata; trailers: grpc.Metadata }>((resolve, reject) => {
+      let headers: grpc.Metadata | undefined;
+      const pending = (grpcClient as unknown as Record<string, Function>).ListApiKeys!({}, auth(key.secret), (err: Error | null) => err && reject(err));
+      pending.on("metadata", (md: grpc.Metadata) => (headers = md));
+      pending.on("status", (status: grpc.StatusObject) => resolve({ headers: headers!, trailers: status.metadata }));
+    });
+    serverTiming(headers.get("server-timing")[0] as string);
+    serverTiming(trailers.get("server-timing")[0] as string);
+  });
+
   it("serves grpc.health.v1 without a key, and the HTTP probes", async () => {
     const health = healthClient(app.server.port);
     try {
