@@ -1,5 +1,7 @@
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
+import path from "node:path";
+import { apiDocsPlugin } from "./build/api-docs.ts";
 import { apiReferencePlugin } from "./build/api-reference.ts";
 
 // Served by the product under /console/ (see src/route.ts); the build is
@@ -7,7 +9,7 @@ import { apiReferencePlugin } from "./build/api-reference.ts";
 export default defineConfig({
   base: "/console/",
   root: import.meta.dirname,
-  plugins: [react(), apiReferencePlugin()],
+  plugins: [react(), apiReferencePlugin(), apiDocsPlugin(path.join(import.meta.dirname, "dist"))],
   build: {
     outDir: "dist",
     emptyOutDir: true,

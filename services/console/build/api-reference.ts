@@ -18,6 +18,9 @@ export interface ApiMethod {
   input: string;
   output: string;
   comment: string;
+  // idempotency_level = NO_SIDE_EFFECTS: a read, safe to retry.
+  readOnly: boolean;
+  serverStreaming: boolean;
 }
 
 export interface ApiService {
@@ -59,6 +62,8 @@ export function parseProto(file: string, text: string): ApiFile {
   let comment: string[] = [];
   // Declarations open blocks; fields and methods belong to the innermost.
   const open: Array<ApiService | ApiMessage | undefined> = [];
+  // The method whose option block is open.
+  let lastMethod: ApiMethod | undefined;
   const takeComment = () => {
     const text = comment.join(" ").trim();
     comment = [];
@@ -83,10 +88,15 @@ export function parseProto(file: string, text: string): ApiFile {
       if (inner && "kind" in inner) message.name = `${inner.name}.${message.name}`;
       parsed.messages.push(message);
       open.push(message);
-    } else if ((match = /^rpc\s+(\w+)\s*\(\s*(?:stream\s+)?([\w.]+)\s*\)\s*returns\s*\(\s*(?:stream\s+)?([\w.]+)\s*\)/.exec(line))) {
-      const method = { name: match[1]!, input: match[2]!, output: match[3]!, comment: takeComment() };
+    } else if ((match = /^rpc\s+(\w+)\s*\(\s*(?:stream\s+)?([\w.]+)\s*\)\s*returns\s*\(\s*(stream\s+)?([\w.]+)\s*\)/.exec(line))) {
+      const method: ApiMethod = { name: match[1]!, input: match[2]!, output: match[4]!, comment: takeComment(), readOnly: false, serverStreaming: match[3] !== undefined };
       if (inner && "methods" in inner) inner.methods.push(method);
-      if (!line.endsWith(";") && !line.endsWith("{}")) open.push(undefined);
+      if (!line.endsWith(";") && !line.endsWith("{}")) {
+        open.push(undefined);
+        lastMethod = method;
+      }
+    } else if (/^option\s+idempotency_level\s*=\s*NO_SIDE_EFFECTS;/.test(line)) {
+      if (lastMethod) lastMethod.readOnly = true;
     } else if ((match = /^oneof\s+(\w+)\s*\{/.exec(line))) {
       // A oneof's fields are the enclosing message's fields.
       comment = [];
@@ -99,6 +109,7 @@ export function parseProto(file: string, text: string): ApiFile {
       else comment = [];
     } else if (line.startsWith("}")) {
       open.pop();
+      lastMethod = undefined;
       comment = [];
     } else if (line.endsWith("{")) {
       // An option block or the like: closed by its own brace.

@@ -1,1 +1,1 @@
-export { consoleDistDir, consolePathPrefix, consoleRoute } from "./route";
+export { consoleDistDir, consolePathPrefix, consoleRoute, docsRoute } from "./route";

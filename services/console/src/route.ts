@@ -96,3 +96,28 @@ export function consoleRoute(options: { distDir?: string } = {}): HttpRoute {
     },
   };
 }
+
+// The API reference the console's build writes to dist/docs/ (see
+// build/api-docs.ts), at /docs.
+export function docsRoute(options: { distDir?: string } = {}): HttpRoute {
+  const docsDir = path.join(options.distDir ?? consoleDistDir, "docs");
+  const pages: Record<string, string> = { "/docs": "index.html", "/docs/": "index.html", "/docs/docs.css": "docs.css" };
+  return {
+    pathPrefix: "/docs",
+    handler(req, res) {
+      const page = pages[(req.url ?? "/").split("?")[0]!];
+      const send = (status: number, headers: Record<string, string>, body?: string) => {
+        res.writeHead(status, { ...securityHeaders, ...headers });
+        res.end(body ?? "");
+      };
+      if (req.method !== "GET" && req.method !== "HEAD") return send(405, { Allow: "GET, HEAD" });
+      if (!page) return send(404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
+      const file = path.join(docsDir, page);
+      if (!existsSync(file)) return send(503, { "content-type": "text/html; charset=utf-8", "Cache-Control": "no-store" }, missingBuild);
+      const headers = { "content-type": contentTypes[path.extname(file)]!, "content-length": String(statSync(file).size), "Cache-Control": "no-cache" };
+      if (req.method === "HEAD") return send(200, headers);
+      res.writeHead(200, { ...securityHeaders, ...headers });
+      createReadStream(file).pipe(res as NodeJS.WritableStream);
+    },
+  };
+}

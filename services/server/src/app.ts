@@ -7,7 +7,7 @@ import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analy
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
 import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
-import { consoleRoute } from "@onerouter/console";
+import { consoleRoute, docsRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperRoom } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
@@ -212,7 +212,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   if (admin) httpRoutes.push(csvDownloadRoute(inProcessClientOfRequest(AnalyticsService, routes, interceptors)));
   // The browser console, a static bundle calling this same API, comes with
   // the admin room: in the mesh, Envoy sends /console/ to the admin service.
-  if (admin) httpRoutes.push(consoleRoute());
+  if (admin) httpRoutes.push(consoleRoute(), docsRoute());
 
   const server = await startServer({
     host: config.host,
