@@ -1,15 +1,13 @@
-import path from "node:path";
 import type { Client } from "@connectrpc/connect";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { createTenant } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { appendEvent } from "@onerouter/core";
-import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
+import { grpcServiceClient, startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 // StreamEvents end to end on the whole product: events go from the outbox
@@ -181,19 +179,8 @@ describe("StreamEvents", () => {
   });
 });
 
-const protoRoot = path.resolve(import.meta.dirname, "../../../../proto");
-
-function grpcWebhookClient(port: number): grpc.Client & { StreamEvents(request: object, metadata: grpc.Metadata): unknown } {
-  const definition = protoLoader.loadSync("onerouter/webhooks/v1/webhooks.proto", {
-    includeDirs: [protoRoot],
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    onerouter: { webhooks: { v1: { WebhookService: grpc.ServiceClientConstructor } } };
+function grpcWebhookClient(port: number) {
+  return grpcServiceClient(port, "onerouter/webhooks/v1/webhooks.proto", "onerouter.webhooks.v1.WebhookService") as grpc.Client & {
+    StreamEvents(request: object, metadata: grpc.Metadata): unknown;
   };
-  return new pkg.onerouter.webhooks.v1.WebhookService(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as never;
 }
