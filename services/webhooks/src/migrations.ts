@@ -120,6 +120,21 @@ export const webhookMigrations: Migration[] = [
     },
   },
   {
+    name: "20261206_151_webhooks_delivery_claim_indexes",
+    async up(knex) {
+      // A claim reads each endpoint's due deliveries in order and counts its
+      // leased ones, through these, whatever the length of its queue.
+      await knex.raw(
+        `create index if not exists webhook_deliveries_endpoint_due
+           on webhook_deliveries (endpoint_id, next_attempt_at, id) where status = 'pending'`,
+      );
+      await knex.raw(
+        `create index if not exists webhook_deliveries_endpoint_leased
+           on webhook_deliveries (endpoint_id, claimed_until) where status = 'pending' and claimed_until is not null`,
+      );
+    },
+  },
+  {
     // The order events were recorded in, which StreamEvents follows and
     // resumes from. Ids sort by creation time, not by commit, so they cannot
     // serve: an event created earlier may commit later. Events already kept

@@ -997,6 +997,9 @@ export const ReportSchema: GenEnum<Report> = /*@__PURE__*/
  */
 export const AnalyticsService: GenService<{
   /**
+   * Totals for a time range: volume, success rate, latency, cost and savings,
+   * by provider.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.GetOverview
    */
   getOverview: {
@@ -1005,6 +1008,9 @@ export const AnalyticsService: GenService<{
     output: typeof GetOverviewResponseSchema;
   },
   /**
+   * One metric over a time range, per hour or per day, optionally split by
+   * provider.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.GetTimeSeries
    */
   getTimeSeries: {
@@ -1013,6 +1019,9 @@ export const AnalyticsService: GenService<{
     output: typeof GetTimeSeriesResponseSchema;
   },
   /**
+   * Each provider account side by side over a time range: volume, success rate,
+   * latency percentiles and fees.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.CompareProviders
    */
   compareProviders: {
@@ -1021,6 +1030,9 @@ export const AnalyticsService: GenService<{
     output: typeof CompareProvidersResponseSchema;
   },
   /**
+   * The current month's provider fees so far per currency, and the projection
+   * at this pace.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.GetCosts
    */
   getCosts: {
@@ -1029,6 +1041,9 @@ export const AnalyticsService: GenService<{
     output: typeof GetCostsResponseSchema;
   },
   /**
+   * The most frequent provider error reasons in a time range, with their
+   * counts.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.ListTopErrors
    */
   listTopErrors: {
@@ -1037,6 +1052,9 @@ export const AnalyticsService: GenService<{
     output: typeof ListTopErrorsResponseSchema;
   },
   /**
+   * A report over a time range as one CSV file in the answer; StreamCsvExport
+   * and GET /exports/<report>.csv stream large ones.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.ExportCsv
    */
   exportCsv: {

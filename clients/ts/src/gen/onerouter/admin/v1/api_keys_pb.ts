@@ -334,6 +334,9 @@ export const UpdateApiKeyResponseSchema: GenMessage<UpdateApiKeyResponse> = /*@_
  */
 export const ApiKeyService: GenService<{
   /**
+   * Creates an API key in the caller's environment. The secret is in this
+   * answer only: it is stored as a hash.
+   *
    * @generated from rpc onerouter.admin.v1.ApiKeyService.CreateApiKey
    */
   createApiKey: {
@@ -342,6 +345,8 @@ export const ApiKeyService: GenService<{
     output: typeof CreateApiKeyResponseSchema;
   },
   /**
+   * The environment's API keys, newest first, without their secrets.
+   *
    * @generated from rpc onerouter.admin.v1.ApiKeyService.ListApiKeys
    */
   listApiKeys: {
@@ -350,6 +355,9 @@ export const ApiKeyService: GenService<{
     output: typeof ListApiKeysResponseSchema;
   },
   /**
+   * Revokes an API key at once; calls with it are refused with API_KEY_REVOKED
+   * from then on.
+   *
    * @generated from rpc onerouter.admin.v1.ApiKeyService.RevokeApiKey
    */
   revokeApiKey: {

@@ -148,6 +148,9 @@ export const ListAuditLogEntriesResponseSchema: GenMessage<ListAuditLogEntriesRe
  */
 export const AuditLogService: GenService<{
   /**
+   * Who changed what in the tenant (keys, accounts, routing, endpoints, team),
+   * newest first.
+   *
    * @generated from rpc onerouter.admin.v1.AuditLogService.ListAuditLogEntries
    */
   listAuditLogEntries: {

@@ -500,6 +500,9 @@ export const HealthStatusSchema: GenEnum<HealthStatus> = /*@__PURE__*/
  */
 export const ProviderAccountService: GenService<{
   /**
+   * Adds an account at a provider with its credentials, which are checked,
+   * encrypted and never returned.
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.CreateProviderAccount
    */
   createProviderAccount: {
@@ -508,6 +511,9 @@ export const ProviderAccountService: GenService<{
     output: typeof CreateProviderAccountResponseSchema;
   },
   /**
+   * One provider account with its health, circuit state and the webhook URL to
+   * give the provider.
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.GetProviderAccount
    */
   getProviderAccount: {
@@ -516,6 +522,9 @@ export const ProviderAccountService: GenService<{
     output: typeof GetProviderAccountResponseSchema;
   },
   /**
+   * The environment's provider accounts, optionally of one category or
+   * provider.
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.ListProviderAccounts
    */
   listProviderAccounts: {
@@ -524,6 +533,9 @@ export const ProviderAccountService: GenService<{
     output: typeof ListProviderAccountsResponseSchema;
   },
   /**
+   * Changes an account's name, settings, credentials or enabled state; only the
+   * fields in update_mask change.
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.UpdateProviderAccount
    */
   updateProviderAccount: {
@@ -532,6 +544,9 @@ export const ProviderAccountService: GenService<{
     output: typeof UpdateProviderAccountResponseSchema;
   },
   /**
+   * Removes a provider account; routing stops using it at once. Past payments
+   * and messages keep their history.
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.DeleteProviderAccount
    */
   deleteProviderAccount: {
@@ -540,6 +555,9 @@ export const ProviderAccountService: GenService<{
     output: typeof DeleteProviderAccountResponseSchema;
   },
   /**
+   * Makes the provider's cheapest authenticated call with the account's
+   * credentials and says whether it answered, and how fast.
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.TestProviderAccount
    */
   testProviderAccount: {

@@ -552,6 +552,9 @@ export const RoutingStrategySchema: GenEnum<RoutingStrategy> = /*@__PURE__*/
  */
 export const RoutingService: GenService<{
   /**
+   * The routing profile of a category (payments or messaging) in the caller's
+   * environment.
+   *
    * @generated from rpc onerouter.admin.v1.RoutingService.GetRoutingProfile
    */
   getRoutingProfile: {
@@ -560,6 +563,9 @@ export const RoutingService: GenService<{
     output: typeof GetRoutingProfileResponseSchema;
   },
   /**
+   * Replaces the routing profile of a category: strategy, targets, rules and
+   * fee overrides. Every target must be an account of the same environment.
+   *
    * @generated from rpc onerouter.admin.v1.RoutingService.UpdateRoutingProfile
    */
   updateRoutingProfile: {
@@ -568,6 +574,9 @@ export const RoutingService: GenService<{
     output: typeof UpdateRoutingProfileResponseSchema;
   },
   /**
+   * The fees each provider publishes by default, which CHEAPEST routing uses
+   * where the profile overrides none.
+   *
    * @generated from rpc onerouter.admin.v1.RoutingService.ListDefaultFees
    */
   listDefaultFees: {

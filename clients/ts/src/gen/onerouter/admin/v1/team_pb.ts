@@ -483,6 +483,8 @@ export const InvitationStatusSchema: GenEnum<InvitationStatus> = /*@__PURE__*/
  */
 export const TeamService: GenService<{
   /**
+   * The tenant's members and their roles.
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.ListMembers
    */
   listMembers: {
@@ -491,6 +493,9 @@ export const TeamService: GenService<{
     output: typeof ListMembersResponseSchema;
   },
   /**
+   * Changes a member's role. Only an owner changes admins and owners, and the
+   * last owner stays an owner.
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.UpdateMemberRole
    */
   updateMemberRole: {
@@ -499,6 +504,8 @@ export const TeamService: GenService<{
     output: typeof UpdateMemberRoleResponseSchema;
   },
   /**
+   * Removes a member and ends their sessions. The last owner cannot be removed.
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.RemoveMember
    */
   removeMember: {
@@ -507,6 +514,9 @@ export const TeamService: GenService<{
     output: typeof RemoveMemberResponseSchema;
   },
   /**
+   * Invites someone by email with a role. The email carries a single-use link
+   * that expires after 7 days.
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.CreateInvitation
    */
   createInvitation: {
@@ -515,6 +525,8 @@ export const TeamService: GenService<{
     output: typeof CreateInvitationResponseSchema;
   },
   /**
+   * The tenant's pending, accepted, expired and revoked invitations.
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.ListInvitations
    */
   listInvitations: {
@@ -523,6 +535,8 @@ export const TeamService: GenService<{
     output: typeof ListInvitationsResponseSchema;
   },
   /**
+   * Revokes a pending invitation; its link stops working.
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.RevokeInvitation
    */
   revokeInvitation: {
@@ -531,6 +545,9 @@ export const TeamService: GenService<{
     output: typeof RevokeInvitationResponseSchema;
   },
   /**
+   * Accepts an invitation with its token, creating the member with a name and a
+   * console password. Needs no key: the token is the proof.
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.AcceptInvitation
    */
   acceptInvitation: {

@@ -272,6 +272,8 @@ export const UpdatePlanResponseSchema: GenMessage<UpdatePlanResponse> = /*@__PUR
  */
 export const UsageService: GenService<{
   /**
+   * The tenant's plan and its limits.
+   *
    * @generated from rpc onerouter.admin.v1.UsageService.GetPlan
    */
   getPlan: {
@@ -280,6 +282,8 @@ export const UsageService: GenService<{
     output: typeof GetPlanResponseSchema;
   },
   /**
+   * What the tenant used in a billing period against its plan's limits.
+   *
    * @generated from rpc onerouter.admin.v1.UsageService.GetUsage
    */
   getUsage: {

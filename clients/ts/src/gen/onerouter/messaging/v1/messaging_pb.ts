@@ -553,6 +553,9 @@ export const SmsEncodingSchema: GenEnum<SmsEncoding> = /*@__PURE__*/
  */
 export const MessagingService: GenService<{
   /**
+   * Sends an SMS or an email through the provider accounts routing picks,
+   * failing over while it is safe.
+   *
    * @generated from rpc onerouter.messaging.v1.MessagingService.SendMessage
    */
   sendMessage: {
@@ -561,6 +564,8 @@ export const MessagingService: GenService<{
     output: typeof SendMessageResponseSchema;
   },
   /**
+   * One message with its attempts and the delivery callbacks providers sent.
+   *
    * @generated from rpc onerouter.messaging.v1.MessagingService.GetMessage
    */
   getMessage: {
@@ -569,6 +574,9 @@ export const MessagingService: GenService<{
     output: typeof GetMessageResponseSchema;
   },
   /**
+   * The environment's messages, newest first, filtered by channel, status,
+   * provider or time.
+   *
    * @generated from rpc onerouter.messaging.v1.MessagingService.ListMessages
    */
   listMessages: {

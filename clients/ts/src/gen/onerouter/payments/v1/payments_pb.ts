@@ -969,6 +969,10 @@ export const RefundStatusSchema: GenEnum<RefundStatus> = /*@__PURE__*/
  */
 export const PaymentService: GenService<{
   /**
+   * Takes a payment through the provider account routing picks. A call that
+   * provably did not reach a provider fails over to the next one; an ambiguous
+   * one never does, so a payment is never charged twice.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.CreatePayment
    */
   createPayment: {
@@ -977,6 +981,9 @@ export const PaymentService: GenService<{
     output: typeof CreatePaymentResponseSchema;
   },
   /**
+   * One payment with every attempt: provider, latency, fee, error and why
+   * routing chose it.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.GetPayment
    */
   getPayment: {
@@ -985,6 +992,9 @@ export const PaymentService: GenService<{
     output: typeof GetPaymentResponseSchema;
   },
   /**
+   * The environment's payments, newest first, filtered by status, provider or
+   * creation time.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.ListPayments
    */
   listPayments: {
@@ -993,6 +1003,9 @@ export const PaymentService: GenService<{
     output: typeof ListPaymentsResponseSchema;
   },
   /**
+   * Captures an authorized payment (REQUIRES_CAPTURE), in full or in part, at
+   * the provider that authorized it.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.CapturePayment
    */
   capturePayment: {
@@ -1001,6 +1014,9 @@ export const PaymentService: GenService<{
     output: typeof CapturePaymentResponseSchema;
   },
   /**
+   * Cancels a payment that is not captured yet, releasing the authorization at
+   * its provider.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.CancelPayment
    */
   cancelPayment: {
@@ -1009,6 +1025,9 @@ export const PaymentService: GenService<{
     output: typeof CancelPaymentResponseSchema;
   },
   /**
+   * Refunds a captured payment, in full or in part, at the provider that took
+   * it.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.RefundPayment
    */
   refundPayment: {
@@ -1017,6 +1036,8 @@ export const PaymentService: GenService<{
     output: typeof RefundPaymentResponseSchema;
   },
   /**
+   * One refund and its status at the provider.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.GetRefund
    */
   getRefund: {
@@ -1025,6 +1046,8 @@ export const PaymentService: GenService<{
     output: typeof GetRefundResponseSchema;
   },
   /**
+   * The environment's refunds, newest first, optionally of one payment.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.ListRefunds
    */
   listRefunds: {

@@ -855,6 +855,9 @@ export const DeliveryStatusSchema: GenEnum<DeliveryStatus> = /*@__PURE__*/
  */
 export const WebhookService: GenService<{
   /**
+   * Registers a URL to receive events, with the event types it wants. The
+   * signing secret is in the answer.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.CreateEndpoint
    */
   createEndpoint: {
@@ -863,6 +866,8 @@ export const WebhookService: GenService<{
     output: typeof CreateEndpointResponseSchema;
   },
   /**
+   * One endpoint with its filters and delivery state.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.GetEndpoint
    */
   getEndpoint: {
@@ -871,6 +876,8 @@ export const WebhookService: GenService<{
     output: typeof GetEndpointResponseSchema;
   },
   /**
+   * The environment's webhook endpoints.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ListEndpoints
    */
   listEndpoints: {
@@ -879,6 +886,9 @@ export const WebhookService: GenService<{
     output: typeof ListEndpointsResponseSchema;
   },
   /**
+   * Changes an endpoint's URL, event types, description or enabled state; only
+   * the fields in update_mask change.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.UpdateEndpoint
    */
   updateEndpoint: {
@@ -887,6 +897,8 @@ export const WebhookService: GenService<{
     output: typeof UpdateEndpointResponseSchema;
   },
   /**
+   * Deletes an endpoint; nothing more is delivered to it.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.DeleteEndpoint
    */
   deleteEndpoint: {
@@ -895,6 +907,9 @@ export const WebhookService: GenService<{
     output: typeof DeleteEndpointResponseSchema;
   },
   /**
+   * Replaces an endpoint's signing secret. The previous secret keeps signing
+   * alongside for the overlap, so receivers can switch without a gap.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.RotateEndpointSecret
    */
   rotateEndpointSecret: {
@@ -903,6 +918,8 @@ export const WebhookService: GenService<{
     output: typeof RotateEndpointSecretResponseSchema;
   },
   /**
+   * Sends a test event to one endpoint, signed and recorded like any other.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.SendTestEvent
    */
   sendTestEvent: {
@@ -911,6 +928,8 @@ export const WebhookService: GenService<{
     output: typeof SendTestEventResponseSchema;
   },
   /**
+   * Every event type OneRouter emits, with what it means.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ListEventTypes
    */
   listEventTypes: {
@@ -919,6 +938,8 @@ export const WebhookService: GenService<{
     output: typeof ListEventTypesResponseSchema;
   },
   /**
+   * The environment's events, newest first, filtered by type or time.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ListEvents
    */
   listEvents: {
@@ -927,6 +948,8 @@ export const WebhookService: GenService<{
     output: typeof ListEventsResponseSchema;
   },
   /**
+   * One event with its data.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.GetEvent
    */
   getEvent: {
@@ -935,6 +958,9 @@ export const WebhookService: GenService<{
     output: typeof GetEventResponseSchema;
   },
   /**
+   * Delivery attempts of an event or to an endpoint, optionally of one status,
+   * with the request sent and the answer received.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ListDeliveryAttempts
    */
   listDeliveryAttempts: {
@@ -943,6 +969,8 @@ export const WebhookService: GenService<{
     output: typeof ListDeliveryAttemptsResponseSchema;
   },
   /**
+   * Delivers an event again to one endpoint, now.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ResendEvent
    */
   resendEvent: {
@@ -951,6 +979,9 @@ export const WebhookService: GenService<{
     output: typeof ResendEventResponseSchema;
   },
   /**
+   * Delivers again every delivery to an endpoint that failed since a time, e.g.
+   * after an outage on the receiving side.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.RecoverEndpoint
    */
   recoverEndpoint: {
