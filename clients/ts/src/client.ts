@@ -1,4 +1,5 @@
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type CallOptions, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AnalyticsService } from "./gen/onerouter/admin/v1/analytics_pb";
 import { ApiKeyService } from "./gen/onerouter/admin/v1/api_keys_pb";
@@ -11,6 +12,11 @@ import { UsageService } from "./gen/onerouter/admin/v1/usage_pb";
 import { MessagingService } from "./gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService } from "./gen/onerouter/payments/v1/payments_pb";
 import { WebhookService } from "./gen/onerouter/webhooks/v1/webhooks_pb";
+import { oneRouterErrorInterceptor } from "./errors";
+import { streamEvents, type EventStreamOptions } from "./events";
+import type { Event } from "./gen/onerouter/events/v1/events_pb";
+import type { ListPaymentsRequest, ListPaymentsResponse } from "./gen/onerouter/payments/v1/payments_pb";
+import type { ListMessagesRequest, ListMessagesResponse } from "./gen/onerouter/messaging/v1/messaging_pb";
 import {
   authInterceptor,
   defaultRetryOptions,
@@ -20,6 +26,7 @@ import {
   withInterceptors,
   type RetryOptions,
 } from "./interceptors";
+import { withListing, type ListCall, type ListingClient } from "./pagination";
 
 /**
  * "connect" and "grpc-web" run on fetch (browsers and Node); "grpc" needs
@@ -41,7 +48,7 @@ interface CommonOptions {
    * An API key fixes its own environment, so this is for sessions only.
    */
   environment?: ConsoleEnvironment | (() => ConsoleEnvironment);
-  /** Retries on Code.Unavailable; defaults to 3 attempts, 200 ms to 5 s backoff. */
+  /** Retries transient failures (see isTransientError); defaults to 3 attempts, 200 ms to 5 s backoff. */
   retry?: Partial<RetryOptions>;
 }
 
@@ -61,18 +68,31 @@ export type OneRouterClientOptions = CommonOptions &
       }
   );
 
+type MessageInit<T> = Partial<Omit<T, "$typeName" | "$unknown">>;
+
 export interface OneRouterClient {
-  payments: Client<typeof PaymentService>;
-  messaging: Client<typeof MessagingService>;
-  webhooks: Client<typeof WebhookService>;
-  apiKeys: Client<typeof ApiKeyService>;
-  providerAccounts: Client<typeof ProviderAccountService>;
-  routing: Client<typeof RoutingService>;
-  sessions: Client<typeof SessionService>;
-  team: Client<typeof TeamService>;
-  usage: Client<typeof UsageService>;
-  analytics: Client<typeof AnalyticsService>;
-  auditLogs: Client<typeof AuditLogService>;
+  payments: ListingClient<typeof PaymentService> & {
+    /** Every payment that matches, page after page: `for await (const p of onerouter.payments.list({...}))`. */
+    list(request?: MessageInit<ListPaymentsRequest>, options?: CallOptions): ListCall<ListPaymentsResponse>;
+  };
+  messaging: ListingClient<typeof MessagingService> & {
+    /** Every message that matches, page after page. */
+    list(request?: MessageInit<ListMessagesRequest>, options?: CallOptions): ListCall<ListMessagesResponse>;
+  };
+  webhooks: ListingClient<typeof WebhookService>;
+  apiKeys: ListingClient<typeof ApiKeyService>;
+  providerAccounts: ListingClient<typeof ProviderAccountService>;
+  routing: ListingClient<typeof RoutingService>;
+  sessions: ListingClient<typeof SessionService>;
+  team: ListingClient<typeof TeamService>;
+  usage: ListingClient<typeof UsageService>;
+  analytics: ListingClient<typeof AnalyticsService>;
+  auditLogs: ListingClient<typeof AuditLogService>;
+  /**
+   * The caller's events as they are recorded (WebhookService.StreamEvents),
+   * resuming by itself after a dropped connection; see EventStreamOptions.
+   */
+  events(options?: EventStreamOptions): AsyncGenerator<Event, void, undefined>;
   /** The transport every client above uses, for tools that take one (e.g. TanStack Query for Connect). */
   transport: Transport;
 }
@@ -81,23 +101,29 @@ export function createOneRouterClient(options: OneRouterClientOptions): OneRoute
   const baseTransport = "transport" in options ? options.transport : createProtocolTransport(options);
   // The key is chosen outside the retry loop, so every attempt of a call carries the same one.
   const transport = withInterceptors(baseTransport, [
+    oneRouterErrorInterceptor(),
     ...(options.apiKey === undefined ? [] : [authInterceptor(options.apiKey)]),
     ...(options.environment === undefined ? [] : [environmentInterceptor(options.environment)]),
     idempotencyInterceptor(),
     retryInterceptor({ ...defaultRetryOptions, ...options.retry }),
   ]);
+  const client = <S extends DescService>(service: S) => withListing(service, createClient(service, transport));
+  const payments = client(PaymentService);
+  const messaging = client(MessagingService);
+  const webhooks = client(WebhookService);
   return {
-    payments: createClient(PaymentService, transport),
-    messaging: createClient(MessagingService, transport),
-    webhooks: createClient(WebhookService, transport),
-    apiKeys: createClient(ApiKeyService, transport),
-    providerAccounts: createClient(ProviderAccountService, transport),
-    routing: createClient(RoutingService, transport),
-    sessions: createClient(SessionService, transport),
-    team: createClient(TeamService, transport),
-    usage: createClient(UsageService, transport),
-    analytics: createClient(AnalyticsService, transport),
-    auditLogs: createClient(AuditLogService, transport),
+    payments: { ...payments, list: payments.listPayments },
+    messaging: { ...messaging, list: messaging.listMessages },
+    webhooks,
+    apiKeys: client(ApiKeyService),
+    providerAccounts: client(ProviderAccountService),
+    routing: client(RoutingService),
+    sessions: client(SessionService),
+    team: client(TeamService),
+    usage: client(UsageService),
+    analytics: client(AnalyticsService),
+    auditLogs: client(AuditLogService),
+    events: (eventOptions) => streamEvents(webhooks, eventOptions),
     transport,
   };
 }

@@ -5,8 +5,10 @@ export {
   type OneRouterClientOptions,
   type Protocol,
 } from "./client";
-export { isMutatingMethod, type RetryOptions } from "./interceptors";
-export { errorInfo } from "./errors";
+export { isMutatingMethod, isResendable, isTransientError, type RetryOptions } from "./interceptors";
+export { errorInfo, isOneRouterError, requestIdHeader, type OneRouterError } from "./errors";
+export { streamEvents, type EventStreamOptions } from "./events";
+export type { ListCall, ListingClient, ListItem } from "./pagination";
 export { apiKeyScopes, heldScopes, requiredScope, scopeAreas } from "./scopes";
 export {
   verifyWebhook,

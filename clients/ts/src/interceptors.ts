@@ -9,7 +9,7 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { createMethodUrl, runStreamingCall, runUnaryCall } from "@connectrpc/connect/protocol";
-import { retryDelayMs } from "./errors";
+import { errorInfo, retryDelayMs } from "./errors";
 
 export interface RetryOptions {
   /** Attempts in total, the first one included. */
@@ -62,10 +62,51 @@ export function idempotencyInterceptor(): Interceptor {
   };
 }
 
+// Services whose mutating methods honour Idempotency-Key: the server
+// replays the first outcome of a key, so resending after a lost answer is safe.
+const idempotencyKeyServices = new Set(["onerouter.payments.v1.PaymentService", "onerouter.messaging.v1.MessagingService"]);
+
 /**
- * Retries unary calls that failed with Code.Unavailable, waiting as long as
- * the server's google.rpc.RetryInfo says or else an exponential backoff with
- * jitter. Streaming calls are not retried: their input cannot be replayed.
+ * Whether a call of `method` may be sent again when its answer was lost (the
+ * server may have acted on it): reads, methods declared IDEMPOTENT, and
+ * writes whose Idempotency-Key the server honours (payments and messages).
+ */
+export function isResendable(method: DescMethod): boolean {
+  return (
+    !isMutatingMethod(method) ||
+    method.idempotency === MethodOptions_IdempotencyLevel.IDEMPOTENT ||
+    idempotencyKeyServices.has(method.parent.typeName)
+  );
+}
+
+/**
+ * Whether a failed call is worth repeating as it was. Answers from OneRouter
+ * say so themselves: UNAVAILABLE (nothing was done), RATE_LIMITED (after the
+ * delay it names) and IDEMPOTENCY_KEY_IN_USE (the first try is still
+ * running). A failure without an answer (a reset connection, a proxy's 502)
+ * is retried only for calls that are safe to resend.
+ */
+export function isTransientError(err: unknown, method: DescMethod): err is ConnectError {
+  if (!(err instanceof ConnectError)) return false;
+  const reason = errorInfo(err)?.reason;
+  if (reason !== undefined) {
+    return (
+      err.code === Code.Unavailable ||
+      (err.code === Code.ResourceExhausted && reason === "RATE_LIMITED") ||
+      (err.code === Code.Aborted && reason === "IDEMPOTENCY_KEY_IN_USE")
+    );
+  }
+  // fetch rejects with a TypeError when the connection fails; Node's http2 gives UNAVAILABLE.
+  const connectionFailed = err.code === Code.Unavailable || (err.code === Code.Unknown && err.cause instanceof TypeError);
+  return connectionFailed && isResendable(method);
+}
+
+/**
+ * Retries unary calls that failed transiently (isTransientError), waiting as
+ * long as the server's google.rpc.RetryInfo says or else an exponential
+ * backoff with jitter. Every try carries the same Idempotency-Key.
+ * Streaming calls are not retried here: their input cannot be replayed
+ * (the event stream resumes by itself, see events.ts).
  */
 export function retryInterceptor(options: RetryOptions): Interceptor {
   return (next) => async (req) => {
@@ -74,9 +115,7 @@ export function retryInterceptor(options: RetryOptions): Interceptor {
       try {
         return await next(req);
       } catch (err) {
-        if (!(err instanceof ConnectError) || err.code !== Code.Unavailable || attempt >= options.maxAttempts) {
-          throw err;
-        }
+        if (!isTransientError(err, req.method) || attempt >= options.maxAttempts) throw err;
         await sleep(retryDelayMs(err) ?? backoffMs(attempt, options), req.signal);
       }
     }
@@ -85,12 +124,12 @@ export function retryInterceptor(options: RetryOptions): Interceptor {
 
 // "Equal jitter": half the exponential step is fixed, half random, so
 // clients that failed together do not retry together.
-function backoffMs(attempt: number, { initialBackoffMs, maxBackoffMs }: RetryOptions): number {
+export function backoffMs(attempt: number, { initialBackoffMs, maxBackoffMs }: RetryOptions): number {
   const step = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (attempt - 1));
   return step / 2 + (Math.random() * step) / 2;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {

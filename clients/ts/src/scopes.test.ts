@@ -75,6 +75,7 @@ const reads = new Set([
   "onerouter.webhooks.v1.WebhookService/ListEvents",
   "onerouter.webhooks.v1.WebhookService/GetEvent",
   "onerouter.webhooks.v1.WebhookService/ListDeliveryAttempts",
+  "onerouter.webhooks.v1.WebhookService/StreamEvents",
 ]);
 
 // Writes that change nothing more when repeated (proto `IDEMPOTENT`); the

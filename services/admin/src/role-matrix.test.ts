@@ -119,10 +119,13 @@ describe("every RPC by every role, with console sessions", () => {
       if (method.methodKind === "unary") {
         await transport.unary(method as DescMethodUnary, undefined, undefined, undefined, create(method.input), undefined);
       } else if (method.methodKind === "server_streaming") {
-        const res = await transport.stream(method as DescMethodStreaming, undefined, undefined, undefined, (async function* () {
+        // The first message shows the call was let through; a stream may never end (StreamEvents).
+        const reading = new AbortController();
+        const res = await transport.stream(method as DescMethodStreaming, reading.signal, undefined, undefined, (async function* () {
           yield create(method.input);
         })(), undefined);
-        for await (const _ of res.message);
+        for await (const _ of res.message) break;
+        reading.abort();
       } else {
         throw new Error(`${nameOf(method)} is neither unary nor server-streaming`);
       }

@@ -95,6 +95,7 @@ export const roleMatrix: Readonly<Record<string, MethodAccess>> = {
   "onerouter.webhooks.v1.WebhookService/ListEvents": viewer,
   "onerouter.webhooks.v1.WebhookService/GetEvent": viewer,
   "onerouter.webhooks.v1.WebhookService/ListDeliveryAttempts": viewer,
+  "onerouter.webhooks.v1.WebhookService/StreamEvents": viewer,
   "onerouter.webhooks.v1.WebhookService/CreateEndpoint": developer,
   "onerouter.webhooks.v1.WebhookService/UpdateEndpoint": developer,
   "onerouter.webhooks.v1.WebhookService/DeleteEndpoint": developer,

@@ -12,7 +12,7 @@ import { sandboxRoom } from "@onerouter/sandbox";
 import { gatekeeperEnvoyRoom, gatekeeperRoom, meshCallerInterceptor } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
 import { PaymentEngine, paymentConnectors, paymentsRoom } from "@onerouter/payments";
-import { createWebhooks, webhookRoutes, webhooksRoom, type Webhooks } from "@onerouter/webhooks";
+import { createWebhooks, EventStreamHub, webhookRoutes, webhooksRoom, type Webhooks } from "@onerouter/webhooks";
 import { localAdminRoute } from "./local-admin";
 import { meshTenantClients } from "./mesh-clients";
 import { resolveMasterKeys } from "./master-key";
@@ -272,15 +272,25 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   // and delivers them; WebhookService wakes it when it runs in this process.
   const webhooks = hosts("webhook-dispatcher") ? createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger, registry: metrics.registry }) : undefined;
   await open(webhooks !== undefined, () => ({ start: () => webhooks!.start(), close: () => webhooks!.stop() }));
-  await open(hosts("webhooks"), () => ({
-    routes: webhookRoutes({
-      knex: db.knex,
-      masterKeys,
-      allowedCidrs: config.webhookDelivery.allowedCidrs,
-      eventRetentionDays: config.eventRetentionDays,
-      worker: webhooks?.worker,
-    }),
-  }));
+  await open(hosts("webhooks"), () => {
+    // StreamEvents is told of new events by the dispatcher's fan-out when it
+    // runs here; alone, the service's own hub looks for them.
+    const ownHub = webhooks ? undefined : new EventStreamHub(db.knex, logger);
+    const eventHub = webhooks?.eventHub ?? ownHub!;
+    return {
+      routes: webhookRoutes({
+        knex: db.knex,
+        masterKeys,
+        allowedCidrs: config.webhookDelivery.allowedCidrs,
+        eventRetentionDays: config.eventRetentionDays,
+        worker: webhooks?.worker,
+        eventHub,
+      }),
+      start: () => ownHub?.start(),
+      // Open event streams end before the server waits for its requests to finish.
+      stop: () => eventHub.stop(),
+    };
+  });
   // In process, the gatekeeper checks every call; in the mesh, it answers Envoy's Check and ShouldRateLimit.
   await open(hosts("gatekeeper") && !mesh, () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer, registry: metrics.registry }));
   const envoyFront = await open(hosts("gatekeeper") && mesh, () =>

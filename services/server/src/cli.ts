@@ -69,6 +69,16 @@ const commands: Record<string, CliCommand> = {
         [--tenant ID]            (default: the default tenant)`,
     run: async (args) => (await import("./cli-operations")).eraseContact(args),
   },
+  listen: {
+    usage: `  listen --forward-to URL        stream this key's events and POST each to URL (e.g. your app on
+        | --print-json           localhost), signed the Standard Webhooks way with a secret printed
+                                 at start; or print each as a line of JSON
+        [--events TYPE,...]      only these types; "payment.*" matches a prefix
+        [--api-key KEY]          default: ONEROUTER_API_KEY
+        [--url URL]              default: ONEROUTER_URL, else http://localhost:PORT (8080)
+        [--secret whsec_...]     sign with this secret instead of a new one`,
+    run: async (args) => (await import("./listen")).listenCommand(args),
+  },
 };
 
 const usage = `Usage: onerouter <command> [--help]

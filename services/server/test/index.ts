@@ -85,17 +85,22 @@ const protoRoot = path.resolve(import.meta.dirname, "../../../proto");
 // built from the .proto at test time with proto-loader, so it shares no code
 // with the server's generated types.
 export function grpcApiKeyClient(port: number): grpc.Client {
-  const definition = protoLoader.loadSync("onerouter/admin/v1/api_keys.proto", {
+  return grpcServiceClient(port, "onerouter/admin/v1/api_keys.proto", "onerouter.admin.v1.ApiKeyService");
+}
+
+// A grpc-js client of `service` (its full name) declared in `protoFile` (under
+// proto/), the same way.
+export function grpcServiceClient(port: number, protoFile: string, service: string): grpc.Client {
+  const definition = protoLoader.loadSync(protoFile, {
     includeDirs: [protoRoot],
     keepCase: true,
     longs: String,
     enums: String,
     defaults: true,
   });
-  const pkg = grpc.loadPackageDefinition(definition) as unknown as {
-    onerouter: { admin: { v1: { ApiKeyService: grpc.ServiceClientConstructor } } };
-  };
-  return new pkg.onerouter.admin.v1.ApiKeyService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  let constructor: unknown = grpc.loadPackageDefinition(definition);
+  for (const part of service.split(".")) constructor = (constructor as Record<string, unknown>)[part];
+  return new (constructor as grpc.ServiceClientConstructor)(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 }
 
 // Signs a member in over Connect JSON, as a browser would, and answers the

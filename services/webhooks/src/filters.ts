@@ -1,3 +1,5 @@
+import type { Knex } from "@onerouter/core";
+
 // An endpoint's event-type filters: empty means every type; "refund.*"
 // matches every type under "refund."; anything else matches exactly.
 export function matchesEventType(filters: readonly string[], type: string): boolean {
@@ -5,4 +7,15 @@ export function matchesEventType(filters: readonly string[], type: string): bool
   return filters.some((filter) =>
     filter.endsWith(".*") ? type.startsWith(filter.slice(0, -1)) : filter === type,
   );
+}
+
+// The same filters as a condition on a query of webhook_events.
+export function whereEventTypeMatches(query: Knex.QueryBuilder, filters: readonly string[]): Knex.QueryBuilder {
+  if (filters.length === 0) return query;
+  return query.where((q) => {
+    for (const filter of filters) {
+      if (filter.endsWith(".*")) q.orWhereRaw("starts_with(type, ?)", [filter.slice(0, -1)]);
+      else q.orWhere("type", filter);
+    }
+  });
 }

@@ -1,6 +1,7 @@
 import type { Config, EventStream, Knex, Logger, MasterKeyring, Migration, Room, RoomModule } from "@onerouter/core";
 import type { Registry } from "prom-client";
 import { createDeliveryWorker, type DeliveryWorker } from "./delivery/worker";
+import { EventStreamHub } from "./event-stream/hub";
 import { webhookMigrations } from "./migrations";
 import { WebhookEventRetention } from "./retention";
 import { webhookRoutes } from "./routes";
@@ -10,10 +11,12 @@ import { JetStreamFeed } from "./transport/jetstream-feed";
 import { OutboxFeed } from "./transport/outbox-feed";
 
 export { webhookMigrations } from "./migrations";
-export { DeliveryWorker, createDeliveryWorker } from "./delivery/worker";
+export { DeliveryWorker, createDeliveryWorker, webhookUserAgent } from "./delivery/worker";
+export { EventStreamHub } from "./event-stream/hub";
 export { WebhookEventRetention } from "./retention";
 export { webhookRoutes } from "./routes";
-export { resealEndpointSecrets } from "./secrets";
+export { newEndpointSecret, resealEndpointSecrets } from "./secrets";
+export { signStandardWebhook } from "./signing";
 export { createFanOut, fanOut, type DeliveryWaker, type EventHandler, type FeedEvent } from "./transport/fanout";
 export type { EventFeed } from "./transport/feed";
 export { JetStreamFeed } from "./transport/jetstream-feed";
@@ -35,6 +38,8 @@ export interface WebhooksOptions {
 export interface Webhooks {
   migrations: Migration[];
   worker: DeliveryWorker;
+  // Tells this process's StreamEvents calls about new events.
+  eventHub: EventStreamHub;
   start(): Promise<void>;
   // Takes no more events and drains the deliveries in flight.
   stop(): Promise<void>;
@@ -47,15 +52,26 @@ export function createWebhooks(options: WebhooksOptions): Webhooks {
   const worker = createDeliveryWorker({ knex, masterKeys: options.masterKeys, logger, config: config.webhookDelivery, registry: options.registry });
   const feed: EventFeed = eventStream ? new JetStreamFeed(knex, eventStream, logger) : new OutboxFeed(knex, logger);
   const retention = new WebhookEventRetention(knex, logger, { retentionDays: config.eventRetentionDays });
+  const eventHub = new EventStreamHub(knex, logger);
+  // Fanned-out events are owed to endpoints and announced to streams alike.
+  const onFannedOut = {
+    wake() {
+      worker.wake();
+      eventHub.wake();
+    },
+  };
   return {
     migrations: webhookMigrations,
     worker,
+    eventHub,
     async start() {
       worker.start();
-      await feed.start(createFanOut(worker));
+      eventHub.start();
+      await feed.start(createFanOut(onFannedOut));
       retention.start();
     },
     async stop() {
+      await eventHub.stop();
       await feed.stop();
       await retention.stop();
       await worker.stop();
@@ -82,8 +98,11 @@ export const webhooksRoom: RoomModule<WebhooksOptions, WebhooksRoom> = {
         allowedCidrs: config.webhookDelivery.allowedCidrs,
         eventRetentionDays: config.eventRetentionDays,
         worker: webhooks.worker,
+        eventHub: webhooks.eventHub,
       }),
       start: () => webhooks.start(),
+      // Open event streams end before the server waits for its requests to finish.
+      stop: () => webhooks.eventHub.stop(),
       // Deliveries in flight finish before the database closes.
       close: () => webhooks.stop(),
     };

@@ -141,6 +141,29 @@ export const webhookMigrations: Migration[] = [
       );
     },
   },
+  {
+    // The order events were recorded in, which StreamEvents follows and
+    // resumes from. Ids sort by creation time, not by commit, so they cannot
+    // serve: an event created earlier may commit later. Events already kept
+    // are numbered in creation order.
+    name: "20261206_170_webhooks_event_sequence",
+    async up(knex) {
+      await knex.raw("create sequence webhook_events_seq as bigint");
+      await knex.raw("alter table webhook_events add column seq bigint");
+      await knex.raw(
+        `update webhook_events e set seq = numbered.n
+           from (select id, nextval('webhook_events_seq') as n
+                   from (select id from webhook_events order by created_at, id) ordered) numbered
+          where numbered.id = e.id`,
+      );
+      await knex.raw(
+        "alter table webhook_events alter column seq set default nextval('webhook_events_seq'), alter column seq set not null",
+      );
+      await knex.raw("alter sequence webhook_events_seq owned by webhook_events.seq");
+      await knex.raw("create unique index webhook_events_seq_key on webhook_events (seq)");
+      await knex.raw("create index webhook_events_scope_seq on webhook_events (tenant_id, environment, seq)");
+    },
+  },
 ];
 
 // Deliveries per hour of creation and status. Kept when retention deletes

@@ -94,6 +94,7 @@ describeEachEngine("WebhookService", (engine) => {
         allowedCidrs: config.webhookDelivery.allowedCidrs,
         eventRetentionDays: config.eventRetentionDays,
         worker: webhooks.worker,
+        eventHub: webhooks.eventHub,
       }),
     );
     await webhooks.start();

@@ -5,6 +5,7 @@ import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/
 import { currentTraceparent, type Knex } from "@onerouter/core";
 import { pendingDelivery } from "../delivery/requeue";
 import { fromJson } from "../endpoints";
+import { lockEventSequence } from "../event-stream/sequence";
 import { matchesEventType } from "../filters";
 
 // Fan-out turns an event into the deliveries it owes: one per enabled
@@ -103,6 +104,7 @@ async function recordEvents(trx: Knex.Transaction, events: FeedEvent[]): Promise
     (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
   );
   const recorded = new Set<string>();
+  if (known.length > 0) await lockEventSequence(trx);
   // 500 rows × 6 columns stays far below Postgres's bind parameter limit.
   for (let i = 0; i < known.length; i += 500) {
     const rows = await trx("webhook_events")
@@ -148,6 +150,7 @@ async function endpointsByScope(trx: Knex.Transaction, events: FeedEvent[]): Pro
 export async function recordFannedOutEvent(trx: Knex, event: Event): Promise<void> {
   const fed = feedEventFrom(toBinary(EventSchema, event));
   if (!fed) throw new Error(`event ${event.id} is not a complete onerouter Event`);
+  await lockEventSequence(trx);
   await trx("webhook_events").insert(eventRow({ ...fed, traceparent: currentTraceparent() }));
 }
 

@@ -1,5 +1,6 @@
 import type { Knex, MasterKeyring } from "@onerouter/core";
 import type { DeliveryWorker } from "../delivery/worker";
+import type { EventStreamHub } from "../event-stream/hub";
 
 // What WebhookService's methods run on, apart from the service so each
 // method group names it without importing the service that composes them.
@@ -15,4 +16,6 @@ export interface WebhookServiceDeps {
   // asked to make a resend's attempt at once. Without one the deliveries wait
   // for a dispatcher's next pass.
   worker?: Pick<DeliveryWorker, "wake" | "resend">;
+  // Wakes StreamEvents calls when their tenant's events are recorded.
+  eventHub: EventStreamHub;
 }

@@ -12,6 +12,7 @@ import {
 import { appendEvent, invalidArgument, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
 import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
 import { eventTypes, testEventMessage } from "../event-types";
+import { whereEventTypeMatches } from "../filters";
 import { pendingDelivery } from "../delivery/requeue";
 import { recordFannedOutEvent } from "../transport/fanout";
 import type { WebhookServiceDeps } from "./deps";
@@ -53,6 +54,7 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
         return appended;
       });
       deps.worker?.wake();
+      deps.eventHub.wake();
       return create(SendTestEventResponseSchema, { event });
     },
 
@@ -63,15 +65,7 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
     async listEvents(req, ctx) {
       const caller = requireCaller(ctx);
       const query = knex("webhook_events").where(scopeOf(caller)).select("id", "payload", "created_at");
-      const types = validEventTypes("event_types", req.eventTypes);
-      if (types.length > 0) {
-        query.where((q) => {
-          for (const filter of types) {
-            if (filter.endsWith(".*")) q.orWhereRaw("starts_with(type, ?)", [filter.slice(0, -1)]);
-            else q.orWhere("type", filter);
-          }
-        });
-      }
+      whereEventTypeMatches(query, validEventTypes("event_types", req.eventTypes));
       // Half-open: start_time <= create_time < end_time.
       const start = req.createTime?.startTime ? timestampDate(req.createTime.startTime) : undefined;
       const end = req.createTime?.endTime ? timestampDate(req.createTime.endTime) : undefined;
