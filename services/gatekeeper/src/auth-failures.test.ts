@@ -7,7 +7,7 @@ import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys
 import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { startTestOneRouter, type TestOneRouter } from "@onerouter/server/testing";
 import { failure } from "../test/index";
-import { failureBucket } from "./interceptor";
+import { failureBucket } from "./admission";
 
 // Loopback is 127.0.0.0/8 on Linux, so each 127.x address is another client.
 function keysFrom(app: TestOneRouter, from: string, secret: string, forwardedFor?: string) {

@@ -28,6 +28,10 @@ export interface ApiKeyLimits {
   requestsPerDay: number;
 }
 
+export function keyLimitsOf(row: { requests_per_second: number; burst: number; requests_per_day: number | string }): ApiKeyLimits {
+  return { requestsPerSecond: row.requests_per_second, burst: row.burst, requestsPerDay: Number(row.requests_per_day) };
+}
+
 // A caller as the gatekeeper learns it: with its key's own limits when it is a key.
 export interface AuthenticatedCaller extends Caller {
   keyLimits?: ApiKeyLimits;
@@ -88,11 +92,7 @@ export class ApiKeyAuthenticator {
       apiKeyId: row.id,
       scopes: typeof row.scopes === "string" ? (JSON.parse(row.scopes) as string[]) : row.scopes,
       plan,
-      keyLimits: {
-        requestsPerSecond: row.requests_per_second,
-        burst: row.burst,
-        requestsPerDay: Number(row.requests_per_day),
-      },
+      keyLimits: keyLimitsOf(row),
     };
   }
 

@@ -12,7 +12,6 @@ import { apiClient, grpcApiKeyClient, startTestOneRouter, type TestOneRouter } f
 import { failure } from "../test/index";
 import type { AuthenticatedCaller } from "./authenticator";
 import { CallLimits } from "./call-limits";
-import { TokenBucketLimiter } from "./rate-limiter";
 
 // A grpc-js unary call: its response headers, and its error (with trailers) if it failed.
 function grpcCall(client: grpc.Client, method: string, request: object, secret: string) {
@@ -174,7 +173,7 @@ describe("call limits and RateLimit headers", () => {
 
   it("holds each caller of a free tenant to the plan's 10 requests a second", async () => {
     // Asked directly, so the calls arrive faster than the plan refills.
-    const limits = new CallLimits({ knex: app.db.knex, server: new TokenBucketLimiter(1000, 1000), logger: createLogger("silent") });
+    const limits = new CallLimits({ knex: app.db.knex, server: { ratePerSecond: 1000, burst: 1000 }, logger: createLogger("silent") });
     const tenant = await createTenant(app.db.knex, { name: "Free", planId: "free" });
     const caller = (actor: string): AuthenticatedCaller => ({
       tenantId: tenant.id,

@@ -6,7 +6,7 @@ import { RetryInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_
 import { apiError, rateLimited, type Knex, type Logger } from "@onerouter/core";
 import type { ApiKeyLimits, AuthenticatedCaller } from "./authenticator";
 import { BatchedCounters, counted, type Counter } from "./batched-counters";
-import { TokenBucketLimiter, type Rate, type RateDecision } from "./rate-limiter";
+import { LocalRateStore, type Rate, type RateDecision, type RateRequest, type RateStore } from "./rate-limiter";
 import { UsageNotices, type QuotaUse } from "./usage-notices";
 
 // The calls that count against a monthly quota besides api_requests.
@@ -44,19 +44,22 @@ const seconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
 // counts happen with no await in between, so concurrent calls in one process
 // never overshoot a limit; across processes a count lags by one flush
 // (about a second), so together they may let through what the others
-// admitted in that time.
+// admitted in that time. The rates' buckets are this process's, or, in the
+// mesh, a store every gatekeeper replica shares; then a call's quotas are
+// checked again once its tokens are taken, and a call refused by them has
+// spent its tokens.
 export class CallLimits {
-  private readonly server: TokenBucketLimiter;
-  private readonly planRates = new TokenBucketLimiter(1, 1);
-  private readonly keyRates = new TokenBucketLimiter(1, 1);
+  private readonly server: Rate;
+  private readonly rates: RateStore;
   private readonly monthly: BatchedCounters;
   private readonly daily: BatchedCounters;
   private readonly notices: UsageNotices;
   // The plan each counted tenant was last seen on, for its notices.
   private plansSeen = new Map<string, PlanDefinition>();
 
-  constructor(deps: { knex: Knex; server: TokenBucketLimiter; mailer?: TenantMailer; logger: Logger }) {
+  constructor(deps: { knex: Knex; server: Rate; rates?: RateStore; mailer?: TenantMailer; logger: Logger }) {
     this.server = deps.server;
+    this.rates = deps.rates ?? new LocalRateStore();
     this.monthly = new BatchedCounters(deps.knex, "usage_counters", ["tenant_id", "period_start", "metric"]);
     this.daily = new BatchedCounters(deps.knex, "api_key_daily_requests", ["api_key_id", "day_start"]);
     this.notices = new UsageNotices(deps.knex, deps.mailer, deps.logger);
@@ -75,30 +78,20 @@ export class CallLimits {
       Promise.all(metrics.map((metric) => this.monthly.counter({ tenant_id: caller.tenantId, period_start: period.start, metric }))),
       caller.apiKeyId ? this.daily.counter({ api_key_id: caller.apiKeyId, day_start: day.start }) : undefined,
     ]);
-    // No await from here on.
     const keyLimits = caller.keyLimits;
-    const buckets = this.buckets(caller, plan, keyLimits);
-    for (const bucket of buckets) {
-      const decision = bucket.limiter.check(bucket.key, bucket.rate);
-      if (!decision.allowed) {
+    const perDay = keyLimits?.requestsPerDay ?? 0;
+    const untilPeriodEnd = period.end.getTime() - now.getTime();
+    // The first quota the call would exceed, checked with no await before it is counted.
+    const refuseOverQuota = () => {
+      if (daily && perDay > 0 && counted(daily) >= perDay) {
+        const untilTomorrow = day.end.getTime() - now.getTime();
         throw withHeaders(
-          rateLimited(decision.retryAfterMs, { limit: bucket.name, api_key_id: caller.apiKeyId ?? "" }),
-          { ...bucketState(decision), remaining: 0 },
-          decision.retryAfterMs,
+          rateLimited(untilTomorrow, { limit: "api_key_requests_per_day", api_key_id: caller.apiKeyId ?? "", requests_per_day: String(perDay) }),
+          { limit: perDay, remaining: 0, resetSeconds: seconds(untilTomorrow) },
+          untilTomorrow,
         );
       }
-    }
-    const perDay = keyLimits?.requestsPerDay ?? 0;
-    if (daily && perDay > 0 && counted(daily) >= perDay) {
-      const untilTomorrow = day.end.getTime() - now.getTime();
-      throw withHeaders(
-        rateLimited(untilTomorrow, { limit: "api_key_requests_per_day", api_key_id: caller.apiKeyId ?? "", requests_per_day: String(perDay) }),
-        { limit: perDay, remaining: 0, resetSeconds: seconds(untilTomorrow) },
-        untilTomorrow,
-      );
-    }
-    const untilPeriodEnd = period.end.getTime() - now.getTime();
-    if (plan) {
+      if (!plan) return;
       for (const counter of monthly) {
         const metric = counter.key.metric as string;
         const limit = monthlyLimitOf[metric]!(plan);
@@ -111,10 +104,23 @@ export class CallLimits {
           }, untilPeriodEnd);
         }
       }
-      this.plansSeen.set(caller.tenantId, plan);
+    };
+    refuseOverQuota();
+    const buckets = this.buckets(caller, plan, keyLimits);
+    const taking = this.rates.take(buckets);
+    const outcome = taking instanceof Promise ? await taking : taking;
+    if (outcome.refused !== undefined) {
+      const decision = outcome.decisions[outcome.refused]!;
+      throw withHeaders(
+        rateLimited(decision.retryAfterMs, { limit: buckets[outcome.refused]!.name, api_key_id: caller.apiKeyId ?? "" }),
+        { ...bucketState(decision), remaining: 0 },
+        decision.retryAfterMs,
+      );
     }
+    if (taking instanceof Promise) refuseOverQuota();
+    if (plan) this.plansSeen.set(caller.tenantId, plan);
 
-    const states: LimitState[] = buckets.map((bucket) => bucketState(bucket.limiter.take(bucket.key, bucket.rate)));
+    const states: LimitState[] = outcome.decisions.map(bucketState);
     if (daily) {
       this.daily.add(daily);
       daily.watched = perDay > 0;
@@ -129,18 +135,19 @@ export class CallLimits {
     return limitHeaders(closestToExhaustion(states));
   }
 
+  // The rates a call is under, each a bucket per caller (or per key).
   private buckets(caller: AuthenticatedCaller, plan: PlanDefinition | undefined, keyLimits: ApiKeyLimits | undefined) {
-    const buckets: { limiter: TokenBucketLimiter; key: string; rate?: Rate; name: string }[] = [
-      { limiter: this.server, key: caller.actor, name: "requests_per_second" },
+    const buckets: (RateRequest & { name: string })[] = [
+      { key: `server:${caller.actor}`, rate: this.server, name: "requests_per_second" },
     ];
     if (plan && plan.requestsPerSecond > 0) {
       const rate = { ratePerSecond: plan.requestsPerSecond, burst: plan.requestsPerSecond };
-      buckets.push({ limiter: this.planRates, key: caller.actor, rate, name: "plan_requests_per_second" });
+      buckets.push({ key: `plan:${caller.actor}`, rate, name: "plan_requests_per_second" });
     }
     if (caller.apiKeyId && keyLimits && keyLimits.requestsPerSecond > 0) {
       const burst = keyLimits.burst > 0 ? keyLimits.burst : Math.max(1, Math.ceil(keyLimits.requestsPerSecond));
       const rate = { ratePerSecond: keyLimits.requestsPerSecond, burst };
-      buckets.push({ limiter: this.keyRates, key: caller.apiKeyId, rate, name: "api_key_requests_per_second" });
+      buckets.push({ key: `api_key:${caller.apiKeyId}`, rate, name: "api_key_requests_per_second" });
     }
     return buckets;
   }

@@ -49,4 +49,16 @@ export const gatekeeperMigrations: Migration[] = [
       });
     },
   },
+  {
+    // Token buckets every gatekeeper replica in the mesh spends from (see
+    // shared-rate-store.ts): one row per caller and limit.
+    name: "20261206_110_gatekeeper_rate_buckets",
+    async up(knex) {
+      await knex.schema.createTable("gatekeeper_rate_buckets", (t) => {
+        t.text("key").primary();
+        t.double("tokens").notNullable();
+        t.timestamp("updated_at", { useTz: true }).notNullable();
+      });
+    },
+  },
 ];

@@ -1,5 +1,5 @@
 // Token bucket per key: `burst` tokens, refilled at `ratePerSecond`. Kept in
-// memory, so in mesh mode each gatekeeper replica enforces its share. At
+// memory, for one process (the mesh's replicas share SharedRateStore's). At
 // most `maxKeys` buckets are kept: the least recently used go first, since
 // keys may come from callers (client addresses). A call may name its own
 // rate (a key's own limit, its plan's), which then replaces the limiter's.
@@ -16,6 +16,17 @@ export interface RateDecision {
   limit: number;
   remaining: number;
   resetMs: number;
+}
+
+// What a bucket holding `tokens` answers.
+export function bucketDecision(tokens: number, rate: Rate, allowed: boolean): RateDecision {
+  return {
+    allowed,
+    retryAfterMs: allowed ? 0 : ((1 - tokens) / rate.ratePerSecond) * 1000,
+    limit: rate.burst,
+    remaining: Math.max(0, Math.floor(tokens)),
+    resetMs: ((rate.burst - tokens) / rate.ratePerSecond) * 1000,
+  };
 }
 
 interface Bucket {
@@ -39,9 +50,9 @@ export class TokenBucketLimiter {
   // Spends a token when there is one.
   take(key: string, rate = this.rate): RateDecision {
     const bucket = this.refilled(key, rate);
-    if (bucket.tokens < 1) return this.decision(bucket, rate, false);
+    if (bucket.tokens < 1) return bucketDecision(bucket.tokens, rate, false);
     bucket.tokens -= 1;
-    return this.decision(bucket, rate, true);
+    return bucketDecision(bucket.tokens, rate, true);
   }
 
   // Spends a token even when there is none: the bucket goes into debt, and
@@ -53,18 +64,9 @@ export class TokenBucketLimiter {
   // Whether take() would be allowed, spending nothing.
   check(key: string, rate = this.rate): RateDecision {
     const bucket = this.refilled(key, rate);
-    return this.decision(bucket, rate, bucket.tokens >= 1);
+    return bucketDecision(bucket.tokens, rate, bucket.tokens >= 1);
   }
 
-  private decision(bucket: Bucket, rate: Rate, allowed: boolean): RateDecision {
-    return {
-      allowed,
-      retryAfterMs: allowed ? 0 : ((1 - bucket.tokens) / rate.ratePerSecond) * 1000,
-      limit: rate.burst,
-      remaining: Math.max(0, Math.floor(bucket.tokens)),
-      resetMs: ((rate.burst - bucket.tokens) / rate.ratePerSecond) * 1000,
-    };
-  }
 
   private refilled(key: string, rate: Rate): Bucket {
     const now = this.now();
@@ -76,5 +78,35 @@ export class TokenBucketLimiter {
     this.buckets.set(key, bucket);
     if (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
     return bucket;
+  }
+}
+
+// A token taken from each of a call's buckets, or from none.
+export interface RateRequest {
+  key: string;
+  rate: Rate;
+}
+
+export interface RateOutcome {
+  // One per bucket, in order; when refused, the first empty bucket's is at `refused`.
+  decisions: RateDecision[];
+  refused?: number;
+}
+
+// Where a call's buckets live: in this process (embedded), or in a store
+// every gatekeeper replica shares (the mesh, see shared-rate-store.ts).
+export interface RateStore {
+  take(requests: readonly RateRequest[]): RateOutcome | Promise<RateOutcome>;
+}
+
+// The buckets of one process, answered without waiting for anything.
+export class LocalRateStore implements RateStore {
+  constructor(private readonly limiter = new TokenBucketLimiter(1, 1)) {}
+
+  take(requests: readonly RateRequest[]): RateOutcome {
+    const checked = requests.map((r) => this.limiter.check(r.key, r.rate));
+    const refused = checked.findIndex((decision) => !decision.allowed);
+    if (refused >= 0) return { decisions: checked, refused };
+    return { decisions: requests.map((r) => this.limiter.take(r.key, r.rate)) };
   }
 }

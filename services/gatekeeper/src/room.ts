@@ -2,9 +2,9 @@ import type { TenantMailer } from "@onerouter/admin";
 import { Poller, type Config, type Knex, type Logger, type RoomModule } from "@onerouter/core";
 import { ApiKeyAuthenticator } from "./authenticator";
 import { CallLimits } from "./call-limits";
-import { gatekeeperInterceptors } from "./interceptor";
+import { gatekeeperInterceptors, type GatekeeperDeps } from "./interceptor";
 import { gatekeeperMigrations } from "./migrations";
-import { TokenBucketLimiter } from "./rate-limiter";
+import { TokenBucketLimiter, type RateStore } from "./rate-limiter";
 import { RecentSet } from "./recent-set";
 import { SessionAuthenticator } from "./session-authenticator";
 
@@ -20,36 +20,52 @@ export interface GatekeeperRoomDeps {
 // How often usage counts are written and the other processes' learned.
 const usageFlushMs = 1000;
 
+// The gatekeeper's parts as config sets them up, for either front, with
+// its rates' buckets in `rates` (this process's when absent), and the
+// flusher of its usage counts.
+export function openGatekeeper({ knex, config, logger, mailer }: GatekeeperRoomDeps, rates?: RateStore) {
+  const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
+  const server = { ratePerSecond: config.rateLimit.requestsPerSecond, burst: config.rateLimit.burst };
+  const limits = new CallLimits({ knex, server, rates, mailer, logger });
+  const deps: GatekeeperDeps = {
+    authenticator: new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize }),
+    sessions: new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize)),
+    limits,
+    failures: new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst),
+    // Where the console may call from besides this server's own origin.
+    allowedOrigins: [...config.corsOrigins, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])],
+    logger,
+  };
+  const flusher = new Poller("usage counters", async () => {
+    await limits.flush();
+    return false;
+  }, {
+    intervalMs: usageFlushMs,
+    errorBackoffMs: usageFlushMs,
+    logger,
+  });
+  return {
+    deps,
+    start: () => flusher.start(),
+    // Counts of calls answered until the server closed are written too.
+    async close() {
+      await flusher.stop();
+      await limits.flush();
+    },
+  };
+}
+
 // Auth, rate limits and quotas in process: every RPC passes the
 // gatekeeper's interceptor. (In the mesh, Envoy asks the gatekeeper instead.)
 export const gatekeeperRoom: RoomModule<GatekeeperRoomDeps> = {
   name: "gatekeeper",
   migrations: gatekeeperMigrations,
-  open({ knex, config, logger, mailer }) {
-    const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
-    const authenticator = new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize });
-    const sessions = new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize));
-    // Where the console may call from besides this server's own origin.
-    const allowedOrigins = [...config.corsOrigins, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])];
-    const server = new TokenBucketLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst);
-    const limits = new CallLimits({ knex, server, mailer, logger });
-    const failures = new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst);
-    const flusher = new Poller("usage counters", async () => {
-      await limits.flush();
-      return false;
-    }, {
-      intervalMs: usageFlushMs,
-      errorBackoffMs: usageFlushMs,
-      logger,
-    });
+  open(deps) {
+    const gatekeeper = openGatekeeper(deps);
     return {
-      interceptors: gatekeeperInterceptors({ authenticator, sessions, limits, failures, allowedOrigins, logger }),
-      start: () => flusher.start(),
-      // Counts of calls answered until the server closed are written too.
-      async close() {
-        await flusher.stop();
-        await limits.flush();
-      },
+      interceptors: gatekeeperInterceptors(gatekeeper.deps),
+      start: gatekeeper.start,
+      close: gatekeeper.close,
     };
   },
 };

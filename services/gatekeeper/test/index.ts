@@ -18,7 +18,7 @@ export function inMemoryApi(knex: Knex, routes: (router: ConnectRouter) => void)
 } {
   const unlimited = () => new TokenBucketLimiter(10_000, 10_000);
   const logger = createLogger("silent");
-  const limits = new CallLimits({ knex, server: unlimited(), logger });
+  const limits = new CallLimits({ knex, server: { ratePerSecond: 10_000, burst: 10_000 }, logger });
   const transport = createRouterTransport(routes, {
     router: {
       interceptors: [
