@@ -63,7 +63,7 @@ export type AuditLogEntry = Message<"onerouter.admin.v1.AuditLogEntry"> & {
   environment: Environment;
 
   /**
-   * Details of the action, e.g. the fields changed; secrets are never recorded.
+   * Details of the action, e.g. the fields changed.
    *
    * @generated from field: map<string, string> metadata = 7;
    */

@@ -157,7 +157,7 @@ export type RoutingRule = Message<"onerouter.admin.v1.RoutingRule"> & {
   strategy: RoutingStrategy;
 
   /**
-   * The accounts the rule routes to, in priority order; at least one.
+   * The accounts the rule routes to, at least one; for PRIORITY, in the order tried.
    *
    * @generated from field: repeated onerouter.admin.v1.RoutingTarget targets = 4;
    */
@@ -247,7 +247,7 @@ export type RoutingProfile = Message<"onerouter.admin.v1.RoutingProfile"> & {
   strategy: RoutingStrategy;
 
   /**
-   * The accounts used when no rule matches, in priority order.
+   * The accounts used when no rule matches; for PRIORITY, in the order tried.
    *
    * @generated from field: repeated onerouter.admin.v1.RoutingTarget targets = 4;
    */
