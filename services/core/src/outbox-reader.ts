@@ -1,6 +1,10 @@
 import type { Knex } from "knex";
 import type { Logger } from "./logging";
+import { watchOutboxCommits, type OutboxCommitWatch } from "./outbox-signal";
 import { Poller } from "./poller";
+
+// How often outbox readers look without being woken.
+export const outboxSafetyPollMs = 2000;
 
 // A batch of outbox rows as stored: each payload a binary onerouter Event.
 export interface OutboxBatch {
@@ -13,9 +17,11 @@ export interface OutboxBatch {
 // UPDATE SKIP LOCKED and handed to the consumer inside the transaction that
 // marks it fanned out, so several processes on one database take disjoint
 // batches, a crashed one's claim ends with its connection, and only the
-// outbox's own room writes its progress.
+// outbox's own room writes its progress. A commit that adds events wakes it;
+// the poll is a safety net.
 export class OutboxReader {
   private poller: Poller | undefined;
+  private watch: OutboxCommitWatch | undefined;
 
   constructor(
     private readonly knex: Knex,
@@ -26,14 +32,18 @@ export class OutboxReader {
   start(onBatch: (batch: OutboxBatch) => Promise<void>): void {
     const batchSize = this.options.batchSize ?? 100;
     this.poller ??= new Poller("outbox feed", () => this.claimAndHand(onBatch, batchSize), {
-      intervalMs: this.options.pollIntervalMs ?? 250,
+      intervalMs: this.options.pollIntervalMs ?? outboxSafetyPollMs,
       errorBackoffMs: 1000,
       logger: this.logger,
     });
+    const poller = this.poller;
+    this.watch ??= watchOutboxCommits(this.knex, () => poller.wake(), this.logger);
     this.poller.start();
   }
 
   async stop(): Promise<void> {
+    await this.watch?.close();
+    this.watch = undefined;
     await this.poller?.stop();
   }
 

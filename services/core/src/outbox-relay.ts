@@ -1,6 +1,8 @@
 import type { Knex } from "knex";
 import { eventSubject, type EventStream } from "./event-stream";
 import type { Logger } from "./logging";
+import { outboxSafetyPollMs } from "./outbox-reader";
+import { watchOutboxCommits, type OutboxCommitWatch } from "./outbox-signal";
 import { Poller } from "./poller";
 
 export interface OutboxRelayOptions {
@@ -24,9 +26,11 @@ interface ClaimedRow {
 // JetStream has acknowledged them. Relays claim rows with a lease (SKIP
 // LOCKED, so concurrent relays take disjoint rows); a relay that dies keeps
 // its rows until the lease runs out, then another publishes them again, and
-// the event id as message id makes JetStream store that repeat once.
+// the event id as message id makes JetStream store that repeat once. A commit
+// that adds events wakes it; the poll is a safety net.
 export class OutboxRelay {
   private poller: Poller | undefined;
+  private watch: OutboxCommitWatch | undefined;
   // While NATS is unreachable, publishes would only pile up in the client's
   // reconnect buffer; the relay waits for the reconnect instead.
   private connected = true;
@@ -41,15 +45,19 @@ export class OutboxRelay {
   start(): void {
     if (this.poller) return;
     this.poller = new Poller("outbox relay", () => this.relayBatch(), {
-      intervalMs: this.options.pollIntervalMs ?? 250,
+      intervalMs: this.options.pollIntervalMs ?? outboxSafetyPollMs,
       errorBackoffMs: 1000,
       logger: this.logger,
     });
+    const poller = this.poller;
+    this.watch = watchOutboxCommits(this.knex, () => poller.wake(), this.logger);
     void this.watchConnection();
     this.poller.start();
   }
 
   async stop(): Promise<void> {
+    await this.watch?.close();
+    this.watch = undefined;
     await this.poller?.stop();
   }
 

@@ -11,6 +11,7 @@ import type { Knex } from "knex";
 import type { Migration } from "./db/database";
 import { outboxProgressMigration } from "./db/outbox-progress-migration";
 import { newId } from "./ids";
+import { outboxNotifyMigration, signalOutboxCommit } from "./outbox-signal";
 
 // The outbox: an event is written in the same transaction as the state change
 // it describes, so a committed change always has its event and a rolled-back
@@ -39,6 +40,7 @@ export const outboxMigrations: Migration[] = [
     },
   },
   outboxProgressMigration,
+  outboxNotifyMigration,
 ];
 
 // Every EventType with the name events.proto gives it (Event.type), in the
@@ -71,5 +73,6 @@ export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
     payload: Buffer.from(toBinary(EventSchema, event)),
     created_at: now,
   });
+  signalOutboxCommit(trx);
   return event;
 }

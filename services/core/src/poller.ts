@@ -1,12 +1,14 @@
 import type { Logger } from "./logging";
 
-// Runs `step` over and over: straight away while it reports more work, every
-// `intervalMs` when idle, after `errorBackoffMs` when it throws. stop() waits
-// for the step in progress.
+// Runs `step` over and over: straight away while it reports more work or was
+// woken during the step, every `intervalMs` when idle, after `errorBackoffMs`
+// when it throws. stop() waits for the step in progress.
 export class Poller {
   private running = false;
   private loop: Promise<void> | undefined;
   private endSleep: (() => void) | undefined;
+  // Set by wake(): what woke it may have come after the step looked.
+  private woken = false;
 
   constructor(
     private readonly name: string,
@@ -20,8 +22,9 @@ export class Poller {
     this.loop = this.run();
   }
 
-  // Ends an idle wait early.
+  // Ends an idle wait early, or has the step run again straight after the current one.
   wake(): void {
+    this.woken = true;
     this.endSleep?.();
   }
 
@@ -34,8 +37,9 @@ export class Poller {
   private async run(): Promise<void> {
     while (this.running) {
       let pause = 0;
+      this.woken = false;
       try {
-        if (!(await this.step())) pause = this.options.intervalMs;
+        if (!(await this.step()) && !this.woken) pause = this.options.intervalMs;
       } catch (err) {
         this.options.logger.warn({ err }, `${this.name} failed; retrying`);
         pause = this.options.errorBackoffMs;

@@ -119,6 +119,21 @@ export const webhookMigrations: Migration[] = [
       await rebuildRollup(knex, deliveryRollup);
     },
   },
+  {
+    name: "20261206_151_webhooks_delivery_claim_indexes",
+    async up(knex) {
+      // A claim reads each endpoint's due deliveries in order and counts its
+      // leased ones, through these, whatever the length of its queue.
+      await knex.raw(
+        `create index if not exists webhook_deliveries_endpoint_due
+           on webhook_deliveries (endpoint_id, next_attempt_at, id) where status = 'pending'`,
+      );
+      await knex.raw(
+        `create index if not exists webhook_deliveries_endpoint_leased
+           on webhook_deliveries (endpoint_id, claimed_until) where status = 'pending' and claimed_until is not null`,
+      );
+    },
+  },
 ];
 
 // Deliveries per hour of creation and status. Kept when retention deletes

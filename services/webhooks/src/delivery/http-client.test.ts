@@ -1,3 +1,5 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebhookHttpClient, maxResponseBodyBytes, validateEndpointUrl, type WebhookPost } from "./http-client";
 import { sleep, startReceiver, type Receiver } from "../../test/receivers";
@@ -105,6 +107,44 @@ describe("WebhookHttpClient", () => {
     const result = await loopbackAllowed.post(post(hooks.url));
     expect(result.statusCode).toBe(0);
     expect(result.error).toContain("ECONNREFUSED");
+  });
+
+  it("keeps one connection alive per origin across deliveries", async () => {
+    const hooks = await receiver();
+    const client = new WebhookHttpClient({ allowedCidrs: ["127.0.0.0/8"], timeoutMs: 5000 });
+    try {
+      for (let i = 0; i < 3; i++) expect((await client.post(post(`${hooks.url}/${i}`))).statusCode).toBe(204);
+      expect(hooks.requests).toHaveLength(3);
+      expect(hooks.connections).toBe(1);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("sends again on a fresh connection when the endpoint drops a kept one it was reused on", async () => {
+    // Answers the first request of each connection and drops the connection at its second.
+    const served = new WeakMap<object, number>();
+    let dropped = 0;
+    const server = http.createServer((req, res) => {
+      const count = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, count);
+      if (count === 1) return void res.writeHead(204).end();
+      dropped += 1;
+      req.socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = new WebhookHttpClient({ allowedCidrs: ["127.0.0.0/8"], timeoutMs: 5000 });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+      const results = [];
+      for (let i = 0; i < 3; i++) results.push(await client.post(post(url)));
+      expect(results.map((r) => r.error || r.statusCode)).toEqual([204, 204, 204]);
+      expect(dropped).toBeGreaterThan(0);
+    } finally {
+      client.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

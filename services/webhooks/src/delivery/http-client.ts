@@ -8,6 +8,11 @@ import { forbiddenDestination, httpUrl, parseCidr, parseIp, pinnedLookup, vetDes
 // operator's allow-list), and the connection goes to those vetted addresses
 // themselves, so a second DNS answer cannot redirect it. Redirects are not
 // followed. Whatever happens, the result is an attempt outcome, never a throw.
+//
+// Connections are kept alive per endpoint origin and vetted address set: a
+// delivery's host is still resolved and checked every time, and it reuses a
+// connection only when it was made to exactly the addresses this check
+// allowed, so a pooled socket never predates the check that sends to it.
 
 export type EndpointEnvironment = "test" | "live";
 
@@ -40,9 +45,17 @@ export interface WebhookHttpClientOptions {
   timeoutMs: number;
 }
 
+// Origins whose agents are kept; the least recently used beyond it is let
+// go, its idle connections closing after idleConnectionMs.
+const maxKeptOrigins = 1000;
+// Below Node's and most servers' idle timeout (5 s), so a kept connection is
+// rarely reused just as the endpoint closes it.
+const idleConnectionMs = 4000;
+
 export class WebhookHttpClient {
   readonly timeoutMs: number;
   private readonly allowList: Cidr[];
+  private readonly agents = new Map<string, http.Agent>();
 
   constructor(options: WebhookHttpClientOptions) {
     this.timeoutMs = options.timeoutMs;
@@ -67,7 +80,7 @@ export class WebhookHttpClient {
     try {
       const addresses = await this.vettedAddresses(checked.hostname, deadline);
       if (typeof addresses === "string") return failed(addresses);
-      const { location, ...answer } = await send(checked, addresses, request, deadline);
+      const { location, ...answer } = await send(checked, this.agentFor(checked, addresses), addresses, request, deadline);
       return {
         ...answer,
         latencyMs: Math.round(performance.now() - started),
@@ -81,6 +94,29 @@ export class WebhookHttpClient {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  // The keep-alive agent for an origin at these vetted addresses.
+  private agentFor(url: URL, addresses: ResolvedAddress[]): http.Agent {
+    const key = `${url.origin}|${addresses.map((a) => a.address).join(",")}`;
+    const kept = this.agents.get(key);
+    if (kept) {
+      // Most recently used last.
+      this.agents.delete(key);
+      this.agents.set(key, kept);
+      return kept;
+    }
+    const options = { keepAlive: true, timeout: idleConnectionMs, scheduling: "lifo" as const, lookup: pinnedLookup(addresses) };
+    const agent = url.protocol === "https:" ? new https.Agent(options) : new http.Agent(options);
+    this.agents.set(key, agent);
+    if (this.agents.size > maxKeptOrigins) this.agents.delete(this.agents.keys().next().value!);
+    return agent;
+  }
+
+  // Closes every kept connection.
+  close(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
   }
 
   // The host's addresses when every one of them may be delivered to, or why not.
@@ -134,15 +170,41 @@ interface Answer {
   location?: string;
 }
 
-function send(url: URL, addresses: ResolvedAddress[], request: WebhookPost, deadline: AbortSignal): Promise<Answer> {
+// A kept connection the endpoint closed as it was reused fails before any
+// answer; the POST is then sent once more on a fresh connection (a repeat is
+// harmless: delivery is at least once and webhook-id names the event).
+async function send(
+  url: URL,
+  agent: http.Agent,
+  addresses: ResolvedAddress[],
+  request: WebhookPost,
+  deadline: AbortSignal,
+): Promise<Answer> {
+  try {
+    return await sendOnce(url, agent, addresses, request, deadline);
+  } catch (err) {
+    if (!(err instanceof ReusedConnectionClosed)) throw err;
+    if (deadline.aborted) throw err.cause;
+    return sendOnce(url, false, addresses, request, deadline);
+  }
+}
+
+class ReusedConnectionClosed extends Error {}
+
+function sendOnce(
+  url: URL,
+  agent: http.Agent | false,
+  addresses: ResolvedAddress[],
+  request: WebhookPost,
+  deadline: AbortSignal,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const outgoing = (url.protocol === "https:" ? https : http).request(
       url,
       {
         method: "POST",
         headers: { ...request.headers, "content-length": Buffer.byteLength(request.body).toString() },
-        // A fresh connection per attempt: a pooled one might predate the check.
-        agent: false,
+        agent,
         lookup: pinnedLookup(addresses),
         signal: deadline,
       },
@@ -173,7 +235,10 @@ function send(url: URL, addresses: ResolvedAddress[], request: WebhookPost, dead
         response.on("error", reject);
       },
     );
-    outgoing.on("error", reject);
+    outgoing.on("error", (err: NodeJS.ErrnoException) => {
+      const closedUnderUs = err.code === "ECONNRESET" || err.code === "EPIPE";
+      reject(outgoing.reusedSocket && closedUnderUs ? new ReusedConnectionClosed(err.message, { cause: err }) : err);
+    });
     outgoing.end(request.body);
   });
 }

@@ -288,6 +288,38 @@ describeEachEngine("DeliveryWorker", (engine) => {
     expect(hooks.maxInFlight).toBe(2);
   });
 
+  it("delivers to another endpoint while one endpoint's long backlog waits on its bound", async () => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const hooks = await receiver(async (request) => {
+      if (request.path.endsWith("/backlogged")) await released;
+      return { status: 204 };
+    });
+    const { id: backlogged } = await endpoint(`${hooks.url}/backlogged`);
+    const { eventId } = await delivery(backlogged);
+    // 300 more deliveries owed to it, all older than the other endpoint's one.
+    await db.knex.raw(
+      `insert into webhook_events (id, tenant_id, environment, type, payload, created_at)
+       select e.id || '_' || g, e.tenant_id, e.environment, e.type, e.payload, e.created_at
+         from webhook_events e, generate_series(1, 300) g where e.id = ?`,
+      [eventId],
+    );
+    await db.knex.raw(
+      `insert into webhook_deliveries (id, tenant_id, environment, event_id, endpoint_id, next_attempt_at)
+       select 'dlv_backlog_' || g, ?, 'test', ? || '_' || g, ?, now() - interval '1 minute' from generate_series(1, 300) g`,
+      [tenantId, eventId, backlogged],
+    );
+    const { id: other } = await endpoint(`${hooks.url}/other`);
+    const { deliveryId } = await delivery(other);
+    worker({ concurrency: 6, endpointConcurrency: 2 }).start();
+    try {
+      await settled(deliveryId);
+      expect(hooks.requests.filter((r) => r.path.endsWith("/backlogged"))).toHaveLength(2);
+    } finally {
+      release();
+    }
+  });
+
   it("delivers on wake() without waiting for the poll", async () => {
     const hooks = await receiver();
     const { id: endpointId } = await endpoint(hooks.url);

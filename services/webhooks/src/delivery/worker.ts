@@ -3,6 +3,7 @@ import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v
 import { appendEvent, environmentFromName, newId, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
 import { activeSecrets, type StoredSecret } from "../secrets";
 import { signStandardWebhook } from "../signing";
+import { AttemptRecorder } from "./attempt-recorder";
 import { WebhookHttpClient, type EndpointEnvironment, type WebhookPostResult } from "./http-client";
 import { RetrySchedule, type AttemptVerdict } from "./schedule";
 
@@ -60,7 +61,17 @@ export const webhookUserAgent = "OneRouter-Webhooks/1";
 // covers recording it. It is also how long a crashed worker's deliveries wait.
 const leaseMarginMs = 10_000;
 
-interface ClaimedDelivery {
+interface FinishedAttempt {
+  attemptNumber: number;
+  startedAt: Date;
+  result: WebhookPostResult;
+  verdict: AttemptVerdict;
+}
+
+// Attempts written in one transaction at most.
+const maxRecordBatch = 200;
+
+interface DeliveryJob {
   id: string;
   tenant_id: string;
   environment: EndpointEnvironment;
@@ -69,9 +80,6 @@ interface ClaimedDelivery {
   // Status before the claim; a resend may claim any delivery.
   status: "pending" | "succeeded" | "failed";
   attempt_count: number;
-}
-
-interface DeliveryJob extends ClaimedDelivery {
   url: string;
   secrets: StoredSecret[] | string;
   payload: Uint8Array;
@@ -86,9 +94,11 @@ export class DeliveryWorker {
   private pass: Promise<void> | undefined;
   private passRequested = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly recorder: AttemptRecorder<{ job: DeliveryJob; attempt: FinishedAttempt }, DeliveryAttemptRow>;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.now = options.now ?? (() => new Date());
+    this.recorder = new AttemptRecorder(options.knex, (trx, finished) => this.writeAttempts(trx, finished), maxRecordBatch);
     this.leaseMs = options.httpClient.timeoutMs + leaseMarginMs;
   }
 
@@ -113,6 +123,7 @@ export class DeliveryWorker {
     this.poller = undefined;
     await this.pass;
     await Promise.all(this.inFlight);
+    this.options.httpClient.close();
   }
 
   // One attempt now, whatever the delivery's status and schedule: a manual
@@ -120,8 +131,7 @@ export class DeliveryWorker {
   // elsewhere. A failed resend of a pending delivery keeps its retries; of a
   // finished one, it leaves the delivery failed.
   async resend(deliveryId: string): Promise<DeliveryAttemptRow | undefined> {
-    const claimed = await this.claim({ deliveryId });
-    const [job] = await this.load(claimed, { enabledOnly: false });
+    const [job] = await this.claim({ deliveryId });
     return job && this.deliver(job);
   }
 
@@ -147,7 +157,7 @@ export class DeliveryWorker {
   private async claimAndStart(): Promise<void> {
     const free = this.options.concurrency - this.inFlight.size;
     if (!this.running || free <= 0) return;
-    const jobs = await this.load(await this.claim({ limit: free }), { enabledOnly: true });
+    const jobs = await this.claim({ limit: free });
     for (const job of jobs) {
       const task: Promise<void> = this.deliver(job)
         .then(
@@ -165,82 +175,71 @@ export class DeliveryWorker {
   }
 
   // Leases due deliveries (or one named delivery) with the database's clock,
-  // so workers on different hosts agree. SKIP LOCKED lets concurrent claims
-  // pass each other; the outer conditions are checked again on the locked
-  // row, so a delivery another worker just leased is not taken.
-  private async claim(which: { limit: number } | { deliveryId: string }): Promise<ClaimedDelivery[]> {
+  // so workers on different hosts agree, and returns them with what sending
+  // needs (URL, secrets, event) in the same statement. SKIP LOCKED lets
+  // concurrent claims pass each other; the outer conditions are checked again
+  // on the locked row, so a delivery another worker just leased is not taken.
+  private async claim(which: { limit: number } | { deliveryId: string }): Promise<DeliveryJob[]> {
     const lease = "now() + ?::integer * interval '1 millisecond'";
-    const returning = "returning id, tenant_id, environment, event_id, endpoint_id, status, attempt_count";
+    const withDetails = (claimed: string) =>
+      `with claimed as (${claimed}
+         returning id, tenant_id, environment, event_id, endpoint_id, status, attempt_count, next_attempt_at)
+       select c.id, c.tenant_id, c.environment, c.event_id, c.endpoint_id, c.status, c.attempt_count,
+              e.url, e.secrets, o.payload
+         from claimed c
+         join webhook_endpoints e on e.id = c.endpoint_id
+         join webhook_events o on o.id = c.event_id
+        order by c.next_attempt_at, c.id`;
     if ("deliveryId" in which) {
-      const result = await this.options.knex.raw<{ rows: ClaimedDelivery[] }>(
-        `update webhook_deliveries set claimed_until = ${lease}
-          where id = ? and (claimed_until is null or claimed_until <= now())
-          ${returning}`,
+      const result = await this.options.knex.raw<{ rows: DeliveryJob[] }>(
+        withDetails(
+          `update webhook_deliveries set claimed_until = ${lease}
+            where id = ? and (claimed_until is null or claimed_until <= now())`,
+        ),
         [this.leaseMs, which.deliveryId],
       );
       return result.rows;
     }
-    // Per endpoint, the oldest due deliveries up to the bound less those already leased.
-    const result = await this.options.knex.raw<{ rows: ClaimedDelivery[] }>(
-      // The ranking is materialized once; inlined, the planner may re-run it
-      // for every candidate row.
-      `with ranked as materialized (
-         select d.id,
-                row_number() over (partition by d.endpoint_id order by d.next_attempt_at, d.id) as position,
-                coalesce(leased.deliveries, 0) as leased
-           from webhook_deliveries d
-           join webhook_endpoints e on e.id = d.endpoint_id and e.status = 'enabled'
-           left join (
-             select endpoint_id, count(*) as deliveries from webhook_deliveries
-              where status = 'pending' and claimed_until > now()
-              group by endpoint_id
-           ) leased on leased.endpoint_id = d.endpoint_id
-          where d.status = 'pending' and d.next_attempt_at <= now()
-            and (d.claimed_until is null or d.claimed_until <= now())
-       ), eligible as materialized (
-         select id from ranked where position + leased <= ?
-       )
-       update webhook_deliveries set claimed_until = ${lease}
-        where id in (
-          select w.id from webhook_deliveries w
-            join eligible on eligible.id = w.id
-           where w.status = 'pending' and w.next_attempt_at <= now()
-             and (w.claimed_until is null or w.claimed_until <= now())
-           order by w.next_attempt_at
-           limit ?
-           for update of w skip locked)
-        ${returning}`,
-      [this.options.endpointConcurrency, this.leaseMs, which.limit],
+    // Per enabled endpoint with something due, its oldest due deliveries up
+    // to the bound less those already leased, each endpoint read through its
+    // own index range: the cost follows the endpoints and what one pass
+    // takes, never the length of any endpoint's queue, so a long backlog at
+    // one endpoint neither slows claims nor crowds out the others.
+    const result = await this.options.knex.raw<{ rows: DeliveryJob[] }>(
+      withDetails(
+        `with due_endpoints as materialized (
+           select e.id,
+                  ?::integer - (select count(*) from webhook_deliveries l
+                                 where l.endpoint_id = e.id and l.status = 'pending'
+                                   and l.claimed_until > now()) as free
+             from webhook_endpoints e
+            where e.status = 'enabled'
+              and exists (select 1 from webhook_deliveries d
+                           where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now()
+                             and (d.claimed_until is null or d.claimed_until <= now()))
+         ), candidates as materialized (
+           select c.id, c.next_attempt_at
+             from due_endpoints de
+             cross join lateral (
+               select d.id, d.next_attempt_at from webhook_deliveries d
+                where d.endpoint_id = de.id and d.status = 'pending' and d.next_attempt_at <= now()
+                  and (d.claimed_until is null or d.claimed_until <= now())
+                order by d.next_attempt_at, d.id
+                limit greatest(de.free, 0)) c
+            order by c.next_attempt_at, c.id
+            limit ?
+         )
+         update webhook_deliveries set claimed_until = ${lease}
+          where id in (
+            select w.id from webhook_deliveries w
+             where w.id in (select id from candidates)
+               and w.status = 'pending' and w.next_attempt_at <= now()
+               and (w.claimed_until is null or w.claimed_until <= now())
+             for update skip locked)`,
+      ),
+      [this.options.endpointConcurrency, which.limit, this.leaseMs],
     );
     return result.rows;
-  }
-
-  private async load(claimed: ClaimedDelivery[], filter: { enabledOnly: boolean }): Promise<DeliveryJob[]> {
-    if (claimed.length === 0) return [];
-    const query = this.options.knex("webhook_deliveries as d")
-      .join("webhook_endpoints as e", "e.id", "d.endpoint_id")
-      .join("webhook_events as o", "o.id", "d.event_id")
-      .whereIn(
-        "d.id",
-        claimed.map((c) => c.id),
-      )
-      .select<{ id: string; url: string; secrets: StoredSecret[] | string; payload: Uint8Array }[]>(
-        "d.id",
-        "e.url",
-        "e.secrets",
-        "o.payload",
-      );
-    if (filter.enabledOnly) query.where("e.status", "enabled");
-    const details = new Map((await query).map((row) => [row.id, row]));
-    // Claimed as the endpoint was being disabled: released untouched.
-    const skipped = claimed.filter((c) => !details.has(c.id)).map((c) => c.id);
-    if (skipped.length > 0) {
-      await this.options.knex("webhook_deliveries").whereIn("id", skipped).update({ claimed_until: null });
-    }
-    return claimed.flatMap((c) => {
-      const detail = details.get(c.id);
-      return detail ? [{ ...c, ...detail }] : [];
-    });
   }
 
   private async deliver(job: DeliveryJob): Promise<DeliveryAttemptRow> {
@@ -266,63 +265,93 @@ export class DeliveryWorker {
     return this.record(job, { attemptNumber, startedAt, result, verdict });
   }
 
-  private async record(
-    job: DeliveryJob,
-    attempt: { attemptNumber: number; startedAt: Date; result: WebhookPostResult; verdict: AttemptVerdict },
-  ): Promise<DeliveryAttemptRow> {
-    const { result, verdict } = attempt;
-    const nextAttemptAt = verdict.outcome === "retry" ? verdict.nextAttemptAt : null;
-    const succeeded = verdict.outcome === "succeeded";
-    const row = await this.options.knex.transaction(async (trx) => {
-      const [inserted] = await trx("webhook_delivery_attempts")
-        .insert({
-          id: newId("dlva"),
-          delivery_id: job.id,
-          tenant_id: job.tenant_id,
-          environment: job.environment,
-          event_id: job.event_id,
-          endpoint_id: job.endpoint_id,
-          attempt_number: attempt.attemptNumber,
-          status: succeeded ? "succeeded" : "failed",
-          response_status_code: result.statusCode,
-          response_body: result.responseBody,
-          latency_ms: result.latencyMs,
-          error: result.error,
-          next_attempt_at: nextAttemptAt,
-          created_at: attempt.startedAt,
-        })
-        .returning<DeliveryAttemptRow[]>("*");
-      await trx("webhook_deliveries")
-        .where({ id: job.id })
-        .update({
-          status: succeeded ? "succeeded" : verdict.outcome === "retry" ? "pending" : "failed",
-          attempt_count: attempt.attemptNumber,
-          next_attempt_at: nextAttemptAt,
-          claimed_until: null,
-          updated_at: this.now(),
-        });
-      await this.recordEndpointHealth(trx, job, verdict);
-      return inserted!;
-    });
-    if (!succeeded) {
+  private async record(job: DeliveryJob, attempt: FinishedAttempt): Promise<DeliveryAttemptRow> {
+    const row = await this.recorder.record({ job, attempt });
+    if (attempt.verdict.outcome !== "succeeded") {
       this.options.logger.debug(
-        { deliveryId: job.id, endpointId: job.endpoint_id, statusCode: result.statusCode, error: result.error, outcome: verdict.outcome },
+        {
+          deliveryId: job.id,
+          endpointId: job.endpoint_id,
+          statusCode: attempt.result.statusCode,
+          error: attempt.result.error,
+          outcome: attempt.verdict.outcome,
+        },
         "webhook delivery attempt failed",
       );
     }
     return row;
   }
 
-  // A success ends the endpoint's run of failures; a failure starts one or,
-  // once it has lasted the disable period (or at once on 410 Gone), disables
-  // the endpoint and tells the tenant with a webhook_endpoint.disabled event.
-  private async recordEndpointHealth(trx: Knex.Transaction, job: DeliveryJob, verdict: AttemptVerdict): Promise<void> {
+  // A batch of finished attempts: their rows, their deliveries' next state
+  // and their endpoints' health, in statements shared by the whole batch.
+  private async writeAttempts(trx: Knex.Transaction, finished: { job: DeliveryJob; attempt: FinishedAttempt }[]): Promise<DeliveryAttemptRow[]> {
+    const now = this.now();
+    const rows = finished.map(({ job, attempt }) => ({
+      id: newId("dlva"),
+      delivery_id: job.id,
+      tenant_id: job.tenant_id,
+      environment: job.environment,
+      event_id: job.event_id,
+      endpoint_id: job.endpoint_id,
+      attempt_number: attempt.attemptNumber,
+      status: attempt.verdict.outcome === "succeeded" ? ("succeeded" as const) : ("failed" as const),
+      response_status_code: attempt.result.statusCode,
+      response_body: attempt.result.responseBody,
+      latency_ms: attempt.result.latencyMs,
+      error: attempt.result.error,
+      next_attempt_at: attempt.verdict.outcome === "retry" ? attempt.verdict.nextAttemptAt : null,
+      created_at: attempt.startedAt,
+    }));
+    const inserted = await trx("webhook_delivery_attempts").insert(rows).returning<DeliveryAttemptRow[]>("*");
+    const values = rows.map((row, i) => {
+      const outcome = finished[i]!.attempt.verdict.outcome;
+      const status = outcome === "succeeded" ? "succeeded" : outcome === "retry" ? "pending" : "failed";
+      return [row.delivery_id, status, row.attempt_number, row.next_attempt_at];
+    });
+    await trx.raw(
+      `update webhook_deliveries d
+          set status = v.status, attempt_count = v.attempt_count, next_attempt_at = v.next_attempt_at,
+              claimed_until = null, updated_at = ?
+         from (values ${values.map(() => "(?, ?, ?::integer, ?::timestamptz)").join(", ")})
+              as v(id, status, attempt_count, next_attempt_at)
+        where d.id = v.id`,
+      [now, ...values.flat()],
+    );
+    await this.recordEndpointHealth(trx, finished);
+    const byId = new Map(inserted.map((row) => [row.id, row]));
+    return rows.map((row) => byId.get(row.id)!);
+  }
+
+  // Per endpoint, in the order the attempts finished: a success ends the
+  // endpoint's run of failures; a failure after it starts one or, once the
+  // run has lasted the disable period (or at once on 410 Gone), disables the
+  // endpoint and tells the tenant with a webhook_endpoint.disabled event.
+  private async recordEndpointHealth(trx: Knex.Transaction, finished: { job: DeliveryJob; attempt: FinishedAttempt }[]): Promise<void> {
+    const recovered = new Set<string>();
+    const failedSince = new Map<string, { job: DeliveryJob; verdict: AttemptVerdict }>();
+    for (const { job, attempt } of finished) {
+      const { verdict } = attempt;
+      if (verdict.outcome === "succeeded") {
+        recovered.add(job.endpoint_id);
+        failedSince.delete(job.endpoint_id);
+      } else if (failedSince.get(job.endpoint_id)?.verdict.outcome !== "gone") {
+        failedSince.set(job.endpoint_id, { job, verdict });
+      }
+    }
+    if (recovered.size > 0) {
+      await trx("webhook_endpoints")
+        .whereIn("id", [...recovered].sort())
+        .whereNotNull("failing_since")
+        .update({ failing_since: null });
+    }
+    // In id order, so batches failing at the same endpoints lock them in the same order.
+    const failures = [...failedSince.values()].sort((a, b) => (a.job.endpoint_id < b.job.endpoint_id ? -1 : 1));
+    for (const { job, verdict } of failures) await this.recordEndpointFailure(trx, job, verdict);
+  }
+
+  private async recordEndpointFailure(trx: Knex.Transaction, job: DeliveryJob, verdict: AttemptVerdict): Promise<void> {
     const now = this.now();
     const endpoints = trx("webhook_endpoints").where({ id: job.endpoint_id });
-    if (verdict.outcome === "succeeded") {
-      await endpoints.whereNotNull("failing_since").update({ failing_since: null });
-      return;
-    }
     const [endpoint] = await endpoints
       .update({ failing_since: trx.raw("coalesce(failing_since, ?::timestamptz)", [now]) })
       .returning<{ status: string; failing_since: Date | string }[]>(["status", "failing_since"]);

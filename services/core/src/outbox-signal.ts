@@ -1,0 +1,123 @@
+import { EventEmitter } from "node:events";
+import type { Knex } from "knex";
+import pg from "pg";
+import type { Migration } from "./db/database";
+import type { Logger } from "./logging";
+
+// Outbox readers (embedded mode's feed, mesh mode's relay) are woken by the
+// commit that adds events instead of waiting for their poll. In this process
+// the signal is raised once the appending transaction commits; from other
+// processes on a Postgres server it arrives as a NOTIFY, sent by a trigger on
+// the outbox and delivered by Postgres only at commit. Readers keep a slow
+// poll as a safety net for a notification lost with a dropped connection.
+
+export const outboxNotifyChannel = "onerouter_outbox";
+
+const committed = new EventEmitter();
+committed.setMaxListeners(0);
+
+// Called by appendEvent: raises the in-process signal once the outermost
+// transaction commits (a savepoint's release commits nothing), or at once
+// outside a transaction. A rollback raises nothing.
+export function signalOutboxCommit(db: Knex): void {
+  if (!db.isTransaction) {
+    committed.emit("commit");
+    return;
+  }
+  let outermost = db as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  while (outermost.parentTransaction) outermost = outermost.parentTransaction;
+  outermost.executionPromise.then(
+    () => committed.emit("commit"),
+    () => {},
+  );
+}
+
+// One statement-level trigger per insert into the outbox; Postgres folds a
+// transaction's identical notifications into one.
+export const outboxNotifyMigration: Migration = {
+  name: "20261206_150_core_outbox_notify",
+  async up(knex) {
+    await knex.raw(
+      `create or replace function outbox_events_notify() returns trigger language plpgsql as $$
+       begin
+         perform pg_notify('${outboxNotifyChannel}', '');
+         return null;
+       end $$`,
+    );
+    await knex.raw("drop trigger if exists outbox_events_notify on outbox_events");
+    await knex.raw(
+      "create trigger outbox_events_notify after insert on outbox_events for each statement execute function outbox_events_notify()",
+    );
+  },
+};
+
+export interface OutboxCommitWatch {
+  close(): Promise<void>;
+}
+
+const reconnectDelayMs = 1000;
+
+// Calls onCommit after every commit that added outbox events: this process's
+// through the in-process signal and, on a Postgres server, every process's
+// through a connection of its own that LISTENs (outside the pool, since it is
+// held for good). A lost listening connection is reopened; meanwhile the
+// reader's poll covers.
+export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Logger): OutboxCommitWatch {
+  committed.on("commit", onCommit);
+  const config = knex.client.config as Knex.Config;
+  if (config.client !== "pg") {
+    return {
+      async close() {
+        committed.off("commit", onCommit);
+      },
+    };
+  }
+  let open = true;
+  let listener: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let connecting: Promise<void> = Promise.resolve();
+  const reconnectLater = (client: pg.Client, err: unknown) => {
+    if (listener === client) listener = undefined;
+    client.end().catch(() => {});
+    if (!open) return;
+    logger.warn({ err }, "outbox listening connection failed; reconnecting");
+    retry = setTimeout(() => (connecting = connect()), reconnectDelayMs);
+    retry.unref();
+  };
+  const connect = async () => {
+    const client = new pg.Client(config.connection as pg.ClientConfig | string);
+    let failed = false;
+    const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
+      reconnectLater(client, err);
+    };
+    client.on("notification", () => onCommit());
+    client.on("error", fail);
+    try {
+      await client.connect();
+      await client.query(`listen ${outboxNotifyChannel}`);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (!open) {
+      await client.end().catch(() => {});
+      return;
+    }
+    listener = client;
+    // Commits while not listening were covered only by the poll.
+    onCommit();
+  };
+  connecting = connect();
+  return {
+    async close() {
+      open = false;
+      committed.off("commit", onCommit);
+      clearTimeout(retry);
+      await connecting;
+      await listener?.end().catch(() => {});
+      listener = undefined;
+    },
+  };
+}
