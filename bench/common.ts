@@ -11,6 +11,16 @@ export function wholeNumber(name: string, fallback: number, min: number): number
   return value;
 }
 
+// A comma-separated list of whole numbers from `min` to `max`.
+export function wholeNumberList(name: string, fallback: string, min: number, max: number): number[] {
+  const raw = process.env[name] ?? fallback;
+  const values = raw.split(",").map((s) => Number(s.trim()));
+  if (values.some((n) => !Number.isInteger(n) || n < min || n > max)) {
+    throw new Error(`${name} must be comma-separated whole numbers from ${min} to ${max} (got "${raw}")`);
+  }
+  return values;
+}
+
 // Fields of /proc/<pid>/stat from the third (state) on — the second, the
 // command name in parentheses, may itself hold spaces; undefined when the
 // process is gone or there is no /proc.

@@ -1,90 +1,69 @@
-import { execFileSync } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Resvg } from "@resvg/resvg-js";
 import { createApiKey } from "@onerouter/admin";
-import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { createLogger, loadConfig, newId } from "@onerouter/core";
-import { sandboxConnector } from "@onerouter/payments";
-import type { ConnectorContext } from "@onerouter/routing";
+import { createLogger, loadConfig } from "@onerouter/core";
 import { startOneRouter, type OneRouter } from "@onerouter/server";
-import { freePort, startPostgres } from "../../test/infra";
-import { median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
+import { startPostgres } from "../../test/infra";
+import { median, ms, percentile, procStat, ratio, wholeNumber, wholeNumberList } from "../common";
+import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type WorkloadName } from "./protocol";
 
-// CreatePayment on the built-in sandbox with real Postgres, measured side by
-// side with a no-op authenticated Connect call on the same server and with the
-// sandbox connector called directly. The three workloads take turns in short
-// slices, round after round, so the machine's noise falls on all of them alike.
-// Writes REPORT.md next to this file and prints the same Markdown.
+// CreatePayment on the sandbox provider with real Postgres, side by side
+// with an authenticated no-op Connect call on the same server and with the
+// sandbox connector called directly. OneRouter runs in this process; the
+// load generator and the sandbox provider run in another (load.ts), so this
+// process's CPU is the platform's. Each workload is measured closed-loop at
+// concurrency 1 and at a high concurrency, and open-loop at fixed offered
+// rates below capacity; the workloads take turns in short slices, round
+// after round, so the machine's noise falls on all of them alike. Writes
+// REPORT.md and chart.png next to this file and prints the Markdown.
 //
-// Knobs (environment): BENCH_CONCURRENCY (1,8,32), BENCH_ROUNDS (4),
-// BENCH_SLICE_MS (2000), BENCH_SLICE_MAX_REQUESTS (5000), BENCH_WARMUP_MS
-// (1000), BENCH_SETTLE_MS (250), BENCH_SQL_PROBES (20), BENCH_HTTP_VERSION (1.1 or 2).
-
-function concurrencyLevels(): number[] {
-  const raw = process.env.BENCH_CONCURRENCY ?? "1,8,32";
-  const levels = raw.split(",").map((s) => Number(s.trim()));
-  if (levels.length === 0 || levels.some((n) => !Number.isInteger(n) || n < 1 || n > 256)) {
-    throw new Error(`BENCH_CONCURRENCY must be comma-separated whole numbers from 1 to 256 (got "${raw}")`);
-  }
-  return levels;
-}
-
-function httpVersion(): "1.1" | "2" {
-  const raw = process.env.BENCH_HTTP_VERSION ?? "1.1";
-  if (raw !== "1.1" && raw !== "2") throw new Error(`BENCH_HTTP_VERSION must be 1.1 or 2 (got "${raw}")`);
-  return raw;
-}
+// Knobs (environment): BENCH_HIGH_CONCURRENCY (50), BENCH_RATE_PERCENTS
+// (25,50: offered rates as percentages of CreatePayment's closed-loop
+// capacity in the warm-up), BENCH_ROUNDS (3), BENCH_SLICE_MS (2000),
+// BENCH_SLICE_MAX_REQUESTS (5000), BENCH_WARMUP_MS (2000), BENCH_SETTLE_MS
+// (250), BENCH_SQL_PROBES (20).
 
 const settings = {
-  concurrency: concurrencyLevels(),
-  rounds: wholeNumber("BENCH_ROUNDS", 4, 1),
-  // Each workload runs this long at each concurrency in each round...
+  highConcurrency: wholeNumber("BENCH_HIGH_CONCURRENCY", 50, 2),
+  ratePercents: wholeNumberList("BENCH_RATE_PERCENTS", "25,50", 1, 100),
+  rounds: wholeNumber("BENCH_ROUNDS", 3, 1),
+  // Each workload runs this long at each load in each round...
   sliceMs: wholeNumber("BENCH_SLICE_MS", 2000, 100),
   // ...or until it has sent this many requests, whichever comes first.
   sliceMaxRequests: wholeNumber("BENCH_SLICE_MAX_REQUESTS", 5000, 1),
-  // One unrecorded slice per workload at the highest concurrency, to warm JIT, pools and caches.
-  warmupMs: wholeNumber("BENCH_WARMUP_MS", 1000, 0),
-  // Pause after each slice, so the sandbox's webhooks and the outbox dispatcher
-  // catch up on the work of one workload before the next one is timed.
+  // Unrecorded slices per workload at the high concurrency, to warm JIT,
+  // pools and caches and to find CreatePayment's capacity.
+  warmupMs: wholeNumber("BENCH_WARMUP_MS", 2000, 100),
+  // Pause after each slice, so the sandbox's webhooks and the outbox
+  // dispatcher catch up on the work of one slice before the next is timed.
   settleMs: wholeNumber("BENCH_SETTLE_MS", 250, 0),
   // Sequential calls of each Connect workload whose SQL is traced, after the timed rounds.
   probes: wholeNumber("BENCH_SQL_PROBES", 20, 1),
-  httpVersion: httpVersion(),
 };
 
-// A call slower than this counts as an error instead of stalling its slice.
-const callTimeoutMs = 10_000;
 const rateLimitRps = 1_000_000;
-const reportFile = path.join(path.dirname(fileURLToPath(import.meta.url)), "REPORT.md");
+const here = path.dirname(fileURLToPath(import.meta.url));
+const reportFile = path.join(here, "REPORT.md");
+const chartFile = path.join(here, "chart.png");
 
-const workloadNames = ["CreatePayment", "No-op (ListApiKeys)", "Sandbox connector direct"] as const;
-type WorkloadName = (typeof workloadNames)[number];
-
-interface Workload {
-  name: WorkloadName;
-  call(): Promise<void>;
+// One way of loading the server: closed loop at a concurrency, or open loop at a rate.
+interface Load {
+  label: string;
+  concurrency: number;
+  rate?: number;
 }
 
-// CPU time used so far, in milliseconds: this whole process (client, server
-// and sandbox) and the Postgres server's processes.
-interface CpuReading {
-  processMs: number;
-  postgresMs: number;
-}
-
-interface Slice {
-  latenciesMs: number[];
-  errors: number;
-  elapsedMs: number;
-  processCpuMs: number;
+interface Slice extends SliceResult {
+  serverCpuMs: number;
   postgresCpuMs: number;
 }
 
@@ -118,52 +97,57 @@ function postgresCpuReader(port: number): () => number {
   };
 }
 
-// Closed loop: `concurrency` workers each send their next request as soon as
-// the previous one answered, until the slice's time or request budget is spent.
-async function runSlice(
-  workload: Workload,
-  concurrency: number,
-  durationMs: number,
-  maxRequests: number,
-  errorLog: Map<string, string>,
-  readCpu: () => CpuReading,
-): Promise<Slice> {
-  const latenciesMs: number[] = [];
-  let errors = 0;
-  let sent = 0;
-  const cpuAtStart = readCpu();
-  const startedAt = performance.now();
-  const deadline = startedAt + durationMs;
-  const worker = async () => {
-    while (performance.now() < deadline && sent < maxRequests) {
-      sent += 1;
-      const callStarted = performance.now();
-      try {
-        await workload.call();
-        latenciesMs.push(performance.now() - callStarted);
-      } catch (err) {
-        errors += 1;
-        if (!errorLog.has(workload.name)) errorLog.set(workload.name, err instanceof Error ? err.message : String(err));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const elapsedMs = performance.now() - startedAt;
-  const cpu = readCpu();
-  return {
-    latenciesMs,
-    errors,
-    elapsedMs,
-    processCpuMs: cpu.processMs - cpuAtStart.processMs,
-    postgresCpuMs: cpu.postgresMs - cpuAtStart.postgresMs,
-  };
+// The load generator, spoken to one request at a time.
+class LoadGenerator {
+  private waiting: ((reply: LoadReply) => void) | undefined;
+
+  private failed: ((err: Error) => void) | undefined;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on("message", (reply: LoadReply) => {
+      const resolve = this.waiting;
+      this.waiting = this.failed = undefined;
+      resolve?.(reply);
+    });
+    child.on("exit", (code) => this.failed?.(new Error(`the load generator exited (${code})`)));
+  }
+
+  static async start(): Promise<{ load: LoadGenerator; sandboxUrl: string }> {
+    const child = fork(path.join(here, "load.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const load = new LoadGenerator(child);
+    const ready = await load.next();
+    if (ready.type !== "ready") throw new Error(`the load generator did not start: ${JSON.stringify(ready)}`);
+    return { load, sandboxUrl: ready.sandboxUrl };
+  }
+
+  private next(): Promise<LoadReply> {
+    return new Promise((resolve, reject) => {
+      this.waiting = resolve;
+      this.failed = reject;
+    });
+  }
+
+  async ask<T extends LoadReply["type"]>(request: LoadRequest, expected: T): Promise<Extract<LoadReply, { type: T }>> {
+    const answer = this.next();
+    this.child.send(request);
+    const reply = await answer;
+    if (reply.type === "failed") throw new Error(`the load generator failed: ${reply.message}`);
+    if (reply.type !== expected) throw new Error(`the load generator answered ${reply.type}, not ${expected}`);
+    return reply as Extract<LoadReply, { type: T }>;
+  }
+
+  stop(): void {
+    this.failed = undefined;
+    this.child.send({ type: "stop" } satisfies LoadRequest);
+  }
 }
 
 interface Point {
   workload: WorkloadName;
-  concurrency: number;
+  load: Load;
   requests: number;
   errors: number;
+  firstError?: string;
   requestsPerSecond: number;
   p50: number;
   p90: number;
@@ -171,39 +155,40 @@ interface Point {
   max: number;
   // Each round's own p50, to show how much the machine's noise moves it.
   roundP50s: number[];
-  processCpuMsPerCall: number;
+  serverCpuMsPerCall: number;
   postgresCpuMsPerCall: number;
-  // Cores this process and Postgres together kept busy on average.
-  cpuCores: number;
+  clientCpuMsPerCall: number;
 }
 
-function summarize(workload: WorkloadName, concurrency: number, slices: readonly Slice[]): Point {
+function summarize(workload: WorkloadName, load: Load, slices: readonly Slice[]): Point {
   const all = slices.flatMap((s) => s.latenciesMs).sort((a, b) => a - b);
-  const elapsedMs = slices.reduce((sum, s) => sum + s.elapsedMs, 0);
-  const processCpuMs = slices.reduce((sum, s) => sum + s.processCpuMs, 0);
-  const postgresCpuMs = slices.reduce((sum, s) => sum + s.postgresCpuMs, 0);
-  const errors = slices.reduce((sum, s) => sum + s.errors, 0);
+  const sum = (pick: (s: Slice) => number) => slices.reduce((total, s) => total + pick(s), 0);
+  const elapsedMs = sum((s) => s.elapsedMs);
+  const calls = all.length + sum((s) => s.errors);
   return {
     workload,
-    concurrency,
+    load,
     requests: all.length,
-    errors,
+    errors: sum((s) => s.errors),
+    firstError: slices.find((s) => s.firstError)?.firstError,
     requestsPerSecond: (all.length / elapsedMs) * 1000,
     p50: percentile(all, 50),
     p90: percentile(all, 90),
     p99: percentile(all, 99),
     max: all.at(-1) ?? Number.NaN,
     roundP50s: slices.map((s) => percentile([...s.latenciesMs].sort((a, b) => a - b), 50)),
-    processCpuMsPerCall: processCpuMs / (all.length + errors),
-    postgresCpuMsPerCall: postgresCpuMs / (all.length + errors),
-    cpuCores: (processCpuMs + postgresCpuMs) / elapsedMs,
+    serverCpuMsPerCall: sum((s) => s.serverCpuMs) / calls,
+    postgresCpuMsPerCall: sum((s) => s.postgresCpuMs) / calls,
+    clientCpuMsPerCall: sum((s) => s.clientCpuMs) / calls,
   };
 }
 
 interface SqlTrace {
-  // The traced call's own latency.
+  // The traced call's own latency, as the client saw it.
   callMs: number;
+  // Statements sent, each a round trip (BEGIN and COMMIT included).
   statements: number;
+  // Database transactions: explicit ones, and each statement sent outside one.
   transactions: number;
   // Summed from each statement's sending to its answer being handled.
   sqlMs: number;
@@ -218,17 +203,28 @@ function statementKind(sql: string): string {
   return table ? `${verb} ${table}` : verb;
 }
 
-// Runs `call` with every SQL statement the app's pool sends recorded. Sequential
-// probes keep other requests out; a background poll that happens to land in
-// the window is what the median over probes irons out.
-async function traceSql(app: OneRouter, call: () => Promise<void>): Promise<SqlTrace> {
+// Marks what the server does while serving a request, so a trace counts the
+// traced call's statements and not those of background workers (pollers,
+// dispatchers) that run at the same time.
+const serving = new AsyncLocalStorage<true>();
+const emitOfServers = http.Server.prototype.emit as (this: http.Server, event: string | symbol, ...args: unknown[]) => boolean;
+http.Server.prototype.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]) {
+  const emit = () => emitOfServers.apply(this, [event, ...args]);
+  return event === "request" ? serving.run(true, emit) : emit();
+} as typeof http.Server.prototype.emit;
+
+// Runs `call` with every SQL statement the app's pool sends for a request
+// recorded. Sequential probes keep other requests out.
+async function traceSql(app: OneRouter, call: () => Promise<number>): Promise<SqlTrace> {
   const trace: SqlTrace = { callMs: 0, statements: 0, transactions: 0, sqlMs: 0, byKind: new Map() };
   const started = new Map<string, number>();
-  const onQuery = (q: { sql: string; __knexQueryUid: string }) => {
+  const onQuery = (q: { sql: string; __knexQueryUid: string; __knexTxId?: string }) => {
+    if (!serving.getStore()) return;
     started.set(q.__knexQueryUid, performance.now());
     const kind = statementKind(q.sql);
     trace.statements += 1;
-    if (kind === "begin") trace.transactions += 1;
+    // Knex tags a transaction's statements (its BEGIN included) with its id.
+    if (kind === "begin" || !q.__knexTxId) trace.transactions += 1;
     trace.byKind.set(kind, (trace.byKind.get(kind) ?? 0) + 1);
   };
   const onDone = (_: unknown, q: { __knexQueryUid: string }) => {
@@ -238,11 +234,9 @@ async function traceSql(app: OneRouter, call: () => Promise<void>): Promise<SqlT
   app.db.knex.on("query", onQuery);
   app.db.knex.on("query-response", onDone);
   app.db.knex.on("query-error", onDone);
-  const callStarted = performance.now();
   try {
-    await call();
+    trace.callMs = await call();
   } finally {
-    trace.callMs = performance.now() - callStarted;
     app.db.knex.off("query", onQuery);
     app.db.knex.off("query-response", onDone);
     app.db.knex.off("query-error", onDone);
@@ -257,25 +251,21 @@ async function main() {
   const postgres = await startPostgres();
   if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-"));
+  const { load, sandboxUrl } = await LoadGenerator.start();
   let app: OneRouter | undefined;
   // Closing is not part of the measurement: bounded, then the process exits.
   const cleanUp = async () => {
+    load.stop();
     await Promise.race([app?.close(), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
     await postgres.stop().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
   };
-  // The benchmark stops by itself even if a call or the app hangs: twice the
-  // planned time plus a minute, then Postgres is stopped and the process exits.
-  const plannedMs =
-    workloadNames.length * (settings.warmupMs + settings.rounds * settings.concurrency.length * settings.sliceMs) +
-    workloadNames.length * (1 + settings.rounds * settings.concurrency.length) * settings.settleMs;
   const watchdog = setTimeout(() => {
-    console.error(`the benchmark ran past ${Math.round((2 * plannedMs + 60_000) / 1000)} s; stopping`);
+    console.error("the benchmark ran past 20 minutes; stopping");
     void cleanUp().finally(() => process.exit(1));
-  }, 2 * plannedMs + 60_000);
+  }, 20 * 60_000);
   watchdog.unref();
   try {
-    const sandboxPort = await freePort();
     app = await startOneRouter(
       loadConfig({
         PORT: "0",
@@ -286,126 +276,94 @@ async function main() {
         ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
         ONEROUTER_RATE_LIMIT_RPS: String(rateLimitRps),
         ONEROUTER_RATE_LIMIT_BURST: String(rateLimitRps),
-        // Known, so the direct calls reach the very sandbox the app started.
-        ONEROUTER_SANDBOX_PORT: String(sandboxPort),
+        // The sandbox account is pointed at the load generator's sandbox.
+        ONEROUTER_PROVIDER_BASE_URLS: sandboxUrl,
+        ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8",
       }),
       createLogger("silent"),
     );
     const postgresCpu = postgresCpuReader(Number(new URL(postgres.url).port));
-    const readCpu = (): CpuReading => {
-      const own = process.cpuUsage();
-      return { processMs: (own.user + own.system) / 1000, postgresMs: postgresCpu() };
-    };
-    await measure(app, `http://127.0.0.1:${sandboxPort}`, readCpu, runStarted);
+    await measure(app, load, sandboxUrl, postgresCpu, runStarted);
   } finally {
     await cleanUp();
   }
 }
 
-async function measure(app: OneRouter, sandboxUrl: string, readCpu: () => CpuReading, runStarted: number) {
-  const { secret } = await createApiKey(app.db.knex, {
-    tenantId: app.defaultTenantId,
-    environment: Environment.TEST,
-    name: "payments benchmark",
-    createdBy: "bench",
-  });
-  const maxConcurrency = Math.max(...settings.concurrency);
-  const authorize: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${secret}`);
-    return next(req);
-  };
-  const baseUrl = `http://127.0.0.1:${app.server.port}`;
-  const transport =
-    settings.httpVersion === "2"
-      ? createConnectTransport({ baseUrl, httpVersion: "2", interceptors: [authorize] })
-      : createConnectTransport({
-          baseUrl,
-          httpVersion: "1.1",
-          // Keep-alive, so the figures are the server's work and not TCP handshakes.
-          nodeOptions: { agent: new http.Agent({ keepAlive: true, maxSockets: maxConcurrency }) },
-          interceptors: [authorize],
-        });
-  const payments = createClient(PaymentService, transport);
-  const apiKeys = createClient(ApiKeyService, transport);
-
-  // The tenant's built-in sandbox account, as the platform itself would call it.
-  const [account] = await app.accounts.listWithCredentials({
-    tenantId: app.defaultTenantId,
-    environment: "test",
-    category: "payments",
-  });
+async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, postgresCpu: () => number, runStarted: number) {
+  const scope = { tenantId: app.defaultTenantId, environment: "test" as const };
+  const { secret } = await createApiKey(app.db.knex, { ...scope, environment: Environment.TEST, name: "payments benchmark", createdBy: "bench" });
+  const [account] = await app.accounts.listWithCredentials({ ...scope, category: "payments" });
   if (!account || account.provider !== "sandbox") throw new Error("the default tenant has no sandbox payments account");
-  const directContext: ConnectorContext = {
-    credentials: account.credentials,
-    settings: { base_url: sandboxUrl },
-    timeoutMs: callTimeoutMs,
-    transport: app.providerOutbound.transport({}, { base_url: sandboxUrl }),
-  };
+  const pointAccount = (settings: Record<string, string>) => app.accounts.update(scope, account.id, { settings: { ...account.settings, ...settings } });
+  await pointAccount({ base_url: sandboxUrl });
+  await load.ask(
+    { type: "configure", baseUrl: `http://127.0.0.1:${app.server.port}`, apiKey: secret, credentials: account.credentials, maxConcurrency: settings.highConcurrency },
+    "configured",
+  );
 
-  const createPayment = async () => {
-    const { payment } = await payments.createPayment(
-      { amount: 1000n, currency: "USD" },
-      { headers: { "Idempotency-Key": randomUUID() }, timeoutMs: callTimeoutMs },
-    );
-    if (payment?.status !== PaymentStatus.SUCCEEDED) throw new Error(`payment ended ${PaymentStatus[payment?.status ?? 0]}`);
-  };
-  const listApiKeys = async () => {
-    await apiKeys.listApiKeys({ pageSize: 1 }, { timeoutMs: callTimeoutMs });
-  };
-  const workloads: Workload[] = [
-    { name: "CreatePayment", call: createPayment },
-    { name: "No-op (ListApiKeys)", call: listApiKeys },
-    {
-      name: "Sandbox connector direct",
-      async call() {
-        const result = await sandboxConnector.createPayment(directContext, {
-          attemptId: newId("att"),
-          paymentId: newId("pay"),
-          amount: 1000n,
-          currency: "USD",
-          captureMethod: "automatic",
-          metadata: {},
-        });
-        if (result.status !== "succeeded") throw new Error(`sandbox answered ${result.status}`);
-      },
-    },
-  ];
-
-  const errorLog = new Map<string, string>();
+  let rssMax = 0;
+  const rssSampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 250);
   const pause = () => new Promise((r) => setTimeout(r, settings.settleMs));
-  for (const workload of workloads) {
-    await runSlice(workload, maxConcurrency, settings.warmupMs, settings.sliceMaxRequests, new Map(), readCpu);
+  const runSlice = async (workload: WorkloadName, at: Load, durationMs: number): Promise<Slice> => {
+    const cpuAtStart = process.cpuUsage();
+    const postgresAtStart = postgresCpu();
+    const { result } = await load.ask(
+      { type: "slice", workload, concurrency: at.concurrency, ...(at.rate && { rate: at.rate }), durationMs, maxRequests: settings.sliceMaxRequests },
+      "slice",
+    );
+    const cpu = process.cpuUsage(cpuAtStart);
+    const slice = { ...result, serverCpuMs: (cpu.user + cpu.system) / 1000, postgresCpuMs: postgresCpu() - postgresAtStart };
     await pause();
+    return slice;
+  };
+
+  const high: Load = { label: `concurrency ${settings.highConcurrency}`, concurrency: settings.highConcurrency };
+  let capacity = 0;
+  for (const workload of workloadNames) {
+    const warm = await runSlice(workload, high, settings.warmupMs);
+    if (workload === "CreatePayment") capacity = (warm.latenciesMs.length / warm.elapsedMs) * 1000;
   }
+  const loads: Load[] = [
+    { label: "concurrency 1", concurrency: 1 },
+    high,
+    ...settings.ratePercents.map((p) => {
+      const rate = Math.max(1, Math.round((capacity * p) / 100));
+      return { label: `${rate}/s offered (${p} %)`, concurrency: 0, rate };
+    }),
+  ];
 
   const rssBefore = process.memoryUsage().rss;
   const loadBefore = os.loadavg()[0]!;
   const slices = new Map<string, Slice[]>();
-  const key = (name: WorkloadName, concurrency: number) => `${name}@${concurrency}`;
+  const key = (name: WorkloadName, at: Load) => `${name}@${at.label}`;
   for (let round = 0; round < settings.rounds; round++) {
-    for (const [i, concurrency] of settings.concurrency.entries()) {
+    for (const [i, at] of loads.entries()) {
       // A different workload goes first each time, so none always inherits another's leftovers.
-      const shift = (round + i) % workloads.length;
-      for (const workload of [...workloads.slice(shift), ...workloads.slice(0, shift)]) {
-        const slice = await runSlice(workload, concurrency, settings.sliceMs, settings.sliceMaxRequests, errorLog, readCpu);
-        const point = key(workload.name, concurrency);
-        slices.set(point, [...(slices.get(point) ?? []), slice]);
-        await pause();
+      const shift = (round + i) % workloadNames.length;
+      for (const workload of [...workloadNames.slice(shift), ...workloadNames.slice(0, shift)]) {
+        const slice = await runSlice(workload, at, settings.sliceMs);
+        slices.set(key(workload, at), [...(slices.get(key(workload, at)) ?? []), slice]);
       }
     }
     console.error(`round ${round + 1}/${settings.rounds} done`);
   }
-  const rssAfter = process.memoryUsage().rss;
+  clearInterval(rssSampler);
   const loadAfter = os.loadavg()[0]!;
+  const profile = await profileServer(() => runSlice("CreatePayment", high, settings.sliceMs));
 
+  // The provider's webhook is another call into the platform: pointed away
+  // while tracing, so a CreatePayment's window holds that call alone.
+  await pointAccount({ base_url: sandboxUrl, webhook_url: `${sandboxUrl}/discarded-webhooks` });
+  const probe = async (workload: WorkloadName) => (await load.ask({ type: "probe", workload }, "probe")).ms;
   const traces = { createPayment: [] as SqlTrace[], noop: [] as SqlTrace[] };
+  await probe("CreatePayment");
   for (let i = 0; i < settings.probes; i++) {
     await pause();
-    traces.createPayment.push(await traceSql(app, createPayment));
-    traces.noop.push(await traceSql(app, listApiKeys));
+    traces.createPayment.push(await traceSql(app, () => probe("CreatePayment")));
+    traces.noop.push(await traceSql(app, () => probe("No-op (ListApiKeys)")));
   }
 
-  const points = settings.concurrency.flatMap((c) => workloads.map((w) => summarize(w.name, c, slices.get(key(w.name, c)) ?? [])));
+  const points = loads.flatMap((at) => workloadNames.map((w) => summarize(w, at, slices.get(key(w, at)) ?? [])));
   const postgresVersion = ((await app.db.knex.raw("show server_version")) as { rows: { server_version: string }[] }).rows[0]?.server_version;
   const counts = Object.fromEntries(
     await Promise.all(
@@ -414,28 +372,33 @@ async function measure(app: OneRouter, sandboxUrl: string, readCpu: () => CpuRea
       ),
     ),
   );
-  const report = renderReport({
+  const input: ReportInput = {
     points,
+    profile,
+    loads,
     traces,
-    errorLog,
     rssBefore,
-    rssAfter,
+    rssMax,
     loadBefore,
     loadAfter,
     counts,
     postgresVersion: postgresVersion ?? "unknown",
     runSeconds: (performance.now() - runStarted) / 1000,
-  });
+  };
+  writeFileSync(chartFile, renderChart(input));
+  const report = renderReport(input);
   writeFileSync(reportFile, report);
   console.log(report);
 }
 
 interface ReportInput {
   points: Point[];
+  profile: ProfileSummary;
+  loads: Load[];
   traces: { createPayment: SqlTrace[]; noop: SqlTrace[] };
-  errorLog: Map<string, string>;
   rssBefore: number;
-  rssAfter: number;
+  // The highest RSS of this process (the server) seen through the timed rounds.
+  rssMax: number;
   // One-minute load averages of the machine around the timed rounds.
   loadBefore: number;
   loadAfter: number;
@@ -444,95 +407,65 @@ interface ReportInput {
   runSeconds: number;
 }
 
-function renderReport(input: ReportInput): string {
-  const { points } = input;
-  const cpus = os.cpus();
-  const find = (workload: WorkloadName, concurrency: number) => points.find((p) => p.workload === workload && p.concurrency === concurrency)!;
-  const sql = {
-    createPayment: medianTrace(input.traces.createPayment),
-    noop: medianTrace(input.traces.noop),
+interface ProfileEntry {
+  name: string;
+  selfMs: number;
+}
+
+interface ProfileSummary {
+  totalMs: number;
+  // By function (and where it is), and by the package or part of the code it is in.
+  functions: ProfileEntry[];
+  areas: ProfileEntry[];
+}
+
+interface CpuProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+// The server's own CPU profile (V8's sampling profiler, as --cpu-prof
+// records it) over `run`, summed by self time.
+async function profileServer(run: () => Promise<unknown>): Promise<ProfileSummary> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  await run();
+  const { profile } = (await session.post("Profiler.stop")) as unknown as {
+    profile: { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[] };
   };
-  const lines: string[] = [];
-  const out = (...text: string[]) => lines.push(...text);
+  session.disconnect();
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const byFunction = new Map<string, number>();
+  const byArea = new Map<string, number>();
+  let totalMs = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = nodes.get(id)!.callFrame;
+    const deltaMs = (profile.timeDeltas[i] ?? 0) / 1000;
+    if (frame.functionName === "(idle)" || frame.functionName === "(program)") return;
+    totalMs += deltaMs;
+    const where = frame.url.replace(/^file:\/\//, "").replace(/^.*\/node_modules\//, "node_modules/").replace(`${process.cwd()}/`, "");
+    const name = `${frame.functionName || "(anonymous)"} ${where ? `${where}:${frame.lineNumber + 1}` : ""}`.trim();
+    byFunction.set(name, (byFunction.get(name) ?? 0) + deltaMs);
+    const area = frame.functionName === "(garbage collector)" ? "garbage collector" : areaOf(where);
+    byArea.set(area, (byArea.get(area) ?? 0) + deltaMs);
+  });
+  const top = (m: Map<string, number>, n: number) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, selfMs]) => ({ name, selfMs }));
+  return { totalMs, functions: top(byFunction, 15), areas: top(byArea, 10) };
+}
 
-  out(
-    "# Payments benchmark",
-    "",
-    `Generated by \`npm run bench:payments\` (bench/payments/run.ts) on ${new Date().toISOString()}; each run overwrites this file.`,
-    "",
-    "## Machine",
-    "",
-    `- CPU: ${cpus[0]?.model.trim() ?? "unknown"} × ${cpus.length}`,
-    `- OS: ${os.type()} ${os.release()} (${os.arch()}), ${mb(os.totalmem())} memory`,
-    `- Node.js: ${process.version}`,
-    `- PostgreSQL: ${input.postgresVersion}, a throw-away local cluster (test/infra.ts: fsync off, so commits cost less than on a durable server)`,
-    `- Load average (1 min): ${input.loadBefore.toFixed(1)} before the timed rounds, ${input.loadAfter.toFixed(1)} after, on ${cpus.length} cores; anything above ${cpus.length} is other work on the shared machine competing with this run`,
-    `- Whole run: ${input.runSeconds.toFixed(0)} s`,
-    "",
-    "## Setup",
-    "",
-    `OneRouter runs in this process against Postgres over loopback (pool of 10 connections), with the rate limiter raised to ${rateLimitRps} requests/s so it never refuses. The client is in the same process too: all of it, plus Postgres, shares the ${cpus.length} CPU cores.`,
-    "",
-    `- **CreatePayment**: \`PaymentService.CreatePayment\` { amount 1000, currency USD } with a fresh Idempotency-Key per call, through the Connect protocol (binary) with @connectrpc/connect-node over HTTP/${settings.httpVersion} with keep-alive, routed to the tenant's built-in sandbox account. Counted as an error unless the payment comes back SUCCEEDED.`,
-    "- **No-op (ListApiKeys)**: `ApiKeyService.ListApiKeys` { page_size 1 } on the same server, client and key: the cheapest unary method that passes the gatekeeper (API-key lookup by hash, scope check, rate limiter) and does one indexed read. The health service would be cheaper, but it skips authentication, so it would leave out a cost every CreatePayment pays.",
-    "- **Sandbox connector direct**: `sandboxConnector.createPayment` with the same account's credentials against the very sandbox provider the app started — the provider HTTP call a CreatePayment makes, without the platform. The platform's call also asks the sandbox for a webhook back, which the server handles while the benchmark runs; the direct call does not.",
-    "",
-    `Schedule: after a ${settings.warmupMs} ms unrecorded warm-up per workload, ${settings.rounds} round(s); in each, every concurrency level (${settings.concurrency.join(", ")}) runs each workload for a ${settings.sliceMs} ms slice (at most ${settings.sliceMaxRequests} requests), closed loop, with the order of workloads rotating and a ${settings.settleMs} ms pause after each slice. Latencies are of successful calls, in milliseconds; requests/s is successful calls over the slices' wall time. CPU is user + system time per call, of this process (client, server and sandbox together) and of the Postgres server's processes (from /proc, in clock ticks), and the cores both kept busy together.`,
-    "",
-    "## Results",
-    "",
-    "| Workload | Concurrency | Requests | Errors | Requests/s | p50 | p90 | p99 | Max | p50 by round (min–max) | CPU ms/call, this process | CPU ms/call, Postgres | Cores busy |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-  );
-  for (const p of points) {
-    out(
-      `| ${p.workload} | ${p.concurrency} | ${p.requests} | ${p.errors} | ${p.requestsPerSecond.toFixed(0)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | ${ms(Math.min(...p.roundP50s))}–${ms(Math.max(...p.roundP50s))} | ${ms(p.processCpuMsPerCall)} | ${ms(p.postgresCpuMsPerCall)} | ${p.cpuCores.toFixed(2)} |`,
-    );
-  }
-  if (input.errorLog.size > 0) {
-    out("", "First error of each workload:", "");
-    for (const [name, message] of input.errorLog) out(`- ${name}: ${message}`);
-  }
-
-  out(
-    "",
-    "## Platform overhead",
-    "",
-    "Overhead is CreatePayment's latency minus the direct connector call's, at the same percentile; the ratio divides them.",
-    "",
-    "| Concurrency | CreatePayment p50 | Direct p50 | Overhead p50 | Ratio p50 | CreatePayment p99 | Direct p99 | Overhead p99 | Ratio p99 | Requests/s CreatePayment ÷ direct |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-  );
-  for (const c of settings.concurrency) {
-    const pay = find("CreatePayment", c);
-    const direct = find("Sandbox connector direct", c);
-    out(
-      `| ${c} | ${ms(pay.p50)} | ${ms(direct.p50)} | ${ms(pay.p50 - direct.p50)} | ${ratio(pay.p50, direct.p50)} | ${ms(pay.p99)} | ${ms(direct.p99)} | ${ms(pay.p99 - direct.p99)} | ${ratio(pay.p99, direct.p99)} | ${ratio(pay.requestsPerSecond, direct.requestsPerSecond)} |`,
-    );
-  }
-
-  out(
-    "",
-    "## Where a CreatePayment's time goes",
-    "",
-    `SQL of ${input.traces.createPayment.length} sequential calls of each Connect workload, traced after the timed rounds (medians): a CreatePayment took ${ms(sql.createPayment.callMs)} ms, ${ms(sql.createPayment.sqlMs)} ms of it inside the round trips of ${sql.createPayment.statements} statements in ${sql.createPayment.transactions} transactions, from sending each to its answer being handled, so Node.js's own queueing counts too (the window also catches the sandbox's webhook back to the server when it lands before the answer); a no-op took ${ms(sql.noop.callMs)} ms, ${ms(sql.noop.sqlMs)} ms of it for ${sql.noop.statements} statements. One typical CreatePayment, by statement:`,
-    "",
-    "| Statement | Count |",
-    "|---|---:|",
-  );
-  for (const [kind, count] of sql.createPayment.typical.byKind) out(`| ${kind} | ${count} |`);
-
-  out("", "## Interpretation", "", interpretation(input, find, sql), "");
-  out(
-    "## Memory and rows",
-    "",
-    `- Process RSS (server, sandbox and client together; Postgres is separate): ${mb(input.rssBefore)} before the timed rounds, ${mb(input.rssAfter)} after; the in-process sandbox keeps every payment it takes in memory, the direct calls' included.`,
-    `- Rows at the end: ${Object.entries(input.counts)
-      .map(([table, n]) => `${table} ${n}`)
-      .join(", ")}.`,
-    "",
-  );
-  return lines.join("\n");
+function areaOf(where: string): string {
+  if (where === "") return "native and V8";
+  if (where.startsWith("node:")) return `Node.js ${where.slice(5).split("/")[0]!.replace(/:.*$/, "")}`;
+  const pkg = /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where)?.[1];
+  if (pkg) return pkg;
+  const room = /^services\/([^/]+)\//.exec(where)?.[1];
+  return room ? `services/${room}` : where.split("/")[0]!;
 }
 
 interface MedianTrace {
@@ -555,37 +488,203 @@ function medianTrace(traces: readonly SqlTrace[]): MedianTrace {
   };
 }
 
-function interpretation(
-  input: ReportInput,
-  find: (workload: WorkloadName, concurrency: number) => Point,
-  sql: { createPayment: MedianTrace; noop: MedianTrace },
-): string {
-  const cores = os.cpus().length;
-  const low = Math.min(...settings.concurrency);
-  const high = Math.max(...settings.concurrency);
+function finder(input: ReportInput) {
+  return (workload: WorkloadName, at: Load) => input.points.find((p) => p.workload === workload && p.load === at)!;
+}
+
+// Every target of the payment path this benchmark measures.
+function targets(input: ReportInput): { target: string; measured: string; goal: string; met: boolean }[] {
+  const find = finder(input);
+  const [low, high] = input.loads as [Load, Load];
+  const pay = find("CreatePayment", high);
+  const noop = find("No-op (ListApiKeys)", high);
   const payLow = find("CreatePayment", low);
   const directLow = find("Sandbox connector direct", low);
-  const noopLow = find("No-op (ListApiKeys)", low);
-  const payHigh = find("CreatePayment", high);
-  const directHigh = find("Sandbox connector direct", high);
-  const noopHigh = find("No-op (ListApiKeys)", high);
-  const trace = sql.createPayment;
-  const webhookInWindow = trace.typical.byKind.has("insert inbound_provider_events");
-  const machineBusy = Math.max(input.loadBefore, input.loadAfter) > cores;
-  const spread = (p: Point) => (Math.max(...p.roundP50s) - Math.min(...p.roundP50s)) / p.p50;
-  const noisiest = [...input.points].sort((a, b) => spread(b) - spread(a))[0]!;
-  const sparsest = [...input.points].sort((a, b) => a.requests - b.requests)[0]!;
-  const noise =
-    settings.rounds > 1
-      ? `Between rounds the p50 of ${noisiest.workload} at concurrency ${noisiest.concurrency} moved from ${ms(Math.min(...noisiest.roundP50s))} to ${ms(Math.max(...noisiest.roundP50s))} ms, so differences within the "p50 by round" ranges are noise`
-      : "With a single round there is no spread between rounds to judge the noise by";
+  const trace = medianTrace(input.traces.createPayment);
+  const cpu = pay.serverCpuMsPerCall + pay.postgresCpuMsPerCall;
+  const throughput = pay.requestsPerSecond / noop.requestsPerSecond;
   return [
-    `At concurrency ${low}, a CreatePayment takes ${ms(payLow.p50)} ms at p50 and the same sandbox call made directly ${ms(directLow.p50)} ms, so the platform adds ${ms(payLow.p50 - directLow.p50)} ms (${ratio(payLow.p50, directLow.p50)} the direct call's latency), and ${ms(payLow.p99 - directLow.p99)} ms at p99.`,
-    `About ${ms(noopLow.p50)} ms of that is what any authenticated Connect call costs here (HTTP and Connect framing, the API-key lookup, the rate limiter, one read), as the no-op shows; the rest goes to ${trace.statements} SQL statements in ${trace.transactions} transactions — claiming the Idempotency-Key and storing the answer, writing the payment with its payment.created outbox event, loading the routing profile and decrypting the account's credentials, inserting the attempt, settling attempt and payment with the payment.succeeded event — whose round trips took ${ms(trace.sqlMs)} of ${ms(trace.callMs)} ms (${((100 * trace.sqlMs) / trace.callMs).toFixed(0)} %) in the traced calls${webhookInWindow ? ", a window that also holds the sandbox's webhook being recorded" : ""}.`,
-    `Postgres itself spent ${ms(payLow.postgresCpuMsPerCall)} ms of CPU per payment against ${ms(payLow.processCpuMsPerCall)} ms in this process (client, server, the sandbox and the webhook it sends back; ${ms(noopLow.processCpuMsPerCall)} ms for the no-op, ${ms(directLow.processCpuMsPerCall)} ms for the direct call), ${payLow.processCpuMsPerCall > 2 * payLow.postgresCpuMsPerCall ? "so the platform's cost is mostly work in this Node.js process — around its statements, its events and the webhook's extra HTTP hop — and the event loop's queue, rather than Postgres executing the statements" : "so the platform's cost is shared between Postgres executing the statements and this Node.js process's work around them"}.`,
-    `At concurrency ${high}, CreatePayment reaches ${payHigh.requestsPerSecond.toFixed(0)} requests/s (${payLow.requestsPerSecond.toFixed(0)} at concurrency ${low}) against ${noopHigh.requestsPerSecond.toFixed(0)} for the no-op and ${directHigh.requestsPerSecond.toFixed(0)} for the direct call, with p99 ${ms(payHigh.p99)} ms against ${ms(directHigh.p99)} ms; this process and Postgres together kept ${payHigh.cpuCores.toFixed(2)} of the ${cores} cores busy, ${machineBusy ? `while other work on the machine (load average ${input.loadBefore.toFixed(1)} before and ${input.loadAfter.toFixed(1)} after the timed rounds) competed for them, so this ceiling most likely reflects the CPU the run could get, not a deployment's capacity` : `the load average being ${input.loadBefore.toFixed(1)} before and ${input.loadAfter.toFixed(1)} after the timed rounds`}.`,
-    `${noise}, and the tails (p99, max) rest on as few as ${sparsest.requests} samples (${sparsest.workload} at concurrency ${sparsest.concurrency}).`,
-  ].join(" ");
+    { target: `Platform CPU per payment (server + Postgres, ${high.label})`, measured: `${ms(cpu)} ms`, goal: "≤ 6 ms", met: cpu <= 6 },
+    { target: "Transactions per CreatePayment", measured: String(trace.transactions), goal: "≤ 2", met: trace.transactions <= 2 },
+    { target: "Round trips per CreatePayment", measured: String(trace.statements), goal: "≤ 8", met: trace.statements <= 8 },
+    {
+      target: `Throughput, CreatePayment ÷ no-op (${high.label})`,
+      measured: `${(100 * throughput).toFixed(1)} %`,
+      goal: "≥ 25 % (aim 35 %)",
+      met: throughput >= 0.25,
+    },
+    { target: "Overhead over the direct call, p50 (concurrency 1)", measured: `${ms(payLow.p50 - directLow.p50)} ms`, goal: "≤ 4 ms (aim 2)", met: payLow.p50 - directLow.p50 <= 4 },
+    { target: "Overhead over the direct call, p99 (concurrency 1)", measured: `${ms(payLow.p99 - directLow.p99)} ms`, goal: "≤ 10 ms", met: payLow.p99 - directLow.p99 <= 10 },
+    { target: "Server RSS through the timed rounds (highest)", measured: mb(input.rssMax), goal: "< 300 MiB", met: input.rssMax < 300 * 2 ** 20 },
+  ];
+}
+
+function renderReport(input: ReportInput): string {
+  const { points } = input;
+  const cpus = os.cpus();
+  const find = finder(input);
+  const sql = { createPayment: medianTrace(input.traces.createPayment), noop: medianTrace(input.traces.noop) };
+  const lines: string[] = [];
+  const out = (...text: string[]) => lines.push(...text);
+  out(
+    "# Payments benchmark",
+    "",
+    `Generated by \`npm run bench:payments\` (bench/payments/run.ts) on ${new Date().toISOString()}; each run overwrites this file and chart.png.`,
+    "",
+    "## Targets",
+    "",
+    "| Target | Measured | Goal | Met |",
+    "|---|---:|---:|:---:|",
+    ...targets(input).map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${t.met ? "yes" : "**no**"} |`),
+    "",
+    "Not measured by this benchmark: the embedded mode's ratio and event-loop blocking, and latency at 1,000,000 payments.",
+    "",
+    "![Latency, throughput and CPU per call](chart.png)",
+    "",
+    "## Machine",
+    "",
+    `- CPU: ${cpus[0]?.model.trim() ?? "unknown"} × ${cpus.length}`,
+    `- OS: ${os.type()} ${os.release()} (${os.arch()}), ${mb(os.totalmem())} memory`,
+    `- Node.js: ${process.version}`,
+    `- PostgreSQL: ${input.postgresVersion}, a throw-away local cluster (test/infra.ts: fsync off, so commits cost less than on a durable server)`,
+    `- Load average (1 min): ${input.loadBefore.toFixed(1)} before the timed rounds, ${input.loadAfter.toFixed(1)} after, on ${cpus.length} cores; anything above ${cpus.length} is other work on the shared machine competing with this run`,
+    `- Whole run: ${input.runSeconds.toFixed(0)} s`,
+    "",
+    "## Setup",
+    "",
+    `OneRouter runs alone in the benchmark's process against Postgres over loopback (pool of 10 connections), with the rate limiter raised to ${rateLimitRps} requests/s so it never refuses. The load generator runs in a second process (bench/payments/load.ts) with the sandbox provider, which the tenant's sandbox account is pointed at (settings.base_url), so neither the client's nor the provider's work counts as the platform's. The sandbox sends its webhook for each payment back to the server, as a provider does: handling it is platform work and counts. All three processes and Postgres share the ${cpus.length} CPU cores.`,
+    "",
+    "- **CreatePayment**: `PaymentService.CreatePayment` { amount 1000, currency USD } with a fresh Idempotency-Key per call, Connect protocol (binary) over HTTP/1.1 with keep-alive. Counted as an error unless the payment comes back SUCCEEDED.",
+    "- **No-op (ListApiKeys)**: `ApiKeyService.ListApiKeys` { page_size 1 }: the cheapest unary method that passes the gatekeeper (API-key check, scopes, rate limiter) and does one indexed read.",
+    "- **Sandbox connector direct**: `sandboxConnector.createPayment` with the same account's credentials, from the load generator to its sandbox: the provider call a CreatePayment makes, without the platform.",
+    "",
+    `Schedule: after a ${settings.warmupMs} ms unrecorded warm-up per workload at ${input.loads[1]!.label} (which also gives CreatePayment's capacity for the offered rates), ${settings.rounds} round(s); in each, every load (${input.loads.map((l) => l.label).join("; ")}) runs each workload for a ${settings.sliceMs} ms slice (at most ${settings.sliceMaxRequests} requests), the order of workloads rotating, a ${settings.settleMs} ms pause after each slice. Closed loop at a concurrency; open loop at an offered rate, each call's latency counted from when it was due. Latencies are of successful calls, in ms; requests/s is successful calls over the slices' wall time. CPU per call: user + system time of the server's process, of Postgres's processes (from /proc) and of the load generator, divided by the calls.`,
+    "",
+    "## Results",
+    "",
+    "| Workload | Load | Requests | Errors | Requests/s | p50 | p90 | p99 | Max | p50 by round (min–max) | CPU ms/call, server | CPU ms/call, Postgres | CPU ms/call, client + sandbox |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const p of points) {
+    out(
+      `| ${p.workload} | ${p.load.label} | ${p.requests} | ${p.errors} | ${p.requestsPerSecond.toFixed(0)} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | ${ms(Math.min(...p.roundP50s))}–${ms(Math.max(...p.roundP50s))} | ${ms(p.serverCpuMsPerCall)} | ${ms(p.postgresCpuMsPerCall)} | ${ms(p.clientCpuMsPerCall)} |`,
+    );
+  }
+  const failing = points.filter((p) => p.firstError);
+  if (failing.length > 0) {
+    out("", "First error of each failing point:", "");
+    for (const p of failing) out(`- ${p.workload}, ${p.load.label}: ${p.firstError}`);
+  }
+  out(
+    "",
+    "## Platform overhead",
+    "",
+    "Overhead is CreatePayment's latency minus the direct connector call's at the same load and percentile; the ratio divides them.",
+    "",
+    "| Load | CreatePayment p50 | Direct p50 | Overhead p50 | Ratio p50 | CreatePayment p99 | Direct p99 | Overhead p99 | Requests/s CreatePayment ÷ no-op |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const at of input.loads) {
+    const pay = find("CreatePayment", at);
+    const direct = find("Sandbox connector direct", at);
+    const noop = find("No-op (ListApiKeys)", at);
+    out(
+      `| ${at.label} | ${ms(pay.p50)} | ${ms(direct.p50)} | ${ms(pay.p50 - direct.p50)} | ${ratio(pay.p50, direct.p50)} | ${ms(pay.p99)} | ${ms(direct.p99)} | ${ms(pay.p99 - direct.p99)} | ${at.rate ? "– (offered)" : ratio(pay.requestsPerSecond, noop.requestsPerSecond)} |`,
+    );
+  }
+  out(
+    "",
+    "## Where a CreatePayment's time goes",
+    "",
+    `SQL of ${input.traces.createPayment.length} sequential calls of each Connect workload, traced after the timed rounds with the sandbox's webhook pointed away (medians): a CreatePayment took ${ms(sql.createPayment.callMs)} ms at the client, ${ms(sql.createPayment.sqlMs)} ms of it inside the round trips of ${sql.createPayment.statements} statements in ${sql.createPayment.transactions} transactions (an explicit transaction, or a statement sent outside one), from sending each to its answer being handled; a no-op took ${ms(sql.noop.callMs)} ms, ${ms(sql.noop.sqlMs)} ms of it for ${sql.noop.statements} statements in ${sql.noop.transactions} transactions. One typical CreatePayment, by statement:`,
+    "",
+    "| Statement | Count |",
+    "|---|---:|",
+  );
+  for (const [kind, count] of sql.createPayment.typical.byKind) out(`| ${kind} | ${count} |`);
+  const { profile } = input;
+  const share = (e: ProfileEntry) => `${((100 * e.selfMs) / profile.totalMs).toFixed(1)} %`;
+  out(
+    "",
+    "## Profile",
+    "",
+    `The server's CPU profile (V8's sampler, as \`--cpu-prof\` takes it) over one more ${settings.sliceMs} ms slice of CreatePayment at ${input.loads[1]!.label} after the timed rounds: ${ms(profile.totalMs)} ms of samples not idle, by self time.`,
+    "",
+    "| Part | Self time | Share |",
+    "|---|---:|---:|",
+    ...profile.areas.map((e) => `| ${e.name} | ${ms(e.selfMs)} ms | ${share(e)} |`),
+    "",
+    "| Function | Self time | Share |",
+    "|---|---:|---:|",
+    ...profile.functions.map((e) => `| \`${e.name.replace(/\|/g, "\\|")}\` | ${ms(e.selfMs)} ms | ${share(e)} |`),
+  );
+  out(
+    "",
+    "## Memory and rows",
+    "",
+    `- Server RSS: ${mb(input.rssBefore)} after the warm-up, ${mb(input.rssMax)} at most through the timed rounds.`,
+    `- Rows at the end: ${Object.entries(input.counts)
+      .map(([table, n]) => `${table} ${n}`)
+      .join(", ")}.`,
+    "",
+  );
+  return lines.join("\n");
+}
+
+// Three panels drawn as SVG and rendered to PNG: latency at concurrency 1,
+// requests/s at the high concurrency, and CPU per call by process there.
+function renderChart(input: ReportInput): Buffer {
+  const find = finder(input);
+  const [low, high] = input.loads as [Load, Load];
+  const colors: Record<WorkloadName, string> = {
+    CreatePayment: "#d9534f",
+    "No-op (ListApiKeys)": "#5b8def",
+    "Sandbox connector direct": "#5cb85c",
+  };
+  const panelWidth = 330;
+  const panelHeight = 220;
+  const top = 60;
+  const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+  const parts: string[] = [];
+  const panel = (index: number, title: string, bars: { label: string; value: number; color: string; stack?: number }[], unit: string) => {
+    const x0 = 20 + index * (panelWidth + 30);
+    const maxValue = Math.max(...bars.map((b) => b.value + (b.stack ?? 0)), 1e-9);
+    const barWidth = (panelWidth - 20) / bars.length - 10;
+    parts.push(`<text x="${x0}" y="${top - 20}" font-size="12" font-weight="bold">${esc(title)}</text>`);
+    parts.push(`<line x1="${x0}" y1="${top + panelHeight}" x2="${x0 + panelWidth}" y2="${top + panelHeight}" stroke="#333"/>`);
+    bars.forEach((b, i) => {
+      const x = x0 + 10 + i * (barWidth + 10);
+      const h = (b.value / maxValue) * (panelHeight - 20);
+      parts.push(`<rect x="${x}" y="${top + panelHeight - h}" width="${barWidth}" height="${h}" fill="${b.color}"/>`);
+      let labelTop = top + panelHeight - h;
+      if (b.stack !== undefined) {
+        const hs = (b.stack / maxValue) * (panelHeight - 20);
+        labelTop -= hs;
+        parts.push(`<rect x="${x}" y="${labelTop}" width="${barWidth}" height="${hs}" fill="${b.color}" opacity="0.45"/>`);
+      }
+      const label = b.stack === undefined ? `${ms(b.value)} ${unit}` : `${ms(b.value)} / ${ms(b.value + b.stack)} ${unit}`;
+      parts.push(`<text x="${x + barWidth / 2}" y="${labelTop - 4}" font-size="11" text-anchor="middle">${esc(label)}</text>`);
+      parts.push(`<text x="${x + barWidth / 2}" y="${top + panelHeight + 14}" font-size="10" text-anchor="middle">${esc(b.label)}</text>`);
+    });
+  };
+  const short: Record<WorkloadName, string> = { CreatePayment: "CreatePayment", "No-op (ListApiKeys)": "no-op", "Sandbox connector direct": "direct" };
+  panel(
+    0,
+    `Latency p50 / p99, ${low.label}`,
+    workloadNames.map((w) => ({ label: short[w], value: find(w, low).p50, stack: find(w, low).p99 - find(w, low).p50, color: colors[w] })),
+    "ms",
+  );
+  panel(1, `Requests/s, ${high.label}`, workloadNames.map((w) => ({ label: short[w], value: find(w, high).requestsPerSecond, color: colors[w] })), "/s");
+  panel(
+    2,
+    `CPU ms/call, server / + Postgres, ${high.label}`,
+    workloadNames.map((w) => ({ label: short[w], value: find(w, high).serverCpuMsPerCall, stack: find(w, high).postgresCpuMsPerCall, color: colors[w] })),
+    "ms",
+  );
+  const width = 20 + 3 * (panelWidth + 30);
+  const height = top + panelHeight + 40;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, sans-serif"><rect width="100%" height="100%" fill="white"/>${parts.join("")}</svg>`;
+  return new Resvg(svg, { font: { loadSystemFonts: true } }).render().asPng();
 }
 
 // Exits explicitly: closing the app is bounded in main, and nothing left

@@ -193,7 +193,7 @@ describe.each(["dev", "prod"])("k8s/overlays/%s", (overlay) => {
     }
   });
 
-  it("lets only Envoy reach the services (and admin the messaging service), Prometheus only scrape", () => {
+  it("lets only Envoy reach the services (and admin and the gatekeeper the messaging service), Prometheus only scrape", () => {
     const deny = objects.filter((o) => o.kind === "NetworkPolicy").map((o) => spec<NetworkPolicySpec>(o));
     expect(deny.some((p) => Object.keys(p.podSelector).length === 0 && (p.ingress ?? []).length === 0)).toBe(true);
     const pods = (name: string) => podLabels(byKind(objects, "Deployment", name));
@@ -201,7 +201,7 @@ describe.each(["dev", "prod"])("k8s/overlays/%s", (overlay) => {
     for (const name of ["payments", "webhooks", "admin", "gatekeeper"]) {
       expect(allowedPeers(objects, pods(name), 8080), name).toEqual(["envoy", "namespace:monitoring"]);
     }
-    expect(allowedPeers(objects, pods("messaging"), 8080)).toEqual(["admin", "envoy", "namespace:monitoring"]);
+    expect(allowedPeers(objects, pods("messaging"), 8080)).toEqual(["admin", "envoy", "gatekeeper", "namespace:monitoring"]);
     for (const name of workers) expect(allowedPeers(objects, pods(name), 8080), name).toEqual(["namespace:monitoring"]);
     // Nothing else is open on the services.
     expect(allowedPeers(objects, pods("payments"), 9901)).toEqual([]);

@@ -23,6 +23,8 @@ export interface Config {
   databaseUrl?: string;
   // Set: events travel over NATS JetStream.
   natsUrl?: string;
+  // Copies of each stream this process creates, one per NATS server (k8s runs three).
+  natsStreamReplicas: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   // 32 bytes that wrap each tenant's data key; see crypto.ts.
   masterKey?: Buffer;
@@ -65,6 +67,11 @@ export interface Config {
   };
   // Port of the built-in sandbox provider on loopback; 0 picks a free one.
   sandboxPort: number;
+  // In the mesh: the secret Envoy's calls carry, set by the gatekeeper (see envoy/README.md).
+  meshSecret?: string;
+  // In the mesh: where MessagingService is reached by services that send
+  // OneRouter's own email through it (admin, gatekeeper).
+  messagingUrl?: string;
   // Where OneRouter is reached from outside, e.g. by provider webhooks.
   // Unset: the address the server listens on, known once it listens.
   publicUrl?: string;
@@ -90,6 +97,13 @@ export interface Config {
 }
 
 type Source = Record<string, string | undefined>;
+
+function meshSecret(src: Source): string | undefined {
+  const raw = src.ONEROUTER_MESH_SECRET;
+  if (raw === undefined || raw === "") return undefined;
+  if (raw.length < 32) throw new ConfigError("ONEROUTER_MESH_SECRET", "must be at least 32 characters (try: openssl rand -hex 32)");
+  return raw;
+}
 
 function readSource(env: Source): Source {
   const file = env.ONEROUTER_CONFIG_FILE;
@@ -258,6 +272,7 @@ export function loadConfig(env: Source = process.env): Config {
     dataDir,
     databaseUrl,
     natsUrl: url(src, "NATS_URL", ["nats", "tls"]),
+    natsStreamReplicas: integer(src, "ONEROUTER_NATS_STREAM_REPLICAS", 1, 1, 5),
     logLevel: logLevel as Config["logLevel"],
     masterKey,
     previousMasterKeys,
@@ -294,6 +309,8 @@ export function loadConfig(env: Source = process.env): Config {
       allowedCidrs: cidrList(src, "ONEROUTER_PROVIDER_ALLOWED_CIDRS"),
     },
     sandboxPort: integer(src, "ONEROUTER_SANDBOX_PORT", 0, 0, 65535),
+    meshSecret: meshSecret(src),
+    messagingUrl: url(src, "ONEROUTER_MESSAGING_URL", ["http", "https"]),
     publicUrl: url(src, "ONEROUTER_PUBLIC_URL", ["https", "http"]),
     eventRetentionDays: integer(src, "ONEROUTER_EVENT_RETENTION_DAYS", 30, 1, 3650),
     webhookDelivery: webhookDelivery(src),

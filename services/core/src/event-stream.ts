@@ -23,7 +23,7 @@ export function eventSubject(environment: "test" | "live", type: string): string
 
 export async function connectEventStream(
   url: string,
-  options: { duplicateWindowMs?: number; maxAgeMs?: number } = {},
+  options: { duplicateWindowMs?: number; maxAgeMs?: number; replicas?: number } = {},
 ): Promise<EventStream> {
   const connection = await connect({ servers: url, name: "onerouter", maxReconnectAttempts: -1 });
   try {
@@ -33,6 +33,7 @@ export async function connectEventStream(
       storage: StorageType.File,
       duplicate_window: msToNanos(options.duplicateWindowMs ?? 10 * 60_000),
       max_age: msToNanos(options.maxAgeMs ?? 7 * 24 * 3_600_000),
+      num_replicas: options.replicas ?? 1,
     };
     const existing = await manager.streams.info(eventStreamName).catch(() => undefined);
     if (existing) await manager.streams.update(eventStreamName, config);

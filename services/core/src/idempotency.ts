@@ -15,7 +15,13 @@ import { requireCaller } from "./services";
 // same key for at least a day.
 //
 // A run binds the key to the object it creates (a payment, a message, ...)
-// in the transaction that creates it. A claim names its process and carries
+// in the transaction that creates it. A run that asks for it (`claimOnBind`)
+// is not preceded by a claim of its own: its bind inserts the claim in that
+// transaction, and when the key turns out to be held or answered already
+// the transaction rolls back and the request goes the usual way. It may also
+// store its answer in the transaction that settles it (`answer`), so the hot
+// path of a mutating call is its own transactions and nothing more. A claim
+// names its process and carries
 // a lease that the process keeps renewing while the request runs. A retry
 // takes over a claim whose process is provably gone at once (else once the
 // lease has run out) and resumes the object bound to it, if any, instead of
@@ -75,7 +81,7 @@ export interface IdempotencyOptions {
 }
 
 // What a run learns of its key, and how it binds the key to its object.
-export interface IdempotencyClaim {
+export interface IdempotencyClaim<Response = unknown> {
   // The object an earlier run under this key bound before its process
   // stopped: this run carries it on instead of creating another.
   readonly resumeId: string | undefined;
@@ -83,6 +89,9 @@ export interface IdempotencyClaim {
   // that creates it) or acts on (before it acts). Throws, so the caller's
   // transaction rolls back, when another process has taken the key over.
   bind(knex: Knex, resourceId: string): Promise<void>;
+  // Stores the run's answer inside the transaction that settles the run;
+  // the run then returns this very answer.
+  answer(knex: Knex, response: Response): Promise<void>;
 }
 
 export type BindResource = IdempotencyClaim["bind"];
@@ -90,11 +99,14 @@ export type BindResource = IdempotencyClaim["bind"];
 export interface Idempotency {
   // Runs `run` once per Idempotency-Key (when the request carries one) and
   // answers replays with what it returned or threw.
+  // With `claimOnBind`, `run` must bind before any effect outside its
+  // binding transaction.
   withIdempotency<I extends DescMessage, O extends DescMessage>(
     ctx: HandlerContext,
     method: DescMethodUnary<I, O>,
     request: MessageShape<I>,
-    run: (claim: IdempotencyClaim) => Promise<MessageShape<O>>,
+    run: (claim: IdempotencyClaim<MessageShape<O>>) => Promise<MessageShape<O>>,
+    options?: { claimOnBind?: boolean },
   ): Promise<MessageShape<O>>;
   // Drops answers past their retention; returns how many.
   purgeExpired(): Promise<number>;
@@ -128,8 +140,16 @@ interface KeyId {
 
 type Claim = { kind: "run"; owner: string; resumeId: string | undefined } | { kind: "replay"; row: KeyRow };
 
-// A request without a key: there is nothing to bind or resume.
-export const noIdempotencyClaim: IdempotencyClaim = { resumeId: undefined, bind: async () => undefined };
+// A request without a key: there is nothing to bind, resume or store.
+export const noIdempotencyClaim: IdempotencyClaim<never> = { resumeId: undefined, bind: async () => undefined, answer: async () => undefined };
+
+// The claim as a part of the run sees it: `wrap` turns the part's answer into the method's.
+export function claimOf<Part, Response>(claim: IdempotencyClaim<Response>, wrap: (part: Part) => Response): IdempotencyClaim<Part> {
+  return { resumeId: claim.resumeId, bind: claim.bind, answer: (knex, part) => claim.answer(knex, wrap(part)) };
+}
+
+// A claimOnBind run's bind found the key taken: the run starts over the usual way.
+class KeyAlreadyClaimed extends Error {}
 
 // Errors that answer nothing about the bound object: a retry resumes it.
 const unfinished = new Set([Code.Unavailable, Code.Unknown, Code.Internal, Code.DeadlineExceeded]);
@@ -157,16 +177,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
       const now = Date.now();
       const owner = randomBytes(12).toString("base64url");
       const inserted = await knex(table)
-        .insert({
-          ...id,
-          fingerprint,
-          status: "in_progress",
-          lease_owner: owner,
-          owner_instance: instance,
-          lease_expires_at: new Date(now + leaseMs),
-          created_at: new Date(now),
-          expires_at: new Date(now + retentionMs),
-        })
+        .insert(claimRow(id, fingerprint, owner, now))
         .onConflict(["tenant_id", "environment", "method", "key"])
         .ignore()
         .returning("key");
@@ -201,18 +212,51 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     throw inUse(id.key);
   }
 
+  function claimRow(id: KeyId, fingerprint: string, owner: string, now: number) {
+    return {
+      ...id,
+      fingerprint,
+      status: "in_progress",
+      lease_owner: owner,
+      owner_instance: instance,
+      lease_expires_at: new Date(now + leaseMs),
+      created_at: new Date(now),
+      expires_at: new Date(now + retentionMs),
+    };
+  }
+
+  // `fingerprint` is given for a claimOnBind run, whose claim is made by its bind.
   async function runClaimed<O extends DescMessage>(
     id: KeyId,
     owner: string,
     resumeId: string | undefined,
     output: O,
-    run: (claim: IdempotencyClaim) => Promise<MessageShape<O>>,
+    run: (claim: IdempotencyClaim<MessageShape<O>>) => Promise<MessageShape<O>>,
+    fingerprint?: string,
   ): Promise<MessageShape<O>> {
     const mine = { ...id, lease_owner: owner };
+    let claimed = fingerprint === undefined;
     let bound = resumeId !== undefined;
-    const claim: IdempotencyClaim = {
+    let answered = false;
+    const complete = (response: MessageShape<O>) => ({
+      status: "completed",
+      response: Buffer.from(toBinary(output, response)),
+      lease_owner: null,
+      lease_expires_at: null,
+    });
+    const claim: IdempotencyClaim<MessageShape<O>> = {
       resumeId,
       async bind(trx, resourceId) {
+        if (!claimed) {
+          const inserted = await trx(table)
+            .insert({ ...claimRow(id, fingerprint!, owner, Date.now()), resource_id: resourceId })
+            .onConflict(["tenant_id", "environment", "method", "key"])
+            .ignore()
+            .returning("key");
+          if (inserted.length === 0) throw new KeyAlreadyClaimed();
+          claimed = bound = true;
+          return;
+        }
         const rows = await trx(table)
           .where(mine)
           .andWhere((q) => q.whereNull("resource_id").orWhere("resource_id", resourceId))
@@ -220,6 +264,11 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
           .returning("key");
         if (rows.length === 0) throw inUse(id.key);
         bound = true;
+      },
+      async answer(trx, response) {
+        if (!claimed) return;
+        await trx(table).where(mine).update(complete(response));
+        answered = true;
       },
     };
     const renewal = setInterval(() => {
@@ -233,6 +282,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     try {
       response = await run(claim);
     } catch (err) {
+      if (err instanceof KeyAlreadyClaimed) throw err;
       // Classified as the caller will be answered: a lost database
       // connection is UNAVAILABLE, not an answer to keep.
       const { error } = normalizeError(err);
@@ -244,6 +294,12 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         // UNAVAILABLE promises that nothing was done and invites a retry with
         // the same key, so it is not kept.
         await knex(table).where(mine).delete();
+      } else if (!claimed) {
+        // Failed before binding: the answer is kept as any other's.
+        await knex(table)
+          .insert({ ...claimRow(id, fingerprint!, owner, Date.now()), status: "completed", error: JSON.stringify(storeError(error)), lease_owner: null, lease_expires_at: null })
+          .onConflict(["tenant_id", "environment", "method", "key"])
+          .ignore();
       } else {
         await knex(table)
           .where(mine)
@@ -253,14 +309,21 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     } finally {
       clearInterval(renewal);
     }
-    await knex(table)
-      .where(mine)
-      .update({ status: "completed", response: Buffer.from(toBinary(output, response)), lease_owner: null, lease_expires_at: null });
+    if (!answered) {
+      if (claimed) await knex(table).where(mine).update(complete(response));
+      else {
+        // Nothing bound (a run that created nothing): the answer is kept as any other's.
+        await knex(table)
+          .insert({ ...claimRow(id, fingerprint!, owner, Date.now()), ...complete(response) })
+          .onConflict(["tenant_id", "environment", "method", "key"])
+          .ignore();
+      }
+    }
     return response;
   }
 
   return {
-    async withIdempotency(ctx, method, request, run) {
+    async withIdempotency(ctx, method, request, run, options) {
       const key = ctx.requestHeader.get(idempotencyKeyHeader);
       if (key === null || key === "") return run(noIdempotencyClaim);
       if (key.length > maxKeyLength) {
@@ -273,7 +336,15 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         method: `${method.parent.typeName}/${method.name}`,
         key,
       };
-      const outcome = await claim(id, fingerprint(method.input, request));
+      const print = fingerprint(method.input, request);
+      if (options?.claimOnBind) {
+        try {
+          return await runClaimed(id, randomBytes(12).toString("base64url"), undefined, method.output, run, print);
+        } catch (err) {
+          if (!(err instanceof KeyAlreadyClaimed)) throw err;
+        }
+      }
+      const outcome = await claim(id, print);
       if (outcome.kind === "run") return runClaimed(id, outcome.owner, outcome.resumeId, method.output, run);
       ctx.responseHeader.set(idempotentReplayedHeader, "true");
       const { row } = outcome;

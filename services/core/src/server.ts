@@ -34,8 +34,10 @@ export interface ServerOptions {
   interceptors: Interceptor[];
   httpRoutes?: HttpRoute[];
   maxRequestBytes: number;
-  // Answers /readyz; throws when a dependency is not usable.
+  // Answers /readyz and the named services' health; throws when a dependency is not usable.
   readiness: () => Promise<void>;
+  // grpc.health.v1 names served besides the RPC services (a worker's).
+  healthNames?: readonly string[];
   shutdownGraceMs: number;
   // Peers whose X-Forwarded-For names the client (see client-address.ts).
   trustedProxyCidrs?: string[];
@@ -62,7 +64,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const rpcHandler = createRpcHandler({
     routes: (router) => {
       options.routes(router);
-      registerHealth(router, () => draining);
+      registerHealth(router, { isDraining: () => draining, names: options.healthNames, readiness: options.readiness });
       registerReflection(router);
     },
     interceptors: [serverTimingInterceptor, options.metrics.rpcInterceptor, ...options.interceptors],

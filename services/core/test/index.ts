@@ -1,2 +1,3 @@
 export { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable, storageEngines, type StorageEngine } from "./database";
 export { goneInstanceId, leaveClaimBehind } from "./idempotency";
+export { indexConditionsOf } from "./query-plans";

@@ -106,7 +106,8 @@ export function callerFromIdentityHeaders(header: Headers): Caller | undefined {
     if (!memberRoles.includes(role)) throw malformed(meshHeaders.memberRole);
     if (caller.actor !== `member:${memberId}`) throw malformed(meshHeaders.actor);
     caller.member = { id: memberId, role, sessionId: value(meshHeaders.sessionId) };
-  } else {
+  } else if (caller.actor !== "system") {
+    // Neither a key nor a member: only another service acting for the tenant (its own email).
     throw malformed(meshHeaders.actor);
   }
   const plan = header.get(meshHeaders.plan);

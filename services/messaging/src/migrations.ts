@@ -130,6 +130,18 @@ export const messagingMigrations: Migration[] = [
       });
     },
   },
+  {
+    name: "20261206_142_messaging_list_filter_indexes",
+    async up(knex) {
+      // Each ListMessages filter is a range of an index, in the list's
+      // order, so a filter that matches little reads little.
+      await knex.schema.alterTable("messages", (t) => {
+        t.index(["tenant_id", "environment", "status", "created_at", "id"]);
+        t.index(["tenant_id", "environment", "provider", "created_at", "id"]);
+        t.index(["tenant_id", "environment", "channel", "created_at", "id"]);
+      });
+    },
+  },
 ];
 
 // Messages per hour of creation, account, API key and status; a message

@@ -3,12 +3,12 @@ import { Code } from "@connectrpc/connect";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { apiError, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
-import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type InboundEventHooks, type RoutingProfileStore } from "@onerouter/routing";
+import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type InboundEventHooks, type RoutingProfileStore, type RoutingRequest } from "@onerouter/routing";
 import type { ConnectorContext, PaymentConnector, PaymentResult, PaymentWebhookEvent } from "./connectors/connector";
 import { toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
 import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
-import { PaymentStore, type NewPayment, type PaymentFilter, type PaymentPatch, type Scope } from "./store";
+import { PaymentStore, type FirstAttempt, type NewPayment, type PaymentFilter, type PaymentPatch, type Scope } from "./store";
 
 // The payment engine: routes a payment over the tenant's provider accounts,
 // records one attempt per provider call, and fails over only when the
@@ -27,6 +27,19 @@ export interface PaymentEngineOptions {
 }
 
 type PaymentOutcome = CallOutcome<PaymentResult>;
+
+// A payment as one request routes it.
+interface PaymentRun {
+  // Undefined until the first attempt starts, which `create` writes together with it.
+  payment: PaymentRow | undefined;
+  create?: (first: FirstAttempt | undefined) => Promise<{ payment: PaymentRow; attempt?: AttemptRow }>;
+  tokens: PaymentTokens;
+  // Every attempt of the payment, when this request wrote them all.
+  attempts: AttemptRow[] | undefined;
+  claim: IdempotencyClaim<Payment>;
+  // The payment as the settlement that ended the routing left it.
+  answer?: Payment;
+}
 
 // What the routing does next after an attempt is recorded: besides going on
 // or stopping, the outcome may still be unknown, or another process may
@@ -57,12 +70,22 @@ export class PaymentEngine {
 
   // Under an Idempotency-Key whose earlier request died mid-way, the
   // payment it made is carried on instead: never a second one per key.
-  async createPayment(scope: Scope, input: NewPayment, claim: IdempotencyClaim = noIdempotencyClaim): Promise<Payment> {
+  // Routing is decided first, so that the payment is written with its
+  // first attempt and payment.created in one transaction before the provider
+  // call, and settled with its answer in one after it.
+  async createPayment(scope: Scope, input: NewPayment, claim: IdempotencyClaim<Payment> = noIdempotencyClaim): Promise<Payment> {
     if (claim.resumeId !== undefined) return this.resumePayment(scope, claim.resumeId);
-    const payment = await this.store.createPayment(scope, input, claim.bind);
-    const { candidates, profile, alternatives } = await this.candidates(payment, new Set());
-    await this.tryCandidates(payment, candidates, alternatives, profile?.failoverOnDecline ?? false);
-    return this.paymentMessage(payment.id);
+    const request = { amount: input.amount, currency: input.currency, country: input.customer.country ?? "" };
+    const { candidates, profile, alternatives } = await this.candidates(scope, request, new Set());
+    const run: PaymentRun = {
+      payment: undefined,
+      create: (first) => this.store.createPayment(scope, input, claim.bind, first),
+      tokens: { payment_method_token: input.paymentMethodToken, payment_method_provider_tokens: input.paymentMethodProviderTokens },
+      attempts: [],
+      claim,
+    };
+    await this.tryCandidates(run, candidates, alternatives, profile?.failoverOnDecline ?? false);
+    return run.answer ?? this.paymentMessage(run.payment!.id);
   }
 
   // Carries a payment on from wherever a process that died left it: an
@@ -245,7 +268,7 @@ export class PaymentEngine {
   }
 
   private async tryCandidates(
-    payment: PaymentRow,
+    run: PaymentRun,
     candidates: readonly Candidate<ProviderAccountWithCredentials>[],
     alternatives: FeeAlternatives,
     failoverOnDecline: boolean,
@@ -253,25 +276,36 @@ export class PaymentEngine {
   ): Promise<void> {
     await this.calls.route<AttemptRow, PaymentResult>(candidates, {
       // A payment tokenized for named providers only cannot go elsewhere.
-      skips: (account) => paymentMethodToken(payment, account.provider) === undefined && hasProviderTokensOnly(payment),
-      start: (account, estimatedFee, reason) =>
-        this.store.startAttempt(payment, { ...account, routingReason: reason }, estimatedFee, alternatives),
-      call: (account, attempt) => this.callCreate(account, attempt, payment),
+      skips: (account) => paymentMethodToken(run.tokens, account.provider) === undefined && hasProviderTokensOnly(run.tokens),
+      start: async (account, estimatedFee, reason) => {
+        if (!run.payment) {
+          const created = await run.create!({ account, reason, estimatedFee, alternatives });
+          run.payment = created.payment;
+          run.attempts = [created.attempt!];
+          return created.attempt;
+        }
+        // Later attempts are read back where needed: another process may have added one.
+        run.attempts = undefined;
+        return this.store.startAttempt(run.payment, { ...account, routingReason: reason }, estimatedFee, alternatives);
+      },
+      call: (account, attempt) => this.callCreate(account, attempt, run.payment!),
       settle: async (account, attempt, outcome, latencyMs) => {
-        let step = await this.settle(payment, attempt, ["pending"], outcome, failoverOnDecline, latencyMs);
+        const payment = run.payment!;
+        let step = await this.settle(payment, attempt, ["pending"], outcome, failoverOnDecline, latencyMs, run);
         if (step.kind === "unknown") {
           // Ask the same provider what became of it before anything else happens.
           const synced = await this.sync(account, attempt.id, payment);
-          step = await this.settle(payment, attempt, ["unknown"], synced, failoverOnDecline);
+          step = await this.settle(payment, attempt, ["unknown"], synced, failoverOnDecline, undefined, run);
         }
         return step.kind === "next" ? step : { kind: "done" };
       },
       exhausted: async (routed) => {
+        run.payment ??= (await run.create!(undefined)).payment;
         const error =
           routed.decline ??
           earlierDecline ??
           noProviderAvailable(routed.candidates === 0 ? "no enabled provider account can take this payment" : exhaustedMessage("payment", routed));
-        await this.store.changePayment(payment.id, { status: "failed", patch: { error: storedError(error) } });
+        await this.store.changePayment(run.payment.id, { status: "failed", patch: { error: storedError(error) } });
       },
     });
   }
@@ -339,8 +373,20 @@ export class PaymentEngine {
     outcome: PaymentOutcome,
     failoverOnDecline: boolean,
     latencyMs?: number,
+    run?: PaymentRun,
   ): Promise<Step> {
     const latency = latencyMs === undefined ? {} : { latency_ms: latencyMs };
+    // A settlement that ends the request's routing stores its answer too, when
+    // the request knows every attempt of the payment.
+    const known = run?.attempts && { attempts: run.attempts };
+    const final = run?.attempts && {
+      attempts: run.attempts,
+      also: async (trx: Knex.Transaction, settled: PaymentRow, attempts: AttemptRow[]) => {
+        const answer = await this.store.toPayment(settled, trx, attempts);
+        await run.claim.answer(trx, answer);
+        run.answer = answer;
+      },
+    };
     switch (outcome.kind) {
       case "answered": {
         const { result } = outcome;
@@ -348,25 +394,26 @@ export class PaymentEngine {
         const error = result.failure ? providerErrorOf(attempt.provider, result.failure) : undefined;
         const patch = { ...latency, status: states.attempt, error: storedError(error), provider_payment_id: result.providerPaymentId };
         if (states.attempt === "declined" && failoverOnDecline) {
-          const recorded = await this.store.settleAttempt(attempt.id, from, patch, {});
+          const recorded = await this.store.settleAttempt(attempt.id, from, patch, {}, undefined, known);
           return recorded ? { kind: "next", decline: error } : { kind: "lost" };
         }
-        const recorded = await this.store.settleAttempt(attempt.id, from, patch, {
-          status: states.payment,
-          patch: paymentPatch(result, error, BigInt(payment.amount), BigInt(payment.amount)),
-        });
+        const recorded = await this.store.settleAttempt(
+          attempt.id,
+          from,
+          patch,
+          { status: states.payment, patch: paymentPatch(result, error, BigInt(payment.amount), BigInt(payment.amount)) },
+          undefined,
+          final,
+        );
         return recorded ? { kind: "done" } : { kind: "lost" };
       }
       case "not_taken": {
-        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error: storedError(outcome.error) }, {});
+        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error: storedError(outcome.error) }, {}, undefined, known);
         return recorded ? { kind: "next" } : { kind: "lost" };
       }
       case "rejected": {
         const error = storedError(outcome.error);
-        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error }, {
-          status: "failed",
-          patch: { error },
-        });
+        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error }, { status: "failed", patch: { error } }, undefined, final);
         return recorded ? { kind: "done" } : { kind: "lost" };
       }
       case "unknown": {
@@ -374,7 +421,7 @@ export class PaymentEngine {
           await this.store.attempts.touch(attempt.id);
           return { kind: "unknown" };
         }
-        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "unknown", error: storedError(outcome.error) }, {});
+        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "unknown", error: storedError(outcome.error) }, {}, undefined, known);
         return recorded ? { kind: "unknown" } : { kind: "lost" };
       }
     }
@@ -439,16 +486,18 @@ export class PaymentEngine {
     decline: ProviderError | undefined,
     failoverOnDecline?: boolean,
   ): Promise<void> {
-    const { candidates, profile, alternatives } = await this.candidates(payment, new Set(attempted.map((a) => a.provider_account_id)));
-    await this.tryCandidates(payment, candidates, alternatives, failoverOnDecline ?? profile?.failoverOnDecline ?? false, decline);
+    const scope = { tenantId: payment.tenant_id, environment: payment.environment };
+    const request = { amount: BigInt(payment.amount), currency: payment.currency, country: jsonColumn(payment.customer).country ?? "" };
+    const { candidates, profile, alternatives } = await this.candidates(scope, request, new Set(attempted.map((a) => a.provider_account_id)));
+    const run: PaymentRun = { payment, tokens: payment, attempts: undefined, claim: noIdempotencyClaim };
+    await this.tryCandidates(run, candidates, alternatives, failoverOnDecline ?? profile?.failoverOnDecline ?? false, decline);
   }
 
-  private candidates(payment: PaymentRow, exclude: ReadonlySet<string>) {
-    const scope = { tenantId: payment.tenant_id, environment: payment.environment };
+  private candidates(scope: Scope, request: RoutingRequest, exclude: ReadonlySet<string>) {
     return this.calls.candidates({
       scope,
-      accepts: (connector) => connector.currencies.length === 0 || connector.currencies.includes(payment.currency),
-      request: { amount: BigInt(payment.amount), currency: payment.currency, country: jsonColumn(payment.customer).country ?? "" },
+      accepts: (connector) => connector.currencies.length === 0 || connector.currencies.includes(request.currency),
+      request,
       exclude,
       successRates: (accountIds, since) => this.store.attempts.outcomes(scope, accountIds, since),
     });
@@ -603,10 +652,12 @@ function lastDecline(attempts: readonly AttemptRow[]): ProviderError | undefined
   return providerErrorFromColumn(declined[declined.length - 1]?.error ?? null);
 }
 
-function paymentMethodToken(payment: PaymentRow, provider: string): string | undefined {
+type PaymentTokens = Pick<PaymentRow, "payment_method_token" | "payment_method_provider_tokens">;
+
+function paymentMethodToken(payment: PaymentTokens, provider: string): string | undefined {
   return jsonColumn(payment.payment_method_provider_tokens)[provider] || payment.payment_method_token || undefined;
 }
 
-function hasProviderTokensOnly(payment: PaymentRow): boolean {
+function hasProviderTokensOnly(payment: PaymentTokens): boolean {
   return payment.payment_method_token === "" && Object.keys(jsonColumn(payment.payment_method_provider_tokens)).length > 0;
 }

@@ -165,7 +165,7 @@ describeEachEngine("PaymentService idempotency", (engine) => {
     const request = { amount: 1300n, currency: "USD" };
     await crashed.client.createPayment(request, withKey("template-1300"));
     // Created and bound in one transaction, then the process died.
-    const orphan = await new PaymentStore(app.db.knex).createPayment(
+    const { payment: orphan } = await new PaymentStore(app.db.knex).createPayment(
       { tenantId: crashed.id, environment: "test" },
       validCreatePayment(create(CreatePaymentRequestSchema, request)),
       async () => undefined,

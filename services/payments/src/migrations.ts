@@ -159,6 +159,17 @@ export const paymentsMigrations: Migration[] = [
       });
     },
   },
+  {
+    name: "20261206_141_payments_list_filter_indexes",
+    async up(knex) {
+      // Each ListPayments filter is a range of an index, in the list's
+      // order, so a filter that matches little reads little.
+      await knex.schema.alterTable("payments", (t) => {
+        t.index(["tenant_id", "environment", "status", "created_at", "id"]);
+        t.index(["tenant_id", "environment", "provider", "created_at", "id"]);
+      });
+    },
+  },
 ];
 
 // Payments per hour of creation, account, API key and status; a payment

@@ -10,8 +10,9 @@ import {
   ListRefundsResponseSchema,
   PaymentService,
   RefundPaymentResponseSchema,
+  type Payment,
 } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { environmentName, requireCaller, requireId, validMetadata, type Idempotency } from "@onerouter/core";
+import { claimOf, environmentName, requireCaller, requireId, validMetadata, type Idempotency } from "@onerouter/core";
 import type { PaymentEngine } from "./engine";
 import type { Scope } from "./store";
 import { validAmount, validCreatePayment, validPaymentFilter, validReason } from "./validation";
@@ -25,9 +26,10 @@ export function paymentService(engine: PaymentEngine, idempotency: Idempotency):
     async createPayment(req, ctx) {
       const scope = callerScope(ctx);
       const input = validCreatePayment(req);
-      return withIdempotency(ctx, method.createPayment, req, async (claim) =>
-        create(CreatePaymentResponseSchema, { payment: await engine.createPayment(scope, input, claim) }),
-      );
+      const respond = (payment: Payment) => create(CreatePaymentResponseSchema, { payment });
+      return withIdempotency(ctx, method.createPayment, req, async (claim) => respond(await engine.createPayment(scope, input, claimOf(claim, respond))), {
+        claimOnBind: true,
+      });
     },
 
     async getPayment(req, ctx) {

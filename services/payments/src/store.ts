@@ -7,7 +7,7 @@ import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, 
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
 import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
-import { canTransition, eventTypes, refundEventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
+import { canTransition, eventTypes, paymentStatuses, refundEventTypes, statesFromProvider, type AttemptState, type PaymentState, type RefundState } from "./state";
 
 // Persistence of payments, attempts and refunds. Every change of status is
 // written with its outbox event in one transaction; nothing here calls a
@@ -56,11 +56,21 @@ export interface NewPayment {
   returnUrl: string;
 }
 
+// The account routing chose first for a new payment, with what it estimated.
+export interface FirstAttempt {
+  account: { id: string; provider: string };
+  reason: string;
+  estimatedFee: bigint | undefined;
+  alternatives: FeeAlternatives;
+}
+
 export interface PaymentFilter {
   status?: PaymentState;
   provider?: string;
   createTime?: TimeRange;
 }
+
+const paymentStates = Object.keys(paymentStatuses) as PaymentState[];
 
 // Attempts whose call is in flight or whose outcome is not known yet.
 const openAttempts: AttemptState[] = ["pending", "unknown"];
@@ -79,13 +89,20 @@ export class PaymentStore {
     this.attempts = new AttemptTable(knex, { parent: "payment", idPrefix: "att", waiting: "processing", holding: openAttempts, successful: successfulAttempts });
   }
 
-  // `bind` ties the request's Idempotency-Key to the payment in the same transaction.
-  async createPayment(scope: Scope, input: NewPayment, bind: BindResource): Promise<PaymentRow> {
+  // `bind` ties the request's Idempotency-Key to the payment in the same
+  // transaction. With `first`, the payment is written with its first
+  // attempt, which routing chose before, so that the payment, the attempt
+  // and payment.created are one transaction before the provider call.
+  async createPayment(scope: Scope, input: NewPayment, bind: BindResource, first?: FirstAttempt): Promise<{ payment: PaymentRow; attempt?: AttemptRow }> {
     const now = new Date();
+    const fees = first && comparedFees(first.estimatedFee, first.alternatives);
     return this.knex.transaction(async (trx) => {
+      const id = newId("pay");
+      // The key first: a request whose key is taken stops before writing anything.
+      await bind(trx, id);
       const [row] = (await trx("payments")
         .insert({
-          id: newId("pay"),
+          id,
           tenant_id: scope.tenantId,
           environment: scope.environment,
           amount: input.amount.toString(),
@@ -99,13 +116,22 @@ export class PaymentStore {
           payment_method_provider_tokens: JSON.stringify(input.paymentMethodProviderTokens),
           return_url: input.returnUrl,
           api_key_id: scope.apiKeyId ?? "",
+          ...(first && fees && {
+            ...this.attempts.parentNaming(first.account),
+            fee: fees.fee.toString(),
+            highest_eligible_fee: fees.highest.toString(),
+            default_provider_fee: fees.default.toString(),
+          }),
           created_at: now,
           updated_at: now,
         })
         .returning("*")) as PaymentRow[];
-      await bind(trx, row!.id);
-      await this.paymentEvent(trx, EventType.PAYMENT_CREATED, row!);
-      return row!;
+      const attempt =
+        first && fees
+          ? await this.attempts.insert(trx, row!, { ...first.account, routingReason: first.reason }, { estimated_fee: fees.fee.toString() })
+          : undefined;
+      await this.paymentEvent(trx, EventType.PAYMENT_CREATED, row!, attempt ? [attempt] : []);
+      return { payment: row!, ...(attempt && { attempt }) };
     });
   }
 
@@ -119,8 +145,9 @@ export class PaymentStore {
     return (await this.knex("payments").where({ id }).first()) as PaymentRow;
   }
 
-  async toPayment(row: PaymentRow, trx: Knex = this.knex): Promise<Payment> {
-    return toPayment(row, await this.attempts.of(row.id, trx));
+  // `attempts`, when given, are all of the payment's attempts.
+  async toPayment(row: PaymentRow, trx: Knex = this.knex, attempts?: readonly AttemptRow[]): Promise<Payment> {
+    return toPayment(row, attempts ?? (await this.attempts.of(row.id, trx)));
   }
 
   async listPayments(scope: Scope, filter: PaymentFilter, page: PageRequest): Promise<{ payments: Payment[]; nextPageToken: string }> {
@@ -152,36 +179,64 @@ export class PaymentStore {
 
   // Records an attempt's outcome and what it does to the payment, in one
   // transaction, if the attempt is still in one of `from`. Undefined when
-  // another process settled it first.
+  // another process settled it first. `known` are the payment's attempts
+  // when the caller has them all, so the events need not read them again;
+  // `also` runs last in the transaction.
   async settleAttempt(
     attemptId: string,
     from: readonly AttemptState[],
     patch: AttemptPatch,
     change: PaymentChange,
     trx?: Knex.Transaction,
-  ): Promise<PaymentRow | undefined> {
-    return this.attempts.settle(attemptId, from, patch, (attempt, t) => this.changePayment(attempt.payment_id, change, t), trx);
+    known?: { attempts: readonly AttemptRow[]; also?: (trx: Knex.Transaction, payment: PaymentRow, attempts: AttemptRow[]) => Promise<void> },
+  ): Promise<{ payment: PaymentRow; attempts?: AttemptRow[] } | undefined> {
+    return this.attempts.settle(
+      attemptId,
+      from,
+      patch,
+      async (attempt, t) => {
+        const attempts = known?.attempts.map((a) => (a.id === attempt.id ? attempt : a));
+        const payment = await this.changePayment(attempt.payment_id, change, t, attempts);
+        if (attempts) await known?.also?.(t, payment, attempts);
+        return { payment, ...(attempts && { attempts }) };
+      },
+      trx,
+    );
   }
 
   // Locks the payment and applies the change when its status allows it,
-  // with the events the change of status calls for.
-  async changePayment(paymentId: string, change: PaymentChange, trx?: Knex.Transaction): Promise<PaymentRow> {
+  // with the events the change of status calls for. `attempts`, when given,
+  // are all of the payment's attempts.
+  async changePayment(paymentId: string, change: PaymentChange, trx?: Knex.Transaction, attempts?: readonly AttemptRow[]): Promise<PaymentRow> {
     const run = async (t: Knex.Transaction) => {
-      const current = (await t("payments").where({ id: paymentId }).forUpdate().first()) as PaymentRow;
-      const to = change.status ?? current.status;
-      if (to !== current.status && !canTransition(current.status, to)) return current;
-      const [row] = (await t("payments")
-        .where({ id: paymentId })
-        .update({ ...stringify(change.patch ?? {}), status: to, updated_at: new Date() })
-        .returning("*")) as PaymentRow[];
-      if (to !== current.status) {
-        for (const type of eventTypes(current.status, to)) await this.paymentEvent(t, type, row!);
+      const columns = Object.fromEntries(
+        Object.entries({ ...stringify(change.patch ?? {}), updated_at: new Date() }).filter(([, value]) => value !== undefined),
+      );
+      if (change.status === undefined) {
+        const [row] = (await t("payments").where({ id: paymentId }).update(columns).returning("*")) as PaymentRow[];
+        return row!;
       }
-      return row!;
+      const to = change.status;
+      // Locked and changed in one statement when the status allows it; the
+      // status it had decides the events.
+      const from = paymentStates.filter((state) => state === to || canTransition(state, to));
+      const assignments = Object.keys(columns).map(() => "?? = ?").join(", ");
+      const { rows } = (await t.raw(
+        `with current as (select status from payments where id = ? for update)
+         update payments set ${assignments}, status = ? from current
+         where payments.id = ? and current.status in (${from.map(() => "?").join(", ")})
+         returning payments.*, current.status as previous_status`,
+        [paymentId, ...Object.entries(columns).flat(), to, paymentId, ...from],
+      )) as { rows: (PaymentRow & { previous_status: PaymentState })[] };
+      if (rows.length === 0) return (await t("payments").where({ id: paymentId }).first()) as PaymentRow;
+      const { previous_status: previous, ...row } = rows[0]!;
+      if (to !== previous) {
+        for (const type of eventTypes(previous, to)) await this.paymentEvent(t, type, row, attempts);
+      }
+      return row;
     };
     return trx ? run(trx) : this.knex.transaction(run);
   }
-
 
   // UNKNOWN attempts last looked at before `unknownBefore`, and PENDING ones
   // untouched since `pendingBefore` (their process died mid-call, or the
@@ -357,12 +412,13 @@ export class PaymentStore {
     }
   }
 
-  private async paymentEvent(trx: Knex.Transaction, type: EventType, row: PaymentRow) {
+  // `attempts`, when given, are all of the payment's attempts.
+  private async paymentEvent(trx: Knex.Transaction, type: EventType, row: PaymentRow, attempts?: readonly AttemptRow[]) {
     await appendEvent(trx, {
       type,
       tenantId: row.tenant_id,
       environment: environmentFromName(row.environment),
-      data: { case: "payment", value: { payment: await this.toPayment(row, trx) } },
+      data: { case: "payment", value: { payment: attempts ? toPayment(row, attempts) : await this.toPayment(row, trx) } },
     });
   }
 

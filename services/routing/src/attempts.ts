@@ -103,32 +103,51 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
     columns: { attempt: Record<string, unknown>; parent: Record<string, unknown> },
   ): Promise<Row | undefined> {
     const { table, parentTable, parentColumn, providerIdColumn } = this;
-    const now = new Date();
     return this.knex.transaction(async (trx) => {
       const current = (await trx(parentTable).where({ id: parent.id }).forUpdate().first()) as Parent;
       if (current.status !== this.options.waiting) return undefined;
       const holder = await trx(table).where({ [parentColumn]: parent.id }).whereIn("status", this.options.holding).first();
       if (holder) return undefined;
-      const [row] = (await trx(table)
-        .insert({
-          id: newId(this.options.idPrefix),
-          [parentColumn]: parent.id,
-          tenant_id: parent.tenant_id,
-          environment: parent.environment,
-          provider: account.provider,
-          provider_account_id: account.id,
-          routing_reason: account.routingReason,
-          status: "pending",
-          ...columns.attempt,
-          created_at: now,
-          updated_at: now,
-        })
-        .returning("*")) as Row[];
+      const row = await this.insert(trx, parent, account, columns.attempt);
       await trx(parentTable)
         .where({ id: parent.id })
-        .update({ provider: account.provider, provider_account_id: account.id, [providerIdColumn]: "", ...columns.parent, updated_at: now });
-      return row!;
+        .update({ ...this.parentNaming(account), [providerIdColumn]: "", ...columns.parent, updated_at: row.created_at });
+      return row;
     });
+  }
+
+  // The columns that make a parent name the account of its attempt, for a
+  // parent written together with its first attempt.
+  parentNaming(account: { id: string; provider: string }): Record<string, string> {
+    return { provider: account.provider, provider_account_id: account.id };
+  }
+
+  // Writes a PENDING attempt in `trx`, whose caller holds the parent: one
+  // written in `trx` itself (naming the account with parentNaming), or locked
+  // and checked by start.
+  async insert(
+    trx: Knex,
+    parent: Parent,
+    account: { id: string; provider: string; routingReason: string },
+    columns: Record<string, unknown>,
+  ): Promise<Row> {
+    const now = new Date();
+    const [row] = (await trx(this.table)
+      .insert({
+        id: newId(this.options.idPrefix),
+        [this.parentColumn]: parent.id,
+        tenant_id: parent.tenant_id,
+        environment: parent.environment,
+        provider: account.provider,
+        provider_account_id: account.id,
+        routing_reason: account.routingReason,
+        status: "pending",
+        ...columns,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning("*")) as Row[];
+    return row!;
   }
 
   // Records an attempt's outcome if it is still in one of `from`, and then,

@@ -1,5 +1,10 @@
 import type { Migration } from "@onerouter/core";
 
+// Where committed changes of provider accounts, data keys and routing
+// profiles are announced, with the tenant's id (ProviderAccountStore and
+// RoutingProfileStore drop what they cached of the tenant).
+export const routingChangeChannel = "onerouter_routing_changed";
+
 // The provider kernel's tables: encrypted provider accounts (admin manages
 // them, payments and messaging call providers with them) with each tenant's
 // data key, routing profiles, the nonces of inbound webhook signatures, and
@@ -125,6 +130,25 @@ export const routingMigrations: Migration[] = [
         t.index(["provider_account_id", "country", "created_at"]);
         t.index(["tenant_id", "environment", "created_at"]);
       });
+    },
+  },
+  {
+    name: "20261206_140_routing_change_notices",
+    async up(knex) {
+      // Every committed change of what the routing caches (accounts, their
+      // tenant's data key, routing profiles) is announced with the tenant's
+      // id, whichever process or tool made it.
+      await knex.raw(`
+        create or replace function ${routingChangeChannel}() returns trigger language plpgsql as $$
+        begin
+          perform pg_notify('${routingChangeChannel}', coalesce(new.tenant_id, old.tenant_id));
+          return null;
+        end $$`);
+      for (const table of ["provider_accounts", "tenant_data_keys", "routing_profiles"]) {
+        await knex.raw(
+          `create trigger ${table}_changed after insert or update or delete on ${table} for each row execute function ${routingChangeChannel}()`,
+        );
+      }
     },
   },
 ];

@@ -3,7 +3,8 @@ import type { Knex } from "knex";
 import { maskSecret, newDataKey, open, seal } from "@onerouter/core";
 import type { MasterKeyring } from "@onerouter/core";
 import { newId } from "@onerouter/core";
-import { jsonColumn } from "@onerouter/core";
+import { jsonColumn, TenantCache, type ChangeNotices } from "@onerouter/core";
+import { routingChangeChannel } from "./migrations";
 
 // Provider accounts are shared by the admin API (which manages them) and the
 // payments and messaging engines (which call providers with them), so their
@@ -66,14 +67,28 @@ function toRecord(row: Row): ProviderAccountRecord & { credentialHints: Record<s
   };
 }
 
+// With change notices, the decrypted accounts and data keys read outside a
+// transaction are kept in memory until the tenant's routing changes.
 export class ProviderAccountStore {
+  private readonly accountsCache: TenantCache<ProviderAccountWithCredentials[]> | undefined;
+  private readonly keysCache: TenantCache<Buffer> | undefined;
+
   constructor(
     private readonly knex: Knex,
     private readonly masterKeys: MasterKeyring,
-  ) {}
+    notices?: ChangeNotices,
+  ) {
+    this.accountsCache = notices && new TenantCache(notices, routingChangeChannel);
+    this.keysCache = notices && new TenantCache(notices, routingChangeChannel);
+  }
 
   // The tenant's data key, made on first use; it is only ever stored wrapped.
   private async dataKey(trx: Knex, tenantId: string): Promise<Buffer> {
+    if (this.keysCache && trx === this.knex) return this.keysCache.get(tenantId, tenantId, () => this.readDataKey(trx, tenantId));
+    return this.readDataKey(trx, tenantId);
+  }
+
+  private async readDataKey(trx: Knex, tenantId: string): Promise<Buffer> {
     const existing = (await trx("tenant_data_keys").where({ tenant_id: tenantId }).first()) as
       | { wrapped_key: string }
       | undefined;
@@ -148,6 +163,11 @@ export class ProviderAccountStore {
   }
 
   async listWithCredentials(scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory }) {
+    if (!this.accountsCache) return this.readWithCredentials(scope);
+    return this.accountsCache.get(scope.tenantId, `${scope.tenantId}/${scope.environment}/${scope.category}`, () => this.readWithCredentials(scope));
+  }
+
+  private async readWithCredentials(scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory }) {
     const rows = (await this.knex("provider_accounts")
       .where({ tenant_id: scope.tenantId, environment: scope.environment, category: scope.category, enabled: true })
       .orderBy("created_at")) as Row[];

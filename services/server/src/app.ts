@@ -1,26 +1,30 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, openDatabase, outboxMigrations, startProcessLiveness, startServer, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute, docsRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
-import { gatekeeperRoom } from "@onerouter/gatekeeper";
+import { gatekeeperEnvoyRoom, gatekeeperRoom, meshCallerInterceptor } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
 import { PaymentEngine, paymentConnectors, paymentsRoom } from "@onerouter/payments";
-import { webhooksRoom, type Webhooks } from "@onerouter/webhooks";
+import { createWebhooks, webhookRoutes, webhooksRoom, type Webhooks } from "@onerouter/webhooks";
 import { localAdminRoute } from "./local-admin";
+import { meshTenantClients } from "./mesh-clients";
 import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";
 
-// The rooms one server can host, in the order they open and start their
-// workers; they stop and close in reverse.
-export type RoomName = "sandbox" | "payments" | "messaging" | "admin" | "webhooks" | "gatekeeper";
-export const allRooms: readonly RoomName[] = ["sandbox", "payments", "messaging", "admin", "webhooks", "gatekeeper"];
+// What one process can run: the API services, and the workers that move
+// events (the webhook dispatcher delivers them, the outbox relay publishes
+// them to NATS). `start` runs them all; in the mesh each runs where it is
+// named (`serve <service>`).
+export type ServiceName = "payments" | "messaging" | "webhooks" | "admin" | "gatekeeper" | "webhook-dispatcher" | "outbox-relay";
+export const serviceNames: readonly ServiceName[] = ["payments", "messaging", "webhooks", "admin", "gatekeeper", "webhook-dispatcher", "outbox-relay"];
+const workerNames: readonly ServiceName[] = ["webhook-dispatcher", "outbox-relay"];
 
 // The infrastructure's migrations and every room's, applied in name order.
 // A server migrates them all whatever rooms it hosts: they share one
@@ -36,7 +40,7 @@ export function openConfiguredDatabase(config: Config): Database {
   return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });
 }
 
-// A server hosting some of the rooms; a room it does not host is undefined.
+// A server running some of the services; a room it does not host is undefined.
 export interface RunningRooms {
   config: Config;
   db: Database;
@@ -67,7 +71,7 @@ export interface OneRouter extends RunningRooms {
 }
 
 export async function startOneRouter(config: Config, logger = createLogger(config.logLevel)): Promise<OneRouter> {
-  const app = await startRooms(config, allRooms, logger);
+  const app = await startServices(config, serviceNames, { mesh: false }, logger);
   const { payments, messaging, webhooks, ensureSandboxDefaults } = app;
   if (!payments || !messaging || !webhooks || !ensureSandboxDefaults) {
     await app.close();
@@ -76,13 +80,26 @@ export async function startOneRouter(config: Config, logger = createLogger(confi
   return { ...app, payments, messaging, webhooks, ensureSandboxDefaults };
 }
 
-// Starts a server hosting the chosen rooms on one port, with the
+export interface Hosting {
+  // Behind Envoy: a caller's identity comes from the gatekeeper in Envoy's
+  // headers, the schema from `onerouter migrate`, other services over the
+  // network. Otherwise the embedded product: the gatekeeper's interceptor
+  // checks every call, and the server migrates the database itself.
+  mesh: boolean;
+}
+
+// Starts a server running the chosen services on one port, with the
 // infrastructure they share (database, provider kernel, event stream).
-export async function startRooms(config: Config, rooms: readonly RoomName[], logger = createLogger(config.logLevel)): Promise<RunningRooms> {
+export async function startServices(
+  config: Config,
+  services: readonly ServiceName[],
+  hosting: Hosting,
+  logger = createLogger(config.logLevel),
+): Promise<RunningRooms> {
   // One process per embedded data folder: a second one would lose what it writes.
   const lock = config.databaseUrl ? undefined : lockDataFolder(config.dataDir, "server");
   try {
-    const app = await startLocked(config, new Set(rooms), logger);
+    const app = await startLocked(config, new Set(services), hosting, logger);
     return {
       ...app,
       async close() {
@@ -96,15 +113,60 @@ export async function startRooms(config: Config, rooms: readonly RoomName[], log
   }
 }
 
-async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger: Logger): Promise<RunningRooms> {
+// Envoy calls the gatekeeper's Check and ShouldRateLimit itself, before
+// there is any identity or mesh secret to carry.
+const envoyFrontServices = new Set(["envoy.service.auth.v3.Authorization", "envoy.service.ratelimit.v3.RateLimitService"]);
+
+function exceptEnvoyFront(guard: Interceptor): Interceptor {
+  return (next) => {
+    const guarded = guard(next);
+    return (req) => (envoyFrontServices.has(req.service.typeName) ? next(req) : guarded(req));
+  };
+}
+
+// How often a mesh process looks again for the schema it needs.
+const schemaPollMs = 2000;
+
+// In the mesh the migrations Job brings the schema up to date; a service
+// waits for it rather than racing other replicas to migrate.
+async function untilSchemaCurrent(db: Database, logger: Logger): Promise<void> {
+  let reported = "";
+  for (;;) {
+    let state: string;
+    try {
+      const pending = await db.pendingMigrations(allMigrations);
+      if (pending.length === 0) return;
+      state = `${pending.length} migrations pending; waiting for \`onerouter migrate\``;
+    } catch (err) {
+      state = `database not usable yet: ${(err as Error).message}`;
+    }
+    if (state !== reported) logger.warn(state);
+    reported = state;
+    await new Promise((resolve) => setTimeout(resolve, schemaPollMs));
+  }
+}
+
+async function startLocked(config: Config, services: ReadonlySet<ServiceName>, { mesh }: Hosting, logger: Logger): Promise<RunningRooms> {
   const embedded = !config.databaseUrl;
+  const hosts = (service: ServiceName) => services.has(service);
+  // Behind Envoy, what a service believes of a caller comes with the mesh secret.
+  const meshSecret = config.meshSecret;
+  if (mesh && !meshSecret && serviceNames.some((name) => hosts(name) && !workerNames.includes(name))) {
+    throw new ConfigError("ONEROUTER_MESH_SECRET", "is required to serve behind Envoy: at least 32 characters (try: openssl rand -hex 32)");
+  }
   const db = openConfiguredDatabase(config);
-  const applied = await db.migrate(allMigrations);
-  if (applied.length > 0) logger.info({ applied }, "migrations applied");
+  if (mesh && !embedded) {
+    await untilSchemaCurrent(db, logger);
+  } else {
+    const applied = await db.migrate(allMigrations);
+    if (applied.length > 0) logger.info({ applied }, "migrations applied");
+  }
   const { tenant, created } = await ensureDefaultTenant(db.knex);
   const masterKeys = resolveMasterKeys(config);
-  const accounts = new ProviderAccountStore(db.knex, masterKeys);
-  const routing = new RoutingProfileStore(db.knex);
+  // What the routing caches is dropped when any process changes it.
+  const changeNotices = await openChangeNotices(db, config.databaseUrl, logger);
+  const accounts = new ProviderAccountStore(db.knex, masterKeys, changeNotices);
+  const routing = new RoutingProfileStore(db.knex, changeNotices);
 
   const metrics = createMetrics();
   // Each transition of this process's breakers becomes a provider_account.circuit_* event.
@@ -132,30 +194,32 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   const idempotency = createIdempotency(db.knex, { liveness });
   const webhookNonces = new WebhookNonceStore(db.knex);
   // With NATS_URL, events travel outbox → relay → JetStream → dispatcher; without, the dispatcher reads the outbox.
-  const eventStream = config.natsUrl ? await connectEventStream(config.natsUrl) : undefined;
-  const relay = eventStream && new OutboxRelay(db.knex, eventStream, logger);
-  const outboxRetention = new OutboxRetention(db.knex, logger, {
-    retentionDays: config.eventRetentionDays,
-    requirePublished: eventStream !== undefined,
-  });
+  const eventStream =
+    config.natsUrl && (hosts("outbox-relay") || hosts("webhook-dispatcher"))
+      ? await connectEventStream(config.natsUrl, { replicas: config.natsStreamReplicas })
+      : undefined;
+  const relay = eventStream && hosts("outbox-relay") ? new OutboxRelay(db.knex, eventStream, logger) : undefined;
+  const outboxRetention = hosts("outbox-relay")
+    ? new OutboxRetention(db.knex, logger, { retentionDays: config.eventRetentionDays, requirePublished: eventStream !== undefined })
+    : undefined;
 
   // Each room opens with what it needs, from the infrastructure and the rooms opened before it.
   const opened: Room[] = [];
-  async function open<Opened extends Room>(name: RoomName, opening: () => Promise<Opened> | Opened): Promise<Opened | undefined> {
-    if (!rooms.has(name)) return undefined;
+  async function open<Opened extends Room>(hosted: boolean, opening: () => Promise<Opened> | Opened): Promise<Opened | undefined> {
+    if (!hosted) return undefined;
     const room = await opening();
     opened.push(room);
     return room;
   }
-  // The built-in sandbox provider runs in this process, on loopback.
-  const sandbox = await open("sandbox", () =>
+  // The built-in sandbox provider runs in each process that calls providers, on loopback.
+  const sandbox = await open(hosts("payments") || hosts("messaging") || hosts("admin"), () =>
     sandboxRoom.open({ knex: db.knex, accounts, host: "127.0.0.1", port: config.sandboxPort, defaultTenantId: tenant.id }),
   );
   // Every provider's connector, under the outbound rules; admin manages accounts for all of them.
   const connectors = new ConnectorRegistry({ outbound: providerOutbound, providerTimeoutMs: config.providerTimeoutMs, logger });
   const paymentCalls = connectors.register("payments", paymentConnectors(sandbox && { baseUrl: sandbox.url, webhookBaseUrl: () => loopbackUrl }));
   const messagingCalls = connectors.register("messaging", messagingConnectors(sandbox && { baseUrl: sandbox.url }));
-  const payments = await open("payments", () =>
+  const payments = await open(hosts("payments"), () =>
     paymentsRoom.open({
       engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: paymentCalls, logger },
       idempotency,
@@ -163,7 +227,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       workers: providerWorkers,
     }),
   );
-  const messaging = await open("messaging", () =>
+  const messaging = await open(hosts("messaging"), () =>
     messagingRoom.open({
       engine: { knex: db.knex, accounts, profiles: routing, breakers, connectors: messagingCalls, publishedPrices, callbackBaseUrl: publicUrl, logger },
       idempotency,
@@ -171,9 +235,15 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       workers: providerWorkers,
     }),
   );
-  // OneRouter's own emails to tenants' people go through the messaging room's client.
-  const mailer = messaging && new TenantMailer(inProcessTenantClients(MessagingService, messaging.routes!, logger), accounts);
-  const admin = await open("admin", () =>
+  // OneRouter's own emails to tenants' people go through MessagingService:
+  // in this process when it runs here, else over the network in the mesh.
+  const messagingClients = messaging
+    ? inProcessTenantClients(MessagingService, messaging.routes!, logger)
+    : mesh && config.messagingUrl && meshSecret
+      ? meshTenantClients(MessagingService, config.messagingUrl, meshSecret)
+      : undefined;
+  const mailer = messagingClients && new TenantMailer(messagingClients, accounts);
+  const admin = await open(hosts("admin"), () =>
     adminRoom.open({
       knex: db.knex,
       accounts,
@@ -188,8 +258,24 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       sessionTtlHours: config.sessionTtlHours,
     }),
   );
-  const webhooks = await open("webhooks", () => webhooksRoom.open({ knex: db.knex, masterKeys, config, eventStream, logger }));
-  await open("gatekeeper", () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer }));
+  // The dispatcher takes events (from JetStream, or the outbox) into deliveries
+  // and delivers them; WebhookService wakes it when it runs in this process.
+  const webhooks = hosts("webhook-dispatcher") ? createWebhooks({ knex: db.knex, masterKeys, config, eventStream, logger }) : undefined;
+  await open(webhooks !== undefined, () => ({ start: () => webhooks!.start(), close: () => webhooks!.stop() }));
+  await open(hosts("webhooks"), () => ({
+    routes: webhookRoutes({
+      knex: db.knex,
+      masterKeys,
+      allowedCidrs: config.webhookDelivery.allowedCidrs,
+      eventRetentionDays: config.eventRetentionDays,
+      worker: webhooks?.worker,
+    }),
+  }));
+  // In process, the gatekeeper checks every call; in the mesh, it answers Envoy's Check and ShouldRateLimit.
+  await open(hosts("gatekeeper") && !mesh, () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer }));
+  const envoyFront = await open(hosts("gatekeeper") && mesh, () =>
+    gatekeeperEnvoyRoom.open({ knex: db.knex, config, logger, mailer, meshSecret: meshSecret! }),
+  );
 
   const httpRoutes: HttpRoute[] = [];
   const localToken = randomBytes(24).toString("base64url");
@@ -204,7 +290,11 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     httpRoutes.push(localAdminRoute(localToken, actions));
   }
   httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
-  const interceptors = [createErrorInterceptor(logger), ...opened.flatMap((room) => room.interceptors ?? [])];
+  const interceptors = [
+    createErrorInterceptor(logger),
+    ...(mesh && meshSecret ? [exceptEnvoyFront(meshCallerInterceptor({ meshSecret }))] : []),
+    ...opened.flatMap((room) => room.interceptors ?? []),
+  ];
   const routes = (router: ConnectRouter) => {
     for (const room of opened) room.routes?.(router);
   };
@@ -228,7 +318,9 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     readiness: async () => {
       await db.ping();
       await eventStream?.ping();
+      await envoyFront?.readiness();
     },
+    healthNames: workerNames.filter(hosts),
     routes,
   });
 
@@ -236,7 +328,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
   loopbackUrl = `http://${reachableHost.includes(":") ? `[${reachableHost}]` : reachableHost}:${server.port}`;
   relay?.start();
   for (const room of opened) await room.start?.();
-  outboxRetention.start();
+  outboxRetention?.start();
   // Idempotency answers are kept a day; expired ones are dropped hourly.
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, "purging idempotency keys failed"));
@@ -248,14 +340,15 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     writeFileSync(runFile, JSON.stringify({ pid: process.pid, port: server.port, localToken }));
     chmodSync(runFile, 0o600);
   }
-  logger.info({ url: server.url, storage: db.engine, ...(admin ? { console: `${server.url}/console/` } : {}) }, "OneRouter is listening");
+  const serving = mesh ? { services: [...services] } : {};
+  logger.info({ url: server.url, storage: db.engine, ...serving, ...(admin ? { console: `${server.url}/console/` } : {}) }, "OneRouter is listening");
   if (created) {
     logger.info(
       { tenant: tenant.id },
       "created the default tenant; get an API key with: npx onerouter keys create --env test",
     );
   }
-  if (!(await tenantHasMembers(db.knex, tenant.id))) {
+  if (!mesh && !(await tenantHasMembers(db.knex, tenant.id))) {
     logger.info(
       { tenant: tenant.id },
       "the default tenant has no one who can sign in to the console yet; create its first owner with: npx onerouter members create --email you@example.com --role owner",
@@ -276,7 +369,7 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
     publicUrl,
     payments: payments?.engine,
     messaging: messaging?.engine,
-    webhooks: webhooks?.webhooks,
+    webhooks,
     ensureSandboxDefaults: sandbox?.ensureDefaults,
     async close() {
       clearInterval(purge);
@@ -284,10 +377,11 @@ async function startLocked(config: Config, rooms: ReadonlySet<RoomName>, logger:
       await server.close();
       for (const room of closing) await room.close?.();
       await circuitEvents.drain();
-      await outboxRetention.stop();
+      await outboxRetention?.stop();
       await relay?.stop();
       await eventStream?.close();
       await liveness.close();
+      await changeNotices.close();
       await db.close();
       if (embedded && existsSync(runFile)) {
         const current = JSON.parse(readFileSync(runFile, "utf8")) as { pid: number };

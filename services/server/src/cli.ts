@@ -13,7 +13,9 @@ import {
   type DataFolderHolder,
   type MemberRole,
 } from "@onerouter/core";
-import { allMigrations, openConfiguredDatabase, startOneRouter } from "./app";
+import { ProviderAccountStore } from "@onerouter/routing";
+import { ensureSandboxDefaults } from "@onerouter/sandbox";
+import { allMigrations, openConfiguredDatabase, serviceNames, startOneRouter, startServices, type ServiceName } from "./app";
 import { devBanner, devConfigDefaults, startDev } from "./dev";
 import type { Erasure } from "./erase-contact";
 import { callLocalAdmin, LocalAdminRefusal } from "./local-admin";
@@ -24,8 +26,13 @@ const usage = `Usage: onerouter <command>
 
 Commands:
   start                          run every service in one process on PORT (default 8080)
+        [--services A,B]             or only these, as in the mesh (see serve)
+  serve SERVICE[,SERVICE...]     run services behind Envoy on PORT (default 8080): payments,
+                                 messaging, webhooks, admin, gatekeeper, and the workers
+                                 webhook-dispatcher and outbox-relay; with DATABASE_URL the
+                                 schema comes from \`onerouter migrate\`
   dev                            start, wired to local Stripe, Razorpay and PayPal emulators
-  migrate                        apply database migrations and exit
+  migrate                        apply database migrations, create the default tenant, and exit
   keys create --env test|live    create an API key; the key is the last line printed
         [--name NAME] [--tenant ID]  (default: the default tenant)
   members create --email ADDRESS create a member who signs in to the console; the password is
@@ -63,7 +70,9 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   switch (command) {
     case "start":
-      return start(config);
+      return start(config, rest);
+    case "serve":
+      return serve(config, rest.join(","));
     case "dev":
       return dev(config);
     case "migrate":
@@ -83,13 +92,35 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function start(config: Config): Promise<number> {
+async function start(config: Config, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { services: { type: "string" } } });
+  if (values.services !== undefined) return serve(config, values.services);
   const logger = createLogger(config.logLevel);
   const app = await startOneRouter(config, logger);
   await untilSignalled(logger);
   await app.close();
   logger.info("stopped");
   return 0;
+}
+
+async function serve(config: Config, list: string): Promise<number> {
+  const services = servicesNamed(list);
+  const logger = createLogger(config.logLevel);
+  const app = await startServices(config, services, { mesh: true }, logger);
+  await untilSignalled(logger);
+  await app.close();
+  logger.info("stopped");
+  return 0;
+}
+
+// "payments,webhooks" as service names, each known and named once.
+function servicesNamed(list: string): ServiceName[] {
+  const names = list.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  if (names.length === 0) throw new UsageError(`name the services to run: ${serviceNames.join(", ")}`);
+  for (const name of names) {
+    if (!(serviceNames as readonly string[]).includes(name)) throw new UsageError(`unknown service "${name}"; services are ${serviceNames.join(", ")}`);
+  }
+  return [...new Set(names)] as ServiceName[];
 }
 
 async function dev(config: Config): Promise<number> {
@@ -121,7 +152,11 @@ async function migrate(config: Config): Promise<number> {
   const answer = await throughServerOrLocked(config, "migrate", "migrate", {}, async () => {
     const db = openConfiguredDatabase(config);
     try {
-      return { applied: await db.migrate(allMigrations) };
+      const applied = await db.migrate(allMigrations);
+      // Services in the mesh migrate nothing: they find the default tenant, with its sandbox accounts, made here.
+      const { tenant } = await ensureDefaultTenant(db.knex);
+      await ensureSandboxDefaults(db.knex, new ProviderAccountStore(db.knex, resolveMasterKeys(config)), tenant.id);
+      return { applied };
     } finally {
       await db.close();
     }

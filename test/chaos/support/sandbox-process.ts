@@ -1,41 +1,8 @@
-import { startEmulator, type EmulatorRequest, type ProviderEmulator } from "@onerouter/sandbox";
-import { sandboxProvider } from "@onerouter/sandbox";
+import { startEmulator } from "@onerouter/sandbox";
+import { countingSandbox } from "./counting-sandbox";
 
-// The sandbox provider in its own process, counting what it made: per marker
-// (a payment's metadata.chaos_key, a message's text) the distinct payment and
-// message ids it answered with. Replays of one provider idempotency key answer
-// with the same id, so a count above one is a second charge or a second message.
-// GET /_chaos/counts answers the counts. Run with: node --import tsx sandbox-process.ts
+// The counting sandbox provider (counting-sandbox.ts) in its own process, so
+// it outlives the product's crashes. Run with: node --import tsx sandbox-process.ts
 
-const provider = sandboxProvider();
-const made = { payments: new Map<string, Set<string>>(), messages: new Map<string, Set<string>>() };
-
-function markerOf(req: EmulatorRequest): { kind: keyof typeof made; marker: string } | undefined {
-  if (req.method !== "POST") return undefined;
-  const body = JSON.parse(req.rawBody.toString("utf8") || "{}") as { metadata?: Record<string, string>; body?: string };
-  if (req.path === "/v1/payments" && body.metadata?.chaos_key) return { kind: "payments", marker: body.metadata.chaos_key };
-  if (req.path === "/v1/messages" && body.body) return { kind: "messages", marker: body.body };
-  return undefined;
-}
-
-const counting: ProviderEmulator = {
-  ...provider,
-  async handle(req) {
-    if (req.method === "GET" && req.path === "/_chaos/counts") {
-      const counts = (kind: keyof typeof made) => Object.fromEntries([...made[kind]].map(([marker, ids]) => [marker, ids.size]));
-      return { status: 200, body: { payments: counts("payments"), messages: counts("messages") } };
-    }
-    const reply = await provider.handle(req);
-    const marked = markerOf(req);
-    const id = (reply.body as { id?: string } | undefined)?.id;
-    if (marked && reply.status === 200 && id) {
-      const ids = made[marked.kind].get(marked.marker) ?? new Set<string>();
-      ids.add(id);
-      made[marked.kind].set(marked.marker, ids);
-    }
-    return reply;
-  },
-};
-
-const running = await startEmulator(counting, { host: "127.0.0.1" });
+const running = await startEmulator(countingSandbox(), { host: "127.0.0.1" });
 process.stdout.write(`listening on ${running.url}\n`);

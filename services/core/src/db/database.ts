@@ -21,6 +21,8 @@ export interface Database {
   knex: Knex;
   engine: "pglite" | "postgres";
   migrate(migrations: Migration[]): Promise<string[]>;
+  // The names of `migrations` not applied yet, applying none.
+  pendingMigrations(migrations: Migration[]): Promise<string[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -52,18 +54,28 @@ export function openDatabase(options: DatabaseOptions): Database {
       connection: options.pgliteDir ? { filename: options.pgliteDir } : {},
     } as Knex.Config);
   }
+  const migrationSource = (migrations: Migration[]): Knex.MigrationSource<Migration> => {
+    const sorted = [...migrations].sort((a, b) => a.name.localeCompare(b.name));
+    return {
+      getMigrations: async () => sorted,
+      getMigrationName: (m) => m.name,
+      getMigration: async (m) => ({ up: m.up, down: m.down ?? (async () => {}) }),
+    };
+  };
   return {
     knex,
     engine,
     async migrate(migrations) {
-      const sorted = [...migrations].sort((a, b) => a.name.localeCompare(b.name));
-      const source: Knex.MigrationSource<Migration> = {
-        getMigrations: async () => sorted,
-        getMigrationName: (m) => m.name,
-        getMigration: async (m) => ({ up: m.up, down: m.down ?? (async () => {}) }),
-      };
-      const [, applied] = (await knex.migrate.latest({ migrationSource: source })) as [number, string[]];
+      const [, applied] = (await knex.migrate.latest({ migrationSource: migrationSource(migrations) })) as [number, string[]];
       return applied;
+    },
+    async pendingMigrations(migrations) {
+      // A schema newer than this code (a rolling update) has nothing pending for it.
+      const [, pending] = (await knex.migrate.list({
+        migrationSource: migrationSource(migrations),
+        disableMigrationsListValidation: true,
+      })) as [unknown, Migration[]];
+      return pending.map((m) => m.name);
     },
     async ping() {
       await knex.raw("select 1");

@@ -1,0 +1,27 @@
+// What run.ts and its load generator (load.ts) say to each other over IPC.
+
+export const workloadNames = ["CreatePayment", "No-op (ListApiKeys)", "Sandbox connector direct"] as const;
+export type WorkloadName = (typeof workloadNames)[number];
+
+export type LoadRequest =
+  | { type: "configure"; baseUrl: string; apiKey: string; credentials: Record<string, string>; maxConcurrency: number }
+  // Closed loop with `concurrency` workers, or open loop at `rate` calls per second.
+  | { type: "slice"; workload: WorkloadName; concurrency: number; rate?: number; durationMs: number; maxRequests: number }
+  | { type: "probe"; workload: WorkloadName }
+  | { type: "stop" };
+
+export interface SliceResult {
+  latenciesMs: number[];
+  errors: number;
+  firstError?: string;
+  elapsedMs: number;
+  // The load generator's own CPU over the slice (client and sandbox).
+  clientCpuMs: number;
+}
+
+export type LoadReply =
+  | { type: "ready"; sandboxUrl: string }
+  | { type: "configured" }
+  | { type: "slice"; result: SliceResult }
+  | { type: "probe"; ms: number }
+  | { type: "failed"; message: string };

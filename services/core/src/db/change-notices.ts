@@ -1,0 +1,170 @@
+import type { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+import type { Logger } from "../logging";
+import type { Database } from "./database";
+
+// Tells this process, after each commit, which tenants' rows changed in
+// tables that it caches, whichever process committed: triggers on those
+// tables send NOTIFY on a channel with the tenant id, and Postgres delivers
+// it once the change is committed. A server listens on a connection of its
+// own; PGlite, one process per data folder, delivers in process. While the
+// listening connection is down nothing may be served from a cache, since
+// notices may be missed: `live` says so, and listeners hear `lost`.
+
+export interface ChangeListener {
+  changed(tenantId: string): void;
+  // Notices may have been missed: forget everything.
+  lost(): void;
+}
+
+export interface ChangeNotices {
+  readonly live: boolean;
+  listen(channel: string, listener: ChangeListener): void;
+  close(): Promise<void>;
+}
+
+const reconnectMs = 1000;
+
+export async function openChangeNotices(db: Database, databaseUrl: string | undefined, logger?: Logger): Promise<ChangeNotices> {
+  const listeners = new Map<string, ChangeListener[]>();
+  const deliver = (channel: string, payload: string | undefined) => {
+    for (const l of listeners.get(channel) ?? []) l.changed(payload ?? "");
+  };
+  const loseAll = () => {
+    for (const list of listeners.values()) for (const l of list) l.lost();
+  };
+
+  if (!databaseUrl) {
+    const { pglite } = db.knex.client as { pglite: PGlite };
+    const subscriptions: Promise<(() => Promise<void>) | undefined>[] = [];
+    let open = true;
+    return {
+      get live() {
+        return open;
+      },
+      listen(channel, listener) {
+        listeners.set(channel, [...(listeners.get(channel) ?? []), listener]);
+        subscriptions.push(
+          pglite.listen(channel, (payload) => deliver(channel, payload)).catch((err: unknown) => {
+            open = false;
+            logger?.error({ err, channel }, "could not listen for change notices; caches are bypassed");
+            return undefined;
+          }),
+        );
+      },
+      async close() {
+        open = false;
+        loseAll();
+        for (const stop of await Promise.all(subscriptions)) await stop?.().catch(() => undefined);
+      },
+    };
+  }
+
+  let client: pg.Client | undefined;
+  let live = false;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async () => {
+    const next = new pg.Client({ connectionString: databaseUrl });
+    const drop = (err?: Error) => {
+      if (client !== next) return;
+      client = undefined;
+      live = false;
+      loseAll();
+      if (closed) return;
+      logger?.warn({ err }, "the change-notice connection dropped; caches are bypassed until it is back");
+      retry = setTimeout(() => void connect(), reconnectMs);
+      retry.unref();
+    };
+    next.on("notification", (n) => deliver(n.channel, n.payload));
+    next.on("error", drop);
+    next.on("end", () => drop());
+    try {
+      await next.connect();
+      for (const channel of listeners.keys()) await next.query(`listen ${pg.escapeIdentifier(channel)}`);
+      client = next;
+      live = true;
+    } catch (err) {
+      await next.end().catch(() => undefined);
+      if (closed) return;
+      retry = setTimeout(() => void connect(), reconnectMs);
+      retry.unref();
+      logger?.warn({ err }, "could not open the change-notice connection; retrying");
+    }
+  };
+  await connect();
+  return {
+    get live() {
+      return live;
+    },
+    listen(channel, listener) {
+      const known = listeners.has(channel);
+      listeners.set(channel, [...(listeners.get(channel) ?? []), listener]);
+      if (known || !client) return;
+      // Not live on this channel until it listens.
+      const listening = client;
+      live = false;
+      void listening.query(`listen ${pg.escapeIdentifier(channel)}`).then(
+        () => (live = client === listening),
+        (err: unknown) => listening.emit("error", err),
+      );
+    },
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      const listening = client;
+      client = undefined;
+      live = false;
+      loseAll();
+      await listening?.end().catch(() => undefined);
+    },
+  };
+}
+
+// Values loaded from the database per tenant, kept until a change notice
+// names the tenant. A load that overlaps a notice is answered but not kept,
+// so a value read before a commit never outlives its notice.
+export class TenantCache<V> {
+  private readonly values = new Map<string, { tenantId: string; value: Promise<V> }>();
+  // Bumped by every notice of the tenant (and by a loss, for all).
+  private readonly generations = new Map<string, number>();
+  private epoch = 0;
+
+  constructor(
+    private readonly notices: ChangeNotices,
+    channel: string,
+  ) {
+    notices.listen(channel, {
+      changed: (tenantId) => {
+        this.generations.set(tenantId, (this.generations.get(tenantId) ?? 0) + 1);
+        for (const [key, entry] of this.values) if (entry.tenantId === tenantId) this.values.delete(key);
+      },
+      lost: () => {
+        this.epoch += 1;
+        this.values.clear();
+      },
+    });
+  }
+
+  async get(tenantId: string, key: string, load: () => Promise<V>): Promise<V> {
+    if (!this.notices.live) return load();
+    const cached = this.values.get(key);
+    if (cached) return cached.value;
+    const generation = this.generations.get(tenantId) ?? 0;
+    const epoch = this.epoch;
+    const value = load();
+    const entry = { tenantId, value };
+    this.values.set(key, entry);
+    try {
+      await value;
+    } catch (err) {
+      if (this.values.get(key) === entry) this.values.delete(key);
+      throw err;
+    }
+    // Changed while loading (or notices lost): answered, not kept.
+    if ((this.generations.get(tenantId) ?? 0) !== generation || this.epoch !== epoch || !this.notices.live) {
+      if (this.values.get(key) === entry) this.values.delete(key);
+    }
+    return value;
+  }
+}

@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { adminMigrations } from "@onerouter/admin";
+import { idempotencyMigrations, outboxMigrations, type Database } from "@onerouter/core";
+import { createTestDatabase, indexConditionsOf, postgresAvailable } from "@onerouter/core/testing";
+import { routingMigrations } from "@onerouter/routing";
+import { messagingMigrations } from "./migrations";
+import type { MessageFilter } from "./rows";
+import { MessageStore } from "./store";
+
+// Every ListMessages filter narrows an index range, so a filter that
+// matches few messages never reads all of the tenant's.
+describe.skipIf(!postgresAvailable())("ListMessages filters on Postgres", () => {
+  let db: Database;
+  let store: MessageStore;
+  const scope = { tenantId: "ten_lists", environment: "test" } as const;
+  beforeAll(async () => {
+    db = await createTestDatabase("postgres");
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...idempotencyMigrations, ...routingMigrations, ...messagingMigrations]);
+    store = new MessageStore(db.knex);
+  }, 120_000);
+  afterAll(async () => db?.close());
+
+  const filters: [string, MessageFilter, string][] = [
+    ["status", { status: "failed" }, "status"],
+    ["provider", { provider: "twilio" }, "provider"],
+    ["channel", { channel: "sms" }, "channel"],
+    ["create time", { createTime: { startTime: { seconds: 1n, nanos: 0 } } as MessageFilter["createTime"] }, "created_at"],
+  ];
+  for (const [name, filter, column] of filters) {
+    it(`uses an index for the ${name} filter`, async () => {
+      const plan = await indexConditionsOf(db.knex, () => store.listMessages(scope, filter, { pageSize: 10, pageToken: "" }));
+      expect(plan.seqScans).toEqual([]);
+      expect(plan.conditions.some((c) => c.includes(column) && c.includes("tenant_id"))).toBe(true);
+    });
+  }
+});
