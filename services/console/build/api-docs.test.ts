@@ -5,7 +5,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docsRoute } from "../src/route";
-import { renderHtml, renderMarkdown } from "./api-docs";
+import { renderHtml, renderMarkdown, undocumented } from "./api-docs";
 import { readApiReference } from "./api-reference";
 
 const files = readApiReference();
@@ -16,6 +16,11 @@ describe("the API reference", () => {
     const committed = readFileSync(path.resolve(import.meta.dirname, "../../../docs/api.md"), "utf8");
     // On a difference: npm run docs --workspace @onerouter/console
     expect(committed).toBe(renderMarkdown(files));
+  });
+
+  it("has a comment on every service, method and field", () => {
+    // On a failure: write a // comment above each one listed, in proto/.
+    expect(undocumented(files)).toEqual([]);
   });
 
   it("shows every method with its errors and an example in curl and in the TypeScript client", () => {

@@ -87,7 +87,8 @@ export function parseProto(file: string, text: string): ApiFile {
       // Nested declarations are listed under their qualified name.
       if (inner && "kind" in inner) message.name = `${inner.name}.${message.name}`;
       parsed.messages.push(message);
-      open.push(message);
+      // `message Empty {}` opens and closes on its line.
+      if (!line.endsWith("}")) open.push(message);
     } else if ((match = /^rpc\s+(\w+)\s*\(\s*(?:stream\s+)?([\w.]+)\s*\)\s*returns\s*\(\s*(stream\s+)?([\w.]+)\s*\)/.exec(line))) {
       const method: ApiMethod = { name: match[1]!, input: match[2]!, output: match[4]!, comment: takeComment(), readOnly: false, serverStreaming: match[3] !== undefined };
       if (inner && "methods" in inner) inner.methods.push(method);

@@ -23,6 +23,8 @@ export const file_onerouter_admin_v1_analytics: GenFile = /*@__PURE__*/
  */
 export type AmountByCurrency = Message<"onerouter.admin.v1.AmountByCurrency"> & {
   /**
+   * ISO 4217 code, upper case.
+   *
    * @generated from field: string currency = 1;
    */
   currency: string;
@@ -47,16 +49,22 @@ export const AmountByCurrencySchema: GenMessage<AmountByCurrency> = /*@__PURE__*
  */
 export type Overview = Message<"onerouter.admin.v1.Overview"> & {
   /**
+   * Payments created in the range.
+   *
    * @generated from field: int64 payment_count = 1;
    */
   paymentCount: bigint;
 
   /**
+   * Of those, the payments that succeeded.
+   *
    * @generated from field: int64 payment_succeeded_count = 2;
    */
   paymentSucceededCount: bigint;
 
   /**
+   * Amount of the succeeded payments, one sum per currency.
+   *
    * @generated from field: repeated onerouter.admin.v1.AmountByCurrency payment_volume = 3;
    */
   paymentVolume: AmountByCurrency[];
@@ -69,11 +77,15 @@ export type Overview = Message<"onerouter.admin.v1.Overview"> & {
   paymentSuccessRate: number;
 
   /**
+   * Messages created in the range.
+   *
    * @generated from field: int64 message_count = 5;
    */
   messageCount: bigint;
 
   /**
+   * Of those, the messages delivered.
+   *
    * @generated from field: int64 message_delivered_count = 6;
    */
   messageDeliveredCount: bigint;
@@ -86,6 +98,8 @@ export type Overview = Message<"onerouter.admin.v1.Overview"> & {
   messageDeliveryRate: number;
 
   /**
+   * Times routing moved a payment or message to the next provider account.
+   *
    * @generated from field: int64 failover_count = 8;
    */
   failoverCount: bigint;
@@ -98,11 +112,15 @@ export type Overview = Message<"onerouter.admin.v1.Overview"> & {
   deliveryCount: bigint;
 
   /**
+   * Of delivery_count, the deliveries that succeeded.
+   *
    * @generated from field: int64 delivery_succeeded_count = 10;
    */
   deliverySucceededCount: bigint;
 
   /**
+   * delivery_succeeded_count / delivery_count, in [0, 1]; 0 when none finished.
+   *
    * @generated from field: double delivery_success_rate = 11;
    */
   deliverySuccessRate: number;
@@ -120,6 +138,8 @@ export const OverviewSchema: GenMessage<Overview> = /*@__PURE__*/
  */
 export type GetOverviewRequest = Message<"onerouter.admin.v1.GetOverviewRequest"> & {
   /**
+   * The time range to sum over; unset bounds are open.
+   *
    * @generated from field: onerouter.common.v1.TimeRange range = 1;
    */
   range?: TimeRange | undefined;
@@ -137,6 +157,8 @@ export const GetOverviewRequestSchema: GenMessage<GetOverviewRequest> = /*@__PUR
  */
 export type GetOverviewResponse = Message<"onerouter.admin.v1.GetOverviewResponse"> & {
   /**
+   * The figures for the range.
+   *
    * @generated from field: onerouter.admin.v1.Overview overview = 1;
    */
   overview?: Overview | undefined;
@@ -154,11 +176,16 @@ export const GetOverviewResponseSchema: GenMessage<GetOverviewResponse> = /*@__P
  */
 export type TimeSeriesPoint = Message<"onerouter.admin.v1.TimeSeriesPoint"> & {
   /**
+   * Start of the hour or day the value covers (UTC).
+   *
    * @generated from field: google.protobuf.Timestamp time = 1;
    */
   time?: Timestamp | undefined;
 
   /**
+   * The metric in the bucket: a count, minor units for volume, a ratio in [0, 1] for rates,
+   * milliseconds for latency, the currency's major unit for cost.
+   *
    * @generated from field: double value = 2;
    */
   value: number;
@@ -190,6 +217,8 @@ export type TimeSeries = Message<"onerouter.admin.v1.TimeSeries"> & {
   currency: string;
 
   /**
+   * One point per hour or day with data, oldest first.
+   *
    * @generated from field: repeated onerouter.admin.v1.TimeSeriesPoint points = 3;
    */
   points: TimeSeriesPoint[];
@@ -207,21 +236,29 @@ export const TimeSeriesSchema: GenMessage<TimeSeries> = /*@__PURE__*/
  */
 export type GetTimeSeriesRequest = Message<"onerouter.admin.v1.GetTimeSeriesRequest"> & {
   /**
+   * What to chart. Required.
+   *
    * @generated from field: onerouter.admin.v1.Metric metric = 1;
    */
   metric: Metric;
 
   /**
+   * HOUR or DAY buckets. Required.
+   *
    * @generated from field: onerouter.admin.v1.Granularity granularity = 2;
    */
   granularity: Granularity;
 
   /**
+   * The time range to chart; unset bounds are open.
+   *
    * @generated from field: onerouter.common.v1.TimeRange range = 3;
    */
   range?: TimeRange | undefined;
 
   /**
+   * One series per provider instead of one for all.
+   *
    * @generated from field: bool group_by_provider = 4;
    */
   groupByProvider: boolean;
@@ -239,6 +276,8 @@ export const GetTimeSeriesRequestSchema: GenMessage<GetTimeSeriesRequest> = /*@_
  */
 export type GetTimeSeriesResponse = Message<"onerouter.admin.v1.GetTimeSeriesResponse"> & {
   /**
+   * One series, or one per provider (and per currency for money metrics).
+   *
    * @generated from field: repeated onerouter.admin.v1.TimeSeries series = 1;
    */
   series: TimeSeries[];
@@ -256,41 +295,57 @@ export const GetTimeSeriesResponseSchema: GenMessage<GetTimeSeriesResponse> = /*
  */
 export type ProviderComparison = Message<"onerouter.admin.v1.ProviderComparison"> & {
   /**
+   * The provider, e.g. stripe.
+   *
    * @generated from field: string provider = 1;
    */
   provider: string;
 
   /**
+   * The tenant's provider account (pa_…) compared.
+   *
    * @generated from field: string provider_account_id = 2;
    */
   providerAccountId: string;
 
   /**
+   * Payments or messaging.
+   *
    * @generated from field: onerouter.common.v1.Category category = 3;
    */
   category: Category;
 
   /**
+   * Attempts made through the account in the range.
+   *
    * @generated from field: int64 attempt_count = 4;
    */
   attemptCount: bigint;
 
   /**
+   * Successful attempts among all, in [0, 1].
+   *
    * @generated from field: double success_rate = 5;
    */
   successRate: number;
 
   /**
+   * Median provider call time.
+   *
    * @generated from field: google.protobuf.Duration latency_p50 = 6;
    */
   latencyP50?: Duration | undefined;
 
   /**
+   * 95th percentile provider call time.
+   *
    * @generated from field: google.protobuf.Duration latency_p95 = 7;
    */
   latencyP95?: Duration | undefined;
 
   /**
+   * What the account charged, one sum per currency in minor units.
+   *
    * @generated from field: repeated onerouter.admin.v1.AmountByCurrency fees = 8;
    */
   fees: AmountByCurrency[];
@@ -308,11 +363,15 @@ export const ProviderComparisonSchema: GenMessage<ProviderComparison> = /*@__PUR
  */
 export type CompareProvidersRequest = Message<"onerouter.admin.v1.CompareProvidersRequest"> & {
   /**
+   * Only accounts of this category; UNSPECIFIED means both.
+   *
    * @generated from field: onerouter.common.v1.Category category = 1;
    */
   category: Category;
 
   /**
+   * The time range to compare over; unset bounds are open.
+   *
    * @generated from field: onerouter.common.v1.TimeRange range = 2;
    */
   range?: TimeRange | undefined;
@@ -330,6 +389,8 @@ export const CompareProvidersRequestSchema: GenMessage<CompareProvidersRequest> 
  */
 export type CompareProvidersResponse = Message<"onerouter.admin.v1.CompareProvidersResponse"> & {
   /**
+   * One entry per provider account with attempts in the range.
+   *
    * @generated from field: repeated onerouter.admin.v1.ProviderComparison providers = 1;
    */
   providers: ProviderComparison[];
@@ -347,16 +408,22 @@ export const CompareProvidersResponseSchema: GenMessage<CompareProvidersResponse
  */
 export type CostLine = Message<"onerouter.admin.v1.CostLine"> & {
   /**
+   * The provider charged, e.g. stripe; empty in api_key_lines.
+   *
    * @generated from field: string provider = 1;
    */
   provider: string;
 
   /**
+   * Payments or messaging.
+   *
    * @generated from field: onerouter.common.v1.Category category = 2;
    */
   category: Category;
 
   /**
+   * ISO 4217 code of cost_micros.
+   *
    * @generated from field: string currency = 3;
    */
   currency: string;
@@ -369,6 +436,8 @@ export type CostLine = Message<"onerouter.admin.v1.CostLine"> & {
   costMicros: bigint;
 
   /**
+   * Payments or messages the cost is for.
+   *
    * @generated from field: int64 count = 5;
    */
   count: bigint;
@@ -395,11 +464,15 @@ export const CostLineSchema: GenMessage<CostLine> = /*@__PURE__*/
  */
 export type CostProjection = Message<"onerouter.admin.v1.CostProjection"> & {
   /**
+   * Payments or messaging.
+   *
    * @generated from field: onerouter.common.v1.Category category = 1;
    */
   category: Category;
 
   /**
+   * ISO 4217 code of the amounts.
+   *
    * @generated from field: string currency = 2;
    */
   currency: string;
@@ -412,6 +485,8 @@ export type CostProjection = Message<"onerouter.admin.v1.CostProjection"> & {
   monthToDateMicros: bigint;
 
   /**
+   * The whole month's cost at this month's pace so far, in millionths of the major unit.
+   *
    * @generated from field: int64 projected_micros = 4;
    */
   projectedMicros: bigint;
@@ -433,16 +508,22 @@ export const CostProjectionSchema: GenMessage<CostProjection> = /*@__PURE__*/
  */
 export type Savings = Message<"onerouter.admin.v1.Savings"> & {
   /**
+   * Payments or messaging.
+   *
    * @generated from field: onerouter.common.v1.Category category = 1;
    */
   category: Category;
 
   /**
+   * ISO 4217 code of the amounts.
+   *
    * @generated from field: string currency = 2;
    */
   currency: string;
 
   /**
+   * Succeeded payments or sent messages counted.
+   *
    * @generated from field: int64 count = 3;
    */
   count: bigint;
@@ -455,21 +536,29 @@ export type Savings = Message<"onerouter.admin.v1.Savings"> & {
   paidMicros: bigint;
 
   /**
+   * What the most expensive eligible provider would have charged, in millionths of the major unit.
+   *
    * @generated from field: int64 highest_micros = 5;
    */
   highestMicros: bigint;
 
   /**
+   * What the default provider would have charged, in millionths of the major unit.
+   *
    * @generated from field: int64 default_micros = 6;
    */
   defaultMicros: bigint;
 
   /**
+   * highest_micros minus paid_micros.
+   *
    * @generated from field: int64 saved_vs_highest_micros = 7;
    */
   savedVsHighestMicros: bigint;
 
   /**
+   * default_micros minus paid_micros; negative when routing cost more.
+   *
    * @generated from field: int64 saved_vs_default_micros = 8;
    */
   savedVsDefaultMicros: bigint;
@@ -494,6 +583,8 @@ export type DailySavings = Message<"onerouter.admin.v1.DailySavings"> & {
   day?: Timestamp | undefined;
 
   /**
+   * The savings of that day.
+   *
    * @generated from field: onerouter.admin.v1.Savings savings = 2;
    */
   savings?: Savings | undefined;
@@ -511,6 +602,8 @@ export const DailySavingsSchema: GenMessage<DailySavings> = /*@__PURE__*/
  */
 export type GetCostsRequest = Message<"onerouter.admin.v1.GetCostsRequest"> & {
   /**
+   * The time range to sum over; unset bounds are open.
+   *
    * @generated from field: onerouter.common.v1.TimeRange range = 1;
    */
   range?: TimeRange | undefined;
@@ -528,6 +621,8 @@ export const GetCostsRequestSchema: GenMessage<GetCostsRequest> = /*@__PURE__*/
  */
 export type GetCostsResponse = Message<"onerouter.admin.v1.GetCostsResponse"> & {
   /**
+   * Costs per provider, category and currency.
+   *
    * @generated from field: repeated onerouter.admin.v1.CostLine lines = 1;
    */
   lines: CostLine[];
@@ -540,16 +635,22 @@ export type GetCostsResponse = Message<"onerouter.admin.v1.GetCostsResponse"> & 
   apiKeyLines: CostLine[];
 
   /**
+   * This month's cost so far and projected, per category and currency.
+   *
    * @generated from field: repeated onerouter.admin.v1.CostProjection projections = 3;
    */
   projections: CostProjection[];
 
   /**
+   * What routing saved in the range, per category and currency.
+   *
    * @generated from field: repeated onerouter.admin.v1.Savings savings = 4;
    */
   savings: Savings[];
 
   /**
+   * The same savings, per day (UTC).
+   *
    * @generated from field: repeated onerouter.admin.v1.DailySavings daily_savings = 5;
    */
   dailySavings: DailySavings[];
@@ -567,21 +668,29 @@ export const GetCostsResponseSchema: GenMessage<GetCostsResponse> = /*@__PURE__*
  */
 export type ErrorCount = Message<"onerouter.admin.v1.ErrorCount"> & {
   /**
+   * The normalized reason, e.g. PROVIDER_DECLINED.
+   *
    * @generated from field: string reason = 1;
    */
   reason: string;
 
   /**
+   * The provider that failed, e.g. stripe.
+   *
    * @generated from field: string provider = 2;
    */
   provider: string;
 
   /**
+   * The provider's own error code.
+   *
    * @generated from field: string provider_code = 3;
    */
   providerCode: string;
 
   /**
+   * How many attempts failed this way in the range.
+   *
    * @generated from field: int64 count = 4;
    */
   count: bigint;
@@ -599,11 +708,15 @@ export const ErrorCountSchema: GenMessage<ErrorCount> = /*@__PURE__*/
  */
 export type ListTopErrorsRequest = Message<"onerouter.admin.v1.ListTopErrorsRequest"> & {
   /**
+   * Only errors of this category; UNSPECIFIED means both.
+   *
    * @generated from field: onerouter.common.v1.Category category = 1;
    */
   category: Category;
 
   /**
+   * The time range to count over; unset bounds are open.
+   *
    * @generated from field: onerouter.common.v1.TimeRange range = 2;
    */
   range?: TimeRange | undefined;
@@ -628,6 +741,8 @@ export const ListTopErrorsRequestSchema: GenMessage<ListTopErrorsRequest> = /*@_
  */
 export type ListTopErrorsResponse = Message<"onerouter.admin.v1.ListTopErrorsResponse"> & {
   /**
+   * The most frequent errors, most frequent first.
+   *
    * @generated from field: repeated onerouter.admin.v1.ErrorCount errors = 1;
    */
   errors: ErrorCount[];
@@ -645,11 +760,15 @@ export const ListTopErrorsResponseSchema: GenMessage<ListTopErrorsResponse> = /*
  */
 export type ExportCsvRequest = Message<"onerouter.admin.v1.ExportCsvRequest"> & {
   /**
+   * Which report to export. Required.
+   *
    * @generated from field: onerouter.admin.v1.Report report = 1;
    */
   report: Report;
 
   /**
+   * The time range to export; unset bounds are open.
+   *
    * @generated from field: onerouter.common.v1.TimeRange range = 2;
    */
   range?: TimeRange | undefined;
@@ -667,11 +786,15 @@ export const ExportCsvRequestSchema: GenMessage<ExportCsvRequest> = /*@__PURE__*
  */
 export type ExportCsvResponse = Message<"onerouter.admin.v1.ExportCsvResponse"> & {
   /**
+   * A file name for the export: report, environment and range, e.g. payments-test-2026-01-01-2026-02-01.csv.
+   *
    * @generated from field: string filename = 1;
    */
   filename: string;
 
   /**
+   * The whole CSV file (UTF-8), up to the non-streaming size limit.
+   *
    * @generated from field: bytes content = 2;
    */
   content: Uint8Array;
@@ -691,6 +814,8 @@ export const ExportCsvResponseSchema: GenMessage<ExportCsvResponse> = /*@__PURE_
  */
 export type Failover = Message<"onerouter.admin.v1.Failover"> & {
   /**
+   * Payments or messaging.
+   *
    * @generated from field: onerouter.common.v1.Category category = 1;
    */
   category: Category;
@@ -703,36 +828,50 @@ export type Failover = Message<"onerouter.admin.v1.Failover"> & {
   paymentId: string;
 
   /**
+   * Set for a messaging failover, else empty.
+   *
    * @generated from field: string message_id = 3;
    */
   messageId: string;
 
   /**
+   * The provider of the attempt that failed, e.g. stripe.
+   *
    * @generated from field: string from_provider = 4;
    */
   fromProvider: string;
 
   /**
+   * The provider account (pa_…) of the attempt that failed.
+   *
    * @generated from field: string from_provider_account_id = 5;
    */
   fromProviderAccountId: string;
 
   /**
+   * The attempt that failed.
+   *
    * @generated from field: string from_attempt_id = 6;
    */
   fromAttemptId: string;
 
   /**
+   * The provider tried next.
+   *
    * @generated from field: string to_provider = 7;
    */
   toProvider: string;
 
   /**
+   * The provider account (pa_…) tried next.
+   *
    * @generated from field: string to_provider_account_id = 8;
    */
   toProviderAccountId: string;
 
   /**
+   * The attempt made next.
+   *
    * @generated from field: string to_attempt_id = 9;
    */
   toAttemptId: string;
@@ -745,11 +884,15 @@ export type Failover = Message<"onerouter.admin.v1.Failover"> & {
   reason: string;
 
   /**
+   * The provider's own error code for that failure; empty if none.
+   *
    * @generated from field: string provider_code = 11;
    */
   providerCode: string;
 
   /**
+   * When the failover happened.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 12;
    */
   createTime?: Timestamp | undefined;
@@ -774,6 +917,8 @@ export type ListFailoversRequest = Message<"onerouter.admin.v1.ListFailoversRequ
   category: Category;
 
   /**
+   * The time range to list; unset bounds are open.
+   *
    * @generated from field: onerouter.common.v1.TimeRange range = 2;
    */
   range?: TimeRange | undefined;
@@ -786,6 +931,8 @@ export type ListFailoversRequest = Message<"onerouter.admin.v1.ListFailoversRequ
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
@@ -810,6 +957,8 @@ export type ListFailoversResponse = Message<"onerouter.admin.v1.ListFailoversRes
   failovers: Failover[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -827,11 +976,15 @@ export const ListFailoversResponseSchema: GenMessage<ListFailoversResponse> = /*
  */
 export type StreamCsvExportRequest = Message<"onerouter.admin.v1.StreamCsvExportRequest"> & {
   /**
+   * Which report to export. Required.
+   *
    * @generated from field: onerouter.admin.v1.Report report = 1;
    */
   report: Report;
 
   /**
+   * The time range to export; unset bounds are open.
+   *
    * @generated from field: onerouter.common.v1.TimeRange range = 2;
    */
   range?: TimeRange | undefined;

@@ -31,6 +31,8 @@ export type ApiKeyLimits = Message<"onerouter.admin.v1.ApiKeyLimits"> & {
   requestsPerSecond: number;
 
   /**
+   * Requests the key may make at once before its rate holds it back; 0 means one second's worth of the rate.
+   *
    * @generated from field: int32 burst = 2;
    */
   burst: number;
@@ -55,16 +57,22 @@ export const ApiKeyLimitsSchema: GenMessage<ApiKeyLimits> = /*@__PURE__*/
  */
 export type ApiKey = Message<"onerouter.admin.v1.ApiKey"> & {
   /**
+   * The key's ID (key_…), not the secret.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The key's name, 1 to 100 characters, e.g. "checkout backend".
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * Test or live: every call the key makes is in this environment.
+   *
    * @generated from field: onerouter.common.v1.Environment environment = 3;
    */
   environment: Environment;
@@ -86,26 +94,36 @@ export type ApiKey = Message<"onerouter.admin.v1.ApiKey"> & {
   scopes: string[];
 
   /**
+   * When the key was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the key last made a call; unset if never.
+   *
    * @generated from field: google.protobuf.Timestamp last_use_time = 7;
    */
   lastUseTime?: Timestamp | undefined;
 
   /**
+   * When the key was revoked; unset while it is usable.
+   *
    * @generated from field: google.protobuf.Timestamp revoke_time = 8;
    */
   revokeTime?: Timestamp | undefined;
 
   /**
+   * When the key stops working; unset means never.
+   *
    * @generated from field: google.protobuf.Timestamp expire_time = 9;
    */
   expireTime?: Timestamp | undefined;
 
   /**
+   * The key's own request limits, applied besides the plan's; a zero sets none.
+   *
    * @generated from field: onerouter.admin.v1.ApiKeyLimits limits = 10;
    */
   limits?: ApiKeyLimits | undefined;
@@ -123,6 +141,8 @@ export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
  */
 export type CreateApiKeyRequest = Message<"onerouter.admin.v1.CreateApiKeyRequest"> & {
   /**
+   * The key's name, 1 to 100 characters. Required.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
@@ -153,6 +173,8 @@ export type CreateApiKeyRequest = Message<"onerouter.admin.v1.CreateApiKeyReques
   expireTime?: Timestamp | undefined;
 
   /**
+   * The key's own request limits, applied besides the plan's; unset or zero sets none.
+   *
    * @generated from field: onerouter.admin.v1.ApiKeyLimits limits = 5;
    */
   limits?: ApiKeyLimits | undefined;
@@ -170,6 +192,8 @@ export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__P
  */
 export type CreateApiKeyResponse = Message<"onerouter.admin.v1.CreateApiKeyResponse"> & {
   /**
+   * The key just created.
+   *
    * @generated from field: onerouter.admin.v1.ApiKey api_key = 1;
    */
   apiKey?: ApiKey | undefined;
@@ -194,16 +218,22 @@ export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@_
  */
 export type ListApiKeysRequest = Message<"onerouter.admin.v1.ListApiKeysRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Include revoked keys; false lists only keys not revoked.
+   *
    * @generated from field: bool show_revoked = 3;
    */
   showRevoked: boolean;
@@ -221,11 +251,15 @@ export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PUR
  */
 export type ListApiKeysResponse = Message<"onerouter.admin.v1.ListApiKeysResponse"> & {
   /**
+   * One page of keys, newest first; secrets are never listed.
+   *
    * @generated from field: repeated onerouter.admin.v1.ApiKey api_keys = 1;
    */
   apiKeys: ApiKey[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -246,6 +280,8 @@ export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__P
  */
 export type RevokeApiKeyRequest = Message<"onerouter.admin.v1.RevokeApiKeyRequest"> & {
   /**
+   * The key's ID (key_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -263,6 +299,8 @@ export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__P
  */
 export type RevokeApiKeyResponse = Message<"onerouter.admin.v1.RevokeApiKeyResponse"> & {
   /**
+   * The key, with revoke_time set.
+   *
    * @generated from field: onerouter.admin.v1.ApiKey api_key = 1;
    */
   apiKey?: ApiKey | undefined;
@@ -280,16 +318,22 @@ export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@_
  */
 export type UpdateApiKeyRequest = Message<"onerouter.admin.v1.UpdateApiKeyRequest"> & {
   /**
+   * The key's ID (key_…). Required.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The new name, 1 to 100 characters.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
 
   /**
+   * The new limits; unset while update_mask names limits removes the key's own.
+   *
    * @generated from field: onerouter.admin.v1.ApiKeyLimits limits = 3;
    */
   limits?: ApiKeyLimits | undefined;
@@ -314,6 +358,8 @@ export const UpdateApiKeyRequestSchema: GenMessage<UpdateApiKeyRequest> = /*@__P
  */
 export type UpdateApiKeyResponse = Message<"onerouter.admin.v1.UpdateApiKeyResponse"> & {
   /**
+   * The key after the change.
+   *
    * @generated from field: onerouter.admin.v1.ApiKey api_key = 1;
    */
   apiKey?: ApiKey | undefined;

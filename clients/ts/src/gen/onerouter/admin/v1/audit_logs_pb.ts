@@ -21,6 +21,8 @@ export const file_onerouter_admin_v1_audit_logs: GenFile = /*@__PURE__*/
  */
 export type AuditLogEntry = Message<"onerouter.admin.v1.AuditLogEntry"> & {
   /**
+   * The entry's ID (aud_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -40,31 +42,43 @@ export type AuditLogEntry = Message<"onerouter.admin.v1.AuditLogEntry"> & {
   action: string;
 
   /**
+   * The kind of object acted on, e.g. api_key, webhook_endpoint.
+   *
    * @generated from field: string resource_type = 4;
    */
   resourceType: string;
 
   /**
+   * The ID of the object acted on; empty when the action has none.
+   *
    * @generated from field: string resource_id = 5;
    */
   resourceId: string;
 
   /**
+   * The environment the action was taken in.
+   *
    * @generated from field: onerouter.common.v1.Environment environment = 6;
    */
   environment: Environment;
 
   /**
+   * Details of the action, e.g. the fields changed.
+   *
    * @generated from field: map<string, string> metadata = 7;
    */
   metadata: { [key: string]: string };
 
   /**
+   * The caller's IP address; empty when unknown.
+   *
    * @generated from field: string ip_address = 8;
    */
   ipAddress: string;
 
   /**
+   * When the action was taken.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 9;
    */
   createTime?: Timestamp | undefined;
@@ -82,31 +96,43 @@ export const AuditLogEntrySchema: GenMessage<AuditLogEntry> = /*@__PURE__*/
  */
 export type ListAuditLogEntriesRequest = Message<"onerouter.admin.v1.ListAuditLogEntriesRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only entries by this actor, e.g. member:mem_…; empty means any.
+   *
    * @generated from field: string actor = 3;
    */
   actor: string;
 
   /**
+   * Only entries of this action, e.g. api_key.create; empty means any.
+   *
    * @generated from field: string action = 4;
    */
   action: string;
 
   /**
+   * Only entries about this kind of object, e.g. api_key; empty means any.
+   *
    * @generated from field: string resource_type = 5;
    */
   resourceType: string;
 
   /**
+   * Only entries created within this range; unset means any time.
+   *
    * @generated from field: onerouter.common.v1.TimeRange create_time = 6;
    */
   createTime?: TimeRange | undefined;
@@ -124,11 +150,15 @@ export const ListAuditLogEntriesRequestSchema: GenMessage<ListAuditLogEntriesReq
  */
 export type ListAuditLogEntriesResponse = Message<"onerouter.admin.v1.ListAuditLogEntriesResponse"> & {
   /**
+   * One page of entries, newest first.
+   *
    * @generated from field: repeated onerouter.admin.v1.AuditLogEntry entries = 1;
    */
   entries: AuditLogEntry[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;

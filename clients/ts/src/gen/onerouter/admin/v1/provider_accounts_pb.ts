@@ -21,11 +21,15 @@ export const file_onerouter_admin_v1_provider_accounts: GenFile = /*@__PURE__*/
  */
 export type ProviderAccount = Message<"onerouter.admin.v1.ProviderAccount"> & {
   /**
+   * The account's ID (pa_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Test or live: the account serves only this environment's calls.
+   *
    * @generated from field: onerouter.common.v1.Environment environment = 2;
    */
   environment: Environment;
@@ -38,11 +42,15 @@ export type ProviderAccount = Message<"onerouter.admin.v1.ProviderAccount"> & {
   provider: string;
 
   /**
+   * Payments or messaging, from the provider.
+   *
    * @generated from field: onerouter.common.v1.Category category = 4;
    */
   category: Category;
 
   /**
+   * The caller's name for the account, up to 100 characters.
+   *
    * @generated from field: string display_name = 5;
    */
   displayName: string;
@@ -62,6 +70,8 @@ export type ProviderAccount = Message<"onerouter.admin.v1.ProviderAccount"> & {
   settings: { [key: string]: string };
 
   /**
+   * Whether routing may use the account; a disabled one is never tried.
+   *
    * @generated from field: bool enabled = 8;
    */
   enabled: boolean;
@@ -74,16 +84,22 @@ export type ProviderAccount = Message<"onerouter.admin.v1.ProviderAccount"> & {
   webhookUrl: string;
 
   /**
+   * This process's circuit breaker for the account: OPEN means calls skip it for now.
+   *
    * @generated from field: onerouter.admin.v1.CircuitState circuit_state = 10;
    */
   circuitState: CircuitState;
 
   /**
+   * When the account was added.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 11;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the account last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 12;
    */
   updateTime?: Timestamp | undefined;
@@ -110,16 +126,22 @@ export const ProviderAccountSchema: GenMessage<ProviderAccount> = /*@__PURE__*/
  */
 export type ProviderHealth = Message<"onerouter.admin.v1.ProviderHealth"> & {
   /**
+   * Healthy, degraded or down.
+   *
    * @generated from field: onerouter.admin.v1.HealthStatus status = 1;
    */
   status: HealthStatus;
 
   /**
+   * How long the probe took to be answered.
+   *
    * @generated from field: google.protobuf.Duration response_time = 2;
    */
   responseTime?: Duration | undefined;
 
   /**
+   * When the probe was made.
+   *
    * @generated from field: google.protobuf.Timestamp last_check_time = 3;
    */
   lastCheckTime?: Timestamp | undefined;
@@ -144,21 +166,30 @@ export const ProviderHealthSchema: GenMessage<ProviderHealth> = /*@__PURE__*/
  */
 export type CreateProviderAccountRequest = Message<"onerouter.admin.v1.CreateProviderAccountRequest"> & {
   /**
+   * Connector name, e.g. stripe or twilio; its category follows from it. Required.
+   *
    * @generated from field: string provider = 1;
    */
   provider: string;
 
   /**
+   * The caller's name for the account, up to 100 characters.
+   *
    * @generated from field: string display_name = 2;
    */
   displayName: string;
 
   /**
+   * The provider's secrets by name, e.g. {"secret_key": "sk_test_…"}; every key the connector needs.
+   * Stored encrypted; only hints are ever returned.
+   *
    * @generated from field: map<string, string> credentials = 3;
    */
   credentials: { [key: string]: string };
 
   /**
+   * Non-secret settings: lower_snake_case keys, values up to 2048 characters.
+   *
    * @generated from field: map<string, string> settings = 4;
    */
   settings: { [key: string]: string };
@@ -183,6 +214,8 @@ export const CreateProviderAccountRequestSchema: GenMessage<CreateProviderAccoun
  */
 export type CreateProviderAccountResponse = Message<"onerouter.admin.v1.CreateProviderAccountResponse"> & {
   /**
+   * The account just added.
+   *
    * @generated from field: onerouter.admin.v1.ProviderAccount provider_account = 1;
    */
   providerAccount?: ProviderAccount | undefined;
@@ -200,6 +233,8 @@ export const CreateProviderAccountResponseSchema: GenMessage<CreateProviderAccou
  */
 export type GetProviderAccountRequest = Message<"onerouter.admin.v1.GetProviderAccountRequest"> & {
   /**
+   * The account's ID (pa_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -217,6 +252,8 @@ export const GetProviderAccountRequestSchema: GenMessage<GetProviderAccountReque
  */
 export type GetProviderAccountResponse = Message<"onerouter.admin.v1.GetProviderAccountResponse"> & {
   /**
+   * The account, with credential hints only.
+   *
    * @generated from field: onerouter.admin.v1.ProviderAccount provider_account = 1;
    */
   providerAccount?: ProviderAccount | undefined;
@@ -234,21 +271,29 @@ export const GetProviderAccountResponseSchema: GenMessage<GetProviderAccountResp
  */
 export type ListProviderAccountsRequest = Message<"onerouter.admin.v1.ListProviderAccountsRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only accounts of this category; UNSPECIFIED means both.
+   *
    * @generated from field: onerouter.common.v1.Category category = 3;
    */
   category: Category;
 
   /**
+   * Only accounts of this provider, e.g. stripe; empty means any.
+   *
    * @generated from field: string provider = 4;
    */
   provider: string;
@@ -266,11 +311,15 @@ export const ListProviderAccountsRequestSchema: GenMessage<ListProviderAccountsR
  */
 export type ListProviderAccountsResponse = Message<"onerouter.admin.v1.ListProviderAccountsResponse"> & {
   /**
+   * One page of accounts, newest first.
+   *
    * @generated from field: repeated onerouter.admin.v1.ProviderAccount provider_accounts = 1;
    */
   providerAccounts: ProviderAccount[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -288,11 +337,15 @@ export const ListProviderAccountsResponseSchema: GenMessage<ListProviderAccounts
  */
 export type UpdateProviderAccountRequest = Message<"onerouter.admin.v1.UpdateProviderAccountRequest"> & {
   /**
+   * The account's ID (pa_…). Required.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The new name, up to 100 characters.
+   *
    * @generated from field: string display_name = 2;
    */
   displayName: string;
@@ -305,16 +358,22 @@ export type UpdateProviderAccountRequest = Message<"onerouter.admin.v1.UpdatePro
   credentials: { [key: string]: string };
 
   /**
+   * Replaces all settings when named in update_mask.
+   *
    * @generated from field: map<string, string> settings = 4;
    */
   settings: { [key: string]: string };
 
   /**
+   * Whether routing may use the account.
+   *
    * @generated from field: bool enabled = 5;
    */
   enabled: boolean;
 
   /**
+   * Which fields to change: display_name, credentials, settings or enabled; at least one.
+   *
    * @generated from field: google.protobuf.FieldMask update_mask = 6;
    */
   updateMask?: FieldMask | undefined;
@@ -332,6 +391,8 @@ export const UpdateProviderAccountRequestSchema: GenMessage<UpdateProviderAccoun
  */
 export type UpdateProviderAccountResponse = Message<"onerouter.admin.v1.UpdateProviderAccountResponse"> & {
   /**
+   * The account after the change.
+   *
    * @generated from field: onerouter.admin.v1.ProviderAccount provider_account = 1;
    */
   providerAccount?: ProviderAccount | undefined;
@@ -349,6 +410,8 @@ export const UpdateProviderAccountResponseSchema: GenMessage<UpdateProviderAccou
  */
 export type DeleteProviderAccountRequest = Message<"onerouter.admin.v1.DeleteProviderAccountRequest"> & {
   /**
+   * The account's ID (pa_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -379,6 +442,8 @@ export const DeleteProviderAccountResponseSchema: GenMessage<DeleteProviderAccou
  */
 export type TestProviderAccountRequest = Message<"onerouter.admin.v1.TestProviderAccountRequest"> & {
   /**
+   * The account's ID (pa_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -396,21 +461,29 @@ export const TestProviderAccountRequestSchema: GenMessage<TestProviderAccountReq
  */
 export type TestProviderAccountResponse = Message<"onerouter.admin.v1.TestProviderAccountResponse"> & {
   /**
+   * Whether the provider accepted the credentials.
+   *
    * @generated from field: bool ok = 1;
    */
   ok: boolean;
 
   /**
+   * A human-readable outcome, e.g. "stripe accepted the credentials".
+   *
    * @generated from field: string message = 2;
    */
   message: string;
 
   /**
+   * How long the provider took to answer.
+   *
    * @generated from field: google.protobuf.Duration latency = 3;
    */
   latency?: Duration | undefined;
 
   /**
+   * The provider's failure; set when ok is false.
+   *
    * @generated from field: onerouter.common.v1.ProviderError error = 4;
    */
   error?: ProviderError | undefined;

@@ -70,6 +70,8 @@ export const LearningOptionsSchema: GenMessage<LearningOptions> = /*@__PURE__*/
  */
 export type RoutingTarget = Message<"onerouter.admin.v1.RoutingTarget"> & {
   /**
+   * A provider account (pa_…) of the profile's category and environment. Required.
+   *
    * @generated from field: string provider_account_id = 1;
    */
   providerAccountId: string;
@@ -115,6 +117,8 @@ export type RoutingCondition = Message<"onerouter.admin.v1.RoutingCondition"> & 
   minAmount: bigint;
 
   /**
+   * Inclusive upper bound in minor units; 0 means unbounded.
+   *
    * @generated from field: int64 max_amount = 4;
    */
   maxAmount: bigint;
@@ -132,21 +136,29 @@ export const RoutingConditionSchema: GenMessage<RoutingCondition> = /*@__PURE__*
  */
 export type RoutingRule = Message<"onerouter.admin.v1.RoutingRule"> & {
   /**
+   * The rule's name, 1 to 100 characters, unique in the profile.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * When the rule applies; unset matches every call.
+   *
    * @generated from field: onerouter.admin.v1.RoutingCondition condition = 2;
    */
   condition?: RoutingCondition | undefined;
 
   /**
+   * How to order the rule's targets.
+   *
    * @generated from field: onerouter.admin.v1.RoutingStrategy strategy = 3;
    */
   strategy: RoutingStrategy;
 
   /**
+   * The accounts the rule routes to, at least one; for PRIORITY, in the order tried.
+   *
    * @generated from field: repeated onerouter.admin.v1.RoutingTarget targets = 4;
    */
   targets: RoutingTarget[];
@@ -167,6 +179,8 @@ export const RoutingRuleSchema: GenMessage<RoutingRule> = /*@__PURE__*/
  */
 export type Fee = Message<"onerouter.admin.v1.Fee"> & {
   /**
+   * The provider the fee is for, e.g. stripe.
+   *
    * @generated from field: string provider = 1;
    */
   provider: string;
@@ -212,11 +226,15 @@ export const FeeSchema: GenMessage<Fee> = /*@__PURE__*/
  */
 export type RoutingProfile = Message<"onerouter.admin.v1.RoutingProfile"> & {
   /**
+   * Payments or messaging: a tenant has one profile per category and environment.
+   *
    * @generated from field: onerouter.common.v1.Category category = 1;
    */
   category: Category;
 
   /**
+   * Test or live, from the calling key; in an update, unset or the key's own.
+   *
    * @generated from field: onerouter.common.v1.Environment environment = 2;
    */
   environment: Environment;
@@ -229,6 +247,8 @@ export type RoutingProfile = Message<"onerouter.admin.v1.RoutingProfile"> & {
   strategy: RoutingStrategy;
 
   /**
+   * The accounts used when no rule matches; for PRIORITY, in the order tried.
+   *
    * @generated from field: repeated onerouter.admin.v1.RoutingTarget targets = 4;
    */
   targets: RoutingTarget[];
@@ -262,6 +282,8 @@ export type RoutingProfile = Message<"onerouter.admin.v1.RoutingProfile"> & {
   successRateWindow?: Duration | undefined;
 
   /**
+   * How SUCCESS_RATE and CHEAPEST_RELIABLE learn; unset takes the defaults.
+   *
    * @generated from field: onerouter.admin.v1.LearningOptions learning = 9;
    */
   learning?: LearningOptions | undefined;
@@ -279,6 +301,8 @@ export const RoutingProfileSchema: GenMessage<RoutingProfile> = /*@__PURE__*/
  */
 export type GetRoutingProfileRequest = Message<"onerouter.admin.v1.GetRoutingProfileRequest"> & {
   /**
+   * Payments or messaging. Required.
+   *
    * @generated from field: onerouter.common.v1.Category category = 1;
    */
   category: Category;
@@ -296,6 +320,8 @@ export const GetRoutingProfileRequestSchema: GenMessage<GetRoutingProfileRequest
  */
 export type GetRoutingProfileResponse = Message<"onerouter.admin.v1.GetRoutingProfileResponse"> & {
   /**
+   * The stored profile, or the default one when none was stored.
+   *
    * @generated from field: onerouter.admin.v1.RoutingProfile routing_profile = 1;
    */
   routingProfile?: RoutingProfile | undefined;
@@ -313,6 +339,8 @@ export const GetRoutingProfileResponseSchema: GenMessage<GetRoutingProfileRespon
  */
 export type UpdateRoutingProfileRequest = Message<"onerouter.admin.v1.UpdateRoutingProfileRequest"> & {
   /**
+   * The whole new profile; it replaces the stored one.
+   *
    * @generated from field: onerouter.admin.v1.RoutingProfile routing_profile = 1;
    */
   routingProfile?: RoutingProfile | undefined;
@@ -330,6 +358,8 @@ export const UpdateRoutingProfileRequestSchema: GenMessage<UpdateRoutingProfileR
  */
 export type UpdateRoutingProfileResponse = Message<"onerouter.admin.v1.UpdateRoutingProfileResponse"> & {
   /**
+   * The profile as stored.
+   *
    * @generated from field: onerouter.admin.v1.RoutingProfile routing_profile = 1;
    */
   routingProfile?: RoutingProfile | undefined;
@@ -347,6 +377,8 @@ export const UpdateRoutingProfileResponseSchema: GenMessage<UpdateRoutingProfile
  */
 export type ListDefaultFeesRequest = Message<"onerouter.admin.v1.ListDefaultFeesRequest"> & {
   /**
+   * Payments or messaging. Required.
+   *
    * @generated from field: onerouter.common.v1.Category category = 1;
    */
   category: Category;
@@ -364,6 +396,8 @@ export const ListDefaultFeesRequestSchema: GenMessage<ListDefaultFeesRequest> = 
  */
 export type ListDefaultFeesResponse = Message<"onerouter.admin.v1.ListDefaultFeesResponse"> & {
   /**
+   * The providers' published fees, used where a profile has no override.
+   *
    * @generated from field: repeated onerouter.admin.v1.Fee fees = 1;
    */
   fees: Fee[];
@@ -395,11 +429,15 @@ export type ListPriceHistoryRequest = Message<"onerouter.admin.v1.ListPriceHisto
   country: string;
 
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 3;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
@@ -417,21 +455,29 @@ export const ListPriceHistoryRequestSchema: GenMessage<ListPriceHistoryRequest> 
  */
 export type PriceChange = Message<"onerouter.admin.v1.PriceChange"> & {
   /**
+   * The provider account (pa_…) the price is for.
+   *
    * @generated from field: string provider_account_id = 1;
    */
   providerAccountId: string;
 
   /**
+   * The account's provider, e.g. twilio.
+   *
    * @generated from field: string provider = 2;
    */
   provider: string;
 
   /**
+   * ISO 3166-1 alpha-2 destination country.
+   *
    * @generated from field: string country = 3;
    */
   country: string;
 
   /**
+   * ISO 4217 code of the price.
+   *
    * @generated from field: string currency = 4;
    */
   currency: string;
@@ -458,6 +504,8 @@ export type PriceChange = Message<"onerouter.admin.v1.PriceChange"> & {
   changePercent?: number | undefined;
 
   /**
+   * When OneRouter read this price from the provider.
+   *
    * @generated from field: google.protobuf.Timestamp fetch_time = 8;
    */
   fetchTime?: Timestamp | undefined;
@@ -475,11 +523,15 @@ export const PriceChangeSchema: GenMessage<PriceChange> = /*@__PURE__*/
  */
 export type ListPriceHistoryResponse = Message<"onerouter.admin.v1.ListPriceHistoryResponse"> & {
   /**
+   * One page of price changes, newest first.
+   *
    * @generated from field: repeated onerouter.admin.v1.PriceChange price_changes = 1;
    */
   priceChanges: PriceChange[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;

@@ -23,11 +23,15 @@ export const file_onerouter_admin_v1_session: GenFile = /*@__PURE__*/
  */
 export type SignInRequest = Message<"onerouter.admin.v1.SignInRequest"> & {
   /**
+   * The member's email address. Required.
+   *
    * @generated from field: string email = 1;
    */
   email: string;
 
   /**
+   * The member's console password. Required.
+   *
    * @generated from field: string password = 2;
    */
   password: string;
@@ -53,16 +57,22 @@ export const SignInRequestSchema: GenMessage<SignInRequest> = /*@__PURE__*/
  */
 export type SignInResponse = Message<"onerouter.admin.v1.SignInResponse"> & {
   /**
+   * The member signed in.
+   *
    * @generated from field: onerouter.admin.v1.Member member = 1;
    */
   member?: Member | undefined;
 
   /**
+   * The tenant (ten_…) the session belongs to.
+   *
    * @generated from field: string tenant_id = 2;
    */
   tenantId: string;
 
   /**
+   * When the session ends.
+   *
    * @generated from field: google.protobuf.Timestamp expire_time = 3;
    */
   expireTime?: Timestamp | undefined;
@@ -119,11 +129,15 @@ export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
  */
 export type WhoAmIResponse = Message<"onerouter.admin.v1.WhoAmIResponse"> & {
   /**
+   * The caller's tenant (ten_…).
+   *
    * @generated from field: string tenant_id = 1;
    */
   tenantId: string;
 
   /**
+   * The caller's tenant's name.
+   *
    * @generated from field: string tenant_name = 2;
    */
   tenantName: string;
@@ -158,6 +172,8 @@ export type WhoAmIResponse = Message<"onerouter.admin.v1.WhoAmIResponse"> & {
   scopes: string[];
 
   /**
+   * The tenant's plan, e.g. free.
+   *
    * @generated from field: string plan_id = 7;
    */
   planId: string;

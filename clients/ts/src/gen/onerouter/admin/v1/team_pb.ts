@@ -19,31 +19,43 @@ export const file_onerouter_admin_v1_team: GenFile = /*@__PURE__*/
  */
 export type Member = Message<"onerouter.admin.v1.Member"> & {
   /**
+   * The member's ID (mem_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The member's email address, which they sign in with.
+   *
    * @generated from field: string email = 2;
    */
   email: string;
 
   /**
+   * The member's name.
+   *
    * @generated from field: string name = 3;
    */
   name: string;
 
   /**
+   * What the member may do: OWNER, ADMIN, DEVELOPER or VIEWER.
+   *
    * @generated from field: onerouter.admin.v1.Role role = 4;
    */
   role: Role;
 
   /**
+   * When the member joined.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 5;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the member last signed in; unset if never.
+   *
    * @generated from field: google.protobuf.Timestamp last_sign_in_time = 6;
    */
   lastSignInTime?: Timestamp | undefined;
@@ -61,31 +73,43 @@ export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
  */
 export type Invitation = Message<"onerouter.admin.v1.Invitation"> & {
   /**
+   * The invitation's ID (inv_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The address invited; it becomes the member's email.
+   *
    * @generated from field: string email = 2;
    */
   email: string;
 
   /**
+   * The role the invitee gets on accepting.
+   *
    * @generated from field: onerouter.admin.v1.Role role = 3;
    */
   role: Role;
 
   /**
+   * Whether the invitation is pending, accepted, revoked or expired.
+   *
    * @generated from field: onerouter.admin.v1.InvitationStatus status = 4;
    */
   status: InvitationStatus;
 
   /**
+   * When the invitation was made.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 5;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the invitation stops being usable.
+   *
    * @generated from field: google.protobuf.Timestamp expire_time = 6;
    */
   expireTime?: Timestamp | undefined;
@@ -119,11 +143,15 @@ export const InvitationSchema: GenMessage<Invitation> = /*@__PURE__*/
  */
 export type ListMembersRequest = Message<"onerouter.admin.v1.ListMembersRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
@@ -141,11 +169,15 @@ export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PUR
  */
 export type ListMembersResponse = Message<"onerouter.admin.v1.ListMembersResponse"> & {
   /**
+   * One page of members, newest first.
+   *
    * @generated from field: repeated onerouter.admin.v1.Member members = 1;
    */
   members: Member[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -163,11 +195,15 @@ export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__P
  */
 export type UpdateMemberRoleRequest = Message<"onerouter.admin.v1.UpdateMemberRoleRequest"> & {
   /**
+   * The member's ID (mem_…).
+   *
    * @generated from field: string member_id = 1;
    */
   memberId: string;
 
   /**
+   * The new role.
+   *
    * @generated from field: onerouter.admin.v1.Role role = 2;
    */
   role: Role;
@@ -185,6 +221,8 @@ export const UpdateMemberRoleRequestSchema: GenMessage<UpdateMemberRoleRequest> 
  */
 export type UpdateMemberRoleResponse = Message<"onerouter.admin.v1.UpdateMemberRoleResponse"> & {
   /**
+   * The member with the new role.
+   *
    * @generated from field: onerouter.admin.v1.Member member = 1;
    */
   member?: Member | undefined;
@@ -202,6 +240,8 @@ export const UpdateMemberRoleResponseSchema: GenMessage<UpdateMemberRoleResponse
  */
 export type RemoveMemberRequest = Message<"onerouter.admin.v1.RemoveMemberRequest"> & {
   /**
+   * The member's ID (mem_…).
+   *
    * @generated from field: string member_id = 1;
    */
   memberId: string;
@@ -232,11 +272,15 @@ export const RemoveMemberResponseSchema: GenMessage<RemoveMemberResponse> = /*@_
  */
 export type CreateInvitationRequest = Message<"onerouter.admin.v1.CreateInvitationRequest"> & {
   /**
+   * The address to invite. Required.
+   *
    * @generated from field: string email = 1;
    */
   email: string;
 
   /**
+   * The role the invitee gets on accepting. Required.
+   *
    * @generated from field: onerouter.admin.v1.Role role = 2;
    */
   role: Role;
@@ -254,6 +298,8 @@ export const CreateInvitationRequestSchema: GenMessage<CreateInvitationRequest> 
  */
 export type CreateInvitationResponse = Message<"onerouter.admin.v1.CreateInvitationResponse"> & {
   /**
+   * The invitation just made, PENDING.
+   *
    * @generated from field: onerouter.admin.v1.Invitation invitation = 1;
    */
   invitation?: Invitation | undefined;
@@ -285,11 +331,15 @@ export const CreateInvitationResponseSchema: GenMessage<CreateInvitationResponse
  */
 export type ListInvitationsRequest = Message<"onerouter.admin.v1.ListInvitationsRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
@@ -307,11 +357,15 @@ export const ListInvitationsRequestSchema: GenMessage<ListInvitationsRequest> = 
  */
 export type ListInvitationsResponse = Message<"onerouter.admin.v1.ListInvitationsResponse"> & {
   /**
+   * One page of invitations, newest first.
+   *
    * @generated from field: repeated onerouter.admin.v1.Invitation invitations = 1;
    */
   invitations: Invitation[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -329,6 +383,8 @@ export const ListInvitationsResponseSchema: GenMessage<ListInvitationsResponse> 
  */
 export type RevokeInvitationRequest = Message<"onerouter.admin.v1.RevokeInvitationRequest"> & {
   /**
+   * The invitation's ID (inv_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -346,6 +402,8 @@ export const RevokeInvitationRequestSchema: GenMessage<RevokeInvitationRequest> 
  */
 export type RevokeInvitationResponse = Message<"onerouter.admin.v1.RevokeInvitationResponse"> & {
   /**
+   * The invitation, now REVOKED.
+   *
    * @generated from field: onerouter.admin.v1.Invitation invitation = 1;
    */
   invitation?: Invitation | undefined;
@@ -363,11 +421,15 @@ export const RevokeInvitationResponseSchema: GenMessage<RevokeInvitationResponse
  */
 export type AcceptInvitationRequest = Message<"onerouter.admin.v1.AcceptInvitationRequest"> & {
   /**
+   * The token from the invitation's link. Required.
+   *
    * @generated from field: string token = 1;
    */
   token: string;
 
   /**
+   * The new member's name, 1 to 100 characters.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -392,6 +454,8 @@ export const AcceptInvitationRequestSchema: GenMessage<AcceptInvitationRequest> 
  */
 export type AcceptInvitationResponse = Message<"onerouter.admin.v1.AcceptInvitationResponse"> & {
   /**
+   * The member just created.
+   *
    * @generated from field: onerouter.admin.v1.Member member = 1;
    */
   member?: Member | undefined;

@@ -19,11 +19,15 @@ export const file_onerouter_admin_v1_usage: GenFile = /*@__PURE__*/
  */
 export type Plan = Message<"onerouter.admin.v1.Plan"> & {
   /**
+   * The plan's ID: free, pro or enterprise.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The plan's display name.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -36,31 +40,43 @@ export type Plan = Message<"onerouter.admin.v1.Plan"> & {
   monthlyPayments: bigint;
 
   /**
+   * Messages sent per billing period; 0 means unlimited.
+   *
    * @generated from field: int64 monthly_messages = 4;
    */
   monthlyMessages: bigint;
 
   /**
+   * API requests per second, per caller; 0 means unlimited.
+   *
    * @generated from field: int32 requests_per_second = 5;
    */
   requestsPerSecond: number;
 
   /**
+   * Webhook endpoints, test and live together; 0 means unlimited.
+   *
    * @generated from field: int32 webhook_endpoints = 6;
    */
   webhookEndpoints: number;
 
   /**
+   * Team members; 0 means unlimited.
+   *
    * @generated from field: int32 members = 7;
    */
   members: number;
 
   /**
+   * API requests per billing period; 0 means unlimited.
+   *
    * @generated from field: int64 monthly_api_requests = 8;
    */
   monthlyApiRequests: bigint;
 
   /**
+   * Provider accounts; 0 means unlimited.
+   *
    * @generated from field: int32 provider_accounts = 9;
    */
   providerAccounts: number;
@@ -87,6 +103,8 @@ export type UsageMetric = Message<"onerouter.admin.v1.UsageMetric"> & {
   name: string;
 
   /**
+   * How much is used: in the period for per-period metrics, now for the others.
+   *
    * @generated from field: int64 used = 2;
    */
   used: bigint;
@@ -111,16 +129,22 @@ export const UsageMetricSchema: GenMessage<UsageMetric> = /*@__PURE__*/
  */
 export type Usage = Message<"onerouter.admin.v1.Usage"> & {
   /**
+   * Start of the billing period (inclusive).
+   *
    * @generated from field: google.protobuf.Timestamp period_start_time = 1;
    */
   periodStartTime?: Timestamp | undefined;
 
   /**
+   * End of the billing period (exclusive).
+   *
    * @generated from field: google.protobuf.Timestamp period_end_time = 2;
    */
   periodEndTime?: Timestamp | undefined;
 
   /**
+   * Every metric with its use and the plan's limit.
+   *
    * @generated from field: repeated onerouter.admin.v1.UsageMetric metrics = 3;
    */
   metrics: UsageMetric[];
@@ -151,6 +175,8 @@ export const GetPlanRequestSchema: GenMessage<GetPlanRequest> = /*@__PURE__*/
  */
 export type GetPlanResponse = Message<"onerouter.admin.v1.GetPlanResponse"> & {
   /**
+   * The tenant's current plan.
+   *
    * @generated from field: onerouter.admin.v1.Plan plan = 1;
    */
   plan?: Plan | undefined;
@@ -187,6 +213,8 @@ export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
  */
 export type GetUsageResponse = Message<"onerouter.admin.v1.GetUsageResponse"> & {
   /**
+   * The tenant's usage in the period asked for.
+   *
    * @generated from field: onerouter.admin.v1.Usage usage = 1;
    */
   usage?: Usage | undefined;
@@ -217,6 +245,8 @@ export const ListPlansRequestSchema: GenMessage<ListPlansRequest> = /*@__PURE__*
  */
 export type ListPlansResponse = Message<"onerouter.admin.v1.ListPlansResponse"> & {
   /**
+   * Every plan a tenant can be on.
+   *
    * @generated from field: repeated onerouter.admin.v1.Plan plans = 1;
    */
   plans: Plan[];
@@ -253,6 +283,8 @@ export const UpdatePlanRequestSchema: GenMessage<UpdatePlanRequest> = /*@__PURE_
  */
 export type UpdatePlanResponse = Message<"onerouter.admin.v1.UpdatePlanResponse"> & {
   /**
+   * The tenant's plan after the change.
+   *
    * @generated from field: onerouter.admin.v1.Plan plan = 1;
    */
   plan?: Plan | undefined;

@@ -21,11 +21,15 @@ export const file_onerouter_common_v1_common: GenFile = /*@__PURE__*/
  */
 export type TimeRange = Message<"onerouter.common.v1.TimeRange"> & {
   /**
+   * Inclusive lower bound; unset means no lower bound.
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 1;
    */
   startTime?: Timestamp | undefined;
 
   /**
+   * Exclusive upper bound; unset means no upper bound.
+   *
    * @generated from field: google.protobuf.Timestamp end_time = 2;
    */
   endTime?: Timestamp | undefined;

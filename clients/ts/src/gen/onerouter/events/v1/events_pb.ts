@@ -42,16 +42,22 @@ export type Event = Message<"onerouter.events.v1.Event"> & {
   type: string;
 
   /**
+   * The tenant (ten_…) whose state changed.
+   *
    * @generated from field: string tenant_id = 3;
    */
   tenantId: string;
 
   /**
+   * Test or live, the environment of the object that changed.
+   *
    * @generated from field: onerouter.common.v1.Environment environment = 4;
    */
   environment: Environment;
 
   /**
+   * When the change happened.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 5;
    */
   createTime?: Timestamp | undefined;
@@ -61,24 +67,32 @@ export type Event = Message<"onerouter.events.v1.Event"> & {
    */
   data: {
     /**
+     * For payment.* events: the payment after the change.
+     *
      * @generated from field: onerouter.events.v1.PaymentEventData payment = 10;
      */
     value: PaymentEventData;
     case: "payment";
   } | {
     /**
+     * For refund.* events: the refund and its payment.
+     *
      * @generated from field: onerouter.events.v1.RefundEventData refund = 11;
      */
     value: RefundEventData;
     case: "refund";
   } | {
     /**
+     * For message.* events: the message after the change.
+     *
      * @generated from field: onerouter.events.v1.MessageEventData message = 12;
      */
     value: MessageEventData;
     case: "message";
   } | {
     /**
+     * For webhook_endpoint.disabled: the endpoint and why.
+     *
      * @generated from field: onerouter.events.v1.WebhookEndpointEventData webhook_endpoint = 13;
      */
     value: WebhookEndpointEventData;
@@ -95,18 +109,24 @@ export type Event = Message<"onerouter.events.v1.Event"> & {
     case: "providerAccount";
   } | {
     /**
+     * For webhook.test: the test event SendTestEvent asked for.
+     *
      * @generated from field: onerouter.events.v1.TestEventData test = 15;
      */
     value: TestEventData;
     case: "test";
   } | {
     /**
+     * For usage.threshold_reached: the quota and how much of it is used.
+     *
      * @generated from field: onerouter.events.v1.UsageEventData usage = 16;
      */
     value: UsageEventData;
     case: "usage";
   } | {
     /**
+     * For pricing.changed: the price that moved.
+     *
      * @generated from field: onerouter.events.v1.PricingEventData pricing = 17;
      */
     value: PricingEventData;
@@ -126,6 +146,8 @@ export const EventSchema: GenMessage<Event> = /*@__PURE__*/
  */
 export type PaymentEventData = Message<"onerouter.events.v1.PaymentEventData"> & {
   /**
+   * The payment after the change, with every attempt.
+   *
    * @generated from field: onerouter.payments.v1.Payment payment = 1;
    */
   payment?: Payment | undefined;
@@ -143,11 +165,15 @@ export const PaymentEventDataSchema: GenMessage<PaymentEventData> = /*@__PURE__*
  */
 export type RefundEventData = Message<"onerouter.events.v1.RefundEventData"> & {
   /**
+   * The refund after the change.
+   *
    * @generated from field: onerouter.payments.v1.Refund refund = 1;
    */
   refund?: Refund | undefined;
 
   /**
+   * The refunded payment, with its amount_refunded.
+   *
    * @generated from field: onerouter.payments.v1.Payment payment = 2;
    */
   payment?: Payment | undefined;
@@ -165,6 +191,8 @@ export const RefundEventDataSchema: GenMessage<RefundEventData> = /*@__PURE__*/
  */
 export type MessageEventData = Message<"onerouter.events.v1.MessageEventData"> & {
   /**
+   * The message after the change, with every attempt.
+   *
    * @generated from field: onerouter.messaging.v1.Message message = 1;
    */
   message?: Message$1 | undefined;
@@ -182,16 +210,22 @@ export const MessageEventDataSchema: GenMessage<MessageEventData> = /*@__PURE__*
  */
 export type WebhookEndpointEventData = Message<"onerouter.events.v1.WebhookEndpointEventData"> & {
   /**
+   * The endpoint (ep_…) that was disabled.
+   *
    * @generated from field: string endpoint_id = 1;
    */
   endpointId: string;
 
   /**
+   * The endpoint's URL.
+   *
    * @generated from field: string url = 2;
    */
   url: string;
 
   /**
+   * Why it was disabled, e.g. "every delivery failed for 5 days".
+   *
    * @generated from field: string reason = 3;
    */
   reason: string;
@@ -209,16 +243,22 @@ export const WebhookEndpointEventDataSchema: GenMessage<WebhookEndpointEventData
  */
 export type ProviderAccountEventData = Message<"onerouter.events.v1.ProviderAccountEventData"> & {
   /**
+   * The provider account (pa_…) whose circuit changed.
+   *
    * @generated from field: string provider_account_id = 1;
    */
   providerAccountId: string;
 
   /**
+   * The account's provider, e.g. stripe.
+   *
    * @generated from field: string provider = 2;
    */
   provider: string;
 
   /**
+   * Payments or messaging.
+   *
    * @generated from field: onerouter.common.v1.Category category = 3;
    */
   category: Category;
@@ -253,11 +293,15 @@ export const ProviderAccountEventDataSchema: GenMessage<ProviderAccountEventData
  */
 export type PricingEventData = Message<"onerouter.events.v1.PricingEventData"> & {
   /**
+   * The provider account (pa_…) whose published price moved.
+   *
    * @generated from field: string provider_account_id = 1;
    */
   providerAccountId: string;
 
   /**
+   * The account's provider, e.g. twilio.
+   *
    * @generated from field: string provider = 2;
    */
   provider: string;
@@ -284,6 +328,8 @@ export type PricingEventData = Message<"onerouter.events.v1.PricingEventData"> &
   previousPriceMicros: bigint;
 
   /**
+   * The new price, in millionths of the currency's major unit, per SMS segment.
+   *
    * @generated from field: int64 price_micros = 6;
    */
   priceMicros: bigint;
@@ -308,6 +354,8 @@ export const PricingEventDataSchema: GenMessage<PricingEventData> = /*@__PURE__*
  */
 export type TestEventData = Message<"onerouter.events.v1.TestEventData"> & {
   /**
+   * A fixed text saying this is a test event.
+   *
    * @generated from field: string message = 1;
    */
   message: string;
@@ -334,26 +382,36 @@ export type UsageEventData = Message<"onerouter.events.v1.UsageEventData"> & {
   metric: string;
 
   /**
+   * The threshold reached: 80 or 100.
+   *
    * @generated from field: int32 threshold_percent = 2;
    */
   thresholdPercent: number;
 
   /**
+   * How much of the metric the tenant used in the period so far.
+   *
    * @generated from field: int64 used = 3;
    */
   used: bigint;
 
   /**
+   * The plan's quota for the metric in the period.
+   *
    * @generated from field: int64 limit = 4;
    */
   limit: bigint;
 
   /**
+   * The tenant's plan, e.g. free.
+   *
    * @generated from field: string plan_id = 5;
    */
   planId: string;
 
   /**
+   * Start of the billing period the usage counts in.
+   *
    * @generated from field: google.protobuf.Timestamp period_start_time = 6;
    */
   periodStartTime?: Timestamp | undefined;

@@ -35,6 +35,9 @@ export type SmsContent = Message$1<"onerouter.messaging.v1.SmsContent"> & {
   from: string;
 
   /**
+   * The text to send; not blank, at most 10 segments (a segment holds 160
+   * GSM-7 or 70 UCS-2 characters, 153 or 67 once split).
+   *
    * @generated from field: string body = 3;
    */
   body: string;
@@ -52,11 +55,15 @@ export const SmsContentSchema: GenMessage<SmsContent> = /*@__PURE__*/
  */
 export type EmailAddress = Message$1<"onerouter.messaging.v1.EmailAddress"> & {
   /**
+   * The address, e.g. ada@example.com. Required.
+   *
    * @generated from field: string email = 1;
    */
   email: string;
 
   /**
+   * Display name, up to 256 characters; empty sends the bare address.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -74,41 +81,57 @@ export const EmailAddressSchema: GenMessage<EmailAddress> = /*@__PURE__*/
  */
 export type EmailContent = Message$1<"onerouter.messaging.v1.EmailContent"> & {
   /**
+   * The sender. Required.
+   *
    * @generated from field: onerouter.messaging.v1.EmailAddress from = 1;
    */
   from?: EmailAddress | undefined;
 
   /**
+   * Recipients; at least one, and to, cc and bcc together at most 50.
+   *
    * @generated from field: repeated onerouter.messaging.v1.EmailAddress to = 2;
    */
   to: EmailAddress[];
 
   /**
+   * Copied recipients; may be empty.
+   *
    * @generated from field: repeated onerouter.messaging.v1.EmailAddress cc = 3;
    */
   cc: EmailAddress[];
 
   /**
+   * Blind-copied recipients; may be empty.
+   *
    * @generated from field: repeated onerouter.messaging.v1.EmailAddress bcc = 4;
    */
   bcc: EmailAddress[];
 
   /**
+   * Where replies go; unset means replies go to from.
+   *
    * @generated from field: onerouter.messaging.v1.EmailAddress reply_to = 5;
    */
   replyTo?: EmailAddress | undefined;
 
   /**
+   * The subject line, not blank, up to 998 characters.
+   *
    * @generated from field: string subject = 6;
    */
   subject: string;
 
   /**
+   * Plain-text body, up to 1 MiB; text, html or both are required.
+   *
    * @generated from field: string text = 7;
    */
   text: string;
 
   /**
+   * HTML body, up to 1 MiB; text, html or both are required.
+   *
    * @generated from field: string html = 8;
    */
   html: string;
@@ -126,31 +149,43 @@ export const EmailContentSchema: GenMessage<EmailContent> = /*@__PURE__*/
  */
 export type MessageAttempt = Message$1<"onerouter.messaging.v1.MessageAttempt"> & {
   /**
+   * The attempt's ID (matt_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The provider this attempt called, e.g. twilio.
+   *
    * @generated from field: string provider = 2;
    */
   provider: string;
 
   /**
+   * The tenant's provider account (pa_…) the attempt went through.
+   *
    * @generated from field: string provider_account_id = 3;
    */
   providerAccountId: string;
 
   /**
+   * Where this attempt stands; a message may have several, one per provider tried.
+   *
    * @generated from field: onerouter.messaging.v1.MessageStatus status = 4;
    */
   status: MessageStatus;
 
   /**
+   * The provider's failure; set when the attempt failed.
+   *
    * @generated from field: onerouter.common.v1.ProviderError error = 5;
    */
   error?: ProviderError | undefined;
 
   /**
+   * When the attempt started.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
@@ -175,21 +210,29 @@ export const MessageAttemptSchema: GenMessage<MessageAttempt> = /*@__PURE__*/
  */
 export type Message = Message$1<"onerouter.messaging.v1.Message"> & {
   /**
+   * The message's ID (msg_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Test or live, from the API key that sent the message.
+   *
    * @generated from field: onerouter.common.v1.Environment environment = 2;
    */
   environment: Environment;
 
   /**
+   * SMS or email.
+   *
    * @generated from field: onerouter.messaging.v1.Channel channel = 3;
    */
   channel: Channel;
 
   /**
+   * Where the message stands.
+   *
    * @generated from field: onerouter.messaging.v1.MessageStatus status = 4;
    */
   status: MessageStatus;
@@ -199,12 +242,16 @@ export type Message = Message$1<"onerouter.messaging.v1.Message"> & {
    */
   content: {
     /**
+     * The SMS as sent; set when channel is SMS.
+     *
      * @generated from field: onerouter.messaging.v1.SmsContent sms = 5;
      */
     value: SmsContent;
     case: "sms";
   } | {
     /**
+     * The email as sent; set when channel is EMAIL.
+     *
      * @generated from field: onerouter.messaging.v1.EmailContent email = 6;
      */
     value: EmailContent;
@@ -212,26 +259,36 @@ export type Message = Message$1<"onerouter.messaging.v1.Message"> & {
   } | { case: undefined; value?: undefined };
 
   /**
+   * The provider that accepted the message, e.g. twilio; empty until one does.
+   *
    * @generated from field: string provider = 7;
    */
   provider: string;
 
   /**
+   * The provider account (pa_…) that accepted the message; empty until one does.
+   *
    * @generated from field: string provider_account_id = 8;
    */
   providerAccountId: string;
 
   /**
+   * The provider's own ID for the message; empty until a provider accepts it.
+   *
    * @generated from field: string provider_message_id = 9;
    */
   providerMessageId: string;
 
   /**
+   * The provider's failure; set when status is FAILED or UNDELIVERED.
+   *
    * @generated from field: onerouter.common.v1.ProviderError error = 10;
    */
   error?: ProviderError | undefined;
 
   /**
+   * Every provider attempt, oldest first.
+   *
    * @generated from field: repeated onerouter.messaging.v1.MessageAttempt attempts = 11;
    */
   attempts: MessageAttempt[];
@@ -244,6 +301,8 @@ export type Message = Message$1<"onerouter.messaging.v1.Message"> & {
   segments: number;
 
   /**
+   * SMS only: GSM-7 or UCS-2, whichever the body needs; UNSPECIFIED for email.
+   *
    * @generated from field: onerouter.messaging.v1.SmsEncoding encoding = 13;
    */
   encoding: SmsEncoding;
@@ -263,31 +322,43 @@ export type Message = Message$1<"onerouter.messaging.v1.Message"> & {
   priceMicros: bigint;
 
   /**
+   * ISO 4217 code of price_micros; empty when no price is known.
+   *
    * @generated from field: string price_currency = 16;
    */
   priceCurrency: string;
 
   /**
+   * The caller's key-value pairs, as given to SendMessage.
+   *
    * @generated from field: map<string, string> metadata = 17;
    */
   metadata: { [key: string]: string };
 
   /**
+   * When the message was accepted by OneRouter.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 18;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the message last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 19;
    */
   updateTime?: Timestamp | undefined;
 
   /**
+   * When a provider accepted it; unset until then.
+   *
    * @generated from field: google.protobuf.Timestamp send_time = 20;
    */
   sendTime?: Timestamp | undefined;
 
   /**
+   * When the provider reported it delivered; unset until then.
+   *
    * @generated from field: google.protobuf.Timestamp deliver_time = 21;
    */
   deliverTime?: Timestamp | undefined;
@@ -309,12 +380,16 @@ export type SendMessageRequest = Message$1<"onerouter.messaging.v1.SendMessageRe
    */
   content: {
     /**
+     * An SMS to send.
+     *
      * @generated from field: onerouter.messaging.v1.SmsContent sms = 1;
      */
     value: SmsContent;
     case: "sms";
   } | {
     /**
+     * An email to send.
+     *
      * @generated from field: onerouter.messaging.v1.EmailContent email = 2;
      */
     value: EmailContent;
@@ -322,6 +397,8 @@ export type SendMessageRequest = Message$1<"onerouter.messaging.v1.SendMessageRe
   } | { case: undefined; value?: undefined };
 
   /**
+   * The caller's key-value pairs kept with the message: at most 50 entries, keys up to 40 characters, values up to 500.
+   *
    * @generated from field: map<string, string> metadata = 3;
    */
   metadata: { [key: string]: string };
@@ -339,6 +416,8 @@ export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PUR
  */
 export type SendMessageResponse = Message$1<"onerouter.messaging.v1.SendMessageResponse"> & {
   /**
+   * The message as it stands after the provider answered.
+   *
    * @generated from field: onerouter.messaging.v1.Message message = 1;
    */
   message?: Message | undefined;
@@ -356,6 +435,8 @@ export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__P
  */
 export type GetMessageRequest = Message$1<"onerouter.messaging.v1.GetMessageRequest"> & {
   /**
+   * The message's ID (msg_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -373,6 +454,8 @@ export const GetMessageRequestSchema: GenMessage<GetMessageRequest> = /*@__PURE_
  */
 export type GetMessageResponse = Message$1<"onerouter.messaging.v1.GetMessageResponse"> & {
   /**
+   * The message with every attempt.
+   *
    * @generated from field: onerouter.messaging.v1.Message message = 1;
    */
   message?: Message | undefined;
@@ -390,31 +473,43 @@ export const GetMessageResponseSchema: GenMessage<GetMessageResponse> = /*@__PUR
  */
 export type ListMessagesRequest = Message$1<"onerouter.messaging.v1.ListMessagesRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only messages on this channel; UNSPECIFIED means any.
+   *
    * @generated from field: onerouter.messaging.v1.Channel channel = 3;
    */
   channel: Channel;
 
   /**
+   * Only messages in this status; UNSPECIFIED means any.
+   *
    * @generated from field: onerouter.messaging.v1.MessageStatus status = 4;
    */
   status: MessageStatus;
 
   /**
+   * Only messages accepted by this provider, e.g. twilio; empty means any.
+   *
    * @generated from field: string provider = 5;
    */
   provider: string;
 
   /**
+   * Only messages created within this range; unset means any time.
+   *
    * @generated from field: onerouter.common.v1.TimeRange create_time = 6;
    */
   createTime?: TimeRange | undefined;
@@ -432,11 +527,15 @@ export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__P
  */
 export type ListMessagesResponse = Message$1<"onerouter.messaging.v1.ListMessagesResponse"> & {
   /**
+   * One page of messages, newest first.
+   *
    * @generated from field: repeated onerouter.messaging.v1.Message messages = 1;
    */
   messages: Message[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;

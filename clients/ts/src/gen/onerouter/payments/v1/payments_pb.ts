@@ -28,16 +28,22 @@ export type Customer = Message<"onerouter.payments.v1.Customer"> & {
   id: string;
 
   /**
+   * The customer's email address, up to 320 characters.
+   *
    * @generated from field: string email = 2;
    */
   email: string;
 
   /**
+   * The customer's full name, up to 255 characters.
+   *
    * @generated from field: string name = 3;
    */
   name: string;
 
   /**
+   * The customer's phone number, up to 32 characters, preferably E.164 (e.g. +14155550100).
+   *
    * @generated from field: string phone = 4;
    */
   phone: string;
@@ -96,6 +102,8 @@ export type NextAction = Message<"onerouter.payments.v1.NextAction"> & {
    */
   action: {
     /**
+     * Send the customer to a URL, e.g. for 3-D Secure or a provider's checkout.
+     *
      * @generated from field: onerouter.payments.v1.RedirectToUrl redirect_to_url = 1;
      */
     value: RedirectToUrl;
@@ -141,31 +149,43 @@ export const RedirectToUrlSchema: GenMessage<RedirectToUrl> = /*@__PURE__*/
  */
 export type PaymentAttempt = Message<"onerouter.payments.v1.PaymentAttempt"> & {
   /**
+   * The attempt's ID (att_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The provider this attempt called, e.g. stripe.
+   *
    * @generated from field: string provider = 2;
    */
   provider: string;
 
   /**
+   * The tenant's provider account (pa_…) the attempt went through.
+   *
    * @generated from field: string provider_account_id = 3;
    */
   providerAccountId: string;
 
   /**
+   * Where this attempt stands; a payment may have several, one per provider tried.
+   *
    * @generated from field: onerouter.payments.v1.AttemptStatus status = 4;
    */
   status: AttemptStatus;
 
   /**
+   * The provider's failure, set when status is DECLINED, FAILED or UNKNOWN.
+   *
    * @generated from field: onerouter.common.v1.ProviderError error = 5;
    */
   error?: ProviderError | undefined;
 
   /**
+   * How long the provider call took.
+   *
    * @generated from field: google.protobuf.Duration latency = 6;
    */
   latency?: Duration | undefined;
@@ -179,11 +199,15 @@ export type PaymentAttempt = Message<"onerouter.payments.v1.PaymentAttempt"> & {
   estimatedFee: bigint;
 
   /**
+   * The provider's own ID for the payment (e.g. pi_… at Stripe); empty if the provider never answered.
+   *
    * @generated from field: string provider_payment_id = 8;
    */
   providerPaymentId: string;
 
   /**
+   * When the attempt started.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 9;
    */
   createTime?: Timestamp | undefined;
@@ -208,11 +232,15 @@ export const PaymentAttemptSchema: GenMessage<PaymentAttempt> = /*@__PURE__*/
  */
 export type Payment = Message<"onerouter.payments.v1.Payment"> & {
   /**
+   * The payment's ID (pay_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Test or live, from the API key that created the payment.
+   *
    * @generated from field: onerouter.common.v1.Environment environment = 2;
    */
   environment: Environment;
@@ -232,26 +260,36 @@ export type Payment = Message<"onerouter.payments.v1.Payment"> & {
   currency: string;
 
   /**
+   * Whether funds are captured on authorization (AUTOMATIC) or wait for CapturePayment (MANUAL).
+   *
    * @generated from field: onerouter.payments.v1.CaptureMethod capture_method = 5;
    */
   captureMethod: CaptureMethod;
 
   /**
+   * Where the payment stands.
+   *
    * @generated from field: onerouter.payments.v1.PaymentStatus status = 6;
    */
   status: PaymentStatus;
 
   /**
+   * The customer as given at creation; unset if none was given.
+   *
    * @generated from field: onerouter.payments.v1.Customer customer = 7;
    */
   customer?: Customer | undefined;
 
   /**
+   * The caller's description, as given at creation.
+   *
    * @generated from field: string description = 8;
    */
   description: string;
 
   /**
+   * The caller's key-value pairs, as given at creation.
+   *
    * @generated from field: map<string, string> metadata = 9;
    */
   metadata: { [key: string]: string };
@@ -264,36 +302,50 @@ export type Payment = Message<"onerouter.payments.v1.Payment"> & {
   provider: string;
 
   /**
+   * The provider account (pa_…) that served the payment; empty until an attempt is made.
+   *
    * @generated from field: string provider_account_id = 11;
    */
   providerAccountId: string;
 
   /**
+   * The provider's own ID for the payment, e.g. pi_… at Stripe.
+   *
    * @generated from field: string provider_payment_id = 12;
    */
   providerPaymentId: string;
 
   /**
+   * Every provider attempt, oldest first.
+   *
    * @generated from field: repeated onerouter.payments.v1.PaymentAttempt attempts = 13;
    */
   attempts: PaymentAttempt[];
 
   /**
+   * What the customer must do; set only when status is REQUIRES_ACTION.
+   *
    * @generated from field: onerouter.payments.v1.NextAction next_action = 14;
    */
   nextAction?: NextAction | undefined;
 
   /**
+   * Authorized amount still capturable, in minor units; non-zero only in REQUIRES_CAPTURE.
+   *
    * @generated from field: int64 amount_capturable = 15;
    */
   amountCapturable: bigint;
 
   /**
+   * Amount captured so far, in minor units.
+   *
    * @generated from field: int64 amount_captured = 16;
    */
   amountCaptured: bigint;
 
   /**
+   * Amount refunded so far, in minor units; never more than amount_captured.
+   *
    * @generated from field: int64 amount_refunded = 17;
    */
   amountRefunded: bigint;
@@ -306,16 +358,22 @@ export type Payment = Message<"onerouter.payments.v1.Payment"> & {
   error?: ProviderError | undefined;
 
   /**
+   * Where a redirect flow returns the customer, as given at creation.
+   *
    * @generated from field: string return_url = 19;
    */
   returnUrl: string;
 
   /**
+   * When the payment was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 20;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the payment last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 21;
    */
   updateTime?: Timestamp | undefined;
@@ -333,61 +391,85 @@ export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
  */
 export type Refund = Message<"onerouter.payments.v1.Refund"> & {
   /**
+   * The refund's ID (re_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The refunded payment (pay_…).
+   *
    * @generated from field: string payment_id = 2;
    */
   paymentId: string;
 
   /**
+   * Amount refunded, in the currency's minor unit.
+   *
    * @generated from field: int64 amount = 3;
    */
   amount: bigint;
 
   /**
+   * ISO 4217 code, upper case; always the payment's currency.
+   *
    * @generated from field: string currency = 4;
    */
   currency: string;
 
   /**
+   * Where the refund stands at the provider.
+   *
    * @generated from field: onerouter.payments.v1.RefundStatus status = 5;
    */
   status: RefundStatus;
 
   /**
+   * The caller's reason, as given to RefundPayment; empty if none.
+   *
    * @generated from field: string reason = 6;
    */
   reason: string;
 
   /**
+   * The provider that took the payment and handles the refund, e.g. stripe.
+   *
    * @generated from field: string provider = 7;
    */
   provider: string;
 
   /**
+   * The provider's own ID for the refund; empty until the provider answers.
+   *
    * @generated from field: string provider_refund_id = 8;
    */
   providerRefundId: string;
 
   /**
+   * The provider's failure; set when status is FAILED.
+   *
    * @generated from field: onerouter.common.v1.ProviderError error = 9;
    */
   error?: ProviderError | undefined;
 
   /**
+   * The caller's key-value pairs, as given to RefundPayment.
+   *
    * @generated from field: map<string, string> metadata = 10;
    */
   metadata: { [key: string]: string };
 
   /**
+   * When the refund was requested.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 11;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the refund last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 12;
    */
   updateTime?: Timestamp | undefined;
@@ -405,36 +487,51 @@ export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
  */
 export type CreatePaymentRequest = Message<"onerouter.payments.v1.CreatePaymentRequest"> & {
   /**
+   * Amount to charge in the currency's minor unit (cents, paise, yen); greater than 0.
+   *
    * @generated from field: int64 amount = 1;
    */
   amount: bigint;
 
   /**
+   * ISO 4217 code, upper case, e.g. USD. Required.
+   *
    * @generated from field: string currency = 2;
    */
   currency: string;
 
   /**
+   * AUTOMATIC (the default when unset) or MANUAL to authorize now and capture later.
+   *
    * @generated from field: onerouter.payments.v1.CaptureMethod capture_method = 3;
    */
   captureMethod: CaptureMethod;
 
   /**
+   * The payment method to charge.
+   *
    * @generated from field: onerouter.payments.v1.PaymentMethod payment_method = 4;
    */
   paymentMethod?: PaymentMethod | undefined;
 
   /**
+   * Who pays; optional. Its country feeds routing rules and fee tables.
+   *
    * @generated from field: onerouter.payments.v1.Customer customer = 5;
    */
   customer?: Customer | undefined;
 
   /**
+   * Free text for the caller's records, up to 1000 characters.
+   *
    * @generated from field: string description = 6;
    */
   description: string;
 
   /**
+   * The caller's key-value pairs, kept with the payment and passed to the provider:
+   * at most 50 entries, keys up to 40 characters, values up to 500 (less where a provider keeps less).
+   *
    * @generated from field: map<string, string> metadata = 7;
    */
   metadata: { [key: string]: string };
@@ -459,6 +556,8 @@ export const CreatePaymentRequestSchema: GenMessage<CreatePaymentRequest> = /*@_
  */
 export type CreatePaymentResponse = Message<"onerouter.payments.v1.CreatePaymentResponse"> & {
   /**
+   * The payment as it stands after the provider answered.
+   *
    * @generated from field: onerouter.payments.v1.Payment payment = 1;
    */
   payment?: Payment | undefined;
@@ -476,6 +575,8 @@ export const CreatePaymentResponseSchema: GenMessage<CreatePaymentResponse> = /*
  */
 export type GetPaymentRequest = Message<"onerouter.payments.v1.GetPaymentRequest"> & {
   /**
+   * The payment's ID (pay_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -493,6 +594,8 @@ export const GetPaymentRequestSchema: GenMessage<GetPaymentRequest> = /*@__PURE_
  */
 export type GetPaymentResponse = Message<"onerouter.payments.v1.GetPaymentResponse"> & {
   /**
+   * The payment with every attempt.
+   *
    * @generated from field: onerouter.payments.v1.Payment payment = 1;
    */
   payment?: Payment | undefined;
@@ -517,21 +620,29 @@ export type ListPaymentsRequest = Message<"onerouter.payments.v1.ListPaymentsReq
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only payments in this status; UNSPECIFIED means any.
+   *
    * @generated from field: onerouter.payments.v1.PaymentStatus status = 3;
    */
   status: PaymentStatus;
 
   /**
+   * Only payments served by this provider, e.g. stripe; empty means any.
+   *
    * @generated from field: string provider = 4;
    */
   provider: string;
 
   /**
+   * Only payments created within this range; unset means any time.
+   *
    * @generated from field: onerouter.common.v1.TimeRange create_time = 5;
    */
   createTime?: TimeRange | undefined;
@@ -549,11 +660,15 @@ export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest> = /*@__P
  */
 export type ListPaymentsResponse = Message<"onerouter.payments.v1.ListPaymentsResponse"> & {
   /**
+   * One page of payments, newest first.
+   *
    * @generated from field: repeated onerouter.payments.v1.Payment payments = 1;
    */
   payments: Payment[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -571,6 +686,8 @@ export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@_
  */
 export type CapturePaymentRequest = Message<"onerouter.payments.v1.CapturePaymentRequest"> & {
   /**
+   * The payment to capture (pay_…); it must be in REQUIRES_CAPTURE.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -596,6 +713,8 @@ export const CapturePaymentRequestSchema: GenMessage<CapturePaymentRequest> = /*
  */
 export type CapturePaymentResponse = Message<"onerouter.payments.v1.CapturePaymentResponse"> & {
   /**
+   * The payment after the capture.
+   *
    * @generated from field: onerouter.payments.v1.Payment payment = 1;
    */
   payment?: Payment | undefined;
@@ -613,11 +732,15 @@ export const CapturePaymentResponseSchema: GenMessage<CapturePaymentResponse> = 
  */
 export type CancelPaymentRequest = Message<"onerouter.payments.v1.CancelPaymentRequest"> & {
   /**
+   * The payment to cancel (pay_…); it must not be captured yet.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Why it is canceled, free text up to 500 characters; empty if none.
+   *
    * @generated from field: string reason = 2;
    */
   reason: string;
@@ -635,6 +758,8 @@ export const CancelPaymentRequestSchema: GenMessage<CancelPaymentRequest> = /*@_
  */
 export type CancelPaymentResponse = Message<"onerouter.payments.v1.CancelPaymentResponse"> & {
   /**
+   * The payment after the cancellation.
+   *
    * @generated from field: onerouter.payments.v1.Payment payment = 1;
    */
   payment?: Payment | undefined;
@@ -652,6 +777,8 @@ export const CancelPaymentResponseSchema: GenMessage<CancelPaymentResponse> = /*
  */
 export type RefundPaymentRequest = Message<"onerouter.payments.v1.RefundPaymentRequest"> & {
   /**
+   * The payment to refund (pay_…); it must have a captured amount.
+   *
    * @generated from field: string payment_id = 1;
    */
   paymentId: string;
@@ -664,11 +791,15 @@ export type RefundPaymentRequest = Message<"onerouter.payments.v1.RefundPaymentR
   amount: bigint;
 
   /**
+   * Why it is refunded, free text up to 500 characters; empty if none.
+   *
    * @generated from field: string reason = 3;
    */
   reason: string;
 
   /**
+   * The caller's key-value pairs kept with the refund: at most 50 entries, keys up to 40 characters, values up to 500.
+   *
    * @generated from field: map<string, string> metadata = 4;
    */
   metadata: { [key: string]: string };
@@ -686,11 +817,15 @@ export const RefundPaymentRequestSchema: GenMessage<RefundPaymentRequest> = /*@_
  */
 export type RefundPaymentResponse = Message<"onerouter.payments.v1.RefundPaymentResponse"> & {
   /**
+   * The refund just created.
+   *
    * @generated from field: onerouter.payments.v1.Refund refund = 1;
    */
   refund?: Refund | undefined;
 
   /**
+   * The payment with its amount_refunded updated.
+   *
    * @generated from field: onerouter.payments.v1.Payment payment = 2;
    */
   payment?: Payment | undefined;
@@ -708,6 +843,8 @@ export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*
  */
 export type GetRefundRequest = Message<"onerouter.payments.v1.GetRefundRequest"> & {
   /**
+   * The refund's ID (re_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -725,6 +862,8 @@ export const GetRefundRequestSchema: GenMessage<GetRefundRequest> = /*@__PURE__*
  */
 export type GetRefundResponse = Message<"onerouter.payments.v1.GetRefundResponse"> & {
   /**
+   * The refund.
+   *
    * @generated from field: onerouter.payments.v1.Refund refund = 1;
    */
   refund?: Refund | undefined;
@@ -742,11 +881,15 @@ export const GetRefundResponseSchema: GenMessage<GetRefundResponse> = /*@__PURE_
  */
 export type ListRefundsRequest = Message<"onerouter.payments.v1.ListRefundsRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
@@ -771,11 +914,15 @@ export const ListRefundsRequestSchema: GenMessage<ListRefundsRequest> = /*@__PUR
  */
 export type ListRefundsResponse = Message<"onerouter.payments.v1.ListRefundsResponse"> & {
   /**
+   * One page of refunds, newest first.
+   *
    * @generated from field: repeated onerouter.payments.v1.Refund refunds = 1;
    */
   refunds: Refund[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;

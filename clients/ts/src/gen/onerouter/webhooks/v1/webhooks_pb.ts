@@ -23,21 +23,29 @@ export const file_onerouter_webhooks_v1_webhooks: GenFile = /*@__PURE__*/
  */
 export type Endpoint = Message<"onerouter.webhooks.v1.Endpoint"> & {
   /**
+   * The endpoint's ID (ep_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Test or live: the endpoint receives only this environment's events.
+   *
    * @generated from field: onerouter.common.v1.Environment environment = 2;
    */
   environment: Environment;
 
   /**
+   * Where events are POSTed: an http(s) URL (https in live), up to 2048 characters.
+   *
    * @generated from field: string url = 3;
    */
   url: string;
 
   /**
+   * The caller's description, up to 500 characters.
+   *
    * @generated from field: string description = 4;
    */
   description: string;
@@ -51,26 +59,36 @@ export type Endpoint = Message<"onerouter.webhooks.v1.Endpoint"> & {
   eventTypes: string[];
 
   /**
+   * ENABLED, DISABLED by the customer, or FAILING (disabled by OneRouter).
+   *
    * @generated from field: onerouter.webhooks.v1.EndpointStatus status = 6;
    */
   status: EndpointStatus;
 
   /**
+   * Why OneRouter disabled the endpoint; set only when status is FAILING.
+   *
    * @generated from field: string disabled_reason = 7;
    */
   disabledReason: string;
 
   /**
+   * The caller's key-value pairs: at most 50 entries, keys up to 40 characters, values up to 500.
+   *
    * @generated from field: map<string, string> metadata = 8;
    */
   metadata: { [key: string]: string };
 
   /**
+   * When the endpoint was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 9;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the endpoint last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 10;
    */
   updateTime?: Timestamp | undefined;
@@ -88,21 +106,29 @@ export const EndpointSchema: GenMessage<Endpoint> = /*@__PURE__*/
  */
 export type CreateEndpointRequest = Message<"onerouter.webhooks.v1.CreateEndpointRequest"> & {
   /**
+   * Where to POST events: an http(s) URL (https in live), not a private or loopback address. Required.
+   *
    * @generated from field: string url = 1;
    */
   url: string;
 
   /**
+   * Free text for the caller's records, up to 500 characters.
+   *
    * @generated from field: string description = 2;
    */
   description: string;
 
   /**
+   * Event types to deliver, e.g. payment.succeeded or refund.*; empty means all.
+   *
    * @generated from field: repeated string event_types = 3;
    */
   eventTypes: string[];
 
   /**
+   * The caller's key-value pairs: at most 50 entries, keys up to 40 characters, values up to 500.
+   *
    * @generated from field: map<string, string> metadata = 4;
    */
   metadata: { [key: string]: string };
@@ -120,6 +146,8 @@ export const CreateEndpointRequestSchema: GenMessage<CreateEndpointRequest> = /*
  */
 export type CreateEndpointResponse = Message<"onerouter.webhooks.v1.CreateEndpointResponse"> & {
   /**
+   * The endpoint just created, ENABLED.
+   *
    * @generated from field: onerouter.webhooks.v1.Endpoint endpoint = 1;
    */
   endpoint?: Endpoint | undefined;
@@ -144,6 +172,8 @@ export const CreateEndpointResponseSchema: GenMessage<CreateEndpointResponse> = 
  */
 export type GetEndpointRequest = Message<"onerouter.webhooks.v1.GetEndpointRequest"> & {
   /**
+   * The endpoint's ID (ep_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -161,6 +191,8 @@ export const GetEndpointRequestSchema: GenMessage<GetEndpointRequest> = /*@__PUR
  */
 export type GetEndpointResponse = Message<"onerouter.webhooks.v1.GetEndpointResponse"> & {
   /**
+   * The endpoint.
+   *
    * @generated from field: onerouter.webhooks.v1.Endpoint endpoint = 1;
    */
   endpoint?: Endpoint | undefined;
@@ -178,11 +210,15 @@ export const GetEndpointResponseSchema: GenMessage<GetEndpointResponse> = /*@__P
  */
 export type ListEndpointsRequest = Message<"onerouter.webhooks.v1.ListEndpointsRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
@@ -200,11 +236,15 @@ export const ListEndpointsRequestSchema: GenMessage<ListEndpointsRequest> = /*@_
  */
 export type ListEndpointsResponse = Message<"onerouter.webhooks.v1.ListEndpointsResponse"> & {
   /**
+   * One page of endpoints, newest first.
+   *
    * @generated from field: repeated onerouter.webhooks.v1.Endpoint endpoints = 1;
    */
   endpoints: Endpoint[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -229,6 +269,8 @@ export type UpdateEndpointRequest = Message<"onerouter.webhooks.v1.UpdateEndpoin
   endpoint?: Endpoint | undefined;
 
   /**
+   * Which fields to replace: url, description, event_types, status or metadata.
+   *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
   updateMask?: FieldMask | undefined;
@@ -246,6 +288,8 @@ export const UpdateEndpointRequestSchema: GenMessage<UpdateEndpointRequest> = /*
  */
 export type UpdateEndpointResponse = Message<"onerouter.webhooks.v1.UpdateEndpointResponse"> & {
   /**
+   * The endpoint after the update.
+   *
    * @generated from field: onerouter.webhooks.v1.Endpoint endpoint = 1;
    */
   endpoint?: Endpoint | undefined;
@@ -263,6 +307,8 @@ export const UpdateEndpointResponseSchema: GenMessage<UpdateEndpointResponse> = 
  */
 export type DeleteEndpointRequest = Message<"onerouter.webhooks.v1.DeleteEndpointRequest"> & {
   /**
+   * The endpoint's ID (ep_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -293,6 +339,8 @@ export const DeleteEndpointResponseSchema: GenMessage<DeleteEndpointResponse> = 
  */
 export type RotateEndpointSecretRequest = Message<"onerouter.webhooks.v1.RotateEndpointSecretRequest"> & {
   /**
+   * The endpoint's ID (ep_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -317,16 +365,22 @@ export const RotateEndpointSecretRequestSchema: GenMessage<RotateEndpointSecretR
  */
 export type RotateEndpointSecretResponse = Message<"onerouter.webhooks.v1.RotateEndpointSecretResponse"> & {
   /**
+   * The endpoint.
+   *
    * @generated from field: onerouter.webhooks.v1.Endpoint endpoint = 1;
    */
   endpoint?: Endpoint | undefined;
 
   /**
+   * The new signing secret (whsec_…), shown only here.
+   *
    * @generated from field: string secret = 2;
    */
   secret: string;
 
   /**
+   * When the previous secret stops signing.
+   *
    * @generated from field: google.protobuf.Timestamp previous_secret_expire_time = 3;
    */
   previousSecretExpireTime?: Timestamp | undefined;
@@ -344,6 +398,8 @@ export const RotateEndpointSecretResponseSchema: GenMessage<RotateEndpointSecret
  */
 export type SendTestEventRequest = Message<"onerouter.webhooks.v1.SendTestEventRequest"> & {
   /**
+   * The endpoint (ep_…) to send a webhook.test event to; it must be enabled.
+   *
    * @generated from field: string endpoint_id = 1;
    */
   endpointId: string;
@@ -361,6 +417,8 @@ export const SendTestEventRequestSchema: GenMessage<SendTestEventRequest> = /*@_
  */
 export type SendTestEventResponse = Message<"onerouter.webhooks.v1.SendTestEventResponse"> & {
   /**
+   * The webhook.test event, queued for delivery to that endpoint only.
+   *
    * @generated from field: onerouter.events.v1.Event event = 1;
    */
   event?: Event | undefined;
@@ -378,11 +436,15 @@ export const SendTestEventResponseSchema: GenMessage<SendTestEventResponse> = /*
  */
 export type EventType = Message<"onerouter.webhooks.v1.EventType"> & {
   /**
+   * The type's name, e.g. payment.succeeded.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
+   * When an event of this type is emitted.
+   *
    * @generated from field: string description = 2;
    */
   description: string;
@@ -420,6 +482,8 @@ export const ListEventTypesRequestSchema: GenMessage<ListEventTypesRequest> = /*
  */
 export type ListEventTypesResponse = Message<"onerouter.webhooks.v1.ListEventTypesResponse"> & {
   /**
+   * Every event type, in EventType enum order.
+   *
    * @generated from field: repeated onerouter.webhooks.v1.EventType event_types = 1;
    */
   eventTypes: EventType[];
@@ -437,21 +501,29 @@ export const ListEventTypesResponseSchema: GenMessage<ListEventTypesResponse> = 
  */
 export type ListEventsRequest = Message<"onerouter.webhooks.v1.ListEventsRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only events of these types, e.g. payment.succeeded or refund.*; empty means all.
+   *
    * @generated from field: repeated string event_types = 3;
    */
   eventTypes: string[];
 
   /**
+   * Only events created within this range; unset means any time.
+   *
    * @generated from field: onerouter.common.v1.TimeRange create_time = 4;
    */
   createTime?: TimeRange | undefined;
@@ -469,11 +541,15 @@ export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE_
  */
 export type ListEventsResponse = Message<"onerouter.webhooks.v1.ListEventsResponse"> & {
   /**
+   * One page of events, newest first.
+   *
    * @generated from field: repeated onerouter.events.v1.Event events = 1;
    */
   events: Event[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -491,6 +567,8 @@ export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PUR
  */
 export type GetEventRequest = Message<"onerouter.webhooks.v1.GetEventRequest"> & {
   /**
+   * The event's ID (evt_…).
+   *
    * @generated from field: string id = 1;
    */
   id: string;
@@ -508,6 +586,8 @@ export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
  */
 export type GetEventResponse = Message<"onerouter.webhooks.v1.GetEventResponse"> & {
   /**
+   * The event with its data.
+   *
    * @generated from field: onerouter.events.v1.Event event = 1;
    */
   event?: Event | undefined;
@@ -525,31 +605,43 @@ export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*
  */
 export type DeliveryAttempt = Message<"onerouter.webhooks.v1.DeliveryAttempt"> & {
   /**
+   * The attempt's ID (dlva_…); empty for an attempt still to come.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The event delivered (evt_…).
+   *
    * @generated from field: string event_id = 2;
    */
   eventId: string;
 
   /**
+   * The endpoint delivered to (ep_…).
+   *
    * @generated from field: string endpoint_id = 3;
    */
   endpointId: string;
 
   /**
+   * SUCCEEDED on a 2xx answer, FAILED otherwise, PENDING for an attempt still to come.
+   *
    * @generated from field: onerouter.webhooks.v1.DeliveryStatus status = 4;
    */
   status: DeliveryStatus;
 
   /**
+   * 1 for the first attempt of this delivery, counting up with each retry.
+   *
    * @generated from field: int32 attempt_number = 5;
    */
   attemptNumber: number;
 
   /**
+   * The endpoint's HTTP status; 0 when no response came.
+   *
    * @generated from field: int32 response_status_code = 6;
    */
   responseStatusCode: number;
@@ -562,6 +654,8 @@ export type DeliveryAttempt = Message<"onerouter.webhooks.v1.DeliveryAttempt"> &
   responseBody: string;
 
   /**
+   * How long the endpoint took to answer.
+   *
    * @generated from field: google.protobuf.Duration latency = 8;
    */
   latency?: Duration | undefined;
@@ -574,11 +668,15 @@ export type DeliveryAttempt = Message<"onerouter.webhooks.v1.DeliveryAttempt"> &
   error: string;
 
   /**
+   * When the attempt was made.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 10;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the next retry is due; unset when none is scheduled.
+   *
    * @generated from field: google.protobuf.Timestamp next_attempt_time = 11;
    */
   nextAttemptTime?: Timestamp | undefined;
@@ -596,26 +694,36 @@ export const DeliveryAttemptSchema: GenMessage<DeliveryAttempt> = /*@__PURE__*/
  */
 export type ListDeliveryAttemptsRequest = Message<"onerouter.webhooks.v1.ListDeliveryAttemptsRequest"> & {
   /**
+   * At most 100; 0 means 20.
+   *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
+   * next_page_token from the previous page; empty for the first page.
+   *
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
 
   /**
+   * Only attempts to this endpoint (ep_…); empty means any.
+   *
    * @generated from field: string endpoint_id = 3;
    */
   endpointId: string;
 
   /**
+   * Only attempts of this event (evt_…); empty means any.
+   *
    * @generated from field: string event_id = 4;
    */
   eventId: string;
 
   /**
+   * Only attempts in this status; UNSPECIFIED means any.
+   *
    * @generated from field: onerouter.webhooks.v1.DeliveryStatus status = 5;
    */
   status: DeliveryStatus;
@@ -633,11 +741,15 @@ export const ListDeliveryAttemptsRequestSchema: GenMessage<ListDeliveryAttemptsR
  */
 export type ListDeliveryAttemptsResponse = Message<"onerouter.webhooks.v1.ListDeliveryAttemptsResponse"> & {
   /**
+   * One page of attempts, newest first.
+   *
    * @generated from field: repeated onerouter.webhooks.v1.DeliveryAttempt attempts = 1;
    */
   attempts: DeliveryAttempt[];
 
   /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -655,11 +767,15 @@ export const ListDeliveryAttemptsResponseSchema: GenMessage<ListDeliveryAttempts
  */
 export type ResendEventRequest = Message<"onerouter.webhooks.v1.ResendEventRequest"> & {
   /**
+   * The event to deliver again (evt_…).
+   *
    * @generated from field: string event_id = 1;
    */
   eventId: string;
 
   /**
+   * The endpoint to deliver it to (ep_…); it must be enabled.
+   *
    * @generated from field: string endpoint_id = 2;
    */
   endpointId: string;
@@ -677,6 +793,8 @@ export const ResendEventRequestSchema: GenMessage<ResendEventRequest> = /*@__PUR
  */
 export type ResendEventResponse = Message<"onerouter.webhooks.v1.ResendEventResponse"> & {
   /**
+   * The attempt made now, or PENDING when it is queued for delivery.
+   *
    * @generated from field: onerouter.webhooks.v1.DeliveryAttempt attempt = 1;
    */
   attempt?: DeliveryAttempt | undefined;
@@ -694,6 +812,8 @@ export const ResendEventResponseSchema: GenMessage<ResendEventResponse> = /*@__P
  */
 export type RecoverEndpointRequest = Message<"onerouter.webhooks.v1.RecoverEndpointRequest"> & {
   /**
+   * The endpoint (ep_…) whose failed deliveries to redo.
+   *
    * @generated from field: string endpoint_id = 1;
    */
   endpointId: string;
@@ -718,6 +838,8 @@ export const RecoverEndpointRequestSchema: GenMessage<RecoverEndpointRequest> = 
  */
 export type RecoverEndpointResponse = Message<"onerouter.webhooks.v1.RecoverEndpointResponse"> & {
   /**
+   * How many events were queued for delivery again.
+   *
    * @generated from field: int32 events_requeued = 1;
    */
   eventsRequeued: number;
