@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
-import { UsageService, type Usage } from "@onerouter/client/gen/onerouter/admin/v1/usage_pb";
+import { GetUsageRequestSchema, UsageService, type Usage } from "@onerouter/client/gen/onerouter/admin/v1/usage_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
@@ -112,6 +113,13 @@ describe("UsageService", () => {
 
     const lastYear = await apiClient(app, UsageService, secret).getUsage({ periodTime: timestampFromDate(new Date(Date.UTC(now.getUTCFullYear() - 1, 5, 15))) });
     expect(used(lastYear.usage)).toMatchObject({ api_requests: [0, 1000], payments: [0, 0], messages: [0, 0] });
+    // A time past the Timestamp's range (only binary can carry one) is the caller's mistake, named.
+    const outOfRange = await fetch(`${app.baseUrl}/onerouter.admin.v1.UsageService/GetUsage`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", authorization: `Bearer ${secret}` },
+      body: toBinary(GetUsageRequestSchema, create(GetUsageRequestSchema, { periodTime: { seconds: 10n ** 15n, nanos: 0 } })),
+    });
+    expect(outOfRange.status).toBe(400);
 
     expect(used((await apiClient(app, UsageService, other.secret).getUsage({})).usage)).toMatchObject({
       api_requests: [0, 1000],

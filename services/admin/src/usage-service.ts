@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type ServiceImpl } from "@connectrpc/connect";
 import {
   GetPlanResponseSchema,
@@ -13,7 +13,7 @@ import {
   type UsageService,
 } from "@onerouter/client/gen/onerouter/admin/v1/usage_pb";
 import { sandboxProviders } from "@onerouter/sandbox";
-import { apiError, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
+import { apiError, remoteAddressKey, requireCaller, validTimestamp, type Knex } from "@onerouter/core";
 import { billingPeriod, planById, plans, tenantPlan, type PlanDefinition } from "./plans";
 import { setTenantPlan, type TenantRow } from "./tenants";
 
@@ -84,7 +84,7 @@ export function usageService(knex: Knex): ServiceImpl<typeof UsageService> {
     // counts reach the table within about a second); counts as they are now.
     async getUsage(req, ctx) {
       const caller = requireCaller(ctx);
-      const period = billingPeriod(req.periodTime ? timestampDate(req.periodTime) : new Date());
+      const period = billingPeriod(req.periodTime ? validTimestamp("period_time", req.periodTime) : new Date());
       const plan = await storedPlan(knex, caller.tenantId);
       const counters = (await knex("usage_counters")
         .where({ tenant_id: caller.tenantId, period_start: period.start })

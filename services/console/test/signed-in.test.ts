@@ -230,8 +230,10 @@ describe("the console signed in", () => {
     }, { timeout: 20_000 }).toBeGreaterThan(0);
     expect(received.length).toBeGreaterThan(0);
     // The request it sent is the event's JSON body, as the receiver got it.
-    await page.getByText("Request", { exact: true }).first().click();
-    const sent = JSON.parse((await page.locator("details pre").first().textContent())!) as { id: string };
+    const request = page.locator("details", { has: page.getByText("Request", { exact: true }) }).first();
+    await request.getByText("Request", { exact: true }).click();
+    // Fetched when opened: wait for the event, not the response body beside it.
+    const sent = JSON.parse((await request.locator("pre").textContent())!) as { id: string };
     expect(received.map((body) => (JSON.parse(body) as { id: string }).id)).toContain(sent.id);
     await checkPage(page, "webhook-endpoint");
     expect(errors).toEqual([]);

@@ -32,7 +32,7 @@ export { connectEventStream, type EventStream, eventStreamName, eventSubject, ev
 export { type BindResource, createIdempotency, type Idempotency, type IdempotencyClaim, idempotencyKeyHeader, idempotencyMigrations, type IdempotencyOptions, idempotentReplayedHeader, noIdempotencyClaim, claimOf } from "./idempotency";
 export { type JsonColumn, jsonColumn } from "./json-column";
 export { type Contact, erasedMark, isContact, maskInBinaryColumn, maskInCoreRecords } from "./contact-erasure";
-export { isEmailAddress, maxLength, rejectNulCharacters, requireId, validMetadata, validTimeRange } from "./validation";
+export { isEmailAddress, maxLength, rejectNulCharacters, requireId, validMetadata, validTimeRange, validTimestamp } from "./validation";
 export { type ProcessLiveness, startProcessLiveness } from "./process-liveness";
 export { forbiddenDestinationCode, ForbiddenDestinationError, guardedAgents, type GuardedAgents, type GuardOptions } from "./outbound/guarded-agents";
 export { type Cidr, forbiddenDestination, parseCidr, parseIp } from "./outbound/addresses";

@@ -74,6 +74,7 @@ export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
   const event = create(EventSchema, { ...init, type: eventTypeName(init.type) });
   event.id = newId("evt");
   event.createTime = timestampFromDate(now);
+  const traceparent = currentTraceparent();
   await trx("outbox_events").insert({
     id: event.id,
     tenant_id: event.tenantId,
@@ -81,7 +82,8 @@ export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
     type: event.type,
     payload: Buffer.from(toBinary(EventSchema, event)),
     created_at: now,
-    traceparent: currentTraceparent() ?? null,
+    // Only when traced, so the column is written only where there is something to carry.
+    ...(traceparent && { traceparent }),
   });
   signalOutboxCommit(trx);
   return event;

@@ -1,6 +1,6 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
-import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { invalidArgument } from "./errors";
 
@@ -41,6 +41,16 @@ export function validMetadata(field: string, metadata: Record<string, string>): 
     maxLength(`${field}[${key}]`, value, maxMetadataValueLength);
   }
   return metadata;
+}
+
+// A google.protobuf.Timestamp within its documented range (years 1 to 9999),
+// as a Date; anything else is the caller's mistake, not a server error.
+export function validTimestamp(field: string, value: Timestamp): Date {
+  const ms = Number(value.seconds) * 1000 + value.nanos / 1e6;
+  if (value.nanos < 0 || value.nanos > 999_999_999 || !(ms >= -62_135_596_800_000 && ms <= 253_402_300_799_999)) {
+    throw invalidArgument(field, "must be a time between the years 1 and 9999");
+  }
+  return new Date(ms);
 }
 
 export function validTimeRange(field: string, range: TimeRange | undefined): TimeRange | undefined {

@@ -45,7 +45,7 @@ describe("onerouter CLI", () => {
     expect(help.status).toBe(0);
     for (const { title } of devProfiles) expect(help.stdout).toContain(title);
     const commands = [...help.stdout.matchAll(/^ {2}([a-z][a-z-]+)\b/gm)].map((m) => m[1]!);
-    expect(new Set(commands)).toEqual(new Set(["start", "dev", "migrate", "keys", "members", "master-key", "tenants", "erase-contact"]));
+    expect(new Set(commands)).toEqual(new Set(["start", "serve", "dev", "migrate", "keys", "members", "master-key", "tenants", "erase-contact", "listen"]));
     for (const command of new Set(commands)) {
       const answer = run([command, "--help"], { ONEROUTER_DATA_DIR: untouched });
       expect(answer.status, `${command} --help`).toBe(0);

@@ -80,7 +80,7 @@ describe("provider health", () => {
     await waitFor("circuit_opened at the endpoint", async () => delivered("provider_account.circuit_opened", id).length > 0);
     expect(delivered("provider_account.circuit_opened", id)[0]!.providerAccount).toMatchObject({
       provider: "twilio",
-      reason: "1 consecutive calls the provider did not process",
+      reason: "1 consecutive calls the provider did not answer",
       process: expect.stringMatching(/:\d+$/),
     });
     expect(delivered("provider_account.circuit_closed", id)).toHaveLength(0);

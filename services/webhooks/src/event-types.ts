@@ -357,9 +357,9 @@ const aboutEventTypes: Record<
   },
   [EventType.PROVIDER_ACCOUNT_CIRCUIT_OPENED]: {
     description:
-      "A process stopped sending calls to a provider account after consecutive calls it did not process; it retries after a cooldown. Circuit breakers are per process, so each OneRouter process that sees the outage sends its own event, named in process.",
+      "A process stopped sending calls to a provider account after consecutive calls it did not answer (refused, failed or timed out); after a cooldown a health check probes it, and no new call goes to it until that check succeeds. Circuit breakers are per process, so each OneRouter process that sees the outage sends its own event, named in process.",
     after: 0,
-    example: () => razorpayCircuit("5 consecutive calls the provider did not process"),
+    example: () => razorpayCircuit("5 consecutive calls the provider did not answer"),
   },
   [EventType.PROVIDER_ACCOUNT_CIRCUIT_CLOSED]: {
     description:
