@@ -57,19 +57,14 @@ export function consoleRoute(options: { distDir?: string } = {}): HttpRoute {
     pathPrefix: "/console",
     handler(req, res) {
       const urlPath = (req.url ?? "/").split("?")[0]!;
-      const send = (status: number, headers: Record<string, string>, body?: string) => {
-        res.writeHead(status, { ...securityHeaders, ...headers });
-        if (body === undefined) res.end();
-        else res.end(body);
-      };
-      if (req.method !== "GET" && req.method !== "HEAD") return send(405, { Allow: "GET, HEAD" });
-      if (!urlPath.startsWith(consolePathPrefix)) return send(308, { Location: consolePathPrefix });
+      if (req.method !== "GET" && req.method !== "HEAD") return respond(res, 405, { Allow: "GET, HEAD" });
+      if (!urlPath.startsWith(consolePathPrefix)) return respond(res, 308, { Location: consolePathPrefix });
 
       let relative: string;
       try {
         relative = decodeURIComponent(urlPath.slice(consolePathPrefix.length));
       } catch {
-        return send(400, { "content-type": "text/plain; charset=utf-8" }, "malformed path\n");
+        return respond(res, 400, { "content-type": "text/plain; charset=utf-8" }, "malformed path\n");
       }
       const file = path.resolve(distDir, relative);
       // A path climbing out of the bundle names nothing in it.
@@ -77,22 +72,15 @@ export function consoleRoute(options: { distDir?: string } = {}): HttpRoute {
       const asset = inside && existsSync(file) && statSync(file).isFile() ? file : undefined;
       // A missing file under assets/ is a stale or wrong URL, not a page.
       if (!asset && relative.startsWith("assets/")) {
-        return send(404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
+        return respond(res, 404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
       }
       const served = asset ?? path.join(distDir, "index.html");
-      if (!existsSync(served)) return send(503, { "content-type": "text/html; charset=utf-8", "Cache-Control": "no-store" }, missingBuild);
+      if (!existsSync(served)) return respond(res, 503, { "content-type": "text/html; charset=utf-8", "Cache-Control": "no-store" }, missingBuild);
 
       // Vite puts a content hash in every asset name, so those never change;
       // index.html names the current ones and is revalidated each time.
       const immutable = asset !== undefined && relative.startsWith("assets/");
-      const headers = {
-        "content-type": contentTypes[path.extname(served)] ?? "application/octet-stream",
-        "content-length": String(statSync(served).size),
-        "Cache-Control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-      };
-      if (req.method === "HEAD") return send(200, headers);
-      res.writeHead(200, { ...securityHeaders, ...headers });
-      createReadStream(served).pipe(res as NodeJS.WritableStream);
+      sendFile(req, res, served, immutable ? "public, max-age=31536000, immutable" : "no-cache");
     },
   };
 }
@@ -106,18 +94,30 @@ export function docsRoute(options: { distDir?: string } = {}): HttpRoute {
     pathPrefix: "/docs",
     handler(req, res) {
       const page = pages[(req.url ?? "/").split("?")[0]!];
-      const send = (status: number, headers: Record<string, string>, body?: string) => {
-        res.writeHead(status, { ...securityHeaders, ...headers });
-        res.end(body ?? "");
-      };
-      if (req.method !== "GET" && req.method !== "HEAD") return send(405, { Allow: "GET, HEAD" });
-      if (!page) return send(404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
+      if (req.method !== "GET" && req.method !== "HEAD") return respond(res, 405, { Allow: "GET, HEAD" });
+      if (!page) return respond(res, 404, { "content-type": "text/plain; charset=utf-8" }, "not found\n");
       const file = path.join(docsDir, page);
-      if (!existsSync(file)) return send(503, { "content-type": "text/html; charset=utf-8", "Cache-Control": "no-store" }, missingBuild);
-      const headers = { "content-type": contentTypes[path.extname(file)]!, "content-length": String(statSync(file).size), "Cache-Control": "no-cache" };
-      if (req.method === "HEAD") return send(200, headers);
-      res.writeHead(200, { ...securityHeaders, ...headers });
-      createReadStream(file).pipe(res as NodeJS.WritableStream);
+      if (!existsSync(file)) return respond(res, 503, { "content-type": "text/html; charset=utf-8", "Cache-Control": "no-store" }, missingBuild);
+      sendFile(req, res, file, "no-cache");
     },
   };
+}
+
+type Response = Parameters<HttpRoute["handler"]>[1];
+
+function respond(res: Response, status: number, headers: Record<string, string>, body?: string): void {
+  res.writeHead(status, { ...securityHeaders, ...headers });
+  res.end(body ?? "");
+}
+
+// A file of the build, under the same security headers as every page.
+function sendFile(req: Parameters<HttpRoute["handler"]>[0], res: Response, file: string, cacheControl: string): void {
+  const headers = {
+    "content-type": contentTypes[path.extname(file)] ?? "application/octet-stream",
+    "content-length": String(statSync(file).size),
+    "Cache-Control": cacheControl,
+  };
+  if (req.method === "HEAD") return respond(res, 200, headers);
+  res.writeHead(200, { ...securityHeaders, ...headers });
+  createReadStream(file).pipe(res as NodeJS.WritableStream);
 }
