@@ -1,9 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { routeOnLoopback } from "../test/index";
 import { docsRoute } from "../src/route";
 import { renderHtml, renderMarkdown, undocumented } from "./api-docs";
 import { readApiReference } from "./api-reference";
@@ -43,15 +42,14 @@ describe("the API reference", () => {
 
   describe("at /docs", () => {
     const distDir = mkdtempSync(path.join(os.tmpdir(), "console-dist-"));
-    const route = docsRoute({ distDir });
-    const server = http.createServer((req, res) => void route.handler(req, res));
+    let served: Awaited<ReturnType<typeof routeOnLoopback>>;
     let base = "";
     beforeAll(async () => {
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      served = await routeOnLoopback(docsRoute({ distDir }));
+      base = served.base;
     });
     afterAll(async () => {
-      await new Promise((resolve) => server.close(resolve));
+      await served?.close();
       rmSync(distDir, { recursive: true, force: true });
     });
 

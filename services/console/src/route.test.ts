@@ -1,23 +1,21 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { routeOnLoopback } from "../test/index";
 import { consoleRoute } from "./route";
 
 // The console's route on a bare HTTP server, pointed at a folder with no build.
 describe("the console route without a build", () => {
   const emptyDir = mkdtempSync(path.join(os.tmpdir(), "console-dist-"));
-  const route = consoleRoute({ distDir: emptyDir });
-  const server = http.createServer((req, res) => void route.handler(req, res));
+  let served: Awaited<ReturnType<typeof routeOnLoopback>>;
   let base = "";
   beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    served = await routeOnLoopback(consoleRoute({ distDir: emptyDir }));
+    base = served.base;
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
+    await served?.close();
     rmSync(emptyDir, { recursive: true, force: true });
   });
 

@@ -1,10 +1,13 @@
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { readFileSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { expect } from "vitest";
+import type { HttpRoute } from "@onerouter/core";
 import { consoleDistDir } from "../src/route";
 
 // Browser tests of the console: the bundle built from the sources as
@@ -153,4 +156,14 @@ export async function checkPage(page: Page, name: string): Promise<void> {
   await page.waitForFunction(() => !document.querySelector("[role=status][aria-live]"), undefined, { timeout: 10_000 });
   expect(await seriousAccessibilityViolations(page), name).toEqual([]);
   await saveScreenshot(page, name);
+}
+
+// One of the console package's routes alone on a loopback HTTP server.
+export async function routeOnLoopback(route: HttpRoute): Promise<{ base: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => void route.handler(req, res));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
