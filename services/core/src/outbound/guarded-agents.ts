@@ -80,9 +80,12 @@ function guardedConnection(
   });
 }
 
-class GuardedHttpAgent extends http.Agent {
-  constructor(private readonly guard: GuardOptions) {
-    super({ keepAlive: false });
+export class GuardedHttpAgent extends http.Agent {
+  constructor(
+    private readonly guard: GuardOptions,
+    options: http.AgentOptions = { keepAlive: false },
+  ) {
+    super(options);
   }
 
   override createConnection(options: ConnectionOptions, callback: Created) {
@@ -90,9 +93,12 @@ class GuardedHttpAgent extends http.Agent {
   }
 }
 
-class GuardedHttpsAgent extends https.Agent {
-  constructor(private readonly guard: GuardOptions) {
-    super({ keepAlive: false });
+export class GuardedHttpsAgent extends https.Agent {
+  constructor(
+    private readonly guard: GuardOptions,
+    options: https.AgentOptions = { keepAlive: false },
+  ) {
+    super(options);
   }
 
   override createConnection(options: ConnectionOptions, callback: Created) {
