@@ -98,3 +98,14 @@ export async function sendResendingOnClosedReuse<T>(
     return send(agents.fresh);
   }
 }
+
+// The same for an axios instance, as its rejected-response interceptor: a
+// request whose kept connection closed before any answer is sent once more
+// through `fresh`; every other failure goes on as it came.
+export function resendThroughFreshAgents(axios: { request(config: object): Promise<unknown> }, fresh: GuardedAgents) {
+  return (error: unknown): Promise<unknown> => {
+    if (!failedOnReusedConnection(error)) return Promise.reject(error);
+    const { config } = error as { config: object };
+    return axios.request({ ...config, httpAgent: fresh.http, httpsAgent: fresh.https });
+  };
+}
