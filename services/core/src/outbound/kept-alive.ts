@@ -49,19 +49,11 @@ export interface KeptAliveAgents {
   // Agents for one call that share the pool's connections; a connection
   // refused for this call is told to onRefused.
   forCall(onRefused?: (reason: string) => void): GuardedAgents;
-  // Closes every kept connection.
-  destroy(): void;
 }
 
 export function keptAliveAgents(guard: Omit<GuardOptions, "onRefused">): KeptAliveAgents {
   const pool = { http: new GuardedHttpAgent(guard, keptAliveAgentOptions), https: new GuardedHttpsAgent(guard, keptAliveAgentOptions) };
-  return {
-    forCall: (onRefused) => ({ http: callView(pool.http, onRefused), https: callView(pool.https, onRefused) }),
-    destroy() {
-      pool.http.destroy();
-      pool.https.destroy();
-    },
-  };
+  return { forCall: (onRefused) => ({ http: callView(pool.http, onRefused), https: callView(pool.https, onRefused) }) };
 }
 
 interface RequestQueue {
