@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { Role, TeamService } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { MasterKeyring } from "@onerouter/core";
@@ -24,7 +25,7 @@ import { cliPath, killHard } from "../chaos/support/processes";
 import { startFlakyReceiver, type FlakyReceiver } from "../chaos/support/receiver";
 import { chaosMasterKey, chaosTenant, productEnv, type ChaosTenant } from "../chaos/support/tenant";
 import { countsAbove } from "../chaos/support/tally";
-import { gatewayTo, type Gateway } from "./gateway";
+import { CheckDenied, gatewayTo, type Gateway } from "./gateway";
 import { startOtlpCollector, type OtlpCollector } from "./otlp-collector";
 
 // The mesh without a cluster: the gatekeeper, payments, admin, messaging and
@@ -134,6 +135,9 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
       // Traces exported as a platform team turns them on, batched briefly.
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
       OTEL_BSP_SCHEDULE_DELAY: "200",
+      // Three failed authentications per client address, refilled too slowly to matter here.
+      ONEROUTER_AUTH_FAILURES_BURST: "3",
+      ONEROUTER_AUTH_FAILURES_PER_MINUTE: "1",
     };
     const started = await Promise.all(
       Object.entries({
@@ -202,6 +206,47 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
     expect(invited?.parentSpanId).toBe("b7ad6b7169203331");
     const sent = spanOf("messaging", "onerouter.messaging.v1.MessagingService/SendMessage");
     expect(sent?.parentSpanId).toBe(invited!.spanId);
+  });
+
+  it("downloads a CSV export from the admin process with the identity the gateway set, and refuses it without the mesh secret", async () => {
+    const download = "/exports/payments.csv";
+    const identity = await gateway.check(download, { authorization: `Bearer ${tenant.secret}` });
+    const exported = await fetch(`${processes.admin!.url}${download}`, { headers: identity });
+    expect(exported.status).toBe(200);
+    expect(exported.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect((await exported.text()).split("\n")[0]).toMatch(/^id,create_time,status,amount_minor,currency,/);
+
+    const { "x-onerouter-mesh-secret": _secret, ...forged } = identity;
+    for (const [headers, reason] of [
+      [forged, "MESH_SECRET_MISSING"],
+      [{ ...forged, "x-onerouter-mesh-secret": `${meshSecret}-guessed` }, "MESH_SECRET_INVALID"],
+    ] as const) {
+      const refused = await fetch(`${processes.admin!.url}${download}`, { headers });
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toMatchObject({ code: "unauthenticated", reason });
+    }
+  });
+
+  it("counts wrong passwords at the admin process against the client's address, which the gatekeeper then refuses", async () => {
+    const elsewhere = gatewayTo(`127.0.0.1:${ports.gatekeeper}`, "198.51.100.20");
+    try {
+      const sessions = createClient(
+        SessionService,
+        createConnectTransport({ baseUrl: processes.admin!.url, httpVersion: "1.1", interceptors: [elsewhere.interceptor] }),
+      );
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await expect(sessions.signIn({ email: "nobody@example.com", password: "not the password" })).rejects.toMatchObject({
+          code: Code.Unauthenticated,
+        });
+      }
+      const refused = await elsewhere.check("/onerouter.admin.v1.SessionService/SignIn", {}).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(CheckDenied);
+      expect((refused as CheckDenied).response.status?.code).toBe(Code.ResourceExhausted);
+      // Another address signs in as before.
+      await expect(gateway.check("/onerouter.admin.v1.SessionService/SignIn", {})).resolves.toMatchObject({ "x-onerouter-client-address": "127.0.0.1" });
+    } finally {
+      elsewhere.close();
+    }
   });
 
   it("takes payments through the gateway across a kill -9 of payments, charging each once and delivering each event", async () => {
