@@ -202,9 +202,8 @@ export function envoyFrontRoutes({ gatekeeper, callers, meshSecret }: EnvoyFront
       const address = entries.get("remote_address");
       // A call without a caller (signing in) is limited by its address's
       // failed authentications, which the service charges after Check.
-      if (address !== undefined && !anonymous(req)) continue;
       if (address !== undefined) {
-        const refusal = await admission.refusalOfFailures(address);
+        const refusal = anonymous(req) ? await admission.refusalOfFailures(address) : undefined;
         if (refusal) return overLimit(response, refusal);
         continue;
       }
