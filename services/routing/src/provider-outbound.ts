@@ -26,9 +26,10 @@ export interface ProviderTransport {
   // time. These make a fresh connection for every request.
   agents: GuardedAgents;
   // The same rules over connections kept alive across calls, for clients
-  // that resend a request once on `agents` when the connection it reused
-  // closed before any answer (sendResendingOnClosedReuse): without that, such
-  // a failure would read as ambiguous.
+  // of providers that deduplicate a resent request by its idempotency key:
+  // they resend once on `agents` when the connection they reused closed
+  // before any answer (sendResendingOnClosedReuse). Without that, an idle
+  // close would read as ambiguous; without the key, the resend could act twice.
   keptAlive: GuardedAgents;
   // The call goes to the account's settings.base_url, not to the provider:
   // what answers there is not the provider, so its text is not passed on.

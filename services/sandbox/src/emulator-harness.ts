@@ -25,7 +25,10 @@ export type FailureMode =
   // A kept-alive connection is closed as the next request arrives on it,
   // unread: a server's idle timeout crossing the client's reuse. Requests on
   // new connections are served.
-  | "close_reused";
+  | "close_reused"
+  // As close_reused, and the provider goes "down" at that moment: the
+  // request was on a connection that was up, and its resend is refused.
+  | "down_on_reuse";
 
 export interface FailureSettings {
   mode: FailureMode;
@@ -98,6 +101,11 @@ export async function startEmulator(emulator: ProviderEmulator, options: Emulato
       req.socket.destroy();
       return;
     }
+    if (earlier > 0 && failure.mode === "down_on_reuse") {
+      // Stops listening at once, then closes every connection, this one too.
+      void applyFailure({ mode: "down" });
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -134,8 +142,8 @@ export async function startEmulator(emulator: ProviderEmulator, options: Emulato
       headers: req.headers,
       rawBody,
     };
-    // close_reused acts on arrival, above.
-    const active: FailureSettings = failure.mode === "close_reused" ? { mode: "none" } : consumeFailure();
+    // close_reused and down_on_reuse act on arrival, above.
+    const active: FailureSettings = failure.mode === "close_reused" || failure.mode === "down_on_reuse" ? { mode: "none" } : consumeFailure();
     if (active.mode === "error_5xx") return send(res, emulator.serverError());
     if (active.mode === "rate_limited") return send(res, emulator.rateLimited());
     if (active.mode === "proxy_error") return send(res, proxyError(active.status ?? 502));
@@ -180,6 +188,10 @@ export async function startEmulator(emulator: ProviderEmulator, options: Emulato
     for (const res of held) res.destroy();
     for (const socket of sockets) socket.destroy();
     if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Clients in this process see their kept connections close before their
+    // next request, as after an outage longer than an instant; a request
+    // that meets a connection closing under it is "down_on_reuse".
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   async function applyFailure(settings: FailureSettings) {

@@ -77,27 +77,27 @@ function callView<A extends http.Agent>(pool: A, onRefused: ((reason: string) =>
 
 // Sends a request through kept-alive agents and, when the connection it
 // reused closed before any answer, once more through agents that make a
-// fresh one; what that second send proves is what the call proves, as if the
-// first had not been made. Any other failure is the caller's.
+// fresh one. The server most likely never read the first, but cannot be
+// shown not to have: when the second send gets no answer either (even a
+// refused connection), the call fails with `unanswered(first failure)`, as
+// a request that may have been read, never as one provably not sent, so a
+// payment is not failed over to another provider that could charge it too.
+// Any other failure is the caller's.
 export async function sendResendingOnClosedReuse<T>(
   agents: { keptAlive: GuardedAgents; fresh: GuardedAgents },
   send: (agents: GuardedAgents) => Promise<T>,
+  unanswered: (firstFailure: unknown) => unknown = (first) => first,
 ): Promise<T> {
+  let first: unknown;
   try {
     return await send(agents.keptAlive);
   } catch (err) {
     if (!failedOnReusedConnection(err)) throw err;
-    return send(agents.fresh);
+    first = err;
   }
-}
-
-// The same for an axios instance, as its rejected-response interceptor: a
-// request whose kept connection closed before any answer is sent once more
-// through `fresh`; every other failure goes on as it came.
-export function resendThroughFreshAgents(axios: { request(config: object): Promise<unknown> }, fresh: GuardedAgents) {
-  return (error: unknown): Promise<unknown> => {
-    if (!failedOnReusedConnection(error)) return Promise.reject(error);
-    const { config } = error as { config: object };
-    return axios.request({ ...config, httpAgent: fresh.http, httpsAgent: fresh.https });
-  };
+  try {
+    return await send(agents.fresh);
+  } catch {
+    throw unanswered(first);
+  }
 }

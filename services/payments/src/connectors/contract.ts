@@ -97,6 +97,19 @@ export function describePaymentConnectorContract(name: string, start: () => Prom
           await h().emulator.setFailure({ mode: "none" });
         }
       });
+
+      it("calls a payment ambiguous, not failed over, when the kept connection closes and the resend is refused", async () => {
+        const pay = () => h().connector.createPayment(h().ctx, input({ paymentMethodToken: h().tokens.succeed }));
+        await Promise.all([pay(), pay()]);
+        // The provider goes down as the request arrives on a kept connection:
+        // it may have read it, so the refused resend proves nothing about it.
+        await h().emulator.setFailure({ mode: "down_on_reuse" });
+        try {
+          await expect(pay()).rejects.toMatchObject({ kind: "ambiguous" });
+        } finally {
+          await h().emulator.setFailure({ mode: "none" });
+        }
+      });
     }
 
     it("captures an automatic payment", async () => {

@@ -145,8 +145,11 @@ interface ExchangeInit {
 }
 
 function exchange(ctx: ConnectorContext, url: URL, init: ExchangeInit, changesState: boolean): Promise<Exchange> {
-  return sendResendingOnClosedReuse({ keptAlive: ctx.transport.keptAlive, fresh: ctx.transport.agents }, (agents) =>
-    exchangeThrough(agents, ctx, url, init, changesState),
+  return sendResendingOnClosedReuse(
+    { keptAlive: ctx.transport.keptAlive, fresh: ctx.transport.agents },
+    (agents) => exchangeThrough(agents, ctx, url, init, changesState),
+    // The kept connection was up: PayPal may have read the first send.
+    (cause) => transportError({ cause, connected: true, timedOut: false }, changesState),
   );
 }
 

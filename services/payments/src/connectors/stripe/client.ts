@@ -5,9 +5,11 @@ import { connectorError } from "./mapping";
 
 // Calls reuse connections kept alive across calls (a TCP and TLS handshake
 // saved on every payment). A kept connection Stripe closed just as a request
-// was written to it fails before any answer: Stripe did not read it, so it is
-// sent once more on a fresh connection, here, and the SDK sees one try whose
-// outcome is the fresh one's. Any other reset reaches the SDK as it came: it
+// was written to it fails before any answer: Stripe most likely did not read
+// it, so it is sent once more on a fresh connection, here, under the same
+// idempotency key, and the SDK sees one try whose outcome is the fresh one's
+// when that one is answered, and the first reset when it is not (even
+// refused: the first may have been read). Any other reset reaches the SDK as it came: it
 // resends a reset request once, even with retries off, under the same
 // idempotency key, and a call that took two tries is ambiguous (connectorError).
 class KeptAliveHttpClient extends Stripe.HttpClient {
