@@ -26,6 +26,10 @@ describe("an embedded data folder", () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-folder-"));
     dirs.push(dataDir);
     const env = { ONEROUTER_DATA_DIR: dataDir };
+    // No server yet: migrate takes the fresh folder and says what it applied.
+    const fresh = runCli(["migrate"], env);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toMatch(/^applied: \d{8}_\d{3}_/);
     const first = await startServerProcess(dataDir);
     servers.push(first);
 
