@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Plugin } from "vite";
-import { readApiReference, type ApiFile, type ApiMessage, type ApiMethod, type ApiService } from "./api-reference.ts";
+import { readApiReference, type ApiError, type ApiFile, type ApiMessage, type ApiMethod, type ApiService } from "./api-reference.ts";
 
 // The API reference served at /docs and committed as docs/api.md: every
 // service, method, message, field and enum from the protos' comments, each
@@ -24,28 +24,23 @@ const clientProperties: Record<string, string> = {
   AuditLogService: "auditLogs",
 };
 
-interface ErrorCase {
-  code: string;
-  reason: string;
-  when: string;
-}
-
 // What any call can be refused with, before its own rules apply.
-const everyCall: ErrorCase[] = [
-  { code: "UNAUTHENTICATED", reason: "API_KEY_MISSING, API_KEY_UNKNOWN, API_KEY_REVOKED, API_KEY_EXPIRED", when: "no usable API key or session" },
+export const everyCall: ApiError[] = [
+  { code: "UNAUTHENTICATED", reason: "API_KEY_MISSING, API_KEY_MALFORMED, API_KEY_UNKNOWN, API_KEY_REVOKED, API_KEY_EXPIRED, SESSION_UNKNOWN, SESSION_EXPIRED, SESSION_REVOKED", when: "no usable API key or session" },
   { code: "PERMISSION_DENIED", reason: "API_KEY_SCOPE_MISSING, ROLE_NOT_PERMITTED, TENANT_SUSPENDED", when: "the key's scopes or the member's role do not cover the method, or the tenant is suspended" },
   { code: "INVALID_ARGUMENT", reason: "INVALID_FIELD", when: "a field is malformed; ErrorInfo's metadata.field names it" },
   { code: "RESOURCE_EXHAUSTED", reason: "RATE_LIMITED, QUOTA_EXCEEDED", when: "the key's rate or the plan's monthly requests are used up; Retry-After says when to retry" },
 ];
 
-export function methodErrors(method: ApiMethod, input: ApiMessage | undefined): ErrorCase[] {
-  const errors = [...everyCall];
-  if (input?.fields.some((f) => f.name === "id")) errors.push({ code: "NOT_FOUND", reason: "RESOURCE_NOT_FOUND", when: "no object with that id in the caller's tenant and environment" });
-  if (!method.readOnly) {
-    errors.push({ code: "FAILED_PRECONDITION", reason: "IDEMPOTENCY_KEY_REUSED", when: "the Idempotency-Key was used before with a different request" });
-    errors.push({ code: "ABORTED", reason: "IDEMPOTENCY_KEY_IN_USE", when: "a request with the same Idempotency-Key is still running" });
-  }
-  return errors;
+// What any call that changes state can be refused with, for its Idempotency-Key.
+export const everyChange: ApiError[] = [
+  { code: "INVALID_ARGUMENT", reason: "IDEMPOTENCY_KEY_REUSED", when: "the Idempotency-Key was used before with a different request" },
+  { code: "ABORTED", reason: "IDEMPOTENCY_KEY_IN_USE", when: "a request with the same Idempotency-Key is still running" },
+];
+
+// The method's own errors, from its proto comment, after those of every call.
+export function methodErrors(method: ApiMethod): ApiError[] {
+  return [...everyCall, ...(method.readOnly ? [] : everyChange), ...(method.errors ?? [])];
 }
 
 // A request body showing every top-level field with a value of its type.
@@ -104,13 +99,16 @@ function examples(doc: Documented, messages: Map<string, ApiMessage>): { curl: s
 }
 
 // Everything the reference must explain and does not: services, methods
-// and fields without a comment.
+// and fields without a comment, methods without an "Errors:" part.
 export function undocumented(files: ApiFile[]): string[] {
   const missing: string[] = [];
   for (const file of files) {
     for (const service of file.services) {
       if (!service.comment) missing.push(`${file.package}.${service.name}`);
-      for (const method of service.methods) if (!method.comment) missing.push(`${file.package}.${service.name}.${method.name}`);
+      for (const method of service.methods) {
+        if (!method.comment) missing.push(`${file.package}.${service.name}.${method.name}`);
+        if (!method.errors) missing.push(`${file.package}.${service.name}.${method.name} Errors:`);
+      }
     }
     for (const message of file.messages) {
       if (message.kind !== "message") continue;
@@ -147,7 +145,7 @@ export function renderMarkdown(files: ApiFile[]): string {
           "",
           "| Code | Reason | When |",
           "| --- | --- | --- |",
-          ...methodErrors(method, doc.input).map((e) => `| ${e.code} | ${e.reason} | ${e.when} |`),
+          ...methodErrors(method).map((e) => `| ${e.code} | ${e.reason} | ${e.when.replace(/\|/g, "\\|")} |`),
           "",
           "```sh",
           curl,
@@ -194,7 +192,7 @@ export function renderHtml(files: ApiFile[]): string {
         body.push(
           `<article id="${anchor(`${id}.${method.name}`)}"><h3>${escape(method.name)}</h3><p>${escape(method.comment)}</p>`,
           `<p>Request <a href="#${anchor(`${file.package}.${method.input}`)}"><code>${escape(method.input)}</code></a>, ${method.serverStreaming ? "a stream of" : "answer"} <a href="#${anchor(`${file.package}.${method.output}`)}"><code>${escape(method.output)}</code></a>. ${method.readOnly ? "A read: safe to retry." : "Changes state: send an <code>Idempotency-Key</code> to retry safely."}</p>`,
-          `<table><thead><tr><th>Code</th><th>Reason</th><th>When</th></tr></thead><tbody>${methodErrors(method, doc.input)
+          `<table><thead><tr><th>Code</th><th>Reason</th><th>When</th></tr></thead><tbody>${methodErrors(method)
             .map((e) => `<tr><td>${e.code}</td><td>${escape(e.reason)}</td><td>${escape(e.when)}</td></tr>`)
             .join("")}</tbody></table>`,
           `<h4>curl</h4><pre><code>${escape(curl)}</code></pre><h4>TypeScript</h4><pre><code>${escape(typescript)}</code></pre></article>`,

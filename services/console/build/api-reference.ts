@@ -13,11 +13,22 @@ export interface ApiField {
   comment: string;
 }
 
+// An error a method answers with: its gRPC code, the ErrorInfo reason (or a
+// family of reasons, e.g. PROVIDER_*) and when.
+export interface ApiError {
+  code: string;
+  reason: string;
+  when: string;
+}
+
 export interface ApiMethod {
   name: string;
   input: string;
   output: string;
   comment: string;
+  // The method's own errors, from the "Errors:" part of its comment (beyond
+  // what refuses any call); undefined when the comment has none.
+  errors: ApiError[] | undefined;
   // idempotency_level = NO_SIDE_EFFECTS: a read, safe to retry.
   readOnly: boolean;
   serverStreaming: boolean;
@@ -90,7 +101,9 @@ export function parseProto(file: string, text: string): ApiFile {
       // `message Empty {}` opens and closes on its line.
       if (!line.endsWith("}")) open.push(message);
     } else if ((match = /^rpc\s+(\w+)\s*\(\s*(?:stream\s+)?([\w.]+)\s*\)\s*returns\s*\(\s*(stream\s+)?([\w.]+)\s*\)/.exec(line))) {
-      const method: ApiMethod = { name: match[1]!, input: match[2]!, output: match[4]!, comment: takeComment(), readOnly: false, serverStreaming: match[3] !== undefined };
+      const { description, errors } = methodComment(comment);
+      comment = [];
+      const method: ApiMethod = { name: match[1]!, input: match[2]!, output: match[4]!, comment: description, errors, readOnly: false, serverStreaming: match[3] !== undefined };
       if (inner && "methods" in inner) inner.methods.push(method);
       if (!line.endsWith(";") && !line.endsWith("{}")) {
         open.push(undefined);
@@ -121,6 +134,26 @@ export function parseProto(file: string, text: string): ApiFile {
     }
   }
   return parsed;
+}
+
+// A method's comment: what it does, then optionally its errors, one per
+// "- CODE REASON: when" item (continued on indented lines), or "Errors: none
+// of its own." when only what refuses any call applies.
+function methodComment(lines: string[]): { description: string; errors: ApiError[] | undefined } {
+  const start = lines.findIndex((line) => line.startsWith("Errors:"));
+  const description = (start === -1 ? lines : lines.slice(0, start)).join(" ").trim();
+  if (start === -1) return { description, errors: undefined };
+  const items: string[] = [];
+  for (const line of [lines[start]!.slice("Errors:".length), ...lines.slice(start + 1)]) {
+    if (line.startsWith("- ")) items.push(line.slice(2));
+    else if (items.length > 0 && line.trim() !== "") items[items.length - 1] += ` ${line.trim()}`;
+  }
+  const errors = items.map((item) => {
+    const parsed = /^([A-Z_]+) ([A-Z][A-Z0-9_]*\*?): (.+)$/.exec(item.trim());
+    if (!parsed) throw new Error(`an error of a method must read "- CODE REASON: when", not "- ${item}"`);
+    return { code: parsed[1]!, reason: parsed[2]!, when: parsed[3]! };
+  });
+  return { description, errors };
 }
 
 export function readApiReference(root = protoRoot): ApiFile[] {

@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { dataFolderHolder, DataFolderBusyError, loadConfig, lockDataFolder, type Config, type DataFolderHolder } from "@onerouter/core";
+// Core's config and folder lock by their own paths: a command the running
+// server carries out loads nothing else of core (not its server, logger or telemetry).
+import { loadConfig, type Config } from "@onerouter/core/config";
+import { dataFolderHolder, DataFolderBusyError, lockDataFolder, type DataFolderHolder } from "@onerouter/core/data-folder-lock";
 import { UsageError } from "./cli-usage";
 import { callLocalAdmin, LocalAdminRefusal } from "./local-admin";
 import type { ApiKeyDescription, TenantDescription } from "./operations";
@@ -201,7 +204,7 @@ async function runHere(config: Config, action: string, args: Record<string, unkn
     await Promise.all([import("./app"), import("@onerouter/admin"), import("./master-key"), import("./operations"), import("@onerouter/sandbox"), import("@onerouter/routing")]);
   const db = openConfiguredDatabase(config);
   try {
-    await db.migrate(allMigrations);
+    const applied = await db.migrate(allMigrations);
     // Services in the mesh migrate nothing: they find the default tenant, with its sandbox accounts, made here.
     const { tenant } = await ensureDefaultTenant(db.knex);
     await ensureSandboxDefaults(db.knex, new ProviderAccountStore(db.knex, resolveMasterKeys(config)), tenant.id);
@@ -210,7 +213,8 @@ async function runHere(config: Config, action: string, args: Record<string, unkn
       config,
       defaultTenantId: tenant.id,
       masterKeys: resolveMasterKeys(config),
-      migrate: () => db.migrate(allMigrations),
+      // Every command here migrates first, so `migrate` reports what that applied.
+      migrate: async () => applied,
     })[action]!;
     return await run(args);
   } finally {

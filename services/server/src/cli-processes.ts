@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 
 // The CLI as separate processes, for tests: a server that holds a data
@@ -35,9 +35,18 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<string>;
 }
 
-// `onerouter start` (or dev) on `dataDir`, once it listens.
-export async function startServerProcess(dataDir: string, command: "start" | "dev" = "start", env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [cliPath, command], {
+// `onerouter start` (or dev) on `dataDir`, once it listens. With `terminal`,
+// its output is a terminal, as when a person runs it: util-linux's script(1)
+// gives it a pseudo-terminal, and `pid` is the server's, not script's.
+export async function startServerProcess(
+  dataDir: string,
+  command: "start" | "dev" = "start",
+  env: Record<string, string> = {},
+  { terminal = false } = {},
+): Promise<ServerProcess> {
+  const argv = [process.execPath, cliPath, command];
+  const [file, args] = terminal ? ["script", ["-qfec", argv.map((a) => `'${a}'`).join(" "), "/dev/null"]] : [argv[0]!, argv.slice(1)];
+  const child = spawn(file, args, {
     env: { ...process.env, PORT: "0", HOST: "127.0.0.1", ONEROUTER_DATA_DIR: dataDir, LOG_LEVEL: "info", ONEROUTER_DEV_BASE_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   }) as unknown as ChildProcessWithoutNullStreams;
@@ -48,12 +57,15 @@ export async function startServerProcess(dataDir: string, command: "start" | "de
   const runFile = path.join(dataDir, "server.json");
   const started = Date.now();
   let port = 0;
+  let pid = child.pid!;
   while (!port) {
     if (child.exitCode !== null || Date.now() - started > 240_000) throw new Error(`not listening:\n${logs}`);
-    if (existsSync(runFile)) {
+    // A run file left by an earlier server is older than this one.
+    if (existsSync(runFile) && (!terminal || statSync(runFile).mtimeMs >= started)) {
       try {
         const info = JSON.parse(readFileSync(runFile, "utf8")) as { pid?: number; port?: number };
-        if (info.pid === child.pid) port = info.port ?? 0;
+        if (terminal) pid = info.pid ?? 0;
+        if (info.pid === pid) port = info.port ?? 0;
       } catch {
         // Being written.
       }
@@ -62,12 +74,13 @@ export async function startServerProcess(dataDir: string, command: "start" | "de
   }
   return {
     child,
-    pid: child.pid!,
+    pid,
     port,
     url: `http://127.0.0.1:${port}`,
     logs: () => logs,
     async stop(signal = "SIGTERM") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      // script(1) ends with the server, with its exit code.
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, signal);
       return exited;
     },
   };

@@ -127,7 +127,7 @@ async function fail(err: unknown): Promise<number> {
     console.error(`onerouter: ${err.message}\n\n${err.command && Object.hasOwn(commands, err.command) ? commandUsage(err.command) : usage}`);
     return 2;
   }
-  const { ConfigError, DataFolderBusyError } = await import("@onerouter/core");
+  const [{ ConfigError }, { DataFolderBusyError }] = await Promise.all([import("@onerouter/core/config"), import("@onerouter/core/data-folder-lock")]);
   if (err instanceof ConfigError) {
     console.error(`onerouter: invalid configuration: ${err.message}`);
     return 78;

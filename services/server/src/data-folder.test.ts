@@ -16,16 +16,31 @@ describe("an embedded data folder", () => {
   async function listApiKeys(server: ServerProcess, key: string) {
     const res = await fetch(`${server.url}/onerouter.admin.v1.ApiKeyService/ListApiKeys`, {
       method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", connection: "close" },
       body: "{}",
     });
     return res.status;
   }
 
+  // The server's output once it shows `pattern` (output reaches us a little after the answer).
+  async function logsShowing(server: ServerProcess, pattern: RegExp): Promise<string> {
+    const deadline = Date.now() + 10_000;
+    while (!pattern.test(server.logs()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return server.logs();
+  }
+
+  const listRpc = "onerouter.admin.v1.ApiKeyService/ListApiKeys";
+  // A well-formed key no one holds: refused, and never written to a log.
+  const unknownKey = "or_test_" + "x".repeat(43);
+
   it("serves one process: a second server is refused, commands go through the first, and a kill -9 frees it", async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-folder-"));
     dirs.push(dataDir);
     const env = { ONEROUTER_DATA_DIR: dataDir };
+    // No server yet: migrate takes the fresh folder and says what it applied.
+    const fresh = await runCliAsync(["migrate"], env);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toMatch(/^applied: \d{8}_\d{3}_/);
     const first = await startServerProcess(dataDir);
     servers.push(first);
 
@@ -40,15 +55,39 @@ describe("an embedded data folder", () => {
     expect(created.status, created.stderr).toBe(0);
     const key = created.stdout.trim().split("\n").at(-1)!;
     expect(await listApiKeys(first, key)).toBe(200);
+    expect(await listApiKeys(first, unknownKey)).toBe(401);
+
+    // Output that is not a terminal is JSON lines: one access-log entry per request, no secret.
+    const piped = await logsShowing(first, /"reason":"API_KEY_/);
+    const entries = piped
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.rpc === listRpc);
+    expect(entries).toEqual([
+      expect.objectContaining({ level: 30, method: "POST", status: 200, durationMs: expect.any(Number), requestId: expect.stringMatching(/^req_/) }),
+      expect.objectContaining({ level: 30, method: "POST", status: 401, code: "UNAUTHENTICATED", reason: "API_KEY_UNKNOWN", requestId: expect.stringMatching(/^req_/) }),
+    ]);
+    expect(piped).not.toContain(key);
+    expect(piped).not.toContain(unknownKey);
     const migrated = await runCliAsync(["migrate"], env);
     expect(migrated.status, migrated.stderr).toBe(0);
     expect(migrated.stdout).toContain("database is up to date");
 
     expect(await first.stop("SIGKILL")).toBe("null:SIGKILL");
-    const next = await startServerProcess(dataDir);
+    // This one's output is a terminal, as when a person runs `npm start`.
+    const next = await startServerProcess(dataDir, "start", {}, { terminal: true });
     servers.push(next);
     // The key the server made is still there after the crash.
     expect(await listApiKeys(next, key)).toBe(200);
+    expect(await listApiKeys(next, unknownKey)).toBe(401);
+    // On a terminal, lines a person reads: local time, level, what happened; no JSON, no secret.
+    const readable = (await logsShowing(next, /API_KEY_UNKNOWN/)).replace(/\x1b\[[0-9;]*m/g, "");
+    expect(readable).toMatch(new RegExp(`^\\[\\d{2}:\\d{2}:\\d{2}\\.\\d{3}\\] INFO: ${listRpc} → 200 in \\d+ ms \\{"method":"POST"`, "m"));
+    expect(readable).toMatch(new RegExp(`^\\[[\\d:.]+\\] INFO: ${listRpc} → UNAUTHENTICATED API_KEY_UNKNOWN in \\d+ ms .*"requestId":"req_`, "m"));
+    expect(readable).not.toMatch(/^\{"level"/m);
+    expect(readable).not.toContain(key);
+    expect(readable).not.toContain(unknownKey);
     expect(await next.stop()).toBe("0:null");
 
     // No server: the command takes the folder itself.

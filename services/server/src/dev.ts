@@ -105,7 +105,13 @@ export async function startDev(config: Config, logger: Logger, options: DevOptio
     }),
   );
 
-  const control = await startControlServer(running, emulated, port(0));
+  // A delivery report without an id is for the provider's newest message in
+  // the default tenant's test environment: what the banner's SMS just sent.
+  const newestMessage = async (provider: string) => {
+    const { messages } = await app.messaging.listMessages(scope, { provider }, { pageSize: 1, pageToken: "" });
+    return messages[0]?.providerMessageId;
+  };
+  const control = await startControlServer(running, emulated, newestMessage, port(0));
   return {
     app,
     emulators: running,
@@ -128,8 +134,14 @@ function paymentProfiles(): PaymentProfile[] {
 // POST /emulators/<provider>/failure {"mode": "down" | "none" | ...} breaks or
 // restores an emulator; it lives apart from the emulators so a "down" one can
 // be brought back. POST /emulators/<provider>/deliver {"id": "<provider
-// message id>", "delivered": true} reports a message's delivery.
-async function startControlServer(emulators: Record<string, RunningEmulator>, emulated: Map<string, DevEmulator>, port: number) {
+// message id>", "delivered": true} reports a message's delivery; without an
+// id, the newest message sent through that provider's.
+async function startControlServer(
+  emulators: Record<string, RunningEmulator>,
+  emulated: Map<string, DevEmulator>,
+  newestMessage: (provider: string) => Promise<string | undefined>,
+  port: number,
+) {
   const server = http.createServer((req, res) => {
     const match = /^\/emulators\/(\w+)\/(failure|deliver)$/.exec(req.url ?? "");
     const emulator = match ? emulators[match[1]!] : undefined;
@@ -147,9 +159,10 @@ async function startControlServer(emulators: Record<string, RunningEmulator>, em
         res.writeHead(400, { "content-type": "application/json" });
         return void res.end(JSON.stringify({ error: "body must be JSON like {\"mode\":\"down\"}" }));
       }
+      const provider = match[1]!;
       const action =
         match[2] === "deliver"
-          ? reportDelivery(emulated.get(match[1]!), match[1]!, body.id ?? "", body.delivered ?? true)
+          ? (async () => reportDelivery(emulated.get(provider), provider, body.id ?? (await newestMessage(provider)), body.delivered ?? true))()
           : emulator.setFailure(body);
       action.then(
         () => {
@@ -172,13 +185,13 @@ async function startControlServer(emulators: Record<string, RunningEmulator>, em
 
 // Reports a message's delivery as the provider's carrier would: the provider
 // sends its signed callback to OneRouter.
-async function reportDelivery(emulator: DevEmulator | undefined, provider: string, id: string, delivered: boolean) {
+async function reportDelivery(emulator: DevEmulator | undefined, provider: string, id: string | undefined, delivered: boolean) {
   if (!emulator?.reportDelivery) throw new Error(`${provider} does not deliver messages`);
+  if (id === undefined) throw new UnknownEmulatedObject(`${provider} has sent no message yet`);
   return emulator.reportDelivery(id, delivered);
 }
 
-// What to try, as commands that run as printed (shell comments say what each
-// does; <providerMessageId> is the id the SMS send answers).
+// What to try, as commands that run as printed (shell comments say what each does).
 export function devBanner(dev: DevEnvironment): string {
   const api = dev.app.server.url;
   const [primary, failover] = paymentProfiles().filter((p) => p.payments.routedByDefault);
@@ -203,8 +216,8 @@ export function devBanner(dev: DevEnvironment): string {
     `curl -s -X POST ${dev.controlUrl}/emulators/${primary!.provider}/failure -d '{"mode":"none"}'`,
     "# Send an SMS (each country goes to the cheapest emulated provider):",
     call("onerouter.messaging.v1.MessagingService/SendMessage", { sms: { to: "+14155550100", body: "Hello" } }),
-    `# Report it delivered (${messaging!.title} then sends its signed callback), with the providerMessageId the send answered:`,
-    `curl -s -X POST ${dev.controlUrl}/emulators/${messaging!.provider}/deliver -d '{"id":"<providerMessageId>"}'`,
+    `# Report it delivered (${messaging!.title} then sends its signed callback; -d '{"id":"<providerMessageId>"}' picks another message):`,
+    `curl -s -X POST ${dev.controlUrl}/emulators/${messaging!.provider}/deliver`,
   ];
   return lines.join("\n");
 }

@@ -5,6 +5,7 @@ import { createOneRouterClient } from "@onerouter/client";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { cliPath, startTestOneRouter, type TestOneRouter } from "../test/index";
+import { freePort } from "../../../test/infra";
 import { listen } from "./listen";
 
 // `onerouter listen` as a newcomer runs it: a real CLI process streaming a
@@ -104,6 +105,17 @@ describe("onerouter listen", () => {
     expect(printed.map((e) => e.type)).toEqual(["payment.succeeded", "refund.succeeded"]);
     expect(printed[0]!.tenantId).toBe(app.defaultTenantId);
   }, 60_000);
+
+  it("says so, and keeps trying, while no server answers at the URL", async () => {
+    const notes: string[] = [];
+    const stop = new AbortController();
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const listening = listen(["--print-json", "--url", url, "--api-key", apiKey], { env: {}, out: () => {}, err: (line) => notes.push(line), signal: stop.signal });
+    await vi.waitFor(() => expect(notes.length).toBeGreaterThan(1), { timeout: 10_000, interval: 20 });
+    stop.abort();
+    expect(await listening).toBe(0);
+    expect(notes[0]).toMatch(new RegExp(`^Cannot reach OneRouter at ${url} \\(.+\\); is it running \\(npm start, or --url\\)\\? Trying again in [\\d.]+ s\\.$`));
+  });
 
   it("refuses to start without a destination or an API key, saying how", async () => {
     const io = { env: {}, out: () => {}, err: () => {}, signal: new AbortController().signal };

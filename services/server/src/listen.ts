@@ -62,18 +62,23 @@ export async function listen(args: string[], io: ListenIo): Promise<number> {
   const onerouter = createOneRouterClient({ baseUrl, apiKey });
   const which = eventTypes.length > 0 ? eventTypes.join(", ") : "all events";
   let disconnected = false;
+  let opened = false;
   const events = onerouter.events({
     eventTypes,
     signal: io.signal,
     onOpen() {
+      opened = true;
       if (disconnected) io.err("Reconnected; catching up from the last event received.");
       else if (forwardTo) io.err(`Ready. Forwarding ${which} from ${baseUrl} to ${forwardTo} (Ctrl-C to stop).`);
       else io.err(`Ready. Printing ${which} from ${baseUrl} (Ctrl-C to stop).`);
       disconnected = false;
     },
     onDisconnect({ error, retryInMs }) {
+      const retry = `${(retryInMs / 1000).toFixed(1)} s`;
+      // Never connected: most likely no server runs there yet.
+      if (!opened) io.err(`Cannot reach OneRouter at ${baseUrl} (${error.rawMessage}); is it running (npm start, or --url)? Trying again in ${retry}.`);
+      else io.err(`Connection lost (${error.rawMessage}); reconnecting in ${retry}.`);
       disconnected = true;
-      io.err(`Connection lost (${error.rawMessage}); reconnecting in ${(retryInMs / 1000).toFixed(1)} s.`);
     },
   });
   if (forwardTo) {

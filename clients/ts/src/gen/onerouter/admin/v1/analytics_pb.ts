@@ -1153,6 +1153,8 @@ export const AnalyticsService: GenService<{
    * Totals for a time range: volume, success rate, latency, cost and savings,
    * by provider.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.GetOverview
    */
   getOverview: {
@@ -1163,6 +1165,8 @@ export const AnalyticsService: GenService<{
   /**
    * One metric over a time range, per hour or per day, optionally split by
    * provider.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.GetTimeSeries
    */
@@ -1175,6 +1179,8 @@ export const AnalyticsService: GenService<{
    * Each provider account side by side over a time range: volume, success rate,
    * latency percentiles and fees.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.CompareProviders
    */
   compareProviders: {
@@ -1185,6 +1191,8 @@ export const AnalyticsService: GenService<{
   /**
    * The current month's provider fees so far per currency, and the projection
    * at this pace.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.GetCosts
    */
@@ -1197,6 +1205,8 @@ export const AnalyticsService: GenService<{
    * The most frequent provider error reasons in a time range, with their
    * counts.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.ListTopErrors
    */
   listTopErrors: {
@@ -1208,6 +1218,10 @@ export const AnalyticsService: GenService<{
    * A report over a time range as one CSV file in the answer; StreamCsvExport
    * and GET /exports/<report>.csv stream large ones.
    *
+   * Errors:
+   * - FAILED_PRECONDITION EXPORT_TOO_LARGE: the export has more rows than one answer holds; use
+   *   StreamCsvExport or a shorter time range
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.ExportCsv
    */
   exportCsv: {
@@ -1218,6 +1232,8 @@ export const AnalyticsService: GenService<{
   /**
    * Every failover: the attempt that failed over, the one that followed it, and why.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.ListFailovers
    */
   listFailovers: {
@@ -1227,6 +1243,8 @@ export const AnalyticsService: GenService<{
   },
   /**
    * A report of any size as CSV, in chunks, read from the database a page at a time.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.AnalyticsService.StreamCsvExport
    */

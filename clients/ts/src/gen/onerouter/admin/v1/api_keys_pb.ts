@@ -383,6 +383,12 @@ export const ApiKeyService: GenService<{
    * Creates an API key in the caller's environment. The secret is in this
    * answer only: it is stored as a hash.
    *
+   * Errors:
+   * - PERMISSION_DENIED SCOPE_NOT_HELD: a key asks for scopes it does not hold itself; metadata
+   *   names them
+   * - PERMISSION_DENIED ENVIRONMENT_MISMATCH: a key asks for a key of another environment
+   * - PERMISSION_DENIED EXPIRY_NOT_HELD: a key asks for a key that outlives it
+   *
    * @generated from rpc onerouter.admin.v1.ApiKeyService.CreateApiKey
    */
   createApiKey: {
@@ -392,6 +398,8 @@ export const ApiKeyService: GenService<{
   },
   /**
    * The environment's API keys, newest first, without their secrets.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.ApiKeyService.ListApiKeys
    */
@@ -404,6 +412,10 @@ export const ApiKeyService: GenService<{
    * Revokes an API key at once; calls with it are refused with API_KEY_REVOKED
    * from then on.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no API key with that id in the caller's tenant and environment
+   * - PERMISSION_DENIED SCOPE_NOT_HELD: a key revokes a key with scopes it does not hold itself
+   *
    * @generated from rpc onerouter.admin.v1.ApiKeyService.RevokeApiKey
    */
   revokeApiKey: {
@@ -413,6 +425,10 @@ export const ApiKeyService: GenService<{
   },
   /**
    * Renames a key or changes its own limits.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no API key with that id in the caller's tenant and environment
+   * - PERMISSION_DENIED SCOPE_NOT_HELD: a key changes a key with scopes it does not hold itself
    *
    * @generated from rpc onerouter.admin.v1.ApiKeyService.UpdateApiKey
    */

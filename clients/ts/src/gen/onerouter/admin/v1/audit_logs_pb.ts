@@ -181,6 +181,8 @@ export const AuditLogService: GenService<{
    * Who changed what in the tenant (keys, accounts, routing, endpoints, team),
    * newest first.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.AuditLogService.ListAuditLogEntries
    */
   listAuditLogEntries: {

@@ -576,6 +576,10 @@ export const ProviderAccountService: GenService<{
    * Adds an account at a provider with its credentials, which are checked,
    * encrypted and never returned.
    *
+   * Errors:
+   * - FAILED_PRECONDITION PLAN_LIMIT_REACHED: the tenant has as many provider accounts as its plan
+   *   allows; metadata.limit says how many
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.CreateProviderAccount
    */
   createProviderAccount: {
@@ -586,6 +590,10 @@ export const ProviderAccountService: GenService<{
   /**
    * One provider account with its health, circuit state and the webhook URL to
    * give the provider.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no provider account with that id in the caller's tenant and
+   *   environment
    *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.GetProviderAccount
    */
@@ -598,6 +606,8 @@ export const ProviderAccountService: GenService<{
    * The environment's provider accounts, optionally of one category or
    * provider.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.ListProviderAccounts
    */
   listProviderAccounts: {
@@ -608,6 +618,12 @@ export const ProviderAccountService: GenService<{
   /**
    * Changes an account's name, settings, credentials or enabled state; only the
    * fields in update_mask change.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no provider account with that id in the caller's tenant and
+   *   environment
+   * - FAILED_PRECONDITION PROVIDER_NOT_REGISTERED: the account's provider is not available in this
+   *   deployment
    *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.UpdateProviderAccount
    */
@@ -620,6 +636,12 @@ export const ProviderAccountService: GenService<{
    * Removes a provider account; routing stops using it at once. Past payments
    * and messages keep their history.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no provider account with that id in the caller's tenant and
+   *   environment
+   * - FAILED_PRECONDITION PROVIDER_ACCOUNT_IN_USE: a routing profile still names the account; take
+   *   it out first
+   *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.DeleteProviderAccount
    */
   deleteProviderAccount: {
@@ -630,6 +652,10 @@ export const ProviderAccountService: GenService<{
   /**
    * Makes the provider's cheapest authenticated call with the account's
    * credentials and says whether it answered, and how fast.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no provider account with that id in the caller's tenant and
+   *   environment
    *
    * @generated from rpc onerouter.admin.v1.ProviderAccountService.TestProviderAccount
    */

@@ -607,6 +607,8 @@ export const RoutingService: GenService<{
    * The routing profile of a category (payments or messaging) in the caller's
    * environment.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.RoutingService.GetRoutingProfile
    */
   getRoutingProfile: {
@@ -617,6 +619,8 @@ export const RoutingService: GenService<{
   /**
    * Replaces the routing profile of a category: strategy, targets, rules and
    * fee overrides. Every target must be an account of the same environment.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.RoutingService.UpdateRoutingProfile
    */
@@ -629,6 +633,8 @@ export const RoutingService: GenService<{
    * The fees each provider publishes by default, which CHEAPEST routing uses
    * where the profile overrides none.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.RoutingService.ListDefaultFees
    */
   listDefaultFees: {
@@ -639,6 +645,8 @@ export const RoutingService: GenService<{
   /**
    * The prices providers publish through their APIs, as fetched for the
    * tenant's accounts: one entry per change, newest first.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.RoutingService.ListPriceHistory
    */

@@ -217,6 +217,13 @@ export const SessionService: GenService<{
    * for a while: UNAUTHENTICATED with reason SIGN_IN_LOCKED and
    * `retry_after_seconds` in metadata.
    *
+   * Errors:
+   * - UNAUTHENTICATED SIGN_IN_FAILED: the email or password is wrong
+   * - UNAUTHENTICATED SIGN_IN_LOCKED: too many failed sign-ins for the email;
+   *   metadata.retry_after_seconds says when to try again
+   * - INVALID_ARGUMENT TENANT_REQUIRED: the email belongs to several tenants; name one in tenant_id
+   * - PERMISSION_DENIED TENANT_SUSPENDED: the tenant is suspended
+   *
    * @generated from rpc onerouter.admin.v1.SessionService.SignIn
    */
   signIn: {
@@ -227,6 +234,9 @@ export const SessionService: GenService<{
   /**
    * Revokes the calling session and clears its cookie.
    *
+   * Errors:
+   * - FAILED_PRECONDITION NOT_A_SESSION: the caller uses an API key; revoke the key instead
+   *
    * @generated from rpc onerouter.admin.v1.SessionService.SignOut
    */
   signOut: {
@@ -236,6 +246,8 @@ export const SessionService: GenService<{
   },
   /**
    * Who the caller is and what it may do, for a session or an API key.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.SessionService.WhoAmI
    */

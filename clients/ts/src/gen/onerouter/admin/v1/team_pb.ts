@@ -549,6 +549,8 @@ export const TeamService: GenService<{
   /**
    * The tenant's members and their roles.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.ListMembers
    */
   listMembers: {
@@ -560,6 +562,13 @@ export const TeamService: GenService<{
    * Changes a member's role. Only an owner changes admins and owners, and the
    * last owner stays an owner.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no member with that id in the caller's tenant and environment
+   * - PERMISSION_DENIED ADMIN_REQUIRED: the caller is not an owner or admin of the tenant
+   * - PERMISSION_DENIED OWNER_REQUIRED: the change makes, changes or removes an admin or owner, and
+   *   the caller is not an owner
+   * - FAILED_PRECONDITION LAST_OWNER: the change would leave the tenant without an owner
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.UpdateMemberRole
    */
   updateMemberRole: {
@@ -569,6 +578,13 @@ export const TeamService: GenService<{
   },
   /**
    * Removes a member and ends their sessions. The last owner cannot be removed.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no member with that id in the caller's tenant and environment
+   * - PERMISSION_DENIED ADMIN_REQUIRED: the caller is not an owner or admin of the tenant
+   * - PERMISSION_DENIED OWNER_REQUIRED: the change makes, changes or removes an admin or owner, and
+   *   the caller is not an owner
+   * - FAILED_PRECONDITION LAST_OWNER: the member is the tenant's last owner
    *
    * @generated from rpc onerouter.admin.v1.TeamService.RemoveMember
    */
@@ -581,6 +597,16 @@ export const TeamService: GenService<{
    * Invites someone by email with a role. The email carries a single-use link
    * that expires after 7 days.
    *
+   * Errors:
+   * - PERMISSION_DENIED ADMIN_REQUIRED: the caller is not an owner or admin of the tenant
+   * - PERMISSION_DENIED OWNER_REQUIRED: the change makes, changes or removes an admin or owner, and
+   *   the caller is not an owner
+   * - ALREADY_EXISTS MEMBER_EXISTS: the email is already a member of the tenant
+   * - ALREADY_EXISTS INVITATION_PENDING: the email already has a pending invitation; revoke it
+   *   first
+   * - FAILED_PRECONDITION PLAN_LIMIT_REACHED: members and pending invitations fill the plan's
+   *   members
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.CreateInvitation
    */
   createInvitation: {
@@ -590,6 +616,8 @@ export const TeamService: GenService<{
   },
   /**
    * The tenant's pending, accepted, expired and revoked invitations.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.TeamService.ListInvitations
    */
@@ -601,6 +629,15 @@ export const TeamService: GenService<{
   /**
    * Revokes a pending invitation; its link stops working.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no invitation with that id in the caller's tenant and
+   *   environment
+   * - PERMISSION_DENIED ADMIN_REQUIRED: the caller is not an owner or admin of the tenant
+   * - PERMISSION_DENIED OWNER_REQUIRED: the change makes, changes or removes an admin or owner, and
+   *   the caller is not an owner
+   * - FAILED_PRECONDITION INVITATION_ALREADY_ACCEPTED: the invitation was accepted; remove the
+   *   member instead
+   *
    * @generated from rpc onerouter.admin.v1.TeamService.RevokeInvitation
    */
   revokeInvitation: {
@@ -611,6 +648,14 @@ export const TeamService: GenService<{
   /**
    * Accepts an invitation with its token, creating the member with a name and a
    * console password. Needs no key: the token is the proof.
+   *
+   * Errors:
+   * - NOT_FOUND INVITATION_NOT_FOUND: the invitation token is not valid
+   * - FAILED_PRECONDITION INVITATION_ALREADY_ACCEPTED: the invitation was already accepted
+   * - FAILED_PRECONDITION INVITATION_REVOKED: the invitation was revoked
+   * - FAILED_PRECONDITION INVITATION_EXPIRED: the invitation expired
+   * - ALREADY_EXISTS MEMBER_EXISTS: the email is already a member of the tenant
+   * - FAILED_PRECONDITION PLAN_LIMIT_REACHED: the tenant's plan has no room for another member
    *
    * @generated from rpc onerouter.admin.v1.TeamService.AcceptInvitation
    */

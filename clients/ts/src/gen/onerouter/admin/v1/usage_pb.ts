@@ -306,6 +306,8 @@ export const UsageService: GenService<{
   /**
    * The tenant's plan and its limits.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.UsageService.GetPlan
    */
   getPlan: {
@@ -315,6 +317,8 @@ export const UsageService: GenService<{
   },
   /**
    * What the tenant used in a billing period against its plan's limits.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.admin.v1.UsageService.GetUsage
    */
@@ -326,6 +330,8 @@ export const UsageService: GenService<{
   /**
    * The plans a tenant can be on.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.admin.v1.UsageService.ListPlans
    */
   listPlans: {
@@ -335,6 +341,10 @@ export const UsageService: GenService<{
   },
   /**
    * Moves the tenant to another plan; owners only.
+   *
+   * Errors:
+   * - PERMISSION_DENIED OWNER_REQUIRED: only an owner of the tenant, signed in to the console,
+   *   changes its plan
    *
    * @generated from rpc onerouter.admin.v1.UsageService.UpdatePlan
    */

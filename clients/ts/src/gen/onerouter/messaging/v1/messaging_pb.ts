@@ -655,6 +655,10 @@ export const MessagingService: GenService<{
    * Sends an SMS or an email through the provider accounts routing picks,
    * failing over while it is safe.
    *
+   * Errors:
+   * - INVALID_ARGUMENT UNSUPPORTED_COUNTRY: sms.to is in a country OneRouter does not send SMS to
+   * - INVALID_ARGUMENT MESSAGE_TOO_LONG: sms.body takes more segments than are sent
+   *
    * @generated from rpc onerouter.messaging.v1.MessagingService.SendMessage
    */
   sendMessage: {
@@ -664,6 +668,9 @@ export const MessagingService: GenService<{
   },
   /**
    * One message with its attempts and the delivery callbacks providers sent.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no message with that id in the caller's tenant and environment
    *
    * @generated from rpc onerouter.messaging.v1.MessagingService.GetMessage
    */
@@ -675,6 +682,8 @@ export const MessagingService: GenService<{
   /**
    * The environment's messages, newest first, filtered by channel, status,
    * provider or time.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.messaging.v1.MessagingService.ListMessages
    */

@@ -1120,6 +1120,8 @@ export const PaymentService: GenService<{
    * provably did not reach a provider fails over to the next one; an ambiguous
    * one never does, so a payment is never charged twice.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.CreatePayment
    */
   createPayment: {
@@ -1130,6 +1132,9 @@ export const PaymentService: GenService<{
   /**
    * One payment with every attempt: provider, latency, fee, error and why
    * routing chose it.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no payment with that id in the caller's tenant and environment
    *
    * @generated from rpc onerouter.payments.v1.PaymentService.GetPayment
    */
@@ -1142,6 +1147,8 @@ export const PaymentService: GenService<{
    * The environment's payments, newest first, filtered by status, provider or
    * creation time.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.ListPayments
    */
   listPayments: {
@@ -1152,6 +1159,20 @@ export const PaymentService: GenService<{
   /**
    * Captures an authorized payment (REQUIRES_CAPTURE), in full or in part, at
    * the provider that authorized it.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no payment with that id in the caller's tenant and environment
+   * - INVALID_ARGUMENT CAPTURE_AMOUNT_TOO_LARGE: amount is more than the payment has left to
+   *   capture
+   * - FAILED_PRECONDITION PAYMENT_STATE_INVALID: the payment is not awaiting capture;
+   *   metadata.status says what it is
+   * - FAILED_PRECONDITION PROVIDER_ACCOUNT_UNAVAILABLE: the provider account that holds the payment
+   *   was deleted
+   * - FAILED_PRECONDITION PROVIDER_*: the provider refused it or OneRouter's credentials for it
+   *   (the provider's normalized reason, e.g. PROVIDER_DECLINED or PROVIDER_AUTHENTICATION_FAILED;
+   *   metadata.provider_code holds the provider's own)
+   * - UNAVAILABLE PROVIDER_*: the provider could not be reached or its answer was lost (e.g.
+   *   PROVIDER_UNAVAILABLE, PROVIDER_TIMEOUT); retrying with the same Idempotency-Key is safe
    *
    * @generated from rpc onerouter.payments.v1.PaymentService.CapturePayment
    */
@@ -1164,6 +1185,18 @@ export const PaymentService: GenService<{
    * Cancels a payment that is not captured yet, releasing the authorization at
    * its provider.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no payment with that id in the caller's tenant and environment
+   * - FAILED_PRECONDITION PAYMENT_STATE_INVALID: the payment is neither awaiting capture nor
+   *   awaiting the payer's action
+   * - FAILED_PRECONDITION PROVIDER_ACCOUNT_UNAVAILABLE: the provider account that holds the payment
+   *   was deleted
+   * - FAILED_PRECONDITION PROVIDER_*: the provider refused it or OneRouter's credentials for it
+   *   (the provider's normalized reason, e.g. PROVIDER_DECLINED or PROVIDER_AUTHENTICATION_FAILED;
+   *   metadata.provider_code holds the provider's own)
+   * - UNAVAILABLE PROVIDER_*: the provider could not be reached or its answer was lost (e.g.
+   *   PROVIDER_UNAVAILABLE, PROVIDER_TIMEOUT); retrying with the same Idempotency-Key is safe
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.CancelPayment
    */
   cancelPayment: {
@@ -1175,6 +1208,14 @@ export const PaymentService: GenService<{
    * Refunds a captured payment, in full or in part, at the provider that took
    * it.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no payment with that id in the caller's tenant and environment
+   * - INVALID_ARGUMENT REFUND_AMOUNT_TOO_LARGE: amount is more than the payment has left to refund
+   * - FAILED_PRECONDITION PAYMENT_FULLY_REFUNDED: the payment has nothing left to refund
+   * - FAILED_PRECONDITION PAYMENT_STATE_INVALID: the payment has not succeeded
+   * - FAILED_PRECONDITION PROVIDER_ACCOUNT_UNAVAILABLE: the provider account that holds the payment
+   *   was deleted
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.RefundPayment
    */
   refundPayment: {
@@ -1185,6 +1226,9 @@ export const PaymentService: GenService<{
   /**
    * One refund and its status at the provider.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no refund with that id in the caller's tenant and environment
+   *
    * @generated from rpc onerouter.payments.v1.PaymentService.GetRefund
    */
   getRefund: {
@@ -1194,6 +1238,8 @@ export const PaymentService: GenService<{
   },
   /**
    * The environment's refunds, newest first, optionally of one payment.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.payments.v1.PaymentService.ListRefunds
    */

@@ -980,6 +980,10 @@ export const WebhookService: GenService<{
    * Registers a URL to receive events, with the event types it wants. The
    * signing secret is in the answer.
    *
+   * Errors:
+   * - FAILED_PRECONDITION PLAN_LIMIT_REACHED: the tenant has as many endpoints as its plan allows;
+   *   metadata.limit says how many
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.CreateEndpoint
    */
   createEndpoint: {
@@ -990,6 +994,9 @@ export const WebhookService: GenService<{
   /**
    * One endpoint with its filters and delivery state.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no endpoint with that id in the caller's tenant and environment
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.GetEndpoint
    */
   getEndpoint: {
@@ -999,6 +1006,8 @@ export const WebhookService: GenService<{
   },
   /**
    * The environment's webhook endpoints.
+   *
+   * Errors: none of its own.
    *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ListEndpoints
    */
@@ -1011,6 +1020,9 @@ export const WebhookService: GenService<{
    * Changes an endpoint's URL, event types, description or enabled state; only
    * the fields in update_mask change.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no endpoint with that id in the caller's tenant and environment
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.UpdateEndpoint
    */
   updateEndpoint: {
@@ -1020,6 +1032,9 @@ export const WebhookService: GenService<{
   },
   /**
    * Deletes an endpoint; nothing more is delivered to it.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no endpoint with that id in the caller's tenant and environment
    *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.DeleteEndpoint
    */
@@ -1032,6 +1047,9 @@ export const WebhookService: GenService<{
    * Replaces an endpoint's signing secret. The previous secret keeps signing
    * alongside for the overlap, so receivers can switch without a gap.
    *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no endpoint with that id in the caller's tenant and environment
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.RotateEndpointSecret
    */
   rotateEndpointSecret: {
@@ -1041,6 +1059,10 @@ export const WebhookService: GenService<{
   },
   /**
    * Sends a test event to one endpoint, signed and recorded like any other.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no endpoint with that id in the caller's tenant and environment
+   * - FAILED_PRECONDITION ENDPOINT_NOT_ENABLED: the endpoint is disabled; enable it first
    *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.SendTestEvent
    */
@@ -1052,6 +1074,8 @@ export const WebhookService: GenService<{
   /**
    * Every event type OneRouter emits, with what it means.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ListEventTypes
    */
   listEventTypes: {
@@ -1062,6 +1086,8 @@ export const WebhookService: GenService<{
   /**
    * The environment's events, newest first, filtered by type or time.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ListEvents
    */
   listEvents: {
@@ -1071,6 +1097,9 @@ export const WebhookService: GenService<{
   },
   /**
    * One event with its data.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no event with that id in the caller's tenant and environment
    *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.GetEvent
    */
@@ -1083,6 +1112,8 @@ export const WebhookService: GenService<{
    * Delivery attempts of an event or to an endpoint, optionally of one status,
    * with the request sent and the answer received.
    *
+   * Errors: none of its own.
+   *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ListDeliveryAttempts
    */
   listDeliveryAttempts: {
@@ -1092,6 +1123,11 @@ export const WebhookService: GenService<{
   },
   /**
    * Delivers an event again to one endpoint, now.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no event or endpoint with that id in the caller's tenant and
+   *   environment
+   * - FAILED_PRECONDITION ENDPOINT_NOT_ENABLED: the endpoint is disabled; enable it first
    *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.ResendEvent
    */
@@ -1103,6 +1139,10 @@ export const WebhookService: GenService<{
   /**
    * Delivers again every delivery to an endpoint that failed since a time, e.g.
    * after an outage on the receiving side.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: no endpoint with that id in the caller's tenant and environment
+   * - FAILED_PRECONDITION ENDPOINT_NOT_ENABLED: the endpoint is disabled; enable it first
    *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.RecoverEndpoint
    */
@@ -1116,6 +1156,11 @@ export const WebhookService: GenService<{
    * recorded, in the order they were recorded, for callers that would rather
    * hold a stream open than receive webhooks. Resuming with after_event_id set
    * to the last event received misses nothing recorded in between.
+   *
+   * Errors:
+   * - NOT_FOUND RESOURCE_NOT_FOUND: after_event_id names no event of the caller's tenant and
+   *   environment
+   * - UNAVAILABLE SERVER_SHUTTING_DOWN: the server is stopping; resume from the last event id seen
    *
    * @generated from rpc onerouter.webhooks.v1.WebhookService.StreamEvents
    */
