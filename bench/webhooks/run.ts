@@ -32,7 +32,9 @@ import { profileOf, profileTable, topSelfTime, type ProfileEntry } from "../cpu-
 // Knobs (environment): BENCH_ROUNDS (3), BENCH_BURST_DELIVERIES (3000),
 // BENCH_COMMITTERS (4), BENCH_OFFERED_RATE (1000 deliveries/s),
 // BENCH_LATENCY_RATE (200 deliveries/s), BENCH_STEADY_MS (3000),
-// BENCH_BACKLOG (50000), BENCH_DRAIN_TIMEOUT_MS (30000), and the product's
+// BENCH_BACKLOG (50000), BENCH_DRAIN_TIMEOUT_MS (30000), BENCH_POINTS (every
+// point; e.g. "steady:1,backlog:10" runs only those workloads at those
+// fan-outs, for a quick comparison), and the product's
 // own ONEROUTER_WEBHOOK_POLL_MS, ONEROUTER_WEBHOOK_CONCURRENCY,
 // ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY, passed through.
 
@@ -81,13 +83,15 @@ interface PointSpec {
 
 // The backlog does not depend on the transport, so it runs in embedded mode,
 // beside the same load without a backlog to compare with.
-const pointSpecs: PointSpec[] = [
+const allPointSpecs: PointSpec[] = [
   { workload: "burst", endpoints: 10, modes },
   { workload: "offered", endpoints: 10, rate: settings.offeredRate, modes },
   { workload: "steady", endpoints: 1, rate: settings.latencyRate, modes },
   { workload: "steady", endpoints: 10, rate: settings.latencyRate, modes: ["embedded"] },
   { workload: "backlog", endpoints: 10, rate: settings.latencyRate, modes: ["embedded"] },
 ];
+const chosenPoints = process.env.BENCH_POINTS?.split(",").map((p) => p.trim());
+const pointSpecs = chosenPoints ? allPointSpecs.filter((s) => chosenPoints.includes(`${s.workload}:${s.endpoints}`)) : allPointSpecs;
 
 // One workload at one fan-out factor in one mode, in one round.
 interface Run {
@@ -121,6 +125,8 @@ interface Run {
 interface Stages {
   // Commit to the fan-out that creates its deliveries (poll or JetStream, then the feed).
   toFanOut: number[];
+  // JetStream mode: commit to the relay's marking it published, once JetStream acknowledged it.
+  toRelayed: number[];
   // Fan-out to the attempt's start (fan-out commit, worker wake, claim, queueing behind the endpoint bound).
   toAttempt: number[];
   // Attempt start to receipt (signing, TCP connect, HTTP request).
@@ -430,19 +436,22 @@ async function runOnce(cluster: Cluster, mode: Mode, spec: PointSpec, deliveries
     const rows = await dispatcherDb.knex("webhook_delivery_attempts as a")
       .join("webhook_deliveries as d", "d.id", "a.delivery_id")
       .join("webhook_endpoints as e", "e.id", "a.endpoint_id")
+      .leftJoin("outbox_events as o", "o.id", "a.event_id")
       .where("a.attempt_number", 1)
-      .select<{ event_id: string; url: string; started_at: Date; fanned_out_at: Date | null }[]>(
+      .select<{ event_id: string; url: string; started_at: Date; fanned_out_at: Date | null; published_at: Date | null }[]>(
         "a.event_id",
         "e.url",
         "a.created_at as started_at",
         "d.created_at as fanned_out_at",
+        "o.published_at",
       );
-    const stages: Stages = { toFanOut: [], toAttempt: [], toReceipt: [] };
+    const stages: Stages = { toFanOut: [], toRelayed: [], toAttempt: [], toReceipt: [] };
     for (const row of rows) {
       const committed = committedAt.get(row.event_id);
       const received = receipts.get(`${new URL(row.url).pathname} ${row.event_id}`)?.[0];
       if (committed === undefined || !row.fanned_out_at) continue;
       stages.toFanOut.push(row.fanned_out_at.getTime() - (committed + wallOffset));
+      if (row.published_at) stages.toRelayed.push(row.published_at.getTime() - (committed + wallOffset));
       stages.toAttempt.push(row.started_at.getTime() - row.fanned_out_at.getTime());
       if (received !== undefined) stages.toReceipt.push(received + wallOffset - row.started_at.getTime());
     }
@@ -502,7 +511,7 @@ interface Point {
   p99: number;
   max: number;
   commitRate: number;
-  stages: { toFanOut: number; toAttempt: number; toReceipt: number; toFanOutP99: number; toAttemptP99: number };
+  stages: { toFanOut: number; toRelayed: number; toAttempt: number; toReceipt: number; toFanOutP99: number; toAttemptP99: number };
   cpuPerDelivery: CpuReading;
 }
 
@@ -537,6 +546,7 @@ function summarize(runs: Run[]): Point {
     commitRate: (sum((r) => r.events) / sum((r) => r.commitSpanMs)) * 1000,
     stages: {
       toFanOut: percentile(stage((s) => s.toFanOut), 50),
+      toRelayed: percentile(stage((s) => s.toRelayed), 50),
       toAttempt: percentile(stage((s) => s.toAttempt), 50),
       toReceipt: percentile(stage((s) => s.toReceipt), 50),
       toFanOutP99: percentile(stage((s) => s.toFanOut), 99),
@@ -605,7 +615,7 @@ async function measure(cluster: Cluster, runStarted: number) {
           const run = await runOnce(cluster, mode, spec, deliveriesOf(spec));
           runs.push(run);
           console.error(
-            `round ${round + 1}/${settings.rounds} ${spec.workload} ×${spec.endpoints} ${mode}: ${run.received}/${run.expected} received, p50 ${ms(median(run.latenciesMs))} ms, ${((run.received / run.elapsedMs) * 1000).toFixed(0)} deliveries/s`,
+            `round ${round + 1}/${settings.rounds} ${spec.workload} ×${spec.endpoints} ${mode}: ${run.received}/${run.expected} received, p50 ${ms(median(run.latenciesMs))} ms, p99 ${ms(percentile(ascending(run.latenciesMs), 99))} ms, ${((run.received / run.elapsedMs) * 1000).toFixed(0)} deliveries/s; p50 commit → relayed ${ms(median(run.stages.toRelayed))} ms, → fan-out ${ms(median(run.stages.toFanOut))} ms, → attempt ${ms(median(run.stages.toAttempt))} ms, → receipt ${ms(median(run.stages.toReceipt))} ms`,
           );
         }
       }
@@ -835,39 +845,44 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     "",
     "## Where a delivery's time goes",
     "",
-    "From each delivery's first attempt row and its creation by the fan-out, against the recorded commit and receipt (millisecond timestamps): commit → fan-out is the feed's pick-up (woken by the commit in embedded mode; relay, publish and JetStream consume in JetStream mode, then the fan-out); fan-out → attempt covers the fan-out's commit, the worker's wake-up, its claim and the wait for a free slot under the per-endpoint bound; attempt → receipt is signing plus one HTTP POST on a kept-alive connection.",
+    "From each delivery's first attempt row and its creation by the fan-out, against the recorded commit and receipt (millisecond timestamps): commit → fan-out is the feed's pick-up (woken by the commit in embedded mode; relay, publish and JetStream consume in JetStream mode, then the fan-out), of which commit → relayed is the relay's part in JetStream mode (claim, publish, JetStream's acknowledgement, marking the rows published); fan-out → attempt covers the fan-out's commit, the worker's wake-up, its claim and the wait for a free slot under the per-endpoint bound; attempt → receipt is signing plus one HTTP POST on a kept-alive connection.",
     "",
-    "| Workload | Endpoints | Mode | Commit → fan-out p50 | p99 | Fan-out → attempt p50 | p99 | Attempt → receipt p50 |",
-    "|---|---:|---|---:|---:|---:|---:|---:|",
+    "| Workload | Endpoints | Mode | Commit → relayed p50 | Commit → fan-out p50 | p99 | Fan-out → attempt p50 | p99 | Attempt → receipt p50 |",
+    "|---|---:|---|---:|---:|---:|---:|---:|---:|",
   );
   for (const p of points) {
     out(
-      `| ${p.workload} | ${p.endpoints} | ${p.mode} | ${ms(p.stages.toFanOut)} | ${ms(p.stages.toFanOutP99)} | ${ms(p.stages.toAttempt)} | ${ms(p.stages.toAttemptP99)} | ${ms(p.stages.toReceipt)} |`,
+      `| ${p.workload} | ${p.endpoints} | ${p.mode} | ${ms(p.stages.toRelayed)} | ${ms(p.stages.toFanOut)} | ${ms(p.stages.toFanOutP99)} | ${ms(p.stages.toAttempt)} | ${ms(p.stages.toAttemptP99)} | ${ms(p.stages.toReceipt)} |`,
     );
   }
 
-  const burst = { embedded: findPoint(points, "burst", 10, "embedded")!, jetstream: findPoint(points, "burst", 10, "jetstream")! };
-  const burstSql = { embedded: sqlByKind(burst.embedded), jetstream: sqlByKind(burst.jetstream) };
-  out(
-    "",
-    "## The dispatcher's SQL, burst at 10 endpoints",
-    "",
-    "Statements sent on the dispatcher's pool per delivery received, and milliseconds from sending each to its answer (pool wait excluded; overlapping statements each counted; BEGIN and COMMIT counted only), per delivery and per statement; busiest first.",
-    "",
-    "| Statement | Embedded: statements per delivery | ms per delivery | ms each | JetStream: statements per delivery | ms per delivery | ms each |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-  );
-  const kinds = [...new Set([...burstSql.embedded.keys(), ...burstSql.jetstream.keys()])];
-  const busy = (kind: string) => (burstSql.embedded.get(kind)?.ms ?? 0) + (burstSql.jetstream.get(kind)?.ms ?? 0);
-  for (const kind of kinds.sort((a, b) => busy(b) - busy(a))) {
-    const timed = kind !== "begin" && kind !== "commit" && kind !== "rollback";
-    const cells = modes.map((mode) => {
-      const entry = burstSql[mode].get(kind) ?? { count: 0, ms: 0 };
-      const received = burst[mode].received;
-      const each = entry.count === 0 ? Number.NaN : entry.ms / entry.count;
-      return `${(entry.count / received).toFixed(2)} | ${timed ? ms(entry.ms / received) : "–"} | ${timed ? ms(each) : "–"}`;
-    });
-    out(`| ${kind} | ${cells.join(" | ")} |`);
+  const burstEmbedded = findPoint(points, "burst", 10, "embedded");
+  const burstJetStream = findPoint(points, "burst", 10, "jetstream");
+  // A run limited by BENCH_POINTS may leave the burst out.
+  if (burstEmbedded && burstJetStream) {
+    const burst = { embedded: burstEmbedded, jetstream: burstJetStream };
+    const burstSql = { embedded: sqlByKind(burst.embedded), jetstream: sqlByKind(burst.jetstream) };
+    out(
+      "",
+      "## The dispatcher's SQL, burst at 10 endpoints",
+      "",
+      "Statements sent on the dispatcher's pool per delivery received, and milliseconds from sending each to its answer (pool wait excluded; overlapping statements each counted; BEGIN and COMMIT counted only), per delivery and per statement; busiest first.",
+      "",
+      "| Statement | Embedded: statements per delivery | ms per delivery | ms each | JetStream: statements per delivery | ms per delivery | ms each |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+    );
+    const kinds = [...new Set([...burstSql.embedded.keys(), ...burstSql.jetstream.keys()])];
+    const busy = (kind: string) => (burstSql.embedded.get(kind)?.ms ?? 0) + (burstSql.jetstream.get(kind)?.ms ?? 0);
+    for (const kind of kinds.sort((a, b) => busy(b) - busy(a))) {
+      const timed = kind !== "begin" && kind !== "commit" && kind !== "rollback";
+      const cells = modes.map((mode) => {
+        const entry = burstSql[mode].get(kind) ?? { count: 0, ms: 0 };
+        const received = burst[mode].received;
+        const each = entry.count === 0 ? Number.NaN : entry.ms / entry.count;
+        return `${(entry.count / received).toFixed(2)} | ${timed ? ms(entry.ms / received) : "–"} | ${timed ? ms(each) : "–"}`;
+      });
+      out(`| ${kind} | ${cells.join(" | ")} |`);
+    }
   }
 
   out(
