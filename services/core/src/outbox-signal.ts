@@ -51,27 +51,38 @@ export const outboxNotifyMigration: Migration = {
   },
 };
 
-export interface OutboxCommitWatch {
+export interface CommitWatch {
   close(): Promise<void>;
 }
+
+// Kept for the outbox's readers, which name it so.
+export type OutboxCommitWatch = CommitWatch;
 
 const reconnectDelayMs = 1000;
 
 // Calls onCommit after every commit that added outbox events: this process's
 // through the in-process signal and, on a Postgres server, every process's
-// through a connection of its own that LISTENs (outside the pool, since it is
-// held for good). A lost listening connection is reopened; meanwhile the
-// reader's poll covers.
-export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Logger): OutboxCommitWatch {
+// through the outbox's NOTIFY.
+export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Logger): CommitWatch {
   committed.on("commit", onCommit);
+  const listening = listenForCommits(knex, outboxNotifyChannel, onCommit, logger);
+  return {
+    async close() {
+      committed.off("commit", onCommit);
+      await listening.close();
+    },
+  };
+}
+
+// Calls onCommit for every NOTIFY on the channel, on a Postgres server; on
+// PGlite (one process per data folder) the process signals itself instead,
+// so this listens to nothing. It listens on a connection of its own, outside
+// the pool, since that is held for good. A lost connection is reopened, and
+// onCommit is called once listening again, since commits meanwhile went
+// unheard; a reader's safety poll covers the gap.
+export function listenForCommits(knex: Knex, channel: string, onCommit: () => void, logger: Logger): CommitWatch {
   const config = knex.client.config as Knex.Config;
-  if (config.client !== "pg") {
-    return {
-      async close() {
-        committed.off("commit", onCommit);
-      },
-    };
-  }
+  if (config.client !== "pg") return { async close() {} };
   let open = true;
   let listener: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -80,7 +91,7 @@ export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Log
     if (listener === client) listener = undefined;
     client.end().catch(() => {});
     if (!open) return;
-    logger.warn({ err }, "outbox listening connection failed; reconnecting");
+    logger.warn({ err, channel }, "commit listening connection failed; reconnecting");
     retry = setTimeout(() => (connecting = connect()), reconnectDelayMs);
     retry.unref();
   };
@@ -96,7 +107,7 @@ export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Log
     client.on("error", fail);
     try {
       await client.connect();
-      await client.query(`listen ${outboxNotifyChannel}`);
+      await client.query(`listen ${pg.escapeIdentifier(channel)}`);
     } catch (err) {
       fail(err);
       return;
@@ -113,7 +124,6 @@ export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Log
   return {
     async close() {
       open = false;
-      committed.off("commit", onCommit);
       clearTimeout(retry);
       await connecting;
       await listener?.end().catch(() => {});

@@ -230,33 +230,31 @@ export class DeliveryWorker {
       );
       return result.rows;
     }
-    // Per enabled endpoint with something due, its oldest due deliveries up
-    // to the bound less those already leased, each endpoint read through its
-    // own index range: the cost follows the endpoints and what one pass
-    // takes, never the length of any endpoint's queue, so a long backlog at
-    // one endpoint neither slows claims nor crowds out the others.
+    // Per enabled endpoint, its oldest due deliveries up to the bound less
+    // those already leased, each endpoint read through its own index range
+    // (endpoint, due time, id) and only as far as it takes: the cost follows
+    // the endpoints and what one pass takes, never the length of any
+    // endpoint's queue, so a long backlog at one endpoint neither slows
+    // claims nor crowds out the others.
     const notAnswered = which.answered.length > 0 ? `and l.id not in (${which.answered.map(() => "?").join(", ")})` : "";
     const result = await this.options.knex.raw<{ rows: DeliveryJob[] }>(
       withDetails(
-        `with due_endpoints as materialized (
+        `with open_endpoints as materialized (
            select e.id,
                   ?::integer - (select count(*) from webhook_deliveries l
                                  where l.endpoint_id = e.id and l.status = 'pending'
                                    and l.claimed_until > now() ${notAnswered}) as free
              from webhook_endpoints e
             where e.status = 'enabled'
-              and exists (select 1 from webhook_deliveries d
-                           where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now()
-                             and (d.claimed_until is null or d.claimed_until <= now()))
          ), candidates as materialized (
            select c.id, c.next_attempt_at
-             from due_endpoints de
+             from open_endpoints oe
              cross join lateral (
                select d.id, d.next_attempt_at from webhook_deliveries d
-                where d.endpoint_id = de.id and d.status = 'pending' and d.next_attempt_at <= now()
+                where d.endpoint_id = oe.id and d.status = 'pending' and d.next_attempt_at <= now()
                   and (d.claimed_until is null or d.claimed_until <= now())
-                order by d.next_attempt_at, d.id
-                limit greatest(de.free, 0)) c
+                order by d.endpoint_id, d.next_attempt_at, d.id
+                limit greatest(oe.free, 0)) c
             order by c.next_attempt_at, c.id
             limit ?
          )
