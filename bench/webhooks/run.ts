@@ -10,7 +10,7 @@ import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Resvg } from "@resvg/resvg-js";
-import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, loadConfig, openDatabase, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
+import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, listenForCommits, loadConfig, openDatabase, outboxNotifyChannel, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
 import { allMigrations } from "@onerouter/server";
 import { createWebhooks } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
@@ -32,7 +32,8 @@ import { profileOf, profileTable, topSelfTime, type ProfileEntry } from "../cpu-
 // Knobs (environment): BENCH_ROUNDS (3), BENCH_BURST_DELIVERIES (3000),
 // BENCH_COMMITTERS (4), BENCH_OFFERED_RATE (1000 deliveries/s),
 // BENCH_LATENCY_RATE (200 deliveries/s), BENCH_STEADY_MS (3000),
-// BENCH_BACKLOG (50000), BENCH_DRAIN_TIMEOUT_MS (30000), BENCH_POINTS (every
+// BENCH_BACKLOG (50000), BENCH_DRAIN_TIMEOUT_MS (30000), BENCH_NOTIFY_COMMITS
+// (3000), BENCH_POINTS (every
 // point; e.g. "steady:1,backlog:10" runs only those workloads at those
 // fan-outs, for a quick comparison), and the product's
 // own ONEROUTER_WEBHOOK_POLL_MS, ONEROUTER_WEBHOOK_CONCURRENCY,
@@ -53,6 +54,8 @@ const settings = {
   backlog: wholeNumber("BENCH_BACKLOG", 50_000, 1),
   // After the last commit, how long a run waits for the last delivery.
   drainTimeoutMs: wholeNumber("BENCH_DRAIN_TIMEOUT_MS", 30_000, 1000),
+  // Events committed per run of the NOTIFY comparison (0 leaves it out).
+  notifyCommits: wholeNumber("BENCH_NOTIFY_COMMITS", 3000, 0),
 };
 
 // Deliveries per warm-up run, unrecorded, one per mode before the rounds.
@@ -566,7 +569,7 @@ async function main() {
   if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
   // The benchmark stops by itself if a run hangs: every run at its drain
   // timeout plus a minute, then Postgres is stopped and the process exits.
-  const runsPlanned = 2 + settings.rounds * pointSpecs.reduce((n, spec) => n + spec.modes.length, 0);
+  const runsPlanned = 2 + settings.rounds * (pointSpecs.reduce((n, spec) => n + spec.modes.length, 0) + notifyVariants.length);
   // Each run: its offered load, its drain timeout, and a minute for set-up (a backlog to seed) on a busy machine.
   const watchdogMs = runsPlanned * (settings.drainTimeoutMs + settings.steadyMs + 60_000) + 60_000;
   const watchdog = setTimeout(() => {
@@ -600,6 +603,79 @@ async function main() {
 const deliveriesOf = (spec: PointSpec) =>
   spec.rate === undefined ? settings.burstDeliveries : Math.round((spec.rate * settings.steadyMs) / 1000);
 
+// Committing events with and without the outbox's NOTIFY trigger.
+type NotifyVariant = "with NOTIFY" | "without NOTIFY";
+const notifyVariants: NotifyVariant[] = ["with NOTIFY", "without NOTIFY"];
+
+interface NotifyRun {
+  variant: NotifyVariant;
+  commits: number;
+  elapsedMs: number;
+  latenciesMs: number[];
+  cpuMs: { process: number; postgres: number };
+}
+
+// One event per transaction by the committers as fast as they go, with a
+// connection LISTENing as a server's would, on a fresh database; without
+// NOTIFY the trigger is dropped first. Nothing else runs, so the difference
+// is what the trigger (and delivering its notification) costs per commit.
+async function notifyRun(cluster: Cluster, variant: NotifyVariant): Promise<NotifyRun> {
+  const url = await freshDatabase(cluster);
+  const db = openDatabase({ databaseUrl: url, poolMax: settings.committers });
+  const logger = countingLogger(new Map());
+  let heard = 0;
+  const listening = listenForCommits(db.knex, outboxNotifyChannel, () => (heard += 1), logger);
+  try {
+    if (variant === "without NOTIFY") await db.knex.raw("drop trigger outbox_events_notify on outbox_events");
+    const tenantId = await insertTenant(db.knex);
+    const commitOne = async () => {
+      const started = performance.now();
+      await db.knex.transaction((trx) =>
+        appendEvent(trx, {
+          type: EventType.PAYMENT_SUCCEEDED,
+          tenantId,
+          environment: Environment.TEST,
+          data: { case: "test", value: { message: "webhooks benchmark" } },
+        }),
+      );
+      return performance.now() - started;
+    };
+    // Connections opened and the listener heard once before timing.
+    await Promise.all(Array.from({ length: settings.committers }, commitOne));
+    await waitUntil(() => heard > 0 || variant === "without NOTIFY", 5000);
+    const latenciesMs: number[] = [];
+    let next = 0;
+    const own = process.cpuUsage();
+    const postgresBefore = processCpuMs(cluster.postmaster, true);
+    const startedAt = performance.now();
+    await Promise.all(
+      Array.from({ length: settings.committers }, async () => {
+        while (next < settings.notifyCommits) {
+          next += 1;
+          latenciesMs.push(await commitOne());
+        }
+      }),
+    );
+    const elapsedMs = performance.now() - startedAt;
+    const spent = process.cpuUsage(own);
+    return {
+      variant,
+      commits: latenciesMs.length,
+      elapsedMs,
+      latenciesMs,
+      cpuMs: { process: (spent.user + spent.system) / 1000, postgres: processCpuMs(cluster.postmaster, true) - postgresBefore },
+    };
+  } finally {
+    await listening.close();
+    await db.close();
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition() && performance.now() < deadline) await sleep(10);
+}
+
 async function measure(cluster: Cluster, runStarted: number) {
   const warmup: PointSpec = { workload: "burst", endpoints: 1, modes };
   for (const mode of modes) await runOnce(cluster, mode, warmup, warmupDeliveries);
@@ -621,6 +697,18 @@ async function measure(cluster: Cluster, runStarted: number) {
       }
     }
   });
+  const notifyRuns: NotifyRun[] = [];
+  if (settings.notifyCommits > 0) {
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const variant of round % 2 === 0 ? notifyVariants : [...notifyVariants].reverse()) {
+        const run = await notifyRun(cluster, variant);
+        notifyRuns.push(run);
+        console.error(
+          `round ${round + 1}/${settings.rounds} commits ${variant}: ${((run.commits / run.elapsedMs) * 1000).toFixed(0)} commits/s, p50 ${ms(median(run.latenciesMs))} ms, Postgres ${ms(run.cpuMs.postgres / run.commits)} ms CPU per commit`,
+        );
+      }
+    }
+  }
   const loadAfter = os.loadavg()[0]!;
 
   const points = pointSpecs.flatMap((spec) =>
@@ -634,6 +722,7 @@ async function measure(cluster: Cluster, runStarted: number) {
     natsVersion: natsServerVersion(),
     runSeconds: (performance.now() - runStarted) / 1000,
     profile: topSelfTime(profile, 15),
+    notifyRuns,
   };
   const targets = targetRows(input);
   writeFileSync(chartFile, renderChart(targets));
@@ -656,6 +745,7 @@ const range = (values: number[], format: (v: number) => string) => `${format(Mat
 
 interface ReportInput {
   points: Point[];
+  notifyRuns: NotifyRun[];
   loadBefore: number;
   loadAfter: number;
   postgresVersion: string;
@@ -817,6 +907,8 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     );
   }
 
+  if (input.notifyRuns.length > 0) out("", ...notifyCostSection(input.notifyRuns));
+
   out("", "## What the room logged", "", "Warnings and errors of the webhooks room (its logger at warn level), by message, summed over the rounds.", "");
   const logged = points.filter((p) => p.warnings.size > 0);
   if (logged.length === 0) out("Nothing, in any run.");
@@ -965,3 +1057,38 @@ main().then(
     process.exit(1);
   },
 );
+
+// The NOTIFY comparison: each variant over its rounds, then the difference per commit.
+function notifyCostSection(runs: NotifyRun[]): string[] {
+  const summary = (variant: NotifyVariant) => {
+    const of = runs.filter((r) => r.variant === variant);
+    const commits = of.reduce((n, r) => n + r.commits, 0);
+    const latencies = ascending(of.flatMap((r) => r.latenciesMs));
+    return {
+      variant,
+      rate: (commits / of.reduce((n, r) => n + r.elapsedMs, 0)) * 1000,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      postgres: of.reduce((n, r) => n + r.cpuMs.postgres, 0) / commits,
+      process: of.reduce((n, r) => n + r.cpuMs.process, 0) / commits,
+    };
+  };
+  const [withNotify, withoutNotify] = notifyVariants.map(summary) as [ReturnType<typeof summary>, ReturnType<typeof summary>];
+  const lines = [
+    "## What NOTIFY costs per committed event",
+    "",
+    `The outbox's commit notification (a statement-level trigger calling pg_notify, delivered at commit to a listening connection) on and off: ${settings.notifyCommits} events per run, one per transaction, by ${settings.committers} concurrent committers as fast as they go, nothing else running; ${runs.length / 2} run(s) each, alternating.`,
+    "",
+    "| Variant | Commits/s | Commit p50 ms | Commit p99 ms | Postgres CPU ms per commit | This process's CPU ms per commit |",
+    "|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const v of [withNotify, withoutNotify]) {
+    lines.push(`| ${v.variant} | ${rate(v.rate)} | ${ms(v.p50)} | ${ms(v.p99)} | ${ms(v.postgres)} | ${ms(v.process)} |`);
+  }
+  lines.push(
+    `| with ÷ without | ${ratio(withNotify.rate, withoutNotify.rate)} | ${ratio(withNotify.p50, withoutNotify.p50)} | ${ratio(withNotify.p99, withoutNotify.p99)} | ${ratio(withNotify.postgres, withoutNotify.postgres)} | ${ratio(withNotify.process, withoutNotify.process)} |`,
+    "",
+    `NOTIFY adds ${ms(withNotify.p50 - withoutNotify.p50)} ms to a commit at p50 and ${ms(withNotify.postgres - withoutNotify.postgres)} ms of Postgres CPU per committed event.`,
+  );
+  return lines;
+}
