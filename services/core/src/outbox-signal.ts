@@ -36,20 +36,24 @@ export function signalOutboxCommit(db: Knex): void {
 // transaction's identical notifications into one.
 export const outboxNotifyMigration: Migration = {
   name: "20261206_150_core_outbox_notify",
-  async up(knex) {
-    await knex.raw(
-      `create or replace function outbox_events_notify() returns trigger language plpgsql as $$
-       begin
-         perform pg_notify('${outboxNotifyChannel}', '');
-         return null;
-       end $$`,
-    );
-    await knex.raw("drop trigger if exists outbox_events_notify on outbox_events");
-    await knex.raw(
-      "create trigger outbox_events_notify after insert on outbox_events for each statement execute function outbox_events_notify()",
-    );
-  },
+  up: (knex) => createInsertNotifyTrigger(knex, "outbox_events", outboxNotifyChannel),
 };
+
+// A trigger that sends NOTIFY on the channel after each statement inserting
+// into the table (the function and trigger named `<table>_notify`); Postgres
+// delivers it at commit.
+export async function createInsertNotifyTrigger(knex: Knex, table: string, channel: string): Promise<void> {
+  const name = `${table}_notify`;
+  await knex.raw(
+    `create or replace function ${name}() returns trigger language plpgsql as $$
+     begin
+       perform pg_notify('${channel}', '');
+       return null;
+     end $$`,
+  );
+  await knex.raw(`drop trigger if exists ${name} on ${table}`);
+  await knex.raw(`create trigger ${name} after insert on ${table} for each statement execute function ${name}()`);
+}
 
 export interface CommitWatch {
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
+import { createInsertNotifyTrigger, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
 
 // Outbound webhooks. A delivery is one event owed to one endpoint: fan-out
 // inserts it once (unique per event and endpoint), so repeating a fan-out
@@ -169,18 +169,7 @@ export const webhookMigrations: Migration[] = [
     // at its commit rather than at their next poll: one notification per
     // recording statement, folded by Postgres into one per transaction.
     name: "20261207_260_webhooks_event_notify",
-    async up(knex) {
-      await knex.raw(
-        `create or replace function webhook_events_notify() returns trigger language plpgsql as $$
-         begin
-           perform pg_notify('${webhookEventsNotifyChannel}', '');
-           return null;
-         end $$`,
-      );
-      await knex.raw(
-        "create trigger webhook_events_notify after insert on webhook_events for each statement execute function webhook_events_notify()",
-      );
-    },
+    up: (knex) => createInsertNotifyTrigger(knex, "webhook_events", webhookEventsNotifyChannel),
   },
   {
     // Claims read each endpoint's due deliveries through

@@ -51,6 +51,24 @@ function newWorker(knex: Knex, overrides: Partial<DeliveryWorkerOptions> = {}): 
   });
 }
 
+// Deliveries dlv_backlog_1 to _<count> owed to the endpoint, due a minute ago
+// in that order, each of its own copy of the event (one delivery per event
+// and endpoint).
+async function owedBacklog(knex: Knex, input: { tenantId: string; eventId: string; endpointId: string; count: number }): Promise<void> {
+  await knex.raw(
+    `insert into webhook_events (id, tenant_id, environment, type, payload, created_at)
+     select e.id || '_' || g, e.tenant_id, e.environment, e.type, e.payload, e.created_at
+       from webhook_events e, generate_series(1, ?::integer) g where e.id = ?`,
+    [input.count, input.eventId],
+  );
+  await knex.raw(
+    `insert into webhook_deliveries (id, tenant_id, environment, event_id, endpoint_id, next_attempt_at)
+     select 'dlv_backlog_' || g, ?, 'test', ? || '_' || g, ?, now() - interval '1 minute' + g * interval '1 millisecond'
+       from generate_series(1, ?::integer) g`,
+    [input.tenantId, input.eventId, input.endpointId, input.count],
+  );
+}
+
 describeEachEngine("DeliveryWorker", (engine) => {
   let db: Database;
   let tenantId: string;
@@ -299,17 +317,7 @@ describeEachEngine("DeliveryWorker", (engine) => {
     const { id: backlogged } = await endpoint(`${hooks.url}/backlogged`);
     const { eventId } = await delivery(backlogged);
     // 300 more deliveries owed to it, all older than the other endpoint's one.
-    await db.knex.raw(
-      `insert into webhook_events (id, tenant_id, environment, type, payload, created_at)
-       select e.id || '_' || g, e.tenant_id, e.environment, e.type, e.payload, e.created_at
-         from webhook_events e, generate_series(1, 300) g where e.id = ?`,
-      [eventId],
-    );
-    await db.knex.raw(
-      `insert into webhook_deliveries (id, tenant_id, environment, event_id, endpoint_id, next_attempt_at)
-       select 'dlv_backlog_' || g, ?, 'test', ? || '_' || g, ?, now() - interval '1 minute' from generate_series(1, 300) g`,
-      [tenantId, eventId, backlogged],
-    );
+    await owedBacklog(db.knex, { tenantId, eventId, endpointId: backlogged, count: 300 });
     const { id: other } = await endpoint(`${hooks.url}/other`);
     const { deliveryId } = await delivery(other);
     worker({ concurrency: 6, endpointConcurrency: 2 }).start();
@@ -430,23 +438,12 @@ describe.skipIf(!postgresAvailable())("webhooks in two processes on one Postgres
     const tenantId = await insertTenant(first.knex);
     const { id: backlogged } = await insertEndpoint(first.knex, masterKeys, { tenantId, url: "http://127.0.0.1:9/backlogged" });
     const { eventId } = await insertDelivery(first.knex, { tenantId, endpointId: backlogged });
-    // One delivery per event and endpoint: the backlog's rows need events of their own.
-    await first.knex.raw(
-      `insert into webhook_events (id, tenant_id, environment, type, payload, created_at)
-       select e.id || '_' || g, e.tenant_id, e.environment, e.type, e.payload, e.created_at
-         from webhook_events e, generate_series(1, 5000) g where e.id = ?`,
-      [eventId],
-    );
-    await first.knex.raw(
-      `insert into webhook_deliveries (id, tenant_id, environment, event_id, endpoint_id, next_attempt_at)
-       select 'dlv_claim_plan_' || g, ?, 'test', ? || '_' || g, ?, now() - g * interval '1 millisecond' from generate_series(1, 5000) g`,
-      [tenantId, eventId, backlogged],
-    );
+    await owedBacklog(first.knex, { tenantId, eventId, endpointId: backlogged, count: 5000 });
     // Another endpoint's delivery, due after the whole backlog.
     const { id: other } = await insertEndpoint(first.knex, masterKeys, { tenantId, url: "http://127.0.0.1:9/other" });
     await insertDelivery(first.knex, { tenantId, endpointId: other });
     // Some already leased, as while the backlog drains.
-    await first.knex("webhook_deliveries").whereIn("id", ["dlv_claim_plan_5000", "dlv_claim_plan_4999"]).update({ claimed_until: new Date(Date.now() + 60_000) });
+    await first.knex("webhook_deliveries").whereIn("id", ["dlv_backlog_1", "dlv_backlog_2"]).update({ claimed_until: new Date(Date.now() + 60_000) });
     await first.knex.raw("analyze webhook_deliveries");
 
     // The worker's own claim statement, as it sends it.
