@@ -9,7 +9,7 @@ export { newId, randomToken } from "./ids";
 export { environmentFromName, environmentName, generateApiKey, hashApiKey, hashesEqual, hashToken, parseApiKey } from "./keys";
 export { createLogger, type Logger } from "./logging";
 export { createMetrics, exportOutboxLag, type Metrics, type OutboxProgress } from "./metrics";
-export { contextOfTraceparent, currentTraceparent, type ProcessTracing, spanFailed, startTracing, tracer } from "./tracing";
+export { contextOfTraceparent, currentTraceparent, type ProcessTracing, spanFailed, startTracing, traceContextInterceptor, tracer } from "./tracing";
 export { currencyExponent, fromDecimalString, isCurrencyCode, isKnownCurrency, toDecimalString } from "./money";
 export { decodePageToken, encodePageToken, type PageCursor, type PageRequest, pageSize, paginate, whereCreatedIn } from "./pagination";
 export { type HttpHandler, type HttpRoute, type RunningServer, type ServerOptions, startServer } from "./server";
