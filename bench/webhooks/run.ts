@@ -10,7 +10,7 @@ import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Resvg } from "@resvg/resvg-js";
-import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, loadConfig, openDatabase, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
+import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, listenForCommits, loadConfig, openDatabase, outboxNotifyChannel, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
 import { allMigrations } from "@onerouter/server";
 import { createWebhooks } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
@@ -32,7 +32,10 @@ import { profileOf, profileTable, topSelfTime, type ProfileEntry } from "../cpu-
 // Knobs (environment): BENCH_ROUNDS (3), BENCH_BURST_DELIVERIES (3000),
 // BENCH_COMMITTERS (4), BENCH_OFFERED_RATE (1000 deliveries/s),
 // BENCH_LATENCY_RATE (200 deliveries/s), BENCH_STEADY_MS (3000),
-// BENCH_BACKLOG (50000), BENCH_DRAIN_TIMEOUT_MS (30000), and the product's
+// BENCH_BACKLOG (50000), BENCH_DRAIN_TIMEOUT_MS (30000), BENCH_NOTIFY_COMMITS
+// (3000), BENCH_POINTS (every
+// point; e.g. "steady:1,backlog:10" runs only those workloads at those
+// fan-outs, for a quick comparison), and the product's
 // own ONEROUTER_WEBHOOK_POLL_MS, ONEROUTER_WEBHOOK_CONCURRENCY,
 // ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY, passed through.
 
@@ -51,6 +54,8 @@ const settings = {
   backlog: wholeNumber("BENCH_BACKLOG", 50_000, 1),
   // After the last commit, how long a run waits for the last delivery.
   drainTimeoutMs: wholeNumber("BENCH_DRAIN_TIMEOUT_MS", 30_000, 1000),
+  // Events committed per run of the NOTIFY comparison (0 leaves it out).
+  notifyCommits: wholeNumber("BENCH_NOTIFY_COMMITS", 3000, 0),
 };
 
 // Deliveries per warm-up run, unrecorded, one per mode before the rounds.
@@ -81,13 +86,15 @@ interface PointSpec {
 
 // The backlog does not depend on the transport, so it runs in embedded mode,
 // beside the same load without a backlog to compare with.
-const pointSpecs: PointSpec[] = [
+const allPointSpecs: PointSpec[] = [
   { workload: "burst", endpoints: 10, modes },
   { workload: "offered", endpoints: 10, rate: settings.offeredRate, modes },
   { workload: "steady", endpoints: 1, rate: settings.latencyRate, modes },
   { workload: "steady", endpoints: 10, rate: settings.latencyRate, modes: ["embedded"] },
   { workload: "backlog", endpoints: 10, rate: settings.latencyRate, modes: ["embedded"] },
 ];
+const chosenPoints = process.env.BENCH_POINTS?.split(",").map((p) => p.trim());
+const pointSpecs = chosenPoints ? allPointSpecs.filter((s) => chosenPoints.includes(`${s.workload}:${s.endpoints}`)) : allPointSpecs;
 
 // One workload at one fan-out factor in one mode, in one round.
 interface Run {
@@ -121,6 +128,8 @@ interface Run {
 interface Stages {
   // Commit to the fan-out that creates its deliveries (poll or JetStream, then the feed).
   toFanOut: number[];
+  // JetStream mode: commit to the relay's marking it published, once JetStream acknowledged it.
+  toRelayed: number[];
   // Fan-out to the attempt's start (fan-out commit, worker wake, claim, queueing behind the endpoint bound).
   toAttempt: number[];
   // Attempt start to receipt (signing, TCP connect, HTTP request).
@@ -430,19 +439,22 @@ async function runOnce(cluster: Cluster, mode: Mode, spec: PointSpec, deliveries
     const rows = await dispatcherDb.knex("webhook_delivery_attempts as a")
       .join("webhook_deliveries as d", "d.id", "a.delivery_id")
       .join("webhook_endpoints as e", "e.id", "a.endpoint_id")
+      .leftJoin("outbox_events as o", "o.id", "a.event_id")
       .where("a.attempt_number", 1)
-      .select<{ event_id: string; url: string; started_at: Date; fanned_out_at: Date | null }[]>(
+      .select<{ event_id: string; url: string; started_at: Date; fanned_out_at: Date | null; published_at: Date | null }[]>(
         "a.event_id",
         "e.url",
         "a.created_at as started_at",
         "d.created_at as fanned_out_at",
+        "o.published_at",
       );
-    const stages: Stages = { toFanOut: [], toAttempt: [], toReceipt: [] };
+    const stages: Stages = { toFanOut: [], toRelayed: [], toAttempt: [], toReceipt: [] };
     for (const row of rows) {
       const committed = committedAt.get(row.event_id);
       const received = receipts.get(`${new URL(row.url).pathname} ${row.event_id}`)?.[0];
       if (committed === undefined || !row.fanned_out_at) continue;
       stages.toFanOut.push(row.fanned_out_at.getTime() - (committed + wallOffset));
+      if (row.published_at) stages.toRelayed.push(row.published_at.getTime() - (committed + wallOffset));
       stages.toAttempt.push(row.started_at.getTime() - row.fanned_out_at.getTime());
       if (received !== undefined) stages.toReceipt.push(received + wallOffset - row.started_at.getTime());
     }
@@ -502,7 +514,7 @@ interface Point {
   p99: number;
   max: number;
   commitRate: number;
-  stages: { toFanOut: number; toAttempt: number; toReceipt: number; toFanOutP99: number; toAttemptP99: number };
+  stages: { toFanOut: number; toRelayed: number; toAttempt: number; toReceipt: number; toFanOutP99: number; toAttemptP99: number };
   cpuPerDelivery: CpuReading;
 }
 
@@ -537,6 +549,7 @@ function summarize(runs: Run[]): Point {
     commitRate: (sum((r) => r.events) / sum((r) => r.commitSpanMs)) * 1000,
     stages: {
       toFanOut: percentile(stage((s) => s.toFanOut), 50),
+      toRelayed: percentile(stage((s) => s.toRelayed), 50),
       toAttempt: percentile(stage((s) => s.toAttempt), 50),
       toReceipt: percentile(stage((s) => s.toReceipt), 50),
       toFanOutP99: percentile(stage((s) => s.toFanOut), 99),
@@ -556,7 +569,7 @@ async function main() {
   if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
   // The benchmark stops by itself if a run hangs: every run at its drain
   // timeout plus a minute, then Postgres is stopped and the process exits.
-  const runsPlanned = 2 + settings.rounds * pointSpecs.reduce((n, spec) => n + spec.modes.length, 0);
+  const runsPlanned = 2 + settings.rounds * (pointSpecs.reduce((n, spec) => n + spec.modes.length, 0) + notifyVariants.length);
   // Each run: its offered load, its drain timeout, and a minute for set-up (a backlog to seed) on a busy machine.
   const watchdogMs = runsPlanned * (settings.drainTimeoutMs + settings.steadyMs + 60_000) + 60_000;
   const watchdog = setTimeout(() => {
@@ -590,6 +603,79 @@ async function main() {
 const deliveriesOf = (spec: PointSpec) =>
   spec.rate === undefined ? settings.burstDeliveries : Math.round((spec.rate * settings.steadyMs) / 1000);
 
+// Committing events with and without the outbox's NOTIFY trigger.
+type NotifyVariant = "with NOTIFY" | "without NOTIFY";
+const notifyVariants: NotifyVariant[] = ["with NOTIFY", "without NOTIFY"];
+
+interface NotifyRun {
+  variant: NotifyVariant;
+  commits: number;
+  elapsedMs: number;
+  latenciesMs: number[];
+  cpuMs: { process: number; postgres: number };
+}
+
+// One event per transaction by the committers as fast as they go, with a
+// connection LISTENing as a server's would, on a fresh database; without
+// NOTIFY the trigger is dropped first. Nothing else runs, so the difference
+// is what the trigger (and delivering its notification) costs per commit.
+async function notifyRun(cluster: Cluster, variant: NotifyVariant): Promise<NotifyRun> {
+  const url = await freshDatabase(cluster);
+  const db = openDatabase({ databaseUrl: url, poolMax: settings.committers });
+  const logger = countingLogger(new Map());
+  let heard = 0;
+  const listening = listenForCommits(db.knex, outboxNotifyChannel, () => (heard += 1), logger);
+  try {
+    if (variant === "without NOTIFY") await db.knex.raw("drop trigger outbox_events_notify on outbox_events");
+    const tenantId = await insertTenant(db.knex);
+    const commitOne = async () => {
+      const started = performance.now();
+      await db.knex.transaction((trx) =>
+        appendEvent(trx, {
+          type: EventType.PAYMENT_SUCCEEDED,
+          tenantId,
+          environment: Environment.TEST,
+          data: { case: "test", value: { message: "webhooks benchmark" } },
+        }),
+      );
+      return performance.now() - started;
+    };
+    // Connections opened and the listener heard once before timing.
+    await Promise.all(Array.from({ length: settings.committers }, commitOne));
+    await waitUntil(() => heard > 0 || variant === "without NOTIFY", 5000);
+    const latenciesMs: number[] = [];
+    let next = 0;
+    const own = process.cpuUsage();
+    const postgresBefore = processCpuMs(cluster.postmaster, true);
+    const startedAt = performance.now();
+    await Promise.all(
+      Array.from({ length: settings.committers }, async () => {
+        while (next < settings.notifyCommits) {
+          next += 1;
+          latenciesMs.push(await commitOne());
+        }
+      }),
+    );
+    const elapsedMs = performance.now() - startedAt;
+    const spent = process.cpuUsage(own);
+    return {
+      variant,
+      commits: latenciesMs.length,
+      elapsedMs,
+      latenciesMs,
+      cpuMs: { process: (spent.user + spent.system) / 1000, postgres: processCpuMs(cluster.postmaster, true) - postgresBefore },
+    };
+  } finally {
+    await listening.close();
+    await db.close();
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition() && performance.now() < deadline) await sleep(10);
+}
+
 async function measure(cluster: Cluster, runStarted: number) {
   const warmup: PointSpec = { workload: "burst", endpoints: 1, modes };
   for (const mode of modes) await runOnce(cluster, mode, warmup, warmupDeliveries);
@@ -605,12 +691,24 @@ async function measure(cluster: Cluster, runStarted: number) {
           const run = await runOnce(cluster, mode, spec, deliveriesOf(spec));
           runs.push(run);
           console.error(
-            `round ${round + 1}/${settings.rounds} ${spec.workload} ×${spec.endpoints} ${mode}: ${run.received}/${run.expected} received, p50 ${ms(median(run.latenciesMs))} ms, ${((run.received / run.elapsedMs) * 1000).toFixed(0)} deliveries/s`,
+            `round ${round + 1}/${settings.rounds} ${spec.workload} ×${spec.endpoints} ${mode}: ${run.received}/${run.expected} received, p50 ${ms(median(run.latenciesMs))} ms, p99 ${ms(percentile(ascending(run.latenciesMs), 99))} ms, ${((run.received / run.elapsedMs) * 1000).toFixed(0)} deliveries/s; p50 commit → relayed ${ms(median(run.stages.toRelayed))} ms, → fan-out ${ms(median(run.stages.toFanOut))} ms, → attempt ${ms(median(run.stages.toAttempt))} ms, → receipt ${ms(median(run.stages.toReceipt))} ms`,
           );
         }
       }
     }
   });
+  const notifyRuns: NotifyRun[] = [];
+  if (settings.notifyCommits > 0) {
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const variant of round % 2 === 0 ? notifyVariants : [...notifyVariants].reverse()) {
+        const run = await notifyRun(cluster, variant);
+        notifyRuns.push(run);
+        console.error(
+          `round ${round + 1}/${settings.rounds} commits ${variant}: ${((run.commits / run.elapsedMs) * 1000).toFixed(0)} commits/s, p50 ${ms(median(run.latenciesMs))} ms, Postgres ${ms(run.cpuMs.postgres / run.commits)} ms CPU per commit`,
+        );
+      }
+    }
+  }
   const loadAfter = os.loadavg()[0]!;
 
   const points = pointSpecs.flatMap((spec) =>
@@ -624,6 +722,7 @@ async function measure(cluster: Cluster, runStarted: number) {
     natsVersion: natsServerVersion(),
     runSeconds: (performance.now() - runStarted) / 1000,
     profile: topSelfTime(profile, 15),
+    notifyRuns,
   };
   const targets = targetRows(input);
   writeFileSync(chartFile, renderChart(targets));
@@ -646,6 +745,7 @@ const range = (values: number[], format: (v: number) => string) => `${format(Mat
 
 interface ReportInput {
   points: Point[];
+  notifyRuns: NotifyRun[];
   loadBefore: number;
   loadAfter: number;
   postgresVersion: string;
@@ -775,8 +875,8 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     `Everything but Postgres and nats-server runs in this one process: the committers, the webhooks room as \`createWebhooks\` starts it with core's \`OutboxRelay\`, and the receiver (\`startReceiver\`, answering 204 at once), all on 127.0.0.1 and sharing the ${cpus.length} cores with Postgres and NATS.`,
     "",
     "- **Embedded**: no event stream; the outbox feed is woken by each commit that adds events (in this process by an in-process signal, from others by Postgres NOTIFY) and claims unfanned outbox rows (FOR UPDATE SKIP LOCKED, 100 per batch); it polls only every 2 s as a safety net.",
-    "- **JetStream**: `connectEventStream`; the outbox relay is woken the same way, publishes the new rows to JetStream and marks them published; the JetStream feed's consume loop fans out on arrival.",
-    `- Delivery worker in both: the product's settings — concurrency ${config.concurrency}, ${config.endpointConcurrency} in flight per endpoint, woken at once by a fan-out and by each recorded attempt (poll every ${config.pollMs} ms for retries), HTTP timeout ${config.timeoutMs} ms, connections kept alive per endpoint origin — with 127.0.0.0/8 allowed.`,
+    "- **JetStream**: `connectEventStream`; the outbox relay is woken the same way, publishes the new rows to JetStream and marks them published in one statement; the JetStream feed's consume loop fans out on arrival.",
+    `- Delivery worker in both: the product's settings — concurrency ${config.concurrency}, ${config.endpointConcurrency} in flight per endpoint, woken at once by a fan-out and by each answer from an endpoint, whose slot is free from then while the attempt is recorded in a batch (poll every ${config.pollMs} ms for retries), HTTP timeout ${config.timeoutMs} ms, connections kept alive per endpoint origin — with 127.0.0.0/8 allowed.`,
     `- Every run: a fresh database copied from one migrated with every room's migrations, one tenant, its endpoints (each owed every event) pointing at the receiver, the dispatcher on its own pool of 10 connections and the committers on another of ${settings.committers}.`,
     `- **Burst**: ${settings.burstDeliveries} deliveries' worth of events to 10 endpoints, committed one event per transaction by ${settings.committers} concurrent committers as fast as they go.`,
     `- **Offered**: ${settings.offeredRate} deliveries/s to 10 endpoints for ${settings.steadyMs} ms, open loop: one event per transaction started on a fixed schedule whether or not earlier ones have committed.`,
@@ -807,6 +907,8 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     );
   }
 
+  if (input.notifyRuns.length > 0) out("", ...notifyCostSection(input.notifyRuns));
+
   out("", "## What the room logged", "", "Warnings and errors of the webhooks room (its logger at warn level), by message, summed over the rounds.", "");
   const logged = points.filter((p) => p.warnings.size > 0);
   if (logged.length === 0) out("Nothing, in any run.");
@@ -835,39 +937,44 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     "",
     "## Where a delivery's time goes",
     "",
-    "From each delivery's first attempt row and its creation by the fan-out, against the recorded commit and receipt (millisecond timestamps): commit → fan-out is the feed's pick-up (woken by the commit in embedded mode; relay, publish and JetStream consume in JetStream mode, then the fan-out); fan-out → attempt covers the fan-out's commit, the worker's wake-up, its claim and the wait for a free slot under the per-endpoint bound; attempt → receipt is signing plus one HTTP POST on a kept-alive connection.",
+    "From each delivery's first attempt row and its creation by the fan-out, against the recorded commit and receipt (millisecond timestamps): commit → fan-out is the feed's pick-up (woken by the commit in embedded mode; relay, publish and JetStream consume in JetStream mode, then the fan-out), of which commit → relayed is the relay's part in JetStream mode (claim, publish, JetStream's acknowledgement, marking the rows published); fan-out → attempt covers the fan-out's commit, the worker's wake-up, its claim and the wait for a free slot under the per-endpoint bound; attempt → receipt is signing plus one HTTP POST on a kept-alive connection.",
     "",
-    "| Workload | Endpoints | Mode | Commit → fan-out p50 | p99 | Fan-out → attempt p50 | p99 | Attempt → receipt p50 |",
-    "|---|---:|---|---:|---:|---:|---:|---:|",
+    "| Workload | Endpoints | Mode | Commit → relayed p50 | Commit → fan-out p50 | p99 | Fan-out → attempt p50 | p99 | Attempt → receipt p50 |",
+    "|---|---:|---|---:|---:|---:|---:|---:|---:|",
   );
   for (const p of points) {
     out(
-      `| ${p.workload} | ${p.endpoints} | ${p.mode} | ${ms(p.stages.toFanOut)} | ${ms(p.stages.toFanOutP99)} | ${ms(p.stages.toAttempt)} | ${ms(p.stages.toAttemptP99)} | ${ms(p.stages.toReceipt)} |`,
+      `| ${p.workload} | ${p.endpoints} | ${p.mode} | ${ms(p.stages.toRelayed)} | ${ms(p.stages.toFanOut)} | ${ms(p.stages.toFanOutP99)} | ${ms(p.stages.toAttempt)} | ${ms(p.stages.toAttemptP99)} | ${ms(p.stages.toReceipt)} |`,
     );
   }
 
-  const burst = { embedded: findPoint(points, "burst", 10, "embedded")!, jetstream: findPoint(points, "burst", 10, "jetstream")! };
-  const burstSql = { embedded: sqlByKind(burst.embedded), jetstream: sqlByKind(burst.jetstream) };
-  out(
-    "",
-    "## The dispatcher's SQL, burst at 10 endpoints",
-    "",
-    "Statements sent on the dispatcher's pool per delivery received, and milliseconds from sending each to its answer (pool wait excluded; overlapping statements each counted; BEGIN and COMMIT counted only), per delivery and per statement; busiest first.",
-    "",
-    "| Statement | Embedded: statements per delivery | ms per delivery | ms each | JetStream: statements per delivery | ms per delivery | ms each |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-  );
-  const kinds = [...new Set([...burstSql.embedded.keys(), ...burstSql.jetstream.keys()])];
-  const busy = (kind: string) => (burstSql.embedded.get(kind)?.ms ?? 0) + (burstSql.jetstream.get(kind)?.ms ?? 0);
-  for (const kind of kinds.sort((a, b) => busy(b) - busy(a))) {
-    const timed = kind !== "begin" && kind !== "commit" && kind !== "rollback";
-    const cells = modes.map((mode) => {
-      const entry = burstSql[mode].get(kind) ?? { count: 0, ms: 0 };
-      const received = burst[mode].received;
-      const each = entry.count === 0 ? Number.NaN : entry.ms / entry.count;
-      return `${(entry.count / received).toFixed(2)} | ${timed ? ms(entry.ms / received) : "–"} | ${timed ? ms(each) : "–"}`;
-    });
-    out(`| ${kind} | ${cells.join(" | ")} |`);
+  const burstEmbedded = findPoint(points, "burst", 10, "embedded");
+  const burstJetStream = findPoint(points, "burst", 10, "jetstream");
+  // A run limited by BENCH_POINTS may leave the burst out.
+  if (burstEmbedded && burstJetStream) {
+    const burst = { embedded: burstEmbedded, jetstream: burstJetStream };
+    const burstSql = { embedded: sqlByKind(burst.embedded), jetstream: sqlByKind(burst.jetstream) };
+    out(
+      "",
+      "## The dispatcher's SQL, burst at 10 endpoints",
+      "",
+      "Statements sent on the dispatcher's pool per delivery received, and milliseconds from sending each to its answer (pool wait excluded; overlapping statements each counted; BEGIN and COMMIT counted only), per delivery and per statement; busiest first.",
+      "",
+      "| Statement | Embedded: statements per delivery | ms per delivery | ms each | JetStream: statements per delivery | ms per delivery | ms each |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+    );
+    const kinds = [...new Set([...burstSql.embedded.keys(), ...burstSql.jetstream.keys()])];
+    const busy = (kind: string) => (burstSql.embedded.get(kind)?.ms ?? 0) + (burstSql.jetstream.get(kind)?.ms ?? 0);
+    for (const kind of kinds.sort((a, b) => busy(b) - busy(a))) {
+      const timed = kind !== "begin" && kind !== "commit" && kind !== "rollback";
+      const cells = modes.map((mode) => {
+        const entry = burstSql[mode].get(kind) ?? { count: 0, ms: 0 };
+        const received = burst[mode].received;
+        const each = entry.count === 0 ? Number.NaN : entry.ms / entry.count;
+        return `${(entry.count / received).toFixed(2)} | ${timed ? ms(entry.ms / received) : "–"} | ${timed ? ms(each) : "–"}`;
+      });
+      out(`| ${kind} | ${cells.join(" | ")} |`);
+    }
   }
 
   out(
@@ -950,3 +1057,38 @@ main().then(
     process.exit(1);
   },
 );
+
+// The NOTIFY comparison: each variant over its rounds, then the difference per commit.
+function notifyCostSection(runs: NotifyRun[]): string[] {
+  const summary = (variant: NotifyVariant) => {
+    const of = runs.filter((r) => r.variant === variant);
+    const commits = of.reduce((n, r) => n + r.commits, 0);
+    const latencies = ascending(of.flatMap((r) => r.latenciesMs));
+    return {
+      variant,
+      rate: (commits / of.reduce((n, r) => n + r.elapsedMs, 0)) * 1000,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      postgres: of.reduce((n, r) => n + r.cpuMs.postgres, 0) / commits,
+      process: of.reduce((n, r) => n + r.cpuMs.process, 0) / commits,
+    };
+  };
+  const [withNotify, withoutNotify] = notifyVariants.map(summary) as [ReturnType<typeof summary>, ReturnType<typeof summary>];
+  const lines = [
+    "## What NOTIFY costs per committed event",
+    "",
+    `The outbox's commit notification (a statement-level trigger calling pg_notify, delivered at commit to a listening connection) on and off: ${settings.notifyCommits} events per run, one per transaction, by ${settings.committers} concurrent committers as fast as they go, nothing else running; ${runs.length / 2} run(s) each, alternating.`,
+    "",
+    "| Variant | Commits/s | Commit p50 ms | Commit p99 ms | Postgres CPU ms per commit | This process's CPU ms per commit |",
+    "|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const v of [withNotify, withoutNotify]) {
+    lines.push(`| ${v.variant} | ${rate(v.rate)} | ${ms(v.p50)} | ${ms(v.p99)} | ${ms(v.postgres)} | ${ms(v.process)} |`);
+  }
+  lines.push(
+    `| with ÷ without | ${ratio(withNotify.rate, withoutNotify.rate)} | ${ratio(withNotify.p50, withoutNotify.p50)} | ${ratio(withNotify.p99, withoutNotify.p99)} | ${ratio(withNotify.postgres, withoutNotify.postgres)} | ${ratio(withNotify.process, withoutNotify.process)} |`,
+    "",
+    `NOTIFY adds ${ms(withNotify.p50 - withoutNotify.p50)} ms to a commit at p50 and ${ms(withNotify.postgres - withoutNotify.postgres)} ms of Postgres CPU per committed event.`,
+  );
+  return lines;
+}

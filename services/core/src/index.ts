@@ -24,6 +24,7 @@ export { masterKeyId, MasterKeyring } from "./master-keys";
 export { appendEvent, type EventInit, eventTypeName, eventTypeNames, outboxMigrations } from "./outbox";
 export { OutboxReader, type OutboxBatch } from "./outbox-reader";
 export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay";
+export { type CommitWatch, createInsertNotifyTrigger, listenForCommits, outboxNotifyChannel } from "./outbox-signal";
 export { OutboxRetention, type OutboxRetentionOptions } from "./outbox-retention";
 export { Poller } from "./poller";
 export { addLatencyBuckets, createRollupTrigger, latencyBucketCount, latencyBucketOf, latencyBucketSql, latencyPercentile, rebuildRollup, type RollupDefinition, utcHourSql } from "./rollups";

@@ -36,42 +36,57 @@ export function signalOutboxCommit(db: Knex): void {
 // transaction's identical notifications into one.
 export const outboxNotifyMigration: Migration = {
   name: "20261206_150_core_outbox_notify",
-  async up(knex) {
-    await knex.raw(
-      `create or replace function outbox_events_notify() returns trigger language plpgsql as $$
-       begin
-         perform pg_notify('${outboxNotifyChannel}', '');
-         return null;
-       end $$`,
-    );
-    await knex.raw("drop trigger if exists outbox_events_notify on outbox_events");
-    await knex.raw(
-      "create trigger outbox_events_notify after insert on outbox_events for each statement execute function outbox_events_notify()",
-    );
-  },
+  up: (knex) => createInsertNotifyTrigger(knex, "outbox_events", outboxNotifyChannel),
 };
 
-export interface OutboxCommitWatch {
+// A trigger that sends NOTIFY on the channel after each statement inserting
+// into the table (the function and trigger named `<table>_notify`); Postgres
+// delivers it at commit.
+export async function createInsertNotifyTrigger(knex: Knex, table: string, channel: string): Promise<void> {
+  const name = `${table}_notify`;
+  await knex.raw(
+    `create or replace function ${name}() returns trigger language plpgsql as $$
+     begin
+       perform pg_notify('${channel}', '');
+       return null;
+     end $$`,
+  );
+  await knex.raw(`drop trigger if exists ${name} on ${table}`);
+  await knex.raw(`create trigger ${name} after insert on ${table} for each statement execute function ${name}()`);
+}
+
+export interface CommitWatch {
   close(): Promise<void>;
 }
+
+// Kept for the outbox's readers, which name it so.
+export type OutboxCommitWatch = CommitWatch;
 
 const reconnectDelayMs = 1000;
 
 // Calls onCommit after every commit that added outbox events: this process's
 // through the in-process signal and, on a Postgres server, every process's
-// through a connection of its own that LISTENs (outside the pool, since it is
-// held for good). A lost listening connection is reopened; meanwhile the
-// reader's poll covers.
-export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Logger): OutboxCommitWatch {
+// through the outbox's NOTIFY.
+export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Logger): CommitWatch {
   committed.on("commit", onCommit);
+  const listening = listenForCommits(knex, outboxNotifyChannel, onCommit, logger);
+  return {
+    async close() {
+      committed.off("commit", onCommit);
+      await listening.close();
+    },
+  };
+}
+
+// Calls onCommit for every NOTIFY on the channel, on a Postgres server; on
+// PGlite (one process per data folder) the process signals itself instead,
+// so this listens to nothing. It listens on a connection of its own, outside
+// the pool, since that is held for good. A lost connection is reopened, and
+// onCommit is called once listening again, since commits meanwhile went
+// unheard; a reader's safety poll covers the gap.
+export function listenForCommits(knex: Knex, channel: string, onCommit: () => void, logger: Logger): CommitWatch {
   const config = knex.client.config as Knex.Config;
-  if (config.client !== "pg") {
-    return {
-      async close() {
-        committed.off("commit", onCommit);
-      },
-    };
-  }
+  if (config.client !== "pg") return { async close() {} };
   let open = true;
   let listener: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -80,7 +95,7 @@ export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Log
     if (listener === client) listener = undefined;
     client.end().catch(() => {});
     if (!open) return;
-    logger.warn({ err }, "outbox listening connection failed; reconnecting");
+    logger.warn({ err, channel }, "commit listening connection failed; reconnecting");
     retry = setTimeout(() => (connecting = connect()), reconnectDelayMs);
     retry.unref();
   };
@@ -96,7 +111,7 @@ export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Log
     client.on("error", fail);
     try {
       await client.connect();
-      await client.query(`listen ${outboxNotifyChannel}`);
+      await client.query(`listen ${pg.escapeIdentifier(channel)}`);
     } catch (err) {
       fail(err);
       return;
@@ -113,7 +128,6 @@ export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Log
   return {
     async close() {
       open = false;
-      committed.off("commit", onCommit);
       clearTimeout(retry);
       await connecting;
       await listener?.end().catch(() => {});

@@ -1,4 +1,4 @@
-import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
+import { createInsertNotifyTrigger, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
 
 // Outbound webhooks. A delivery is one event owed to one endpoint: fan-out
 // inserts it once (unique per event and endpoint), so repeating a fan-out
@@ -164,7 +164,27 @@ export const webhookMigrations: Migration[] = [
       await knex.raw("create index webhook_events_scope_seq on webhook_events (tenant_id, environment, seq)");
     },
   },
+  {
+    // Event streams in every process hear of events another process recorded
+    // at its commit rather than at their next poll: one notification per
+    // recording statement, folded by Postgres into one per transaction.
+    name: "20261207_260_webhooks_event_notify",
+    up: (knex) => createInsertNotifyTrigger(knex, "webhook_events", webhookEventsNotifyChannel),
+  },
+  {
+    // Claims read each endpoint's due deliveries through
+    // webhook_deliveries_endpoint_due. With this index about, the planner
+    // could walk every endpoint's due deliveries in time order instead and
+    // read past a whole backlog at one endpoint to reach another's.
+    name: "20261207_261_webhooks_drop_due_index",
+    async up(knex) {
+      await knex.raw("drop index if exists webhook_deliveries_due");
+    },
+  },
 ];
+
+// Where the webhook_events trigger announces recorded events.
+export const webhookEventsNotifyChannel = "onerouter_webhook_events";
 
 // Deliveries per hour of creation and status. Kept when retention deletes
 // the deliveries themselves.

@@ -13,6 +13,7 @@ import {
 import { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable } from "@onerouter/core/testing";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { EventStreamHub } from "../event-stream/hub";
 import { webhookMigrations } from "../migrations";
 import { newEndpointSecret } from "../secrets";
 import { WebhookHttpClient } from "./http-client";
@@ -48,6 +49,24 @@ function newWorker(knex: Knex, overrides: Partial<DeliveryWorkerOptions> = {}): 
     disableAfterMs: 5 * 86_400_000,
     ...overrides,
   });
+}
+
+// Deliveries dlv_backlog_1 to _<count> owed to the endpoint, due a minute ago
+// in that order, each of its own copy of the event (one delivery per event
+// and endpoint).
+async function owedBacklog(knex: Knex, input: { tenantId: string; eventId: string; endpointId: string; count: number }): Promise<void> {
+  await knex.raw(
+    `insert into webhook_events (id, tenant_id, environment, type, payload, created_at)
+     select e.id || '_' || g, e.tenant_id, e.environment, e.type, e.payload, e.created_at
+       from webhook_events e, generate_series(1, ?::integer) g where e.id = ?`,
+    [input.count, input.eventId],
+  );
+  await knex.raw(
+    `insert into webhook_deliveries (id, tenant_id, environment, event_id, endpoint_id, next_attempt_at)
+     select 'dlv_backlog_' || g, ?, 'test', ? || '_' || g, ?, now() - interval '1 minute' + g * interval '1 millisecond'
+       from generate_series(1, ?::integer) g`,
+    [input.tenantId, input.eventId, input.endpointId, input.count],
+  );
 }
 
 describeEachEngine("DeliveryWorker", (engine) => {
@@ -298,17 +317,7 @@ describeEachEngine("DeliveryWorker", (engine) => {
     const { id: backlogged } = await endpoint(`${hooks.url}/backlogged`);
     const { eventId } = await delivery(backlogged);
     // 300 more deliveries owed to it, all older than the other endpoint's one.
-    await db.knex.raw(
-      `insert into webhook_events (id, tenant_id, environment, type, payload, created_at)
-       select e.id || '_' || g, e.tenant_id, e.environment, e.type, e.payload, e.created_at
-         from webhook_events e, generate_series(1, 300) g where e.id = ?`,
-      [eventId],
-    );
-    await db.knex.raw(
-      `insert into webhook_deliveries (id, tenant_id, environment, event_id, endpoint_id, next_attempt_at)
-       select 'dlv_backlog_' || g, ?, 'test', ? || '_' || g, ?, now() - interval '1 minute' from generate_series(1, 300) g`,
-      [tenantId, eventId, backlogged],
-    );
+    await owedBacklog(db.knex, { tenantId, eventId, endpointId: backlogged, count: 300 });
     const { id: other } = await endpoint(`${hooks.url}/other`);
     const { deliveryId } = await delivery(other);
     worker({ concurrency: 6, endpointConcurrency: 2 }).start();
@@ -377,18 +386,20 @@ describeEachEngine("DeliveryWorker", (engine) => {
   });
 });
 
-describe.skipIf(!postgresAvailable())("DeliveryWorkers in two processes on one Postgres database", () => {
-  const databases: Database[] = [];
+describe.skipIf(!postgresAvailable())("webhooks in two processes on one Postgres database", () => {
+  // Separate pools stand for separate processes.
+  let first: Database;
+  let second: Database;
+  beforeAll(async () => {
+    const url = await createTestDatabaseUrl();
+    [first, second] = [openDatabase({ databaseUrl: url }), openDatabase({ databaseUrl: url })];
+    await first.migrate(migrations);
+  });
   afterAll(async () => {
-    await Promise.all(databases.map((d) => d.close()));
+    await Promise.all([first?.close(), second?.close()]);
   });
 
   it("deliver each of 200 deliveries exactly once", async () => {
-    const url = await createTestDatabaseUrl();
-    // Separate pools stand for separate processes.
-    const [first, second] = [openDatabase({ databaseUrl: url }), openDatabase({ databaseUrl: url })];
-    databases.push(first, second);
-    await first.migrate(migrations);
     const seen = new Map<string, number>();
     const hooks = await startReceiver(async (request) => {
       const key = `${request.path} ${request.headers["webhook-id"]}`;
@@ -422,4 +433,84 @@ describe.skipIf(!postgresAvailable())("DeliveryWorkers in two processes on one P
       await hooks.close();
     }
   });
+
+  it("claims from a 5,000-delivery backlog by reading only what one pass takes", async () => {
+    const tenantId = await insertTenant(first.knex);
+    const { id: backlogged } = await insertEndpoint(first.knex, masterKeys, { tenantId, url: "http://127.0.0.1:9/backlogged" });
+    const { eventId } = await insertDelivery(first.knex, { tenantId, endpointId: backlogged });
+    await owedBacklog(first.knex, { tenantId, eventId, endpointId: backlogged, count: 5000 });
+    // Another endpoint's delivery, due after the whole backlog.
+    const { id: other } = await insertEndpoint(first.knex, masterKeys, { tenantId, url: "http://127.0.0.1:9/other" });
+    await insertDelivery(first.knex, { tenantId, endpointId: other });
+    // Some already leased, as while the backlog drains.
+    await first.knex("webhook_deliveries").whereIn("id", ["dlv_backlog_1", "dlv_backlog_2"]).update({ claimed_until: new Date(Date.now() + 60_000) });
+    await first.knex.raw("analyze webhook_deliveries");
+
+    // The worker's own claim statement, as it sends it.
+    const claims: { sql: string; bindings: Knex.RawBinding[] }[] = [];
+    const capture = (q: { sql: string; bindings: Knex.RawBinding[] }) => {
+      if (q.sql.trim().startsWith("with claimed")) claims.push(q);
+    };
+    second.knex.on("query", capture);
+    const probe = newWorker(second.knex, { pollIntervalMs: 60_000, concurrency: 1 });
+    try {
+      probe.start();
+      await waitFor(() => claims.length > 0, "a claim");
+    } finally {
+      second.knex.off("query", capture);
+      await probe.stop();
+    }
+    // Analyzed in a transaction that is rolled back, so nothing stays claimed.
+    const trx = await first.knex.transaction();
+    let plan: PlanNode;
+    try {
+      // As sent, its parameters are numbered ($1); knex numbers them itself.
+      const sql = claims[0]!.sql.replace(/\$\d+/g, "?");
+      const { rows } = (await trx.raw(`explain (analyze, format json) ${sql}`, claims[0]!.bindings)) as {
+        rows: { "QUERY PLAN": [{ Plan: PlanNode }] }[];
+      };
+      plan = rows[0]!["QUERY PLAN"][0].Plan;
+    } finally {
+      await trx.rollback();
+    }
+    const nodes = planNodes(plan);
+    const onDeliveries = nodes.filter((n) => n["Relation Name"] === "webhook_deliveries");
+    const scans = onDeliveries.filter((n) => n["Node Type"].endsWith("Scan"));
+    expect(scans.length).toBeGreaterThan(0);
+    expect(scans.map((n) => n["Node Type"]).filter((type) => !type.startsWith("Index"))).toEqual([]);
+    // Each scan of the backlog stops after the few rows a pass takes.
+    for (const node of onDeliveries) expect((node["Actual Rows"] + (node["Rows Removed by Filter"] ?? 0)) * node["Actual Loops"]).toBeLessThan(100);
+    expect(nodes.filter((n) => n["Node Type"] === "Sort").every((n) => n["Actual Rows"] < 100)).toBe(true);
+  });
+
+  it("wakes an event stream in one process at the commit of an event another process records", async () => {
+    const tenantId = await insertTenant(first.knex);
+    const { id: endpointId } = await insertEndpoint(first.knex, masterKeys, { tenantId, url: "http://127.0.0.1:9/hub" });
+    // Its poll alone would take a minute.
+    const hub = new EventStreamHub(first.knex, logger, { pollIntervalMs: 60_000 });
+    hub.start();
+    const subscription = hub.subscribe({ tenant_id: tenantId, environment: "test" });
+    try {
+      // Told once it listens, so whatever came before is read by the stream itself.
+      expect(await subscription.next(10_000)).toBe("events");
+      const recordedAt = performance.now();
+      await insertDelivery(second.knex, { tenantId, endpointId });
+      expect(await subscription.next(10_000)).toBe("events");
+      expect(performance.now() - recordedAt).toBeLessThan(5_000);
+    } finally {
+      subscription.close();
+      await hub.stop();
+    }
+  });
 });
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Actual Rows": number;
+  "Actual Loops": number;
+  "Rows Removed by Filter"?: number;
+  Plans?: PlanNode[];
+}
+
+const planNodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(planNodes)];

@@ -15,7 +15,10 @@ import { RetrySchedule, type AttemptVerdict } from "./schedule";
 // attempt, the delivery's next state and the endpoint's health in one
 // transaction. No transaction is held across an HTTP call (PGlite has a
 // single connection), and the lease keeps workers in other processes off a
-// delivery while it is in flight.
+// delivery while it is in flight. A delivery's slot (in this process and
+// under its endpoint's bound) is freed when the endpoint answers, not when
+// the attempt is recorded, so the next delivery to the endpoint never waits
+// on the database; the lease stays until the attempt is recorded.
 //
 // Deliveries of an endpoint that is not enabled (disabled by the customer, or
 // failing after OneRouter disabled it) stay pending and are not claimed: once
@@ -99,7 +102,13 @@ export class DeliveryWorker {
   // Passes run one at a time, so this process's leases are counted before the next claim.
   private pass: Promise<void> | undefined;
   private passRequested = false;
+  // Every delivery started and not yet recorded, for stop() to wait on.
   private readonly inFlight = new Set<Promise<void>>();
+  // Deliveries whose HTTP request is under way: what the concurrency bounds.
+  private sending = 0;
+  // Deliveries the endpoint has answered whose attempt is not recorded yet:
+  // still leased, but no longer counted against their endpoint's bound.
+  private readonly answered = new Set<string>();
   private readonly recorder: AttemptRecorder<{ job: DeliveryJob; attempt: FinishedAttempt }, DeliveryAttemptRow>;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
@@ -161,19 +170,32 @@ export class DeliveryWorker {
   }
 
   private async claimAndStart(): Promise<void> {
-    const free = this.options.concurrency - this.inFlight.size;
-    if (!this.running || free <= 0) return;
-    const jobs = await this.claim({ limit: free });
+    const free = this.options.concurrency - this.sending;
+    // Answered attempts waiting to be recorded hold back new claims once they
+    // fill a batch, so sending never outruns recording for long.
+    if (!this.running || free <= 0 || this.answered.size >= maxRecordBatch) return;
+    const jobs = await this.claim({ limit: free, answered: [...this.answered] });
     for (const job of jobs) {
-      const task: Promise<void> = this.deliver(job)
+      this.sending += 1;
+      let sending = true;
+      const answered = () => {
+        if (!sending) return;
+        sending = false;
+        this.sending -= 1;
+        this.answered.add(job.id);
+        // A slot is free: more may be due.
+        if (this.running) this.requestPass();
+      };
+      const task: Promise<void> = this.deliver(job, answered)
         .then(
           () => undefined,
           // The lease runs out and the delivery is tried again then.
           (err: unknown) => this.options.logger.error({ err, deliveryId: job.id }, "webhook delivery not recorded"),
         )
         .finally(() => {
+          answered();
+          this.answered.delete(job.id);
           this.inFlight.delete(task);
-          // A slot is free: more may be due.
           if (this.running) this.requestPass();
         });
       this.inFlight.add(task);
@@ -185,7 +207,9 @@ export class DeliveryWorker {
   // needs (URL, secrets, event) in the same statement. SKIP LOCKED lets
   // concurrent claims pass each other; the outer conditions are checked again
   // on the locked row, so a delivery another worker just leased is not taken.
-  private async claim(which: { limit: number } | { deliveryId: string }): Promise<DeliveryJob[]> {
+  // `answered` names this process's deliveries that are leased only until
+  // their attempts are recorded; they do not count against the bound.
+  private async claim(which: { limit: number; answered: string[] } | { deliveryId: string }): Promise<DeliveryJob[]> {
     const lease = "now() + ?::integer * interval '1 millisecond'";
     const withDetails = (claimed: string) =>
       `with claimed as (${claimed}
@@ -206,32 +230,31 @@ export class DeliveryWorker {
       );
       return result.rows;
     }
-    // Per enabled endpoint with something due, its oldest due deliveries up
-    // to the bound less those already leased, each endpoint read through its
-    // own index range: the cost follows the endpoints and what one pass
-    // takes, never the length of any endpoint's queue, so a long backlog at
-    // one endpoint neither slows claims nor crowds out the others.
+    // Per enabled endpoint, its oldest due deliveries up to the bound less
+    // those already leased, each endpoint read through its own index range
+    // (endpoint, due time, id) and only as far as it takes: the cost follows
+    // the endpoints and what one pass takes, never the length of any
+    // endpoint's queue, so a long backlog at one endpoint neither slows
+    // claims nor crowds out the others.
+    const notAnswered = which.answered.length > 0 ? `and l.id not in (${which.answered.map(() => "?").join(", ")})` : "";
     const result = await this.options.knex.raw<{ rows: DeliveryJob[] }>(
       withDetails(
-        `with due_endpoints as materialized (
+        `with open_endpoints as materialized (
            select e.id,
                   ?::integer - (select count(*) from webhook_deliveries l
                                  where l.endpoint_id = e.id and l.status = 'pending'
-                                   and l.claimed_until > now()) as free
+                                   and l.claimed_until > now() ${notAnswered}) as free
              from webhook_endpoints e
             where e.status = 'enabled'
-              and exists (select 1 from webhook_deliveries d
-                           where d.endpoint_id = e.id and d.status = 'pending' and d.next_attempt_at <= now()
-                             and (d.claimed_until is null or d.claimed_until <= now()))
          ), candidates as materialized (
            select c.id, c.next_attempt_at
-             from due_endpoints de
+             from open_endpoints oe
              cross join lateral (
                select d.id, d.next_attempt_at from webhook_deliveries d
-                where d.endpoint_id = de.id and d.status = 'pending' and d.next_attempt_at <= now()
+                where d.endpoint_id = oe.id and d.status = 'pending' and d.next_attempt_at <= now()
                   and (d.claimed_until is null or d.claimed_until <= now())
-                order by d.next_attempt_at, d.id
-                limit greatest(de.free, 0)) c
+                order by d.endpoint_id, d.next_attempt_at, d.id
+                limit greatest(oe.free, 0)) c
             order by c.next_attempt_at, c.id
             limit ?
          )
@@ -243,13 +266,14 @@ export class DeliveryWorker {
                and (w.claimed_until is null or w.claimed_until <= now())
              for update skip locked)`,
       ),
-      [this.options.endpointConcurrency, which.limit, this.leaseMs],
+      [this.options.endpointConcurrency, ...which.answered, which.limit, this.leaseMs],
     );
     return result.rows;
   }
 
   // Each attempt is a client span in the trace of the change that wrote the event.
-  private async deliver(job: DeliveryJob): Promise<DeliveryAttemptRow> {
+  // `answered` is called once the endpoint has answered (or the request failed).
+  private async deliver(job: DeliveryJob, answered: () => void = () => {}): Promise<DeliveryAttemptRow> {
     const span = tracer.startSpan(
       "webhook delivery",
       {
@@ -264,7 +288,7 @@ export class DeliveryWorker {
       contextOfTraceparent(job.traceparent),
     );
     try {
-      const recorded = await this.attempt(job);
+      const recorded = await this.attempt(job, answered);
       span.setAttribute("http.response.status_code", recorded.response_status_code);
       if (recorded.status !== "succeeded") spanFailed(span, recorded.error || `HTTP ${recorded.response_status_code}`);
       return recorded;
@@ -276,7 +300,7 @@ export class DeliveryWorker {
     }
   }
 
-  private async attempt(job: DeliveryJob): Promise<DeliveryAttemptRow> {
+  private async attempt(job: DeliveryJob, answered: () => void): Promise<DeliveryAttemptRow> {
     const startedAt = this.now();
     const event = fromBinary(EventSchema, job.payload);
     const body = toJsonString(EventSchema, event);
@@ -292,6 +316,7 @@ export class DeliveryWorker {
         "user-agent": webhookUserAgent,
       },
     });
+    answered();
     const attemptNumber = job.attempt_count + 1;
     let verdict = this.options.schedule.verdict(result, attemptNumber, this.now());
     // A resend of a finished delivery is one extra attempt, not a new schedule.

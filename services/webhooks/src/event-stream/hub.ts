@@ -1,4 +1,5 @@
-import { Poller, type Knex, type Logger } from "@onerouter/core";
+import { listenForCommits, Poller, type CommitWatch, type Knex, type Logger } from "@onerouter/core";
+import { webhookEventsNotifyChannel } from "../migrations";
 import { latestEventSeq } from "./sequence";
 
 export interface StreamScope {
@@ -65,26 +66,30 @@ class Subscriber implements StreamSubscription {
 // query serves every stream of the process: the hub reads the (seq, scope)
 // of events recorded since its last look and wakes the streams of those
 // scopes, which then read their own events. It looks when fan-out in this
-// process commits (wake) and every `pollIntervalMs`, for events another
-// process recorded; it reads nothing while no stream is open.
+// process commits (wake) and, on a Postgres server, when another process's
+// recording commits (the webhook_events trigger's NOTIFY); every
+// `pollIntervalMs` too, a safety net for a notification lost with a dropped
+// connection. It reads nothing while no stream is open.
 export class EventStreamHub {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly poller: Poller;
+  private watch: CommitWatch | undefined;
   private lastSeq: string | undefined;
 
   constructor(
     private readonly knex: Knex,
-    logger: Logger,
+    private readonly logger: Logger,
     options: { pollIntervalMs?: number } = {},
   ) {
     this.poller = new Poller("event stream hub", () => this.look(), {
-      intervalMs: options.pollIntervalMs ?? 1000,
+      intervalMs: options.pollIntervalMs ?? 2000,
       errorBackoffMs: 1000,
       logger,
     });
   }
 
   start(): void {
+    this.watch ??= listenForCommits(this.knex, webhookEventsNotifyChannel, () => this.poller.wake(), this.logger);
     this.poller.start();
   }
 
@@ -95,6 +100,8 @@ export class EventStreamHub {
 
   // Ends every open stream.
   async stop(): Promise<void> {
+    await this.watch?.close();
+    this.watch = undefined;
     await this.poller.stop();
     for (const set of this.subscribers.values()) for (const subscriber of set) subscriber.notify("closed");
     this.subscribers.clear();
