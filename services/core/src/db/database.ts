@@ -60,15 +60,7 @@ export function openDatabase(options: DatabaseOptions): Database {
     const fresh = !options.pgliteDir || !existsSync(path.join(options.pgliteDir, "PG_VERSION"));
     const template = fresh && options.pgliteTemplate && existsSync(options.pgliteTemplate) ? options.pgliteTemplate : undefined;
     const pglite = new PGliteThread({ dataDir: options.pgliteDir, templateFile: template, settings: embeddedSettings });
-    knex = knexFactory({
-      client: ClientPgLite,
-      dialect: "postgres",
-      connection: { pglite },
-      // Its one connection is in this process: a wait for it is a wait for
-      // the database to start (initdb, on a busy machine, may take minutes)
-      // or for this process's own transaction, never for a lost server.
-      acquireConnectionTimeout: 10 * 60_000,
-    } as Knex.Config);
+    knex = knexFactory({ client: ClientPgLite, dialect: "postgres", connection: { pglite } } as Knex.Config);
   }
   const migrationSource = (migrations: Migration[]): Knex.MigrationSource<Migration> => {
     const sorted = [...migrations].sort((a, b) => a.name.localeCompare(b.name));

@@ -27,7 +27,6 @@ interface Pending {
 
 type WorkerMessage =
   | { id: number; result?: unknown; error?: Record<string, unknown> }
-  | { ready: boolean; error?: Record<string, unknown> }
   | { channel: string; payload: string };
 
 // The error as PGlite raised it in the worker: message, SQLSTATE code,
@@ -40,7 +39,11 @@ function rebuildError(fields: Record<string, unknown>): Error {
 }
 
 export class PGliteThread {
-  readonly waitReady: Promise<void>;
+  // Ready at once: statements wait in the thread until PGlite has started
+  // and fail with its error if it cannot, since knex's pool gives opening
+  // its connection (waitReady) 30 s, less than a first start (initdb) can
+  // take on a busy machine.
+  readonly waitReady = Promise.resolve();
 
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
@@ -52,13 +55,11 @@ export class PGliteThread {
 
   constructor(options: PGliteThreadOptions = {}) {
     this.worker = new Worker(new URL("./pglite-worker.mjs", import.meta.url), { workerData: options });
-    let ready: Pending | undefined;
-    this.waitReady = new Promise<void>((resolve, reject) => (ready = { resolve: () => resolve(), reject }));
-    // A failed start is also reported to whoever queries first.
-    this.waitReady.catch(() => undefined);
-    this.worker.on("message", (message: WorkerMessage) => this.receive(message, ready!));
-    this.worker.on("error", (err) => this.end(err, ready!));
-    this.worker.on("exit", (code) => this.end(Object.assign(new Error(`the embedded database's thread exited (${code})`), { code: "08006" }), ready!));
+    // Held open only while a call waits for its answer, like a socket with a request in flight.
+    this.worker.unref();
+    this.worker.on("message", (message: WorkerMessage) => this.receive(message));
+    this.worker.on("error", (err) => this.end(err));
+    this.worker.on("exit", (code) => this.end(Object.assign(new Error(`the embedded database's thread exited (${code})`), { code: "08006" })));
   }
 
   get closed(): boolean {
@@ -119,26 +120,20 @@ export class PGliteThread {
     });
   }
 
-  private receive(message: WorkerMessage, ready: Pending) {
+  private receive(message: WorkerMessage) {
     if ("id" in message) {
       const waiting = this.pending.get(message.id);
       this.pending.delete(message.id);
       if (this.pending.size === 0) this.worker.unref();
       if (message.error) waiting?.reject(rebuildError(message.error));
       else waiting?.resolve(message.result);
-    } else if ("ready" in message) {
-      // From now on held open only while a call waits for its answer, like a socket with a request in flight.
-      if (this.pending.size === 0) this.worker.unref();
-      if (message.ready) ready.resolve(undefined);
-      else ready.reject(rebuildError(message.error ?? {}));
     } else {
       for (const notify of this.listeners.get(message.channel) ?? []) notify(message.payload);
     }
   }
 
-  private end(err: Error, ready: Pending) {
+  private end(err: Error) {
     this.gone ??= err;
-    ready.reject(this.gone);
     for (const waiting of this.pending.values()) waiting.reject(this.gone);
     this.pending.clear();
   }
