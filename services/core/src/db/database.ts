@@ -60,7 +60,15 @@ export function openDatabase(options: DatabaseOptions): Database {
     const fresh = !options.pgliteDir || !existsSync(path.join(options.pgliteDir, "PG_VERSION"));
     const template = fresh && options.pgliteTemplate && existsSync(options.pgliteTemplate) ? options.pgliteTemplate : undefined;
     const pglite = new PGliteThread({ dataDir: options.pgliteDir, templateFile: template, settings: embeddedSettings });
-    knex = knexFactory({ client: ClientPgLite, dialect: "postgres", connection: { pglite } } as Knex.Config);
+    knex = knexFactory({
+      client: ClientPgLite,
+      dialect: "postgres",
+      connection: { pglite },
+      // Its one connection is in this process: waiting for it is waiting for
+      // this process's own statements, the database's start among them (a
+      // first start may take minutes on a busy machine), never for a lost server.
+      acquireConnectionTimeout: 10 * 60_000,
+    } as Knex.Config);
   }
   const migrationSource = (migrations: Migration[]): Knex.MigrationSource<Migration> => {
     const sorted = [...migrations].sort((a, b) => a.name.localeCompare(b.name));
