@@ -23,7 +23,7 @@ export async function createTestDatabase(engine: StorageEngine): Promise<Databas
 // on a busy machine). Made once per process at most, and only when missing
 // or of another PGlite.
 let freshCluster: Promise<string> | undefined;
-function freshClusterTemplate(): Promise<string> {
+export function freshClusterTemplate(): Promise<string> {
   const file = path.join(os.tmpdir(), "onerouter-test-pglite-template.tgz");
   freshCluster ??= ensurePgliteTemplate(file, []).then(() => file);
   return freshCluster;

@@ -64,6 +64,9 @@ export function openDatabase(options: DatabaseOptions): Database {
       client: ClientPgLite,
       dialect: "postgres",
       connection: { pglite },
+      // PGlite 0.5's Postgres, given so that opening the connection sends no
+      // query, which would wait for the start within the pool's 30 s to open one.
+      version: "18",
       // Its one connection is in this process: waiting for it is waiting for
       // this process's own statements, the database's start among them (a
       // first start may take minutes on a busy machine), never for a lost server.

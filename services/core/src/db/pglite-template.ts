@@ -35,11 +35,12 @@ function readStamp(file: string): TemplateStamp | undefined {
 // Writes `file` (a gzipped tarball) and its stamp `file`.json, unless they
 // already hold a template of these migrations made by this PGlite. Returns
 // whether it wrote them. Written under temporary names and renamed, so a
-// reader sees a whole template or none.
-export async function ensurePgliteTemplate(file: string, migrations: Migration[]): Promise<boolean> {
+// reader sees a whole template or none. `base`, another template, is where
+// it starts instead of initdb.
+export async function ensurePgliteTemplate(file: string, migrations: Migration[], base?: string): Promise<boolean> {
   const stamp: TemplateStamp = { pglite: pgliteVersion(), migrations: migrations.map((m) => m.name).sort() };
   if (JSON.stringify(readStamp(file)) === JSON.stringify(stamp)) return false;
-  const db = openDatabase({});
+  const db = openDatabase({ pgliteTemplate: base });
   let tarball: Blob;
   try {
     if (migrations.length > 0) await db.migrate(migrations);

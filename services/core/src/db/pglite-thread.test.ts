@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase } from "../../test/database";
+import { createTestDatabase, freshClusterTemplate } from "../../test/database";
 import { openDatabase, type Database } from "./database";
 import { isDatabaseUnavailable } from "./unavailable";
 import { ensurePgliteTemplate } from "./pglite-template";
@@ -85,6 +85,9 @@ describe("PGlite in a worker thread", () => {
   });
 });
 
+// Three PGlite starts in one test: slow on a busy machine.
+const threeStartsTimeoutMs = 180_000;
+
 describe("a new database from a template", () => {
   const folder = mkdtempSync(path.join(os.tmpdir(), "onerouter-pglite-template-"));
   const template = path.join(folder, "template.tgz");
@@ -96,8 +99,9 @@ describe("a new database from a template", () => {
   afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
   it("is made once for the same migrations, and a data folder loaded from it has them applied", async () => {
-    expect(await ensurePgliteTemplate(template, [migration])).toBe(true);
-    expect(await ensurePgliteTemplate(template, [migration])).toBe(false);
+    const base = await freshClusterTemplate();
+    expect(await ensurePgliteTemplate(template, [migration], base)).toBe(true);
+    expect(await ensurePgliteTemplate(template, [migration], base)).toBe(false);
     const db = openDatabase({ pgliteDir: path.join(folder, "data"), pgliteTemplate: template });
     try {
       expect(await db.pendingMigrations([migration])).toEqual([]);
@@ -113,5 +117,5 @@ describe("a new database from a template", () => {
     } finally {
       await reopened.close();
     }
-  });
+  }, threeStartsTimeoutMs);
 });
