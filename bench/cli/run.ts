@@ -1,8 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { buildCli } from "../../services/server/build/cli";
+import { buildPgliteTemplate } from "../../services/server/build/pglite-template";
+import { pgliteTemplateFile } from "../../services/server/src/app";
 import { freePort } from "../../test/infra";
 import { median, ms, ratio, wholeNumber } from "../common";
 
@@ -13,8 +15,11 @@ import { median, ms, ratio, wholeNumber } from "../common";
 // data folder itself); a warm `start` until /healthz answers. Each from the
 // JavaScript build and, side by side, from the TypeScript sources through tsx
 // (how the command ran before it was built). The two take turns, round after
-// round, so the machine's noise falls on both alike. Writes REPORT.md next to
-// this file and prints the same Markdown.
+// round, so the machine's noise falls on both alike. Then the first `start`
+// on a new data folder, from the build's PGlite template and, taking turns
+// with it, without one (initdb and every migration), with the server's RSS
+// once it answers. Writes REPORT.md next to this file and prints the same
+// Markdown.
 //
 // Knobs (environment): BENCH_ROUNDS (5).
 
@@ -54,21 +59,46 @@ async function healthy(port: number, server: ChildProcess): Promise<void> {
   }
 }
 
-// `start` on a data folder already migrated, until /healthz answers 200.
-async function warmStart(way: Way, dataDir: string): Promise<number> {
+// The resident memory of a process, from /proc (Linux); NaN elsewhere.
+function rssMiB(pid: number | undefined): number {
+  try {
+    const kib = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kib ? Number(kib) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// `start` until /healthz answers 200: its wall time, and the server's RSS then.
+async function startUntilHealthy(way: Way, dataDir: string): Promise<{ ms: number; rssMiB: number }> {
   const port = await freePort();
   const started = performance.now();
   const { server, exited } = startServer(way, dataDir, port);
   await healthy(port, server);
   const elapsed = performance.now() - started;
+  const rss = rssMiB(server.pid);
   server.kill("SIGTERM");
   await exited;
-  return elapsed;
+  return { ms: elapsed, rssMiB: rss };
+}
+
+// `start` on a new data folder, from the template or without it (hidden for the run, as before the build made one).
+async function firstStart(withTemplate: boolean): Promise<{ ms: number; rssMiB: number }> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-cli-first-"));
+  const hidden = `${pgliteTemplateFile}.hidden`;
+  if (!withTemplate) renameSync(pgliteTemplateFile, hidden);
+  try {
+    return await startUntilHealthy("built", dataDir);
+  } finally {
+    if (!withTemplate) renameSync(hidden, pgliteTemplateFile);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 async function main() {
   const rounds = wholeNumber("BENCH_ROUNDS", 5, 1);
   await buildCli();
+  await buildPgliteTemplate();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-cli-"));
   const env = { ONEROUTER_DATA_DIR: dataDir };
   const measured = (command: string, targetMs: number): Measured => ({ command, targetMs, samples: { built: [], tsx: [] } });
@@ -85,7 +115,7 @@ async function main() {
       for (const way of ["built", "tsx"] as const) {
         version.samples[way].push(run(way, ["--version"], env).ms);
         alone.samples[way].push(run(way, ["keys", "create", "--env", "test"], env).ms);
-        start.samples[way].push(await warmStart(way, dataDir));
+        start.samples[way].push((await startUntilHealthy(way, dataDir)).ms);
       }
     }
     const port = await freePort();
@@ -110,6 +140,11 @@ async function main() {
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+  const first = { template: [] as { ms: number; rssMiB: number }[], initdb: [] as { ms: number; rssMiB: number }[] };
+  for (let round = 0; round < rounds; round++) {
+    first.template.push(await firstStart(true));
+    first.initdb.push(await firstStart(false));
+  }
   const rows = [version, create, list, revoke, alone, start].map(({ command, targetMs, samples }) => {
     const built = median(samples.built);
     const tsx = median(samples.tsx);
@@ -123,6 +158,16 @@ async function main() {
     "| Command | Built (ms) | Target (ms) | Met | tsx (ms) | tsx / built |",
     "| --- | ---: | --- | --- | ---: | ---: |",
     ...rows,
+    "",
+    "## First start",
+    "",
+    `\`start\` (built) on a new data folder until /healthz answers, median of ${rounds} runs each, taking turns: from the build's PGlite template (every migration applied), and without it (PGlite's initdb, then every migration). RSS is the server's once it answers.`,
+    "",
+    "| First start | Wall time (ms) | RSS (MiB) |",
+    "| --- | ---: | ---: |",
+    `| From the template | ${ms(median(first.template.map((s) => s.ms)))} | ${median(first.template.map((s) => s.rssMiB)).toFixed(0)} |`,
+    `| Without it (initdb and migrations) | ${ms(median(first.initdb.map((s) => s.ms)))} | ${median(first.initdb.map((s) => s.rssMiB)).toFixed(0)} |`,
+    `| Without ÷ from the template | ${ratio(median(first.initdb.map((s) => s.ms)), median(first.template.map((s) => s.ms)))} | |`,
     "",
   ];
   const report = lines.join("\n");

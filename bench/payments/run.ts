@@ -6,6 +6,7 @@ import http from "node:http";
 import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
 import { createApiKey } from "@onerouter/admin";
@@ -30,7 +31,9 @@ import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type
 // (25,50: offered rates as percentages of CreatePayment's closed-loop
 // capacity in the warm-up), BENCH_ROUNDS (3), BENCH_SLICE_MS (2000),
 // BENCH_SLICE_MAX_REQUESTS (5000), BENCH_WARMUP_MS (2000), BENCH_SETTLE_MS
-// (250), BENCH_SQL_PROBES (20).
+// (250), BENCH_SQL_PROBES (20), BENCH_ENGINE (postgres, or embedded: the
+// server on a PGlite data folder as `npm start` runs it, reported in
+// REPORT-embedded.md and chart-embedded.png with its event loop's delays).
 
 const settings = {
   highConcurrency: wholeNumber("BENCH_HIGH_CONCURRENCY", 50, 2),
@@ -48,18 +51,63 @@ const settings = {
   settleMs: wholeNumber("BENCH_SETTLE_MS", 250, 0),
   // Sequential calls of each Connect workload whose SQL is traced, after the timed rounds.
   probes: wholeNumber("BENCH_SQL_PROBES", 20, 1),
+  engine: benchEngine(),
 };
+
+function benchEngine(): "postgres" | "embedded" {
+  const raw = process.env.BENCH_ENGINE ?? "postgres";
+  if (raw !== "postgres" && raw !== "embedded") throw new Error(`BENCH_ENGINE must be postgres or embedded (got "${raw}")`);
+  return raw;
+}
 
 const rateLimitRps = 1_000_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const reportFile = path.join(here, "REPORT.md");
-const chartFile = path.join(here, "chart.png");
+const embedded = settings.engine === "embedded";
+const reportFile = path.join(here, embedded ? "REPORT-embedded.md" : "REPORT.md");
+const chartFile = path.join(here, embedded ? "chart-embedded.png" : "chart.png");
 
 // One way of loading the server: closed loop at a concurrency, or open loop at a rate.
 interface Load {
   label: string;
   concurrency: number;
   rate?: number;
+}
+
+// The server's event loop through the timed rounds, and each embedded
+// database call's wall time (for PGlite in the main thread, time the loop
+// stood still; for PGlite in a worker, time the loop was free meanwhile).
+interface LoopWatch {
+  delayP99Ms: number;
+  delayMaxMs: number;
+  longestDatabaseCallMs: number;
+  databaseCalls: number;
+}
+
+function watchLoop(app: OneRouter): { stop(): LoopWatch } {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const connection = embedded ? (app.db.knex.client as { pglite: { query: (...args: unknown[]) => Promise<unknown> } }).pglite : undefined;
+  const query = connection?.query;
+  let longest = 0;
+  let calls = 0;
+  if (connection && query) {
+    connection.query = async (...args: unknown[]) => {
+      const started = performance.now();
+      try {
+        return await query.apply(connection, args);
+      } finally {
+        calls += 1;
+        longest = Math.max(longest, performance.now() - started);
+      }
+    };
+  }
+  return {
+    stop() {
+      delay.disable();
+      if (connection && query) connection.query = query;
+      return { delayP99Ms: delay.percentile(99) / 1e6, delayMaxMs: delay.max / 1e6, longestDatabaseCallMs: longest, databaseCalls: calls };
+    },
+  };
 }
 
 interface Slice extends SliceResult {
@@ -248,8 +296,8 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 async function main() {
   const runStarted = performance.now();
-  const postgres = await startPostgres();
-  if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
+  const postgres = embedded ? undefined : await startPostgres();
+  if (!embedded && !postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-"));
   const { load, sandboxUrl } = await LoadGenerator.start();
   let app: OneRouter | undefined;
@@ -257,7 +305,7 @@ async function main() {
   const cleanUp = async () => {
     load.stop();
     await Promise.race([app?.close(), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
-    await postgres.stop().catch(() => undefined);
+    await postgres?.stop().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
   };
   const watchdog = setTimeout(() => {
@@ -272,7 +320,7 @@ async function main() {
         HOST: "127.0.0.1",
         ONEROUTER_DATA_DIR: dataDir,
         LOG_LEVEL: "silent",
-        DATABASE_URL: postgres.url,
+        ...(postgres && { DATABASE_URL: postgres.url }),
         ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
         ONEROUTER_RATE_LIMIT_RPS: String(rateLimitRps),
         ONEROUTER_RATE_LIMIT_BURST: String(rateLimitRps),
@@ -282,7 +330,8 @@ async function main() {
       }),
       createLogger("silent"),
     );
-    const postgresCpu = postgresCpuReader(Number(new URL(postgres.url).port));
+    // Embedded, the database's CPU is the server process's own.
+    const postgresCpu = postgres ? postgresCpuReader(Number(new URL(postgres.url).port)) : () => 0;
     await measure(app, load, sandboxUrl, postgresCpu, runStarted);
   } finally {
     await cleanUp();
@@ -334,6 +383,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
 
   const rssBefore = process.memoryUsage().rss;
   const loadBefore = os.loadavg()[0]!;
+  const loopWatch = watchLoop(app);
   const slices = new Map<string, Slice[]>();
   const key = (name: WorkloadName, at: Load) => `${name}@${at.label}`;
   for (let round = 0; round < settings.rounds; round++) {
@@ -348,6 +398,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     console.error(`round ${round + 1}/${settings.rounds} done`);
   }
   clearInterval(rssSampler);
+  const loop = loopWatch.stop();
   const loadAfter = os.loadavg()[0]!;
   const profile = await profileServer(() => runSlice("CreatePayment", high, settings.sliceMs));
 
@@ -379,6 +430,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     traces,
     rssBefore,
     rssMax,
+    loop,
     loadBefore,
     loadAfter,
     counts,
@@ -399,6 +451,7 @@ interface ReportInput {
   rssBefore: number;
   // The highest RSS of this process (the server) seen through the timed rounds.
   rssMax: number;
+  loop: LoopWatch;
   // One-minute load averages of the machine around the timed rounds.
   loadBefore: number;
   loadAfter: number;
@@ -503,6 +556,17 @@ function targets(input: ReportInput): { target: string; measured: string; goal: 
   const trace = medianTrace(input.traces.createPayment);
   const cpu = pay.serverCpuMsPerCall + pay.postgresCpuMsPerCall;
   const throughput = pay.requestsPerSecond / noop.requestsPerSecond;
+  if (embedded) {
+    const { loop } = input;
+    return [
+      { target: `Platform CPU per payment (server process with its PGlite, ${high.label})`, measured: `${ms(cpu)} ms`, goal: "–", met: true },
+      { target: `Throughput, CreatePayment ÷ no-op (${high.label})`, measured: `${(100 * throughput).toFixed(1)} %`, goal: "≥ 20 %", met: throughput >= 0.2 },
+      { target: "Event loop's longest delay through the timed rounds (any cause, the database's included)", measured: `${ms(loop.delayMaxMs)} ms`, goal: "≤ 5 ms", met: loop.delayMaxMs <= 5 },
+      { target: "Event loop's delay, p99", measured: `${ms(loop.delayP99Ms)} ms`, goal: "–", met: true },
+      { target: `Longest single database call, wall time (of ${loop.databaseCalls})`, measured: `${ms(loop.longestDatabaseCallMs)} ms`, goal: "–", met: true },
+      { target: "Server RSS through the timed rounds (highest)", measured: mb(input.rssMax), goal: "< 300 MiB", met: input.rssMax < 300 * 2 ** 20 },
+    ];
+  }
   return [
     { target: `Platform CPU per payment (server + Postgres, ${high.label})`, measured: `${ms(cpu)} ms`, goal: "≤ 6 ms", met: cpu <= 6 },
     { target: "Transactions per CreatePayment", measured: String(trace.transactions), goal: "≤ 2", met: trace.transactions <= 2 },
@@ -537,16 +601,20 @@ function renderReport(input: ReportInput): string {
     "|---|---:|---:|:---:|",
     ...targets(input).map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${t.met ? "yes" : "**no**"} |`),
     "",
-    "Not measured by this benchmark: the embedded mode's ratio and event-loop blocking, and latency at 1,000,000 payments.",
+    embedded
+      ? `Embedded: OneRouter on a PGlite data folder, as \`npm start\` runs it. The event loop's delay is Node's monitorEventLoopDelay (1 ms resolution) in the server's process; a database call's wall time is from handing the statement to PGlite to its answer: time the loop stands still while PGlite runs in the main thread, time it is free for other work while PGlite runs in a worker thread.`
+      : "Not measured by this benchmark: latency at 1,000,000 payments; the embedded mode is BENCH_ENGINE=embedded (REPORT-embedded.md).",
     "",
-    "![Latency, throughput and CPU per call](chart.png)",
+    `![Latency, throughput and CPU per call](${path.basename(chartFile)})`,
     "",
     "## Machine",
     "",
     `- CPU: ${cpus[0]?.model.trim() ?? "unknown"} × ${cpus.length}`,
     `- OS: ${os.type()} ${os.release()} (${os.arch()}), ${mb(os.totalmem())} memory`,
     `- Node.js: ${process.version}`,
-    `- PostgreSQL: ${input.postgresVersion}, a throw-away local cluster (test/infra.ts: fsync off, so commits cost less than on a durable server)`,
+    embedded
+      ? `- Database: PGlite (PostgreSQL ${input.postgresVersion}) in a fresh data folder, in the server's process`
+      : `- PostgreSQL: ${input.postgresVersion}, a throw-away local cluster (test/infra.ts: fsync off, so commits cost less than on a durable server)`,
     `- Load average (1 min): ${input.loadBefore.toFixed(1)} before the timed rounds, ${input.loadAfter.toFixed(1)} after, on ${cpus.length} cores; anything above ${cpus.length} is other work on the shared machine competing with this run`,
     `- Whole run: ${input.runSeconds.toFixed(0)} s`,
     "",

@@ -18,6 +18,7 @@ export type { Room, RoomModule } from "./room";
 export { requireCaller, servicePartially } from "./services";
 export { type Database, type DatabaseOptions, type Knex, type Migration, openDatabase } from "./db/database";
 export { type ChangeListener, type ChangeNotices, openChangeNotices, TenantCache } from "./db/change-notices";
+export { ensurePgliteTemplate } from "./db/pglite-template";
 export { DataFolderBusyError, dataFolderHolder, type DataFolderHolder, type DataFolderLock, lockDataFolder } from "./db/data-folder-lock";
 export { maskSecret, newDataKey, open, seal } from "./crypto";
 export { masterKeyId, MasterKeyring } from "./master-keys";

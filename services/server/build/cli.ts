@@ -14,7 +14,8 @@ export const cliOutDir = path.join(serverRoot, "dist");
 
 // Workspace code that finds files next to its source (the console's bundle,
 // for one) keeps finding them from the bundle: its import.meta names the
-// source file, relative to where the bundle lies.
+// source file, relative to where the bundle lies (the code may land in the
+// entry, cli.js, or in a chunk a folder below it).
 const sourceLocations: Plugin = {
   name: "source-locations",
   setup(builder) {
@@ -23,7 +24,7 @@ const sourceLocations: Plugin = {
       if (args.path.includes(`${path.sep}node_modules${path.sep}`) || !/import\.meta\.(url|dirname|filename)/.test(text)) return undefined;
       const fromBundle = path.relative(cliOutDir, args.path).split(path.sep).join("/");
       const contents =
-        `const __sourceUrl = new URL(${JSON.stringify(fromBundle)}, import.meta.url);\n` +
+        `const __sourceUrl = new URL(${JSON.stringify(fromBundle)}, new URL(import.meta.url.includes("/dist/chunks/") ? "../" : "./", import.meta.url));\n` +
         text
           .replace(/import\.meta\.url/g, "__sourceUrl.href")
           .replace(/import\.meta\.filename/g, "__sourcePath(__sourceUrl)")

@@ -36,8 +36,12 @@ export const allMigrations: Migration[] = [
   ...[sandboxRoom, paymentsRoom, messagingRoom, adminRoom, webhooksRoom, gatekeeperRoom].flatMap((room) => room.migrations),
 ];
 
+// A new embedded data folder starts from this tarball of every migration
+// applied (when the build has made it) rather than from initdb.
+export const pgliteTemplateFile = path.resolve(import.meta.dirname, "../dist/pglite-template.tgz");
+
 export function openConfiguredDatabase(config: Config): Database {
-  return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite") });
+  return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite"), pgliteTemplate: pgliteTemplateFile });
 }
 
 // A server running some of the services; a room it does not host is undefined.

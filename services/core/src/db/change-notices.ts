@@ -1,7 +1,7 @@
-import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import type { Logger } from "../logging";
 import type { Database } from "./database";
+import type { PGliteThread } from "./pglite-thread";
 
 // Tells this process, after each commit, which tenants' rows changed in
 // tables that it caches, whichever process committed: triggers on those
@@ -35,7 +35,7 @@ export async function openChangeNotices(db: Database, databaseUrl: string | unde
   };
 
   if (!databaseUrl) {
-    const { pglite } = db.knex.client as { pglite: PGlite };
+    const { pglite } = db.knex.client as { pglite: PGliteThread };
     const subscriptions: Promise<(() => Promise<void>) | undefined>[] = [];
     let open = true;
     return {

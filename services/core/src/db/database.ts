@@ -1,14 +1,20 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import knexFactory, { type Knex } from "knex";
 import ClientPgLite from "knex-pglite";
 import pg from "pg";
+import { PGliteThread } from "./pglite-thread";
 
 export type { Knex };
 
 // Postgres int8 comes back as a string by default; amounts are int64 and are
 // handled as bigint in code, so keep the string and convert at the edge.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => v);
+
+// PGlite keeps Postgres's server defaults, sized for a machine of its own:
+// 128 MB of shared buffers, allocated and touched at start. One embedded
+// process's data is read through the OS's page cache beyond this.
+const embeddedSettings = ["shared_buffers=16MB", "maintenance_work_mem=16MB"];
 
 export interface Migration {
   // Globally sortable: "<yyyymmdd>_<nnn>_<room>_<what>".
@@ -32,6 +38,9 @@ export interface DatabaseOptions {
   databaseUrl?: string;
   // PGlite folder; unset means in memory.
   pgliteDir?: string;
+  // A PGlite data folder's tarball that a new folder (or memory) starts
+  // from instead of running initdb: see pglite-template.ts.
+  pgliteTemplate?: string;
   poolMax?: number;
 }
 
@@ -48,10 +57,20 @@ export function openDatabase(options: DatabaseOptions): Database {
   } else {
     engine = "pglite";
     if (options.pgliteDir) mkdirSync(path.dirname(path.resolve(options.pgliteDir)), { recursive: true });
+    const fresh = !options.pgliteDir || !existsSync(path.join(options.pgliteDir, "PG_VERSION"));
+    const template = fresh && options.pgliteTemplate && existsSync(options.pgliteTemplate) ? options.pgliteTemplate : undefined;
+    const pglite = new PGliteThread({ dataDir: options.pgliteDir, templateFile: template, settings: embeddedSettings });
     knex = knexFactory({
       client: ClientPgLite,
       dialect: "postgres",
-      connection: options.pgliteDir ? { filename: options.pgliteDir } : {},
+      connection: { pglite },
+      // PGlite 0.5's Postgres, given so that opening the connection sends no
+      // query, which would wait for the start within the pool's 30 s to open one.
+      version: "18",
+      // Its one connection is in this process: waiting for it is waiting for
+      // this process's own statements, the database's start among them (a
+      // first start may take minutes on a busy machine), never for a lost server.
+      acquireConnectionTimeout: 10 * 60_000,
     } as Knex.Config);
   }
   const migrationSource = (migrations: Migration[]): Knex.MigrationSource<Migration> => {

@@ -1,0 +1,121 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, freshClusterTemplate } from "../../test/database";
+import { openDatabase, type Database } from "./database";
+import { isDatabaseUnavailable } from "./unavailable";
+import { ensurePgliteTemplate } from "./pglite-template";
+import type { PGliteThread } from "./pglite-thread";
+
+// The embedded database runs in a worker thread: what comes back must be
+// what PGlite gives in the main thread, and the main thread must stay free
+// while a statement runs.
+
+describe("PGlite in a worker thread", () => {
+  let db: Database;
+  let pglite: PGliteThread;
+
+  beforeAll(async () => {
+    db = await createTestDatabase("pglite");
+    pglite = (db.knex.client as { pglite: PGliteThread }).pglite;
+    await db.knex.raw("create table things (id text primary key, body bytea, doc jsonb, at timestamptz, big int8, price numeric)");
+  });
+
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it("answers values as PGlite does: Dates, byte arrays, parsed JSON, numerics as text", async () => {
+    const at = new Date("2026-01-02T03:04:05.678Z");
+    await db.knex("things").insert({ id: "a", body: Buffer.from([0, 1, 255]), doc: { n: [1, "two"] }, at, big: "9007199254740993", price: "12.30" });
+    const [row] = await db.knex("things").where({ id: "a" });
+    expect(row.body).toBeInstanceOf(Uint8Array);
+    expect([...row.body]).toEqual([0, 1, 255]);
+    expect(row.doc).toEqual({ n: [1, "two"] });
+    expect(row.at).toBeInstanceOf(Date);
+    expect(row.at.toISOString()).toBe(at.toISOString());
+    expect(String(row.big)).toBe("9007199254740993");
+    expect(row.price).toBe("12.30");
+  });
+
+  it("raises Postgres's errors with their SQLSTATE, constraint and detail", async () => {
+    await db.knex("things").insert({ id: "dup" });
+    const err = (await db.knex("things").insert({ id: "dup" }).catch((e: unknown) => e)) as Record<string, unknown>;
+    expect(err).toBeInstanceOf(Error);
+    expect(err).toMatchObject({ code: "23505", constraint: "things_pkey", table: "things", detail: "Key (id)=(dup) already exists." });
+    expect(isDatabaseUnavailable(err)).toBe(false);
+  });
+
+  it("keeps knex's transactions on its one connection: a rollback leaves nothing", async () => {
+    await db.knex
+      .transaction(async (trx) => {
+        await trx("things").insert({ id: "rolled-back" });
+        throw new Error("abandon");
+      })
+      .catch(() => undefined);
+    await db.knex.transaction(async (trx) => trx("things").insert({ id: "committed" }));
+    expect((await db.knex("things").whereIn("id", ["rolled-back", "committed"])).map((r) => r.id)).toEqual(["committed"]);
+  });
+
+  it("delivers NOTIFY to each listener until it stops listening", async () => {
+    const heard: string[] = [];
+    const stop = await pglite.listen("thing_changed", (payload) => heard.push(`first:${payload}`));
+    await pglite.listen("thing_changed", (payload) => heard.push(`second:${payload}`));
+    await db.knex.raw("select pg_notify('thing_changed', 'x')");
+    await stop();
+    await db.knex.raw("select pg_notify('thing_changed', 'y')");
+    await pglite.unlisten("thing_changed");
+    await db.knex.raw("select pg_notify('thing_changed', 'z')");
+    // A round trip after the last notice: notices arrive before the answer that follows them.
+    await db.knex.raw("select 1");
+    expect(heard).toEqual(["first:x", "second:x", "second:y"]);
+  });
+
+  it("leaves the event loop free while a statement runs", async () => {
+    let ticks = 0;
+    const ticker = setInterval(() => (ticks += 1), 10);
+    try {
+      await db.knex.raw("select pg_sleep(0.5)");
+    } finally {
+      clearInterval(ticker);
+    }
+    // In the main thread the 500 ms sleep would hold every timer until it ends.
+    expect(ticks).toBeGreaterThan(5);
+  });
+});
+
+// Three PGlite starts in one test: slow on a busy machine.
+const threeStartsTimeoutMs = 180_000;
+
+describe("a new database from a template", () => {
+  const folder = mkdtempSync(path.join(os.tmpdir(), "onerouter-pglite-template-"));
+  const template = path.join(folder, "template.tgz");
+  const migration = {
+    name: "20260101_000_test_widgets",
+    up: async (knex: Database["knex"]) => knex.schema.createTable("widgets", (t) => t.text("id").primary()),
+  };
+
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it("is made once for the same migrations, and a data folder loaded from it has them applied", async () => {
+    const base = await freshClusterTemplate();
+    expect(await ensurePgliteTemplate(template, [migration], base)).toBe(true);
+    expect(await ensurePgliteTemplate(template, [migration], base)).toBe(false);
+    const db = openDatabase({ pgliteDir: path.join(folder, "data"), pgliteTemplate: template });
+    try {
+      expect(await db.pendingMigrations([migration])).toEqual([]);
+      await db.knex("widgets").insert({ id: "w" });
+      expect(await db.migrate([migration])).toEqual([]);
+    } finally {
+      await db.close();
+    }
+    // The folder now exists: reopened, it keeps its own data and ignores the template.
+    const reopened = openDatabase({ pgliteDir: path.join(folder, "data"), pgliteTemplate: template });
+    try {
+      expect(await reopened.knex("widgets").pluck("id")).toEqual(["w"]);
+    } finally {
+      await reopened.close();
+    }
+  }, threeStartsTimeoutMs);
+});

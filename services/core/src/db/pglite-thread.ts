@@ -1,0 +1,140 @@
+import { Worker } from "node:worker_threads";
+import type { Results } from "@electric-sql/pglite";
+
+// PGlite runs its statements synchronously in WebAssembly, so in the main
+// thread a statement stops the event loop for as long as it runs (tens of
+// milliseconds under load, whole seconds for a checkpoint). Here it runs in
+// a worker thread (pglite-worker.mjs) and the main thread holds this proxy:
+// the part of PGlite's surface that knex-pglite and the change notices use.
+// Transactions still run on the one connection: knex's pool for PGlite has
+// a single connection and sends BEGIN, statements and COMMIT through it.
+
+export interface PGliteThreadOptions {
+  // Unset: in memory.
+  dataDir?: string;
+  // A data folder's tarball (dumpDataDir) to start from instead of initdb; for a folder not created yet.
+  templateFile?: string;
+  // Postgres settings ("name=value") on top of PGlite's own.
+  settings?: string[];
+}
+
+type Notify = (payload: string) => void;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+type WorkerMessage =
+  | { id: number; result?: unknown; error?: Record<string, unknown> }
+  | { channel: string; payload: string };
+
+// The error as PGlite raised it in the worker: message, SQLSTATE code,
+// constraint, detail and the rest of its fields.
+function rebuildError(fields: Record<string, unknown>): Error {
+  const { message, name, ...rest } = fields;
+  const err = Object.assign(new Error(String(message)), rest);
+  if (typeof name === "string" && name !== "Error") err.name = name;
+  return err;
+}
+
+export class PGliteThread {
+  // Ready at once: statements wait in the thread until PGlite has started
+  // and fail with its error if it cannot, since knex's pool gives opening
+  // its connection (waitReady) 30 s, less than a first start (initdb) can
+  // take on a busy machine.
+  readonly waitReady = Promise.resolve();
+
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private readonly listeners = new Map<string, Set<Notify>>();
+  private nextId = 0;
+  // Set once the worker has gone: every later call fails with it.
+  private gone: Error | undefined;
+  private closing = false;
+
+  constructor(options: PGliteThreadOptions = {}) {
+    this.worker = new Worker(new URL("./pglite-worker.mjs", import.meta.url), { workerData: options });
+    // Held open only while a call waits for its answer, like a socket with a request in flight.
+    this.worker.unref();
+    this.worker.on("message", (message: WorkerMessage) => this.receive(message));
+    this.worker.on("error", (err) => this.end(err));
+    this.worker.on("exit", (code) => this.end(Object.assign(new Error(`the embedded database's thread exited (${code})`), { code: "08006" })));
+  }
+
+  get closed(): boolean {
+    return this.closing;
+  }
+
+  query<T>(sql: string, params?: unknown[], options?: Record<string, unknown>): Promise<Results<T>> {
+    return this.call("query", { sql, params, options }) as Promise<Results<T>>;
+  }
+
+  exec(sql: string, options?: Record<string, unknown>): Promise<Results[]> {
+    return this.call("exec", { sql, options }) as Promise<Results[]>;
+  }
+
+  // Resolves once the worker listens; the returned function stops this callback.
+  async listen(channel: string, callback: Notify): Promise<() => Promise<void>> {
+    const callbacks = this.listeners.get(channel) ?? new Set();
+    this.listeners.set(channel, callbacks);
+    callbacks.add(callback);
+    try {
+      await this.call("listen", { channel });
+    } catch (err) {
+      callbacks.delete(callback);
+      throw err;
+    }
+    return () => this.unlisten(channel, callback);
+  }
+
+  async unlisten(channel: string, callback?: Notify): Promise<void> {
+    const callbacks = this.listeners.get(channel);
+    if (callback) callbacks?.delete(callback);
+    if (callbacks && callback && callbacks.size > 0) return;
+    this.listeners.delete(channel);
+    await this.call("unlisten", { channel });
+  }
+
+  async dumpDataDir(compression?: "gzip" | "none" | "auto"): Promise<Blob> {
+    return new Blob([(await this.call("dumpDataDir", { compression })) as Uint8Array<ArrayBuffer>]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    try {
+      if (!this.gone) await this.call("close", {});
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  private call(op: string, message: Record<string, unknown>): Promise<unknown> {
+    if (this.gone) return Promise.reject(this.gone);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, ...message });
+    });
+  }
+
+  private receive(message: WorkerMessage) {
+    if ("id" in message) {
+      const waiting = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (message.error) waiting?.reject(rebuildError(message.error));
+      else waiting?.resolve(message.result);
+    } else {
+      for (const notify of this.listeners.get(message.channel) ?? []) notify(message.payload);
+    }
+  }
+
+  private end(err: Error) {
+    this.gone ??= err;
+    for (const waiting of this.pending.values()) waiting.reject(this.gone);
+    this.pending.clear();
+  }
+}
