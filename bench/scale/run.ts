@@ -505,7 +505,7 @@ function renderChart(rows: readonly Row[]): Buffer {
   const bottom = top + rows.length * rowHeight;
   parts.push(`<line x1="${x(target)}" y1="${top - 4}" x2="${x(target)}" y2="${bottom}" stroke="#333" stroke-dasharray="4 3"/>`);
   parts.push(`<line x1="${x(1)}" y1="${top - 4}" x2="${x(1)}" y2="${bottom}" stroke="#999"/>`);
-  const width = labelWidth + barArea + 60;
+  const width = labelWidth + barArea + 140;
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${bottom + 20}" font-family="DejaVu Sans, sans-serif"><rect width="100%" height="100%" fill="white"/>${parts.join("")}</svg>`;
   return new Resvg(svg, { font: { loadSystemFonts: true } }).render().asPng();
 }
