@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { Session } from "node:inspector/promises";
 import os from "node:os";
@@ -10,10 +9,9 @@ import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
 import { createApiKey } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { createLogger, loadConfig } from "@onerouter/core";
-import { startOneRouter, type OneRouter } from "@onerouter/server";
-import { startPostgres } from "../../test/infra";
+import type { OneRouter } from "@onerouter/server";
 import { median, ms, percentile, procStat, ratio, wholeNumber, wholeNumberList } from "../common";
+import { runBenchmark, withPostgresApp } from "../postgres-app";
 import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type WorkloadName } from "./protocol";
 
 // CreatePayment on the sandbox provider with real Postgres, side by side
@@ -248,44 +246,26 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
 async function main() {
   const runStarted = performance.now();
-  const postgres = await startPostgres();
-  if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-"));
   const { load, sandboxUrl } = await LoadGenerator.start();
-  let app: OneRouter | undefined;
-  // Closing is not part of the measurement: bounded, then the process exits.
-  const cleanUp = async () => {
-    load.stop();
-    await Promise.race([app?.close(), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
-    await postgres.stop().catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  const watchdog = setTimeout(() => {
-    console.error("the benchmark ran past 20 minutes; stopping");
-    void cleanUp().finally(() => process.exit(1));
-  }, 20 * 60_000);
-  watchdog.unref();
+  let watchdog: NodeJS.Timeout | undefined;
+  const overrun = new Promise<never>((_, reject) => {
+    watchdog = setTimeout(() => reject(new Error("the benchmark ran past 20 minutes; stopping")), 20 * 60_000);
+    watchdog.unref();
+  });
   try {
-    app = await startOneRouter(
-      loadConfig({
-        PORT: "0",
-        HOST: "127.0.0.1",
-        ONEROUTER_DATA_DIR: dataDir,
-        LOG_LEVEL: "silent",
-        DATABASE_URL: postgres.url,
-        ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
+    await withPostgresApp(
+      {
         ONEROUTER_RATE_LIMIT_RPS: String(rateLimitRps),
         ONEROUTER_RATE_LIMIT_BURST: String(rateLimitRps),
         // The sandbox account is pointed at the load generator's sandbox.
         ONEROUTER_PROVIDER_BASE_URLS: sandboxUrl,
         ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8",
-      }),
-      createLogger("silent"),
+      },
+      (app, postgresUrl) => Promise.race([measure(app, load, sandboxUrl, postgresCpuReader(Number(new URL(postgresUrl).port)), runStarted), overrun]),
     );
-    const postgresCpu = postgresCpuReader(Number(new URL(postgres.url).port));
-    await measure(app, load, sandboxUrl, postgresCpu, runStarted);
   } finally {
-    await cleanUp();
+    clearTimeout(watchdog);
+    load.stop();
   }
 }
 
@@ -687,12 +667,4 @@ function renderChart(input: ReportInput): Buffer {
   return new Resvg(svg, { font: { loadSystemFonts: true } }).render().asPng();
 }
 
-// Exits explicitly: closing the app is bounded in main, and nothing left
-// behind (pools, timers) may keep a finished benchmark alive.
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -1,24 +1,19 @@
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createClient } from "@connectrpc/connect";
 import { Resvg } from "@resvg/resvg-js";
-import { createApiKey } from "@onerouter/admin";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
-import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { Channel, MessageStatus, MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { DeliveryStatus, WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { createLogger, loadConfig, type Knex } from "@onerouter/core";
-import { startOneRouter, type OneRouter } from "@onerouter/server";
+import type { Knex } from "@onerouter/core";
+import type { OneRouter } from "@onerouter/server";
 import { insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
-import { startPostgres } from "../../test/infra";
 import { ascending, median, ms, percentile, wholeNumber } from "../common";
+import { apiKeyTransport, runBenchmark, seededPaymentAttemptsSql, withPostgresApp } from "../postgres-app";
 
 // Cost with data on real Postgres: CreatePayment and every filtered List
 // the API offers over payments, messages, events and webhook deliveries are
@@ -222,18 +217,7 @@ async function seed(knex: Knex, tenantIdList: readonly string[], endpointIdList:
        from generate_series(${from}, ${to}) i`,
       [tenantIds],
     );
-    await knex.raw(
-      `insert into payment_attempts (id, payment_id, tenant_id, environment, provider, provider_account_id, status, error,
-         latency_ms, estimated_fee, created_at, updated_at)
-       select 'att_scale_' || i || '_' || n, 'pay_scale_' || i, ${tenantOf}, 'test', ${provider}, 'pa_scale_' || ${provider},
-         case when n = 0 and i % 10 = 0 then 'failed' when i % 20 = 0 then 'declined' else 'succeeded' end,
-         case when n = 0 and i % 10 = 0 then '{"reason":"PROVIDER_UNAVAILABLE","providerCode":"503"}'::jsonb
-              when i % 20 = 0 then '{"reason":"PROVIDER_DECLINED","providerCode":"card_declined"}'::jsonb end,
-         50 + (i::bigint * 7919) % 900, 30 + i % 70, ${at} + n * interval '1 second', ${at} + n * interval '1 second'
-       from generate_series(${from}, ${to}) i cross join generate_series(0, 1) n
-       where n = 0 or i % 10 = 0`,
-      [tenantIds],
-    );
+    await knex.raw(seededPaymentAttemptsSql({ prefix: "scale", from, to, at, tenant: tenantOf, provider, account: `'pa_scale_' || ${provider}` }), [tenantIds]);
     const eventType = "case when i % 20 = 0 then 'payment.failed' else 'payment.succeeded' end";
     await knex.raw(
       `insert into outbox_events (id, tenant_id, environment, type, payload, created_at, published_at, fanned_out_at)
@@ -287,17 +271,7 @@ async function seed(knex: Knex, tenantIdList: readonly string[], endpointIdList:
 
 async function openTenant(app: OneRouter, label: string, tenantId: string, receiver: Receiver): Promise<Tenant> {
   await app.ensureSandboxDefaults(tenantId);
-  const { secret } = await createApiKey(app.db.knex, { tenantId, environment: Environment.TEST, name: "scale benchmark", createdBy: "bench" });
-  const authorize: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${secret}`);
-    return next(req);
-  };
-  const transport = createConnectTransport({
-    baseUrl: `http://127.0.0.1:${app.server.port}`,
-    httpVersion: "1.1",
-    nodeOptions: { agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) },
-    interceptors: [authorize],
-  });
+  const transport = await apiKeyTransport(app, tenantId, "scale benchmark", 1);
   const webhooks = createClient(WebhookService, transport);
   const { endpoint } = await webhooks.createEndpoint({ url: receiver.url });
   return {
@@ -349,90 +323,73 @@ interface Row {
 async function main() {
   const runStarted = performance.now();
   const started = Date.now();
-  const postgres = await startPostgres();
-  if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-"));
   const receiver = await startReceiver(() => ({ status: 204 }));
-  let app: OneRouter | undefined;
   try {
-    app = await startOneRouter(
-      loadConfig({
-        PORT: "0",
-        HOST: "127.0.0.1",
-        ONEROUTER_DATA_DIR: dataDir,
-        LOG_LEVEL: "silent",
-        DATABASE_URL: postgres.url,
-        ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
-        ONEROUTER_RATE_LIMIT_RPS: "1000000",
-        ONEROUTER_RATE_LIMIT_BURST: "1000000",
-        ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8",
-      }),
-      createLogger("silent"),
-    );
-    const { knex } = app.db;
-    const calls = callsAt(started);
-    // The sharer has no plan limits, as the default tenant has none, so neither waits on a rate limit.
-    const sharerId = await insertTenant(knex);
-    await knex("tenants").where({ id: sharerId }).update({ plan_id: "enterprise" });
-    const tenants = [
-      await openTenant(app, `owner (${ownerShare} %)`, app.defaultTenantId, receiver),
-      await openTenant(app, `sharer (${sharerShare} %)`, sharerId, receiver),
-    ];
-    for (const tenant of tenants) await warmUp(app, calls, tenant);
-    console.error("measuring on empty tables...");
-    const empty = await measure(calls, tenants);
-
-    const others = await Promise.all(Array.from({ length: otherTenants }, () => insertTenant(knex)));
-    const otherEndpoints = await Promise.all(
-      others.map(async (tenantId, i) => {
-        const id = `we_scale_${i}`;
-        await knex("webhook_endpoints").insert({ id, tenant_id: tenantId, environment: "test", url: receiver.url, secrets: "[]" });
-        return id;
-      }),
-    );
-    const { payload } = (await knex("webhook_events").where({ type: "payment.succeeded" }).first("payload")) as { payload: Buffer };
-    console.error(`seeding ${settings.payments} payments and ${settings.messages} messages...`);
-    const seedMs = await seed(knex, [...tenants.map((t) => t.id), ...others], [...tenants.map((t) => t.endpointId), ...otherEndpoints], payload, started);
-    console.error(`seeded in ${(seedMs / 1000).toFixed(1)} s; measuring again...`);
-    const full = await measure(calls, tenants);
-
-    const rows: Row[] = [];
-    for (const tenant of tenants) {
-      const noopKey = `${tenant.label}|${noop}`;
-      const drift = median(full.get(noopKey)!) / median(empty.get(noopKey)!);
-      for (const call of calls) {
-        const key = `${tenant.label}|${call.name}`;
-        const before = empty.get(key)!;
-        const after = full.get(key)!;
-        const ratio = median(after) / median(before);
-        const adjusted = ratio / drift;
-        const statement = await statementOf(knex, call.table, () => call.run(tenant));
-        const scans = statement ? scansOf(await planOf(knex, statement, false)) : [];
-        const plan = ratio > target && statement ? [statement.sql, ...(await planOf(knex, statement, true))] : undefined;
-        rows.push({ tenant: tenant.label, call, empty: before, full: after, ratio, adjusted, scans, ...(plan && { plan }) });
-      }
-    }
-    // Where a CreatePayment's time goes on the full database, per tenant.
-    const createPayment = calls[0]!;
-    const traces = new Map<string, { sql: string; ms: number }[]>();
-    for (const tenant of tenants) traces.set(tenant.label, await statementTimes(knex, () => createPayment.run(tenant)));
-    const counts = Object.fromEntries(
-      await Promise.all(
-        ["payments", "payment_attempts", "outbox_events", "webhook_events", "webhook_deliveries", "webhook_delivery_attempts", "messages"].map(
-          async (table) => [table, Number(((await knex(table).count({ n: "*" })) as { n: string }[])[0]?.n)] as const,
-        ),
-      ),
-    );
-    writeFileSync(chartFile, renderChart(rows));
-    const report = renderReport(rows, traces, counts, seedMs, (performance.now() - runStarted) / 1000);
-    writeFileSync(reportFile, report);
-    console.log(report);
+    await withPostgresApp({ ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.1/32" }, (app) => measureAtScale(app, receiver, started, runStarted));
   } finally {
-    await Promise.race([app?.close(), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
     await receiver.close().catch(() => undefined);
-    await postgres.stop().catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+async function measureAtScale(app: OneRouter, receiver: Receiver, started: number, runStarted: number) {
+  const { knex } = app.db;
+  const calls = callsAt(started);
+  // The sharer has no plan limits, as the default tenant has none, so neither waits on a rate limit.
+  const sharerId = await insertTenant(knex);
+  await knex("tenants").where({ id: sharerId }).update({ plan_id: "enterprise" });
+  const tenants = [
+    await openTenant(app, `owner (${ownerShare} %)`, app.defaultTenantId, receiver),
+    await openTenant(app, `sharer (${sharerShare} %)`, sharerId, receiver),
+  ];
+  for (const tenant of tenants) await warmUp(app, calls, tenant);
+  console.error("measuring on empty tables...");
+  const empty = await measure(calls, tenants);
+
+  const others = await Promise.all(Array.from({ length: otherTenants }, () => insertTenant(knex)));
+  const otherEndpoints = await Promise.all(
+    others.map(async (tenantId, i) => {
+      const id = `we_scale_${i}`;
+      await knex("webhook_endpoints").insert({ id, tenant_id: tenantId, environment: "test", url: receiver.url, secrets: "[]" });
+      return id;
+    }),
+  );
+  const { payload } = (await knex("webhook_events").where({ type: "payment.succeeded" }).first("payload")) as { payload: Buffer };
+  console.error(`seeding ${settings.payments} payments and ${settings.messages} messages...`);
+  const seedMs = await seed(knex, [...tenants.map((t) => t.id), ...others], [...tenants.map((t) => t.endpointId), ...otherEndpoints], payload, started);
+  console.error(`seeded in ${(seedMs / 1000).toFixed(1)} s; measuring again...`);
+  const full = await measure(calls, tenants);
+
+  const rows: Row[] = [];
+  for (const tenant of tenants) {
+    const noopKey = `${tenant.label}|${noop}`;
+    const drift = median(full.get(noopKey)!) / median(empty.get(noopKey)!);
+    for (const call of calls) {
+      const key = `${tenant.label}|${call.name}`;
+      const before = empty.get(key)!;
+      const after = full.get(key)!;
+      const ratio = median(after) / median(before);
+      const adjusted = ratio / drift;
+      const statement = await statementOf(knex, call.table, () => call.run(tenant));
+      const scans = statement ? scansOf(await planOf(knex, statement, false)) : [];
+      const plan = ratio > target && statement ? [statement.sql, ...(await planOf(knex, statement, true))] : undefined;
+      rows.push({ tenant: tenant.label, call, empty: before, full: after, ratio, adjusted, scans, ...(plan && { plan }) });
+    }
+  }
+  // Where a CreatePayment's time goes on the full database, per tenant.
+  const createPayment = calls[0]!;
+  const traces = new Map<string, { sql: string; ms: number }[]>();
+  for (const tenant of tenants) traces.set(tenant.label, await statementTimes(knex, () => createPayment.run(tenant)));
+  const counts = Object.fromEntries(
+    await Promise.all(
+      ["payments", "payment_attempts", "outbox_events", "webhook_events", "webhook_deliveries", "webhook_delivery_attempts", "messages"].map(
+        async (table) => [table, Number(((await knex(table).count({ n: "*" })) as { n: string }[])[0]?.n)] as const,
+      ),
+    ),
+  );
+  writeFileSync(chartFile, renderChart(rows));
+  const report = renderReport(rows, traces, counts, seedMs, (performance.now() - runStarted) / 1000);
+  writeFileSync(reportFile, report);
+  console.log(report);
 }
 
 function renderReport(rows: readonly Row[], traces: Map<string, { sql: string; ms: number }[]>, counts: Record<string, number>, seedMs: number, runSeconds: number): string {
@@ -510,11 +467,4 @@ function renderChart(rows: readonly Row[]): Buffer {
   return new Resvg(svg, { font: { loadSystemFonts: true } }).render().asPng();
 }
 
-// Exits explicitly: nothing left behind (pools, timers) may keep a finished benchmark alive.
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);
