@@ -1,23 +1,18 @@
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { createApiKey } from "@onerouter/admin";
+import { createClient } from "@connectrpc/connect";
 import { AnalyticsService, Granularity, Metric } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
-import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { createLogger, loadConfig, rebuildRollup, type Knex } from "@onerouter/core";
+import { rebuildRollup, type Knex } from "@onerouter/core";
 import { messageAttemptRollups, messageRollup } from "@onerouter/messaging";
 import { paymentAttemptRollups, paymentRollup } from "@onerouter/payments";
 import { rebuildAttemptRollups } from "@onerouter/routing";
-import { startOneRouter, type OneRouter } from "@onerouter/server";
-import { startPostgres } from "../../test/infra";
+import type { OneRouter } from "@onerouter/server";
 import { ascending, median, ms, percentile, wholeNumber } from "../common";
+import { apiKeyTransport, runBenchmark, seededPaymentAttemptsSql, withPostgresApp } from "../postgres-app";
 
 // Analytics at a million rows on real Postgres: 1,000,000 payments and
 // 1,000,000 messages over 30 days (with their attempts, a tenth of them
@@ -77,15 +72,7 @@ async function seed(knex: Knex, tenantId: string, start: Date): Promise<{ loadMs
       [tenantId],
     );
     await knex.raw(
-      `insert into payment_attempts (id, payment_id, tenant_id, environment, provider, provider_account_id, status, error,
-         latency_ms, estimated_fee, created_at, updated_at)
-       select 'att_bench_' || i || '_' || n, 'pay_bench_' || i, ?, 'test', ${providers}[(i + n) % 3 + 1], ${accounts}[(i + n) % 3 + 1],
-         case when n = 0 and i % 10 = 0 then 'failed' when i % 20 = 0 then 'declined' else 'succeeded' end,
-         case when n = 0 and i % 10 = 0 then '{"reason":"PROVIDER_UNAVAILABLE","providerCode":"503"}'::jsonb
-              when i % 20 = 0 then '{"reason":"PROVIDER_DECLINED","providerCode":"card_declined"}'::jsonb end,
-         50 + (i::bigint * 7919) % 900, 30 + i % 70, ${at} + n * interval '1 second', ${at} + n * interval '1 second'
-       from generate_series(${from}, ${to}) i cross join generate_series(0, 1) n
-       where n = 0 or i % 10 = 0`,
+      seededPaymentAttemptsSql({ prefix: "bench", from, to, at, tenant: "?", provider: `${providers}[(i + n) % 3 + 1]`, account: `${accounts}[(i + n) % 3 + 1]` }),
       [tenantId],
     );
   }
@@ -164,17 +151,7 @@ const spread = (values: readonly number[]) => {
 };
 
 async function measure(app: OneRouter, seeded: { loadMs: number; rollupMs: number }, range: { start: Date; end: Date }) {
-  const { secret } = await createApiKey(app.db.knex, { tenantId: app.defaultTenantId, environment: Environment.TEST, name: "analytics benchmark", createdBy: "bench" });
-  const authorize: Interceptor = (next) => (req) => {
-    req.header.set("authorization", `Bearer ${secret}`);
-    return next(req);
-  };
-  const transport = createConnectTransport({
-    baseUrl: `http://127.0.0.1:${app.server.port}`,
-    httpVersion: "1.1",
-    nodeOptions: { agent: new http.Agent({ keepAlive: true, maxSockets: settings.concurrency }) },
-    interceptors: [authorize],
-  });
+  const transport = await apiKeyTransport(app, app.defaultTenantId, "analytics benchmark", settings.concurrency);
   const analytics = createClient(AnalyticsService, transport);
   const payments = createClient(PaymentService, transport);
   const timeRange = { startTime: timestampFromDate(range.start), endTime: timestampFromDate(range.end) };
@@ -280,24 +257,7 @@ function report(runs: RunFigures[], seeded: { loadMs: number; rollupMs: number }
 }
 
 async function main() {
-  const postgres = await startPostgres();
-  if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-"));
-  let app: OneRouter | undefined;
-  try {
-    app = await startOneRouter(
-      loadConfig({
-        PORT: "0",
-        HOST: "127.0.0.1",
-        ONEROUTER_DATA_DIR: dataDir,
-        LOG_LEVEL: "silent",
-        DATABASE_URL: postgres.url,
-        ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
-        ONEROUTER_RATE_LIMIT_RPS: "1000000",
-        ONEROUTER_RATE_LIMIT_BURST: "1000000",
-      }),
-      createLogger("silent"),
-    );
+  await withPostgresApp({}, async (app) => {
     await app.ensureSandboxDefaults(app.defaultTenantId);
     const end = new Date(Math.ceil(Date.now() / dayMs) * dayMs);
     const start = new Date(end.getTime() - 30 * dayMs);
@@ -307,17 +267,7 @@ async function main() {
     const markdown = await measure(app, seeded, { start, end });
     writeFileSync(reportFile, markdown);
     console.log(markdown);
-  } finally {
-    await Promise.race([app?.close(), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
-    await postgres.stop().catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

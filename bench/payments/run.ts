@@ -15,6 +15,7 @@ import { createLogger, loadConfig } from "@onerouter/core";
 import { startOneRouter, type OneRouter } from "@onerouter/server";
 import { startPostgres } from "../../test/infra";
 import { median, ms, percentile, procStat, ratio, wholeNumber, wholeNumberList } from "../common";
+import { runBenchmark } from "../postgres-app";
 import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type WorkloadName } from "./protocol";
 
 // CreatePayment on the sandbox provider with real Postgres, side by side
@@ -334,6 +335,7 @@ async function main() {
     const postgresCpu = postgres ? postgresCpuReader(Number(new URL(postgres.url).port)) : () => 0;
     await measure(app, load, sandboxUrl, postgresCpu, runStarted);
   } finally {
+    clearTimeout(watchdog);
     await cleanUp();
   }
 }
@@ -755,12 +757,4 @@ function renderChart(input: ReportInput): Buffer {
   return new Resvg(svg, { font: { loadSystemFonts: true } }).render().asPng();
 }
 
-// Exits explicitly: closing the app is bounded in main, and nothing left
-// behind (pools, timers) may keep a finished benchmark alive.
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

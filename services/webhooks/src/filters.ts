@@ -14,7 +14,8 @@ export function whereEventTypeMatches(query: Knex.QueryBuilder, filters: readonl
   if (filters.length === 0) return query;
   return query.where((q) => {
     for (const filter of filters) {
-      if (filter.endsWith(".*")) q.orWhereRaw("starts_with(type, ?)", [filter.slice(0, -1)]);
+      // A prefix as a pattern, so the type index's range serves it.
+      if (filter.endsWith(".*")) q.orWhere("type", "like", `${filter.slice(0, -1).replace(/[\\%_]/g, "\\$&")}%`);
       else q.orWhere("type", filter);
     }
   });

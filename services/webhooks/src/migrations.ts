@@ -165,6 +165,24 @@ export const webhookMigrations: Migration[] = [
     },
   },
   {
+    // ListEvents and ListDeliveryAttempts read one page of the newest rows
+    // of each filter from an index range, however many rows the tenant has:
+    // by event type (exact, or a prefix through the pattern operator class,
+    // whatever the database's collation), and attempts by endpoint, event
+    // and status. The scope indexes gain the id the pages are ordered by.
+    name: "20261207_250_webhooks_list_indexes",
+    async up(knex) {
+      await knex.raw("drop index if exists webhook_events_tenant_id_environment_created_at_index");
+      await knex.raw("create index webhook_events_scope_created on webhook_events (tenant_id, environment, created_at, id)");
+      await knex.raw("create index webhook_events_scope_type on webhook_events (tenant_id, environment, type text_pattern_ops, created_at, id)");
+      await knex.raw("drop index if exists webhook_delivery_attempts_tenant_id_environment_created_at_index");
+      for (const column of ["", "endpoint_id", "event_id", "status"]) {
+        const name = `webhook_delivery_attempts_scope${column ? `_${column.replace(/_id$/, "")}` : ""}_created`;
+        await knex.raw(`create index ${name} on webhook_delivery_attempts (tenant_id, environment, ${column ? `${column}, ` : ""}created_at, id)`);
+      }
+    },
+  },
+  {
     // Event streams in every process hear of events another process recorded
     // at its commit rather than at their next poll: one notification per
     // recording statement, folded by Postgres into one per transaction.

@@ -9,7 +9,7 @@ export function idempotent(account: SandboxAccount, req: EmulatorRequest, run: (
   const key = header(req.headers, "idempotency-key");
   if (!key) return run();
   const fingerprint = createHash("sha256").update(`${req.method} ${req.path}\n`).update(req.rawBody).digest("hex");
-  const stored = account.idempotency.get(key);
+  const stored = account.idempotentReply(key);
   if (stored) {
     if (stored.fingerprint !== fingerprint) {
       return errorReply(409, "idempotency_error", "idempotency_key_reused", `Idempotency-Key ${key} was used for a different request`);
@@ -17,6 +17,6 @@ export function idempotent(account: SandboxAccount, req: EmulatorRequest, run: (
     return { ...stored.reply, headers: { ...stored.reply.headers, "idempotent-replayed": "true" } };
   }
   const reply = run();
-  account.idempotency.set(key, { fingerprint, reply });
+  account.keepIdempotentReply(key, fingerprint, reply);
   return reply;
 }

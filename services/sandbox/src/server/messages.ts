@@ -1,8 +1,11 @@
 import { postWebhook, type EmulatorReply, type EmulatorRequest } from "../emulator-harness";
+import type { SandboxMemory } from "./account";
+import { Kept } from "./kept";
 import { sandboxEvent, signSandboxEvent } from "./webhooks";
 import { SandboxError, invalid, isHttpUrl, newId, nowSeconds, type JsonObject } from "./wire";
 
-// The sandbox's messaging side: SMS and email kept in memory per API key.
+// The sandbox's messaging side: SMS and email kept in memory per API key,
+// bounded as payments are (kept.ts).
 // A message is accepted as queued, then reported sent and finally delivered
 // (or failed, or undelivered, for the test destinations below) through signed
 // callbacks to the message's status_callback_url, one after the other, each
@@ -58,17 +61,11 @@ export interface SandboxMessaging {
   messagesForAttempt(apiKey: string, attemptId: string): number;
 }
 
-export function sandboxMessaging(): SandboxMessaging {
-  const byAccount = new Map<string, Map<string, SandboxMessage>>();
+export function sandboxMessaging(memory: SandboxMemory): SandboxMessaging {
+  // Message id -> the message and the API key that sent it.
+  const kept = new Kept<{ apiKey: string; message: SandboxMessage }>(memory.limits, memory.now);
 
-  function messagesOf(apiKey: string): Map<string, SandboxMessage> {
-    let messages = byAccount.get(apiKey);
-    if (!messages) {
-      messages = new Map();
-      byAccount.set(apiKey, messages);
-    }
-    return messages;
-  }
+  const messagesOf = (apiKey: string) => kept.newestFirst().flatMap((m) => (m.apiKey === apiKey ? [m.message] : []));
 
   function send(apiKey: string, body: JsonObject): EmulatorReply {
     const channel = body.channel;
@@ -102,7 +99,7 @@ export function sandboxMessaging(): SandboxMessaging {
     const fates = [...message.to, ...message.cc, ...message.bcc].map((r) => testDestinations[r]).filter((f) => f !== undefined);
     const refusal = fates.find((f) => f.kind === "refuse");
     if (refusal) throw new SandboxError(400, refusal.code, refusal.message);
-    messagesOf(apiKey).set(message.id, message);
+    kept.add(message.id, { apiKey, message });
     void deliver(apiKey, message, fates.find((f) => f.kind === "fail"));
     return { status: 200, body: messageJson(message) };
   }
@@ -121,23 +118,22 @@ export function sandboxMessaging(): SandboxMessaging {
   }
 
   return {
-    messagesForAttempt: (apiKey, attemptId) => [...messagesOf(apiKey).values()].filter((m) => m.attemptId === attemptId).length,
+    messagesForAttempt: (apiKey, attemptId) => messagesOf(apiKey).filter((m) => m.attemptId === attemptId).length,
     route(apiKey, req, body) {
       const { method, path } = req;
       if (path === "/v1/messages" && method === "POST") return send(apiKey, body);
       if (path === "/v1/messages" && method === "GET") {
         const attemptId = req.query.get("attempt_id");
-        const matching = [...messagesOf(apiKey).values()]
+        const matching = messagesOf(apiKey)
           .filter((m) => attemptId === null || m.attemptId === attemptId)
-          .reverse()
           .slice(0, listLimit);
         return { status: 200, body: { object: "list", data: matching.map(messageJson) } };
       }
       const one = /^\/v1\/messages\/([^/]+)$/.exec(path);
       if (one?.[1] && method === "GET") {
-        const message = messagesOf(apiKey).get(one[1]);
-        if (!message) throw new SandboxError(404, "resource_missing", `No such message: ${one[1]}`);
-        return { status: 200, body: messageJson(message) };
+        const message = kept.get(one[1]);
+        if (message?.apiKey !== apiKey) throw new SandboxError(404, "resource_missing", `No such message: ${one[1]}`);
+        return { status: 200, body: messageJson(message.message) };
       }
       return undefined;
     },

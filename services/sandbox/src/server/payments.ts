@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { EmulatorReply } from "../emulator-harness";
-import type { SandboxAccount } from "./account";
+import type { SandboxAccount, SandboxMemory } from "./account";
+import { Kept } from "./kept";
 import { paymentJson, type Payment } from "./objects";
 import { SandboxError, errorReply, invalid, isHttpUrl, newId, nowSeconds, readAmount, readString, readStringMap, type JsonObject } from "./wire";
 
@@ -32,7 +33,11 @@ const listLimit = 100;
 export class SandboxPayments {
   // Action token -> the payment waiting for it. The token is the only
   // credential the customer's browser carries.
-  private readonly pendingActions = new Map<string, { account: SandboxAccount; paymentId: string }>();
+  private readonly pendingActions: Kept<{ account: SandboxAccount; paymentId: string }>;
+
+  constructor(memory: SandboxMemory) {
+    this.pendingActions = new Kept(memory.limits, memory.now);
+  }
 
   create(account: SandboxAccount, body: JsonObject, baseUrl: string): EmulatorReply {
     const amount = readAmount(body, "amount");
@@ -83,20 +88,20 @@ export class SandboxPayments {
         const token = randomBytes(16).toString("hex");
         payment.status = "requires_action";
         payment.actionUrl = `${baseUrl}/authenticate/${token}`;
-        this.pendingActions.set(token, { account, paymentId: payment.id });
+        this.pendingActions.add(token, { account, paymentId: payment.id });
         break;
       }
     }
-    account.payments.set(payment.id, payment);
+    account.keepPayment(payment);
     account.emit(`payment.${payment.status}`, paymentJson(payment), webhookUrl);
     return { status: 200, body: paymentJson(payment) };
   }
 
   list(account: SandboxAccount, query: URLSearchParams): EmulatorReply {
     const attemptId = query.get("attempt_id");
-    const matching = [...account.payments.values()]
+    const matching = account
+      .paymentsNewestFirst()
       .filter((p) => attemptId === null || p.attemptId === attemptId)
-      .reverse()
       .slice(0, listLimit);
     return { status: 200, body: { object: "list", data: matching.map(paymentJson) } };
   }
@@ -135,7 +140,12 @@ export class SandboxPayments {
     const pending = this.pendingActions.get(token);
     if (!pending) return errorReply(404, "invalid_request_error", "resource_missing", "No such action");
     this.pendingActions.delete(token);
-    const payment = pending.account.payment(pending.paymentId);
+    let payment: Payment;
+    try {
+      payment = pending.account.payment(pending.paymentId);
+    } catch {
+      return errorReply(404, "invalid_request_error", "resource_missing", "No such action");
+    }
     if (payment.status === "requires_action") {
       authorize(payment);
       pending.account.emit(`payment.${payment.status}`, paymentJson(payment), payment.webhookUrl);

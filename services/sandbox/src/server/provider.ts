@@ -1,7 +1,8 @@
 import type { EmulatorReply, EmulatorRequest, ProviderEmulator } from "../emulator-harness";
-import { SandboxAccount } from "./account";
+import { SandboxAccount, SandboxMemory } from "./account";
 import { rateLimited, readBehaviour, serviceUnavailable, type Behaviour } from "./behaviour";
 import { idempotent } from "./idempotency";
+import { defaultKeptLimits, type KeptLimits } from "./kept";
 import { paymentJson } from "./objects";
 import { sandboxMessaging, type SandboxMessaging } from "./messages";
 import { SandboxPayments } from "./payments";
@@ -9,8 +10,8 @@ import { createRefund } from "./refunds";
 import { SandboxError, errorReply, header, parseBody } from "./wire";
 
 // OneRouter's own simulated payment provider, which also serves messages
-// (see messages.ts). It keeps everything in memory, scoped by API key (see
-// account.ts); callers ask for misbehaviour per request (see behaviour.ts).
+// (see messages.ts). It keeps what it made in memory, bounded (kept.ts),
+// scoped by API key (see account.ts); callers ask for misbehaviour per request (see behaviour.ts).
 
 // Any `sk_sandbox_` key with at least 16 letters or digits after the prefix.
 const apiKeyPattern = /^sk_sandbox_[A-Za-z0-9]{16,}$/;
@@ -19,21 +20,15 @@ export interface SandboxOptions {
   // Base URL customers' browsers reach the sandbox on, for requires_action
   // redirects; defaults to the Host the API request came in on.
   publicUrl?: string;
+  // How much of each kind of object it keeps, and for how long; the clock it ages them by.
+  limits?: KeptLimits;
+  now?: () => number;
 }
 
 export function sandboxProvider(options: SandboxOptions = {}): ProviderEmulator & Pick<SandboxMessaging, "messagesForAttempt"> {
-  const accounts = new Map<string, SandboxAccount>();
-  const payments = new SandboxPayments();
-  const messaging = sandboxMessaging();
-
-  function accountFor(apiKey: string): SandboxAccount {
-    let account = accounts.get(apiKey);
-    if (!account) {
-      account = new SandboxAccount(apiKey);
-      accounts.set(apiKey, account);
-    }
-    return account;
-  }
+  const memory = new SandboxMemory(options.limits ?? defaultKeptLimits, options.now);
+  const payments = new SandboxPayments(memory);
+  const messaging = sandboxMessaging(memory);
 
   function route(account: SandboxAccount, req: EmulatorRequest, baseUrl: string): EmulatorReply {
     try {
@@ -80,7 +75,7 @@ export function sandboxProvider(options: SandboxOptions = {}): ProviderEmulator 
       if (unavailable) {
         reply = serviceUnavailable();
       } else {
-        const account = accountFor(apiKey);
+        const account = new SandboxAccount(apiKey, memory);
         const baseUrl = options.publicUrl ?? `http://${header(req.headers, "host") ?? "127.0.0.1"}`;
         const run = () => route(account, req, baseUrl);
         reply = req.method === "POST" ? idempotent(account, req, run) : run();
