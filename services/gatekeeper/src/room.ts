@@ -1,5 +1,5 @@
 import type { TenantMailer } from "@onerouter/admin";
-import { Poller, type Config, type Knex, type Logger, type RoomModule } from "@onerouter/core";
+import { Poller, type ChangeNotices, type Config, type Knex, type Logger, type RoomModule } from "@onerouter/core";
 import type { Registry } from "prom-client";
 import { ApiKeyAuthenticator } from "./authenticator";
 import { CallLimits } from "./call-limits";
@@ -18,6 +18,8 @@ export interface GatekeeperRoomDeps {
   mailer?: TenantMailer;
   // Where refusals by the call limits are counted, when given.
   registry?: Registry;
+  // Tell it of changed keys and tenants, so that it may keep keys in memory.
+  notices?: ChangeNotices;
 }
 
 // How often usage counts are written and the other processes' learned.
@@ -26,12 +28,12 @@ const usageFlushMs = 1000;
 // The gatekeeper's parts as config sets them up, for either front, with
 // its rates' buckets in `rates` (this process's when absent), and the
 // flusher of its usage counts.
-export function openGatekeeper({ knex, config, logger, mailer, registry }: GatekeeperRoomDeps, rates?: RateStore) {
+export function openGatekeeper({ knex, config, logger, mailer, registry, notices }: GatekeeperRoomDeps, rates?: RateStore) {
   const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
   const server = { ratePerSecond: config.rateLimit.requestsPerSecond, burst: config.rateLimit.burst };
   const limits = new CallLimits({ knex, server, rates, mailer, logger, registry });
   const deps: GatekeeperDeps = {
-    authenticator: new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize }),
+    authenticator: new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize }, notices),
     sessions: new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize)),
     limits,
     failures: new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst),

@@ -79,7 +79,7 @@ export class PaymentEngine {
     const { candidates, profile, alternatives } = await this.candidates(scope, request, new Set());
     const run: PaymentRun = {
       payment: undefined,
-      create: (first) => this.store.createPayment(scope, input, claim.bind, first),
+      create: (first) => this.store.createPayment(scope, input, claim, first),
       tokens: { payment_method_token: input.paymentMethodToken, payment_method_provider_tokens: input.paymentMethodProviderTokens },
       attempts: [],
       claim,

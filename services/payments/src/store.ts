@@ -2,7 +2,7 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, environmentFromName, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
+import { appendEvent, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, signalOutboxCommit, whereCreatedIn, withParts, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
@@ -89,50 +89,71 @@ export class PaymentStore {
     this.attempts = new AttemptTable(knex, { parent: "payment", idPrefix: "att", waiting: "processing", holding: openAttempts, successful: successfulAttempts });
   }
 
-  // `bind` ties the request's Idempotency-Key to the payment in the same
-  // transaction. With `first`, the payment is written with its first
-  // attempt, which routing chose before, so that the payment, the attempt
-  // and payment.created are one transaction before the provider call.
-  async createPayment(scope: Scope, input: NewPayment, bind: BindResource, first?: FirstAttempt): Promise<{ payment: PaymentRow; attempt?: AttemptRow }> {
+  // The claim ties the request's Idempotency-Key to the payment. With
+  // `first`, the payment is written with its first attempt, which routing
+  // chose before. The key, the payment, the attempt and payment.created are
+  // one statement before the provider call: a request whose key is taken
+  // writes nothing.
+  async createPayment(scope: Scope, input: NewPayment, claim: Pick<IdempotencyClaim, "bindWrite">, first?: FirstAttempt): Promise<{ payment: PaymentRow; attempt?: AttemptRow }> {
     const now = new Date();
     const fees = first && comparedFees(first.estimatedFee, first.alternatives);
-    return this.knex.transaction(async (trx) => {
-      const id = newId("pay");
-      // The key first: a request whose key is taken stops before writing anything.
-      await bind(trx, id);
-      const [row] = (await trx("payments")
-        .insert({
-          id,
-          tenant_id: scope.tenantId,
-          environment: scope.environment,
-          amount: input.amount.toString(),
-          currency: input.currency,
-          capture_method: input.captureMethod,
-          status: "processing",
-          customer: JSON.stringify(input.customer),
-          description: input.description,
-          metadata: JSON.stringify(input.metadata),
-          payment_method_token: input.paymentMethodToken,
-          payment_method_provider_tokens: JSON.stringify(input.paymentMethodProviderTokens),
-          return_url: input.returnUrl,
-          api_key_id: scope.apiKeyId ?? "",
-          ...(first && fees && {
-            ...this.attempts.parentNaming(first.account),
-            fee: fees.fee.toString(),
-            highest_eligible_fee: fees.highest.toString(),
-            default_provider_fee: fees.default.toString(),
-          }),
-          created_at: now,
-          updated_at: now,
-        })
-        .returning("*")) as PaymentRow[];
-      const attempt =
-        first && fees
-          ? await this.attempts.insert(trx, row!, { ...first.account, routingReason: first.reason }, { estimated_fee: fees.fee.toString() })
-          : undefined;
-      await this.paymentEvent(trx, EventType.PAYMENT_CREATED, row!, attempt ? [attempt] : []);
-      return { payment: row!, ...(attempt && { attempt }) };
-    });
+    const payment: PaymentRow = {
+      id: newId("pay"),
+      tenant_id: scope.tenantId,
+      environment: scope.environment,
+      amount: input.amount.toString(),
+      currency: input.currency,
+      capture_method: input.captureMethod,
+      status: "processing",
+      customer: input.customer,
+      description: input.description,
+      metadata: input.metadata,
+      payment_method_token: input.paymentMethodToken,
+      payment_method_provider_tokens: input.paymentMethodProviderTokens,
+      return_url: input.returnUrl,
+      api_key_id: scope.apiKeyId ?? "",
+      provider: "",
+      provider_account_id: "",
+      provider_payment_id: "",
+      redirect_url: "",
+      amount_capturable: "0",
+      amount_captured: "0",
+      amount_refunded: "0",
+      error: null,
+      fee: fees?.fee.toString() ?? "0",
+      highest_eligible_fee: fees?.highest.toString() ?? "0",
+      default_provider_fee: fees?.default.toString() ?? "0",
+      ...(first && this.attempts.parentNaming(first.account)),
+      created_at: now,
+      updated_at: now,
+    };
+    const attempt =
+      first && fees
+        ? (this.attempts.newRow(payment, { ...first.account, routingReason: first.reason }, {
+            estimated_fee: fees.fee.toString(),
+            error: null,
+            latency_ms: 0,
+            provider_payment_id: "",
+          }) as unknown as AttemptRow)
+        : undefined;
+    const { row: event } = this.paymentEventRow(EventType.PAYMENT_CREATED, payment, attempt ? [attempt] : []);
+    const claimed = claim.bindWrite(this.knex, payment.id);
+    // Each write goes ahead only when the one before it was made: the key's first.
+    const gate = (part: string) => ({ sql: ` where exists (select from "${part}") returning 1`, bindings: [] });
+    const parts: [string, Sql][] = [];
+    const add = (name: string, write: Sql) => {
+      const after = parts.at(-1)?.[0];
+      parts.push([name, after ? { sql: write.sql + gate(after).sql, bindings: write.bindings } : { sql: `${write.sql} returning 1`, bindings: write.bindings }]);
+    };
+    if (claimed) parts.push(["claim", claimed.write]);
+    add("payment", insertRowSql("payments", payment as unknown as Record<string, unknown>));
+    if (attempt) add("attempt", insertRowSql("payment_attempts", attempt as unknown as Record<string, unknown>));
+    add("event", insertRowSql("outbox_events", event));
+    const { sql, bindings } = withParts(parts, { sql: 'select count(*)::int as written from "payment"', bindings: [] });
+    const { rows } = (await this.knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: { written: number }[] };
+    claimed?.bound(rows[0]!.written);
+    signalOutboxCommit(this.knex);
+    return { payment, ...(attempt && { attempt }) };
   }
 
   async findPayment(scope: Scope, id: string, trx: Knex = this.knex): Promise<PaymentRow | undefined> {
@@ -414,12 +435,21 @@ export class PaymentStore {
 
   // `attempts`, when given, are all of the payment's attempts.
   private async paymentEvent(trx: Knex.Transaction, type: EventType, row: PaymentRow, attempts?: readonly AttemptRow[]) {
-    await appendEvent(trx, {
+    await appendEvent(trx, this.paymentEventInit(type, row, attempts ?? (await this.attempts.of(row.id, trx))));
+  }
+
+  // The event and its outbox row, for a statement that writes it with others.
+  private paymentEventRow(type: EventType, row: PaymentRow, attempts: readonly AttemptRow[]) {
+    return outboxEvent(this.paymentEventInit(type, row, attempts));
+  }
+
+  private paymentEventInit(type: EventType, row: PaymentRow, attempts: readonly AttemptRow[]) {
+    return {
       type,
       tenantId: row.tenant_id,
       environment: environmentFromName(row.environment),
-      data: { case: "payment", value: { payment: attempts ? toPayment(row, attempts) : await this.toPayment(row, trx) } },
-    });
+      data: { case: "payment" as const, value: { payment: toPayment(row, attempts) } },
+    };
   }
 
   private async refundEvent(trx: Knex.Transaction, type: EventType, refund: RefundRow, payment: PaymentRow) {
