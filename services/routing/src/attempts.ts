@@ -157,7 +157,7 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
   // The update settle starts with, as a write returning the attempt's id and
   // its parent's (`parent_id`) when it was still in one of `from`, for a
   // caller that changes the parent in the same statement.
-  settleWrite(attemptId: string, from: readonly State[], patch: Record<string, unknown>, updatedAt: Date): Sql {
+  settleWrite(attemptId: string, from: readonly State[], patch: object, updatedAt: Date): Sql {
     return sqlOf(
       this.knex(this.table)
         .where({ id: attemptId })
