@@ -175,14 +175,12 @@ export class PaymentStore {
         : undefined;
     const { row: event } = this.paymentEventRow(EventType.PAYMENT_CREATED, payment, attempt ? [attempt] : []);
     const claimed = claim.bindWrite(this.knex, payment.id);
-    // Each write goes ahead only when the one before it was made: the key's first.
-    const gate = (part: string) => ({ sql: ` where exists (select from "${part}") returning 1`, bindings: [] });
-    const parts: [string, Sql][] = [];
-    const add = (name: string, write: Sql) => {
+    const parts: [string, Sql][] = claimed ? [["claim", claimed.write]] : [];
+    // Each write goes ahead only when the one before it was made, the key's first.
+    const add = (name: string, { sql, bindings }: Sql) => {
       const after = parts.at(-1)?.[0];
-      parts.push([name, after ? { sql: write.sql + gate(after).sql, bindings: write.bindings } : { sql: `${write.sql} returning 1`, bindings: write.bindings }]);
+      parts.push([name, { sql: `${sql}${after ? ` where exists (select from "${after}")` : ""} returning 1`, bindings }]);
     };
-    if (claimed) parts.push(["claim", claimed.write]);
     add("payment", insertRowSql("payments", payment as unknown as Record<string, unknown>));
     if (attempt) add("attempt", insertRowSql("payment_attempts", attempt as unknown as Record<string, unknown>));
     add("event", insertRowSql("outbox_events", event));
