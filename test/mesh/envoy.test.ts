@@ -30,6 +30,7 @@ const identityHeaders = [
   "x-onerouter-session-id",
   "x-onerouter-scopes",
   "x-onerouter-plan",
+  "x-onerouter-client-address",
   "x-onerouter-mesh-secret",
 ];
 
@@ -159,6 +160,7 @@ describe("envoy/envoy.yaml", () => {
           "envoy.config.route.v3.CorsPolicy",
           "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
           "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+          "envoy.config.trace.v3.OpenTelemetryConfig",
         ]),
       );
     });
@@ -275,9 +277,11 @@ describe("envoy/envoy.yaml", () => {
 
   it("reaches every service over HTTP/2 with gRPC health checks", () => {
     const routed = new Set(list(host.routes).flatMap((r) => (r.route ? [obj(r.route).cluster as string] : [])));
-    const used = new Set([...routed, "gatekeeper"]);
+    const used = new Set([...routed, "gatekeeper", "otel-collector"]);
     expect([...clusters.keys()].sort()).toEqual([...used].sort());
     for (const [name, cluster] of clusters) {
+      // The collector is no OneRouter service: spans to it are dropped while it is away.
+      if (name === "otel-collector") continue;
       const options = obj(obj(cluster.typedExtensionProtocolOptions)["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]);
       expect(obj(options.explicitHttpConfig).http2ProtocolOptions, name).toBeDefined();
       const checks = list(cluster.healthChecks);
@@ -291,11 +295,35 @@ describe("envoy/envoy.yaml", () => {
     expect(obj(health.clusterMinHealthyPercentages).gatekeeper).toBeDefined();
   });
 
-  it("logs every request as JSON, with the gatekeeper's tenant and no credentials", () => {
+  it("starts a trace for every request without one and sends its spans over OTLP/gRPC to the collector's cluster", () => {
+    const tracing = obj(hcm.tracing);
+    expect(obj(tracing.randomSampling).value).toBeGreaterThan(0);
+    const provider = obj(tracing.provider);
+    expect(provider.name).toBe("envoy.tracers.opentelemetry");
+    const tracer = obj(provider.typedConfig);
+    expect(tracer["@type"]).toBe("type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig");
+    expect(tracer.serviceName).toBe("onerouter-edge");
+    const exportTo = obj(obj(tracer.grpcService).envoyGrpc).clusterName as string;
+    const collector = clusters.get(exportTo)!;
+    const options = obj(obj(collector.typedExtensionProtocolOptions)["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]);
+    expect(obj(options.explicitHttpConfig).http2ProtocolOptions).toBeDefined();
+    const endpoint = obj(obj(obj(list(list(obj(collector.loadAssignment).endpoints)[0]!.lbEndpoints)[0]!.endpoint).address).socketAddress);
+    // The name k8s/components/tracing gives the collector, and OTLP/gRPC's port.
+    expect(endpoint).toMatchObject({ address: "otel-collector", portValue: 4317 });
+    // The gatekeeper sees the trace Envoy passes on.
+    expect(list(obj(filter("envoy.filters.http.ext_authz").allowedHeaders).patterns).map((p) => p.exact)).toContain("traceparent");
+  });
+
+  it("logs every request as JSON, with its trace, the gatekeeper's tenant and no credentials", () => {
     const logs = list(hcm.accessLog);
     expect(logs).toHaveLength(1);
     const format = obj(obj(obj(logs[0]!.typedConfig).logFormat).jsonFormat);
-    expect(format).toMatchObject({ status: "%RESPONSE_CODE%", grpc_status: "%GRPC_STATUS%", tenant_id: "%REQ(X-ONEROUTER-TENANT-ID)%" });
+    expect(format).toMatchObject({
+      trace_id: "%TRACE_ID%",
+      status: "%RESPONSE_CODE%",
+      grpc_status: "%GRPC_STATUS%",
+      tenant_id: "%REQ(X-ONEROUTER-TENANT-ID)%",
+    });
     const logged = JSON.stringify(format).toLowerCase();
     for (const secret of ["authorization", "cookie", "mesh-secret"]) expect(logged).not.toContain(secret);
   });

@@ -30,7 +30,8 @@ export interface Gateway {
   close(): void;
 }
 
-export function gatewayTo(gatekeeperAddress: string): Gateway {
+// `clientAddress` is the peer Envoy would report for every call.
+export function gatewayTo(gatekeeperAddress: string, clientAddress = "127.0.0.1"): Gateway {
   const definition = protoLoader.loadSync("envoy/service/auth/v3/external_auth.proto", {
     includeDirs: ["envoy-api", "xds", "googleapis", "protoc-gen-validate"].map((dir) => path.join(deps, dir)),
     longs: String,
@@ -48,7 +49,7 @@ export function gatewayTo(gatekeeperAddress: string): Gateway {
     new Promise<Record<string, string>>((resolve, reject) => {
       const request = {
         attributes: {
-          source: { address: { socketAddress: { address: "127.0.0.1", portValue: 40000 } } },
+          source: { address: { socketAddress: { address: clientAddress, portValue: 40000 } } },
           request: {
             http: { id: "1", method: "POST", path: requestPath, host: "onerouter.test", scheme: "http", protocol: "HTTP/2", headers },
           },

@@ -25,8 +25,18 @@ export interface K8sObject {
   [field: string]: unknown;
 }
 
+const rendered = new Map<string, K8sObject[]>();
+
+// `overlay` is a directory relative to the repository, or absolute; each is
+// rendered once per test file (the objects are only read).
 export function render(overlay: string): K8sObject[] {
-  const result = spawnSync("kubectl", ["kustomize", path.join(root, overlay)], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  const directory = path.resolve(root, overlay);
+  if (!rendered.has(directory)) rendered.set(directory, renderNow(directory));
+  return rendered.get(directory)!;
+}
+
+function renderNow(overlay: string): K8sObject[] {
+  const result = spawnSync("kubectl", ["kustomize", overlay], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw new Error(`kubectl (with kustomize v5) is needed to render k8s/: ${result.error.message}`);
   if (result.status !== 0) throw new Error(`kubectl kustomize ${overlay} failed:\n${result.stderr}`);
   return parseAllDocuments(result.stdout).map((doc) => {

@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -25,6 +26,7 @@ interface Container {
   name: string;
   image: string;
   args?: string[];
+  ports?: { name?: string; containerPort: number }[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   readinessProbe?: { grpc?: { port: number; service?: string } };
@@ -87,6 +89,12 @@ function byKind(objects: K8sObject[], kind: string, name: string): K8sObject {
   return found;
 }
 
+// The settings every OneRouter process reads (the onerouter-config ConfigMap).
+function onerouterConfig(objects: K8sObject[]): Record<string, string> {
+  const name = podSpec(byKind(objects, "Deployment", "payments")).containers[0]!.envFrom![0]!.configMapRef!.name;
+  return byKind(objects, "ConfigMap", name).data as Record<string, string>;
+}
+
 const secretRefs = (pod: PodSpec) =>
   pod.containers.flatMap((c) => [
     ...(c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : [])),
@@ -130,13 +138,16 @@ describe.each(["dev", "prod"])("k8s/overlays/%s", (overlay) => {
     expect([...images][0]).toMatch(overlay === "prod" ? /:0\.1\.0$/ : /:dev$/);
   });
 
-  it("gives every Envoy cluster a Service of that name on port 8080, resolving every pod", () => {
+  it("gives every Envoy cluster of a service a Service of that name on port 8080, resolving every pod", () => {
     const envoy = parse(readFileSync(path.join(root, "envoy/envoy.yaml"), "utf8"));
-    const clusters = envoy.static_resources.clusters as {
-      name: string;
-      health_checks: { grpc_health_check: { service_name: string } }[];
-      load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: { address: string; port_value: number } } } }[] }[] };
-    }[];
+    const clusters = (
+      envoy.static_resources.clusters as {
+        name: string;
+        health_checks: { grpc_health_check: { service_name: string } }[];
+        load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: { address: string; port_value: number } } } }[] }[] };
+      }[]
+    ).filter((c) => c.name !== "otel-collector");
+    // The collector's cluster has a Service only with components/tracing (tested below).
     expect(clusters.map((c) => c.name).sort()).toEqual([...apiServices].sort());
     for (const cluster of clusters) {
       const address = cluster.load_assignment.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address;
@@ -211,6 +222,40 @@ describe.each(["dev", "prod"])("k8s/overlays/%s", (overlay) => {
     expect(allowedPeers(objects, nats, 6222)).toEqual(["nats"]);
   });
 
+  it("lets every workload reach each service whose URL it is given (ONEROUTER_*_URL)", () => {
+    const configMaps = new Map(objects.filter((o) => o.kind === "ConfigMap").map((o) => [o.metadata.name, (o.data ?? {}) as Record<string, string>]));
+    const given: string[] = [];
+    for (const workload of workloads(objects)) {
+      for (const container of podSpec(workload).containers) {
+        const env = new Map<string, string>();
+        for (const from of container.envFrom ?? []) {
+          for (const [name, value] of Object.entries(configMaps.get(from.configMapRef?.name ?? "") ?? {})) env.set(name, value);
+        }
+        for (const e of container.env ?? []) if (e.value !== undefined) env.set(e.name, e.value);
+        for (const [name, value] of env) {
+          // The public URL is where the outside reaches Envoy, not a service.
+          if (!/^ONEROUTER_[A-Z_]+_URL$/.test(name) || name === "ONEROUTER_PUBLIC_URL") continue;
+          const url = new URL(value);
+          const service = byKind(objects, "Service", url.hostname);
+          const ports = spec<{ selector: Record<string, string>; ports: { port: number; targetPort?: number | string }[] }>(service);
+          const port = ports.ports.find((p) => p.port === Number(url.port || 80))!;
+          const target = workloads(objects).find((w) => matches({ matchLabels: ports.selector }, podLabels(w)))!;
+          const targetPort = podSpec(target)
+            .containers.flatMap((c) => c.ports ?? [])
+            .find((p) => p.name === port.targetPort || p.containerPort === (port.targetPort ?? port.port))!.containerPort;
+          expect(allowedPeers(objects, podLabels(target), targetPort), `${workload.metadata.name} ${name}=${value}`).toContain(workload.metadata.name);
+          given.push(`${workload.metadata.name} ${name}`);
+        }
+      }
+    }
+    expect(given.sort()).toEqual(["admin ONEROUTER_MESSAGING_URL", "gatekeeper ONEROUTER_MESSAGING_URL"]);
+  });
+
+  it("exports no traces unless a platform team adds components/tracing", () => {
+    expect(onerouterConfig(objects).OTEL_TRACES_EXPORTER).toBe("none");
+    expect(objects.filter((o) => o.metadata.name === "otel-collector")).toEqual([]);
+  });
+
   it("runs NATS with JetStream as three clustered servers", () => {
     const nats = byKind(objects, "StatefulSet", "nats");
     const natsSpec = spec<{ replicas: number; serviceName: string; volumeClaimTemplates: unknown[] }>(nats);
@@ -271,6 +316,39 @@ describe.each(["dev", "prod"])("k8s/overlays/%s", (overlay) => {
       const masterKey = byKind(objects, "Secret", envSecret(onerouterPods[0]!, "ONEROUTER_MASTER_KEY")!.name);
       expect(Buffer.from(Buffer.from((masterKey.data as Record<string, string>).key!, "base64").toString(), "base64")).toHaveLength(32);
     }
+  });
+});
+
+describe("k8s/components/tracing (with prod)", () => {
+  let objects: K8sObject[];
+  beforeAll(() => {
+    // An overlay of the platform team's: prod and the component.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "onerouter-tracing-"));
+    try {
+      const relative = (to: string) => path.relative(dir, path.join(root, to));
+      writeFileSync(
+        path.join(dir, "kustomization.yaml"),
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- ${relative("k8s/overlays/prod")}\ncomponents:\n- ${relative("k8s/components/tracing")}\n`,
+      );
+      objects = render(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it("sends every process's spans and Envoy's to the collector the otel-collector Service names", () => {
+    expect(validationProblems(objects)).toEqual([]);
+    const collector = spec<{ type: string; externalName: string }>(byKind(objects, "Service", "otel-collector"));
+    expect(collector.type).toBe("ExternalName");
+    expect(collector.externalName).toMatch(/\.svc\.cluster\.local$/);
+    const settings = onerouterConfig(objects);
+    expect(settings.OTEL_TRACES_EXPORTER).toBe("otlp");
+    // OTLP over HTTP (the services' exporter) to the Service; Envoy's cluster of that name speaks gRPC.
+    expect(new URL(settings.OTEL_EXPORTER_OTLP_ENDPOINT!)).toMatchObject({ hostname: "otel-collector", port: "4318" });
+    const envoy = parse(readFileSync(path.join(root, "envoy/envoy.yaml"), "utf8"));
+    const cluster = (envoy.static_resources.clusters as { name: string; load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: { address: string; port_value: number } } } }[] }[] } }[])
+      .find((c) => c.name === "otel-collector")!;
+    expect(cluster.load_assignment.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address).toEqual({ address: "otel-collector", port_value: 4317 });
   });
 });
 

@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createClient, type Client } from "@connectrpc/connect";
+import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import { ProviderAccountService } from "@onerouter/client/gen/onerouter/admin/v1/provider_accounts_pb";
 import { RoutingProfileSchema, RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { SessionService } from "@onerouter/client/gen/onerouter/admin/v1/session_pb";
 import { Role, TeamService } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { MasterKeyring } from "@onerouter/core";
@@ -24,14 +25,16 @@ import { cliPath, killHard } from "../chaos/support/processes";
 import { startFlakyReceiver, type FlakyReceiver } from "../chaos/support/receiver";
 import { chaosMasterKey, chaosTenant, productEnv, type ChaosTenant } from "../chaos/support/tenant";
 import { countsAbove } from "../chaos/support/tally";
-import { gatewayTo, type Gateway } from "./gateway";
+import { CheckDenied, gatewayTo, type Gateway } from "./gateway";
+import { startOtlpCollector, type OtlpCollector } from "./otlp-collector";
 
 // The mesh without a cluster: the gatekeeper, payments, admin, messaging and
 // the webhooks service with its workers, each `onerouter serve` in its own OS
 // process on one Postgres database and NATS. A caller does what Envoy would
 // (a real Check against the gatekeeper over gRPC, its headers sent on to the
 // service); payments are made while the payments process is killed with
-// SIGKILL and restarted, against a provider in this process.
+// SIGKILL and restarted, against a provider in this process. Every process
+// exports its spans over OTLP to a collector in this process.
 
 const meshSecret = "mesh-secret-for-the-multi-process-test";
 
@@ -45,7 +48,7 @@ interface ServiceProcess {
 async function serve(services: string, port: number, env: Record<string, string>): Promise<ServiceProcess> {
   let output = "";
   const child = spawn(process.execPath, [cliPath, "serve", services], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn", OTEL_SERVICE_NAME: services, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000));
@@ -88,6 +91,7 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
   const provider = countingSandbox();
   let sandbox: RunningEmulator;
   let receiver: FlakyReceiver;
+  let collector: OtlpCollector;
   let tenant: ChaosTenant;
   let gateway: Gateway;
   let env: Record<string, string>;
@@ -97,10 +101,11 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
 
   beforeAll(async () => {
     const databaseUrl = createTestDatabaseUrl();
-    [nats, sandbox, receiver] = await Promise.all([
+    [nats, sandbox, receiver, collector] = await Promise.all([
       startNats(),
       startEmulator(provider, { host: "127.0.0.1" }),
       startFlakyReceiver(() => endpointSecret),
+      startOtlpCollector(),
     ]);
     // The provider answers slowly, so the kill lands between its charge and the product's record of it.
     tenant = await chaosTenant(await databaseUrl, sandbox.url, { added_latency_ms: "150" });
@@ -127,6 +132,12 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
       NATS_URL: nats!.url,
       ONEROUTER_MESH_SECRET: meshSecret,
       ONEROUTER_MESSAGING_URL: `http://127.0.0.1:${ports.messaging}`,
+      // Traces exported as a platform team turns them on, batched briefly.
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      OTEL_BSP_SCHEDULE_DELAY: "200",
+      // Three failed authentications per client address, refilled too slowly to matter here.
+      ONEROUTER_AUTH_FAILURES_BURST: "3",
+      ONEROUTER_AUTH_FAILURES_PER_MINUTE: "1",
     };
     const started = await Promise.all(
       Object.entries({
@@ -146,6 +157,7 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
     await Promise.all(Object.values(processes).map((p) => killHard(p.child)));
     await sandbox?.close();
     await receiver?.close();
+    await collector?.close();
     await nats?.stop();
     await tenant?.db.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -172,13 +184,69 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
     await expect(forged.listPayments({})).rejects.toMatchObject({ rawMessage: expect.stringContaining("gateway") });
   });
 
-  it("emails an invitation from the admin process through the messaging process, as the system acting for the tenant", async () => {
+  it("emails an invitation from the admin process through the messaging process, as the system acting for the tenant, in the caller's trace", async () => {
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
     const team = behindGateway(gateway, processes.admin!.url, TeamService, tenant.secret);
-    const { invitation } = await team.createInvitation({ email: "new.developer@example.com", role: Role.DEVELOPER });
+    const { invitation } = await team.createInvitation(
+      { email: "new.developer@example.com", role: Role.DEVELOPER },
+      { headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` } },
+    );
     expect(invitation?.emailError).toBe("");
     const messages = behindGateway(gateway, processes.messaging!.url, MessagingService, tenant.secret);
     const { message } = await messages.getMessage({ id: invitation!.emailMessageId });
     expect(message?.content.case).toBe("email");
+
+    // One trace: the admin process's span for the call, then the messaging process's for the email it sent.
+    const spanOf = (service: string, name: string) => collector.spans.find((s) => s.service === service && s.name === name && s.traceId === traceId);
+    const deadline = Date.now() + 20_000;
+    while (!spanOf("messaging", "onerouter.messaging.v1.MessagingService/SendMessage") && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const invited = spanOf("admin", "onerouter.admin.v1.TeamService/CreateInvitation");
+    expect(invited?.parentSpanId).toBe("b7ad6b7169203331");
+    const sent = spanOf("messaging", "onerouter.messaging.v1.MessagingService/SendMessage");
+    expect(sent?.parentSpanId).toBe(invited!.spanId);
+  });
+
+  it("downloads a CSV export from the admin process with the identity the gateway set, and refuses it without the mesh secret", async () => {
+    const download = "/exports/payments.csv";
+    const identity = await gateway.check(download, { authorization: `Bearer ${tenant.secret}` });
+    const exported = await fetch(`${processes.admin!.url}${download}`, { headers: identity });
+    expect(exported.status).toBe(200);
+    expect(exported.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect((await exported.text()).split("\n")[0]).toMatch(/^id,create_time,status,amount_minor,currency,/);
+
+    const { "x-onerouter-mesh-secret": _secret, ...forged } = identity;
+    for (const [headers, reason] of [
+      [forged, "MESH_SECRET_MISSING"],
+      [{ ...forged, "x-onerouter-mesh-secret": `${meshSecret}-guessed` }, "MESH_SECRET_INVALID"],
+    ] as const) {
+      const refused = await fetch(`${processes.admin!.url}${download}`, { headers });
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toMatchObject({ code: "unauthenticated", reason });
+    }
+  });
+
+  it("counts wrong passwords at the admin process against the client's address, which the gatekeeper then refuses", async () => {
+    const elsewhere = gatewayTo(`127.0.0.1:${ports.gatekeeper}`, "198.51.100.20");
+    try {
+      const sessions = createClient(
+        SessionService,
+        createConnectTransport({ baseUrl: processes.admin!.url, httpVersion: "1.1", interceptors: [elsewhere.interceptor] }),
+      );
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await expect(sessions.signIn({ email: "nobody@example.com", password: "not the password" })).rejects.toMatchObject({
+          code: Code.Unauthenticated,
+        });
+      }
+      const refused = await elsewhere.check("/onerouter.admin.v1.SessionService/SignIn", {}).catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(CheckDenied);
+      expect((refused as CheckDenied).response.status?.code).toBe(Code.ResourceExhausted);
+      // Another address signs in as before.
+      await expect(gateway.check("/onerouter.admin.v1.SessionService/SignIn", {})).resolves.toMatchObject({ "x-onerouter-client-address": "127.0.0.1" });
+    } finally {
+      elsewhere.close();
+    }
   });
 
   it("takes payments through the gateway across a kill -9 of payments, charging each once and delivering each event", async () => {

@@ -9,7 +9,7 @@ export { newId, randomToken } from "./ids";
 export { environmentFromName, environmentName, generateApiKey, hashApiKey, hashesEqual, hashToken, parseApiKey } from "./keys";
 export { createLogger, type Logger } from "./logging";
 export { createMetrics, exportOutboxLag, type Metrics, type OutboxProgress } from "./metrics";
-export { contextOfTraceparent, currentTraceparent, type ProcessTracing, spanFailed, startTracing, tracer } from "./tracing";
+export { contextOfTraceparent, currentTraceparent, type ProcessTracing, spanFailed, startTracing, traceContextInterceptor, tracer } from "./tracing";
 export { currencyExponent, fromDecimalString, isCurrencyCode, isKnownCurrency, toDecimalString } from "./money";
 export { decodePageToken, encodePageToken, type PageCursor, type PageRequest, pageSize, paginate, whereCreatedIn } from "./pagination";
 export { type HttpHandler, type HttpRoute, type RunningServer, type ServerOptions, startServer } from "./server";
@@ -37,5 +37,6 @@ export { type Contact, erasedMark, isContact, maskInBinaryColumn, maskInCoreReco
 export { isEmailAddress, maxLength, rejectNulCharacters, requireId, validMetadata, validTimeRange, validTimestamp } from "./validation";
 export { type ProcessLiveness, startProcessLiveness } from "./process-liveness";
 export { forbiddenDestinationCode, ForbiddenDestinationError, guardedAgents, type GuardedAgents, type GuardOptions } from "./outbound/guarded-agents";
+export { closedOnReuse, failedOnReusedConnection, idleConnectionMs, keptAliveAgentOptions, keptAliveAgents, type KeptAliveAgents, resendThroughFreshAgents, sendResendingOnClosedReuse } from "./outbound/kept-alive";
 export { type Cidr, forbiddenDestination, parseCidr, parseIp } from "./outbound/addresses";
 export { httpUrl, pinnedLookup, type ResolvedAddress, vetDestination } from "./outbound/destinations";

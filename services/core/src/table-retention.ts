@@ -12,13 +12,16 @@ export interface RetainedTable {
   table: string;
   // What the rows are, for the log.
   rows: string;
+  // The primary key and the time a row's age counts from: id and created_at unless named.
+  key?: string;
+  timeColumn?: string;
   // Narrows the rows past retention to those whose work is done.
   done?: (query: Knex.QueryBuilder) => void;
 }
 
-// Prunes a table's rows (keyed by id) whose created_at is older than the
-// retention period; rows hanging off them go by cascade. Runs at start and
-// then periodically.
+// Prunes a table's rows whose created_at (or the time column named) is
+// older than the retention period; rows hanging off them go by cascade.
+// Runs at start and then periodically.
 export class TableRetention {
   private timer: NodeJS.Timeout | undefined;
   private pruning: Promise<unknown> = Promise.resolve();
@@ -54,15 +57,16 @@ export class TableRetention {
   async prune(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - this.options.retentionDays * 86_400_000);
     const batchSize = this.options.batchSize ?? 1000;
+    const key = this.target.key ?? "id";
     let total = 0;
     for (;;) {
       const expired = this.knex(this.target.table)
-        .where("created_at", "<", cutoff)
+        .where(this.target.timeColumn ?? "created_at", "<", cutoff)
         .modify((q) => this.target.done?.(q))
         .limit(batchSize)
-        .select("id");
-      // Counted from the returned ids: PGlite's driver does not always report a row count.
-      const deleted = await this.knex(this.target.table).whereIn("id", expired).delete().returning<{ id: string }[]>("id");
+        .select(key);
+      // Counted from the returned keys: PGlite's driver does not always report a row count.
+      const deleted = await this.knex(this.target.table).whereIn(key, expired).delete().returning<Record<string, string>[]>(key);
       total += deleted.length;
       if (deleted.length < batchSize) return total;
     }

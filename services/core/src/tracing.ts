@@ -1,5 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type Tracer } from "@opentelemetry/api";
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
 import {
@@ -118,6 +118,17 @@ const headerGetter: TextMapGetter<Headers> = {
     return names;
   },
   get: (headers, key) => headers.get(key) ?? undefined,
+};
+
+const headerSetter: TextMapSetter<Headers> = {
+  set: (headers, key, value) => headers.set(key, value),
+};
+
+// For a client: each call carries the active trace context (traceparent), so
+// the service called continues the caller's trace instead of starting one.
+export const traceContextInterceptor: Interceptor = (next) => (req) => {
+  propagation.inject(context.active(), req.header, headerSetter);
+  return next(req);
 };
 
 // Codes that mean the server failed, as OpenTelemetry's RPC conventions count them.

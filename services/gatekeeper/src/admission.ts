@@ -6,7 +6,7 @@ import { isMutatingMethod, requiredScope } from "@onerouter/client";
 import { apiError, environmentName, rateLimited, type Caller } from "@onerouter/core";
 import type { ApiKeyAuthenticator, AuthenticatedCaller } from "./authenticator";
 import { withHeaders } from "./call-limits";
-import type { TokenBucketLimiter } from "./rate-limiter";
+import type { FailureCounter } from "./rate-limiter";
 import { environmentHeader, type SessionAuthenticator } from "./session-authenticator";
 
 // Who is calling and whether they may call: the one decision behind the
@@ -39,7 +39,7 @@ export interface AdmissionDeps {
   authenticator: ApiKeyAuthenticator;
   sessions: SessionAuthenticator;
   // Failed authentications per client address.
-  failures: TokenBucketLimiter;
+  failures: FailureCounter;
   // Origins besides the request's own that state-changing session calls may come from.
   allowedOrigins?: readonly string[];
 }
@@ -62,16 +62,21 @@ export class Admission {
   // passed the check together.
   async chargingFailures<T>(remoteAddress: string, attempt: () => Promise<T>): Promise<T> {
     const bucket = failureBucket(remoteAddress);
-    const allowance = this.deps.failures.check(bucket);
-    if (!allowance.allowed) {
-      throw withHeaders(rateLimited(allowance.retryAfterMs, { limit: "failed_authentication" }), undefined, allowance.retryAfterMs);
-    }
+    const refusal = await this.refusalOfFailures(remoteAddress);
+    if (refusal) throw refusal;
     try {
       return await attempt();
     } catch (err) {
-      if (err instanceof ConnectError && err.code === Code.Unauthenticated) this.deps.failures.charge(bucket);
+      if (err instanceof ConnectError && err.code === Code.Unauthenticated) await this.deps.failures.charge(bucket);
       throw err;
     }
+  }
+
+  // The refusal of a client address that has failed too often, if it has.
+  async refusalOfFailures(remoteAddress: string): Promise<ConnectError | undefined> {
+    const allowance = await this.deps.failures.check(failureBucket(remoteAddress));
+    if (allowance.allowed) return undefined;
+    return withHeaders(rateLimited(allowance.retryAfterMs, { limit: "failed_authentication" }), undefined, allowance.retryAfterMs);
   }
 
   // The caller of a method that needs one, allowed by its scopes or role; or

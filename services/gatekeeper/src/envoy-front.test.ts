@@ -33,6 +33,7 @@ import { ApiKeyAuthenticator } from "./authenticator";
 import { startGatekeeperServer } from "./gatekeeper-server";
 import { meshCallerInterceptor } from "./mesh-identity";
 import { gatekeeperMigrations } from "./migrations";
+import { rateBucketRetention, rateBucketsTable } from "./shared-rate-store";
 
 // The gatekeeper as Envoy calls it: grpc-js with Envoy's own protos (as
 // @grpc/grpc-js-xds ships them), two replicas on one Postgres.
@@ -77,11 +78,11 @@ function unary<T>(client: grpc.Client, method: string, request: object): Promise
 const meshSecret = "a mesh secret that is long enough to be one";
 const readKeys = "/onerouter.admin.v1.ApiKeyService/ListApiKeys";
 
-// What Envoy sends Check for a call to `rpc` with these (lowercase) headers.
-function checkRequest(rpc: string, headers: Record<string, string>) {
+// What Envoy sends Check for a call to `rpc` with these (lowercase) headers, from `address`.
+function checkRequest(rpc: string, headers: Record<string, string>, address = "198.51.100.7") {
   return {
     attributes: {
-      source: { address: { socket_address: { address: "198.51.100.7", port_value: 50000 } } },
+      source: { address: { socket_address: { address, port_value: 50000 } } },
       request: { http: { method: "POST", path: rpc, host: "api.example.com", scheme: "https", headers: { ":path": rpc, ...headers } } },
     },
   };
@@ -142,6 +143,8 @@ describe.runIf(postgresAvailable())("the gatekeeper behind Envoy", () => {
     config = loadConfig({ LOG_LEVEL: "silent" });
     // Three calls per caller, refilled too slowly to matter here.
     config.rateLimit = { requestsPerSecond: 0.001, burst: 3 };
+    // Four failed authentications per client address, likewise.
+    config.authFailures = { ...config.authFailures, perMinute: 1, burst: 4 };
     tenantId = (await createTenant(db.knex, { name: "Behind Envoy", planId: "pro" })).id;
     secret = (await createApiKey(db.knex, { tenantId, environment: Environment.TEST, name: "edge", createdBy: "test" })).secret;
     caller = await new ApiKeyAuthenticator(db.knex).authenticate(`Bearer ${secret}`);
@@ -173,6 +176,7 @@ describe.runIf(postgresAvailable())("the gatekeeper behind Envoy", () => {
       "x-onerouter-api-key-id": caller.apiKeyId,
       "x-onerouter-scopes": "",
       "x-onerouter-plan": JSON.stringify(caller.plan),
+      "x-onerouter-client-address": "198.51.100.7",
     });
     expect(ok.headers_to_remove.sort()).toEqual(["x-onerouter-member-id", "x-onerouter-member-role", "x-onerouter-session-id"]);
   });
@@ -263,6 +267,54 @@ describe.runIf(postgresAvailable())("the gatekeeper behind Envoy", () => {
       ),
     );
     expect(answers.filter((answer) => answer.overall_code === "OK")).toHaveLength(3);
+  });
+
+  it("counts failed authentications on either replica against the client's address, and refuses it on both", async () => {
+    const address = "203.0.113.9";
+    const bogus = checkRequest(readKeys, { authorization: "Bearer or_test_bogus0000000000000000000000000000" }, address);
+    for (const replica of [0, 1, 0, 1]) {
+      expect(refusal(await unary<CheckResponse>(replicas[replica]!.auth, "Check", bogus)).reason).toBe("API_KEY_UNKNOWN");
+    }
+    // Spent: from that address even a valid key, or signing in, is refused before any lookup.
+    const valid = checkRequest(readKeys, { authorization: `Bearer ${secret}` }, address);
+    const signIn = checkRequest("/onerouter.admin.v1.SessionService/SignIn", {}, address);
+    for (const [replica, request] of [[0, valid], [1, signIn]] as const) {
+      expect(refusal(await unary<CheckResponse>(replicas[replica]!.auth, "Check", request))).toMatchObject({
+        http: "TooManyRequests",
+        reason: "RATE_LIMITED",
+        grpcStatus: String(Code.ResourceExhausted),
+      });
+    }
+    expect((await unary<CheckResponse>(replicas[1]!.auth, "Check", checkRequest(readKeys, { authorization: `Bearer ${secret}` }))).status.code).toBe(0);
+
+    // The client-address descriptor of a call without a caller says the same.
+    const anonymous = (from: string) => ({
+      domain: "onerouter",
+      descriptors: [{ entries: [{ key: "remote_address", value: from }, { key: "rpc", value: "/onerouter.admin.v1.SessionService/SignIn" }] }],
+    });
+    const refused = await unary<RateLimitResponse>(replicas[0]!.limits, "ShouldRateLimit", anonymous(address));
+    expect(refused.overall_code).toBe("OVER_LIMIT");
+    expect(Number(Object.fromEntries(refused.response_headers_to_add.map((h) => [h.key, h.value]))["retry-after"])).toBeGreaterThan(0);
+    expect((await unary<RateLimitResponse>(replicas[1]!.limits, "ShouldRateLimit", anonymous("203.0.113.10"))).overall_code).toBe("OK");
+  });
+
+  it("admits a CSV download as StreamCsvExport, with the caller's identity", async () => {
+    const download = "/exports/payments.csv?start_time=2026-11-01T00:00:00Z";
+    const allowed = await unary<CheckResponse>(replicas[0]!.auth, "Check", checkRequest(download, { authorization: `Bearer ${secret}` }));
+    expect(headerMap(allowed.ok_response!.headers)).toMatchObject({ "x-onerouter-tenant-id": tenantId, "x-onerouter-mesh-secret": meshSecret });
+    const anonymous = await unary<CheckResponse>(replicas[1]!.auth, "Check", checkRequest(download, {}));
+    expect(refusal(anonymous)).toMatchObject({ http: "Unauthorized", reason: "API_KEY_MISSING" });
+  });
+
+  it("prunes the buckets no call has touched for a day", async () => {
+    const dayAgo = new Date(Date.now() - 86_400_000 - 60_000);
+    await db.knex(rateBucketsTable).insert([
+      { key: "server:api_key:stale", tokens: 0, updated_at: dayAgo },
+      { key: "server:api_key:recent", tokens: 0, updated_at: new Date() },
+    ]);
+    expect(await rateBucketRetention(db.knex, logger).prune()).toBe(1);
+    const left = await db.knex(rateBucketsTable).whereIn("key", ["server:api_key:stale", "server:api_key:recent"]).pluck("key");
+    expect(left).toEqual(["server:api_key:recent"]);
   });
 
   it("refuses every call when the limiter's store cannot be reached", async () => {

@@ -2,7 +2,8 @@ import { create, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { oneRouterServices, planCounts } from "@onerouter/admin";
+import { csvDownloadPrefix, oneRouterServices, planCounts } from "@onerouter/admin";
+import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { apiError, environmentFromName, type Knex } from "@onerouter/core";
 import { Admission } from "./admission";
 import { keyLimitsOf, type AuthenticatedCaller } from "./authenticator";
@@ -39,9 +40,14 @@ const methodsByPath: ReadonlyMap<string, DescMethod> = new Map(
   oneRouterServices.flatMap((service) => service.methods.map((method) => [`/${service.typeName}/${method.name}`, method])),
 );
 
-// The service a request path names; the query of Connect's GET is not part of it.
+// A CSV download (GET /exports/<report>.csv) is StreamCsvExport over plain
+// HTTP: admitted, authorized and limited as that method.
+const csvDownloadPath = `/${AnalyticsService.typeName}/${AnalyticsService.method.streamCsvExport.name}`;
+
+// The method a request path calls; the query of Connect's GET is not part of it.
 function rpcPath(path: string): string {
-  return path.split("?")[0] ?? "";
+  const withoutQuery = path.split("?")[0] ?? "";
+  return withoutQuery.startsWith(csvDownloadPrefix) ? csvDownloadPath : withoutQuery;
 }
 
 function headerValues(headers: Headers | Map<string, string>): HeaderValue[] {
@@ -57,10 +63,10 @@ function setHeaders(headers: Headers | Map<string, string>): HeaderValueOption[]
   );
 }
 
-// An allowed call: the caller's identity (or none) and the mesh secret
-// replace whatever the request carried under those names.
-function allowed(caller: AuthenticatedCaller | undefined, meshSecret: string): CheckResponse {
-  const headers = identityHeaders(caller, meshSecret);
+// An allowed call: the caller's identity (or none), the client's address
+// and the mesh secret replace whatever the request carried under those names.
+function allowed(caller: AuthenticatedCaller | undefined, meshSecret: string, clientAddress?: string): CheckResponse {
+  const headers = identityHeaders(caller, meshSecret, clientAddress);
   return create(CheckResponseSchema, {
     status: { code: 0 },
     httpResponse: {
@@ -138,6 +144,25 @@ export class DescribedCallers {
   }
 }
 
+// The client's address as Envoy reports it: the downstream peer, or with
+// xff_num_trusted_hops the address the trusted proxies forwarded.
+function clientAddressOf(req: CheckRequest): string {
+  const address = req.attributes?.source?.address?.address;
+  return address?.case === "socketAddress" ? address.value.address : "";
+}
+
+// Whether a rate-limit request names no caller: only the client-address descriptor.
+function anonymous(req: RateLimitRequest): boolean {
+  return req.descriptors.every((descriptor) => !descriptor.entries.some((entry) => entry.key === "tenant_id"));
+}
+
+function overLimit(response: RateLimitResponse, error: ConnectError): RateLimitResponse {
+  response.overallCode = LimitCode.OVER_LIMIT;
+  response.responseHeadersToAdd = headerValues(refusalHeaders(error));
+  response.rawBody = errorToJsonBytes(error, undefined);
+  return response;
+}
+
 export interface EnvoyFrontDeps {
   gatekeeper: GatekeeperDeps;
   // Its CallLimits' rates must be in a store the replicas share.
@@ -159,11 +184,11 @@ export function envoyFrontRoutes({ gatekeeper, callers, meshSecret }: EnvoyFront
     }
     // Envoy's pseudo-headers (":path") are not headers a Headers may hold.
     const header = new Headers(Object.entries(http.headers).filter(([name]) => !name.startsWith(":")));
-    const remoteAddress = req.attributes?.source?.address?.address.case === "socketAddress" ? req.attributes.source.address.address.value.address : "";
+    const remoteAddress = clientAddressOf(req);
     try {
-      if (admission.isPublic(method)) return allowed(await admission.chargingFailures(remoteAddress, async () => undefined), meshSecret);
+      if (admission.isPublic(method)) return allowed(await admission.chargingFailures(remoteAddress, async () => undefined), meshSecret, remoteAddress);
       const caller = await admission.identify({ method, header, remoteAddress, ownOrigin: `${http.scheme || "http"}://${http.host}` });
-      return allowed(caller, meshSecret);
+      return allowed(caller, meshSecret, remoteAddress);
     } catch (err) {
       return denied(ConnectError.from(err));
     }
@@ -174,8 +199,14 @@ export function envoyFrontRoutes({ gatekeeper, callers, meshSecret }: EnvoyFront
     for (const descriptor of req.descriptors) {
       const entries = new Map(descriptor.entries.map((entry) => [entry.key, entry.value]));
       const [tenantId, environment, actor, rpc] = ["tenant_id", "environment", "actor", "rpc"].map((key) => entries.get(key));
-      // Anonymous calls (the client-address descriptor) are limited by the
-      // failed authentications Check charges.
+      const address = entries.get("remote_address");
+      // A call without a caller (signing in) is limited by its address's
+      // failed authentications, which the service charges after Check.
+      if (address !== undefined) {
+        const refusal = anonymous(req) ? await admission.refusalOfFailures(address) : undefined;
+        if (refusal) return overLimit(response, refusal);
+        continue;
+      }
       if (!tenantId || !environment || !actor || !rpc) continue;
       const caller = await callers.callerOf(tenantId, environment, actor);
       if (!caller) continue;
@@ -186,10 +217,7 @@ export function envoyFrontRoutes({ gatekeeper, callers, meshSecret }: EnvoyFront
         const error = ConnectError.from(err);
         // The store out of reach is no answer at all: Envoy refuses the call.
         if (error.code !== Code.ResourceExhausted) throw error;
-        response.overallCode = LimitCode.OVER_LIMIT;
-        response.responseHeadersToAdd = headerValues(refusalHeaders(error));
-        response.rawBody = errorToJsonBytes(error, undefined);
-        return response;
+        return overLimit(response, error);
       }
     }
     return response;

@@ -2,7 +2,7 @@ import { createErrorInterceptor, createMetrics, startServer, type Knex, type Met
 import { DescribedCallers, envoyFrontRoutes } from "./envoy-front";
 import { gatekeeperMigrations } from "./migrations";
 import { openGatekeeper, type GatekeeperRoomDeps } from "./room";
-import { SharedRateStore } from "./shared-rate-store";
+import { rateBucketRetention, SharedRateStore } from "./shared-rate-store";
 
 export interface GatekeeperEnvoyDeps extends GatekeeperRoomDeps {
   // What every allowed call carries to the services (ONEROUTER_MESH_SECRET).
@@ -14,12 +14,15 @@ export interface GatekeeperEnvoyDeps extends GatekeeperRoomDeps {
 // The gatekeeper's Envoy-facing services (ext_authz Check and the
 // rate-limit service) as a room a server hosts; its own calls pass no
 // gatekeeper. Ready while both its database and the limiter's store answer.
+// Its replicas share their buckets (rates and failed authentications) and
+// each prunes the stale ones.
 export const gatekeeperEnvoyRoom: RoomModule<GatekeeperEnvoyDeps, Room & { readiness(): Promise<void> }> = {
   name: "gatekeeper",
   migrations: gatekeeperMigrations,
   open(deps) {
     const limiterKnex = deps.limiterKnex ?? deps.knex;
     const gatekeeper = openGatekeeper(deps, new SharedRateStore(limiterKnex));
+    const retention = rateBucketRetention(limiterKnex, deps.logger);
     const routes = envoyFrontRoutes({
       gatekeeper: gatekeeper.deps,
       callers: new DescribedCallers(deps.knex),
@@ -27,8 +30,14 @@ export const gatekeeperEnvoyRoom: RoomModule<GatekeeperEnvoyDeps, Room & { readi
     });
     return {
       routes,
-      start: gatekeeper.start,
-      close: gatekeeper.close,
+      start() {
+        gatekeeper.start();
+        retention.start();
+      },
+      async close() {
+        await retention.stop();
+        await gatekeeper.close();
+      },
       async readiness() {
         await Promise.all([deps.knex.raw("select 1"), limiterKnex.raw("select 1")]);
       },

@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Code, type Interceptor } from "@connectrpc/connect";
-import { memberRoles } from "@onerouter/admin";
-import { apiError, callerKey, environmentName, type Caller, type MemberRole, type PlanCounts } from "@onerouter/core";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { memberRoles, methodAccess } from "@onerouter/admin";
+import { apiError, callerKey, environmentName, remoteAddressKey, type Caller, type MemberRole, type PlanCounts } from "@onerouter/core";
+import { failureBucket } from "./admission";
+import type { FailureCounter } from "./rate-limiter";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 
 // In the mesh, Envoy asks the gatekeeper who is calling and passes the
@@ -18,15 +20,18 @@ export const meshHeaders = {
   sessionId: "x-onerouter-session-id",
   scopes: "x-onerouter-scopes",
   plan: "x-onerouter-plan",
+  // The client's address as Envoy reported it to the gatekeeper.
+  clientAddress: "x-onerouter-client-address",
   meshSecret: "x-onerouter-mesh-secret",
 } as const;
 
 export const identityHeaderNames: readonly string[] = Object.values(meshHeaders);
 
 // The headers that carry `caller` (none of the caller's own when there is
-// none), and the mesh secret.
-export function identityHeaders(caller: Caller | undefined, meshSecret: string): Map<string, string> {
+// none), the client's address when there is a client, and the mesh secret.
+export function identityHeaders(caller: Caller | undefined, meshSecret: string, clientAddress?: string): Map<string, string> {
   const headers = new Map<string, string>([[meshHeaders.meshSecret, meshSecret]]);
+  if (clientAddress) headers.set(meshHeaders.clientAddress, clientAddress);
   if (!caller) return headers;
   headers.set(meshHeaders.tenantId, caller.tenantId);
   headers.set(meshHeaders.environment, environmentName(caller.environment));
@@ -59,8 +64,9 @@ export interface MeshCallerOptions {
 // What a service runs in the mesh instead of the gatekeeper's interceptor:
 // every call must carry the mesh secret (it came through Envoy, which asked
 // the gatekeeper), and the caller is the one the identity headers name, the
-// same Caller the in-process gatekeeper would have set. Without the secret,
-// or with a wrong one, the call is UNAUTHENTICATED whatever else it carries.
+// same Caller the in-process gatekeeper would have set, calling from the
+// address the gatekeeper was told. Without the secret, or with a wrong one,
+// the call is UNAUTHENTICATED whatever else it carries.
 export function meshCallerInterceptor({ meshSecret }: MeshCallerOptions): Interceptor {
   if (meshSecret.length < 32) throw new Error("the mesh secret must be at least 32 characters");
   return (next) => async (req) => {
@@ -74,8 +80,33 @@ export function meshCallerInterceptor({ meshSecret }: MeshCallerOptions): Interc
       );
     }
     req.contextValues.set(callerKey, callerFromIdentityHeaders(req.header));
+    const clientAddress = req.header.get(meshHeaders.clientAddress);
+    if (clientAddress) req.contextValues.set(remoteAddressKey, clientAddress);
     return next(req);
   };
+}
+
+// In the mesh, a method anyone may call fails in the service, after Envoy's
+// Check (a wrong password at SignIn): the service charges the failure to the
+// client's address in the buckets every gatekeeper replica checks, as the
+// in-process gatekeeper charges it. Runs after meshCallerInterceptor.
+export function meshFailureInterceptor(failures: FailureCounter): Interceptor {
+  return (next) => async (req) => {
+    if (methodAccess(req.method) !== "public") return next(req);
+    try {
+      return await next(req);
+    } catch (err) {
+      const address = req.contextValues.get(remoteAddressKey);
+      if (err instanceof ConnectError && err.code === Code.Unauthenticated && address) await failures.charge(failureBucket(address));
+      throw err;
+    }
+  };
+}
+
+// What a service runs behind Envoy: the caller from the gateway's headers,
+// and failed authentications charged where the gatekeeper counts them.
+export function meshServiceInterceptors(options: MeshCallerOptions & { failures: FailureCounter }): Interceptor[] {
+  return [meshCallerInterceptor(options), meshFailureInterceptor(options.failures)];
 }
 
 // The caller the identity headers name; none when they name no tenant (a

@@ -81,6 +81,14 @@ export class TokenBucketLimiter {
   }
 }
 
+// Failed authentications per client address: looked at before a call's
+// credentials are, spent by each failure. A process's own TokenBucketLimiter,
+// or buckets every gatekeeper replica shares (SharedRateStore's).
+export interface FailureCounter {
+  check(key: string): RateDecision | Promise<RateDecision>;
+  charge(key: string): void | Promise<void>;
+}
+
 // A token taken from each of a call's buckets, or from none.
 export interface RateRequest {
   key: string;

@@ -5,9 +5,10 @@ import { ApiKeyAuthenticator } from "./authenticator";
 import { CallLimits } from "./call-limits";
 import { gatekeeperInterceptors, type GatekeeperDeps } from "./interceptor";
 import { gatekeeperMigrations } from "./migrations";
-import { TokenBucketLimiter, type RateStore } from "./rate-limiter";
+import { TokenBucketLimiter, type Rate } from "./rate-limiter";
 import { RecentSet } from "./recent-set";
 import { SessionAuthenticator } from "./session-authenticator";
+import type { SharedRateStore } from "./shared-rate-store";
 
 export interface GatekeeperRoomDeps {
   knex: Knex;
@@ -25,18 +26,24 @@ export interface GatekeeperRoomDeps {
 // How often usage counts are written and the other processes' learned.
 const usageFlushMs = 1000;
 
-// The gatekeeper's parts as config sets them up, for either front, with
-// its rates' buckets in `rates` (this process's when absent), and the
-// flusher of its usage counts.
-export function openGatekeeper({ knex, config, logger, mailer, registry, notices }: GatekeeperRoomDeps, rates?: RateStore) {
+// How many failed authentications a client address may have.
+export function failureRate(config: Config): Rate {
+  return { ratePerSecond: config.authFailures.perMinute / 60, burst: config.authFailures.burst };
+}
+
+// The gatekeeper's parts as config sets them up, for either front, with its
+// rates' and failed authentications' buckets in `shared` (this process's
+// when absent), and the flusher of its usage counts.
+export function openGatekeeper({ knex, config, logger, mailer, registry, notices }: GatekeeperRoomDeps, shared?: SharedRateStore) {
   const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
   const server = { ratePerSecond: config.rateLimit.requestsPerSecond, burst: config.rateLimit.burst };
-  const limits = new CallLimits({ knex, server, rates, mailer, logger, registry });
+  const limits = new CallLimits({ knex, server, rates: shared, mailer, logger, registry });
+  const failures = failureRate(config);
   const deps: GatekeeperDeps = {
     authenticator: new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize }, notices),
     sessions: new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize)),
     limits,
-    failures: new TokenBucketLimiter(config.authFailures.perMinute / 60, config.authFailures.burst),
+    failures: shared ? shared.failureCounter(failures) : new TokenBucketLimiter(failures.ratePerSecond, failures.burst),
     // Where the console may call from besides this server's own origin.
     allowedOrigins: [...config.corsOrigins, ...(config.publicUrl ? [new URL(config.publicUrl).origin] : [])],
     logger,

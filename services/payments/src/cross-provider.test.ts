@@ -122,4 +122,47 @@ describeEachEngine("failover across providers", (engine) => {
     expect(payment!.attempts[0]!.error).toMatchObject({ reason: "PROVIDER_UNAVAILABLE", provider: "stripe" });
     expect(await sandboxPayments(sandbox.url, sandboxAccount.apiKey)).toHaveLength(0);
   });
+
+  it("keeps Stripe's connection alive across payments", async () => {
+    const { tenant } = await stripeThenSandbox("KeptAlive");
+    const [connections, requests] = [stripe.running.connectionCount(), stripe.running.requestCount()];
+    for (const amount of [1100n, 1200n]) {
+      const { payment } = await tenant.client.createPayment({ amount, currency: "USD", paymentMethod: { providerTokens: tokens } });
+      expect(payment?.status).toBe(PaymentStatus.SUCCEEDED);
+    }
+    expect(stripe.running.requestCount() - requests).toBeGreaterThanOrEqual(2);
+    expect(stripe.running.connectionCount() - connections).toBeLessThanOrEqual(1);
+  });
+
+  it("sends a payment once more on a fresh connection when Stripe closes the kept one as it is reused, and charges once", async () => {
+    const { tenant, stripeAccount, sandboxAccount } = await stripeThenSandbox("ClosedOnReuse");
+    const create = (amount: bigint) => tenant.client.createPayment({ amount, currency: "USD", paymentMethod: { providerTokens: tokens } });
+    await create(1300n);
+    await stripe.running.setFailure({ mode: "close_reused", count: 1 });
+    const connections = stripe.running.connectionCount();
+    const { payment } = await create(1400n);
+    expect(stripe.running.failure().mode).toBe("none");
+    expect(stripe.running.connectionCount() - connections).toBe(1);
+    expect(payment).toMatchObject({ status: PaymentStatus.SUCCEEDED, providerAccountId: stripeAccount.id });
+    expect(payment!.attempts.map((a) => a.status)).toEqual([AttemptStatus.SUCCEEDED]);
+    expect(await stripe.chargeCount(payment!.attempts[0]!.id)).toBe(1);
+    expect(await sandboxPayments(sandbox.url, sandboxAccount.apiKey)).toHaveLength(0);
+  });
+
+  it("leaves a payment ambiguous when a fresh connection is reset after Stripe read it, and never fails it over", async () => {
+    const { tenant, sandboxAccount } = await stripeThenSandbox("ResetFresh");
+    // Dropping every connection leaves none to reuse.
+    await stripe.running.setFailure({ mode: "down" });
+    await stripe.running.setFailure({ mode: "reset_after_accept" });
+    const { payment } = await tenant.client.createPayment({ amount: 1500n, currency: "USD", paymentMethod: { providerTokens: tokens } });
+    expect(payment?.status).toBe(PaymentStatus.PROCESSING);
+    expect(payment!.attempts.map((a) => a.status)).toEqual([AttemptStatus.UNKNOWN]);
+    expect(payment!.attempts[0]!.error).toMatchObject({ reason: "PROVIDER_CONNECTION_LOST", provider: "stripe" });
+    expect(await sandboxPayments(sandbox.url, sandboxAccount.apiKey)).toHaveLength(0);
+
+    await stripe.running.setFailure({ mode: "none" });
+    const resolved = (await tenant.client.getPayment({ id: payment!.id })).payment;
+    expect(resolved).toMatchObject({ status: PaymentStatus.SUCCEEDED, provider: "stripe" });
+    expect(await stripe.chargeCount(payment!.attempts[0]!.id)).toBe(1);
+  });
 });

@@ -1,4 +1,4 @@
-import { guardedAgents, httpUrl, parseCidr, parseIp, type Cidr, type GuardedAgents } from "@onerouter/core";
+import { guardedAgents, httpUrl, keptAliveAgents, parseCidr, parseIp, type Cidr, type GuardedAgents, type KeptAliveAgents } from "@onerouter/core";
 
 // Where provider calls may go. A provider account calls its provider's own
 // API unless its settings.base_url points elsewhere, which only an operator
@@ -22,8 +22,14 @@ export interface ProviderOutboundOptions {
 
 // How one provider call reaches the network.
 export interface ProviderTransport {
-  // The only way out: agents that refuse forbidden addresses at connect time.
+  // The only way out: agents that refuse forbidden addresses at connect
+  // time. These make a fresh connection for every request.
   agents: GuardedAgents;
+  // The same rules over connections kept alive across calls, for clients
+  // that resend a request once on `agents` when the connection it reused
+  // closed before any answer (sendResendingOnClosedReuse): without that, such
+  // a failure would read as ambiguous.
+  keptAlive: GuardedAgents;
   // The call goes to the account's settings.base_url, not to the provider:
   // what answers there is not the provider, so its text is not passed on.
   override: boolean;
@@ -36,6 +42,8 @@ export interface ProviderTransport {
 export class ProviderOutbound {
   private readonly origins: Set<string>;
   private readonly allowList: Cidr[];
+  // Kept connections by the extra address a call may reach ("" for none).
+  private readonly pools = new Map<string, KeptAliveAgents>();
 
   constructor(options: ProviderOutboundOptions) {
     this.origins = new Set(options.baseUrls.map(originOf));
@@ -88,14 +96,22 @@ export class ProviderOutbound {
     const override = Boolean(chosen.base_url);
     const blocked = override ? this.blockedReason(chosen.base_url!) : undefined;
     const operatorHost = !override && resolved.base_url ? literalHost(resolved.base_url) : undefined;
-    const agents = guardedAgents({
-      allowList: operatorHost ? [...this.allowList, parseCidr(operatorHost)] : this.allowList,
-      refuseAll: blocked,
-      onRefused: (reason) => {
-        refusal ??= reason;
-      },
-    });
-    return { agents, override, blocked, refusal: () => refusal };
+    const allowList = operatorHost ? [...this.allowList, parseCidr(operatorHost)] : this.allowList;
+    const onRefused = (reason: string) => {
+      refusal ??= reason;
+    };
+    const agents = guardedAgents({ allowList, refuseAll: blocked, onRefused });
+    const keptAlive = blocked === undefined ? this.pool(operatorHost ?? "", allowList).forCall(onRefused) : agents;
+    return { agents, keptAlive, override, blocked, refusal: () => refusal };
+  }
+
+  private pool(key: string, allowList: Cidr[]): KeptAliveAgents {
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = keptAliveAgents({ allowList });
+      this.pools.set(key, pool);
+    }
+    return pool;
   }
 
   private blockedReason(baseUrl: string): string | undefined {

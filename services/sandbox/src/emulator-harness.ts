@@ -1,4 +1,5 @@
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 
 // Failure injection shared by every provider emulator. Tests and `onerouter
@@ -18,7 +19,13 @@ export type FailureMode =
   | "proxy_error"
   // The request is processed, but no answer is ever sent: the caller times
   // out after the provider took the money.
-  | "timeout_after_accept";
+  | "timeout_after_accept"
+  // The request is processed, then its connection is reset without an answer.
+  | "reset_after_accept"
+  // A kept-alive connection is closed as the next request arrives on it,
+  // unread: a server's idle timeout crossing the client's reuse. Requests on
+  // new connections are served.
+  | "close_reused";
 
 export interface FailureSettings {
   mode: FailureMode;
@@ -57,29 +64,49 @@ export interface RunningEmulator {
   url: string;
   port: number;
   setFailure(settings: FailureSettings): Promise<void>;
+  // The failure in force, with what is left of its count.
+  failure(): FailureSettings;
   // Requests answered or swallowed since start, for "did it reach the provider" checks.
   requestCount(): number;
+  // Connections accepted since start.
+  connectionCount(): number;
   close(): Promise<void>;
 }
 
-export async function startEmulator(
-  emulator: ProviderEmulator,
-  options: { port?: number; host?: string } = {},
-): Promise<RunningEmulator> {
+export interface EmulatorListenOptions {
+  port?: number;
+  host?: string;
+  // Serves HTTPS with this key and certificate (PEM) instead of HTTP.
+  tls?: { key: string; cert: string };
+}
+
+export async function startEmulator(emulator: ProviderEmulator, options: EmulatorListenOptions = {}): Promise<RunningEmulator> {
   const host = options.host ?? "127.0.0.1";
   let failure: FailureSettings = { mode: "none" };
   let requests = 0;
+  let connections = 0;
   const sockets = new Set<Socket>();
   const held = new Set<http.ServerResponse>();
+  // Requests each open connection has carried.
+  const carried = new WeakMap<Socket, number>();
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const earlier = carried.get(req.socket) ?? 0;
+    carried.set(req.socket, earlier + 1);
+    if (earlier > 0 && failure.mode === "close_reused") {
+      consumeFailure();
+      req.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       void respond(req, res, Buffer.concat(chunks));
     });
-  });
-  server.on("connection", (socket) => {
+  };
+  const server = options.tls ? https.createServer(options.tls, onRequest) : http.createServer(onRequest);
+  server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => {
+    connections += 1;
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
@@ -107,7 +134,8 @@ export async function startEmulator(
       headers: req.headers,
       rawBody,
     };
-    const active = consumeFailure();
+    // close_reused acts on arrival, above.
+    const active: FailureSettings = failure.mode === "close_reused" ? { mode: "none" } : consumeFailure();
     if (active.mode === "error_5xx") return send(res, emulator.serverError());
     if (active.mode === "rate_limited") return send(res, emulator.rateLimited());
     if (active.mode === "proxy_error") return send(res, proxyError(active.status ?? 502));
@@ -117,6 +145,10 @@ export async function startEmulator(
       reply = await emulator.handle(request);
     } catch (err) {
       reply = { status: 500, body: { error: String(err) } };
+    }
+    if (active.mode === "reset_after_accept") {
+      res.socket?.resetAndDestroy();
+      return;
     }
     if (active.mode === "timeout_after_accept") {
       held.add(res);
@@ -159,10 +191,12 @@ export async function startEmulator(
 
   const port = await listen(options.port ?? 0);
   return {
-    url: `http://${host}:${port}`,
+    url: `${options.tls ? "https" : "http"}://${host}:${port}`,
     port,
     setFailure: applyFailure,
+    failure: () => ({ ...failure }),
     requestCount: () => requests,
+    connectionCount: () => connections,
     close: stopListening,
   };
 }

@@ -9,7 +9,7 @@ import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore
 import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, exportOutboxLag, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, openDatabase, outboxMigrations, startProcessLiveness, startServer, startTracing, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute, docsRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
-import { gatekeeperEnvoyRoom, gatekeeperRoom, meshCallerInterceptor } from "@onerouter/gatekeeper";
+import { failureRate, gatekeeperEnvoyRoom, gatekeeperRoom, identityHeaderNames, meshServiceInterceptors, SharedRateStore } from "@onerouter/gatekeeper";
 import { MessagingEngine, messagingConnectors, messagingRoom } from "@onerouter/messaging";
 import { PaymentEngine, paymentConnectors, paymentsRoom } from "@onerouter/payments";
 import { createWebhooks, EventStreamHub, webhookRoutes, webhooksRoom, type Webhooks } from "@onerouter/webhooks";
@@ -312,14 +312,17 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   httpRoutes.push(...opened.flatMap((room) => room.httpRoutes ?? []));
   const interceptors = [
     createErrorInterceptor(logger),
-    ...(mesh && meshSecret ? [exceptEnvoyFront(meshCallerInterceptor({ meshSecret }))] : []),
+    ...(mesh && meshSecret
+      ? meshServiceInterceptors({ meshSecret, failures: new SharedRateStore(db.knex).failureCounter(failureRate(config)) }).map(exceptEnvoyFront)
+      : []),
     ...opened.flatMap((room) => room.interceptors ?? []),
   ];
   const routes = (router: ConnectRouter) => {
     for (const room of opened) room.routes?.(router);
   };
-  // CSV downloads: StreamCsvExport called as the HTTP request's own caller.
-  if (admin) httpRoutes.push(csvDownloadRoute(inProcessClientOfRequest(AnalyticsService, routes, interceptors)));
+  // CSV downloads: StreamCsvExport called as the HTTP request's own caller
+  // (in the mesh, the identity Envoy set, believed only with the mesh secret).
+  if (admin) httpRoutes.push(csvDownloadRoute(inProcessClientOfRequest(AnalyticsService, routes, interceptors), mesh ? identityHeaderNames : []));
   // The browser console, a static bundle calling this same API, comes with
   // the admin room: in the mesh, Envoy sends /console/ to the admin service.
   if (admin) httpRoutes.push(consoleRoute(), docsRoute());

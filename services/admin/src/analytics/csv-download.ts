@@ -13,7 +13,9 @@ import { reportNamed } from "./csv-exports";
 // ?start_time=<RFC 3339>&end_time=<RFC 3339>. It is StreamCsvExport called
 // as the HTTP request's own caller (its Authorization, or session cookie and OneRouter-Environment), so
 // it is authenticated and authorized like every call; the chunks go out as
-// the client reads them.
+// the client reads them. In the mesh, Envoy has asked the gatekeeper already:
+// the identity headers it set (with the mesh secret) are what the call
+// carries, for the service's mesh interceptor to believe or refuse.
 
 export const csvDownloadPrefix = "/exports/";
 
@@ -49,7 +51,11 @@ function sendError(res: Response, err: unknown) {
   res.end(body);
 }
 
-export function csvDownloadRoute(analytics: Client<typeof AnalyticsService>): HttpRoute {
+// The request's credentials the call carries, besides `forwardedHeaders`.
+const credentialHeaders = ["authorization", "cookie", "onerouter-environment"];
+
+export function csvDownloadRoute(analytics: Client<typeof AnalyticsService>, forwardedHeaders: readonly string[] = []): HttpRoute {
+  const carried = [...credentialHeaders, ...forwardedHeaders];
   return {
     pathPrefix: csvDownloadPrefix,
     async handler(req: Request, res: Response) {
@@ -68,7 +74,7 @@ export function csvDownloadRoute(analytics: Client<typeof AnalyticsService>): Ht
         if (report === undefined) throw new ConnectError(`no such export: ${url.pathname}`, Code.NotFound);
         const range = create(TimeRangeSchema, { startTime: timeParameter(url, "start_time"), endTime: timeParameter(url, "end_time") });
         const headers: Record<string, string> = { [inProcessClientAddressHeader]: req.socket?.remoteAddress ?? "" };
-        for (const name of ["authorization", "cookie", "onerouter-environment"]) {
+        for (const name of carried) {
           const value = req.headers[name];
           if (typeof value === "string") headers[name] = value;
         }

@@ -8,9 +8,9 @@ import { pinnedLookup, vetDestination } from "./destinations";
 // and clients that take an agent. The check happens when the connection is
 // made, after DNS resolution, and the socket goes to exactly the addresses
 // checked; redirects an SDK follows through the same agent are checked too.
-// Every request gets its own connection (no keep-alive): a pooled socket
-// could predate the check, and a reset on one says nothing about whether the
-// request was read.
+// guardedAgents give every request its own connection, so a reset means the
+// request was on the wire; keptAliveAgents (kept-alive.ts) pool connections,
+// each vetted when it was made and pinned to the address vetted.
 
 // Thrown at connect time, before anything is sent.
 export class ForbiddenDestinationError extends Error {
@@ -80,9 +80,12 @@ function guardedConnection(
   });
 }
 
-class GuardedHttpAgent extends http.Agent {
-  constructor(private readonly guard: GuardOptions) {
-    super({ keepAlive: false });
+export class GuardedHttpAgent extends http.Agent {
+  constructor(
+    private readonly guard: GuardOptions,
+    options: http.AgentOptions = { keepAlive: false },
+  ) {
+    super(options);
   }
 
   override createConnection(options: ConnectionOptions, callback: Created) {
@@ -90,9 +93,12 @@ class GuardedHttpAgent extends http.Agent {
   }
 }
 
-class GuardedHttpsAgent extends https.Agent {
-  constructor(private readonly guard: GuardOptions) {
-    super({ keepAlive: false });
+export class GuardedHttpsAgent extends https.Agent {
+  constructor(
+    private readonly guard: GuardOptions,
+    options: https.AgentOptions = { keepAlive: false },
+  ) {
+    super(options);
   }
 
   override createConnection(options: ConnectionOptions, callback: Created) {

@@ -59,7 +59,13 @@ export function emailInput(overrides: Partial<SendEmailInput> = {}): SendEmailIn
   };
 }
 
-export function describeMessagingConnectorContract(name: string, start: () => Promise<MessagingHarness>) {
+export interface MessagingContractOptions {
+  // The connector's client sends through the transport's kept-alive agents
+  // and resends a request once on a fresh connection when a kept one closed under it.
+  keepsConnectionsAlive?: boolean;
+}
+
+export function describeMessagingConnectorContract(name: string, start: () => Promise<MessagingHarness>, options: MessagingContractOptions = {}) {
   describe(`${name} messaging connector contract`, () => {
     const h = useTestBed(start);
 
@@ -70,6 +76,28 @@ export function describeMessagingConnectorContract(name: string, start: () => Pr
     // The union of connectors takes the union of inputs; each harness sends its own channel's.
     const send = (ctx: ConnectorContext, i: SendSmsInput | SendEmailInput) =>
       (h().connector.send as (c: ConnectorContext, x: SendSmsInput | SendEmailInput) => ReturnType<MessagingConnector["send"]>)(ctx, i);
+
+    if (options.keepsConnectionsAlive) {
+      it("reuses kept connections, and resends a message once on a fresh one when a kept one closes as it is reused", async () => {
+        // A burst leaves at least two kept connections.
+        await Promise.all([send(h().ctx, input()), send(h().ctx, input())]);
+        const [connections, requests] = [h().emulator.connectionCount(), h().emulator.requestCount()];
+        await send(h().ctx, input());
+        expect(h().emulator.requestCount()).toBeGreaterThan(requests);
+        expect(h().emulator.connectionCount()).toBe(connections);
+
+        await h().emulator.setFailure({ mode: "close_reused", count: 2 });
+        try {
+          const message = input();
+          const result = await send(h().ctx, message);
+          expect(["queued", "sent"]).toContain(result.status);
+          expect(await h().sentCount(message.attemptId)).toBe(1);
+          expect(h().emulator.failure().count ?? 0).toBeLessThan(2);
+        } finally {
+          await h().emulator.setFailure({ mode: "none" });
+        }
+      });
+    }
 
     it("sends a message the provider accepts", async () => {
       const message = input();

@@ -64,9 +64,40 @@ function input(overrides: Partial<CreatePaymentInput> & { paymentMethodToken: st
   };
 }
 
-export function describePaymentConnectorContract(name: string, start: () => Promise<ConnectorHarness>) {
+export interface ContractOptions {
+  // The connector's client sends through the transport's kept-alive agents
+  // and resends a request once on a fresh connection when a kept one closed under it.
+  keepsConnectionsAlive?: boolean;
+}
+
+export function describePaymentConnectorContract(name: string, start: () => Promise<ConnectorHarness>, options: ContractOptions = {}) {
   describe(`${name} connector contract`, () => {
     const h = useTestBed(start);
+
+    if (options.keepsConnectionsAlive) {
+      it("reuses kept connections, and resends a request once on a fresh one when a kept one closes as it is reused", async () => {
+        const pay = () => h().connector.createPayment(h().ctx, input({ paymentMethodToken: h().tokens.succeed }));
+        // A burst leaves at least two kept connections.
+        await Promise.all([pay(), pay()]);
+        const [connections, requests] = [h().emulator.connectionCount(), h().emulator.requestCount()];
+        await pay();
+        expect(h().emulator.requestCount()).toBeGreaterThan(requests);
+        expect(h().emulator.connectionCount()).toBe(connections);
+
+        // The provider then closes each kept connection as it is reused:
+        // the SDK's own retry, if it has one, would only meet another.
+        await h().emulator.setFailure({ mode: "close_reused", count: 2 });
+        try {
+          const payment = input({ paymentMethodToken: h().tokens.succeed });
+          const result = await h().connector.createPayment(h().ctx, payment);
+          expect(result.status).toBe("succeeded");
+          expect(await h().chargeCount(payment.attemptId)).toBe(1);
+          expect(h().emulator.failure().count ?? 0).toBeLessThan(2);
+        } finally {
+          await h().emulator.setFailure({ mode: "none" });
+        }
+      });
+    }
 
     it("captures an automatic payment", async () => {
       const result = await h().connector.createPayment(h().ctx, input({ paymentMethodToken: h().tokens.succeed }));

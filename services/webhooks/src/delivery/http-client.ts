@@ -1,7 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { performance } from "node:perf_hooks";
-import { forbiddenDestination, httpUrl, parseCidr, parseIp, pinnedLookup, vetDestination, type Cidr, type ResolvedAddress } from "@onerouter/core";
+import { closedOnReuse, forbiddenDestination, httpUrl, keptAliveAgentOptions, parseCidr, parseIp, pinnedLookup, vetDestination, type Cidr, type ResolvedAddress } from "@onerouter/core";
 
 // The HTTP client that delivers webhooks. It owns the SSRF rules: the host is
 // resolved once, every address it resolves to must be public (or inside the
@@ -46,11 +46,8 @@ export interface WebhookHttpClientOptions {
 }
 
 // Origins whose agents are kept; the least recently used beyond it is let
-// go, its idle connections closing after idleConnectionMs.
+// go, its idle connections closing once idle long enough.
 const maxKeptOrigins = 1000;
-// Below Node's and most servers' idle timeout (5 s), so a kept connection is
-// rarely reused just as the endpoint closes it.
-const idleConnectionMs = 4000;
 
 export class WebhookHttpClient {
   readonly timeoutMs: number;
@@ -106,7 +103,7 @@ export class WebhookHttpClient {
       this.agents.set(key, kept);
       return kept;
     }
-    const options = { keepAlive: true, timeout: idleConnectionMs, scheduling: "lifo" as const, lookup: pinnedLookup(addresses) };
+    const options = { ...keptAliveAgentOptions, lookup: pinnedLookup(addresses) };
     const agent = url.protocol === "https:" ? new https.Agent(options) : new http.Agent(options);
     this.agents.set(key, agent);
     if (this.agents.size > maxKeptOrigins) this.agents.delete(this.agents.keys().next().value!);
@@ -241,8 +238,7 @@ function sendOnce(
       },
     );
     outgoing.on("error", (err: NodeJS.ErrnoException) => {
-      const closedUnderUs = err.code === "ECONNRESET" || err.code === "EPIPE";
-      reject(outgoing.reusedSocket && closedUnderUs ? new ReusedConnectionClosed(err.message, { cause: err }) : err);
+      reject(closedOnReuse(outgoing, err) ? new ReusedConnectionClosed(err.message, { cause: err }) : err);
     });
     outgoing.end(request.body);
   });

@@ -1,4 +1,5 @@
 import twilio from "twilio";
+import { resendThroughFreshAgents } from "@onerouter/core";
 import type RequestClient from "twilio/lib/base/RequestClient";
 import {
   ConnectorError,
@@ -15,20 +16,21 @@ const provider = "twilio";
 // that requests for https://api.twilio.com go to the account's base URL (an
 // emulator in tests and dev) instead.
 //
-// keepAlive off gives every request its own connection (the transport's
-// non-keep-alive agents and `Connection: close`). A keep-alive connection
-// Twilio closed while idle fails with a reset that cannot be told from a reset
-// after Twilio read the request; a fresh connection is either refused (nothing
-// sent) or carries the request. The SDK builds its own https agent; the
-// transport's replace it, for http base URLs too.
+// Requests reuse the transport's connections kept alive across calls (the
+// SDK builds its own https agent; the transport's replace it, for http base
+// URLs too). A kept connection Twilio closed just as a request was written to
+// it fails before any answer, unread: the request is sent once more on a
+// fresh connection, whose outcome is the call's. Any other failure on a
+// connection (a reset after Twilio may have read the request) stays what it is.
 class TwilioHttpClient extends twilio.RequestClient {
   private readonly baseUrl: string | undefined;
 
-  constructor(baseUrl: string | undefined, timeoutMs: number, agents: ConnectorContext["transport"]["agents"]) {
-    super({ timeout: timeoutMs, keepAlive: false, autoRetry: false });
+  constructor(baseUrl: string | undefined, timeoutMs: number, transport: ConnectorContext["transport"]) {
+    super({ timeout: timeoutMs, keepAlive: true, autoRetry: false });
     this.baseUrl = baseUrl?.replace(/\/+$/, "");
-    this.axios.defaults.httpAgent = agents.http;
-    this.axios.defaults.httpsAgent = agents.https;
+    this.axios.defaults.httpAgent = transport.keptAlive.http;
+    this.axios.defaults.httpsAgent = transport.keptAlive.https;
+    this.axios.interceptors.response.use(undefined, resendThroughFreshAgents(this.axios, transport.agents));
   }
 
   override request<TData>(opts: RequestClient.RequestOptions<TData>) {
@@ -49,7 +51,7 @@ export async function callTwilio<T>(ctx: ConnectorContext, call: (client: twilio
     throw new ConnectorError("not_processed", provider, message, { reason: "PROVIDER_AUTHENTICATION_FAILED" });
   }
   const client = twilio(accountSid, authToken, {
-    httpClient: new TwilioHttpClient(ctx.settings.base_url, ctx.timeoutMs, ctx.transport.agents),
+    httpClient: new TwilioHttpClient(ctx.settings.base_url, ctx.timeoutMs, ctx.transport),
   });
   try {
     return await call(client);

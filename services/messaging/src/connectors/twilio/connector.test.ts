@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expectConnectorError, startConnectionCountingProxy, startWebhookReceiver, useTestBed } from "@onerouter/routing/testing";
+import { expectConnectorError, startWebhookReceiver, useTestBed } from "@onerouter/routing/testing";
 import type { SendSmsInput } from "../connector";
 import { answerFailure } from "./client";
 import { twilioConnector } from "./index";
@@ -74,19 +74,6 @@ describe("twilio connector", () => {
       twilioConnector.send({ ...bed().ctx, settings: { ...bed().ctx.settings, base_url: "http://twilio.invalid" } }, sms()),
     );
     expect(err).toMatchObject({ kind: "not_processed", details: { reason: "PROVIDER_UNAVAILABLE" } });
-  });
-
-  it("opens a fresh connection for every call", async () => {
-    const proxy = await startConnectionCountingProxy(bed().running.port);
-    try {
-      const ctx = { ...bed().ctx, settings: { ...bed().ctx.settings, base_url: proxy.url } };
-      await twilioConnector.testCredentials(ctx);
-      await twilioConnector.send(ctx, sms());
-      await twilioConnector.send(ctx, sms());
-      expect(proxy.connections()).toBe(3);
-    } finally {
-      await proxy.close();
-    }
   });
 
   it("parses the status callback Twilio POSTs, at the URL it called", async () => {

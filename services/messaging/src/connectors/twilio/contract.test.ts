@@ -1,4 +1,4 @@
 import { describeMessagingConnectorContract } from "../contract";
 import { startTwilioTestBed } from "./connector.testing";
 
-describeMessagingConnectorContract("twilio", startTwilioTestBed);
+describeMessagingConnectorContract("twilio", startTwilioTestBed, { keepsConnectionsAlive: true });

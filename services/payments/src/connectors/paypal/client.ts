@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import { failedOnReusedConnection, sendResendingOnClosedReuse, type GuardedAgents } from "@onerouter/core";
 import { ConnectorError, type ConnectorContext } from "../connector";
 import { type DocumentedStatuses, notProvidersAnswer, statusMeaning, transportFailure } from "@onerouter/routing";
 import type { PaypalAccessToken, PaypalErrorBody, PaypalOAuthErrorBody } from "./wire";
@@ -12,12 +13,12 @@ import type { PaypalAccessToken, PaypalErrorBody, PaypalOAuthErrorBody } from ".
 // hide the difference between a refused connection and a timeout after
 // sending, which decides whether a payment may fail over.
 //
-// Every call opens its own connection (the transport's agents keep none
-// alive). A failure then says exactly what
-// PayPal could have seen: before the connection was up (refused, DNS,
-// connect timeout) nothing was sent; after it, the request may have been
-// read. On a reused keep-alive socket that PayPal had just closed, the same
-// "socket closed" error would leave a payment ambiguous for no reason.
+// Calls reuse connections kept alive across calls. A failure says what
+// PayPal could have seen: before a fresh connection was up (refused, DNS,
+// connect timeout) nothing was sent; once a request is on a connection, it
+// may have been read. One exception: a kept connection PayPal closed just as
+// a request was written to it fails before any answer, unread; the request
+// is then sent once more on a fresh connection, whose outcome is the call's.
 
 const defaultBaseUrl = "https://api-m.paypal.com";
 // Renew access tokens this long before PayPal says they expire.
@@ -137,19 +138,26 @@ function httpError(response: Exchange, changesState: boolean): ConnectorError {
   });
 }
 
-function exchange(
-  ctx: ConnectorContext,
-  url: URL,
-  init: { method: string; headers: Record<string, string>; body?: string | Buffer },
-  changesState: boolean,
-): Promise<Exchange> {
+interface ExchangeInit {
+  method: string;
+  headers: Record<string, string>;
+  body?: string | Buffer;
+}
+
+function exchange(ctx: ConnectorContext, url: URL, init: ExchangeInit, changesState: boolean): Promise<Exchange> {
+  return sendResendingOnClosedReuse({ keptAlive: ctx.transport.keptAlive, fresh: ctx.transport.agents }, (agents) =>
+    exchangeThrough(agents, ctx, url, init, changesState),
+  );
+}
+
+function exchangeThrough(agents: GuardedAgents, ctx: ConnectorContext, url: URL, init: ExchangeInit, changesState: boolean): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === "https:";
     const body = init.body ?? "";
     const request = (secure ? https : http).request(url, {
       method: init.method,
       headers: { ...init.headers, "content-length": String(Buffer.byteLength(body)) },
-      agent: ctx.transport.agents[secure ? "https" : "http"],
+      agent: agents[secure ? "https" : "http"],
     });
     let connected = false;
     let timedOut = false;
@@ -162,9 +170,13 @@ function exchange(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      // exchange resends it.
+      if (failedOnReusedConnection(cause)) return reject(cause);
       reject(transportError({ cause, timedOut, connected }, changesState));
     };
     request.on("socket", (socket) => {
+      // A kept connection was up before this request.
+      if (request.reusedSocket) connected = true;
       socket.once(secure ? "secureConnect" : "connect", () => {
         connected = true;
       });

@@ -1,4 +1,4 @@
 import { describePaymentConnectorContract } from "../contract";
 import { startPaypalHarness } from "./connector.testing";
 
-describePaymentConnectorContract("paypal", () => startPaypalHarness());
+describePaymentConnectorContract("paypal", () => startPaypalHarness(), { keepsConnectionsAlive: true });

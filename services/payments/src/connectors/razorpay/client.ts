@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import Razorpay from "razorpay";
+import { resendThroughFreshAgents } from "@onerouter/core";
 import { ConnectorError, type ConnectorContext } from "../connector";
 import { answeredFailure, type DocumentedStatuses, notProvidersAnswer, transportFailure } from "@onerouter/routing";
 
@@ -26,6 +27,7 @@ export type RazorpayAnswer<T> = { ok: true; value: T } | { ok: false; status: nu
 interface SdkHttpClient {
   defaults: { baseURL?: string; timeout?: number; httpAgent?: http.Agent; httpsAgent?: https.Agent };
   interceptors: { response: { use(onFulfilled: undefined, onRejected: (error: unknown) => unknown): number } };
+  request(config: object): Promise<unknown>;
 }
 
 export interface RazorpaySession {
@@ -36,10 +38,11 @@ export interface RazorpaySession {
   call<T>(request: (sdk: Razorpay) => Promise<T>): Promise<T>;
 }
 
-// Every request gets its own connection (the transport's agents keep none
-// alive). A keep-alive connection Razorpay closed while idle fails with a
-// reset that cannot be told from a reset after Razorpay read the request; a
-// fresh connection is either refused (nothing sent) or carries the request.
+// Requests reuse connections kept alive across calls. A kept connection
+// Razorpay closed just as a request was written to it fails before any
+// answer, unread: the request is sent once more on a fresh connection, whose
+// outcome is the call's. Any other failure on a connection (a reset after
+// Razorpay may have read the request) stays what it is.
 
 // One SDK client per call: credentials and settings come with each context.
 export function openSession(ctx: ConnectorContext): RazorpaySession {
@@ -54,12 +57,14 @@ export function openSession(ctx: ConnectorContext): RazorpaySession {
   const transport = (sdk.api as unknown as { rq: SdkHttpClient }).rq;
   if (ctx.settings.base_url) transport.defaults.baseURL = ctx.settings.base_url;
   transport.defaults.timeout = ctx.timeoutMs;
-  transport.defaults.httpAgent = ctx.transport.agents.http;
-  transport.defaults.httpsAgent = ctx.transport.agents.https;
+  transport.defaults.httpAgent = ctx.transport.keptAlive.http;
+  transport.defaults.httpsAgent = ctx.transport.keptAlive.https;
   // The SDK turns a failure without an HTTP response into a TypeError,
   // dropping the socket error code that tells a refused connection (nothing
-  // sent) from a timeout (maybe processed). Keep the original here.
+  // sent) from a timeout (maybe processed). Keep the original here, after
+  // the resend a kept connection closed under a request gets.
   let transportFailure: unknown;
+  transport.interceptors.response.use(undefined, resendThroughFreshAgents(transport, ctx.transport.agents));
   transport.interceptors.response.use(undefined, (error) => {
     transportFailure = error;
     return Promise.reject(error);

@@ -1,4 +1,4 @@
 import { describePaymentConnectorContract } from "../contract";
 import { startRazorpayHarness } from "./connector.testing";
 
-describePaymentConnectorContract("razorpay", () => startRazorpayHarness());
+describePaymentConnectorContract("razorpay", () => startRazorpayHarness(), { keepsConnectionsAlive: true });

@@ -1,13 +1,32 @@
 import Stripe from "stripe";
+import { sendResendingOnClosedReuse } from "@onerouter/core";
 import { ConnectorError, type ConnectorContext } from "../connector";
 import { connectorError } from "./mapping";
 
-// Every call gets its own connection (the transport's agents keep none
-// alive). On a pooled keep-alive socket the server may already have closed,
-// the SDK sees a reset and silently retries once (even with retries off); a
-// reset then means nothing, and a following "connection refused" would hide
-// whether the first try got through. With fresh connections a reset means
-// the request was on the wire.
+// Calls reuse connections kept alive across calls (a TCP and TLS handshake
+// saved on every payment). A kept connection Stripe closed just as a request
+// was written to it fails before any answer: Stripe did not read it, so it is
+// sent once more on a fresh connection, here, and the SDK sees one try whose
+// outcome is the fresh one's. Any other reset reaches the SDK as it came: it
+// resends a reset request once, even with retries off, under the same
+// idempotency key, and a call that took two tries is ambiguous (connectorError).
+class KeptAliveHttpClient extends Stripe.HttpClient {
+  constructor(private readonly transport: ConnectorContext["transport"]) {
+    super();
+  }
+
+  override getClientName(): string {
+    return "node";
+  }
+
+  override makeRequest(...request: Parameters<Stripe.HttpClient["makeRequest"]>) {
+    const protocol = request[6] === "http" ? "http" : "https";
+    return sendResendingOnClosedReuse(
+      { keptAlive: this.transport.keptAlive, fresh: this.transport.agents },
+      (agents) => Stripe.createNodeHttpClient(agents[protocol]).makeRequest(...request),
+    );
+  }
+}
 
 function apiAddress(baseUrl: string): { host: string; port: number; protocol: "http" | "https" } {
   const url = new URL(baseUrl);
@@ -33,7 +52,7 @@ export async function callStripe<T>(ctx: ConnectorContext, call: (stripe: Stripe
   const address = ctx.settings.base_url ? apiAddress(ctx.settings.base_url) : undefined;
   const stripe = new Stripe(secretKey, {
     ...address,
-    httpAgent: ctx.transport.agents[address?.protocol ?? "https"],
+    httpClient: new KeptAliveHttpClient(ctx.transport),
     timeout: ctx.timeoutMs,
     maxNetworkRetries: 0,
     telemetry: false,

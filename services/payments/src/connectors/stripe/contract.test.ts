@@ -1,4 +1,4 @@
 import { describePaymentConnectorContract } from "../contract";
 import { startStripeTestBed } from "./connector.testing";
 
-describePaymentConnectorContract("stripe", startStripeTestBed);
+describePaymentConnectorContract("stripe", startStripeTestBed, { keepsConnectionsAlive: true });

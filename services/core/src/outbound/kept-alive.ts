@@ -1,0 +1,103 @@
+import type http from "node:http";
+import { ForbiddenDestinationError, GuardedHttpAgent, GuardedHttpsAgent, type GuardedAgents, type GuardOptions } from "./guarded-agents";
+
+// Connections kept alive between requests to one origin, and what a failure
+// on one proves. A server closes a kept connection it finds idle; when that
+// crosses a request being written to it, the request fails before any answer
+// on a reused socket: the server most likely never read it, so it is sent
+// once more on a fresh connection. The same failure on a fresh connection
+// means the request was on the wire and stays ambiguous; it is not resent.
+
+// Below Node's and most servers' idle timeout (5 s), so a kept connection is
+// rarely reused just as the server closes it.
+export const idleConnectionMs = 4000;
+
+// An agent keeping connections alive: bounded per origin, idle ones closed
+// after idleConnectionMs, the most recently used reused first so the rest age out.
+export const keptAliveAgentOptions = {
+  keepAlive: true,
+  timeout: idleConnectionMs,
+  scheduling: "lifo",
+  maxSockets: 256,
+  maxFreeSockets: 32,
+} satisfies http.AgentOptions;
+
+// Whether `request` failed because the kept connection it reused closed
+// before an answer came (Node reports a close after the answer's headers on
+// the response, not the request).
+export function closedOnReuse(request: http.ClientRequest, err: NodeJS.ErrnoException): boolean {
+  return request.reusedSocket && (err.code === "ECONNRESET" || err.code === "EPIPE");
+}
+
+// The errors keptAliveAgents' requests failed with that closedOnReuse holds for.
+const closedOnReuseErrors = new WeakSet<object>();
+
+// Whether an HTTP client's error, or one it wraps as its cause, is such a failure.
+export function failedOnReusedConnection(err: unknown): boolean {
+  let current = err;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth += 1) {
+    if (closedOnReuseErrors.has(current)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+// A pool of connections kept alive under one set of SSRF rules. A connection
+// is vetted when it is made and pinned to the address vetted, so a pooled
+// one never goes where the rules would not let a new one go.
+export interface KeptAliveAgents {
+  // Agents for one call that share the pool's connections; a connection
+  // refused for this call is told to onRefused.
+  forCall(onRefused?: (reason: string) => void): GuardedAgents;
+}
+
+export function keptAliveAgents(guard: Omit<GuardOptions, "onRefused">): KeptAliveAgents {
+  const pool = { http: new GuardedHttpAgent(guard, keptAliveAgentOptions), https: new GuardedHttpsAgent(guard, keptAliveAgentOptions) };
+  return { forCall: (onRefused) => ({ http: callView(pool.http, onRefused), https: callView(pool.https, onRefused) }) };
+}
+
+interface RequestQueue {
+  addRequest(request: http.ClientRequest, options: unknown): void;
+}
+
+// The pool's agent in every respect (its sockets, options, protocol) but
+// where its requests' failures are told. Node hands every request to its
+// agent's addRequest, before the caller listens for the request's errors.
+function callView<A extends http.Agent>(pool: A, onRefused: ((reason: string) => void) | undefined): A {
+  const view = Object.create(pool) as A & RequestQueue;
+  view.addRequest = (request, options) => {
+    request.on("error", (err: NodeJS.ErrnoException) => {
+      if (closedOnReuse(request, err)) closedOnReuseErrors.add(err);
+      else if (err instanceof ForbiddenDestinationError) onRefused?.(err.message);
+    });
+    (pool as unknown as RequestQueue).addRequest(request, options);
+  };
+  return view;
+}
+
+// Sends a request through kept-alive agents and, when the connection it
+// reused closed before any answer, once more through agents that make a
+// fresh one; what that second send proves is what the call proves, as if the
+// first had not been made. Any other failure is the caller's.
+export async function sendResendingOnClosedReuse<T>(
+  agents: { keptAlive: GuardedAgents; fresh: GuardedAgents },
+  send: (agents: GuardedAgents) => Promise<T>,
+): Promise<T> {
+  try {
+    return await send(agents.keptAlive);
+  } catch (err) {
+    if (!failedOnReusedConnection(err)) throw err;
+    return send(agents.fresh);
+  }
+}
+
+// The same for an axios instance, as its rejected-response interceptor: a
+// request whose kept connection closed before any answer is sent once more
+// through `fresh`; every other failure goes on as it came.
+export function resendThroughFreshAgents(axios: { request(config: object): Promise<unknown> }, fresh: GuardedAgents) {
+  return (error: unknown): Promise<unknown> => {
+    if (!failedOnReusedConnection(error)) return Promise.reject(error);
+    const { config } = error as { config: object };
+    return axios.request({ ...config, httpAgent: fresh.http, httpsAgent: fresh.https });
+  };
+}
