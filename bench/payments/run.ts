@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +12,7 @@ import { createApiKey } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { createLogger, loadConfig } from "@onerouter/core";
 import { startOneRouter, type OneRouter } from "@onerouter/server";
+import { traceRequestSql, type SqlTrace } from "@onerouter/server/testing";
 import { startPostgres } from "../../test/infra";
 import { median, ms, percentile, procStat, ratio, wholeNumber, wholeNumberList } from "../common";
 import { runBenchmark } from "../postgres-app";
@@ -132,15 +132,21 @@ function postgresCpuReader(port: number): () => number {
   });
   if (!postmaster) return () => Number.NaN;
   const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+  // The postmaster's children from the kernel's list of them where it keeps
+  // one: scanning every process on a busy machine costs this process (whose
+  // CPU is the platform's) more than the reading is worth.
+  const childrenFile = `/proc/${postmaster}/task/${postmaster}/children`;
+  const children = existsSync(childrenFile)
+    ? () => readFileSync(childrenFile, "utf8").split(" ").filter((pid) => pid.trim() !== "")
+    : () => pids().filter((pid) => procStat(pid)?.[1] === postmaster);
   return () => {
     let ticks = 0;
-    for (const pid of pids()) {
+    for (const pid of [postmaster, ...children()]) {
       const fields = procStat(pid);
       if (!fields) continue;
       // From the state field on: ppid is at 1; utime, stime, cutime, cstime at 11 to 14.
       const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number) as [number, number, number, number];
-      if (pid === postmaster) ticks += utime + stime + cutime + cstime;
-      else if (fields[1] === postmaster) ticks += utime + stime;
+      ticks += pid === postmaster ? utime + stime + cutime + cstime : utime + stime;
     }
     return (ticks * 1000) / ticksPerSecond;
   };
@@ -232,65 +238,9 @@ function summarize(workload: WorkloadName, load: Load, slices: readonly Slice[])
   };
 }
 
-interface SqlTrace {
-  // The traced call's own latency, as the client saw it.
-  callMs: number;
-  // Statements sent, each a round trip (BEGIN and COMMIT included).
-  statements: number;
-  // Database transactions: explicit ones, and each statement sent outside one.
-  transactions: number;
-  // Summed from each statement's sending to its answer being handled.
-  sqlMs: number;
-  // "insert payments" → 1, in the order first seen.
-  byKind: Map<string, number>;
-}
-
-// Statement kind and table, e.g. "insert payments", "select api_keys", "begin".
-function statementKind(sql: string): string {
-  const verb = sql.trim().split(/\s+/)[0]!.replace(/;$/, "").toLowerCase();
-  const table = /\b(?:from|into|update)\s+"([^"]+)"/i.exec(sql)?.[1];
-  return table ? `${verb} ${table}` : verb;
-}
-
-// Marks what the server does while serving a request, so a trace counts the
-// traced call's statements and not those of background workers (pollers,
-// dispatchers) that run at the same time.
-const serving = new AsyncLocalStorage<true>();
-const emitOfServers = http.Server.prototype.emit as (this: http.Server, event: string | symbol, ...args: unknown[]) => boolean;
-http.Server.prototype.emit = function (this: http.Server, event: string | symbol, ...args: unknown[]) {
-  const emit = () => emitOfServers.apply(this, [event, ...args]);
-  return event === "request" ? serving.run(true, emit) : emit();
-} as typeof http.Server.prototype.emit;
-
-// Runs `call` with every SQL statement the app's pool sends for a request
-// recorded. Sequential probes keep other requests out.
-async function traceSql(app: OneRouter, call: () => Promise<number>): Promise<SqlTrace> {
-  const trace: SqlTrace = { callMs: 0, statements: 0, transactions: 0, sqlMs: 0, byKind: new Map() };
-  const started = new Map<string, number>();
-  const onQuery = (q: { sql: string; __knexQueryUid: string; __knexTxId?: string }) => {
-    if (!serving.getStore()) return;
-    started.set(q.__knexQueryUid, performance.now());
-    const kind = statementKind(q.sql);
-    trace.statements += 1;
-    // Knex tags a transaction's statements (its BEGIN included) with its id.
-    if (kind === "begin" || !q.__knexTxId) trace.transactions += 1;
-    trace.byKind.set(kind, (trace.byKind.get(kind) ?? 0) + 1);
-  };
-  const onDone = (_: unknown, q: { __knexQueryUid: string }) => {
-    const t = started.get(q.__knexQueryUid);
-    if (t !== undefined) trace.sqlMs += performance.now() - t;
-  };
-  app.db.knex.on("query", onQuery);
-  app.db.knex.on("query-response", onDone);
-  app.db.knex.on("query-error", onDone);
-  try {
-    trace.callMs = await call();
-  } finally {
-    app.db.knex.off("query", onQuery);
-    app.db.knex.off("query-response", onDone);
-    app.db.knex.off("query-error", onDone);
-  }
-  return trace;
+// A call's SQL, traced on the app's pool.
+function traceSql(app: OneRouter, call: () => Promise<number>): Promise<SqlTrace> {
+  return traceRequestSql(app.db.knex, call);
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;

@@ -4,6 +4,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Knex } from "knex";
 import { Counter, type Registry } from "prom-client";
 import type { Migration } from "./db/database";
+import { sqlOf, type Sql } from "./db/statements";
 import { apiError, invalidArgument, normalizeError } from "./errors";
 import { environmentName } from "./keys";
 import type { ProcessLiveness } from "./process-liveness";
@@ -95,6 +96,13 @@ export interface IdempotencyClaim<Response = unknown> {
   // Stores the run's answer inside the transaction that settles the run;
   // the run then returns this very answer.
   answer(knex: Knex, response: Response): Promise<void>;
+  // bind as one write for the caller to fold into a statement of its own,
+  // which writes its object only when the write returns a row. `bound` is
+  // told how many rows it returned and throws as bind would when none.
+  // Undefined when there is nothing to bind.
+  bindWrite(knex: Knex, resourceId: string): { write: Sql; bound(rows: number): void } | undefined;
+  // answer as one write for the caller's statement in the settling transaction.
+  answerWrite(knex: Knex, response: Response): Sql | undefined;
 }
 
 export type BindResource = IdempotencyClaim["bind"];
@@ -144,11 +152,23 @@ interface KeyId {
 type Claim = { kind: "run"; owner: string; resumeId: string | undefined } | { kind: "replay"; row: KeyRow };
 
 // A request without a key: there is nothing to bind, resume or store.
-export const noIdempotencyClaim: IdempotencyClaim<never> = { resumeId: undefined, bind: async () => undefined, answer: async () => undefined };
+export const noIdempotencyClaim: IdempotencyClaim<never> = {
+  resumeId: undefined,
+  bind: async () => undefined,
+  answer: async () => undefined,
+  bindWrite: () => undefined,
+  answerWrite: () => undefined,
+};
 
 // The claim as a part of the run sees it: `wrap` turns the part's answer into the method's.
 export function claimOf<Part, Response>(claim: IdempotencyClaim<Response>, wrap: (part: Part) => Response): IdempotencyClaim<Part> {
-  return { resumeId: claim.resumeId, bind: claim.bind, answer: (knex, part) => claim.answer(knex, wrap(part)) };
+  return {
+    resumeId: claim.resumeId,
+    bind: claim.bind,
+    answer: (knex, part) => claim.answer(knex, wrap(part)),
+    bindWrite: claim.bindWrite,
+    answerWrite: (knex, part) => claim.answerWrite(knex, wrap(part)),
+  };
 }
 
 // A claimOnBind run's bind found the key taken: the run starts over the usual way.
@@ -255,7 +275,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
   ): Promise<MessageShape<O>> {
     const mine = { ...id, lease_owner: owner };
     let claimed = fingerprint === undefined;
-    let bound = resumeId !== undefined;
+    let isBound = resumeId !== undefined;
     let answered = false;
     const complete = (response: MessageShape<O>) => ({
       status: "completed",
@@ -263,31 +283,38 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
       lease_owner: null,
       lease_expires_at: null,
     });
-    const claim: IdempotencyClaim<MessageShape<O>> = {
-      resumeId,
-      async bind(trx, resourceId) {
-        if (!claimed) {
-          const inserted = await trx(table)
+    // The key's row written as bind writes it: inserted (claimOnBind) or tied to the object.
+    const bindQuery = (trx: Knex, resourceId: string) =>
+      claimed
+        ? trx(table)
+            .where(mine)
+            .andWhere((q) => q.whereNull("resource_id").orWhere("resource_id", resourceId))
+            .update({ resource_id: resourceId })
+            .returning("key")
+        : trx(table)
             .insert({ ...claimRow(id, fingerprint!, owner, Date.now()), resource_id: resourceId })
             .onConflict(["tenant_id", "environment", "method", "key"])
             .ignore()
             .returning("key");
-          if (inserted.length === 0) throw new KeyAlreadyClaimed();
-          claimed = bound = true;
-          return;
-        }
-        const rows = await trx(table)
-          .where(mine)
-          .andWhere((q) => q.whereNull("resource_id").orWhere("resource_id", resourceId))
-          .update({ resource_id: resourceId })
-          .returning("key");
-        if (rows.length === 0) throw conflict(inUse(id.key), "IDEMPOTENCY_KEY_IN_USE");
-        bound = true;
+    const bound = (rows: number) => {
+      if (rows === 0) throw claimed ? conflict(inUse(id.key), "IDEMPOTENCY_KEY_IN_USE") : new KeyAlreadyClaimed();
+      claimed = isBound = true;
+    };
+    const claim: IdempotencyClaim<MessageShape<O>> = {
+      resumeId,
+      async bind(trx, resourceId) {
+        bound((await bindQuery(trx, resourceId)).length);
       },
       async answer(trx, response) {
         if (!claimed) return;
         await trx(table).where(mine).update(complete(response));
         answered = true;
+      },
+      bindWrite: (trx, resourceId) => ({ write: sqlOf(bindQuery(trx, resourceId)), bound }),
+      answerWrite(trx, response) {
+        if (!claimed) return undefined;
+        answered = true;
+        return sqlOf(trx(table).where(mine).update(complete(response)));
       },
     };
     const renewal = setInterval(() => {
@@ -305,7 +332,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
       // Classified as the caller will be answered: a lost database
       // connection is UNAVAILABLE, not an answer to keep.
       const { error } = normalizeError(err);
-      if (bound && unfinished.has(error.code)) {
+      if (isBound && unfinished.has(error.code)) {
         // Something exists under this key: it is never forgotten, and the
         // claim is freed at once for a retry to resume it.
         await knex(table).where(mine).update({ lease_owner: null, owner_instance: null, lease_expires_at: null });

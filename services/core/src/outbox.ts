@@ -70,12 +70,22 @@ export function eventTypeName(type: EventType): string {
 export type EventInit = Omit<Exclude<MessageInitShape<typeof EventSchema>, Event>, "type"> & { type: EventType };
 
 export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
+  const { event, row } = outboxEvent(init);
+  await trx("outbox_events").insert(row);
+  signalOutboxCommit(trx);
+  return event;
+}
+
+// An event and its outbox row, for a caller that writes the row in a
+// statement of its own (then calls signalOutboxCommit with that statement's
+// transaction, or once the statement is done outside one).
+export function outboxEvent(init: EventInit): { event: Event; row: Record<string, unknown> } {
   const now = new Date();
   const event = create(EventSchema, { ...init, type: eventTypeName(init.type) });
   event.id = newId("evt");
   event.createTime = timestampFromDate(now);
   const traceparent = currentTraceparent();
-  await trx("outbox_events").insert({
+  const row = {
     id: event.id,
     tenant_id: event.tenantId,
     environment: event.environment === 2 ? "live" : "test",
@@ -84,7 +94,6 @@ export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
     created_at: now,
     // Only when traced, so the column is written only where there is something to carry.
     ...(traceparent && { traceparent }),
-  });
-  signalOutboxCommit(trx);
-  return event;
+  };
+  return { event, row };
 }

@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
-import { apiError, hashApiKey, hashesEqual, parseApiKey, environmentFromName, type Caller, type Knex } from "@onerouter/core";
+import { apiError, hashApiKey, hashesEqual, parseApiKey, environmentFromName, type Caller, type ChangeNotices, type Knex } from "@onerouter/core";
+import { ApiKeyCache } from "./api-key-cache";
 import { RecentSet } from "./recent-set";
 import { tenantStanding, type TenantStandingRow } from "./tenant-standing";
 
@@ -42,12 +43,16 @@ export class ApiKeyAuthenticator {
   // one would only cost a lookup. A new key's hash has never been seen, so
   // remembering misses never hides a key that exists.
   private readonly unknownHashes: RecentSet;
+  // Known keys, when change notices tell this process of every change.
+  private readonly known: ApiKeyCache<ApiKeyRow> | undefined;
 
   constructor(
     private readonly knex: Knex,
     unknownKeyCache: { ttlMs: number; maxSize: number } = { ttlMs: 60_000, maxSize: 10_000 },
+    notices?: ChangeNotices,
   ) {
     this.unknownHashes = new RecentSet(unknownKeyCache.ttlMs, unknownKeyCache.maxSize);
+    this.known = notices && new ApiKeyCache(notices, unknownKeyCache.maxSize);
   }
 
   async authenticate(authorization: string | null): Promise<AuthenticatedCaller> {
@@ -66,11 +71,7 @@ export class ApiKeyAuthenticator {
     }
     const hash = hashApiKey(secret);
     if (this.unknownHashes.has(hash)) throw unknownKey();
-    const row = (await this.knex("api_keys")
-      .join("tenants", "tenants.id", "api_keys.tenant_id")
-      .leftJoin("api_key_usage", "api_key_usage.api_key_id", "api_keys.id")
-      .where({ "api_keys.key_hash": hash })
-      .first("api_keys.*", "api_key_usage.last_used_at", "tenants.plan_id", "tenants.suspended_at")) as ApiKeyRow | undefined;
+    const row = this.known ? await this.known.get(hash, () => this.lookUp(hash)) : await this.lookUp(hash);
     // The lookup is by hash; the constant-time compare keeps the final check
     // independent of how much of the hash matched.
     if (!row || !hashesEqual(row.key_hash, hash)) {
@@ -96,12 +97,22 @@ export class ApiKeyAuthenticator {
     };
   }
 
+  private async lookUp(hash: string): Promise<ApiKeyRow | undefined> {
+    return (await this.knex("api_keys")
+      .join("tenants", "tenants.id", "api_keys.tenant_id")
+      .leftJoin("api_key_usage", "api_key_usage.api_key_id", "api_keys.id")
+      .where({ "api_keys.key_hash": hash })
+      .first("api_keys.*", "api_key_usage.last_used_at", "tenants.plan_id", "tenants.suspended_at")) as ApiKeyRow | undefined;
+  }
+
   // A key's last use is informational: written to the gatekeeper's own
   // api_key_usage at most once a minute per key and
   // never on the request's critical path.
   private touch(row: ApiKeyRow) {
     const last = row.last_used_at ? new Date(row.last_used_at).getTime() : 0;
     if (Date.now() - last < 60_000) return;
+    // Kept on the row too, which the cache may hold for the next call.
+    row.last_used_at = new Date();
     void this.knex("api_key_usage")
       .insert({ api_key_id: row.id, last_used_at: new Date() })
       .onConflict("api_key_id")

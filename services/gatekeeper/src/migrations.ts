@@ -1,4 +1,5 @@
 import type { Migration } from "@onerouter/core";
+import { apiKeyChangeNoticeMigration } from "./api-key-cache";
 
 // When each API key was last used: the gatekeeper sees every use, so it
 // keeps this itself instead of writing admin's api_keys table; admin reads it
@@ -61,4 +62,5 @@ export const gatekeeperMigrations: Migration[] = [
       });
     },
   },
+  apiKeyChangeNoticeMigration,
 ];

@@ -1,5 +1,5 @@
 import type { TenantMailer } from "@onerouter/admin";
-import { Poller, type Config, type Knex, type Logger, type RoomModule } from "@onerouter/core";
+import { Poller, type ChangeNotices, type Config, type Knex, type Logger, type RoomModule } from "@onerouter/core";
 import type { Registry } from "prom-client";
 import { ApiKeyAuthenticator } from "./authenticator";
 import { CallLimits } from "./call-limits";
@@ -19,6 +19,8 @@ export interface GatekeeperRoomDeps {
   mailer?: TenantMailer;
   // Where refusals by the call limits are counted, when given.
   registry?: Registry;
+  // Tell it of changed keys and tenants, so that it may keep keys in memory.
+  notices?: ChangeNotices;
 }
 
 // How often usage counts are written and the other processes' learned.
@@ -32,13 +34,13 @@ export function failureRate(config: Config): Rate {
 // The gatekeeper's parts as config sets them up, for either front, with its
 // rates' and failed authentications' buckets in `shared` (this process's
 // when absent), and the flusher of its usage counts.
-export function openGatekeeper({ knex, config, logger, mailer, registry }: GatekeeperRoomDeps, shared?: SharedRateStore) {
+export function openGatekeeper({ knex, config, logger, mailer, registry, notices }: GatekeeperRoomDeps, shared?: SharedRateStore) {
   const { unknownKeyCacheMs, unknownKeyCacheSize } = config.authFailures;
   const server = { ratePerSecond: config.rateLimit.requestsPerSecond, burst: config.rateLimit.burst };
   const limits = new CallLimits({ knex, server, rates: shared, mailer, logger, registry });
   const failures = failureRate(config);
   const deps: GatekeeperDeps = {
-    authenticator: new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize }),
+    authenticator: new ApiKeyAuthenticator(knex, { ttlMs: unknownKeyCacheMs, maxSize: unknownKeyCacheSize }, notices),
     sessions: new SessionAuthenticator(knex, new RecentSet(unknownKeyCacheMs, unknownKeyCacheSize)),
     limits,
     failures: shared ? shared.failureCounter(failures) : new TokenBucketLimiter(failures.ratePerSecond, failures.burst),

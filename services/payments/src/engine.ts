@@ -5,7 +5,7 @@ import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v
 import { apiError, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
 import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type InboundEventHooks, type RoutingProfileStore, type RoutingRequest } from "@onerouter/routing";
 import type { ConnectorContext, PaymentConnector, PaymentResult, PaymentWebhookEvent } from "./connectors/connector";
-import { toRefund } from "./mapping";
+import { toPayment, toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
 import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
 import { PaymentStore, type FirstAttempt, type NewPayment, type PaymentFilter, type PaymentPatch, type Scope } from "./store";
@@ -79,7 +79,7 @@ export class PaymentEngine {
     const { candidates, profile, alternatives } = await this.candidates(scope, request, new Set());
     const run: PaymentRun = {
       payment: undefined,
-      create: (first) => this.store.createPayment(scope, input, claim.bind, first),
+      create: (first) => this.store.createPayment(scope, input, claim, first),
       tokens: { payment_method_token: input.paymentMethodToken, payment_method_provider_tokens: input.paymentMethodProviderTokens },
       attempts: [],
       claim,
@@ -386,10 +386,11 @@ export class PaymentEngine {
     const known = run?.attempts && { attempts: run.attempts };
     const final = run?.attempts && {
       attempts: run.attempts,
-      also: async (trx: Knex.Transaction, settled: PaymentRow, attempts: AttemptRow[]) => {
-        const answer = await this.store.toPayment(settled, trx, attempts);
-        await run.claim.answer(trx, answer);
+      also: (settled: PaymentRow, attempts: AttemptRow[]) => {
+        const answer = toPayment(settled, attempts);
         run.answer = answer;
+        const write = run.claim.answerWrite(this.options.knex, answer);
+        return write ? [write] : [];
       },
     };
     switch (outcome.kind) {

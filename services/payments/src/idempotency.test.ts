@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { CaptureMethod, CreatePaymentRequestSchema, PaymentStatus, RefundStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import { noIdempotencyClaim } from "@onerouter/core";
 import { describeEachEngine } from "@onerouter/core/testing";
 import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
@@ -168,7 +169,7 @@ describeEachEngine("PaymentService idempotency", (engine) => {
     const { payment: orphan } = await new PaymentStore(app.db.knex).createPayment(
       { tenantId: crashed.id, environment: "test" },
       validCreatePayment(create(CreatePaymentRequestSchema, request)),
-      async () => undefined,
+      noIdempotencyClaim,
     );
     await leftBy("template-1300", orphan.id, "before-attempt");
 

@@ -22,6 +22,8 @@ export interface PaymentRow {
   payment_method_token: string;
   payment_method_provider_tokens: Record<string, string> | string;
   return_url: string;
+  // The key that created it.
+  api_key_id: string;
   provider: string;
   provider_account_id: string;
   provider_payment_id: string;
@@ -30,6 +32,10 @@ export interface PaymentRow {
   amount_captured: Amount;
   amount_refunded: Amount;
   error: JsonValue | string | null;
+  // What routing estimated the chosen account charges, and what the others would have.
+  fee: Amount;
+  highest_eligible_fee: Amount;
+  default_provider_fee: Amount;
   created_at: Date;
   updated_at: Date;
 }

@@ -2,7 +2,7 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, environmentFromName, jsonColumn, newId, paginate, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
+import { appendEvent, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, signalOutboxCommit, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
@@ -82,6 +82,43 @@ function stringify(patch: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(patch).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
 }
 
+// The columns of `patch` an update writes: knex leaves undefined ones out.
+function definedOnly<T extends object>(patch: T): Partial<T> {
+  return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+// A payment row as a change returned it, with the status it had before.
+type ChangedPayment = PaymentRow & { previous_status: PaymentState };
+
+// The parts of a statement that change the payment whose id `paymentId`
+// gives: "changed" returns it with its previous status. With a status, the
+// payment is locked and changed in the statement only when its status allows it.
+function paymentChangeParts(paymentId: Sql, change: PaymentChange, now: Date): [string, Sql][] {
+  const columns = Object.entries({ ...stringify(change.patch ?? {}), updated_at: now }).filter(([, value]) => value !== undefined);
+  const assignments = columns.map(() => "?? = ?").join(", ");
+  const values = columns.flat();
+  const to = change.status;
+  if (to === undefined) {
+    return [
+      [
+        "changed",
+        { sql: `update payments set ${assignments} where id = ${paymentId.sql} returning payments.*, payments.status as previous_status`, bindings: [...values, ...paymentId.bindings] },
+      ],
+    ];
+  }
+  const from = paymentStates.filter((state) => state === to || canTransition(state, to));
+  return [
+    ["current", { sql: `select status from payments where id = ${paymentId.sql} for update`, bindings: paymentId.bindings }],
+    [
+      "changed",
+      {
+        sql: `update payments set ${assignments}, status = ? from "current" where payments.id = ${paymentId.sql} and "current".status in (${from.map(() => "?").join(", ")}) returning payments.*, "current".status as previous_status`,
+        bindings: [...values, to, ...paymentId.bindings, ...from],
+      },
+    ],
+  ];
+}
+
 export class PaymentStore {
   readonly attempts: AttemptTable<AttemptRow, PaymentRow, AttemptState>;
 
@@ -89,50 +126,69 @@ export class PaymentStore {
     this.attempts = new AttemptTable(knex, { parent: "payment", idPrefix: "att", waiting: "processing", holding: openAttempts, successful: successfulAttempts });
   }
 
-  // `bind` ties the request's Idempotency-Key to the payment in the same
-  // transaction. With `first`, the payment is written with its first
-  // attempt, which routing chose before, so that the payment, the attempt
-  // and payment.created are one transaction before the provider call.
-  async createPayment(scope: Scope, input: NewPayment, bind: BindResource, first?: FirstAttempt): Promise<{ payment: PaymentRow; attempt?: AttemptRow }> {
+  // The claim ties the request's Idempotency-Key to the payment. With
+  // `first`, the payment is written with its first attempt, which routing
+  // chose before. The key, the payment, the attempt and payment.created are
+  // one statement before the provider call: a request whose key is taken
+  // writes nothing.
+  async createPayment(scope: Scope, input: NewPayment, claim: Pick<IdempotencyClaim, "bindWrite">, first?: FirstAttempt): Promise<{ payment: PaymentRow; attempt?: AttemptRow }> {
     const now = new Date();
     const fees = first && comparedFees(first.estimatedFee, first.alternatives);
-    return this.knex.transaction(async (trx) => {
-      const id = newId("pay");
-      // The key first: a request whose key is taken stops before writing anything.
-      await bind(trx, id);
-      const [row] = (await trx("payments")
-        .insert({
-          id,
-          tenant_id: scope.tenantId,
-          environment: scope.environment,
-          amount: input.amount.toString(),
-          currency: input.currency,
-          capture_method: input.captureMethod,
-          status: "processing",
-          customer: JSON.stringify(input.customer),
-          description: input.description,
-          metadata: JSON.stringify(input.metadata),
-          payment_method_token: input.paymentMethodToken,
-          payment_method_provider_tokens: JSON.stringify(input.paymentMethodProviderTokens),
-          return_url: input.returnUrl,
-          api_key_id: scope.apiKeyId ?? "",
-          ...(first && fees && {
-            ...this.attempts.parentNaming(first.account),
-            fee: fees.fee.toString(),
-            highest_eligible_fee: fees.highest.toString(),
-            default_provider_fee: fees.default.toString(),
-          }),
-          created_at: now,
-          updated_at: now,
-        })
-        .returning("*")) as PaymentRow[];
-      const attempt =
-        first && fees
-          ? await this.attempts.insert(trx, row!, { ...first.account, routingReason: first.reason }, { estimated_fee: fees.fee.toString() })
-          : undefined;
-      await this.paymentEvent(trx, EventType.PAYMENT_CREATED, row!, attempt ? [attempt] : []);
-      return { payment: row!, ...(attempt && { attempt }) };
-    });
+    const payment: PaymentRow = {
+      id: newId("pay"),
+      tenant_id: scope.tenantId,
+      environment: scope.environment,
+      amount: input.amount.toString(),
+      currency: input.currency,
+      capture_method: input.captureMethod,
+      status: "processing",
+      customer: input.customer,
+      description: input.description,
+      metadata: input.metadata,
+      payment_method_token: input.paymentMethodToken,
+      payment_method_provider_tokens: input.paymentMethodProviderTokens,
+      return_url: input.returnUrl,
+      api_key_id: scope.apiKeyId ?? "",
+      provider: "",
+      provider_account_id: "",
+      provider_payment_id: "",
+      redirect_url: "",
+      amount_capturable: "0",
+      amount_captured: "0",
+      amount_refunded: "0",
+      error: null,
+      fee: fees?.fee.toString() ?? "0",
+      highest_eligible_fee: fees?.highest.toString() ?? "0",
+      default_provider_fee: fees?.default.toString() ?? "0",
+      ...(first && this.attempts.parentNaming(first.account)),
+      created_at: now,
+      updated_at: now,
+    };
+    const attempt =
+      first && fees
+        ? (this.attempts.newRow(payment, { ...first.account, routingReason: first.reason }, {
+            estimated_fee: fees.fee.toString(),
+            error: null,
+            latency_ms: 0,
+            provider_payment_id: "",
+          }) as unknown as AttemptRow)
+        : undefined;
+    const { row: event } = this.paymentEventRow(EventType.PAYMENT_CREATED, payment, attempt ? [attempt] : []);
+    const claimed = claim.bindWrite(this.knex, payment.id);
+    const parts: [string, Sql][] = claimed ? [["claim", claimed.write]] : [];
+    // Each write goes ahead only when the one before it was made, the key's first.
+    const add = (name: string, { sql, bindings }: Sql) => {
+      const after = parts.at(-1)?.[0];
+      parts.push([name, { sql: `${sql}${after ? ` where exists (select from "${after}")` : ""} returning 1`, bindings }]);
+    };
+    add("payment", insertRowSql("payments", payment as unknown as Record<string, unknown>));
+    if (attempt) add("attempt", insertRowSql("payment_attempts", attempt as unknown as Record<string, unknown>));
+    add("event", insertRowSql("outbox_events", event));
+    const { sql, bindings } = withParts(parts, { sql: 'select count(*)::int as written from "payment"', bindings: [] });
+    const { rows } = (await this.knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: { written: number }[] };
+    claimed?.bound(rows[0]!.written);
+    signalOutboxCommit(this.knex);
+    return { payment, ...(attempt && { attempt }) };
   }
 
   async findPayment(scope: Scope, id: string, trx: Knex = this.knex): Promise<PaymentRow | undefined> {
@@ -180,28 +236,47 @@ export class PaymentStore {
   // Records an attempt's outcome and what it does to the payment, in one
   // transaction, if the attempt is still in one of `from`. Undefined when
   // another process settled it first. `known` are the payment's attempts
-  // when the caller has them all, so the events need not read them again;
-  // `also` runs last in the transaction.
+  // when the caller has them all, so nothing need be read again: the
+  // transaction is then one statement that settles and changes, and one
+  // that writes the events with what `also` adds (the request's answer).
   async settleAttempt(
     attemptId: string,
     from: readonly AttemptState[],
     patch: AttemptPatch,
     change: PaymentChange,
     trx?: Knex.Transaction,
-    known?: { attempts: readonly AttemptRow[]; also?: (trx: Knex.Transaction, payment: PaymentRow, attempts: AttemptRow[]) => Promise<void> },
+    known?: { attempts: readonly AttemptRow[]; also?: (payment: PaymentRow, attempts: AttemptRow[]) => Sql[] },
   ): Promise<{ payment: PaymentRow; attempts?: AttemptRow[] } | undefined> {
-    return this.attempts.settle(
-      attemptId,
-      from,
-      patch,
-      async (attempt, t) => {
-        const attempts = known?.attempts.map((a) => (a.id === attempt.id ? attempt : a));
-        const payment = await this.changePayment(attempt.payment_id, change, t, attempts);
-        if (attempts) await known?.also?.(t, payment, attempts);
-        return { payment, ...(attempts && { attempts }) };
-      },
-      trx,
-    );
+    const settling = known?.attempts.find((a) => a.id === attemptId);
+    if (known && settling && !trx) return this.settleKnownAttempt(settling, from, patch, change, known);
+    return this.attempts.settle(attemptId, from, patch, async (attempt, t) => ({ payment: await this.changePayment(attempt.payment_id, change, t) }), trx);
+  }
+
+  private async settleKnownAttempt(
+    settling: AttemptRow,
+    from: readonly AttemptState[],
+    patch: AttemptPatch,
+    change: PaymentChange,
+    known: { attempts: readonly AttemptRow[]; also?: (payment: PaymentRow, attempts: AttemptRow[]) => Sql[] },
+  ): Promise<{ payment: PaymentRow; attempts: AttemptRow[] } | undefined> {
+    return this.knex.transaction(async (trx) => {
+      const now = new Date();
+      const { sql, bindings } = withParts(
+        [["attempt", this.attempts.settleWrite(settling.id, from, patch, now)], ...paymentChangeParts({ sql: '(select parent_id from "attempt")', bindings: [] }, change, now)],
+        { sql: 'select (select count(*)::int from "attempt") as settled, "changed".* from (select 1) as one left join "changed" on true', bindings: [] },
+      );
+      const { rows } = (await trx.raw(sql, bindings as Knex.RawBinding[])) as { rows: (ChangedPayment & { settled: number })[] };
+      const { settled, ...changed } = rows[0]!;
+      if (settled === 0) return undefined;
+      // The attempt was in one of `from`, so it is as this request knew it but for the patch.
+      const attempt: AttemptRow = { ...settling, ...definedOnly(patch), updated_at: now };
+      const attempts = known.attempts.map((a) => (a.id === attempt.id ? attempt : a));
+      const { payment, events } = await this.changedPayment(settling.payment_id, change, changed.id === null ? undefined : changed, trx);
+      const writes = events.map((type) => insertRowSql("outbox_events", this.paymentEventRow(type, payment, attempts).row));
+      await writeTogether(trx, [...writes, ...(known.also?.(payment, attempts) ?? [])]);
+      if (events.length > 0) signalOutboxCommit(trx);
+      return { payment, attempts };
+    });
   }
 
   // Locks the payment and applies the change when its status allows it,
@@ -209,33 +284,27 @@ export class PaymentStore {
   // are all of the payment's attempts.
   async changePayment(paymentId: string, change: PaymentChange, trx?: Knex.Transaction, attempts?: readonly AttemptRow[]): Promise<PaymentRow> {
     const run = async (t: Knex.Transaction) => {
-      const columns = Object.fromEntries(
-        Object.entries({ ...stringify(change.patch ?? {}), updated_at: new Date() }).filter(([, value]) => value !== undefined),
-      );
-      if (change.status === undefined) {
-        const [row] = (await t("payments").where({ id: paymentId }).update(columns).returning("*")) as PaymentRow[];
-        return row!;
-      }
-      const to = change.status;
-      // Locked and changed in one statement when the status allows it; the
-      // status it had decides the events.
-      const from = paymentStates.filter((state) => state === to || canTransition(state, to));
-      const assignments = Object.keys(columns).map(() => "?? = ?").join(", ");
-      const { rows } = (await t.raw(
-        `with current as (select status from payments where id = ? for update)
-         update payments set ${assignments}, status = ? from current
-         where payments.id = ? and current.status in (${from.map(() => "?").join(", ")})
-         returning payments.*, current.status as previous_status`,
-        [paymentId, ...Object.entries(columns).flat(), to, paymentId, ...from],
-      )) as { rows: (PaymentRow & { previous_status: PaymentState })[] };
-      if (rows.length === 0) return (await t("payments").where({ id: paymentId }).first()) as PaymentRow;
-      const { previous_status: previous, ...row } = rows[0]!;
-      if (to !== previous) {
-        for (const type of eventTypes(previous, to)) await this.paymentEvent(t, type, row, attempts);
-      }
-      return row;
+      const { sql, bindings } = withParts(paymentChangeParts({ sql: "?", bindings: [paymentId] }, change, new Date()), { sql: 'select * from "changed"', bindings: [] });
+      const { rows } = (await t.raw(sql, bindings as Knex.RawBinding[])) as { rows: ChangedPayment[] };
+      const { payment, events } = await this.changedPayment(paymentId, change, rows[0], t);
+      for (const type of events) await this.paymentEvent(t, type, payment, attempts);
+      return payment;
     };
     return trx ? run(trx) : this.knex.transaction(run);
+  }
+
+  // The payment as a change left it (`changed`, or read again when its
+  // status did not allow the change), with the events the change calls for.
+  private async changedPayment(
+    paymentId: string,
+    change: PaymentChange,
+    changed: ChangedPayment | undefined,
+    trx: Knex.Transaction,
+  ): Promise<{ payment: PaymentRow; events: EventType[] }> {
+    if (!changed) return { payment: (await trx("payments").where({ id: paymentId }).first()) as PaymentRow, events: [] };
+    const { previous_status: previous, ...payment } = changed;
+    const to = change.status;
+    return { payment, events: to === undefined || to === previous ? [] : eventTypes(previous, to) };
   }
 
   // UNKNOWN attempts last looked at before `unknownBefore`, and PENDING ones
@@ -414,12 +483,21 @@ export class PaymentStore {
 
   // `attempts`, when given, are all of the payment's attempts.
   private async paymentEvent(trx: Knex.Transaction, type: EventType, row: PaymentRow, attempts?: readonly AttemptRow[]) {
-    await appendEvent(trx, {
+    await appendEvent(trx, this.paymentEventInit(type, row, attempts ?? (await this.attempts.of(row.id, trx))));
+  }
+
+  // The event and its outbox row, for a statement that writes it with others.
+  private paymentEventRow(type: EventType, row: PaymentRow, attempts: readonly AttemptRow[]) {
+    return outboxEvent(this.paymentEventInit(type, row, attempts));
+  }
+
+  private paymentEventInit(type: EventType, row: PaymentRow, attempts: readonly AttemptRow[]) {
+    return {
       type,
       tenantId: row.tenant_id,
       environment: environmentFromName(row.environment),
-      data: { case: "payment", value: { payment: attempts ? toPayment(row, attempts) : await this.toPayment(row, trx) } },
-    });
+      data: { case: "payment" as const, value: { payment: toPayment(row, attempts) } },
+    };
   }
 
   private async refundEvent(trx: Knex.Transaction, type: EventType, refund: RefundRow, payment: PaymentRow) {

@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { newId, paginate, type PageRequest } from "@onerouter/core";
+import { newId, paginate, sqlOf, type PageRequest, type Sql } from "@onerouter/core";
 import type { EnvironmentName } from "./provider-accounts";
 import type { OutcomeCounts } from "./select";
 
@@ -131,23 +131,40 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
     account: { id: string; provider: string; routingReason: string },
     columns: Record<string, unknown>,
   ): Promise<Row> {
-    const now = new Date();
-    const [row] = (await trx(this.table)
-      .insert({
-        id: newId(this.options.idPrefix),
-        [this.parentColumn]: parent.id,
-        tenant_id: parent.tenant_id,
-        environment: parent.environment,
-        provider: account.provider,
-        provider_account_id: account.id,
-        routing_reason: account.routingReason,
-        status: "pending",
-        ...columns,
-        created_at: now,
-        updated_at: now,
-      })
-      .returning("*")) as Row[];
+    const [row] = (await trx(this.table).insert(this.newRow(parent, account, columns)).returning("*")) as Row[];
     return row!;
+  }
+
+  // A PENDING attempt's row as insert writes it, for a caller that writes it
+  // with its parent in one statement.
+  newRow(parent: Parent, account: { id: string; provider: string; routingReason: string }, columns: Record<string, unknown>): Record<string, unknown> {
+    const now = new Date();
+    return {
+      id: newId(this.options.idPrefix),
+      [this.parentColumn]: parent.id,
+      tenant_id: parent.tenant_id,
+      environment: parent.environment,
+      provider: account.provider,
+      provider_account_id: account.id,
+      routing_reason: account.routingReason,
+      status: "pending",
+      ...columns,
+      created_at: now,
+      updated_at: now,
+    };
+  }
+
+  // The update settle starts with, as a write returning the attempt's id and
+  // its parent's (`parent_id`) when it was still in one of `from`, for a
+  // caller that changes the parent in the same statement.
+  settleWrite(attemptId: string, from: readonly State[], patch: object, updatedAt: Date): Sql {
+    return sqlOf(
+      this.knex(this.table)
+        .where({ id: attemptId })
+        .whereIn("status", from)
+        .update({ ...patch, updated_at: updatedAt })
+        .returning(["id", `${this.parentColumn} as parent_id`]),
+    );
   }
 
   // Records an attempt's outcome if it is still in one of `from`, and then,

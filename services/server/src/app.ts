@@ -296,9 +296,9 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
     };
   });
   // In process, the gatekeeper checks every call; in the mesh, it answers Envoy's Check and ShouldRateLimit.
-  await open(hosts("gatekeeper") && !mesh, () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer, registry: metrics.registry }));
+  await open(hosts("gatekeeper") && !mesh, () => gatekeeperRoom.open({ knex: db.knex, config, logger, mailer, registry: metrics.registry, notices: changeNotices }));
   const envoyFront = await open(hosts("gatekeeper") && mesh, () =>
-    gatekeeperEnvoyRoom.open({ knex: db.knex, config, logger, mailer, meshSecret: meshSecret!, registry: metrics.registry }),
+    gatekeeperEnvoyRoom.open({ knex: db.knex, config, logger, mailer, meshSecret: meshSecret!, registry: metrics.registry, notices: changeNotices }),
   );
 
   const httpRoutes: HttpRoute[] = [];

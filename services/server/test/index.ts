@@ -13,6 +13,7 @@ import { createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/testi
 import { startOneRouter, type OneRouter } from "../src/app";
 
 export { cliPath, runCli, startCliServer, type CliServer } from "./cli";
+export { type SqlTrace, statementKind, traceRequestSql } from "./sql-trace";
 
 // The whole product on a random loopback port, for full-stack tests.
 export interface TestOneRouter extends OneRouter {
