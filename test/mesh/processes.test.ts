@@ -197,9 +197,13 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("the mes
     expect(message?.content.case).toBe("email");
 
     // One trace: the admin process's span for the call, then the messaging process's for the email it sent.
+    // Each process exports its spans when they end, so the two arrive in either order.
     const spanOf = (service: string, name: string) => collector.spans.find((s) => s.service === service && s.name === name && s.traceId === traceId);
     const deadline = Date.now() + 20_000;
-    while (!spanOf("messaging", "onerouter.messaging.v1.MessagingService/SendMessage") && Date.now() < deadline) {
+    while (
+      !(spanOf("messaging", "onerouter.messaging.v1.MessagingService/SendMessage") && spanOf("admin", "onerouter.admin.v1.TeamService/CreateInvitation")) &&
+      Date.now() < deadline
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const invited = spanOf("admin", "onerouter.admin.v1.TeamService/CreateInvitation");
