@@ -204,7 +204,9 @@ async function runHere(config: Config, action: string, args: Record<string, unkn
     await Promise.all([import("./app"), import("@onerouter/admin"), import("./master-key"), import("./operations"), import("@onerouter/sandbox"), import("@onerouter/routing")]);
   const db = openConfiguredDatabase(config);
   try {
-    const applied = await db.migrate(allMigrations);
+    const newlyApplied = await db.migrate(allMigrations);
+    // A new folder made from the build's template came with its migrations: this command applied those too.
+    const applied = db.createdFromTemplate ? ((await db.knex("knex_migrations").orderBy("id").pluck("name")) as string[]) : newlyApplied;
     // Services in the mesh migrate nothing: they find the default tenant, with its sandbox accounts, made here.
     const { tenant } = await ensureDefaultTenant(db.knex);
     await ensureSandboxDefaults(db.knex, new ProviderAccountStore(db.knex, resolveMasterKeys(config)), tenant.id);

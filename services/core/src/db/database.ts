@@ -26,6 +26,8 @@ export interface Migration {
 export interface Database {
   knex: Knex;
   engine: "pglite" | "postgres";
+  // A new PGlite folder (or memory) made from a template, whose migrations it holds already.
+  createdFromTemplate: boolean;
   migrate(migrations: Migration[]): Promise<string[]>;
   // The names of `migrations` not applied yet, applying none.
   pendingMigrations(migrations: Migration[]): Promise<string[]>;
@@ -47,6 +49,7 @@ export interface DatabaseOptions {
 export function openDatabase(options: DatabaseOptions): Database {
   let knex: Knex;
   let engine: Database["engine"];
+  let createdFromTemplate = false;
   if (options.databaseUrl) {
     engine = "postgres";
     knex = knexFactory({
@@ -59,6 +62,7 @@ export function openDatabase(options: DatabaseOptions): Database {
     if (options.pgliteDir) mkdirSync(path.dirname(path.resolve(options.pgliteDir)), { recursive: true });
     const fresh = !options.pgliteDir || !existsSync(path.join(options.pgliteDir, "PG_VERSION"));
     const template = fresh && options.pgliteTemplate && existsSync(options.pgliteTemplate) ? options.pgliteTemplate : undefined;
+    createdFromTemplate = template !== undefined;
     const pglite = new PGliteThread({ dataDir: options.pgliteDir, templateFile: template, settings: embeddedSettings });
     knex = knexFactory({
       client: ClientPgLite,
@@ -84,6 +88,7 @@ export function openDatabase(options: DatabaseOptions): Database {
   return {
     knex,
     engine,
+    createdFromTemplate,
     async migrate(migrations) {
       const [, applied] = (await knex.migrate.latest({ migrationSource: migrationSource(migrations) })) as [number, string[]];
       return applied;
