@@ -20,26 +20,31 @@ export async function withPostgresApp<T>(settings: Record<string, string>, measu
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-"));
   let app: OneRouter | undefined;
   try {
-    app = await startOneRouter(
-      loadConfig({
-        PORT: "0",
-        HOST: "127.0.0.1",
-        ONEROUTER_DATA_DIR: dataDir,
-        LOG_LEVEL: "silent",
-        DATABASE_URL: postgres.url,
-        ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
-        ONEROUTER_RATE_LIMIT_RPS: "1000000",
-        ONEROUTER_RATE_LIMIT_BURST: "1000000",
-        ...settings,
-      }),
-      createLogger("silent"),
-    );
+    app = await startBenchApp(dataDir, { DATABASE_URL: postgres.url, ...settings });
     return await measure(app, postgres.url);
   } finally {
     await Promise.race([app?.close(), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
     await postgres.stop().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+// OneRouter on loopback, silent, with a master key of its own and no rate
+// limits, its data in `dataDir` (PGlite, unless `settings` gives a DATABASE_URL).
+export function startBenchApp(dataDir: string, settings: Record<string, string>): Promise<OneRouter> {
+  return startOneRouter(
+    loadConfig({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      ONEROUTER_DATA_DIR: dataDir,
+      LOG_LEVEL: "silent",
+      ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
+      ONEROUTER_RATE_LIMIT_RPS: "1000000",
+      ONEROUTER_RATE_LIMIT_BURST: "1000000",
+      ...settings,
+    }),
+    createLogger("silent"),
+  );
 }
 
 // Runs a benchmark's main and exits explicitly: nothing left behind (pools,

@@ -1,5 +1,4 @@
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { Session } from "node:inspector/promises";
@@ -10,12 +9,11 @@ import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
 import { createApiKey } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { createLogger, loadConfig } from "@onerouter/core";
-import { startOneRouter, type OneRouter } from "@onerouter/server";
+import type { OneRouter } from "@onerouter/server";
 import { traceRequestSql, type SqlTrace } from "@onerouter/server/testing";
 import { startPostgres } from "../../test/infra";
 import { median, ms, percentile, procStat, ratio, wholeNumber, wholeNumberList } from "../common";
-import { runBenchmark } from "../postgres-app";
+import { runBenchmark, startBenchApp } from "../postgres-app";
 import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type WorkloadName } from "./protocol";
 
 // CreatePayment on the sandbox provider with real Postgres, side by side
@@ -265,22 +263,14 @@ async function main() {
   }, 20 * 60_000);
   watchdog.unref();
   try {
-    app = await startOneRouter(
-      loadConfig({
-        PORT: "0",
-        HOST: "127.0.0.1",
-        ONEROUTER_DATA_DIR: dataDir,
-        LOG_LEVEL: "silent",
-        ...(postgres && { DATABASE_URL: postgres.url }),
-        ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
-        ONEROUTER_RATE_LIMIT_RPS: String(rateLimitRps),
-        ONEROUTER_RATE_LIMIT_BURST: String(rateLimitRps),
-        // The sandbox account is pointed at the load generator's sandbox.
-        ONEROUTER_PROVIDER_BASE_URLS: sandboxUrl,
-        ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8",
-      }),
-      createLogger("silent"),
-    );
+    app = await startBenchApp(dataDir, {
+      ...(postgres && { DATABASE_URL: postgres.url }),
+      ONEROUTER_RATE_LIMIT_RPS: String(rateLimitRps),
+      ONEROUTER_RATE_LIMIT_BURST: String(rateLimitRps),
+      // The sandbox account is pointed at the load generator's sandbox.
+      ONEROUTER_PROVIDER_BASE_URLS: sandboxUrl,
+      ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8",
+    });
     // Embedded, the database's CPU is the server process's own.
     const postgresCpu = postgres ? postgresCpuReader(Number(new URL(postgres.url).port)) : () => 0;
     await measure(app, load, sandboxUrl, postgresCpu, runStarted);
