@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
-import { apiError, hashApiKey, hashesEqual, parseApiKey, environmentFromName, type Caller, type ChangeNotices, type Knex } from "@onerouter/core";
-import { ApiKeyCache } from "./api-key-cache";
+import { apiError, hashApiKey, hashesEqual, parseApiKey, environmentFromName, TenantCache, type Caller, type ChangeNotices, type Knex } from "@onerouter/core";
+import { apiKeyChangeChannel } from "./api-key-notices";
 import { RecentSet } from "./recent-set";
 import { tenantStanding, type TenantStandingRow } from "./tenant-standing";
 
@@ -44,7 +44,7 @@ export class ApiKeyAuthenticator {
   // remembering misses never hides a key that exists.
   private readonly unknownHashes: RecentSet;
   // Known keys, when change notices tell this process of every change.
-  private readonly known: ApiKeyCache<ApiKeyRow> | undefined;
+  private readonly known: TenantCache<ApiKeyRow> | undefined;
 
   constructor(
     private readonly knex: Knex,
@@ -52,7 +52,7 @@ export class ApiKeyAuthenticator {
     notices?: ChangeNotices,
   ) {
     this.unknownHashes = new RecentSet(unknownKeyCache.ttlMs, unknownKeyCache.maxSize);
-    this.known = notices && new ApiKeyCache(notices, unknownKeyCache.maxSize);
+    this.known = notices && new TenantCache(notices, apiKeyChangeChannel, unknownKeyCache.maxSize);
   }
 
   async authenticate(authorization: string | null): Promise<AuthenticatedCaller> {
@@ -71,7 +71,7 @@ export class ApiKeyAuthenticator {
     }
     const hash = hashApiKey(secret);
     if (this.unknownHashes.has(hash)) throw unknownKey();
-    const row = this.known ? await this.known.get(hash, () => this.lookUp(hash)) : await this.lookUp(hash);
+    const row = this.known ? await this.known.getFound(hash, () => this.lookUp(hash), (found) => found.tenant_id) : await this.lookUp(hash);
     // The lookup is by hash; the constant-time compare keeps the final check
     // independent of how much of the hash matched.
     if (!row || !hashesEqual(row.key_hash, hash)) {

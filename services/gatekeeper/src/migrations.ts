@@ -1,5 +1,5 @@
 import type { Migration } from "@onerouter/core";
-import { apiKeyChangeNoticeMigration } from "./api-key-cache";
+import { apiKeyChangeNoticeMigration } from "./api-key-notices";
 
 // When each API key was last used: the gatekeeper sees every use, so it
 // keeps this itself instead of writing admin's api_keys table; admin reads it

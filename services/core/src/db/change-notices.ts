@@ -123,19 +123,25 @@ export async function openChangeNotices(db: Database, databaseUrl: string | unde
 
 // Values loaded from the database per tenant, kept until a change notice
 // names the tenant. A load that overlaps a notice is answered but not kept,
-// so a value read before a commit never outlives its notice.
+// so a value read before a commit never outlives its notice. At most
+// `maxSize` values are kept, the oldest forgotten first.
 export class TenantCache<V> {
+  // Oldest first.
   private readonly values = new Map<string, { tenantId: string; value: Promise<V> }>();
   // Bumped by every notice of the tenant (and by a loss, for all).
   private readonly generations = new Map<string, number>();
   private epoch = 0;
+  // Bumped by every notice, whichever tenant it names.
+  private changes = 0;
 
   constructor(
     private readonly notices: ChangeNotices,
     channel: string,
+    private readonly maxSize = Infinity,
   ) {
     notices.listen(channel, {
       changed: (tenantId) => {
+        this.changes += 1;
         this.generations.set(tenantId, (this.generations.get(tenantId) ?? 0) + 1);
         for (const [key, entry] of this.values) if (entry.tenantId === tenantId) this.values.delete(key);
       },
@@ -154,7 +160,7 @@ export class TenantCache<V> {
     const epoch = this.epoch;
     const value = load();
     const entry = { tenantId, value };
-    this.values.set(key, entry);
+    this.keep(key, entry);
     try {
       await value;
     } catch (err) {
@@ -166,5 +172,26 @@ export class TenantCache<V> {
       if (this.values.get(key) === entry) this.values.delete(key);
     }
     return value;
+  }
+
+  // The value under `key` when only the value itself tells its tenant
+  // (undefined: there is none, and that is not kept). Since the tenant is
+  // unknown while loading, a notice of any tenant meanwhile means not kept.
+  async getFound(key: string, load: () => Promise<V | undefined>, tenantOf: (value: V) => string): Promise<V | undefined> {
+    if (!this.notices.live) return load();
+    const cached = this.values.get(key);
+    if (cached) return cached.value;
+    const changes = this.changes;
+    const epoch = this.epoch;
+    const value = await load();
+    if (value !== undefined && this.changes === changes && this.epoch === epoch && this.notices.live) {
+      this.keep(key, { tenantId: tenantOf(value), value: Promise.resolve(value) });
+    }
+    return value;
+  }
+
+  private keep(key: string, entry: { tenantId: string; value: Promise<V> }) {
+    this.values.set(key, entry);
+    if (this.values.size > this.maxSize) this.values.delete(this.values.keys().next().value!);
   }
 }

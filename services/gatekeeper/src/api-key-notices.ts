@@ -1,0 +1,31 @@
+import type { Migration } from "@onerouter/core";
+
+// The notices that keep the gatekeeper's cache of API keys (by key hash, a
+// TenantCache) true: a committed change of a key or of its tenant (revoked,
+// deleted, suspended, another plan), whichever process or tool made it,
+// sends a notice naming the tenant, which drops the tenant's keys; while
+// notices may be missed, nothing is served from the cache. A key's expiry is
+// checked on every call from the row, so it needs no notice.
+
+export const apiKeyChangeChannel = "onerouter_api_keys_changed";
+
+export const apiKeyChangeNoticeMigration: Migration = {
+  name: "20261207_220_gatekeeper_api_key_change_notices",
+  async up(knex) {
+    // The trigger's argument names the column that holds the tenant's id.
+    await knex.raw(`
+      create or replace function ${apiKeyChangeChannel}() returns trigger language plpgsql as $$
+      begin
+        perform pg_notify('${apiKeyChangeChannel}', to_jsonb(coalesce(new, old)) ->> tg_argv[0]);
+        return null;
+      end $$`);
+    for (const [table, column] of [
+      ["api_keys", "tenant_id"],
+      ["tenants", "id"],
+    ]) {
+      await knex.raw(
+        `create trigger ${table}_gatekeeper_changed after insert or update or delete on ${table} for each row execute function ${apiKeyChangeChannel}('${column}')`,
+      );
+    }
+  },
+};
