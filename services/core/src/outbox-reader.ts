@@ -1,6 +1,6 @@
 import type { Knex } from "knex";
 import type { Logger } from "./logging";
-import { watchOutboxCommits, type OutboxCommitWatch } from "./outbox-signal";
+import { watchOutboxCommits, type CommitWatch } from "./outbox-signal";
 import { Poller } from "./poller";
 
 // How often outbox readers look without being woken.
@@ -22,7 +22,7 @@ export interface OutboxBatch {
 // the poll is a safety net.
 export class OutboxReader {
   private poller: Poller | undefined;
-  private watch: OutboxCommitWatch | undefined;
+  private watch: CommitWatch | undefined;
 
   constructor(
     private readonly knex: Knex,

@@ -3,7 +3,7 @@ import type { Knex } from "knex";
 import { eventSubject, type EventStream } from "./event-stream";
 import type { Logger } from "./logging";
 import { outboxSafetyPollMs } from "./outbox-reader";
-import { watchOutboxCommits, type OutboxCommitWatch } from "./outbox-signal";
+import { watchOutboxCommits, type CommitWatch } from "./outbox-signal";
 import { Poller } from "./poller";
 
 export interface OutboxRelayOptions {
@@ -32,7 +32,7 @@ interface ClaimedRow {
 // that adds events wakes it; the poll is a safety net.
 export class OutboxRelay {
   private poller: Poller | undefined;
-  private watch: OutboxCommitWatch | undefined;
+  private watch: CommitWatch | undefined;
   // While NATS is unreachable, publishes would only pile up in the client's
   // reconnect buffer; the relay waits for the reconnect instead.
   private connected = true;

@@ -59,9 +59,6 @@ export interface CommitWatch {
   close(): Promise<void>;
 }
 
-// Kept for the outbox's readers, which name it so.
-export type OutboxCommitWatch = CommitWatch;
-
 const reconnectDelayMs = 1000;
 
 // Calls onCommit after every commit that added outbox events: this process's
