@@ -177,7 +177,7 @@ export const paymentsMigrations: Migration[] = [
       // instead of the status range with each row's provider checked: a
       // provider that is rare among one status would read all of that status.
       await knex.schema.alterTable("payments", (t) => {
-        t.index(["tenant_id", "environment", "status", "provider", "created_at", "id"]);
+        t.index(["tenant_id", "environment", "status", "provider", "created_at", "id"], "payments_scope_status_provider_created");
       });
     },
   },
