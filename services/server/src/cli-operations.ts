@@ -201,7 +201,7 @@ async function runOperation(command: string, action: string, args: Record<string
 
 async function runHere(config: Config, action: string, args: Record<string, unknown>): Promise<unknown> {
   const [{ allMigrations, openConfiguredDatabase }, { ensureDefaultTenant }, { resolveMasterKeys }, { operations }, { ensureSandboxDefaults }, { ProviderAccountStore }] =
-    await Promise.all([import("./app"), import("@onerouter/admin"), import("./master-key"), import("./operations"), import("@onerouter/sandbox"), import("@onerouter/routing")]);
+    await Promise.all([import("./database"), import("@onerouter/admin"), import("./master-key"), import("./operations"), import("@onerouter/sandbox"), import("@onerouter/routing")]);
   const db = openConfiguredDatabase(config);
   try {
     const newlyApplied = await db.migrate(allMigrations);

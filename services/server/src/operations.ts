@@ -5,8 +5,6 @@ import { environmentFromName, isEmailAddress, type Config, type Contact, type Kn
 import { ProviderAccountStore } from "@onerouter/routing";
 import { ensureSandboxDefaults } from "@onerouter/sandbox";
 import { LocalAdminRefusal, type LocalAdminAction } from "./local-admin";
-import { eraseContact } from "./erase-contact";
-import { rotateMasterKey } from "./master-key";
 
 // What the CLI's maintenance commands do, in one place: the running embedded
 // server runs them for the CLI (local-admin.ts), and the CLI runs them itself
@@ -118,10 +116,14 @@ export function operations(deps: OperationDeps): Record<string, LocalAdminAction
     async migrate() {
       return { applied: await deps.migrate() };
     },
+    // These two load the rooms they reach into only when run, so the other
+    // operations stay quick to load for a CLI command that runs them itself.
     async "master-key/rotate"() {
+      const { rotateMasterKey } = await import("./master-key");
       return rotateMasterKey(deps.knex, deps.masterKeys, deps.config);
     },
     async "erase-contact"(args) {
+      const { eraseContact } = await import("./erase-contact");
       return eraseContact(deps.knex, await tenantOf(deps, args), contactToErase(args));
     },
   };
