@@ -17,7 +17,8 @@ import { localAdminRoute } from "./local-admin";
 import { meshTenantClients } from "./mesh-clients";
 import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";
-import { allMigrations, openConfiguredDatabase } from "./database";
+import { openConfiguredDatabase } from "./database";
+import { allMigrations } from "./migrations";
 
 // What one process can run: the API services, and the workers that move
 // events (the webhook dispatcher delivers them, the outbox relay publishes
@@ -27,7 +28,8 @@ export type ServiceName = "payments" | "messaging" | "webhooks" | "admin" | "gat
 export const serviceNames: readonly ServiceName[] = ["payments", "messaging", "webhooks", "admin", "gatekeeper", "webhook-dispatcher", "outbox-relay"];
 const workerNames: readonly ServiceName[] = ["webhook-dispatcher", "outbox-relay"];
 
-export { allMigrations, openConfiguredDatabase, pgliteTemplateFile } from "./database";
+export { openConfiguredDatabase, pgliteTemplateFile } from "./database";
+export { allMigrations } from "./migrations";
 
 // A server running some of the services; a room it does not host is undefined.
 export interface RunningRooms {

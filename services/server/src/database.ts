@@ -1,29 +1,10 @@
 import path from "node:path";
-import { idempotencyMigrations, openDatabase, outboxMigrations, type Config, type Database, type Migration } from "@onerouter/core";
-import { adminMigrations } from "@onerouter/admin/migrations";
-import { gatekeeperMigrations } from "@onerouter/gatekeeper/migrations";
-import { messagingMigrations } from "@onerouter/messaging/migrations";
-import { paymentsMigrations } from "@onerouter/payments/migrations";
-import { routingMigrations } from "@onerouter/routing/migrations";
-import { webhookMigrations } from "@onerouter/webhooks/migrations";
+import type { Config } from "@onerouter/core/config";
+import { openDatabase, type Database } from "@onerouter/core/database";
 
-// The database every command and server opens, apart from the services that
-// use it: the rooms' migrations come from their migrations-only exports, so a
-// CLI command that opens the database loads no service, SDK or RPC code.
-
-// The infrastructure's migrations and every room's, applied in name order.
-// A server migrates them all whatever rooms it hosts: they share one
-// database, whose history knex checks against the full list.
-export const allMigrations: Migration[] = [
-  ...outboxMigrations,
-  ...routingMigrations,
-  ...idempotencyMigrations,
-  ...paymentsMigrations,
-  ...messagingMigrations,
-  ...adminMigrations,
-  ...webhookMigrations,
-  ...gatekeeperMigrations,
-];
+// The database every command and server opens. By core's database module
+// alone, so a CLI command starts the embedded database before it loads the
+// code that uses it, and the two go on side by side.
 
 // A new embedded data folder starts from this tarball of every migration
 // applied (when the build has made it) rather than from initdb.

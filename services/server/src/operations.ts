@@ -2,8 +2,6 @@ import { ConnectError } from "@connectrpc/connect";
 import { checkNewPassword, createApiKey, createMemberWithPassword, createTenant, listApiKeys, listTenants, MemberExistsError, memberRoles, planById, plans, recordAudit, revokeApiKey, setTenantPlan, setTenantSuspended, type ApiKeyRow, type TenantRow } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { environmentFromName, isEmailAddress, type Config, type Contact, type Knex, type MasterKeyring, type MemberRole } from "@onerouter/core";
-import { ProviderAccountStore } from "@onerouter/routing";
-import { ensureSandboxDefaults } from "@onerouter/sandbox";
 import { LocalAdminRefusal, type LocalAdminAction } from "./local-admin";
 
 // What the CLI's maintenance commands do, in one place: the running embedded
@@ -42,6 +40,7 @@ export function operations(deps: OperationDeps): Record<string, LocalAdminAction
         return created;
       });
       // Like every tenant's, its test environment starts with the sandbox providers.
+      const [{ ensureSandboxDefaults }, { ProviderAccountStore }] = await Promise.all([import("@onerouter/sandbox"), import("@onerouter/routing")]);
       await ensureSandboxDefaults(deps.knex, new ProviderAccountStore(deps.knex, deps.masterKeys), tenant.id);
       return describeTenant(tenant);
     },
