@@ -93,7 +93,8 @@ const behindAfterMs = 1000;
 const onTimeMs = 250;
 // Backlogs stay bounded for this long after an on-time delivery was claimed.
 const onTimeWindowMs = 1000;
-const defaultBacklogRate = 100;
+// Deliveries per second a process starts to backlogs while others' are on time, unless told otherwise.
+export const defaultBacklogRate = 100;
 
 interface DeliveryJob {
   id: string;
@@ -490,9 +491,16 @@ class BacklogBound {
     this.tokens = capacity;
   }
 
-  // Whether backlogs are held to their rate at this instant (ms).
+  // Whether backlogs are held to their rate at this instant (ms). With no
+  // delivery on time lately the backlogs known are forgotten, so endpoints
+  // deleted or disabled meanwhile are not kept; the next claims find the
+  // backlogs still there again.
   bounded(at: number): boolean {
-    return this.endpoints.size > 0 && at - this.onTimeAt <= onTimeWindowMs;
+    if (at - this.onTimeAt > onTimeWindowMs) {
+      this.endpoints.clear();
+      return false;
+    }
+    return this.endpoints.size > 0;
   }
 
   // The endpoints to leave out of a claim now: every backlog, once the bucket is empty.
