@@ -11,7 +11,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Resvg } from "@resvg/resvg-js";
 import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, listenForCommits, loadConfig, openDatabase, outboxNotifyChannel, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
-import { allMigrations } from "@onerouter/server";
+import { allMigrations, limitHeapGrowth } from "@onerouter/server";
 import { createWebhooks } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
@@ -564,6 +564,8 @@ function summarize(runs: Run[]): Point {
 }
 
 async function main() {
+  // As `onerouter serve webhooks` runs the room.
+  limitHeapGrowth();
   const runStarted = performance.now();
   const postgres = await startPostgres();
   if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
