@@ -14,7 +14,8 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import type { OneRouter } from "@onerouter/server";
 import { traceRequestSql, type SqlTrace } from "@onerouter/server/testing";
 import { startPostgres } from "../../test/infra";
-import { median, ms, percentile, procStat, ratio, wholeNumber, wholeNumberList } from "../common";
+import { mebibytes as mb, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber, wholeNumberList } from "../common";
+import { sourceOf } from "../cpu-profile";
 import { runBenchmark, startBenchApp } from "../postgres-app";
 import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type WorkloadName } from "./protocol";
 
@@ -278,8 +279,6 @@ function traceSql(app: OneRouter, call: () => Promise<number>): Promise<SqlTrace
   return traceRequestSql(app.db.knex, call);
 }
 
-const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-
 async function main() {
   const runStarted = performance.now();
   const postgres = embedded ? undefined : await startPostgres();
@@ -329,8 +328,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     "configured",
   );
 
-  let rssMax = 0;
-  const rssSampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 250);
+  const memory = watchMemory();
   const pause = () => new Promise((r) => setTimeout(r, settings.settleMs));
   const runSlice = async (workload: WorkloadName, at: Load, durationMs: number): Promise<Slice> => {
     const cpuAtStart = process.cpuUsage();
@@ -376,7 +374,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     }
     console.error(`round ${round + 1}/${settings.rounds} done`);
   }
-  clearInterval(rssSampler);
+  const rssPeak = memory.stop();
   const loop = loopWatch.stop();
   const loadAfter = os.loadavg()[0]!;
   const profile = await profileServer(() => runSlice("CreatePayment", high, settings.sliceMs));
@@ -410,7 +408,8 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     loads,
     traces,
     rssBefore,
-    rssMax,
+    rssMax: rssPeak.rss,
+    rssPeak,
     loop,
     loadBefore,
     loadAfter,
@@ -495,6 +494,7 @@ interface ReportInput {
   rssBefore: number;
   // The highest RSS of this process (the server) seen through the timed rounds.
   rssMax: number;
+  rssPeak: NodeJS.MemoryUsage;
   loop: LoopWatch;
   // One-minute load averages of the machine around the timed rounds.
   loadBefore: number;
@@ -518,7 +518,7 @@ interface ProfileSummary {
 
 interface CpuProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -555,7 +555,8 @@ async function profileServer(run: () => Promise<unknown>): Promise<ProfileSummar
   const byArea = new Map<string, number>();
   let totalMs = 0;
   profile.samples.forEach((id, i) => {
-    const frame = nodes.get(id)!.callFrame;
+    const { functionName, url: scriptUrl, lineNumber: scriptLine, columnNumber } = nodes.get(id)!.callFrame;
+    const frame = { functionName, ...sourceOf(scriptUrl, scriptLine, columnNumber) };
     const deltaMs = (profile.timeDeltas[i] ?? 0) / 1000;
     if (frame.functionName === "(idle)" || frame.functionName === "(program)" || profilerOwn.has(id)) return;
     totalMs += deltaMs;
@@ -771,7 +772,8 @@ function renderReport(input: ReportInput): string {
     "",
     "## Memory and rows",
     "",
-    `- Server RSS: ${mb(input.rssBefore)} after the warm-up, ${mb(input.rssMax)} at most through the timed rounds.`,
+    `- Server RSS: ${mb(input.rssBefore)} after the warm-up, ${mb(input.rssMax)} at most through the timed rounds. Then: ${memoryParts(input.rssPeak)}.`,
+    `- The server's process: ${processDescription("bench:payments")}.`,
     `- Rows at the end: ${Object.entries(input.counts)
       .map(([table, n]) => `${table} ${n}`)
       .join(", ")}.`,
