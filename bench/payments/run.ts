@@ -1,6 +1,7 @@
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createApiKey } from "@onerouter/admin";
+import { inboundWebhookPath } from "@onerouter/routing";
 import { startTracing } from "@onerouter/core";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { OneRouter } from "@onerouter/server";
@@ -299,12 +301,15 @@ async function main() {
   }, 20 * 60_000);
   watchdog.unref();
   try {
+    const port = await freePort();
     app = await startBenchApp(dataDir, {
       ...(postgres && { DATABASE_URL: postgres.url }),
+      PORT: String(port),
       ONEROUTER_RATE_LIMIT_RPS: String(rateLimitRps),
       ONEROUTER_RATE_LIMIT_BURST: String(rateLimitRps),
-      // The sandbox account is pointed at the load generator's sandbox.
-      ONEROUTER_PROVIDER_BASE_URLS: sandboxUrl,
+      // The sandbox account is pointed at the load generator's sandbox, and
+      // its webhooks at this server's inbound route.
+      ONEROUTER_PROVIDER_BASE_URLS: `${sandboxUrl},http://127.0.0.1:${port}`,
       ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8",
     });
     // Embedded, the database's CPU is the server process's own.
@@ -322,7 +327,8 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   const [account] = await app.accounts.listWithCredentials({ ...scope, category: "payments" });
   if (!account || account.provider !== "sandbox") throw new Error("the default tenant has no sandbox payments account");
   const pointAccount = (settings: Record<string, string>) => app.accounts.update(scope, account.id, { settings: { ...account.settings, ...settings } });
-  await pointAccount({ base_url: sandboxUrl });
+  // The sandbox signs and sends each payment's webhook to the account's inbound route, as a provider does.
+  await pointAccount({ base_url: sandboxUrl, webhook_url: `http://127.0.0.1:${app.server.port}${inboundWebhookPath("sandbox", account.id)}` });
   await load.ask(
     { type: "configure", baseUrl: `http://127.0.0.1:${app.server.port}`, apiKey: secret, credentials: account.credentials, maxConcurrency: settings.highConcurrency },
     "configured",
@@ -535,6 +541,17 @@ function profilerOwnNodes(nodes: readonly CpuProfileNode[]): Set<number> {
   };
   for (const node of nodes) if (node.callFrame.url === "node:inspector") mark(node.id);
   return own;
+}
+
+// A loopback port nothing listens on now, for the server to take.
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 // The server's own CPU profile (V8's sampling profiler, as --cpu-prof
