@@ -12,7 +12,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Resvg } from "@resvg/resvg-js";
 import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, listenForCommits, loadConfig, openDatabase, outboxNotifyChannel, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
 import { allMigrations } from "@onerouter/server";
-import { createWebhooks } from "@onerouter/webhooks";
+import { createWebhooks, defaultBacklogRate } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
 import { ascending, median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
@@ -874,9 +874,9 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     "",
     `Everything but Postgres and nats-server runs in this one process: the committers, the webhooks room as \`createWebhooks\` starts it with core's \`OutboxRelay\`, and the receiver (\`startReceiver\`, answering 204 at once), all on 127.0.0.1 and sharing the ${cpus.length} cores with Postgres and NATS.`,
     "",
-    "- **Embedded**: no event stream; the outbox feed is woken by each commit that adds events (in this process by an in-process signal, from others by Postgres NOTIFY) and claims unfanned outbox rows (FOR UPDATE SKIP LOCKED, 100 per batch); it polls only every 2 s as a safety net.",
+    "- **Embedded**: no event stream; the outbox feed is woken by each commit that adds events (through Postgres NOTIFY, this process's commits included) and claims unfanned outbox rows (FOR UPDATE SKIP LOCKED, 100 per batch); it polls only every 2 s as a safety net.",
     "- **JetStream**: `connectEventStream`; the outbox relay is woken the same way, publishes the new rows to JetStream and marks them published in one statement; the JetStream feed's consume loop fans out on arrival.",
-    `- Delivery worker in both: the product's settings — concurrency ${config.concurrency}, ${config.endpointConcurrency} in flight per endpoint, woken at once by a fan-out and by each answer from an endpoint, whose slot is free from then while the attempt is recorded in a batch (poll every ${config.pollMs} ms for retries), HTTP timeout ${config.timeoutMs} ms, connections kept alive per endpoint origin — with 127.0.0.0/8 allowed.`,
+    `- Delivery worker in both: the product's settings — concurrency ${config.concurrency}, ${config.endpointConcurrency} in flight per endpoint, woken at once by a fan-out and by each answer from an endpoint, whose slot is free from then while the attempt is recorded in a batch; an endpoint whose deliveries are claimed more than a second after they were due has a backlog, held to ${defaultBacklogRate} deliveries/s while other endpoints' deliveries go out on time (poll every ${config.pollMs} ms for retries), HTTP timeout ${config.timeoutMs} ms, connections kept alive per endpoint origin — with 127.0.0.0/8 allowed.`,
     `- Every run: a fresh database copied from one migrated with every room's migrations, one tenant, its endpoints (each owed every event) pointing at the receiver, the dispatcher on its own pool of 10 connections and the committers on another of ${settings.committers}.`,
     `- **Burst**: ${settings.burstDeliveries} deliveries' worth of events to 10 endpoints, committed one event per transaction by ${settings.committers} concurrent committers as fast as they go.`,
     `- **Offered**: ${settings.offeredRate} deliveries/s to 10 endpoints for ${settings.steadyMs} ms, open loop: one event per transaction started on a fixed schedule whether or not earlier ones have committed.`,
@@ -903,7 +903,7 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     const seconds = backlogPoint.runs.reduce((n, r) => n + r.elapsedMs, 0) / 1000;
     out(
       "",
-      `Meanwhile the backlogged endpoint received ${drained} deliveries in ${seconds.toFixed(1)} s of backlog runs (${rate(drained / seconds)}/s, at most ${config.endpointConcurrency} in flight); a claim took ${ms(claimMs(backlogPoint))} ms against ${ms(claimMs(findPoint(points, "steady", 10, "embedded")))} ms without the backlog.`,
+      `Meanwhile the backlogged endpoint received ${drained} deliveries in ${seconds.toFixed(1)} s of backlog runs (${rate(drained / seconds)}/s, at most ${config.endpointConcurrency} in flight, held to ${defaultBacklogRate}/s while the others' deliveries were on time); a claim took ${ms(claimMs(backlogPoint))} ms against ${ms(claimMs(findPoint(points, "steady", 10, "embedded")))} ms without the backlog.`,
     );
   }
 

@@ -76,6 +76,23 @@ describeEachEngine("outbox readers woken by the commit", (engine) => {
     await expect.poll(() => handed, { timeout: pushedWithinMs }).toContain(id);
   });
 
+  it("looks once per commit, not once per signal of it", async () => {
+    let looks = 0;
+    const counted = (_: unknown, query: { sql: string }) => {
+      if (query.sql.includes('from "outbox_events"')) looks += 1;
+    };
+    db.knex.on("query-response", counted);
+    try {
+      const { id } = await db.knex.transaction((trx) => appendEvent(trx, event()));
+      await expect.poll(() => handed, { timeout: pushedWithinMs }).toContain(id);
+      // Time for a second signal of the same commit (the NOTIFY) to arrive and be acted on.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(looks).toBe(1);
+    } finally {
+      db.knex.off("query-response", counted);
+    }
+  });
+
   it.skipIf(engine !== "postgres")("is woken through NOTIFY by another process's commit", async () => {
     // A pool of its own and a plain insert: no in-process signal, only the trigger's NOTIFY.
     const other = openDatabase({ databaseUrl: (db.knex.client.config as { connection: string }).connection, poolMax: 1 });

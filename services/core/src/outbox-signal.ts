@@ -5,11 +5,12 @@ import type { Migration } from "./db/database";
 import type { Logger } from "./logging";
 
 // Outbox readers (embedded mode's feed, mesh mode's relay) are woken by the
-// commit that adds events instead of waiting for their poll. In this process
-// the signal is raised once the appending transaction commits; from other
-// processes on a Postgres server it arrives as a NOTIFY, sent by a trigger on
-// the outbox and delivered by Postgres only at commit. Readers keep a slow
-// poll as a safety net for a notification lost with a dropped connection.
+// commit that adds events instead of waiting for their poll. On a Postgres
+// server the signal is a NOTIFY, sent by a trigger on the outbox and
+// delivered by Postgres only at commit, to every process; on PGlite it is
+// raised in this process once the appending transaction commits. Readers
+// keep a slow poll as a safety net for a notification lost with a dropped
+// connection.
 
 export const outboxNotifyChannel = "onerouter_outbox";
 
@@ -61,15 +62,20 @@ export interface CommitWatch {
 
 const reconnectDelayMs = 1000;
 
-// Calls onCommit after every commit that added outbox events: this process's
-// through the in-process signal and, on a Postgres server, every process's
-// through the outbox's NOTIFY.
+// Calls onCommit after every commit that added outbox events: on a Postgres
+// server through the outbox's NOTIFY, which every process's commits send,
+// this one's included; on PGlite, or while the listening connection is down,
+// through the in-process signal. Not both at once: a commit would wake the
+// reader twice, and the second wake-up costs it a pass that finds nothing.
 export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Logger): CommitWatch {
-  committed.on("commit", onCommit);
-  const listening = listenForCommits(knex, outboxNotifyChannel, onCommit, logger);
+  const listening = listen(knex, outboxNotifyChannel, onCommit, logger);
+  const onLocalCommit = () => {
+    if (!listening.active()) onCommit();
+  };
+  committed.on("commit", onLocalCommit);
   return {
     async close() {
-      committed.off("commit", onCommit);
+      committed.off("commit", onLocalCommit);
       await listening.close();
     },
   };
@@ -82,8 +88,14 @@ export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Log
 // onCommit is called once listening again, since commits meanwhile went
 // unheard; a reader's safety poll covers the gap.
 export function listenForCommits(knex: Knex, channel: string, onCommit: () => void, logger: Logger): CommitWatch {
+  const { close } = listen(knex, channel, onCommit, logger);
+  return { close };
+}
+
+// listenForCommits, telling also whether it is listening at the moment.
+function listen(knex: Knex, channel: string, onCommit: () => void, logger: Logger): CommitWatch & { active(): boolean } {
   const config = knex.client.config as Knex.Config;
-  if (config.client !== "pg") return { async close() {} };
+  if (config.client !== "pg") return { async close() {}, active: () => false };
   let open = true;
   let listener: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -118,11 +130,12 @@ export function listenForCommits(knex: Knex, channel: string, onCommit: () => vo
       return;
     }
     listener = client;
-    // Commits while not listening were covered only by the poll.
+    // Other processes' commits while not listening were covered only by the poll.
     onCommit();
   };
   connecting = connect();
   return {
+    active: () => listener !== undefined,
     async close() {
       open = false;
       clearTimeout(retry);

@@ -5,8 +5,8 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantHasMembers } from "@onerouter/admin";
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderCallMetrics, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore, routingMigrations } from "@onerouter/routing";
-import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, exportOutboxLag, idempotencyMigrations, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, openDatabase, outboxMigrations, startProcessLiveness, startServer, startTracing, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Migration, type Room, type RunningServer } from "@onerouter/core";
+import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderCallMetrics, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
+import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, exportOutboxLag, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, startProcessLiveness, startServer, startTracing, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute, docsRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { failureRate, gatekeeperEnvoyRoom, gatekeeperRoom, identityHeaderNames, meshServiceInterceptors, SharedRateStore } from "@onerouter/gatekeeper";
@@ -17,6 +17,8 @@ import { localAdminRoute } from "./local-admin";
 import { meshTenantClients } from "./mesh-clients";
 import { resolveMasterKeys } from "./master-key";
 import { operations } from "./operations";
+import { openConfiguredDatabase } from "./database";
+import { allMigrations } from "./migrations";
 
 // What one process can run: the API services, and the workers that move
 // events (the webhook dispatcher delivers them, the outbox relay publishes
@@ -26,23 +28,8 @@ export type ServiceName = "payments" | "messaging" | "webhooks" | "admin" | "gat
 export const serviceNames: readonly ServiceName[] = ["payments", "messaging", "webhooks", "admin", "gatekeeper", "webhook-dispatcher", "outbox-relay"];
 const workerNames: readonly ServiceName[] = ["webhook-dispatcher", "outbox-relay"];
 
-// The infrastructure's migrations and every room's, applied in name order.
-// A server migrates them all whatever rooms it hosts: they share one
-// database, whose history knex checks against the full list.
-export const allMigrations: Migration[] = [
-  ...outboxMigrations,
-  ...routingMigrations,
-  ...idempotencyMigrations,
-  ...[sandboxRoom, paymentsRoom, messagingRoom, adminRoom, webhooksRoom, gatekeeperRoom].flatMap((room) => room.migrations),
-];
-
-// A new embedded data folder starts from this tarball of every migration
-// applied (when the build has made it) rather than from initdb.
-export const pgliteTemplateFile = path.resolve(import.meta.dirname, "../dist/pglite-template.tgz");
-
-export function openConfiguredDatabase(config: Config): Database {
-  return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite"), pgliteTemplate: pgliteTemplateFile });
-}
+export { openConfiguredDatabase, pgliteTemplateFile } from "./database";
+export { allMigrations } from "./migrations";
 
 // A server running some of the services; a room it does not host is undefined.
 export interface RunningRooms {

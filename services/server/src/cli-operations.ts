@@ -200,16 +200,28 @@ async function runOperation(command: string, action: string, args: Record<string
 }
 
 async function runHere(config: Config, action: string, args: Record<string, unknown>): Promise<unknown> {
-  const [{ allMigrations, openConfiguredDatabase }, { ensureDefaultTenant }, { resolveMasterKeys }, { operations }, { ensureSandboxDefaults }, { ProviderAccountStore }] =
-    await Promise.all([import("./app"), import("@onerouter/admin"), import("./master-key"), import("./operations"), import("@onerouter/sandbox"), import("@onerouter/routing")]);
+  // The embedded database starts in its own thread while this one loads the code that uses it.
+  const { openConfiguredDatabase } = await import("./database");
   const db = openConfiguredDatabase(config);
   try {
+    const [{ allMigrations }, { ensureDefaultTenant }, { resolveMasterKeys }, { operations }] = await Promise.all([
+      import("./migrations"),
+      import("@onerouter/admin"),
+      import("./master-key"),
+      import("./operations"),
+    ]);
     const newlyApplied = await db.migrate(allMigrations);
     // A new folder made from the build's template came with its migrations: this command applied those too.
     const applied = db.createdFromTemplate ? ((await db.knex("knex_migrations").orderBy("id").pluck("name")) as string[]) : newlyApplied;
     // Services in the mesh migrate nothing: they find the default tenant, with its sandbox accounts, made here.
-    const { tenant } = await ensureDefaultTenant(db.knex);
-    await ensureSandboxDefaults(db.knex, new ProviderAccountStore(db.knex, resolveMasterKeys(config)), tenant.id);
+    const { tenant, created } = await ensureDefaultTenant(db.knex);
+    // Its sandbox accounts come with it, and after a migration; `start` and
+    // `migrate` make sure of them every time, so other commands on a folder
+    // they have seen spare the transactions that find them there.
+    if (created || applied.length > 0 || action === "migrate") {
+      const [{ ensureSandboxDefaults }, { ProviderAccountStore }] = await Promise.all([import("@onerouter/sandbox"), import("@onerouter/routing")]);
+      await ensureSandboxDefaults(db.knex, new ProviderAccountStore(db.knex, resolveMasterKeys(config)), tenant.id);
+    }
     const run = operations({
       knex: db.knex,
       config,

@@ -75,11 +75,17 @@ describe("an embedded data folder", () => {
     expect(migrated.stdout).toContain("database is up to date");
 
     expect(await first.stop("SIGKILL")).toBe("null:SIGKILL");
+    // No server: the command takes the folder the crash left itself.
+    const alone = runCli(["keys", "create", "--env", "live"], env);
+    expect(alone.status, alone.stderr).toBe(0);
+    const liveKey = alone.stdout.trim().split("\n").at(-1)!;
+    expect(liveKey).toMatch(/^or_live_/);
     // This one's output is a terminal, as when a person runs `npm start`.
     const next = await startServerProcess(dataDir, "start", {}, { terminal: true });
     servers.push(next);
-    // The key the server made is still there after the crash.
+    // The key the server made is still there after the crash, and the one made without a server works.
     expect(await listApiKeys(next, key)).toBe(200);
+    expect(await listApiKeys(next, liveKey)).toBe(200);
     expect(await listApiKeys(next, unknownKey)).toBe(401);
     // On a terminal, lines a person reads: local time, level, what happened; no JSON, no secret.
     const readable = (await logsShowing(next, /API_KEY_UNKNOWN/)).replace(/\x1b\[[0-9;]*m/g, "");
@@ -87,12 +93,8 @@ describe("an embedded data folder", () => {
     expect(readable).toMatch(new RegExp(`^\\[[\\d:.]+\\] INFO: ${listRpc} → UNAUTHENTICATED API_KEY_UNKNOWN in \\d+ ms .*"requestId":"req_`, "m"));
     expect(readable).not.toMatch(/^\{"level"/m);
     expect(readable).not.toContain(key);
+    expect(readable).not.toContain(liveKey);
     expect(readable).not.toContain(unknownKey);
     expect(await next.stop()).toBe("0:null");
-
-    // No server: the command takes the folder itself.
-    const alone = runCli(["keys", "create", "--env", "live"], env);
-    expect(alone.status, alone.stderr).toBe(0);
-    expect(alone.stdout).toMatch(/or_live_/);
   }, 400_000);
 });

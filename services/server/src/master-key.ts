@@ -2,8 +2,6 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { MasterKeyring, type Config, type Knex } from "@onerouter/core";
-import { rewrapTenantDataKeys } from "@onerouter/routing";
-import { resealEndpointSecrets } from "@onerouter/webhooks";
 
 // Where the master keys come from. With ONEROUTER_MASTER_KEY the operator
 // manages them (ONEROUTER_PREVIOUS_MASTER_KEYS during a rotation). Without,
@@ -74,6 +72,9 @@ export function rotateMasterKey(knex: Knex, keys: MasterKeyring, config: Config)
 }
 
 async function rotateOnce(knex: Knex, keys: MasterKeyring, config: Config): Promise<Rotation> {
+  // Loaded when a rotation runs, so reading the master keys (every CLI
+  // command that opens the database does) loads neither room.
+  const [{ rewrapTenantDataKeys }, { resealEndpointSecrets }] = await Promise.all([import("@onerouter/routing"), import("@onerouter/webhooks")]);
   const inFolder = keysInDataFolder(config);
   if (inFolder) {
     const current = currentFile(config.dataDir);

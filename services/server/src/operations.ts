@@ -2,11 +2,7 @@ import { ConnectError } from "@connectrpc/connect";
 import { checkNewPassword, createApiKey, createMemberWithPassword, createTenant, listApiKeys, listTenants, MemberExistsError, memberRoles, planById, plans, recordAudit, revokeApiKey, setTenantPlan, setTenantSuspended, type ApiKeyRow, type TenantRow } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { environmentFromName, isEmailAddress, type Config, type Contact, type Knex, type MasterKeyring, type MemberRole } from "@onerouter/core";
-import { ProviderAccountStore } from "@onerouter/routing";
-import { ensureSandboxDefaults } from "@onerouter/sandbox";
 import { LocalAdminRefusal, type LocalAdminAction } from "./local-admin";
-import { eraseContact } from "./erase-contact";
-import { rotateMasterKey } from "./master-key";
 
 // What the CLI's maintenance commands do, in one place: the running embedded
 // server runs them for the CLI (local-admin.ts), and the CLI runs them itself
@@ -44,6 +40,7 @@ export function operations(deps: OperationDeps): Record<string, LocalAdminAction
         return created;
       });
       // Like every tenant's, its test environment starts with the sandbox providers.
+      const [{ ensureSandboxDefaults }, { ProviderAccountStore }] = await Promise.all([import("@onerouter/sandbox"), import("@onerouter/routing")]);
       await ensureSandboxDefaults(deps.knex, new ProviderAccountStore(deps.knex, deps.masterKeys), tenant.id);
       return describeTenant(tenant);
     },
@@ -118,10 +115,14 @@ export function operations(deps: OperationDeps): Record<string, LocalAdminAction
     async migrate() {
       return { applied: await deps.migrate() };
     },
+    // These two load the rooms they reach into only when run, so the other
+    // operations stay quick to load for a CLI command that runs them itself.
     async "master-key/rotate"() {
+      const { rotateMasterKey } = await import("./master-key");
       return rotateMasterKey(deps.knex, deps.masterKeys, deps.config);
     },
     async "erase-contact"(args) {
+      const { eraseContact } = await import("./erase-contact");
       return eraseContact(deps.knex, await tenantOf(deps, args), contactToErase(args));
     },
   };

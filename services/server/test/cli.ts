@@ -47,7 +47,7 @@ export async function startCliServer(dataDir: string, timeoutMs = 180_000): Prom
       await stop();
       throw new Error(`not listening after ${timeoutMs / 1000} s:\n${logs}`);
     }
-    if (existsSync(runFile)) port = (JSON.parse(readFileSync(runFile, "utf8")) as { port?: number }).port ?? 0;
+    if (existsSync(runFile)) port = runFilePort(runFile);
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
@@ -59,4 +59,13 @@ export async function startCliServer(dataDir: string, timeoutMs = 180_000): Prom
     },
     stop,
   };
+}
+
+// The port the run file names; 0 while the server has yet to write it whole.
+function runFilePort(runFile: string): number {
+  try {
+    return (JSON.parse(readFileSync(runFile, "utf8")) as { port?: number }).port ?? 0;
+  } catch {
+    return 0;
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -56,6 +56,30 @@ describe("PGlite in a worker thread", () => {
       .catch(() => undefined);
     await db.knex.transaction(async (trx) => trx("things").insert({ id: "committed" }));
     expect((await db.knex("things").whereIn("id", ["rolled-back", "committed"])).map((r) => r.id)).toEqual(["committed"]);
+  });
+
+  it("sends a transaction's BEGIN with its first statement, which fails and rolls back as one", async () => {
+    const sent: string[] = [];
+    const post = pglite["worker"].postMessage.bind(pglite["worker"]);
+    pglite["worker"].postMessage = (message: { op: string; sql?: string; begin?: boolean }) => {
+      sent.push(`${message.begin ? "BEGIN; " : ""}${message.sql ?? message.op}`);
+      post(message);
+    };
+    try {
+      const failed = await db.knex
+        .transaction(async (trx) => {
+          await trx.raw("insert into things (id) values ('first'), ('first')");
+        })
+        .catch((e: unknown) => e);
+      expect(failed).toMatchObject({ code: "23505" });
+    } finally {
+      pglite["worker"].postMessage = post;
+    }
+    expect(sent).toEqual(["BEGIN; insert into things (id) values ('first'), ('first')", "ROLLBACK"]);
+    expect(await db.knex("things").where({ id: "first" })).toEqual([]);
+    // The connection is out of the transaction: a statement that fails alone changes nothing after it.
+    await db.knex("things").insert({ id: "after" });
+    expect(await db.knex("things").where({ id: "after" }).pluck("id")).toEqual(["after"]);
   });
 
   it("delivers NOTIFY to each listener until it stops listening", async () => {
@@ -116,6 +140,20 @@ describe("a new database from a template", () => {
       expect(await reopened.knex("widgets").pluck("id")).toEqual(["w"]);
     } finally {
       await reopened.close();
+    }
+  }, threeStartsTimeoutMs);
+
+  it("unpacks again a folder whose unpacking stopped before it was marked a database", async () => {
+    // PG_VERSION is written last: a folder without it holds a torn unpacking at most.
+    const torn = path.join(folder, "torn");
+    mkdirSync(path.join(torn, "global"), { recursive: true });
+    writeFileSync(path.join(torn, "global", "pg_control"), "torn");
+    const db = openDatabase({ pgliteDir: torn, pgliteTemplate: template });
+    try {
+      expect(db.createdFromTemplate).toBe(true);
+      expect(await db.knex("widgets").pluck("id")).toEqual([]);
+    } finally {
+      await db.close();
     }
   }, threeStartsTimeoutMs);
 });

@@ -6,8 +6,11 @@
 // returns (Dates, Uint8Arrays, bigints, parsed JSON); errors cross as their
 // fields, since a clone keeps an Error's message but not its code.
 
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
+import { gunzip } from "node:zlib";
 import { PGlite } from "@electric-sql/pglite";
 
 const { dataDir, templateFile, settings } = workerData;
@@ -30,9 +33,50 @@ const reply = (id, answer) => {
   }
 };
 
+// A tar header's text field: NUL-terminated ASCII.
+const headerText = (header, start, length) => header.subarray(start, start + length).toString("latin1").replace(/\0.*$/s, "");
+
+// Unpacks a template (a gzipped tarball from dumpDataDir) into a new data
+// folder. PGlite's own loading (loadDataDir) unpacks it through its
+// WebAssembly file system and leaves the thread ~100 MiB larger for good;
+// here each file is one write from the unpacked tarball, freed once done.
+// PG_VERSION, which marks a folder as a database, is written last, so an
+// interrupted unpacking leaves a folder that the next start unpacks again.
+async function unpackTemplate(file, dir) {
+  const tarball = await promisify(gunzip)(await readFile(file));
+  let versionFile;
+  for (let at = 0; at + 512 <= tarball.length; ) {
+    const header = tarball.subarray(at, at + 512);
+    const name = headerText(header, 0, 100);
+    if (name === "") break;
+    const size = parseInt(headerText(header, 124, 12), 8) || 0;
+    const prefix = headerText(header, 257, 6) === "ustar" ? headerText(header, 345, 155) : "";
+    const target = path.join(dir, prefix, name);
+    if (target !== dir && !target.startsWith(dir + path.sep)) throw new Error(`the template ${file} names a file outside its folder: ${name}`);
+    const mode = parseInt(headerText(header, 100, 8), 8) & 0o7777;
+    const type = String.fromCharCode(header[156]);
+    if (type === "5") await mkdir(target, { recursive: true, mode });
+    else if (type === "0" || type === "\0") {
+      const entry = { target, mode, data: tarball.subarray(at + 512, at + 512 + size), modified: parseInt(headerText(header, 136, 12), 8) };
+      if (target === path.join(dir, "PG_VERSION")) versionFile = entry;
+      else await writeEntry(entry);
+    }
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  if (versionFile) await writeEntry(versionFile);
+}
+
+async function writeEntry({ target, mode, data, modified }) {
+  await mkdir(path.dirname(target), { recursive: true });
+  await writeFile(target, data, { mode });
+  await utimes(target, modified, modified);
+}
+
 let pglite;
 const ready = (async () => {
-  const loadDataDir = templateFile ? new Blob([await readFile(templateFile)]) : undefined;
+  // A folder is unpacked from its template before PGlite opens it; memory is loaded by PGlite.
+  if (templateFile && dataDir) await unpackTemplate(templateFile, path.resolve(dataDir));
+  const loadDataDir = templateFile && !dataDir ? new Blob([await readFile(templateFile)]) : undefined;
   const startParams = [...PGlite.defaultStartParams, ...(settings ?? []).flatMap((setting) => ["-c", setting])];
   pglite = new PGlite({ ...(dataDir && { dataDir }), ...(loadDataDir && { loadDataDir }), startParams });
   await pglite.waitReady;
@@ -58,13 +102,20 @@ const operations = {
   close: () => pglite.close(),
 };
 
+// Calls run one after another in the order sent, a deferred BEGIN (answered
+// early on the main thread) just before the call it came with: PGlite's own
+// queue would let a later call in between the two.
+let turn = Promise.resolve();
 parentPort.on("message", (message) => {
-  ready
-    .then(() => operations[message.op](message))
-    .then(
-      (result) => reply(message.id, { result }),
-      (err) => reply(message.id, { error: errorFields(err) }),
-    );
+  const run = turn
+    .then(() => ready)
+    .then(() => message.begin && pglite.query("BEGIN;"))
+    .then(() => operations[message.op](message));
+  turn = run.catch(() => undefined);
+  run.then(
+    (result) => reply(message.id, { result }),
+    (err) => reply(message.id, { error: errorFields(err) }),
+  );
 });
 // A failed start is each statement's answer.
 ready.catch(() => undefined);

@@ -51,10 +51,10 @@ function newWorker(knex: Knex, overrides: Partial<DeliveryWorkerOptions> = {}): 
   });
 }
 
-// Deliveries dlv_backlog_1 to _<count> owed to the endpoint, due a minute ago
-// in that order, each of its own copy of the event (one delivery per event
-// and endpoint).
-async function owedBacklog(knex: Knex, input: { tenantId: string; eventId: string; endpointId: string; count: number }): Promise<void> {
+// Deliveries dlv_backlog_1 to _<count> (or <idPrefix>_1 to _<count>) owed to
+// the endpoint, due a minute ago in that order, each of its own copy of the
+// event (one delivery per event and endpoint).
+async function owedBacklog(knex: Knex, input: { tenantId: string; eventId: string; endpointId: string; count: number; idPrefix?: string }): Promise<void> {
   await knex.raw(
     `insert into webhook_events (id, tenant_id, environment, type, payload, created_at)
      select e.id || '_' || g, e.tenant_id, e.environment, e.type, e.payload, e.created_at
@@ -63,9 +63,9 @@ async function owedBacklog(knex: Knex, input: { tenantId: string; eventId: strin
   );
   await knex.raw(
     `insert into webhook_deliveries (id, tenant_id, environment, event_id, endpoint_id, next_attempt_at)
-     select 'dlv_backlog_' || g, ?, 'test', ? || '_' || g, ?, now() - interval '1 minute' + g * interval '1 millisecond'
+     select ? || '_' || g, ?, 'test', ? || '_' || g, ?, now() - interval '1 minute' + g * interval '1 millisecond'
        from generate_series(1, ?::integer) g`,
-    [input.tenantId, input.eventId, input.endpointId, input.count],
+    [input.idPrefix ?? "dlv_backlog", input.tenantId, input.eventId, input.endpointId, input.count],
   );
 }
 
@@ -327,6 +327,32 @@ describeEachEngine("DeliveryWorker", (engine) => {
     } finally {
       release();
     }
+  });
+
+  it("holds an endpoint's backlog to its rate while another endpoint's deliveries are on time, and drains it at full speed once they stop", async () => {
+    const hooks = await receiver();
+    const backlogCount = () => hooks.requests.filter((r) => r.path.endsWith("/backlogged")).length;
+    const { id: backlogged } = await endpoint(`${hooks.url}/backlogged`);
+    const { eventId } = await insertDelivery(db.knex, { tenantId, endpointId: backlogged, nextAttemptAt: new Date(Date.now() - 120_000) });
+    await owedBacklog(db.knex, { tenantId, eventId, endpointId: backlogged, count: 39, idPrefix: "dlv_behind" });
+    const { id: other } = await endpoint(`${hooks.url}/other`);
+    const { deliveryId } = await delivery(other);
+    // The worker's clock, which meters the backlog's rate, moves only when the test moves it.
+    let clock = Date.now();
+    worker({ endpointConcurrency: 2, backlogRate: 1, now: () => new Date(clock) }).start();
+    await settled(deliveryId);
+    // The first pass, before any backlog was known, took the bound (2); the
+    // bucket then let 2 more go, and no time passes to refill it.
+    await sleep(200);
+    expect(backlogCount()).toBe(4);
+    // A second refills one token: one pass, up to the bound, overdrawing it.
+    clock += 1000;
+    await waitFor(() => backlogCount() === 6, "the refilled bucket's pass");
+    await sleep(200);
+    expect(backlogCount()).toBe(6);
+    // No delivery on time for longer than the window: the rest go unbounded.
+    clock += 1001;
+    await waitFor(() => backlogCount() === 40, "the whole backlog", 10_000);
   });
 
   it("delivers on wake() without waiting for the poll", async () => {

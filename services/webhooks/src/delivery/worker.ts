@@ -20,6 +20,11 @@ import { RetrySchedule, type AttemptVerdict } from "./schedule";
 // the attempt is recorded, so the next delivery to the endpoint never waits
 // on the database; the lease stays until the attempt is recorded.
 //
+// An endpoint with a backlog (its oldest due delivery is behind) drains at a
+// bounded rate while other endpoints' deliveries go out on time, so it takes
+// no more than its share of the machine from them; with nothing else to send
+// it drains at full speed.
+//
 // Deliveries of an endpoint that is not enabled (disabled by the customer, or
 // failing after OneRouter disabled it) stay pending and are not claimed: once
 // the endpoint is enabled again they are due at once and nothing is lost.
@@ -43,6 +48,9 @@ export interface DeliveryWorkerOptions {
   // Leases and due times are compared with the database's clock.
   now?: () => Date;
   metrics?: DeliveryMetrics;
+  // Deliveries per second this process starts to endpoints with a backlog
+  // while deliveries to others are on time.
+  backlogRate?: number;
 }
 
 export interface DeliveryAttemptRow {
@@ -78,6 +86,16 @@ interface FinishedAttempt {
 // Attempts written in one transaction at most.
 const maxRecordBatch = 200;
 
+// A delivery claimed longer than this after it was due is behind: its
+// endpoint has a backlog. One claimed within onTimeMs is on time: its
+// endpoint keeps up. In between (a burst's queue) neither.
+const behindAfterMs = 1000;
+const onTimeMs = 250;
+// Backlogs stay bounded for this long after an on-time delivery was claimed.
+const onTimeWindowMs = 1000;
+// Deliveries per second a process starts to backlogs while others' are on time, unless told otherwise.
+export const defaultBacklogRate = 100;
+
 interface DeliveryJob {
   id: string;
   tenant_id: string;
@@ -92,6 +110,8 @@ interface DeliveryJob {
   payload: Uint8Array;
   // The trace of the change that wrote the event, which the delivery's span joins.
   traceparent: string | null;
+  // How long ago it was due, when claimed.
+  waited_ms: number;
 }
 
 export class DeliveryWorker {
@@ -110,11 +130,13 @@ export class DeliveryWorker {
   // still leased, but no longer counted against their endpoint's bound.
   private readonly answered = new Set<string>();
   private readonly recorder: AttemptRecorder<{ job: DeliveryJob; attempt: FinishedAttempt }, DeliveryAttemptRow>;
+  private readonly backlog: BacklogBound;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.now = options.now ?? (() => new Date());
     this.recorder = new AttemptRecorder(options.knex, (trx, finished) => this.writeAttempts(trx, finished), maxRecordBatch);
     this.leaseMs = options.httpClient.timeoutMs + leaseMarginMs;
+    this.backlog = new BacklogBound(options.backlogRate ?? defaultBacklogRate, options.endpointConcurrency, () => this.requestPass());
   }
 
   start(): void {
@@ -136,6 +158,7 @@ export class DeliveryWorker {
     this.running = false;
     clearInterval(this.poller);
     this.poller = undefined;
+    this.backlog.stop();
     await this.pass;
     await Promise.all(this.inFlight);
     this.options.httpClient.close();
@@ -174,7 +197,10 @@ export class DeliveryWorker {
     // Answered attempts waiting to be recorded hold back new claims once they
     // fill a batch, so sending never outruns recording for long.
     if (!this.running || free <= 0 || this.answered.size >= maxRecordBatch) return;
-    const jobs = await this.claim({ limit: free, answered: [...this.answered] });
+    const at = this.now().getTime();
+    const bounded = this.backlog.bounded(at);
+    const jobs = await this.claim({ limit: free, answered: [...this.answered], heldBack: this.backlog.heldBack(at, bounded) });
+    this.backlog.claimed(jobs, at, bounded);
     for (const job of jobs) {
       this.sending += 1;
       let sending = true;
@@ -209,13 +235,15 @@ export class DeliveryWorker {
   // on the locked row, so a delivery another worker just leased is not taken.
   // `answered` names this process's deliveries that are leased only until
   // their attempts are recorded; they do not count against the bound.
-  private async claim(which: { limit: number; answered: string[] } | { deliveryId: string }): Promise<DeliveryJob[]> {
+  // `heldBack` names endpoints left out of this claim (backlogs over their rate).
+  private async claim(which: { limit: number; answered: string[]; heldBack: string[] } | { deliveryId: string }): Promise<DeliveryJob[]> {
     const lease = "now() + ?::integer * interval '1 millisecond'";
     const withDetails = (claimed: string) =>
       `with claimed as (${claimed}
          returning id, tenant_id, environment, event_id, endpoint_id, status, attempt_count, next_attempt_at)
        select c.id, c.tenant_id, c.environment, c.event_id, c.endpoint_id, c.status, c.attempt_count,
-              e.url, e.secrets, o.payload, o.traceparent
+              e.url, e.secrets, o.payload, o.traceparent,
+              (extract(epoch from now() - c.next_attempt_at) * 1000)::float8 as waited_ms
          from claimed c
          join webhook_endpoints e on e.id = c.endpoint_id
          join webhook_events o on o.id = c.event_id
@@ -237,6 +265,7 @@ export class DeliveryWorker {
     // endpoint's queue, so a long backlog at one endpoint neither slows
     // claims nor crowds out the others.
     const notAnswered = which.answered.length > 0 ? `and l.id not in (${which.answered.map(() => "?").join(", ")})` : "";
+    const notHeldBack = which.heldBack.length > 0 ? `and e.id not in (${which.heldBack.map(() => "?").join(", ")})` : "";
     const result = await this.options.knex.raw<{ rows: DeliveryJob[] }>(
       withDetails(
         `with open_endpoints as materialized (
@@ -245,7 +274,7 @@ export class DeliveryWorker {
                                  where l.endpoint_id = e.id and l.status = 'pending'
                                    and l.claimed_until > now() ${notAnswered}) as free
              from webhook_endpoints e
-            where e.status = 'enabled'
+            where e.status = 'enabled' ${notHeldBack}
          ), candidates as materialized (
            select c.id, c.next_attempt_at
              from open_endpoints oe
@@ -266,7 +295,7 @@ export class DeliveryWorker {
                and (w.claimed_until is null or w.claimed_until <= now())
              for update skip locked)`,
       ),
-      [this.options.endpointConcurrency, ...which.answered, which.limit, this.leaseMs],
+      [this.options.endpointConcurrency, ...which.answered, ...which.heldBack, which.limit, this.leaseMs],
     );
     return result.rows;
   }
@@ -439,6 +468,72 @@ export class DeliveryWorker {
       data: { case: "webhookEndpoint", value: { endpointId: job.endpoint_id, url: disabled.url, reason } },
     });
     this.options.logger.warn({ endpointId: job.endpoint_id, tenantId: job.tenant_id, reason }, "webhook endpoint disabled");
+  }
+}
+
+// Which endpoints have a backlog, as this process last claimed from them, and
+// a token bucket for the deliveries it starts to them while deliveries to
+// others are on time. A pass may overdraw the bucket by what it claims at
+// once (at most the per-endpoint bound each); the next ones wait until it has
+// filled again, and a timer wakes the worker then.
+class BacklogBound {
+  private readonly endpoints = new Set<string>();
+  private onTimeAt = Number.NEGATIVE_INFINITY;
+  private tokens: number;
+  private tokensAt = Number.NEGATIVE_INFINITY;
+  private refill: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly capacity: number,
+    private readonly wake: () => void,
+  ) {
+    this.tokens = capacity;
+  }
+
+  // Whether backlogs are held to their rate at this instant (ms). With no
+  // delivery on time lately the backlogs known are forgotten, so endpoints
+  // deleted or disabled meanwhile are not kept; the next claims find the
+  // backlogs still there again.
+  bounded(at: number): boolean {
+    if (at - this.onTimeAt > onTimeWindowMs) {
+      this.endpoints.clear();
+      return false;
+    }
+    return this.endpoints.size > 0;
+  }
+
+  // The endpoints to leave out of a claim now: every backlog, once the bucket is empty.
+  heldBack(at: number, bounded: boolean): string[] {
+    if (!bounded) return [];
+    this.tokens = Math.min(this.capacity, this.tokens + ((at - this.tokensAt) / 1000) * this.ratePerSecond);
+    this.tokensAt = at;
+    if (this.tokens >= 1) return [];
+    if (!this.refill) {
+      this.refill = setTimeout(() => {
+        this.refill = undefined;
+        this.wake();
+      }, Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000));
+      this.refill.unref();
+    }
+    return [...this.endpoints];
+  }
+
+  claimed(jobs: { endpoint_id: string; waited_ms: number }[], at: number, bounded: boolean): void {
+    for (const job of jobs) {
+      if (job.waited_ms > behindAfterMs) {
+        this.endpoints.add(job.endpoint_id);
+        if (bounded) this.tokens -= 1;
+      } else {
+        this.endpoints.delete(job.endpoint_id);
+        if (job.waited_ms < onTimeMs) this.onTimeAt = at;
+      }
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.refill);
+    this.refill = undefined;
   }
 }
 
