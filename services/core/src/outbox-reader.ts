@@ -55,9 +55,9 @@ export class OutboxReader {
   private async claimAndHand(onBatch: (batch: OutboxBatch) => Promise<void>, batchSize: number): Promise<boolean> {
     return this.knex.transaction(async (trx) => {
       const { rows } = await runPrepared<OutboxBatch["rows"][number] & { created_at: Date }>(trx, {
-        sql: `update outbox_events set fanned_out_at = ?
+        sql: `update "outbox_events" set fanned_out_at = ?
           where id in (
-            select id from outbox_events
+            select id from "outbox_events"
              where fanned_out_at is null
              order by created_at
              limit ?
