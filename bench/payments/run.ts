@@ -19,6 +19,7 @@ import { startPostgres } from "../../test/infra";
 import { mebibytes as mb, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber, wholeNumberList } from "../common";
 import { sourceOf } from "../cpu-profile";
 import { runBenchmark, startBenchApp } from "../postgres-app";
+import { readStatementStats, resetStatementStats, type StatementCost } from "../postgres-statements";
 import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type WorkloadName } from "./protocol";
 
 // CreatePayment on the sandbox provider with real Postgres, side by side
@@ -283,7 +284,7 @@ function traceSql(app: OneRouter, call: () => Promise<number>): Promise<SqlTrace
 
 async function main() {
   const runStarted = performance.now();
-  const postgres = embedded ? undefined : await startPostgres();
+  const postgres = embedded ? undefined : await startPostgres({ statementStats: true });
   if (!embedded && !postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-"));
   const { load, sandboxUrl } = await LoadGenerator.start();
@@ -383,7 +384,13 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   const rssPeak = memory.stop();
   const loop = loopWatch.stop();
   const loadAfter = os.loadavg()[0]!;
-  const profile = await profileServer(() => runSlice("CreatePayment", high, settings.sliceMs));
+  // The profiled slice is also the window of Postgres's statement costs,
+  // which closes once the work its payments caused after their answers
+  // (events fanned out, provider webhooks handled) is done.
+  if (!embedded) await resetStatementStats(app.db.knex);
+  let profiledPayments = 0;
+  const profile = await profileServer(async () => (profiledPayments = (await runSlice("CreatePayment", high, settings.sliceMs)).latenciesMs.length));
+  const statements = embedded ? undefined : { payments: profiledPayments, costs: await statementCostsOnceSettled(app) };
 
   // The provider's webhook is another call into the platform: pointed away
   // while tracing, so a CreatePayment's window holds that call alone.
@@ -421,6 +428,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     loadAfter,
     counts,
     postgresVersion: postgresVersion ?? "unknown",
+    statements,
     runSeconds: (performance.now() - runStarted) / 1000,
   };
   writeFileSync(chartFile, renderChart(input));
@@ -508,6 +516,21 @@ interface ReportInput {
   counts: Record<string, number>;
   postgresVersion: string;
   runSeconds: number;
+  // Postgres's statements over the profiled slice, with the payments it made.
+  statements?: { payments: number; costs: StatementCost[] };
+}
+
+// Statement costs once every outbox event is fanned out and a second has
+// passed for the provider's webhooks (at most ten seconds in all).
+async function statementCostsOnceSettled(app: OneRouter): Promise<StatementCost[]> {
+  const deadline = Date.now() + 10_000;
+  await new Promise((r) => setTimeout(r, 1000));
+  while (Date.now() < deadline) {
+    const [row] = (await app.db.knex("outbox_events").whereNull("fanned_out_at").count({ n: "*" })) as { n: string }[];
+    if (Number(row?.n) === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return readStatementStats(app.db.knex);
 }
 
 interface ProfileEntry {
@@ -785,6 +808,26 @@ function renderReport(input: ReportInput): string {
     "|---|---:|---:|",
     ...profile.functions.map((e) => `| \`${e.name.replace(/\|/g, "\\|")}\` | ${ms(e.selfMs)} ms | ${share(e)} |`),
   );
+  if (input.statements) {
+    const { payments, costs } = input.statements;
+    const per = (v: number) => ms(v / payments);
+    const total = (pick: (c: StatementCost) => number) => costs.reduce((sum, c) => sum + pick(c), 0);
+    out(
+      "",
+      "## Postgres's statements",
+      "",
+      `Every statement Postgres ran over the profiled slice (${payments} payments) and the work they caused after their answers (fan-out, the provider's webhooks, the readers' polls), from pg_stat_statements, per payment: ${per(total((c) => c.calls))} statements, ${per(total((c) => c.planMs))} ms planning and ${per(total((c) => c.execMs))} ms executing (Postgres's wall time, lock waits included; its CPU per payment is in the results above). The costliest:`,
+      "",
+      "| Statement | Calls/payment | Planning ms/payment | Executing ms/payment | Rows/call |",
+      "|---|---:|---:|---:|---:|",
+      ...costs
+        .slice(0, 25)
+        .map(
+          (c) =>
+            `| \`${c.text.replace(/\|/g, "\\|")}\` | ${per(c.calls)} | ${per(c.planMs)} | ${per(c.execMs)} | ${(c.rows / Math.max(c.calls, 1)).toFixed(1)} |`,
+        ),
+    );
+  }
   out(
     "",
     "## Memory and rows",
