@@ -5,6 +5,12 @@ import type { Knex } from "knex";
 // hour instead of scanning millions. A trigger adds each inserted row to the
 // sums under its key and, when an update changes the key or a summed value,
 // moves it from the old key to the new one.
+//
+// A striped rollup spreads each key over `rollupStripes` rows, chosen by a
+// hash of the source row's id: concurrent transactions adding to one key
+// (one tenant's payments in one hour) mostly lock different rows instead of
+// queueing behind one until commit. Each stripe is a partial sum, so readers
+// always sum over the stripes of a key.
 
 export interface RollupDefinition {
   // The table whose rows are summed; the rollup table is created by the caller.
@@ -15,6 +21,23 @@ export interface RollupDefinition {
   sums: Record<string, string>;
   // SQL condition over `{r}`: rows that do not match are left out.
   where?: string;
+  // SQL expression over `{r}` that picks the row's stripe (its id); the
+  // rollup table then has a `stripe` key column. It must not change when the
+  // row is updated, so a move subtracts from the stripe it added to.
+  stripe?: string;
+}
+
+export const rollupStripes = 16;
+
+// The stripe, 0 to rollupStripes - 1, of a value (the bitwise and keeps the
+// hash's sign out without abs, which overflows on the smallest integer).
+export function rollupStripeSql(value: string): string {
+  return `(hashtext((${value})::text) & ${rollupStripes - 1})`;
+}
+
+// The key columns and their expressions, with the stripe when there is one.
+function keysOf(definition: RollupDefinition): Record<string, string> {
+  return definition.stripe === undefined ? definition.keys : { ...definition.keys, stripe: rollupStripeSql(definition.stripe) };
 }
 
 // The UTC hour a timestamp falls in.
@@ -28,7 +51,8 @@ function over(expression: string, row: string): string {
 
 // Creates the trigger that keeps `rollup` up to date with `source`.
 export async function createRollupTrigger(knex: Knex, definition: RollupDefinition): Promise<void> {
-  const { source, rollup, keys, sums } = definition;
+  const { source, rollup, sums } = definition;
+  const keys = keysOf(definition);
   const keyColumns = Object.keys(keys);
   const sumColumns = Object.keys(sums);
   const where = definition.where ?? "true";
@@ -67,10 +91,21 @@ export async function createRollupTrigger(knex: Knex, definition: RollupDefiniti
   await knex.raw(`create trigger ${rollup}_track after insert or update on ${source} for each row execute function ${rollup}_track()`);
 }
 
+// Gives an existing rollup table its stripe key column. The rows it has stay
+// in stripe 0, which is still a partial sum of their key.
+export async function addRollupStripe(knex: Knex, table: string, keyColumns: readonly string[]): Promise<void> {
+  await knex.schema.alterTable(table, (t) => {
+    t.smallint("stripe").notNullable().defaultTo(0);
+    t.dropPrimary();
+    t.primary([...keyColumns, "stripe"]);
+  });
+}
+
 // Recomputes the rollup from every source row, set-based: for tables that
 // had rows before their rollup existed, or were loaded with triggers off.
 export async function rebuildRollup(knex: Knex, definition: RollupDefinition): Promise<void> {
-  const { source, rollup, keys, sums } = definition;
+  const { source, rollup, sums } = definition;
+  const keys = keysOf(definition);
   const keyExpressions = Object.values(keys).map((e) => over(e, source));
   await knex.raw(`delete from ${rollup}`);
   await knex.raw(`

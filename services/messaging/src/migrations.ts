@@ -1,5 +1,5 @@
-import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
-import { createAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
+import { addRollupStripe, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
+import { createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
 
 // Messages and the provider calls made for them (attempts). Prices are int64
 // micros of price_currency. The delivery callbacks received about them are
@@ -116,8 +116,9 @@ export const messagingMigrations: Migration[] = [
         t.index(["tenant_id", "environment", "created_at", "id"]);
         t.dropIndex(["tenant_id", "environment", "created_at"]);
       });
-      await createRollupTrigger(knex, messageRollup);
-      await rebuildRollup(knex, messageRollup);
+      // The table has no stripes until 20261208_381.
+      await createRollupTrigger(knex, { ...messageRollup, stripe: undefined });
+      await rebuildRollup(knex, { ...messageRollup, stripe: undefined });
       await createAttemptRollups(knex, messageAttemptRollups);
     },
   },
@@ -142,6 +143,16 @@ export const messagingMigrations: Migration[] = [
       });
     },
   },
+  {
+    // Concurrent writes of one tenant in one hour add to one rollup key; with
+    // stripes they mostly lock different rows instead of queueing until commit.
+    name: "20261208_381_messaging_striped_rollups",
+    async up(knex) {
+      await addRollupStripe(knex, "message_rollups", Object.keys(messageRollup.keys));
+      await createRollupTrigger(knex, messageRollup);
+      await stripeAttemptRollups(knex, messageAttemptRollups);
+    },
+  },
 ];
 
 // Messages per hour of creation, account, API key and status; a message
@@ -149,6 +160,7 @@ export const messagingMigrations: Migration[] = [
 export const messageRollup: RollupDefinition = {
   source: "messages",
   rollup: "message_rollups",
+  stripe: "{r}.id",
   keys: {
     tenant_id: "{r}.tenant_id",
     environment: "{r}.environment",

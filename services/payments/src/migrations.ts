@@ -1,5 +1,5 @@
-import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
-import { createAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
+import { addRollupStripe, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
+import { createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
 
 // Payments, the provider calls made for them (attempts) and refunds. Amounts
 // are int64 minor units. The provider webhooks received about them are in
@@ -145,8 +145,9 @@ export const paymentsMigrations: Migration[] = [
         t.index(["tenant_id", "environment", "created_at", "id"]);
         t.dropIndex(["tenant_id", "environment", "created_at"]);
       });
-      await createRollupTrigger(knex, paymentRollup);
-      await rebuildRollup(knex, paymentRollup);
+      // The table has no stripes until 20261208_380.
+      await createRollupTrigger(knex, { ...paymentRollup, stripe: undefined });
+      await rebuildRollup(knex, { ...paymentRollup, stripe: undefined });
       await createAttemptRollups(knex, paymentAttemptRollups);
     },
   },
@@ -181,6 +182,16 @@ export const paymentsMigrations: Migration[] = [
       });
     },
   },
+  {
+    // Concurrent writes of one tenant in one hour add to one rollup key; with
+    // stripes they mostly lock different rows instead of queueing until commit.
+    name: "20261208_380_payments_striped_rollups",
+    async up(knex) {
+      await addRollupStripe(knex, "payment_rollups", Object.keys(paymentRollup.keys));
+      await createRollupTrigger(knex, paymentRollup);
+      await stripeAttemptRollups(knex, paymentAttemptRollups);
+    },
+  },
 ];
 
 // Payments per hour of creation, account, API key and status; a payment
@@ -188,6 +199,7 @@ export const paymentsMigrations: Migration[] = [
 export const paymentRollup: RollupDefinition = {
   source: "payments",
   rollup: "payment_rollups",
+  stripe: "{r}.id",
   keys: {
     tenant_id: "{r}.tenant_id",
     environment: "{r}.environment",

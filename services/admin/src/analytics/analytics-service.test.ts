@@ -4,7 +4,7 @@ import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AnalyticsService, Granularity, Metric, Report } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { newId, type Database, type Knex } from "@onerouter/core";
+import { newId, rollupStripeSql, type Database, type Knex } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { failure, inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { allMigrations } from "@onerouter/server";
@@ -559,6 +559,77 @@ describeEachEngine("AnalyticsService", (engine) => {
     expect((await csv(Report.COSTS)).map((r) => [r.provider, r.currency, r.count, r.cost_micros])).toEqual(
       lines.map((l) => [l.provider, l.currency, String(l.count), String(l.costMicros)]),
     );
+  });
+
+  it("adds up a key's stripes: payments and attempts in different stripes read as one total, also after a status move", async () => {
+    const knex = db.knex;
+    const tenant = await createTenant(knex, { name: "Stripes", planId: "enterprise" });
+    const { row: key, secret } = await createApiKey(knex, { tenantId: tenant.id, environment: Environment.TEST, name: "stripes", createdBy: "test" });
+    const stripeOf = async (id: string) => Number((await knex.raw(`select ${rollupStripeSql("?::text")} as stripe`, [id])).rows[0].stripe);
+    // Two new ids of `prefix` whose rows land in different stripes.
+    const apart = async (prefix: string) => {
+      const first = newId(prefix);
+      for (;;) {
+        const second = newId(prefix);
+        if ((await stripeOf(second)) !== (await stripeOf(first))) return [first, second] as const;
+      }
+    };
+    const createdAt = new Date(day0 + 10 * hourMs + 60_000);
+    const paymentIds = await apart("pay");
+    const attemptIds = await apart("att");
+    const amounts = [100n, 250n];
+    const latencies = [20, 2000];
+    for (const [i, id] of paymentIds.entries()) {
+      await knex("payments").insert({
+        id,
+        tenant_id: tenant.id,
+        environment: "test",
+        amount: amounts[i]!.toString(),
+        currency: "USD",
+        capture_method: "automatic",
+        status: "processing",
+        provider: "sandbox",
+        provider_account_id: "pa_sandbox",
+        api_key_id: key.id,
+        fee: "3",
+        created_at: createdAt,
+        updated_at: createdAt,
+      });
+      const attempt = { id: attemptIds[i], payment_id: id, tenant_id: tenant.id, environment: "test", provider: "sandbox", provider_account_id: "pa_sandbox" };
+      await knex("payment_attempts").insert({ ...attempt, status: "pending", created_at: createdAt, updated_at: createdAt });
+      await knex("payment_attempts").where({ id: attempt.id }).update({ status: "succeeded", latency_ms: latencies[i] });
+    }
+    for (const table of ["payment_rollups", "payment_attempt_rollups"]) {
+      expect(new Set((await knex(table).where({ tenant_id: tenant.id }).pluck("stripe")) as number[]).size).toBe(2);
+    }
+
+    const analytics = api.client(AnalyticsService, secret);
+    const before = (await analytics.getOverview({})).overview!;
+    expect(before).toMatchObject({ paymentCount: 2n, paymentSucceededCount: 0n, paymentVolume: [] });
+    // The first payment moves to succeeded: out of its stripe's processing row, into that stripe's succeeded row.
+    await knex("payments").where({ id: paymentIds[0] }).update({ status: "succeeded" });
+    const after = (await analytics.getOverview({})).overview!;
+    expect(after).toMatchObject({ paymentCount: 2n, paymentSucceededCount: 1n });
+    expect(after.paymentVolume.map((v) => [v.currency, v.amount])).toEqual([["USD", 100n]]);
+    const rows = (await knex("payment_rollups").where({ tenant_id: tenant.id }).select("stripe", "status", "payments", "amount")) as {
+      stripe: unknown;
+      status: string;
+      payments: unknown;
+      amount: unknown;
+    }[];
+    // Every stripe is a true partial sum: nothing negative, each payment counted once in its own stripe.
+    expect(rows.every((r) => Number(r.payments) >= 0 && Number(r.amount) >= 0)).toBe(true);
+    expect(rows.filter((r) => Number(r.payments) > 0).map((r) => [Number(r.stripe), r.status, String(r.amount)]).sort()).toEqual(
+      [
+        [await stripeOf(paymentIds[0]), "succeeded", "100"],
+        [await stripeOf(paymentIds[1]), "processing", "250"],
+      ].sort(),
+    );
+    const { providers } = await analytics.compareProviders({ category: Category.PAYMENTS });
+    expect(providers).toHaveLength(1);
+    expect(providers[0]).toMatchObject({ providerAccountId: "pa_sandbox", attemptCount: 2n, successRate: 1 });
+    expectLatencyNear(durationMs(providers[0]!.latencyP95!), 2000);
+    expect((await analytics.getCosts({})).lines.map((l) => [l.provider, l.currency, l.count])).toEqual([["sandbox", "USD", 1n]]);
   });
 
   it("refuses what it cannot answer, naming the field", async () => {
