@@ -641,3 +641,46 @@ describeEachEngine("AnalyticsService", (engine) => {
     expect(await failure(client().exportCsv({ report: Report.UNSPECIFIED }))).toMatchObject({ code: Code.InvalidArgument, field: "report" });
   });
 });
+
+// A database from before the rollups had stripes keeps its sums in stripe 0;
+// payments written or moved after the upgrade add to their own stripes, and
+// every total still reads right.
+describeEachEngine("AnalyticsService over rollups from before stripes", (engine) => {
+  let db: Database;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+    await db.migrate(allMigrations.filter((m) => m.name < "20261208_380"));
+  }, 120_000);
+  afterAll(async () => db?.close());
+
+  it("moves a payment recorded before the upgrade out of stripe 0's sums, and adds new ones to their stripes", async () => {
+    const knex = db.knex;
+    const tenant = await createTenant(knex, { name: "Upgraded", planId: "enterprise" });
+    const { row: key, secret } = await createApiKey(knex, { tenantId: tenant.id, environment: Environment.TEST, name: "upgraded", createdBy: "test" });
+    const createdAt = new Date(day0 + 3 * hourMs);
+    const payment = (id: string, amount: number) => ({
+      id,
+      tenant_id: tenant.id,
+      environment: "test",
+      amount: String(amount),
+      currency: "EUR",
+      capture_method: "automatic",
+      status: "processing",
+      provider: "sandbox",
+      provider_account_id: "pa_sandbox",
+      api_key_id: key.id,
+      created_at: createdAt,
+      updated_at: createdAt,
+    });
+    await knex("payments").insert(payment("pay_before", 700));
+    await db.migrate(allMigrations);
+    expect((await knex("payment_rollups").where({ tenant_id: tenant.id }).pluck("stripe")).map(Number)).toEqual([0]);
+    await knex("payments").insert(payment("pay_after", 40));
+    await knex("payments").whereIn("id", ["pay_before", "pay_after"]).update({ status: "succeeded" });
+    const api = inMemoryApi(knex, (router) => router.service(AnalyticsService, analyticsService(knex)));
+    const { overview } = await api.client(AnalyticsService, secret).getOverview({});
+    expect(overview).toMatchObject({ paymentCount: 2n, paymentSucceededCount: 2n });
+    expect(overview!.paymentVolume.map((v) => [v.currency, v.amount])).toEqual([["EUR", 740n]]);
+  });
+});
