@@ -1,5 +1,5 @@
-import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
-import { createAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
+import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
+import { createAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
 
 // Messages and the provider calls made for them (attempts). Prices are int64
 // micros of price_currency. The delivery callbacks received about them are

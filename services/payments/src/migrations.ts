@@ -1,5 +1,5 @@
-import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
-import { createAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
+import { createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
+import { createAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
 
 // Payments, the provider calls made for them (attempts) and refunds. Amounts
 // are int64 minor units. The provider webhooks received about them are in

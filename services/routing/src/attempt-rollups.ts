@@ -1,4 +1,5 @@
-import { latencyBucketCount, latencyBucketSql, utcHourSql, type Knex } from "@onerouter/core";
+import type { Knex } from "@onerouter/core";
+import { latencyBucketCount, latencyBucketSql, utcHourSql } from "@onerouter/core/migrations";
 
 // What analytics read about a room's attempts, kept by the database in the
 // transaction that records them (see core's rollups): per hour and provider

@@ -106,7 +106,7 @@ export async function members(args: string[]): Promise<number> {
   if (sub !== "create") throw new UsageError('the members command takes "create"', "members");
   const { values } = flags("members", rest, { email: { type: "string" }, role: { type: "string" }, name: { type: "string" }, tenant: { type: "string" } });
   if (!values.email) throw new UsageError("--email is required", "members");
-  const { checkNewPassword, memberRoles } = await import("@onerouter/admin");
+  const [{ checkNewPassword }, { memberRoles }] = await Promise.all([import("@onerouter/admin/passwords"), import("@onerouter/admin/member-accounts")]);
   if (!memberRoles.includes(values.role as (typeof memberRoles)[number])) throw new UsageError(`--role must be one of ${memberRoles.join(", ")}`, "members");
   const password = await readPassword(`Password for ${values.email}: `);
   try {
@@ -206,7 +206,7 @@ async function runHere(config: Config, action: string, args: Record<string, unkn
   try {
     const [{ allMigrations }, { ensureDefaultTenant }, { resolveMasterKeys }, { operations }] = await Promise.all([
       import("./migrations"),
-      import("@onerouter/admin"),
+      import("@onerouter/admin/tenants"),
       import("./master-key"),
       import("./operations"),
     ]);
