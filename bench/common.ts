@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 
-// What both benchmarks need: their env knobs, /proc readings and the
-// statistics and number formats of their reports.
+// What the benchmarks share: their env knobs, /proc readings, memory
+// readings and the statistics and number formats of their reports.
 
 export function wholeNumber(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -43,3 +43,37 @@ export const ascending = (values: readonly number[]) => [...values].sort((a, b) 
 export const median = (values: readonly number[]) => percentile(ascending(values), 50);
 export const ms = (v: number) => (Number.isNaN(v) ? "–" : v.toFixed(v < 10 ? 2 : 1));
 export const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+
+export const mebibytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+// This process's memory at its highest RSS from now to stop(), read every 250 ms.
+export function watchMemory(): { stop(): NodeJS.MemoryUsage } {
+  let peak = process.memoryUsage();
+  const sampler = setInterval(() => {
+    const now = process.memoryUsage();
+    if (now.rss > peak.rss) peak = now;
+  }, 250);
+  return {
+    stop() {
+      clearInterval(sampler);
+      return peak;
+    },
+  };
+}
+
+// What a process.memoryUsage() reading says held the RSS. External memory
+// counts when allocated, RSS only once touched, so the rest may come out small.
+export function memoryParts(usage: NodeJS.MemoryUsage): string {
+  const rest = usage.rss - usage.heapTotal - usage.external;
+  return `V8's heap ${mebibytes(usage.heapTotal)} committed (${mebibytes(usage.heapUsed)} in use), external memory ${mebibytes(usage.external)} (${mebibytes(usage.arrayBuffers)} of it array buffers), the rest ${mebibytes(rest)} (node's code, malloc's arenas, thread stacks)`;
+}
+
+// How this process was started: built by bench/built.ts with the image's
+// settings, as \`npm run <script>\` runs it, or straight from TypeScript;
+// either way the benchmark limits V8's heap growth as the server commands do.
+export function processDescription(script: string): string {
+  const settings = ["MALLOC_ARENA_MAX", "NODE_OPTIONS"].map((name) => `${name}=${process.env[name] ?? "(unset)"}`).join(", ") + ", V8's old generation growing by half at most (as `onerouter start` and `serve` set it)";
+  return process.env.ONEROUTER_BENCH_BUILT === "1"
+    ? `bundled as the CLI is and run by plain node (no TypeScript loader), with the image's settings: ${settings}`
+    : `run from TypeScript through tsx, whose loader thread and transpiled sources add about 80 MiB the product never holds (${settings}); \`npm run ${script}\` runs it built`;
+}

@@ -1,7 +1,8 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { SourceMap } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 // CPU profiles for the benchmarks' reports: the process profiles itself over
 // the timed part (as `node --cpu-prof` would over the whole run), and the
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url";
 // .cpuprofile file (from `node --cpu-prof`), it prints the same table.
 
 interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number } }[];
   startTime: number;
   endTime: number;
   samples?: number[];
@@ -38,6 +39,25 @@ export async function profileOf(work: () => Promise<void>): Promise<CpuProfile> 
   }
 }
 
+const sourceMaps = new Map<string, SourceMap | undefined>();
+
+// Where a profiled function's code was written: for a bundle (a benchmark
+// built as the CLI is, bench/built.ts), its TypeScript source through the
+// bundle's source map; else the script itself. Lines and columns from 0.
+export function sourceOf(url: string, lineNumber: number, columnNumber: number): { url: string; lineNumber: number } {
+  if (!url.startsWith("file://")) return { url, lineNumber };
+  if (!sourceMaps.has(url)) {
+    const mapFile = `${fileURLToPath(url)}.map`;
+    sourceMaps.set(url, existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, "utf8"))) : undefined);
+  }
+  const entry = sourceMaps.get(url)?.findEntry(lineNumber, columnNumber);
+  if (!entry || !("originalSource" in entry)) return { url, lineNumber };
+  const original = entry.originalSource.startsWith("file://")
+    ? entry.originalSource
+    : pathToFileURL(path.resolve(path.dirname(fileURLToPath(url)), entry.originalSource)).href;
+  return { url: original, lineNumber: entry.originalLine };
+}
+
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 // Self time per function (name and place), busiest first; idle time left out.
@@ -51,8 +71,9 @@ export function topSelfTime(profile: CpuProfile, count: number): ProfileEntry[] 
     const us = profile.timeDeltas?.[i + 1] ?? 0;
     if (!frame || frame.functionName === "(idle)" || frame.functionName === "(program)") return;
     totalUs += us;
-    const file = frame.url.startsWith("file://") ? path.relative(repositoryRoot, fileURLToPath(frame.url)) : frame.url;
-    const location = file ? `${file}:${frame.lineNumber + 1}` : "";
+    const source = sourceOf(frame.url, frame.lineNumber, frame.columnNumber);
+    const file = source.url.startsWith("file://") ? path.relative(repositoryRoot, fileURLToPath(source.url)) : source.url;
+    const location = file ? `${file}:${source.lineNumber + 1}` : "";
     const name = frame.functionName || "(anonymous)";
     const key = `${name} ${location}`;
     const entry = selfUs.get(key) ?? { name, location, us: 0 };

@@ -8,7 +8,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { createApiKey } from "@onerouter/admin";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { createLogger, loadConfig } from "@onerouter/core";
-import { startOneRouter, type OneRouter } from "@onerouter/server";
+import { limitHeapGrowth, startOneRouter, type OneRouter } from "@onerouter/server";
 import { startPostgres } from "../test/infra";
 
 // Runs `measure` against OneRouter on a Postgres of its own, without rate
@@ -30,8 +30,10 @@ export async function withPostgresApp<T>(settings: Record<string, string>, measu
 }
 
 // OneRouter on loopback, silent, with a master key of its own and no rate
-// limits, its data in `dataDir` (PGlite, unless `settings` gives a DATABASE_URL).
+// limits, its data in `dataDir` (PGlite, unless `settings` gives a DATABASE_URL),
+// its heap's growth limited as the CLI's server commands limit it.
 export function startBenchApp(dataDir: string, settings: Record<string, string>): Promise<OneRouter> {
+  limitHeapGrowth();
   return startOneRouter(
     loadConfig({
       PORT: "0",

@@ -59,7 +59,9 @@ export interface PostgresServer extends StartedServer {
   resume(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<PostgresServer | undefined> {
+// statementStats loads pg_stat_statements (planning times included), for
+// benchmarks that report what each statement costs Postgres.
+export async function startPostgres(options: { statementStats?: boolean } = {}): Promise<PostgresServer | undefined> {
   const bin = findPostgresBin();
   if (!bin) return undefined;
   const dir = mkdtempSync(path.join(os.tmpdir(), "onerouter-pg-"));
@@ -75,10 +77,13 @@ export async function startPostgres(): Promise<PostgresServer | undefined> {
   };
   const data = path.join(dir, "data");
   run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  const statementStats = options.statementStats
+    ? " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
+    : "";
   const start = () =>
     run("pg_ctl", [
       "-D", data, "-l", path.join(dir, "log"), "-w",
-      "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200${statementStats}`,
       "start",
     ]);
   start();

@@ -1,19 +1,25 @@
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
 import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
+import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createApiKey } from "@onerouter/admin";
+import { inboundWebhookPath } from "@onerouter/routing";
+import { startTracing } from "@onerouter/core";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { OneRouter } from "@onerouter/server";
 import { traceRequestSql, type SqlTrace } from "@onerouter/server/testing";
 import { startPostgres } from "../../test/infra";
-import { median, ms, percentile, procStat, ratio, wholeNumber, wholeNumberList } from "../common";
+import { mebibytes as mb, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber, wholeNumberList } from "../common";
+import { sourceOf } from "../cpu-profile";
 import { runBenchmark, startBenchApp } from "../postgres-app";
+import { readStatementStats, resetStatementStats, type StatementCost } from "../postgres-statements";
 import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type WorkloadName } from "./protocol";
 
 // CreatePayment on the sandbox provider with real Postgres, side by side
@@ -276,11 +282,9 @@ function traceSql(app: OneRouter, call: () => Promise<number>): Promise<SqlTrace
   return traceRequestSql(app.db.knex, call);
 }
 
-const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-
 async function main() {
   const runStarted = performance.now();
-  const postgres = embedded ? undefined : await startPostgres();
+  const postgres = embedded ? undefined : await startPostgres({ statementStats: true });
   if (!embedded && !postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "onerouter-bench-"));
   const { load, sandboxUrl } = await LoadGenerator.start();
@@ -298,12 +302,15 @@ async function main() {
   }, 20 * 60_000);
   watchdog.unref();
   try {
+    const port = await freePort();
     app = await startBenchApp(dataDir, {
       ...(postgres && { DATABASE_URL: postgres.url }),
+      PORT: String(port),
       ONEROUTER_RATE_LIMIT_RPS: String(rateLimitRps),
       ONEROUTER_RATE_LIMIT_BURST: String(rateLimitRps),
-      // The sandbox account is pointed at the load generator's sandbox.
-      ONEROUTER_PROVIDER_BASE_URLS: sandboxUrl,
+      // The sandbox account is pointed at the load generator's sandbox, and
+      // its webhooks at this server's inbound route.
+      ONEROUTER_PROVIDER_BASE_URLS: `${sandboxUrl},http://127.0.0.1:${port}`,
       ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8",
     });
     // Embedded, the database's CPU is the server process's own.
@@ -321,14 +328,14 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   const [account] = await app.accounts.listWithCredentials({ ...scope, category: "payments" });
   if (!account || account.provider !== "sandbox") throw new Error("the default tenant has no sandbox payments account");
   const pointAccount = (settings: Record<string, string>) => app.accounts.update(scope, account.id, { settings: { ...account.settings, ...settings } });
-  await pointAccount({ base_url: sandboxUrl });
+  // The sandbox signs and sends each payment's webhook to the account's inbound route, as a provider does.
+  await pointAccount({ base_url: sandboxUrl, webhook_url: `http://127.0.0.1:${app.server.port}${inboundWebhookPath("sandbox", account.id)}` });
   await load.ask(
     { type: "configure", baseUrl: `http://127.0.0.1:${app.server.port}`, apiKey: secret, credentials: account.credentials, maxConcurrency: settings.highConcurrency },
     "configured",
   );
 
-  let rssMax = 0;
-  const rssSampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 250);
+  const memory = watchMemory();
   const pause = () => new Promise((r) => setTimeout(r, settings.settleMs));
   const runSlice = async (workload: WorkloadName, at: Load, durationMs: number): Promise<Slice> => {
     const cpuAtStart = process.cpuUsage();
@@ -374,10 +381,16 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     }
     console.error(`round ${round + 1}/${settings.rounds} done`);
   }
-  clearInterval(rssSampler);
+  const rssPeak = memory.stop();
   const loop = loopWatch.stop();
   const loadAfter = os.loadavg()[0]!;
-  const profile = await profileServer(() => runSlice("CreatePayment", high, settings.sliceMs));
+  // The profiled slice is also the window of Postgres's statement costs,
+  // which closes once the work its payments caused after their answers
+  // (events fanned out, provider webhooks handled) is done.
+  if (!embedded) await resetStatementStats(app.db.knex);
+  let profiledPayments = 0;
+  const profile = await profileServer(async () => (profiledPayments = (await runSlice("CreatePayment", high, settings.sliceMs)).latenciesMs.length));
+  const statements = embedded ? undefined : { payments: profiledPayments, costs: await statementCostsOnceSettled(app) };
 
   // The provider's webhook is another call into the platform: pointed away
   // while tracing, so a CreatePayment's window holds that call alone.
@@ -390,6 +403,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     traces.createPayment.push(await traceSql(app, () => probe("CreatePayment")));
     traces.noop.push(await traceSql(app, () => probe("No-op (ListApiKeys)")));
   }
+  const phases = await tracePhases(app, () => probe("CreatePayment"), pause);
 
   const points = loads.flatMap((at) => workloadNames.map((w) => summarize(w, at, slices.get(key(w, at)) ?? [])));
   const postgresVersion = ((await app.db.knex.raw("show server_version")) as { rows: { server_version: string }[] }).rows[0]?.server_version;
@@ -403,15 +417,18 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   const input: ReportInput = {
     points,
     profile,
+    phases,
     loads,
     traces,
     rssBefore,
-    rssMax,
+    rssMax: rssPeak.rss,
+    rssPeak,
     loop,
     loadBefore,
     loadAfter,
     counts,
     postgresVersion: postgresVersion ?? "unknown",
+    statements,
     runSeconds: (performance.now() - runStarted) / 1000,
   };
   writeFileSync(chartFile, renderChart(input));
@@ -420,14 +437,78 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   console.log(report);
 }
 
+// Where one sequential CreatePayment's time goes, medians over the probes:
+// the RPC's server span (from the interceptors' start to the answer being
+// handed to the HTTP layer), the provider call's span within it, and its SQL
+// round trips; the rest of the span is the platform's own work and waits in
+// the process, and the client's time beyond the span is HTTP, loopback and
+// the client's encoding.
+interface Phases {
+  probes: number;
+  clientMs: number;
+  serverMs: number;
+  providerMs: number;
+  sqlMs: number;
+  inProcessMs: number;
+  outsideMs: number;
+}
+
+async function tracePhases(app: OneRouter, call: () => Promise<number>, pause: () => Promise<unknown>): Promise<Phases> {
+  let finished: ReadableSpan[] = [];
+  const collector: SpanProcessor = {
+    onStart: () => undefined,
+    onEnd: (span) => void finished.push(span),
+    forceFlush: async () => undefined,
+    shutdown: async () => undefined,
+  };
+  // Spans are recorded only while a processor takes them, so only these probes pay for them.
+  startTracing().addSpanProcessor(collector);
+  const rows: Omit<Phases, "probes">[] = [];
+  for (let i = 0; i < settings.probes; i++) {
+    await pause();
+    finished = [];
+    const sql = await traceSql(app, call);
+    const rpc = finished.find((span) => span.name === "onerouter.payments.v1.PaymentService/CreatePayment");
+    if (!rpc) continue;
+    const provider = finished.filter((span) => span.parentSpanContext?.spanId === rpc.spanContext().spanId && span.name.startsWith("sandbox "));
+    const serverMs = spanMs(rpc);
+    const providerMs = provider.reduce((total, span) => total + spanMs(span), 0);
+    rows.push({
+      clientMs: sql.callMs,
+      serverMs,
+      providerMs,
+      sqlMs: sql.sqlMs,
+      inProcessMs: serverMs - providerMs - sql.sqlMs,
+      outsideMs: sql.callMs - serverMs,
+    });
+  }
+  const of = (pick: (row: Omit<Phases, "probes">) => number) => median(rows.map(pick));
+  return {
+    probes: rows.length,
+    clientMs: of((r) => r.clientMs),
+    serverMs: of((r) => r.serverMs),
+    providerMs: of((r) => r.providerMs),
+    sqlMs: of((r) => r.sqlMs),
+    inProcessMs: of((r) => r.inProcessMs),
+    outsideMs: of((r) => r.outsideMs),
+  };
+}
+
+function spanMs(span: ReadableSpan): number {
+  const [seconds, nanos] = span.duration;
+  return seconds * 1000 + nanos / 1e6;
+}
+
 interface ReportInput {
   points: Point[];
   profile: ProfileSummary;
+  phases: Phases;
   loads: Load[];
   traces: { createPayment: SqlTrace[]; noop: SqlTrace[] };
   rssBefore: number;
   // The highest RSS of this process (the server) seen through the timed rounds.
   rssMax: number;
+  rssPeak: NodeJS.MemoryUsage;
   loop: LoopWatch;
   // One-minute load averages of the machine around the timed rounds.
   loadBefore: number;
@@ -435,6 +516,21 @@ interface ReportInput {
   counts: Record<string, number>;
   postgresVersion: string;
   runSeconds: number;
+  // Postgres's statements over the profiled slice, with the payments it made.
+  statements?: { payments: number; costs: StatementCost[] };
+}
+
+// Statement costs once every outbox event is fanned out and a second has
+// passed for the provider's webhooks (at most ten seconds in all).
+async function statementCostsOnceSettled(app: OneRouter): Promise<StatementCost[]> {
+  const deadline = Date.now() + 10_000;
+  await new Promise((r) => setTimeout(r, 1000));
+  while (Date.now() < deadline) {
+    const [row] = (await app.db.knex("outbox_events").whereNull("fanned_out_at").count({ n: "*" })) as { n: string }[];
+    if (Number(row?.n) === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return readStatementStats(app.db.knex);
 }
 
 interface ProfileEntry {
@@ -451,7 +547,34 @@ interface ProfileSummary {
 
 interface CpuProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+
+// The nodes under the inspector's own calls (its native `dispatch`): the
+// sampler starting and stopping, whose cost grows with the code loaded, not
+// with the work profiled.
+function profilerOwnNodes(nodes: readonly CpuProfileNode[]): Set<number> {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const own = new Set<number>();
+  const mark = (id: number) => {
+    if (own.has(id)) return;
+    own.add(id);
+    for (const child of byId.get(id)?.children ?? []) mark(child);
+  };
+  for (const node of nodes) if (node.callFrame.url === "node:inspector") mark(node.id);
+  return own;
+}
+
+// A loopback port nothing listens on now, for the server to take.
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 // The server's own CPU profile (V8's sampling profiler, as --cpu-prof
@@ -467,13 +590,15 @@ async function profileServer(run: () => Promise<unknown>): Promise<ProfileSummar
   };
   session.disconnect();
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const profilerOwn = profilerOwnNodes(profile.nodes);
   const byFunction = new Map<string, number>();
   const byArea = new Map<string, number>();
   let totalMs = 0;
   profile.samples.forEach((id, i) => {
-    const frame = nodes.get(id)!.callFrame;
+    const { functionName, url: scriptUrl, lineNumber: scriptLine, columnNumber } = nodes.get(id)!.callFrame;
+    const frame = { functionName, ...sourceOf(scriptUrl, scriptLine, columnNumber) };
     const deltaMs = (profile.timeDeltas[i] ?? 0) / 1000;
-    if (frame.functionName === "(idle)" || frame.functionName === "(program)") return;
+    if (frame.functionName === "(idle)" || frame.functionName === "(program)" || profilerOwn.has(id)) return;
     totalMs += deltaMs;
     const where = frame.url.replace(/^file:\/\//, "").replace(/^.*\/node_modules\//, "node_modules/").replace(`${process.cwd()}/`, "");
     const name = `${frame.functionName || "(anonymous)"} ${where ? `${where}:${frame.lineNumber + 1}` : ""}`.trim();
@@ -653,13 +778,27 @@ function renderReport(input: ReportInput): string {
     "|---|---:|",
   );
   for (const [kind, count] of sql.createPayment.typical.byKind) out(`| ${kind} | ${count} |`);
+  const { phases } = input;
+  out(
+    "",
+    `The same, by phase, from ${phases.probes} more sequential CreatePayments with the product's spans recorded (medians of each phase, so they need not add up exactly): the RPC's server span runs from the interceptors' start to the answer handed to the HTTP layer.`,
+    "",
+    "| Phase | ms |",
+    "|---|---:|",
+    `| At the client | ${ms(phases.clientMs)} |`,
+    `| Outside the server span (HTTP parsing and writing, loopback, the client's encoding) | ${ms(phases.outsideMs)} |`,
+    `| Server span | ${ms(phases.serverMs)} |`,
+    `| of which the provider call (the sandbox's span) | ${ms(phases.providerMs)} |`,
+    `| of which SQL round trips | ${ms(phases.sqlMs)} |`,
+    `| of which the rest: gatekeeper, idempotency, routing, encoding, waits in the process | ${ms(phases.inProcessMs)} |`,
+  );
   const { profile } = input;
   const share = (e: ProfileEntry) => `${((100 * e.selfMs) / profile.totalMs).toFixed(1)} %`;
   out(
     "",
     "## Profile",
     "",
-    `The server's CPU profile (V8's sampler, as \`--cpu-prof\` takes it) over one more ${settings.sliceMs} ms slice of CreatePayment at ${input.loads[1]!.label} after the timed rounds: ${ms(profile.totalMs)} ms of samples not idle, by self time.`,
+    `The server's CPU profile (V8's sampler, as \`--cpu-prof\` takes it) over one more ${settings.sliceMs} ms slice of CreatePayment at ${input.loads[1]!.label} after the timed rounds: ${ms(profile.totalMs)} ms of samples not idle (the sampler's own start and stop left out), by self time.`,
     "",
     "| Part | Self time | Share |",
     "|---|---:|---:|",
@@ -669,11 +808,32 @@ function renderReport(input: ReportInput): string {
     "|---|---:|---:|",
     ...profile.functions.map((e) => `| \`${e.name.replace(/\|/g, "\\|")}\` | ${ms(e.selfMs)} ms | ${share(e)} |`),
   );
+  if (input.statements) {
+    const { payments, costs } = input.statements;
+    const per = (v: number) => ms(v / payments);
+    const total = (pick: (c: StatementCost) => number) => costs.reduce((sum, c) => sum + pick(c), 0);
+    out(
+      "",
+      "## Postgres's statements",
+      "",
+      `Every statement Postgres ran over the profiled slice (${payments} payments) and the work they caused after their answers (fan-out, the provider's webhooks, the readers' polls), from pg_stat_statements, per payment: ${per(total((c) => c.calls))} statements, ${per(total((c) => c.planMs))} ms planning and ${per(total((c) => c.execMs))} ms executing (Postgres's wall time, lock waits included; its CPU per payment is in the results above). The costliest:`,
+      "",
+      "| Statement | Calls/payment | Planning ms/payment | Executing ms/payment | Rows/call |",
+      "|---|---:|---:|---:|---:|",
+      ...costs
+        .slice(0, 25)
+        .map(
+          (c) =>
+            `| \`${c.text.replace(/\|/g, "\\|")}\` | ${per(c.calls)} | ${per(c.planMs)} | ${per(c.execMs)} | ${(c.rows / Math.max(c.calls, 1)).toFixed(1)} |`,
+        ),
+    );
+  }
   out(
     "",
     "## Memory and rows",
     "",
-    `- Server RSS: ${mb(input.rssBefore)} after the warm-up, ${mb(input.rssMax)} at most through the timed rounds.`,
+    `- Server RSS: ${mb(input.rssBefore)} after the warm-up, ${mb(input.rssMax)} at most through the timed rounds. Then: ${memoryParts(input.rssPeak)}.`,
+    `- The server's process: ${processDescription("bench:payments")}.`,
     `- Rows at the end: ${Object.entries(input.counts)
       .map(([table, n]) => `${table} ${n}`)
       .join(", ")}.`,

@@ -11,11 +11,11 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Resvg } from "@resvg/resvg-js";
 import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, listenForCommits, loadConfig, openDatabase, outboxNotifyChannel, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
-import { allMigrations } from "@onerouter/server";
+import { allMigrations, limitHeapGrowth } from "@onerouter/server";
 import { createWebhooks, defaultBacklogRate } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
-import { ascending, median, ms, percentile, procStat, ratio, wholeNumber } from "../common";
+import { ascending, mebibytes, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber } from "../common";
 import { profileOf, profileTable, topSelfTime, type ProfileEntry } from "../cpu-profile";
 
 // Outbound webhooks from commit to a receiver on loopback, against the
@@ -564,6 +564,8 @@ function summarize(runs: Run[]): Point {
 }
 
 async function main() {
+  // As `onerouter serve webhooks` runs the room.
+  limitHeapGrowth();
   const runStarted = performance.now();
   const postgres = await startPostgres();
   if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
@@ -681,6 +683,7 @@ async function measure(cluster: Cluster, runStarted: number) {
   for (const mode of modes) await runOnce(cluster, mode, warmup, warmupDeliveries);
 
   const loadBefore = os.loadavg()[0]!;
+  const memory = watchMemory();
   const runs: Run[] = [];
   const profile = await profileOf(async () => {
     for (let round = 0; round < settings.rounds; round++) {
@@ -710,6 +713,7 @@ async function measure(cluster: Cluster, runStarted: number) {
     }
   }
   const loadAfter = os.loadavg()[0]!;
+  const memoryPeak = memory.stop();
 
   const points = pointSpecs.flatMap((spec) =>
     spec.modes.map((mode) => summarize(runs.filter((r) => r.workload === spec.workload && r.endpoints === spec.endpoints && r.mode === mode))),
@@ -721,6 +725,7 @@ async function measure(cluster: Cluster, runStarted: number) {
     postgresVersion: cluster.postgresVersion,
     natsVersion: natsServerVersion(),
     runSeconds: (performance.now() - runStarted) / 1000,
+    memoryPeak,
     profile: topSelfTime(profile, 15),
     notifyRuns,
   };
@@ -751,6 +756,8 @@ interface ReportInput {
   postgresVersion: string;
   natsVersion: string;
   runSeconds: number;
+  // This process's memory at its highest RSS through the timed rounds.
+  memoryPeak: NodeJS.MemoryUsage;
   // The process's busiest functions over the timed rounds.
   profile: ProfileEntry[];
 }
@@ -869,6 +876,7 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     `- nats-server: ${input.natsVersion}, JetStream with file storage in a throw-away folder, a fresh server for every JetStream run`,
     `- Load average (1 min): ${input.loadBefore.toFixed(1)} before the timed rounds, ${input.loadAfter.toFixed(1)} after, on ${cpus.length} cores; anything above ${cpus.length} is other work on the shared machine competing with this run`,
     `- Whole run: ${input.runSeconds.toFixed(0)} s`,
+    `- This process's RSS (webhooks room, relay, committers and receiver) through the timed rounds: ${mebibytes(input.memoryPeak.rss)} at most; then ${memoryParts(input.memoryPeak)}. The process: ${processDescription("bench:webhooks")}.`,
     "",
     "## Setup",
     "",

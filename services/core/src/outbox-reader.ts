@@ -1,4 +1,5 @@
 import type { Knex } from "knex";
+import { runPrepared } from "./db/statements";
 import type { Logger } from "./logging";
 import { watchOutboxCommits, type CommitWatch } from "./outbox-signal";
 import { Poller } from "./poller";
@@ -48,24 +49,26 @@ export class OutboxReader {
     await this.poller?.stop();
   }
 
-  // True when the batch was full, so more may be waiting.
+  // True when the batch was full, so more may be waiting. The batch is
+  // claimed and marked in one statement: the mark is undone with the
+  // consumer's work if that fails, since both are in one transaction.
   private async claimAndHand(onBatch: (batch: OutboxBatch) => Promise<void>, batchSize: number): Promise<boolean> {
     return this.knex.transaction(async (trx) => {
-      const rows = await trx("outbox_events")
-        .whereNull("fanned_out_at")
-        .orderBy("created_at")
-        .limit(batchSize)
-        .forUpdate()
-        .skipLocked()
-        .select<OutboxBatch["rows"]>("id", "payload", "traceparent");
+      const { rows } = await runPrepared<OutboxBatch["rows"][number] & { created_at: Date }>(trx, {
+        sql: `update "outbox_events" set fanned_out_at = ?
+          where id in (
+            select id from "outbox_events"
+             where fanned_out_at is null
+             order by created_at
+             limit ?
+             for update skip locked)
+          returning id, payload, traceparent, created_at`,
+        bindings: [new Date(), batchSize],
+      });
       if (rows.length === 0) return false;
-      await onBatch({ trx, rows });
-      await trx("outbox_events")
-        .whereIn(
-          "id",
-          rows.map((r) => r.id),
-        )
-        .update({ fanned_out_at: new Date() });
+      // RETURNING keeps no order: the consumer gets the batch oldest first.
+      rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      await onBatch({ trx, rows: rows.map(({ id, payload, traceparent }) => ({ id, payload, traceparent })) });
       return rows.length === batchSize;
     });
   }

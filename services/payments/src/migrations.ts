@@ -170,6 +170,17 @@ export const paymentsMigrations: Migration[] = [
       });
     },
   },
+  {
+    name: "20261208_350_payments_list_status_provider_index",
+    async up(knex) {
+      // A list filtered by status and provider walks one index range too,
+      // instead of the status range with each row's provider checked: a
+      // provider that is rare among one status would read all of that status.
+      await knex.schema.alterTable("payments", (t) => {
+        t.index(["tenant_id", "environment", "status", "provider", "created_at", "id"], "payments_scope_status_provider_created");
+      });
+    },
+  },
 ];
 
 // Payments per hour of creation, account, API key and status; a payment

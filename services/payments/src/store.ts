@@ -2,7 +2,7 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, signalOutboxCommit, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
+import { appendEvent, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
@@ -185,7 +185,7 @@ export class PaymentStore {
     if (attempt) add("attempt", insertRowSql("payment_attempts", attempt as unknown as Record<string, unknown>));
     add("event", insertRowSql("outbox_events", event));
     const { sql, bindings } = withParts(parts, { sql: 'select count(*)::int as written from "payment"', bindings: [] });
-    const { rows } = (await this.knex.raw(sql, bindings as Knex.RawBinding[])) as { rows: { written: number }[] };
+    const { rows } = await runPrepared<{ written: number }>(this.knex, { sql, bindings });
     claimed?.bound(rows[0]!.written);
     signalOutboxCommit(this.knex);
     return { payment, ...(attempt && { attempt }) };
@@ -265,7 +265,7 @@ export class PaymentStore {
         [["attempt", this.attempts.settleWrite(settling.id, from, patch, now)], ...paymentChangeParts({ sql: '(select parent_id from "attempt")', bindings: [] }, change, now)],
         { sql: 'select (select count(*)::int from "attempt") as settled, "changed".* from (select 1) as one left join "changed" on true', bindings: [] },
       );
-      const { rows } = (await trx.raw(sql, bindings as Knex.RawBinding[])) as { rows: (ChangedPayment & { settled: number })[] };
+      const { rows } = await runPrepared<ChangedPayment & { settled: number }>(trx, { sql, bindings });
       const { settled, ...changed } = rows[0]!;
       if (settled === 0) return undefined;
       // The attempt was in one of `from`, so it is as this request knew it but for the patch.

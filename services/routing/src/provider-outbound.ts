@@ -101,7 +101,18 @@ export class ProviderOutbound {
     const onRefused = (reason: string) => {
       refusal ??= reason;
     };
-    const agents = guardedAgents({ allowList, refuseAll: blocked, onRefused });
+    // Made on first use: most calls go over kept connections, and an agent is
+    // not free to make.
+    let fresh: GuardedAgents | undefined;
+    const freshAgents = () => (fresh ??= guardedAgents({ allowList, refuseAll: blocked, onRefused }));
+    const agents: GuardedAgents = {
+      get http() {
+        return freshAgents().http;
+      },
+      get https() {
+        return freshAgents().https;
+      },
+    };
     const keptAlive = blocked === undefined ? this.pool(operatorHost ?? "", allowList).forCall(onRefused) : agents;
     return { agents, keptAlive, override, blocked, refusal: () => refusal };
   }

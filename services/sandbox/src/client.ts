@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
+import { sendResendingOnClosedReuse, type GuardedAgents } from "@onerouter/core";
 import {
   answeredFailure,
   ConnectorError,
@@ -80,11 +81,6 @@ export async function callSandbox<T>(provider: string, ctx: ConnectorContext, ca
   const headers: Record<string, string> = {
     accept: "application/json",
     authorization: `Bearer ${ctx.credentials.api_key ?? ""}`,
-    // A fresh connection per call (the transport's agents keep none alive):
-    // a pooled socket the sandbox has since closed fails like a reset after
-    // sending, which would make a plain outage look ambiguous instead of
-    // provably not processed.
-    connection: "close",
   };
   if (call.body !== undefined) headers["content-type"] = "application/json";
   if (call.idempotencyKey) headers["idempotency-key"] = call.idempotencyKey;
@@ -93,9 +89,22 @@ export async function callSandbox<T>(provider: string, ctx: ConnectorContext, ca
   if (settings.failure_rate) headers["sandbox-failure-rate"] = settings.failure_rate;
   if (settings.simulate_timeout === "true") headers["sandbox-simulate-timeout"] = "true";
 
+  const url = new URL(call.path, settings.base_url);
+  const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
+  // One time budget for the call, a resend included.
+  const signal = AbortSignal.timeout(ctx.timeoutMs);
+  const exchange = (agents: GuardedAgents) => send(agents, url, call.method, headers, payload, signal);
   let answer: SandboxAnswer;
   try {
-    answer = await send(ctx, new URL(call.path, settings.base_url), call.method, headers, call.body);
+    // The sandbox acts on a POST once per Idempotency-Key and a GET changes
+    // nothing, so such a call goes over a kept connection and is resent once
+    // on a fresh one when the kept one closed before any answer (an idle
+    // close crossing the request). A POST without a key could act twice, so
+    // it gets a connection of its own, where a reset means it was on the wire.
+    answer =
+      call.method === "GET" || call.idempotencyKey
+        ? await sendResendingOnClosedReuse({ keptAlive: ctx.transport.keptAlive, fresh: ctx.transport.agents }, exchange)
+        : await exchange(ctx.transport.agents);
   } catch (err) {
     throw transportError(provider, err);
   }
@@ -121,16 +130,22 @@ interface SandboxAnswer {
   text: string;
 }
 
-// One HTTP exchange through the call's transport, within its time budget.
-function send(ctx: ConnectorContext, url: URL, method: string, headers: Record<string, string>, body: unknown): Promise<SandboxAnswer> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
+// One HTTP exchange through `agents`, until `signal` ends the call's time budget.
+function send(
+  agents: GuardedAgents,
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  payload: string | undefined,
+  signal: AbortSignal,
+): Promise<SandboxAnswer> {
   const secure = url.protocol === "https:";
   return new Promise((resolve, reject) => {
     const request = (secure ? https : http).request(url, {
       method,
       headers: payload === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(payload)) },
-      agent: ctx.transport.agents[secure ? "https" : "http"],
-      signal: AbortSignal.timeout(ctx.timeoutMs),
+      agent: agents[secure ? "https" : "http"],
+      signal,
     });
     request.on("response", (response) => {
       const chunks: Buffer[] = [];

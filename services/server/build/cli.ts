@@ -15,25 +15,27 @@ export const cliOutDir = path.join(serverRoot, "dist");
 // Workspace code that finds files next to its source (the console's bundle,
 // for one) keeps finding them from the bundle: its import.meta names the
 // source file, relative to where the bundle lies (the code may land in the
-// entry, cli.js, or in a chunk a folder below it).
-const sourceLocations: Plugin = {
-  name: "source-locations",
-  setup(builder) {
-    builder.onLoad({ filter: /\.ts$/ }, (args) => {
-      const text = readFileSync(args.path, "utf8");
-      if (args.path.includes(`${path.sep}node_modules${path.sep}`) || !/import\.meta\.(url|dirname|filename)/.test(text)) return undefined;
-      const fromBundle = path.relative(cliOutDir, args.path).split(path.sep).join("/");
-      const contents =
-        `const __sourceUrl = new URL(${JSON.stringify(fromBundle)}, new URL(import.meta.url.includes("/dist/chunks/") ? "../" : "./", import.meta.url));\n` +
-        text
-          .replace(/import\.meta\.url/g, "__sourceUrl.href")
-          .replace(/import\.meta\.filename/g, "__sourcePath(__sourceUrl)")
-          .replace(/import\.meta\.dirname/g, "__sourcePath(new URL(\".\", __sourceUrl))")
-          .replace(/$/, '\nfunction __sourcePath(url: URL): string { return decodeURIComponent(url.pathname).replace(/\\/$/, ""); }\n');
-      return { contents, loader: "ts" };
-    });
-  },
-};
+// entry, in `outDir`, or in a chunk a folder below it).
+function sourceLocations(outDir: string): Plugin {
+  return {
+    name: "source-locations",
+    setup(builder) {
+      builder.onLoad({ filter: /\.ts$/ }, (args) => {
+        const text = readFileSync(args.path, "utf8");
+        if (args.path.includes(`${path.sep}node_modules${path.sep}`) || !/import\.meta\.(url|dirname|filename)/.test(text)) return undefined;
+        const fromBundle = path.relative(outDir, args.path).split(path.sep).join("/");
+        const contents =
+          `const __sourceUrl = new URL(${JSON.stringify(fromBundle)}, new URL(import.meta.url.includes("/${path.basename(outDir)}/chunks/") ? "../" : "./", import.meta.url));\n` +
+          text
+            .replace(/import\.meta\.url/g, "__sourceUrl.href")
+            .replace(/import\.meta\.filename/g, "__sourcePath(__sourceUrl)")
+            .replace(/import\.meta\.dirname/g, "__sourcePath(new URL(\".\", __sourceUrl))")
+            .replace(/$/, '\nfunction __sourcePath(url: URL): string { return decodeURIComponent(url.pathname).replace(/\\/$/, ""); }\n');
+        return { contents, loader: "ts" };
+      });
+    },
+  };
+}
 
 // Bare imports outside the workspace are left to Node.
 const thirdPartyExternal: Plugin = {
@@ -43,11 +45,13 @@ const thirdPartyExternal: Plugin = {
   },
 };
 
-export async function buildCli(): Promise<void> {
-  mkdirSync(cliOutDir, { recursive: true });
+// `entry` and the workspace code it imports as ES modules in `outDir`, as
+// `<name>.js` with its chunks, the way the CLI is built.
+export async function bundleForNode(name: string, entry: string, outDir: string): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
   await build({
-    entryPoints: { cli: path.join(serverRoot, "src/cli.ts") },
-    outdir: cliOutDir,
+    entryPoints: { [name]: entry },
+    outdir: outDir,
     bundle: true,
     splitting: true,
     format: "esm",
@@ -57,9 +61,14 @@ export async function buildCli(): Promise<void> {
     chunkNames: "chunks/[name]-[hash]",
     sourcemap: "linked",
     logLevel: "warning",
-    plugins: [thirdPartyExternal, sourceLocations],
+    plugins: [thirdPartyExternal, sourceLocations(outDir)],
   });
-  writeFileSync(path.join(cliOutDir, "package.json"), JSON.stringify({ type: "module" }) + "\n");
+  writeFileSync(path.join(outDir, "package.json"), JSON.stringify({ type: "module" }) + "\n");
+  return path.join(outDir, `${name}.js`);
+}
+
+export async function buildCli(): Promise<void> {
+  await bundleForNode("cli", path.join(serverRoot, "src/cli.ts"), cliOutDir);
 }
 
 if (process.argv[1] === import.meta.filename) await buildCli();

@@ -3,10 +3,12 @@ import { parseArgs } from "node:util";
 import { serviceNames, startOneRouter, startServices, type OneRouter, type ServiceName } from "./app";
 import { UsageError } from "./cli-usage";
 import { devBanner, devConfigDefaults, startDev } from "./dev";
+import { limitHeapGrowth } from "./heap-growth";
 
 // `onerouter start` and `onerouter dev`: the server in this process until a signal.
 
 export async function start(args: string[]): Promise<number> {
+  limitHeapGrowth();
   let services: string | undefined;
   try {
     services = parseArgs({ args, options: { services: { type: "string" } } }).values.services;
@@ -26,6 +28,7 @@ export async function start(args: string[]): Promise<number> {
 
 // `onerouter serve payments,webhooks`: services behind Envoy, as in the mesh.
 export async function serve(args: string[]): Promise<number> {
+  limitHeapGrowth();
   const services = servicesNamed(args.join(","));
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
@@ -47,6 +50,7 @@ function servicesNamed(list: string): ServiceName[] {
 }
 
 export async function dev(args: string[]): Promise<number> {
+  limitHeapGrowth();
   if (args.length > 0) throw new UsageError("dev takes no arguments", "dev");
   for (const [name, value] of Object.entries(devConfigDefaults)) process.env[name] ??= value;
   const config = loadConfig();

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Knex } from "knex";
 
 // Several writes as one statement. Postgres runs every data-modifying part of
@@ -30,6 +31,23 @@ export function insertRowSql(table: string, row: Record<string, unknown>): Sql {
   };
 }
 
+// Inserts `rows` (every column the first names; all name the same) as
+// `insert … select … from json_populate_recordset … where <where>`, in the
+// order of `orderBy`: one binding however many rows, so a batch is one
+// statement of one text. Values are written as insertRowSql writes them.
+export function insertRowsSql(table: string, rows: readonly Record<string, unknown>[], options: { where?: string; orderBy?: string } = {}): Sql {
+  const columns = Object.keys(rows[0] ?? {})
+    .map((c) => `"${c}"`)
+    .join(", ");
+  return {
+    sql:
+      `insert into "${table}" (${columns}) select ${columns} from json_populate_recordset(null::"${table}", ?::json)` +
+      (options.where ? ` where ${options.where}` : "") +
+      (options.orderBy ? ` order by ${options.orderBy}` : ""),
+    bindings: [JSON.stringify(rows, recordValue)],
+  };
+}
+
 function recordValue(this: Record<string, unknown>, key: string, value: unknown): unknown {
   const raw = this[key];
   if (typeof raw === "bigint") return raw.toString();
@@ -48,9 +66,25 @@ export function withParts(parts: readonly (readonly [name: string, part: Sql])[]
 // Runs independent writes as one statement.
 export async function writeTogether(knex: Knex, writes: readonly Sql[]): Promise<void> {
   if (writes.length === 0) return;
-  const { sql, bindings } = withParts(
-    writes.map((write, i) => [`write_${i}`, write] as const),
-    { sql: "select 1", bindings: [] },
+  await runPrepared(
+    knex,
+    withParts(
+      writes.map((write, i) => [`write_${i}`, write] as const),
+      { sql: "select 1", bindings: [] },
+    ),
   );
-  await knex.raw(sql, bindings as Knex.RawBinding[]);
+}
+
+// Runs a statement of the hot path as a named prepared statement: Postgres
+// parses it once per connection and, after a few runs, plans it once too,
+// where an unnamed statement is parsed and planned on every run (for the big
+// WITH statements, much of their cost). The name is the text's hash, so one
+// name is always one text; node-postgres prepares it on each connection the
+// first time that connection runs it (a reconnected pool prepares again).
+// PGlite takes the name as an option it does not know and ignores it. Only
+// for statements whose text comes from a bounded set: each text stays
+// prepared in every pooled connection for as long as it lives.
+export async function runPrepared<Row>(knex: Knex, { sql, bindings }: Sql): Promise<{ rows: Row[] }> {
+  const name = `onerouter_${createHash("sha1").update(sql).digest("hex")}`;
+  return (await knex.raw(sql, bindings as Knex.RawBinding[]).options({ name })) as { rows: Row[] };
 }

@@ -2,7 +2,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { currentTraceparent, type Knex } from "@onerouter/core";
+import { currentTraceparent, insertRowsSql, runPrepared, withParts, type Knex } from "@onerouter/core";
 import { pendingDelivery } from "../delivery/requeue";
 import { fromJson } from "../endpoints";
 import { lockEventSequence } from "../event-stream/sequence";
@@ -66,10 +66,9 @@ export function createFanOut(worker: DeliveryWaker): EventHandler {
 
 // Returns the number of deliveries created.
 export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promise<number> {
-  const owed = await recordEvents(trx, events);
+  const { owed, endpoints } = await recordEvents(trx, events);
   if (owed.length === 0) return 0;
 
-  const endpoints = await endpointsByScope(trx, owed);
   const now = new Date();
   const deliveries = owed.flatMap((event) =>
     (endpoints.get(scopeKey(event)) ?? [])
@@ -89,60 +88,54 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
   return deliveries.length;
 }
 
-// Copies the events into webhook_events and returns those not copied before,
-// in id order so concurrent fan-outs take the keys in the same order. An
-// event of a tenant this database does not have (another deployment's, on a
-// shared stream) is passed by.
-async function recordEvents(trx: Knex.Transaction, events: FeedEvent[]): Promise<FeedEvent[]> {
-  if (events.length === 0) return [];
-  const tenants = new Set(
-    await trx("tenants")
-      .whereIn("id", [...new Set(events.map((e) => e.tenantId))])
-      .pluck<string[]>("id"),
-  );
-  const known = [...new Map(events.filter((e) => tenants.has(e.tenantId)).map((e) => [e.id, e])).values()].sort(
-    (a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
-  );
-  const recorded = new Set<string>();
-  if (known.length > 0) await lockEventSequence(trx);
-  // 500 rows × 6 columns stays far below Postgres's bind parameter limit.
-  for (let i = 0; i < known.length; i += 500) {
-    const rows = await trx("webhook_events")
-      .insert(known.slice(i, i + 500).map(eventRow))
-      .onConflict("id")
-      .ignore()
-      .returning<{ id: string }[]>("id");
-    for (const row of rows) recorded.add(row.id);
-  }
-  return known.filter((e) => recorded.has(e.id));
-}
-
 interface EndpointFilter {
   id: string;
   tenant_id: string;
   environment: string;
   event_types: string[] | string;
-  created_at: Date;
+  created_at: Date | string;
 }
 
 const scopeKey = (s: { tenantId: string; environment: string }) => `${s.tenantId}/${s.environment}`;
 
-async function endpointsByScope(trx: Knex.Transaction, events: FeedEvent[]): Promise<Map<string, EndpointFilter[]>> {
-  const scopes = new Map(events.map((e) => [scopeKey(e), e]));
-  const rows = await trx("webhook_endpoints")
-    .where("status", "enabled")
-    .where((q) => {
-      for (const scope of scopes.values()) {
-        q.orWhere({ tenant_id: scope.tenantId, environment: scope.environment });
-      }
-    })
-    .select<EndpointFilter[]>("id", "tenant_id", "environment", "event_types", "created_at");
+// Copies the events into webhook_events and returns those not copied before,
+// with the enabled endpoints of their tenants and environments, in one
+// statement: a batch whose tenants have no endpoints costs that statement
+// alone. Rows are inserted in id order so concurrent fan-outs take the keys
+// in the same order. An event of a tenant this database does not have
+// (another deployment's, on a shared stream) is passed by.
+async function recordEvents(trx: Knex.Transaction, events: FeedEvent[]): Promise<{ owed: FeedEvent[]; endpoints: Map<string, EndpointFilter[]> }> {
+  const byId = new Map(events.map((e) => [e.id, e]));
+  if (byId.size === 0) return { owed: [], endpoints: new Map() };
+  await lockEventSequence(trx);
+  const insert = insertRowsSql("webhook_events", [...byId.values()].map(eventRow), { where: "tenant_id in (select id from tenants)", orderBy: "id" });
+  const { sql, bindings } = withParts(
+    [
+      ["recorded", { sql: `${insert.sql} on conflict (id) do nothing returning id, tenant_id, environment`, bindings: insert.bindings }],
+      [
+        "endpoints",
+        {
+          sql: `select id, tenant_id, environment, event_types, created_at from webhook_endpoints
+                 where status = 'enabled' and (tenant_id, environment) in (select tenant_id, environment from "recorded")`,
+          bindings: [],
+        },
+      ],
+    ],
+    {
+      sql: `select (select coalesce(json_agg(id), '[]'::json) from "recorded") as recorded,
+                   (select coalesce(json_agg("endpoints"), '[]'::json) from "endpoints") as endpoints`,
+      bindings: [],
+    },
+  );
+  const { rows } = await runPrepared<{ recorded: string[]; endpoints: EndpointFilter[] }>(trx, { sql, bindings });
+  const { recorded, endpoints } = rows[0]!;
   const byScope = new Map<string, EndpointFilter[]>();
-  for (const row of rows) {
-    const key = scopeKey({ tenantId: row.tenant_id, environment: row.environment });
-    byScope.set(key, [...(byScope.get(key) ?? []), row]);
+  for (const endpoint of endpoints) {
+    const key = scopeKey({ tenantId: endpoint.tenant_id, environment: endpoint.environment });
+    byScope.set(key, [...(byScope.get(key) ?? []), endpoint]);
   }
-  return byScope;
+  const owed = recorded.map((id) => byId.get(id)!).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { owed, endpoints: byScope };
 }
 
 // Copies an event whose deliveries were made by other means (a test event

@@ -43,4 +43,4 @@ async function start(): Promise<ConnectorHarness> {
   };
 }
 
-describePaymentConnectorContract("sandbox", start);
+describePaymentConnectorContract("sandbox", start, { keepsConnectionsAlive: true });

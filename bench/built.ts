@@ -1,0 +1,58 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { bundleForNode } from "../services/server/build/cli";
+
+// Runs a benchmark whose OneRouter lives in its own process as the product
+// runs: the TypeScript bundled the way the `onerouter` CLI is built, under
+// plain node, so the measured process holds no TypeScript loader (tsx's
+// hooks run in a thread of their own with their own heap, and keep every
+// transpiled source: about 80 MiB of RSS the product never has), and with
+// the process settings the image gives OneRouter (the Dockerfile's ENV), so
+// its memory is the product's. The benchmark reads ONEROUTER_BENCH_BUILT to
+// say so in its report.
+//
+//   node --import tsx bench/built.ts bench/payments/run.ts [args...]
+
+const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+// Names of the runtime settings the image sets for the process, read from
+// the Dockerfile so the benchmark can never drift from it.
+const processSettingNames = ["MALLOC_ARENA_MAX", "NODE_OPTIONS"];
+
+export function imageProcessSettings(dockerfile = path.join(repositoryRoot, "Dockerfile")): Record<string, string> {
+  const text = readFileSync(dockerfile, "utf8");
+  const settings: Record<string, string> = {};
+  for (const name of processSettingNames) {
+    const value = new RegExp(`\\b${name}=("[^"]*"|\\S+)`).exec(text)?.[1];
+    if (value !== undefined) settings[name] = value.replace(/^"|"$/g, "");
+  }
+  return settings;
+}
+
+async function main(): Promise<number> {
+  const [entry, ...args] = process.argv.slice(2);
+  if (!entry) throw new Error("usage: node --import tsx bench/built.ts <bench/…/run.ts> [args...]");
+  const source = path.resolve(entry);
+  const name = path.relative(repositoryRoot, source).replace(/\.ts$/, "").replace(/[/\\]/g, "-");
+  // Under node_modules, so the bundle's imports of third-party packages resolve as the CLI's do.
+  const bundle = await bundleForNode(name, source, path.join(repositoryRoot, "node_modules", ".cache", "onerouter-bench", "dist"));
+  const child = spawn(process.execPath, [bundle, ...args], {
+    stdio: "inherit",
+    // One set in this environment wins, for comparing settings.
+    env: { ...imageProcessSettings(), ...process.env, ONEROUTER_BENCH_BUILT: "1" },
+  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+  return new Promise((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
