@@ -2,16 +2,11 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyLimitsSchema, ApiKeySchema, type ApiKey } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import type { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import {
-  environmentFromName,
-  environmentName,
-  generateApiKey,
-  newId,
-  notFound,
-  paginate,
-  type Knex,
-  type PageRequest,
-} from "@onerouter/core";
+import type { Knex, PageRequest } from "@onerouter/core";
+import { notFound } from "@onerouter/core/errors";
+import { newId } from "@onerouter/core/ids";
+import { environmentFromName, environmentName, generateApiKey } from "@onerouter/core/keys";
+import { paginate } from "@onerouter/core/pagination";
 import { recordAudit } from "./audit";
 
 export interface ApiKeyRow {

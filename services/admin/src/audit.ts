@@ -1,5 +1,7 @@
 import type { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { environmentName, newId, type Knex } from "@onerouter/core";
+import type { Knex } from "@onerouter/core";
+import { newId } from "@onerouter/core/ids";
+import { environmentName } from "@onerouter/core/keys";
 
 // Written in the same transaction as the change it records.
 export async function recordAudit(

@@ -2,7 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { MemberSchema, Role, type Member } from "@onerouter/client/gen/onerouter/admin/v1/team_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { newId, type Knex, type MemberRole } from "@onerouter/core";
+import type { Knex, MemberRole } from "@onerouter/core";
+import { newId } from "@onerouter/core/ids";
 import { recordAudit } from "./audit";
 import { hashPassword } from "./passwords";
 

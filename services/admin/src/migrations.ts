@@ -1,4 +1,4 @@
-import type { Migration } from "@onerouter/core";
+import type { Migration } from "@onerouter/core/migrations";
 
 // Admin's tables: tenants, their members and API keys, and the audit log.
 // Every room's rows refer to a tenant and are always queried by tenant_id.

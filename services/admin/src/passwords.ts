@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
-import { invalidArgument } from "@onerouter/core";
+import { invalidArgument } from "@onerouter/core/errors";
 
 // Members' console passwords, stored as scrypt hashes:
 // scrypt$<N>$<r>$<p>$<salt>$<hash>, base64url. The parameters travel with

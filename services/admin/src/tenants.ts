@@ -1,5 +1,7 @@
 import type { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { invalidArgument, newId, notFound, type Knex } from "@onerouter/core";
+import type { Knex } from "@onerouter/core";
+import { invalidArgument, notFound } from "@onerouter/core/errors";
+import { newId } from "@onerouter/core/ids";
 import { recordAudit } from "./audit";
 import { planById, plans } from "./plans";
 

@@ -3,12 +3,13 @@ import { create, fromBinary, toBinary, toJson, type DescMessage, type DescMethod
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Knex } from "knex";
 import { Counter, type Registry } from "prom-client";
-import type { Migration } from "./db/database";
 import { sqlOf, type Sql } from "./db/statements";
 import { apiError, invalidArgument, normalizeError } from "./errors";
 import { environmentName } from "./keys";
 import type { ProcessLiveness } from "./process-liveness";
 import { requireCaller } from "./services";
+
+export { idempotencyMigrations } from "./idempotency-migrations";
 
 // Stripe's idempotency semantics for mutating calls. The first request with
 // an Idempotency-Key claims it (a row keyed by tenant, environment, method and
@@ -32,45 +33,6 @@ import { requireCaller } from "./services";
 export const idempotencyKeyHeader = "Idempotency-Key";
 export const idempotentReplayedHeader = "Idempotent-Replayed";
 const maxKeyLength = 255;
-
-export const idempotencyMigrations: Migration[] = [
-  {
-    name: "20261121_003_core_idempotency_keys",
-    async up(knex) {
-      await knex.schema.createTable("idempotency_keys", (t) => {
-        t.text("tenant_id").notNullable().references("tenants.id").onDelete("CASCADE");
-        t.text("environment").notNullable();
-        // e.g. onerouter.payments.v1.PaymentService/CreatePayment
-        t.text("method").notNullable();
-        t.text("key").notNullable();
-        // SHA-256 of the request in canonical form.
-        t.text("fingerprint").notNullable();
-        // in_progress, then completed.
-        t.text("status").notNullable();
-        t.text("lease_owner");
-        t.timestamp("lease_expires_at", { useTz: true });
-        // completed: the response message (binary), or the error as JSON.
-        t.binary("response");
-        t.jsonb("error");
-        t.timestamp("created_at", { useTz: true }).notNullable();
-        t.timestamp("expires_at", { useTz: true }).notNullable();
-        t.primary(["tenant_id", "environment", "method", "key"]);
-        t.index(["expires_at"]);
-      });
-    },
-  },
-  {
-    name: "20261204_001_core_idempotency_bound_resource",
-    async up(knex) {
-      await knex.schema.alterTable("idempotency_keys", (t) => {
-        // The object the run created or acts on, bound when it was created.
-        t.text("resource_id");
-        // The process holding the claim (ProcessLiveness.instanceId).
-        t.text("owner_instance");
-      });
-    },
-  },
-];
 
 export interface IdempotencyOptions {
   // Tells a claim whose process is gone from one still running; without it

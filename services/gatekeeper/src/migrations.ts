@@ -1,4 +1,4 @@
-import type { Migration } from "@onerouter/core";
+import type { Migration } from "@onerouter/core/migrations";
 import { apiKeyChangeNoticeMigration } from "./api-key-notices";
 
 // When each API key was last used: the gatekeeper sees every use, so it

@@ -1,5 +1,5 @@
-import { addRollupStripe, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core";
-import { createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing";
+import { addRollupStripe, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
+import { createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
 
 // Messages and the provider calls made for them (attempts). Prices are int64
 // micros of price_currency. The delivery callbacks received about them are

@@ -1,4 +1,5 @@
-import { addRollupStripe, latencyBucketCount, latencyBucketSql, rollupStripeSql, utcHourSql, type Knex } from "@onerouter/core";
+import type { Knex } from "@onerouter/core";
+import { addRollupStripe, latencyBucketCount, latencyBucketSql, rollupStripeSql, utcHourSql } from "@onerouter/core/migrations";
 
 // What analytics read about a room's attempts, kept by the database in the
 // transaction that records them (see core's rollups): per hour and provider

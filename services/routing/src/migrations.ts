@@ -1,4 +1,4 @@
-import type { Migration } from "@onerouter/core";
+import type { Migration } from "@onerouter/core/migrations";
 
 // Where committed changes of provider accounts, data keys and routing
 // profiles are announced, with the tenant's id (ProviderAccountStore and

@@ -106,7 +106,7 @@ export async function members(args: string[]): Promise<number> {
   if (sub !== "create") throw new UsageError('the members command takes "create"', "members");
   const { values } = flags("members", rest, { email: { type: "string" }, role: { type: "string" }, name: { type: "string" }, tenant: { type: "string" } });
   if (!values.email) throw new UsageError("--email is required", "members");
-  const { checkNewPassword, memberRoles } = await import("@onerouter/admin");
+  const [{ checkNewPassword }, { memberRoles }] = await Promise.all([import("@onerouter/admin/passwords"), import("@onerouter/admin/member-accounts")]);
   if (!memberRoles.includes(values.role as (typeof memberRoles)[number])) throw new UsageError(`--role must be one of ${memberRoles.join(", ")}`, "members");
   const password = await readPassword(`Password for ${values.email}: `);
   try {
@@ -200,16 +200,20 @@ async function runOperation(command: string, action: string, args: Record<string
 }
 
 async function runHere(config: Config, action: string, args: Record<string, unknown>): Promise<unknown> {
-  // The embedded database starts in its own thread while this one loads the code that uses it.
-  const { openConfiguredDatabase } = await import("./database");
-  const db = openConfiguredDatabase(config);
+  // The embedded database starts in its own thread while this one loads knex and the code that uses it.
+  const { startConfiguredPGlite } = await import("./pglite-start");
+  const pglite = startConfiguredPGlite(config);
+  let loaded;
   try {
-    const [{ allMigrations }, { ensureDefaultTenant }, { resolveMasterKeys }, { operations }] = await Promise.all([
-      import("./migrations"),
-      import("@onerouter/admin"),
-      import("./master-key"),
-      import("./operations"),
-    ]);
+    loaded = await Promise.all([import("./database"), import("./migrations"), import("@onerouter/admin/tenants"), import("./master-key"), import("./operations")]);
+  } catch (err) {
+    // The folder's lock is released once this returns: the database is closed first.
+    await pglite?.thread.close();
+    throw err;
+  }
+  const [{ openConfiguredDatabase }, { allMigrations }, { ensureDefaultTenant }, { resolveMasterKeys }, { operations }] = loaded;
+  const db = openConfiguredDatabase(config, pglite);
+  try {
     const newlyApplied = await db.migrate(allMigrations);
     // A new folder made from the build's template came with its migrations: this command applied those too.
     const applied = db.createdFromTemplate ? ((await db.knex("knex_migrations").orderBy("id").pluck("name")) as string[]) : newlyApplied;

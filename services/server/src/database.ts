@@ -1,15 +1,12 @@
-import path from "node:path";
 import type { Config } from "@onerouter/core/config";
 import { openDatabase, type Database } from "@onerouter/core/database";
+import type { StartedPGlite } from "@onerouter/core/pglite-start";
+import { pgliteFolder, pgliteTemplateFile } from "./pglite-start";
 
-// The database every command and server opens. By core's database module
-// alone, so a CLI command starts the embedded database before it loads the
-// code that uses it, and the two go on side by side.
+export { pgliteTemplateFile } from "./pglite-start";
 
-// A new embedded data folder starts from this tarball of every migration
-// applied (when the build has made it) rather than from initdb.
-export const pgliteTemplateFile = path.resolve(import.meta.dirname, "../dist/pglite-template.tgz");
-
-export function openConfiguredDatabase(config: Config): Database {
-  return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, "pglite"), pgliteTemplate: pgliteTemplateFile });
+// The database every command and server opens; on an embedded folder, with
+// the PGlite a command started before loading this (startConfiguredPGlite).
+export function openConfiguredDatabase(config: Config, pglite?: StartedPGlite): Database {
+  return openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: pgliteFolder(config), pgliteTemplate: pgliteTemplateFile, pglite });
 }

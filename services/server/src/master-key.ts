@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { MasterKeyring, type Config, type Knex } from "@onerouter/core";
+import type { Config, Knex } from "@onerouter/core";
+import { MasterKeyring } from "@onerouter/core/master-keys";
 
 // Where the master keys come from. With ONEROUTER_MASTER_KEY the operator
 // manages them (ONEROUTER_PREVIOUS_MASTER_KEYS during a rotation). Without,

@@ -1,4 +1,4 @@
-import { idempotencyMigrations, outboxMigrations, type Migration } from "@onerouter/core";
+import { idempotencyMigrations, outboxMigrations, type Migration } from "@onerouter/core/migrations";
 import { adminMigrations } from "@onerouter/admin/migrations";
 import { gatekeeperMigrations } from "@onerouter/gatekeeper/migrations";
 import { messagingMigrations } from "@onerouter/messaging/migrations";

@@ -1,7 +1,16 @@
 import { ConnectError } from "@connectrpc/connect";
-import { checkNewPassword, createApiKey, createMemberWithPassword, createTenant, listApiKeys, listTenants, MemberExistsError, memberRoles, planById, plans, recordAudit, revokeApiKey, setTenantPlan, setTenantSuspended, type ApiKeyRow, type TenantRow } from "@onerouter/admin";
+// Admin's and core's functions by their own paths: a command run on the data
+// folder loads none of the services, telemetry or NATS behind their barrels.
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from "@onerouter/admin/api-keys";
+import { recordAudit } from "@onerouter/admin/audit";
+import { createMemberWithPassword, MemberExistsError, memberRoles } from "@onerouter/admin/member-accounts";
+import { checkNewPassword } from "@onerouter/admin/passwords";
+import { planById, plans } from "@onerouter/admin/plans";
+import { createTenant, listTenants, setTenantPlan, setTenantSuspended, type TenantRow } from "@onerouter/admin/tenants";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { environmentFromName, isEmailAddress, type Config, type Contact, type Knex, type MasterKeyring, type MemberRole } from "@onerouter/core";
+import type { Config, Contact, Knex, MasterKeyring, MemberRole } from "@onerouter/core";
+import { environmentFromName } from "@onerouter/core/keys";
+import { isEmailAddress } from "@onerouter/core/validation";
 import { LocalAdminRefusal, type LocalAdminAction } from "./local-admin";
 
 // What the CLI's maintenance commands do, in one place: the running embedded

@@ -1,20 +1,13 @@
-import { existsSync, mkdirSync } from "node:fs";
-import path from "node:path";
 import knexFactory, { type Knex } from "knex";
 import ClientPgLite from "knex-pglite";
 import pg from "pg";
-import { PGliteThread } from "./pglite-thread";
+import { startPGlite, type PGliteStartOptions, type StartedPGlite } from "./pglite-start";
 
 export type { Knex };
 
 // Postgres int8 comes back as a string by default; amounts are int64 and are
 // handled as bigint in code, so keep the string and convert at the edge.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => v);
-
-// PGlite keeps Postgres's server defaults, sized for a machine of its own:
-// 128 MB of shared buffers, allocated and touched at start. One embedded
-// process's data is read through the OS's page cache beyond this.
-const embeddedSettings = ["shared_buffers=16MB", "maintenance_work_mem=16MB"];
 
 export interface Migration {
   // Globally sortable: "<yyyymmdd>_<nnn>_<room>_<what>".
@@ -35,14 +28,11 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export interface DatabaseOptions {
+export interface DatabaseOptions extends PGliteStartOptions {
   // postgres://... for a server; otherwise PGlite.
   databaseUrl?: string;
-  // PGlite folder; unset means in memory.
-  pgliteDir?: string;
-  // A PGlite data folder's tarball that a new folder (or memory) starts
-  // from instead of running initdb: see pglite-template.ts.
-  pgliteTemplate?: string;
+  // PGlite already started (startPGlite) on pgliteDir: the database uses it rather than starting its own.
+  pglite?: StartedPGlite;
   poolMax?: number;
 }
 
@@ -59,11 +49,9 @@ export function openDatabase(options: DatabaseOptions): Database {
     });
   } else {
     engine = "pglite";
-    if (options.pgliteDir) mkdirSync(path.dirname(path.resolve(options.pgliteDir)), { recursive: true });
-    const fresh = !options.pgliteDir || !existsSync(path.join(options.pgliteDir, "PG_VERSION"));
-    const template = fresh && options.pgliteTemplate && existsSync(options.pgliteTemplate) ? options.pgliteTemplate : undefined;
-    createdFromTemplate = template !== undefined;
-    const pglite = new PGliteThread({ dataDir: options.pgliteDir, templateFile: template, settings: embeddedSettings });
+    const started = options.pglite ?? startPGlite(options);
+    createdFromTemplate = started.createdFromTemplate;
+    const pglite = started.thread;
     knex = knexFactory({
       client: ClientPgLite,
       dialect: "postgres",

@@ -1,0 +1,8 @@
+// What the rooms' migrations use of core, by files that load no server,
+// telemetry, NATS or metrics: a command that opens the database checks its
+// schema with these alone.
+export type { Migration } from "./db/database";
+export { outboxMigrations } from "./outbox-migrations";
+export { idempotencyMigrations } from "./idempotency-migrations";
+export { createInsertNotifyTrigger } from "./outbox-signal";
+export { addRollupStripe, createRollupTrigger, latencyBucketCount, latencyBucketSql, rebuildRollup, type RollupDefinition, rollupStripeSql, utcHourSql } from "./rollups";
