@@ -29,8 +29,10 @@ import { attemptRollupTables, type EnvironmentName } from "@onerouter/routing";
 
 // Analytics read from the rollups the payments, messaging and webhooks rooms
 // keep as they record their rows (a few rows per hour), never from the rows
-// themselves. A rollup row whose rows all moved to another status stays
-// with zero sums, and is left out where it would show. A range is resolved to whole UTC hours: an hour counts when it
+// themselves. A key's sums are spread over stripes (see core's rollups), so
+// every read sums or merges over a key's rows, never takes one row as the
+// key's. A rollup row whose rows all moved to another status stays with
+// zero sums, and is left out where it would show. A range is resolved to whole UTC hours: an hour counts when it
 // starts at or after the hour the range starts in, and before the range ends.
 
 export interface AnalyticsScope {
