@@ -1,4 +1,4 @@
-import { addRollupStripe, createInsertNotifyTrigger, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
+import { createInsertNotifyTrigger, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
 
 // Outbound webhooks. A delivery is one event owed to one endpoint: fan-out
 // inserts it once (unique per event and endpoint), so repeating a fan-out
@@ -115,9 +115,8 @@ export const webhookMigrations: Migration[] = [
       });
       // Exports page through a tenant's deliveries in (created_at, id) order.
       await knex.schema.alterTable("webhook_deliveries", (t) => t.index(["tenant_id", "environment", "created_at", "id"]));
-      // The table has no stripes until 20261208_382.
-      await createRollupTrigger(knex, { ...deliveryRollup, stripe: undefined });
-      await rebuildRollup(knex, { ...deliveryRollup, stripe: undefined });
+      await createRollupTrigger(knex, deliveryRollup);
+      await rebuildRollup(knex, deliveryRollup);
     },
   },
   {
@@ -200,15 +199,6 @@ export const webhookMigrations: Migration[] = [
       await knex.raw("drop index if exists webhook_deliveries_due");
     },
   },
-  {
-    // Concurrent writes of one tenant in one hour add to one rollup key; with
-    // stripes they mostly lock different rows instead of queueing until commit.
-    name: "20261208_382_webhooks_striped_rollups",
-    async up(knex) {
-      await addRollupStripe(knex, "webhook_delivery_rollups", Object.keys(deliveryRollup.keys));
-      await createRollupTrigger(knex, deliveryRollup);
-    },
-  },
 ];
 
 // Where the webhook_events trigger announces recorded events.
@@ -219,7 +209,6 @@ export const webhookEventsNotifyChannel = "onerouter_webhook_events";
 export const deliveryRollup: RollupDefinition = {
   source: "webhook_deliveries",
   rollup: "webhook_delivery_rollups",
-  stripe: "{r}.id",
   keys: {
     tenant_id: "{r}.tenant_id",
     environment: "{r}.environment",
