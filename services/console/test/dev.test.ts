@@ -67,7 +67,8 @@ describe("the console over onerouter dev", () => {
     await open(page, `/test/payments/${paymentId}`, `Payment ${paymentId}`);
     const timeline = page.getByRole("list", { name: "Attempts" });
     const attempts = timeline.getByRole("listitem");
-    expect(await attempts.count()).toBe(2);
+    // The page shows its heading while the payment is still loading.
+    await expect.poll(() => attempts.count()).toBe(2);
     expect(await attempts.nth(0).textContent()).toMatch(/^stripe\s*failed/);
     expect(await attempts.nth(0).locator(".failover").textContent()).toMatch(/^Failed over to razorpay: ./);
     expect(await attempts.nth(1).textContent()).toMatch(/^razorpay\s*succeeded/);
