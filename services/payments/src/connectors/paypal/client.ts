@@ -178,8 +178,12 @@ function exchangeThrough(agents: GuardedAgents, ctx: ConnectorContext, url: URL,
       reject(transportError({ cause, timedOut, connected }, changesState));
     };
     request.on("socket", (socket) => {
-      // A kept connection was up before this request.
-      if (request.reusedSocket) connected = true;
+      // A kept connection was up before this request, and will not connect
+      // again: a listener on it would only pile up, one per request it carries.
+      if (request.reusedSocket) {
+        connected = true;
+        return;
+      }
       socket.once(secure ? "secureConnect" : "connect", () => {
         connected = true;
       });
