@@ -108,6 +108,7 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("outbox 
     // published, still unmarked, and leased.
     const first = new OutboxRelay(knex, stream, logger, { leaseMs: 500 });
     expect(await first.relayBatch()).toBe(false);
+    await first.marked();
     await knex("outbox_events")
       .whereIn("id", events)
       .update({ published_at: null, relay_claimed_until: knex.raw("now() + interval '500 milliseconds'") });
