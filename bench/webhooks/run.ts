@@ -12,7 +12,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Resvg } from "@resvg/resvg-js";
 import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, listenForCommits, loadConfig, openDatabase, outboxNotifyChannel, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
 import { allMigrations, limitHeapGrowth } from "@onerouter/server";
-import { createWebhooks, defaultBacklogRate } from "@onerouter/webhooks";
+import { createWebhooks } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
 import { ascending, mebibytes, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber } from "../common";
@@ -35,9 +35,11 @@ import { profileOf, profileTable, topSelfTime, type ProfileEntry } from "../cpu-
 // BENCH_BACKLOG (50000), BENCH_DRAIN_TIMEOUT_MS (30000), BENCH_NOTIFY_COMMITS
 // (3000), BENCH_POINTS (every
 // point; e.g. "steady:1,backlog:10" runs only those workloads at those
-// fan-outs, for a quick comparison), and the product's
+// fan-outs, for a quick comparison), BENCH_MODES (both; "jetstream" runs
+// only that mode's runs of the points chosen), and the product's
 // own ONEROUTER_WEBHOOK_POLL_MS, ONEROUTER_WEBHOOK_CONCURRENCY,
-// ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY, passed through.
+// ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY, ONEROUTER_WEBHOOK_BEHIND_AFTER_MS,
+// ONEROUTER_WEBHOOK_BACKLOG_RATE, passed through.
 
 const settings = {
   rounds: wholeNumber("BENCH_ROUNDS", 3, 1),
@@ -94,7 +96,10 @@ const allPointSpecs: PointSpec[] = [
   { workload: "backlog", endpoints: 10, rate: settings.latencyRate, modes: ["embedded"] },
 ];
 const chosenPoints = process.env.BENCH_POINTS?.split(",").map((p) => p.trim());
-const pointSpecs = chosenPoints ? allPointSpecs.filter((s) => chosenPoints.includes(`${s.workload}:${s.endpoints}`)) : allPointSpecs;
+const chosenModes = process.env.BENCH_MODES?.split(",").map((m) => m.trim());
+const pointSpecs = (chosenPoints ? allPointSpecs.filter((s) => chosenPoints.includes(`${s.workload}:${s.endpoints}`)) : allPointSpecs)
+  .map((s) => (chosenModes ? { ...s, modes: s.modes.filter((m) => chosenModes.includes(m)) } : s))
+  .filter((s) => s.modes.length > 0);
 
 // One workload at one fan-out factor in one mode, in one round.
 interface Run {
@@ -237,7 +242,13 @@ function countingLogger(counts: Map<string, number>): Logger {
 // Loopback endpoints must be allowed explicitly; the delivery settings are
 // the product's defaults unless the environment overrides them.
 function webhookConfig(): Config {
-  const passThrough = ["ONEROUTER_WEBHOOK_POLL_MS", "ONEROUTER_WEBHOOK_CONCURRENCY", "ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY"];
+  const passThrough = [
+    "ONEROUTER_WEBHOOK_POLL_MS",
+    "ONEROUTER_WEBHOOK_CONCURRENCY",
+    "ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY",
+    "ONEROUTER_WEBHOOK_BEHIND_AFTER_MS",
+    "ONEROUTER_WEBHOOK_BACKLOG_RATE",
+  ];
   return loadConfig({
     LOG_LEVEL: "silent",
     ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "127.0.0.0/8",
@@ -884,7 +895,7 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     "",
     "- **Embedded**: no event stream; the outbox feed is woken by each commit that adds events (through Postgres NOTIFY, this process's commits included) and claims unfanned outbox rows (FOR UPDATE SKIP LOCKED, 100 per batch); it polls only every 2 s as a safety net.",
     "- **JetStream**: `connectEventStream`; the outbox relay is woken the same way, publishes the new rows to JetStream and marks them published in one statement; the JetStream feed's consume loop fans out on arrival.",
-    `- Delivery worker in both: the product's settings — concurrency ${config.concurrency}, ${config.endpointConcurrency} in flight per endpoint, woken at once by a fan-out and by each answer from an endpoint, whose slot is free from then while the attempt is recorded in a batch; an endpoint whose deliveries are claimed more than a second after they were due has a backlog, held to ${defaultBacklogRate} deliveries/s while other endpoints' deliveries go out on time (poll every ${config.pollMs} ms for retries), HTTP timeout ${config.timeoutMs} ms, connections kept alive per endpoint origin — with 127.0.0.0/8 allowed.`,
+    `- Delivery worker in both: the product's settings — concurrency ${config.concurrency}, ${config.endpointConcurrency} in flight per endpoint, woken at once by a fan-out and by each answer from an endpoint, whose slot is free from then while the attempt is recorded in a batch; an endpoint whose deliveries are claimed more than ${config.behindAfterMs} ms after they were due has a backlog, held to ${config.backlogRate} deliveries/s while other endpoints' deliveries go out on time (poll every ${config.pollMs} ms for retries), HTTP timeout ${config.timeoutMs} ms, connections kept alive per endpoint origin — with 127.0.0.0/8 allowed.`,
     `- Every run: a fresh database copied from one migrated with every room's migrations, one tenant, its endpoints (each owed every event) pointing at the receiver, the dispatcher on its own pool of 10 connections and the committers on another of ${settings.committers}.`,
     `- **Burst**: ${settings.burstDeliveries} deliveries' worth of events to 10 endpoints, committed one event per transaction by ${settings.committers} concurrent committers as fast as they go.`,
     `- **Offered**: ${settings.offeredRate} deliveries/s to 10 endpoints for ${settings.steadyMs} ms, open loop: one event per transaction started on a fixed schedule whether or not earlier ones have committed.`,
@@ -911,7 +922,7 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     const seconds = backlogPoint.runs.reduce((n, r) => n + r.elapsedMs, 0) / 1000;
     out(
       "",
-      `Meanwhile the backlogged endpoint received ${drained} deliveries in ${seconds.toFixed(1)} s of backlog runs (${rate(drained / seconds)}/s, at most ${config.endpointConcurrency} in flight, held to ${defaultBacklogRate}/s while the others' deliveries were on time); a claim took ${ms(claimMs(backlogPoint))} ms against ${ms(claimMs(findPoint(points, "steady", 10, "embedded")))} ms without the backlog.`,
+      `Meanwhile the backlogged endpoint received ${drained} deliveries in ${seconds.toFixed(1)} s of backlog runs (${rate(drained / seconds)}/s, at most ${config.endpointConcurrency} in flight, held to ${config.backlogRate}/s while the others' deliveries were on time); a claim took ${ms(claimMs(backlogPoint))} ms against ${ms(claimMs(findPoint(points, "steady", 10, "embedded")))} ms without the backlog.`,
     );
   }
 

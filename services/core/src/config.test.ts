@@ -96,15 +96,21 @@ describe("loadConfig", () => {
       endpointConcurrency: 4,
       disableAfterMs: 432_000_000,
       pollMs: 500,
+      behindAfterMs: 1000,
+      backlogRate: 100,
     });
     const tuned = loadConfig({
       ONEROUTER_WEBHOOK_ALLOWED_CIDRS: "10.0.0.0/8, fd00::/8,192.168.1.7",
       ONEROUTER_WEBHOOK_RETRY_SCHEDULE: "0,250ms,1.5s,2m,1d",
       ONEROUTER_WEBHOOK_RETRY_SCALE: "0.001",
+      ONEROUTER_WEBHOOK_BEHIND_AFTER_MS: "5000",
+      ONEROUTER_WEBHOOK_BACKLOG_RATE: "20",
     }).webhookDelivery;
     expect(tuned.allowedCidrs).toEqual(["10.0.0.0/8", "fd00::/8", "192.168.1.7"]);
     expect(tuned.retryScheduleMs).toEqual([0, 250, 1500, 120_000, 86_400_000]);
     expect(tuned.retryScale).toBe(0.001);
+    expect(tuned.behindAfterMs).toBe(5000);
+    expect(tuned.backlogRate).toBe(20);
   });
 
   it("allows no provider base_url overrides and no private ranges for provider calls by default", () => {
@@ -138,6 +144,8 @@ describe("loadConfig", () => {
     [{ ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY: "0" }, "ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY"],
     [{ ONEROUTER_WEBHOOK_DISABLE_AFTER_MS: "soon" }, "ONEROUTER_WEBHOOK_DISABLE_AFTER_MS"],
     [{ ONEROUTER_WEBHOOK_POLL_MS: "1" }, "ONEROUTER_WEBHOOK_POLL_MS"],
+    [{ ONEROUTER_WEBHOOK_BEHIND_AFTER_MS: "100" }, "ONEROUTER_WEBHOOK_BEHIND_AFTER_MS"],
+    [{ ONEROUTER_WEBHOOK_BACKLOG_RATE: "0" }, "ONEROUTER_WEBHOOK_BACKLOG_RATE"],
   ])("names the bad webhook delivery variable in %j", (env, variable) => {
     expect(configError(env).variable).toBe(variable);
   });

@@ -93,6 +93,11 @@ export interface Config {
     // An endpoint failing without a success for this long is disabled.
     disableAfterMs: number;
     pollMs: number;
+    // An endpoint whose deliveries are claimed this long after they were due
+    // has a backlog; while other endpoints' deliveries are on time, a process
+    // starts at most backlogRate deliveries per second to backlogs.
+    behindAfterMs: number;
+    backlogRate: number;
   };
 }
 
@@ -223,6 +228,8 @@ function webhookDelivery(src: Source): Config["webhookDelivery"] {
     endpointConcurrency: integer(src, "ONEROUTER_WEBHOOK_ENDPOINT_CONCURRENCY", 4, 1, 1000),
     disableAfterMs: integer(src, "ONEROUTER_WEBHOOK_DISABLE_AFTER_MS", 5 * 86_400_000, 1, 365 * 86_400_000),
     pollMs: integer(src, "ONEROUTER_WEBHOOK_POLL_MS", 500, 10, 60_000),
+    behindAfterMs: integer(src, "ONEROUTER_WEBHOOK_BEHIND_AFTER_MS", 1000, 300, 3_600_000),
+    backlogRate: integer(src, "ONEROUTER_WEBHOOK_BACKLOG_RATE", 100, 1, 100_000),
   };
 }
 

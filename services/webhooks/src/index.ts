@@ -11,7 +11,7 @@ import { JetStreamFeed } from "./transport/jetstream-feed";
 import { OutboxFeed } from "./transport/outbox-feed";
 
 export { webhookMigrations } from "./migrations";
-export { DeliveryWorker, createDeliveryWorker, defaultBacklogRate, webhookUserAgent } from "./delivery/worker";
+export { DeliveryWorker, createDeliveryWorker, webhookUserAgent } from "./delivery/worker";
 export { EventStreamHub } from "./event-stream/hub";
 export { WebhookEventRetention } from "./retention";
 export { webhookRoutes } from "./routes";

@@ -51,6 +51,9 @@ export interface DeliveryWorkerOptions {
   // Deliveries per second this process starts to endpoints with a backlog
   // while deliveries to others are on time.
   backlogRate?: number;
+  // A delivery claimed longer than this after it was due is behind: its
+  // endpoint has a backlog.
+  behindAfterMs?: number;
 }
 
 export interface DeliveryAttemptRow {
@@ -86,15 +89,15 @@ interface FinishedAttempt {
 // Attempts written in one transaction at most.
 const maxRecordBatch = 200;
 
-// A delivery claimed longer than this after it was due is behind: its
-// endpoint has a backlog. One claimed within onTimeMs is on time: its
+// A delivery claimed longer than behindAfterMs after it was due is behind:
+// its endpoint has a backlog. One claimed within onTimeMs is on time: its
 // endpoint keeps up. In between (a burst's queue) neither.
-const behindAfterMs = 1000;
+const defaultBehindAfterMs = 1000;
 const onTimeMs = 250;
 // Backlogs stay bounded for this long after an on-time delivery was claimed.
 const onTimeWindowMs = 1000;
 // Deliveries per second a process starts to backlogs while others' are on time, unless told otherwise.
-export const defaultBacklogRate = 100;
+const defaultBacklogRate = 100;
 
 interface DeliveryJob {
   id: string;
@@ -136,7 +139,12 @@ export class DeliveryWorker {
     this.now = options.now ?? (() => new Date());
     this.recorder = new AttemptRecorder(options.knex, (trx, finished) => this.writeAttempts(trx, finished), maxRecordBatch);
     this.leaseMs = options.httpClient.timeoutMs + leaseMarginMs;
-    this.backlog = new BacklogBound(options.backlogRate ?? defaultBacklogRate, options.endpointConcurrency, () => this.requestPass());
+    this.backlog = new BacklogBound(
+      options.backlogRate ?? defaultBacklogRate,
+      options.behindAfterMs ?? defaultBehindAfterMs,
+      options.endpointConcurrency,
+      () => this.requestPass(),
+    );
   }
 
   start(): void {
@@ -207,10 +215,11 @@ export class DeliveryWorker {
       const answered = () => {
         if (!sending) return;
         sending = false;
+        const wasFull = this.sending >= this.options.concurrency;
         this.sending -= 1;
         this.answered.add(job.id);
         // A slot is free: more may be due.
-        if (this.running) this.requestPass();
+        this.slotFreed(job, wasFull);
       };
       const task: Promise<void> = this.deliver(job, answered)
         .then(
@@ -220,12 +229,23 @@ export class DeliveryWorker {
         )
         .finally(() => {
           answered();
+          const wasFull = this.answered.size >= maxRecordBatch;
           this.answered.delete(job.id);
           this.inFlight.delete(task);
-          if (this.running) this.requestPass();
+          this.slotFreed(job, wasFull);
         });
       this.inFlight.add(task);
     }
+  }
+
+  // Runs a pass for the slot a delivery freed, unless only its own endpoint
+  // could take the slot and that endpoint is a backlog held to its rate: the
+  // bound's timer runs the pass once the backlog may go on, so a backlog's
+  // answers cost no claims that would find nothing new for the others.
+  private slotFreed(job: DeliveryJob, wasFull: boolean): void {
+    if (!this.running) return;
+    if (!wasFull && this.backlog.holdsBack(job.endpoint_id)) return;
+    this.requestPass();
   }
 
   // Leases due deliveries (or one named delivery) with the database's clock,
@@ -475,7 +495,9 @@ export class DeliveryWorker {
 // a token bucket for the deliveries it starts to them while deliveries to
 // others are on time. A pass may overdraw the bucket by what it claims at
 // once (at most the per-endpoint bound each); the next ones wait until it has
-// filled again, and a timer wakes the worker then.
+// a token again. A timer wakes the worker once the bucket is full, so with
+// nothing else waking it a backlog costs a claim per bucketful, not per
+// delivery.
 class BacklogBound {
   private readonly endpoints = new Set<string>();
   private onTimeAt = Number.NEGATIVE_INFINITY;
@@ -485,6 +507,7 @@ class BacklogBound {
 
   constructor(
     private readonly ratePerSecond: number,
+    private readonly behindAfterMs: number,
     private readonly capacity: number,
     private readonly wake: () => void,
   ) {
@@ -513,15 +536,20 @@ class BacklogBound {
       this.refill = setTimeout(() => {
         this.refill = undefined;
         this.wake();
-      }, Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000));
+      }, Math.ceil(((this.capacity - this.tokens) / this.ratePerSecond) * 1000));
       this.refill.unref();
     }
     return [...this.endpoints];
   }
 
+  // Whether the endpoint is a backlog left out of claims until the timer wakes the worker.
+  holdsBack(endpointId: string): boolean {
+    return this.refill !== undefined && this.endpoints.has(endpointId);
+  }
+
   claimed(jobs: { endpoint_id: string; waited_ms: number }[], at: number, bounded: boolean): void {
     for (const job of jobs) {
-      if (job.waited_ms > behindAfterMs) {
+      if (job.waited_ms > this.behindAfterMs) {
         this.endpoints.add(job.endpoint_id);
         if (bounded) this.tokens -= 1;
       } else {
@@ -557,6 +585,8 @@ export function createDeliveryWorker(deps: {
     endpointConcurrency: config.endpointConcurrency,
     pollIntervalMs: config.pollMs,
     disableAfterMs: config.disableAfterMs,
+    backlogRate: config.backlogRate,
+    behindAfterMs: config.behindAfterMs,
     ...(deps.registry && { metrics: new DeliveryMetrics(deps.registry, deps.knex, deps.logger) }),
   });
 }
