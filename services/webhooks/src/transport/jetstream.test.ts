@@ -76,6 +76,8 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("outbox 
       async () => (await countWhere(knex, "webhook_deliveries", (q) => q.where({ endpoint_id: endpoint }))) === total,
       60_000,
     );
+    // Marking follows JetStream's acknowledgement, beside the fan-out.
+    await relay.marked();
     expect(await countWhere(knex, "outbox_events", (q) => q.whereNull("published_at"))).toBe(0);
     expect(await countWhere(knex, "webhook_events")).toBe(await countWhere(knex, "outbox_events"));
     expect(await streamMessageCount(stream)).toBe(total);
