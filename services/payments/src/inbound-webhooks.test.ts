@@ -15,7 +15,8 @@ describeEachEngine("inbound payment webhooks", (engine) => {
   let account: { id: string; apiKey: string };
 
   beforeAll(async () => {
-    app = await startTestPaymentsRoom(engine);
+    // Accounts cached until a change notice, as the product serves them.
+    app = await startTestPaymentsRoom(engine, undefined, { changeNotices: true });
     // A sandbox of the test's own that sends no webhooks: the test sends them.
     sandbox = await startSandboxProvider();
     tenant = await newTenant(app, "Hooked");
@@ -73,6 +74,48 @@ describeEachEngine("inbound payment webhooks", (engine) => {
     const stored = (await app.db.knex("inbound_provider_events").where({ provider_event_id: event.id })) as { payload: Uint8Array }[];
     expect(stored).toHaveLength(1);
     expect(Buffer.from(stored[0]!.payload).toString("utf8")).toBe(body);
+  });
+
+  it("stores an event that reports a state already recorded in one statement, and applies news once however often it comes at once", async () => {
+    const { payment, event, object } = await completedElsewhere();
+    const copies = [signSandboxEvent(account.apiKey, event), signSandboxEvent(account.apiKey, event)];
+    const answers = await Promise.all(copies.map((copy) => post(copy.body, copy.headers)));
+    expect(answers.map((a) => a.body.duplicate).sort()).toEqual([false, true]);
+    expect((await paymentEvents(app, payment.id)).filter((e) => e.type === "payment.succeeded")).toHaveLength(1);
+
+    // The provider's later events say "succeeded" again: nothing to apply.
+    let statements = 0;
+    const count = () => (statements += 1);
+    app.db.knex.on("query", count);
+    try {
+      const statementsOfNewsFree = async () => {
+        const { body, headers } = signSandboxEvent(account.apiKey, sandboxEvent("payment.succeeded", object));
+        const before = statements;
+        expect(await post(body, headers)).toEqual({ status: 200, body: { received: true, duplicate: false } });
+        return statements - before;
+      };
+      // Once the account is cached (a notice of the test's own writes may still drop it).
+      await expect.poll(statementsOfNewsFree).toBe(1);
+    } finally {
+      app.db.knex.off("query", count);
+    }
+    expect((await paymentEvents(app, payment.id)).filter((e) => e.type === "payment.succeeded")).toHaveLength(1);
+  });
+
+  it("refuses a rotated account's old signatures and a deleted account's webhooks once the change is heard", async () => {
+    const other = await addSandboxAccount(app, tenant.id, { base_url: sandbox.url });
+    const postSigned = (apiKey: string) => {
+      const { body, headers } = signSandboxEvent(apiKey, sandboxEvent("account.updated", {}));
+      return post(body, headers, webhookUrl(other.id)).then((answer) => answer.status);
+    };
+    expect(await postSigned(other.apiKey)).toBe(200);
+    const scope = { tenantId: tenant.id, environment: "test" } as const;
+    const rotated = `sk_sandbox_${"r".repeat(32)}`;
+    await app.accounts.update(scope, other.id, { credentials: { api_key: rotated } });
+    await expect.poll(() => postSigned(other.apiKey)).toBe(400);
+    expect(await postSigned(rotated)).toBe(200);
+    await app.accounts.delete(scope, other.id);
+    await expect.poll(() => postSigned(rotated)).toBe(404);
   });
 
   it("rejects a forged signature, a stale timestamp and an unsigned body with 400, applying nothing", async () => {
