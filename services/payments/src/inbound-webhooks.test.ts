@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
-import { PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import { AttemptStatus, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { describeEachEngine } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { sandboxEvent, signSandboxEvent, startSandboxProvider } from "@onerouter/sandbox";
@@ -100,6 +100,18 @@ describeEachEngine("inbound payment webhooks", (engine) => {
       app.db.knex.off("query", count);
     }
     expect((await paymentEvents(app, payment.id)).filter((e) => e.type === "payment.succeeded")).toHaveLength(1);
+  });
+
+  it("settles an attempt whose outcome was unknown from the provider's event", async () => {
+    const { payment, event } = await completedElsewhere();
+    // As a call that timed out after sending leaves it.
+    await app.db.knex("payment_attempts").where({ payment_id: payment.id }).update({ status: "unknown" });
+    await app.db.knex("payments").where({ id: payment.id }).update({ status: "processing" });
+    const { body, headers } = signSandboxEvent(account.apiKey, event);
+    expect(await post(body, headers)).toEqual({ status: 200, body: { received: true, duplicate: false } });
+    const { payment: settled } = await tenant.client.getPayment({ id: payment.id });
+    expect(settled?.status).toBe(PaymentStatus.SUCCEEDED);
+    expect(settled?.attempts.map((a) => a.status)).toEqual([AttemptStatus.SUCCEEDED]);
   });
 
   it("refuses a rotated account's old signatures and a deleted account's webhooks once the change is heard", async () => {
