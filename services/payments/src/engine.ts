@@ -30,7 +30,9 @@ type PaymentOutcome = CallOutcome<PaymentResult>;
 
 // A payment as one request routes it.
 interface PaymentRun {
-  // Undefined until the first attempt starts, which `create` writes together with it.
+  // Undefined until the first attempt starts, which `create` writes
+  // together with it; then as this request last wrote it, which its
+  // settlements take for the payment's current row while `attempts` is known.
   payment: PaymentRow | undefined;
   create?: (first: FirstAttempt | undefined) => Promise<{ payment: PaymentRow; attempt?: AttemptRow }>;
   tokens: PaymentTokens;

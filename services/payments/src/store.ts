@@ -104,6 +104,14 @@ export interface Settled {
   answer?: Payment;
 }
 
+// The payment's attempts once `settling` is settled with `patch`: it was in
+// one of the statuses it was settled from, so it is as the request knew it
+// but for the patch.
+function settledAttempts(known: KnownPayment, settling: AttemptRow, patch: AttemptPatch, now: Date): AttemptRow[] {
+  const attempt: AttemptRow = { ...settling, ...definedOnly(patch), updated_at: now };
+  return known.attempts.map((a) => (a.id === attempt.id ? attempt : a));
+}
+
 // A payment row as a change returned it, with the status it had before.
 type ChangedPayment = PaymentRow & { previous_status: PaymentState };
 
@@ -271,7 +279,13 @@ export class PaymentStore {
   // when the request also knows the payment and nothing changed under it,
   // else a transaction of one statement that settles and changes and one
   // that writes the events and the request's answer.
-  private async settleKnownAttempt(settling: AttemptRow, from: readonly AttemptState[], patch: AttemptPatch, change: PaymentChange, known: KnownPayment): Promise<Settled | undefined> {
+  private async settleKnownAttempt(
+    settling: AttemptRow,
+    from: readonly AttemptState[],
+    patch: AttemptPatch,
+    change: PaymentChange,
+    known: KnownPayment,
+  ): Promise<Settled | undefined> {
     const settled = known.payment && (await this.settleUnchanged(settling, known.payment, from, patch, change, known));
     return settled ?? this.settleKnownInTransaction(settling, from, patch, change, known);
   }
@@ -282,7 +296,10 @@ export class PaymentStore {
   // updated_at this request knew, else nothing. It locks as every
   // settlement does, the attempt first and then the payment, and settles
   // the attempt only under the payment's lock, so the two are written
-  // together or not at all. Undefined when it wrote nothing, or when the
+  // together or not at all. Under READ COMMITTED, a row that another
+  // transaction changed while the statement waited for its lock is checked
+  // again in its new version, so a change committed at any moment before
+  // makes it write nothing. Undefined when it wrote nothing, or when the
   // payment's status does not allow the change: what is there now decides.
   private async settleUnchanged(
     settling: AttemptRow,
@@ -297,8 +314,7 @@ export class PaymentStore {
     const now = new Date();
     const paymentColumns = { ...stringify(definedOnly(change.patch ?? {})), ...(to !== undefined && { status: to }), updated_at: now };
     const payment = { ...current, ...paymentColumns } as PaymentRow;
-    const attempt: AttemptRow = { ...settling, ...definedOnly(patch), updated_at: now };
-    const attempts = known.attempts.map((a) => (a.id === attempt.id ? attempt : a));
+    const attempts = settledAttempts(known, settling, patch, now);
     const events = to === undefined || to === current.status ? [] : eventTypes(current.status, to);
     const answer = known.claim && toPayment(payment, attempts);
     const answered = answer && known.claim!.answerWriteIf(this.knex, answer, "changed");
@@ -324,6 +340,7 @@ export class PaymentStore {
     return { payment, attempts, ...(answer && { answer }) };
   }
 
+  // The settlement from what is there now, the payment locked and read again.
   private async settleKnownInTransaction(
     settling: AttemptRow,
     from: readonly AttemptState[],
@@ -340,9 +357,7 @@ export class PaymentStore {
       const { rows } = await runPrepared<ChangedPayment & { settled: number }>(trx, { sql, bindings });
       const { settled, ...changed } = rows[0]!;
       if (settled === 0) return undefined;
-      // The attempt was in one of `from`, so it is as this request knew it but for the patch.
-      const attempt: AttemptRow = { ...settling, ...definedOnly(patch), updated_at: now };
-      const attempts = known.attempts.map((a) => (a.id === attempt.id ? attempt : a));
+      const attempts = settledAttempts(known, settling, patch, now);
       const { payment, events } = await this.changedPayment(settling.payment_id, change, changed.id === null ? undefined : changed, trx);
       const writes = events.map((type) => insertRowSql("outbox_events", this.paymentEventRow(type, payment, attempts).row));
       const answer = known.claim && toPayment(payment, attempts);
