@@ -13,6 +13,8 @@ export interface PGliteStartOptions {
   // A PGlite data folder's tarball that a new folder (or memory) starts
   // from instead of running initdb: see pglite-template.ts.
   pgliteTemplate?: string;
+  // The process runs a few statements and exits (a CLI command), rather than serving.
+  shortLived?: boolean;
 }
 
 export interface StartedPGlite {
@@ -29,7 +31,7 @@ export function startPGlite(options: PGliteStartOptions): StartedPGlite {
   const fresh = !options.pgliteDir || !existsSync(path.join(options.pgliteDir, "PG_VERSION"));
   const template = fresh && options.pgliteTemplate && existsSync(options.pgliteTemplate) ? options.pgliteTemplate : undefined;
   return {
-    thread: new PGliteThread({ dataDir: options.pgliteDir, templateFile: template, settings: embeddedSettings }),
+    thread: new PGliteThread({ dataDir: options.pgliteDir, templateFile: template, settings: embeddedSettings, shortLived: options.shortLived }),
     createdFromTemplate: template !== undefined,
   };
 }
