@@ -164,8 +164,10 @@ describeEachEngine("inbound payment webhooks", (engine) => {
     const { payment } = await client.createPayment({ amount: 900n, currency: "USD", paymentMethod: { token: "tok_sandbox_requires_action" } });
     expect(payment?.status).toBe(PaymentStatus.REQUIRES_ACTION);
     expect((await fetch(payment!.nextAction!.action.value!.url)).status).toBe(200);
+    // The webhook goes out after the sandbox answers; on a loaded machine it
+    // can take longer than waitFor's default second to be applied.
     await vi.waitFor(async () => {
       expect((await client.getPayment({ id: payment!.id })).payment?.status).toBe(PaymentStatus.SUCCEEDED);
-    });
+    }, { timeout: 5000, interval: 50 });
   });
 });
