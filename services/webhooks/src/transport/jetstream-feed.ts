@@ -13,9 +13,6 @@ export interface JetStreamFeedOptions {
 
 const msToNanos = (ms: number) => ms * 1_000_000;
 
-// Fan-out transactions under way at once.
-const batchesInFlight = 2;
-
 // Mesh mode's feed: a durable JetStream consumer with explicit acks. Events
 // are acknowledged only after their fan-out committed, so a crash or a NATS
 // restart before that redelivers them; fan-out skips events already fanned out.
@@ -95,48 +92,34 @@ export class JetStreamFeed implements EventFeed {
     }
   }
 
-  // Hands the buffer to fan-out in batches, a second batch starting while the
-  // first commits: fan-outs take the event sequence's lock, so the second
-  // waits for the first's commit there, its begin and lock request already
-  // made, and records its events after the first's.
   private async process(onEvents: EventHandler): Promise<void> {
-    const inFlight = new Set<Promise<void>>();
     while (this.running) {
-      if (this.buffer.length === 0 || inFlight.size >= batchesInFlight) {
+      if (this.buffer.length === 0) {
         await new Promise<void>((resolve) => (this.signal = resolve));
         continue;
       }
-      const handling: Promise<void> = this.handle(this.buffer.splice(0, this.options.batchSize ?? 100), onEvents).finally(() => {
-        inFlight.delete(handling);
-        this.notify();
-      });
-      inFlight.add(handling);
-    }
-    await Promise.all(inFlight);
-  }
-
-  private async handle(batch: JsMsg[], onEvents: EventHandler): Promise<void> {
-    const events: FeedEvent[] = [];
-    const handled: JsMsg[] = [];
-    for (const msg of batch) {
-      const event = feedEventFrom(msg.data);
-      if (event) {
-        const traceparent = msg.headers?.get("traceparent");
-        events.push(traceparent ? { ...event, traceparent } : event);
-        handled.push(msg);
-      } else {
-        this.logger.error({ seq: msg.seq, subject: msg.subject }, "dropping a message that is not an onerouter Event");
-        msg.term();
+      const batch = this.buffer.splice(0, this.options.batchSize ?? 100);
+      const events: FeedEvent[] = [];
+      const handled: JsMsg[] = [];
+      for (const msg of batch) {
+        const event = feedEventFrom(msg.data);
+        if (event) {
+          const traceparent = msg.headers?.get("traceparent");
+          events.push(traceparent ? { ...event, traceparent } : event);
+          handled.push(msg);
+        } else {
+          this.logger.error({ seq: msg.seq, subject: msg.subject }, "dropping a message that is not an onerouter Event");
+          msg.term();
+        }
       }
-    }
-    if (events.length === 0) return;
-    try {
-      await this.knex.transaction((trx) => onEvents(trx, events));
-      for (const msg of handled) msg.ack();
-    } catch (err) {
-      this.logger.warn({ err, events: events.length }, "fan-out failed; JetStream will redeliver");
-      for (const msg of handled) msg.nak(1000);
-      await new Promise((r) => setTimeout(r, 1000));
+      try {
+        await this.knex.transaction((trx) => onEvents(trx, events));
+        for (const msg of handled) msg.ack();
+      } catch (err) {
+        this.logger.warn({ err, events: events.length }, "fan-out failed; JetStream will redeliver");
+        for (const msg of handled) msg.nak(1000);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
   }
 
