@@ -39,7 +39,8 @@ import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type
 // (250), BENCH_SQL_PROBES (20), BENCH_ENGINE (postgres, or embedded: the
 // server on a PGlite data folder as `npm start` runs it, reported in
 // REPORT-embedded.md and chart-embedded.png with its event loop's delays),
-// BENCH_CPU_PROFILE (a file to write the profiled slice's CPU profile to).
+// BENCH_CPU_PROFILE and BENCH_HEAP_PROFILE (files to write the profiled
+// slice's CPU profile and sampled allocations to).
 
 const settings = {
   highConcurrency: wholeNumber("BENCH_HIGH_CONCURRENCY", 50, 2),
@@ -61,6 +62,8 @@ const settings = {
   // Where to keep the profiled slice's whole CPU profile (a .cpuprofile for
   // DevTools or bench/cpu-profile.ts), to see who calls a costly function.
   cpuProfileFile: process.env.BENCH_CPU_PROFILE,
+  // Where to keep the same slice's sampled allocations (a .heapprofile): what allocates, by call stack.
+  heapProfileFile: process.env.BENCH_HEAP_PROFILE,
 };
 
 function benchEngine(): "postgres" | "embedded" {
@@ -588,10 +591,12 @@ async function profileServer(run: () => Promise<unknown>): Promise<ProfileSummar
   session.connect();
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
+  if (settings.heapProfileFile) await session.post("HeapProfiler.startSampling");
   await run();
   const { profile } = (await session.post("Profiler.stop")) as unknown as {
     profile: { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[] };
   };
+  if (settings.heapProfileFile) writeFileSync(settings.heapProfileFile, JSON.stringify((await session.post("HeapProfiler.stopSampling")).profile));
   session.disconnect();
   if (settings.cpuProfileFile) writeFileSync(settings.cpuProfileFile, JSON.stringify(profile));
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
