@@ -591,7 +591,8 @@ async function profileServer(run: () => Promise<unknown>): Promise<ProfileSummar
   session.connect();
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
-  if (settings.heapProfileFile) await session.post("HeapProfiler.startSampling");
+  // Every sampled allocation, the ones collected since included: what the collector had to deal with.
+  if (settings.heapProfileFile) await session.post("HeapProfiler.startSampling", { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   await run();
   const { profile } = (await session.post("Profiler.stop")) as unknown as {
     profile: { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[] };
