@@ -17,6 +17,7 @@ import { adminMigrations } from "@onerouter/admin";
 import type { Database } from "./db/database";
 import { createTestDatabase, describeEachEngine } from "../test/database";
 import { apiError } from "./errors";
+import { runPrepared, withParts } from "./db/statements";
 import { newId } from "./ids";
 import { createIdempotency, idempotencyMigrations, type Idempotency, type IdempotencyClaim } from "./idempotency";
 import { startProcessLiveness, type ProcessLiveness } from "./process-liveness";
@@ -144,6 +145,30 @@ describeEachEngine("idempotency keys", (engine) => {
     expect(await outcome(firstRun)).toMatchObject({ code: Code.Aborted, reason: "IDEMPOTENCY_KEY_IN_USE" });
     expect(await db.knex("tenants").where({ id: "ten_must_not_exist" }).first()).toBeUndefined();
     await b.close();
+  });
+
+  it("stores an answer written under a condition only when the statement's guard returned a row", async () => {
+    const status = async (k: string) => (await db.knex("idempotency_keys").where({ key: k }).first())?.status as string;
+    const run = (k: string, holds: boolean) =>
+      idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(23n), async (claim) => {
+        await db.knex.transaction((trx) => claim.bind(trx, "pay_guarded"));
+        const answer = claim.answerWriteIf(db.knex, response("pay_guarded"), "guard")!;
+        const guard = { sql: holds ? "select 1" : "select 1 where false", bindings: [] };
+        await runPrepared(db.knex, withParts([["guard", guard], ["answer", answer.write]], { sql: "select 1", bindings: [] }));
+        if (holds) {
+          answer.written();
+          expect(await status(k)).toBe("completed");
+          return response("pay_guarded");
+        }
+        // Not written: the run answers otherwise, and that answer is stored.
+        expect(await status(k)).toBe("in_progress");
+        return response("pay_otherwise");
+      });
+    const [held, failed] = [key(), key()];
+    expect((await run(held, true)).payment?.id).toBe("pay_guarded");
+    expect((await run(failed, false)).payment?.id).toBe("pay_otherwise");
+    expect((await run(held, false)).payment?.id).toBe("pay_guarded");
+    expect((await run(failed, true)).payment?.id).toBe("pay_otherwise");
   });
 
   it("keeps a key bound to an object through UNAVAILABLE and resumes the object on retry", async () => {

@@ -65,6 +65,10 @@ export interface IdempotencyClaim<Response = unknown> {
   bindWrite(knex: Knex, resourceId: string): { write: Sql; bound(rows: number): void } | undefined;
   // answer as one write for the caller's statement in the settling transaction.
   answerWrite(knex: Knex, response: Response): Sql | undefined;
+  // answerWrite for a statement that may not apply: the answer is written
+  // only when the statement's part named `guard` returns a row, and counts as
+  // stored once the caller, having seen that it did, calls `written`.
+  answerWriteIf(knex: Knex, response: Response, guard: string): { write: Sql; written(): void } | undefined;
 }
 
 export type BindResource = IdempotencyClaim["bind"];
@@ -120,6 +124,7 @@ export const noIdempotencyClaim: IdempotencyClaim<never> = {
   answer: async () => undefined,
   bindWrite: () => undefined,
   answerWrite: () => undefined,
+  answerWriteIf: () => undefined,
 };
 
 // The claim as a part of the run sees it: `wrap` turns the part's answer into the method's.
@@ -130,6 +135,7 @@ export function claimOf<Part, Response>(claim: IdempotencyClaim<Response>, wrap:
     answer: (knex, part) => claim.answer(knex, wrap(part)),
     bindWrite: claim.bindWrite,
     answerWrite: (knex, part) => claim.answerWrite(knex, wrap(part)),
+    answerWriteIf: (knex, part, guard) => claim.answerWriteIf(knex, wrap(part), guard),
   };
 }
 
@@ -277,6 +283,11 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         if (!claimed) return undefined;
         answered = true;
         return sqlOf(trx(table).where(mine).update(complete(response)));
+      },
+      answerWriteIf(trx, response, guard) {
+        if (!claimed) return undefined;
+        const write = sqlOf(trx(table).where(mine).whereExists(trx.select().from(guard)).update(complete(response)));
+        return { write, written: () => void (answered = true) };
       },
     };
     const renewal = setInterval(() => {

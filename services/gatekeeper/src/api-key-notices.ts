@@ -1,4 +1,5 @@
 import type { Migration } from "@onerouter/core";
+import { changeNoticesWanted } from "@onerouter/core/migrations";
 
 // The notices that keep the gatekeeper's cache of API keys (by key hash, a
 // TenantCache) true: a committed change of a key or of its tenant (revoked,
@@ -25,6 +26,25 @@ export const apiKeyChangeNoticeMigration: Migration = {
     ]) {
       await knex.raw(
         `create trigger ${table}_gatekeeper_changed after insert or update or delete on ${table} for each row execute function ${apiKeyChangeChannel}('${column}')`,
+      );
+    }
+  },
+};
+
+// The same triggers, skipped by a session whose notices no one can hear
+// (changeNoticesWanted): a CLI command on an embedded data folder then
+// creates or revokes a key without loading PL/pgSQL.
+export const apiKeyChangeNoticeWhenWantedMigration: Migration = {
+  name: "20261209_130_gatekeeper_api_key_change_notices_when_wanted",
+  async up(knex) {
+    for (const [table, column] of [
+      ["api_keys", "tenant_id"],
+      ["tenants", "id"],
+    ]) {
+      await knex.raw(`drop trigger ${table}_gatekeeper_changed on ${table}`);
+      await knex.raw(
+        `create trigger ${table}_gatekeeper_changed after insert or update or delete on ${table} for each row ` +
+          `when (${changeNoticesWanted}) execute function ${apiKeyChangeChannel}('${column}')`,
       );
     }
   },

@@ -1,5 +1,5 @@
 import type { Migration } from "@onerouter/core/migrations";
-import { apiKeyChangeNoticeMigration } from "./api-key-notices";
+import { apiKeyChangeNoticeMigration, apiKeyChangeNoticeWhenWantedMigration } from "./api-key-notices";
 
 // When each API key was last used: the gatekeeper sees every use, so it
 // keeps this itself instead of writing admin's api_keys table; admin reads it
@@ -63,4 +63,5 @@ export const gatekeeperMigrations: Migration[] = [
     },
   },
   apiKeyChangeNoticeMigration,
+  apiKeyChangeNoticeWhenWantedMigration,
 ];

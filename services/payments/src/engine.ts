@@ -8,7 +8,7 @@ import type { ConnectorContext, PaymentConnector, PaymentResult, PaymentWebhookE
 import { toPayment, toRefund } from "./mapping";
 import { paymentStateInvalid, statesFromProvider, type AttemptState } from "./state";
 import type { AttemptRow, PaymentRow, RefundRow } from "./rows";
-import { PaymentStore, type FirstAttempt, type NewPayment, type PaymentFilter, type PaymentPatch, type Scope } from "./store";
+import { PaymentStore, type FirstAttempt, type NewPayment, type PaymentFilter, type PaymentPatch, type Scope, type Settled } from "./store";
 
 // The payment engine: routes a payment over the tenant's provider accounts,
 // records one attempt per provider call, and fails over only when the
@@ -30,7 +30,9 @@ type PaymentOutcome = CallOutcome<PaymentResult>;
 
 // A payment as one request routes it.
 interface PaymentRun {
-  // Undefined until the first attempt starts, which `create` writes together with it.
+  // Undefined until the first attempt starts, which `create` writes
+  // together with it; then as this request last wrote it, which its
+  // settlements take for the payment's current row while `attempts` is known.
   payment: PaymentRow | undefined;
   create?: (first: FirstAttempt | undefined) => Promise<{ payment: PaymentRow; attempt?: AttemptRow }>;
   tokens: PaymentTokens;
@@ -381,17 +383,18 @@ export class PaymentEngine {
     run?: PaymentRun,
   ): Promise<Step> {
     const latency = latencyMs === undefined ? {} : { latency_ms: latencyMs };
-    // A settlement that ends the request's routing stores its answer too, when
-    // the request knows every attempt of the payment.
-    const known = run?.attempts && { attempts: run.attempts };
-    const final = run?.attempts && {
-      attempts: run.attempts,
-      also: (settled: PaymentRow, attempts: AttemptRow[]) => {
-        const answer = toPayment(settled, attempts);
-        run.answer = answer;
-        const write = run.claim.answerWrite(this.options.knex, answer);
-        return write ? [write] : [];
-      },
+    // What the request knows when it wrote every attempt of the payment; a
+    // settlement that ends its routing stores its answer too.
+    const known = run?.attempts && { attempts: run.attempts, payment: run.payment };
+    const final = known && { ...known, claim: run!.claim };
+    // The request now knows the payment as settled, and answers with it when it ended there.
+    const recordedIn = (settled: Settled | undefined) => {
+      if (settled && run?.attempts) {
+        run.payment = settled.payment;
+        run.attempts = settled.attempts ?? run.attempts;
+        run.answer = settled.answer ?? run.answer;
+      }
+      return settled;
     };
     switch (outcome.kind) {
       case "answered": {
@@ -400,26 +403,20 @@ export class PaymentEngine {
         const error = result.failure ? providerErrorOf(attempt.provider, result.failure) : undefined;
         const patch = { ...latency, status: states.attempt, error: storedError(error), provider_payment_id: result.providerPaymentId };
         if (states.attempt === "declined" && failoverOnDecline) {
-          const recorded = await this.store.settleAttempt(attempt.id, from, patch, {}, undefined, known);
+          const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, patch, {}, undefined, known));
           return recorded ? { kind: "next", decline: error } : { kind: "lost" };
         }
-        const recorded = await this.store.settleAttempt(
-          attempt.id,
-          from,
-          patch,
-          { status: states.payment, patch: paymentPatch(result, error, BigInt(payment.amount), BigInt(payment.amount)) },
-          undefined,
-          final,
-        );
+        const change = { status: states.payment, patch: paymentPatch(result, error, BigInt(payment.amount), BigInt(payment.amount)) };
+        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, patch, change, undefined, final));
         return recorded ? { kind: "done" } : { kind: "lost" };
       }
       case "not_taken": {
-        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error: storedError(outcome.error) }, {}, undefined, known);
+        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error: storedError(outcome.error) }, {}, undefined, known));
         return recorded ? { kind: "next" } : { kind: "lost" };
       }
       case "rejected": {
         const error = storedError(outcome.error);
-        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error }, { status: "failed", patch: { error } }, undefined, final);
+        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error }, { status: "failed", patch: { error } }, undefined, final));
         return recorded ? { kind: "done" } : { kind: "lost" };
       }
       case "unknown": {
@@ -427,7 +424,7 @@ export class PaymentEngine {
           await this.store.attempts.touch(attempt.id);
           return { kind: "unknown" };
         }
-        const recorded = await this.store.settleAttempt(attempt.id, from, { ...latency, status: "unknown", error: storedError(outcome.error) }, {}, undefined, known);
+        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, { ...latency, status: "unknown", error: storedError(outcome.error) }, {}, undefined, known));
         return recorded ? { kind: "unknown" } : { kind: "lost" };
       }
     }

@@ -2,14 +2,14 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { RoutingStrategy } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
-import { CaptureMethod, CreatePaymentRequestSchema, PaymentStatus, RefundStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
+import { AttemptStatus, CaptureMethod, CreatePaymentRequestSchema, PaymentStatus, RefundStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { noIdempotencyClaim } from "@onerouter/core";
 import { describeEachEngine } from "@onerouter/core/testing";
 import { goneInstanceId, leaveClaimBehind } from "@onerouter/core/testing";
 import type { RunningEmulator } from "@onerouter/sandbox";
 import { startSandboxProvider } from "@onerouter/sandbox";
 import { PaymentStore } from "./store";
-import { addSandboxAccount, failure, newTenant, sandboxPayments, setRoutingProfile, type TestTenant, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
+import { addSandboxAccount, failure, newTenant, paymentEvents, sandboxPayments, setRoutingProfile, type TestTenant, startTestPaymentsRoom, type TestPaymentsRoom } from "../test/index";
 import { validCreatePayment } from "./validation";
 
 // Idempotency-Key on the payment API, against a sandbox server of the test's
@@ -78,6 +78,108 @@ describeEachEngine("PaymentService idempotency", (engine) => {
     expect(again.payment?.id).toBe(stored[0]!.id);
     expect(replayed).toBe("true");
     expect(await sandboxPayments(sandbox.url, account.apiKey)).toHaveLength(1);
+  });
+
+  // The statements that write payments or their attempts while `call` runs,
+  // each with whether it ran inside a transaction.
+  async function paymentWrites<T>(call: () => Promise<T>): Promise<{ result: T; writes: { sql: string; inTransaction: boolean }[] }> {
+    const writes: { sql: string; inTransaction: boolean }[] = [];
+    const onQuery = (q: { sql: string; __knexTxId?: string }) => {
+      if (/^\s*(with|insert|update)\b/i.test(q.sql) && /"payment(s|_attempts)"/.test(q.sql)) writes.push({ sql: q.sql, inTransaction: q.__knexTxId !== undefined });
+    };
+    app.db.knex.on("query", onQuery);
+    try {
+      return { result: await call(), writes };
+    } finally {
+      app.db.knex.off("query", onQuery);
+    }
+  }
+
+  // Pays under `key` and, while the provider holds the call, lets `meanwhile`
+  // change what the request wrote before the call; answers the request's
+  // payment, its stored form and its replay.
+  async function payWhile(key: string, meanwhile: (payment: { id: string }, attemptId: string) => Promise<void>) {
+    const request = { amount: 1600n, currency: "USD", metadata: { order: key } };
+    const { result, writes } = await paymentWrites(async () => {
+      const paying = tenant.client.createPayment(request, withKey(key));
+      const written = () => app.db.knex("payments").whereRaw("metadata->>'order' = ?", [key]).first() as Promise<{ id: string; status: string } | undefined>;
+      await expect.poll(async () => (await written())?.status, { interval: 5 }).toBe("processing");
+      const payment = (await written())!;
+      const [attempt] = (await app.db.knex("payment_attempts").where({ payment_id: payment.id })) as { id: string }[];
+      await meanwhile(payment, attempt!.id);
+      return (await paying).payment!;
+    });
+    const stored = (await tenant.client.getPayment({ id: result.id })).payment!;
+    const replayed = (await tenant.client.createPayment(request, withKey(key))).payment!;
+    return { answer: result, stored, replayed, writes, events: (await paymentEvents(app, result.id)).map((e) => e.type) };
+  }
+
+  it("settles the payment in one statement after the provider call when nothing changed it meanwhile", async () => {
+    const { answer, stored, replayed, writes, events } = await payWhile("one-statement", async () => undefined);
+    expect(answer).toMatchObject({ status: PaymentStatus.SUCCEEDED, amountCaptured: 1600n });
+    // One statement before the call, one after, neither in a transaction of several.
+    expect(writes.map((w) => w.inTransaction)).toEqual([false, false]);
+    expect(stored).toEqual(answer);
+    expect(replayed).toEqual(answer);
+    expect(events).toEqual(["payment.created", "payment.succeeded"]);
+  });
+
+  it("settles from what is there now when the payment changed during the provider call", async () => {
+    const { answer, stored, replayed, writes, events } = await payWhile("changed-meanwhile", async (payment) => {
+      await app.db.knex("payments").where({ id: payment.id }).update({ description: "changed meanwhile", updated_at: new Date() });
+    });
+    expect(answer).toMatchObject({ status: PaymentStatus.SUCCEEDED, amountCaptured: 1600n, description: "changed meanwhile" });
+    expect(answer.attempts.map((a) => a.status)).toEqual([AttemptStatus.SUCCEEDED]);
+    // The statement wrote nothing, so the settling transaction did it all.
+    expect(writes.some((w) => w.inTransaction)).toBe(true);
+    expect(stored).toEqual(answer);
+    expect(replayed).toEqual(answer);
+    expect(events).toEqual(["payment.created", "payment.succeeded"]);
+  });
+
+  it("leaves the payment to another process that settled its attempt during the provider call", async () => {
+    const { answer, stored, replayed, events } = await payWhile("settled-elsewhere", async (payment, attemptId) => {
+      // As an inbound webhook settles it, in a transaction of its own.
+      await app.db.knex.transaction((trx) =>
+        new PaymentStore(app.db.knex).settleAttempt(
+          attemptId,
+          ["pending"],
+          { status: "succeeded", provider_payment_id: "pay_elsewhere" },
+          { status: "succeeded", patch: { provider_payment_id: "pay_elsewhere", amount_captured: 1600n } },
+          trx,
+        ),
+      );
+      expect((await app.db.knex("payments").where({ id: payment.id }).first()).status).toBe("succeeded");
+    });
+    expect(answer).toMatchObject({ status: PaymentStatus.SUCCEEDED, providerPaymentId: "pay_elsewhere" });
+    expect(answer.attempts.map((a) => [a.status, a.providerPaymentId])).toEqual([[AttemptStatus.SUCCEEDED, "pay_elsewhere"]]);
+    expect(stored).toEqual(answer);
+    expect(replayed).toEqual(answer);
+    expect(events).toEqual(["payment.created", "payment.succeeded"]);
+  });
+
+  // On Postgres, where another transaction can hold the payment while the
+  // statement waits for it: the statement looks at the row again once it is
+  // free, and writes nothing as the row changed.
+  it.runIf(engine === "postgres")("settles from what is there now when the payment was changed while the statement waited for it", async () => {
+    const { answer, stored, writes, events } = await payWhile("held-meanwhile", async (payment) => {
+      await app.db.knex.transaction(async (trx) => {
+        await trx("payments").where({ id: payment.id }).forUpdate().first();
+        const waiting = async () =>
+          (
+            await app.db.knex.raw<{ rows: { n: number }[] }>(
+              "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%payment_locked%'",
+            )
+          ).rows[0]!.n;
+        await expect.poll(waiting, { interval: 5 }).toBe(1);
+        await trx("payments").where({ id: payment.id }).update({ description: "changed while held", updated_at: new Date() });
+      });
+    });
+    expect(answer).toMatchObject({ status: PaymentStatus.SUCCEEDED, description: "changed while held" });
+    expect(answer.attempts.map((a) => a.status)).toEqual([AttemptStatus.SUCCEEDED]);
+    expect(writes.some((w) => w.inTransaction)).toBe(true);
+    expect(stored).toEqual(answer);
+    expect(events).toEqual(["payment.created", "payment.succeeded"]);
   });
 
   it("refuses the key with other parameters", async () => {

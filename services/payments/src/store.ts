@@ -2,7 +2,7 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
+import { appendEvent, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, sqlOf, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
@@ -85,6 +85,31 @@ function stringify(patch: object): Record<string, unknown> {
 // The columns of `patch` an update writes: knex leaves undefined ones out.
 function definedOnly<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+// What a request knows of a payment it settles: all of its attempts and,
+// unless another process may have changed it since, the payment as the
+// request last wrote it. With `claim`, the settlement ends the request and
+// stores its answer, the payment as settled.
+export interface KnownPayment {
+  attempts: readonly AttemptRow[];
+  payment?: PaymentRow;
+  claim?: Pick<IdempotencyClaim<Payment>, "answerWrite" | "answerWriteIf">;
+}
+
+// A settled payment; with a KnownPayment, its attempts and (with a claim) the answer stored.
+export interface Settled {
+  payment: PaymentRow;
+  attempts?: AttemptRow[];
+  answer?: Payment;
+}
+
+// The payment's attempts once `settling` is settled with `patch`: it was in
+// one of the statuses it was settled from, so it is as the request knew it
+// but for the patch.
+function settledAttempts(known: KnownPayment, settling: AttemptRow, patch: AttemptPatch, now: Date): AttemptRow[] {
+  const attempt: AttemptRow = { ...settling, ...definedOnly(patch), updated_at: now };
+  return known.attempts.map((a) => (a.id === attempt.id ? attempt : a));
 }
 
 // A payment row as a change returned it, with the status it had before.
@@ -235,30 +260,94 @@ export class PaymentStore {
 
   // Records an attempt's outcome and what it does to the payment, in one
   // transaction, if the attempt is still in one of `from`. Undefined when
-  // another process settled it first. `known` are the payment's attempts
-  // when the caller has them all, so nothing need be read again: the
-  // transaction is then one statement that settles and changes, and one
-  // that writes the events with what `also` adds (the request's answer).
+  // another process settled it first. `known`, when the caller knows all of
+  // the payment's attempts, spares reading them again (see settleKnownAttempt).
   async settleAttempt(
     attemptId: string,
     from: readonly AttemptState[],
     patch: AttemptPatch,
     change: PaymentChange,
     trx?: Knex.Transaction,
-    known?: { attempts: readonly AttemptRow[]; also?: (payment: PaymentRow, attempts: AttemptRow[]) => Sql[] },
-  ): Promise<{ payment: PaymentRow; attempts?: AttemptRow[] } | undefined> {
+    known?: KnownPayment,
+  ): Promise<Settled | undefined> {
     const settling = known?.attempts.find((a) => a.id === attemptId);
     if (known && settling && !trx) return this.settleKnownAttempt(settling, from, patch, change, known);
     return this.attempts.settle(attemptId, from, patch, async (attempt, t) => ({ payment: await this.changePayment(attempt.payment_id, change, t) }), trx);
   }
 
+  // A settlement whose request knows the payment's attempts: one statement
+  // when the request also knows the payment and nothing changed under it,
+  // else a transaction of one statement that settles and changes and one
+  // that writes the events and the request's answer.
   private async settleKnownAttempt(
     settling: AttemptRow,
     from: readonly AttemptState[],
     patch: AttemptPatch,
     change: PaymentChange,
-    known: { attempts: readonly AttemptRow[]; also?: (payment: PaymentRow, attempts: AttemptRow[]) => Sql[] },
-  ): Promise<{ payment: PaymentRow; attempts: AttemptRow[] } | undefined> {
+    known: KnownPayment,
+  ): Promise<Settled | undefined> {
+    const settled = known.payment && (await this.settleUnchanged(settling, known.payment, from, patch, change, known));
+    return settled ?? this.settleKnownInTransaction(settling, from, patch, change, known);
+  }
+
+  // The settlement as one statement, computed here in full beforehand (the
+  // settled rows, the events, the answer): it writes only when the attempt
+  // is still in one of `from` and the payment still has the status and
+  // updated_at this request knew, else nothing. It locks as every
+  // settlement does, the attempt first and then the payment, and settles
+  // the attempt only under the payment's lock, so the two are written
+  // together or not at all. Under READ COMMITTED, a row that another
+  // transaction changed while the statement waited for its lock is checked
+  // again in its new version, so a change committed at any moment before
+  // makes it write nothing. Undefined when it wrote nothing, or when the
+  // payment's status does not allow the change: what is there now decides.
+  private async settleUnchanged(
+    settling: AttemptRow,
+    current: PaymentRow,
+    from: readonly AttemptState[],
+    patch: AttemptPatch,
+    change: PaymentChange,
+    known: KnownPayment,
+  ): Promise<Settled | undefined> {
+    const to = change.status;
+    if (to !== undefined && to !== current.status && !canTransition(current.status, to)) return undefined;
+    const now = new Date();
+    const paymentColumns = { ...stringify(definedOnly(change.patch ?? {})), ...(to !== undefined && { status: to }), updated_at: now };
+    const payment = { ...current, ...paymentColumns } as PaymentRow;
+    const attempts = settledAttempts(known, settling, patch, now);
+    const events = to === undefined || to === current.status ? [] : eventTypes(current.status, to);
+    const answer = known.claim && toPayment(payment, attempts);
+    const answered = answer && known.claim!.answerWriteIf(this.knex, answer, "changed");
+    const knex = this.knex;
+    const parts: [string, Sql][] = [
+      ["attempt_locked", sqlOf(knex("payment_attempts").select("id").where({ id: settling.id }).whereIn("status", from).forUpdate())],
+      [
+        "payment_locked",
+        sqlOf(knex("payments").select("id").where({ id: current.id, status: current.status, updated_at: current.updated_at }).whereExists(knex.select().from("attempt_locked")).forUpdate()),
+      ],
+      ["attempt", sqlOf(knex("payment_attempts").where({ id: settling.id }).whereExists(knex.select().from("payment_locked")).update({ ...patch, updated_at: now }).returning("id"))],
+      ["changed", sqlOf(knex("payments").where({ id: current.id }).whereExists(knex.select().from("attempt")).update(paymentColumns).returning("id"))],
+      ...events.map((type, i): [string, Sql] => {
+        const { sql, bindings } = insertRowSql("outbox_events", this.paymentEventRow(type, payment, attempts).row);
+        return [`event_${i}`, { sql: `${sql} where exists (select from "changed")`, bindings }];
+      }),
+      ...(answered ? [["answer", answered.write] as [string, Sql]] : []),
+    ];
+    const { rows } = await runPrepared<{ applied: number }>(knex, withParts(parts, { sql: 'select count(*)::int as applied from "changed"', bindings: [] }));
+    if (rows[0]!.applied === 0) return undefined;
+    answered?.written();
+    if (events.length > 0) signalOutboxCommit(knex);
+    return { payment, attempts, ...(answer && { answer }) };
+  }
+
+  // The settlement from what is there now, the payment locked and read again.
+  private async settleKnownInTransaction(
+    settling: AttemptRow,
+    from: readonly AttemptState[],
+    patch: AttemptPatch,
+    change: PaymentChange,
+    known: KnownPayment,
+  ): Promise<Settled | undefined> {
     return this.knex.transaction(async (trx) => {
       const now = new Date();
       const { sql, bindings } = withParts(
@@ -268,14 +357,14 @@ export class PaymentStore {
       const { rows } = await runPrepared<ChangedPayment & { settled: number }>(trx, { sql, bindings });
       const { settled, ...changed } = rows[0]!;
       if (settled === 0) return undefined;
-      // The attempt was in one of `from`, so it is as this request knew it but for the patch.
-      const attempt: AttemptRow = { ...settling, ...definedOnly(patch), updated_at: now };
-      const attempts = known.attempts.map((a) => (a.id === attempt.id ? attempt : a));
+      const attempts = settledAttempts(known, settling, patch, now);
       const { payment, events } = await this.changedPayment(settling.payment_id, change, changed.id === null ? undefined : changed, trx);
       const writes = events.map((type) => insertRowSql("outbox_events", this.paymentEventRow(type, payment, attempts).row));
-      await writeTogether(trx, [...writes, ...(known.also?.(payment, attempts) ?? [])]);
+      const answer = known.claim && toPayment(payment, attempts);
+      const answerWrite = answer && known.claim!.answerWrite(trx, answer);
+      await writeTogether(trx, [...writes, ...(answerWrite ? [answerWrite] : [])]);
       if (events.length > 0) signalOutboxCommit(trx);
-      return { payment, attempts };
+      return { payment, attempts, ...(answer && { answer }) };
     });
   }
 

@@ -37,11 +37,30 @@ function sourceLocations(outDir: string): Plugin {
   };
 }
 
-// Bare imports outside the workspace are left to Node.
+// The database client packages, plain JavaScript in hundreds of files (knex
+// alone requires lodash one function per file): a command on the data folder
+// spent more time finding and reading them than running them. They are
+// bundled, with what they import in turn; nothing outside the bundle shares
+// their classes. What they import that is not installed (knex's other
+// drivers, pg-native) is left to a require that never runs.
+const bundledPackages = new Set(["knex", "knex-pglite", "pg"]);
+// Left to Node even when a bundled package imports it: it finds its WebAssembly next to its code.
+const neverBundled = new Set(["@electric-sql/pglite"]);
+
+const packageName = (specifier: string) => specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/");
+
+// Bare imports outside the workspace are left to Node, but for the bundled packages.
 const thirdPartyExternal: Plugin = {
   name: "third-party-external",
   setup(builder) {
-    builder.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith("@onerouter/") ? undefined : { path: args.path, external: true }));
+    builder.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.path.startsWith("@onerouter/") || args.pluginData === "resolving") return undefined;
+      const name = packageName(args.path);
+      const fromBundled = args.importer.includes(`${path.sep}node_modules${path.sep}`);
+      if (neverBundled.has(name) || !(bundledPackages.has(name) || fromBundled)) return { path: args.path, external: true };
+      const found = await builder.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: "resolving" });
+      return found.errors.length > 0 || found.external ? { path: args.path, external: true } : { path: found.path };
+    });
   },
 };
 
@@ -62,6 +81,8 @@ export async function bundleForNode(name: string, entry: string, outDir: string)
     sourcemap: "linked",
     logLevel: "warning",
     plugins: [thirdPartyExternal, sourceLocations(outDir)],
+    // The bundled packages are CommonJS: their require of Node's modules and of what is left to Node.
+    banner: { js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);' },
   });
   writeFileSync(path.join(outDir, "package.json"), JSON.stringify({ type: "module" }) + "\n");
   return path.join(outDir, `${name}.js`);

@@ -14,7 +14,8 @@ export function pgliteFolder(config: Config): string {
   return path.join(config.dataDir, "pglite");
 }
 
-// Undefined when the configuration names a Postgres server.
+// For a command that runs its statements and exits; undefined when the
+// configuration names a Postgres server.
 export function startConfiguredPGlite(config: Config): StartedPGlite | undefined {
-  return config.databaseUrl ? undefined : startPGlite({ pgliteDir: pgliteFolder(config), pgliteTemplate: pgliteTemplateFile });
+  return config.databaseUrl ? undefined : startPGlite({ pgliteDir: pgliteFolder(config), pgliteTemplate: pgliteTemplateFile, shortLived: true });
 }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
+import { changeNoticeSetting } from "./change-notice-setting";
 import { PGliteThread } from "./pglite-thread";
 
 // PGlite keeps Postgres's server defaults, sized for a machine of its own:
@@ -13,6 +14,9 @@ export interface PGliteStartOptions {
   // A PGlite data folder's tarball that a new folder (or memory) starts
   // from instead of running initdb: see pglite-template.ts.
   pgliteTemplate?: string;
+  // The process runs a few statements and exits (a CLI command), rather than
+  // serving, and listens for no change notices: it sends none either.
+  shortLived?: boolean;
 }
 
 export interface StartedPGlite {
@@ -29,7 +33,12 @@ export function startPGlite(options: PGliteStartOptions): StartedPGlite {
   const fresh = !options.pgliteDir || !existsSync(path.join(options.pgliteDir, "PG_VERSION"));
   const template = fresh && options.pgliteTemplate && existsSync(options.pgliteTemplate) ? options.pgliteTemplate : undefined;
   return {
-    thread: new PGliteThread({ dataDir: options.pgliteDir, templateFile: template, settings: embeddedSettings }),
+    thread: new PGliteThread({
+      dataDir: options.pgliteDir,
+      templateFile: template,
+      settings: options.shortLived ? [...embeddedSettings, `${changeNoticeSetting}=off`] : embeddedSettings,
+      shortLived: options.shortLived,
+    }),
     createdFromTemplate: template !== undefined,
   };
 }

@@ -16,6 +16,8 @@ export interface PGliteThreadOptions {
   templateFile?: string;
   // Postgres settings ("name=value") on top of PGlite's own.
   settings?: string[];
+  // For a process that exits after a few statements (a CLI command): see pglite-worker.mjs.
+  shortLived?: boolean;
 }
 
 type Notify = (payload: string) => void;

@@ -9,11 +9,21 @@
 import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import v8 from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { gunzip } from "node:zlib";
 import { PGlite } from "@electric-sql/pglite";
 
-const { dataDir, templateFile, settings } = workerData;
+const { dataDir, templateFile, settings, shortLived } = workerData;
+
+// V8 compiles PGlite's WebAssembly at once with its baseline compiler
+// (Liftoff), then recompiles the code that runs hot with its optimizing one
+// (TurboFan) in background threads. Postgres's start runs enough code for
+// that to compile much of it again: in a process that exits after a few
+// statements, that doubled the start's CPU time and competed with the main
+// thread for the cores. Such a process keeps the baseline code. The flag is
+// the process's (set before PGlite compiles), which is a process that exits soon.
+if (shortLived) v8.setFlagsFromString("--liftoff-only");
 
 function errorFields(err) {
   if (!(err instanceof Error)) return { message: String(err) };
