@@ -1,4 +1,5 @@
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import diagnostics from "node:diagnostics_channel";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -10,8 +11,9 @@ import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createApiKey } from "@onerouter/admin";
-import { inboundWebhookPath } from "@onerouter/routing";
-import { startTracing } from "@onerouter/core";
+import { inboundWebhookPath, ProviderOutbound } from "@onerouter/routing";
+import { newId, startTracing } from "@onerouter/core";
+import { sandboxConnector } from "@onerouter/payments";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { OneRouter } from "@onerouter/server";
 import { traceRequestSql, type SqlTrace } from "@onerouter/server/testing";
@@ -336,7 +338,8 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   if (!account || account.provider !== "sandbox") throw new Error("the default tenant has no sandbox payments account");
   const pointAccount = (settings: Record<string, string>) => app.accounts.update(scope, account.id, { settings: { ...account.settings, ...settings } });
   // The sandbox signs and sends each payment's webhook to the account's inbound route, as a provider does.
-  await pointAccount({ base_url: sandboxUrl, webhook_url: `http://127.0.0.1:${app.server.port}${inboundWebhookPath("sandbox", account.id)}` });
+  const withWebhooks = { base_url: sandboxUrl, webhook_url: `http://127.0.0.1:${app.server.port}${inboundWebhookPath("sandbox", account.id)}` };
+  await pointAccount(withWebhooks);
   await load.ask(
     { type: "configure", baseUrl: `http://127.0.0.1:${app.server.port}`, apiKey: secret, credentials: account.credentials, maxConcurrency: settings.highConcurrency },
     "configured",
@@ -399,9 +402,10 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   const profile = await profileServer(async () => (profiledPayments = (await runSlice("CreatePayment", high, settings.sliceMs)).latenciesMs.length));
   const statements = embedded ? undefined : { payments: profiledPayments, costs: await statementCostsOnceSettled(app) };
 
-  // The provider's webhook is another call into the platform: pointed away
-  // while tracing, so a CreatePayment's window holds that call alone.
-  await pointAccount({ base_url: sandboxUrl, webhook_url: `${sandboxUrl}/discarded-webhooks` });
+  // The provider's webhook is another call into the platform: left out while
+  // tracing (no webhook_url), so a CreatePayment's window holds that call
+  // alone and the sandbox does for it what it does for the direct call.
+  await pointAccount({ base_url: sandboxUrl });
   const probe = async (workload: WorkloadName) => (await load.ask({ type: "probe", workload }, "probe")).ms;
   const traces = { createPayment: [] as SqlTrace[], noop: [] as SqlTrace[] };
   await probe("CreatePayment");
@@ -411,6 +415,19 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     traces.noop.push(await traceSql(app, () => probe("No-op (ListApiKeys)")));
   }
   const phases = await tracePhases(app, () => probe("CreatePayment"), pause);
+  phases.directFromServerMs = await directCallFromServer(sandboxUrl, account.credentials, pause);
+  // CreatePayments back to back as in the timed rounds at concurrency 1,
+  // without the webhook and then with it sent to the server again: its
+  // handling overlaps the end of the payment that caused it and the next one.
+  const backToBack = async () => {
+    await pause();
+    const latencies: number[] = [];
+    for (let i = 0; i < settings.probes; i++) latencies.push(await probe("CreatePayment"));
+    return median(latencies);
+  };
+  phases.backToBackMs = await backToBack();
+  await pointAccount(withWebhooks);
+  phases.backToBackWithWebhookMs = await backToBack();
 
   const points = loads.flatMap((at) => workloadNames.map((w) => summarize(w, at, slices.get(key(w, at)) ?? [])));
   const postgresVersion = ((await app.db.knex.raw("show server_version")) as { rows: { server_version: string }[] }).rows[0]?.server_version;
@@ -458,38 +475,102 @@ interface Phases {
   sqlMs: number;
   inProcessMs: number;
   outsideMs: number;
+  // Outside the span, on the server: from the HTTP request's headers parsed
+  // to the span's start (the body read and checked, the request decoded),
+  // and from the span's end to the response's last byte handed to the socket.
+  beforeSpanMs: number;
+  afterSpanMs: number;
+  // The rest of outsideMs: both ways over loopback, the client's work.
+  wireMs: number;
+  // At the client, calls back to back without the provider's webhook and
+  // with it sent to the server, as in the timed rounds.
+  backToBackMs: number;
+  backToBackWithWebhookMs: number;
+  // The sandbox connector's call made from the server's process outside any
+  // RPC: the provider call without the platform, across the same processes.
+  directFromServerMs: number;
+}
+
+// Sequential sandbox connector calls from this (the server's) process, with
+// an outbound transport of its own under the same rules as the platform's;
+// the median. The load generator's direct call reaches a sandbox in its own
+// process; the platform's reaches it in another, as this one does.
+async function directCallFromServer(sandboxUrl: string, credentials: Record<string, string>, pause: () => Promise<unknown>): Promise<number> {
+  const outbound = new ProviderOutbound({ baseUrls: [sandboxUrl], allowedCidrs: ["127.0.0.0/8"] });
+  const accountSettings = { base_url: sandboxUrl };
+  const ctx = { credentials, settings: accountSettings, timeoutMs: 10_000, transport: outbound.transport({}, accountSettings) };
+  const call = () =>
+    sandboxConnector.createPayment(ctx, { attemptId: newId("att"), paymentId: newId("pay"), amount: 1000n, currency: "USD", captureMethod: "automatic", metadata: {} });
+  await call();
+  const latencies: number[] = [];
+  for (let i = 0; i < settings.probes; i++) {
+    await pause();
+    const started = performance.now();
+    await call();
+    latencies.push(performance.now() - started);
+  }
+  return median(latencies);
 }
 
 async function tracePhases(app: OneRouter, call: () => Promise<number>, pause: () => Promise<unknown>): Promise<Phases> {
   let finished: ReadableSpan[] = [];
+  // When the RPC's span started and ended, on the clock of the HTTP events below.
+  const spanTimes = new Map<string, { start: number; end?: number }>();
   const collector: SpanProcessor = {
-    onStart: () => undefined,
-    onEnd: (span) => void finished.push(span),
+    onStart: (span) => void spanTimes.set(span.spanContext().spanId, { start: performance.now() }),
+    onEnd: (span) => {
+      const times = spanTimes.get(span.spanContext().spanId);
+      if (times) times.end = performance.now();
+      finished.push(span);
+    },
     forceFlush: async () => undefined,
     shutdown: async () => undefined,
   };
   // Spans are recorded only while a processor takes them, so only these probes pay for them.
   startTracing().addSpanProcessor(collector);
-  const rows: Omit<Phases, "probes">[] = [];
-  for (let i = 0; i < settings.probes; i++) {
-    await pause();
-    finished = [];
-    const sql = await traceSql(app, call);
-    const rpc = finished.find((span) => span.name === "onerouter.payments.v1.PaymentService/CreatePayment");
-    if (!rpc) continue;
-    const provider = finished.filter((span) => span.parentSpanContext?.spanId === rpc.spanContext().spanId && span.name.startsWith("sandbox "));
-    const serverMs = spanMs(rpc);
-    const providerMs = provider.reduce((total, span) => total + spanMs(span), 0);
-    rows.push({
-      clientMs: sql.callMs,
-      serverMs,
-      providerMs,
-      sqlMs: sql.sqlMs,
-      inProcessMs: serverMs - providerMs - sql.sqlMs,
-      outsideMs: sql.callMs - serverMs,
-    });
+  // The CreatePayment's HTTP request as the server's HTTP layer saw it.
+  const rpcPath = "/onerouter.payments.v1.PaymentService/CreatePayment";
+  let served: { start?: number; finish?: number } = {};
+  const onRequest = (message: unknown) => {
+    if ((message as { request: http.IncomingMessage }).request.url === rpcPath) served.start = performance.now();
+  };
+  const onFinish = (message: unknown) => {
+    if ((message as { request: http.IncomingMessage }).request.url === rpcPath) served.finish = performance.now();
+  };
+  diagnostics.subscribe("http.server.request.start", onRequest);
+  diagnostics.subscribe("http.server.response.finish", onFinish);
+  type Row = Omit<Phases, "probes" | "directFromServerMs" | "backToBackMs" | "backToBackWithWebhookMs">;
+  const rows: Row[] = [];
+  try {
+    for (let i = 0; i < settings.probes; i++) {
+      await pause();
+      finished = [];
+      spanTimes.clear();
+      served = {};
+      const sql = await traceSql(app, call);
+      const rpc = finished.find((span) => span.name === "onerouter.payments.v1.PaymentService/CreatePayment");
+      const rpcTimes = rpc && spanTimes.get(rpc.spanContext().spanId);
+      if (!rpc || rpcTimes?.end === undefined || served.start === undefined || served.finish === undefined) continue;
+      const provider = finished.filter((span) => span.parentSpanContext?.spanId === rpc.spanContext().spanId && span.name.startsWith("sandbox "));
+      const serverMs = spanMs(rpc);
+      const providerMs = provider.reduce((total, span) => total + spanMs(span), 0);
+      rows.push({
+        clientMs: sql.callMs,
+        serverMs,
+        providerMs,
+        sqlMs: sql.sqlMs,
+        inProcessMs: serverMs - providerMs - sql.sqlMs,
+        outsideMs: sql.callMs - serverMs,
+        beforeSpanMs: rpcTimes.start - served.start,
+        afterSpanMs: served.finish - rpcTimes.end,
+        wireMs: sql.callMs - (served.finish - served.start),
+      });
+    }
+  } finally {
+    diagnostics.unsubscribe("http.server.request.start", onRequest);
+    diagnostics.unsubscribe("http.server.response.finish", onFinish);
   }
-  const of = (pick: (row: Omit<Phases, "probes">) => number) => median(rows.map(pick));
+  const of = (pick: (row: Row) => number) => median(rows.map(pick));
   return {
     probes: rows.length,
     clientMs: of((r) => r.clientMs),
@@ -498,6 +579,12 @@ async function tracePhases(app: OneRouter, call: () => Promise<number>, pause: (
     sqlMs: of((r) => r.sqlMs),
     inProcessMs: of((r) => r.inProcessMs),
     outsideMs: of((r) => r.outsideMs),
+    beforeSpanMs: of((r) => r.beforeSpanMs),
+    afterSpanMs: of((r) => r.afterSpanMs),
+    wireMs: of((r) => r.wireMs),
+    directFromServerMs: Number.NaN,
+    backToBackMs: Number.NaN,
+    backToBackWithWebhookMs: Number.NaN,
   };
 }
 
@@ -783,7 +870,7 @@ function renderReport(input: ReportInput): string {
     "",
     "## Where a CreatePayment's time goes",
     "",
-    `SQL of ${input.traces.createPayment.length} sequential calls of each Connect workload, traced after the timed rounds with the sandbox's webhook pointed away (medians): a CreatePayment took ${ms(sql.createPayment.callMs)} ms at the client, ${ms(sql.createPayment.sqlMs)} ms of it inside the round trips of ${sql.createPayment.statements} statements in ${sql.createPayment.transactions} transactions (an explicit transaction, or a statement sent outside one), from sending each to its answer being handled; a no-op took ${ms(sql.noop.callMs)} ms, ${ms(sql.noop.sqlMs)} ms of it for ${sql.noop.statements} statements in ${sql.noop.transactions} transactions. One typical CreatePayment, by statement:`,
+    `SQL of ${input.traces.createPayment.length} sequential calls of each Connect workload, traced after the timed rounds without the sandbox's webhook (medians): a CreatePayment took ${ms(sql.createPayment.callMs)} ms at the client, ${ms(sql.createPayment.sqlMs)} ms of it inside the round trips of ${sql.createPayment.statements} statements in ${sql.createPayment.transactions} transactions (an explicit transaction, or a statement sent outside one), from sending each to its answer being handled; a no-op took ${ms(sql.noop.callMs)} ms, ${ms(sql.noop.sqlMs)} ms of it for ${sql.noop.statements} statements in ${sql.noop.transactions} transactions. One typical CreatePayment, by statement:`,
     "",
     "| Statement | Count |",
     "|---|---:|",
@@ -792,16 +879,22 @@ function renderReport(input: ReportInput): string {
   const { phases } = input;
   out(
     "",
-    `The same, by phase, from ${phases.probes} more sequential CreatePayments with the product's spans recorded (medians of each phase, so they need not add up exactly): the RPC's server span runs from the interceptors' start to the answer handed to the HTTP layer.`,
+    `The same, by phase, from ${phases.probes} more sequential CreatePayments with the product's spans recorded (medians of each phase, so they need not add up exactly): the RPC's server span runs from the interceptors' start to the answer handed to the HTTP layer; the HTTP request runs from its headers parsed on the server to its response's last byte handed to the socket. These payments send no webhook, so the sandbox works for each as for a direct call. Last, ${settings.probes} CreatePayments back to back as in the timed rounds, without the webhook and then with it sent to the server.`,
     "",
     "| Phase | ms |",
     "|---|---:|",
     `| At the client | ${ms(phases.clientMs)} |`,
     `| Outside the server span (HTTP parsing and writing, loopback, the client's encoding) | ${ms(phases.outsideMs)} |`,
+    `| of which on the server before the span (the body read and checked, the request decoded) | ${ms(phases.beforeSpanMs)} |`,
+    `| of which on the server after the span (the answer encoded and written) | ${ms(phases.afterSpanMs)} |`,
+    `| of which outside the server's HTTP request (loopback both ways, the client's work) | ${ms(phases.wireMs)} |`,
     `| Server span | ${ms(phases.serverMs)} |`,
     `| of which the provider call (the sandbox's span) | ${ms(phases.providerMs)} |`,
     `| of which SQL round trips | ${ms(phases.sqlMs)} |`,
     `| of which the rest: gatekeeper, idempotency, routing, encoding, waits in the process | ${ms(phases.inProcessMs)} |`,
+    `| The provider call without the platform, from the server's process (the connector alone) | ${ms(phases.directFromServerMs)} |`,
+    `| At the client, back to back, without the provider's webhook | ${ms(phases.backToBackMs)} |`,
+    `| At the client, back to back, with the webhook sent to the server (as in the timed rounds) | ${ms(phases.backToBackWithWebhookMs)} |`,
   );
   const { profile } = input;
   const share = (e: ProfileEntry) => `${((100 * e.selfMs) / profile.totalMs).toFixed(1)} %`;

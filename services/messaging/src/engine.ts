@@ -127,6 +127,7 @@ export class MessagingEngine {
       accounts: this.options.accounts,
       parse: (account, input) => this.connectors.require(account.provider).parseCallback(this.connectors.context(account), input),
       apply: (trx, account, event) => this.store.applyCallback(trx, account.id, event, (failure) => providerErrorOf(account.provider, failure)),
+      nothingToApply: (account, event) => this.store.callbackChangesNothing(account.id, event),
     };
   }
 

@@ -1,13 +1,13 @@
 import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
-import { appendEvent, environmentFromName, isContact, jsonColumn, newId, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest } from "@onerouter/core";
+import { appendEvent, environmentFromName, isContact, jsonColumn, newId, whereCreatedIn, type BindResource, type Contact, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, maskInInboundEvents, storedProviderError, type EnvironmentName } from "@onerouter/routing";
 import type { ProviderFailure } from "@onerouter/routing";
 import type { MessageStatusEvent } from "./connectors/connector";
 import { storedContent, toMessage } from "./mapping";
 import type { AttemptRow, MessageFilter, MessageRow } from "./rows";
-import { attemptCanMove, canTransition, eventTypes, stateFromProvider, type AttemptState, type MessageState } from "./state";
+import { attemptCanMove, attemptStatuses, canTransition, eventTypes, stateFromProvider, type AttemptState, type MessageState } from "./state";
 import type { NewMessage } from "./validation";
 
 // Persistence of messages, attempts and delivery callbacks. Every change of
@@ -161,6 +161,21 @@ export class MessageStore {
   // the transaction `trx`: the attempt it is about moves on, and its message
   // with it. Failover happens only when nothing was sent, so at most one
   // attempt of a message is ever taken by a provider.
+  // A condition true when applyCallback would change nothing (no attempt
+  // the callback can move), for the inbound route to store such a callback
+  // in one statement.
+  callbackChangesNothing(accountId: string, event: MessageStatusEvent): Sql {
+    if (!event.attemptId && !event.providerMessageId) return { sql: "true", bindings: [] };
+    const to = stateFromProvider(event.status);
+    const movable = (Object.keys(attemptStatuses) as AttemptState[]).filter((from) => attemptCanMove(from, to));
+    if (movable.length === 0) return { sql: "true", bindings: [] };
+    const [column, value] = event.attemptId ? ["id", event.attemptId] : ["provider_message_id", event.providerMessageId];
+    return {
+      sql: `not exists (select 1 from message_attempts where ${column} = ? and provider_account_id = ? and status in (${movable.map(() => "?").join(", ")}))`,
+      bindings: [value, accountId, ...movable],
+    };
+  }
+
   async applyCallback(
     trx: Knex.Transaction,
     accountId: string,

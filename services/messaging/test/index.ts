@@ -13,6 +13,7 @@ import {
   setRoutingProfile as setCategoryRoutingProfile,
   startProviderRoomTestBed,
   type ProviderRoomTestBed,
+  type ProviderRoomTestOptions,
 } from "@onerouter/routing/testing";
 import { messagingConnectors } from "../src/connectors/index";
 import type { MessagingEngine } from "../src/engine";
@@ -26,7 +27,7 @@ export { failure } from "@onerouter/gatekeeper/testing";
 
 export type TestMessagingRoom = ProviderRoomTestBed<MessagingEngine>;
 
-export function startTestMessagingRoom(engine: StorageEngine, env?: Record<string, string>): Promise<TestMessagingRoom> {
+export function startTestMessagingRoom(engine: StorageEngine, env?: Record<string, string>, options?: ProviderRoomTestOptions): Promise<TestMessagingRoom> {
   return startProviderRoomTestBed(
     engine,
     messagingRoom,
@@ -36,6 +37,7 @@ export function startTestMessagingRoom(engine: StorageEngine, env?: Record<strin
       callbackBaseUrl: publicUrl,
     }),
     env,
+    options,
   );
 }
 

@@ -266,6 +266,7 @@ export class PaymentEngine {
       accounts: this.options.accounts,
       parse: async (account, input) => [await this.connectors.require(account.provider).parseWebhook(this.connectors.context(account), input)],
       apply: (trx, account, event) => this.store.applyWebhook(trx, account.id, event, (failure) => providerErrorOf(account.provider, failure)),
+      nothingToApply: (account, event) => this.store.webhookChangesNothing(account.id, event),
     };
   }
 

@@ -112,6 +112,14 @@ function settledAttempts(known: KnownPayment, settling: AttemptRow, patch: Attem
   return known.attempts.map((a) => (a.id === attempt.id ? attempt : a));
 }
 
+// What applying a webhook reads of the attempt's payment, beside the attempt.
+interface WebhookPaymentColumns {
+  payment_amount: PaymentRow["amount"];
+  payment_status: PaymentState;
+  payment_provider_account_id: string;
+  payment_provider_payment_id: string;
+}
+
 // A payment row as a change returned it, with the status it had before.
 type ChangedPayment = PaymentRow & { previous_status: PaymentState };
 
@@ -528,6 +536,27 @@ export class PaymentStore {
     }
   }
 
+  // A condition true when applyWebhook would change nothing, for the
+  // inbound route to store such an event in one statement; undefined when
+  // only applying tells. It is applyPaymentWebhook's choice in SQL, and never
+  // true where that would change something (an attempt it would settle, a
+  // payment whose status it would change).
+  webhookChangesNothing(accountId: string, event: PaymentWebhookEvent): Sql | undefined {
+    if (event.kind === "refund" && event.status && event.providerRefundId) return undefined;
+    if (event.kind !== "payment" || !event.status || (!event.attemptId && !event.providerPaymentId)) return { sql: "true", bindings: [] };
+    const states = statesFromProvider(event.status as ProviderPaymentStatus);
+    const [column, value] = event.attemptId ? ["id", event.attemptId] : ["provider_payment_id", event.providerPaymentId];
+    const unknown: AttemptState = "unknown";
+    const pending: AttemptState = "pending";
+    return {
+      sql:
+        `not exists (select 1 from payment_attempts a join payments p on p.id = a.payment_id where a.${column} = ? and a.provider_account_id = ? ` +
+        `and (a.status = ? or (a.status = ? and a.provider_payment_id <> '') ` +
+        `or (p.provider_account_id = ? and p.provider_payment_id = coalesce(nullif(?, ''), a.provider_payment_id) and p.status <> ?)))`,
+      bindings: [value, accountId, unknown, pending, accountId, event.providerPaymentId ?? "", states.payment],
+    };
+  }
+
   private async applyPaymentWebhook(
     trx: Knex.Transaction,
     accountId: string,
@@ -536,12 +565,25 @@ export class PaymentStore {
     error: string | undefined,
   ): Promise<void> {
     if (!event.attemptId && !event.providerPaymentId) return;
-    const attempt = (await trx("payment_attempts")
-      .where(event.attemptId ? { id: event.attemptId } : { provider_payment_id: event.providerPaymentId })
-      .andWhere({ provider_account_id: accountId })
-      .first()) as AttemptRow | undefined;
+    // The attempt with what this needs of its payment, in one statement.
+    const attempt = (await trx("payment_attempts as a")
+      .join("payments as p", "p.id", "a.payment_id")
+      .where(event.attemptId ? { "a.id": event.attemptId } : { "a.provider_payment_id": event.providerPaymentId })
+      .andWhere({ "a.provider_account_id": accountId })
+      .first("a.*", {
+        payment_amount: "p.amount",
+        payment_status: "p.status",
+        payment_provider_account_id: "p.provider_account_id",
+        payment_provider_payment_id: "p.provider_payment_id",
+      })) as (AttemptRow & WebhookPaymentColumns) | undefined;
     if (!attempt) return;
-    const payment = (await trx("payments").where({ id: attempt.payment_id }).first()) as PaymentRow;
+    const payment = {
+      id: attempt.payment_id,
+      amount: attempt.payment_amount,
+      status: attempt.payment_status,
+      provider_account_id: attempt.payment_provider_account_id,
+      provider_payment_id: attempt.payment_provider_payment_id,
+    };
     const states = statesFromProvider(status);
     const patch: PaymentPatch = {
       amount_capturable: states.payment === "requires_capture" ? BigInt(payment.amount) : 0n,

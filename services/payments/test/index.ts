@@ -13,6 +13,7 @@ import {
   setRoutingProfile as setCategoryRoutingProfile,
   startProviderRoomTestBed,
   type ProviderRoomTestBed,
+  type ProviderRoomTestOptions,
 } from "@onerouter/routing/testing";
 import { newSandboxApiKey } from "../src/connectors/sandbox/index";
 import { paymentConnectors } from "../src/connectors/index";
@@ -27,11 +28,11 @@ export { failure } from "@onerouter/gatekeeper/testing";
 
 export type TestPaymentsRoom = ProviderRoomTestBed<PaymentEngine>;
 
-export function startTestPaymentsRoom(engine: StorageEngine, env?: Record<string, string>): Promise<TestPaymentsRoom> {
+export function startTestPaymentsRoom(engine: StorageEngine, env?: Record<string, string>, options?: ProviderRoomTestOptions): Promise<TestPaymentsRoom> {
   return startProviderRoomTestBed(engine, paymentsRoom, ({ connectors, sandboxUrl, publicUrl, ...parts }) => ({
     ...parts,
     connectors: connectors.register("payments", paymentConnectors({ baseUrl: sandboxUrl, webhookBaseUrl: publicUrl })),
-  }), env);
+  }), env, options);
 }
 
 export type PaymentsClient = Client<typeof PaymentService>;

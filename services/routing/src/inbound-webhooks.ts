@@ -5,7 +5,7 @@ import type { Knex } from "knex";
 import { ConnectorError, type WebhookInput, type WebhookNonces } from "./connector-kit";
 import { recordInboundEvents, type InboundEvent, type WebhookOutcome } from "./inbound-events";
 import type { ProviderAccountStore, ProviderAccountWithCredentials, ProviderCategory } from "./provider-accounts";
-import type { HttpRoute } from "@onerouter/core";
+import type { HttpRoute, Sql } from "@onerouter/core";
 
 // POST /webhooks/inbound/<provider>/<providerAccountId>: where each provider
 // account's webhooks (payment events, message delivery callbacks) arrive.
@@ -75,6 +75,11 @@ export interface InboundEventHooks<E extends InboundEvent> {
   // Applies a newly stored event to the room's own tables, inside the
   // transaction that stores it.
   apply(trx: Knex.Transaction, account: ProviderAccountWithCredentials, event: E): Promise<void>;
+  // A condition on the room's tables, true when applying the event would
+  // change nothing (the provider reports a state already recorded): such an
+  // event is stored in the statement that checks it, with no transaction.
+  // Never true when apply would change something. Undefined: always applied.
+  nothingToApply?(account: ProviderAccountWithCredentials, event: E): Sql | undefined;
 }
 
 // One route per provider of the room.
@@ -82,7 +87,14 @@ export function inboundEventRoutes<E extends InboundEvent>(hooks: InboundEventHo
   const receive = async (provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> => {
     const account = await webhookAccount(hooks.accounts, hooks.category, provider, accountId);
     const events = await verifiedWebhook(() => hooks.parse(account, input));
-    return recordInboundEvents(hooks.knex, account, events, input.rawBody, (trx, event) => hooks.apply(trx, account, event));
+    return recordInboundEvents(
+      hooks.knex,
+      account,
+      events,
+      input.rawBody,
+      (trx, event) => hooks.apply(trx, account, event),
+      hooks.nothingToApply && ((event) => hooks.nothingToApply!(account, event)),
+    );
   };
   return hooks.providers.map((provider) => {
     const pathPrefix = `/webhooks/inbound/${provider}/`;
@@ -117,11 +129,8 @@ async function webhookAccount(
   provider: string,
   accountId: string,
 ): Promise<ProviderAccountWithCredentials> {
-  const located = await accounts.locate(accountId);
-  const account =
-    located && located.provider === provider && located.category === category
-      ? await accounts.getWithCredentials(located, accountId)
-      : undefined;
+  const found = await accounts.findWithCredentials(accountId);
+  const account = found?.provider === provider && found.category === category ? found : undefined;
   if (!account) throw new WebhookRejected(404, `no ${provider} ${category} account ${accountId}`);
   return account;
 }

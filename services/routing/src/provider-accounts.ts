@@ -67,10 +67,15 @@ function toRecord(row: Row): ProviderAccountRecord & { credentialHints: Record<s
   };
 }
 
+// Accounts kept by id for inbound webhooks: bounded, since the ids come from
+// URLs anyone may call (ids that name no account are never kept).
+const accountsByIdCacheSize = 10_000;
+
 // With change notices, the decrypted accounts and data keys read outside a
 // transaction are kept in memory until the tenant's routing changes.
 export class ProviderAccountStore {
   private readonly accountsCache: TenantCache<ProviderAccountWithCredentials[]> | undefined;
+  private readonly accountsByIdCache: TenantCache<ProviderAccountWithCredentials> | undefined;
   private readonly keysCache: TenantCache<Buffer> | undefined;
 
   constructor(
@@ -79,6 +84,7 @@ export class ProviderAccountStore {
     notices?: ChangeNotices,
   ) {
     this.accountsCache = notices && new TenantCache(notices, routingChangeChannel);
+    this.accountsByIdCache = notices && new TenantCache(notices, routingChangeChannel, accountsByIdCacheSize);
     this.keysCache = notices && new TenantCache(notices, routingChangeChannel);
   }
 
@@ -151,6 +157,18 @@ export class ProviderAccountStore {
       | Pick<Row, "tenant_id" | "environment" | "provider" | "category">
       | undefined;
     return row && { tenantId: row.tenant_id, environment: row.environment, provider: row.provider, category: row.category };
+  }
+
+  // Any tenant's account with its credentials, for an inbound webhook, whose
+  // URL names nothing but the account: one statement, or none while cached.
+  async findWithCredentials(id: string): Promise<ProviderAccountWithCredentials | undefined> {
+    if (!this.accountsByIdCache) return this.readByIdWithCredentials(id);
+    return this.accountsByIdCache.getFound(id, () => this.readByIdWithCredentials(id), (account) => account.tenantId);
+  }
+
+  private async readByIdWithCredentials(id: string) {
+    const row = (await this.knex("provider_accounts").where({ id }).first()) as Row | undefined;
+    return row && this.decrypt(row, await this.dataKey(this.knex, row.tenant_id));
   }
 
   // For a provider call only: the decrypted credentials never leave memory.

@@ -45,6 +45,9 @@ export class ProviderOutbound {
   private readonly allowList: Cidr[];
   // Kept connections by the extra address a call may reach ("" for none).
   private readonly pools = new Map<string, KeptAliveAgents>();
+  // URL settings as parsed, by their text: every provider call checks its
+  // account's few URLs again, and parsing one costs more than the check.
+  private readonly parsedUrls = new Map<string, ParsedUrl>();
 
   constructor(options: ProviderOutboundOptions) {
     this.origins = new Set(options.baseUrls.map(originOf));
@@ -60,8 +63,8 @@ export class ProviderOutbound {
   // Why an account's URL setting may not name `value`, or undefined when it
   // may. The reason reads after the field name.
   urlRefusal(value: string): string | undefined {
-    const url = httpUrl(value);
-    if (typeof url === "string") return url;
+    const url = this.parsed(value);
+    if ("problem" in url) return url.problem;
     if (!this.origins.has(url.origin)) {
       return `may not point at ${url.origin}: accounts send requests only to their provider's own API and to origins an operator allows in ONEROUTER_PROVIDER_BASE_URLS`;
     }
@@ -96,7 +99,7 @@ export class ProviderOutbound {
     let refusal: string | undefined;
     const override = Boolean(chosen.base_url);
     const blocked = override ? this.blockedReason(chosen.base_url!) : undefined;
-    const operatorHost = !override && resolved.base_url ? literalHost(resolved.base_url) : undefined;
+    const operatorHost = !override && resolved.base_url ? this.literalHost(resolved.base_url) : undefined;
     const allowList = operatorHost ? [...this.allowList, parseCidr(operatorHost)] : this.allowList;
     const onRefused = (reason: string) => {
       refusal ??= reason;
@@ -130,13 +133,34 @@ export class ProviderOutbound {
     const refused = this.urlRefusal(baseUrl);
     return refused && `settings.base_url ${refused}`;
   }
+
+  // The host of `url` when it is an IP address.
+  private literalHost(url: string): string | undefined {
+    const parsed = this.parsed(url);
+    if ("problem" in parsed) return undefined;
+    const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+    return parseIp(host) ? host : undefined;
+  }
+
+  private parsed(value: string): ParsedUrl {
+    let parsed = this.parsedUrls.get(value);
+    if (!parsed) {
+      const url = httpUrl(value);
+      parsed = typeof url === "string" ? { problem: url } : { origin: url.origin, hostname: url.hostname };
+      // Values come from stored settings and from requests checking new
+      // ones, so the map is emptied now and then rather than growing.
+      if (this.parsedUrls.size >= maxParsedUrls) this.parsedUrls.clear();
+      this.parsedUrls.set(value, parsed);
+    }
+    return parsed;
+  }
 }
+
+// An http(s) URL's parts that the rules look at, or why it is not one.
+type ParsedUrl = { origin: string; hostname: string } | { problem: string };
+
+const maxParsedUrls = 1000;
 
 function originOf(url: string): string {
   return new URL(url).origin;
-}
-
-function literalHost(url: string): string | undefined {
-  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1");
-  return parseIp(host) ? host : undefined;
 }

@@ -75,6 +75,33 @@ describeEachEngine("routing caches", (engine) => {
     await expect.poll(() => reader.accounts.listWithCredentials(scope)).toHaveLength(1);
   });
 
+  it("serves a webhook's account by id until another instance rotates or deletes it, and keeps no unknown id", async () => {
+    const account = await writer.accounts.create({
+      ...scope,
+      provider: "sandbox",
+      displayName: "Hooks",
+      credentials: { api_key: "sk_old" },
+      settings: {},
+      enabled: true,
+    });
+    const credentialsOf = async () => (await reader.accounts.findWithCredentials(account.id))?.credentials;
+    const statementsOf = async (read: () => Promise<unknown>) => {
+      const before = statements;
+      await read();
+      return statements - before;
+    };
+    await expect.poll(credentialsOf).toEqual({ api_key: "sk_old" });
+    await expect.poll(() => statementsOf(credentialsOf)).toBe(0);
+    // An id that names no account is read each time, never kept.
+    expect(await statementsOf(() => reader.accounts.findWithCredentials("pa_unknown"))).toBe(1);
+    expect(await statementsOf(() => reader.accounts.findWithCredentials("pa_unknown"))).toBe(1);
+
+    await writer.accounts.update(scope, account.id, { credentials: { api_key: "sk_new" } });
+    await expect.poll(credentialsOf).toEqual({ api_key: "sk_new" });
+    await writer.accounts.delete(scope, account.id);
+    await expect.poll(() => reader.accounts.findWithCredentials(account.id)).toBeUndefined();
+  });
+
   it("keeps nothing while it hears no notices", async () => {
     await reader.notices.close();
     expect(reader.notices.live).toBe(false);

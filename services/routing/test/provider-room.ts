@@ -12,6 +12,8 @@ import {
   loadConfig,
   MasterKeyring,
   newDataKey,
+  openChangeNotices,
+  openDatabase,
   outboxMigrations,
   startProcessLiveness,
   startServer,
@@ -21,7 +23,7 @@ import {
   type RoomModule,
   type RunningServer,
 } from "@onerouter/core";
-import { createTestDatabase, type StorageEngine } from "@onerouter/core/testing";
+import { createTestDatabase, createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { gatekeeperMigrations } from "@onerouter/gatekeeper";
 import { sandboxRoom } from "@onerouter/sandbox";
@@ -72,21 +74,31 @@ export interface ProviderRoomTestBed<Engine> {
   close(): Promise<void>;
 }
 
+export interface ProviderRoomTestOptions {
+  // Accounts and routing profiles cached until a change notice, as the
+  // product serves them.
+  changeNotices?: boolean;
+}
+
 export async function startProviderRoomTestBed<Engine, EngineOptions>(
   engine: StorageEngine,
   room: RoomModule<ProviderRoomDeps<EngineOptions>, ProviderRoom<Engine>>,
   engineOptions: (parts: SharedEngineParts) => EngineOptions,
   // Settings as environment variables (breaker, provider timeout).
   env: Record<string, string> = {},
+  options: ProviderRoomTestOptions = {},
 ): Promise<ProviderRoomTestBed<Engine>> {
   const logger = createLogger("silent");
   // Provider accounts in tests call emulators on loopback.
   const config = loadConfig({ LOG_LEVEL: "silent", ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8,::1/128", ...env });
-  const db = await createTestDatabase(engine);
+  // Notices on Postgres need the database's URL, to listen on a connection of their own.
+  const databaseUrl = options.changeNotices && engine === "postgres" ? await createTestDatabaseUrl() : undefined;
+  const db = databaseUrl ? openDatabase({ databaseUrl }) : await createTestDatabase(engine);
   await db.migrate([...outboxMigrations, ...routingMigrations, ...idempotencyMigrations, ...adminMigrations, ...room.migrations, ...gatekeeperMigrations]);
   const { tenant } = await ensureDefaultTenant(db.knex);
-  const accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()));
-  const routing = new RoutingProfileStore(db.knex);
+  const notices = options.changeNotices ? await openChangeNotices(db, databaseUrl) : undefined;
+  const accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()), notices);
+  const routing = new RoutingProfileStore(db.knex, notices);
   const metrics = createMetrics();
   const breakers = new CircuitBreakers({ failureThreshold: config.breaker.failures, cooldownMs: config.breaker.cooldownMs, registry: metrics.registry });
   const providerOutbound = new ProviderOutbound(config.providerCalls);
@@ -142,6 +154,7 @@ export async function startProviderRoomTestBed<Engine, EngineOptions>(
       await opened.close?.();
       await sandbox.close?.();
       await liveness.close();
+      await notices?.close();
       await db.close();
     },
   };

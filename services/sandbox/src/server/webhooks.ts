@@ -42,9 +42,15 @@ export function signSandboxEvent(
 }
 
 // Delivered once, fire and forget, as hosted providers do: a receiver that
-// misses it can still learn the state by asking.
+// misses it can still learn the state by asking. Signed and sent after this
+// turn of the event loop, which writes the answer to the request that caused
+// it (unless the account asked for added latency), so the caller does not
+// wait on the sandbox's webhook work, as it would not on a provider's.
 export function emitSandboxEvent(apiKey: string, type: string, object: unknown, webhookUrl: string | undefined): void {
   if (!webhookUrl) return;
-  const { body, headers } = signSandboxEvent(apiKey, sandboxEvent(type, object));
-  postWebhook(webhookUrl, body, headers).catch(() => undefined);
+  const event = sandboxEvent(type, object);
+  setImmediate(() => {
+    const { body, headers } = signSandboxEvent(apiKey, event);
+    postWebhook(webhookUrl, body, headers).catch(() => undefined);
+  });
 }
