@@ -13,7 +13,7 @@ import { bundleForNode } from "../services/server/build/cli";
 // its memory is the product's. The benchmark reads ONEROUTER_BENCH_BUILT to
 // say so in its report.
 //
-//   node --import tsx bench/built.ts bench/payments/run.ts [args...]
+//   [BENCH_NODE_FLAGS="--flag ..."] node --import tsx bench/built.ts bench/payments/run.ts [args...]
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -38,7 +38,10 @@ async function main(): Promise<number> {
   const name = path.relative(repositoryRoot, source).replace(/\.ts$/, "").replace(/[/\\]/g, "-");
   // Under node_modules, so the bundle's imports of third-party packages resolve as the CLI's do.
   const bundle = await bundleForNode(name, source, path.join(repositoryRoot, "node_modules", ".cache", "onerouter-bench", "dist"));
-  const child = spawn(process.execPath, [bundle, ...args], {
+  // Node's and V8's flags for the measured process that NODE_OPTIONS does not
+  // take (--min-semi-space-size among them), for comparing settings.
+  const flags = (process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter((flag) => flag !== "");
+  const child = spawn(process.execPath, [...flags, bundle, ...args], {
     stdio: "inherit",
     // One set in this environment wins, for comparing settings.
     env: { ...imageProcessSettings(), ...process.env, ONEROUTER_BENCH_BUILT: "1" },

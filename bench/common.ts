@@ -72,7 +72,8 @@ export function memoryParts(usage: NodeJS.MemoryUsage): string {
 // settings, as \`npm run <script>\` runs it, or straight from TypeScript;
 // either way the benchmark limits V8's heap growth as the server commands do.
 export function processDescription(script: string): string {
-  const settings = ["MALLOC_ARENA_MAX", "NODE_OPTIONS"].map((name) => `${name}=${process.env[name] ?? "(unset)"}`).join(", ") + ", V8's old generation growing by half at most (as `onerouter start` and `serve` set it)";
+  const flags = process.execArgv.length > 0 ? `, node's flags ${process.execArgv.join(" ")}` : "";
+  const settings = ["MALLOC_ARENA_MAX", "NODE_OPTIONS"].map((name) => `${name}=${process.env[name] ?? "(unset)"}`).join(", ") + flags + ", V8's old generation growing by half at most (as `onerouter start` and `serve` set it)";
   return process.env.ONEROUTER_BENCH_BUILT === "1"
     ? `bundled as the CLI is and run by plain node (no TypeScript loader), with the image's settings: ${settings}`
     : `run from TypeScript through tsx, whose loader thread and transpiled sources add about 80 MiB the product never holds (${settings}); \`npm run ${script}\` runs it built`;

@@ -40,7 +40,9 @@ import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type
 // BENCH_SLICE_MAX_REQUESTS (5000), BENCH_WARMUP_MS (2000), BENCH_SETTLE_MS
 // (250), BENCH_SQL_PROBES (20), BENCH_ENGINE (postgres, or embedded: the
 // server on a PGlite data folder as `npm start` runs it, reported in
-// REPORT-embedded.md and chart-embedded.png with its event loop's delays).
+// REPORT-embedded.md and chart-embedded.png with its event loop's delays),
+// BENCH_CPU_PROFILE and BENCH_HEAP_PROFILE (files to write the profiled
+// slice's CPU profile and sampled allocations to).
 
 const settings = {
   highConcurrency: wholeNumber("BENCH_HIGH_CONCURRENCY", 50, 2),
@@ -59,6 +61,11 @@ const settings = {
   // Sequential calls of each Connect workload whose SQL is traced, after the timed rounds.
   probes: wholeNumber("BENCH_SQL_PROBES", 20, 1),
   engine: benchEngine(),
+  // Where to keep the profiled slice's whole CPU profile (a .cpuprofile for
+  // DevTools or bench/cpu-profile.ts), to see who calls a costly function.
+  cpuProfileFile: process.env.BENCH_CPU_PROFILE,
+  // Where to keep the same slice's sampled allocations (a .heapprofile): what allocates, by call stack.
+  heapProfileFile: process.env.BENCH_HEAP_PROFILE,
 };
 
 function benchEngine(): "postgres" | "embedded" {
@@ -671,11 +678,15 @@ async function profileServer(run: () => Promise<unknown>): Promise<ProfileSummar
   session.connect();
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
+  // Every sampled allocation, the ones collected since included: what the collector had to deal with.
+  if (settings.heapProfileFile) await session.post("HeapProfiler.startSampling", { includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   await run();
   const { profile } = (await session.post("Profiler.stop")) as unknown as {
     profile: { nodes: CpuProfileNode[]; samples: number[]; timeDeltas: number[] };
   };
+  if (settings.heapProfileFile) writeFileSync(settings.heapProfileFile, JSON.stringify((await session.post("HeapProfiler.stopSampling")).profile));
   session.disconnect();
+  if (settings.cpuProfileFile) writeFileSync(settings.cpuProfileFile, JSON.stringify(profile));
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const profilerOwn = profilerOwnNodes(profile.nodes);
   const byFunction = new Map<string, number>();

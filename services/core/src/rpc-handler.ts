@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import type http from "node:http";
 import type http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -96,7 +97,8 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
     // HTTP/1.0 may omit Host; Connect needs an authority to build the URL.
     req.headers.host ??= "localhost";
     const contextValues = options.contextValues(req);
-    const uReq = universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, contextValues);
+    const closes = "stream" in req ? (res as http.ServerResponse) : closesUnfinished(res as http.ServerResponse);
+    const uReq = universalRequestFromNodeRequest(req as http.IncomingMessage, closes, undefined, contextValues);
     const problem = found ? await checkRequest(found, uReq, options.readMaxBytes) : await afterBody(uReq, options.readMaxBytes, methodNotFound(path));
     if (problem === "aborted") return;
     if (problem) {
@@ -110,6 +112,20 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
       // The client went away mid-response; nothing is left to answer.
     }
   };
+}
+
+// Over HTTP/1.1 Connect aborts a request's signal once its response closes,
+// finished or not, and an abort without a reason builds a DOMException, stack
+// trace and all: work on every call for a signal no one listens to any more.
+// This stand-in for the response tells Connect of a close only before the
+// response finished, when the client went away mid-call. (Over HTTP/2
+// Connect listens on the request's stream instead.)
+function closesUnfinished(res: http.ServerResponse): http.ServerResponse {
+  const closes = new EventEmitter();
+  res.once("close", () => {
+    if (!res.writableFinished) closes.emit("close");
+  });
+  return closes as http.ServerResponse;
 }
 
 // The problem with a request, "aborted" when the client went away while it
