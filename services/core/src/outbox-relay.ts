@@ -110,19 +110,25 @@ export class OutboxRelay {
 
   private markPublished(ids: string[]): void {
     this.unmarked.push(...ids);
-    this.marking ??= this.markUnmarked().finally(() => (this.marking = undefined));
+    this.marking ??= this.markUnmarked();
   }
 
+  // Ends in the same step that finds nothing left to mark, so rows published
+  // at any later moment start a new marking rather than wait for the next batch.
   private async markUnmarked(): Promise<void> {
-    while (this.unmarked.length > 0) {
-      const ids = this.unmarked.splice(0, maxMarkedAtOnce);
-      try {
-        await this.release(ids, { published_at: this.knex.fn.now(), relay_claimed_until: null });
-      } catch (err) {
-        // Left leased: once the lease runs out a relay publishes them again,
-        // which JetStream stores once, and marks them then.
-        this.logger.warn({ err, events: ids.length }, "outbox relay could not mark published events; they will be published again");
+    try {
+      while (this.unmarked.length > 0) {
+        const ids = this.unmarked.splice(0, maxMarkedAtOnce);
+        try {
+          await this.release(ids, { published_at: this.knex.fn.now(), relay_claimed_until: null });
+        } catch (err) {
+          // Left leased: once the lease runs out a relay publishes them again,
+          // which JetStream stores once, and marks them then.
+          this.logger.warn({ err, events: ids.length }, "outbox relay could not mark published events; they will be published again");
+        }
       }
+    } finally {
+      this.marking = undefined;
     }
   }
 
