@@ -15,9 +15,6 @@ export interface OutboxRelayOptions {
   publishTimeoutMs?: number;
 }
 
-// Rows marked by one statement at most, well below Postgres's bind parameter limit.
-const maxMarkedAtOnce = 1000;
-
 interface ClaimedRow {
   id: string;
   environment: "test" | "live";
@@ -33,22 +30,12 @@ interface ClaimedRow {
 // its rows until the lease runs out, then another publishes them again, and
 // the event id as message id makes JetStream store that repeat once. A commit
 // that adds events wakes it; the poll is a safety net.
-//
-// Marking is off the publishing path: the next batch is claimed and
-// published while the last one is being marked (its lease keeps it from
-// being claimed again meanwhile), and batches acknowledged while a mark is
-// under way are marked together by the next one. Batches are still
-// published one after another, each once the last was acknowledged, so the
-// stream holds events in the order they were claimed.
 export class OutboxRelay {
   private poller: Poller | undefined;
   private watch: CommitWatch | undefined;
   // While NATS is unreachable, publishes would only pile up in the client's
   // reconnect buffer; the relay waits for the reconnect instead.
   private connected = true;
-  // Published rows not yet marked, and the marking under way.
-  private unmarked: string[] = [];
-  private marking: Promise<void> | undefined;
 
   constructor(
     private readonly knex: Knex,
@@ -74,16 +61,9 @@ export class OutboxRelay {
     await this.watch?.close();
     this.watch = undefined;
     await this.poller?.stop();
-    await this.marked();
   }
 
-  // Resolves once every row this relay has published is marked, or its
-  // marking has failed (those rows are published again once their lease ends).
-  async marked(): Promise<void> {
-    while (this.marking) await this.marking;
-  }
-
-  // Publishes one claimed batch and starts marking it; true when the batch was full.
+  // Publishes one claimed batch; true when the batch was full.
   async relayBatch(): Promise<boolean> {
     if (!this.connected) return false;
     const batchSize = this.options.batchSize ?? 100;
@@ -98,7 +78,7 @@ export class OutboxRelay {
     );
     const published = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
     const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
-    if (published.length > 0) this.markPublished(published);
+    if (published.length > 0) await this.release(published, { published_at: this.knex.fn.now(), relay_claimed_until: null });
     if (failed.length > 0) {
       // Released at once so the retry need not wait for the lease.
       await this.release(failed, { relay_claimed_until: null }, true);
@@ -106,30 +86,6 @@ export class OutboxRelay {
       throw new Error(`${failed.length} of ${rows.length} events not published: ${(reason.reason as Error).message}`);
     }
     return rows.length === batchSize;
-  }
-
-  private markPublished(ids: string[]): void {
-    this.unmarked.push(...ids);
-    this.marking ??= this.markUnmarked();
-  }
-
-  // Ends in the same step that finds nothing left to mark, so rows published
-  // at any later moment start a new marking rather than wait for the next batch.
-  private async markUnmarked(): Promise<void> {
-    try {
-      while (this.unmarked.length > 0) {
-        const ids = this.unmarked.splice(0, maxMarkedAtOnce);
-        try {
-          await this.release(ids, { published_at: this.knex.fn.now(), relay_claimed_until: null });
-        } catch (err) {
-          // Left leased: once the lease runs out a relay publishes them again,
-          // which JetStream stores once, and marks them then.
-          this.logger.warn({ err, events: ids.length }, "outbox relay could not mark published events; they will be published again");
-        }
-      }
-    } finally {
-      this.marking = undefined;
-    }
   }
 
   private async claim(limit: number): Promise<ClaimedRow[]> {

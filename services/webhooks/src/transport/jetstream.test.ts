@@ -76,8 +76,6 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("outbox 
       async () => (await countWhere(knex, "webhook_deliveries", (q) => q.where({ endpoint_id: endpoint }))) === total,
       60_000,
     );
-    // Marking follows JetStream's acknowledgement, beside the fan-out.
-    await relay.marked();
     expect(await countWhere(knex, "outbox_events", (q) => q.whereNull("published_at"))).toBe(0);
     expect(await countWhere(knex, "webhook_events")).toBe(await countWhere(knex, "outbox_events"));
     expect(await streamMessageCount(stream)).toBe(total);
@@ -110,7 +108,6 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("outbox 
     // published, still unmarked, and leased.
     const first = new OutboxRelay(knex, stream, logger, { leaseMs: 500 });
     expect(await first.relayBatch()).toBe(false);
-    await first.marked();
     await knex("outbox_events")
       .whereIn("id", events)
       .update({ published_at: null, relay_claimed_until: knex.raw("now() + interval '500 milliseconds'") });
