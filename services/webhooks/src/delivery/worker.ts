@@ -215,11 +215,10 @@ export class DeliveryWorker {
       const answered = () => {
         if (!sending) return;
         sending = false;
-        const wasFull = this.sending >= this.options.concurrency;
         this.sending -= 1;
         this.answered.add(job.id);
         // A slot is free: more may be due.
-        this.slotFreed(job, wasFull);
+        if (this.running) this.requestPass();
       };
       const task: Promise<void> = this.deliver(job, answered)
         .then(
@@ -229,23 +228,12 @@ export class DeliveryWorker {
         )
         .finally(() => {
           answered();
-          const wasFull = this.answered.size >= maxRecordBatch;
           this.answered.delete(job.id);
           this.inFlight.delete(task);
-          this.slotFreed(job, wasFull);
+          if (this.running) this.requestPass();
         });
       this.inFlight.add(task);
     }
-  }
-
-  // Runs a pass for the slot a delivery freed, unless only its own endpoint
-  // could take the slot and that endpoint is a backlog held to its rate: the
-  // bound's timer runs the pass once the backlog may go on, so a backlog's
-  // answers cost no claims that would find nothing new for the others.
-  private slotFreed(job: DeliveryJob, wasFull: boolean): void {
-    if (!this.running) return;
-    if (!wasFull && this.backlog.holdsBack(job.endpoint_id)) return;
-    this.requestPass();
   }
 
   // Leases due deliveries (or one named delivery) with the database's clock,
@@ -495,9 +483,7 @@ export class DeliveryWorker {
 // a token bucket for the deliveries it starts to them while deliveries to
 // others are on time. A pass may overdraw the bucket by what it claims at
 // once (at most the per-endpoint bound each); the next ones wait until it has
-// a token again. A timer wakes the worker once the bucket is full, so with
-// nothing else waking it a backlog costs a claim per bucketful, not per
-// delivery.
+// filled again, and a timer wakes the worker then.
 class BacklogBound {
   private readonly endpoints = new Set<string>();
   private onTimeAt = Number.NEGATIVE_INFINITY;
@@ -536,15 +522,10 @@ class BacklogBound {
       this.refill = setTimeout(() => {
         this.refill = undefined;
         this.wake();
-      }, Math.ceil(((this.capacity - this.tokens) / this.ratePerSecond) * 1000));
+      }, Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000));
       this.refill.unref();
     }
     return [...this.endpoints];
-  }
-
-  // Whether the endpoint is a backlog left out of claims until the timer wakes the worker.
-  holdsBack(endpointId: string): boolean {
-    return this.refill !== undefined && this.endpoints.has(endpointId);
   }
 
   claimed(jobs: { endpoint_id: string; waited_ms: number }[], at: number, bounded: boolean): void {
