@@ -1,4 +1,4 @@
-import type { Knex, Sql } from "@onerouter/core";
+import type { Knex } from "@onerouter/core";
 
 // Any fixed number will do, as long as nothing else takes the same lock.
 const eventSequenceLock = 7_146_523_801;
@@ -8,14 +8,8 @@ const eventSequenceLock = 7_146_523_801;
 // commit, so a stream that has read up to seq N never later finds a
 // committed event below N. Held until the transaction ends.
 export async function lockEventSequence(trx: Knex): Promise<void> {
-  await trx.raw(eventSequenceLockSql.sql, eventSequenceLockSql.bindings);
+  await trx.raw("select pg_advisory_xact_lock(?)", [eventSequenceLock]);
 }
-
-// The lock as a part of a statement that records events, so taking it costs
-// no round trip of its own: the insert must read the part (a volatile
-// function's WITH part runs once, where it is first read), which it does
-// before it draws any seq.
-export const eventSequenceLockSql = { sql: "select pg_advisory_xact_lock(?) as locked", bindings: [eventSequenceLock] } satisfies Sql;
 
 // The seq of the newest event recorded, "0" when there is none.
 export async function latestEventSeq(knex: Knex): Promise<string> {

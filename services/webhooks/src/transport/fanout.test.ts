@@ -1,4 +1,4 @@
-import type { Database, Knex } from "@onerouter/core";
+import type { Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { fanOut, type FeedEvent } from "./fanout";
@@ -36,21 +36,6 @@ describeEachEngine("fan-out", (engine) => {
     // Handed out again after the commit (a redelivered message): nothing more.
     expect(await db.knex.transaction((trx) => fanOut(trx, events))).toBe(0);
     expect(await deliveries()).toBe(3);
-  });
-
-  it("holds the event sequence's lock from recording the events until its transaction ends", async () => {
-    const { events } = await pendingEvents(1);
-    const advisoryLocksHeld = async (knex: Knex) => {
-      const { rows } = await knex.raw<{ rows: { held: number }[] }>(
-        "select count(*)::int as held from pg_locks where locktype = 'advisory' and pid = pg_backend_pid() and granted",
-      );
-      return rows[0]!.held;
-    };
-    await db.knex.transaction(async (trx) => {
-      expect(await advisoryLocksHeld(trx)).toBe(0);
-      await fanOut(trx, events);
-      expect(await advisoryLocksHeld(trx)).toBe(1);
-    });
   });
 
   it("passes by events of a tenant this database does not have", async () => {

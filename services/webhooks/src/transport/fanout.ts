@@ -5,7 +5,7 @@ import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/
 import { currentTraceparent, insertRowsSql, runPrepared, withParts, type Knex } from "@onerouter/core";
 import { pendingDelivery } from "../delivery/requeue";
 import { fromJson } from "../endpoints";
-import { eventSequenceLockSql, lockEventSequence } from "../event-stream/sequence";
+import { lockEventSequence } from "../event-stream/sequence";
 import { matchesEventType } from "../filters";
 
 // Fan-out turns an event into the deliveries it owes: one per enabled
@@ -98,22 +98,19 @@ interface EndpointFilter {
 
 const scopeKey = (s: { tenantId: string; environment: string }) => `${s.tenantId}/${s.environment}`;
 
-// Takes the event sequence's lock, copies the events into webhook_events and
-// returns those not copied before, with the enabled endpoints of their
-// tenants and environments, in one statement: a batch whose tenants have no endpoints costs that statement
+// Copies the events into webhook_events and returns those not copied before,
+// with the enabled endpoints of their tenants and environments, in one
+// statement: a batch whose tenants have no endpoints costs that statement
 // alone. Rows are inserted in id order so concurrent fan-outs take the keys
 // in the same order. An event of a tenant this database does not have
 // (another deployment's, on a shared stream) is passed by.
 async function recordEvents(trx: Knex.Transaction, events: FeedEvent[]): Promise<{ owed: FeedEvent[]; endpoints: Map<string, EndpointFilter[]> }> {
   const byId = new Map(events.map((e) => [e.id, e]));
   if (byId.size === 0) return { owed: [], endpoints: new Map() };
-  const insert = insertRowsSql("webhook_events", [...byId.values()].map(eventRow), {
-    where: `tenant_id in (select id from tenants) and exists (select from "locked")`,
-    orderBy: "id",
-  });
+  await lockEventSequence(trx);
+  const insert = insertRowsSql("webhook_events", [...byId.values()].map(eventRow), { where: "tenant_id in (select id from tenants)", orderBy: "id" });
   const { sql, bindings } = withParts(
     [
-      ["locked", eventSequenceLockSql],
       ["recorded", { sql: `${insert.sql} on conflict (id) do nothing returning id, tenant_id, environment`, bindings: insert.bindings }],
       [
         "endpoints",
