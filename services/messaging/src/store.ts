@@ -157,10 +157,6 @@ export class MessageStore {
     return outer ? run(outer) : this.knex.transaction(run);
   }
 
-  // Applies a verified status change, newly stored by the inbound route in
-  // the transaction `trx`: the attempt it is about moves on, and its message
-  // with it. Failover happens only when nothing was sent, so at most one
-  // attempt of a message is ever taken by a provider.
   // A condition true when applyCallback would change nothing (no attempt
   // the callback can move), for the inbound route to store such a callback
   // in one statement.
@@ -176,6 +172,10 @@ export class MessageStore {
     };
   }
 
+  // Applies a verified status change, newly stored by the inbound route in
+  // the transaction `trx`: the attempt it is about moves on, and its message
+  // with it. Failover happens only when nothing was sent, so at most one
+  // attempt of a message is ever taken by a provider.
   async applyCallback(
     trx: Knex.Transaction,
     accountId: string,
