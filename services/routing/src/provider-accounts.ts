@@ -167,17 +167,19 @@ export class ProviderAccountStore {
   }
 
   private async readByIdWithCredentials(id: string) {
-    const row = (await this.knex("provider_accounts").where({ id }).first()) as Row | undefined;
-    return row && this.decrypt(row, await this.dataKey(this.knex, row.tenant_id));
+    return this.withCredentials((await this.knex("provider_accounts").where({ id }).first()) as Row | undefined);
   }
 
   // For a provider call only: the decrypted credentials never leave memory.
   async getWithCredentials(scope: { tenantId: string; environment: EnvironmentName }, id: string) {
-    const row = (await this.knex("provider_accounts")
-      .where({ id, tenant_id: scope.tenantId, environment: scope.environment })
-      .first()) as Row | undefined;
-    if (!row) return undefined;
-    return this.decrypt(row, await this.dataKey(this.knex, row.tenant_id));
+    return this.withCredentials(
+      (await this.knex("provider_accounts").where({ id, tenant_id: scope.tenantId, environment: scope.environment }).first()) as Row | undefined,
+    );
+  }
+
+  // One account's row opened with its tenant's data key.
+  private async withCredentials(row: Row | undefined) {
+    return row && this.decrypt(row, await this.dataKey(this.knex, row.tenant_id));
   }
 
   async listWithCredentials(scope: { tenantId: string; environment: EnvironmentName; category: ProviderCategory }) {
