@@ -13,6 +13,7 @@ import { MessagingService } from "./gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService } from "./gen/onerouter/payments/v1/payments_pb";
 import { WebhookService } from "./gen/onerouter/webhooks/v1/webhooks_pb";
 import { oneRouterErrorInterceptor } from "./errors";
+import { fetchEndingOnAbort } from "./fetch-ending-on-abort";
 import { streamEvents, type EventStreamOptions } from "./events";
 import type { Event } from "./gen/onerouter/events/v1/events_pb";
 import type { ListPaymentsRequest, ListPaymentsResponse } from "./gen/onerouter/payments/v1/payments_pb";
@@ -133,7 +134,8 @@ function createProtocolTransport(options: {
   protocol?: Protocol;
   fetch?: typeof globalThis.fetch;
 }): Transport {
-  const { baseUrl, fetch } = options;
+  const { baseUrl } = options;
+  const fetch = fetchEndingOnAbort(options.fetch);
   switch (options.protocol ?? "connect") {
     case "connect":
       return createConnectTransport({ baseUrl, fetch, useBinaryFormat: true });

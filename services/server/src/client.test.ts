@@ -1,4 +1,6 @@
 import { createConnection, createServer, type Socket } from "node:net";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Code, createOneRouterClient, isOneRouterError, type OneRouterClient } from "@onerouter/client";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
@@ -124,6 +126,28 @@ describe("the client against OneRouter", () => {
     expect(opened).toBeGreaterThanOrEqual(2);
     expect(received.map((e) => e.id)).toEqual([before, ...meanwhile].map((e) => e.id));
   });
+
+  it("ends the event stream when its signal aborts after a garbage collection", async () => {
+    // Node's fetch can lose track of the signal in a collection (nodejs/undici#3644).
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const { onerouter } = await tenantClient("Events stopped");
+    const stop = new AbortController();
+    let opened = 0;
+    const reading = (async () => {
+      for await (const event of onerouter.events({ signal: stop.signal, onOpen: () => opened++ })) void event;
+    })();
+    await vi.waitFor(() => expect(opened).toBe(1), { timeout: 10_000, interval: 10 });
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const openBefore = proxy.openConnections();
+    stop.abort();
+    await expect(Promise.race([reading.then(() => "ended"), new Promise((resolve) => setTimeout(resolve, 5_000, "still streaming"))])).resolves.toBe("ended");
+    // The stream's connection is closed, not left open to the server.
+    await vi.waitFor(() => expect(proxy.openConnections()).toBeLessThan(openBefore), { timeout: 5_000, interval: 10 });
+  });
 });
 
 interface ResettingProxy {
@@ -133,6 +157,7 @@ interface ResettingProxy {
   resetNextAnswer(): void;
   // Resets every open connection.
   resetAll(): void;
+  openConnections(): number;
   close(): Promise<void>;
 }
 
@@ -172,6 +197,7 @@ async function resettingProxy(targetPort: number): Promise<ResettingProxy> {
     resetAll() {
       for (const socket of open) socket.resetAndDestroy();
     },
+    openConnections: () => open.size,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of open) socket.destroy();
