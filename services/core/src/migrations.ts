@@ -5,5 +5,5 @@ export type { Migration } from "./db/database";
 export { outboxMigrations } from "./outbox-migrations";
 export { idempotencyMigrations } from "./idempotency-migrations";
 export { createInsertNotifyTrigger } from "./outbox-signal";
-export { changeNoticesWanted } from "./db/change-notice-setting";
+export { changeNoticeSetting } from "./db/change-notice-setting";
 export { addRollupStripe, createRollupTrigger, latencyBucketCount, latencyBucketSql, rebuildRollup, type RollupDefinition, rollupStripeSql, utcHourSql } from "./rollups";

@@ -1,5 +1,4 @@
 import type { Migration } from "@onerouter/core";
-import { changeNoticesWanted } from "@onerouter/core/migrations";
 
 // The notices that keep the gatekeeper's cache of API keys (by key hash, a
 // TenantCache) true: a committed change of a key or of its tenant (revoked,
@@ -32,8 +31,9 @@ export const apiKeyChangeNoticeMigration: Migration = {
 };
 
 // The same triggers, skipped by a session whose notices no one can hear
-// (changeNoticesWanted): a CLI command on an embedded data folder then
-// creates or revokes a key without loading PL/pgSQL.
+// (core's changeNoticeSetting set to "off"): a CLI command on an embedded
+// data folder then creates or revokes a key without loading PL/pgSQL. The
+// condition is written out, so the migration stays what it was when applied.
 export const apiKeyChangeNoticeWhenWantedMigration: Migration = {
   name: "20261209_130_gatekeeper_api_key_change_notices_when_wanted",
   async up(knex) {
@@ -44,7 +44,7 @@ export const apiKeyChangeNoticeWhenWantedMigration: Migration = {
       await knex.raw(`drop trigger ${table}_gatekeeper_changed on ${table}`);
       await knex.raw(
         `create trigger ${table}_gatekeeper_changed after insert or update or delete on ${table} for each row ` +
-          `when (${changeNoticesWanted}) execute function ${apiKeyChangeChannel}('${column}')`,
+          `when (current_setting('onerouter.change_notices', true) is distinct from 'off') execute function ${apiKeyChangeChannel}('${column}')`,
       );
     }
   },
