@@ -16,7 +16,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => db?.close());
 
-it("skips the API key change-notice triggers in a session with the setting CLI commands turn off", async () => {
+it("puts the setting CLI commands turn off in the condition of the API key change-notice triggers", async () => {
   const { rows } = (await db.knex.raw(
     "select tgname, pg_get_triggerdef(oid) as definition from pg_trigger where tgname like '%gatekeeper_changed' order by tgname",
   )) as { rows: { tgname: string; definition: string }[] };
