@@ -4,6 +4,7 @@ import { adminMigrations } from "@onerouter/admin";
 import { EventSchema } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
   createLogger,
+  loadConfig,
   MasterKeyring,
   openDatabase,
   outboxMigrations,
@@ -35,6 +36,7 @@ const migrations = [...adminMigrations, ...outboxMigrations, ...webhookMigration
 const masterKeys = new MasterKeyring(randomBytes(32));
 const logger = createLogger("silent");
 const loopback = ["127.0.0.0/8"];
+const { backlogRate, behindAfterMs } = loadConfig({}).webhookDelivery;
 
 function newWorker(knex: Knex, overrides: Partial<DeliveryWorkerOptions> = {}): DeliveryWorker {
   return new DeliveryWorker({
@@ -47,6 +49,8 @@ function newWorker(knex: Knex, overrides: Partial<DeliveryWorkerOptions> = {}): 
     endpointConcurrency: 4,
     pollIntervalMs: 25,
     disableAfterMs: 5 * 86_400_000,
+    backlogRate,
+    behindAfterMs,
     ...overrides,
   });
 }

@@ -50,10 +50,10 @@ export interface DeliveryWorkerOptions {
   metrics?: DeliveryMetrics;
   // Deliveries per second this process starts to endpoints with a backlog
   // while deliveries to others are on time.
-  backlogRate?: number;
+  backlogRate: number;
   // A delivery claimed longer than this after it was due is behind: its
   // endpoint has a backlog.
-  behindAfterMs?: number;
+  behindAfterMs: number;
 }
 
 export interface DeliveryAttemptRow {
@@ -92,12 +92,9 @@ const maxRecordBatch = 200;
 // A delivery claimed longer than behindAfterMs after it was due is behind:
 // its endpoint has a backlog. One claimed within onTimeMs is on time: its
 // endpoint keeps up. In between (a burst's queue) neither.
-const defaultBehindAfterMs = 1000;
 const onTimeMs = 250;
 // Backlogs stay bounded for this long after an on-time delivery was claimed.
 const onTimeWindowMs = 1000;
-// Deliveries per second a process starts to backlogs while others' are on time, unless told otherwise.
-const defaultBacklogRate = 100;
 
 interface DeliveryJob {
   id: string;
@@ -139,12 +136,7 @@ export class DeliveryWorker {
     this.now = options.now ?? (() => new Date());
     this.recorder = new AttemptRecorder(options.knex, (trx, finished) => this.writeAttempts(trx, finished), maxRecordBatch);
     this.leaseMs = options.httpClient.timeoutMs + leaseMarginMs;
-    this.backlog = new BacklogBound(
-      options.backlogRate ?? defaultBacklogRate,
-      options.behindAfterMs ?? defaultBehindAfterMs,
-      options.endpointConcurrency,
-      () => this.requestPass(),
-    );
+    this.backlog = new BacklogBound(options.backlogRate, options.behindAfterMs, options.endpointConcurrency, () => this.requestPass());
   }
 
   start(): void {
