@@ -1,14 +1,15 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
-import { createClient, createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createContextValues } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as ServingStatus } from "@onerouter/client/gen/health/v1/health_pb";
 import { createRpcHandler } from "./rpc-handler";
 
 // The handler's signal over HTTP/1.1: aborted when the client goes away
-// mid-call, so a stream's resources are let go.
+// mid-call, so a stream's resources are let go. Errors whose message gRPC
+// cannot carry as it is are answered all the same.
 
 describe("createRpcHandler over HTTP/1.1", () => {
   const watchesEnded: (() => void)[] = [];
@@ -28,7 +29,8 @@ describe("createRpcHandler over HTTP/1.1", () => {
             watchesEnded.shift()?.();
           },
           async list() {
-            throw new Error("not called");
+            // A message echoing a lone surrogate, as one from a request's JSON would.
+            throw new ConnectError("no list for \ud800", Code.InvalidArgument);
           },
         }),
       interceptors: [],
@@ -56,5 +58,17 @@ describe("createRpcHandler over HTTP/1.1", () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it("answers an error whose message holds a lone surrogate, with U+FFFD in its place", async () => {
+    const res = await fetch(`${baseUrl}/grpc.health.v1.Health/List`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: new Uint8Array(5),
+      signal: AbortSignal.timeout(5000),
+    });
+    const trailer = Buffer.from(await res.arrayBuffer()).subarray(5).toString("latin1");
+    expect(trailer).toContain("grpc-status: 3");
+    expect(trailer).toContain("grpc-message: no%20list%20for%20%EF%BF%BD");
   });
 });
