@@ -1,5 +1,6 @@
 import { headers } from "@nats-io/transport-node";
 import type { Knex } from "knex";
+import { runPrepared } from "./db/statements";
 import { eventSubject, type EventStream } from "./event-stream";
 import type { Logger } from "./logging";
 import { outboxSafetyPollMs } from "./outbox-reader";
@@ -78,10 +79,10 @@ export class OutboxRelay {
     );
     const published = rows.filter((_, i) => results[i]?.status === "fulfilled").map((r) => r.id);
     const failed = rows.filter((_, i) => results[i]?.status === "rejected").map((r) => r.id);
-    if (published.length > 0) await this.release(published, { published_at: this.knex.fn.now(), relay_claimed_until: null });
+    if (published.length > 0) await this.release(published, "published");
     if (failed.length > 0) {
       // Released at once so the retry need not wait for the lease.
-      await this.release(failed, { relay_claimed_until: null }, true);
+      await this.release(failed, "failed");
       const reason = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
       throw new Error(`${failed.length} of ${rows.length} events not published: ${(reason.reason as Error).message}`);
     }
@@ -91,8 +92,8 @@ export class OutboxRelay {
   private async claim(limit: number): Promise<ClaimedRow[]> {
     const leaseMs = this.options.leaseMs ?? 30_000;
     // The database's clock decides leases, so relays on different hosts agree.
-    const result = await this.knex.raw<{ rows: ClaimedRow[] }>(
-      `update outbox_events
+    const result = await runPrepared<ClaimedRow>(this.knex, {
+      sql: `update outbox_events
           set relay_claimed_until = now() + ?::integer * interval '1 millisecond'
         where id in (
           select id from outbox_events
@@ -102,8 +103,8 @@ export class OutboxRelay {
            limit ?
            for update skip locked)
         returning id, environment, type, payload, created_at, traceparent`,
-      [leaseMs, limit],
-    );
+      bindings: [leaseMs, limit],
+    });
     return result.rows;
   }
 
@@ -117,13 +118,19 @@ export class OutboxRelay {
     }
   }
 
-  // One statement, so marking a batch is one round trip. Rows are locked in
-  // id order, as fan-out locks them, so the two never wait on each other in
-  // opposite orders (a deadlock).
-  private async release(ids: string[], change: Record<string, unknown>, onlyUnpublished = false) {
-    const locked = this.knex("outbox_events").whereIn("id", ids).orderBy("id").forUpdate().select("id");
-    if (onlyUnpublished) locked.whereNull("published_at");
-    await this.knex("outbox_events").whereIn("id", locked).update(change);
+  // Marks published rows as such, or hands failed ones (still unpublished)
+  // back. One statement, so marking a batch is one round trip; the ids travel
+  // as an array, so its text is one of two and is planned once per
+  // connection. Rows are locked in id order, as fan-out locks them, so the
+  // two never wait on each other in opposite orders (a deadlock).
+  private async release(ids: string[], outcome: "published" | "failed") {
+    const [change, condition] =
+      outcome === "published" ? ["published_at = now(), relay_claimed_until = null", "true"] : ["relay_claimed_until = null", "published_at is null"];
+    await runPrepared(this.knex, {
+      sql: `update outbox_events set ${change}
+             where id in (select id from outbox_events where id = any(?::text[]) and ${condition} order by id for update)`,
+      bindings: [ids],
+    });
   }
 }
 

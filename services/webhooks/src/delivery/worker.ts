@@ -1,6 +1,6 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { appendEvent, contextOfTraceparent, environmentFromName, newId, spanFailed, tracer, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
+import { appendEvent, contextOfTraceparent, environmentFromName, newId, runPrepared, spanFailed, tracer, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
 import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { activeSecrets, type StoredSecret } from "../secrets";
@@ -263,18 +263,18 @@ export class DeliveryWorker {
     // (endpoint, due time, id) and only as far as it takes: the cost follows
     // the endpoints and what one pass takes, never the length of any
     // endpoint's queue, so a long backlog at one endpoint neither slows
-    // claims nor crowds out the others.
-    const notAnswered = which.answered.length > 0 ? `and l.id not in (${which.answered.map(() => "?").join(", ")})` : "";
-    const notHeldBack = which.heldBack.length > 0 ? `and e.id not in (${which.heldBack.map(() => "?").join(", ")})` : "";
-    const result = await this.options.knex.raw<{ rows: DeliveryJob[] }>(
-      withDetails(
+    // claims nor crowds out the others. The lists travel as arrays, so the
+    // text is the same on every pass and is planned once per connection, not
+    // on each pass (planning it cost Postgres more than running it).
+    const result = await runPrepared<DeliveryJob>(this.options.knex, {
+      sql: withDetails(
         `with open_endpoints as materialized (
            select e.id,
                   ?::integer - (select count(*) from webhook_deliveries l
                                  where l.endpoint_id = e.id and l.status = 'pending'
-                                   and l.claimed_until > now() ${notAnswered}) as free
+                                   and l.claimed_until > now() and l.id <> all(?::text[])) as free
              from webhook_endpoints e
-            where e.status = 'enabled' ${notHeldBack}
+            where e.status = 'enabled' and e.id <> all(?::text[])
          ), candidates as materialized (
            select c.id, c.next_attempt_at
              from open_endpoints oe
@@ -295,8 +295,8 @@ export class DeliveryWorker {
                and (w.claimed_until is null or w.claimed_until <= now())
              for update skip locked)`,
       ),
-      [this.options.endpointConcurrency, ...which.answered, ...which.heldBack, which.limit, this.leaseMs],
-    );
+      bindings: [this.options.endpointConcurrency, which.answered, which.heldBack, which.limit, this.leaseMs],
+    });
     return result.rows;
   }
 
