@@ -1,6 +1,6 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { appendEvent, contextOfTraceparent, environmentFromName, newId, runPrepared, spanFailed, tracer, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
+import { appendEvent, contextOfTraceparent, environmentFromName, insertRowsSql, newId, runPrepared, spanFailed, withParts, tracer, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
 import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { activeSecrets, type StoredSecret } from "../secrets";
@@ -373,7 +373,10 @@ export class DeliveryWorker {
   }
 
   // A batch of finished attempts: their rows, their deliveries' next state
-  // and their endpoints' health, in statements shared by the whole batch.
+  // and their endpoints' recovery in one statement of one text whatever the
+  // batch's size (rows travel as JSON, ids as an array), so a batch is one
+  // round trip and Postgres plans it once per connection; failures, rare
+  // and each its own story, follow.
   private async writeAttempts(trx: Knex.Transaction, finished: { job: DeliveryJob; attempt: FinishedAttempt }[]): Promise<DeliveryAttemptRow[]> {
     const now = this.now();
     const rows = finished.map(({ job, attempt }) => ({
@@ -392,51 +395,38 @@ export class DeliveryWorker {
       next_attempt_at: attempt.verdict.outcome === "retry" ? attempt.verdict.nextAttemptAt : null,
       created_at: attempt.startedAt,
     }));
-    const inserted = await trx("webhook_delivery_attempts").insert(rows).returning<DeliveryAttemptRow[]>("*");
-    const values = rows.map((row, i) => {
+    const deliveries = rows.map((row, i) => {
       const outcome = finished[i]!.attempt.verdict.outcome;
       const status = outcome === "succeeded" ? "succeeded" : outcome === "retry" ? "pending" : "failed";
-      return [row.delivery_id, status, row.attempt_number, row.next_attempt_at];
+      return { id: row.delivery_id, status, attempt_count: row.attempt_number, next_attempt_at: row.next_attempt_at };
     });
-    await trx.raw(
-      `update webhook_deliveries d
-          set status = v.status, attempt_count = v.attempt_count, next_attempt_at = v.next_attempt_at,
-              claimed_until = null, updated_at = ?
-         from (values ${values.map(() => "(?, ?, ?::integer, ?::timestamptz)").join(", ")})
-              as v(id, status, attempt_count, next_attempt_at)
-        where d.id = v.id`,
-      [now, ...values.flat()],
+    const { recovered, failures } = endpointHealth(finished);
+    const attempts = insertRowsSql("webhook_delivery_attempts", rows);
+    const inserted = await runPrepared<DeliveryAttemptRow>(
+      trx,
+      withParts(
+        [
+          ["attempts", { sql: `${attempts.sql} returning *`, bindings: attempts.bindings }],
+          [
+            "deliveries",
+            {
+              sql: `update webhook_deliveries d
+                       set status = v.status, attempt_count = v.attempt_count, next_attempt_at = v.next_attempt_at,
+                           claimed_until = null, updated_at = ?
+                      from json_to_recordset(?::json) as v(id text, status text, attempt_count integer, next_attempt_at timestamptz)
+                     where d.id = v.id`,
+              bindings: [now, JSON.stringify(deliveries)],
+            },
+          ],
+          // A success ends its endpoint's run of failures.
+          ["recovered", { sql: "update webhook_endpoints set failing_since = null where id = any(?::text[]) and failing_since is not null", bindings: [recovered] }],
+        ],
+        { sql: 'select * from "attempts"', bindings: [] },
+      ),
     );
-    await this.recordEndpointHealth(trx, finished);
-    const byId = new Map(inserted.map((row) => [row.id, row]));
-    return rows.map((row) => byId.get(row.id)!);
-  }
-
-  // Per endpoint, in the order the attempts finished: a success ends the
-  // endpoint's run of failures; a failure after it starts one or, once the
-  // run has lasted the disable period (or at once on 410 Gone), disables the
-  // endpoint and tells the tenant with a webhook_endpoint.disabled event.
-  private async recordEndpointHealth(trx: Knex.Transaction, finished: { job: DeliveryJob; attempt: FinishedAttempt }[]): Promise<void> {
-    const recovered = new Set<string>();
-    const failedSince = new Map<string, { job: DeliveryJob; verdict: AttemptVerdict }>();
-    for (const { job, attempt } of finished) {
-      const { verdict } = attempt;
-      if (verdict.outcome === "succeeded") {
-        recovered.add(job.endpoint_id);
-        failedSince.delete(job.endpoint_id);
-      } else if (failedSince.get(job.endpoint_id)?.verdict.outcome !== "gone") {
-        failedSince.set(job.endpoint_id, { job, verdict });
-      }
-    }
-    if (recovered.size > 0) {
-      await trx("webhook_endpoints")
-        .whereIn("id", [...recovered].sort())
-        .whereNotNull("failing_since")
-        .update({ failing_since: null });
-    }
-    // In id order, so batches failing at the same endpoints lock them in the same order.
-    const failures = [...failedSince.values()].sort((a, b) => (a.job.endpoint_id < b.job.endpoint_id ? -1 : 1));
     for (const { job, verdict } of failures) await this.recordEndpointFailure(trx, job, verdict);
+    const byId = new Map(inserted.rows.map((row) => [row.id, row]));
+    return rows.map((row) => byId.get(row.id)!);
   }
 
   private async recordEndpointFailure(trx: Knex.Transaction, job: DeliveryJob, verdict: AttemptVerdict): Promise<void> {
@@ -580,4 +570,31 @@ function describeDuration(ms: number): string {
     if (ms >= size && ms % size === 0) return `${ms / size} ${name}${ms === size ? "" : "s"}`;
   }
   return `${ms} ms`;
+}
+
+// Per endpoint, in the order the attempts finished: a success ends the
+// endpoint's run of failures (`recovered`); a failure after it starts one or,
+// once the run has lasted the disable period (or at once on 410 Gone),
+// disables the endpoint and tells the tenant (`failures`, for
+// recordEndpointFailure). Both in id order, so batches at the same endpoints
+// lock them in the same order.
+function endpointHealth(finished: { job: DeliveryJob; attempt: FinishedAttempt }[]): {
+  recovered: string[];
+  failures: { job: DeliveryJob; verdict: AttemptVerdict }[];
+} {
+  const recovered = new Set<string>();
+  const failedSince = new Map<string, { job: DeliveryJob; verdict: AttemptVerdict }>();
+  for (const { job, attempt } of finished) {
+    const { verdict } = attempt;
+    if (verdict.outcome === "succeeded") {
+      recovered.add(job.endpoint_id);
+      failedSince.delete(job.endpoint_id);
+    } else if (failedSince.get(job.endpoint_id)?.verdict.outcome !== "gone") {
+      failedSince.set(job.endpoint_id, { job, verdict });
+    }
+  }
+  return {
+    recovered: [...recovered].sort(),
+    failures: [...failedSince.values()].sort((a, b) => (a.job.endpoint_id < b.job.endpoint_id ? -1 : 1)),
+  };
 }
