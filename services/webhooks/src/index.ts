@@ -55,8 +55,8 @@ export function createWebhooks(options: WebhooksOptions): Webhooks {
   const eventHub = new EventStreamHub(knex, logger);
   // Fanned-out events are owed to endpoints and announced to streams alike.
   const onFannedOut = {
-    wake() {
-      worker.wake();
+    wake(endpointIds: readonly string[]) {
+      worker.wake(endpointIds);
       eventHub.wake();
     },
   };

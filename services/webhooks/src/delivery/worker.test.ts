@@ -372,6 +372,46 @@ describeEachEngine("DeliveryWorker", (engine) => {
     await waitFor(async () => (await deliveryRow(deliveryId))?.status === "succeeded", "the woken delivery", 10_000);
   });
 
+  it("runs no pass for a wake whose endpoints are all at their bound here, and delivers their deliveries as answers free the slots", async () => {
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const slow = await receiver(async () => {
+      await held;
+      return { status: 204 };
+    });
+    const fast = await receiver();
+    const { id: busy } = await endpoint(slow.url);
+    const { id: idle } = await endpoint(fast.url);
+    let claims = 0;
+    const countClaims = (query: { sql: string }) => {
+      if (query.sql.includes("with claimed as")) claims += 1;
+    };
+    db.knex.on("query", countClaims);
+    try {
+      const { deliveryId: first } = await delivery(busy);
+      const running = worker({ pollIntervalMs: 60_000, endpointConcurrency: 1 });
+      running.start();
+      await waitFor(() => slow.inFlight === 1, "the busy endpoint's delivery in flight");
+      const { deliveryId: second } = await delivery(busy);
+      const before = claims;
+      running.wake([busy]);
+      await sleep(100);
+      expect(claims).toBe(before);
+      // Another endpoint named beside it: a pass, which takes only what is free.
+      const { deliveryId: other } = await delivery(idle);
+      running.wake([busy, idle]);
+      await settled(other);
+      expect(claims).toBeGreaterThan(before);
+      expect(slow.inFlight).toBe(1);
+      release();
+      await settled(first);
+      await settled(second);
+    } finally {
+      release();
+      db.knex.off("query", countClaims);
+    }
+  });
+
   it("stops after the deliveries in flight are recorded", async () => {
     const hooks = await receiver(async () => {
       await sleep(300);

@@ -124,8 +124,10 @@ export class DeliveryWorker {
   private passRequested = false;
   // Every delivery started and not yet recorded, for stop() to wait on.
   private readonly inFlight = new Set<Promise<void>>();
-  // Deliveries whose HTTP request is under way: what the concurrency bounds.
+  // Deliveries whose HTTP request is under way: what the concurrency bounds;
+  // and per endpoint, where a full count means a wake for it needs no pass.
   private sending = 0;
+  private readonly sendingTo = new Map<string, number>();
   // Deliveries the endpoint has answered whose attempt is not recorded yet:
   // still leased, but no longer counted against their endpoint's bound.
   private readonly answered = new Set<string>();
@@ -148,9 +150,15 @@ export class DeliveryWorker {
   }
 
   // Runs a pass now rather than at the next poll; fan-out calls it after
-  // creating deliveries. Does nothing unless started.
-  wake(): void {
-    if (this.running) this.requestPass();
+  // creating deliveries, with the endpoints they are owed to. When this
+  // process already sends each of them as many as its bound allows, no claim
+  // could take more now, and each of those answers runs a pass anyway. Does
+  // nothing unless started.
+  wake(endpointIds: readonly string[] = []): void {
+    if (!this.running) return;
+    const atBound = (id: string) => (this.sendingTo.get(id) ?? 0) >= this.options.endpointConcurrency;
+    if (endpointIds.length > 0 && endpointIds.every(atBound)) return;
+    this.requestPass();
   }
 
   // Claims nothing more and waits for the deliveries in flight.
@@ -203,11 +211,15 @@ export class DeliveryWorker {
     this.backlog.claimed(jobs, at, bounded);
     for (const job of jobs) {
       this.sending += 1;
+      this.sendingTo.set(job.endpoint_id, (this.sendingTo.get(job.endpoint_id) ?? 0) + 1);
       let sending = true;
       const answered = () => {
         if (!sending) return;
         sending = false;
         this.sending -= 1;
+        const left = this.sendingTo.get(job.endpoint_id)! - 1;
+        if (left > 0) this.sendingTo.set(job.endpoint_id, left);
+        else this.sendingTo.delete(job.endpoint_id);
         this.answered.add(job.id);
         // A slot is free: more may be due.
         if (this.running) this.requestPass();

@@ -51,23 +51,24 @@ export function feedEventFrom(payload: Uint8Array): FeedEvent | undefined {
 // Called by a feed inside the transaction that decides the events are handled.
 export type EventHandler = (trx: Knex.Transaction, events: FeedEvent[]) => Promise<void>;
 
-// Whatever delivers the deliveries; woken when new ones are due.
+// Whatever delivers the deliveries; woken when new ones are due, with the
+// endpoints they are owed to.
 export interface DeliveryWaker {
-  wake(): void;
+  wake(endpointIds: readonly string[]): void;
 }
 
 export function createFanOut(worker: DeliveryWaker): EventHandler {
   return async (trx, events) => {
-    const created = await fanOut(trx, events);
+    const owedTo = await fanOut(trx, events);
     // Woken once the deliveries are visible to the worker's own queries.
-    if (created > 0) trx.executionPromise.then(() => worker.wake(), () => {});
+    if (owedTo.length > 0) trx.executionPromise.then(() => worker.wake(owedTo), () => {});
   };
 }
 
-// Returns the number of deliveries created.
-export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promise<number> {
+// Returns the endpoint of each delivery created.
+export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promise<string[]> {
   const { owed, endpoints } = await recordEvents(trx, events);
-  if (owed.length === 0) return 0;
+  if (owed.length === 0) return [];
 
   const now = new Date();
   const deliveries = owed.flatMap((event) =>
@@ -85,7 +86,7 @@ export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promis
       .onConflict(["event_id", "endpoint_id"])
       .ignore();
   }
-  return deliveries.length;
+  return deliveries.map((d) => d.endpoint_id);
 }
 
 interface EndpointFilter {
