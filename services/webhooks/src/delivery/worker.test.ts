@@ -412,6 +412,26 @@ describeEachEngine("DeliveryWorker", (engine) => {
     }
   });
 
+  it("claims once per free slot: the answer runs a pass, the attempt's recording runs none", async () => {
+    const hooks = await receiver();
+    const { id: endpointId } = await endpoint(hooks.url);
+    let claims = 0;
+    const countClaims = (query: { sql: string }) => {
+      if (query.sql.includes("with claimed as")) claims += 1;
+    };
+    db.knex.on("query", countClaims);
+    try {
+      const { deliveryId } = await delivery(endpointId);
+      worker({ pollIntervalMs: 60_000 }).start();
+      await settled(deliveryId);
+      await sleep(200);
+      // The start's pass took it; the answer's pass found nothing more.
+      expect(claims).toBe(2);
+    } finally {
+      db.knex.off("query", countClaims);
+    }
+  });
+
   it("stops after the deliveries in flight are recorded", async () => {
     const hooks = await receiver(async () => {
       await sleep(300);

@@ -131,6 +131,8 @@ export class DeliveryWorker {
   // Deliveries the endpoint has answered whose attempt is not recorded yet:
   // still leased, but no longer counted against their endpoint's bound.
   private readonly answered = new Set<string>();
+  // A pass claimed nothing because answered attempts filled a record batch.
+  private heldForRecording = false;
   private readonly recorder: AttemptRecorder<{ job: DeliveryJob; attempt: FinishedAttempt }, DeliveryAttemptRow>;
   private readonly backlog: BacklogBound;
 
@@ -202,9 +204,14 @@ export class DeliveryWorker {
 
   private async claimAndStart(): Promise<void> {
     const free = this.options.concurrency - this.sending;
+    if (!this.running || free <= 0) return;
     // Answered attempts waiting to be recorded hold back new claims once they
-    // fill a batch, so sending never outruns recording for long.
-    if (!this.running || free <= 0 || this.answered.size >= maxRecordBatch) return;
+    // fill a batch, so sending never outruns recording for long; the next
+    // recording then runs the pass.
+    if (this.answered.size >= maxRecordBatch) {
+      this.heldForRecording = true;
+      return;
+    }
     const at = this.now().getTime();
     const bounded = this.backlog.bounded(at);
     const jobs = await this.claim({ limit: free, answered: [...this.answered], heldBack: this.backlog.heldBack(at, bounded) });
@@ -224,17 +231,30 @@ export class DeliveryWorker {
         // A slot is free: more may be due.
         if (this.running) this.requestPass();
       };
+      // The answer already ran a pass for the slot it freed. Recording frees
+      // no more, so another pass is due only for claims held back while it
+      // waited, or for the delivery itself when it is to be tried again.
+      let passAfter = false;
       const task: Promise<void> = this.deliver(job, answered)
         .then(
-          () => undefined,
-          // The lease runs out and the delivery is tried again then.
-          (err: unknown) => this.options.logger.error({ err, deliveryId: job.id }, "webhook delivery not recorded"),
+          (recorded) => {
+            passAfter = recorded.next_attempt_at !== null;
+          },
+          (err: unknown) => {
+            // The lease runs out and the delivery is tried again then.
+            this.options.logger.error({ err, deliveryId: job.id }, "webhook delivery not recorded");
+            passAfter = true;
+          },
         )
         .finally(() => {
           answered();
           this.answered.delete(job.id);
           this.inFlight.delete(task);
-          if (this.running) this.requestPass();
+          if (this.heldForRecording) {
+            this.heldForRecording = false;
+            passAfter = true;
+          }
+          if (passAfter && this.running) this.requestPass();
         });
       this.inFlight.add(task);
     }
