@@ -42,7 +42,11 @@ export const rejectBadRequests: Interceptor = (next) => async (req) => {
 // Error messages and ErrorInfo metadata echo what the caller sent (ids,
 // values); clipped, so that an answer's headers (gRPC trailers) stay within
 // what clients accept: grpc-js and Node refuse more than 16 KiB. Messages
-// are made well-formed UTF-16 too (see wellFormed).
+// are made well-formed UTF-16 too, U+FFFD for each lone surrogate (one a
+// request's JSON may carry and a message echo, or half of a pair that
+// clipping cut): gRPC's grpc-message is percent-encoded from UTF-8, which has
+// no encoding for one, and Connect's encoding threw, leaving the call with no
+// answer at all.
 const maxMessageChars = 1000;
 const maxMetadataChars = 200;
 
@@ -52,7 +56,7 @@ function bounded(err: ConnectError): ConnectError {
     | { desc: typeof ErrorInfoSchema; value: { metadata?: Record<string, string> } }
     | undefined;
   const metadata = info?.value.metadata ?? {};
-  const message = wellFormed(clip(err.rawMessage, maxMessageChars));
+  const message = clip(err.rawMessage, maxMessageChars).toWellFormed();
   if (message === err.rawMessage && !Object.values(metadata).some((v) => long(v, maxMetadataChars))) return err;
   const details = outgoing(err.details).map((d) =>
     d === info ? { desc: ErrorInfoSchema, value: { ...info.value, metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, clip(v, maxMetadataChars)])) } } : d,
@@ -62,17 +66,6 @@ function bounded(err: ConnectError): ConnectError {
 
 function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
-// A lone UTF-16 surrogate: one a request's JSON may carry ("\ud800") and a
-// message echo, or half of a pair that clipping cut.
-const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-// The text with U+FFFD for each lone surrogate. gRPC's grpc-message is
-// percent-encoded from UTF-8, which has no encoding for one: Connect's
-// encoding threw, and the call got no answer at all.
-function wellFormed(text: string): string {
-  return text.replace(loneSurrogate, "\ufffd");
 }
 
 export interface RpcHandlerOptions {
