@@ -1,7 +1,8 @@
 import { EventEmitter } from "node:events";
 import type { Knex } from "knex";
-import pg from "pg";
+import type pg from "pg";
 import type { Migration } from "./db/database";
+import { listenForNotifications } from "./db/notifications";
 import type { Logger } from "./logging";
 
 // Outbox readers (embedded mode's feed, mesh mode's relay) are woken by the
@@ -60,8 +61,6 @@ export interface CommitWatch {
   close(): Promise<void>;
 }
 
-const reconnectDelayMs = 1000;
-
 // Calls onCommit after every commit that added outbox events: on a Postgres
 // server through the outbox's NOTIFY, which every process's commits send,
 // this one's included; on PGlite, or while the listening connection is down,
@@ -83,10 +82,10 @@ export function watchOutboxCommits(knex: Knex, onCommit: () => void, logger: Log
 
 // Calls onCommit for every NOTIFY on the channel, on a Postgres server; on
 // PGlite (one process per data folder) the process signals itself instead,
-// so this listens to nothing. It listens on a connection of its own, outside
-// the pool, since that is held for good. A lost connection is reopened, and
-// onCommit is called once listening again, since commits meanwhile went
-// unheard; a reader's safety poll covers the gap.
+// so this listens to nothing. It listens on the process's notification
+// connection (db/notifications.ts), and calls onCommit once listening again
+// after that connection was lost, since commits meanwhile went unheard; a
+// reader's safety poll covers the gap.
 export function listenForCommits(knex: Knex, channel: string, onCommit: () => void, logger: Logger): CommitWatch {
   const { close } = listen(knex, channel, onCommit, logger);
   return { close };
@@ -96,52 +95,6 @@ export function listenForCommits(knex: Knex, channel: string, onCommit: () => vo
 function listen(knex: Knex, channel: string, onCommit: () => void, logger: Logger): CommitWatch & { active(): boolean } {
   const config = knex.client.config as Knex.Config;
   if (config.client !== "pg") return { async close() {}, active: () => false };
-  let open = true;
-  let listener: pg.Client | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let connecting: Promise<void> = Promise.resolve();
-  const reconnectLater = (client: pg.Client, err: unknown) => {
-    if (listener === client) listener = undefined;
-    client.end().catch(() => {});
-    if (!open) return;
-    logger.warn({ err, channel }, "commit listening connection failed; reconnecting");
-    retry = setTimeout(() => (connecting = connect()), reconnectDelayMs);
-    retry.unref();
-  };
-  const connect = async () => {
-    const client = new pg.Client(config.connection as pg.ClientConfig | string);
-    let failed = false;
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
-      reconnectLater(client, err);
-    };
-    client.on("notification", () => onCommit());
-    client.on("error", fail);
-    try {
-      await client.connect();
-      await client.query(`listen ${pg.escapeIdentifier(channel)}`);
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    if (!open) {
-      await client.end().catch(() => {});
-      return;
-    }
-    listener = client;
-    // Other processes' commits while not listening were covered only by the poll.
-    onCommit();
-  };
-  connecting = connect();
-  return {
-    active: () => listener !== undefined,
-    async close() {
-      open = false;
-      clearTimeout(retry);
-      await connecting;
-      await listener?.end().catch(() => {});
-      listener = undefined;
-    },
-  };
+  const subscription = listenForNotifications(config.connection as string | pg.ClientConfig, channel, { notification: onCommit, listening: onCommit }, logger);
+  return { active: () => subscription.active, close: () => subscription.close() };
 }

@@ -1,15 +1,17 @@
-import pg from "pg";
+import type { ClientConfig } from "pg";
 import type { Logger } from "../logging";
 import type { Database } from "./database";
+import { listenForNotifications, type NotificationSubscription } from "./notifications";
 import type { PGliteThread } from "./pglite-thread";
 
 // Tells this process, after each commit, which tenants' rows changed in
 // tables that it caches, whichever process committed: triggers on those
 // tables send NOTIFY on a channel with the tenant id, and Postgres delivers
-// it once the change is committed. A server listens on a connection of its
-// own; PGlite, one process per data folder, delivers in process. While the
-// listening connection is down nothing may be served from a cache, since
-// notices may be missed: `live` says so, and listeners hear `lost`.
+// it once the change is committed. With a server the process hears them on
+// its notification connection (notifications.ts); PGlite, one process per
+// data folder, delivers in process. While that connection is down nothing
+// may be served from a cache, since notices may be missed: `live` says so,
+// and listeners hear `lost`.
 
 export interface ChangeListener {
   changed(tenantId: string): void;
@@ -22,8 +24,6 @@ export interface ChangeNotices {
   listen(channel: string, listener: ChangeListener): void;
   close(): Promise<void>;
 }
-
-const reconnectMs = 1000;
 
 export async function openChangeNotices(db: Database, databaseUrl: string | undefined, logger?: Logger): Promise<ChangeNotices> {
   const listeners = new Map<string, ChangeListener[]>();
@@ -60,63 +60,36 @@ export async function openChangeNotices(db: Database, databaseUrl: string | unde
     };
   }
 
-  let client: pg.Client | undefined;
-  let live = false;
+  // As the outbox's readers give it, so the process listens on one connection.
+  const connection = (db.knex.client.config as { connection: string | ClientConfig }).connection;
+  const subscriptions: NotificationSubscription[] = [];
   let closed = false;
-  let retry: NodeJS.Timeout | undefined;
-  const connect = async () => {
-    const next = new pg.Client({ connectionString: databaseUrl });
-    const drop = (err?: Error) => {
-      if (client !== next) return;
-      client = undefined;
-      live = false;
-      loseAll();
-      if (closed) return;
-      logger?.warn({ err }, "the change-notice connection dropped; caches are bypassed until it is back");
-      retry = setTimeout(() => void connect(), reconnectMs);
-      retry.unref();
-    };
-    next.on("notification", (n) => deliver(n.channel, n.payload));
-    next.on("error", drop);
-    next.on("end", () => drop());
-    try {
-      await next.connect();
-      for (const channel of listeners.keys()) await next.query(`listen ${pg.escapeIdentifier(channel)}`);
-      client = next;
-      live = true;
-    } catch (err) {
-      await next.end().catch(() => undefined);
-      if (closed) return;
-      retry = setTimeout(() => void connect(), reconnectMs);
-      retry.unref();
-      logger?.warn({ err }, "could not open the change-notice connection; retrying");
-    }
-  };
-  await connect();
   return {
     get live() {
-      return live;
+      return !closed && subscriptions.every((s) => s.active);
     },
     listen(channel, listener) {
       const known = listeners.has(channel);
       listeners.set(channel, [...(listeners.get(channel) ?? []), listener]);
-      if (known || !client) return;
-      // Not live on this channel until it listens.
-      const listening = client;
-      live = false;
-      void listening.query(`listen ${pg.escapeIdentifier(channel)}`).then(
-        () => (live = client === listening),
-        (err: unknown) => listening.emit("error", err),
+      if (known || closed) return;
+      subscriptions.push(
+        listenForNotifications(
+          connection,
+          channel,
+          {
+            notification: (payload) => deliver(channel, payload),
+            lost: () => {
+              for (const l of listeners.get(channel) ?? []) l.lost();
+            },
+          },
+          logger,
+        ),
       );
     },
     async close() {
       closed = true;
-      clearTimeout(retry);
-      const listening = client;
-      client = undefined;
-      live = false;
       loseAll();
-      await listening?.end().catch(() => undefined);
+      await Promise.all(subscriptions.map((s) => s.close()));
     },
   };
 }

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabaseUrl, postgresAvailable } from "../../test/database";
+import { createLogger } from "../logging";
+import { listenForCommits, outboxNotifyChannel, watchOutboxCommits } from "../outbox-signal";
+import { openChangeNotices, type ChangeNotices } from "./change-notices";
+import { openDatabase, type Database } from "./database";
+import { listenForNotifications, notificationsApplicationName, type NotificationSubscription } from "./notifications";
+
+// Every listening connection costs each notifying commit some Postgres CPU,
+// so a process listens on one, shared by all that wait for notifications.
+
+const logger = createLogger("silent");
+const heardWithinMs = 10_000;
+
+(postgresAvailable() ? describe : describe.skip)("the process's notification connection", () => {
+  let url: string;
+  let db: Database;
+
+  beforeAll(async () => {
+    url = await createTestDatabaseUrl();
+    db = openDatabase({ databaseUrl: url, poolMax: 2 });
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  const listeningBackends = async (): Promise<number[]> => {
+    const { rows } = (await db.knex.raw("select pid from pg_stat_activity where datname = current_database() and application_name = ?", [notificationsApplicationName])) as {
+      rows: { pid: number }[];
+    };
+    return rows.map((r) => r.pid);
+  };
+
+  it("is one connection for the outbox's readers, the event streams and the change notices, each hearing its own channels", async () => {
+    const heard: string[] = [];
+    const outbox = watchOutboxCommits(db.knex, () => heard.push("outbox"), logger);
+    const events = listenForCommits(db.knex, "onerouter_test_events", () => heard.push("events"), logger);
+    let notices: ChangeNotices | undefined;
+    try {
+      notices = await openChangeNotices(db, url, logger);
+      const changed: string[] = [];
+      for (const channel of ["onerouter_test_accounts", "onerouter_test_profiles"]) {
+        notices.listen(channel, { changed: (tenant) => changed.push(`${channel}:${tenant}`), lost: () => {} });
+      }
+      await expect.poll(() => notices!.live, { timeout: heardWithinMs }).toBe(true);
+      await expect.poll(listeningBackends, { timeout: heardWithinMs }).toHaveLength(1);
+
+      heard.length = 0;
+      await db.knex.raw("select pg_notify(?, '')", [outboxNotifyChannel]);
+      await db.knex.raw("select pg_notify('onerouter_test_profiles', 'ten_1')");
+      await expect.poll(() => heard, { timeout: heardWithinMs }).toEqual(["outbox"]);
+      await expect.poll(() => changed, { timeout: heardWithinMs }).toEqual(["onerouter_test_profiles:ten_1"]);
+      await db.knex.raw("select pg_notify('onerouter_test_events', '')");
+      await expect.poll(() => heard, { timeout: heardWithinMs }).toEqual(["outbox", "events"]);
+    } finally {
+      await notices?.close();
+      await events.close();
+      await outbox.close();
+    }
+    expect(await listeningBackends()).toEqual([]);
+  });
+
+  it("listens again after the connection is lost, telling each subscription when it stops and starts hearing", async () => {
+    const story: string[] = [];
+    const subscriptions: NotificationSubscription[] = ["onerouter_test_a", "onerouter_test_b"].map((channel) =>
+      listenForNotifications(
+        url,
+        channel,
+        { notification: (payload) => story.push(`${channel} heard ${payload}`), listening: () => story.push(`${channel} listening`), lost: () => story.push(`${channel} lost`) },
+        logger,
+      ),
+    );
+    try {
+      await expect.poll(() => subscriptions.every((s) => s.active), { timeout: heardWithinMs }).toBe(true);
+      const [first] = await listeningBackends();
+      expect(story.sort()).toEqual(["onerouter_test_a listening", "onerouter_test_b listening"]);
+      story.length = 0;
+
+      await db.knex.raw("select pg_terminate_backend(?)", [first!]);
+      await expect.poll(() => story.sort(), { timeout: heardWithinMs }).toEqual(["onerouter_test_a lost", "onerouter_test_b lost"]);
+      await expect.poll(() => subscriptions.every((s) => s.active), { timeout: heardWithinMs }).toBe(true);
+      const again = await listeningBackends();
+      expect(again).toHaveLength(1);
+      expect(again[0]).not.toBe(first);
+      expect(story.sort()).toEqual(["onerouter_test_a listening", "onerouter_test_a lost", "onerouter_test_b listening", "onerouter_test_b lost"]);
+
+      story.length = 0;
+      await db.knex.raw("select pg_notify('onerouter_test_b', 'after')");
+      await expect.poll(() => story, { timeout: heardWithinMs }).toEqual(["onerouter_test_b heard after"]);
+    } finally {
+      await Promise.all(subscriptions.map((s) => s.close()));
+    }
+    expect(await listeningBackends()).toEqual([]);
+  });
+
+  it("keeps hearing a channel when another channel's last subscription closes, and that one no more", async () => {
+    const heard: string[] = [];
+    const kept = listenForNotifications(url, "onerouter_test_kept", { notification: () => heard.push("kept") }, logger);
+    const closed = listenForNotifications(url, "onerouter_test_closed", { notification: () => heard.push("closed") }, logger);
+    try {
+      await expect.poll(() => kept.active && closed.active, { timeout: heardWithinMs }).toBe(true);
+      await closed.close();
+      expect(closed.active).toBe(false);
+      await db.knex.raw("select pg_notify('onerouter_test_closed', '')");
+      await db.knex.raw("select pg_notify('onerouter_test_kept', '')");
+      await expect.poll(() => heard, { timeout: heardWithinMs }).toEqual(["kept"]);
+      expect(await listeningBackends()).toHaveLength(1);
+    } finally {
+      await kept.close();
+    }
+  });
+});
