@@ -40,7 +40,6 @@ export function startPGlite(options: PGliteStartOptions): StartedPGlite {
       dataDir: options.pgliteDir,
       templateFile: template,
       settings: options.shortLived ? shortLivedSettings : embeddedSettings,
-      shortLived: options.shortLived,
     }),
     createdFromTemplate: template !== undefined,
   };

@@ -16,9 +16,14 @@ export interface PGliteThreadOptions {
   templateFile?: string;
   // Postgres settings ("name=value") on top of PGlite's own.
   settings?: string[];
-  // For a process that exits after a few statements (a CLI command): see pglite-worker.mjs.
-  shortLived?: boolean;
 }
+
+// The thread's JavaScript keeps little alive: its data lives in PGlite's
+// WebAssembly memory, and each statement's messages and answer are garbage
+// once sent. V8 still grew its young generation to the process's default
+// (28 MiB committed under bench/payments' load); one of 6 MiB holds a
+// statement's garbage many times over.
+const threadYoungGenerationMb = 6;
 
 type Notify = (payload: string) => void;
 
@@ -58,7 +63,10 @@ export class PGliteThread {
   private closing = false;
 
   constructor(options: PGliteThreadOptions = {}) {
-    this.worker = new Worker(new URL("./pglite-worker.mjs", import.meta.url), { workerData: options });
+    this.worker = new Worker(new URL("./pglite-worker.mjs", import.meta.url), {
+      workerData: options,
+      resourceLimits: { maxYoungGenerationSizeMb: threadYoungGenerationMb },
+    });
     // Held open only while a call waits for its answer, like a socket with a request in flight.
     this.worker.unref();
     this.worker.on("message", (message: WorkerMessage) => this.receive(message));
