@@ -4,7 +4,7 @@ import type { Results } from "@electric-sql/pglite";
 // PGlite runs its statements synchronously in WebAssembly, so in the main
 // thread a statement stops the event loop for as long as it runs (tens of
 // milliseconds under load, whole seconds for a checkpoint). Here it runs in
-// a worker thread (pglite-worker.mjs) and the main thread holds this proxy:
+// a worker thread (pglite-worker.cjs) and the main thread holds this proxy:
 // the part of PGlite's surface that knex-pglite and the change notices use.
 // Transactions still run on the one connection: knex's pool for PGlite has
 // a single connection and sends BEGIN, statements and COMMIT through it.
@@ -63,7 +63,7 @@ export class PGliteThread {
   private closing = false;
 
   constructor(options: PGliteThreadOptions = {}) {
-    this.worker = new Worker(new URL("./pglite-worker.mjs", import.meta.url), {
+    this.worker = new Worker(new URL("./pglite-worker.cjs", import.meta.url), {
       workerData: options,
       resourceLimits: { maxYoungGenerationSizeMb: threadYoungGenerationMb },
     });
