@@ -91,7 +91,7 @@ export async function startProviderRoomTestBed<Engine, EngineOptions>(
   const logger = createLogger("silent");
   // Provider accounts in tests call emulators on loopback.
   const config = loadConfig({ LOG_LEVEL: "silent", ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8,::1/128", ...env });
-  // Notices on Postgres need the database's URL, to listen on a connection of their own.
+  // Notices on Postgres are heard on a connection to the database (see core's notifications.ts), which needs its URL.
   const databaseUrl = options.changeNotices && engine === "postgres" ? await createTestDatabaseUrl() : undefined;
   const db = databaseUrl ? openDatabase({ databaseUrl }) : await createTestDatabase(engine);
   await db.migrate([...outboxMigrations, ...routingMigrations, ...idempotencyMigrations, ...adminMigrations, ...room.migrations, ...gatekeeperMigrations]);
