@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, freshClusterTemplate } from "../../test/database";
 import { openDatabase, type Database } from "./database";
+import { runPrepared } from "./statements";
 import { isDatabaseUnavailable } from "./unavailable";
 import { ensurePgliteTemplate } from "./pglite-template";
 import type { PGliteThread } from "./pglite-thread";
@@ -94,6 +95,33 @@ describe("PGlite in a worker thread", () => {
     // A round trip after the last notice: notices arrive before the answer that follows them.
     await db.knex.raw("select 1");
     expect(heard).toEqual(["first:x", "second:x", "second:y"]);
+  });
+
+  it("parses a named statement once, then runs it with each call's values as an unnamed one would answer", async () => {
+    const statement = {
+      sql: "insert into things (id, doc, at, big) select ?, ?::jsonb, ?, ? returning id, doc, at, big, (select count(*) from things where id like 'named-%') as before",
+      bindings: (n: number) => [`named-${n}`, JSON.stringify({ n }), new Date(Date.UTC(2026, 0, n)), `123456789012${n}`],
+    };
+    const named = (n: number) => runPrepared<Record<string, unknown>>(db.knex, { sql: statement.sql, bindings: statement.bindings(n) });
+    const unnamed = (n: number) => db.knex.raw(statement.sql, statement.bindings(n)) as unknown as Promise<{ rows: Record<string, unknown>[] }>;
+    const results = [await named(1), await named(2), await unnamed(3), await named(4)];
+    expect(results.map((r) => r.rows[0])).toEqual([1, 2, 3, 4].map((n, i) => ({ id: `named-${n}`, doc: { n }, at: new Date(Date.UTC(2026, 0, n)), big: 1234567890120 + n, before: i })));
+    const { rows } = (await db.knex.raw("select name, statement from pg_prepared_statements where statement like 'insert into things%'")) as { rows: { name: string }[] };
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.name).toMatch(/^onerouter_[0-9a-f]{40}$/);
+  });
+
+  it("raises a named statement's errors as an unnamed one's, and runs it again in the next transaction", async () => {
+    const statement = { sql: "insert into things (id) values (?) returning id", bindings: ["named-dup"] };
+    await runPrepared(db.knex, statement);
+    const failed = await db.knex
+      .transaction(async (trx) => {
+        await runPrepared(trx, statement);
+      })
+      .catch((err: unknown) => err);
+    expect(failed).toMatchObject({ code: "23505", constraint: "things_pkey", query: expect.stringContaining("insert into things") });
+    const { rows } = await db.knex.transaction((trx) => runPrepared<{ id: string }>(trx, { ...statement, bindings: ["named-after"] }));
+    expect(rows).toEqual([{ id: "named-after" }]);
   });
 
   it("leaves the event loop free while a statement runs", async () => {

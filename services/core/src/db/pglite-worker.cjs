@@ -13,7 +13,7 @@ const { promisify } = require("node:util");
 const v8 = require("node:v8");
 const { parentPort, workerData } = require("node:worker_threads");
 const { gunzip } = require("node:zlib");
-const { PGlite } = require("@electric-sql/pglite");
+const { parse, PGlite, protocol } = require("@electric-sql/pglite");
 
 const { dataDir, templateFile, settings } = workerData;
 
@@ -96,11 +96,59 @@ const ready = (async () => {
   await pglite.waitReady;
 })();
 
+// PGlite's query() parses and plans each statement it is given, every time.
+// A statement given a name (core's runPrepared: the hot path's big WITH
+// statements and claims) is parsed once in this session instead, then only
+// bound and run, with Postgres's plan cache, as node-postgres runs a named
+// statement on a Postgres server. The name is the text's hash, so one name is
+// one text. Its parameters' types, from the statement's description, are
+// kept with it.
+const preparedTypes = new Map();
+
+async function queryPrepared(sql, params = [], options) {
+  const { name } = options;
+  const send = (message) => pglite.execProtocolStream(message, { syncToFs: false });
+  return pglite._runExclusiveTransaction(() =>
+    pglite._runExclusiveQuery(async () => {
+      const messages = [];
+      try {
+        let types = preparedTypes.get(name);
+        if (!types) {
+          if (!preparedTypes.has(name)) {
+            await send(protocol.serialize.parse({ name, text: sql }));
+            preparedTypes.set(name, undefined);
+          }
+          types = parse.parseDescribeStatementResults(await send(protocol.serialize.describe({ type: "S", name })));
+          preparedTypes.set(name, types);
+        }
+        const values = params.map((value, i) => {
+          if (value === null || value === undefined) return null;
+          const serialize = pglite.serializers[types[i]];
+          return serialize ? serialize(value) : value.toString();
+        });
+        messages.push(
+          ...(await send(protocol.serialize.bind({ statement: name, values }))),
+          ...(await send(protocol.serialize.describe({ type: "P" }))),
+          ...(await send(protocol.serialize.execute({}))),
+        );
+      } catch (err) {
+        // As PGlite's query() tells a failed statement.
+        if (err instanceof protocol.messages.DatabaseError) err.query = sql;
+        throw err;
+      } finally {
+        messages.push(...(await send(protocol.serialize.sync())));
+      }
+      if (!pglite.isInTransaction()) await pglite.syncToFs();
+      return parse.parseResults(messages, pglite.parsers, options)[0];
+    }),
+  );
+}
+
 // One channel is listened to once here, whoever listens on the main thread.
 const listening = new Map();
 
 const operations = {
-  query: ({ sql, params, options }) => pglite.query(sql, params, options),
+  query: ({ sql, params, options }) => (options?.name ? queryPrepared(sql, params, options) : pglite.query(sql, params, options)),
   exec: ({ sql, options }) => pglite.exec(sql, options),
   async listen({ channel }) {
     if (!listening.has(channel)) listening.set(channel, await pglite.listen(channel, (payload) => parentPort.postMessage({ channel, payload })));

@@ -80,8 +80,8 @@ export async function writeTogether(knex: Knex, writes: readonly Sql[]): Promise
 // where an unnamed statement is parsed and planned on every run (for the big
 // WITH statements, much of their cost). The name is the text's hash, so one
 // name is always one text; node-postgres prepares it on each connection the
-// first time that connection runs it (a reconnected pool prepares again).
-// PGlite takes the name as an option it does not know and ignores it. Only
+// first time that connection runs it (a reconnected pool prepares again);
+// PGlite's thread does the same in its one session (pglite-worker.cjs). Only
 // for statements whose text comes from a bounded set: each text stays
 // prepared in every pooled connection for as long as it lives.
 export async function runPrepared<Row>(knex: Knex, { sql, bindings }: Sql): Promise<{ rows: Row[] }> {
