@@ -3,9 +3,10 @@
 // synchronous WebAssembly never stalls the server's event loop. Plain
 // JavaScript, so the thread starts the same under tsx, vitest and the built
 // CLI, and CommonJS, which a thread loads faster than an ES module (PGlite
-// ready to use about 35 ms sooner). Results cross back by structured clone, which keeps what PGlite
-// returns (Dates, Uint8Arrays, bigints, parsed JSON); errors cross as their
-// fields, since a clone keeps an Error's message but not its code.
+// ready to use about 35 ms sooner). Results cross back by structured clone,
+// which keeps what PGlite returns (Dates, Uint8Arrays, bigints, parsed
+// JSON); errors cross as their fields, since a clone keeps an Error's
+// message but not its code.
 
 const { mkdir, readFile, utimes, writeFile } = require("node:fs/promises");
 const path = require("node:path");
