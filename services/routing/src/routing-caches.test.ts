@@ -18,8 +18,8 @@ describeEachEngine("routing caches", (engine) => {
   let writer: { db: Database; notices: ChangeNotices; accounts: ProviderAccountStore; profiles: RoutingProfileStore };
   let statements = 0;
 
-  async function instance(db: Database, url: string | undefined) {
-    const notices = await openChangeNotices(db, url);
+  async function instance(db: Database) {
+    const notices = await openChangeNotices(db);
     return { db, notices, accounts: new ProviderAccountStore(db.knex, masterKeys, notices), profiles: new RoutingProfileStore(db.knex, notices) };
   }
 
@@ -28,8 +28,8 @@ describeEachEngine("routing caches", (engine) => {
     const first = openDatabase({ databaseUrl: url });
     await first.migrate([...adminMigrations, ...routingMigrations]);
     await first.knex("tenants").insert({ id: scope.tenantId, name: "Shop" });
-    reader = await instance(first, url);
-    writer = await instance(url ? openDatabase({ databaseUrl: url }) : first, url);
+    reader = await instance(first);
+    writer = await instance(url ? openDatabase({ databaseUrl: url }) : first);
     reader.db.knex.on("query", () => (statements += 1));
   }, 120_000);
   afterAll(async () => {

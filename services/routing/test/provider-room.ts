@@ -13,7 +13,6 @@ import {
   MasterKeyring,
   newDataKey,
   openChangeNotices,
-  openDatabase,
   outboxMigrations,
   startProcessLiveness,
   startServer,
@@ -23,7 +22,7 @@ import {
   type RoomModule,
   type RunningServer,
 } from "@onerouter/core";
-import { createTestDatabase, createTestDatabaseUrl, type StorageEngine } from "@onerouter/core/testing";
+import { createTestDatabase, type StorageEngine } from "@onerouter/core/testing";
 import { inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { gatekeeperMigrations } from "@onerouter/gatekeeper";
 import { sandboxRoom } from "@onerouter/sandbox";
@@ -91,12 +90,10 @@ export async function startProviderRoomTestBed<Engine, EngineOptions>(
   const logger = createLogger("silent");
   // Provider accounts in tests call emulators on loopback.
   const config = loadConfig({ LOG_LEVEL: "silent", ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8,::1/128", ...env });
-  // Notices on Postgres are heard on a connection to the database (see core's notifications.ts), which needs its URL.
-  const databaseUrl = options.changeNotices && engine === "postgres" ? await createTestDatabaseUrl() : undefined;
-  const db = databaseUrl ? openDatabase({ databaseUrl }) : await createTestDatabase(engine);
+  const db = await createTestDatabase(engine);
   await db.migrate([...outboxMigrations, ...routingMigrations, ...idempotencyMigrations, ...adminMigrations, ...room.migrations, ...gatekeeperMigrations]);
   const { tenant } = await ensureDefaultTenant(db.knex);
-  const notices = options.changeNotices ? await openChangeNotices(db, databaseUrl) : undefined;
+  const notices = options.changeNotices ? await openChangeNotices(db) : undefined;
   const accounts = new ProviderAccountStore(db.knex, new MasterKeyring(newDataKey()), notices);
   const routing = new RoutingProfileStore(db.knex, notices);
   const metrics = createMetrics();

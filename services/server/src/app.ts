@@ -155,7 +155,7 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   const { tenant, created } = await ensureDefaultTenant(db.knex);
   const masterKeys = resolveMasterKeys(config);
   // What the routing caches is dropped when any process changes it.
-  const changeNotices = await openChangeNotices(db, config.databaseUrl, logger);
+  const changeNotices = await openChangeNotices(db, logger);
   const accounts = new ProviderAccountStore(db.knex, masterKeys, changeNotices);
   const routing = new RoutingProfileStore(db.knex, changeNotices);
 

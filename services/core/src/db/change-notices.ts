@@ -25,7 +25,7 @@ export interface ChangeNotices {
   close(): Promise<void>;
 }
 
-export async function openChangeNotices(db: Database, databaseUrl: string | undefined, logger?: Logger): Promise<ChangeNotices> {
+export async function openChangeNotices(db: Database, logger?: Logger): Promise<ChangeNotices> {
   const listeners = new Map<string, ChangeListener[]>();
   const deliver = (channel: string, payload: string | undefined) => {
     for (const l of listeners.get(channel) ?? []) l.changed(payload ?? "");
@@ -34,7 +34,7 @@ export async function openChangeNotices(db: Database, databaseUrl: string | unde
     for (const list of listeners.values()) for (const l of list) l.lost();
   };
 
-  if (!databaseUrl) {
+  if (db.engine === "pglite") {
     const { pglite } = db.knex.client as { pglite: PGliteThread };
     const subscriptions: Promise<(() => Promise<void>) | undefined>[] = [];
     let open = true;

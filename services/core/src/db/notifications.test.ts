@@ -37,7 +37,7 @@ const heardWithinMs = 10_000;
     const events = listenForCommits(db.knex, "onerouter_test_events", () => heard.push("events"), logger);
     let notices: ChangeNotices | undefined;
     try {
-      notices = await openChangeNotices(db, url, logger);
+      notices = await openChangeNotices(db, logger);
       const changed: string[] = [];
       for (const channel of ["onerouter_test_accounts", "onerouter_test_profiles"]) {
         notices.listen(channel, { changed: (tenant) => changed.push(`${channel}:${tenant}`), lost: () => {} });
