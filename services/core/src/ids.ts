@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 
-const alphabet = "0123456789abcdefghjkmnpqrstvwxyz";
+// Crockford-like base32 in lower case: no i, l, o or u.
+export const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz";
 
 function base32(bytes: Uint8Array): string {
   let bits = 0;
@@ -10,11 +11,11 @@ function base32(bytes: Uint8Array): string {
     value = (value << 8) | byte;
     bits += 8;
     while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
+      out += idAlphabet[(value >>> (bits - 5)) & 31];
       bits -= 5;
     }
   }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
+  if (bits > 0) out += idAlphabet[(value << (5 - bits)) & 31];
   return out;
 }
 

@@ -1,4 +1,5 @@
 import type { Migration } from "./db/database";
+import { newIdFunctionMigration } from "./db/new-id-migration";
 import { outboxProgressMigration } from "./db/outbox-progress-migration";
 import { outboxNotifyMigration } from "./outbox-signal";
 
@@ -35,4 +36,7 @@ export const outboxMigrations: Migration[] = [
       await knex.raw("alter table outbox_events add column if not exists traceparent text");
     },
   },
+  // With the outbox's, since every database has those: the readers of the
+  // outbox make rows in SQL with it.
+  newIdFunctionMigration,
 ];

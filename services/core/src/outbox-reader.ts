@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { runPrepared } from "./db/statements";
+import { runPrepared, withParts, type Sql } from "./db/statements";
 import type { Logger } from "./logging";
 import { watchOutboxCommits, type CommitWatch } from "./outbox-signal";
 import { Poller } from "./poller";
@@ -7,20 +7,25 @@ import { Poller } from "./poller";
 // How often outbox readers look without being woken.
 export const outboxSafetyPollMs = 2000;
 
-// A batch of outbox rows as stored: each payload a binary onerouter Event.
-export interface OutboxBatch {
-  trx: Knex.Transaction;
-  // traceparent: the trace of the change that wrote the event, when traced.
-  rows: { id: string; payload: Uint8Array; traceparent: string | null }[];
+// What a reader does with each batch it claims, as the rest of the one
+// statement that claims it: `parts` follow the claim, a part named "claimed"
+// whose rows are outbox_events' (id, tenant_id, environment, type, payload,
+// created_at, traceparent), and `select` answers one row, handed to
+// `handled` once the statement has committed.
+export interface OutboxConsumer<Answer> {
+  statement(): { parts: readonly (readonly [name: string, part: Sql])[]; select: Sql };
+  handled(answer: Answer): void;
 }
 
 // Embedded mode's in-process reader of the outbox, oldest first, since no
-// relay publishes the events anywhere else. Each batch is claimed with FOR
-// UPDATE SKIP LOCKED and handed to the consumer inside the transaction that
-// marks it fanned out, so several processes on one database take disjoint
-// batches, a crashed one's claim ends with its connection, and only the
-// outbox's own room writes its progress. A commit that adds events wakes it;
-// the poll is a safety net.
+// relay publishes the events anywhere else. Each pass is one statement: the
+// batch is claimed with FOR UPDATE SKIP LOCKED and marked fanned out, and the
+// consumer's parts take it, so several processes on one database take
+// disjoint batches, a statement that fails leaves its batch unmarked, and
+// only the outbox's own room writes its progress. One statement is one round
+// trip and no transaction of the reader's own: a pass runs after every
+// commit that adds events, so at low load its cost is paid per commit. A
+// commit that adds events wakes it; the poll is a safety net.
 export class OutboxReader {
   private poller: Poller | undefined;
   private watch: CommitWatch | undefined;
@@ -31,9 +36,9 @@ export class OutboxReader {
     private readonly options: { batchSize?: number; pollIntervalMs?: number } = {},
   ) {}
 
-  start(onBatch: (batch: OutboxBatch) => Promise<void>): void {
+  start<Answer>(consumer: OutboxConsumer<Answer>): void {
     const batchSize = this.options.batchSize ?? 100;
-    this.poller ??= new Poller("outbox feed", () => this.claimAndHand(onBatch, batchSize), {
+    this.poller ??= new Poller("outbox feed", () => this.claimAndHand(consumer, batchSize), {
       intervalMs: this.options.pollIntervalMs ?? outboxSafetyPollMs,
       errorBackoffMs: 1000,
       logger: this.logger,
@@ -49,27 +54,29 @@ export class OutboxReader {
     await this.poller?.stop();
   }
 
-  // True when the batch was full, so more may be waiting. The batch is
-  // claimed and marked in one statement: the mark is undone with the
-  // consumer's work if that fails, since both are in one transaction.
-  private async claimAndHand(onBatch: (batch: OutboxBatch) => Promise<void>, batchSize: number): Promise<boolean> {
-    return this.knex.transaction(async (trx) => {
-      const { rows } = await runPrepared<OutboxBatch["rows"][number] & { created_at: Date }>(trx, {
-        sql: `update "outbox_events" set fanned_out_at = ?
-          where id in (
-            select id from "outbox_events"
-             where fanned_out_at is null
-             order by created_at
-             limit ?
-             for update skip locked)
-          returning id, payload, traceparent, created_at`,
-        bindings: [new Date(), batchSize],
-      });
-      if (rows.length === 0) return false;
-      // RETURNING keeps no order: the consumer gets the batch oldest first.
-      rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      await onBatch({ trx, rows: rows.map(({ id, payload, traceparent }) => ({ id, payload, traceparent })) });
-      return rows.length === batchSize;
-    });
+  // True when the batch was full, so more may be waiting.
+  private async claimAndHand<Answer>(consumer: OutboxConsumer<Answer>, batchSize: number): Promise<boolean> {
+    const { parts, select } = consumer.statement();
+    const claim: Sql = {
+      sql: `update "outbox_events" set fanned_out_at = ?
+        where id in (
+          select id from "outbox_events"
+           where fanned_out_at is null
+           order by created_at
+           limit ?
+           for update skip locked)
+        returning id, tenant_id, environment, type, payload, created_at, traceparent`,
+      bindings: [new Date(), batchSize],
+    };
+    const { rows } = await runPrepared<Answer & { outbox_claimed: number }>(
+      this.knex,
+      withParts([["claimed", claim], ...parts], {
+        sql: `select (select count(*) from "claimed")::integer as outbox_claimed, answer.* from (${select.sql}) answer`,
+        bindings: select.bindings,
+      }),
+    );
+    const { outbox_claimed: claimed, ...answer } = rows[0]!;
+    if (claimed > 0) consumer.handled(answer as Answer);
+    return claimed === batchSize;
   }
 }

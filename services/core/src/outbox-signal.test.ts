@@ -37,8 +37,9 @@ describeEachEngine("outbox readers woken by the commit", (engine) => {
       db.knex.on("query-response", answered);
     });
     reader = new OutboxReader(db.knex, logger, { pollIntervalMs: neverPollMs });
-    reader.start(async ({ rows }) => {
-      handed.push(...rows.map((r) => r.id));
+    reader.start<{ ids: string[] }>({
+      statement: () => ({ parts: [], select: { sql: `select (select coalesce(json_agg(id), '[]'::json) from "claimed") as ids`, bindings: [] } }),
+      handled: ({ ids }) => handed.push(...ids),
     });
     await firstLook;
   });

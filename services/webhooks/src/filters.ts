@@ -1,15 +1,8 @@
 import type { Knex } from "@onerouter/core";
 
-// An endpoint's event-type filters: empty means every type; "refund.*"
-// matches every type under "refund."; anything else matches exactly.
-export function matchesEventType(filters: readonly string[], type: string): boolean {
-  if (filters.length === 0) return true;
-  return filters.some((filter) =>
-    filter.endsWith(".*") ? type.startsWith(filter.slice(0, -1)) : filter === type,
-  );
-}
-
-// The same filters as a condition on a query of webhook_events.
+// An endpoint's event-type filters as a condition on a query of
+// webhook_events: none means every type; "refund.*" matches every type
+// under "refund."; anything else matches exactly (as fan-out matches them).
 export function whereEventTypeMatches(query: Knex.QueryBuilder, filters: readonly string[]): Knex.QueryBuilder {
   if (filters.length === 0) return query;
   return query.where((q) => {

@@ -5,7 +5,6 @@ import { EventStreamHub } from "./event-stream/hub";
 import { webhookMigrations } from "./migrations";
 import { WebhookEventRetention } from "./retention";
 import { webhookRoutes } from "./routes";
-import { createFanOut } from "./transport/fanout";
 import type { EventFeed } from "./transport/feed";
 import { JetStreamFeed } from "./transport/jetstream-feed";
 import { OutboxFeed } from "./transport/outbox-feed";
@@ -17,7 +16,7 @@ export { WebhookEventRetention } from "./retention";
 export { webhookRoutes } from "./routes";
 export { newEndpointSecret, resealEndpointSecrets } from "./secrets";
 export { signStandardWebhook } from "./signing";
-export { createFanOut, fanOut, type DeliveryWaker, type EventHandler, type FeedEvent } from "./transport/fanout";
+export { fanOut, type DeliveryWaker, type FeedEvent } from "./transport/fanout";
 export type { EventFeed } from "./transport/feed";
 export { JetStreamFeed } from "./transport/jetstream-feed";
 export { OutboxFeed } from "./transport/outbox-feed";
@@ -67,7 +66,7 @@ export function createWebhooks(options: WebhooksOptions): Webhooks {
     async start() {
       worker.start();
       eventHub.start();
-      await feed.start(createFanOut(onFannedOut));
+      await feed.start(onFannedOut);
       retention.start();
     },
     async stop() {

@@ -1,5 +1,5 @@
 import { connectEventStream, OutboxRelay, type Knex, type Logger } from "@onerouter/core";
-import { createFanOut, type DeliveryWaker } from "../src/transport/fanout";
+import type { DeliveryWaker } from "../src/transport/fanout";
 import { JetStreamFeed } from "../src/transport/jetstream-feed";
 import { OutboxFeed } from "../src/transport/outbox-feed";
 
@@ -16,10 +16,9 @@ export async function startTransport(
   transport: Transport,
   input: { knex: Knex; logger: Logger; worker: DeliveryWaker; natsUrl?: string },
 ): Promise<RunningTransport> {
-  const fanOut = createFanOut(input.worker);
   if (transport === "embedded") {
     const feed = new OutboxFeed(input.knex, input.logger, { pollIntervalMs: 50 });
-    await feed.start(fanOut);
+    await feed.start(input.worker);
     return { stop: () => feed.stop() };
   }
   if (!input.natsUrl) throw new Error("the jetstream transport needs a NATS URL");
@@ -27,7 +26,7 @@ export async function startTransport(
   const relay = new OutboxRelay(input.knex, stream, input.logger, { pollIntervalMs: 50 });
   const feed = new JetStreamFeed(input.knex, stream, input.logger, { ackWaitMs: 5000 });
   relay.start();
-  await feed.start(fanOut);
+  await feed.start(input.worker);
   return {
     async stop() {
       await relay.stop();

@@ -36,16 +36,29 @@ export function insertRowSql(table: string, row: Record<string, unknown>): Sql {
 // order of `orderBy`: one binding however many rows, so a batch is one
 // statement of one text. Values are written as insertRowSql writes them.
 export function insertRowsSql(table: string, rows: readonly Record<string, unknown>[], options: { where?: string; orderBy?: string } = {}): Sql {
-  const columns = Object.keys(rows[0] ?? {})
-    .map((c) => `"${c}"`)
-    .join(", ");
+  const select = selectRowsSql(table, rows);
   return {
     sql:
-      `insert into "${table}" (${columns}) select ${columns} from json_populate_recordset(null::"${table}", ?::json)` +
+      `insert into "${table}" (${columnsOf(rows)}) ${select.sql}` +
       (options.where ? ` where ${options.where}` : "") +
       (options.orderBy ? ` order by ${options.orderBy}` : ""),
+    bindings: select.bindings,
+  };
+}
+
+// `rows` (every column the first names; all name the same) as rows of
+// `table`'s type, selected from one binding; values as insertRowSql takes them.
+export function selectRowsSql(table: string, rows: readonly Record<string, unknown>[]): Sql {
+  return {
+    sql: `select ${columnsOf(rows)} from json_populate_recordset(null::"${table}", ?::json)`,
     bindings: [JSON.stringify(rows, recordValue)],
   };
+}
+
+function columnsOf(rows: readonly Record<string, unknown>[]): string {
+  return Object.keys(rows[0] ?? {})
+    .map((c) => `"${c}"`)
+    .join(", ");
 }
 
 function recordValue(this: Record<string, unknown>, key: string, value: unknown): unknown {

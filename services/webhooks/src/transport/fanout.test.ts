@@ -1,4 +1,5 @@
-import type { Database } from "@onerouter/core";
+import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
+import { newId, type Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { fanOut, type FeedEvent } from "./fanout";
@@ -65,5 +66,42 @@ describeEachEngine("fan-out", (engine) => {
     expect(await db.knex.transaction((trx) => fanOut(trx, events))).toEqual([endpoint]);
     const owed = await db.knex("webhook_deliveries").where({ endpoint_id: endpoint }).pluck("event_id");
     expect(owed).toEqual([after]);
+  });
+
+  it("owes an event to the enabled endpoints whose filters match its type", async () => {
+    const tenantId = await addTenant(db.knex);
+    const endpoints = {
+      every: await addEndpoint(db.knex, { tenantId }),
+      exact: await addEndpoint(db.knex, { tenantId, eventTypes: ["payment.succeeded"] }),
+      otherExact: await addEndpoint(db.knex, { tenantId, eventTypes: ["refund.succeeded"] }),
+      prefix: await addEndpoint(db.knex, { tenantId, eventTypes: ["refund.*", "payment.*"] }),
+      // "pay.*" is the types under "pay.", not every type that starts "pay".
+      shortPrefix: await addEndpoint(db.knex, { tenantId, eventTypes: ["pay.*"] }),
+      disabled: await addEndpoint(db.knex, { tenantId, status: "disabled" }),
+      otherEnvironment: await addEndpoint(db.knex, { tenantId, environment: "live" }),
+    };
+    await new Promise((r) => setTimeout(r, 5));
+    const [event] = await feedEvents(db.knex, await appendEvents(db.knex, { tenantId, type: EventType.PAYMENT_SUCCEEDED, count: 1 }));
+    const owed = await fanOut(db.knex, [event!]);
+    expect([...owed].sort()).toEqual([endpoints.every, endpoints.exact, endpoints.prefix].sort());
+    const deliveries = await db.knex("webhook_deliveries").where({ event_id: event!.id });
+    expect(deliveries.map((d) => d.endpoint_id).sort()).toEqual([...owed].sort());
+    for (const delivery of deliveries) {
+      expect(delivery).toMatchObject({ tenant_id: tenantId, environment: "test", status: "pending", attempt_count: 0 });
+      // Made in SQL, as newId makes them in the process.
+      expect(delivery.id).toMatch(/^dlv_[0-9a-hjkmnp-tv-z]{26}$/);
+    }
+  });
+
+  it("makes ids in SQL that sort by time with those made in the process", async () => {
+    const before = newId("dlv");
+    await new Promise((r) => setTimeout(r, 2));
+    const { rows } = (await db.knex.raw("select onerouter_new_id('dlv') as a, onerouter_new_id('dlv') as b")) as { rows: { a: string; b: string }[] };
+    await new Promise((r) => setTimeout(r, 2));
+    const after = newId("dlv");
+    const { a, b } = rows[0]!;
+    expect(a).toMatch(/^dlv_[0-9a-hjkmnp-tv-z]{26}$/);
+    expect(a).not.toBe(b);
+    expect([after, a, before].sort()).toEqual([before, a, after]);
   });
 });

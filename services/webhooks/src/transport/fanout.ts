@@ -2,22 +2,21 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { currentTraceparent, insertRowsSql, runPrepared, withParts, type Knex } from "@onerouter/core";
-import { pendingDelivery } from "../delivery/requeue";
-import { fromJson } from "../endpoints";
-import { lockEventSequence } from "../event-stream/sequence";
-import { matchesEventType } from "../filters";
+import { currentTraceparent, newIdFunction, runPrepared, selectRowsSql, withParts, type Knex, type Sql } from "@onerouter/core";
+import { lockEventSequence, lockEventSequenceSql } from "../event-stream/sequence";
 
 // Fan-out turns an event into the deliveries it owes: one per enabled
 // endpoint of the event's tenant and environment whose filters match. The
-// event is copied into webhook_events in the same transaction as its
+// event is copied into webhook_events in the same statement as its
 // deliveries; that insert is the de-duplication: a crash before the commit
 // repeats the fan-out, and after the commit the copy exists, so the event is
 // never fanned out again. A concurrent fan-out of the same event waits on the
-// copy's key and then finds it taken.
+// copy's key and then finds it taken. One statement, because a fan-out runs
+// after every commit that adds events: at low load, each round trip of it is
+// paid per commit.
 
-// An event as a feed hands it over: the whole onerouter.events.v1.Event, so
-// fan-out never reads the producer's table.
+// An event in hand, as the JetStream feed takes it from its message: the
+// whole onerouter.events.v1.Event, so fan-out never reads the producer's table.
 export interface FeedEvent {
   id: string;
   tenantId: string;
@@ -48,95 +47,78 @@ export function feedEventFrom(payload: Uint8Array): FeedEvent | undefined {
   }
 }
 
-// Called by a feed inside the transaction that decides the events are handled.
-export type EventHandler = (trx: Knex.Transaction, events: FeedEvent[]) => Promise<void>;
-
 // Whatever delivers the deliveries; woken when new ones are due, with the
 // endpoints they are owed to.
 export interface DeliveryWaker {
   wake(endpointIds: readonly string[]): void;
 }
 
-export function createFanOut(worker: DeliveryWaker): EventHandler {
-  return async (trx, events) => {
-    const owedTo = await fanOut(trx, events);
-    // Woken once the deliveries are visible to the worker's own queries.
-    if (owedTo.length > 0) trx.executionPromise.then(() => worker.wake(owedTo), () => {});
-  };
+// What a fan-out statement answers: the endpoint of each delivery it made.
+export interface FanOutAnswer {
+  owed_to: string[];
 }
 
-// Returns the endpoint of each delivery created.
-export async function fanOut(trx: Knex.Transaction, events: FeedEvent[]): Promise<string[]> {
-  const { owed, endpoints } = await recordEvents(trx, events);
-  if (owed.length === 0) return [];
-
-  const now = new Date();
-  const deliveries = owed.flatMap((event) =>
-    (endpoints.get(scopeKey(event)) ?? [])
-      // An endpoint receives what happened after it was registered, however
-      // late the fan-out runs.
-      .filter((endpoint) => new Date(endpoint.created_at) <= event.createdAt)
-      .filter((endpoint) => matchesEventType(fromJson(endpoint.event_types), event.type))
-      .map((endpoint) => pendingDelivery({ tenant_id: event.tenantId, environment: event.environment }, event.id, endpoint.id, now)),
-  );
-  // 500 rows × 9 columns stays far below Postgres's bind parameter limit.
-  for (let i = 0; i < deliveries.length; i += 500) {
-    await trx("webhook_deliveries")
-      .insert(deliveries.slice(i, i + 500))
-      .onConflict(["event_id", "endpoint_id"])
-      .ignore();
-  }
-  return deliveries.map((d) => d.endpoint_id);
-}
-
-interface EndpointFilter {
-  id: string;
-  tenant_id: string;
-  environment: string;
-  event_types: string[] | string;
-  created_at: Date | string;
-}
-
-const scopeKey = (s: { tenantId: string; environment: string }) => `${s.tenantId}/${s.environment}`;
-
-// Copies the events into webhook_events and returns those not copied before,
-// with the enabled endpoints of their tenants and environments, in one
-// statement: a batch whose tenants have no endpoints costs that statement
-// alone. Rows are inserted in id order so concurrent fan-outs take the keys
-// in the same order. An event of a tenant this database does not have
-// (another deployment's, on a shared stream) is passed by.
-async function recordEvents(trx: Knex.Transaction, events: FeedEvent[]): Promise<{ owed: FeedEvent[]; endpoints: Map<string, EndpointFilter[]> }> {
-  const byId = new Map(events.map((e) => [e.id, e]));
-  if (byId.size === 0) return { owed: [], endpoints: new Map() };
-  await lockEventSequence(trx);
-  const insert = insertRowsSql("webhook_events", [...byId.values()].map(eventRow), { where: "tenant_id in (select id from tenants)", orderBy: "id" });
-  const { sql, bindings } = withParts(
-    [
-      ["recorded", { sql: `${insert.sql} on conflict (id) do nothing returning id, tenant_id, environment`, bindings: insert.bindings }],
+// The fan-out of the events of the statement's part `source` (rows with
+// webhook_events' columns id, tenant_id, environment, type, payload,
+// created_at, traceparent) as the parts that follow it in one statement, and
+// that statement's select. The events are copied in id order, so concurrent
+// fan-outs take the keys in the same order, after the event sequence's lock;
+// an event of a tenant this database does not have (another deployment's, on
+// a shared stream) is passed by. Each event copied for the first time is
+// owed to every enabled endpoint of its tenant and environment registered by
+// its time (an endpoint receives what happened after it was registered,
+// however late the fan-out runs) whose filters match its type: none means
+// every type, "refund.*" every type under "refund.", anything else that type.
+export function fanOutStatement(source: string, now: Date): { parts: [string, Sql][]; select: Sql } {
+  return {
+    parts: [
+      ["sequence_lock", lockEventSequenceSql(source)],
       [
-        "endpoints",
+        "recorded",
         {
-          sql: `select id, tenant_id, environment, event_types, created_at from webhook_endpoints
-                 where status = 'enabled' and (tenant_id, environment) in (select tenant_id, environment from "recorded")`,
+          sql: `insert into webhook_events (id, tenant_id, environment, type, payload, created_at, traceparent)
+                select e.id, e.tenant_id, e.environment, e.type, e.payload, e.created_at, e.traceparent
+                  from "${source}" e cross join "sequence_lock"
+                 where e.tenant_id in (select id from tenants)
+                 order by e.id
+                on conflict (id) do nothing
+                returning id, tenant_id, environment, type, created_at`,
           bindings: [],
         },
       ],
+      [
+        "owed",
+        {
+          sql: `insert into webhook_deliveries (id, tenant_id, environment, event_id, endpoint_id, status, next_attempt_at, created_at, updated_at)
+                select ${newIdFunction}('dlv'), r.tenant_id, r.environment, r.id, p.id, 'pending', ?::timestamptz, ?::timestamptz, ?::timestamptz
+                  from "recorded" r
+                  join webhook_endpoints p on p.tenant_id = r.tenant_id and p.environment = r.environment
+                 where p.status = 'enabled'
+                   and p.created_at <= r.created_at
+                   and (jsonb_array_length(p.event_types) = 0
+                        or exists (select 1 from jsonb_array_elements_text(p.event_types) as f(pattern)
+                                    where f.pattern = r.type or (right(f.pattern, 2) = '.*' and starts_with(r.type, left(f.pattern, -1)))))
+                 order by r.id, p.id
+                on conflict (event_id, endpoint_id) do nothing
+                returning endpoint_id`,
+          bindings: [now, now, now],
+        },
+      ],
     ],
-    {
-      sql: `select (select coalesce(json_agg(id), '[]'::json) from "recorded") as recorded,
-                   (select coalesce(json_agg("endpoints"), '[]'::json) from "endpoints") as endpoints`,
-      bindings: [],
-    },
-  );
-  const { rows } = await runPrepared<{ recorded: string[]; endpoints: EndpointFilter[] }>(trx, { sql, bindings });
-  const { recorded, endpoints } = rows[0]!;
-  const byScope = new Map<string, EndpointFilter[]>();
-  for (const endpoint of endpoints) {
-    const key = scopeKey({ tenantId: endpoint.tenant_id, environment: endpoint.environment });
-    byScope.set(key, [...(byScope.get(key) ?? []), endpoint]);
-  }
-  const owed = recorded.map((id) => byId.get(id)!).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { owed, endpoints: byScope };
+    select: { sql: `select coalesce((select json_agg(endpoint_id) from "owed"), '[]'::json) as owed_to`, bindings: [] },
+  };
+}
+
+// Fans out events in hand (a feed's that are not in this database's outbox)
+// in one statement, and returns the endpoint of each delivery made. Copying
+// the event is the de-duplication: in a transaction that rolls back, nothing
+// of it remains, and an event copied before is passed by.
+export async function fanOut(knex: Knex, events: FeedEvent[]): Promise<string[]> {
+  const byId = new Map(events.map((e) => [e.id, e]));
+  if (byId.size === 0) return [];
+  const { parts, select } = fanOutStatement("incoming", new Date());
+  const { rows } = await runPrepared<FanOutAnswer>(knex, withParts([["incoming", selectRowsSql("webhook_events", [...byId.values()].map(eventRow))], ...parts], select));
+  return rows[0]!.owed_to;
 }
 
 // Copies an event whose deliveries were made by other means (a test event

@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { eventStreamName, eventSubjectPrefix, type EventStream, type Knex, type Logger } from "@onerouter/core";
 import type { EventFeed } from "./feed";
-import { feedEventFrom, type EventHandler, type FeedEvent } from "./fanout";
+import { fanOut, feedEventFrom, type DeliveryWaker, type FeedEvent } from "./fanout";
 
 export interface JetStreamFeedOptions {
   // The durable consumer every dispatcher replica shares.
@@ -37,12 +37,12 @@ export class JetStreamFeed implements EventFeed {
     return this.options.consumerName ?? "onerouter-webhooks-dispatcher";
   }
 
-  async start(onEvents: EventHandler): Promise<void> {
+  async start(waker: DeliveryWaker): Promise<void> {
     if (this.running) return;
     await this.ensureConsumer();
     this.running = true;
     this.consuming = this.consume();
-    this.processing = this.process(onEvents);
+    this.processing = this.process(waker);
   }
 
   async stop(): Promise<void> {
@@ -92,7 +92,7 @@ export class JetStreamFeed implements EventFeed {
     }
   }
 
-  private async process(onEvents: EventHandler): Promise<void> {
+  private async process(waker: DeliveryWaker): Promise<void> {
     while (this.running) {
       if (this.buffer.length === 0) {
         await new Promise<void>((resolve) => (this.signal = resolve));
@@ -113,8 +113,9 @@ export class JetStreamFeed implements EventFeed {
         }
       }
       try {
-        await this.knex.transaction((trx) => onEvents(trx, events));
+        const owedTo = await fanOut(this.knex, events);
         for (const msg of handled) msg.ack();
+        if (owedTo.length > 0) waker.wake(owedTo);
       } catch (err) {
         this.logger.warn({ err, events: events.length }, "fan-out failed; JetStream will redeliver");
         for (const msg of handled) msg.nak(1000);

@@ -3,7 +3,6 @@ import { connectEventStream, createLogger, eventStreamName, OutboxRelay, openDat
 import { createTestDatabaseUrl, postgresAvailable } from "@onerouter/core/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findExecutable, startNats, type NatsServer } from "../../../../test/infra";
-import { createFanOut } from "./fanout";
 import { JetStreamFeed } from "./jetstream-feed";
 import { addEndpoint, addTenant, appendEvents, countWhere, discardNats, migrated, waitFor } from "../../test/fixtures";
 
@@ -44,7 +43,7 @@ describe.skipIf(!postgresAvailable() || !findExecutable("nats-server"))("outbox 
     const relay = new OutboxRelay(knex, stream, logger, { pollIntervalMs: 50, batchSize: 20, publishTimeoutMs: 2000 });
     const feed = new JetStreamFeed(knex, stream, logger, { ackWaitMs: 5000 });
     relay.start();
-    await feed.start(createFanOut({ wake() {} }));
+    await feed.start({ wake() {} });
     cleanups.push(async () => {
       await relay.stop();
       await feed.stop();

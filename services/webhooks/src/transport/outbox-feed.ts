@@ -1,29 +1,22 @@
 import { OutboxReader, type Knex, type Logger } from "@onerouter/core";
 import type { EventFeed } from "./feed";
-import { feedEventFrom, type EventHandler, type FeedEvent } from "./fanout";
+import { fanOutStatement, type DeliveryWaker, type FanOutAnswer } from "./fanout";
 
-// Embedded mode's feed: core's outbox reader hands over each claimed batch
-// in its transaction; the events are decoded and fanned out in it.
+// Embedded mode's feed: core's outbox reader claims each batch in the
+// statement that fans it out, so a pass over the outbox is one round trip.
 export class OutboxFeed implements EventFeed {
   private readonly reader: OutboxReader;
 
-  constructor(
-    knex: Knex,
-    private readonly logger: Logger,
-    options: { batchSize?: number; pollIntervalMs?: number } = {},
-  ) {
+  constructor(knex: Knex, logger: Logger, options: { batchSize?: number; pollIntervalMs?: number } = {}) {
     this.reader = new OutboxReader(knex, logger, options);
   }
 
-  async start(onEvents: EventHandler): Promise<void> {
-    this.reader.start(async ({ trx, rows }) => {
-      const events: FeedEvent[] = [];
-      for (const row of rows) {
-        const event = feedEventFrom(new Uint8Array(row.payload));
-        if (event) events.push(row.traceparent ? { ...event, traceparent: row.traceparent } : event);
-        else this.logger.error({ id: row.id }, "passing by an outbox row that is not an onerouter Event");
-      }
-      await onEvents(trx, events);
+  async start(waker: DeliveryWaker): Promise<void> {
+    this.reader.start<FanOutAnswer>({
+      statement: () => fanOutStatement("claimed", new Date()),
+      handled: ({ owed_to }) => {
+        if (owed_to.length > 0) waker.wake(owed_to);
+      },
     });
   }
 
