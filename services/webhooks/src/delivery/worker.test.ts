@@ -6,6 +6,7 @@ import {
   createLogger,
   loadConfig,
   MasterKeyring,
+  notificationsApplicationName,
   openDatabase,
   outboxMigrations,
   type Database,
@@ -594,6 +595,12 @@ describe.skipIf(!postgresAvailable())("webhooks in two processes on one Postgres
     // Its poll alone would take a minute.
     const hub = new EventStreamHub(first.knex, logger, { pollIntervalMs: 60_000 });
     hub.start();
+    // Nothing else listens in this database: the hub listens only while a stream is open.
+    const listeners = async () =>
+      Number(
+        ((await second.knex.raw("select count(*)::integer as n from pg_stat_activity where datname = current_database() and application_name = ?", [notificationsApplicationName])) as { rows: { n: number }[] }).rows[0]!.n,
+      );
+    expect(await listeners()).toBe(0);
     const subscription = hub.subscribe({ tenant_id: tenantId, environment: "test" });
     try {
       // Told once it listens, so whatever came before is read by the stream itself.
@@ -602,6 +609,10 @@ describe.skipIf(!postgresAvailable())("webhooks in two processes on one Postgres
       await insertDelivery(second.knex, { tenantId, endpointId });
       expect(await subscription.next(10_000)).toBe("events");
       expect(performance.now() - recordedAt).toBeLessThan(5_000);
+      expect(await listeners()).toBe(1);
+      subscription.close();
+      // Gone from pg_stat_activity once its backend has exited, a moment after the client closed.
+      await expect.poll(listeners, { timeout: 10_000 }).toBe(0);
     } finally {
       subscription.close();
       await hub.stop();

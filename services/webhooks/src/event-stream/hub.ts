@@ -69,11 +69,14 @@ class Subscriber implements StreamSubscription {
 // process commits (wake) and, on a Postgres server, when another process's
 // recording commits (the webhook_events trigger's NOTIFY); every
 // `pollIntervalMs` too, a safety net for a notification lost with a dropped
-// connection. It reads nothing while no stream is open.
+// connection. It reads nothing while no stream is open, and listens only
+// while one is: every event recorded would otherwise wake this process and
+// its notification connection's backend for nothing.
 export class EventStreamHub {
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly poller: Poller;
   private watch: CommitWatch | undefined;
+  private running = false;
   private lastSeq: string | undefined;
 
   constructor(
@@ -89,7 +92,7 @@ export class EventStreamHub {
   }
 
   start(): void {
-    this.watch ??= listenForCommits(this.knex, webhookEventsNotifyChannel, () => this.poller.wake(), this.logger);
+    this.running = true;
     this.poller.start();
   }
 
@@ -100,6 +103,7 @@ export class EventStreamHub {
 
   // Ends every open stream.
   async stop(): Promise<void> {
+    this.running = false;
     await this.watch?.close();
     this.watch = undefined;
     await this.poller.stop();
@@ -114,8 +118,12 @@ export class EventStreamHub {
     const subscriber = new Subscriber(() => {
       set.delete(subscriber);
       if (set.size === 0 && this.subscribers.get(key) === set) this.subscribers.delete(key);
+      if (this.subscribers.size === 0) this.stopListening();
     });
     set.add(subscriber);
+    // Once listening, it looks (listening counts as a commit heard), so
+    // whatever was recorded before then is found too.
+    if (this.running) this.watch ??= listenForCommits(this.knex, webhookEventsNotifyChannel, () => this.poller.wake(), this.logger);
     return subscriber;
   }
 
@@ -143,6 +151,12 @@ export class EventStreamHub {
       for (const subscriber of this.subscribers.get(key) ?? []) subscriber.notify("events");
     }
     return rows.length === batch;
+  }
+
+  private stopListening(): void {
+    const watch = this.watch;
+    this.watch = undefined;
+    void watch?.close().catch((err: unknown) => this.logger.warn({ err }, "event stream hub could not stop listening"));
   }
 
   private notifyAll(): void {
