@@ -7,7 +7,11 @@ import type { Knex } from "knex";
 export async function indexConditionsOf(knex: Knex, run: () => Promise<unknown>): Promise<{ sql: string; conditions: string[]; seqScans: string[] }> {
   let first: { sql: string; bindings: readonly unknown[] } | undefined;
   // The statement as the driver got it: numbered placeholders, in order.
-  const capture = (q: { sql: string; bindings?: readonly unknown[] }) => (first ??= { sql: q.sql.replace(/\$\d+/g, "?"), bindings: q.bindings ?? [] });
+  const capture = (q: { sql: string; bindings?: readonly unknown[] }) => {
+    // A transaction's own statements are not the run's.
+    if (/^\s*(begin|commit|rollback|savepoint|release)\b/i.test(q.sql)) return;
+    first ??= { sql: q.sql.replace(/\$\d+/g, "?"), bindings: q.bindings ?? [] };
+  };
   knex.on("query", capture);
   try {
     await run();

@@ -4,6 +4,7 @@ import { idempotencyMigrations, outboxMigrations, type Database } from "@onerout
 import { createTestDatabase, indexConditionsOf, postgresAvailable } from "@onerouter/core/testing";
 import { routingMigrations } from "@onerouter/routing";
 import { paymentsMigrations } from "./migrations";
+import type { PaymentWebhookEvent } from "./connectors/connector";
 import { PaymentStore, type PaymentFilter } from "./store";
 
 // Every ListPayments filter narrows an index range, so a filter that
@@ -34,4 +35,45 @@ describe.skipIf(!postgresAvailable())("ListPayments filters on Postgres", () => 
       expect(plan.conditions.some((c) => c.includes("tenant_id") && columns.every((column) => c.includes(column)))).toBe(true);
     });
   }
+});
+
+// A provider's webhook finds the payment or refund it names by an index,
+// whichever of the provider's ids it carries, so it never reads every
+// attempt of the account or every refund.
+describe.skipIf(!postgresAvailable())("provider webhooks on Postgres", () => {
+  let db: Database;
+  let store: PaymentStore;
+  const accountId = "pac_webhooks";
+  beforeAll(async () => {
+    db = await createTestDatabase("postgres");
+    await db.migrate([...adminMigrations, ...outboxMigrations, ...idempotencyMigrations, ...routingMigrations, ...paymentsMigrations]);
+    store = new PaymentStore(db.knex);
+  }, 120_000);
+  afterAll(async () => db?.close());
+
+  const unusedProviderError = () => {
+    throw new Error("the event has no failure");
+  };
+
+  it("checks a payment event that names only the provider's payment id by an index", async () => {
+    const event: PaymentWebhookEvent = { providerEventId: "evt_1", kind: "payment", status: "succeeded", providerPaymentId: "pi_1" };
+    const condition = store.webhookChangesNothing(accountId, event)!;
+    const plan = await indexConditionsOf(db.knex, () => db.knex.raw(`select ${condition.sql} as nothing`, condition.bindings as never));
+    expect(plan.seqScans).toEqual([]);
+    expect(plan.conditions.some((c) => c.includes("provider_account_id") && c.includes("provider_payment_id"))).toBe(true);
+  });
+
+  it("applies a payment event that names only the provider's payment id by an index", async () => {
+    const event: PaymentWebhookEvent = { providerEventId: "evt_2", kind: "payment", status: "succeeded", providerPaymentId: "pi_2" };
+    const plan = await indexConditionsOf(db.knex, () => db.knex.transaction((trx) => store.applyWebhook(trx, accountId, event, unusedProviderError)));
+    expect(plan.seqScans).toEqual([]);
+    expect(plan.conditions.some((c) => c.includes("provider_account_id") && c.includes("provider_payment_id"))).toBe(true);
+  });
+
+  it("applies a refund event by an index on the provider's refund id", async () => {
+    const event: PaymentWebhookEvent = { providerEventId: "evt_3", kind: "refund", status: "succeeded", providerRefundId: "re_1" };
+    const plan = await indexConditionsOf(db.knex, () => db.knex.transaction((trx) => store.applyWebhook(trx, accountId, event, unusedProviderError)));
+    expect(plan.seqScans).toEqual([]);
+    expect(plan.conditions.some((c) => c.includes("provider_account_id") && c.includes("provider_refund_id"))).toBe(true);
+  });
 });

@@ -192,6 +192,22 @@ export const paymentsMigrations: Migration[] = [
       await stripeAttemptRollups(knex, paymentAttemptRollups);
     },
   },
+  {
+    // A provider's webhook names its payment or refund by the provider's id
+    // when it carries none of ours (a refund always; a payment whose
+    // metadata lost our attempt id): each is found by an index range, as
+    // messaging's callbacks find their message, instead of reading every
+    // attempt of the account or every refund.
+    name: "20261210_200_payments_provider_id_indexes",
+    async up(knex) {
+      await knex.schema.alterTable("payment_attempts", (t) => {
+        t.index(["provider_account_id", "provider_payment_id"]);
+      });
+      await knex.schema.alterTable("refunds", (t) => {
+        t.index(["provider_account_id", "provider_refund_id"]);
+      });
+    },
+  },
 ];
 
 // Payments per hour of creation, account, API key and status; a payment
