@@ -12,7 +12,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Resvg } from "@resvg/resvg-js";
 import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, listenForCommits, loadConfig, openDatabase, outboxNotifyChannel, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
 import { allMigrations, limitHeapGrowth } from "@onerouter/server";
-import { createWebhooks } from "@onerouter/webhooks";
+import { createWebhooks, OutboxFeed } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
 import { ascending, mebibytes, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber } from "../common";
@@ -33,7 +33,7 @@ import { profileOf, profileTable, topSelfTime, type ProfileEntry } from "../cpu-
 // BENCH_COMMITTERS (4), BENCH_OFFERED_RATE (1000 deliveries/s),
 // BENCH_LATENCY_RATE (200 deliveries/s), BENCH_STEADY_MS (3000),
 // BENCH_BACKLOG (50000), BENCH_DRAIN_TIMEOUT_MS (30000), BENCH_NOTIFY_COMMITS
-// (3000), BENCH_POINTS (every
+// (3000), BENCH_FEED_EVENTS (300), BENCH_POINTS (every
 // point; e.g. "steady:1,backlog:10" runs only those workloads at those
 // fan-outs, for a quick comparison), BENCH_MODES (both; "jetstream" runs
 // only that mode's runs of the points chosen), and the product's
@@ -58,7 +58,12 @@ const settings = {
   drainTimeoutMs: wholeNumber("BENCH_DRAIN_TIMEOUT_MS", 30_000, 1000),
   // Events committed per run of the NOTIFY comparison (0 leaves it out).
   notifyCommits: wholeNumber("BENCH_NOTIFY_COMMITS", 3000, 0),
+  // Events committed per run of the low-load feed comparison (0 leaves it out).
+  feedEvents: wholeNumber("BENCH_FEED_EVENTS", 300, 0),
 };
+
+// The low-load feed comparison commits one event every this many ms.
+const feedPaceMs = 10;
 
 // Deliveries per warm-up run, unrecorded, one per mode before the rounds.
 const warmupDeliveries = 50;
@@ -582,7 +587,7 @@ async function main() {
   if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
   // The benchmark stops by itself if a run hangs: every run at its drain
   // timeout plus a minute, then Postgres is stopped and the process exits.
-  const runsPlanned = 2 + settings.rounds * (pointSpecs.reduce((n, spec) => n + spec.modes.length, 0) + notifyVariants.length);
+  const runsPlanned = 2 + settings.rounds * (pointSpecs.reduce((n, spec) => n + spec.modes.length, 0) + notifyVariants.length + feedVariants.length);
   // Each run: its offered load, its drain timeout, and a minute for set-up (a backlog to seed) on a busy machine.
   const watchdogMs = runsPlanned * (settings.drainTimeoutMs + settings.steadyMs + 60_000) + 60_000;
   const watchdog = setTimeout(() => {
@@ -684,6 +689,59 @@ async function notifyRun(cluster: Cluster, variant: NotifyVariant): Promise<Noti
   }
 }
 
+// The outbox feed off and on while events are committed one at a time,
+// paced, as at low load: each commit then wakes a pass of its own, so the
+// difference is what a pass costs per event (no endpoints, so the pass
+// claims, marks and copies the event and owes nothing).
+type FeedVariant = "feed off" | "feed on";
+const feedVariants: FeedVariant[] = ["feed off", "feed on"];
+
+interface FeedRun {
+  variant: FeedVariant;
+  events: number;
+  cpuMs: { process: number; postgres: number };
+}
+
+async function feedRun(cluster: Cluster, variant: FeedVariant): Promise<FeedRun> {
+  const url = await freshDatabase(cluster);
+  const db = openDatabase({ databaseUrl: url, poolMax: 2 });
+  const feed = new OutboxFeed(db.knex, countingLogger(new Map()));
+  try {
+    const tenantId = await insertTenant(db.knex);
+    const commitOne = () =>
+      db.knex.transaction((trx) =>
+        appendEvent(trx, {
+          type: EventType.PAYMENT_SUCCEEDED,
+          tenantId,
+          environment: Environment.TEST,
+          data: { case: "test", value: { message: "webhooks benchmark" } },
+        }),
+      );
+    if (variant === "feed on") await feed.start({ wake() {} });
+    const unfanned = async () => Number(((await db.knex("outbox_events").whereNull("fanned_out_at").count("* as n").first()) as { n: string | number }).n);
+    // The connections opened, and the feed's first pass over, before timing.
+    await commitOne();
+    await sleep(200);
+    const own = process.cpuUsage();
+    const postgresBefore = processCpuMs(cluster.postmaster, true);
+    for (let i = 0; i < settings.feedEvents; i++) {
+      await commitOne();
+      await sleep(feedPaceMs);
+    }
+    if (variant === "feed on") {
+      const deadline = performance.now() + 5000;
+      while ((await unfanned()) > 0 && performance.now() < deadline) await sleep(10);
+    }
+    const spent = process.cpuUsage(own);
+    const postgres = processCpuMs(cluster.postmaster, true) - postgresBefore;
+    if (variant === "feed on" && (await unfanned()) > 0) throw new Error("the outbox feed left events unfanned");
+    return { variant, events: settings.feedEvents, cpuMs: { process: (spent.user + spent.system) / 1000, postgres } };
+  } finally {
+    await feed.stop();
+    await db.close();
+  }
+}
+
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!condition() && performance.now() < deadline) await sleep(10);
@@ -723,6 +781,18 @@ async function measure(cluster: Cluster, runStarted: number) {
       }
     }
   }
+  const feedRuns: FeedRun[] = [];
+  if (settings.feedEvents > 0) {
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const variant of round % 2 === 0 ? feedVariants : [...feedVariants].reverse()) {
+        const run = await feedRun(cluster, variant);
+        feedRuns.push(run);
+        console.error(
+          `round ${round + 1}/${settings.rounds} paced commits, ${variant}: ${ms(run.cpuMs.process / run.events)} ms of this process's CPU and ${ms(run.cpuMs.postgres / run.events)} ms of Postgres's per event`,
+        );
+      }
+    }
+  }
   const loadAfter = os.loadavg()[0]!;
   const memoryPeak = memory.stop();
 
@@ -739,6 +809,7 @@ async function measure(cluster: Cluster, runStarted: number) {
     memoryPeak,
     profile: topSelfTime(profile, 15),
     notifyRuns,
+    feedRuns,
   };
   const targets = targetRows(input);
   writeFileSync(chartFile, renderChart(targets));
@@ -762,6 +833,7 @@ const range = (values: number[], format: (v: number) => string) => `${format(Mat
 interface ReportInput {
   points: Point[];
   notifyRuns: NotifyRun[];
+  feedRuns: FeedRun[];
   loadBefore: number;
   loadAfter: number;
   postgresVersion: string;
@@ -927,6 +999,7 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
   }
 
   if (input.notifyRuns.length > 0) out("", ...notifyCostSection(input.notifyRuns));
+  if (input.feedRuns.length > 0) out("", ...feedCostSection(input.feedRuns));
 
   out("", "## What the room logged", "", "Warnings and errors of the webhooks room (its logger at warn level), by message, summed over the rounds.", "");
   const logged = points.filter((p) => p.warnings.size > 0);
@@ -1109,5 +1182,31 @@ function notifyCostSection(runs: NotifyRun[]): string[] {
     "",
     `NOTIFY adds ${ms(withNotify.p50 - withoutNotify.p50)} ms to a commit at p50 and ${ms(withNotify.postgres - withoutNotify.postgres)} ms of Postgres CPU per committed event.`,
   );
+  return lines;
+}
+
+// The low-load feed comparison: each variant over its rounds, then the
+// difference per event.
+function feedCostSection(runs: FeedRun[]): string[] {
+  const summary = (variant: FeedVariant) => {
+    const of = runs.filter((r) => r.variant === variant);
+    const events = of.reduce((n, r) => n + r.events, 0);
+    return {
+      variant,
+      process: of.reduce((n, r) => n + r.cpuMs.process, 0) / events,
+      postgres: of.reduce((n, r) => n + r.cpuMs.postgres, 0) / events,
+    };
+  };
+  const [off, on] = feedVariants.map(summary) as [ReturnType<typeof summary>, ReturnType<typeof summary>];
+  const lines = [
+    "## What the outbox feed costs per event at low load",
+    "",
+    `Embedded mode's outbox feed off and on while ${settings.feedEvents} events per run are committed one per transaction, one every ${feedPaceMs} ms, by one committer, to a tenant with no endpoints; nothing else runs. At that pace each commit wakes a pass of its own (its NOTIFY heard, one statement), as a payment's two commits each do at low load. ${runs.length / 2} run(s) each, alternating.`,
+    "",
+    "| Variant | This process's CPU ms per event | Postgres CPU ms per event |",
+    "|---|---:|---:|",
+  ];
+  for (const v of [off, on]) lines.push(`| ${v.variant} | ${ms(v.process)} | ${ms(v.postgres)} |`);
+  lines.push("", `A pass adds ${ms(on.process - off.process)} ms of this process's CPU and ${ms(on.postgres - off.postgres)} ms of Postgres's per event.`);
   return lines;
 }
