@@ -394,14 +394,7 @@ async function runOnce(cluster: Cluster, mode: Mode, spec: PointSpec, deliveries
     const wallOffset = Date.now() - performance.now();
     const committedAt = new Map<string, number>();
     const commitOne = async () => {
-      const event = await committerDb.knex.transaction((trx) =>
-        appendEvent(trx, {
-          type: EventType.PAYMENT_SUCCEEDED,
-          tenantId,
-          environment: Environment.TEST,
-          data: { case: "test", value: { message: "webhooks benchmark" } },
-        }),
-      );
+      const event = await commitBenchEvent(committerDb.knex, tenantId);
       committedAt.set(event.id, performance.now());
     };
 
@@ -621,6 +614,26 @@ async function main() {
 const deliveriesOf = (spec: PointSpec) =>
   spec.rate === undefined ? settings.burstDeliveries : Math.round((spec.rate * settings.steadyMs) / 1000);
 
+// One event in a transaction of its own, as a state change commits it.
+function commitBenchEvent(knex: Knex, tenantId: string) {
+  return knex.transaction((trx) =>
+    appendEvent(trx, {
+      type: EventType.PAYMENT_SUCCEEDED,
+      tenantId,
+      environment: Environment.TEST,
+      data: { case: "test", value: { message: "webhooks benchmark" } },
+    }),
+  );
+}
+
+// The CPU of `runs` per unit (commit, event): `units` is how many they made together.
+function cpuPer(runs: readonly { cpuMs: { process: number; postgres: number } }[], units: number): { process: number; postgres: number } {
+  return {
+    process: runs.reduce((n, r) => n + r.cpuMs.process, 0) / units,
+    postgres: runs.reduce((n, r) => n + r.cpuMs.postgres, 0) / units,
+  };
+}
+
 // Committing events with and without the outbox's NOTIFY trigger.
 type NotifyVariant = "with NOTIFY" | "without NOTIFY";
 const notifyVariants: NotifyVariant[] = ["with NOTIFY", "without NOTIFY"];
@@ -648,14 +661,7 @@ async function notifyRun(cluster: Cluster, variant: NotifyVariant): Promise<Noti
     const tenantId = await insertTenant(db.knex);
     const commitOne = async () => {
       const started = performance.now();
-      await db.knex.transaction((trx) =>
-        appendEvent(trx, {
-          type: EventType.PAYMENT_SUCCEEDED,
-          tenantId,
-          environment: Environment.TEST,
-          data: { case: "test", value: { message: "webhooks benchmark" } },
-        }),
-      );
+      await commitBenchEvent(db.knex, tenantId);
       return performance.now() - started;
     };
     // Connections opened and the listener heard once before timing.
@@ -708,15 +714,7 @@ async function feedRun(cluster: Cluster, variant: FeedVariant): Promise<FeedRun>
   const feed = new OutboxFeed(db.knex, countingLogger(new Map()));
   try {
     const tenantId = await insertTenant(db.knex);
-    const commitOne = () =>
-      db.knex.transaction((trx) =>
-        appendEvent(trx, {
-          type: EventType.PAYMENT_SUCCEEDED,
-          tenantId,
-          environment: Environment.TEST,
-          data: { case: "test", value: { message: "webhooks benchmark" } },
-        }),
-      );
+    const commitOne = () => commitBenchEvent(db.knex, tenantId);
     if (variant === "feed on") await feed.start({ wake() {} });
     const unfanned = async () => Number(((await db.knex("outbox_events").whereNull("fanned_out_at").count("* as n").first()) as { n: string | number }).n);
     // The connections opened, and the feed's first pass over, before timing.
@@ -740,6 +738,20 @@ async function feedRun(cluster: Cluster, variant: FeedVariant): Promise<FeedRun>
     await feed.stop();
     await db.close();
   }
+}
+
+// Each variant once a round, which goes first alternating from round to
+// round, each run told on stderr as it ends.
+async function alternatingRuns<Variant, Run>(variants: readonly Variant[], run: (variant: Variant) => Promise<Run>, told: (run: Run) => string): Promise<Run[]> {
+  const runs: Run[] = [];
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+      const done = await run(variant);
+      runs.push(done);
+      console.error(`round ${round + 1}/${settings.rounds} ${told(done)}`);
+    }
+  }
+  return runs;
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
@@ -769,30 +781,18 @@ async function measure(cluster: Cluster, runStarted: number) {
       }
     }
   });
-  const notifyRuns: NotifyRun[] = [];
-  if (settings.notifyCommits > 0) {
-    for (let round = 0; round < settings.rounds; round++) {
-      for (const variant of round % 2 === 0 ? notifyVariants : [...notifyVariants].reverse()) {
-        const run = await notifyRun(cluster, variant);
-        notifyRuns.push(run);
-        console.error(
-          `round ${round + 1}/${settings.rounds} commits ${variant}: ${((run.commits / run.elapsedMs) * 1000).toFixed(0)} commits/s, p50 ${ms(median(run.latenciesMs))} ms, Postgres ${ms(run.cpuMs.postgres / run.commits)} ms CPU per commit`,
-        );
-      }
-    }
-  }
-  const feedRuns: FeedRun[] = [];
-  if (settings.feedEvents > 0) {
-    for (let round = 0; round < settings.rounds; round++) {
-      for (const variant of round % 2 === 0 ? feedVariants : [...feedVariants].reverse()) {
-        const run = await feedRun(cluster, variant);
-        feedRuns.push(run);
-        console.error(
-          `round ${round + 1}/${settings.rounds} paced commits, ${variant}: ${ms(run.cpuMs.process / run.events)} ms of this process's CPU and ${ms(run.cpuMs.postgres / run.events)} ms of Postgres's per event`,
-        );
-      }
-    }
-  }
+  const notifyRuns =
+    settings.notifyCommits > 0
+      ? await alternatingRuns(notifyVariants, (variant) => notifyRun(cluster, variant), (run) =>
+          `commits ${run.variant}: ${((run.commits / run.elapsedMs) * 1000).toFixed(0)} commits/s, p50 ${ms(median(run.latenciesMs))} ms, Postgres ${ms(run.cpuMs.postgres / run.commits)} ms CPU per commit`,
+        )
+      : [];
+  const feedRuns =
+    settings.feedEvents > 0
+      ? await alternatingRuns(feedVariants, (variant) => feedRun(cluster, variant), (run) =>
+          `paced commits, ${run.variant}: ${ms(run.cpuMs.process / run.events)} ms of this process's CPU and ${ms(run.cpuMs.postgres / run.events)} ms of Postgres's per event`,
+        )
+      : [];
   const loadAfter = os.loadavg()[0]!;
   const memoryPeak = memory.stop();
 
@@ -1161,8 +1161,7 @@ function notifyCostSection(runs: NotifyRun[]): string[] {
       rate: (commits / of.reduce((n, r) => n + r.elapsedMs, 0)) * 1000,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
-      postgres: of.reduce((n, r) => n + r.cpuMs.postgres, 0) / commits,
-      process: of.reduce((n, r) => n + r.cpuMs.process, 0) / commits,
+      ...cpuPer(of, commits),
     };
   };
   const [withNotify, withoutNotify] = notifyVariants.map(summary) as [ReturnType<typeof summary>, ReturnType<typeof summary>];
@@ -1190,12 +1189,7 @@ function notifyCostSection(runs: NotifyRun[]): string[] {
 function feedCostSection(runs: FeedRun[]): string[] {
   const summary = (variant: FeedVariant) => {
     const of = runs.filter((r) => r.variant === variant);
-    const events = of.reduce((n, r) => n + r.events, 0);
-    return {
-      variant,
-      process: of.reduce((n, r) => n + r.cpuMs.process, 0) / events,
-      postgres: of.reduce((n, r) => n + r.cpuMs.postgres, 0) / events,
-    };
+    return { variant, ...cpuPer(of, of.reduce((n, r) => n + r.events, 0)) };
   };
   const [off, on] = feedVariants.map(summary) as [ReturnType<typeof summary>, ReturnType<typeof summary>];
   const lines = [
