@@ -28,7 +28,6 @@ export { OutboxReader, type OutboxConsumer } from "./outbox-reader";
 export { newIdFunction } from "./db/new-id-migration";
 export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay";
 export { type CommitWatch, createInsertNotifyTrigger, listenForCommits, outboxNotifyChannel, signalOutboxCommit } from "./outbox-signal";
-export { notificationsApplicationName } from "./db/notifications";
 export { OutboxRetention, type OutboxRetentionOptions } from "./outbox-retention";
 export { Poller } from "./poller";
 export { addLatencyBuckets, addRollupStripe, createRollupTrigger, latencyBucketCount, latencyBucketOf, latencyBucketSql, latencyPercentile, rebuildRollup, type RollupDefinition, rollupStripeSql, utcHourSql } from "./rollups";

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabaseUrl, postgresAvailable } from "../../test/database";
+import { notificationBackends } from "../../test/notifications";
 import { createLogger } from "../logging";
 import { listenForCommits, outboxNotifyChannel, watchOutboxCommits } from "../outbox-signal";
 import { openChangeNotices, type ChangeNotices } from "./change-notices";
 import { openDatabase, type Database } from "./database";
-import { listenForNotifications, notificationsApplicationName, type NotificationSubscription } from "./notifications";
+import { listenForNotifications, type NotificationSubscription } from "./notifications";
 
 // Every listening connection costs each notifying commit some Postgres CPU,
 // so a process listens on one, shared by all that wait for notifications.
@@ -24,12 +25,7 @@ const heardWithinMs = 10_000;
     await db?.close();
   });
 
-  const listeningBackends = async (): Promise<number[]> => {
-    const { rows } = (await db.knex.raw("select pid from pg_stat_activity where datname = current_database() and application_name = ?", [notificationsApplicationName])) as {
-      rows: { pid: number }[];
-    };
-    return rows.map((r) => r.pid);
-  };
+  const listeningBackends = () => notificationBackends(db.knex);
 
   it("is one connection for the outbox's readers, the event streams and the change notices, each hearing its own channels", async () => {
     const heard: string[] = [];

@@ -6,13 +6,12 @@ import {
   createLogger,
   loadConfig,
   MasterKeyring,
-  notificationsApplicationName,
   openDatabase,
   outboxMigrations,
   type Database,
   type Knex,
 } from "@onerouter/core";
-import { createTestDatabase, createTestDatabaseUrl, describeEachEngine, postgresAvailable } from "@onerouter/core/testing";
+import { createTestDatabase, createTestDatabaseUrl, describeEachEngine, notificationBackends, postgresAvailable } from "@onerouter/core/testing";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EventStreamHub } from "../event-stream/hub";
@@ -596,10 +595,7 @@ describe.skipIf(!postgresAvailable())("webhooks in two processes on one Postgres
     const hub = new EventStreamHub(first.knex, logger, { pollIntervalMs: 60_000 });
     hub.start();
     // Nothing else listens in this database: the hub listens only while a stream is open.
-    const listeners = async () =>
-      Number(
-        ((await second.knex.raw("select count(*)::integer as n from pg_stat_activity where datname = current_database() and application_name = ?", [notificationsApplicationName])) as { rows: { n: number }[] }).rows[0]!.n,
-      );
+    const listeners = async () => (await notificationBackends(second.knex)).length;
     expect(await listeners()).toBe(0);
     const subscription = hub.subscribe({ tenant_id: tenantId, environment: "test" });
     try {
