@@ -68,6 +68,15 @@ describeEachEngine("fan-out", (engine) => {
     expect(owed).toEqual([after]);
   });
 
+  it("owes an endpoint an event of the millisecond it was registered in", async () => {
+    const tenantId = await addTenant(db.knex);
+    const [event] = await feedEvents(db.knex, await appendEvents(db.knex, { tenantId, count: 1 }));
+    // Registered within the event's millisecond, after it: an event's time has no finer part.
+    const endpoint = await addEndpoint(db.knex, { tenantId });
+    await db.knex("webhook_endpoints").where({ id: endpoint }).update({ created_at: db.knex.raw("?::timestamptz + interval '500 microseconds'", [event!.createdAt]) });
+    expect(await fanOut(db.knex, [event!])).toEqual([endpoint]);
+  });
+
   it("owes an event to the enabled endpoints whose filters match its type", async () => {
     const tenantId = await addTenant(db.knex);
     const endpoints = {

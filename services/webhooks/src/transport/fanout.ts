@@ -67,8 +67,10 @@ export interface FanOutAnswer {
 // a shared stream) is passed by. Each event copied for the first time is
 // owed to every enabled endpoint of its tenant and environment registered by
 // its time (an endpoint receives what happened after it was registered,
-// however late the fan-out runs) whose filters match its type: none means
-// every type, "refund.*" every type under "refund.", anything else that type.
+// however late the fan-out runs; compared to the millisecond, an event's
+// precision, so one in the endpoint's millisecond is owed) whose filters
+// match its type: none means every type, "refund.*" every type under
+// "refund.", anything else that type.
 export function fanOutStatement(source: string, now: Date): { parts: [string, Sql][]; select: Sql } {
   return {
     parts: [
@@ -94,7 +96,7 @@ export function fanOutStatement(source: string, now: Date): { parts: [string, Sq
                   from "recorded" r
                   join webhook_endpoints p on p.tenant_id = r.tenant_id and p.environment = r.environment
                  where p.status = 'enabled'
-                   and p.created_at <= r.created_at
+                   and date_trunc('milliseconds', p.created_at) <= r.created_at
                    and (jsonb_array_length(p.event_types) = 0
                         or exists (select 1 from jsonb_array_elements_text(p.event_types) as f(pattern)
                                     where f.pattern = r.type or (right(f.pattern, 2) = '.*' and starts_with(r.type, left(f.pattern, -1)))))
