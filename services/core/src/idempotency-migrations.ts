@@ -1,4 +1,5 @@
 import type { Migration } from "./db/database";
+import { dropTenantForeignKeys } from "./db/tenant-references";
 
 // The idempotency keys' table, apart from the code that claims and replays
 // them: applying it loads neither Connect nor the metrics.
@@ -37,6 +38,12 @@ export const idempotencyMigrations: Migration[] = [
         // The process holding the claim (ProcessLiveness.instanceId).
         t.text("owner_instance");
       });
+    },
+  },
+  {
+    name: "20261211_101_core_idempotency_keys_without_tenant_key",
+    async up(knex) {
+      await dropTenantForeignKeys(knex, ["idempotency_keys"]);
     },
   },
 ];

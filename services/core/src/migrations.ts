@@ -6,4 +6,5 @@ export { outboxMigrations } from "./outbox-migrations";
 export { idempotencyMigrations } from "./idempotency-migrations";
 export { createInsertNotifyTrigger } from "./outbox-signal";
 export { changeNoticeSetting } from "./db/change-notice-setting";
+export { dropTenantForeignKeys } from "./db/tenant-references";
 export { addRollupStripe, createRollupTrigger, latencyBucketCount, latencyBucketSql, rebuildRollup, type RollupDefinition, rollupStripeSql, utcHourSql } from "./rollups";

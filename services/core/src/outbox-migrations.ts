@@ -1,6 +1,7 @@
 import type { Migration } from "./db/database";
 import { newIdFunctionMigration } from "./db/new-id-migration";
 import { outboxProgressMigration } from "./db/outbox-progress-migration";
+import { dropTenantForeignKeys } from "./db/tenant-references";
 import { outboxNotifyMigration } from "./outbox-signal";
 
 // The outbox table's migrations, apart from the code that writes and reads
@@ -39,4 +40,10 @@ export const outboxMigrations: Migration[] = [
   // With the outbox's, since every database has those: the readers of the
   // outbox make rows in SQL with it.
   newIdFunctionMigration,
+  {
+    name: "20261211_100_core_outbox_events_without_tenant_key",
+    async up(knex) {
+      await dropTenantForeignKeys(knex, ["outbox_events"]);
+    },
+  },
 ];

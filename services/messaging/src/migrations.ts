@@ -1,5 +1,5 @@
-import { addRollupStripe, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
-import { createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
+import { addRollupStripe, createRollupTrigger, dropTenantForeignKeys, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
+import { attemptRollupTables, createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
 
 // Messages and the provider calls made for them (attempts). Prices are int64
 // micros of price_currency. The delivery callbacks received about them are
@@ -151,6 +151,13 @@ export const messagingMigrations: Migration[] = [
       await addRollupStripe(knex, "message_rollups", Object.keys(messageRollup.keys));
       await createRollupTrigger(knex, messageRollup);
       await stripeAttemptRollups(knex, messageAttemptRollups);
+    },
+  },
+  {
+    name: "20261211_300_messaging_without_tenant_keys",
+    async up(knex) {
+      const { rollups, errors, failovers } = attemptRollupTables("message");
+      await dropTenantForeignKeys(knex, ["messages", "message_attempts", "message_rollups", rollups, errors, failovers]);
     },
   },
 ];

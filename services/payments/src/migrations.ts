@@ -1,5 +1,5 @@
-import { addRollupStripe, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
-import { createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
+import { addRollupStripe, createRollupTrigger, dropTenantForeignKeys, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
+import { attemptRollupTables, createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
 
 // Payments, the provider calls made for them (attempts) and refunds. Amounts
 // are int64 minor units. The provider webhooks received about them are in
@@ -206,6 +206,13 @@ export const paymentsMigrations: Migration[] = [
       await knex.schema.alterTable("refunds", (t) => {
         t.index(["provider_account_id", "provider_refund_id"]);
       });
+    },
+  },
+  {
+    name: "20261211_200_payments_without_tenant_keys",
+    async up(knex) {
+      const { rollups, errors, failovers } = attemptRollupTables("payment");
+      await dropTenantForeignKeys(knex, ["payments", "payment_attempts", "refunds", "payment_rollups", rollups, errors, failovers]);
     },
   },
 ];

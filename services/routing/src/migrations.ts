@@ -1,4 +1,4 @@
-import type { Migration } from "@onerouter/core/migrations";
+import { dropTenantForeignKeys, type Migration } from "@onerouter/core/migrations";
 
 // Where committed changes of provider accounts, data keys and routing
 // profiles are announced, with the tenant's id (ProviderAccountStore and
@@ -149,6 +149,12 @@ export const routingMigrations: Migration[] = [
           `create trigger ${table}_changed after insert or update or delete on ${table} for each row execute function ${routingChangeChannel}()`,
         );
       }
+    },
+  },
+  {
+    name: "20261211_140_routing_inbound_events_without_tenant_key",
+    async up(knex) {
+      await dropTenantForeignKeys(knex, ["inbound_provider_events"]);
     },
   },
 ];

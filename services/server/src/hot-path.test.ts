@@ -5,6 +5,7 @@ import { Code } from "@connectrpc/connect";
 import { createApiKey, createTenant, setTenantPlan, setTenantSuspended } from "@onerouter/admin";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
+import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
 import { WebhookService } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
 import { failure } from "@onerouter/gatekeeper/testing";
@@ -107,5 +108,20 @@ describe("the hot path on two servers sharing Postgres", () => {
     const budget = `${trace.statements} round trips in ${trace.transactions} transactions: ${JSON.stringify([...trace.byKind])}`;
     expect(trace.statements, budget).toBeLessThanOrEqual(8);
     expect(trace.transactions, budget).toBeLessThanOrEqual(2);
+  });
+
+  // All of a tenant's concurrent payments and messages would otherwise lock
+  // its one row (core's dropTenantForeignKeys says why they do not).
+  it("creates a payment and sends a message while their tenant's row is locked", async () => {
+    const key = await b.createKey();
+    const payments = apiClient(b, PaymentService, key.secret);
+    const messaging = apiClient(b, MessagingService, key.secret);
+    await a.db.knex.transaction(async (trx) => {
+      await trx("tenants").where({ id: b.defaultTenantId }).forUpdate().first("id");
+      const { payment } = await payments.createPayment({ amount: 1000n, currency: "USD" }, { headers: { "Idempotency-Key": "tenant-row-locked" }, timeoutMs: 5000 });
+      expect(payment?.status).toBe(PaymentStatus.SUCCEEDED);
+      const { message } = await messaging.sendMessage({ content: { case: "sms", value: { to: "+14155550100", body: "Your code is 1234" } } }, { timeoutMs: 5000 });
+      expect(message?.id).toMatch(/^msg_/);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { createInsertNotifyTrigger, createRollupTrigger, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
+import { createInsertNotifyTrigger, createRollupTrigger, dropTenantForeignKeys, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
 
 // Outbound webhooks. A delivery is one event owed to one endpoint: fan-out
 // inserts it once (unique per event and endpoint), so repeating a fan-out
@@ -197,6 +197,12 @@ export const webhookMigrations: Migration[] = [
     name: "20261207_261_webhooks_drop_due_index",
     async up(knex) {
       await knex.raw("drop index if exists webhook_deliveries_due");
+    },
+  },
+  {
+    name: "20261211_260_webhooks_without_tenant_keys",
+    async up(knex) {
+      await dropTenantForeignKeys(knex, ["webhook_events", "webhook_deliveries", "webhook_delivery_rollups"]);
     },
   },
 ];
