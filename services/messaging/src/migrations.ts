@@ -1,5 +1,5 @@
 import { addRollupStripe, createRollupTrigger, dropTenantForeignKeys, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
-import { attemptRollupTables, createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
+import { attemptRollupTables, createAttemptRollups, replaceAttemptRollupTrigger, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
 
 // Messages and the provider calls made for them (attempts). Prices are int64
 // micros of price_currency. The delivery callbacks received about them are
@@ -158,6 +158,12 @@ export const messagingMigrations: Migration[] = [
     async up(knex) {
       const { rollups, errors, failovers } = attemptRollupTables("message");
       await dropTenantForeignKeys(knex, ["messages", "message_attempts", "message_rollups", rollups, errors, failovers]);
+    },
+  },
+  {
+    name: "20261211_301_messaging_attempt_rollup_trigger_histogram",
+    async up(knex) {
+      await replaceAttemptRollupTrigger(knex, messageAttemptRollups);
     },
   },
 ];

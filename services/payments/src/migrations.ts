@@ -1,5 +1,5 @@
 import { addRollupStripe, createRollupTrigger, dropTenantForeignKeys, rebuildRollup, utcHourSql, type Migration, type RollupDefinition } from "@onerouter/core/migrations";
-import { attemptRollupTables, createAttemptRollups, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
+import { attemptRollupTables, createAttemptRollups, replaceAttemptRollupTrigger, stripeAttemptRollups, type AttemptRollupOptions } from "@onerouter/routing/attempt-rollups";
 
 // Payments, the provider calls made for them (attempts) and refunds. Amounts
 // are int64 minor units. The provider webhooks received about them are in
@@ -213,6 +213,12 @@ export const paymentsMigrations: Migration[] = [
     async up(knex) {
       const { rollups, errors, failovers } = attemptRollupTables("payment");
       await dropTenantForeignKeys(knex, ["payments", "payment_attempts", "refunds", "payment_rollups", rollups, errors, failovers]);
+    },
+  },
+  {
+    name: "20261211_201_payments_attempt_rollup_trigger_histogram",
+    async up(knex) {
+      await replaceAttemptRollupTrigger(knex, paymentAttemptRollups);
     },
   },
 ];

@@ -4,7 +4,7 @@ import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AnalyticsService, Granularity, Metric, Report } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { Category, Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { newId, rollupStripeSql, type Database, type Knex } from "@onerouter/core";
+import { latencyBucketCount, latencyBucketOf, newId, rollupStripeSql, type Database, type Knex } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
 import { failure, inMemoryApi } from "@onerouter/gatekeeper/testing";
 import { allMigrations } from "@onerouter/server";
@@ -602,6 +602,16 @@ describeEachEngine("AnalyticsService", (engine) => {
     for (const table of ["payment_rollups", "payment_attempt_rollups"]) {
       expect(new Set((await knex(table).where({ tenant_id: tenant.id }).pluck("stripe")) as number[]).size).toBe(2);
     }
+    // Each attempt made its stripe's row: a histogram of its latency alone.
+    const histograms = (await knex("payment_attempt_rollups").where({ tenant_id: tenant.id }).select("stripe", "latency_buckets")) as {
+      stripe: number;
+      latency_buckets: number[];
+    }[];
+    const alone = (latencyMs: number) => Array.from({ length: latencyBucketCount }, (_, i) => (i + 1 === latencyBucketOf(latencyMs) ? 1 : 0));
+    expect(Object.fromEntries(histograms.map((h) => [Number(h.stripe), h.latency_buckets.map(Number)]))).toEqual({
+      [await stripeOf(attemptIds[0])]: alone(latencies[0]!),
+      [await stripeOf(attemptIds[1])]: alone(latencies[1]!),
+    });
 
     const analytics = api.client(AnalyticsService, secret);
     const before = (await analytics.getOverview({})).overview!;
