@@ -12,7 +12,7 @@ import { Resvg } from "@resvg/resvg-js";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { createApiKey } from "@onerouter/admin";
 import { inboundWebhookPath, ProviderOutbound } from "@onerouter/routing";
-import { newId, startTracing, type MainThreadCost } from "@onerouter/core";
+import { newId, startTracing, type MainThreadCost, type MainThreadStretches } from "@onerouter/core";
 import { sandboxConnector } from "@onerouter/payments";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { OneRouter } from "@onerouter/server";
@@ -150,7 +150,8 @@ function watchLoop(app: OneRouter): { stop(): LoopWatch } {
       delay.disable();
       gcObserver.disconnect();
       if (connection && query) connection.query = query;
-      const databaseHold = connection?.takeMainThreadCost() ?? { longestMs: 0, totalMs: 0, stretches: 0 };
+      const none = { count: 0, longestMs: 0, totalMs: 0 };
+      const databaseHold = connection?.takeMainThreadCost() ?? { handing: none, reading: none };
       return {
         delayP99Ms: delay.percentile(99) / 1e6,
         delayMaxMs: delay.max / 1e6,
@@ -753,6 +754,10 @@ function finder(input: ReportInput) {
 }
 
 // Every target of the payment path this benchmark measures.
+function holdText(what: string, stretches: MainThreadStretches): string {
+  return `${what}: longest ${ms(stretches.longestMs)} ms of ${stretches.count}, ${ms(stretches.totalMs / Math.max(1, stretches.count))} ms on average`;
+}
+
 // `met` is left out of a row that only informs.
 function targets(input: ReportInput): { target: string; measured: string; goal: string; met?: boolean }[] {
   const find = finder(input);
@@ -766,14 +771,16 @@ function targets(input: ReportInput): { target: string; measured: string; goal: 
   const throughput = pay.requestsPerSecond / noop.requestsPerSecond;
   if (embedded) {
     const { loop } = input;
+    const { handing, reading } = loop.databaseHold;
+    const longestHold = Math.max(handing.longestMs, reading.longestMs);
     return [
       { target: `Platform CPU per payment (server process with its PGlite, ${high.label})`, measured: `${ms(cpu)} ms`, goal: "–" },
       { target: `Throughput, CreatePayment ÷ no-op (${high.label})`, measured: `${(100 * throughput).toFixed(1)} %`, goal: "≥ 20 %", met: throughput >= 0.2 },
       {
-        target: `Event loop held by the database through the timed rounds: the main thread's longest stretch on a database call, handing it over or reading its answer, with any garbage collection or preemption that fell within it (of ${loop.databaseHold.stretches} stretches, ${ms(loop.databaseHold.totalMs / Math.max(1, loop.databaseHold.stretches))} ms on average)`,
-        measured: `${ms(loop.databaseHold.longestMs)} ms`,
+        target: `Event loop held by the database through the timed rounds: the main thread's longest stretch on a database call, with any garbage collection or preemption that fell within it (${holdText("handing calls over", handing)}; ${holdText("reading answers", reading)})`,
+        measured: `${ms(longestHold)} ms`,
         goal: "≤ 5 ms",
-        met: loop.databaseHold.longestMs <= 5,
+        met: longestHold <= 5,
       },
       { target: "Event loop's longest delay through the timed rounds, any cause (garbage collection and CPU taken by the other threads and processes)", measured: `${ms(loop.delayMaxMs)} ms`, goal: "–" },
       { target: "Event loop's delay, p99, any cause", measured: `${ms(loop.delayP99Ms)} ms`, goal: "–" },

@@ -19,7 +19,7 @@ export { requireCaller, servicePartially } from "./services";
 export { type Database, type DatabaseOptions, type Knex, type Migration, openDatabase } from "./db/database";
 export { type ChangeListener, type ChangeNotices, openChangeNotices, TenantCache } from "./db/change-notices";
 export { ensurePgliteTemplate } from "./db/pglite-template";
-export type { MainThreadCost } from "./db/pglite-thread";
+export type { MainThreadCost, MainThreadStretches } from "./db/pglite-thread";
 export { insertRowSql, insertRowsSql, runPrepared, selectRowsSql, type Sql, sqlOf, withParts, writeTogether } from "./db/statements";
 export { DataFolderBusyError, dataFolderHolder, type DataFolderHolder, type DataFolderLock, lockDataFolder } from "./db/data-folder-lock";
 export { maskSecret, newDataKey, open, seal } from "./crypto";
