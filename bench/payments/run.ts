@@ -753,12 +753,13 @@ function finder(input: ReportInput) {
   return (workload: WorkloadName, at: Load) => input.points.find((p) => p.workload === workload && p.load === at)!;
 }
 
-// Every target of the payment path this benchmark measures.
+// One side of the database's hold on the event loop, for the targets table.
 function holdText(what: string, stretches: MainThreadStretches): string {
   return `${what}: longest ${ms(stretches.longestMs)} ms of ${stretches.count}, ${ms(stretches.totalMs / Math.max(1, stretches.count))} ms on average`;
 }
 
-// `met` is left out of a row that only informs.
+// Every target of the payment path this benchmark measures; `met` is left
+// out of a row that only informs.
 function targets(input: ReportInput): { target: string; measured: string; goal: string; met?: boolean }[] {
   const find = finder(input);
   const [low, high] = input.loads as [Load, Load];
