@@ -148,6 +148,21 @@ describe("PGlite in a worker thread", () => {
     const none = { count: 0, longestMs: 0, totalMs: 0 };
     expect(pglite.takeMainThreadCost()).toEqual({ handing: none, reading: none });
   });
+
+  it("splits each stretch into time on a core and time waiting for one, once asked to", async () => {
+    pglite.countTimeOnCpu();
+    await db.knex.raw("select i, repeat('x', 100) as filler from generate_series(1, 20000) i");
+    const { handing, reading } = pglite.takeMainThreadCost();
+    // Decoding 20,000 rows runs on a core for most of its stretch; a wait for one only shortens that part.
+    expect(reading.longestOnCpuMs).toBeGreaterThan(0);
+    expect(reading.longestOnCpuMs).toBeLessThanOrEqual(reading.longestMs);
+    expect(reading.longestStretchOnCpuMs).toBe(reading.longestOnCpuMs);
+    expect(reading.totalOnCpuMs).toBe(reading.longestOnCpuMs);
+    expect(handing.longestOnCpuMs).toBeGreaterThanOrEqual(0);
+    expect(handing.longestOnCpuMs).toBeLessThanOrEqual(handing.longestMs);
+    const none = { count: 0, longestMs: 0, totalMs: 0, longestStretchOnCpuMs: 0, longestOnCpuMs: 0, totalOnCpuMs: 0 };
+    expect(pglite.takeMainThreadCost()).toEqual({ handing: none, reading: none });
+  });
 });
 
 // Three PGlite starts in one test: slow on a busy machine.

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from "node:fs";
 import { deserialize } from "node:v8";
 import { Worker } from "node:worker_threads";
 import type { Results } from "@electric-sql/pglite";
@@ -51,17 +52,63 @@ export interface MainThreadCost {
 
 export interface MainThreadStretches {
   count: number;
+  // Wall time.
   longestMs: number;
   totalMs: number;
+  // Once countTimeOnCpu() is on, the time the main thread ran on a core, apart
+  // from the time it waited for one (preempted by another thread or
+  // process): of the longest stretch, the most of any one stretch, and in all.
+  longestStretchOnCpuMs?: number;
+  longestOnCpuMs?: number;
+  totalOnCpuMs?: number;
 }
 
-const noCost = (): MainThreadCost => ({ handing: { count: 0, longestMs: 0, totalMs: 0 }, reading: { count: 0, longestMs: 0, totalMs: 0 } });
+const noStretches = (onCpu: boolean): MainThreadStretches => ({
+  count: 0,
+  longestMs: 0,
+  totalMs: 0,
+  ...(onCpu && { longestStretchOnCpuMs: 0, longestOnCpuMs: 0, totalOnCpuMs: 0 }),
+});
+const noCost = (onCpu = false): MainThreadCost => ({ handing: noStretches(onCpu), reading: noStretches(onCpu) });
 
-function count(stretches: MainThreadStretches, started: number): void {
-  const ms = performance.now() - started;
+// How long the calling thread has waited for a core so far, in ms: Linux's
+// scheduler statistics (/proc/thread-self/schedstat: nanoseconds run,
+// nanoseconds waited runnable, time slices). The wait is added when the
+// thread gets a core back, so a stretch's waits are all in once it ends; the
+// run time of a running thread is only brought up to date at the scheduler's
+// tick, so it is taken as the rest of the stretch. One read costs a few
+// microseconds.
+class ThreadWaitClock {
+  private readonly fd = openSync("/proc/thread-self/schedstat", "r");
+  private readonly text = Buffer.alloc(64);
+
+  waitedMs(): number {
+    const length = readSync(this.fd, this.text, 0, this.text.length, 0);
+    return Number(this.text.toString("latin1", 0, length).split(" ", 2)[1]) / 1e6;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+interface StretchStart {
+  wallMs: number;
+  waitedMs: number;
+}
+
+function count(stretches: MainThreadStretches, started: StretchStart, clock: ThreadWaitClock | undefined): void {
+  const ms = performance.now() - started.wallMs;
   stretches.count += 1;
   stretches.totalMs += ms;
-  if (ms > stretches.longestMs) stretches.longestMs = ms;
+  const longest = ms > stretches.longestMs;
+  if (longest) stretches.longestMs = ms;
+  if (clock) {
+    const onCpuMs = Math.max(0, ms - (clock.waitedMs() - started.waitedMs));
+    stretches.totalOnCpuMs = (stretches.totalOnCpuMs ?? 0) + onCpuMs;
+    if (longest) stretches.longestStretchOnCpuMs = onCpuMs;
+    if (onCpuMs > (stretches.longestOnCpuMs ?? 0)) stretches.longestOnCpuMs = onCpuMs;
+  }
 }
 
 // The error as PGlite raised it in the worker: message, SQLSTATE code,
@@ -90,6 +137,7 @@ export class PGliteThread {
   private gone: Error | undefined;
   private closing = false;
   private cost = noCost();
+  private waitClock: ThreadWaitClock | undefined;
 
   constructor(options: PGliteThreadOptions = {}) {
     this.worker = new Worker(new URL("./pglite-worker.cjs", import.meta.url), {
@@ -110,8 +158,21 @@ export class PGliteThread {
   // What the calls cost the main thread since the last take.
   takeMainThreadCost(): MainThreadCost {
     const taken = this.cost;
-    this.cost = noCost();
+    this.cost = noCost(this.waitClock !== undefined);
     return taken;
+  }
+
+  // Splits each stretch from now on into time on a core and time waiting for
+  // one (four reads of the thread's clock per call, so for measuring only).
+  // Called on the thread that makes the calls; fails where Linux's scheduler
+  // statistics cannot be read.
+  countTimeOnCpu(): void {
+    this.waitClock ??= new ThreadWaitClock();
+    this.cost = noCost(true);
+  }
+
+  private stretchStart(): StretchStart {
+    return { wallMs: performance.now(), waitedMs: this.waitClock?.waitedMs() ?? 0 };
   }
 
   query<T>(sql: string, params?: unknown[], options?: Record<string, unknown>): Promise<Results<T>> {
@@ -162,6 +223,8 @@ export class PGliteThread {
     try {
       if (!this.gone) await this.call("close", {});
     } finally {
+      this.waitClock?.close();
+      this.waitClock = undefined;
       await this.worker.terminate();
     }
   }
@@ -170,24 +233,24 @@ export class PGliteThread {
     if (this.gone) return Promise.reject(this.gone);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      const started = performance.now();
+      const started = this.stretchStart();
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, op, ...message, ...(this.beginDeferred && { begin: true }) });
       this.beginDeferred = false;
-      count(this.cost.handing, started);
+      count(this.cost.handing, started, this.waitClock);
     });
   }
 
   private receive(message: WorkerMessage) {
     if ("id" in message) {
-      const started = performance.now();
+      const started = this.stretchStart();
       const waiting = this.pending.get(message.id);
       this.pending.delete(message.id);
       if (this.pending.size === 0) this.worker.unref();
       if ("error" in message) waiting?.reject(rebuildError(message.error));
       else waiting?.resolve(deserialize(message.result));
-      count(this.cost.reading, started);
+      count(this.cost.reading, started, this.waitClock);
     } else {
       for (const notify of this.listeners.get(message.channel) ?? []) notify(message.payload);
     }
