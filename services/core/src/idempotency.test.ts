@@ -152,7 +152,7 @@ describeEachEngine("idempotency keys", (engine) => {
     const run = (k: string, holds: boolean) =>
       idempotency.withIdempotency(handlerContext(k, { tenantId }), method, request(23n), async (claim) => {
         await db.knex.transaction((trx) => claim.bind(trx, "pay_guarded"));
-        const answer = claim.answerWriteIf(db.knex, response("pay_guarded"), "guard")!;
+        const answer = claim.answerWriteIf(response("pay_guarded"), "guard")!;
         const guard = { sql: holds ? "select 1" : "select 1 where false", bindings: [] };
         await runPrepared(db.knex, withParts([["guard", guard], ["answer", answer.write]], { sql: "select 1", bindings: [] }));
         if (holds) {

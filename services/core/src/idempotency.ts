@@ -3,7 +3,7 @@ import { create, fromBinary, toBinary, toJson, type DescMessage, type DescMethod
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Knex } from "knex";
 import { Counter, type Registry } from "prom-client";
-import { sqlOf, type Sql } from "./db/statements";
+import { columnsEqualSql, insertRowSql, runPrepared, updateSql, type Sql } from "./db/statements";
 import { apiError, invalidArgument, normalizeError } from "./errors";
 import { environmentName } from "./keys";
 import type { ProcessLiveness } from "./process-liveness";
@@ -62,13 +62,13 @@ export interface IdempotencyClaim<Response = unknown> {
   // which writes its object only when the write returns a row. `bound` is
   // told how many rows it returned and throws as bind would when none.
   // Undefined when there is nothing to bind.
-  bindWrite(knex: Knex, resourceId: string): { write: Sql; bound(rows: number): void } | undefined;
+  bindWrite(resourceId: string): { write: Sql; bound(rows: number): void } | undefined;
   // answer as one write for the caller's statement in the settling transaction.
-  answerWrite(knex: Knex, response: Response): Sql | undefined;
+  answerWrite(response: Response): Sql | undefined;
   // answerWrite for a statement that may not apply: the answer is written
   // only when the statement's part named `guard` returns a row, and counts as
   // stored once the caller, having seen that it did, calls `written`.
-  answerWriteIf(knex: Knex, response: Response, guard: string): { write: Sql; written(): void } | undefined;
+  answerWriteIf(response: Response, guard: string): { write: Sql; written(): void } | undefined;
 }
 
 export type BindResource = IdempotencyClaim["bind"];
@@ -134,8 +134,8 @@ export function claimOf<Part, Response>(claim: IdempotencyClaim<Response>, wrap:
     bind: claim.bind,
     answer: (knex, part) => claim.answer(knex, wrap(part)),
     bindWrite: claim.bindWrite,
-    answerWrite: (knex, part) => claim.answerWrite(knex, wrap(part)),
-    answerWriteIf: (knex, part, guard) => claim.answerWriteIf(knex, wrap(part), guard),
+    answerWrite: (part) => claim.answerWrite(wrap(part)),
+    answerWriteIf: (part, guard) => claim.answerWriteIf(wrap(part), guard),
   };
 }
 
@@ -252,18 +252,20 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
       lease_expires_at: null,
     });
     // The key's row written as bind writes it: inserted (claimOnBind) or tied to the object.
-    const bindQuery = (trx: Knex, resourceId: string) =>
-      claimed
-        ? trx(table)
-            .where(mine)
-            .andWhere((q) => q.whereNull("resource_id").orWhere("resource_id", resourceId))
-            .update({ resource_id: resourceId })
-            .returning("key")
-        : trx(table)
-            .insert({ ...claimRow(id, fingerprint!, owner, Date.now()), resource_id: resourceId })
-            .onConflict(["tenant_id", "environment", "method", "key"])
-            .ignore()
-            .returning("key");
+    const bindSql = (resourceId: string): Sql => {
+      if (claimed) {
+        const key = columnsEqualSql(mine);
+        const update = updateSql(table, { resource_id: resourceId }, { sql: `${key.sql} and ("resource_id" is null or "resource_id" = ?)`, bindings: [...key.bindings, resourceId] });
+        return { sql: `${update.sql} returning "key"`, bindings: update.bindings };
+      }
+      const insert = insertRowSql(table, { ...claimRow(id, fingerprint!, owner, Date.now()), resource_id: resourceId });
+      return { sql: `${insert.sql} on conflict ("tenant_id", "environment", "method", "key") do nothing returning "key"`, bindings: insert.bindings };
+    };
+    // The answer written only where the key is still this request's.
+    const answerSql = (response: MessageShape<O>, guard?: string): Sql => {
+      const key = columnsEqualSql(mine);
+      return updateSql(table, complete(response), guard ? { sql: `${key.sql} and exists (select from "${guard}")`, bindings: key.bindings } : key);
+    };
     const bound = (rows: number) => {
       if (rows === 0) throw claimed ? conflict(inUse(id.key), "IDEMPOTENCY_KEY_IN_USE") : new KeyAlreadyClaimed();
       claimed = isBound = true;
@@ -271,23 +273,22 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     const claim: IdempotencyClaim<MessageShape<O>> = {
       resumeId,
       async bind(trx, resourceId) {
-        bound((await bindQuery(trx, resourceId)).length);
+        bound((await runPrepared(trx, bindSql(resourceId))).rows.length);
       },
       async answer(trx, response) {
         if (!claimed) return;
         await trx(table).where(mine).update(complete(response));
         answered = true;
       },
-      bindWrite: (trx, resourceId) => ({ write: sqlOf(bindQuery(trx, resourceId)), bound }),
-      answerWrite(trx, response) {
+      bindWrite: (resourceId) => ({ write: bindSql(resourceId), bound }),
+      answerWrite(response) {
         if (!claimed) return undefined;
         answered = true;
-        return sqlOf(trx(table).where(mine).update(complete(response)));
+        return answerSql(response);
       },
-      answerWriteIf(trx, response, guard) {
+      answerWriteIf(response, guard) {
         if (!claimed) return undefined;
-        const write = sqlOf(trx(table).where(mine).whereExists(trx.select().from(guard)).update(complete(response)));
-        return { write, written: () => void (answered = true) };
+        return { write: answerSql(response, guard), written: () => void (answered = true) };
       },
     };
     const renewal = setInterval(() => {

@@ -2,7 +2,7 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, sqlOf, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
+import { appendEvent, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, updateSql, columnsEqualSql, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
@@ -207,7 +207,7 @@ export class PaymentStore {
           }) as unknown as AttemptRow)
         : undefined;
     const { row: event } = this.paymentEventRow(EventType.PAYMENT_CREATED, payment, attempt ? [attempt] : []);
-    const claimed = claim.bindWrite(this.knex, payment.id);
+    const claimed = claim.bindWrite(payment.id);
     const parts: [string, Sql][] = claimed ? [["claim", claimed.write]] : [];
     // Each write goes ahead only when the one before it was made, the key's first.
     const add = (name: string, { sql, bindings }: Sql) => {
@@ -325,16 +325,25 @@ export class PaymentStore {
     const attempts = settledAttempts(known, settling, patch, now);
     const events = to === undefined || to === current.status ? [] : eventTypes(current.status, to);
     const answer = known.claim && toPayment(payment, attempts);
-    const answered = answer && known.claim!.answerWriteIf(this.knex, answer, "changed");
+    const answered = answer && known.claim!.answerWriteIf(answer, "changed");
     const knex = this.knex;
+    const paymentKnown = columnsEqualSql({ id: current.id, status: current.status, updated_at: current.updated_at });
+    const attemptUpdate = updateSql("payment_attempts", { ...patch, updated_at: now }, { sql: `"id" = ? and exists (select from "payment_locked")`, bindings: [settling.id] });
+    const paymentUpdate = updateSql("payments", paymentColumns, { sql: `"id" = ? and exists (select from "attempt")`, bindings: [current.id] });
     const parts: [string, Sql][] = [
-      ["attempt_locked", sqlOf(knex("payment_attempts").select("id").where({ id: settling.id }).whereIn("status", from).forUpdate())],
+      [
+        "attempt_locked",
+        {
+          sql: `select "id" from "payment_attempts" where "id" = ? and "status" in (${from.map(() => "?").join(", ") || "null"}) for update`,
+          bindings: [settling.id, ...from],
+        },
+      ],
       [
         "payment_locked",
-        sqlOf(knex("payments").select("id").where({ id: current.id, status: current.status, updated_at: current.updated_at }).whereExists(knex.select().from("attempt_locked")).forUpdate()),
+        { sql: `select "id" from "payments" where ${paymentKnown.sql} and exists (select from "attempt_locked") for update`, bindings: paymentKnown.bindings },
       ],
-      ["attempt", sqlOf(knex("payment_attempts").where({ id: settling.id }).whereExists(knex.select().from("payment_locked")).update({ ...patch, updated_at: now }).returning("id"))],
-      ["changed", sqlOf(knex("payments").where({ id: current.id }).whereExists(knex.select().from("attempt")).update(paymentColumns).returning("id"))],
+      ["attempt", { sql: `${attemptUpdate.sql} returning "id"`, bindings: attemptUpdate.bindings }],
+      ["changed", { sql: `${paymentUpdate.sql} returning "id"`, bindings: paymentUpdate.bindings }],
       ...events.map((type, i): [string, Sql] => {
         const { sql, bindings } = insertRowSql("outbox_events", this.paymentEventRow(type, payment, attempts).row);
         return [`event_${i}`, { sql: `${sql} where exists (select from "changed")`, bindings }];
@@ -369,7 +378,7 @@ export class PaymentStore {
       const { payment, events } = await this.changedPayment(settling.payment_id, change, changed.id === null ? undefined : changed, trx);
       const writes = events.map((type) => insertRowSql("outbox_events", this.paymentEventRow(type, payment, attempts).row));
       const answer = known.claim && toPayment(payment, attempts);
-      const answerWrite = answer && known.claim!.answerWrite(trx, answer);
+      const answerWrite = answer && known.claim!.answerWrite(answer);
       await writeTogether(trx, [...writes, ...(answerWrite ? [answerWrite] : [])]);
       if (events.length > 0) signalOutboxCommit(trx);
       return { payment, attempts, ...(answer && { answer }) };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTestDatabase, describeEachEngine } from "../../test/database";
 import type { Database } from "./database";
-import { runPrepared } from "./statements";
+import { columnsEqualSql, runPrepared, updateSql } from "./statements";
 
 describeEachEngine("runPrepared", (engine) => {
   let db: Database;
@@ -24,5 +24,29 @@ describeEachEngine("runPrepared", (engine) => {
     });
     // On Postgres each text is prepared once on the connection, however often it runs.
     if (engine === "postgres") expect(prepared).toEqual(["select $1::int * 10 as n", "select $1::int + 1 as n"]);
+  });
+
+  it("updates the rows whose columns equal the values given, a null matching null, and leaves a column set to undefined as it was", async () => {
+    await db.knex.schema.createTable("statement_rows", (t) => {
+      t.text("id");
+      t.text("note");
+      t.text("a");
+      t.text("b");
+    });
+    await db.knex("statement_rows").insert([
+      { id: "1", note: null, a: "a1", b: "b1" },
+      { id: "1", note: "kept", a: "a2", b: "b2" },
+      { id: "2", note: null, a: "a3", b: "b3" },
+    ]);
+    const where = columnsEqualSql({ id: "1", note: null });
+    const update = updateSql("statement_rows", { a: "new", b: undefined }, where);
+    const { rows } = await runPrepared<{ a: string }>(db.knex, { sql: `${update.sql} returning "a"`, bindings: update.bindings });
+    expect(rows).toEqual([{ a: "new" }]);
+    expect(await db.knex("statement_rows").orderBy(["a"]).select("a", "b")).toEqual([
+      { a: "a2", b: "b2" },
+      { a: "a3", b: "b3" },
+      { a: "new", b: "b1" },
+    ]);
+    expect(() => updateSql("statement_rows", { a: undefined }, where)).toThrow(/sets no column/);
   });
 });
