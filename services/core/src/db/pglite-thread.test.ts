@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -122,21 +122,6 @@ describe("PGlite in a worker thread", () => {
     expect(failed).toMatchObject({ code: "23505", constraint: "things_pkey", query: expect.stringContaining("insert into things") });
     const { rows } = await db.knex.transaction((trx) => runPrepared<{ id: string }>(trx, { ...statement, bindings: ["named-after"] }));
     expect(rows).toEqual([{ id: "named-after" }]);
-  });
-
-  it("runs the database's thread at a lower priority than the process's, so that waking it does not take the event loop's core", async () => {
-    const niceness = () => readdirSync("/proc/self/task").map((task) => Number(readFileSync(`/proc/self/task/${task}/stat`, "latin1").split(") ")[1]!.split(" ")[16]));
-    const processNice = os.getPriority();
-    const lowered = () => niceness().filter((nice) => nice === Math.min(19, processNice + 5)).length;
-    const before = lowered();
-    const other = await createTestDatabase("pglite");
-    try {
-      await other.knex.raw("select 1");
-      expect(lowered()).toBe(before + 1);
-    } finally {
-      await other.close();
-    }
-    expect(lowered()).toBe(before);
   });
 
   it("leaves the event loop free while a statement runs", async () => {

@@ -10,9 +10,7 @@
 // cross as their fields, since a clone keeps an Error's message but not its
 // code.
 
-const { readlinkSync } = require("node:fs");
 const { mkdir, readFile, utimes, writeFile } = require("node:fs/promises");
-const os = require("node:os");
 const path = require("node:path");
 const { promisify } = require("node:util");
 const v8 = require("node:v8");
@@ -33,25 +31,6 @@ const { dataDir, templateFile, settings } = workerData;
 // flag is the process's, set before PGlite compiles; PGlite is the one large
 // WebAssembly module a process runs.
 v8.setFlagsFromString("--liftoff-only");
-
-// The thread is woken by each call the main thread hands it. When the cores
-// are busy, Linux's scheduler often runs the woken thread at once on the
-// core that woke it, and the event loop stands still, halfway through
-// handing the call over, until the thread gives the core back
-// (bench/payments, embedded, two shared cores: the main thread's longest
-// stretch on a call was 4-11 ms, nearly all of it waiting for its core).
-// At a lower priority the thread waits for the main thread to wait, which it
-// soon does for the answer, or for another core: the longest stretch was
-// 2.5-4 ms in 7 of 8 runs, at the same throughput. On Linux a thread's own
-// id takes a priority of its own; elsewhere it keeps the process's. Five
-// steps of niceness below the process's own: two were not enough.
-const lowerBy = 5;
-try {
-  const threadId = Number(path.basename(readlinkSync("/proc/thread-self")));
-  os.setPriority(threadId, Math.min(19, os.getPriority(threadId) + lowerBy));
-} catch {
-  // No /proc (not Linux), or a sandbox that refuses it: the thread runs as before.
-}
 
 function errorFields(err) {
   if (!(err instanceof Error)) return { message: String(err) };
