@@ -68,10 +68,10 @@ function recordValue(this: Record<string, unknown>, key: string, value: unknown)
   return value;
 }
 
-// The hot path's statements are written here rather than through knex's
-// query builder, which compiled them anew on every call (a twentieth of the
-// server's JavaScript under load). Values are bound as the builder binds
-// them; columns are the callers' own names, never input.
+// For the hot path's statements, written as SQL rather than through knex's
+// query builder, which compiled each anew on every call (its toSQL was a
+// twentieth of the server's JavaScript under load). Values are bound as the
+// builder binds them; columns are the callers' own names, never input.
 
 // `"column" = ?` for each column, joined by `and`, `is null` for a null
 // value: knex's where({ … }).
