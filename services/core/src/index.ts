@@ -20,7 +20,7 @@ export { type Database, type DatabaseOptions, type Knex, type Migration, openDat
 export { type ChangeListener, type ChangeNotices, openChangeNotices, TenantCache } from "./db/change-notices";
 export { ensurePgliteTemplate } from "./db/pglite-template";
 export type { MainThreadCost, MainThreadStretches } from "./db/pglite-thread";
-export { columnsEqualSql, insertRowSql, insertRowsSql, runPrepared, selectRowsSql, type Sql, sqlOf, updateSql, withParts, writeTogether } from "./db/statements";
+export { columnInSql, columnsEqualSql, insertRowSql, insertRowsSql, runPrepared, selectRowsSql, type Sql, updateSql, withParts, writeTogether } from "./db/statements";
 export { DataFolderBusyError, dataFolderHolder, type DataFolderHolder, type DataFolderLock, lockDataFolder } from "./db/data-folder-lock";
 export { maskSecret, newDataKey, open, seal } from "./crypto";
 export { masterKeyId, MasterKeyring } from "./master-keys";

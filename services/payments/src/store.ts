@@ -2,7 +2,7 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, columnsEqualSql, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, updateSql, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
+import { appendEvent, columnInSql, columnsEqualSql, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, updateSql, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
@@ -327,17 +327,12 @@ export class PaymentStore {
     const answer = known.claim && toPayment(payment, attempts);
     const answered = answer && known.claim!.answerWriteIf(answer, "changed");
     const knex = this.knex;
+    const attemptFrom = columnInSql("status", from);
     const paymentKnown = columnsEqualSql({ id: current.id, status: current.status, updated_at: current.updated_at });
     const attemptUpdate = updateSql("payment_attempts", { ...patch, updated_at: now }, { sql: `"id" = ? and exists (select from "payment_locked")`, bindings: [settling.id] });
     const paymentUpdate = updateSql("payments", paymentColumns, { sql: `"id" = ? and exists (select from "attempt")`, bindings: [current.id] });
     const parts: [string, Sql][] = [
-      [
-        "attempt_locked",
-        {
-          sql: `select "id" from "payment_attempts" where "id" = ? and "status" in (${from.map(() => "?").join(", ") || "null"}) for update`,
-          bindings: [settling.id, ...from],
-        },
-      ],
+      ["attempt_locked", { sql: `select "id" from "payment_attempts" where "id" = ? and ${attemptFrom.sql} for update`, bindings: [settling.id, ...attemptFrom.bindings] }],
       [
         "payment_locked",
         { sql: `select "id" from "payments" where ${paymentKnown.sql} and exists (select from "attempt_locked") for update`, bindings: paymentKnown.bindings },

@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { newId, paginate, sqlOf, type PageRequest, type Sql } from "@onerouter/core";
+import { columnInSql, newId, paginate, updateSql, type PageRequest, type Sql } from "@onerouter/core";
 import type { EnvironmentName } from "./provider-accounts";
 import type { OutcomeCounts } from "./select";
 
@@ -158,13 +158,9 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
   // its parent's (`parent_id`) when it was still in one of `from`, for a
   // caller that changes the parent in the same statement.
   settleWrite(attemptId: string, from: readonly State[], patch: object, updatedAt: Date): Sql {
-    return sqlOf(
-      this.knex(this.table)
-        .where({ id: attemptId })
-        .whereIn("status", from)
-        .update({ ...patch, updated_at: updatedAt })
-        .returning(["id", `${this.parentColumn} as parent_id`]),
-    );
+    const inFrom = columnInSql("status", from);
+    const update = updateSql(this.table, { ...patch, updated_at: updatedAt }, { sql: `"id" = ? and ${inFrom.sql}`, bindings: [attemptId, ...inFrom.bindings] });
+    return { sql: `${update.sql} returning "id", "${this.parentColumn}" as "parent_id"`, bindings: update.bindings };
   }
 
   // Records an attempt's outcome if it is still in one of `from`, and then,

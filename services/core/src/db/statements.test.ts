@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTestDatabase, describeEachEngine } from "../../test/database";
 import type { Database } from "./database";
-import { columnsEqualSql, runPrepared, updateSql } from "./statements";
+import { columnInSql, columnsEqualSql, runPrepared, updateSql } from "./statements";
 
 describeEachEngine("runPrepared", (engine) => {
   let db: Database;
@@ -48,5 +48,11 @@ describeEachEngine("runPrepared", (engine) => {
       { a: "new", b: "b1" },
     ]);
     expect(() => updateSql("statement_rows", { a: undefined }, where)).toThrow(/sets no column/);
+    const matching = async (ids: string[]) => {
+      const ofIds = columnInSql("id", ids);
+      const { rows } = await runPrepared<{ n: number }>(db.knex, { sql: `select count(*)::int as n from "statement_rows" where ${ofIds.sql}`, bindings: ofIds.bindings });
+      return rows[0]!.n;
+    };
+    expect([await matching(["1", "2"]), await matching(["2"]), await matching([])]).toEqual([3, 1, 0]);
   });
 });

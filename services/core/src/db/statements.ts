@@ -12,11 +12,6 @@ export interface Sql {
   bindings: readonly unknown[];
 }
 
-export function sqlOf(query: Knex.QueryBuilder | Knex.Raw): Sql {
-  const { sql, bindings } = query.toSQL();
-  return { sql, bindings };
-}
-
 // Inserts `row` (every column it names) as `insert … select … from
 // json_populate_record`, so that a `where` may follow and decide whether it
 // is written. jsonb columns take the value itself, not its JSON text;
@@ -83,6 +78,11 @@ export function columnsEqualSql(columns: Record<string, unknown>): Sql {
     return `"${column}" = ?`;
   });
   return { sql: conditions.join(" and "), bindings };
+}
+
+// `"column" in (?, …)`, never true for no values: knex's whereIn.
+export function columnInSql(column: string, values: readonly unknown[]): Sql {
+  return { sql: `"${column}" in (${values.map(() => "?").join(", ") || "null"})`, bindings: [...values] };
 }
 
 // `update "table" set "column" = ?, … where <where>`, a column whose value is
