@@ -242,6 +242,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     fingerprint?: string,
   ): Promise<MessageShape<O>> {
     const mine = { ...id, lease_owner: owner };
+    const mineSql = columnsEqualSql(mine);
     let claimed = fingerprint === undefined;
     let isBound = resumeId !== undefined;
     let answered = false;
@@ -254,18 +255,15 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     // The key's row written as bind writes it: inserted (claimOnBind) or tied to the object.
     const bindSql = (resourceId: string): Sql => {
       if (claimed) {
-        const key = columnsEqualSql(mine);
-        const update = updateSql(table, { resource_id: resourceId }, { sql: `${key.sql} and ("resource_id" is null or "resource_id" = ?)`, bindings: [...key.bindings, resourceId] });
+        const update = updateSql(table, { resource_id: resourceId }, { sql: `${mineSql.sql} and ("resource_id" is null or "resource_id" = ?)`, bindings: [...mineSql.bindings, resourceId] });
         return { sql: `${update.sql} returning "key"`, bindings: update.bindings };
       }
       const insert = insertRowSql(table, { ...claimRow(id, fingerprint!, owner, Date.now()), resource_id: resourceId });
       return { sql: `${insert.sql} on conflict ("tenant_id", "environment", "method", "key") do nothing returning "key"`, bindings: insert.bindings };
     };
     // The answer written only where the key is still this request's.
-    const answerSql = (response: MessageShape<O>, guard?: string): Sql => {
-      const key = columnsEqualSql(mine);
-      return updateSql(table, complete(response), guard ? { sql: `${key.sql} and exists (select from "${guard}")`, bindings: key.bindings } : key);
-    };
+    const answerSql = (response: MessageShape<O>, guard?: string): Sql =>
+      updateSql(table, complete(response), guard ? { sql: `${mineSql.sql} and exists (select from "${guard}")`, bindings: mineSql.bindings } : mineSql);
     const bound = (rows: number) => {
       if (rows === 0) throw claimed ? conflict(inUse(id.key), "IDEMPOTENCY_KEY_IN_USE") : new KeyAlreadyClaimed();
       claimed = isBound = true;
@@ -277,7 +275,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
       },
       async answer(trx, response) {
         if (!claimed) return;
-        await trx(table).where(mine).update(complete(response));
+        await runPrepared(trx, answerSql(response));
         answered = true;
       },
       bindWrite: (resourceId) => ({ write: bindSql(resourceId), bound }),
