@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createTestDatabase, describeEachEngine } from "../../test/database";
 import type { Database } from "./database";
-import { columnInSql, columnsEqualSql, runPrepared, updateSql } from "./statements";
+import { columnInSql, columnsEqualSql, insertRowSql, insertRowsSql, runPrepared, updateSql } from "./statements";
 
 describeEachEngine("runPrepared", (engine) => {
   let db: Database;
@@ -54,5 +54,35 @@ describeEachEngine("runPrepared", (engine) => {
       return rows[0]!.n;
     };
     expect([await matching(["1", "2"]), await matching(["2"]), await matching([])]).toEqual([3, 1, 0]);
+  });
+
+  it("inserts rows from their JSON text: bigints beyond a double's precision as written, Buffers as bytea, jsonb as the value, null and dates as given", async () => {
+    await db.knex.schema.createTable("statement_records", (t) => {
+      t.text("id").primary();
+      t.bigInteger("amount");
+      t.binary("payload");
+      t.jsonb("metadata");
+      t.text("note");
+      t.timestamp("at", { useTz: true });
+    });
+    const at = new Date("2026-12-06T01:02:03.456Z");
+    const payload = Buffer.from([0, 1, 0xfe, 0xff, 0x5c]);
+    const first = { id: "1", amount: 9007199254740993n, payload, metadata: { order: "it's \"quoted\"", nested: { n: 1 } }, note: null, at };
+    const insert = insertRowSql("statement_records", first);
+    await runPrepared(db.knex, insert);
+    const rows = insertRowsSql("statement_records", [
+      { id: "2", amount: -5n, payload: Buffer.alloc(0), metadata: [], note: "ü ☃", at },
+      { id: "3", amount: 0n, payload: null, metadata: {}, note: "", at },
+    ]);
+    await runPrepared(db.knex, rows);
+    // The row given is not changed by writing it.
+    expect(first.amount).toBe(9007199254740993n);
+    expect(first.payload).toBe(payload);
+    const read = (await db.knex("statement_records").orderBy("id").select(db.knex.raw("amount::text as amount"), "payload", "metadata", "note", "at")) as Record<string, unknown>[];
+    expect(read.map((r) => ({ ...r, payload: r.payload === null ? null : Buffer.from(r.payload as Uint8Array).toString("hex"), at: new Date(r.at as string).toISOString() }))).toEqual([
+      { amount: "9007199254740993", payload: "0001feff5c", metadata: { order: "it's \"quoted\"", nested: { n: 1 } }, note: null, at: at.toISOString() },
+      { amount: "-5", payload: "", metadata: [], note: "ü ☃", at: at.toISOString() },
+      { amount: "0", payload: null, metadata: {}, note: "", at: at.toISOString() },
+    ]);
   });
 });
