@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { closedOnReuse, keptAliveAgentOptions } from "@onerouter/core";
 
 // Failure injection shared by every provider emulator. Tests and `onerouter
 // dev` flip these through the in-process API or POST /_emulator/failure.
@@ -220,9 +221,42 @@ function proxyError(status: number): EmulatorReply {
 }
 
 // Posts a signed webhook the way a provider would; failures are the
-// receiver's problem, as they are for the real provider.
+// receiver's problem, as they are for the real provider. Sent with Node's
+// own client on connections kept alive per origin: fetch cost the sandbox
+// about three times the CPU per webhook, which under load took cores from
+// the platform it runs beside. A webhook whose kept connection the receiver
+// closed before answering goes once more on a fresh one; a receiver may
+// get a webhook twice, as from any provider.
 export async function postWebhook(url: string, body: string, headers: Record<string, string>): Promise<number> {
-  const res = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
-  await res.arrayBuffer();
-  return res.status;
+  try {
+    return await sendWebhook(url, body, headers, true);
+  } catch (err) {
+    if (!closedOnReuseErrors.has(err as object)) throw err;
+    return sendWebhook(url, body, headers, false);
+  }
+}
+
+const webhookAgents = { http: new http.Agent(keptAliveAgentOptions), https: new https.Agent(keptAliveAgentOptions) };
+const closedOnReuseErrors = new WeakSet<object>();
+
+function sendWebhook(url: string, body: string, headers: Record<string, string>, keptAlive: boolean): Promise<number> {
+  const target = new URL(url);
+  const client = target.protocol === "https:" ? https : http;
+  const agent = keptAlive ? webhookAgents[target.protocol === "https:" ? "https" : "http"] : false;
+  return new Promise((resolve, reject) => {
+    const request = client.request(
+      target,
+      { method: "POST", agent, headers: { "content-type": "application/json", ...headers, "content-length": Buffer.byteLength(body) } },
+      (response) => {
+        response.on("error", reject);
+        response.on("end", () => resolve(response.statusCode ?? 0));
+        response.resume();
+      },
+    );
+    request.on("error", (err: NodeJS.ErrnoException) => {
+      if (closedOnReuse(request, err)) closedOnReuseErrors.add(err);
+      reject(err);
+    });
+    request.end(body);
+  });
 }
