@@ -20,6 +20,12 @@ async function startReceiver(status = 204) {
       req.socket.destroy();
       return;
     }
+    if (req.url === "/cut") {
+      // Promises a longer body than it sends, then closes.
+      res.writeHead(200, { "content-length": "100" });
+      res.write("partial", () => req.socket.destroy());
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -67,6 +73,12 @@ describe("postWebhook", () => {
       ["first", 1],
       ["second", 2],
     ]);
+  });
+
+  it("fails when the receiver's answer is cut off", async () => {
+    const receiver = await startReceiver();
+    receivers.push(receiver);
+    await expect(postWebhook(receiver.url.replace("/hooks", "/cut"), "{}", {})).rejects.toMatchObject({ code: "ECONNRESET" });
   });
 
   it("fails when the receiver cannot be reached", async () => {
