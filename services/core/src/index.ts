@@ -40,6 +40,6 @@ export { type Contact, erasedMark, isContact, maskInBinaryColumn, maskInCoreReco
 export { isEmailAddress, maxLength, rejectNulCharacters, requireId, validMetadata, validTimeRange, validTimestamp } from "./validation";
 export { type ProcessLiveness, startProcessLiveness } from "./process-liveness";
 export { forbiddenDestinationCode, ForbiddenDestinationError, guardedAgents, type GuardedAgents, type GuardOptions } from "./outbound/guarded-agents";
-export { closedOnReuse, failedOnReusedConnection, idleConnectionMs, keptAliveAgentOptions, keptAliveAgents, type KeptAliveAgents, sendResendingOnClosedReuse } from "./outbound/kept-alive";
+export { closedOnReuse, failedOnReusedConnection, idleConnectionMs, keptAliveAgentOptions, keptAliveAgents, type KeptAliveAgents, sendResendingOnClosedReuse, watchForClosedOnReuse } from "./outbound/kept-alive";
 export { type Cidr, forbiddenDestination, parseCidr, parseIp } from "./outbound/addresses";
 export { httpUrl, pinnedLookup, type ResolvedAddress, vetDestination } from "./outbound/destinations";

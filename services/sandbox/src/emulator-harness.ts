@@ -1,7 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { closedOnReuse, keptAliveAgentOptions } from "@onerouter/core";
+import { keptAliveAgentOptions, sendResendingOnClosedReuse, watchForClosedOnReuse } from "@onerouter/core";
 
 // Failure injection shared by every provider emulator. Tests and `onerouter
 // dev` flip these through the in-process API or POST /_emulator/failure.
@@ -227,36 +227,30 @@ function proxyError(status: number): EmulatorReply {
 // the platform it runs beside. A webhook whose kept connection the receiver
 // closed before answering goes once more on a fresh one; a receiver may
 // get a webhook twice, as from any provider.
-export async function postWebhook(url: string, body: string, headers: Record<string, string>): Promise<number> {
-  try {
-    return await sendWebhook(url, body, headers, true);
-  } catch (err) {
-    if (!closedOnReuseErrors.has(err as object)) throw err;
-    return sendWebhook(url, body, headers, false);
-  }
+export function postWebhook(url: string, body: string, headers: Record<string, string>): Promise<number> {
+  return sendResendingOnClosedReuse(webhookAgents, (agents) => sendWebhook(url, body, headers, agents));
 }
 
-const webhookAgents = { http: new http.Agent(keptAliveAgentOptions), https: new https.Agent(keptAliveAgentOptions) };
-const closedOnReuseErrors = new WeakSet<object>();
+const webhookAgents = {
+  keptAlive: { http: new http.Agent(keptAliveAgentOptions), https: new https.Agent(keptAliveAgentOptions) },
+  fresh: { http: new http.Agent(), https: new https.Agent() },
+};
 
-function sendWebhook(url: string, body: string, headers: Record<string, string>, keptAlive: boolean): Promise<number> {
+function sendWebhook(url: string, body: string, headers: Record<string, string>, agents: { http: http.Agent; https: https.Agent }): Promise<number> {
   const target = new URL(url);
-  const client = target.protocol === "https:" ? https : http;
-  const agent = keptAlive ? webhookAgents[target.protocol === "https:" ? "https" : "http"] : false;
+  const secure = target.protocol === "https:";
   return new Promise((resolve, reject) => {
-    const request = client.request(
+    const request = (secure ? https : http).request(
       target,
-      { method: "POST", agent, headers: { "content-type": "application/json", ...headers, "content-length": Buffer.byteLength(body) } },
+      { method: "POST", agent: secure ? agents.https : agents.http, headers: { "content-type": "application/json", ...headers, "content-length": Buffer.byteLength(body) } },
       (response) => {
         response.on("error", reject);
         response.on("end", () => resolve(response.statusCode ?? 0));
         response.resume();
       },
     );
-    request.on("error", (err: NodeJS.ErrnoException) => {
-      if (closedOnReuse(request, err)) closedOnReuseErrors.add(err);
-      reject(err);
-    });
+    watchForClosedOnReuse(request);
+    request.on("error", reject);
     request.end(body);
   });
 }

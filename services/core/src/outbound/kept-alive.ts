@@ -32,6 +32,14 @@ export function closedOnReuse(request: http.ClientRequest, err: NodeJS.ErrnoExce
 // The errors keptAliveAgents' requests failed with that closedOnReuse holds for.
 const closedOnReuseErrors = new WeakSet<object>();
 
+// Marks `request`'s failure, when closedOnReuse holds for it, as one that
+// failedOnReusedConnection tells (and so sendResendingOnClosedReuse resends).
+export function watchForClosedOnReuse(request: http.ClientRequest): void {
+  request.on("error", (err: NodeJS.ErrnoException) => {
+    if (closedOnReuse(request, err)) closedOnReuseErrors.add(err);
+  });
+}
+
 // Whether an HTTP client's error, or one it wraps as its cause, is such a failure.
 export function failedOnReusedConnection(err: unknown): boolean {
   let current = err;
@@ -66,9 +74,9 @@ interface RequestQueue {
 function callView<A extends http.Agent>(pool: A, onRefused: ((reason: string) => void) | undefined): A {
   const view = Object.create(pool) as A & RequestQueue;
   view.addRequest = (request, options) => {
-    request.on("error", (err: NodeJS.ErrnoException) => {
-      if (closedOnReuse(request, err)) closedOnReuseErrors.add(err);
-      else if (err instanceof ForbiddenDestinationError) onRefused?.(err.message);
+    watchForClosedOnReuse(request);
+    request.on("error", (err) => {
+      if (err instanceof ForbiddenDestinationError) onRefused?.(err.message);
     });
     (pool as unknown as RequestQueue).addRequest(request, options);
   };
