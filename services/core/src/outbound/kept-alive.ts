@@ -29,7 +29,7 @@ export function closedOnReuse(request: http.ClientRequest, err: NodeJS.ErrnoExce
   return request.reusedSocket && (err.code === "ECONNRESET" || err.code === "EPIPE");
 }
 
-// The errors keptAliveAgents' requests failed with that closedOnReuse holds for.
+// The errors of watched requests (watchForClosedOnReuse) that closedOnReuse holds for.
 const closedOnReuseErrors = new WeakSet<object>();
 
 // Marks `request`'s failure, when closedOnReuse holds for it, as one that
