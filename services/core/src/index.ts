@@ -25,7 +25,7 @@ export { DataFolderBusyError, dataFolderHolder, type DataFolderHolder, type Data
 export { maskSecret, newDataKey, open, seal } from "./crypto";
 export { masterKeyId, MasterKeyring } from "./master-keys";
 export { appendEvent, type EventInit, eventTypeName, eventTypeNames, outboxEvent, outboxMigrations } from "./outbox";
-export { OutboxReader, type OutboxConsumer } from "./outbox-reader";
+export { OutboxReader, type OutboxConsumer, type OutboxReaderOptions } from "./outbox-reader";
 export { newIdFunction } from "./db/new-id-migration";
 export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay";
 export { type CommitWatch, createInsertNotifyTrigger, listenForCommits, outboxNotifyChannel, signalOutboxCommit } from "./outbox-signal";

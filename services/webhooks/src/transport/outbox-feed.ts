@@ -1,4 +1,4 @@
-import { OutboxReader, type Knex, type Logger } from "@onerouter/core";
+import { OutboxReader, type Knex, type Logger, type OutboxReaderOptions } from "@onerouter/core";
 import type { EventFeed } from "./feed";
 import { fanOutStatement, type DeliveryWaker, type FanOutAnswer } from "./fanout";
 
@@ -7,7 +7,7 @@ import { fanOutStatement, type DeliveryWaker, type FanOutAnswer } from "./fanout
 export class OutboxFeed implements EventFeed {
   private readonly reader: OutboxReader;
 
-  constructor(knex: Knex, logger: Logger, options: { batchSize?: number; pollIntervalMs?: number } = {}) {
+  constructor(knex: Knex, logger: Logger, options: OutboxReaderOptions = {}) {
     this.reader = new OutboxReader(knex, logger, options);
   }
 
