@@ -55,7 +55,8 @@ describe("Poller", () => {
     poller!.wake();
     poller!.wake();
     await steps(2);
-    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(gapMs - 1);
+    // Timers may fire a little early against performance.now(); no gap at all would be about 0.
+    expect(starts[1]! - starts[0]!).toBeGreaterThan(gapMs / 2);
     // Longer than the gap: the three wake-ups were one step.
     await new Promise((resolve) => setTimeout(resolve, gapMs * 2));
     expect(starts).toHaveLength(2);
