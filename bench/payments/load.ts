@@ -1,5 +1,8 @@
+import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ApiKeyService } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
@@ -7,13 +10,14 @@ import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/p
 import { newId } from "@onerouter/core";
 import { sandboxConnector } from "@onerouter/payments";
 import { ProviderOutbound, type ConnectorContext } from "@onerouter/routing";
-import { startSandboxProvider } from "@onerouter/sandbox";
-import type { LoadReply, LoadRequest, SliceResult, WorkloadName } from "./protocol";
+import type { LoadReply, LoadRequest, SandboxReply, SandboxRequest, SliceResult, WorkloadName } from "./protocol";
 
 // The payments benchmark's load generator, in a process of its own so that
-// the server's CPU and event loop are the server's alone. It also runs the
-// sandbox provider the benchmark's account points at, so the provider's
-// work is not the platform's either. Driven by run.ts over IPC.
+// the server's CPU and event loop are the server's alone. It also starts the
+// sandbox provider the benchmark's account points at, in a third process
+// (sandbox.ts), so the provider's work is not the platform's either and the
+// direct call crosses a process boundary as the server's call does. Driven
+// by run.ts over IPC.
 
 const callTimeoutMs = 10_000;
 // An open-loop slice gives up on sending more once this many calls are in flight.
@@ -22,7 +26,7 @@ const maxInFlight = 1000;
 const send = (reply: LoadReply) => process.send!(reply);
 
 async function main() {
-  const sandbox = await startSandboxProvider({ host: "127.0.0.1" });
+  const sandbox = await SandboxProcess.start();
   let workloads: Record<WorkloadName, () => Promise<void>> | undefined;
 
   process.on("message", (message: LoadRequest) => {
@@ -33,7 +37,7 @@ async function main() {
           send({ type: "configured" });
           return;
         case "slice":
-          send({ type: "slice", result: await runSlice(workloads![message.workload], message) });
+          send({ type: "slice", result: await runSlice(workloads![message.workload], message, sandbox) });
           return;
         case "probe": {
           const started = performance.now();
@@ -42,7 +46,7 @@ async function main() {
           return;
         }
         case "stop":
-          await sandbox.close();
+          await sandbox.stop();
           process.exit(0);
       }
     })().catch((err: unknown) => send({ type: "failed", message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
@@ -106,11 +110,12 @@ function configure(
 // call answered) or open loop (calls sent at `rate` per second whatever
 // came back, each call's latency counted from when it was due, so a stall
 // shows in the latencies instead of slowing the sender).
-async function runSlice(call: () => Promise<void>, slice: Extract<LoadRequest, { type: "slice" }>): Promise<SliceResult> {
+async function runSlice(call: () => Promise<void>, slice: Extract<LoadRequest, { type: "slice" }>, sandbox: SandboxProcess): Promise<SliceResult> {
   const latenciesMs: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   let sent = 0;
+  const sandboxCpuAtStart = await sandbox.cpuMs();
   const cpuAtStart = process.cpuUsage();
   const startedAt = performance.now();
   const deadline = startedAt + slice.durationMs;
@@ -148,8 +153,55 @@ async function runSlice(call: () => Promise<void>, slice: Extract<LoadRequest, {
     }
     await Promise.all(inFlight);
   }
+  const elapsedMs = performance.now() - startedAt;
   const cpu = process.cpuUsage(cpuAtStart);
-  return { latenciesMs, errors, firstError, elapsedMs: performance.now() - startedAt, clientCpuMs: (cpu.user + cpu.system) / 1000 };
+  const sandboxCpuMs = (await sandbox.cpuMs()) - sandboxCpuAtStart;
+  return { latenciesMs, errors, firstError, elapsedMs, clientCpuMs: (cpu.user + cpu.system) / 1000 + sandboxCpuMs };
+}
+
+// The sandbox provider's process, asked one thing at a time.
+class SandboxProcess {
+  private waiting: ((reply: SandboxReply) => void) | undefined;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {
+    child.on("message", (reply: SandboxReply) => {
+      const resolve = this.waiting;
+      this.waiting = undefined;
+      resolve?.(reply);
+    });
+  }
+
+  static async start(): Promise<SandboxProcess> {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const child = fork(path.join(here, "sandbox.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const ready = await new Promise<SandboxReply>((resolve, reject) => {
+      child.once("message", resolve);
+      child.once("exit", (code) => reject(new Error(`the sandbox's process exited (${code})`)));
+    });
+    if (ready.type !== "ready") throw new Error(`the sandbox's process did not start: ${JSON.stringify(ready)}`);
+    return new SandboxProcess(child, ready.url);
+  }
+
+  async cpuMs(): Promise<number> {
+    const reply = await this.ask({ type: "cpu" });
+    return reply.type === "cpu" ? reply.ms : Number.NaN;
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.send({ type: "stop" } satisfies SandboxRequest);
+    await exited;
+  }
+
+  private ask(request: SandboxRequest): Promise<SandboxReply> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.child.send(request);
+    });
+  }
 }
 
 void main();

@@ -15,7 +15,7 @@ export interface SliceResult {
   errors: number;
   firstError?: string;
   elapsedMs: number;
-  // The load generator's own CPU over the slice (client and sandbox).
+  // The load generator's CPU and the sandbox's over the slice.
   clientCpuMs: number;
 }
 
@@ -25,3 +25,8 @@ export type LoadReply =
   | { type: "slice"; result: SliceResult }
   | { type: "probe"; ms: number }
   | { type: "failed"; message: string };
+
+// What load.ts and the sandbox's process (sandbox.ts) say to each other over IPC.
+export type SandboxRequest = { type: "cpu" } | { type: "stop" };
+
+export type SandboxReply = { type: "ready"; url: string } | { type: "cpu"; ms: number };

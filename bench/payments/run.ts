@@ -27,8 +27,9 @@ import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type
 // CreatePayment on the sandbox provider with real Postgres, side by side
 // with an authenticated no-op Connect call on the same server and with the
 // sandbox connector called directly. OneRouter runs in this process; the
-// load generator and the sandbox provider run in another (load.ts), so this
-// process's CPU is the platform's. Each workload is measured closed-loop at
+// load generator runs in another (load.ts) and the sandbox provider in a
+// third (sandbox.ts), so this process's CPU is the platform's and a direct
+// call crosses a process boundary as the platform's call does. Each workload is measured closed-loop at
 // concurrency 1 and at a high concurrency, and open-loop at fixed offered
 // rates below capacity; the workloads take turns in short slices, round
 // after round, so the machine's noise falls on all of them alike. Writes
@@ -328,7 +329,7 @@ async function main() {
       PORT: String(port),
       ONEROUTER_RATE_LIMIT_RPS: String(rateLimitRps),
       ONEROUTER_RATE_LIMIT_BURST: String(rateLimitRps),
-      // The sandbox account is pointed at the load generator's sandbox, and
+      // The sandbox account is pointed at the benchmark's sandbox, and
       // its webhooks at this server's inbound route.
       ONEROUTER_PROVIDER_BASE_URLS: `${sandboxUrl},http://127.0.0.1:${port}`,
       ONEROUTER_PROVIDER_ALLOWED_CIDRS: "127.0.0.0/8",
@@ -504,8 +505,9 @@ interface Phases {
 
 // Sequential sandbox connector calls from this (the server's) process, with
 // an outbound transport of its own under the same rules as the platform's;
-// the median. The load generator's direct call reaches a sandbox in its own
-// process; the platform's reaches it in another, as this one does.
+// the median, each call after a pause (so, unlike the timed rounds' calls
+// back to back, each wakes idle processes). The load generator's direct
+// call and the platform's both reach the sandbox in its own process.
 async function directCallFromServer(sandboxUrl: string, credentials: Record<string, string>, pause: () => Promise<unknown>): Promise<number> {
   const outbound = new ProviderOutbound({ baseUrls: [sandboxUrl], allowedCidrs: ["127.0.0.0/8"] });
   const accountSettings = { base_url: sandboxUrl };
@@ -862,13 +864,13 @@ function renderReport(input: ReportInput): string {
     "",
     "## Setup",
     "",
-    `OneRouter runs alone in the benchmark's process against Postgres over loopback (pool of 10 connections), with the rate limiter raised to ${rateLimitRps} requests/s so it never refuses. The load generator runs in a second process (bench/payments/load.ts) with the sandbox provider, which the tenant's sandbox account is pointed at (settings.base_url), so neither the client's nor the provider's work counts as the platform's. The sandbox sends its webhook for each payment back to the server, as a provider does: handling it is platform work and counts. All three processes and Postgres share the ${cpus.length} CPU cores.`,
+    `OneRouter runs alone in the benchmark's process against Postgres over loopback (pool of 10 connections), with the rate limiter raised to ${rateLimitRps} requests/s so it never refuses. The load generator runs in a second process (bench/payments/load.ts) and the sandbox provider in a third (bench/payments/sandbox.ts), which the tenant's sandbox account is pointed at (settings.base_url), so neither the client's nor the provider's work counts as the platform's, and the direct call crosses a process boundary as the platform's call to the sandbox does. The sandbox sends its webhook for each payment back to the server, as a provider does: handling it is platform work and counts. All four processes and Postgres share the ${cpus.length} CPU cores.`,
     "",
     "- **CreatePayment**: `PaymentService.CreatePayment` { amount 1000, currency USD } with a fresh Idempotency-Key per call, Connect protocol (binary) over HTTP/1.1 with keep-alive. Counted as an error unless the payment comes back SUCCEEDED.",
     "- **No-op (ListApiKeys)**: `ApiKeyService.ListApiKeys` { page_size 1 }: the cheapest unary method that passes the gatekeeper (API-key check, scopes, rate limiter) and does one indexed read.",
-    "- **Sandbox connector direct**: `sandboxConnector.createPayment` with the same account's credentials, from the load generator to its sandbox: the provider call a CreatePayment makes, without the platform.",
+    "- **Sandbox connector direct**: `sandboxConnector.createPayment` with the same account's credentials, from the load generator to the sandbox's process: the provider call a CreatePayment makes, without the platform.",
     "",
-    `Schedule: after a ${settings.warmupMs} ms unrecorded warm-up per workload at ${input.loads[1]!.label} (which also gives CreatePayment's capacity for the offered rates), ${settings.rounds} round(s); in each, every load (${input.loads.map((l) => l.label).join("; ")}) runs each workload for a ${settings.sliceMs} ms slice (at most ${settings.sliceMaxRequests} requests), the order of workloads rotating, a ${settings.settleMs} ms pause after each slice. Closed loop at a concurrency; open loop at an offered rate, each call's latency counted from when it was due. Latencies are of successful calls, in ms; requests/s is successful calls over the slices' wall time. CPU per call: user + system time of the server's process, of Postgres's processes (from /proc) and of the load generator, divided by the calls.`,
+    `Schedule: after a ${settings.warmupMs} ms unrecorded warm-up per workload at ${input.loads[1]!.label} (which also gives CreatePayment's capacity for the offered rates), ${settings.rounds} round(s); in each, every load (${input.loads.map((l) => l.label).join("; ")}) runs each workload for a ${settings.sliceMs} ms slice (at most ${settings.sliceMaxRequests} requests), the order of workloads rotating, a ${settings.settleMs} ms pause after each slice. Closed loop at a concurrency; open loop at an offered rate, each call's latency counted from when it was due. Latencies are of successful calls, in ms; requests/s is successful calls over the slices' wall time. CPU per call: user + system time of the server's process, of Postgres's processes (from /proc) and of the load generator and the sandbox together, divided by the calls.`,
     "",
     "## Results",
     "",
