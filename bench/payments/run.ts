@@ -917,7 +917,7 @@ function renderReport(input: ReportInput): string {
   const { phases } = input;
   out(
     "",
-    `The same, by phase, from ${phases.probes} more sequential CreatePayments with the product's spans recorded (medians of each phase, so they need not add up exactly): the RPC's server span runs from the interceptors' start to the answer handed to the HTTP layer; the HTTP request runs from its headers parsed on the server to its response's last byte handed to the socket. These payments send no webhook, so the sandbox works for each as for a direct call. Last, ${settings.probes} CreatePayments back to back as in the timed rounds, without the webhook and then with it sent to the server.`,
+    `The same, by phase, from ${phases.probes} more sequential CreatePayments with the product's spans recorded (medians of each phase, so they need not add up exactly): the RPC's server span runs from the interceptors' start to the answer handed to the HTTP layer; the HTTP request runs from its headers parsed on the server to its response's last byte handed to the socket. These payments send no webhook, so the sandbox works for each as for a direct call. Last, ${settings.probes} CreatePayments back to back as in the timed rounds, without the webhook and then with it sent to the server. Every call here is started by its own message to the load generator, most after a pause, so each hop of it (client, server, Postgres, sandbox) wakes a process whose core may have gone idle meanwhile; in the timed rounds the processes stay busy. On this machine that makes these calls slower than concurrency 1's p50 above (and recording spans adds its own cost): read the rows as shares of a call, not as the timed rounds' latency.`,
     "",
     "| Phase | ms |",
     "|---|---:|",
