@@ -134,10 +134,12 @@ export class DeliveryWorker {
   // Deliveries the endpoint has answered whose attempt is not recorded yet:
   // still leased, but no longer counted against their endpoint's bound.
   private readonly answered = new Set<string>();
-  // Endpoints whose last claim here left deliveries due: an answer from one
-  // frees a slot a pass can fill. One whose due deliveries were all taken
-  // gets more only through fan-out (which wakes the worker), a retry coming
-  // due or a lapsed lease (which the poll finds), so its answers run no pass.
+  // Endpoints in flight here whose last claim left deliveries due: an
+  // answer from one frees a slot a pass can fill. One whose due deliveries
+  // were all taken gets more only through fan-out (which wakes the worker),
+  // a retry coming due or a lapsed lease (which the poll finds), so its
+  // answers run no pass. An endpoint leaves the set with its last delivery
+  // in flight, so the set is bounded by what is in flight.
   private readonly moreDue = new Set<string>();
   // A pass claimed nothing because answered attempts filled a record batch.
   private heldForRecording = false;
@@ -245,7 +247,11 @@ export class DeliveryWorker {
         this.sending -= 1;
         const left = this.sendingTo.get(job.endpoint_id)! - 1;
         if (left > 0) this.sendingTo.set(job.endpoint_id, left);
-        else this.sendingTo.delete(job.endpoint_id);
+        else {
+          this.sendingTo.delete(job.endpoint_id);
+          // The pass it runs, if any, claims it again with what is due then.
+          this.moreDue.delete(job.endpoint_id);
+        }
         this.answered.add(job.id);
         if (slotAwaited && this.running) this.requestPass();
       };
