@@ -112,9 +112,6 @@ interface DeliveryJob {
   traceparent: string | null;
   // How long ago it was due, when claimed.
   waited_ms: number;
-  // Whether its endpoint had more due than this claim took (left for its
-  // bound or another worker's claim); false for a resend.
-  more_due: boolean;
 }
 
 export class DeliveryWorker {
@@ -134,13 +131,6 @@ export class DeliveryWorker {
   // Deliveries the endpoint has answered whose attempt is not recorded yet:
   // still leased, but no longer counted against their endpoint's bound.
   private readonly answered = new Set<string>();
-  // Endpoints in flight here whose last claim left deliveries due: an
-  // answer from one frees a slot a pass can fill. One whose due deliveries
-  // were all taken gets more only through fan-out (which wakes the worker),
-  // a retry coming due or a lapsed lease (which the poll finds), so its
-  // answers run no pass. An endpoint leaves the set with its last delivery
-  // in flight, so the set is bounded by what is in flight.
-  private readonly moreDue = new Set<string>();
   // A pass claimed nothing because answered attempts filled a record batch.
   private heldForRecording = false;
   private readonly recorder: AttemptRecorder<{ job: DeliveryJob; attempt: FinishedAttempt }, DeliveryAttemptRow>;
@@ -227,33 +217,19 @@ export class DeliveryWorker {
     const jobs = await this.claim({ limit: free, answered: [...this.answered], heldBack: this.backlog.heldBack(at, bounded) });
     this.backlog.claimed(jobs, at, bounded);
     for (const job of jobs) {
-      if (job.more_due) this.moreDue.add(job.endpoint_id);
-      else this.moreDue.delete(job.endpoint_id);
-    }
-    for (const job of jobs) {
       this.sending += 1;
       this.sendingTo.set(job.endpoint_id, (this.sendingTo.get(job.endpoint_id) ?? 0) + 1);
       let sending = true;
       const answered = () => {
         if (!sending) return;
         sending = false;
-        // The slot freed can take a delivery only if one was left waiting
-        // for it: this process was at its bound, or the endpoint at its own
-        // here, or the endpoint's last claim left more due.
-        const slotAwaited =
-          this.sending >= this.options.concurrency ||
-          this.sendingTo.get(job.endpoint_id)! >= this.options.endpointConcurrency ||
-          this.moreDue.has(job.endpoint_id);
         this.sending -= 1;
         const left = this.sendingTo.get(job.endpoint_id)! - 1;
         if (left > 0) this.sendingTo.set(job.endpoint_id, left);
-        else {
-          this.sendingTo.delete(job.endpoint_id);
-          // The pass it runs, if any, claims it again with what is due then.
-          this.moreDue.delete(job.endpoint_id);
-        }
+        else this.sendingTo.delete(job.endpoint_id);
         this.answered.add(job.id);
-        if (slotAwaited && this.running) this.requestPass();
+        // A slot is free: more may be due.
+        if (this.running) this.requestPass();
       };
       // The answer already ran a pass for the slot it freed. Recording frees
       // no more, so another pass is due only for claims held back while it
@@ -294,18 +270,15 @@ export class DeliveryWorker {
   // `heldBack` names endpoints left out of this claim (backlogs over their rate).
   private async claim(which: { limit: number; answered: string[]; heldBack: string[] } | { deliveryId: string }): Promise<DeliveryJob[]> {
     const lease = "now() + ?::integer * interval '1 millisecond'";
-    // `nextDue` selects, for a claimed row c, one more delivery due to its endpoint.
-    const withDetails = (claimed: string, nextDue?: string) =>
+    const withDetails = (claimed: string) =>
       `with claimed as (${claimed}
          returning id, tenant_id, environment, event_id, endpoint_id, status, attempt_count, next_attempt_at)
        select c.id, c.tenant_id, c.environment, c.event_id, c.endpoint_id, c.status, c.attempt_count,
               e.url, e.secrets, o.payload, o.traceparent,
-              (extract(epoch from now() - c.next_attempt_at) * 1000)::float8 as waited_ms,
-              ${nextDue ? "m.id is not null" : "false"} as more_due
+              (extract(epoch from now() - c.next_attempt_at) * 1000)::float8 as waited_ms
          from claimed c
          join webhook_endpoints e on e.id = c.endpoint_id
          join webhook_events o on o.id = c.event_id
-         ${nextDue ? `left join lateral (${nextDue}) m on true` : ""}
         order by c.next_attempt_at, c.id`;
     if ("deliveryId" in which) {
       const result = await this.options.knex.raw<{ rows: DeliveryJob[] }>(
@@ -324,12 +297,7 @@ export class DeliveryWorker {
     // endpoint's queue, so a long backlog at one endpoint neither slows
     // claims nor crowds out the others. The lists travel as arrays, so the
     // text is the same on every pass and is planned once per connection, not
-    // on each pass (planning it cost Postgres more than running it). Whether
-    // each endpoint has more due than was taken is read from the start of
-    // its range too, past what is leased, one row at most (a limit, so it
-    // stays a probe per row and is never planned as a scan of the table to
-    // hash); the statement's own leases are not visible to it, so the rows
-    // it claimed are left out by id.
+    // on each pass (planning it cost Postgres more than running it).
     const result = await runPrepared<DeliveryJob>(this.options.knex, {
       sql: withDetails(
         `with open_endpoints as materialized (
@@ -358,12 +326,6 @@ export class DeliveryWorker {
                and w.status = 'pending' and w.next_attempt_at <= now()
                and (w.claimed_until is null or w.claimed_until <= now())
              for update skip locked)`,
-        `select d.id from webhook_deliveries d
-          where d.endpoint_id = c.endpoint_id and d.status = 'pending' and d.next_attempt_at <= now()
-            and (d.claimed_until is null or d.claimed_until <= now())
-            and d.id not in (select id from claimed)
-          order by d.endpoint_id, d.next_attempt_at, d.id
-          limit 1`,
       ),
       bindings: [this.options.endpointConcurrency, which.answered, which.heldBack, which.limit, this.leaseMs],
     });
