@@ -404,6 +404,10 @@ async function runOnce(cluster: Cluster, mode: Mode, spec: PointSpec, deliveries
     }
     const warmupDeadline = performance.now() + settings.drainTimeoutMs;
     while (warmupReceived < runWarmupEvents * endpointCount && performance.now() < warmupDeadline) await sleep(10);
+    // A warm-up delivery that never came is a lost delivery, not noise.
+    if (warmupReceived < runWarmupEvents * endpointCount) {
+      throw new Error(`${warmupReceived} of the warm-up's ${runWarmupEvents * endpointCount} deliveries arrived within ${settings.drainTimeoutMs} ms`);
+    }
     // Start-up and warm-up statements (consumer set-up, the first empty polls) are not the workload's.
     sql.clear();
     sentAt.clear();
