@@ -1,7 +1,9 @@
+import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 // What the benchmarks share: their env knobs, /proc readings, memory
-// readings and the statistics and number formats of their reports.
+// readings, their helper processes and the statistics and number formats of
+// their reports.
 
 export function wholeNumber(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -77,4 +79,47 @@ export function processDescription(script: string): string {
   return process.env.ONEROUTER_BENCH_BUILT === "1"
     ? `bundled as the CLI is and run by plain node (no TypeScript loader), with the image's settings: ${settings}`
     : `run from TypeScript through tsx, whose loader thread and transpiled sources add about 80 MiB the product never holds (${settings}); \`npm run ${script}\` runs it built`;
+}
+
+// A benchmark's helper process (a TypeScript script run under tsx), spoken
+// to over IPC one message at a time: each request is answered by the next
+// message, and a wait for one fails if the process exits first.
+export class IpcChild<Request, Reply> {
+  private waiting: { resolve: (reply: Reply) => void; reject: (err: Error) => void } | undefined;
+
+  private constructor(
+    readonly process: ChildProcess,
+    private readonly name: string,
+  ) {
+    process.on("message", (reply: Reply) => this.settle()?.resolve(reply));
+    process.on("exit", (code) => this.settle()?.reject(new Error(`${name} exited (${code})`)));
+  }
+
+  // `name` is what errors call it ("the load generator").
+  static fork<Request, Reply>(script: string, name: string, env?: NodeJS.ProcessEnv): IpcChild<Request, Reply> {
+    const child = fork(script, [], { execArgv: ["--import", "tsx"], env, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    return new IpcChild(child, name);
+  }
+
+  // The next message, such as the one a script sends when it is ready.
+  next(): Promise<Reply> {
+    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+  }
+
+  ask(request: Request): Promise<Reply> {
+    const answer = this.next();
+    this.send(request);
+    return answer;
+  }
+
+  // A message that is not answered.
+  send(request: Request): void {
+    this.process.send(request as object);
+  }
+
+  private settle() {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    return waiting;
+  }
 }

@@ -1,4 +1,3 @@
-import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import path from "node:path";
@@ -10,6 +9,7 @@ import { PaymentService, PaymentStatus } from "@onerouter/client/gen/onerouter/p
 import { newId } from "@onerouter/core";
 import { sandboxConnector } from "@onerouter/payments";
 import { ProviderOutbound, type ConnectorContext } from "@onerouter/routing";
+import { IpcChild } from "../common";
 import type { LoadReply, LoadRequest, SandboxReply, SandboxRequest, SliceResult, WorkloadName } from "./protocol";
 
 // The payments benchmark's load generator, in a process of its own so that
@@ -159,48 +159,30 @@ async function runSlice(call: () => Promise<void>, slice: Extract<LoadRequest, {
   return { latenciesMs, errors, firstError, elapsedMs, clientCpuMs: (cpu.user + cpu.system) / 1000 + sandboxCpuMs };
 }
 
-// The sandbox provider's process, asked one thing at a time.
+// The sandbox provider's process.
 class SandboxProcess {
-  private waiting: ((reply: SandboxReply) => void) | undefined;
-
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly ipc: IpcChild<SandboxRequest, SandboxReply>,
     readonly url: string,
-  ) {
-    child.on("message", (reply: SandboxReply) => {
-      const resolve = this.waiting;
-      this.waiting = undefined;
-      resolve?.(reply);
-    });
-  }
+  ) {}
 
   static async start(): Promise<SandboxProcess> {
     const here = path.dirname(fileURLToPath(import.meta.url));
-    const child = fork(path.join(here, "sandbox.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    const ready = await new Promise<SandboxReply>((resolve, reject) => {
-      child.once("message", resolve);
-      child.once("exit", (code) => reject(new Error(`the sandbox's process exited (${code})`)));
-    });
+    const ipc = IpcChild.fork<SandboxRequest, SandboxReply>(path.join(here, "sandbox.ts"), "the sandbox's process");
+    const ready = await ipc.next();
     if (ready.type !== "ready") throw new Error(`the sandbox's process did not start: ${JSON.stringify(ready)}`);
-    return new SandboxProcess(child, ready.url);
+    return new SandboxProcess(ipc, ready.url);
   }
 
   async cpuMs(): Promise<number> {
-    const reply = await this.ask({ type: "cpu" });
+    const reply = await this.ipc.ask({ type: "cpu" });
     return reply.type === "cpu" ? reply.ms : Number.NaN;
   }
 
   async stop(): Promise<void> {
-    const exited = new Promise((resolve) => this.child.once("exit", resolve));
-    this.child.send({ type: "stop" } satisfies SandboxRequest);
+    const exited = new Promise((resolve) => this.ipc.process.once("exit", resolve));
+    this.ipc.send({ type: "stop" });
     await exited;
-  }
-
-  private ask(request: SandboxRequest): Promise<SandboxReply> {
-    return new Promise((resolve) => {
-      this.waiting = resolve;
-      this.child.send(request);
-    });
   }
 }
 

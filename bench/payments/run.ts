@@ -1,4 +1,4 @@
-import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import diagnostics from "node:diagnostics_channel";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -18,7 +18,7 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import type { OneRouter } from "@onerouter/server";
 import { traceRequestSql, type SqlTrace } from "@onerouter/server/testing";
 import { startPostgres } from "../../test/infra";
-import { mebibytes as mb, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber, wholeNumberList } from "../common";
+import { IpcChild, mebibytes as mb, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber, wholeNumberList } from "../common";
 import { sourceOf } from "../cpu-profile";
 import { runBenchmark, startBenchApp } from "../postgres-app";
 import { readStatementStats, resetStatementStats, type StatementCost } from "../postgres-statements";
@@ -29,9 +29,9 @@ import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type
 // sandbox connector called directly. OneRouter runs in this process; the
 // load generator runs in another (load.ts) and the sandbox provider in a
 // third (sandbox.ts), so this process's CPU is the platform's and a direct
-// call crosses a process boundary as the platform's call does. Each workload is measured closed-loop at
-// concurrency 1 and at a high concurrency, and open-loop at fixed offered
-// rates below capacity; the workloads take turns in short slices, round
+// call crosses a process boundary as the platform's call does. Each
+// workload is measured closed-loop at concurrency 1 and at a high
+// concurrency, and open-loop at fixed offered rates below capacity; the workloads take turns in short slices, round
 // after round, so the machine's noise falls on all of them alike. Writes
 // REPORT.md and chart.png next to this file and prints the Markdown.
 //
@@ -212,48 +212,26 @@ function postgresCpuReader(port: number): () => number {
   };
 }
 
-// The load generator, spoken to one request at a time.
+// The load generator.
 class LoadGenerator {
-  private waiting: ((reply: LoadReply) => void) | undefined;
-
-  private failed: ((err: Error) => void) | undefined;
-
-  private constructor(private readonly child: ChildProcess) {
-    child.on("message", (reply: LoadReply) => {
-      const resolve = this.waiting;
-      this.waiting = this.failed = undefined;
-      resolve?.(reply);
-    });
-    child.on("exit", (code) => this.failed?.(new Error(`the load generator exited (${code})`)));
-  }
+  private constructor(private readonly ipc: IpcChild<LoadRequest, LoadReply>) {}
 
   static async start(): Promise<{ load: LoadGenerator; sandboxUrl: string }> {
-    const child = fork(path.join(here, "load.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    const load = new LoadGenerator(child);
-    const ready = await load.next();
+    const ipc = IpcChild.fork<LoadRequest, LoadReply>(path.join(here, "load.ts"), "the load generator");
+    const ready = await ipc.next();
     if (ready.type !== "ready") throw new Error(`the load generator did not start: ${JSON.stringify(ready)}`);
-    return { load, sandboxUrl: ready.sandboxUrl };
-  }
-
-  private next(): Promise<LoadReply> {
-    return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.failed = reject;
-    });
+    return { load: new LoadGenerator(ipc), sandboxUrl: ready.sandboxUrl };
   }
 
   async ask<T extends LoadReply["type"]>(request: LoadRequest, expected: T): Promise<Extract<LoadReply, { type: T }>> {
-    const answer = this.next();
-    this.child.send(request);
-    const reply = await answer;
+    const reply = await this.ipc.ask(request);
     if (reply.type === "failed") throw new Error(`the load generator failed: ${reply.message}`);
     if (reply.type !== expected) throw new Error(`the load generator answered ${reply.type}, not ${expected}`);
     return reply as Extract<LoadReply, { type: T }>;
   }
 
   stop(): void {
-    this.failed = undefined;
-    this.child.send({ type: "stop" } satisfies LoadRequest);
+    this.ipc.send({ type: "stop" });
   }
 }
 

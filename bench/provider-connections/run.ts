@@ -1,11 +1,11 @@
-import { execFileSync, fork, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stripeEmulator } from "@onerouter/emulators/stripe";
 import { startEmulator } from "@onerouter/sandbox";
-import { percentile, wholeNumber } from "../common";
+import { IpcChild, percentile, wholeNumber } from "../common";
 import { secretKey, type CallerReply, type CallerRequest, type Mode } from "./protocol";
 
 // What keeping provider connections alive saves: Stripe payments through the
@@ -34,22 +34,6 @@ function selfSignedCertificate(dir: string): { key: string; cert: string; certPa
   return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8"), certPath };
 }
 
-class Caller {
-  private waiting?: { resolve: (reply: CallerReply) => void; reject: (err: Error) => void };
-
-  constructor(private readonly child: ChildProcess) {
-    child.on("message", (reply: CallerReply) => this.waiting?.resolve(reply));
-    child.on("exit", (code) => this.waiting?.reject(new Error(`the caller exited (${code})`)));
-  }
-
-  ask(request: CallerRequest): Promise<CallerReply> {
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      this.child.send(request);
-    });
-  }
-}
-
 interface Totals {
   latenciesMs: number[];
   callerCpuMs: number;
@@ -63,12 +47,7 @@ async function main() {
   try {
     const { key, cert, certPath } = selfSignedCertificate(dir);
     const emulator = await startEmulator(stripeEmulator({ secretKey, webhookSecret: "whsec_bench" }), { tls: { key, cert } });
-    const child = fork(path.join(here, "caller.ts"), [], {
-      execArgv: ["--import", "tsx"],
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath },
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    const caller = new Caller(child);
+    const caller = IpcChild.fork<CallerRequest, CallerReply>(path.join(here, "caller.ts"), "the caller", { ...process.env, NODE_EXTRA_CA_CERTS: certPath });
     const totals = new Map<Mode, Totals>(modes.map((m) => [m, { latenciesMs: [], callerCpuMs: 0, emulatorCpuMs: 0, connections: 0, calls: 0 }]));
     // A warm-up slice of each, so neither pays for loading the SDK.
     for (const mode of modes) await caller.ask({ type: "slice", mode, calls: 10, baseUrl: emulator.url });
@@ -85,7 +64,7 @@ async function main() {
         total.calls += reply.latenciesMs.length;
       }
     }
-    child.kill();
+    caller.process.kill();
     await emulator.close();
     writeFileSync(path.join(here, "REPORT.md"), report(totals));
     process.stdout.write(report(totals));
