@@ -4,13 +4,22 @@ import type { Knex } from "knex";
 // sends, planned with sequential scans ruled out as far as the planner can:
 // a filter missing from every index condition would read every row of the
 // tenant's (or the whole) table however few it matches. Postgres only.
-export async function indexConditionsOf(knex: Knex, run: () => Promise<unknown>): Promise<{ sql: string; conditions: string[]; seqScans: string[] }> {
+//
+// `generic` plans it as a prepared statement's generic plan, the one
+// Postgres keeps for any parameters after a few runs: made from the tables'
+// statistics, which on a fresh database say every table is nearly empty, so
+// only the statement's shape can steer it to the right index.
+export async function indexConditionsOf(
+  knex: Knex,
+  run: () => Promise<unknown>,
+  options: { generic?: boolean } = {},
+): Promise<{ sql: string; conditions: string[]; seqScans: string[] }> {
   let first: { sql: string; bindings: readonly unknown[] } | undefined;
   // The statement as the driver got it: numbered placeholders, in order.
   const capture = (q: { sql: string; bindings?: readonly unknown[] }) => {
     // A transaction's own statements are not the run's.
     if (/^\s*(begin|commit|rollback|savepoint|release)\b/i.test(q.sql)) return;
-    first ??= { sql: q.sql.replace(/\$\d+/g, "?"), bindings: q.bindings ?? [] };
+    first ??= { sql: q.sql, bindings: q.bindings ?? [] };
   };
   knex.on("query", capture);
   try {
@@ -22,9 +31,17 @@ export async function indexConditionsOf(knex: Knex, run: () => Promise<unknown>)
   const statement = first;
   return knex.transaction(async (trx) => {
     await trx.raw("set local enable_seqscan = off");
-    const { rows } = (await trx.raw(`explain (format json) ${statement.sql}`, statement.bindings as Knex.RawBinding[])) as {
-      rows: { "QUERY PLAN": { Plan: PlanNode }[] }[];
-    };
+    type Explained = { rows: { "QUERY PLAN": { Plan: PlanNode }[] }[] };
+    let explained: Explained;
+    if (options.generic) {
+      await trx.raw("set local plan_cache_mode = force_generic_plan");
+      await trx.raw(`prepare plan_probe as ${statement.sql}`);
+      explained = (await trx.raw(`explain (format json) execute plan_probe(${statement.bindings.map(sqlLiteral).join(", ")})`)) as Explained;
+      await trx.raw("deallocate plan_probe");
+    } else {
+      explained = (await trx.raw(`explain (format json) ${statement.sql.replace(/\$\d+/g, "?")}`, statement.bindings as Knex.RawBinding[])) as Explained;
+    }
+    const { rows } = explained;
     const conditions: string[] = [];
     const seqScans: string[] = [];
     const walk = (node: PlanNode) => {
@@ -35,6 +52,13 @@ export async function indexConditionsOf(knex: Knex, run: () => Promise<unknown>)
     walk(rows[0]!["QUERY PLAN"][0]!.Plan);
     return { sql: statement.sql, conditions, seqScans };
   });
+}
+
+// A binding as an SQL literal of unknown type, which takes its parameter's type.
+function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return "null";
+  const text = typeof value === "string" ? value : typeof value === "object" && !(value instanceof Date) ? JSON.stringify(value) : String(value instanceof Date ? value.toISOString() : value);
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 interface PlanNode {

@@ -3,6 +3,7 @@ import { adminMigrations } from "@onerouter/admin";
 import { idempotencyMigrations, outboxMigrations, type Database } from "@onerouter/core";
 import { createTestDatabase, indexConditionsOf, postgresAvailable } from "@onerouter/core/testing";
 import { routingMigrations } from "@onerouter/routing";
+import type { MessageStatusEvent } from "./connectors/connector";
 import { messagingMigrations } from "./migrations";
 import type { MessageFilter } from "./rows";
 import { MessageStore } from "./store";
@@ -33,4 +34,25 @@ describe.skipIf(!postgresAvailable())("ListMessages filters on Postgres", () => 
       expect(plan.conditions.some((c) => c.includes(column) && c.includes("tenant_id"))).toBe(true);
     });
   }
+
+  // The check runs prepared, so Postgres soon keeps one plan for any
+  // callback, made while the attempts were few on a fresh database: it must
+  // find the attempt by an index on what the callback names, never read
+  // every attempt of the account.
+  describe("a provider's status callback, in the plan kept for any callback", () => {
+    const accountId = "pac_callbacks";
+    const cases: [string, MessageStatusEvent, string[]][] = [
+      ["our attempt id", { providerEventId: "evt_1", providerMessageId: "SM1", attemptId: "mat_1", status: "delivered" }, ["(id = $1)"]],
+      ["only the provider's message id", { providerEventId: "evt_2", providerMessageId: "SM2", status: "delivered" }, ["provider_account_id", "provider_message_id"]],
+    ];
+    for (const [name, event, parts] of cases) {
+      it(`checks a callback that names ${name} by an index on it`, async () => {
+        const condition = store.callbackChangesNothing(accountId, event);
+        const plan = await indexConditionsOf(db.knex, () => db.knex.raw(`select ${condition.sql} as nothing`, condition.bindings as never), { generic: true });
+        expect(plan.seqScans).toEqual([]);
+        expect(plan.conditions).toHaveLength(1);
+        expect(parts.every((part) => plan.conditions[0]!.includes(part))).toBe(true);
+      });
+    }
+  });
 });

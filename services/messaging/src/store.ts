@@ -165,10 +165,19 @@ export class MessageStore {
     const to = stateFromProvider(event.status);
     const movable = (Object.keys(attemptStatuses) as AttemptState[]).filter((from) => attemptCanMove(from, to));
     if (movable.length === 0) return { sql: "true", bindings: [] };
-    const [column, value] = event.attemptId ? ["id", event.attemptId] : ["provider_message_id", event.providerMessageId];
+    // The attempt is looked up by our id alone when the callback has it, and
+    // only then checked as the account's: the check runs prepared, and with
+    // the account beside the id a plan made while the attempts were few (a
+    // fresh database) takes the index that leads with the account and reads
+    // all of its attempts for every callback.
+    const attempt = event.attemptId
+      ? { sql: "id = ?", bindings: [event.attemptId] }
+      : { sql: "provider_account_id = ? and provider_message_id = ?", bindings: [accountId, event.providerMessageId] };
     return {
-      sql: `not exists (select 1 from message_attempts where ${column} = ? and provider_account_id = ? and status in (${movable.map(() => "?").join(", ")}))`,
-      bindings: [value, accountId, ...movable],
+      sql:
+        `not exists (with a as materialized (select provider_account_id, status from message_attempts where ${attempt.sql}) ` +
+        `select 1 from a where provider_account_id = ? and status in (${movable.map(() => "?").join(", ")}))`,
+      bindings: [...attempt.bindings, accountId, ...movable],
     };
   }
 

@@ -549,15 +549,23 @@ export class PaymentStore {
     if (event.kind === "refund" && event.status && event.providerRefundId) return undefined;
     if (event.kind !== "payment" || !event.status || (!event.attemptId && !event.providerPaymentId)) return { sql: "true", bindings: [] };
     const states = statesFromProvider(event.status as ProviderPaymentStatus);
-    const [column, value] = event.attemptId ? ["id", event.attemptId] : ["provider_payment_id", event.providerPaymentId];
+    // The attempt is looked up by our id alone when the event has it, and
+    // only then checked as the account's: the check runs prepared, and with
+    // the account beside the id a plan made while the attempts were few (a
+    // fresh database) takes the index that leads with the account and reads
+    // all of its attempts for every event.
+    const attempt = event.attemptId
+      ? { sql: "id = ?", bindings: [event.attemptId] }
+      : { sql: "provider_account_id = ? and provider_payment_id = ?", bindings: [accountId, event.providerPaymentId!] };
     const unknown: AttemptState = "unknown";
     const pending: AttemptState = "pending";
     return {
       sql:
-        `not exists (select 1 from payment_attempts a join payments p on p.id = a.payment_id where a.${column} = ? and a.provider_account_id = ? ` +
+        `not exists (with a as materialized (select payment_id, provider_account_id, status, provider_payment_id from payment_attempts where ${attempt.sql}) ` +
+        `select 1 from a join payments p on p.id = a.payment_id where a.provider_account_id = ? ` +
         `and (a.status = ? or (a.status = ? and a.provider_payment_id <> '') ` +
         `or (p.provider_account_id = ? and p.provider_payment_id = coalesce(nullif(?, ''), a.provider_payment_id) and p.status <> ?)))`,
-      bindings: [value, accountId, unknown, pending, accountId, event.providerPaymentId ?? "", states.payment],
+      bindings: [...attempt.bindings, accountId, unknown, pending, accountId, event.providerPaymentId ?? "", states.payment],
     };
   }
 
