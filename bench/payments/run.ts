@@ -248,6 +248,8 @@ interface Point {
   max: number;
   // Each round's own p50, to show how much the machine's noise moves it.
   roundP50s: number[];
+  // Each round's server and Postgres CPU per call, likewise.
+  roundPlatformCpuMsPerCall: number[];
   serverCpuMsPerCall: number;
   postgresCpuMsPerCall: number;
   clientCpuMsPerCall: number;
@@ -270,6 +272,7 @@ function summarize(workload: WorkloadName, load: Load, slices: readonly Slice[])
     p99: percentile(all, 99),
     max: all.at(-1) ?? Number.NaN,
     roundP50s: slices.map((s) => percentile([...s.latenciesMs].sort((a, b) => a - b), 50)),
+    roundPlatformCpuMsPerCall: slices.map((s) => (s.serverCpuMs + s.postgresCpuMs) / Math.max(1, s.latenciesMs.length + s.errors)),
     serverCpuMsPerCall: sum((s) => s.serverCpuMs) / calls,
     postgresCpuMsPerCall: sum((s) => s.postgresCpuMs) / calls,
     clientCpuMsPerCall: sum((s) => s.clientCpuMs) / calls,
@@ -758,6 +761,7 @@ function targets(input: ReportInput): { target: string; measured: string; goal: 
   const directLow = find("Sandbox connector direct", low);
   const trace = medianTrace(input.traces.createPayment);
   const cpu = pay.serverCpuMsPerCall + pay.postgresCpuMsPerCall;
+  const cpuByRound = `${ms(Math.min(...pay.roundPlatformCpuMsPerCall))}–${ms(Math.max(...pay.roundPlatformCpuMsPerCall))}`;
   const throughput = pay.requestsPerSecond / noop.requestsPerSecond;
   if (embedded) {
     const { loop } = input;
@@ -765,7 +769,11 @@ function targets(input: ReportInput): { target: string; measured: string; goal: 
     const longestHold = Math.max(handing.longestMs, reading.longestMs);
     const longestOnCpu = Math.max(handing.longestOnCpuMs ?? NaN, reading.longestOnCpuMs ?? NaN);
     return [
-      { target: `Platform CPU per payment (server process with its PGlite, ${high.label})`, measured: `${ms(cpu)} ms`, goal: "–" },
+      {
+        target: `Platform CPU per payment (server process with its PGlite, ${high.label}; by round min–max)`,
+        measured: `${ms(cpu)} ms (${cpuByRound})`,
+        goal: "–",
+      },
       { target: `Throughput, CreatePayment ÷ no-op (${high.label})`, measured: `${(100 * throughput).toFixed(1)} %`, goal: "≥ 20 %", met: throughput >= 0.2 },
       {
         target: `Event loop held by the database through the timed rounds: the main thread's longest stretch on a database call, with any garbage collection or preemption that fell within it (${holdText("handing calls over", handing)}; ${holdText("reading answers", reading)})`,
@@ -790,7 +798,12 @@ function targets(input: ReportInput): { target: string; measured: string; goal: 
     ];
   }
   return [
-    { target: `Platform CPU per payment (server + Postgres, ${high.label})`, measured: `${ms(cpu)} ms`, goal: "≤ 6 ms", met: cpu <= 6 },
+    {
+      target: `Platform CPU per payment (server + Postgres, ${high.label}; by round min–max)`,
+      measured: `${ms(cpu)} ms (${cpuByRound})`,
+      goal: "≤ 6 ms",
+      met: cpu <= 6,
+    },
     { target: "Transactions per CreatePayment", measured: String(trace.transactions), goal: "≤ 2", met: trace.transactions <= 2 },
     { target: "Round trips per CreatePayment", measured: String(trace.statements), goal: "≤ 8", met: trace.statements <= 8 },
     {
