@@ -19,6 +19,7 @@ export { requireCaller, servicePartially } from "./services";
 export { type Database, type DatabaseOptions, type Knex, type Migration, openDatabase } from "./db/database";
 export { type ChangeListener, type ChangeNotices, openChangeNotices, TenantCache } from "./db/change-notices";
 export { ensurePgliteTemplate } from "./db/pglite-template";
+export { PGliteAutovacuum, type TableUpkeep } from "./db/pglite-autovacuum";
 export type { MainThreadCost, MainThreadStretches } from "./db/pglite-thread";
 export { columnInSql, columnsEqualSql, insertRowSql, insertRowsSql, runPrepared, selectRowsSql, type Sql, updateSql, withParts, writeTogether } from "./db/statements";
 export { DataFolderBusyError, dataFolderHolder, type DataFolderHolder, type DataFolderLock, lockDataFolder } from "./db/data-folder-lock";

@@ -6,7 +6,7 @@ import { adminRoom, csvDownloadRoute, ensureDefaultTenant, TenantMailer, tenantH
 import { AnalyticsService } from "@onerouter/client/gen/onerouter/admin/v1/analytics_pb";
 import { MessagingService } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { CircuitBreakers, CircuitEvents, ConnectorRegistry, ProviderAccountStore, ProviderCallMetrics, ProviderHealthStore, ProviderOutbound, PublishedPrices, RoutingProfileStore, WebhookNonceStore } from "@onerouter/routing";
-import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, createErrorInterceptor, createIdempotency, createLogger, createMetrics, exportOutboxLag, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, startProcessLiveness, startServer, startTracing, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Room, type RunningServer } from "@onerouter/core";
+import { ConfigError, connectEventStream, OutboxRelay, OutboxRetention, PGliteAutovacuum, createErrorInterceptor, createIdempotency, createLogger, createMetrics, exportOutboxLag, inProcessClientOfRequest, inProcessTenantClients, lockDataFolder, openChangeNotices, startProcessLiveness, startServer, startTracing, type Config, type Database, type HttpRoute, type Logger, type MasterKeyring, type Room, type RunningServer } from "@onerouter/core";
 import { consoleRoute, docsRoute } from "@onerouter/console";
 import { sandboxRoom } from "@onerouter/sandbox";
 import { failureRate, gatekeeperEnvoyRoom, gatekeeperRoom, identityHeaderNames, meshServiceInterceptors, SharedRateStore } from "@onerouter/gatekeeper";
@@ -192,6 +192,8 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
       ? await connectEventStream(config.natsUrl, { replicas: config.natsStreamReplicas })
       : undefined;
   const relay = eventStream && hosts("outbox-relay") ? new OutboxRelay(db.knex, eventStream, logger) : undefined;
+  // A PGlite database has no autovacuum daemon of its own.
+  const autovacuum = db.engine === "pglite" ? new PGliteAutovacuum(db.knex, logger) : undefined;
   const outboxRetention = hosts("outbox-relay")
     ? new OutboxRetention(db.knex, logger, { retentionDays: config.eventRetentionDays, requirePublished: eventStream !== undefined })
     : undefined;
@@ -343,6 +345,7 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
   relay?.start();
   for (const room of opened) await room.start?.();
   outboxRetention?.start();
+  autovacuum?.start();
   // Idempotency answers are kept a day; expired ones are dropped hourly.
   const purge = setInterval(() => {
     idempotency.purgeExpired().catch((err: unknown) => logger.error({ err }, "purging idempotency keys failed"));
@@ -392,6 +395,7 @@ async function startLocked(config: Config, services: ReadonlySet<ServiceName>, {
       for (const room of closing) await room.close?.();
       await circuitEvents.drain();
       await outboxRetention?.stop();
+      await autovacuum?.stop();
       await relay?.stop();
       await eventStream?.close();
       await liveness.close();
