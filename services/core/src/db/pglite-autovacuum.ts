@@ -51,7 +51,9 @@ const roundBudgetMs = 100;
 
 export class PGliteAutovacuum {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+  // The round under way, if any: a round still running when the next is due
+  // (one long vacuum) makes that one skip.
+  private running: Promise<unknown> | undefined;
   private stopping = false;
 
   constructor(
@@ -65,7 +67,9 @@ export class PGliteAutovacuum {
     if (this.timer) return;
     this.stopping = false;
     this.timer = setInterval(() => {
-      this.running = this.running.then(() => this.round()).catch((err: unknown) => this.logger.error({ err }, "vacuuming the embedded database failed"));
+      this.running ??= this.round()
+        .catch((err: unknown) => this.logger.error({ err }, "vacuuming the embedded database failed"))
+        .finally(() => (this.running = undefined));
     }, this.options.intervalMs ?? naptimeMs);
     this.timer.unref();
   }
