@@ -24,18 +24,19 @@ export interface TableUpkeep {
 }
 
 // Postgres's own test for each table (autovacuum.c's relation_needs_vacanalyze;
-// a table never analyzed counts as empty, as there), with how far past its
-// thresholds the table is, so the tables most in need go first.
+// a table never analyzed counts as empty, as there), as how far past each
+// threshold the table is (a threshold set to nothing counts as one row), so
+// the tables most in need go first.
 const tablesDueSql = `
   with thresholds as (
     select s.schemaname || '.' || s.relname as "table",
-           s.n_dead_tup / (current_setting('autovacuum_vacuum_threshold')::float8
-                           + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0)) as dead,
-           s.n_ins_since_vacuum / (current_setting('autovacuum_vacuum_insert_threshold')::float8
-                           + current_setting('autovacuum_vacuum_insert_scale_factor')::float8 * greatest(c.reltuples, 0)) as inserted,
+           s.n_dead_tup / greatest(current_setting('autovacuum_vacuum_threshold')::float8
+                           + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0), 1) as dead,
+           s.n_ins_since_vacuum / greatest(current_setting('autovacuum_vacuum_insert_threshold')::float8
+                           + current_setting('autovacuum_vacuum_insert_scale_factor')::float8 * greatest(c.reltuples, 0), 1) as inserted,
            age(c.relfrozenxid) / current_setting('autovacuum_freeze_max_age')::float8 as xid_age,
-           s.n_mod_since_analyze / (current_setting('autovacuum_analyze_threshold')::float8
-                           + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0)) as modified
+           s.n_mod_since_analyze / greatest(current_setting('autovacuum_analyze_threshold')::float8
+                           + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0), 1) as modified
       from pg_stat_user_tables s
       join pg_class c on c.oid = s.relid
   )
