@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../../test/database";
 import { createLogger } from "../logging";
 import type { Database } from "./database";
+import { runPrepared } from "./statements";
 import { PGliteAutovacuum } from "./pglite-autovacuum";
 
 interface TableStats {
@@ -68,6 +69,13 @@ describe("PGliteAutovacuum", () => {
     expect(await autovacuum.due()).toContainEqual({ table: "public.grown", vacuum: false, analyze: true });
     await autovacuum.round();
     expect((await stats("grown")).reltuples).toBe(1200);
+  });
+
+  it("finds a table due from counts the backend has not reported yet, as after statements run prepared", async () => {
+    await db.knex.raw("create table prepared_writes (id integer primary key)");
+    await reportCounts();
+    for (let i = 0; i < 60; i++) await runPrepared(db.knex, { sql: "insert into prepared_writes values (?)", bindings: [i] });
+    expect(await new PGliteAutovacuum(db.knex, logger).due()).toContainEqual({ table: "public.prepared_writes", vacuum: false, analyze: true });
   });
 
   it("runs rounds on its own once started, until stopped", async () => {

@@ -84,6 +84,9 @@ export class PGliteAutovacuum {
 
   // The tables due now, and what each is due for.
   async due(): Promise<TableUpkeep[]> {
+    // The backend's counts since it last reported them (it may not have, for
+    // a statement run prepared in PGlite), reported at the end of this one.
+    await this.knex.raw("select pg_stat_force_next_flush()");
     const { rows } = (await this.knex.raw(tablesDueSql)) as { rows: TableUpkeep[] };
     return rows;
   }
