@@ -322,22 +322,26 @@ async function runOnce(cluster: Cluster, mode: Mode, spec: PointSpec, deliveries
     let backlogReceived = 0;
     // The warm-up's events by id, with their commit times; their receipts.
     const warmupCommittedAt = new Map<string, number>();
+    const warmupExpected = runWarmupEvents * endpointCount;
     let warmupMaxMs = 0;
     let warmupReceived = 0;
+    let allWarmupReceived: () => void = () => {};
+    const everyWarmupDeliveryArrived = new Promise<void>((resolve) => (allWarmupReceived = resolve));
     receiver = await startReceiver((request) => {
       const at = performance.now();
       if (request.path.endsWith("/backlog")) {
         backlogReceived += 1;
         return { status: 204 };
       }
-      const warmupCommit = warmupCommittedAt.get(String(request.headers["webhook-id"] ?? ""));
+      // The path names the endpoint, webhook-id the event.
+      const eventId = String(request.headers["webhook-id"] ?? "");
+      const warmupCommit = warmupCommittedAt.get(eventId);
       if (warmupCommit !== undefined) {
-        warmupReceived += 1;
         warmupMaxMs = Math.max(warmupMaxMs, at - warmupCommit);
+        if (++warmupReceived === warmupExpected) allWarmupReceived();
         return { status: 204 };
       }
-      // The path names the endpoint, webhook-id the event.
-      const key = `${request.path} ${request.headers["webhook-id"] ?? ""}`;
+      const key = `${request.path} ${eventId}`;
       const times = receipts.get(key);
       if (times) times.push(at);
       else {
@@ -402,11 +406,10 @@ async function runOnce(cluster: Cluster, mode: Mode, spec: PointSpec, deliveries
       warmupCommittedAt.set(event.id, performance.now());
       await sleep(runWarmupPaceMs);
     }
-    const warmupDeadline = performance.now() + settings.drainTimeoutMs;
-    while (warmupReceived < runWarmupEvents * endpointCount && performance.now() < warmupDeadline) await sleep(10);
+    await Promise.race([everyWarmupDeliveryArrived, sleep(settings.drainTimeoutMs)]);
     // A warm-up delivery that never came is a lost delivery, not noise.
-    if (warmupReceived < runWarmupEvents * endpointCount) {
-      throw new Error(`${warmupReceived} of the warm-up's ${runWarmupEvents * endpointCount} deliveries arrived within ${settings.drainTimeoutMs} ms`);
+    if (warmupReceived < warmupExpected) {
+      throw new Error(`${warmupReceived} of the warm-up's ${warmupExpected} deliveries arrived within ${settings.drainTimeoutMs} ms`);
     }
     // Start-up and warm-up statements (consumer set-up, the first empty polls) are not the workload's.
     sql.clear();
