@@ -31,8 +31,9 @@ import { workloadNames, type LoadReply, type LoadRequest, type SliceResult, type
 // third (sandbox.ts), so this process's CPU is the platform's and a direct
 // call crosses a process boundary as the platform's call does. Each
 // workload is measured closed-loop at concurrency 1 and at a high
-// concurrency, and open-loop at fixed offered rates below capacity; the workloads take turns in short slices, round
-// after round, so the machine's noise falls on all of them alike. Writes
+// concurrency, and open-loop at fixed offered rates below capacity; the
+// workloads take turns in short slices, round after round, so the
+// machine's noise falls on all of them alike. Writes
 // REPORT.md and chart.png next to this file and prints the Markdown.
 //
 // Knobs (environment): BENCH_HIGH_CONCURRENCY (50), BENCH_RATE_PERCENTS

@@ -57,7 +57,10 @@ export async function indexConditionsOf(
 // A binding as an SQL literal of unknown type, which takes its parameter's type.
 function sqlLiteral(value: unknown): string {
   if (value === null || value === undefined) return "null";
-  const text = typeof value === "string" ? value : typeof value === "object" && !(value instanceof Date) ? JSON.stringify(value) : String(value instanceof Date ? value.toISOString() : value);
+  let text: string;
+  if (value instanceof Date) text = value.toISOString();
+  else if (typeof value === "object") text = JSON.stringify(value);
+  else text = String(value);
   return `'${text.replaceAll("'", "''")}'`;
 }
 
