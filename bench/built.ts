@@ -19,7 +19,7 @@ const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 
 // Names of the runtime settings the image sets for the process, read from
 // the Dockerfile so the benchmark can never drift from it.
-const processSettingNames = ["MALLOC_ARENA_MAX", "NODE_OPTIONS"];
+const processSettingNames = ["LD_PRELOAD", "NODE_OPTIONS"];
 
 export function imageProcessSettings(dockerfile = path.join(repositoryRoot, "Dockerfile")): Record<string, string> {
   const text = readFileSync(dockerfile, "utf8");

@@ -18,7 +18,7 @@ import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb
 import type { OneRouter } from "@onerouter/server";
 import { traceRequestSql, type SqlTrace } from "@onerouter/server/testing";
 import { startPostgres } from "../../test/infra";
-import { IpcChild, mebibytes as mb, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber, wholeNumberList } from "../common";
+import { IpcChild, keepPreloadsToThisProcess, mebibytes as mb, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber, wholeNumberList } from "../common";
 import { sourceOf } from "../cpu-profile";
 import { runBenchmark, startBenchApp } from "../postgres-app";
 import { readStatementStats, resetStatementStats, type StatementCost } from "../postgres-statements";
@@ -286,6 +286,7 @@ function traceSql(app: OneRouter, call: () => Promise<number>): Promise<SqlTrace
 }
 
 async function main() {
+  keepPreloadsToThisProcess();
   const runStarted = performance.now();
   const postgres = embedded ? undefined : await startPostgres({ statementStats: true });
   if (!embedded && !postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");

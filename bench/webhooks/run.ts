@@ -15,7 +15,7 @@ import { allMigrations, limitHeapGrowth } from "@onerouter/server";
 import { createWebhooks, OutboxFeed } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
-import { ascending, mebibytes, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber } from "../common";
+import { ascending, keepPreloadsToThisProcess, mebibytes, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber } from "../common";
 import { profileOf, profileTable, topSelfTime, type ProfileEntry } from "../cpu-profile";
 
 // Outbound webhooks from commit to a receiver on loopback, against the
@@ -609,6 +609,7 @@ function summarize(runs: Run[]): Point {
 }
 
 async function main() {
+  keepPreloadsToThisProcess();
   // As `onerouter serve webhooks` runs the room.
   limitHeapGrowth();
   const runStarted = performance.now();

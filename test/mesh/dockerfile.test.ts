@@ -3,6 +3,7 @@ import { builtinModules } from "node:module";
 import path from "node:path";
 import { build } from "esbuild";
 import { beforeAll, describe, expect, it } from "vitest";
+import { imageProcessSettings } from "../../bench/built";
 import { render } from "./kubernetes";
 import { root } from "./protos";
 
@@ -154,6 +155,16 @@ describe("Dockerfile", () => {
       }
     }
   }, 60_000);
+
+  it("preloads the jemalloc its runtime stage installs, as the benchmarks measure it", () => {
+    const preloadAt = runtime.instructions.findIndex((i) => i.keyword === "ENV" && /\bLD_PRELOAD=/.test(i.args));
+    const installAt = runtime.instructions.findIndex((i) => i.keyword === "RUN" && /\bapt-get install\b.*\blibjemalloc2\b/.test(i.args));
+    expect(/\bLD_PRELOAD=(\S+)/.exec(runtime.instructions[preloadAt]?.args ?? "")?.[1]).toBe("libjemalloc.so.2");
+    expect(installAt).toBeGreaterThanOrEqual(0);
+    // Set after the install, so no step of the build runs with a preload it lacks.
+    expect(installAt).toBeLessThan(preloadAt);
+    expect(imageProcessSettings().LD_PRELOAD).toBe("libjemalloc.so.2");
+  });
 
   it("keeps the data folder where k8s/ mounts it", () => {
     const env = runtime.instructions.filter((i) => i.keyword === "ENV").map((i) => i.args).join(" ");
