@@ -9,8 +9,9 @@ import { bundleForNode } from "../services/server/build/cli";
 // plain node, so the measured process holds no TypeScript loader (tsx's
 // hooks run in a thread of their own with their own heap, and keep every
 // transpiled source: about 80 MiB of RSS the product never has), and with
-// the process settings the image gives OneRouter (the Dockerfile's ENV), so
-// its memory is the product's. The benchmark reads ONEROUTER_BENCH_BUILT to
+// the process settings the image gives OneRouter (the Dockerfile's ENV,
+// whose LD_PRELOAD needs jemalloc on this machine: Debian's libjemalloc2),
+// so its memory is the product's. The benchmark reads ONEROUTER_BENCH_BUILT to
 // say so in its report.
 //
 //   [BENCH_NODE_FLAGS="--flag ..."] node --import tsx bench/built.ts bench/payments/run.ts [args...]
