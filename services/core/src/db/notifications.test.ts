@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestDatabaseUrl, postgresAvailable } from "../../test/database";
 import { notificationBackends } from "../../test/notifications";
 import { createLogger } from "../logging";
@@ -103,6 +104,36 @@ const heardWithinMs = 10_000;
       await expect.poll(() => heard, { timeout: heardWithinMs }).toEqual(["kept"]);
       expect(await listeningBackends()).toHaveLength(1);
     } finally {
+      await kept.close();
+    }
+  });
+
+  it("stops listening on a channel whose last subscription closes while its LISTEN is on the way", async () => {
+    // The shared connection's client, caught as it sends its statements, so
+    // the test can ask Postgres what that very session listens on.
+    const sent = vi.spyOn(pg.Client.prototype, "query");
+    const heard: string[] = [];
+    const kept = listenForNotifications(url, "onerouter_test_stays", { notification: () => heard.push("stays") }, logger);
+    try {
+      await expect.poll(() => kept.active, { timeout: heardWithinMs }).toBe(true);
+      const client = sent.mock.contexts[sent.mock.calls.findIndex(([sql]) => typeof sql === "string" && sql.startsWith("listen "))] as pg.Client;
+      const channels = async () => (await client.query<{ channel: string }>("select pg_listening_channels() as channel order by 1")).rows.map((r) => r.channel);
+      expect(await channels()).toEqual(["onerouter_test_stays"]);
+
+      const left = listenForNotifications(url, "onerouter_test_left", { notification: () => heard.push("left") }, logger);
+      await left.close();
+      await expect.poll(channels, { timeout: heardWithinMs }).toEqual(["onerouter_test_stays"]);
+
+      const back = listenForNotifications(url, "onerouter_test_left", { notification: () => heard.push("back") }, logger);
+      try {
+        await expect.poll(() => back.active, { timeout: heardWithinMs }).toBe(true);
+        await db.knex.raw("select pg_notify('onerouter_test_left', '')");
+        await expect.poll(() => heard, { timeout: heardWithinMs }).toEqual(["back"]);
+      } finally {
+        await back.close();
+      }
+    } finally {
+      sent.mockRestore();
       await kept.close();
     }
   });

@@ -133,6 +133,12 @@ class NotificationConnection {
         return;
       }
       if (this.client !== client) return;
+      if (!this.channels.has(channel)) {
+        // Its last subscription closed while the LISTEN was on the way, and
+        // found nothing listened to undo.
+        await client.query(`unlisten ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
+        continue;
+      }
       this.listened.add(channel);
       for (const subscriber of this.channels.get(channel) ?? []) {
         if (subscriber.active) continue;
