@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleForNode } from "../services/server/build/cli";
+import { imageSettingNames } from "./common";
 
 // Runs a benchmark whose OneRouter lives in its own process as the product
 // runs: the TypeScript bundled the way the `onerouter` CLI is built, under
@@ -18,14 +19,11 @@ import { bundleForNode } from "../services/server/build/cli";
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
-// Names of the runtime settings the image sets for the process, read from
-// the Dockerfile so the benchmark can never drift from it.
-const processSettingNames = ["LD_PRELOAD", "NODE_OPTIONS"];
-
 export function imageProcessSettings(dockerfile = path.join(repositoryRoot, "Dockerfile")): Record<string, string> {
   const text = readFileSync(dockerfile, "utf8");
   const settings: Record<string, string> = {};
-  for (const name of processSettingNames) {
+  // Read from the Dockerfile, so the benchmark can never drift from it.
+  for (const name of imageSettingNames) {
     const value = new RegExp(`\\b${name}=("[^"]*"|\\S+)`).exec(text)?.[1];
     if (value !== undefined) settings[name] = value.replace(/^"|"$/g, "");
   }

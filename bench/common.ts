@@ -71,25 +71,28 @@ export function memoryParts(usage: NodeJS.MemoryUsage): string {
   return `V8's heap ${mebibytes(usage.heapTotal)} committed (${mebibytes(usage.heapUsed)} in use), external memory ${mebibytes(usage.external)} (${mebibytes(usage.arrayBuffers)} of it array buffers), the rest ${mebibytes(rest)} (node's code, malloc's arenas, thread stacks)`;
 }
 
-// The shared objects the image preloads into OneRouter's process (the
-// Dockerfile's LD_PRELOAD: jemalloc), which bench/built.ts starts this
-// process with. They stay this process's: what it starts (Postgres,
-// nats-server, the load generator, the sandbox) is not OneRouter and runs
-// as the machine runs it. The loader skips a preload it cannot find with a
-// warning only, so a machine without it fails here instead of measuring
-// another allocator.
-let preloaded: string | undefined;
+// Names of the process settings the image gives OneRouter (the Dockerfile's
+// ENV), which bench/built.ts starts the measured process with.
+export const imageSettingNames = ["LD_PRELOAD", "NODE_OPTIONS"];
 
+// Those settings as this process started with them, before
+// keepPreloadsToThisProcess takes LD_PRELOAD out of its environment.
+const startedWith = Object.fromEntries(imageSettingNames.map((name) => [name, process.env[name]]));
+
+// The shared objects the image preloads into OneRouter's process (the
+// Dockerfile's LD_PRELOAD: jemalloc) stay this process's: what it starts
+// (Postgres, nats-server, the load generator, the sandbox) is not OneRouter
+// and runs as the machine runs it. The loader skips a preload it cannot
+// find with a warning only, so a machine without it fails here instead of
+// measuring another allocator.
 export function keepPreloadsToThisProcess(): void {
-  const names = process.env.LD_PRELOAD;
   delete process.env.LD_PRELOAD;
-  if (!names) return;
+  if (!startedWith.LD_PRELOAD) return;
   const maps = readFileSync("/proc/self/maps", "utf8");
-  const missing = names.split(/[:\s]+/).filter((name) => name !== "" && !maps.includes(`/${path.basename(name)}\n`));
+  const missing = startedWith.LD_PRELOAD.split(/[:\s]+/).filter((name) => name !== "" && !maps.includes(`/${path.basename(name)}\n`));
   if (missing.length > 0) {
     throw new Error(`OneRouter's image preloads ${missing.join(", ")} (the Dockerfile's LD_PRELOAD), which this machine lacks: install it (jemalloc is Debian's libjemalloc2) to measure OneRouter as the image runs it`);
   }
-  preloaded = names;
 }
 
 // How this process was started: built by bench/built.ts with the image's
@@ -97,7 +100,7 @@ export function keepPreloadsToThisProcess(): void {
 // either way the benchmark limits V8's heap growth as the server commands do.
 export function processDescription(script: string): string {
   const flags = process.execArgv.length > 0 ? `, node's flags ${process.execArgv.join(" ")}` : "";
-  const settings = `LD_PRELOAD=${preloaded ?? "(unset)"}, NODE_OPTIONS=${process.env.NODE_OPTIONS ?? "(unset)"}` + flags + ", V8's old generation growing by half at most (as `onerouter start` and `serve` set it)";
+  const settings = imageSettingNames.map((name) => `${name}=${startedWith[name] ?? "(unset)"}`).join(", ") + flags + ", V8's old generation growing by half at most (as `onerouter start` and `serve` set it)";
   return process.env.ONEROUTER_BENCH_BUILT === "1"
     ? `bundled as the CLI is and run by plain node (no TypeScript loader), with the image's settings: ${settings}`
     : `run from TypeScript through tsx, whose loader thread and transpiled sources add about 80 MiB the product never holds (${settings}); \`npm run ${script}\` runs it built`;
