@@ -112,6 +112,7 @@ function configure(
 // shows in the latencies instead of slowing the sender).
 async function runSlice(call: () => Promise<void>, slice: Extract<LoadRequest, { type: "slice" }>, sandbox: SandboxProcess): Promise<SliceResult> {
   const latenciesMs: number[] = [];
+  const startedAtMs: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   let sent = 0;
@@ -123,6 +124,7 @@ async function runSlice(call: () => Promise<void>, slice: Extract<LoadRequest, {
     try {
       await call();
       latenciesMs.push(performance.now() - due);
+      startedAtMs.push(performance.timeOrigin + due);
     } catch (err) {
       errors += 1;
       firstError ??= err instanceof Error ? err.message : String(err);
@@ -156,7 +158,7 @@ async function runSlice(call: () => Promise<void>, slice: Extract<LoadRequest, {
   const elapsedMs = performance.now() - startedAt;
   const cpu = process.cpuUsage(cpuAtStart);
   const sandboxCpuMs = (await sandbox.cpuMs()) - sandboxCpuAtStart;
-  return { latenciesMs, errors, firstError, elapsedMs, clientCpuMs: (cpu.user + cpu.system) / 1000 + sandboxCpuMs };
+  return { latenciesMs, startedAtMs, errors, firstError, elapsedMs, clientCpuMs: (cpu.user + cpu.system) / 1000 + sandboxCpuMs };
 }
 
 // The sandbox provider's process.

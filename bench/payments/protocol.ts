@@ -12,6 +12,10 @@ export type LoadRequest =
 
 export interface SliceResult {
   latenciesMs: number[];
+  // When each of those calls started (or was due, in an open loop), in
+  // milliseconds since the epoch, sub-millisecond: the clock every process
+  // on the machine shares, to find what the server did during a call.
+  startedAtMs: number[];
   errors: number;
   firstError?: string;
   elapsedMs: number;

@@ -108,6 +108,16 @@ interface LoopWatch {
   longestGcKind: string;
   gcPauses: number;
   gcPausesOver5Ms: number;
+  // Each of them, to find the ones that fell within a call.
+  gcPauseList: GcPause[];
+}
+
+// A garbage collection in the server's main thread, on the clock the load
+// generator times its calls by (milliseconds since the epoch).
+interface GcPause {
+  startedAtMs: number;
+  ms: number;
+  kind: string;
 }
 
 function watchLoop(app: OneRouter): { stop(): LoopWatch } {
@@ -121,7 +131,7 @@ function watchLoop(app: OneRouter): { stop(): LoopWatch } {
   const query = connection?.query;
   let longest = 0;
   let calls = 0;
-  const gc = { longestMs: 0, longestKind: "none", pauses: 0, over5Ms: 0 };
+  const gc = { longestMs: 0, longestKind: "none", pauses: 0, over5Ms: 0, list: [] as GcPause[] };
   const gcKinds: Record<number, string> = {
     [constants.NODE_PERFORMANCE_GC_MINOR]: "scavenge",
     [constants.NODE_PERFORMANCE_GC_MAJOR]: "mark-compact",
@@ -130,12 +140,14 @@ function watchLoop(app: OneRouter): { stop(): LoopWatch } {
   };
   const gcObserver = new PerformanceObserver((entries) => {
     for (const entry of entries.getEntries()) {
+      const kindNumber = (entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? -1;
+      const kind = gcKinds[kindNumber] ?? `kind ${kindNumber}`;
+      gc.list.push({ startedAtMs: performance.timeOrigin + entry.startTime, ms: entry.duration, kind });
       gc.pauses += 1;
       if (entry.duration > 5) gc.over5Ms += 1;
       if (entry.duration <= gc.longestMs) continue;
       gc.longestMs = entry.duration;
-      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? -1;
-      gc.longestKind = gcKinds[kind] ?? `kind ${kind}`;
+      gc.longestKind = kind;
     }
   });
   gcObserver.observe({ entryTypes: ["gc"] });
@@ -167,6 +179,7 @@ function watchLoop(app: OneRouter): { stop(): LoopWatch } {
         longestGcKind: gc.longestKind,
         gcPauses: gc.pauses,
         gcPausesOver5Ms: gc.over5Ms,
+        gcPauseList: gc.list,
       };
     },
   };
@@ -277,6 +290,62 @@ function summarize(workload: WorkloadName, load: Load, slices: readonly Slice[])
     serverCpuMsPerCall: sum((s) => s.serverCpuMs) / calls,
     postgresCpuMsPerCall: sum((s) => s.postgresCpuMs) / calls,
     clientCpuMsPerCall: sum((s) => s.clientCpuMs) / calls,
+  };
+}
+
+// Calls against the server's garbage collections that fell within them.
+interface CallsAndCollections {
+  calls: number;
+  p50: number;
+  withScavenge: number;
+  // A mark-compact's pause, its incremental marking or its weak callbacks.
+  withFullCollection: number;
+  withNone: number;
+  // The collections' time within a call (each clipped to the call), mean over the calls.
+  meanCollectionMs: number;
+}
+
+// The slices' calls of at least `fromMs`, each matched with the collections
+// that overlapped it.
+function callsAndCollections(slices: readonly Slice[], pauses: readonly GcPause[], fromMs: number): CallsAndCollections {
+  const calls = slices
+    .flatMap((s) => s.latenciesMs.map((ms, i) => ({ start: s.startedAtMs[i]!, ms })))
+    .filter((c) => c.ms >= fromMs);
+  const sorted = [...pauses].sort((a, b) => a.startedAtMs - b.startedAtMs);
+  const longestPause = Math.max(0, ...sorted.map((p) => p.ms));
+  let withScavenge = 0;
+  let withFullCollection = 0;
+  let withNone = 0;
+  let collectionMs = 0;
+  for (const call of calls) {
+    const end = call.start + call.ms;
+    // The first pause that may overlap the call: one that starts earlier by
+    // more than the longest pause's length has ended before the call began.
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]!.startedAtMs < call.start - longestPause) lo = mid + 1;
+      else hi = mid;
+    }
+    const inside = [];
+    for (let i = lo; i < sorted.length && sorted[i]!.startedAtMs < end; i++) {
+      const pause = sorted[i]!;
+      const overlap = Math.min(end, pause.startedAtMs + pause.ms) - Math.max(call.start, pause.startedAtMs);
+      if (overlap > 0) inside.push({ pause, overlap });
+    }
+    if (inside.some((p) => p.pause.kind === "scavenge")) withScavenge += 1;
+    if (inside.some((p) => p.pause.kind !== "scavenge")) withFullCollection += 1;
+    if (inside.length === 0) withNone += 1;
+    collectionMs += inside.reduce((total, p) => total + p.overlap, 0);
+  }
+  return {
+    calls: calls.length,
+    p50: percentile(calls.map((c) => c.ms).sort((a, b) => a - b), 50),
+    withScavenge,
+    withFullCollection,
+    withNone,
+    meanCollectionMs: collectionMs / Math.max(1, calls.length),
   };
 }
 
@@ -425,6 +494,13 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   phases.backToBackWithWebhookMs = await backToBack();
 
   const points = loads.flatMap((at) => workloadNames.map((w) => summarize(w, at, slices.get(key(w, at)) ?? [])));
+  const sequential = slices.get(key("CreatePayment", loads[0]!)) ?? [];
+  const sequentialP99 = points.find((p) => p.workload === "CreatePayment" && p.load === loads[0])!.p99;
+  const slowestAtConcurrency1 = {
+    p99: sequentialP99,
+    all: callsAndCollections(sequential, loop.gcPauseList, 0),
+    slowest: callsAndCollections(sequential, loop.gcPauseList, sequentialP99),
+  };
   const postgresVersion = ((await app.db.knex.raw("show server_version")) as { rows: { server_version: string }[] }).rows[0]?.server_version;
   const counts = Object.fromEntries(
     await Promise.all(
@@ -448,6 +524,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     counts,
     postgresVersion: postgresVersion ?? "unknown",
     statements,
+    slowestAtConcurrency1,
     runSeconds: (performance.now() - runStarted) / 1000,
   };
   writeFileSync(chartFile, renderChart(input));
@@ -608,6 +685,8 @@ interface ReportInput {
   runSeconds: number;
   // Postgres's statements over the profiled slice, with the payments it made.
   statements?: { payments: number; costs: StatementCost[] };
+  // CreatePayment at concurrency 1: all its calls and those at or above its p99, against the server's collections.
+  slowestAtConcurrency1: { p99: number; all: CallsAndCollections; slowest: CallsAndCollections };
 }
 
 // Statement costs once every outbox event is fanned out and a second has
@@ -897,6 +976,21 @@ function renderReport(input: ReportInput): string {
       `| ${at.label} | ${ms(pay.p50)} | ${ms(direct.p50)} | ${ms(pay.p50 - direct.p50)} | ${ratio(pay.p50, direct.p50)} | ${ms(pay.p99)} | ${ms(direct.p99)} | ${ms(pay.p99 - direct.p99)} | ${at.rate ? "– (offered)" : ratio(pay.requestsPerSecond, noop.requestsPerSecond)} |`,
     );
   }
+  const { slowestAtConcurrency1: tail } = input;
+  const shareOf = (n: number, of: CallsAndCollections) => `${of.calls === 0 ? "–" : Math.round((100 * n) / of.calls)} %`;
+  const tailRow = (label: string, c: CallsAndCollections) =>
+    `| ${label} | ${c.calls} | ${ms(c.p50)} | ${shareOf(c.withScavenge, c)} | ${shareOf(c.withFullCollection, c)} | ${shareOf(c.withNone, c)} | ${ms(c.meanCollectionMs)} |`;
+  out(
+    "",
+    "### CreatePayment's slowest calls at concurrency 1",
+    "",
+    `Each CreatePayment of the timed rounds at concurrency 1 against the garbage collections in the server's main thread while it ran (its start from the load generator, the collections from the server, on the clock the machine's processes share): the slowest 1 % (at or above the p99, ${ms(tail.p99)} ms) beside all of them. A collection within a call stopped the server for its length; a slow call with none within it was held up by something else, on 2 shared cores most often the other processes (Postgres, the sandbox, the load generator) taking the cores.`,
+    "",
+    "| CreatePayments at concurrency 1 | Calls | p50 | With a scavenge within | With a full collection's pause within (mark-compact, its incremental marking or weak callbacks) | With no collection within | Collections' ms within, mean |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+    tailRow("All", tail.all),
+    tailRow("The slowest 1 %", tail.slowest),
+  );
   out(
     "",
     "## Where a CreatePayment's time goes",
