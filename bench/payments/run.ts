@@ -984,7 +984,7 @@ function renderReport(input: ReportInput): string {
     "",
     "### CreatePayment's slowest calls at concurrency 1",
     "",
-    `Each CreatePayment of the timed rounds at concurrency 1 against the garbage collections in the server's main thread while it ran (its start from the load generator, the collections from the server, on the clock the machine's processes share): the slowest 1 % (at or above the p99, ${ms(tail.p99)} ms) beside all of them. A collection within a call stopped the server for its length; a slow call with none within it was held up by something else, on 2 shared cores most often the other threads and processes (${embedded ? "PGlite's thread" : "Postgres"}, the sandbox, the load generator) taking the cores.`,
+    `Each CreatePayment of the timed rounds at concurrency 1 against the garbage collections in the server's main thread while it ran (its start from the load generator, the collections from the server, on the clock the machine's processes share): the slowest 1 % (at or above the p99, ${ms(tail.p99)} ms) beside all of them. A collection within a call stopped the server for its length; a slow call with none within it was held up by something else, on ${cpus.length} shared cores most often the other threads and processes (${embedded ? "PGlite's thread" : "Postgres"}, the sandbox, the load generator) taking the cores.`,
     "",
     "| CreatePayments at concurrency 1 | Calls | p50 | With a scavenge within | With a full collection's pause within (mark-compact, its incremental marking or weak callbacks) | With no collection within | Collections' ms within, mean |",
     "|---|---:|---:|---:|---:|---:|---:|",
