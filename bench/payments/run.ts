@@ -341,7 +341,7 @@ function callsAndCollections(slices: readonly Slice[], pauses: readonly GcPause[
   }
   return {
     calls: calls.length,
-    p50: percentile(calls.map((c) => c.ms).sort((a, b) => a - b), 50),
+    p50: median(calls.map((c) => c.ms)),
     withScavenge,
     withFullCollection,
     withNone,
