@@ -97,10 +97,12 @@ export function keepPreloadsToThisProcess(): void {
 
 // How this process was started: built by bench/built.ts with the image's
 // settings, as \`npm run <script>\` runs it, or straight from TypeScript;
-// either way the benchmark limits V8's heap growth as the server commands do.
-export function processDescription(script: string): string {
+// either way the benchmark limits V8's heap growth as the server commands
+// do on the same database (`heapGrowingPercent`, as limitHeapGrowth set it).
+export function processDescription(script: string, heapGrowingPercent: number): string {
   const flags = process.execArgv.length > 0 ? `, node's flags ${process.execArgv.join(" ")}` : "";
-  const settings = imageSettingNames.map((name) => `${name}=${startedWith[name] ?? "(unset)"}`).join(", ") + flags + ", V8's old generation growing by half at most (as `onerouter start` and `serve` set it)";
+  const growth = `V8's old generation growing to at most ${1 + heapGrowingPercent / 100} times what survived its last full collection (as \`onerouter start\` and \`serve\` set it on this database)`;
+  const settings = imageSettingNames.map((name) => `${name}=${startedWith[name] ?? "(unset)"}`).join(", ") + flags + `, ${growth}`;
   return process.env.ONEROUTER_BENCH_BUILT === "1"
     ? `bundled as the CLI is and run by plain node (no TypeScript loader), with the image's settings: ${settings}`
     : `run from TypeScript through tsx, whose loader thread and transpiled sources add about 80 MiB the product never holds (${settings}); \`npm run ${script}\` runs it built`;

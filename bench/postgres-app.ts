@@ -33,20 +33,18 @@ export async function withPostgresApp<T>(settings: Record<string, string>, measu
 // limits, its data in `dataDir` (PGlite, unless `settings` gives a DATABASE_URL),
 // its heap's growth limited as the CLI's server commands limit it.
 export function startBenchApp(dataDir: string, settings: Record<string, string>): Promise<OneRouter> {
-  limitHeapGrowth();
-  return startOneRouter(
-    loadConfig({
-      PORT: "0",
-      HOST: "127.0.0.1",
-      ONEROUTER_DATA_DIR: dataDir,
-      LOG_LEVEL: "silent",
-      ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
-      ONEROUTER_RATE_LIMIT_RPS: "1000000",
-      ONEROUTER_RATE_LIMIT_BURST: "1000000",
-      ...settings,
-    }),
-    createLogger("silent"),
-  );
+  const config = loadConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    ONEROUTER_DATA_DIR: dataDir,
+    LOG_LEVEL: "silent",
+    ONEROUTER_MASTER_KEY: randomBytes(32).toString("base64"),
+    ONEROUTER_RATE_LIMIT_RPS: "1000000",
+    ONEROUTER_RATE_LIMIT_BURST: "1000000",
+    ...settings,
+  });
+  limitHeapGrowth(config);
+  return startOneRouter(config, createLogger("silent"));
 }
 
 // Runs a benchmark's main and exits explicitly: nothing left behind (pools,

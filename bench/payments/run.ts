@@ -15,7 +15,7 @@ import { inboundWebhookPath, ProviderOutbound } from "@onerouter/routing";
 import { newId, startTracing, type MainThreadCost, type MainThreadStretches } from "@onerouter/core";
 import { sandboxConnector } from "@onerouter/payments";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import type { OneRouter } from "@onerouter/server";
+import { heapGrowingPercent, type OneRouter } from "@onerouter/server";
 import { traceRequestSql, type SqlTrace } from "@onerouter/server/testing";
 import { startPostgres } from "../../test/infra";
 import { IpcChild, keepPreloadsToThisProcess, mebibytes as mb, median, memoryParts, ms, percentile, processDescription, procStat, ratio, watchMemory, wholeNumber, wholeNumberList } from "../common";
@@ -518,6 +518,7 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
     rssBefore,
     rssMax: rssPeak.rss,
     rssPeak,
+    heapGrowingPercent: heapGrowingPercent(app.config),
     loop,
     loadBefore,
     loadAfter,
@@ -676,6 +677,8 @@ interface ReportInput {
   // The highest RSS of this process (the server) seen through the timed rounds.
   rssMax: number;
   rssPeak: NodeJS.MemoryUsage;
+  // As limitHeapGrowth set it for the server's database.
+  heapGrowingPercent: number;
   loop: LoopWatch;
   // One-minute load averages of the machine around the timed rounds.
   loadBefore: number;
@@ -1062,7 +1065,7 @@ function renderReport(input: ReportInput): string {
     "## Memory and rows",
     "",
     `- Server RSS: ${mb(input.rssBefore)} after the warm-up, ${mb(input.rssMax)} at most through the timed rounds. Then: ${memoryParts(input.rssPeak)}.`,
-    `- The server's process: ${processDescription("bench:payments")}.`,
+    `- The server's process: ${processDescription("bench:payments", input.heapGrowingPercent)}.`,
     `- Rows at the end: ${Object.entries(input.counts)
       .map(([table, n]) => `${table} ${n}`)
       .join(", ")}.`,

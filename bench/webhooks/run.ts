@@ -11,7 +11,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Resvg } from "@resvg/resvg-js";
 import { MasterKeyring, OutboxRelay, appendEvent, connectEventStream, listenForCommits, loadConfig, openDatabase, outboxNotifyChannel, type Config, type Database, type EventStream, type Knex, type Logger } from "@onerouter/core";
-import { allMigrations, limitHeapGrowth } from "@onerouter/server";
+import { allMigrations, heapGrowingPercent, limitHeapGrowth } from "@onerouter/server";
 import { createWebhooks, OutboxFeed } from "@onerouter/webhooks";
 import { discardNats, insertEndpoint, insertTenant, startReceiver, type Receiver } from "@onerouter/webhooks/testing";
 import { startNats, startPostgres, type NatsServer, type StartedServer } from "../../test/infra";
@@ -610,11 +610,11 @@ function summarize(runs: Run[]): Point {
 
 async function main() {
   keepPreloadsToThisProcess();
-  // As `onerouter serve webhooks` runs the room.
-  limitHeapGrowth();
   const runStarted = performance.now();
   const postgres = await startPostgres();
   if (!postgres) throw new Error("no PostgreSQL binaries found (pg_ctl and initdb on PATH or under /usr/lib/postgresql)");
+  // As `onerouter serve webhooks` runs the room on this database.
+  limitHeapGrowth({ databaseUrl: postgres.url });
   // The benchmark stops by itself if a run hangs: every run at its drain
   // timeout plus a minute, then Postgres is stopped and the process exits.
   const runsPlanned = 2 + settings.rounds * (pointSpecs.reduce((n, spec) => n + spec.modes.length, 0) + notifyVariants.length + feedVariants.length);
@@ -844,6 +844,7 @@ async function measure(cluster: Cluster, runStarted: number) {
     natsVersion: natsServerVersion(),
     runSeconds: (performance.now() - runStarted) / 1000,
     memoryPeak,
+    heapGrowingPercent: heapGrowingPercent({ databaseUrl: cluster.postgres.url }),
     profile: topSelfTime(profile, 15),
     notifyRuns,
     feedRuns,
@@ -878,6 +879,8 @@ interface ReportInput {
   runSeconds: number;
   // This process's memory at its highest RSS through the timed rounds.
   memoryPeak: NodeJS.MemoryUsage;
+  // As limitHeapGrowth set it.
+  heapGrowingPercent: number;
   // The process's busiest functions over the timed rounds.
   profile: ProfileEntry[];
 }
@@ -1007,7 +1010,7 @@ function renderReport(input: ReportInput, targets: TargetRow[]): string {
     `- nats-server: ${input.natsVersion}, JetStream with file storage in a throw-away folder, a fresh server for every JetStream run`,
     `- Load average (1 min): ${input.loadBefore.toFixed(1)} before the timed rounds, ${input.loadAfter.toFixed(1)} after, on ${cpus.length} cores; anything above ${cpus.length} is other work on the shared machine competing with this run`,
     `- Whole run: ${input.runSeconds.toFixed(0)} s`,
-    `- This process's RSS (webhooks room, relay, committers and receiver) through the timed rounds: ${mebibytes(input.memoryPeak.rss)} at most; then ${memoryParts(input.memoryPeak)}. The process: ${processDescription("bench:webhooks")}.`,
+    `- This process's RSS (webhooks room, relay, committers and receiver) through the timed rounds: ${mebibytes(input.memoryPeak.rss)} at most; then ${memoryParts(input.memoryPeak)}. The process: ${processDescription("bench:webhooks", input.heapGrowingPercent)}.`,
     "",
     "## Setup",
     "",

@@ -8,7 +8,6 @@ import { limitHeapGrowth } from "./heap-growth";
 // `onerouter start` and `onerouter dev`: the server in this process until a signal.
 
 export async function start(args: string[]): Promise<number> {
-  limitHeapGrowth();
   let services: string | undefined;
   try {
     services = parseArgs({ args, options: { services: { type: "string" } } }).values.services;
@@ -17,6 +16,7 @@ export async function start(args: string[]): Promise<number> {
   }
   if (services !== undefined) return serve([services]);
   const config = loadConfig();
+  limitHeapGrowth(config);
   const logger = createLogger(config.logLevel);
   const app = await startOneRouter(config, logger);
   console.log(startBanner(app));
@@ -28,9 +28,9 @@ export async function start(args: string[]): Promise<number> {
 
 // `onerouter serve payments,webhooks`: services behind Envoy, as in the mesh.
 export async function serve(args: string[]): Promise<number> {
-  limitHeapGrowth();
   const services = servicesNamed(args.join(","));
   const config = loadConfig();
+  limitHeapGrowth(config);
   const logger = createLogger(config.logLevel);
   const app = await startServices(config, services, { mesh: true }, logger);
   await untilSignalled(logger);
@@ -50,10 +50,10 @@ function servicesNamed(list: string): ServiceName[] {
 }
 
 export async function dev(args: string[]): Promise<number> {
-  limitHeapGrowth();
   if (args.length > 0) throw new UsageError("dev takes no arguments", "dev");
   for (const [name, value] of Object.entries(devConfigDefaults)) process.env[name] ??= value;
   const config = loadConfig();
+  limitHeapGrowth(config);
   const logger = createLogger(config.logLevel);
   const basePort = process.env.ONEROUTER_DEV_BASE_PORT ?? "12110";
   if (!/^\d+$/.test(basePort) || Number(basePort) > 65532) {

@@ -3,11 +3,21 @@ import v8 from "node:v8";
 // After each full collection V8 lets the old generation grow to as much as
 // four times what survived before it collects again, and keeps those pages
 // committed: under load, requests in flight survive into the old generation
-// and the heap holds two to three times its live size. Growing by half at
-// most keeps the server's RSS near what it uses, for a full collection a
-// little more often (no measurable CPU per payment in bench/payments). A
-// heuristic V8 reads at every collection, so setting it once the process
-// runs takes effect; NODE_OPTIONS does not accept it.
+// and the heap holds two to three times its live size. A heuristic V8 reads
+// at every collection, so setting it once the process runs takes effect;
+// NODE_OPTIONS does not accept it.
+//
+// How far it may grow trades memory for the full collections' pauses,
+// which land in the calls running then (bench/payments' slowest 1 % of
+// payments at concurrency 1, on a Postgres server, three runs or more each):
+// - to 1.5 times what survived: a full collection paused 20-70 % of them,
+//   RSS 200 MiB;
+// - to twice: 9-53 %, RSS 215 MiB;
+// - to three times: 0-15 %, RSS 265 MiB;
+// - V8's default: 0-17 %, RSS 297-319 MiB.
+// CPU per payment did not differ measurably. On a Postgres server it may
+// grow to three times; embedded, where PGlite's memory is the process's too
+// and RSS is already 280-300 MiB under load, to 1.5 times.
 //
 // The young generation stays at V8's default size (semi-spaces of up to
 // 16 MiB). Larger ones (32 or 64 MiB, growing or fixed) cut the scavenges
@@ -20,8 +30,10 @@ import v8 from "node:v8";
 // promote a fifth more. It could not be set here anyway: V8 sizes the young
 // generation when it sets up the heap, so setFlagsFromString changes nothing
 // once the process runs.
-export const heapGrowingPercent = 50;
+export function heapGrowingPercent(config: { databaseUrl?: string }): number {
+  return config.databaseUrl ? 200 : 50;
+}
 
-export function limitHeapGrowth(): void {
-  v8.setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent}`);
+export function limitHeapGrowth(config: { databaseUrl?: string }): void {
+  v8.setFlagsFromString(`--heap-growing-percent=${heapGrowingPercent(config)}`);
 }
