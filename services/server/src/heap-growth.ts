@@ -9,11 +9,11 @@ import v8 from "node:v8";
 //
 // How far it may grow trades memory for the full collections' pauses,
 // which land in the calls running then (bench/payments' slowest 1 % of
-// payments at concurrency 1, on a Postgres server, three runs or more each):
+// payments at concurrency 1, on a Postgres server, 3 to 6 runs each):
 // - to 1.5 times what survived: a full collection paused 20-70 % of them,
 //   RSS 200 MiB;
 // - to twice: 9-53 %, RSS 215 MiB;
-// - to three times: 0-15 %, RSS 265 MiB;
+// - to three times: 0-17 %, RSS 265 MiB;
 // - V8's default: 0-17 %, RSS 297-319 MiB.
 // CPU per payment did not differ measurably. On a Postgres server it may
 // grow to three times; embedded, where PGlite's memory is the process's too
