@@ -16,8 +16,9 @@ import v8 from "node:v8";
 // - to three times: 0-17 %, RSS 265 MiB;
 // - V8's default: 0-17 %, RSS 297-319 MiB.
 // CPU per payment did not differ measurably. On a Postgres server it may
-// grow to three times; embedded, where PGlite's memory is the process's too
-// and RSS is already 280-300 MiB under load, to 1.5 times.
+// grow to three times, the most that stays clear of the 300 MiB the server
+// is held to; embedded, where PGlite's memory is the process's too and RSS
+// is already 280-300 MiB under load, to 1.5 times.
 //
 // The young generation stays at V8's default size (semi-spaces of up to
 // 16 MiB). Larger ones (32 or 64 MiB, growing or fixed) cut the scavenges
