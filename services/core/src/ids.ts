@@ -35,13 +35,41 @@ function fillIdRandomness(target: Uint8Array, offset: number, length: number): v
   idRandomnessUsed += length;
 }
 
+// The last id made in this process, and the millisecond it carries.
+let lastId = new Uint8Array(16);
+let lastIdMs = -1;
+const idStep = new Uint8Array(4);
+
 // Ids sort by creation time (48-bit milliseconds first, like a ULID) so keyset
-// pagination and log reading follow time; 80 random bits keep them unguessable.
+// pagination and log reading follow time; 80 random bits keep them hard to
+// guess. A process's ids also sort in the order it made them: one made in the
+// same millisecond as the last (or with the clock set back) is the last one
+// raised by a random step of up to 2^32, as a monotonic ULID is, where fresh
+// random bits would order the millisecond's ids at random (two events
+// appended one after the other, then fanned out in id order, would reach a
+// stream the other way round).
 export function newId(prefix: string): string {
   const bytes = new Uint8Array(16);
   const now = Date.now();
-  for (let i = 5; i >= 0; i--) bytes[5 - i] = Math.floor(now / 2 ** (8 * i)) & 0xff;
-  fillIdRandomness(bytes, 6, 10);
+  if (now > lastIdMs) {
+    for (let i = 5; i >= 0; i--) bytes[5 - i] = Math.floor(now / 2 ** (8 * i)) & 0xff;
+    fillIdRandomness(bytes, 6, 10);
+    lastIdMs = now;
+  } else {
+    bytes.set(lastId);
+    fillIdRandomness(idStep, 0, 4);
+    // Adds the step plus one (never zero) to the id as one big-endian number;
+    // a carry into the time bytes moves the id to the next millisecond.
+    let carry = 1;
+    for (let i = 15; i >= 0; i--) {
+      const sum = bytes[i]! + (i >= 12 ? idStep[i - 12]! : 0) + carry;
+      bytes[i] = sum & 0xff;
+      carry = sum >> 8;
+      if (i < 12 && carry === 0) break;
+    }
+    lastIdMs = bytes.subarray(0, 6).reduce((ms, byte) => ms * 256 + byte, 0);
+  }
+  lastId = bytes;
   return `${prefix}_${base32(bytes)}`;
 }
 
