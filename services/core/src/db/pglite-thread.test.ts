@@ -160,8 +160,40 @@ describe("PGlite in a worker thread", () => {
     expect(reading.totalOnCpuMs).toBe(reading.longestOnCpuMs);
     expect(handing.longestOnCpuMs).toBeGreaterThanOrEqual(0);
     expect(handing.longestOnCpuMs).toBeLessThanOrEqual(handing.longestMs);
-    const none = { count: 0, longestMs: 0, totalMs: 0, longestStretchOnCpuMs: 0, longestOnCpuMs: 0, totalOnCpuMs: 0 };
+    // The database accounts for at least the main thread's time on a core, and never for more than the stretch.
+    for (const stretches of [handing, reading]) {
+      expect(stretches.longestDatabaseMs).toBeGreaterThanOrEqual(stretches.longestOnCpuMs!);
+      expect(stretches.longestDatabaseMs).toBeLessThanOrEqual(stretches.longestMs);
+      expect(stretches.longestStretchDatabaseMs).toBeLessThanOrEqual(stretches.longestDatabaseMs!);
+    }
+    const none = { count: 0, longestMs: 0, totalMs: 0, longestStretchOnCpuMs: 0, longestOnCpuMs: 0, totalOnCpuMs: 0, longestStretchDatabaseMs: 0, longestDatabaseMs: 0 };
     expect(pglite.takeMainThreadCost()).toEqual({ handing: none, reading: none });
+  });
+
+  it("counts the database's thread busy from a call's arrival to its answer, and not while idle", async () => {
+    const before = pglite.databaseBusyMs();
+    const sleeping = pglite.query("select pg_sleep(0.3)");
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Counted while the call runs, not only once it is answered (by then the thread has slept up to 150 ms).
+    expect(pglite.databaseBusyMs() - before).toBeGreaterThan(0);
+    await sleeping;
+    const answered = pglite.databaseBusyMs();
+    expect(answered - before).toBeGreaterThan(290);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(pglite.databaseBusyMs() - answered).toBeLessThan(20);
+  });
+
+  it("puts a stretch down to the database for no more than its wall time, all of it while the thread is busy", async () => {
+    pglite.countTimeOnCpu();
+    const sleeping = pglite.query("select pg_sleep(0.2)");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pglite.takeMainThreadCost();
+    // Handed over while the thread sleeps; a stretch is counted as soon as the call is sent.
+    const next = pglite.query("select 1");
+    const { handing } = pglite.takeMainThreadCost();
+    await Promise.all([sleeping, next]);
+    expect(handing.count).toBe(1);
+    expect(handing.longestDatabaseMs).toBe(handing.longestMs);
   });
 });
 

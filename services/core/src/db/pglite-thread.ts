@@ -61,13 +61,21 @@ export interface MainThreadStretches {
   longestStretchOnCpuMs?: number;
   longestOnCpuMs?: number;
   totalOnCpuMs?: number;
+  // Once countTimeOnCpu() is on, the most of any one stretch the database can
+  // account for: the main thread's time on a core, plus the time the
+  // database's thread was busy meanwhile, which is all the time it can have
+  // taken the main thread's core (at most the stretch's wall time). The rest
+  // of a stretch, the main thread waited for a core that other threads and
+  // processes had. Of the longest stretch, and the most of any.
+  longestStretchDatabaseMs?: number;
+  longestDatabaseMs?: number;
 }
 
 const noStretches = (onCpu: boolean): MainThreadStretches => ({
   count: 0,
   longestMs: 0,
   totalMs: 0,
-  ...(onCpu && { longestStretchOnCpuMs: 0, longestOnCpuMs: 0, totalOnCpuMs: 0 }),
+  ...(onCpu && { longestStretchOnCpuMs: 0, longestOnCpuMs: 0, totalOnCpuMs: 0, longestStretchDatabaseMs: 0, longestDatabaseMs: 0 }),
 });
 const noCost = (onCpu = false): MainThreadCost => ({ handing: noStretches(onCpu), reading: noStretches(onCpu) });
 
@@ -92,22 +100,51 @@ class ThreadWaitClock {
   }
 }
 
+// How long the database's thread has been busy with calls so far, in ms of
+// wall time (so any wait of its own for a core counts too). The thread keeps
+// it in one number both threads share (pglite-worker.cjs), in microseconds of
+// the monotonic clock every thread of the process shares: while idle, its
+// busy time so far; while busy, that time minus when it became busy, negated.
+class DatabaseBusyClock {
+  private readonly state: BigInt64Array;
+
+  constructor(shared: SharedArrayBuffer) {
+    this.state = new BigInt64Array(shared);
+  }
+
+  busyMs(): number {
+    const state = Atomics.load(this.state, 0);
+    return Number(state >= 0n ? state : process.hrtime.bigint() / 1000n + state) / 1000;
+  }
+}
+
 interface StretchStart {
   wallMs: number;
   waitedMs: number;
+  databaseBusyMs: number;
 }
 
-function count(stretches: MainThreadStretches, started: StretchStart, clock: ThreadWaitClock | undefined): void {
+interface StretchClocks {
+  wait: ThreadWaitClock;
+  database: DatabaseBusyClock;
+}
+
+function count(stretches: MainThreadStretches, started: StretchStart, clocks: StretchClocks | undefined): void {
   const ms = performance.now() - started.wallMs;
   stretches.count += 1;
   stretches.totalMs += ms;
   const longest = ms > stretches.longestMs;
   if (longest) stretches.longestMs = ms;
-  if (clock) {
-    const onCpuMs = Math.max(0, ms - (clock.waitedMs() - started.waitedMs));
+  if (clocks) {
+    const onCpuMs = Math.max(0, ms - (clocks.wait.waitedMs() - started.waitedMs));
+    const databaseMs = Math.min(ms, onCpuMs + (clocks.database.busyMs() - started.databaseBusyMs));
     stretches.totalOnCpuMs = (stretches.totalOnCpuMs ?? 0) + onCpuMs;
-    if (longest) stretches.longestStretchOnCpuMs = onCpuMs;
+    if (longest) {
+      stretches.longestStretchOnCpuMs = onCpuMs;
+      stretches.longestStretchDatabaseMs = databaseMs;
+    }
     if (onCpuMs > (stretches.longestOnCpuMs ?? 0)) stretches.longestOnCpuMs = onCpuMs;
+    if (databaseMs > (stretches.longestDatabaseMs ?? 0)) stretches.longestDatabaseMs = databaseMs;
   }
 }
 
@@ -137,11 +174,14 @@ export class PGliteThread {
   private gone: Error | undefined;
   private closing = false;
   private cost = noCost();
-  private waitClock: ThreadWaitClock | undefined;
+  private readonly busyClock: DatabaseBusyClock;
+  private clocks: StretchClocks | undefined;
 
   constructor(options: PGliteThreadOptions = {}) {
+    const busyTime = new SharedArrayBuffer(8);
+    this.busyClock = new DatabaseBusyClock(busyTime);
     this.worker = new Worker(new URL("./pglite-worker.cjs", import.meta.url), {
-      workerData: options,
+      workerData: { ...options, busyTime },
       resourceLimits: { maxYoungGenerationSizeMb: threadYoungGenerationMb },
     });
     // Held open only while a call waits for its answer, like a socket with a request in flight.
@@ -158,21 +198,28 @@ export class PGliteThread {
   // What the calls cost the main thread since the last take.
   takeMainThreadCost(): MainThreadCost {
     const taken = this.cost;
-    this.cost = noCost(this.waitClock !== undefined);
+    this.cost = noCost(this.clocks !== undefined);
     return taken;
   }
 
+  // How long the database's thread has been busy with calls since it started, in ms of wall time.
+  databaseBusyMs(): number {
+    return this.busyClock.busyMs();
+  }
+
   // Splits each stretch from now on into time on a core and time waiting for
-  // one (four reads of the thread's clock per call, so for measuring only).
-  // Called on the thread that makes the calls; fails where Linux's scheduler
-  // statistics cannot be read.
+  // one, and counts the database's part of it (four reads of the thread's
+  // scheduler statistics per call, so for measuring only). Called on the
+  // thread that makes the calls; fails where Linux's scheduler statistics
+  // cannot be read.
   countTimeOnCpu(): void {
-    this.waitClock ??= new ThreadWaitClock();
+    this.clocks ??= { wait: new ThreadWaitClock(), database: this.busyClock };
     this.cost = noCost(true);
   }
 
   private stretchStart(): StretchStart {
-    return { wallMs: performance.now(), waitedMs: this.waitClock?.waitedMs() ?? 0 };
+    if (!this.clocks) return { wallMs: performance.now(), waitedMs: 0, databaseBusyMs: 0 };
+    return { wallMs: performance.now(), waitedMs: this.clocks.wait.waitedMs(), databaseBusyMs: this.clocks.database.busyMs() };
   }
 
   query<T>(sql: string, params?: unknown[], options?: Record<string, unknown>): Promise<Results<T>> {
@@ -223,8 +270,8 @@ export class PGliteThread {
     try {
       if (!this.gone) await this.call("close", {});
     } finally {
-      this.waitClock?.close();
-      this.waitClock = undefined;
+      this.clocks?.wait.close();
+      this.clocks = undefined;
       await this.worker.terminate();
     }
   }
@@ -238,7 +285,7 @@ export class PGliteThread {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, op, ...message, ...(this.beginDeferred && { begin: true }) });
       this.beginDeferred = false;
-      count(this.cost.handing, started, this.waitClock);
+      count(this.cost.handing, started, this.clocks);
     });
   }
 
@@ -250,7 +297,7 @@ export class PGliteThread {
       if (this.pending.size === 0) this.worker.unref();
       if ("error" in message) waiting?.reject(rebuildError(message.error));
       else waiting?.resolve(deserialize(message.result));
-      count(this.cost.reading, started, this.waitClock);
+      count(this.cost.reading, started, this.clocks);
     } else {
       for (const notify of this.listeners.get(message.channel) ?? []) notify(message.payload);
     }

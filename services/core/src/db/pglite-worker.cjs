@@ -171,20 +171,47 @@ const operations = {
   close: () => pglite.close(),
 };
 
+// How long this thread has been busy with calls, from a call's arrival to
+// the last answer sent, for the main thread to tell its own waits for a core
+// from those this thread can have caused (pglite-thread.ts,
+// DatabaseBusyClock): one number in memory both threads share, in
+// microseconds of the process's monotonic clock. While idle, the busy time so
+// far; while busy, that time minus when the thread became busy.
+const busyState = new BigInt64Array(workerData.busyTime);
+let busyUs = 0n;
+let busySinceUs = 0n;
+let callsInHand = 0;
+const nowUs = () => process.hrtime.bigint() / 1000n;
+
+function callArrived() {
+  if (callsInHand++ > 0) return;
+  busySinceUs = nowUs();
+  Atomics.store(busyState, 0, busyUs - busySinceUs);
+}
+
+function callAnswered() {
+  if (--callsInHand > 0) return;
+  busyUs += nowUs() - busySinceUs;
+  Atomics.store(busyState, 0, busyUs);
+}
+
 // Calls run one after another in the order sent, a deferred BEGIN (answered
 // early on the main thread) just before the call it came with: PGlite's own
 // queue would let a later call in between the two.
 let turn = Promise.resolve();
 parentPort.on("message", (message) => {
+  callArrived();
   const run = turn
     .then(() => ready)
     .then(() => message.begin && pglite.query("BEGIN;"))
     .then(() => operations[message.op](message));
   turn = run.catch(() => undefined);
-  run.then(
-    (result) => reply(message.id, { result }),
-    (err) => reply(message.id, { error: errorFields(err) }),
-  );
+  run
+    .then(
+      (result) => reply(message.id, { result }),
+      (err) => reply(message.id, { error: errorFields(err) }),
+    )
+    .then(callAnswered);
 });
 // A failed start is each statement's answer.
 ready.catch(() => undefined);
