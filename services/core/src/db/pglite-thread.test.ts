@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +8,28 @@ import { openDatabase, type Database } from "./database";
 import { runPrepared } from "./statements";
 import { isDatabaseUnavailable } from "./unavailable";
 import { ensurePgliteTemplate } from "./pglite-template";
-import type { PGliteThread } from "./pglite-thread";
+import { PGliteThread } from "./pglite-thread";
+
+// The threads of this process that Linux schedules as batch threads (SCHED_BATCH, policy 3 in /proc's stat).
+function batchThreads(): string[] {
+  return readdirSync("/proc/self/task").filter((thread) => {
+    try {
+      const stat = readFileSync(`/proc/self/task/${thread}/stat`, "latin1");
+      return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[38] === "3";
+    } catch {
+      return false;
+    }
+  });
+}
+
+const chrtRuns = (() => {
+  try {
+    execFileSync("chrt", ["--max"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 // The embedded database runs in a worker thread: what comes back must be
 // what PGlite gives in the main thread, and the main thread must stay free
@@ -122,6 +144,19 @@ describe("PGlite in a worker thread", () => {
     expect(failed).toMatchObject({ code: "23505", constraint: "things_pkey", query: expect.stringContaining("insert into things") });
     const { rows } = await db.knex.transaction((trx) => runPrepared<{ id: string }>(trx, { ...statement, bindings: ["named-after"] }));
     expect(rows).toEqual([{ id: "named-after" }]);
+  });
+
+  it.skipIf(!chrtRuns)("runs its thread as a batch thread, which does not take the core of the thread that wakes it", async () => {
+    const before = batchThreads();
+    const own = new PGliteThread();
+    try {
+      await own.query("select 1");
+      const added = batchThreads().filter((thread) => !before.includes(thread));
+      expect(added).toHaveLength(1);
+    } finally {
+      await own.close();
+    }
+    expect(batchThreads()).toEqual(before);
   });
 
   it("leaves the event loop free while a statement runs", async () => {
