@@ -8,7 +8,7 @@ import { openDatabase, type Database } from "./database";
 import { runPrepared } from "./statements";
 import { isDatabaseUnavailable } from "./unavailable";
 import { ensurePgliteTemplate } from "./pglite-template";
-import { PGliteThread } from "./pglite-thread";
+import { databasePartMs, PGliteThread } from "./pglite-thread";
 
 // The threads of this process that Linux schedules as batch threads (SCHED_BATCH, policy 3 in /proc's stat).
 function batchThreads(): string[] {
@@ -229,6 +229,25 @@ describe("PGlite in a worker thread", () => {
     await Promise.all([sleeping, next]);
     expect(handing.count).toBe(1);
     expect(handing.longestDatabaseMs).toBe(handing.longestMs);
+  });
+});
+
+describe("the part of a stretch the database accounts for", () => {
+  const stretch = { startMs: 100, wallMs: 8, onCpuMs: 7.5, databaseBusyMs: 0.2 };
+
+  it("is the main thread's time on a core and the database thread's busy time, at most the stretch", () => {
+    expect(databasePartMs(stretch, [])).toBeCloseTo(7.7);
+    expect(databasePartMs({ ...stretch, onCpuMs: 0.1, databaseBusyMs: 6 }, [])).toBeCloseTo(6.1);
+    expect(databasePartMs({ ...stretch, databaseBusyMs: 8 }, [])).toBe(8);
+    // Waiting for a core that others had is no part of it.
+    expect(databasePartMs({ ...stretch, onCpuMs: 0.1, databaseBusyMs: 0 }, [])).toBeCloseTo(0.1);
+  });
+
+  it("leaves out the main thread's garbage collections within the stretch, and only within it", () => {
+    expect(databasePartMs(stretch, [{ startMs: 101, endMs: 108 }])).toBeCloseTo(0.7);
+    // Half of this pause fell before the stretch began.
+    expect(databasePartMs(stretch, [{ startMs: 98, endMs: 104 }])).toBeCloseTo(3.7);
+    expect(databasePartMs(stretch, [{ startMs: 90, endMs: 99 }, { startMs: 109, endMs: 120 }])).toBeCloseTo(7.7);
   });
 });
 

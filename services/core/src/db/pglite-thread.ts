@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { deserialize } from "node:v8";
+import { PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import type { Results } from "@electric-sql/pglite";
 
@@ -42,8 +43,8 @@ type WorkerMessage =
 
 // The main thread's own time on database calls, each a stretch the event
 // loop stands still for; the statements themselves run in the thread
-// meanwhile. Handing a call over (postMessage) may wake the thread, which on
-// a busy machine can take the core from the main thread right then.
+// meanwhile. Handing a call over (postMessage) wakes the thread, which as a
+// batch thread (pglite-worker.cjs) does not take the main thread's core.
 export interface MainThreadCost {
   handing: MainThreadStretches;
   // Reading answers back (v8.deserialize).
@@ -62,22 +63,39 @@ export interface MainThreadStretches {
   longestOnCpuMs?: number;
   totalOnCpuMs?: number;
   // Once countTimeOnCpu() is on, the most of any one stretch the database can
-  // account for: the main thread's time on a core, plus the time the
-  // database's thread was busy meanwhile, which is all the time it can have
-  // taken the main thread's core (at most the stretch's wall time). The rest
-  // of a stretch, the main thread waited for a core that other threads and
-  // processes had. Of the longest stretch, and the most of any.
+  // account for (databasePartMs): of the longest stretch, and the most of any.
   longestStretchDatabaseMs?: number;
   longestDatabaseMs?: number;
 }
 
-const noStretches = (onCpu: boolean): MainThreadStretches => ({
-  count: 0,
-  longestMs: 0,
-  totalMs: 0,
-  ...(onCpu && { longestStretchOnCpuMs: 0, longestOnCpuMs: 0, totalOnCpuMs: 0, longestStretchDatabaseMs: 0, longestDatabaseMs: 0 }),
-});
-const noCost = (onCpu = false): MainThreadCost => ({ handing: noStretches(onCpu), reading: noStretches(onCpu) });
+// One stretch as measured, and the garbage collections of the main thread:
+// their pauses, on the clock of performance.now().
+export interface TimedStretch {
+  startMs: number;
+  wallMs: number;
+  onCpuMs: number;
+  // How long the database's thread was busy meanwhile.
+  databaseBusyMs: number;
+}
+
+export interface CollectionPause {
+  startMs: number;
+  endMs: number;
+}
+
+// The part of a stretch that the database accounts for: the main thread's
+// time on a core, less its garbage collections within the stretch (the
+// server's heap, collected whenever an allocation finds it full), plus the
+// time the database's thread was busy meanwhile, which is all the core it can
+// have taken from the main thread. The rest, the main thread waited for a
+// core that other threads and processes had.
+export function databasePartMs(stretch: TimedStretch, pauses: readonly CollectionPause[]): number {
+  const endMs = stretch.startMs + stretch.wallMs;
+  let collectingMs = 0;
+  for (const pause of pauses) collectingMs += Math.max(0, Math.min(endMs, pause.endMs) - Math.max(stretch.startMs, pause.startMs));
+  return Math.max(0, Math.min(stretch.wallMs - collectingMs, Math.max(0, stretch.onCpuMs - collectingMs) + stretch.databaseBusyMs));
+}
+
 
 // How long the calling thread has waited for a core so far, in ms: Linux's
 // scheduler statistics (/proc/thread-self/schedstat: nanoseconds run,
@@ -127,26 +145,71 @@ interface StretchStart {
 interface StretchClocks {
   wait: ThreadWaitClock;
   database: DatabaseBusyClock;
+  // The main thread's garbage collections since the last take, which
+  // PerformanceObserver reports after the fact.
+  pauses: CollectionPause[];
+  collections: PerformanceObserver;
 }
 
-function count(stretches: MainThreadStretches, started: StretchStart, clocks: StretchClocks | undefined): void {
-  const ms = performance.now() - started.wallMs;
-  stretches.count += 1;
-  stretches.totalMs += ms;
-  const longest = ms > stretches.longestMs;
-  if (longest) stretches.longestMs = ms;
-  if (clocks) {
+// Past this, a stretch's database part waits for the collections within it.
+const settledDatabasePartMs = 1;
+
+// One side's stretches until the next take.
+class StretchCount {
+  private readonly stretches: MainThreadStretches;
+  private longest: TimedStretch | undefined;
+  // The stretches whose database part may be over settledDatabasePartMs.
+  private readonly unsettled: TimedStretch[] = [];
+  private longestSettledMs = 0;
+
+  constructor(onCpu: boolean) {
+    this.stretches = { count: 0, longestMs: 0, totalMs: 0, ...(onCpu && { longestStretchOnCpuMs: 0, longestOnCpuMs: 0, totalOnCpuMs: 0 }) };
+  }
+
+  add(started: StretchStart, clocks: StretchClocks | undefined): void {
+    const { stretches } = this;
+    const ms = performance.now() - started.wallMs;
+    stretches.count += 1;
+    stretches.totalMs += ms;
+    const longest = ms > stretches.longestMs;
+    if (longest) stretches.longestMs = ms;
+    if (!clocks) return;
     const onCpuMs = Math.max(0, ms - (clocks.wait.waitedMs() - started.waitedMs));
-    const databaseMs = Math.min(ms, onCpuMs + (clocks.database.busyMs() - started.databaseBusyMs));
+    const stretch = { startMs: started.wallMs, wallMs: ms, onCpuMs, databaseBusyMs: clocks.database.busyMs() - started.databaseBusyMs };
     stretches.totalOnCpuMs = (stretches.totalOnCpuMs ?? 0) + onCpuMs;
     if (longest) {
       stretches.longestStretchOnCpuMs = onCpuMs;
-      stretches.longestStretchDatabaseMs = databaseMs;
+      this.longest = stretch;
     }
     if (onCpuMs > (stretches.longestOnCpuMs ?? 0)) stretches.longestOnCpuMs = onCpuMs;
-    if (databaseMs > (stretches.longestDatabaseMs ?? 0)) stretches.longestDatabaseMs = databaseMs;
+    // With no collection taken out: the most it can be.
+    const mostMs = databasePartMs(stretch, []);
+    if (mostMs > settledDatabasePartMs) this.unsettled.push(stretch);
+    else if (mostMs > this.longestSettledMs) this.longestSettledMs = mostMs;
+  }
+
+  take(pauses: readonly CollectionPause[] | undefined): MainThreadStretches {
+    if (!pauses) return this.stretches;
+    const unsettledMs = this.unsettled.map((stretch) => databasePartMs(stretch, pauses));
+    return {
+      ...this.stretches,
+      longestStretchDatabaseMs: this.longest ? databasePartMs(this.longest, pauses) : 0,
+      longestDatabaseMs: unsettledMs.reduce((most, ms) => Math.max(most, ms), this.longestSettledMs),
+    };
   }
 }
+
+class CostCount {
+  readonly handing: StretchCount;
+  readonly reading: StretchCount;
+
+  constructor(onCpu: boolean) {
+    this.handing = new StretchCount(onCpu);
+    this.reading = new StretchCount(onCpu);
+  }
+}
+
+const collectionPause = (entry: PerformanceEntry): CollectionPause => ({ startMs: entry.startTime, endMs: entry.startTime + entry.duration });
 
 // The error as PGlite raised it in the worker: message, SQLSTATE code,
 // constraint, detail and the rest of its fields.
@@ -173,7 +236,7 @@ export class PGliteThread {
   // Set once the worker has gone: every later call fails with it.
   private gone: Error | undefined;
   private closing = false;
-  private cost = noCost();
+  private cost = new CostCount(false);
   private readonly busyClock: DatabaseBusyClock;
   private clocks: StretchClocks | undefined;
 
@@ -198,8 +261,10 @@ export class PGliteThread {
   // What the calls cost the main thread since the last take.
   takeMainThreadCost(): MainThreadCost {
     const taken = this.cost;
-    this.cost = noCost(this.clocks !== undefined);
-    return taken;
+    this.cost = new CostCount(this.clocks !== undefined);
+    const pauses = this.clocks && [...this.clocks.pauses, ...this.clocks.collections.takeRecords().map(collectionPause)];
+    if (this.clocks) this.clocks.pauses = [];
+    return { handing: taken.handing.take(pauses), reading: taken.reading.take(pauses) };
   }
 
   // How long the database's thread has been busy with calls since it started, in ms of wall time.
@@ -213,8 +278,14 @@ export class PGliteThread {
   // thread that makes the calls; fails where Linux's scheduler statistics
   // cannot be read.
   countTimeOnCpu(): void {
-    this.clocks ??= { wait: new ThreadWaitClock(), database: this.busyClock };
-    this.cost = noCost(true);
+    if (!this.clocks) {
+      const pauses: CollectionPause[] = [];
+      const collections = new PerformanceObserver((list) => clocks.pauses.push(...list.getEntries().map(collectionPause)));
+      const clocks: StretchClocks = { wait: new ThreadWaitClock(), database: this.busyClock, pauses, collections };
+      collections.observe({ entryTypes: ["gc"] });
+      this.clocks = clocks;
+    }
+    this.cost = new CostCount(true);
   }
 
   private stretchStart(): StretchStart {
@@ -271,6 +342,7 @@ export class PGliteThread {
       if (!this.gone) await this.call("close", {});
     } finally {
       this.clocks?.wait.close();
+      this.clocks?.collections.disconnect();
       this.clocks = undefined;
       await this.worker.terminate();
     }
@@ -285,7 +357,7 @@ export class PGliteThread {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, op, ...message, ...(this.beginDeferred && { begin: true }) });
       this.beginDeferred = false;
-      count(this.cost.handing, started, this.clocks);
+      this.cost.handing.add(started, this.clocks);
     });
   }
 
@@ -297,7 +369,7 @@ export class PGliteThread {
       if (this.pending.size === 0) this.worker.unref();
       if ("error" in message) waiting?.reject(rebuildError(message.error));
       else waiting?.resolve(deserialize(message.result));
-      count(this.cost.reading, started, this.clocks);
+      this.cost.reading.add(started, this.clocks);
     } else {
       for (const notify of this.listeners.get(message.channel) ?? []) notify(message.payload);
     }
