@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
-import { deserialize } from "node:v8";
 import { PerformanceObserver, type PerformanceEntry } from "node:perf_hooks";
+import { deserialize } from "node:v8";
 import { Worker } from "node:worker_threads";
 import type { Results } from "@electric-sql/pglite";
 
@@ -68,8 +68,8 @@ export interface MainThreadStretches {
   longestDatabaseMs?: number;
 }
 
-// One stretch as measured, and the garbage collections of the main thread:
-// their pauses, on the clock of performance.now().
+// A stretch as measured, and a garbage collection's pause in the main
+// thread, both on the clock of performance.now().
 export interface TimedStretch {
   startMs: number;
   wallMs: number;
@@ -95,7 +95,6 @@ export function databasePartMs(stretch: TimedStretch, pauses: readonly Collectio
   for (const pause of pauses) collectingMs += Math.max(0, Math.min(endMs, pause.endMs) - Math.max(stretch.startMs, pause.startMs));
   return Math.max(0, Math.min(stretch.wallMs - collectingMs, Math.max(0, stretch.onCpuMs - collectingMs) + stretch.databaseBusyMs));
 }
-
 
 // How long the calling thread has waited for a core so far, in ms: Linux's
 // scheduler statistics (/proc/thread-self/schedstat: nanoseconds run,
