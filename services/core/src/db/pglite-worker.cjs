@@ -113,7 +113,8 @@ const scheduledAsBatch = new Promise((resolve) => {
   } catch {
     return resolve();
   }
-  execFile("chrt", ["--batch", "--pid", "0", thread], () => resolve());
+  // The start waits for it, but never long: a stuck chrt is killed.
+  execFile("chrt", ["--batch", "--pid", "0", thread], { timeout: 5000 }, () => resolve());
 });
 
 let pglite;
