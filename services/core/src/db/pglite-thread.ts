@@ -278,9 +278,8 @@ export class PGliteThread {
   // cannot be read.
   countTimeOnCpu(): void {
     if (!this.clocks) {
-      const pauses: CollectionPause[] = [];
       const collections = new PerformanceObserver((list) => clocks.pauses.push(...list.getEntries().map(collectionPause)));
-      const clocks: StretchClocks = { wait: new ThreadWaitClock(), database: this.busyClock, pauses, collections };
+      const clocks: StretchClocks = { wait: new ThreadWaitClock(), database: this.busyClock, pauses: [], collections };
       collections.observe({ entryTypes: ["gc"] });
       this.clocks = clocks;
     }
