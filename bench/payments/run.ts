@@ -6,7 +6,7 @@ import net from "node:net";
 import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
-import { constants, monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
+import { constants, monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
@@ -188,6 +188,55 @@ function watchLoop(app: OneRouter): { stop(): LoopWatch } {
 interface Slice extends SliceResult {
   serverCpuMs: number;
   postgresCpuMs: number;
+  mainThread: MainThreadSlice;
+}
+
+// The server's main thread, which runs all of the platform's JavaScript,
+// over a slice: its time on a core and its time runnable but waiting for
+// one (Linux's scheduler statistics of this process's main thread), its
+// event loop's busy share, and the share of the machine's core time that
+// sat idle (/proc/stat). NaN where there is no /proc.
+interface MainThreadSlice {
+  onCoreMs: number;
+  waitedMs: number;
+  loopActiveMs: number;
+  loopIdleMs: number;
+  idleTicks: number;
+  allTicks: number;
+}
+
+interface MainThreadReading {
+  onCoreMs: number;
+  waitedMs: number;
+  loop: EventLoopUtilization;
+  idleTicks: number;
+  allTicks: number;
+}
+
+function readMainThread(): MainThreadReading {
+  const loop = performance.eventLoopUtilization();
+  try {
+    // Read from the main thread, so thread-self is the main thread.
+    const [onCoreNs, waitedNs] = readFileSync("/proc/thread-self/schedstat", "utf8").split(" ").map(Number) as [number, number];
+    // cpu user nice system idle iowait irq softirq steal …, in ticks.
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { onCoreMs: onCoreNs / 1e6, waitedMs: waitedNs / 1e6, loop, idleTicks: cpu[3]! + cpu[4]!, allTicks: cpu.reduce((a, b) => a + b, 0) };
+  } catch {
+    return { onCoreMs: Number.NaN, waitedMs: Number.NaN, loop, idleTicks: Number.NaN, allTicks: Number.NaN };
+  }
+}
+
+function mainThreadSince(start: MainThreadReading): MainThreadSlice {
+  const end = readMainThread();
+  const loop = performance.eventLoopUtilization(end.loop, start.loop);
+  return {
+    onCoreMs: end.onCoreMs - start.onCoreMs,
+    waitedMs: end.waitedMs - start.waitedMs,
+    loopActiveMs: loop.active,
+    loopIdleMs: loop.idle,
+    idleTicks: end.idleTicks - start.idleTicks,
+    allTicks: end.allTicks - start.allTicks,
+  };
 }
 
 // Reads the CPU time of the Postgres server listening on `port`: its
@@ -267,6 +316,10 @@ interface Point {
   serverCpuMsPerCall: number;
   postgresCpuMsPerCall: number;
   clientCpuMsPerCall: number;
+  mainOnCoreMsPerCall: number;
+  mainWaitedMsPerCall: number;
+  loopBusyShare: number;
+  machineIdleShare: number;
 }
 
 function summarize(workload: WorkloadName, load: Load, slices: readonly Slice[]): Point {
@@ -290,6 +343,10 @@ function summarize(workload: WorkloadName, load: Load, slices: readonly Slice[])
     serverCpuMsPerCall: sum((s) => s.serverCpuMs) / calls,
     postgresCpuMsPerCall: sum((s) => s.postgresCpuMs) / calls,
     clientCpuMsPerCall: sum((s) => s.clientCpuMs) / calls,
+    mainOnCoreMsPerCall: sum((s) => s.mainThread.onCoreMs) / calls,
+    mainWaitedMsPerCall: sum((s) => s.mainThread.waitedMs) / calls,
+    loopBusyShare: sum((s) => s.mainThread.loopActiveMs) / sum((s) => s.mainThread.loopActiveMs + s.mainThread.loopIdleMs),
+    machineIdleShare: sum((s) => s.mainThread.idleTicks) / sum((s) => s.mainThread.allTicks),
   };
 }
 
@@ -414,12 +471,14 @@ async function measure(app: OneRouter, load: LoadGenerator, sandboxUrl: string, 
   const runSlice = async (workload: WorkloadName, at: Load, durationMs: number): Promise<Slice> => {
     const cpuAtStart = process.cpuUsage();
     const postgresAtStart = postgresCpu();
+    const mainThreadAtStart = readMainThread();
     const { result } = await load.ask(
       { type: "slice", workload, concurrency: at.concurrency, ...(at.rate && { rate: at.rate }), durationMs, maxRequests: settings.sliceMaxRequests },
       "slice",
     );
+    const mainThread = mainThreadSince(mainThreadAtStart);
     const cpu = process.cpuUsage(cpuAtStart);
-    const slice = { ...result, serverCpuMs: (cpu.user + cpu.system) / 1000, postgresCpuMs: postgresCpu() - postgresAtStart };
+    const slice = { ...result, serverCpuMs: (cpu.user + cpu.system) / 1000, postgresCpuMs: postgresCpu() - postgresAtStart, mainThread };
     await pause();
     return slice;
   };
@@ -989,6 +1048,24 @@ function renderReport(input: ReportInput): string {
     out(
       `| ${at.label} | ${ms(pay.p50)} | ${ms(direct.p50)} | ${ms(pay.p50 - direct.p50)} | ${ratio(pay.p50, direct.p50)} | ${ms(pay.p99)} | ${ms(direct.p99)} | ${ms(pay.p99 - direct.p99)} | ${at.rate ? "– (offered)" : ratio(pay.requestsPerSecond, noop.requestsPerSecond)} |`,
     );
+  }
+  const percentOf = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)} %` : "–");
+  out(
+    "",
+    "### The server's main thread",
+    "",
+    `One thread runs all of the platform's JavaScript (Connect, the gatekeeper, the engines, knex and pg, the HTTP client and server). Where its event loop is busy nearly all the time, that thread is what bounds requests/s: each call takes its time on a core plus its time waiting for one, runnable while other threads and processes (${embedded ? "the embedded database's thread" : "Postgres's backends its own writes woke"}, the sandbox, the load generator) held both cores. Per call, from Linux's scheduler statistics of the main thread; the rest of the server's CPU is its other threads (${embedded ? "the embedded database's, " : ""}V8's helpers, which mark and scavenge for the garbage collector and compile, and libuv's pool). Cores idle is the machine's share of core time spent idle meanwhile.`,
+    "",
+    "| Workload | Load | Event loop busy | Main thread on a core, ms/call | Waiting for a core, ms/call | Other threads, ms/call | Cores idle |",
+    "|---|---|---:|---:|---:|---:|---:|",
+  );
+  for (const at of input.loads.filter((l) => !l.rate)) {
+    for (const workload of ["CreatePayment", "No-op (ListApiKeys)"] as const) {
+      const p = find(workload, at);
+      out(
+        `| ${workload} | ${at.label} | ${percentOf(p.loopBusyShare)} | ${ms(p.mainOnCoreMsPerCall)} | ${ms(p.mainWaitedMsPerCall)} | ${ms(p.serverCpuMsPerCall - p.mainOnCoreMsPerCall)} | ${percentOf(p.machineIdleShare)} |`,
+      );
+    }
   }
   const { slowestAtConcurrency1: tail } = input;
   const shareOf = (n: number, of: CallsAndCollections) => `${of.calls === 0 ? "–" : Math.round((100 * n) / of.calls)} %`;
