@@ -300,6 +300,11 @@ export class PGliteThread {
       this.beginDeferred = true;
       return Promise.resolve({ rows: [], fields: [], affectedRows: 0 });
     }
+    // runPrepared gives its values with the statement's name, as node-postgres takes them.
+    if (options && Array.isArray(options.values)) {
+      const { values, ...rest } = options;
+      return this.call("query", { sql, params: values, options: rest }) as Promise<Results<T>>;
+    }
     return this.call("query", { sql, params, options }) as Promise<Results<T>>;
   }
 

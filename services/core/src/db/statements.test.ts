@@ -26,6 +26,31 @@ describeEachEngine("runPrepared", (engine) => {
     if (engine === "postgres") expect(prepared).toEqual(["select $1::int * 10 as n", "select $1::int + 1 as n"]);
   });
 
+  it("binds many values by position, and leaves a text naming identifiers (??) to knex", async () => {
+    const values = Array.from({ length: 12 }, (_, i) => i + 1);
+    const { rows } = await runPrepared<{ sum: number; last: string }>(db.knex, {
+      sql: `select (${values.map(() => "?::int").join(" + ")}) as sum, ?::text as last`,
+      bindings: [...values, "the last"],
+    });
+    expect(rows).toEqual([{ sum: 78, last: "the last" }]);
+    const named = await runPrepared<{ n: number }>(db.knex, { sql: "select ?::int as ??", bindings: [7, "n"] });
+    expect(named.rows).toEqual([{ n: 7 }]);
+  });
+
+  it("refuses bindings that do not fit the text before anything is sent", async () => {
+    const statements: string[] = [];
+    const count = (q: { sql: string }) => statements.push(q.sql);
+    db.knex.on("query", count);
+    try {
+      await expect(runPrepared(db.knex, { sql: "select ?::int + ?::int as n", bindings: [1] })).rejects.toThrow("Expected 2 bindings, saw 1");
+      await expect(runPrepared(db.knex, { sql: "select ?::int + ?::int as n", bindings: [1, undefined] })).rejects.toThrow("Undefined binding(s)");
+      await expect(runPrepared(db.knex, { sql: "select ?::text as n", bindings: [db.knex.raw("now()")] })).rejects.toThrow("may not be knex queries");
+    } finally {
+      db.knex.off("query", count);
+    }
+    expect(statements).toEqual([]);
+  });
+
   it("updates the rows whose columns equal the values given, a null matching null, and leaves a column set to undefined as it was", async () => {
     await db.knex.schema.createTable("statement_rows", (t) => {
       t.text("id");
