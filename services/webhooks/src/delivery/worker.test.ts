@@ -539,10 +539,11 @@ describe.skipIf(!postgresAvailable())("webhooks in two processes on one Postgres
     await first.knex("webhook_deliveries").whereIn("id", ["dlv_backlog_1", "dlv_backlog_2"]).update({ claimed_until: new Date(Date.now() + 60_000) });
     await first.knex.raw("analyze webhook_deliveries");
 
-    // The worker's own claim statement, as it sends it.
+    // The worker's own claim statement, as it sends it: runPrepared hands
+    // its values to the driver with the statement's name, not to knex.
     const claims: { sql: string; bindings: Knex.RawBinding[] }[] = [];
-    const capture = (q: { sql: string; bindings: Knex.RawBinding[] }) => {
-      if (q.sql.trim().startsWith("with claimed")) claims.push(q);
+    const capture = (q: { sql: string; bindings: Knex.RawBinding[]; options?: { values?: Knex.RawBinding[] } }) => {
+      if (q.sql.trim().startsWith("with claimed")) claims.push({ sql: q.sql, bindings: q.options?.values ?? q.bindings });
     };
     second.knex.on("query", capture);
     const probe = newWorker(second.knex, { pollIntervalMs: 60_000, concurrency: 1 });
