@@ -188,23 +188,14 @@ function watchLoop(app: OneRouter): { stop(): LoopWatch } {
 interface Slice extends SliceResult {
   serverCpuMs: number;
   postgresCpuMs: number;
-  mainThread: MainThreadSlice;
+  mainThread: MainThreadReading;
 }
 
 // The server's main thread, which runs all of the platform's JavaScript,
-// over a slice: its time on a core and its time runnable but waiting for
-// one (Linux's scheduler statistics of this process's main thread), its
-// event loop's busy share, and the share of the machine's core time that
-// sat idle (/proc/stat). NaN where there is no /proc.
-interface MainThreadSlice {
-  onCoreMs: number;
-  waitedMs: number;
-  loopActiveMs: number;
-  loopIdleMs: number;
-  idleTicks: number;
-  allTicks: number;
-}
-
+// so far or over a slice: its time on a core and its time runnable but
+// waiting for one (Linux's scheduler statistics of this process's main
+// thread), its event loop's busy and idle time, and the machine's idle and
+// total core time (/proc/stat). NaN where there is no /proc.
 interface MainThreadReading {
   onCoreMs: number;
   waitedMs: number;
@@ -226,14 +217,12 @@ function readMainThread(): MainThreadReading {
   }
 }
 
-function mainThreadSince(start: MainThreadReading): MainThreadSlice {
+function mainThreadSince(start: MainThreadReading): MainThreadReading {
   const end = readMainThread();
-  const loop = performance.eventLoopUtilization(end.loop, start.loop);
   return {
     onCoreMs: end.onCoreMs - start.onCoreMs,
     waitedMs: end.waitedMs - start.waitedMs,
-    loopActiveMs: loop.active,
-    loopIdleMs: loop.idle,
+    loop: performance.eventLoopUtilization(end.loop, start.loop),
     idleTicks: end.idleTicks - start.idleTicks,
     allTicks: end.allTicks - start.allTicks,
   };
@@ -345,7 +334,7 @@ function summarize(workload: WorkloadName, load: Load, slices: readonly Slice[])
     clientCpuMsPerCall: sum((s) => s.clientCpuMs) / calls,
     mainOnCoreMsPerCall: sum((s) => s.mainThread.onCoreMs) / calls,
     mainWaitedMsPerCall: sum((s) => s.mainThread.waitedMs) / calls,
-    loopBusyShare: sum((s) => s.mainThread.loopActiveMs) / sum((s) => s.mainThread.loopActiveMs + s.mainThread.loopIdleMs),
+    loopBusyShare: sum((s) => s.mainThread.loop.active) / sum((s) => s.mainThread.loop.active + s.mainThread.loop.idle),
     machineIdleShare: sum((s) => s.mainThread.idleTicks) / sum((s) => s.mainThread.allTicks),
   };
 }
