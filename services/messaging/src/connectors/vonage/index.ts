@@ -1,4 +1,4 @@
-import type { Vonage } from "@vonage/server-sdk";
+import type { SMS } from "@vonage/sms";
 import { ConnectorError, webhookSecret } from "@onerouter/routing";
 import type { SmsConnector } from "../connector";
 import { callVonage } from "./client";
@@ -11,7 +11,7 @@ import {
 } from "./webhook";
 import { needsUnicode, sendResult, type SmsPart } from "./mapping";
 
-type SmsParams = NonNullable<Parameters<Vonage["sms"]["send"]>[0]>;
+type SmsParams = NonNullable<Parameters<SMS["send"]>[0]>;
 // The SDK types `type` as an enum of its own; "unicode" is one of its values.
 const unicodeType = "unicode" as NonNullable<SmsParams["type"]>;
 

@@ -1,4 +1,4 @@
-import type { Vonage } from "@vonage/server-sdk";
+import type { Pricing } from "@vonage/pricing";
 import { ConnectorError, decimalMicros, type ConnectorContext, type PublishedPrice } from "@onerouter/routing";
 import { callVonage } from "./client";
 
@@ -6,7 +6,7 @@ import { callVonage } from "./client";
 // of its Pricing API (account/get-full-pricing/outbound/sms), in the
 // account's billing currency; each destination's default price is kept.
 // The SDK's ServiceType.SMS, from a package the SDK brings along.
-const sms = "sms" as Parameters<Vonage["pricing"]["listAllCountriesPricing"]>[0];
+const sms = "sms" as Parameters<Pricing["listAllCountriesPricing"]>[0];
 
 export async function vonagePublishedPrices(ctx: ConnectorContext): Promise<PublishedPrice[]> {
   const answer = await callVonage(ctx, (sdk) => sdk.pricing.listAllCountriesPricing(sms));

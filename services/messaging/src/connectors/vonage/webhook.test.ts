@@ -1,4 +1,4 @@
-import { Vonage } from "@vonage/server-sdk";
+import { SMS } from "@vonage/sms";
 import { signVonageParams } from "@onerouter/emulators/vonage";
 import { describe, expect, it } from "vitest";
 import type { WebhookInput } from "@onerouter/routing";
@@ -53,7 +53,7 @@ describe("Vonage signatures", () => {
   });
 
   it("agrees with the SDK's own verifier on a receipt the emulator signed", () => {
-    const { sms } = new Vonage({ apiKey: "k", apiSecret: "s" });
+    const sms = new SMS({ apiKey: "k", apiSecret: "s" });
     // The SDK's enum spells the same method names in upper case.
     type SdkAlgorithm = Parameters<typeof sms.verifySignature>[3];
     for (const method of signatureMethods) {
