@@ -1,15 +1,19 @@
-import FormData from "form-data";
-import Mailgun from "mailgun.js";
 import type { APIErrorType, Interfaces, RequestOptions } from "mailgun.js/definitions";
 import {
   answeredFailure,
   ConnectorError,
   type ConnectorContext,
   type DocumentedStatuses,
+  sdkLoadedOnFirstCall,
   transportFailure,
 } from "@onerouter/routing";
 
 const defaultBaseUrl = "https://api.mailgun.net";
+
+const mailgunSdk = sdkLoadedOnFirstCall("mailgun", async () => {
+  const [{ default: Mailgun }, { default: FormData }] = await Promise.all([import("mailgun.js"), import("form-data")]);
+  return new Mailgun(FormData);
+});
 
 export interface MailgunAccount {
   client: Interfaces.IMailgunClient;
@@ -43,7 +47,7 @@ function sendThroughTransport(client: Interfaces.IMailgunClient, agents: Connect
 
 // A client for this call's account, base URL (the EU region, or an emulator
 // in tests and dev) and time budget.
-function mailgunAccount(ctx: ConnectorContext): MailgunAccount {
+async function mailgunAccount(ctx: ConnectorContext): Promise<MailgunAccount> {
   const options: RequestOptions = {
     username: "api",
     key: credential(ctx, "api_key"),
@@ -55,7 +59,7 @@ function mailgunAccount(ctx: ConnectorContext): MailgunAccount {
     // so to Mailgun too.
     headers: { Connection: "close" },
   };
-  const client = new Mailgun(FormData).client(options);
+  const client = (await mailgunSdk()).client(options);
   sendThroughTransport(client, ctx.transport.agents);
   return { client, domain: credential(ctx, "domain") };
 }
@@ -96,7 +100,7 @@ const mailgunStatuses: DocumentedStatuses = {
 // Runs SDK calls with a client for this call's account and maps whatever
 // they throw to a ConnectorError. The SDK does not retry; the core does.
 export async function callMailgun<T>(ctx: ConnectorContext, call: (account: MailgunAccount) => Promise<T>): Promise<T> {
-  const account = mailgunAccount(ctx);
+  const account = await mailgunAccount(ctx);
   try {
     return await call(account);
   } catch (err) {

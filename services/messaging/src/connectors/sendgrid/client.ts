@@ -1,7 +1,7 @@
 import http from "node:http";
-import { Client } from "@sendgrid/client";
+import type { Client } from "@sendgrid/client";
 import type { ClientRequest } from "@sendgrid/client/src/request";
-import { MailService } from "@sendgrid/mail";
+import type { MailService } from "@sendgrid/mail";
 import {
   answeredFailure,
   ConnectorError,
@@ -9,6 +9,7 @@ import {
   type DocumentedStatuses,
   hasFieldTypes,
   notProvidersAnswer,
+  sdkLoadedOnFirstCall,
   transportFailure,
 } from "@onerouter/routing";
 
@@ -19,6 +20,18 @@ import {
 // connections a reset means the request was on the wire.
 
 const defaultBaseUrl = "https://api.sendgrid.com";
+
+// Each package's module is the SDK's shared client, its class a named
+// export beside it, which the packages' types leave out of a dynamic import.
+interface SendGridSdk {
+  Client: typeof Client;
+  MailService: typeof MailService;
+}
+
+const sendGridSdk = sdkLoadedOnFirstCall("sendgrid", async (): Promise<SendGridSdk> => {
+  const [client, mail] = (await Promise.all([import("@sendgrid/client"), import("@sendgrid/mail")])) as unknown as [Pick<SendGridSdk, "Client">, Pick<SendGridSdk, "MailService">];
+  return { Client: client.Client, MailService: mail.MailService };
+});
 
 // The SDK hands its default request to axios, which takes more options than
 // the SDK's request type lists.
@@ -32,13 +45,14 @@ export interface SendGridApi {
 // A client for this call's account, base URL (an emulator in tests and dev)
 // and time budget. The SDK's module-level client is shared by the process,
 // so it is never configured.
-function sendGridApi(ctx: ConnectorContext): SendGridApi {
+async function sendGridApi(ctx: ConnectorContext): Promise<SendGridApi> {
   const apiKey = ctx.credentials.api_key;
   if (!apiKey) {
     throw new ConnectorError("not_processed", "sendgrid", "The SendGrid account has no api_key", {
       reason: "PROVIDER_AUTHENTICATION_FAILED",
     });
   }
+  const { Client, MailService } = await sendGridSdk();
   const client = new Client();
   // Sets the global region's base URL too, so the base URL comes after it.
   client.setApiKey(apiKey);
@@ -125,7 +139,7 @@ function answerFailure(err: SendGridResponseError): ConnectorError {
 // Runs SDK calls with a client for this call's account and maps whatever
 // they throw to a ConnectorError. Retries are the core's job.
 export async function callSendGrid<T>(ctx: ConnectorContext, call: (api: SendGridApi) => Promise<T>): Promise<T> {
-  const api = sendGridApi(ctx);
+  const api = await sendGridApi(ctx);
   try {
     return await call(api);
   } catch (err) {

@@ -1,10 +1,11 @@
-import twilio from "twilio";
+import type { Twilio } from "twilio";
 import type RequestClient from "twilio/lib/base/RequestClient";
 import {
   ConnectorError,
   type ConnectorContext,
   type DocumentedStatuses,
   notProvidersAnswer,
+  sdkLoadedOnFirstCall,
   statusMeaning,
   transportFailure,
 } from "@onerouter/routing";
@@ -21,33 +22,38 @@ const provider = "twilio";
 // after Twilio read the request; a fresh connection is either refused (nothing
 // sent) or carries the request. The SDK builds its own https agent; the
 // transport's replace it, for http base URLs too.
-class TwilioHttpClient extends twilio.RequestClient {
-  private readonly baseUrl: string | undefined;
+const twilioSdk = sdkLoadedOnFirstCall(provider, async () => {
+  const { default: twilio } = await import("twilio");
+  class TwilioHttpClient extends twilio.RequestClient {
+    private readonly baseUrl: string | undefined;
 
-  constructor(baseUrl: string | undefined, timeoutMs: number, agents: ConnectorContext["transport"]["agents"]) {
-    super({ timeout: timeoutMs, keepAlive: false, autoRetry: false });
-    this.baseUrl = baseUrl?.replace(/\/+$/, "");
-    this.axios.defaults.httpAgent = agents.http;
-    this.axios.defaults.httpsAgent = agents.https;
-  }
+    constructor(baseUrl: string | undefined, timeoutMs: number, agents: ConnectorContext["transport"]["agents"]) {
+      super({ timeout: timeoutMs, keepAlive: false, autoRetry: false });
+      this.baseUrl = baseUrl?.replace(/\/+$/, "");
+      this.axios.defaults.httpAgent = agents.http;
+      this.axios.defaults.httpsAgent = agents.https;
+    }
 
-  override request<TData>(opts: RequestClient.RequestOptions<TData>) {
-    if (!this.baseUrl) return super.request(opts);
-    const target = new URL(opts.uri);
-    return super.request({ ...opts, uri: this.baseUrl + target.pathname + target.search });
+    override request<TData>(opts: RequestClient.RequestOptions<TData>) {
+      if (!this.baseUrl) return super.request(opts);
+      const target = new URL(opts.uri);
+      return super.request({ ...opts, uri: this.baseUrl + target.pathname + target.search });
+    }
   }
-}
+  return { twilio, TwilioHttpClient };
+});
 
 // Runs SDK calls with a client for this call's account, base URL and time
 // budget, and maps whatever they throw to a ConnectorError. Retries are off:
 // retrying and failing over is the core's job.
-export async function callTwilio<T>(ctx: ConnectorContext, call: (client: twilio.Twilio) => Promise<T>): Promise<T> {
+export async function callTwilio<T>(ctx: ConnectorContext, call: (client: Twilio) => Promise<T>): Promise<T> {
   const accountSid = ctx.credentials.account_sid;
   const authToken = ctx.credentials.auth_token;
   if (!accountSid?.startsWith("AC") || !authToken) {
     const message = "The Twilio account needs an account_sid (AC...) and auth_token";
     throw new ConnectorError("not_processed", provider, message, { reason: "PROVIDER_AUTHENTICATION_FAILED" });
   }
+  const { twilio, TwilioHttpClient } = await twilioSdk();
   const client = twilio(accountSid, authToken, {
     httpClient: new TwilioHttpClient(ctx.settings.base_url, ctx.timeoutMs, ctx.transport.agents),
   });

@@ -1,4 +1,5 @@
-import twilio from "twilio";
+// The SDK's validator alone: the whole SDK is loaded by the first call (client.ts).
+import { validateRequest } from "twilio/lib/webhooks/webhooks.js";
 import { ConnectorError, type WebhookInput } from "@onerouter/routing";
 import { callbackAttemptParam, type MessageStatusEvent } from "../connector";
 import { messageStatus } from "./mapping";
@@ -26,7 +27,7 @@ export function verifyTwilioCallback(input: WebhookInput, authToken: string): Re
   const signature = input.headers["x-twilio-signature"];
   if (!signature) throw rejected("Missing X-Twilio-Signature header", "WEBHOOK_SIGNATURE_MISSING");
   const params = formParams(input.rawBody);
-  if (!twilio.validateRequest(authToken, signature, input.url, params)) {
+  if (!validateRequest(authToken, signature, input.url, params)) {
     throw rejected("X-Twilio-Signature does not match the request", "WEBHOOK_SIGNATURE_MISMATCH");
   }
   return params;

@@ -1,13 +1,14 @@
-import { Accounts } from "@vonage/accounts";
-import { Pricing } from "@vonage/pricing";
-import { SMS } from "@vonage/sms";
-import fetch, { type Response } from "node-fetch";
+import type { Accounts } from "@vonage/accounts";
+import type { Pricing } from "@vonage/pricing";
+import type { SMS } from "@vonage/sms";
+import type { default as nodeFetch, Response } from "node-fetch";
 import {
   answeredFailure,
   ConnectorError,
   type ConnectorContext,
   type DocumentedStatuses,
   neverSent,
+  sdkLoadedOnFirstCall,
   transportFailure,
 } from "@onerouter/routing";
 
@@ -18,8 +19,17 @@ const defaultRestHost = "https://rest.nexmo.com";
 // own package. The SDK's umbrella (@vonage/server-sdk) loads every Vonage API
 // (some 1,500 ES modules) and builds a client of each on every call: loading
 // it cost a process 19 MiB of RSS for good, and 34 MiB of array buffers that
-// lasted until its first full collection (the embedded server's highest RSS
-// in bench/payments).
+// lasted until its first full collection.
+const vonageSdk = sdkLoadedOnFirstCall(provider, async () => {
+  const [{ SMS }, { Accounts }, { Pricing }, { default: fetch }] = await Promise.all([
+    import("@vonage/sms"),
+    import("@vonage/accounts"),
+    import("@vonage/pricing"),
+    import("node-fetch"),
+  ]);
+  return { SMS, Accounts, Pricing, fetch };
+});
+
 export interface VonageClients {
   sms: SMS;
   accounts: Accounts;
@@ -46,7 +56,7 @@ interface SdkSteps {
 // cannot be told from a reset after Vonage read the request, while a
 // connection of its own is either refused (nothing sent) or carries the
 // request. `Connection: close` says so to Vonage too.
-function sendThroughTransport(client: SdkClient, agents: ConnectorContext["transport"]["agents"]) {
+function sendThroughTransport(client: SdkClient, agents: ConnectorContext["transport"]["agents"], fetch: typeof nodeFetch) {
   const steps = client as unknown as SdkSteps;
   client.sendRequest = (async (original: SdkRequest) => {
     const request = await steps.prepareRequest({ ...original, headers: { ...original.headers, connection: "close" } });
@@ -81,8 +91,9 @@ export async function callVonage<T>(ctx: ConnectorContext, call: (sdk: VonageCli
   }
   const credentials = { apiKey, apiSecret };
   const options = { restHost: ctx.settings.base_url?.replace(/\/+$/, "") || defaultRestHost, timeout: ctx.timeoutMs };
+  const { SMS, Accounts, Pricing, fetch } = await vonageSdk();
   const sdk: VonageClients = { sms: new SMS(credentials, options), accounts: new Accounts(credentials, options), pricing: new Pricing(credentials, options) };
-  for (const client of Object.values(sdk)) sendThroughTransport(client, ctx.transport.agents);
+  for (const client of Object.values(sdk)) sendThroughTransport(client, ctx.transport.agents, fetch);
   try {
     return await call(sdk);
   } catch (err) {

@@ -1,10 +1,12 @@
 import http from "node:http";
 import https from "node:https";
-import Razorpay from "razorpay";
+import type Razorpay from "razorpay";
 import { ConnectorError, type ConnectorContext } from "../connector";
-import { answeredFailure, type DocumentedStatuses, notProvidersAnswer, transportFailure } from "@onerouter/routing";
+import { answeredFailure, type DocumentedStatuses, notProvidersAnswer, sdkLoadedOnFirstCall, transportFailure } from "@onerouter/routing";
 
 const provider = "razorpay";
+
+const razorpaySdk = sdkLoadedOnFirstCall(provider, async () => (await import("razorpay")).default);
 
 // Razorpay's error body: {"error": {code, description, source, step, reason, metadata, field}}.
 export interface RazorpayError {
@@ -42,7 +44,7 @@ export interface RazorpaySession {
 // fresh connection is either refused (nothing sent) or carries the request.
 
 // One SDK client per call: credentials and settings come with each context.
-export function openSession(ctx: ConnectorContext): RazorpaySession {
+export async function openSession(ctx: ConnectorContext): Promise<RazorpaySession> {
   const keyId = ctx.credentials.key_id;
   const keySecret = ctx.credentials.key_secret;
   if (!keyId || !keySecret) {
@@ -50,7 +52,8 @@ export function openSession(ctx: ConnectorContext): RazorpaySession {
       reason: "PROVIDER_AUTHENTICATION_FAILED",
     });
   }
-  const sdk = new Razorpay({ key_id: keyId, key_secret: keySecret });
+  const RazorpaySdk = await razorpaySdk();
+  const sdk = new RazorpaySdk({ key_id: keyId, key_secret: keySecret });
   const transport = (sdk.api as unknown as { rq: SdkHttpClient }).rq;
   if (ctx.settings.base_url) transport.defaults.baseURL = ctx.settings.base_url;
   transport.defaults.timeout = ctx.timeoutMs;

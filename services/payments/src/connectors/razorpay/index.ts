@@ -148,7 +148,7 @@ export const razorpayConnector: PaymentConnector = {
 
   async createPayment(ctx, input) {
     const amount = toRazorpayAmount(input.amount, input.currency);
-    const session = openSession(ctx);
+    const session = await openSession(ctx);
     const notes = paymentNotes(input);
     const payment = cardPayment(input, amount, notes);
     // The single integration order body is not in the SDK's typings; it goes
@@ -174,7 +174,7 @@ export const razorpayConnector: PaymentConnector = {
   },
 
   async capturePayment(ctx, input) {
-    const session = openSession(ctx);
+    const session = await openSession(ctx);
     const amount = toRazorpayAmount(input.amount, input.currency);
     let payment = await fetchPayment(session, input.providerPaymentId);
     const authorized = Number(payment.amount);
@@ -209,7 +209,7 @@ export const razorpayConnector: PaymentConnector = {
   },
 
   async cancelPayment(ctx, input) {
-    const session = openSession(ctx);
+    const session = await openSession(ctx);
     const payment = await fetchPayment(session, input.providerPaymentId);
     if (payment.captured) throw invalid("a captured Razorpay payment is refunded, not canceled");
     // Razorpay fails a payment the customer never authenticates; until then nothing can stop it.
@@ -224,7 +224,7 @@ export const razorpayConnector: PaymentConnector = {
   },
 
   async refundPayment(ctx, input) {
-    const session = openSession(ctx);
+    const session = await openSession(ctx);
     const amount = toRazorpayAmount(input.amount, input.currency);
     // Razorpay has no idempotency key for refunds: a refund already made for
     // this key is found by its notes before another is made.
@@ -249,7 +249,7 @@ export const razorpayConnector: PaymentConnector = {
   },
 
   async syncPayment(ctx, input) {
-    const session = openSession(ctx);
+    const session = await openSession(ctx);
     if (input.providerPaymentId) return paymentResult(await fetchPayment(session, input.providerPaymentId));
     const order = await orderForAttempt(session, input.attemptId);
     if (!order) return null;
@@ -259,7 +259,8 @@ export const razorpayConnector: PaymentConnector = {
   },
 
   async testCredentials(ctx: ConnectorContext) {
-    itemsOf(await openSession(ctx).call((sdk) => sdk.orders.all({ count: 1 })));
+    const session = await openSession(ctx);
+    itemsOf(await session.call((sdk) => sdk.orders.all({ count: 1 })));
   },
 
   async parseWebhook(ctx, input) {

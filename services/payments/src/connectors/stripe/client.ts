@@ -1,5 +1,6 @@
-import Stripe from "stripe";
 import { sendResendingOnClosedReuse } from "@onerouter/core";
+import { sdkLoadedOnFirstCall } from "@onerouter/routing";
+import type Stripe from "stripe";
 import { ConnectorError, type ConnectorContext } from "../connector";
 import { connectorError } from "./mapping";
 
@@ -12,23 +13,27 @@ import { connectorError } from "./mapping";
 // refused: the first may have been read). Any other reset reaches the SDK as it came: it
 // resends a reset request once, even with retries off, under the same
 // idempotency key, and a call that took two tries is ambiguous (connectorError).
-class KeptAliveHttpClient extends Stripe.HttpClient {
-  constructor(private readonly transport: ConnectorContext["transport"]) {
-    super();
-  }
+const stripeSdk = sdkLoadedOnFirstCall("stripe", async () => {
+  const { default: StripeSdk } = await import("stripe");
+  class KeptAliveHttpClient extends StripeSdk.HttpClient {
+    constructor(private readonly transport: ConnectorContext["transport"]) {
+      super();
+    }
 
-  override getClientName(): string {
-    return "node";
-  }
+    override getClientName(): string {
+      return "node";
+    }
 
-  override makeRequest(...request: Parameters<Stripe.HttpClient["makeRequest"]>) {
-    const protocol = request[6] === "http" ? "http" : "https";
-    return sendResendingOnClosedReuse(
-      { keptAlive: this.transport.keptAlive, fresh: this.transport.agents },
-      (agents) => Stripe.createNodeHttpClient(agents[protocol]).makeRequest(...request),
-    );
+    override makeRequest(...request: Parameters<Stripe.HttpClient["makeRequest"]>) {
+      const protocol = request[6] === "http" ? "http" : "https";
+      return sendResendingOnClosedReuse(
+        { keptAlive: this.transport.keptAlive, fresh: this.transport.agents },
+        (agents) => StripeSdk.createNodeHttpClient(agents[protocol]).makeRequest(...request),
+      );
+    }
   }
-}
+  return { StripeSdk, KeptAliveHttpClient };
+});
 
 function apiAddress(baseUrl: string): { host: string; port: number; protocol: "http" | "https" } {
   const url = new URL(baseUrl);
@@ -52,7 +57,8 @@ export async function callStripe<T>(ctx: ConnectorContext, call: (stripe: Stripe
     });
   }
   const address = ctx.settings.base_url ? apiAddress(ctx.settings.base_url) : undefined;
-  const stripe = new Stripe(secretKey, {
+  const { StripeSdk, KeptAliveHttpClient } = await stripeSdk();
+  const stripe = new StripeSdk(secretKey, {
     ...address,
     httpClient: new KeptAliveHttpClient(ctx.transport),
     timeout: ctx.timeoutMs,
@@ -68,6 +74,6 @@ export async function callStripe<T>(ctx: ConnectorContext, call: (stripe: Stripe
   try {
     return await call(stripe);
   } catch (err) {
-    throw connectorError(err, attempts);
+    throw connectorError(err, StripeSdk.errors, attempts);
   }
 }

@@ -1,5 +1,5 @@
 import { webhookSecret } from "@onerouter/routing";
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { ConnectorError, type ConnectorContext, type PaymentConnector, type PaymentResult } from "../connector";
 import { toStripeAmount } from "./amounts";
 import { callStripe } from "./client";
@@ -27,7 +27,7 @@ function paymentCall(
     try {
       return paymentResult(await call(stripe));
     } catch (err) {
-      if (err instanceof Stripe.errors.StripeCardError) return declinedResult(err);
+      if (err instanceof stripe.errors.StripeCardError) return declinedResult(err);
       throw err;
     }
   });
@@ -111,7 +111,7 @@ export const stripeConnector: PaymentConnector = {
         try {
           return paymentResult(await stripe.paymentIntents.retrieve(providerPaymentId));
         } catch (err) {
-          if (err instanceof Stripe.errors.StripeInvalidRequestError && err.code === "resource_missing") return null;
+          if (err instanceof stripe.errors.StripeInvalidRequestError && err.code === "resource_missing") return null;
           throw err;
         }
       });

@@ -1,4 +1,4 @@
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import {
   ConnectorError,
   type PaymentResult,
@@ -141,22 +141,25 @@ function retryAfterMs(err: Stripe.errors.StripeError): number | undefined {
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
+// The SDK's error classes (the loaded SDK's Stripe.errors).
+export type StripeErrors = typeof Stripe.errors;
+
 // Maps any failure of an SDK call to the error kinds the core routes on.
 // `attempts` counts the tries the SDK sent: after a retry, an earlier try
 // may have reached Stripe, so nothing is provably unprocessed any more.
-export function connectorError(err: unknown, attempts = 1): ConnectorError {
-  const mapped = classify(err);
+export function connectorError(err: unknown, errors: StripeErrors, attempts = 1): ConnectorError {
+  const mapped = classify(err, errors);
   if (mapped.kind !== "not_processed" || attempts <= 1) return mapped;
   const message = `${mapped.message} (after ${attempts} tries; an earlier one was cut off)`;
   return new ConnectorError("ambiguous", "stripe", message, { ...mapped.details, reason: "PROVIDER_CONNECTION_LOST" });
 }
 
-function classify(err: unknown): ConnectorError {
+function classify(err: unknown, errors: StripeErrors): ConnectorError {
   if (err instanceof ConnectorError) return err;
   // The SDK's timeout (ETIMEDOUT without a failed connect) or a reset leaves
   // the request possibly delivered: Stripe may have acted on it.
-  if (err instanceof Stripe.errors.StripeConnectionError) return transportFailure("stripe", "Stripe", err.detail);
-  if (!(err instanceof Stripe.errors.StripeError)) {
+  if (err instanceof errors.StripeConnectionError) return transportFailure("stripe", "Stripe", err.detail);
+  if (!(err instanceof errors.StripeError)) {
     // Not an answer from Stripe and not provably unsent: treat as unknown.
     return new ConnectorError("ambiguous", "stripe", `Stripe call failed: ${String(err)}`, {
       reason: "PROVIDER_UNEXPECTED_ERROR",
@@ -164,7 +167,7 @@ function classify(err: unknown): ConnectorError {
   }
   const status = err.statusCode;
   const details = { ...(err.code && { providerCode: err.code }), ...(status !== undefined && { httpStatus: status }) };
-  if (err instanceof Stripe.errors.StripeRateLimitError || status === 429) {
+  if (err instanceof errors.StripeRateLimitError || status === 429) {
     const wait = retryAfterMs(err);
     return new ConnectorError("not_processed", "stripe", err.message, {
       reason: statusMeaning(stripeStatuses, 429).reason,
@@ -182,7 +185,7 @@ function classify(err: unknown): ConnectorError {
       ...details,
     });
   }
-  if (err instanceof Stripe.errors.StripeCardError) {
+  if (err instanceof errors.StripeCardError) {
     return new ConnectorError("invalid_request", "stripe", err.message, { reason: "PROVIDER_DECLINED", ...details });
   }
   if (status !== undefined && status >= 400) return answeredFailure("stripe", stripeStatuses, status, err.message, details);
