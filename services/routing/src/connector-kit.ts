@@ -82,10 +82,12 @@ export class ConnectorError extends Error {
 // A provider's SDK, imported by the first call that needs it rather than
 // when the server starts, so a process holds only the SDKs of the providers
 // it calls: each holds 4-6 MiB of heap and 13-24 MiB of RSS once loaded, and
-// all of them took 36 MiB of a server's RSS before its first call. The
+// all of them took 31-34 MiB of a server's RSS before its first call. The
 // price is paid once per process and provider: its first call waits for the
-// import (60-150 ms). The call sends nothing until the SDK is there, so a
-// failed import is not processed; the next call imports again.
+// import (60-150 ms), which in a process that runs the provider workers is
+// each enabled account's health probe at start. The call sends nothing
+// until the SDK is there, so a failed import is not processed; the next
+// call imports again.
 export function sdkLoadedOnFirstCall<T>(provider: string, load: () => Promise<T>): () => Promise<T> {
   let loading: Promise<T> | undefined;
   return () => {
