@@ -8,6 +8,9 @@ import { afterAll, describe, expect, it } from "vitest";
 const recordHook = pathToFileURL(path.join(import.meta.dirname, "../test/record-resolved.mjs")).href;
 const sdkPackages = ["stripe", "razorpay", "twilio", "mailgun.js", "@sendgrid/client", "@sendgrid/mail", "@vonage/sms", "@vonage/accounts", "@vonage/pricing"];
 
+const folder = mkdtempSync(path.join(os.tmpdir(), "onerouter-sdks-"));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
 // What a process resolves while it imports `modules`, in a node of its own.
 function resolvedWhileImporting(modules: string[]): string[] {
   const file = path.join(folder, `resolved-${Math.random().toString(36).slice(2)}.txt`);
@@ -28,9 +31,6 @@ function resolvedWhileImporting(modules: string[]): string[] {
 // SDK; a module of its own, such as Twilio's webhook validator, may load alone).
 const entryOf = (name: string) => import.meta.resolve(name);
 const importedSdks = (urls: string[]) => sdkPackages.filter((name) => urls.includes(entryOf(name)));
-
-const folder = mkdtempSync(path.join(os.tmpdir(), "onerouter-sdks-"));
-afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
 // Each provider's SDK is imported by its first call (sdkLoadedOnFirstCall),
 // so a server that never calls a provider never holds its SDK.
