@@ -37,6 +37,7 @@ export { type RetainedTable, type RetentionOptions, TableRetention } from "./tab
 export { connectEventStream, type EventStream, eventStreamName, eventSubject, eventSubjectPrefix } from "./event-stream";
 export { type BindResource, createIdempotency, type Idempotency, type IdempotencyClaim, idempotencyKeyHeader, idempotencyMigrations, type IdempotencyOptions, idempotentReplayedHeader, noIdempotencyClaim, claimOf } from "./idempotency";
 export { type JsonColumn, jsonColumn } from "./json-column";
+export { copyWith } from "./objects";
 export { type Contact, erasedMark, isContact, maskInBinaryColumn, maskInCoreRecords } from "./contact-erasure";
 export { isEmailAddress, maxLength, rejectNulCharacters, requireId, validMetadata, validTimeRange, validTimestamp } from "./validation";
 export { type ProcessLiveness, startProcessLiveness } from "./process-liveness";
