@@ -7,6 +7,7 @@ import { columnsEqualSql, insertRowSql, runPrepared, updateSql, type Sql } from 
 import { apiError, invalidArgument, normalizeError } from "./errors";
 import { environmentName } from "./keys";
 import type { ProcessLiveness } from "./process-liveness";
+import { copyWith } from "./objects";
 import { requireCaller } from "./services";
 
 export { idempotencyMigrations } from "./idempotency-migrations";
@@ -220,8 +221,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
   }
 
   function claimRow(id: KeyId, fingerprint: string, owner: string, now: number) {
-    return {
-      ...id,
+    return copyWith(id, {
       fingerprint,
       status: "in_progress",
       lease_owner: owner,
@@ -229,7 +229,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
       lease_expires_at: new Date(now + leaseMs),
       created_at: new Date(now),
       expires_at: new Date(now + retentionMs),
-    };
+    });
   }
 
   // `fingerprint` is given for a claimOnBind run, whose claim is made by its bind.
@@ -241,7 +241,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
     run: (claim: IdempotencyClaim<MessageShape<O>>) => Promise<MessageShape<O>>,
     fingerprint?: string,
   ): Promise<MessageShape<O>> {
-    const mine = { ...id, lease_owner: owner };
+    const mine = copyWith(id, { lease_owner: owner });
     const mineSql = columnsEqualSql(mine);
     let claimed = fingerprint === undefined;
     let isBound = resumeId !== undefined;
@@ -258,7 +258,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
         const update = updateSql(table, { resource_id: resourceId }, { sql: `${mineSql.sql} and ("resource_id" is null or "resource_id" = ?)`, bindings: [...mineSql.bindings, resourceId] });
         return { sql: `${update.sql} returning "key"`, bindings: update.bindings };
       }
-      const insert = insertRowSql(table, { ...claimRow(id, fingerprint!, owner, Date.now()), resource_id: resourceId });
+      const insert = insertRowSql(table, copyWith(claimRow(id, fingerprint!, owner, Date.now()), { resource_id: resourceId }));
       return { sql: `${insert.sql} on conflict ("tenant_id", "environment", "method", "key") do nothing returning "key"`, bindings: insert.bindings };
     };
     // The answer written only where the key is still this request's.
@@ -332,7 +332,7 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
       else {
         // Nothing bound (a run that created nothing): the answer is kept as any other's.
         await knex(table)
-          .insert({ ...claimRow(id, fingerprint!, owner, Date.now()), ...complete(response) })
+          .insert(copyWith(claimRow(id, fingerprint!, owner, Date.now()), complete(response)))
           .onConflict(["tenant_id", "environment", "method", "key"])
           .ignore();
       }

@@ -3,6 +3,7 @@ import { ConnectError } from "@connectrpc/connect";
 import type { Knex } from "knex";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "./logging";
+import { copyWith } from "./objects";
 
 export interface Metrics {
   registry: Registry;
@@ -30,10 +31,10 @@ export function createMetrics(): Metrics {
     const end = duration.startTimer(labels);
     try {
       const res = await next(req);
-      requests.inc({ ...labels, code: "ok" });
+      requests.inc(copyWith(labels, { code: "ok" }));
       return res;
     } catch (err) {
-      requests.inc({ ...labels, code: Code[ConnectError.from(err).code] ?? "unknown" });
+      requests.inc(copyWith(labels, { code: Code[ConnectError.from(err).code] ?? "unknown" }));
       throw err;
     } finally {
       end();

@@ -9,6 +9,7 @@ import {
 } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Knex } from "knex";
 import { newId } from "./ids";
+import { copyWith } from "./objects";
 import { signalOutboxCommit } from "./outbox-signal";
 import { currentTraceparent } from "./tracing";
 
@@ -48,7 +49,7 @@ export async function appendEvent(trx: Knex, init: EventInit): Promise<Event> {
 // transaction, or once the statement is done outside one).
 export function outboxEvent(init: EventInit): { event: Event; row: Record<string, unknown> } {
   const now = new Date();
-  const event = create(EventSchema, { ...init, type: eventTypeName(init.type) });
+  const event = create(EventSchema, copyWith(init, { type: eventTypeName(init.type) }));
   event.id = newId("evt");
   event.createTime = timestampFromDate(now);
   const traceparent = currentTraceparent();

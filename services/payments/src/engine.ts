@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { Payment, Refund } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { apiError, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
+import { apiError, copyWith, failedPrecondition, invalidArgument, jsonColumn, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
 import { exhaustedMessage, noProviderAvailable, providerErrorFromColumn, providerErrorOf, RoutedCalls, storedProviderError as storedError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type RouteStep, type InboundEventHooks, type RoutingProfileStore, type RoutingRequest } from "@onerouter/routing";
 import type { ConnectorContext, PaymentConnector, PaymentResult, PaymentWebhookEvent } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
@@ -293,7 +293,7 @@ export class PaymentEngine {
         }
         // Later attempts are read back where needed: another process may have added one.
         run.attempts = undefined;
-        return this.store.startAttempt(run.payment, { ...account, routingReason: reason }, estimatedFee, alternatives);
+        return this.store.startAttempt(run.payment, copyWith(account, { routingReason: reason }), estimatedFee, alternatives);
       },
       call: (account, attempt) => this.callCreate(account, attempt, run.payment!),
       settle: async (account, attempt, outcome, latencyMs) => {
@@ -387,7 +387,7 @@ export class PaymentEngine {
     // What the request knows when it wrote every attempt of the payment; a
     // settlement that ends its routing stores its answer too.
     const known = run?.attempts && { attempts: run.attempts, payment: run.payment };
-    const final = known && { ...known, claim: run!.claim };
+    const final = known && copyWith(known, { claim: run!.claim });
     // The request now knows the payment as settled, and answers with it when it ended there.
     const recordedIn = (settled: Settled | undefined) => {
       if (settled && run?.attempts) {
@@ -402,7 +402,7 @@ export class PaymentEngine {
         const { result } = outcome;
         const states = statesFromProvider(result.status);
         const error = result.failure ? providerErrorOf(attempt.provider, result.failure) : undefined;
-        const patch = { ...latency, status: states.attempt, error: storedError(error), provider_payment_id: result.providerPaymentId };
+        const patch = copyWith(latency, { status: states.attempt, error: storedError(error), provider_payment_id: result.providerPaymentId });
         if (states.attempt === "declined" && failoverOnDecline) {
           const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, patch, {}, undefined, known));
           return recorded ? { kind: "next", decline: error } : { kind: "lost" };
@@ -412,12 +412,12 @@ export class PaymentEngine {
         return recorded ? { kind: "done" } : { kind: "lost" };
       }
       case "not_taken": {
-        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error: storedError(outcome.error) }, {}, undefined, known));
+        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, copyWith(latency, { status: "failed", error: storedError(outcome.error) }), {}, undefined, known));
         return recorded ? { kind: "next" } : { kind: "lost" };
       }
       case "rejected": {
         const error = storedError(outcome.error);
-        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, { ...latency, status: "failed", error }, { status: "failed", patch: { error } }, undefined, final));
+        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, copyWith(latency, { status: "failed", error }), { status: "failed", patch: { error } }, undefined, final));
         return recorded ? { kind: "done" } : { kind: "lost" };
       }
       case "unknown": {
@@ -425,7 +425,7 @@ export class PaymentEngine {
           await this.store.attempts.touch(attempt.id);
           return { kind: "unknown" };
         }
-        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, { ...latency, status: "unknown", error: storedError(outcome.error) }, {}, undefined, known));
+        const recorded = recordedIn(await this.store.settleAttempt(attempt.id, from, copyWith(latency, { status: "unknown", error: storedError(outcome.error) }), {}, undefined, known));
         return recorded ? { kind: "unknown" } : { kind: "lost" };
       }
     }

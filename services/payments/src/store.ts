@@ -2,7 +2,7 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, columnInSql, columnsEqualSql, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, updateSql, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
+import { appendEvent, columnInSql, copyWith, columnsEqualSql, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, updateSql, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
@@ -108,7 +108,7 @@ export interface Settled {
 // one of the statuses it was settled from, so it is as the request knew it
 // but for the patch.
 function settledAttempts(known: KnownPayment, settling: AttemptRow, patch: AttemptPatch, now: Date): AttemptRow[] {
-  const attempt: AttemptRow = { ...settling, ...definedOnly(patch), updated_at: now };
+  const attempt: AttemptRow = copyWith(copyWith(settling, definedOnly(patch)), { updated_at: now });
   return known.attempts.map((a) => (a.id === attempt.id ? attempt : a));
 }
 
@@ -127,7 +127,7 @@ type ChangedPayment = PaymentRow & { previous_status: PaymentState };
 // gives: "changed" returns it with its previous status. With a status, the
 // payment is locked and changed in the statement only when its status allows it.
 function paymentChangeParts(paymentId: Sql, change: PaymentChange, now: Date): [string, Sql][] {
-  const columns = Object.entries({ ...stringify(change.patch ?? {}), updated_at: now }).filter(([, value]) => value !== undefined);
+  const columns = Object.entries(copyWith(stringify(change.patch ?? {}), { updated_at: now })).filter(([, value]) => value !== undefined);
   const assignments = columns.map(() => "?? = ?").join(", ");
   const values = columns.flat();
   const to = change.status;
@@ -199,7 +199,7 @@ export class PaymentStore {
     };
     const attempt =
       first && fees
-        ? (this.attempts.newRow(payment, { ...first.account, routingReason: first.reason }, {
+        ? (this.attempts.newRow(payment, copyWith(first.account, { routingReason: first.reason }), {
             estimated_fee: fees.fee.toString(),
             error: null,
             latency_ms: 0,
@@ -320,8 +320,8 @@ export class PaymentStore {
     const to = change.status;
     if (to !== undefined && to !== current.status && !canTransition(current.status, to)) return undefined;
     const now = new Date();
-    const paymentColumns = { ...stringify(definedOnly(change.patch ?? {})), ...(to !== undefined && { status: to }), updated_at: now };
-    const payment = { ...current, ...paymentColumns } as PaymentRow;
+    const paymentColumns = copyWith(stringify(definedOnly(change.patch ?? {})), to !== undefined ? { status: to, updated_at: now } : { updated_at: now });
+    const payment = copyWith(current, paymentColumns) as PaymentRow;
     const attempts = settledAttempts(known, settling, patch, now);
     const events = to === undefined || to === current.status ? [] : eventTypes(current.status, to);
     const answer = known.claim && toPayment(payment, attempts);
@@ -329,7 +329,7 @@ export class PaymentStore {
     const knex = this.knex;
     const attemptFrom = columnInSql("status", from);
     const paymentKnown = columnsEqualSql({ id: current.id, status: current.status, updated_at: current.updated_at });
-    const attemptUpdate = updateSql("payment_attempts", { ...patch, updated_at: now }, { sql: `"id" = ? and exists (select from "payment_locked")`, bindings: [settling.id] });
+    const attemptUpdate = updateSql("payment_attempts", copyWith(patch, { updated_at: now }), { sql: `"id" = ? and exists (select from "payment_locked")`, bindings: [settling.id] });
     const paymentUpdate = updateSql("payments", paymentColumns, { sql: `"id" = ? and exists (select from "attempt")`, bindings: [current.id] });
     const parts: [string, Sql][] = [
       ["attempt_locked", { sql: `select "id" from "payment_attempts" where "id" = ? and ${attemptFrom.sql} for update`, bindings: [settling.id, ...attemptFrom.bindings] }],

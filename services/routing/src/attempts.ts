@@ -1,5 +1,5 @@
 import type { Knex } from "knex";
-import { columnInSql, newId, paginate, updateSql, type PageRequest, type Sql } from "@onerouter/core";
+import { columnInSql, copyWith, newId, paginate, updateSql, type PageRequest, type Sql } from "@onerouter/core";
 import type { EnvironmentName } from "./provider-accounts";
 import type { OutcomeCounts } from "./select";
 
@@ -159,7 +159,7 @@ export class AttemptTable<Row extends AttemptRecord<State>, Parent extends Attem
   // caller that changes the parent in the same statement.
   settleWrite(attemptId: string, from: readonly State[], patch: object, updatedAt: Date): Sql {
     const inFrom = columnInSql("status", from);
-    const update = updateSql(this.table, { ...patch, updated_at: updatedAt }, { sql: `"id" = ? and ${inFrom.sql}`, bindings: [attemptId, ...inFrom.bindings] });
+    const update = updateSql(this.table, copyWith(patch, { updated_at: updatedAt }), { sql: `"id" = ? and ${inFrom.sql}`, bindings: [attemptId, ...inFrom.bindings] });
     return { sql: `${update.sql} returning "id", "${this.parentColumn}" as "parent_id"`, bindings: update.bindings };
   }
 

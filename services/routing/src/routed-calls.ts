@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Fee, type RoutingProfile } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { ProviderErrorSchema, type ProviderError } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { spanFailed, timeProviderCall, tracer, type Logger } from "@onerouter/core";
+import { copyWith, spanFailed, timeProviderCall, tracer, type Logger } from "@onerouter/core";
 import { context, createContextKey, SpanKind } from "@opentelemetry/api";
 import type { CircuitBreakers } from "./circuit-breaker";
 import type { ConnectorContext } from "./connector-kit";
@@ -83,7 +83,7 @@ export class RoutedCalls<C extends RegisteredConnector> {
     target: RouteTarget<C>,
   ): Promise<{ profile: RoutingProfile | undefined; candidates: Candidate<Account>[]; alternatives: FeeAlternatives }> {
     const { connectors } = this.options;
-    const scope = { ...target.scope, category: connectors.category };
+    const scope = copyWith(target.scope, { category: connectors.category });
     const [profile, accounts] = await Promise.all([this.options.profiles.get(scope), this.options.accounts.listWithCredentials(scope)]);
     const eligible = accounts.filter((a) => {
       const connector = connectors.get(a.provider);
@@ -114,14 +114,16 @@ export class RoutedCalls<C extends RegisteredConnector> {
     };
     return {
       profile,
-      candidates: orderCandidates(decision, {
-        ...pricing,
-        accounts: usable,
-        successRates,
-        learning: learningOf(profile?.learning),
-        ...(this.options.random && { random: this.options.random }),
-      }),
-      alternatives: feeAlternatives(profile, { ...pricing, accounts: eligible }),
+      candidates: orderCandidates(
+        decision,
+        copyWith(pricing, {
+          accounts: usable,
+          successRates,
+          learning: learningOf(profile?.learning),
+          ...(this.options.random && { random: this.options.random }),
+        }),
+      ),
+      alternatives: feeAlternatives(profile, copyWith(pricing, { accounts: eligible })),
     };
   }
 

@@ -7,6 +7,7 @@ import {
   type RoutingProfile,
   type RoutingTarget,
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
+import { copyWith } from "@onerouter/core";
 import { estimateFee } from "./fees";
 
 // Provider selection for payments and messaging alike: a routing profile's
@@ -136,7 +137,7 @@ export function candidateFee(
   const defaults = published ? [...published, ...input.defaultFees] : input.defaultFees;
   return input.price
     ? input.price(account.provider, defaults)
-    : estimateFee({ ...input.request, provider: account.provider }, input.fees, defaults);
+    : estimateFee(copyWith(input.request, { provider: account.provider }), input.fees, defaults);
 }
 
 // What routing's choice is measured against: what the most expensive

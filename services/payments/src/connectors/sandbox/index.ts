@@ -1,3 +1,4 @@
+import { copyWith } from "@onerouter/core";
 import { inboundWebhookPath, type AccountSettings } from "@onerouter/routing";
 import { builtInSandboxSettings, type BuiltInSandbox } from "@onerouter/sandbox";
 import { ConnectorError, type PaymentConnector } from "../connector";
@@ -36,7 +37,7 @@ export const sandboxConnector: PaymentConnector = {
         payment_method: input.paymentMethodToken,
         description: input.description,
         customer: input.customer,
-        metadata: { ...input.metadata, onerouter_payment_id: input.paymentId },
+        metadata: copyWith(input.metadata, { onerouter_payment_id: input.paymentId }),
         return_url: input.returnUrl,
         webhook_url: ctx.settings.webhook_url,
       },
