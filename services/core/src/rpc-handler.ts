@@ -8,6 +8,7 @@ import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { ErrorInfoSchema } from "@onerouter/client/gen/google/rpc/error_details_pb";
 import { outgoing } from "./errors";
+import { copyWith } from "./objects";
 import {
   bodyProblem,
   framingOf,
@@ -104,7 +105,12 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
     req.headers.host ??= "localhost";
     const contextValues = options.contextValues(req);
     const closes = "stream" in req ? (res as http.ServerResponse) : closesUnfinished(res as http.ServerResponse);
-    const uReq = universalRequestFromNodeRequest(req as http.IncomingMessage, closes, undefined, contextValues);
+    // The body is the request stream itself, not Connect's reader of it: that
+    // reader is a generator function made anew for every request, which on
+    // Node 20's V8 gets a hidden class of its own each time and keeps the
+    // request it reads through young-generation collections (see copyWith).
+    const uReq = universalRequestFromNodeRequest(req as http.IncomingMessage, closes, null, contextValues);
+    uReq.body = req as AsyncIterable<Uint8Array>;
     const problem = found ? await checkRequest(found, uReq, options.readMaxBytes) : await afterBody(uReq, options.readMaxBytes, methodNotFound(path));
     if (problem === "aborted") return;
     if (problem) {
@@ -207,15 +213,19 @@ function substituteEmptyRequest(uReq: UniversalServerRequest, handler: Universal
 function withReadableGrpcMessage(uRes: UniversalServerResponse): UniversalServerResponse {
   const body = uRes.body;
   if (!isAsyncIterable(body) || !(uRes.header?.get("content-type") ?? "").startsWith("application/grpc")) return uRes;
-  async function* fixed() {
-    for await (const chunk of body as AsyncIterable<Uint8Array>) {
-      respecGrpcMessage(uRes.header);
-      yield chunk;
-    }
+  return copyWith(uRes, { body: withGrpcMessagesRespecced(body, uRes) });
+}
+
+// `body` as it is, with the response's grpc-message respecced as each chunk
+// and the end go out. Declared once rather than per response, for the
+// reason copyWith gives.
+async function* withGrpcMessagesRespecced(body: AsyncIterable<Uint8Array>, uRes: UniversalServerResponse): AsyncIterable<Uint8Array> {
+  for await (const chunk of body) {
     respecGrpcMessage(uRes.header);
-    respecGrpcMessage(uRes.trailer);
+    yield chunk;
   }
-  return { ...uRes, body: fixed() };
+  respecGrpcMessage(uRes.header);
+  respecGrpcMessage(uRes.trailer);
 }
 
 function respecGrpcMessage(headers: Headers | undefined): void {
