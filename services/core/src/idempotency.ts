@@ -6,8 +6,8 @@ import { Counter, type Registry } from "prom-client";
 import { columnsEqualSql, insertRowSql, runPrepared, updateSql, type Sql } from "./db/statements";
 import { apiError, invalidArgument, normalizeError } from "./errors";
 import { environmentName } from "./keys";
-import type { ProcessLiveness } from "./process-liveness";
 import { copyWith } from "./objects";
+import type { ProcessLiveness } from "./process-liveness";
 import { requireCaller } from "./services";
 
 export { idempotencyMigrations } from "./idempotency-migrations";

@@ -2,7 +2,7 @@ import type { ProviderError } from "@onerouter/client/gen/onerouter/common/v1/co
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import type { Payment } from "@onerouter/client/gen/onerouter/payments/v1/payments_pb";
-import { appendEvent, columnInSql, copyWith, columnsEqualSql, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, updateSql, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
+import { appendEvent, columnInSql, columnsEqualSql, copyWith, environmentFromName, insertRowSql, jsonColumn, newId, outboxEvent, paginate, runPrepared, signalOutboxCommit, updateSql, whereCreatedIn, withParts, writeTogether, type BindResource, type Contact, type IdempotencyClaim, type Knex, type PageRequest, type Sql } from "@onerouter/core";
 import { AttemptTable, comparedFees, maskInInboundEvents, type FeeAlternatives, storedProviderError as storedError, type EnvironmentName } from "@onerouter/routing";
 import type { PaymentWebhookEvent, ProviderFailure, ProviderPaymentStatus } from "./connectors/connector";
 import { toPayment, toRefund } from "./mapping";
