@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { ProviderErrorSchema } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import type { EmailAddress as EmailAddressMessage, EmailContent, Message } from "@onerouter/client/gen/onerouter/messaging/v1/messaging_pb";
 import { applicableFee, comparedFees, exhaustedMessage, inboundWebhookPath, noProviderAvailable, providerErrorOf, RoutedCalls, storedProviderError, type CallOutcome, type Candidate, type CategoryConnectors, type CircuitBreakers, type ConnectorContext, type FeeAlternatives, type ProviderAccountStore, type ProviderAccountWithCredentials, type ProviderDescriptor, type PublishedPrices, type RoutingProfileStore, type InboundEventHooks } from "@onerouter/routing";
-import { noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
+import { copyWith, noIdempotencyClaim, notFound, type IdempotencyClaim, type Knex, type Logger, type PageRequest } from "@onerouter/core";
 import { callbackAttemptParam, type EmailAddress, type MessageStatusEvent, type MessagingConnector, type SendEmailInput, type SendResult } from "./connectors/connector";
 import { messageContent } from "./mapping";
 import { stateFromProvider } from "./state";
@@ -139,8 +139,8 @@ export class MessagingEngine {
       start: (account, estimatedFee, reason) =>
         this.store.startAttempt(
           message,
-          { ...account, routingReason: reason },
-          estimatedFee === undefined ? undefined : { ...comparedFees(estimatedFee, alternatives), currency: priceCurrency },
+          copyWith(account, { routingReason: reason }),
+          estimatedFee === undefined ? undefined : copyWith(comparedFees(estimatedFee, alternatives), { currency: priceCurrency }),
         ),
       call: (account, attempt) => this.callSend(account, attempt, message),
       settle: async (_account, attempt, outcome, latency) => {
@@ -214,7 +214,7 @@ export class MessagingEngine {
       exclude,
       successRates: (accountIds, since) => this.store.attempts.outcomes(scope, accountIds, since),
       price: (provider, fees, defaultFees) => {
-        const fee = applicableFee({ ...request, provider }, fees, defaultFees);
+        const fee = applicableFee(copyWith(request, { provider }), fees, defaultFees);
         return fee && fee.fixedMicros * request.amount;
       },
     });
@@ -254,9 +254,9 @@ function send(
 ): Promise<SendResult> {
   if (connector.channel === "sms" && content.case === "sms") {
     const { to, from, body } = content.value;
-    return connector.send(ctx, { ...common, to, body, ...(from && { from }) });
+    return connector.send(ctx, copyWith(common, { to, body, ...(from && { from }) }));
   }
-  if (connector.channel === "email" && content.case === "email") return connector.send(ctx, { ...common, ...emailInput(content.value) });
+  if (connector.channel === "email" && content.case === "email") return connector.send(ctx, copyWith(common, emailInput(content.value)));
   throw new Error(`${connector.name} does not send ${content.case}`);
 }
 

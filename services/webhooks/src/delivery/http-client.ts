@@ -1,7 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { performance } from "node:perf_hooks";
-import { closedOnReuse, forbiddenDestination, httpUrl, keptAliveAgentOptions, parseCidr, parseIp, pinnedLookup, vetDestination, type Cidr, type ResolvedAddress } from "@onerouter/core";
+import { closedOnReuse, copyWith, forbiddenDestination, httpUrl, keptAliveAgentOptions, parseCidr, parseIp, pinnedLookup, vetDestination, type Cidr, type ResolvedAddress } from "@onerouter/core";
 
 // The HTTP client that delivers webhooks. It owns the SSRF rules: the host is
 // resolved once, every address it resolves to must be public (or inside the
@@ -205,7 +205,7 @@ function sendOnce(
       url,
       {
         method: "POST",
-        headers: { ...request.headers, "content-length": Buffer.byteLength(request.body).toString() },
+        headers: copyWith(request.headers, { "content-length": Buffer.byteLength(request.body).toString() }),
         agent,
         lookup: pinnedLookup(addresses),
         signal: deadline,

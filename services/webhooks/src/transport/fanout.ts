@@ -2,7 +2,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { EventSchema, type Event } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { currentTraceparent, newIdFunction, runPrepared, selectRowsSql, withParts, type Knex, type Sql } from "@onerouter/core";
+import { copyWith, currentTraceparent, newIdFunction, runPrepared, selectRowsSql, withParts, type Knex, type Sql } from "@onerouter/core";
 import { lockEventSequence, lockEventSequenceSql } from "../event-stream/sequence";
 
 // Fan-out turns an event into the deliveries it owes: one per enabled
@@ -129,7 +129,7 @@ export async function recordFannedOutEvent(trx: Knex, event: Event): Promise<voi
   const fed = feedEventFrom(toBinary(EventSchema, event));
   if (!fed) throw new Error(`event ${event.id} is not a complete onerouter Event`);
   await lockEventSequence(trx);
-  await trx("webhook_events").insert(eventRow({ ...fed, traceparent: currentTraceparent() }));
+  await trx("webhook_events").insert(eventRow(copyWith(fed, { traceparent: currentTraceparent() })));
 }
 
 const eventRow = (e: FeedEvent) => ({
