@@ -58,19 +58,26 @@ export async function createRollupTrigger(knex: Knex, definition: RollupDefiniti
   const where = definition.where ?? "true";
   const keyOf = (row: string) => Object.values(keys).map((e) => over(e, row));
   const valuesOf = (row: string) => [...keyOf(row), ...Object.values(sums).map((e) => over(e, row))];
-  await knex.raw(`
-    create or replace function ${rollup}_apply(r ${source}, sign integer) returns void language plpgsql as $fn$
-    begin
-      if not (${over(where, "r")}) then return; end if;
-      insert into ${rollup} as t (${[...keyColumns, ...sumColumns].join(", ")})
-      values (${[...keyOf("r"), ...Object.values(sums).map((e) => `sign * (${over(e, "r")})`)].join(", ")})
-      on conflict (${keyColumns.join(", ")}) do update set ${sumColumns.map((c) => `${c} = t.${c} + excluded.${c}`).join(", ")};
-    end $fn$`);
+  // Adds a row's sums, times `sign`, to its key's rollup row: an update,
+  // and an insert only for a key's first row. Written out in the trigger
+  // itself, because calling a function with the whole row cost more than the
+  // statements; an upsert alone evaluates its insert's values even when the
+  // row is there.
+  const apply = (row: string, sign: string) => `
+      if ${over(where, row)} then
+        update ${rollup} as t set ${sumColumns.map((c) => `${c} = t.${c} + ${sign} * (${over(sums[c]!, row)})`).join(", ")}
+         where (${keyColumns.join(", ")}) = (${keyOf(row).join(", ")});
+        if not found then
+          insert into ${rollup} as t (${[...keyColumns, ...sumColumns].join(", ")})
+          values (${[...keyOf(row), ...sumColumns.map((c) => `${sign} * (${over(sums[c]!, row)})`)].join(", ")})
+          on conflict (${keyColumns.join(", ")}) do update set ${sumColumns.map((c) => `${c} = t.${c} + excluded.${c}`).join(", ")};
+        end if;
+      end if;`;
   await knex.raw(`
     create or replace function ${rollup}_track() returns trigger language plpgsql as $fn$
     begin
       if tg_op = 'INSERT' then
-        perform ${rollup}_apply(new, 1);
+        ${apply("new", "1")}
         return null;
       end if;
       if row(${valuesOf("old").join(", ")}, ${over(where, "old")}) is not distinct from row(${valuesOf("new").join(", ")}, ${over(where, "new")}) then
@@ -79,14 +86,16 @@ export async function createRollupTrigger(knex: Knex, definition: RollupDefiniti
       -- The two rollup rows are locked in one order, so two concurrent
       -- moves in opposite directions cannot deadlock.
       if row(${keyOf("old").map((e) => `(${e})::text`).join(", ")}) <= row(${keyOf("new").map((e) => `(${e})::text`).join(", ")}) then
-        perform ${rollup}_apply(old, -1);
-        perform ${rollup}_apply(new, 1);
+        ${apply("old", "-1")}
+        ${apply("new", "1")}
       else
-        perform ${rollup}_apply(new, 1);
-        perform ${rollup}_apply(old, -1);
+        ${apply("new", "1")}
+        ${apply("old", "-1")}
       end if;
       return null;
     end $fn$`);
+  // What earlier versions of the trigger called.
+  await knex.raw(`drop function if exists ${rollup}_apply(${source}, integer)`);
   await knex.raw(`drop trigger if exists ${rollup}_track on ${source}`);
   await knex.raw(`create trigger ${rollup}_track after insert or update on ${source} for each row execute function ${rollup}_track()`);
 }

@@ -166,6 +166,15 @@ export const messagingMigrations: Migration[] = [
       await replaceAttemptRollupTrigger(knex, messageAttemptRollups);
     },
   },
+  {
+    // The rollup triggers as the code now writes them: each adds to its
+    // rollup row by an update, inserting only a key's first row.
+    name: "20261212_300_messaging_rollup_triggers_update_first",
+    async up(knex) {
+      await createRollupTrigger(knex, messageRollup);
+      await replaceAttemptRollupTrigger(knex, messageAttemptRollups);
+    },
+  },
 ];
 
 // Messages per hour of creation, account, API key and status; a message

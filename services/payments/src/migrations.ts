@@ -221,6 +221,15 @@ export const paymentsMigrations: Migration[] = [
       await replaceAttemptRollupTrigger(knex, paymentAttemptRollups);
     },
   },
+  {
+    // The rollup triggers as the code now writes them: each adds to its
+    // rollup row by an update, inserting only a key's first row.
+    name: "20261212_200_payments_rollup_triggers_update_first",
+    async up(knex) {
+      await createRollupTrigger(knex, paymentRollup);
+      await replaceAttemptRollupTrigger(knex, paymentAttemptRollups);
+    },
+  },
 ];
 
 // Payments per hour of creation, account, API key and status; a payment

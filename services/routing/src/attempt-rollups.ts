@@ -126,14 +126,20 @@ async function createAttemptRollupTrigger(knex: Knex, options: AttemptRollupOpti
       end if;
       bucket := ${latencyBucketSql("new.latency_ms")};
       success := case when new.status in (${sqlList(options.successful)}) then 1 else 0 end;
-      -- A new row's histogram, a one in the attempt's bucket, is two runs of
-      -- zeros around it: a tenth of the cost of aggregating a series, paid
-      -- with every attempt settled although most rows exist already.
-      insert into ${rollups} as t (${key}, attempts, successes, latency_buckets)
-      values (new.tenant_id, new.environment, ${hour}, new.provider_account_id, new.provider${stripe}, 1, success,
-        array_fill(0, array[bucket - 1]) || 1 || array_fill(0, array[${latencyBucketCount} - bucket]))
-      on conflict (${key}) do update set attempts = t.attempts + 1, successes = t.successes + excluded.successes,
-        latency_buckets[bucket] = t.latency_buckets[bucket] + 1;
+      -- An update, and an insert only for the hour's first attempt in the
+      -- stripe: an upsert alone builds the new row's histogram (a one in the
+      -- attempt's bucket between two runs of zeros) even when the row is
+      -- there, and that cost as much as the rest of the update.
+      update ${rollups} as t set attempts = t.attempts + 1, successes = t.successes + success,
+        latency_buckets[bucket] = t.latency_buckets[bucket] + 1
+       where (${key}) = (new.tenant_id, new.environment, ${hour}, new.provider_account_id, new.provider${stripe});
+      if not found then
+        insert into ${rollups} as t (${key}, attempts, successes, latency_buckets)
+        values (new.tenant_id, new.environment, ${hour}, new.provider_account_id, new.provider${stripe}, 1, success,
+          array_fill(0, array[bucket - 1]) || 1 || array_fill(0, array[${latencyBucketCount} - bucket]))
+        on conflict (${key}) do update set attempts = t.attempts + 1, successes = t.successes + excluded.successes,
+          latency_buckets[bucket] = t.latency_buckets[bucket] + 1;
+      end if;
       if success = 0 and new.error is not null then
         insert into ${errors} as t (${errorKeyColumns}, errors)
         values (new.tenant_id, new.environment, ${hour}, new.provider,

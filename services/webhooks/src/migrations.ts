@@ -205,6 +205,14 @@ export const webhookMigrations: Migration[] = [
       await dropTenantForeignKeys(knex, ["webhook_events", "webhook_deliveries", "webhook_delivery_rollups"]);
     },
   },
+  {
+    // The delivery rollup's trigger as the code now writes it: it adds to
+    // its rollup row by an update, inserting only a key's first row.
+    name: "20261212_260_webhooks_rollup_trigger_update_first",
+    async up(knex) {
+      await createRollupTrigger(knex, deliveryRollup);
+    },
+  },
 ];
 
 // Where the webhook_events trigger announces recorded events.
