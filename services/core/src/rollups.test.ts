@@ -102,4 +102,18 @@ describeEachEngine("rollup triggers", (engine) => {
     await rebuildRollup(knex, itemRollup);
     expect(kept).toEqual(await sums());
   });
+
+  it("replaces a trigger of the earlier form and drops the function that one called", async () => {
+    // Earlier triggers added each row through <rollup>_apply(row, sign).
+    await knex.raw(`create or replace function item_rollups_apply(r items, sign integer) returns void language plpgsql as $fn$ begin end $fn$`);
+    await createRollupTrigger(knex, itemRollup);
+    const { rows } = await knex.raw(`select proname from pg_proc where proname like 'item_rollups_%' order by proname`);
+    expect(rows.map((r: { proname: string }) => r.proname)).toEqual(["item_rollups_track"]);
+    // The new trigger keeps the sums: a row entering and then moving.
+    await knex("items").insert({ id: "item_after", tenant_id: "ten_0", status: "processing", amount: 5, created_at: new Date(Date.UTC(2026, 11, 1, 0, 5)) });
+    await knex("items").where({ id: "item_after" }).update({ status: "succeeded" });
+    const kept = await sums();
+    await rebuildRollup(knex, itemRollup);
+    expect(kept).toEqual(await sums());
+  });
 });
