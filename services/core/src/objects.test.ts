@@ -15,6 +15,17 @@ describe("copyWith", () => {
     expect(base).toEqual({ a: 1, b: 2, [tag]: "kept" });
   });
 
+  it("keeps a key named __proto__ as a property, as a spread does, whichever side has it", () => {
+    // As JSON.parse and protobuf maps give it: an own property, not the prototype.
+    const metadata = JSON.parse('{"__proto__": "kept", "order": "42"}') as Record<string, string>;
+    const copy = copyWith(metadata, { onerouter_payment_id: "pay_1" });
+    expect(Object.keys(copy)).toEqual(["__proto__", "order", "onerouter_payment_id"]);
+    expect(Object.getOwnPropertyDescriptor(copy, "__proto__")?.value).toBe("kept");
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    const over = copyWith({ order: "42" }, metadata);
+    expect(Object.getOwnPropertyDescriptor(over, "__proto__")?.value).toBe("kept");
+  });
+
   // Asked of V8 itself, in a node of its own with natives syntax allowed.
   it("gives copies of one shape one hidden class, where a literal that starts with a spread gives each its own", () => {
     const objects = pathToFileURL(path.join(import.meta.dirname, "objects.ts")).href;

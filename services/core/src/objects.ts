@@ -6,7 +6,11 @@
 // what it references is kept through young-generation collections and only
 // freed by a full one. So the request path copies with this. (Node's own
 // AbortSignals, three per Connect call, do the same and are left.)
+// A key "__proto__" (a payment's metadata may have one) would set the
+// copy's prototype through Object.assign and be lost, so such a copy is
+// spread, which keeps it as a property.
 export function copyWith<T extends object, const U extends object>(base: T, changes: U): Flat<T & U> {
+  if (Object.hasOwn(base, "__proto__") || Object.hasOwn(changes, "__proto__")) return { ...base, ...changes } as Flat<T & U>;
   return Object.assign({}, base, changes) as Flat<T & U>;
 }
 
