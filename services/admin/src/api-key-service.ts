@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   ApiKeyService,
@@ -11,7 +10,7 @@ import {
 } from "@onerouter/client/gen/onerouter/admin/v1/api_keys_pb";
 import { apiKeyScopes } from "@onerouter/client";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
-import { invalidArgument, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
+import { invalidArgument, remoteAddressKey, requireCaller, validTimestamp, type Knex } from "@onerouter/core";
 import { createApiKey, listApiKeys, revokeApiKey, toApiKey, updateApiKey, type KeyLimits } from "./api-keys";
 import { assertMayChange, assertMayRevoke, authorityOf, grantEnvironment, grantExpiry, grantScopes } from "./api-keys-grants";
 
@@ -29,7 +28,7 @@ export function apiKeyService(knex: Knex): ServiceImpl<typeof ApiKeyService> {
       if (![Environment.UNSPECIFIED, Environment.TEST, Environment.LIVE].includes(req.environment)) {
         throw invalidArgument("environment", "must be ENVIRONMENT_TEST or ENVIRONMENT_LIVE");
       }
-      const requestedExpiry = req.expireTime ? timestampDate(req.expireTime) : undefined;
+      const requestedExpiry = req.expireTime ? validTimestamp("expire_time", req.expireTime) : undefined;
       if (requestedExpiry && requestedExpiry.getTime() <= Date.now()) {
         throw invalidArgument("expire_time", "must be in the future");
       }

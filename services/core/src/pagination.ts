@@ -1,5 +1,6 @@
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "./errors";
+import { validTimestamp } from "./validation";
 
 // AIP-158 paging: opaque tokens carrying the last row's (created_at, id) so
 // pages stay stable while rows are inserted.
@@ -69,12 +70,14 @@ export async function paginate<Row extends { created_at: Date | string; id: stri
 }
 
 // A list's create_time filter, half-open as TimeRange defines it:
-// start_time <= created_at < end_time; an unset bound is open.
+// start_time <= created_at < end_time; an unset bound is open. A bound
+// outside the years 1 to 9999 is refused as `field`'s, not sent to the database.
 export function whereCreatedIn(
   query: import("knex").Knex.QueryBuilder,
   range: { startTime?: Timestamp; endTime?: Timestamp } | undefined,
   column = "created_at",
+  field = "create_time",
 ): void {
-  if (range?.startTime) query.where(column, ">=", timestampDate(range.startTime));
-  if (range?.endTime) query.where(column, "<", timestampDate(range.endTime));
+  if (range?.startTime) query.where(column, ">=", validTimestamp(`${field}.start_time`, range.startTime));
+  if (range?.endTime) query.where(column, "<", validTimestamp(`${field}.end_time`, range.endTime));
 }

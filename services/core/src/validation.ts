@@ -1,6 +1,6 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
-import { timestampMs, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { TimeRange } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { invalidArgument } from "./errors";
 
@@ -45,19 +45,21 @@ export function validMetadata(field: string, metadata: Record<string, string>): 
 
 // A google.protobuf.Timestamp within its documented range (years 1 to 9999),
 // as a Date; anything else is the caller's mistake, not a server error.
+// The Date has the timestamp's milliseconds; its finer nanos are dropped.
 export function validTimestamp(field: string, value: Timestamp): Date {
-  const ms = Number(value.seconds) * 1000 + value.nanos / 1e6;
-  if (value.nanos < 0 || value.nanos > 999_999_999 || !(ms >= -62_135_596_800_000 && ms <= 253_402_300_799_999)) {
+  const seconds = BigInt(value.seconds);
+  if (value.nanos < 0 || value.nanos > 999_999_999 || seconds < -62_135_596_800n || seconds > 253_402_300_799n) {
     throw invalidArgument(field, "must be a time between the years 1 and 9999");
   }
-  return new Date(ms);
+  return new Date(Number(seconds) * 1000 + Math.floor(value.nanos / 1e6));
 }
 
+// Each bound a valid timestamp, the start not after the end.
 export function validTimeRange(field: string, range: TimeRange | undefined): TimeRange | undefined {
   const { startTime, endTime } = range ?? {};
-  if (startTime && endTime && timestampMs(startTime) > timestampMs(endTime)) {
-    throw invalidArgument(field, "start_time must not be after end_time");
-  }
+  const start = startTime && validTimestamp(`${field}.start_time`, startTime);
+  const end = endTime && validTimestamp(`${field}.end_time`, endTime);
+  if (start && end && start > end) throw invalidArgument(field, "start_time must not be after end_time");
   return range;
 }
 

@@ -215,6 +215,10 @@ describeEachEngine("PaymentService", (engine) => {
     expect(
       await failure(lister.client.listPayments({ createTime: { startTime: timestampFromDate(new Date()), endTime: since } })),
     ).toMatchObject({ code: Code.InvalidArgument, metadata: { field: "create_time" } });
+    expect(await failure(lister.client.listPayments({ createTime: { endTime: { seconds: -(10n ** 15n), nanos: 0 } } }))).toMatchObject({
+      code: Code.InvalidArgument,
+      metadata: { field: "create_time.end_time" },
+    });
   });
 
   it("keeps each tenant's and environment's payments to themselves", async () => {

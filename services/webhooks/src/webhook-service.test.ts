@@ -517,6 +517,11 @@ describeEachEngine("WebhookService", (engine) => {
     expect(
       await failure(tenant.client.listEvents({ createTime: { startTime: events[3]!.createTime, endTime: events[1]!.createTime } })),
     ).toMatchObject({ code: Code.InvalidArgument, field: "create_time" });
+    // A time JavaScript's Date cannot hold is the caller's mistake, not a server error.
+    expect(await failure(tenant.client.listEvents({ createTime: { startTime: { seconds: 10n ** 15n, nanos: 0 } } }))).toMatchObject({
+      code: Code.InvalidArgument,
+      field: "create_time.start_time",
+    });
     expect(await failure(tenant.client.listEvents({ pageToken: "x" }))).toMatchObject({
       code: Code.InvalidArgument,
       field: "page_token",

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   DeliveryAttemptSchema,
@@ -10,7 +10,7 @@ import {
   type DeliveryAttempt,
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { invalidArgument, notFound, paginate, requireCaller } from "@onerouter/core";
+import { invalidArgument, notFound, paginate, requireCaller, validTimestamp } from "@onerouter/core";
 import { pendingDelivery, requeueFailedDeliveries } from "../delivery/requeue";
 import type { DeliveryAttemptRow } from "../delivery/worker";
 import { findEndpoint, requireEnabled, requireId, scopeOf } from "../endpoints";
@@ -96,7 +96,7 @@ export function deliveryMethods(deps: WebhookServiceDeps): DeliveryMethods {
       const caller = requireCaller(ctx);
       const endpointId = requireId("endpoint_id", req.endpointId);
       if (!req.sinceTime) throw invalidArgument("since_time", "is required");
-      const since = timestampDate(req.sinceTime);
+      const since = validTimestamp("since_time", req.sinceTime);
       const now = new Date();
       if (since > now) throw invalidArgument("since_time", "must not be in the future");
       if (now.getTime() - since.getTime() > retentionDays * 86_400_000) {

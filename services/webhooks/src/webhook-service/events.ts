@@ -1,5 +1,4 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
@@ -9,7 +8,7 @@ import {
   SendTestEventResponseSchema,
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { appendEvent, invalidArgument, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
+import { appendEvent, invalidArgument, notFound, paginate, requireCaller, validTimestamp, whereCreatedIn } from "@onerouter/core";
 import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
 import { eventTypes, testEventMessage } from "../event-types";
 import { whereEventTypeMatches } from "../filters";
@@ -67,8 +66,8 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
       const query = knex("webhook_events").where(scopeOf(caller)).select("id", "payload", "created_at");
       whereEventTypeMatches(query, validEventTypes("event_types", req.eventTypes));
       // Half-open: start_time <= create_time < end_time.
-      const start = req.createTime?.startTime ? timestampDate(req.createTime.startTime) : undefined;
-      const end = req.createTime?.endTime ? timestampDate(req.createTime.endTime) : undefined;
+      const start = req.createTime?.startTime ? validTimestamp("create_time.start_time", req.createTime.startTime) : undefined;
+      const end = req.createTime?.endTime ? validTimestamp("create_time.end_time", req.createTime.endTime) : undefined;
       if (start && end && start >= end) throw invalidArgument("create_time", "start_time must be before end_time");
       whereCreatedIn(query, req.createTime);
       const { rows, nextPageToken } = await paginate<WebhookEventRow>(query, req);
