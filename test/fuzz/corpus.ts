@@ -1,4 +1,6 @@
 import { create, fromJson, toBinary, ScalarType, type DescEnum, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 
 // Request bodies for the fuzz suites: proto3 JSON generated from each
@@ -140,6 +142,43 @@ export function validBinary(schema: DescMessage, json: JsonValue): Uint8Array {
     return toBinary(schema, fromJson(schema, json));
   } catch {
     return toBinary(schema, create(schema));
+  }
+}
+
+// Times only a binary client can send: the JSON form refuses them. Each
+// Timestamp a request holds is given one (at the top level and in set
+// messages, and in an unset message made only of times, as a TimeRange).
+const timesBeyondJson = [
+  { seconds: 10n ** 15n, nanos: 0 },
+  { seconds: -(10n ** 15n), nanos: 0 },
+  { seconds: 253_402_300_800n, nanos: 0 },
+  { seconds: 0n, nanos: -1 },
+  { seconds: 0n, nanos: 1_000_000_000 },
+];
+
+export function binaryWithTimesBeyondJson(schema: DescMessage, json: JsonValue, rng: Rng): Uint8Array {
+  let message;
+  try {
+    message = fromJson(schema, json);
+  } catch {
+    message = create(schema);
+  }
+  setTimesBeyondJson(reflect(schema, message), rng, 0);
+  return toBinary(schema, message);
+}
+
+function setTimesBeyondJson(message: ReflectMessage, rng: Rng, depth: number): void {
+  for (const field of message.fields) {
+    if (field.fieldKind !== "message") continue;
+    if (field.message.typeName === TimestampSchema.typeName) {
+      message.set(field, reflect(TimestampSchema, create(TimestampSchema, rng.pick(timesBeyondJson))));
+      continue;
+    }
+    const onlyTimes = field.message.fields.every((f) => f.message?.typeName === TimestampSchema.typeName);
+    if (depth >= 3 || (!message.isSet(field) && !onlyTimes)) continue;
+    const child = message.isSet(field) ? message.get(field) : reflect(field.message, create(field.message));
+    setTimesBeyondJson(child, rng, depth + 1);
+    message.set(field, child);
   }
 }
 

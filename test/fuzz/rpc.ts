@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { DescMethod, JsonValue } from "@bufbuild/protobuf";
-import { byteMutations, jsonMutations, mutateBinary, mutateJson, sampleJson, validBinary, type Rng } from "./corpus";
+import { binaryWithTimesBeyondJson, byteMutations, jsonMutations, mutateBinary, mutateJson, sampleJson, validBinary, type Rng } from "./corpus";
 import { methodPath } from "./methods";
 import { Tally } from "./tally";
 import { contentType, envelope, isEnveloped, isJson, readOutcome, type HttpVersion, type Protocol, type RawRequest, type Wire } from "./wire";
@@ -73,6 +73,9 @@ export function buildCase(method: DescMethod, protocol: Protocol, httpVersion: H
       const mutation = rng.pick(byteMutations);
       payload = mutateBinary(bytes, mutation, rng);
       how = `binary:${mutation}`;
+    } else if (rng.chance(0.3)) {
+      payload = Buffer.from(binaryWithTimesBeyondJson(method.input, json, rng));
+      how = "binary:times-beyond-json";
     } else payload = Buffer.from(bytes);
   }
   let body = payload;
