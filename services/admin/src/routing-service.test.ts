@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { clone, create } from "@bufbuild/protobuf";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { DurationSchema, durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { AuditLogService } from "@onerouter/client/gen/onerouter/admin/v1/audit_logs_pb";
@@ -227,6 +227,9 @@ describeEachEngine("RoutingService", (engine) => {
       ["routing_profile.fees[0].fixed_micros", (p) => (p.fees[0]!.fixedMicros = -1n)],
       ["routing_profile.success_rate_window", (p) => (p.successRateWindow = durationFromMs(30_000))],
       ["routing_profile.success_rate_window", (p) => (p.successRateWindow = durationFromMs(-60_000))],
+      ["routing_profile.success_rate_window", (p) => (p.successRateWindow = durationFromMs(30 * 86_400_000 + 1))],
+      // A window whose start no Date can hold.
+      ["routing_profile.success_rate_window", (p) => (p.successRateWindow = create(DurationSchema, { seconds: 10n ** 15n }))],
       ["routing_profile.learning.exploration_share", (p) => (p.learning = create(LearningOptionsSchema, { explorationShare: 0.6 }))],
       ["routing_profile.learning.exploration_share", (p) => (p.learning = create(LearningOptionsSchema, { explorationShare: -0.1 }))],
       ["routing_profile.learning.elimination_gap_points", (p) => (p.learning = create(LearningOptionsSchema, { eliminationGapPoints: 0 }))],
@@ -272,6 +275,8 @@ describeEachEngine("RoutingService", (engine) => {
     expect(routingProfile?.fees).toHaveLength(2);
     expect(routingProfile?.learning).toEqual(profile.learning);
     profile.successRateWindow = durationFromMs(0);
+    await routingFor().updateRoutingProfile({ routingProfile: profile });
+    profile.successRateWindow = durationFromMs(30 * 86_400_000);
     await routingFor().updateRoutingProfile({ routingProfile: profile });
   });
 

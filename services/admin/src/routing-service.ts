@@ -15,7 +15,7 @@ import {
 } from "@onerouter/client/gen/onerouter/admin/v1/routing_pb";
 import { Environment } from "@onerouter/client/gen/onerouter/common/v1/common_pb";
 import { environmentName, invalidArgument, isCurrencyCode, remoteAddressKey, requireCaller, type Knex } from "@onerouter/core";
-import { type ConnectorRegistry, type PublishedPrices, type EnvironmentName, type ProviderAccountStore, type ProviderCategory, type ProviderDescriptor, type RoutingProfileStore } from "@onerouter/routing";
+import { maxSuccessRateWindowMs, type ConnectorRegistry, type PublishedPrices, type EnvironmentName, type ProviderAccountStore, type ProviderCategory, type ProviderDescriptor, type RoutingProfileStore } from "@onerouter/routing";
 import { recordAudit } from "./audit";
 import { requireCategory } from "./categories";
 
@@ -185,8 +185,8 @@ function validateProfile(
   if (window) {
     const ms = Number(window.seconds) * 1000 + window.nanos / 1e6;
     // Zero keeps the documented one-hour default.
-    if (ms !== 0 && ms < 60_000) {
-      throw invalidArgument("routing_profile.success_rate_window", "must be at least one minute, or zero for one hour");
+    if (ms !== 0 && (ms < 60_000 || ms > maxSuccessRateWindowMs || Math.abs(window.nanos) > 999_999_999)) {
+      throw invalidArgument("routing_profile.success_rate_window", "must be from one minute to 30 days, or zero for one hour");
     }
   }
   return references;

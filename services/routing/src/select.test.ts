@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import {
   FeeSchema,
@@ -91,6 +91,8 @@ describe("route decision", () => {
   it("defaults the success-rate window to an hour", () => {
     expect(successRateWindowMs(undefined)).toBe(3600_000);
     expect(successRateWindowMs(profile({ successRateWindow: durationFromMs(60_000) }))).toBe(60_000);
+    // Saved before windows were held to 30 days: its start must still be a real time.
+    expect(successRateWindowMs(profile({ successRateWindow: { seconds: 10n ** 15n, nanos: 0 } as Duration }))).toBe(30 * 86_400_000);
   });
 });
 

@@ -73,9 +73,13 @@ export function learnsFromOutcomes(strategy: RoutingStrategy): boolean {
 
 const defaultSuccessRateWindowMs = 3600_000;
 
+// The longest success-rate window. A longer one saved before profiles were
+// held to this counts as this, so the window's start is always a real time.
+export const maxSuccessRateWindowMs = 30 * 86_400_000;
+
 export function successRateWindowMs(profile: RoutingProfile | undefined): number {
   const window = profile?.successRateWindow ? durationMs(profile.successRateWindow) : 0;
-  return window > 0 ? window : defaultSuccessRateWindowMs;
+  return window > 0 ? Math.min(window, maxSuccessRateWindowMs) : defaultSuccessRateWindowMs;
 }
 
 export function conditionMatches(condition: RoutingCondition | undefined, request: RoutingRequest): boolean {

@@ -275,7 +275,7 @@ export type RoutingProfile = Message<"onerouter.admin.v1.RoutingProfile"> & {
   fees: Fee[];
 
   /**
-   * SUCCESS_RATE window; 0 means one hour.
+   * SUCCESS_RATE window, from one minute to 30 days; 0 means one hour.
    *
    * @generated from field: google.protobuf.Duration success_rate_window = 8;
    */
