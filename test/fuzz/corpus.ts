@@ -1,6 +1,6 @@
 import { create, fromJson, toBinary, ScalarType, type DescEnum, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
-import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import fc from "fast-check";
 
 // Request bodies for the fuzz suites: proto3 JSON generated from each
@@ -145,9 +145,17 @@ export function validBinary(schema: DescMessage, json: JsonValue): Uint8Array {
   }
 }
 
-// Times only a binary client can send: the JSON form refuses them. Each
-// Timestamp a request holds is given one (at the top level and in set
-// messages, and in an unset message made only of times, as a TimeRange).
+// Times and durations only a binary client can send: the JSON form refuses
+// them. Each Timestamp and Duration a request holds is given one (at the top
+// level and in set messages, and in an unset message made only of times, as
+// a TimeRange).
+const durationsBeyondJson = [
+  { seconds: 10n ** 15n, nanos: 0 },
+  { seconds: -(10n ** 15n), nanos: 0 },
+  { seconds: 0n, nanos: -1 },
+  { seconds: 1n, nanos: -1 },
+  { seconds: 0n, nanos: 1_000_000_000 },
+];
 const timesBeyondJson = [
   { seconds: 10n ** 15n, nanos: 0 },
   { seconds: -(10n ** 15n), nanos: 0 },
@@ -172,6 +180,10 @@ function setTimesBeyondJson(message: ReflectMessage, rng: Rng, depth: number): v
     if (field.fieldKind !== "message") continue;
     if (field.message.typeName === TimestampSchema.typeName) {
       message.set(field, reflect(TimestampSchema, create(TimestampSchema, rng.pick(timesBeyondJson))));
+      continue;
+    }
+    if (field.message.typeName === DurationSchema.typeName) {
+      message.set(field, reflect(DurationSchema, create(DurationSchema, rng.pick(durationsBeyondJson))));
       continue;
     }
     const onlyTimes = field.message.fields.every((f) => f.message?.typeName === TimestampSchema.typeName);
