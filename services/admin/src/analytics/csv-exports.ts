@@ -130,7 +130,7 @@ async function* listingChunks(knex: Knex, listing: Listing, scope: AnalyticsScop
       .where({ tenant_id: scope.tenantId, environment: scope.environment })
       .orderBy([{ column: "created_at" }, { column: "id" }])
       .limit(rowsPerChunk);
-    whereCreatedIn(query, range);
+    whereCreatedIn(query, range, "created_at", "range");
     // The first condition lets the index start at the cursor; the second skips the rows up to it.
     if (cursor) query.where("created_at", ">=", knex.raw("?::timestamptz", [cursor.at])).whereRaw("(created_at, id) > (?::timestamptz, ?)", [cursor.at, cursor.id]);
     const rows = (await query) as Record<string, unknown>[];

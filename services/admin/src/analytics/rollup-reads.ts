@@ -427,7 +427,7 @@ export class AnalyticsReader {
       .queryBuilder()
       .from(this.knex.raw(`(${parts.join(" union all ")}) as failovers`))
       .where({ tenant_id: scope.tenantId, environment: scope.environment });
-    whereCreatedIn(query, range);
+    whereCreatedIn(query, range, "created_at", "range");
     const { rows, nextPageToken } = await paginate<Record<string, string> & { id: string; created_at: Date }>(query, page);
     return {
       failovers: rows.map((r) =>
