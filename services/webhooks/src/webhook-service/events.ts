@@ -1,4 +1,5 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
 import {
@@ -8,7 +9,7 @@ import {
   SendTestEventResponseSchema,
   type WebhookService,
 } from "@onerouter/client/gen/onerouter/webhooks/v1/webhooks_pb";
-import { appendEvent, invalidArgument, notFound, paginate, requireCaller, validTimestamp, whereCreatedIn } from "@onerouter/core";
+import { appendEvent, invalidArgument, notFound, paginate, requireCaller, whereCreatedIn } from "@onerouter/core";
 import { findEndpoint, requireEnabled, requireId, scopeOf, validEventTypes } from "../endpoints";
 import { eventTypes, testEventMessage } from "../event-types";
 import { whereEventTypeMatches } from "../filters";
@@ -65,11 +66,11 @@ export function eventMethods(deps: WebhookServiceDeps): EventMethods {
       const caller = requireCaller(ctx);
       const query = knex("webhook_events").where(scopeOf(caller)).select("id", "payload", "created_at");
       whereEventTypeMatches(query, validEventTypes("event_types", req.eventTypes));
-      // Half-open: start_time <= create_time < end_time.
-      const start = req.createTime?.startTime ? validTimestamp("create_time.start_time", req.createTime.startTime) : undefined;
-      const end = req.createTime?.endTime ? validTimestamp("create_time.end_time", req.createTime.endTime) : undefined;
-      if (start && end && start >= end) throw invalidArgument("create_time", "start_time must be before end_time");
+      // Half-open: start_time <= create_time < end_time. whereCreatedIn
+      // refuses a bound outside the years 1 to 9999 first.
       whereCreatedIn(query, req.createTime);
+      const { startTime, endTime } = req.createTime ?? {};
+      if (startTime && endTime && timestampMs(startTime) >= timestampMs(endTime)) throw invalidArgument("create_time", "start_time must be before end_time");
       const { rows, nextPageToken } = await paginate<WebhookEventRow>(query, req);
       return create(ListEventsResponseSchema, { events: rows.map(decodeEvent), nextPageToken });
     },
