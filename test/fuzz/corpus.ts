@@ -139,9 +139,18 @@ export function sampleJson(schema: DescMessage, count: number, seed: number): Js
 // empty one, so binary mutations start from bytes that decode.
 export function validBinary(schema: DescMessage, json: JsonValue): Uint8Array {
   try {
-    return toBinary(schema, fromJson(schema, json));
+    return toBinary(schema, messageOf(schema, json));
   } catch {
     return toBinary(schema, create(schema));
+  }
+}
+
+// The generated JSON as a message; the empty message where the JSON does not fit the schema.
+function messageOf(schema: DescMessage, json: JsonValue) {
+  try {
+    return fromJson(schema, json);
+  } catch {
+    return create(schema);
   }
 }
 
@@ -165,12 +174,7 @@ const timesBeyondJson = [
 ];
 
 export function binaryWithTimesBeyondJson(schema: DescMessage, json: JsonValue, rng: Rng): Uint8Array {
-  let message;
-  try {
-    message = fromJson(schema, json);
-  } catch {
-    message = create(schema);
-  }
+  const message = messageOf(schema, json);
   setTimesBeyondJson(reflect(schema, message), rng, 0);
   return toBinary(schema, message);
 }
