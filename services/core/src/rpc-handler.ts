@@ -13,6 +13,7 @@ import {
   bodyProblem,
   framingOf,
   headerProblem,
+  invalidAuthority,
   likelyFraming,
   methodNotFound,
   requestTooLarge,
@@ -101,8 +102,13 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
       if ((await readBody(req as AsyncIterable<Uint8Array>, options.readMaxBytes)) === "aborted") return;
       return writeConnectError(res, 404, path.split("/").length === 3 ? methodNotFound(path) : routeNotFound(path));
     }
-    // HTTP/1.0 may omit Host; Connect needs an authority to build the URL.
-    req.headers.host ??= "localhost";
+    // Connect builds the request's URL from its authority, and a URL that does
+    // not parse threw before any answer: such a request is refused, its URL
+    // built on a stand-in so that the refusal is in the caller's protocol.
+    // HTTP/1.0 may omit Host.
+    const badAuthority = authorityProblem(req);
+    if (badAuthority) req.headers["stream" in req ? ":authority" : "host"] = "localhost";
+    else req.headers.host ??= "localhost";
     const contextValues = options.contextValues(req);
     const closes = "stream" in req ? (res as http.ServerResponse) : closesUnfinished(res as http.ServerResponse);
     // The body is the request stream itself, not Connect's reader of it: that
@@ -111,7 +117,11 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
     // request it reads through young-generation collections (see copyWith).
     const uReq = universalRequestFromNodeRequest(req as http.IncomingMessage, closes, null, contextValues);
     uReq.body = req as AsyncIterable<Uint8Array>;
-    const problem = found ? await checkRequest(found, uReq, options.readMaxBytes) : await afterBody(uReq, options.readMaxBytes, methodNotFound(path));
+    const problem = badAuthority
+      ? await afterBody(uReq, options.readMaxBytes, badAuthority)
+      : found
+        ? await checkRequest(found, uReq, options.readMaxBytes)
+        : await afterBody(uReq, options.readMaxBytes, methodNotFound(path));
     if (problem === "aborted") return;
     if (problem) {
       contextValues.set(rejectedRequestKey, problem);
@@ -124,6 +134,41 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
       // The client went away mid-response; nothing is left to answer.
     }
   };
+}
+
+// The problem with the authority a request names (Host, or HTTP/2's
+// :authority, which Node falls back to Host for), if any: one the URL parser
+// refuses, or reads as more than a host and port.
+function authorityProblem(req: http.IncomingMessage | http2.Http2ServerRequest): ConnectError | undefined {
+  const h2 = "stream" in req;
+  const header = h2 && req.headers[":authority"] !== undefined ? ":authority" : "host";
+  const authority = h2 ? req.authority : req.headers.host;
+  if (authority === undefined || isAuthority(authority)) return undefined;
+  return invalidAuthority(header, authority);
+}
+
+// Authorities checked, by their text: callers name few hosts and checking one
+// parses a URL. Bounded, since any caller can send any Host.
+const checkedAuthorities = new Map<string, boolean>();
+const maxCheckedAuthorities = 1000;
+
+function isAuthority(authority: string): boolean {
+  let valid = checkedAuthorities.get(authority);
+  if (valid === undefined) {
+    valid = parsesAsAuthority(authority);
+    if (checkedAuthorities.size >= maxCheckedAuthorities) checkedAuthorities.clear();
+    checkedAuthorities.set(authority, valid);
+  }
+  return valid;
+}
+
+function parsesAsAuthority(authority: string): boolean {
+  try {
+    const url = new URL(`http://${authority}/`);
+    return url.username === "" && url.password === "" && url.pathname === "/" && url.search === "" && url.hash === "";
+  } catch {
+    return false;
+  }
 }
 
 // Over HTTP/1.1 Connect aborts a request's signal once its response closes,

@@ -92,6 +92,12 @@ export function routeNotFound(path: string): ConnectError {
   return apiError(Code.NotFound, "ROUTE_NOT_FOUND", `no route ${path.slice(0, 200)}`, { path: path.slice(0, 200) });
 }
 
+// A Host (or HTTP/2 :authority) that no URL can hold: not a host with an
+// optional port, or one with a path, user or query about it.
+export function invalidAuthority(header: string, value: string): ConnectError {
+  return apiError(Code.InvalidArgument, "INVALID_HOST", `${header} "${value}" is not a host with an optional port`, { header, value });
+}
+
 // The problem with a request's HTTP method and headers, if any. Every call is
 // a POST: Connect's GET, which it offers for methods declared
 // NO_SIDE_EFFECTS, is not served, so reads and writes pass the same checks.

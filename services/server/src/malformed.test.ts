@@ -1,3 +1,4 @@
+import http from "node:http";
 import http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestOneRouter, type TestOneRouter } from "../test/index";
@@ -110,6 +111,53 @@ describe("malformed requests", () => {
       const res = await fetch(`${app.baseUrl}/webhooks/inbound/stripe/${bad}`, { method: "POST", body: "{}" });
       expect(res.status, bad).toBeGreaterThanOrEqual(400);
       expect(res.status, bad).toBeLessThan(500);
+    }
+  });
+
+  // A Host header as given, which fetch would not send.
+  function postWithHost(host: string) {
+    return new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(app.baseUrl + path, {
+        method: "POST",
+        setHost: false,
+        headers: { host, "content-type": "application/json", authorization: auth },
+      });
+      req.on("response", (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.end("{}");
+    });
+  }
+
+  it("refuses a Host no URL can hold as INVALID_HOST naming the header, where it was a 500", async () => {
+    for (const host of ["a b", "[::1", "example.com:99999", "999.0.0.1", "user@example.com", "example.com/x", "example.com?x", ""]) {
+      const res = await postWithHost(host);
+      expect(res.status, host).toBe(400);
+      expect(typed(res.body), host).toMatchObject({ code: "invalid_argument", reason: "INVALID_HOST", metadata: { header: "host", value: host } });
+    }
+    for (const host of ["localhost", "127.0.0.1:4000", "[::1]:4000", "api_1.internal", "API.example.com."]) {
+      expect((await postWithHost(host)).status, host).toBe(200);
+    }
+  });
+
+  it("refuses such an :authority over HTTP/2 in gRPC's own terms", async () => {
+    const session = http2.connect(app.baseUrl);
+    try {
+      // An IPv4 address out of range: HTTP/2's own checks let it through, the URL parser does not.
+      const stream = session.request({ ":method": "POST", ":path": path, ":authority": "999.0.0.1", "content-type": "application/grpc", te: "trailers", authorization: auth });
+      stream.end(Buffer.from([0, 0, 0, 0, 0]));
+      const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        stream.on("trailers", resolve);
+        stream.on("data", () => undefined);
+        stream.on("error", reject);
+      });
+      expect(trailers["grpc-status"]).toBe("3");
+      expect(decodeURIComponent(String(trailers["grpc-message"]))).toContain(':authority "999.0.0.1"');
+    } finally {
+      session.close();
     }
   });
 
