@@ -220,13 +220,13 @@ function connectionSignal(socket: net.Socket): AbortSignal {
   return signal;
 }
 
-// Node's header object as the Fetch API's Headers, HTTP/2's pseudo-headers
-// left out: what Connect's adapter does (its helper is not exported).
+// An HTTP/1.1 request's headers as the Fetch API's Headers, as Connect's
+// adapter makes them (its helper is not exported).
 function webHeaders(nodeHeaders: http.IncomingHttpHeaders): Headers {
   const header = new Headers();
   for (const name in nodeHeaders) {
     const value = nodeHeaders[name];
-    if (name.startsWith(":") || value === undefined) continue;
+    if (value === undefined) continue;
     if (typeof value === "string") header.append(name, value);
     else for (const each of value) header.append(name, each);
   }
