@@ -344,6 +344,19 @@ describeEachEngine("idempotency keys", (engine) => {
     expect(await db.knex("idempotency_keys").where({ key: k }).first()).toBeUndefined();
   });
 
+  it("refuses an empty key, naming the header, and runs nothing", async () => {
+    let runs = 0;
+    const result = await outcome(
+      idempotency.withIdempotency(handlerContext("", { tenantId }), method, request(1n), async () => {
+        runs += 1;
+        return response("x");
+      }),
+    );
+    expect(result).toMatchObject({ code: Code.InvalidArgument, reason: "INVALID_FIELD" });
+    expect(result.error?.findDetails(ErrorInfoSchema)[0]?.metadata.field).toBe("Idempotency-Key");
+    expect(runs).toBe(0);
+  });
+
   it("names the header when the key is too long", async () => {
     const result = await outcome(
       idempotency.withIdempotency(handlerContext("k".repeat(256), { tenantId }), method, request(1n), async () => response("x")),

@@ -343,7 +343,10 @@ export function createIdempotency(knex: Knex, options: IdempotencyOptions = {}):
   return {
     async withIdempotency(ctx, method, request, run, options) {
       const key = ctx.requestHeader.get(idempotencyKeyHeader);
-      if (key === null || key === "") return run(noIdempotencyClaim);
+      if (key === null) return run(noIdempotencyClaim);
+      // A caller that sends the header means to be kept from doing the work
+      // twice; an empty key (an unset variable) would leave its retries unkept.
+      if (key === "") throw invalidArgument(idempotencyKeyHeader, "must not be empty: send a unique key, or leave the header out");
       if (key.length > maxKeyLength) {
         throw invalidArgument(idempotencyKeyHeader, `must be at most ${maxKeyLength} characters`);
       }
