@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminMigrations } from "@onerouter/admin";
 import type { Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
-import { maskInInboundEvents, recordInboundEvents } from "./inbound-events";
+import { InboundEventRecorder, maskInInboundEvents } from "./inbound-events";
 import { routingMigrations } from "./migrations";
 
 describeEachEngine("inbound provider events", (engine) => {
@@ -20,7 +20,7 @@ describeEachEngine("inbound provider events", (engine) => {
   async function record(accountId: string, eventIds: string[], body = "{}", fail?: string) {
     const applied: string[] = [];
     const events = eventIds.map((providerEventId) => ({ providerEventId }));
-    const outcome = await recordInboundEvents(db.knex, account(accountId, "messaging"), events, Buffer.from(body), async (_trx, event) => {
+    const outcome = await new InboundEventRecorder(db.knex).record(account(accountId, "messaging"), events, Buffer.from(body), async (_trx, event) => {
       if (event.providerEventId === fail) throw new Error("the room could not apply it");
       applied.push(event.providerEventId);
     });
@@ -65,11 +65,17 @@ describeEachEngine("inbound provider events", (engine) => {
     beforeAll(() => void db.knex.on("query", countStatements));
     afterAll(() => void db.knex.off("query", countStatements));
 
-    async function report(eventId: string, objectId: string, status: string) {
+    let recorder: InboundEventRecorder;
+    beforeAll(() => void (recorder = new InboundEventRecorder(db.knex)));
+    const stateReported = (event: { objectId: string; status: string }) => ({
+      sql: "not exists (select 1 from reported_states where id = ? and status <> ?)",
+      bindings: [event.objectId, event.status],
+    });
+
+    async function report(eventId: string, objectId: string, status: string, nothingToApply = stateReported) {
       const applied: string[] = [];
       const before = statements;
-      const outcome = await recordInboundEvents(
-        db.knex,
+      const outcome = await recorder.record(
         account("pa_states", "payments"),
         [{ providerEventId: eventId, objectId, status }],
         Buffer.from(status),
@@ -77,10 +83,18 @@ describeEachEngine("inbound provider events", (engine) => {
           applied.push(event.providerEventId);
           await trx("reported_states").where({ id: event.objectId }).update({ status: event.status });
         },
-        (event) => ({ sql: "not exists (select 1 from reported_states where id = ? and status <> ?)", bindings: [event.objectId, event.status] }),
+        nothingToApply,
       );
       return { outcome, applied, statements: statements - before };
     }
+
+    const stored = async (eventIds: string[]) =>
+      ((await db.knex("inbound_provider_events").where({ provider_account_id: "pa_states" }).whereIn("provider_event_id", eventIds)) as {
+        provider_event_id: string;
+        payload: Uint8Array;
+      }[])
+        .map((r) => `${r.provider_event_id}:${Buffer.from(r.payload).toString()}`)
+        .sort();
 
     it("stores it in one statement, and tells a duplicate in one", async () => {
       expect(await report("e_same", "obj_same", "done")).toEqual({ outcome: "applied", applied: [], statements: 1 });
@@ -96,6 +110,48 @@ describeEachEngine("inbound provider events", (engine) => {
       // Once applied, the state is recorded: a later copy is a duplicate in one statement.
       expect(await report("e_news", "obj_news", "done")).toEqual({ outcome: "duplicate", applied: [], statements: 1 });
     });
+
+    // While one statement of a kind runs, the events of that kind that
+    // arrive queue for the next, up to 16 to a statement.
+    it("checks and stores events that arrive together in one statement, each told apart", async () => {
+      const before = statements;
+      const ids = Array.from({ length: 20 }, (_, i) => `e_together_${i}`);
+      const outcomes = await Promise.all([...ids.map((id) => report(id, "obj_same", "done")), report("e_same", "obj_same", "done")]);
+      expect(statements - before).toBe(3);
+      expect(outcomes.map((o) => o.outcome)).toEqual([...ids.map(() => "applied"), "duplicate"]);
+      expect(outcomes.flatMap((o) => o.applied)).toEqual([]);
+      expect(await stored(ids)).toEqual(ids.map((id) => `${id}:done`).sort());
+    });
+
+    it("stores an event sent twice in one statement once, and leaves news among them to a transaction", async () => {
+      await db.knex("reported_states").insert({ id: "obj_open", status: "open" });
+      const outcomes = await Promise.all([
+        report("e_first", "obj_same", "done"),
+        report("e_twice", "obj_same", "done"),
+        report("e_twice", "obj_same", "done"),
+        report("e_open", "obj_open", "done"),
+      ]);
+      expect(outcomes.map((o) => o.outcome).slice(0, 2)).toEqual(["applied", "applied"]);
+      expect(outcomes[2]!.outcome).toBe("duplicate");
+      expect(outcomes[3]).toMatchObject({ outcome: "applied", applied: ["e_open"] });
+      expect(await stored(["e_twice", "e_open"])).toEqual(["e_open:done", "e_twice:done"]);
+      expect(await db.knex("reported_states").where({ id: "obj_open" }).first()).toEqual({ id: "obj_open", status: "done" });
+    });
+
+    it("fails only the event a shared statement failed on", async () => {
+      // A check that raises for a status of "0" (division by zero).
+      const raisesOnZero = (event: { status: string }) => ({ sql: "1 / ?::integer > 0", bindings: [event.status] });
+      const outcomes = await Promise.allSettled(
+        ["1", "1", "0", "1"].map((status, i) => report(`e_divides_${i}`, "obj_same", status, raisesOnZero)),
+      );
+      expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value.outcome : String(o.reason)))).toEqual([
+        "applied",
+        "applied",
+        expect.stringContaining("division by zero"),
+        "applied",
+      ]);
+      expect(await stored(["e_divides_0", "e_divides_1", "e_divides_2", "e_divides_3"])).toEqual(["e_divides_0:1", "e_divides_1:1", "e_divides_3:1"]);
+    });
   });
 
   it("erases contact data only from the stored bodies of the category asked for", async () => {
@@ -104,7 +160,7 @@ describeEachEngine("inbound provider events", (engine) => {
       ["pa_pay", "payments"],
       ["pa_msg", "messaging"],
     ] as const) {
-      await recordInboundEvents(db.knex, account(id, category), [{ providerEventId: "e" }], body, async () => {});
+      await new InboundEventRecorder(db.knex).record(account(id, category), [{ providerEventId: "e" }], body, async () => {});
     }
     expect(await db.knex.transaction((trx) => maskInInboundEvents(trx, "ten_a", "payments", ["ann@example.com"], []))).toBe(1);
     const payload = async (id: string) =>

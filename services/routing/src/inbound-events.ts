@@ -1,4 +1,4 @@
-import { insertRowSql, maskInBinaryColumn, newId, runPrepared, withParts, type Knex, type Sql } from "@onerouter/core";
+import { insertRowsSql, maskInBinaryColumn, newId, runPrepared, withParts, type Knex, type Sql } from "@onerouter/core";
 import type { ProviderAccountRecord, ProviderCategory } from "./provider-accounts";
 
 // The verified events providers send about payments and messages (webhooks,
@@ -17,38 +17,96 @@ export interface InboundEvent {
 // (engagement events a room does not track) is news all the same.
 // `nothingToApply`, when it gives a condition for a lone event, is true when
 // applying it would change nothing (most: providers report states already
-// recorded): such an event is checked and stored in one statement.
-export async function recordInboundEvents<E extends InboundEvent>(
-  knex: Knex,
-  account: InboundAccount,
-  events: readonly E[],
-  rawBody: Buffer,
-  apply: (trx: Knex.Transaction, event: E) => Promise<void>,
-  nothingToApply?: (event: E) => Sql | undefined,
-): Promise<WebhookOutcome> {
-  const lone = events.length === 1 ? events[0] : undefined;
-  const condition = lone && nothingToApply?.(lone);
-  if (condition) {
-    const outcome = await storeUnlessNews(knex, account, lone, rawBody, condition);
-    if (outcome !== "news") return outcome;
-  }
-  return knex.transaction(async (trx) => {
-    let applied = 0;
-    for (const event of events) {
-      const inserted = await trx("inbound_provider_events")
-        .insert(storedEvent(account, event, rawBody))
-        .onConflict(["provider_account_id", "provider_event_id"])
-        .ignore()
-        .returning("id");
-      if (inserted.length === 0) continue;
-      applied += 1;
-      await apply(trx, event);
+// recorded): such an event is checked and stored in one statement, together
+// with the others of its kind that arrive while one such statement runs.
+// Under load each statement sent wakes a Postgres backend that takes a core
+// from the server mid-call; a provider's webhook per payment made this the
+// third statement of every payment.
+export class InboundEventRecorder {
+  private readonly loneEvents = new Map<string, LoneEventQueue>();
+
+  constructor(private readonly knex: Knex) {}
+
+  async record<E extends InboundEvent>(
+    account: InboundAccount,
+    events: readonly E[],
+    rawBody: Buffer,
+    apply: (trx: Knex.Transaction, event: E) => Promise<void>,
+    nothingToApply?: (event: E) => Sql | undefined,
+  ): Promise<WebhookOutcome> {
+    const lone = events.length === 1 ? events[0] : undefined;
+    const condition = lone && nothingToApply?.(lone);
+    if (condition) {
+      const outcome = await this.storeUnlessNews({ row: storedEvent(account, lone, rawBody), condition });
+      if (outcome !== "news") return outcome;
     }
-    return applied > 0 || events.length === 0 ? "applied" : "duplicate";
-  });
+    return this.knex.transaction(async (trx) => {
+      let applied = 0;
+      for (const event of events) {
+        const inserted = await trx("inbound_provider_events")
+          .insert(storedEvent(account, event, rawBody))
+          .onConflict(["provider_account_id", "provider_event_id"])
+          .ignore()
+          .returning("id");
+        if (inserted.length === 0) continue;
+        applied += 1;
+        await apply(trx, event);
+      }
+      return applied > 0 || events.length === 0 ? "applied" : "duplicate";
+    });
+  }
+
+  // Queued by the condition's text, so that a statement's text is one of a
+  // bounded set (a kind of condition, a number of events up to the cap) and
+  // runs prepared; one statement of a kind at a time, the next taking what
+  // queued meanwhile. A lone event waits for nothing.
+  private storeUnlessNews(event: LoneEvent): Promise<LoneOutcome> {
+    let queue = this.loneEvents.get(event.condition.sql);
+    if (!queue) {
+      queue = { waiting: [], running: false };
+      this.loneEvents.set(event.condition.sql, queue);
+    }
+    const outcome = new Promise<LoneOutcome>((resolve, reject) => queue.waiting.push({ event, resolve, reject }));
+    if (!queue.running) void this.drain(queue);
+    return outcome;
+  }
+
+  private async drain(queue: LoneEventQueue): Promise<void> {
+    queue.running = true;
+    while (queue.waiting.length > 0) {
+      const batch = queue.waiting.splice(0, maxLoneEventsPerStatement);
+      try {
+        const outcomes = await storeUnlessNews(this.knex, batch.map((w) => w.event));
+        batch.forEach((w, i) => w.resolve(outcomes[i]!));
+      } catch (err) {
+        if (batch.length === 1) batch[0]!.reject(err);
+        // One event the statement failed on fails no other: each is tried alone.
+        else for (const w of batch) storeUnlessNews(this.knex, [w.event]).then(([outcome]) => w.resolve(outcome!), w.reject);
+      }
+    }
+    queue.running = false;
+  }
+}
+
+// Enough to take what arrives while one statement runs at a payment rate
+// well past this machine's; each count is one more prepared text per kind.
+const maxLoneEventsPerStatement = 16;
+
+type LoneOutcome = WebhookOutcome | "news";
+
+interface LoneEvent {
+  row: StoredEvent;
+  condition: Sql;
+}
+
+interface LoneEventQueue {
+  waiting: { event: LoneEvent; resolve: (outcome: LoneOutcome) => void; reject: (err: unknown) => void }[];
+  running: boolean;
 }
 
 type InboundAccount = Pick<ProviderAccountRecord, "id" | "tenantId" | "environment" | "provider" | "category">;
+
+type StoredEvent = ReturnType<typeof storedEvent>;
 
 function storedEvent(account: InboundAccount, event: InboundEvent, rawBody: Buffer) {
   return {
@@ -64,36 +122,36 @@ function storedEvent(account: InboundAccount, event: InboundEvent, rawBody: Buff
   };
 }
 
-// Stores the event when `nothingToApply` holds, in one statement (atomic on
-// its own): "applied" when stored, "duplicate" when it was stored before,
-// "news" when it has something to apply and so is left for a transaction.
-async function storeUnlessNews(
-  knex: Knex,
-  account: InboundAccount,
-  event: InboundEvent,
-  rawBody: Buffer,
-  nothingToApply: Sql,
-): Promise<WebhookOutcome | "news"> {
-  const insert = insertRowSql("inbound_provider_events", storedEvent(account, event, rawBody));
-  const { rows } = await runPrepared<{ nothing_to_apply: boolean; stored: boolean }>(
+// Stores each event whose condition holds, in one statement (atomic on its
+// own), and says of each: "applied" when stored, "duplicate" when it was
+// stored before (or by another of `events` with its id), "news" when it has
+// something to apply and so is left for a transaction. The conditions all
+// have one text: only their values differ.
+async function storeUnlessNews(knex: Knex, events: readonly LoneEvent[]): Promise<LoneOutcome[]> {
+  const insert = insertRowsSql(
+    "inbound_provider_events",
+    events.map((e) => e.row),
+    // In one order, so that two such statements in two processes cannot
+    // each wait for a row the other inserted.
+    { where: `"id" in (select column1 from "check" where column2)`, orderBy: `"provider_account_id", "provider_event_id"` },
+  );
+  const checks = events.map(({ row, condition }) => ({ sql: `(?, (${condition.sql}))`, bindings: [row.id, ...condition.bindings] }));
+  const { rows } = await runPrepared<{ id: string; nothing_to_apply: boolean; stored: boolean }>(
     knex,
     withParts(
       [
-        ["check", { sql: `select (${nothingToApply.sql}) as nothing_to_apply`, bindings: nothingToApply.bindings }],
-        [
-          "stored",
-          {
-            sql: `${insert.sql} where (select nothing_to_apply from "check") on conflict (provider_account_id, provider_event_id) do nothing returning id`,
-            bindings: insert.bindings,
-          },
-        ],
+        ["check", { sql: `values ${checks.map((c) => c.sql).join(", ")}`, bindings: checks.flatMap((c) => c.bindings) }],
+        ["stored", { sql: `${insert.sql} on conflict (provider_account_id, provider_event_id) do nothing returning id`, bindings: insert.bindings }],
       ],
-      { sql: `select nothing_to_apply, exists (select 1 from "stored") as stored from "check"`, bindings: [] },
+      { sql: `select column1 as id, column2 as nothing_to_apply, exists (select 1 from "stored" s where s.id = column1) as stored from "check"`, bindings: [] },
     ),
   );
-  const { nothing_to_apply: nothing, stored } = rows[0]!;
-  if (!nothing) return "news";
-  return stored ? "applied" : "duplicate";
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return events.map(({ row }) => {
+    const { nothing_to_apply: nothing, stored } = byId.get(row.id)!;
+    if (!nothing) return "news";
+    return stored ? "applied" : "duplicate";
+  });
 }
 
 // Overwrites a person's contact data in the stored bodies of the tenant's

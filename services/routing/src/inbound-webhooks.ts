@@ -3,7 +3,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import type { Knex } from "knex";
 import { ConnectorError, type WebhookInput, type WebhookNonces } from "./connector-kit";
-import { recordInboundEvents, type InboundEvent, type WebhookOutcome } from "./inbound-events";
+import { InboundEventRecorder, type InboundEvent, type WebhookOutcome } from "./inbound-events";
 import type { ProviderAccountStore, ProviderAccountWithCredentials, ProviderCategory } from "./provider-accounts";
 import type { HttpRoute, Sql } from "@onerouter/core";
 
@@ -84,11 +84,11 @@ export interface InboundEventHooks<E extends InboundEvent> {
 
 // One route per provider of the room.
 export function inboundEventRoutes<E extends InboundEvent>(hooks: InboundEventHooks<E>, nonces: WebhookNonceStore): HttpRoute[] {
+  const recorder = new InboundEventRecorder(hooks.knex);
   const receive = async (provider: string, accountId: string, input: WebhookInput): Promise<WebhookOutcome> => {
     const account = await webhookAccount(hooks.accounts, hooks.category, provider, accountId);
     const events = await verifiedWebhook(() => hooks.parse(account, input));
-    return recordInboundEvents(
-      hooks.knex,
+    return recorder.record(
       account,
       events,
       input.rawBody,

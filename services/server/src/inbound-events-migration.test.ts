@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "@onerouter/core";
 import { createTestDatabase, describeEachEngine } from "@onerouter/core/testing";
-import { recordInboundEvents } from "@onerouter/routing";
+import { InboundEventRecorder } from "@onerouter/routing";
 import { allMigrations } from "./app";
 
 // A database made by the release that kept payment webhooks and delivery
@@ -73,8 +73,9 @@ describeEachEngine("inbound provider events carried over from the payments and m
   it("takes an event stored before the move as a duplicate, and applies only news", async () => {
     const account = { id: "pa_pay", tenantId: "ten_old", environment: "test", provider: "stripe", category: "payments" } as const;
     const appliedEvents: string[] = [];
+    const recorder = new InboundEventRecorder(db.knex);
     const record = (providerEventId: string) =>
-      recordInboundEvents(db.knex, account, [{ providerEventId }], webhookBody, async (_trx, event) => {
+      recorder.record(account, [{ providerEventId }], webhookBody, async (_trx, event) => {
         appliedEvents.push(event.providerEventId);
       });
     expect(await record("evt_1")).toBe("duplicate");
