@@ -1,4 +1,4 @@
-import { insertRowsSql, maskInBinaryColumn, newId, runPrepared, withParts, type Knex, type Sql } from "@onerouter/core";
+import { insertRowSql, maskInBinaryColumn, newId, runPrepared, withParts, type Knex, type Sql } from "@onerouter/core";
 import type { ProviderAccountRecord, ProviderCategory } from "./provider-accounts";
 
 // The verified events providers send about payments and messages (webhooks,
@@ -126,32 +126,38 @@ function storedEvent(account: InboundAccount, event: InboundEvent, rawBody: Buff
 // own), and says of each: "applied" when stored, "duplicate" when it was
 // stored before (or by another of `events` with its id), "news" when it has
 // something to apply and so is left for a transaction. The conditions all
-// have one text: only their values differ.
+// have one text: only their values differ. Each event has a check and an
+// insert of its own, so that one event costs what it did alone; they are
+// written in key order, so that two such statements in two processes
+// cannot each wait for a row the other inserted.
 async function storeUnlessNews(knex: Knex, events: readonly LoneEvent[]): Promise<LoneOutcome[]> {
-  const insert = insertRowsSql(
-    "inbound_provider_events",
-    events.map((e) => e.row),
-    // In one order, so that two such statements in two processes cannot
-    // each wait for a row the other inserted.
-    { where: `"id" in (select column1 from "check" where column2)`, orderBy: `"provider_account_id", "provider_event_id"` },
-  );
-  const checks = events.map(({ row, condition }) => ({ sql: `(?, (${condition.sql}))`, bindings: [row.id, ...condition.bindings] }));
-  const { rows } = await runPrepared<{ id: string; nothing_to_apply: boolean; stored: boolean }>(
-    knex,
-    withParts(
+  const inKeyOrder = [...events].sort((a, b) => compareKeys(a.row, b.row));
+  const parts = inKeyOrder.flatMap(({ row, condition }, i) => {
+    const insert = insertRowSql("inbound_provider_events", row);
+    return [
+      [`check_${i}`, { sql: `select (${condition.sql}) as nothing_to_apply`, bindings: condition.bindings }],
       [
-        ["check", { sql: `values ${checks.map((c) => c.sql).join(", ")}`, bindings: checks.flatMap((c) => c.bindings) }],
-        ["stored", { sql: `${insert.sql} on conflict (provider_account_id, provider_event_id) do nothing returning id`, bindings: insert.bindings }],
+        `stored_${i}`,
+        {
+          sql: `${insert.sql} where (select nothing_to_apply from "check_${i}") on conflict (provider_account_id, provider_event_id) do nothing returning id`,
+          bindings: insert.bindings,
+        },
       ],
-      { sql: `select column1 as id, column2 as nothing_to_apply, exists (select 1 from "stored" s where s.id = column1) as stored from "check"`, bindings: [] },
-    ),
-  );
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return events.map(({ row }) => {
-    const { nothing_to_apply: nothing, stored } = byId.get(row.id)!;
-    if (!nothing) return "news";
-    return stored ? "applied" : "duplicate";
+    ] as const;
   });
+  const outcomes = inKeyOrder.map((_, i) => `select ${i} as i, nothing_to_apply, exists (select 1 from "stored_${i}") as stored from "check_${i}"`);
+  const { rows } = await runPrepared<{ i: number; nothing_to_apply: boolean; stored: boolean }>(
+    knex,
+    withParts(parts, { sql: outcomes.join(" union all "), bindings: [] }),
+  );
+  const byEvent = new Map<LoneEvent, LoneOutcome>();
+  for (const { i, nothing_to_apply: nothing, stored } of rows) byEvent.set(inKeyOrder[i]!, !nothing ? "news" : stored ? "applied" : "duplicate");
+  return events.map((event) => byEvent.get(event)!);
+}
+
+function compareKeys(a: StoredEvent, b: StoredEvent): number {
+  if (a.provider_account_id !== b.provider_account_id) return a.provider_account_id < b.provider_account_id ? -1 : 1;
+  return a.provider_event_id < b.provider_event_id ? -1 : a.provider_event_id > b.provider_event_id ? 1 : 0;
 }
 
 // Overwrites a person's contact data in the stored bodies of the tenant's
