@@ -131,8 +131,9 @@ describeEachEngine("inbound provider events", (engine) => {
         report("e_twice", "obj_same", "done"),
         report("e_open", "obj_open", "done"),
       ]);
-      expect(outcomes.map((o) => o.outcome).slice(0, 2)).toEqual(["applied", "applied"]);
-      expect(outcomes[2]!.outcome).toBe("duplicate");
+      expect(outcomes[0]!.outcome).toBe("applied");
+      // Which of the two is stored is Postgres's choice; one is, once.
+      expect([outcomes[1]!.outcome, outcomes[2]!.outcome].sort()).toEqual(["applied", "duplicate"]);
       expect(outcomes[3]).toMatchObject({ outcome: "applied", applied: ["e_open"] });
       expect(await stored(["e_twice", "e_open"])).toEqual(["e_open:done", "e_twice:done"]);
       expect(await db.knex("reported_states").where({ id: "obj_open" }).first()).toEqual({ id: "obj_open", status: "done" });
