@@ -128,9 +128,11 @@ function storedEvent(account: InboundAccount, event: InboundEvent, rawBody: Buff
 // stored before (or by another of `events` with its id), "news" when it has
 // something to apply and so is left for a transaction. The conditions all
 // have one text: only their values differ. Each event has a check and an
-// insert of its own, so that one event costs what it did alone; they are
-// written in key order, so that two such statements in two processes
-// cannot each wait for a row the other inserted.
+// insert of its own, so that one event costs what it did alone. They are
+// listed in key order, the order Postgres runs them in (it does not promise
+// one), so that two such statements in two processes do not each wait for a
+// row the other inserted; should they, Postgres fails one as a deadlock and
+// its events are then stored one to a statement.
 async function storeUnlessNews(knex: Knex, events: readonly LoneEvent[]): Promise<LoneOutcome[]> {
   const inKeyOrder = [...events].sort((a, b) => compareKeys(a.row, b.row));
   const parts = inKeyOrder.flatMap(({ row, condition }, i) => {
