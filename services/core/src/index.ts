@@ -32,6 +32,7 @@ export { OutboxRelay, type OutboxRelayOptions } from "./outbox-relay";
 export { type CommitWatch, createInsertNotifyTrigger, listenForCommits, outboxNotifyChannel, signalOutboxCommit } from "./outbox-signal";
 export { OutboxRetention, type OutboxRetentionOptions } from "./outbox-retention";
 export { Poller } from "./poller";
+export { WriteBatcher } from "./write-batcher";
 export { addLatencyBuckets, addRollupStripe, createRollupTrigger, latencyBucketCount, latencyBucketOf, latencyBucketSql, latencyPercentile, rebuildRollup, type RollupDefinition, rollupStripeSql, utcHourSql } from "./rollups";
 export { type RetainedTable, type RetentionOptions, TableRetention } from "./table-retention";
 export { connectEventStream, type EventStream, eventStreamName, eventSubject, eventSubjectPrefix } from "./event-stream";

@@ -1,4 +1,4 @@
-import { insertRowSql, maskInBinaryColumn, newId, runPrepared, withParts, type Knex, type Sql } from "@onerouter/core";
+import { insertRowSql, maskInBinaryColumn, newId, runPrepared, withParts, WriteBatcher, type Knex, type Sql } from "@onerouter/core";
 import type { ProviderAccountRecord, ProviderCategory } from "./provider-accounts";
 
 // The verified events providers send about payments and messages (webhooks,
@@ -23,7 +23,10 @@ export interface InboundEvent {
 // from the server mid-call; a provider's webhook per payment made this the
 // third statement of every payment.
 export class InboundEventRecorder {
-  private readonly loneEvents = new Map<string, LoneEventQueue>();
+  // By the condition's text, so that a statement's text is one of a bounded
+  // set (a kind of condition, a number of events up to the cap) and runs
+  // prepared. A lone event waits for nothing.
+  private readonly loneEvents = new Map<string, WriteBatcher<LoneEvent, LoneOutcome>>();
 
   constructor(private readonly knex: Knex) {}
 
@@ -37,7 +40,7 @@ export class InboundEventRecorder {
     const lone = events.length === 1 ? events[0] : undefined;
     const condition = lone && nothingToApply?.(lone);
     if (condition) {
-      const outcome = await this.storeWithOthers({ row: storedEvent(account, lone, rawBody), condition });
+      const outcome = await this.loneEventsOfKind(condition.sql).add({ row: storedEvent(account, lone, rawBody), condition });
       if (outcome !== "news") return outcome;
     }
     return this.knex.transaction(async (trx) => {
@@ -56,35 +59,13 @@ export class InboundEventRecorder {
     });
   }
 
-  // Queued by the condition's text, so that a statement's text is one of a
-  // bounded set (a kind of condition, a number of events up to the cap) and
-  // runs prepared; one statement of a kind at a time, the next taking what
-  // queued meanwhile. A lone event waits for nothing.
-  private storeWithOthers(event: LoneEvent): Promise<LoneOutcome> {
-    let queue = this.loneEvents.get(event.condition.sql);
-    if (!queue) {
-      queue = { waiting: [], running: false };
-      this.loneEvents.set(event.condition.sql, queue);
+  private loneEventsOfKind(conditionSql: string): WriteBatcher<LoneEvent, LoneOutcome> {
+    let batcher = this.loneEvents.get(conditionSql);
+    if (!batcher) {
+      batcher = new WriteBatcher((events) => storeUnlessNews(this.knex, events), maxLoneEventsPerStatement);
+      this.loneEvents.set(conditionSql, batcher);
     }
-    const outcome = new Promise<LoneOutcome>((resolve, reject) => queue.waiting.push({ event, resolve, reject }));
-    if (!queue.running) void this.drain(queue);
-    return outcome;
-  }
-
-  private async drain(queue: LoneEventQueue): Promise<void> {
-    queue.running = true;
-    while (queue.waiting.length > 0) {
-      const batch = queue.waiting.splice(0, maxLoneEventsPerStatement);
-      try {
-        const outcomes = await storeUnlessNews(this.knex, batch.map((w) => w.event));
-        batch.forEach((w, i) => w.resolve(outcomes[i]!));
-      } catch (err) {
-        if (batch.length === 1) batch[0]!.reject(err);
-        // One event the statement failed on fails no other: each is tried alone.
-        else for (const w of batch) storeUnlessNews(this.knex, [w.event]).then(([outcome]) => w.resolve(outcome!), w.reject);
-      }
-    }
-    queue.running = false;
+    return batcher;
   }
 }
 
@@ -98,11 +79,6 @@ type LoneOutcome = WebhookOutcome | "news";
 interface LoneEvent {
   row: StoredEvent;
   condition: Sql;
-}
-
-interface LoneEventQueue {
-  waiting: { event: LoneEvent; resolve: (outcome: LoneOutcome) => void; reject: (err: unknown) => void }[];
-  running: boolean;
 }
 
 type InboundAccount = Pick<ProviderAccountRecord, "id" | "tenantId" | "environment" | "provider" | "category">;

@@ -1,11 +1,10 @@
 import { fromBinary, toJsonString } from "@bufbuild/protobuf";
 import { EventSchema, EventType } from "@onerouter/client/gen/onerouter/events/v1/events_pb";
-import { appendEvent, contextOfTraceparent, environmentFromName, insertRowsSql, newId, runPrepared, spanFailed, withParts, tracer, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
+import { appendEvent, contextOfTraceparent, environmentFromName, insertRowsSql, newId, runPrepared, spanFailed, withParts, tracer, WriteBatcher, type Config, type Knex, type Logger, type MasterKeyring } from "@onerouter/core";
 import { SpanKind } from "@opentelemetry/api";
 import type { Registry } from "prom-client";
 import { activeSecrets, type StoredSecret } from "../secrets";
 import { signStandardWebhook } from "../signing";
-import { AttemptRecorder } from "./attempt-recorder";
 import { DeliveryMetrics } from "./delivery-metrics";
 import { WebhookHttpClient, type EndpointEnvironment, type WebhookPostResult } from "./http-client";
 import { RetrySchedule, type AttemptVerdict } from "./schedule";
@@ -133,12 +132,12 @@ export class DeliveryWorker {
   private readonly answered = new Set<string>();
   // A pass claimed nothing because answered attempts filled a record batch.
   private heldForRecording = false;
-  private readonly recorder: AttemptRecorder<{ job: DeliveryJob; attempt: FinishedAttempt }, DeliveryAttemptRow>;
+  private readonly recorder: WriteBatcher<{ job: DeliveryJob; attempt: FinishedAttempt }, DeliveryAttemptRow>;
   private readonly backlog: BacklogBound;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.now = options.now ?? (() => new Date());
-    this.recorder = new AttemptRecorder(options.knex, (trx, finished) => this.writeAttempts(trx, finished), maxRecordBatch);
+    this.recorder = new WriteBatcher((finished) => options.knex.transaction((trx) => this.writeAttempts(trx, finished)), maxRecordBatch);
     this.leaseMs = options.httpClient.timeoutMs + leaseMarginMs;
     this.backlog = new BacklogBound(options.backlogRate, options.behindAfterMs, options.endpointConcurrency, () => this.requestPass());
   }
@@ -388,7 +387,7 @@ export class DeliveryWorker {
   }
 
   private async record(job: DeliveryJob, attempt: FinishedAttempt): Promise<DeliveryAttemptRow> {
-    const row = await this.recorder.record({ job, attempt });
+    const row = await this.recorder.add({ job, attempt });
     if (attempt.verdict.outcome !== "succeeded") {
       this.options.logger.warn(
         {
