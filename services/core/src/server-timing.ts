@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { context, createContextKey } from "@opentelemetry/api";
 
 // Every answer says how its time was spent, as a standard Server-Timing
 // header (and a gRPC trailer): the provider calls the request waited on,
@@ -26,11 +26,15 @@ class RequestTiming {
   }
 }
 
-const currentRequest = new AsyncLocalStorage<RequestTiming>();
+// The request's timing rides in OpenTelemetry's context, which the process's
+// tracing (startTracing) carries across awaits with AsyncLocalStorage: an
+// AsyncLocalStorage of its own would make every promise of every request
+// pay a second async hook.
+const requestTimingKey = createContextKey("onerouter.request_timing");
 
 // Counts `call` as provider time of the request it is made for, if any.
 export async function timeProviderCall<T>(call: () => Promise<T>): Promise<T> {
-  const timing = currentRequest.getStore();
+  const timing = context.active().getValue(requestTimingKey) as RequestTiming | undefined;
   if (!timing) return call();
   const started = performance.now();
   try {
@@ -47,7 +51,7 @@ export const serverTimingInterceptor: Interceptor = (next) => async (req) => {
   const timing = new RequestTiming();
   const grpc = req.header.get("content-type")?.startsWith("application/grpc") ?? false;
   try {
-    const res = await currentRequest.run(timing, () => next(req));
+    const res = await context.with(context.active().setValue(requestTimingKey, timing), () => next(req));
     if (!res.stream) {
       const value = timing.header();
       res.header.set(serverTimingHeader, value);
